@@ -1,0 +1,1 @@
+//! Criterion benchmarks of vwifi live in `benches/`; this library is empty.

@@ -1,0 +1,1 @@
+//! Runnable examples of vwifi live in `examples/`; this library is empty.

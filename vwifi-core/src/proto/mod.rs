@@ -1,0 +1,1 @@
+//! The guest <-> host protocol: versioned messages and one codec shared by every transport.

@@ -1,0 +1,2 @@
+//! Test helpers and fuzz entry points, available to this crate's tests and, with the
+//! `test-utils` feature, to benches, fuzz targets and other crates' tests.

@@ -1,0 +1,4 @@
+//! `vwifi-host`: the vwifi host daemon and CLI.
+#![forbid(unsafe_code)]
+
+fn main() {}
