@@ -1,4 +1,54 @@
 //! `vwifi-host`: the vwifi host daemon and CLI.
+//!
+//! Exit status: 0 on success; 1 when the command ran but failed (an invalid passphrase or
+//! SSID, an I/O error); 2 when the command line could not be parsed (a missing, unknown or
+//! conflicting argument), as clap reports it.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod cli;
+mod error;
+mod psk;
+
+use std::error::Error as _;
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+use crate::error::HostError;
+
+/// The exit status of a command that ran and failed.
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    // On a bad command line, clap prints the error and usage and exits with status 2.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Runs one subcommand.
+fn run(cli: Cli) -> Result<(), HostError> {
+    match cli.command {
+        Command::Psk(args) => psk::run(args, &mut io::stdin().lock(), &mut io::stdout().lock()),
+    }
+}
+
+/// Prints an error and its chain of causes on standard error, on one line.
+fn report(e: &HostError) {
+    let mut line = format!("vwifi-host: error: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    // Nothing more can be done if standard error is gone.
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
