@@ -141,6 +141,43 @@ mod tests {
         );
     }
 
+    fn pbkdf2_sha1_hex(password: &[u8], salt: &[u8], rounds: u32, len: usize) -> String {
+        let mut out = vec![0u8; len];
+        pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, rounds, &mut out);
+        hex::encode(out)
+    }
+
+    /// RFC 6070 section 2, PBKDF2-HMAC-SHA1 test vectors 1, 2, 3, 5 and 6 (vector 4, with
+    /// 16777216 rounds, is left out for time): the primitive under `derive_psk`.
+    #[test]
+    fn rfc6070_pbkdf2_hmac_sha1_vectors() {
+        assert_eq!(
+            pbkdf2_sha1_hex(b"password", b"salt", 1, 20),
+            "0c60c80f961f0e71f3a9b524af6012062fe037a6"
+        );
+        assert_eq!(
+            pbkdf2_sha1_hex(b"password", b"salt", 2, 20),
+            "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957"
+        );
+        assert_eq!(
+            pbkdf2_sha1_hex(b"password", b"salt", 4096, 20),
+            "4b007901b765489abead49d926f721d065a429c1"
+        );
+        assert_eq!(
+            pbkdf2_sha1_hex(
+                b"passwordPASSWORDpassword",
+                b"saltSALTsaltSALTsaltSALTsaltSALTsalt",
+                4096,
+                25
+            ),
+            "3d2eec4fe41c849b80c8d83662c0e44a8b291a964cf2f07038"
+        );
+        assert_eq!(
+            pbkdf2_sha1_hex(b"pass\0word", b"sa\0lt", 4096, 16),
+            "56fa6aa75548099dcc37d7f03425e0c3"
+        );
+    }
+
     #[test]
     fn rejects_bad_passphrases_and_ssids() {
         assert_eq!(
