@@ -10,10 +10,25 @@
 //! Unknown code points (element IDs, status and reason codes, cipher suites) are kept, not
 //! rejected, so a frame survives a round trip unchanged.
 
+#[macro_use]
+mod macros;
+
 mod error;
 mod reader;
 
+pub mod codes;
 pub mod eapol;
+pub mod frame_control;
+pub mod header;
+pub mod ie;
+pub mod rsn;
+pub mod tim;
 
+pub use codes::{AkmSuite, AuthAlgorithm, CipherSuite, ElementId, ReasonCode, StatusCode};
 pub use error::ParseError;
+pub use frame_control::{CtrlSubtype, DataSubtype, FcFlags, FrameControl, FrameType, MgmtSubtype};
+pub use header::{FrameView, Header, QosControl, SequenceControl};
+pub use ie::{Element, ElementList, Elements, Rate, RawElement, Ssid};
 pub use reader::Reader;
+pub use rsn::{RsnCapabilities, Rsne};
+pub use tim::Tim;
