@@ -17,18 +17,31 @@ mod error;
 mod reader;
 
 pub mod codes;
+pub mod control;
+pub mod data;
 pub mod eapol;
+pub mod frame;
 pub mod frame_control;
 pub mod header;
 pub mod ie;
+pub mod llc;
+pub mod mgmt;
 pub mod rsn;
 pub mod tim;
 
 pub use codes::{AkmSuite, AuthAlgorithm, CipherSuite, ElementId, ReasonCode, StatusCode};
+pub use control::{ControlFrame, PsPoll};
+pub use data::DataFrame;
 pub use error::ParseError;
+pub use frame::Frame;
 pub use frame_control::{CtrlSubtype, DataSubtype, FcFlags, FrameControl, FrameType, MgmtSubtype};
 pub use header::{FrameView, Header, QosControl, SequenceControl};
 pub use ie::{Element, ElementList, Elements, Rate, RawElement, Ssid};
+pub use llc::{DsDirection, EtherType, EthernetFrame, SnapHeader};
+pub use mgmt::{
+    AssocRequest, AssocResponse, Authentication, Beacon, CapabilityInfo, Deauthentication,
+    Disassociation, MgmtBody, MgmtFrame, ProbeRequest, ReassocRequest,
+};
 pub use reader::Reader;
 pub use rsn::{RsnCapabilities, Rsne};
 pub use tim::Tim;
