@@ -29,6 +29,9 @@ pub mod mgmt;
 pub mod rsn;
 pub mod tim;
 
+#[cfg(test)]
+mod proptests;
+
 pub use codes::{AkmSuite, AuthAlgorithm, CipherSuite, ElementId, ReasonCode, StatusCode};
 pub use control::{ControlFrame, PsPoll};
 pub use data::DataFrame;
