@@ -21,12 +21,16 @@
 //! - [`crypto`]: WPA2 key hierarchy (PBKDF2 PSK, PRF, PTK), EAPOL-Key MIC, AES key wrap, CCMP.
 //! - [`handshake`]: the 4-way and group-key handshakes, supplicant and authenticator, sans-IO.
 //! - [`proto`]: the guest <-> host protocol and its codec.
+//! - [`channel`]: Wi-Fi channels and frequencies.
+//! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod channel;
 pub mod crypto;
 pub mod handshake;
 pub mod proto;
+pub mod sim;
 pub mod time;
 pub mod wire;
 
