@@ -23,7 +23,9 @@ struct Recording {
 impl Recording {
     fn load() -> Self {
         let text = std::fs::read_to_string(fixtures().join("handshake-wpa2.toml")).unwrap();
-        Self { doc: text.parse().unwrap() }
+        Self {
+            doc: text.parse().unwrap(),
+        }
     }
 
     fn str(&self, key: &str) -> &str {
@@ -61,8 +63,16 @@ impl Recording {
 fn every_recorded_frame_parses_and_reemits_byte_for_byte() {
     let rec = Recording::load();
     for name in [
-        "beacon", "probe-resp", "auth-req", "auth-resp", "assoc-req", "assoc-resp", "eapol-m1",
-        "eapol-m2", "eapol-m3", "eapol-m4",
+        "beacon",
+        "probe-resp",
+        "auth-req",
+        "auth-resp",
+        "assoc-req",
+        "assoc-resp",
+        "eapol-m1",
+        "eapol-m2",
+        "eapol-m3",
+        "eapol-m4",
     ] {
         let bytes = rec.frame(name);
         let frame = Frame::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -74,7 +84,9 @@ fn every_recorded_frame_parses_and_reemits_byte_for_byte() {
 fn recorded_rsnes_match_the_beacon_and_association_request() {
     let rec = Recording::load();
     let rsne_body = |name: &str| {
-        let Ok(Frame::Management(m)) = Frame::parse(&rec.frame(name)) else { panic!("{name}") };
+        let Ok(Frame::Management(m)) = Frame::parse(&rec.frame(name)) else {
+            panic!("{name}")
+        };
         let elements = match m.body {
             MgmtBody::Beacon(b) | MgmtBody::ProbeResponse(b) => b.elements,
             MgmtBody::AssocRequest(a) => a.elements,
@@ -95,7 +107,11 @@ fn derivation_reproduces_the_real_peers_keys_and_mics() {
     let rec = Recording::load();
     let pass = Passphrase::new(rec.str("passphrase")).unwrap();
     let pmk = derive_psk(&pass, rec.str("ssid").as_bytes()).unwrap();
-    assert_eq!(pmk.expose().to_vec(), rec.key("pmk"), "PSK differs from wpa_supplicant's PMK");
+    assert_eq!(
+        pmk.expose().to_vec(),
+        rec.key("pmk"),
+        "PSK differs from wpa_supplicant's PMK"
+    );
 
     let msgs = rec.messages();
     let ptk = verify_recorded(
@@ -114,7 +130,11 @@ fn derivation_reproduces_the_real_peers_keys_and_mics() {
 fn a_wrong_passphrase_fails_on_message_2() {
     let rec = Recording::load();
     let msgs = rec.messages();
-    for wrong in ["correct horse battery stapler", "Correct horse battery staple", "password"] {
+    for wrong in [
+        "correct horse battery stapler",
+        "Correct horse battery staple",
+        "password",
+    ] {
         let pmk = derive_psk(&Passphrase::new(wrong).unwrap(), rec.str("ssid").as_bytes()).unwrap();
         let err = verify_recorded(
             &pmk,
@@ -129,15 +149,33 @@ fn a_wrong_passphrase_fails_on_message_2() {
         );
     }
     // The right passphrase with the wrong SSID is a wrong PMK too.
-    let pmk = derive_psk(&Passphrase::new(rec.str("passphrase")).unwrap(), b"vwifi-other").unwrap();
-    assert!(verify_recorded(&pmk, rec.mac("aa"), rec.mac("spa"), [&msgs[0], &msgs[1], &msgs[2], &msgs[3]]).is_err());
+    let pmk = derive_psk(
+        &Passphrase::new(rec.str("passphrase")).unwrap(),
+        b"vwifi-other",
+    )
+    .unwrap();
+    assert!(verify_recorded(
+        &pmk,
+        rec.mac("aa"),
+        rec.mac("spa"),
+        [&msgs[0], &msgs[1], &msgs[2], &msgs[3]]
+    )
+    .is_err());
 }
 
 /// The 802.11 frames of the recording's pcap (radiotap stripped).
 fn pcap_frames() -> Vec<Vec<u8>> {
     let pcap = std::fs::read(fixtures().join("handshake-wpa2.pcap")).unwrap();
-    assert_eq!(&pcap[..4], &0xa1b2c3d4u32.to_le_bytes(), "little-endian pcap");
-    assert_eq!(u32::from_le_bytes(pcap[20..24].try_into().unwrap()), 127, "radiotap linktype");
+    assert_eq!(
+        &pcap[..4],
+        &0xa1b2c3d4u32.to_le_bytes(),
+        "little-endian pcap"
+    );
+    assert_eq!(
+        u32::from_le_bytes(pcap[20..24].try_into().unwrap()),
+        127,
+        "radiotap linktype"
+    );
     let mut frames = Vec::new();
     let mut at = 24;
     while at + 16 <= pcap.len() {
@@ -156,16 +194,23 @@ fn ccmp_opens_the_real_kernels_protected_frames() {
     let tk = TemporalKey::from_bytes(rec.key("tk").try_into().unwrap());
     let (mut opened, mut pairwise) = (0, 0);
     for frame in pcap_frames() {
-        let Ok(Frame::Data(data)) = Frame::parse(&frame) else { continue };
+        let Ok(Frame::Data(data)) = Frame::parse(&frame) else {
+            continue;
+        };
         if !data.header.frame_control.flags.protected() || data.header.addr1.is_group() {
             continue;
         }
         pairwise += 1;
         let plain = ccmp::decrypt(&tk, &frame).expect("a pairwise CCMP frame of the recording");
-        let Ok(Frame::Data(clear)) = Frame::parse(&plain.mpdu) else { panic!("decrypted frame") };
+        let Ok(Frame::Data(clear)) = Frame::parse(&plain.mpdu) else {
+            panic!("decrypted frame")
+        };
         let eth = EthernetFrame::from_data(&clear).unwrap();
         assert!(
-            matches!(eth.ethertype, EtherType::Ipv4 | EtherType::Arp | EtherType::Ipv6),
+            matches!(
+                eth.ethertype,
+                EtherType::Ipv4 | EtherType::Arp | EtherType::Ipv6
+            ),
             "decrypted payload has EtherType {:?}",
             eth.ethertype
         );
@@ -176,6 +221,9 @@ fn ccmp_opens_the_real_kernels_protected_frames() {
         tampered[last] ^= 0x01;
         assert!(ccmp::decrypt(&tk, &tampered).is_err());
     }
-    assert!(pairwise > 0, "the recording holds no pairwise protected data frame");
+    assert!(
+        pairwise > 0,
+        "the recording holds no pairwise protected data frame"
+    );
     assert_eq!(opened, pairwise);
 }
