@@ -22,12 +22,14 @@
 //! - [`handshake`]: the 4-way and group-key handshakes, supplicant and authenticator, sans-IO.
 //! - [`proto`]: the guest <-> host protocol and its codec.
 //! - [`channel`]: Wi-Fi channels and frequencies.
+//! - [`demux`]: which guest owns a frame received on the shared radio.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 #![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod channel;
 pub mod crypto;
+pub mod demux;
 pub mod handshake;
 pub mod proto;
 pub mod sim;
