@@ -23,6 +23,7 @@
 //! - [`proto`]: the guest <-> host protocol and its codec.
 //! - [`channel`]: Wi-Fi channels and frequencies.
 //! - [`demux`]: which guest owns a frame received on the shared radio.
+//! - [`scheduler`]: one radio, many stations: channel time-sharing, serialized radio-wide work, admission.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 #![forbid(unsafe_code)]
 
@@ -32,6 +33,7 @@ pub mod crypto;
 pub mod demux;
 pub mod handshake;
 pub mod proto;
+pub mod scheduler;
 pub mod sim;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,561 @@
+//! The association scheduler: one radio, many virtual stations.
+//!
+//! A radio is tuned to one channel at a time. The scheduler decides which channel, and when:
+//! - **Home channels.** Every associated station has a home channel (its BSS's). When stations
+//!   live on several channels, the radio visits each in turn for [`SchedulerConfig::home_slot`].
+//!   Before it leaves a channel the scheduler says so ([`SchedulerOutput::Leaving`]): the
+//!   stations there tell their APs they are dozing (a null frame with the power-management bit),
+//!   so the APs buffer their frames instead of losing them; on return
+//!   ([`SchedulerOutput::Arrived`]) they wake and the APs deliver.
+//! - **Radio-wide work.** Scans and authentication/association exchanges need the radio on
+//!   channels of their own choosing. They are serialized: one station at a time holds the
+//!   exclusive grant, the others queue in arrival order (first come, first served). The holder
+//!   gets a slot of [`SchedulerConfig::exclusive_slot`] in the rotation like a channel, so a
+//!   guest's scan never keeps the radio away from another guest's home channel for longer than
+//!   one slot: connections survive other guests' scans.
+//! - **Admission.** A radio serves at most [`SchedulerConfig::max_stations`] stations and at
+//!   most [`SchedulerConfig::max_channels`] home channels at once; beyond that it refuses with
+//!   [`AdmitError`].
+//!
+//! Sans-IO: drive it with the `handle_*` calls, then drain [`Scheduler::poll_output`] and wake
+//! it at [`Scheduler::poll_timeout`]. When it emits [`SchedulerOutput::Tune`], frames queued
+//! before must be sent before the radio changes channel.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use crate::channel::Channel;
+use crate::demux::GuestId;
+use crate::time::Instant;
+
+/// Limits and timing of the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// How long the radio stays on a home channel when others are waiting.
+    pub home_slot: Duration,
+    /// How long the exclusive holder keeps the radio when home channels are waiting.
+    pub exclusive_slot: Duration,
+    /// The most stations the radio serves.
+    pub max_stations: usize,
+    /// The most distinct home channels at once.
+    pub max_channels: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            home_slot: Duration::from_millis(100),
+            exclusive_slot: Duration::from_millis(60),
+            max_stations: 256,
+            max_channels: 4,
+        }
+    }
+}
+
+/// Why the scheduler refused a station or a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    /// The radio already serves its maximum number of stations.
+    #[error("the radio already serves its maximum of {max} stations")]
+    TooManyStations {
+        /// The limit.
+        max: usize,
+    },
+    /// Joining this channel would exceed the number of channels the radio can share.
+    #[error("the radio already shares its maximum of {max} channels; channel {channel} would be one more")]
+    TooManyChannels {
+        /// The channel that was refused.
+        channel: u8,
+        /// The limit.
+        max: usize,
+    },
+    /// The guest is not admitted.
+    #[error("unknown guest")]
+    UnknownGuest,
+}
+
+/// What the scheduler asks of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerOutput {
+    /// The radio is about to leave this home channel: its stations should announce power save.
+    Leaving(Channel),
+    /// Tune the radio to this channel (after sending the frames queued so far).
+    Tune(Channel),
+    /// The radio is back on this home channel: its stations should wake.
+    Arrived(Channel),
+    /// This guest now holds the radio-wide grant (its turn came).
+    Granted(GuestId),
+    /// The grant holder's slot ended; it keeps the grant and gets the radio back later.
+    Paused(GuestId),
+    /// The grant holder has the radio again.
+    Resumed(GuestId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Home(Channel),
+    Exclusive,
+}
+
+/// The scheduler of one radio.
+#[derive(Debug)]
+pub struct Scheduler {
+    cfg: SchedulerConfig,
+    admitted: BTreeSet<GuestId>,
+    homes: BTreeMap<GuestId, Channel>,
+    queue: VecDeque<GuestId>,
+    holder: Option<GuestId>,
+    /// The channel the holder wants the radio on.
+    holder_channel: Option<Channel>,
+    slot: Option<Slot>,
+    slot_end: Option<Instant>,
+    tuned: Option<Channel>,
+    out: VecDeque<SchedulerOutput>,
+}
+
+impl Scheduler {
+    /// A scheduler with no stations.
+    pub fn new(cfg: SchedulerConfig) -> Self {
+        Self {
+            cfg,
+            admitted: BTreeSet::new(),
+            homes: BTreeMap::new(),
+            queue: VecDeque::new(),
+            holder: None,
+            holder_channel: None,
+            slot: None,
+            slot_end: None,
+            tuned: None,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &SchedulerConfig {
+        &self.cfg
+    }
+
+    /// The channel the radio is tuned to, as far as the scheduler knows.
+    pub const fn tuned(&self) -> Option<Channel> {
+        self.tuned
+    }
+
+    /// The distinct home channels in use.
+    pub fn home_channels(&self) -> BTreeSet<Channel> {
+        self.homes.values().copied().collect()
+    }
+
+    /// The guest holding the radio-wide grant.
+    pub const fn holder(&self) -> Option<GuestId> {
+        self.holder
+    }
+
+    /// Whether the grant holder has the radio right now.
+    pub fn holder_active(&self) -> bool {
+        self.holder.is_some() && self.slot == Some(Slot::Exclusive)
+    }
+
+    /// Admits a station, or refuses it when the radio is full.
+    pub fn admit(&mut self, guest: GuestId) -> Result<(), AdmitError> {
+        if !self.admitted.contains(&guest) && self.admitted.len() >= self.cfg.max_stations {
+            return Err(AdmitError::TooManyStations {
+                max: self.cfg.max_stations,
+            });
+        }
+        self.admitted.insert(guest);
+        Ok(())
+    }
+
+    /// Whether joining `channel` as a home channel is possible now.
+    pub fn can_use_channel(&self, guest: GuestId, channel: Channel) -> Result<(), AdmitError> {
+        let mut channels = self
+            .homes
+            .iter()
+            .filter(|(g, _)| **g != guest)
+            .map(|(_, c)| *c)
+            .collect::<BTreeSet<_>>();
+        channels.insert(channel);
+        if channels.len() > self.cfg.max_channels {
+            return Err(AdmitError::TooManyChannels {
+                channel: channel.number(),
+                max: self.cfg.max_channels,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears, with `None`) a station's home channel: the channel of its BSS once
+    /// associated.
+    pub fn set_home(
+        &mut self,
+        now: Instant,
+        guest: GuestId,
+        channel: Option<Channel>,
+    ) -> Result<(), AdmitError> {
+        if !self.admitted.contains(&guest) {
+            return Err(AdmitError::UnknownGuest);
+        }
+        match channel {
+            Some(c) => {
+                self.can_use_channel(guest, c)?;
+                self.homes.insert(guest, c);
+            }
+            None => {
+                self.homes.remove(&guest);
+            }
+        }
+        self.reschedule(now);
+        Ok(())
+    }
+
+    /// Queues `guest` for the radio-wide grant; [`SchedulerOutput::Granted`] says when it has
+    /// it. Asking again while queued or holding changes nothing.
+    pub fn request_grant(&mut self, now: Instant, guest: GuestId) -> Result<(), AdmitError> {
+        if !self.admitted.contains(&guest) {
+            return Err(AdmitError::UnknownGuest);
+        }
+        if self.holder != Some(guest) && !self.queue.contains(&guest) {
+            self.queue.push_back(guest);
+        }
+        self.next_holder(now);
+        Ok(())
+    }
+
+    /// The grant holder wants the radio on `channel` (the next scan channel, the BSS to
+    /// authenticate with). Ignored from a guest that does not hold the grant.
+    pub fn tune_for_holder(&mut self, now: Instant, guest: GuestId, channel: Channel) {
+        if self.holder != Some(guest) {
+            return;
+        }
+        self.holder_channel = Some(channel);
+        if self.slot == Some(Slot::Exclusive) {
+            self.tune(channel);
+        } else {
+            self.reschedule(now);
+        }
+    }
+
+    /// Gives the grant back (work done or abandoned); the next in the queue gets it.
+    pub fn release_grant(&mut self, now: Instant, guest: GuestId) {
+        self.queue.retain(|g| *g != guest);
+        if self.holder == Some(guest) {
+            self.holder = None;
+            self.holder_channel = None;
+            if self.slot == Some(Slot::Exclusive) {
+                self.slot = None;
+                self.slot_end = None;
+            }
+            self.next_holder(now);
+            self.reschedule(now);
+        }
+    }
+
+    /// Removes a station entirely (its grant, queue place and home channel).
+    pub fn remove(&mut self, now: Instant, guest: GuestId) {
+        self.release_grant(now, guest);
+        self.homes.remove(&guest);
+        self.admitted.remove(&guest);
+        self.reschedule(now);
+    }
+
+    /// When [`Scheduler::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slot_end
+    }
+
+    /// Ends the current slot if its time has come and moves to the next.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.slot_end.is_some_and(|end| now >= end) {
+            self.advance(now);
+        }
+    }
+
+    /// The next instruction, if any.
+    pub fn poll_output(&mut self) -> Option<SchedulerOutput> {
+        self.out.pop_front()
+    }
+
+    fn next_holder(&mut self, now: Instant) {
+        if self.holder.is_none() {
+            if let Some(g) = self.queue.pop_front() {
+                self.holder = Some(g);
+                self.holder_channel = None;
+                self.out.push_back(SchedulerOutput::Granted(g));
+                self.reschedule(now);
+            }
+        }
+    }
+
+    /// The slots of one rotation: each home channel, then the exclusive holder (if any).
+    fn rotation(&self) -> Vec<Slot> {
+        let mut slots: Vec<Slot> = self.home_channels().into_iter().map(Slot::Home).collect();
+        if self.holder.is_some() {
+            slots.push(Slot::Exclusive);
+        }
+        slots
+    }
+
+    /// Re-evaluates the current slot after a change of homes or holder.
+    fn reschedule(&mut self, now: Instant) {
+        let rotation = self.rotation();
+        match self.slot {
+            Some(s) if rotation.contains(&s) => {
+                // Still valid; with one slot there is nothing to rotate to.
+                if rotation.len() <= 1 {
+                    self.slot_end = None;
+                } else if self.slot_end.is_none() {
+                    self.slot_end = Some(now + self.slot_len(s));
+                }
+                if s == Slot::Exclusive {
+                    if let Some(c) = self.holder_channel {
+                        self.tune(c);
+                    }
+                }
+            }
+            _ => {
+                self.slot = None;
+                self.slot_end = None;
+                if let Some(first) = rotation.first().copied() {
+                    self.enter(now, first, rotation.len());
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        let rotation = self.rotation();
+        let next = match self
+            .slot
+            .and_then(|s| rotation.iter().position(|x| *x == s))
+        {
+            Some(i) => rotation.get((i + 1) % rotation.len()).copied(),
+            None => rotation.first().copied(),
+        };
+        let Some(next) = next else {
+            self.slot_end = None;
+            return;
+        };
+        if Some(next) == self.slot {
+            self.slot_end = (rotation.len() > 1).then(|| now + self.slot_len(next));
+            return;
+        }
+        match self.slot {
+            Some(Slot::Home(c)) => self.out.push_back(SchedulerOutput::Leaving(c)),
+            Some(Slot::Exclusive) => {
+                if let Some(g) = self.holder {
+                    self.out.push_back(SchedulerOutput::Paused(g));
+                }
+            }
+            None => {}
+        }
+        self.enter(now, next, rotation.len());
+    }
+
+    fn enter(&mut self, now: Instant, slot: Slot, rotation_len: usize) {
+        self.slot = Some(slot);
+        self.slot_end = (rotation_len > 1).then(|| now + self.slot_len(slot));
+        match slot {
+            Slot::Home(c) => {
+                self.tune(c);
+                self.out.push_back(SchedulerOutput::Arrived(c));
+            }
+            Slot::Exclusive => {
+                if let Some(c) = self.holder_channel {
+                    self.tune(c);
+                }
+                if let Some(g) = self.holder {
+                    self.out.push_back(SchedulerOutput::Resumed(g));
+                }
+            }
+        }
+    }
+
+    fn slot_len(&self, slot: Slot) -> Duration {
+        match slot {
+            Slot::Home(_) => self.cfg.home_slot,
+            Slot::Exclusive => self.cfg.exclusive_slot,
+        }
+    }
+
+    fn tune(&mut self, c: Channel) {
+        if self.tuned != Some(c) {
+            self.tuned = Some(c);
+            self.out.push_back(SchedulerOutput::Tune(c));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(n: u8) -> Channel {
+        Channel::new(n).unwrap()
+    }
+
+    fn drain(s: &mut Scheduler) -> Vec<SchedulerOutput> {
+        std::iter::from_fn(|| s.poll_output()).collect()
+    }
+
+    fn sched(n: u32) -> Scheduler {
+        let mut s = Scheduler::new(SchedulerConfig::default());
+        for g in 0..n {
+            s.admit(GuestId(g)).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn one_home_channel_needs_no_rotation() {
+        let mut s = sched(2);
+        let t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.set_home(t, GuestId(1), Some(ch(1))).unwrap();
+        assert_eq!(
+            drain(&mut s),
+            vec![
+                SchedulerOutput::Tune(ch(1)),
+                SchedulerOutput::Arrived(ch(1))
+            ]
+        );
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn two_home_channels_alternate_with_power_save_around_each_switch() {
+        let mut s = sched(2);
+        let mut t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.set_home(t, GuestId(1), Some(ch(11))).unwrap();
+        drain(&mut s);
+        let mut visits = Vec::new();
+        for _ in 0..6 {
+            t = s.poll_timeout().expect("rotating");
+            s.handle_timeout(t);
+            let out = drain(&mut s);
+            // Leaving the old channel always comes before tuning to the new one.
+            let leave = out
+                .iter()
+                .position(|o| matches!(o, SchedulerOutput::Leaving(_)))
+                .unwrap();
+            let tune = out
+                .iter()
+                .position(|o| matches!(o, SchedulerOutput::Tune(_)))
+                .unwrap();
+            assert!(leave < tune, "{out:?}");
+            visits.push(s.tuned().unwrap().number());
+        }
+        assert_eq!(visits, vec![11, 1, 11, 1, 11, 1]);
+        assert_eq!(t, Instant::ZERO + Duration::from_millis(600));
+    }
+
+    #[test]
+    fn grants_are_first_come_first_served() {
+        let mut s = sched(3);
+        let t = Instant::ZERO;
+        s.request_grant(t, GuestId(2)).unwrap();
+        s.request_grant(t, GuestId(0)).unwrap();
+        s.request_grant(t, GuestId(2)).unwrap(); // again: no second place in the queue
+        assert_eq!(
+            drain(&mut s),
+            vec![
+                SchedulerOutput::Granted(GuestId(2)),
+                SchedulerOutput::Resumed(GuestId(2))
+            ]
+        );
+        s.tune_for_holder(t, GuestId(0), ch(6)); // not the holder: ignored
+        s.tune_for_holder(t, GuestId(2), ch(6));
+        assert_eq!(drain(&mut s), vec![SchedulerOutput::Tune(ch(6))]);
+        s.release_grant(t, GuestId(2));
+        assert_eq!(s.holder(), Some(GuestId(0)));
+        s.release_grant(t, GuestId(0));
+        assert_eq!(s.holder(), None);
+    }
+
+    #[test]
+    fn a_scan_shares_the_radio_with_a_connected_station() {
+        let mut s = sched(2);
+        let mut t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.request_grant(t, GuestId(1)).unwrap();
+        s.tune_for_holder(t, GuestId(1), ch(36));
+        drain(&mut s);
+        // Over a long scan the home channel gets a slot in every rotation.
+        let mut on_home = Duration::ZERO;
+        let start = t;
+        for _ in 0..20 {
+            let next = s.poll_timeout().unwrap();
+            if s.tuned() == Some(ch(1)) {
+                on_home += next - t;
+            }
+            t = next;
+            s.handle_timeout(t);
+            drain(&mut s);
+        }
+        let total = t - start;
+        assert!(
+            on_home * 2 >= total,
+            "home channel got {on_home:?} of {total:?}"
+        );
+    }
+
+    #[test]
+    fn admission_limits_are_enforced() {
+        let mut s = Scheduler::new(SchedulerConfig {
+            max_stations: 2,
+            max_channels: 2,
+            ..Default::default()
+        });
+        s.admit(GuestId(0)).unwrap();
+        s.admit(GuestId(1)).unwrap();
+        s.admit(GuestId(1)).unwrap(); // already admitted
+        assert_eq!(
+            s.admit(GuestId(2)),
+            Err(AdmitError::TooManyStations { max: 2 })
+        );
+        let t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.set_home(t, GuestId(1), Some(ch(6))).unwrap();
+        s.remove(t, GuestId(1));
+        s.admit(GuestId(2)).unwrap();
+        s.admit(GuestId(3)).unwrap_err();
+        s.set_home(t, GuestId(2), Some(ch(6))).unwrap();
+        let mut s3 = Scheduler::new(SchedulerConfig {
+            max_channels: 1,
+            ..Default::default()
+        });
+        s3.admit(GuestId(0)).unwrap();
+        s3.admit(GuestId(1)).unwrap();
+        s3.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        assert_eq!(
+            s3.set_home(t, GuestId(1), Some(ch(6))),
+            Err(AdmitError::TooManyChannels { channel: 6, max: 1 })
+        );
+        // Moving the only station to another channel is fine.
+        s3.set_home(t, GuestId(0), Some(ch(6))).unwrap();
+        assert_eq!(
+            s3.set_home(t, GuestId(9), Some(ch(6))),
+            Err(AdmitError::UnknownGuest)
+        );
+    }
+
+    #[test]
+    fn every_slot_is_served_within_one_rotation() {
+        let mut s = sched(5);
+        let mut t = Instant::ZERO;
+        for (g, c) in [(0, 1), (1, 6), (2, 11), (3, 36)] {
+            s.set_home(t, GuestId(g), Some(ch(c))).unwrap();
+        }
+        s.request_grant(t, GuestId(4)).unwrap();
+        s.tune_for_holder(t, GuestId(4), ch(149));
+        drain(&mut s);
+        let mut seen = BTreeSet::new();
+        for _ in 0..5 {
+            t = s.poll_timeout().unwrap();
+            s.handle_timeout(t);
+            drain(&mut s);
+            seen.insert(s.tuned().unwrap().number());
+        }
+        assert_eq!(seen, [1, 6, 11, 36, 149].into_iter().collect());
+    }
+}
