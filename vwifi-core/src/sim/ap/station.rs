@@ -1,0 +1,106 @@
+//! What the AP keeps per station: association, keys, handshake, power-save buffer, counters.
+
+use std::collections::VecDeque;
+
+use crate::addr::MacAddr;
+use crate::crypto::ccmp::ReplayCounters;
+use crate::crypto::TemporalKey;
+use crate::handshake::Authenticator;
+use crate::time::Instant;
+use crate::wire::DataFrame;
+
+use super::{StationCounters, StationInfo, StationState};
+
+/// A station the AP knows: authenticated, perhaps associated, perhaps authorized.
+#[derive(Debug)]
+pub(super) struct Station {
+    pub(super) addr: MacAddr,
+    /// The association ID, once associated.
+    pub(super) aid: Option<u16>,
+    /// The listen interval of the association request, in beacon intervals.
+    pub(super) listen_interval: u16,
+    /// The authenticator of this station's 4-way and group key handshakes (WPA2).
+    pub(super) authenticator: Option<Authenticator>,
+    /// The pairwise temporal key, once the 4-way handshake installed it.
+    pub(super) tk: Option<TemporalKey>,
+    /// The last PN sent with `tk`.
+    pub(super) tx_pn: u64,
+    /// Receive replay counters of `tk`.
+    pub(super) rx_replay: ReplayCounters,
+    /// The 802.1X port is open: data other than EAPOL passes.
+    pub(super) authorized: bool,
+    /// The station's power-management bit: it dozes and its frames are buffered.
+    pub(super) dozing: bool,
+    /// Unicast frames buffered while the station dozes (plaintext, From DS).
+    pub(super) ps_queue: VecDeque<DataFrame>,
+    /// The generation of the GTK the station holds (see `SoftAp`'s group key).
+    pub(super) gtk_generation: u64,
+    /// The generation of the GTK a group key handshake is handing over, if one runs.
+    pub(super) rekey_in_flight: Option<u64>,
+    /// When the station was last heard.
+    pub(super) last_seen: Instant,
+    /// The signal of its last frame.
+    pub(super) signal_dbm: Option<i8>,
+    pub(super) counters: StationCounters,
+}
+
+impl Station {
+    /// A station that has just authenticated (open system).
+    pub(super) fn new(addr: MacAddr, now: Instant) -> Self {
+        Self {
+            addr,
+            aid: None,
+            listen_interval: 0,
+            authenticator: None,
+            tk: None,
+            tx_pn: 0,
+            rx_replay: ReplayCounters::new(),
+            authorized: false,
+            dozing: false,
+            ps_queue: VecDeque::new(),
+            gtk_generation: 0,
+            rekey_in_flight: None,
+            last_seen: now,
+            signal_dbm: None,
+            counters: StationCounters::default(),
+        }
+    }
+
+    /// Forgets the association and its keys (disassociation, reassociation): the station is
+    /// authenticated only.
+    pub(super) fn clear_association(&mut self) {
+        self.aid = None;
+        self.authenticator = None;
+        self.tk = None;
+        self.tx_pn = 0;
+        self.rx_replay = ReplayCounters::new();
+        self.authorized = false;
+        self.dozing = false;
+        self.ps_queue.clear();
+        self.rekey_in_flight = None;
+    }
+
+    /// Whether the station is associated.
+    pub(super) fn is_associated(&self) -> bool {
+        self.aid.is_some()
+    }
+
+    /// The public view.
+    pub(super) fn info(&self) -> StationInfo {
+        StationInfo {
+            addr: self.addr,
+            aid: self.aid,
+            state: match (self.aid, self.authorized) {
+                (None, _) => StationState::Authenticated,
+                (Some(_), false) => StationState::Associated,
+                (Some(_), true) => StationState::Authorized,
+            },
+            power_save: self.dozing,
+            buffered: self.ps_queue.len(),
+            listen_interval: self.listen_interval,
+            signal_dbm: self.signal_dbm,
+            last_seen: self.last_seen,
+            counters: self.counters.clone(),
+        }
+    }
+}
