@@ -16,6 +16,8 @@
 //! ([`Node::handle_tx_status`]); the node hands back frames to transmit ([`Node::poll_transmit`])
 //! and the next time it must be woken ([`Node::poll_timeout`]).
 
+pub mod medium;
 mod node;
+pub mod pcap;
 
 pub use node::{Node, NodeId, RxMeta, TxStatus};
