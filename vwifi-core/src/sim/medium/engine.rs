@@ -116,10 +116,18 @@ impl Medium {
     /// remaining backoff slots.
     fn access_time(&self, channel: Channel) -> Option<Instant> {
         let state = self.channels.get(&channel)?;
+        let timing = self.timing(channel);
+        let difs = timing.difs();
         state
             .contenders
             .iter()
-            .filter_map(|&id| self.contender_start(channel, id))
+            .filter_map(|&id| {
+                let radio = self.radios.get(index(id))?;
+                let TxState::Contending { ready_at } = radio.tx else {
+                    return None;
+                };
+                Some(state.idle_since.max(ready_at) + difs + timing.slot * radio.backoff)
+            })
             .min()
     }
 
@@ -133,10 +141,6 @@ impl Medium {
         let timing = self.timing(channel);
         let from = state.idle_since.max(ready_at) + timing.difs();
         Some((from, from + timing.slot * radio.backoff))
-    }
-
-    fn contender_start(&self, channel: Channel, id: NodeId) -> Option<Instant> {
-        self.countdown(channel, id).map(|(_, start)| start)
     }
 
     /// Backoffs end on `channel`: the contender(s) whose backoff ends now send; the others
