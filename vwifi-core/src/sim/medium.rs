@@ -396,7 +396,10 @@ impl Medium {
 
     /// Starts recording every frame on the air (Acks included) as a pcap capture in memory,
     /// from now on. With a `monitor` position, each record carries the signal there; without,
-    /// it has no signal field. Restarting discards what was not taken.
+    /// it has no signal field. Restarting discards what was not taken. Each frame is recorded
+    /// when it starts (an Ack when its frame ends), stamped with its start time: records are in
+    /// time order on each channel; across channels an Ack may follow a frame that started
+    /// during the SIFS before it.
     pub fn enable_capture(&mut self, monitor: Option<Position>) {
         // Writing to a Vec cannot fail.
         if let Ok(writer) = PcapWriter::new(Vec::new()) {
