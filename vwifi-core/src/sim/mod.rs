@@ -18,6 +18,8 @@
 
 pub mod ap;
 pub mod config;
+pub mod medium;
 mod node;
+pub mod pcap;
 
 pub use node::{Node, NodeId, RxMeta, TxStatus};

@@ -1,0 +1,450 @@
+//! The simulated air: channels, radios with positions, signal from distance, loss, airtime,
+//! one transmission at a time per channel, acknowledgement and retries.
+//!
+//! # Model
+//! - **Signal.** A frame from radio A reaches radio B at
+//!   `tx_power(A) - PathLoss::loss_db(distance(A, B))` dBm (log-distance model, per band).
+//!   Below [`MediumConfig::sensitivity_dbm`] B does not hear it at all. Above, B decodes it
+//!   unless it falls to the frame error probability at its SNR
+//!   ([`frame_error_probability`], against [`MediumConfig::noise_floor_dbm`]) or to the
+//!   configured [`MediumConfig::extra_loss`].
+//! - **Channels.** A radio hears only the channel its node is tuned to ([`Node::channel`]), and
+//!   only frames that started after it tuned in. A channel carries one transmission at a time:
+//!   it is busy for the frame, then SIFS and the Ack (or the Ack timeout).
+//! - **Access (DCF).** A node with a frame waits DIFS of idle channel, then a backoff of
+//!   `0..=CW` slots drawn from the seeded RNG; the node whose backoff ends first sends, the
+//!   others freeze what is left of theirs and resume after the next DIFS. Two nodes whose
+//!   backoffs end in the same slot collide: a receiver that hears more than one of them decodes
+//!   none.
+//! - **Acknowledgement.** A unicast management or data frame is acknowledged by the node that
+//!   registered its address 1 ([`Medium::set_addresses`]) if that node decoded it; the Ack
+//!   (at the control response rate) may be lost too. Without an Ack the sender doubles its CW
+//!   and retries with the Retry bit set, up to [`MediumConfig::retry_limit`] attempts. The
+//!   sender is told the outcome with [`Node::handle_tx_status`]. Group frames go out once.
+//! - **Airtime.** Legacy PHY timing ([`PhyRate::airtime`], [`Timing`]): the OFDM or long DSSS
+//!   preamble, the symbols of the frame and its FCS, SIFS, slot, DIFS.
+//!
+//! # Driving it (sans-IO)
+//! The medium owns its nodes. Time and randomness are inputs: [`Medium::new`] takes a seed,
+//! [`Medium::poll_timeout`] says when the next event is due and [`Medium::handle_timeout`]
+//! processes every event up to the time given, in time order (ties: frame ends, then channel
+//! access, then node timers, each by channel or node order). [`Medium::step`] processes just
+//! the next event. The same seed and the same calls give the same events, bit for bit.
+//!
+//! After changing a node through [`Medium::node_mut`] or [`Medium::node_as_mut`] (giving it a
+//! frame to send, tuning it elsewhere), the medium services it at its current time on the next
+//! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
+
+mod config;
+mod engine;
+mod frames;
+mod phy;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use core::any::Any;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::addr::MacAddr;
+use crate::channel::{Band, Channel};
+use crate::sim::pcap::PcapWriter;
+use crate::sim::{Node, NodeId};
+use crate::time::Instant;
+
+pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
+pub use phy::{frame_error_probability, PhyRate, Timing, ACK_LEN, FCS_LEN};
+pub use stats::{LossCause, LossCounts, MediumStats};
+
+/// A node as the medium stores it: any [`Node`] that can be downcast to its concrete type.
+trait AnyNode: Node {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn as_node(&self) -> &dyn Node;
+    fn as_node_mut(&mut self) -> &mut dyn Node;
+}
+
+impl<T: Node + Any> AnyNode for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn as_node(&self) -> &dyn Node {
+        self
+    }
+
+    fn as_node_mut(&mut self) -> &mut dyn Node {
+        self
+    }
+}
+
+/// Where a radio's head-of-line frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// Nothing queued.
+    Idle,
+    /// Waiting for the channel: counting down its backoff since `ready_at` (plus DIFS).
+    Contending { ready_at: Instant },
+    /// On the air, or waiting for its Ack.
+    OnAir,
+}
+
+/// A node and what the medium knows about its radio.
+struct Radio {
+    node: Box<dyn AnyNode>,
+    placement: Placement,
+    addresses: Vec<MacAddr>,
+    rate: Option<PhyRate>,
+    /// The channel the node was last seen tuned to.
+    channel: Channel,
+    /// When it tuned to `channel`: it hears only frames that started at or after this.
+    tuned_since: Instant,
+    /// Frames handed over by the node, oldest first; the head is the one being sent.
+    queue: VecDeque<Bytes>,
+    /// Transmission attempts of the head frame so far.
+    attempts: u8,
+    /// The current contention window.
+    cw: u16,
+    /// Backoff slots left for the head frame.
+    backoff: u32,
+    tx: TxState,
+    /// The node's timer as registered in `Medium::timers`.
+    timer: Option<Instant>,
+}
+
+/// The state of one channel.
+#[derive(Default)]
+struct ChannelState {
+    /// Nodes tuned to this channel.
+    members: BTreeSet<NodeId>,
+    /// Nodes whose head frame waits for this channel.
+    contenders: BTreeSet<NodeId>,
+    /// When the channel last became idle (valid while `air` is `None`).
+    idle_since: Instant,
+    /// The transmission (or colliding transmissions) on the air.
+    air: Option<Airing>,
+}
+
+/// One busy period of a channel: one frame, or several that collided, and their Acks.
+struct Airing {
+    start: Instant,
+    /// When the channel is idle again; final once every frame is delivered.
+    done: Instant,
+    txs: Vec<Transmission>,
+}
+
+/// One frame on the air.
+struct Transmission {
+    sender: NodeId,
+    /// The frame as the node handed it over (reported back in its status).
+    original: Bytes,
+    /// The frame as sent (Retry bit set on retransmissions).
+    on_air: Bytes,
+    rate: PhyRate,
+    end: Instant,
+    delivered: bool,
+    ack: AckState,
+}
+
+/// The acknowledgement of a transmission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckState {
+    /// Not acknowledged by design (group address, No Ack policy, control frame).
+    NotExpected,
+    /// Expected from its receiver; decided when the frame ends.
+    Pending,
+    /// Sent by `by`, starting SIFS after the frame, at `rate`.
+    Sent { by: NodeId, rate: PhyRate },
+    /// Nobody acknowledged.
+    Missing,
+}
+
+/// The optional capture of the air.
+struct Capture {
+    writer: PcapWriter<Vec<u8>>,
+    monitor: Option<Position>,
+}
+
+/// The simulated wireless medium: it owns the nodes on the air and carries their frames.
+///
+/// Method groups, as in quinn: setup ([`Medium::new`], [`Medium::add_node`],
+/// [`Medium::set_addresses`], placement), getters ([`Medium::node`], [`Medium::stats`],
+/// [`Medium::signal_dbm`]), time input ([`Medium::handle_timeout`], [`Medium::step`]) and time
+/// output ([`Medium::poll_timeout`]); the capture ([`Medium::enable_capture`],
+/// [`Medium::take_capture`]). See the [module documentation](self) for the model.
+pub struct Medium {
+    config: MediumConfig,
+    rng: ChaCha8Rng,
+    now: Instant,
+    radios: Vec<Radio>,
+    channels: BTreeMap<Channel, ChannelState>,
+    owners: BTreeMap<MacAddr, NodeId>,
+    timers: BTreeSet<(Instant, NodeId)>,
+    /// Nodes to service at `now` (added, or changed by the caller).
+    dirty: BTreeSet<NodeId>,
+    stats: MediumStats,
+    capture: Option<Capture>,
+}
+
+impl core::fmt::Debug for Medium {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Medium")
+            .field("now", &self.now)
+            .field("nodes", &self.radios.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Medium {
+    /// An empty medium at time zero with `config`, drawing every random decision (backoff,
+    /// frame loss) from a ChaCha8 generator seeded with `seed`.
+    pub fn new(config: MediumConfig, seed: [u8; 32]) -> Result<Self, MediumError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            rng: ChaCha8Rng::from_seed(seed),
+            now: Instant::ZERO,
+            radios: Vec::new(),
+            channels: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            stats: MediumStats::default(),
+            capture: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MediumConfig {
+        &self.config
+    }
+
+    /// The medium's clock: the time of the last event processed, or the latest time given to
+    /// [`Medium::handle_timeout`].
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &MediumStats {
+        &self.stats
+    }
+
+    /// Puts `node` on the air at `placement`. It is tuned to [`Node::channel`] from now on and
+    /// is serviced (frames drained, timer read) at the current time by the next
+    /// [`Medium::handle_timeout`] or [`Medium::step`]. It acknowledges nothing until its
+    /// addresses are registered with [`Medium::set_addresses`].
+    pub fn add_node<N: Node + 'static>(&mut self, node: N, placement: Placement) -> NodeId {
+        let id = NodeId(u32::try_from(self.radios.len()).unwrap_or(u32::MAX));
+        let channel = node.channel();
+        self.radios.push(Radio {
+            node: Box::new(node),
+            placement,
+            addresses: Vec::new(),
+            rate: None,
+            channel,
+            tuned_since: self.now,
+            queue: VecDeque::new(),
+            attempts: 0,
+            cw: self.config.cw_min,
+            backoff: 0,
+            tx: TxState::Idle,
+            timer: None,
+        });
+        self.channels.entry(channel).or_default().members.insert(id);
+        self.dirty.insert(id);
+        id
+    }
+
+    /// The ids of every node, in the order they were added.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.radios.len()).filter_map(|i| u32::try_from(i).ok().map(NodeId))
+    }
+
+    /// Registers the addresses `node` answers to (a station's MAC; an AP's BSSID and any
+    /// others): it acknowledges unicast frames whose address 1 is one of them. Replaces the
+    /// node's earlier addresses. Fails if another node has one of them.
+    pub fn set_addresses(
+        &mut self,
+        node: NodeId,
+        addresses: Vec<MacAddr>,
+    ) -> Result<(), MediumError> {
+        self.radio(node)?;
+        for addr in &addresses {
+            match self.owners.get(addr) {
+                Some(&owner) if owner != node => {
+                    return Err(MediumError::AddressInUse { addr: *addr, owner });
+                }
+                _ => {}
+            }
+        }
+        let radio = self.radio_mut(node)?;
+        let old = core::mem::replace(&mut radio.addresses, addresses.clone());
+        for addr in old {
+            self.owners.remove(&addr);
+        }
+        for addr in addresses {
+            self.owners.insert(addr, node);
+        }
+        Ok(())
+    }
+
+    /// The addresses `node` answers to.
+    pub fn addresses(&self, node: NodeId) -> Option<&[MacAddr]> {
+        self.radios.get(index(node)).map(|r| r.addresses.as_slice())
+    }
+
+    /// The node that answers to `addr`, if any.
+    pub fn owner_of(&self, addr: MacAddr) -> Option<NodeId> {
+        self.owners.get(&addr).copied()
+    }
+
+    /// Where `node` is and how loud it transmits.
+    pub fn placement(&self, node: NodeId) -> Option<Placement> {
+        self.radios.get(index(node)).map(|r| r.placement)
+    }
+
+    /// Moves `node` to `position`; frames that start from now on see the new distances.
+    pub fn set_position(&mut self, node: NodeId, position: Position) -> Result<(), MediumError> {
+        if !(position.x.is_finite() && position.y.is_finite()) {
+            return Err(MediumError::InvalidParameter {
+                what: "position",
+                value: if position.x.is_finite() {
+                    position.y
+                } else {
+                    position.x
+                },
+            });
+        }
+        self.radio_mut(node)?.placement.position = position;
+        Ok(())
+    }
+
+    /// Sets the transmit power of `node`, in dBm.
+    pub fn set_tx_power(&mut self, node: NodeId, dbm: f64) -> Result<(), MediumError> {
+        if !dbm.is_finite() {
+            return Err(MediumError::InvalidParameter {
+                what: "tx power",
+                value: dbm,
+            });
+        }
+        self.radio_mut(node)?.placement.tx_power_dbm = dbm;
+        Ok(())
+    }
+
+    /// Sets the rate of `node`'s unicast frames (`None`: the band's
+    /// [`BandConfig::unicast_rate`]). A DSSS/CCK rate is replaced by the band's rate at 5 GHz.
+    pub fn set_rate(&mut self, node: NodeId, rate: Option<PhyRate>) -> Result<(), MediumError> {
+        self.radio_mut(node)?.rate = rate;
+        Ok(())
+    }
+
+    /// The channel `node` is tuned to, as the medium last saw it.
+    pub fn channel_of(&self, node: NodeId) -> Option<Channel> {
+        self.radios.get(index(node)).map(|r| r.channel)
+    }
+
+    /// The signal of `from`'s frames at `to`, in dBm, in the band of `from`'s channel.
+    pub fn signal_dbm(&self, from: NodeId, to: NodeId) -> Option<f64> {
+        let a = self.radios.get(index(from))?;
+        let b = self.radios.get(index(to))?;
+        Some(self.signal(&a.placement, b.placement.position, a.channel.band()))
+    }
+
+    /// The node `id`, to read its state.
+    pub fn node(&self, id: NodeId) -> Option<&dyn Node> {
+        self.radios.get(index(id)).map(|r| r.node.as_node())
+    }
+
+    /// The node `id`, to change it; the medium services it at its current time on the next
+    /// [`Medium::handle_timeout`] or [`Medium::step`].
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut dyn Node> {
+        let radio = self.radios.get_mut(index(id))?;
+        self.dirty.insert(id);
+        Some(radio.node.as_node_mut())
+    }
+
+    /// The node `id` as its concrete type `T`, if it is one.
+    pub fn node_as<T: Node + 'static>(&self, id: NodeId) -> Option<&T> {
+        self.radios.get(index(id))?.node.as_any().downcast_ref()
+    }
+
+    /// The node `id` as its concrete type `T`, to change it (serviced as with
+    /// [`Medium::node_mut`]).
+    pub fn node_as_mut<T: Node + 'static>(&mut self, id: NodeId) -> Option<&mut T> {
+        let radio = self.radios.get_mut(index(id))?;
+        let node = radio.node.as_any_mut().downcast_mut()?;
+        self.dirty.insert(id);
+        Some(node)
+    }
+
+    /// Every node of type `T`, with its id.
+    pub fn nodes_of<T: Node + 'static>(&self) -> impl Iterator<Item = (NodeId, &T)> + '_ {
+        self.node_ids()
+            .zip(self.radios.iter())
+            .filter_map(|(id, r)| r.node.as_any().downcast_ref().map(|n| (id, n)))
+    }
+
+    /// Starts recording every frame on the air (Acks included) as a pcap capture in memory,
+    /// from now on. With a `monitor` position, each record carries the signal there; without,
+    /// it has no signal field. Restarting discards what was not taken. Each frame is recorded
+    /// when it starts (an Ack when its frame ends), stamped with its start time: records are in
+    /// time order on each channel; across channels an Ack may follow a frame that started
+    /// during the SIFS before it.
+    pub fn enable_capture(&mut self, monitor: Option<Position>) {
+        // Writing to a Vec cannot fail.
+        if let Ok(writer) = PcapWriter::new(Vec::new()) {
+            self.capture = Some(Capture { writer, monitor });
+        }
+    }
+
+    /// The capture so far (since it was enabled or last taken), if capturing.
+    pub fn capture(&self) -> Option<&[u8]> {
+        self.capture.as_ref().map(|c| c.writer.get_ref().as_slice())
+    }
+
+    /// Takes the capture so far, leaving the capture running. The first call returns the pcap
+    /// global header and the records; later calls only the records since: appending every
+    /// result to one file makes one valid pcap file.
+    pub fn take_capture(&mut self) -> Option<Vec<u8>> {
+        self.capture
+            .as_mut()
+            .map(|c| core::mem::take(c.writer.get_mut()))
+    }
+
+    /// The MAC timing of `channel`'s band under this configuration.
+    pub fn timing(&self, channel: Channel) -> Timing {
+        Timing::of(channel.band(), self.config.short_slot)
+    }
+
+    fn radio(&self, id: NodeId) -> Result<&Radio, MediumError> {
+        self.radios
+            .get(index(id))
+            .ok_or(MediumError::UnknownNode(id))
+    }
+
+    fn radio_mut(&mut self, id: NodeId) -> Result<&mut Radio, MediumError> {
+        self.radios
+            .get_mut(index(id))
+            .ok_or(MediumError::UnknownNode(id))
+    }
+
+    /// The signal at `to` of a frame sent from `from` in `band`, in dBm.
+    fn signal(&self, from: &Placement, to: Position, band: Band) -> f64 {
+        let distance = from.position.distance_to(to);
+        from.tx_power_dbm - self.config.band(band).path_loss.loss_db(distance)
+    }
+}
+
+fn index(id: NodeId) -> usize {
+    id.0 as usize
+}

@@ -1,0 +1,628 @@
+//! The event loop of the medium: channel access, delivery, acknowledgement, node servicing.
+
+use core::time::Duration;
+
+use bytes::Bytes;
+use rand_chacha::rand_core::RngCore;
+
+use super::frames::{ack_frame, ack_receiver, receiver, with_retry};
+use super::phy::{frame_error_probability, PhyRate, ACK_LEN, FCS_LEN};
+use super::stats::LossCause;
+use super::{index, AckState, Airing, Medium, Position, Transmission, TxState};
+use crate::channel::Channel;
+use crate::sim::pcap::RadioInfo;
+use crate::sim::{NodeId, RxMeta, TxStatus};
+use crate::time::Instant;
+
+/// The next thing that happens on the medium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// Service the nodes changed by the caller or just added.
+    Service,
+    /// Frame `usize` of the channel's airing ends: deliver it.
+    Deliver(Channel, usize),
+    /// The channel's busy period (frames and Acks) is over: report the outcomes.
+    Done(Channel),
+    /// A contender's backoff ends: it (and any in the same slot) sends.
+    Access(Channel),
+    /// A node's timer.
+    Timer(NodeId),
+}
+
+impl Medium {
+    /// When the next event is due, if any: a frame ending, a backoff ending, a node's timer, or
+    /// now if a node changed through [`Medium::node_mut`] waits to be serviced.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_event().map(|(t, _)| t)
+    }
+
+    /// Processes every event due at or before `now`, in time order, then sets the clock to
+    /// `now` (a time before the clock is a no-op).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((t, event)) = self.next_event() {
+            if t > now {
+                break;
+            }
+            self.process(t, event);
+        }
+        self.now = self.now.max(now);
+    }
+
+    /// Processes the next event, whenever it is due, and returns its time; `None` if nothing is
+    /// left to happen (no frame queued or on the air, no node timer).
+    pub fn step(&mut self) -> Option<Instant> {
+        let (t, event) = self.next_event()?;
+        self.process(t, event);
+        Some(self.now)
+    }
+
+    fn next_event(&self) -> Option<(Instant, Event)> {
+        if !self.dirty.is_empty() {
+            return Some((self.now, Event::Service));
+        }
+        let mut best: Option<(Instant, u8, Event)> = None;
+        let mut offer = |t: Instant, rank: u8, e: Event| {
+            if best.is_none_or(|(bt, br, _)| (t, rank) < (bt, br)) {
+                best = Some((t, rank, e));
+            }
+        };
+        for (&channel, state) in &self.channels {
+            if let Some(air) = &state.air {
+                let next = air
+                    .txs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, tx)| !tx.delivered)
+                    .min_by_key(|(_, tx)| tx.end);
+                match next {
+                    Some((i, tx)) => offer(tx.end, 0, Event::Deliver(channel, i)),
+                    None => offer(air.done, 0, Event::Done(channel)),
+                }
+            } else if let Some(t) = self.access_time(channel) {
+                offer(t, 1, Event::Access(channel));
+            }
+        }
+        if let Some(&(t, id)) = self.timers.first() {
+            offer(t.max(self.now), 2, Event::Timer(id));
+        }
+        best.map(|(t, _, e)| (t, e))
+    }
+
+    fn process(&mut self, t: Instant, event: Event) {
+        self.now = self.now.max(t);
+        match event {
+            Event::Service => {
+                let dirty = core::mem::take(&mut self.dirty);
+                for id in dirty {
+                    self.service(id, false);
+                }
+            }
+            Event::Timer(id) => {
+                if let Some(radio) = self.radios.get_mut(index(id)) {
+                    if let Some(old) = radio.timer.take() {
+                        self.timers.remove(&(old, id));
+                    }
+                    radio.node.handle_timeout(self.now);
+                }
+                self.service(id, true);
+            }
+            Event::Access(channel) => self.access(channel),
+            Event::Deliver(channel, i) => self.deliver(channel, i),
+            Event::Done(channel) => self.done(channel),
+        }
+    }
+
+    /// When the first contender on `channel` may send: after DIFS of idle channel and its
+    /// remaining backoff slots.
+    fn access_time(&self, channel: Channel) -> Option<Instant> {
+        let state = self.channels.get(&channel)?;
+        let timing = self.timing(channel);
+        let difs = timing.difs();
+        state
+            .contenders
+            .iter()
+            .filter_map(|&id| {
+                let radio = self.radios.get(index(id))?;
+                let TxState::Contending { ready_at } = radio.tx else {
+                    return None;
+                };
+                Some(state.idle_since.max(ready_at) + difs + timing.slot * radio.backoff)
+            })
+            .min()
+    }
+
+    /// When contender `id` counts down from (after DIFS) and when its backoff ends.
+    fn countdown(&self, channel: Channel, id: NodeId) -> Option<(Instant, Instant)> {
+        let state = self.channels.get(&channel)?;
+        let radio = self.radios.get(index(id))?;
+        let TxState::Contending { ready_at } = radio.tx else {
+            return None;
+        };
+        let timing = self.timing(channel);
+        let from = state.idle_since.max(ready_at) + timing.difs();
+        Some((from, from + timing.slot * radio.backoff))
+    }
+
+    /// Backoffs end on `channel`: the contender(s) whose backoff ends now send; the others
+    /// freeze their remaining slots.
+    fn access(&mut self, channel: Channel) {
+        let now = self.now;
+        let slot = self.timing(channel).slot;
+        let Some(state) = self.channels.get(&channel) else {
+            return;
+        };
+        let mut winners = Vec::new();
+        let mut frozen = Vec::new();
+        for &id in &state.contenders {
+            let Some((from, start)) = self.countdown(channel, id) else {
+                continue;
+            };
+            if start <= now {
+                winners.push(id);
+            } else if now > from {
+                let elapsed = (now - from).as_micros() / slot.as_micros().max(1);
+                frozen.push((id, u32::try_from(elapsed).unwrap_or(u32::MAX)));
+            }
+        }
+        for (id, elapsed) in frozen {
+            if let Some(radio) = self.radios.get_mut(index(id)) {
+                radio.backoff = radio.backoff.saturating_sub(elapsed);
+            }
+        }
+        if winners.len() > 1 {
+            self.stats.collisions += 1;
+        }
+        let mut txs = Vec::with_capacity(winners.len());
+        for id in winners {
+            if let Some(tx) = self.transmit(channel, id) {
+                txs.push(tx);
+            }
+        }
+        let Some(state) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        for tx in &txs {
+            state.contenders.remove(&tx.sender);
+        }
+        if let Some(done) = txs.iter().map(|tx| tx.end).max() {
+            state.air = Some(Airing {
+                start: now,
+                done,
+                txs,
+            });
+        }
+    }
+
+    /// Puts the head frame of `id` on the air on `channel` now.
+    fn transmit(&mut self, channel: Channel, id: NodeId) -> Option<Transmission> {
+        let now = self.now;
+        let band = channel.band();
+        let band_cfg = *self.config.band(band);
+        let radio = self.radios.get_mut(index(id))?;
+        let original = radio.queue.front()?.clone();
+        radio.attempts = radio.attempts.saturating_add(1);
+        radio.tx = TxState::OnAir;
+        let retry = radio.attempts > 1;
+        let on_air = if retry {
+            with_retry(&original)
+        } else {
+            original.clone()
+        };
+        let acked = ack_receiver(&on_air).is_some();
+        let rate = if receiver(&on_air).is_some_and(|a| a.is_unicast()) {
+            radio
+                .rate
+                .filter(|r| r.allowed_in(band))
+                .unwrap_or(band_cfg.unicast_rate)
+        } else {
+            band_cfg.group_rate
+        };
+        let end = now + rate.airtime(on_air.len() + FCS_LEN, band);
+        let placement = radio.placement;
+        self.stats.transmissions += 1;
+        if retry {
+            self.stats.retries += 1;
+        }
+        if !acked {
+            self.stats.group += 1;
+        }
+        self.record(
+            now,
+            channel,
+            rate,
+            &on_air,
+            placement.position,
+            placement.tx_power_dbm,
+        );
+        Some(Transmission {
+            sender: id,
+            original,
+            on_air,
+            rate,
+            end,
+            delivered: false,
+            ack: if acked {
+                AckState::Pending
+            } else {
+                AckState::NotExpected
+            },
+        })
+    }
+
+    /// Frame `i` of `channel`'s airing ends: every node tuned in since it started tries to
+    /// decode it; its addressee acknowledges it.
+    fn deliver(&mut self, channel: Channel, i: usize) {
+        let now = self.now;
+        let band = channel.band();
+        let timing = self.timing(channel);
+        let Some(air) = self.channels.get(&channel).and_then(|s| s.air.as_ref()) else {
+            return;
+        };
+        let Some(tx) = air.txs.get(i) else {
+            return;
+        };
+        let start = air.start;
+        let sender = tx.sender;
+        let frame = tx.on_air.clone();
+        let rate = tx.rate;
+        let ack_expected = tx.ack == AckState::Pending;
+        let others: Vec<NodeId> = air
+            .txs
+            .iter()
+            .map(|t| t.sender)
+            .filter(|&s| s != sender)
+            .collect();
+        let Some(from) = self.radios.get(index(sender)).map(|r| r.placement) else {
+            return;
+        };
+        let addressee = receiver(&frame).and_then(|a| self.owners.get(&a).copied());
+        let members: Vec<NodeId> = self
+            .channels
+            .get(&channel)
+            .map(|s| s.members.iter().copied().collect())
+            .unwrap_or_default();
+
+        let mut heard = Vec::new();
+        for id in members {
+            if id == sender {
+                continue;
+            }
+            let Some(radio) = self.radios.get(index(id)) else {
+                continue;
+            };
+            if radio.tuned_since > start {
+                self.stats.lost.bump(LossCause::WrongChannel);
+                continue;
+            }
+            let to = radio.placement.position;
+            let signal = self.signal(&from, to, band);
+            match self.reception(signal, rate, frame.len() + FCS_LEN, id, &others, band) {
+                Ok(()) => heard.push((id, signal)),
+                Err(cause) => self.stats.lost.bump(cause),
+            }
+        }
+        if let Some(owner) = addressee {
+            let on_channel = self
+                .radios
+                .get(index(owner))
+                .is_some_and(|r| r.channel == channel);
+            if !on_channel && owner != sender {
+                self.stats.lost.bump(LossCause::WrongChannel);
+            }
+        }
+
+        // The Ack: sent by the addressee if it decoded the frame.
+        let mut ack = if ack_expected {
+            AckState::Missing
+        } else {
+            AckState::NotExpected
+        };
+        let mut tx_done = now;
+        if ack_expected {
+            tx_done = now + timing.ack_timeout(rate.control_response_rate());
+            if let Some(owner) = addressee.filter(|o| heard.iter().any(|(id, _)| id == o)) {
+                let ack_rate = rate.control_response_rate();
+                let ack_start = now + timing.sifs;
+                tx_done = ack_start + ack_rate.airtime(ACK_LEN, band);
+                ack = AckState::Sent {
+                    by: owner,
+                    rate: ack_rate,
+                };
+                self.stats.acks_sent += 1;
+                if let (Some(ta), Some(acker)) = (
+                    ack_receiver(&frame),
+                    self.radios.get(index(owner)).map(|r| r.placement),
+                ) {
+                    let ack = Bytes::from(ack_frame(ta));
+                    self.record(
+                        ack_start,
+                        channel,
+                        ack_rate,
+                        &ack,
+                        acker.position,
+                        acker.tx_power_dbm,
+                    );
+                }
+            }
+        }
+        if let Some(air) = self.channels.get_mut(&channel).and_then(|s| s.air.as_mut()) {
+            air.done = air.done.max(tx_done);
+            if let Some(tx) = air.txs.get_mut(i) {
+                tx.delivered = true;
+                tx.ack = ack;
+            }
+        }
+
+        for (id, signal) in heard {
+            self.stats.delivered += 1;
+            let meta = RxMeta {
+                channel,
+                signal_dbm: to_i8_dbm(signal),
+                rate_kbps: rate.kbps(),
+            };
+            if let Some(radio) = self.radios.get_mut(index(id)) {
+                radio.node.handle_rx(now, &frame, meta);
+            }
+            self.service(id, false);
+        }
+    }
+
+    /// Whether node `id`, tuned in, decodes a frame of `len` bytes at `rate` reaching it at
+    /// `signal` dBm while `others` transmit at the same time.
+    fn reception(
+        &mut self,
+        signal: f64,
+        rate: PhyRate,
+        len: usize,
+        id: NodeId,
+        others: &[NodeId],
+        band: crate::channel::Band,
+    ) -> Result<(), LossCause> {
+        if signal < self.config.sensitivity_dbm {
+            return Err(LossCause::BelowSensitivity);
+        }
+        if !others.is_empty() {
+            let Some(at) = self.radios.get(index(id)).map(|r| r.placement.position) else {
+                return Err(LossCause::Collision);
+            };
+            let interfered = others.iter().any(|&o| {
+                o == id
+                    || self.radios.get(index(o)).is_some_and(|r| {
+                        self.signal(&r.placement, at, band) >= self.config.sensitivity_dbm
+                    })
+            });
+            if interfered {
+                return Err(LossCause::Collision);
+            }
+        }
+        self.decode(signal, rate, len)
+    }
+
+    /// The random part of a reception above sensitivity: SNR-driven errors, then extra loss.
+    fn decode(&mut self, signal: f64, rate: PhyRate, len: usize) -> Result<(), LossCause> {
+        let snr = signal - self.config.noise_floor_dbm;
+        let per = frame_error_probability(rate, snr, len);
+        if per > 0.0 && self.unit() < per {
+            return Err(LossCause::Snr);
+        }
+        if self.config.extra_loss > 0.0 && self.unit() < self.config.extra_loss {
+            return Err(LossCause::Injected);
+        }
+        Ok(())
+    }
+
+    /// The busy period of `channel` is over: each sender learns whether its frame was
+    /// acknowledged, retries or moves on to its next frame.
+    fn done(&mut self, channel: Channel) {
+        let now = self.now;
+        let band = channel.band();
+        let Some(state) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        let Some(air) = state.air.take() else {
+            return;
+        };
+        state.idle_since = now;
+        self.stats.add_airtime(channel, now - air.start);
+        let retry_limit = self.config.retry_limit;
+        let cw_min = self.config.cw_min;
+        let cw_max = self.config.cw_max;
+        for tx in air.txs {
+            let sender = tx.sender;
+            let outcome = match tx.ack {
+                AckState::NotExpected => Some(TxStatus::Sent),
+                AckState::Sent { by, rate } => {
+                    let heard = self.ack_heard(by, sender, channel, tx.end, rate, band);
+                    if heard {
+                        let retries = self
+                            .radios
+                            .get(index(sender))
+                            .map_or(0, |r| r.attempts.saturating_sub(1));
+                        Some(TxStatus::Acked { retries })
+                    } else {
+                        self.stats.acks_lost += 1;
+                        None
+                    }
+                }
+                AckState::Pending | AckState::Missing => None,
+            };
+            let Some(radio) = self.radios.get_mut(index(sender)) else {
+                continue;
+            };
+            let status = match outcome {
+                Some(status) => Some(status),
+                None if radio.attempts >= retry_limit => Some(TxStatus::NotAcked),
+                None => {
+                    radio.cw = cw_max.min(radio.cw.saturating_mul(2).saturating_add(1));
+                    None
+                }
+            };
+            match status {
+                Some(TxStatus::Acked { .. }) => self.stats.acked += 1,
+                Some(TxStatus::NotAcked) => self.stats.not_acked += 1,
+                _ => {}
+            }
+            if let Some(status) = status {
+                radio.queue.pop_front();
+                radio.attempts = 0;
+                radio.cw = cw_min;
+                radio.tx = TxState::Idle;
+                radio.node.handle_tx_status(now, &tx.original, status);
+            } else {
+                radio.tx = TxState::Idle;
+            }
+            // `service` starts contention again (the retry, or the next frame) on the channel
+            // the node is on now.
+            self.service(sender, false);
+        }
+    }
+
+    /// Whether `sender`, still on `channel`, decodes the Ack `by` sent after its frame ended
+    /// at `end`.
+    fn ack_heard(
+        &mut self,
+        by: NodeId,
+        sender: NodeId,
+        channel: Channel,
+        end: Instant,
+        rate: PhyRate,
+        band: crate::channel::Band,
+    ) -> bool {
+        let (Some(acker), Some(radio)) = (
+            self.radios.get(index(by)).map(|r| r.placement),
+            self.radios.get(index(sender)),
+        ) else {
+            return false;
+        };
+        if radio.channel != channel || radio.tuned_since > end {
+            return false;
+        }
+        let signal = self.signal(&acker, radio.placement.position, band);
+        signal >= self.config.sensitivity_dbm && self.decode(signal, rate, ACK_LEN).is_ok()
+    }
+
+    /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.
+    /// `after_timeout`: a timer that is not in the future is pushed 1 µs ahead, so a node that
+    /// keeps asking for a past time cannot stall the clock.
+    pub(super) fn service(&mut self, id: NodeId, after_timeout: bool) {
+        let now = self.now;
+        let limit = self.config.tx_queue_len;
+        let Some(radio) = self.radios.get_mut(index(id)) else {
+            return;
+        };
+        let channel = radio.node.channel();
+        let old_channel = radio.channel;
+        if channel != old_channel {
+            radio.channel = channel;
+            radio.tuned_since = now;
+            if let TxState::Contending { .. } = radio.tx {
+                radio.tx = TxState::Contending { ready_at: now };
+            }
+        }
+        let mut queued = 0;
+        while radio.queue.len() < limit {
+            match radio.node.poll_transmit() {
+                Some(frame) => {
+                    radio.queue.push_back(frame);
+                    queued += 1;
+                }
+                None => break,
+            }
+        }
+        let start_contending = radio.tx == TxState::Idle && !radio.queue.is_empty();
+        let contending = matches!(radio.tx, TxState::Contending { .. });
+        let timer = radio.node.poll_timeout().map(|t| {
+            if after_timeout && t <= now {
+                now + Duration::from_micros(1)
+            } else {
+                t
+            }
+        });
+        let old_timer = core::mem::replace(&mut radio.timer, timer);
+        self.stats.queued += queued;
+
+        if old_timer != timer {
+            if let Some(t) = old_timer {
+                self.timers.remove(&(t, id));
+            }
+            if let Some(t) = timer {
+                self.timers.insert((t, id));
+            }
+        }
+        if channel != old_channel {
+            if let Some(state) = self.channels.get_mut(&old_channel) {
+                state.members.remove(&id);
+                state.contenders.remove(&id);
+            }
+            let state = self.channels.entry(channel).or_default();
+            state.members.insert(id);
+            if contending {
+                state.contenders.insert(id);
+            }
+        }
+        if start_contending {
+            let backoff = self.draw_backoff(id);
+            if let Some(radio) = self.radios.get_mut(index(id)) {
+                radio.backoff = backoff;
+                radio.tx = TxState::Contending { ready_at: now };
+            }
+            self.channels
+                .entry(channel)
+                .or_default()
+                .contenders
+                .insert(id);
+        }
+    }
+
+    /// A backoff in `0..=CW` slots for node `id`.
+    fn draw_backoff(&mut self, id: NodeId) -> u32 {
+        let cw = self
+            .radios
+            .get(index(id))
+            .map_or(self.config.cw_min, |r| r.cw);
+        let span = u64::from(cw) + 1;
+        ((u64::from(self.rng.next_u32()) * span) >> 32) as u32
+    }
+
+    /// A uniform draw in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Appends a frame to the capture, if capturing.
+    fn record(
+        &mut self,
+        at: Instant,
+        channel: Channel,
+        rate: PhyRate,
+        frame: &[u8],
+        from: Position,
+        tx_power_dbm: f64,
+    ) {
+        let Some(capture) = &self.capture else {
+            return;
+        };
+        let signal_dbm = capture.monitor.map(|m| {
+            let placement = super::Placement {
+                position: from,
+                tx_power_dbm,
+            };
+            to_i8_dbm(self.signal(&placement, m, channel.band()))
+        });
+        let info = RadioInfo {
+            channel,
+            rate,
+            signal_dbm,
+        };
+        if let Some(capture) = &mut self.capture {
+            // Writing to a Vec cannot fail.
+            let _ = capture.writer.write_frame(at, &info, frame);
+        }
+    }
+}
+
+/// A signal in dBm, rounded and clamped to the `i8` of [`RxMeta`].
+fn to_i8_dbm(dbm: f64) -> i8 {
+    // Clamped to the i8 range first, so the cast is exact.
+    dbm.round().clamp(-128.0, 127.0) as i8
+}
