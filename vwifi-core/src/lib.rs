@@ -23,6 +23,7 @@
 //! - [`proto`]: the guest <-> host protocol and its codec.
 //! - [`channel`]: Wi-Fi channels and frequencies.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
+//! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
 #![forbid(unsafe_code)]
 
 pub mod addr;
@@ -31,6 +32,7 @@ pub mod crypto;
 pub mod handshake;
 pub mod proto;
 pub mod sim;
+pub mod station;
 pub mod time;
 pub mod wire;
 
