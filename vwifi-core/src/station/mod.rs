@@ -22,7 +22,7 @@
 //!   this station and [`Station::off_channel`] before it retunes away;
 //! - **output**: drain [`Station::poll_output`] after every call: frames to transmit (each with
 //!   the channel it must go out on), decrypted Ethernet frames for the guest, events for the
-//!   guest ([`proto::Event`](crate::proto::Event)), scan results, channel wishes.
+//!   guest ([`Event`](crate::proto::Event)), scan results, channel wishes.
 //!
 //! # Sharing one radio: power save
 //! A connected station that is told it is leaving its BSS's channel ([`Station::off_channel`],

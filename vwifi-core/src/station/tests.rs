@@ -963,6 +963,55 @@ fn beacon_loss_disconnects_then_reconnects_with_growing_backoff() {
 }
 
 #[test]
+fn group_rekey_installs_the_new_gtk() {
+    let mut w = connected_wpa2(false);
+    let new_gtk = Gtk::new([0x5c; 16], 2).unwrap();
+    let now = w.now;
+    let ap = &mut w.aps[0];
+    let auth = ap.client.as_mut().and_then(|c| c.auth.as_mut()).unwrap();
+    auth.start_group_rekey(now, new_gtk.clone(), 0).unwrap();
+    ap.drain_authenticator(now);
+    w.pump();
+    // Group message 2 went back protected with the PTK, and the AP is done.
+    let auth = w.aps[0]
+        .client
+        .as_ref()
+        .and_then(|c| c.auth.as_ref())
+        .unwrap();
+    assert!(auth.poll_timeout().is_none());
+    w.aps[0].gtk = new_gtk;
+    w.aps[0].gtk_pn = 0;
+    let group = EthernetFrame {
+        dst: MacAddr::BROADCAST,
+        ..eth_from_peer(b"new key")
+    };
+    w.aps[0].send_data(group.clone());
+    w.pump();
+    assert_eq!(w.delivered, vec![group]);
+    assert!(w.sta.is_connected());
+}
+
+#[test]
+fn signal_changes_are_reported_while_connected() {
+    let mut w = connected_wpa2(false);
+    w.run_for(Duration::from_secs(1));
+    assert!(!w
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::SignalChanged { .. })));
+    w.aps[0].signal_dbm = -75;
+    let e = w.run_until_event(Duration::from_secs(2), |e| {
+        matches!(e, Event::SignalChanged { .. })
+    });
+    let Event::SignalChanged { dbm } = e else {
+        unreachable!()
+    };
+    assert!((-55..=-50).contains(&dbm), "first report after 5 dB: {dbm}");
+    w.run_for(Duration::from_secs(3));
+    assert_eq!(w.sta.status().signal_dbm, Some(-75));
+}
+
+#[test]
 fn replayed_frame_is_dropped() {
     let mut w = connected_wpa2(false);
     let frame = w.aps[0].data_frame(&eth_from_peer(b"once"));
