@@ -25,6 +25,7 @@
 //! - [`demux`]: which guest owns a frame received on the shared radio.
 //! - [`scheduler`]: one radio, many stations: channel time-sharing, serialized radio-wide work, admission.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
+//! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
 #![forbid(unsafe_code)]
 
 pub mod addr;
@@ -35,6 +36,7 @@ pub mod handshake;
 pub mod proto;
 pub mod scheduler;
 pub mod sim;
+pub mod station;
 pub mod time;
 pub mod wire;
 

@@ -1,0 +1,1231 @@
+//! [`Station`]: the state machine of one virtual station.
+
+use std::collections::VecDeque;
+
+use core::fmt;
+use core::time::Duration;
+
+use bytes::Bytes;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use tracing::{debug, trace};
+
+use super::softmac::{RxDrop, SoftMac};
+use super::{
+    BssEntry, BssTable, Command, Failure, StationConfig, StationError, StationOutput, StationStats,
+};
+use crate::addr::MacAddr;
+use crate::channel::Channel;
+use crate::crypto::{derive_psk, Psk};
+use crate::handshake::{self, HandshakeError, Supplicant, SupplicantConfig};
+use crate::proto::{
+    self, Counters, Credentials, Event, ScanMode, Security, StationState, StationStatus,
+};
+use crate::sim::{RxMeta, TxStatus};
+use crate::time::Instant;
+use crate::wire::{
+    AuthAlgorithm, Element, EtherType, EthernetFrame, Frame, FrameControl, FrameType, MgmtBody,
+    MgmtFrame, MgmtSubtype, ReasonCode, Rsne,
+};
+
+/// What the guest asked to join, with its secret. Dropped when the station stops trying.
+#[derive(Debug)]
+struct Profile {
+    ssid: proto::Ssid,
+    bssid: Option<MacAddr>,
+    credentials: Credentials,
+    auto_reconnect: bool,
+    /// The PSK, derived once per connect request.
+    psk: Option<Psk>,
+    /// Failed retries in a row since the last connection (the backoff exponent).
+    retries: u32,
+}
+
+/// An authentication or association exchange in progress.
+#[derive(Debug)]
+struct Join {
+    bss: BssEntry,
+    /// Requests sent so far.
+    attempts: u32,
+    /// When the outstanding request times out; `None`: the next request is still to be sent.
+    deadline: Option<Instant>,
+}
+
+/// An association (handshaking or connected).
+#[derive(Debug)]
+struct Link {
+    bss: BssEntry,
+    aid: u16,
+    supplicant: Option<Box<Supplicant>>,
+    /// Whether the station answered a message 1 (so a failure after it means a wrong key).
+    answered_msg1: bool,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Idle,
+    /// Waiting for a scan to find the network.
+    AwaitScan,
+    Auth(Join),
+    Assoc(Join),
+    Handshake(Link),
+    Connected(Link),
+    /// Waiting to retry.
+    Backoff {
+        at: Instant,
+    },
+}
+
+#[derive(Debug)]
+struct ScanRun {
+    channels: Vec<Channel>,
+    next: usize,
+    mode: ScanMode,
+    ssid: Option<proto::Ssid>,
+    started: Instant,
+    /// When the dwell on the current channel ends; `None`: not started (not on it yet).
+    dwell_until: Option<Instant>,
+    /// Whether the guest asked for it (and gets [`StationOutput::ScanDone`]).
+    report: bool,
+}
+
+impl ScanRun {
+    fn channel(&self) -> Option<Channel> {
+        self.channels.get(self.next).copied()
+    }
+}
+
+/// One guest's virtual station. See the [module documentation](super) for how to drive it.
+///
+/// Method groups, as in quinn's `Connection`: getters ([`Station::status`],
+/// [`Station::wanted_channel`]...), input (`handle_*`, [`Station::send_data`],
+/// [`Station::on_channel`], [`Station::off_channel`]) and output ([`Station::poll_output`],
+/// then [`Station::poll_timeout`]). A spurious [`Station::handle_timeout`] does nothing.
+pub struct Station {
+    cfg: StationConfig,
+    rng: ChaCha20Rng,
+    softmac: SoftMac,
+    table: BssTable,
+    conn: Conn,
+    scan: Option<ScanRun>,
+    profile: Option<Profile>,
+    failure: Option<Failure>,
+    /// The channel the radio is on for this station, as last told.
+    current: Option<Channel>,
+    /// When the station last arrived on its channel.
+    arrived: Instant,
+    last_wanted: Option<Channel>,
+    /// A null-data frame with the power-management bit went out: the AP buffers for us.
+    power_save: bool,
+    /// When a frame from the joined AP was last heard.
+    last_heard: Instant,
+    reported_signal: Option<i8>,
+    tx_queue: VecDeque<Bytes>,
+    outputs: VecDeque<StationOutput>,
+    counters: Counters,
+    stats: StationStats,
+}
+
+impl fmt::Debug for Station {
+    /// The address, state and target; never the RNG, keys or credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Station")
+            .field("mac", &self.softmac.mac())
+            .field("state", &self.state())
+            .field("bssid", &self.bssid())
+            .field("channel", &self.current)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Station {
+    /// A station in the Idle state, with the address and RNG seed of `cfg`.
+    pub fn new(cfg: StationConfig) -> Self {
+        Self {
+            rng: ChaCha20Rng::from_seed(cfg.seed),
+            softmac: SoftMac::new(cfg.mac),
+            cfg,
+            table: BssTable::new(),
+            conn: Conn::Idle,
+            scan: None,
+            profile: None,
+            failure: None,
+            current: None,
+            arrived: Instant::ZERO,
+            last_wanted: None,
+            power_save: false,
+            last_heard: Instant::ZERO,
+            reported_signal: None,
+            tx_queue: VecDeque::new(),
+            outputs: VecDeque::new(),
+            counters: Counters::default(),
+            stats: StationStats::default(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The station's address.
+    pub fn mac(&self) -> MacAddr {
+        self.softmac.mac()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StationConfig {
+        &self.cfg
+    }
+
+    /// Where the station is in its life cycle.
+    pub fn state(&self) -> StationState {
+        match &self.conn {
+            Conn::Idle | Conn::Backoff { .. } if self.scan.is_some() => StationState::Scanning,
+            Conn::Idle | Conn::Backoff { .. } => match self.failure {
+                Some(_) => StationState::Failed,
+                None => StationState::Idle,
+            },
+            Conn::AwaitScan => StationState::Scanning,
+            Conn::Auth(_) => StationState::Authenticating,
+            Conn::Assoc(_) => StationState::Associating,
+            Conn::Handshake(_) => StationState::Handshaking,
+            Conn::Connected(_) => StationState::Connected,
+        }
+    }
+
+    /// Whether the station is connected (data flows).
+    pub fn is_connected(&self) -> bool {
+        matches!(self.conn, Conn::Connected(_))
+    }
+
+    /// The BSS joined or being joined (authentication onwards): what the demux routes by.
+    pub fn bssid(&self) -> Option<MacAddr> {
+        self.target().map(|b| b.bssid)
+    }
+
+    /// The association ID the AP gave, while associated (handshaking or connected).
+    pub fn aid(&self) -> Option<u16> {
+        match &self.conn {
+            Conn::Handshake(l) | Conn::Connected(l) => Some(l.aid),
+            _ => None,
+        }
+    }
+
+    /// The status, as the guest protocol reports it.
+    pub fn status(&self) -> StationStatus {
+        let target = self.target();
+        let link = match &self.conn {
+            Conn::Connected(l) => Some(&l.bss),
+            _ => None,
+        };
+        StationStatus {
+            state: self.state(),
+            mac: self.mac(),
+            ssid: target
+                .map(|b| b.ssid)
+                .or_else(|| self.profile.as_ref().map(|p| p.ssid)),
+            bssid: target
+                .map(|b| b.bssid)
+                .or_else(|| self.profile.as_ref().and_then(|p| p.bssid)),
+            channel: target.map(|b| b.channel.number()),
+            signal_dbm: link.map(|b| b.signal_dbm),
+            tx_rate_kbps: link.map(|b| b.rate_kbps),
+            counters: self.counters,
+        }
+    }
+
+    /// Why the last connection attempt failed, until the next connect request or connection.
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure
+    }
+
+    /// The guest-visible traffic counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Counters by cause (drops, losses, reconnects).
+    pub fn stats(&self) -> &StationStats {
+        &self.stats
+    }
+
+    /// The BSSs the station has heard.
+    pub fn bss_table(&self) -> &BssTable {
+        &self.table
+    }
+
+    /// The channel the station needs the radio on now: the channel being scanned, else its
+    /// BSS's channel (from authentication on), else none. Changes are also announced as
+    /// [`StationOutput::WantChannel`].
+    pub fn wanted_channel(&self) -> Option<Channel> {
+        if let Some(c) = self.scan.as_ref().and_then(ScanRun::channel) {
+            return Some(c);
+        }
+        self.target().map(|b| b.channel)
+    }
+
+    /// The channel the station was last told the radio is on for it ([`Station::on_channel`]),
+    /// if it was not told it left since.
+    pub fn current_channel(&self) -> Option<Channel> {
+        self.current
+    }
+
+    /// Whether the station told its AP it is in power save (it is away from its channel).
+    pub fn is_power_save(&self) -> bool {
+        self.power_save
+    }
+
+    fn target(&self) -> Option<&BssEntry> {
+        match &self.conn {
+            Conn::Auth(j) | Conn::Assoc(j) => Some(&j.bss),
+            Conn::Handshake(l) | Conn::Connected(l) => Some(&l.bss),
+            _ => None,
+        }
+    }
+
+    // ---- input ----
+
+    /// Changes the station's address (a guest asking for another). Only while the station is
+    /// idle (not connected, joining, waiting to reconnect or scanning).
+    pub fn set_mac(&mut self, mac: MacAddr) -> Result<(), StationError> {
+        if !mac.is_unicast() || mac == MacAddr::ZERO {
+            return Err(StationError::InvalidMac(mac));
+        }
+        if !matches!(self.conn, Conn::Idle) || self.scan.is_some() || self.profile.is_some() {
+            return Err(StationError::Busy {
+                what: "the address changes only while idle",
+            });
+        }
+        self.softmac.set_mac(mac);
+        Ok(())
+    }
+
+    /// A request of the guest. Errors are misuse only (a scan while joining, an empty SSID);
+    /// the outcome of a connect request comes as events.
+    pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<(), StationError> {
+        match command {
+            Command::Scan { ssid, mode } => {
+                if matches!(
+                    self.conn,
+                    Conn::AwaitScan | Conn::Auth(_) | Conn::Assoc(_) | Conn::Handshake(_)
+                ) {
+                    return Err(StationError::Busy { what: "joining" });
+                }
+                if self.scan.is_some() {
+                    return Err(StationError::Busy { what: "scanning" });
+                }
+                self.start_scan(now, ssid, mode, true);
+            }
+            Command::Connect {
+                ssid,
+                bssid,
+                credentials,
+                auto_reconnect,
+            } => {
+                if ssid.is_empty() {
+                    return Err(StationError::EmptySsid);
+                }
+                if let Some(b) = bssid.filter(|b| !b.is_unicast()) {
+                    return Err(StationError::InvalidMac(b));
+                }
+                self.leave(ReasonCode::DeauthLeaving);
+                self.failure = None;
+                debug!(station = %self.mac(), ssid = %ssid, "connect requested");
+                self.profile = Some(Profile {
+                    ssid,
+                    bssid,
+                    credentials,
+                    auto_reconnect,
+                    psk: None,
+                    retries: 0,
+                });
+                self.start_join(now);
+            }
+            Command::Disconnect => {
+                debug!(station = %self.mac(), "disconnect requested");
+                self.leave(ReasonCode::DeauthLeaving);
+                self.profile = None;
+                self.failure = None;
+                self.set_conn(Conn::Idle);
+            }
+        }
+        self.sync(now);
+        Ok(())
+    }
+
+    /// An 802.11 frame (without FCS) heard for this station: addressed to it, group-addressed,
+    /// or a beacon or probe response. Anything else is ignored; bad frames are counted, never
+    /// an error.
+    pub fn handle_frame(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        match Frame::parse_bytes(frame) {
+            Ok(Frame::Management(m)) => self.on_mgmt(now, m, meta),
+            Ok(Frame::Data(d)) => self.on_data(now, frame, &d),
+            Ok(Frame::Control(_) | Frame::Unknown(_)) => {}
+            Err(e) => {
+                self.stats.malformed += 1;
+                trace!(station = %self.mac(), error = %e, "malformed frame dropped");
+            }
+        }
+        self.sync(now);
+    }
+
+    /// The outcome of a frame this station transmitted. An unacknowledged authentication or
+    /// association request is retried at once (it counts as an attempt).
+    pub fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
+        if status != TxStatus::NotAcked {
+            return;
+        }
+        self.stats.tx_not_acked += 1;
+        let fc = match (frame.first(), frame.get(1)) {
+            (Some(&a), Some(&b)) => FrameControl::from_u16(u16::from_le_bytes([a, b])),
+            _ => return,
+        };
+        let pending = match (&mut self.conn, fc.frame_type) {
+            (Conn::Auth(j), FrameType::Management(MgmtSubtype::Authentication))
+            | (Conn::Assoc(j), FrameType::Management(MgmtSubtype::AssocRequest)) => Some(j),
+            _ => None,
+        };
+        if let Some(j) = pending {
+            if j.deadline.is_some() {
+                j.deadline = None;
+            }
+        }
+        self.sync(now);
+    }
+
+    /// Time has come (see [`Station::poll_timeout`]): ends scan dwells, retries or gives up
+    /// requests, runs the supplicant's deadline, detects beacon loss, starts reconnects.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(scan) = &mut self.scan {
+            if scan.dwell_until.is_some_and(|d| now >= d) {
+                scan.next += 1;
+                scan.dwell_until = None;
+                if scan.next >= scan.channels.len() {
+                    self.finish_scan(now);
+                }
+            }
+        }
+        let beacon_loss = self.beacon_loss_deadline().is_some_and(|d| now >= d);
+        match &mut self.conn {
+            // Resent (or given up) by `arrive`, from `sync` below.
+            Conn::Auth(j) | Conn::Assoc(j) if j.deadline.is_some_and(|d| now >= d) => {
+                j.deadline = None;
+            }
+            Conn::Handshake(l) => {
+                if let Some(s) = &mut l.supplicant {
+                    s.handle_timeout(now);
+                }
+                self.drain_supplicant(now);
+            }
+            Conn::Connected(_) if beacon_loss => self.beacon_lost(now),
+            Conn::Backoff { at } if now >= *at => {
+                self.stats.reconnects += 1;
+                debug!(station = %self.mac(), "reconnecting");
+                self.start_join(now);
+            }
+            _ => {}
+        }
+        self.sync(now);
+    }
+
+    /// An Ethernet frame from the guest. Only while connected; its source must be the
+    /// station's address and its EtherType neither EAPOL nor guest control. While the station
+    /// is away from its channel the frame waits in a bounded queue.
+    pub fn send_data(&mut self, now: Instant, frame: EthernetFrame) -> Result<(), StationError> {
+        let result = self.try_send_data(frame);
+        if result.is_err() {
+            self.counters.tx_dropped += 1;
+        }
+        self.sync(now);
+        result
+    }
+
+    fn try_send_data(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
+        let Conn::Connected(link) = &self.conn else {
+            return Err(StationError::NotConnected);
+        };
+        let (bssid, channel) = (link.bss.bssid, link.bss.channel);
+        if frame.src != self.mac() {
+            return Err(StationError::SourceAddressMismatch {
+                expected: self.mac(),
+                got: frame.src,
+            });
+        }
+        if matches!(frame.ethertype, EtherType::Eapol | EtherType::VwifiControl) {
+            return Err(StationError::ReservedEtherType {
+                ethertype: frame.ethertype.into(),
+            });
+        }
+        if !self.can_transmit_on(channel) && self.tx_queue.len() >= self.cfg.tx_queue_limit {
+            return Err(StationError::QueueFull);
+        }
+        let bytes = self.softmac.data(bssid, &frame)?;
+        self.counters.tx_packets += 1;
+        self.counters.tx_bytes += frame.buffer_len() as u64;
+        self.transmit_or_queue(bytes, channel);
+        Ok(())
+    }
+
+    /// The radio is now on `channel` for this station (the scheduler's answer to
+    /// [`Station::wanted_channel`]). Back on its BSS's channel after being away, a connected
+    /// station sends a null-data frame with power management clear, then its queued frames.
+    pub fn on_channel(&mut self, now: Instant, channel: Channel) {
+        self.current = Some(channel);
+        if self.target().is_some_and(|b| b.channel == channel) {
+            self.arrived = now;
+        }
+        self.sync(now);
+    }
+
+    /// The radio is about to leave the station's channel. A connected station on its BSS's
+    /// channel queues a null-data frame with power management set, which the caller must
+    /// transmit (drain [`Station::poll_output`]) before retuning; a scan dwell or an
+    /// authentication/association request in flight restarts on return.
+    pub fn off_channel(&mut self, now: Instant) {
+        if let Some(cur) = self.current {
+            self.enter_power_save(cur);
+            if let Some(scan) = &mut self.scan {
+                if scan.channel() == Some(cur) {
+                    scan.dwell_until = None;
+                }
+            }
+            if let Conn::Auth(j) | Conn::Assoc(j) = &mut self.conn {
+                if j.bss.channel == cur && j.deadline.take().is_some() {
+                    j.attempts = j.attempts.saturating_sub(1);
+                }
+            }
+        }
+        self.current = None;
+        self.sync(now);
+    }
+
+    // ---- output ----
+
+    /// The next thing to do. Drain after every input call.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<StationOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Station::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let scan = self.scan.as_ref().and_then(|s| s.dwell_until);
+        let conn = match &self.conn {
+            Conn::Auth(j) | Conn::Assoc(j) => j.deadline,
+            Conn::Handshake(l) => l.supplicant.as_ref().and_then(|s| s.poll_timeout()),
+            Conn::Connected(_) => self.beacon_loss_deadline(),
+            Conn::Backoff { at } => Some(*at),
+            Conn::Idle | Conn::AwaitScan => None,
+        };
+        [scan, conn].into_iter().flatten().min()
+    }
+
+    // ---- internals ----
+
+    fn set_conn(&mut self, conn: Conn) {
+        let before = self.state();
+        self.conn = conn;
+        let after = self.state();
+        if before != after {
+            debug!(station = %self.mac(), from = ?before, to = ?after, "state");
+        }
+    }
+
+    fn take_conn(&mut self) -> Conn {
+        core::mem::replace(&mut self.conn, Conn::Idle)
+    }
+
+    fn push(&mut self, output: StationOutput) {
+        self.outputs.push_back(output);
+    }
+
+    fn event(&mut self, event: Event) {
+        self.push(StationOutput::Event(event));
+    }
+
+    fn transmit(&mut self, frame: Bytes, channel: Channel) {
+        self.push(StationOutput::Transmit { frame, channel });
+    }
+
+    fn can_transmit_on(&self, channel: Channel) -> bool {
+        self.current == Some(channel) && !self.power_save
+    }
+
+    fn transmit_or_queue(&mut self, frame: Bytes, channel: Channel) {
+        if self.can_transmit_on(channel) {
+            self.transmit(frame, channel);
+        } else {
+            self.tx_queue.push_back(frame);
+        }
+    }
+
+    /// Sends a null-data frame with power management set if the station is connected and on
+    /// its BSS's channel `cur` and has not yet.
+    fn enter_power_save(&mut self, cur: Channel) {
+        let bssid = match &self.conn {
+            Conn::Connected(l) if l.bss.channel == cur && !self.power_save => l.bss.bssid,
+            _ => return,
+        };
+        let null = self.softmac.null(bssid, true);
+        self.transmit(null, cur);
+        self.power_save = true;
+        trace!(station = %self.mac(), "power save on");
+    }
+
+    /// Announces channel changes and does the work that waits for the current channel, until
+    /// nothing changes.
+    fn sync(&mut self, now: Instant) {
+        for _ in 0..8 {
+            let want = self.wanted_channel();
+            if want == self.last_wanted && !self.arrive_pending() {
+                return;
+            }
+            if want != self.last_wanted {
+                if let (Some(cur), true) = (self.current, want != self.current) {
+                    self.enter_power_save(cur);
+                }
+                self.last_wanted = want;
+                self.push(StationOutput::WantChannel(want));
+            }
+            self.arrive(now);
+        }
+    }
+
+    /// Whether [`Self::arrive`] has work to do.
+    fn arrive_pending(&self) -> bool {
+        let Some(cur) = self.current else {
+            return false;
+        };
+        if let Some(scan) = &self.scan {
+            return scan.channel() == Some(cur) && scan.dwell_until.is_none();
+        }
+        match &self.conn {
+            Conn::Auth(j) | Conn::Assoc(j) => j.bss.channel == cur && j.deadline.is_none(),
+            Conn::Connected(l) => l.bss.channel == cur && self.power_save,
+            _ => false,
+        }
+    }
+
+    /// The work that waits for the radio to be on the current channel: a scan dwell (with its
+    /// probe request), the next authentication or association request, leaving power save.
+    fn arrive(&mut self, now: Instant) {
+        if !self.arrive_pending() {
+            return;
+        }
+        let Some(cur) = self.current else {
+            return;
+        };
+        if let Some(scan) = &mut self.scan {
+            let dwell = match scan.mode {
+                ScanMode::Active => self.cfg.scan.active_dwell,
+                ScanMode::Passive => self.cfg.scan.passive_dwell,
+            };
+            scan.dwell_until = Some(now + dwell);
+            if scan.mode == ScanMode::Active {
+                let ssid = scan.ssid.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+                let probe = self.softmac.probe_request(&ssid, cur.band());
+                self.transmit(probe, cur);
+            }
+            return;
+        }
+        match &self.conn {
+            Conn::Auth(_) | Conn::Assoc(_) => self.send_join_request(now),
+            Conn::Connected(l) => {
+                let null = self.softmac.null(l.bss.bssid, false);
+                self.transmit(null, cur);
+                self.power_save = false;
+                self.arrived = now;
+                trace!(station = %self.mac(), queued = self.tx_queue.len(), "power save off");
+                while let Some(frame) = self.tx_queue.pop_front() {
+                    self.transmit(frame, cur);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn send_join_request(&mut self, now: Instant) {
+        let max = self.cfg.mgmt_attempts;
+        let timeout = self.cfg.mgmt_timeout;
+        let listen_interval = self.cfg.listen_interval;
+        let (frame, channel, exhausted) = match &mut self.conn {
+            Conn::Auth(j) | Conn::Assoc(j) if j.attempts >= max => (None, j.bss.channel, true),
+            Conn::Auth(j) => {
+                j.attempts += 1;
+                j.deadline = Some(now + timeout);
+                (
+                    Some(self.softmac.auth_request(j.bss.bssid)),
+                    j.bss.channel,
+                    false,
+                )
+            }
+            Conn::Assoc(j) => {
+                j.attempts += 1;
+                j.deadline = Some(now + timeout);
+                let rsne = (j.bss.security == Security::Wpa2Psk).then(Rsne::wpa2_psk);
+                let frame = self
+                    .softmac
+                    .assoc_request(&j.bss, listen_interval, rsne.as_ref());
+                (Some(frame), j.bss.channel, false)
+            }
+            _ => return,
+        };
+        if exhausted {
+            debug!(station = %self.mac(), "no response from the AP");
+            self.fail(now, Failure::ApUnreachable, None);
+        } else if let Some(frame) = frame {
+            self.transmit(frame, channel);
+        }
+    }
+
+    fn start_scan(
+        &mut self,
+        now: Instant,
+        ssid: Option<proto::Ssid>,
+        mode: ScanMode,
+        report: bool,
+    ) {
+        debug!(station = %self.mac(), ?mode, report, "scan started");
+        self.scan = Some(ScanRun {
+            channels: self.cfg.scan.channels.clone(),
+            next: 0,
+            mode,
+            ssid,
+            started: now,
+            dwell_until: None,
+            report,
+        });
+        if self.cfg.scan.channels.is_empty() {
+            self.finish_scan(now);
+        }
+    }
+
+    fn finish_scan(&mut self, now: Instant) {
+        let Some(run) = self.scan.take() else {
+            return;
+        };
+        self.table.expire(now, self.cfg.bss_max_age);
+        debug!(station = %self.mac(), bss = self.table.len(), "scan done");
+        if run.report {
+            let results = self.table.results(now, run.started, run.ssid.as_ref());
+            self.push(StationOutput::ScanDone(results));
+        }
+        if !matches!(self.conn, Conn::AwaitScan) {
+            return;
+        }
+        let Some(p) = &self.profile else {
+            self.set_conn(Conn::Idle);
+            return;
+        };
+        match self.table.best(&p.ssid, p.bssid, run.started).cloned() {
+            Some(bss) => self.begin_auth(now, bss),
+            // The guest's own scan may have looked for another network: look for ours.
+            None if run.report => {
+                let ssid = p.ssid;
+                self.start_scan(now, Some(ssid), ScanMode::Active, false);
+            }
+            None => self.fail(now, Failure::NetworkNotFound, None),
+        }
+    }
+
+    /// Starts (or restarts) joining the profile's network: with a fresh BSS table entry at
+    /// once, else after a scan.
+    fn start_join(&mut self, now: Instant) {
+        let Some(p) = &self.profile else {
+            self.set_conn(Conn::Idle);
+            return;
+        };
+        self.table.expire(now, self.cfg.bss_max_age);
+        let fresh_since =
+            Instant::from_micros(now.as_micros().saturating_sub(micros(self.cfg.bss_fresh)));
+        let (ssid, bssid) = (p.ssid, p.bssid);
+        if let Some(bss) = self.table.best(&ssid, bssid, fresh_since).cloned() {
+            self.begin_auth(now, bss);
+            return;
+        }
+        self.set_conn(Conn::AwaitScan);
+        if self.scan.is_none() {
+            self.start_scan(now, Some(ssid), ScanMode::Active, false);
+        }
+    }
+
+    /// Checks the credentials against the BSS's security and starts authentication.
+    fn begin_auth(&mut self, now: Instant, bss: BssEntry) {
+        let Some(p) = &mut self.profile else {
+            return;
+        };
+        let mismatch = Failure::SecurityMismatch {
+            network: bss.security,
+            credentials: (&p.credentials).into(),
+        };
+        let failure = match (bss.security, &p.credentials) {
+            (Security::Open, Credentials::None) => None,
+            (Security::Open, _) | (Security::Wpa2Psk, Credentials::None) => Some(mismatch),
+            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
+                if p.psk.is_none() {
+                    p.psk = derive_psk(pass, p.ssid.as_bytes()).ok();
+                }
+                p.psk.is_none().then_some(mismatch)
+            }
+            (Security::Wpa2Psk, Credentials::Psk(psk)) => {
+                p.psk = Some(psk.clone());
+                None
+            }
+            (network, _) => Some(Failure::UnsupportedSecurity { network }),
+        };
+        if let Some(f) = failure {
+            self.fail(now, f, None);
+            return;
+        }
+        debug!(station = %self.mac(), bssid = %bss.bssid, channel = bss.channel.number(), "joining");
+        self.set_conn(Conn::Auth(Join {
+            bss,
+            attempts: 0,
+            deadline: None,
+        }));
+    }
+
+    /// Leaves whatever the station is doing, at the guest's request: deauthenticates if
+    /// authenticated, reports a disconnection if connected. Stops a join scan.
+    fn leave(&mut self, reason: ReasonCode) {
+        if self.scan.as_ref().is_some_and(|s| !s.report) {
+            self.scan = None;
+        }
+        let conn = self.take_conn();
+        match &conn {
+            Conn::Connected(l) => {
+                self.deauth(l.bss.bssid, l.bss.channel, reason);
+                self.event(Event::Disconnected {
+                    reason: reason.into(),
+                    locally_generated: true,
+                });
+            }
+            Conn::Assoc(Join { bss, .. }) | Conn::Handshake(Link { bss, .. }) => {
+                self.deauth(bss.bssid, bss.channel, reason);
+            }
+            _ => {}
+        }
+        self.conn = conn;
+        self.set_conn(Conn::Idle);
+        self.reset_link();
+    }
+
+    /// Sends a deauthentication if the radio is on the BSS's channel (otherwise the AP will
+    /// time the station out).
+    fn deauth(&mut self, bssid: MacAddr, channel: Channel, reason: ReasonCode) {
+        if self.current == Some(channel) {
+            let frame = self.softmac.deauth(bssid, reason);
+            self.transmit(frame, channel);
+        }
+    }
+
+    fn reset_link(&mut self) {
+        self.softmac.clear_keys();
+        self.power_save = false;
+        self.tx_queue.clear();
+        self.reported_signal = None;
+    }
+
+    /// A connection attempt failed: report it, then retry later or stop.
+    fn fail(&mut self, now: Instant, failure: Failure, deauth: Option<ReasonCode>) {
+        if let (Some(reason), Some(bss)) = (deauth, self.target()) {
+            let (bssid, channel) = (bss.bssid, bss.channel);
+            self.deauth(bssid, channel, reason);
+        }
+        self.set_conn(Conn::Idle);
+        self.reset_link();
+        self.failure = Some(failure);
+        debug!(station = %self.mac(), ?failure, "connection attempt failed");
+        self.event(Event::ConnectFailed {
+            reason: failure.into(),
+        });
+        self.schedule_retry(now, failure.is_transient());
+    }
+
+    /// The connection was lost: report it, then reconnect later or stop.
+    fn link_lost(&mut self, now: Instant, reason: ReasonCode, locally_generated: bool) {
+        if locally_generated {
+            if let Some(bss) = self.target() {
+                let (bssid, channel) = (bss.bssid, bss.channel);
+                self.deauth(bssid, channel, reason);
+            }
+        }
+        self.set_conn(Conn::Idle);
+        self.reset_link();
+        debug!(station = %self.mac(), ?reason, locally_generated, "disconnected");
+        self.event(Event::Disconnected {
+            reason: reason.into(),
+            locally_generated,
+        });
+        self.schedule_retry(now, true);
+    }
+
+    fn schedule_retry(&mut self, now: Instant, transient: bool) {
+        let policy = self.cfg.reconnect;
+        match &mut self.profile {
+            Some(p)
+                if p.auto_reconnect
+                    && transient
+                    && policy.max_attempts.is_none_or(|m| p.retries < m) =>
+            {
+                let base = policy.delay(p.retries);
+                let jitter_max = micros(base) / 4;
+                let jitter = match jitter_max {
+                    0 => 0,
+                    j => self.rng.next_u64() % (j + 1),
+                };
+                let delay = (base + Duration::from_micros(jitter)).min(policy.max);
+                p.retries += 1;
+                debug!(retry = p.retries, ?delay, "reconnect scheduled");
+                self.set_conn(Conn::Backoff { at: now + delay });
+            }
+            _ => {
+                // Not trying any more: the credentials go.
+                self.profile = None;
+                self.set_conn(Conn::Idle);
+            }
+        }
+    }
+
+    fn beacon_loss_deadline(&self) -> Option<Instant> {
+        let Conn::Connected(l) = &self.conn else {
+            return None;
+        };
+        if self.current != Some(l.bss.channel) || self.power_save || self.scan.is_some() {
+            return None;
+        }
+        let window = l.bss.beacon_period() * self.cfg.beacon_loss_count;
+        Some(self.last_heard.max(self.arrived) + window)
+    }
+
+    fn beacon_lost(&mut self, now: Instant) {
+        self.stats.beacon_losses += 1;
+        if let Some(bssid) = self.bssid() {
+            debug!(station = %self.mac(), %bssid, "beacon loss");
+            self.table.remove(bssid);
+        }
+        self.link_lost(now, ReasonCode::Inactivity, true);
+    }
+
+    fn connected(&mut self, now: Instant) {
+        let link = match self.take_conn() {
+            Conn::Handshake(l) | Conn::Connected(l) => l,
+            other => {
+                self.conn = other;
+                return;
+            }
+        };
+        let event = Event::Connected {
+            ssid: link.bss.ssid,
+            bssid: link.bss.bssid,
+            channel: link.bss.channel.number(),
+        };
+        self.reported_signal = Some(link.bss.signal_dbm);
+        self.set_conn(Conn::Connected(link));
+        if let Some(p) = &mut self.profile {
+            p.retries = 0;
+        }
+        self.failure = None;
+        self.last_heard = now;
+        self.arrived = now;
+        debug!(station = %self.mac(), "connected");
+        self.event(event);
+    }
+
+    fn on_mgmt(&mut self, now: Instant, frame: MgmtFrame, meta: RxMeta) {
+        let h = frame.header;
+        let me = self.mac();
+        let from_target = self.bssid() == Some(h.addr2);
+        match frame.body {
+            MgmtBody::Beacon(b) | MgmtBody::ProbeResponse(b) => {
+                let Some(entry) = self.table.update(now, h.addr3, &b, meta) else {
+                    return;
+                };
+                let (signal, rate) = (entry.signal_dbm, entry.rate_kbps);
+                if from_target && h.addr3 == h.addr2 {
+                    self.heard_ap(now, signal, rate);
+                }
+            }
+            MgmtBody::Authentication(a) if h.addr1 == me && from_target => {
+                if !matches!(self.conn, Conn::Auth(_))
+                    || a.algorithm != AuthAlgorithm::OpenSystem
+                    || a.transaction_seq != 2
+                {
+                    trace!(station = %me, "unexpected authentication frame ignored");
+                    return;
+                }
+                if !a.status.is_success() {
+                    debug!(station = %me, status = ?a.status, "authentication rejected");
+                    self.fail(now, Failure::AuthRejected { status: a.status }, None);
+                    return;
+                }
+                self.start_assoc();
+            }
+            MgmtBody::AssocResponse(r) | MgmtBody::ReassocResponse(r)
+                if h.addr1 == me && from_target =>
+            {
+                if !matches!(self.conn, Conn::Assoc(_)) {
+                    return;
+                }
+                if !r.status.is_success() {
+                    debug!(station = %me, status = ?r.status, "association rejected");
+                    self.fail(now, Failure::AssocRejected { status: r.status }, None);
+                    return;
+                }
+                self.associated(now, r.aid());
+            }
+            MgmtBody::Deauthentication(d) | MgmtBody::Disassociation(d)
+                if (h.addr1 == me || h.addr1.is_broadcast()) && from_target =>
+            {
+                self.on_deauth(now, d.reason);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_assoc(&mut self) {
+        if let Conn::Auth(j) = self.take_conn() {
+            self.set_conn(Conn::Assoc(Join {
+                bss: j.bss,
+                attempts: 0,
+                deadline: None,
+            }));
+        }
+    }
+
+    fn associated(&mut self, now: Instant, aid: u16) {
+        let Conn::Assoc(j) = self.take_conn() else {
+            return;
+        };
+        let bss = j.bss;
+        match bss.security {
+            Security::Open => {
+                self.conn = Conn::Handshake(Link {
+                    bss,
+                    aid,
+                    supplicant: None,
+                    answered_msg1: false,
+                });
+                self.connected(now);
+            }
+            network => {
+                let pmk = self.profile.as_ref().and_then(|p| p.psk.clone());
+                let own_rsne = element_bytes(Element::Rsn(Rsne::wpa2_psk()));
+                let supplicant = pmk.ok_or(HandshakeError::NotEstablished).and_then(|pmk| {
+                    Supplicant::new(
+                        SupplicantConfig {
+                            aa: bss.bssid,
+                            spa: self.mac(),
+                            pmk,
+                            ap_rsne: bss.rsne.clone().unwrap_or_default(),
+                            own_rsne,
+                            timeout: self.cfg.handshake_timeout,
+                        },
+                        now,
+                    )
+                });
+                self.conn = Conn::Assoc(Join {
+                    bss: bss.clone(),
+                    attempts: 0,
+                    deadline: None,
+                });
+                match supplicant {
+                    Ok(s) => self.set_conn(Conn::Handshake(Link {
+                        bss,
+                        aid,
+                        supplicant: Some(Box::new(s)),
+                        answered_msg1: false,
+                    })),
+                    Err(e) => {
+                        let reason = ReasonCode::from(e.reason_code());
+                        self.fail(now, Failure::UnsupportedSecurity { network }, Some(reason));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_deauth(&mut self, now: Instant, reason: ReasonCode) {
+        debug!(station = %self.mac(), ?reason, "deauthenticated by the AP");
+        let failure = match &self.conn {
+            Conn::Auth(_) | Conn::Assoc(_) => Failure::RejectedByAp { reason },
+            Conn::Handshake(l) => match (l.answered_msg1, reason) {
+                (
+                    true,
+                    ReasonCode::MicFailure
+                    | ReasonCode::FourWayHandshakeTimeout
+                    | ReasonCode::Ieee8021xAuthFailed,
+                ) => Failure::WrongPassphrase,
+                (false, ReasonCode::FourWayHandshakeTimeout) => Failure::HandshakeTimeout,
+                _ => Failure::RejectedByAp { reason },
+            },
+            Conn::Connected(_) => {
+                self.link_lost(now, reason, false);
+                return;
+            }
+            _ => return,
+        };
+        self.fail(now, failure, None);
+    }
+
+    /// A frame from the joined AP: it is alive; follow its signal.
+    fn heard_ap(&mut self, now: Instant, signal: i8, rate_kbps: u32) {
+        self.last_heard = now;
+        let threshold = i16::from(self.cfg.signal_report_db);
+        let (Conn::Connected(l) | Conn::Handshake(l)) = &mut self.conn else {
+            if let Conn::Auth(j) | Conn::Assoc(j) = &mut self.conn {
+                j.bss.signal_dbm = signal;
+            }
+            return;
+        };
+        l.bss.signal_dbm = signal;
+        l.bss.rate_kbps = rate_kbps;
+        if !matches!(self.conn, Conn::Connected(_)) {
+            return;
+        }
+        let changed = self
+            .reported_signal
+            .is_none_or(|r| (i16::from(signal) - i16::from(r)).abs() >= threshold);
+        if changed {
+            self.reported_signal = Some(signal);
+            self.event(Event::SignalChanged { dbm: signal });
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, raw: &Bytes, frame: &crate::wire::DataFrame) {
+        let (bssid, protected_bss) = match &self.conn {
+            Conn::Handshake(l) | Conn::Connected(l) => {
+                (l.bss.bssid, l.bss.security != Security::Open)
+            }
+            _ => {
+                if frame.header.addr1 == self.mac() {
+                    self.stats.not_from_bss += 1;
+                }
+                return;
+            }
+        };
+        let rx = match self.softmac.receive_data(raw, frame, bssid, protected_bss) {
+            Ok(rx) => rx,
+            Err(drop) => {
+                self.count_drop(drop);
+                if drop == RxDrop::NoPayload || drop == RxDrop::OwnReflection {
+                    self.last_heard = now;
+                }
+                return;
+            }
+        };
+        self.last_heard = now;
+        if rx.frame.ethertype == EtherType::Eapol {
+            if rx.group {
+                self.count_drop(RxDrop::NotForUs);
+                return;
+            }
+            if let Conn::Handshake(l) | Conn::Connected(l) = &mut self.conn {
+                if let Some(s) = &mut l.supplicant {
+                    if let Err(e) = s.handle_eapol(now, &rx.frame.payload, &mut self.rng) {
+                        trace!(error = %e, "EAPOL frame rejected");
+                    }
+                }
+            }
+            self.drain_supplicant(now);
+            return;
+        }
+        if !self.is_connected() {
+            self.counters.rx_dropped += 1;
+            return;
+        }
+        self.counters.rx_packets += 1;
+        self.counters.rx_bytes += rx.frame.buffer_len() as u64;
+        self.push(StationOutput::Deliver(rx.frame));
+    }
+
+    fn count_drop(&mut self, drop: RxDrop) {
+        let s = &mut self.stats;
+        let counter = match drop {
+            RxDrop::NoPayload => return,
+            RxDrop::NotForUs => &mut s.not_for_us,
+            RxDrop::NotFromBss => &mut s.not_from_bss,
+            RxDrop::OwnReflection => &mut s.own_reflection,
+            RxDrop::Malformed => &mut s.malformed,
+            RxDrop::Unprotected => &mut s.unprotected,
+            RxDrop::NoKey => &mut s.no_key,
+            RxDrop::DecryptFailed => &mut s.decrypt_failed,
+            RxDrop::Replay => &mut s.replayed,
+            RxDrop::ControlEtherType => &mut s.control_ethertype,
+        };
+        *counter += 1;
+        if !matches!(
+            drop,
+            RxDrop::NotForUs | RxDrop::NotFromBss | RxDrop::OwnReflection
+        ) {
+            self.counters.rx_dropped += 1;
+        }
+        trace!(station = %self.mac(), ?drop, "data frame dropped");
+    }
+
+    /// Carries out what the supplicant asks: EAPOL frames out, keys in, completion, failure.
+    fn drain_supplicant(&mut self, now: Instant) {
+        loop {
+            let (output, bssid, channel) = match &mut self.conn {
+                Conn::Handshake(l) | Conn::Connected(l) => {
+                    match l.supplicant.as_mut().and_then(|s| s.poll_output()) {
+                        Some(o) => (o, l.bss.bssid, l.bss.channel),
+                        None => return,
+                    }
+                }
+                _ => return,
+            };
+            match output {
+                handshake::Output::Send(eapol) => {
+                    if let Conn::Handshake(l) = &mut self.conn {
+                        l.answered_msg1 = true;
+                    }
+                    let eth = EthernetFrame {
+                        dst: bssid,
+                        src: self.mac(),
+                        ethertype: EtherType::Eapol,
+                        payload: Bytes::from(eapol),
+                    };
+                    match self.softmac.data(bssid, &eth) {
+                        Ok(frame) => self.transmit_or_queue(frame, channel),
+                        Err(e) => trace!(error = %e, "EAPOL frame not sent"),
+                    }
+                }
+                handshake::Output::InstallPairwise(tk) => self.softmac.install_ptk(tk),
+                handshake::Output::InstallGroup { gtk, rsc } => self.softmac.install_gtk(gtk, rsc),
+                handshake::Output::Complete => self.connected(now),
+                handshake::Output::GroupKeyComplete => {}
+                handshake::Output::Failed(e) => self.handshake_failed(now, &e),
+            }
+        }
+    }
+
+    fn handshake_failed(&mut self, now: Instant, e: &HandshakeError) {
+        let reason = ReasonCode::from(e.reason_code());
+        debug!(station = %self.mac(), error = %e, "handshake failed");
+        match &self.conn {
+            Conn::Handshake(l) => {
+                let failure = match e {
+                    HandshakeError::Timeout { .. } if l.answered_msg1 => Failure::WrongPassphrase,
+                    HandshakeError::Timeout { .. } => Failure::HandshakeTimeout,
+                    HandshakeError::MicMismatch { .. } => Failure::WrongPassphrase,
+                    _ => Failure::HandshakeFailed { reason },
+                };
+                self.fail(now, failure, Some(reason));
+            }
+            Conn::Connected(_) => self.link_lost(now, reason, true),
+            _ => {}
+        }
+    }
+}
+
+/// A duration in whole microseconds, saturating.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// An element with its ID and length.
+fn element_bytes(e: Element) -> Vec<u8> {
+    let mut out = Vec::new();
+    e.emit(&mut out);
+    out
+}

@@ -1,0 +1,335 @@
+//! The soft-MAC layer of a station: the frames it sends and how it reads the data frames it
+//! receives. It holds what belongs to the frame level: the sequence number, the pairwise key
+//! with its transmit packet number and receive replay counters, the group keys with theirs.
+//!
+//! The state machine ([`Station`](super::Station)) decides *what* to send; this layer decides
+//! *how* it looks on the air. A full-MAC backend (the kernel's MLME through nl80211) has no use
+//! for it: there the kernel builds the frames and holds the keys (see the
+//! [module documentation](super) for the boundary).
+
+use bytes::Bytes;
+
+use crate::addr::MacAddr;
+use crate::channel::Band;
+use crate::crypto::ccmp::{self, ReplayCounters};
+use crate::crypto::{CryptoError, Gtk, TemporalKey};
+use crate::wire::{
+    AssocRequest, Authentication, CapabilityInfo, DataFrame, Deauthentication, DsDirection,
+    Element, ElementList, EtherType, EthernetFrame, MgmtBody, MgmtFrame, ProbeRequest, Rate,
+    ReasonCode, Rsne, SequenceControl, Ssid, StatusCode,
+};
+
+use super::BssEntry;
+
+/// The most rates a Supported Rates element holds; the rest go in Extended Supported Rates.
+const MAX_SUPPORTED_RATES: usize = 8;
+
+/// Why a received data frame was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RxDrop {
+    /// The frame (or its decrypted form) did not parse.
+    Malformed,
+    /// Not From DS, or unicast to another address.
+    NotForUs,
+    /// Not transmitted by the station's BSS.
+    NotFromBss,
+    /// Unprotected in a protected BSS (and not EAPOL).
+    Unprotected,
+    /// Protected with a key the station does not hold.
+    NoKey,
+    /// CCMP decryption failed (wrong key or altered frame).
+    DecryptFailed,
+    /// The packet number was not greater than the last one accepted (a replay).
+    Replay,
+    /// A group frame the station itself sent, reflected by the AP.
+    OwnReflection,
+    /// A frame of the guest-control EtherType 0x88B5.
+    ControlEtherType,
+    /// A null-data frame: nothing to deliver.
+    NoPayload,
+}
+
+/// A data frame accepted by [`SoftMac::receive_data`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxData {
+    /// The Ethernet frame it carried.
+    pub frame: EthernetFrame,
+    /// Whether it was group-addressed.
+    pub group: bool,
+    /// Whether it was CCMP-protected.
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone)]
+struct PairwiseKey {
+    tk: TemporalKey,
+    tx_pn: u64,
+    rx: ReplayCounters,
+}
+
+#[derive(Debug, Clone)]
+struct GroupKey {
+    gtk: Gtk,
+    rx: ReplayCounters,
+}
+
+/// The frame level of one station. See the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct SoftMac {
+    mac: MacAddr,
+    seq: u16,
+    ptk: Option<PairwiseKey>,
+    /// Installed group keys, at most one per key ID.
+    gtks: Vec<GroupKey>,
+}
+
+impl SoftMac {
+    /// The frame level of a station with address `mac`, without keys.
+    pub fn new(mac: MacAddr) -> Self {
+        Self {
+            mac,
+            seq: 0,
+            ptk: None,
+            gtks: Vec::new(),
+        }
+    }
+
+    /// The station's address.
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    /// Changes the station's address (only between connections).
+    pub fn set_mac(&mut self, mac: MacAddr) {
+        self.mac = mac;
+    }
+
+    /// Installs the pairwise key: transmit PNs restart at 1, receive counters accept any PN.
+    pub fn install_ptk(&mut self, tk: TemporalKey) {
+        self.ptk = Some(PairwiseKey {
+            tk,
+            tx_pn: 0,
+            rx: ReplayCounters::new(),
+        });
+    }
+
+    /// Installs a group key; received group frames must have a PN greater than `rsc`.
+    pub fn install_gtk(&mut self, gtk: Gtk, rsc: u64) {
+        self.gtks.retain(|g| g.gtk.key_id() != gtk.key_id());
+        self.gtks.push(GroupKey {
+            gtk,
+            rx: ReplayCounters::starting_after(rsc),
+        });
+    }
+
+    /// Forgets every key (the keys zeroize on drop).
+    pub fn clear_keys(&mut self) {
+        self.ptk = None;
+        self.gtks.clear();
+    }
+
+    /// Whether a pairwise key is installed.
+    pub fn has_ptk(&self) -> bool {
+        self.ptk.is_some()
+    }
+
+    fn next_seq(&mut self) -> SequenceControl {
+        let s = SequenceControl::new(self.seq);
+        self.seq = (self.seq + 1) & SequenceControl::MAX_SEQUENCE;
+        s
+    }
+
+    fn mgmt(&mut self, da: MacAddr, bssid: MacAddr, body: MgmtBody) -> Bytes {
+        let mut frame = MgmtFrame::new(da, self.mac, bssid, body);
+        frame.header.sequence = self.next_seq();
+        let mut out = Vec::with_capacity(frame.buffer_len());
+        frame.emit(&mut out);
+        Bytes::from(out)
+    }
+
+    /// A broadcast probe request for `ssid` (empty: the wildcard SSID) with the rates of `band`.
+    pub fn probe_request(&mut self, ssid: &[u8], band: Band) -> Bytes {
+        let mut elements = ElementList::new();
+        elements.push(Element::Ssid(Ssid::new(ssid).unwrap_or_default()));
+        push_rates(&mut elements, &band_rates(band));
+        self.mgmt(
+            MacAddr::BROADCAST,
+            MacAddr::BROADCAST,
+            MgmtBody::ProbeRequest(ProbeRequest { elements }),
+        )
+    }
+
+    /// An open-system authentication request (transaction 1) to `bssid`.
+    pub fn auth_request(&mut self, bssid: MacAddr) -> Bytes {
+        let body = Authentication::open_system(1, StatusCode::Success);
+        self.mgmt(bssid, bssid, MgmtBody::Authentication(body))
+    }
+
+    /// An association request to `bss`: its SSID, its rates echoed, and `rsne` (the
+    /// station's choice of ciphers and AKM) for a protected network.
+    pub fn assoc_request(
+        &mut self,
+        bss: &BssEntry,
+        listen_interval: u16,
+        rsne: Option<&Rsne>,
+    ) -> Bytes {
+        let mut capability = CapabilityInfo::ESS;
+        if rsne.is_some() {
+            capability |= CapabilityInfo::PRIVACY;
+        }
+        if bss.channel.band() == Band::Ghz2_4 {
+            capability |= CapabilityInfo::SHORT_SLOT_TIME;
+        }
+        let mut elements = ElementList::new();
+        elements.push(Element::Ssid(
+            Ssid::new(bss.ssid.as_bytes()).unwrap_or_default(),
+        ));
+        let rates: Vec<Rate> = bss
+            .rates
+            .iter()
+            .copied()
+            .filter(|r| !r.is_membership_selector())
+            .collect();
+        match rates.is_empty() {
+            true => push_rates(&mut elements, &band_rates(bss.channel.band())),
+            false => push_rates(&mut elements, &rates),
+        }
+        if let Some(rsne) = rsne {
+            elements.push(Element::Rsn(rsne.clone()));
+        }
+        let body = AssocRequest {
+            capability: CapabilityInfo(capability),
+            listen_interval,
+            elements,
+        };
+        self.mgmt(bss.bssid, bss.bssid, MgmtBody::AssocRequest(body))
+    }
+
+    /// A deauthentication to `bssid` with `reason`.
+    pub fn deauth(&mut self, bssid: MacAddr, reason: ReasonCode) -> Bytes {
+        let body = Deauthentication::new(reason);
+        self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body))
+    }
+
+    /// A null-data frame to `bssid` with the power-management bit set (`power_save`: the AP
+    /// buffers for the station) or clear (the AP delivers what it buffered).
+    pub fn null(&mut self, bssid: MacAddr, power_save: bool) -> Bytes {
+        let mut frame = DataFrame::null(self.mac, bssid, power_save, None);
+        frame.header.sequence = self.next_seq();
+        let mut out = Vec::with_capacity(frame.buffer_len());
+        frame.emit(&mut out);
+        Bytes::from(out)
+    }
+
+    /// The data frame (To DS) that carries `eth` to `bssid`, CCMP-protected once a pairwise key
+    /// is installed. EAPOL uses this too: unprotected before the keys, protected after (rekeys).
+    /// The caller checks the source address.
+    pub fn data(&mut self, bssid: MacAddr, eth: &EthernetFrame) -> Result<Bytes, CryptoError> {
+        let mut frame = eth.to_data(DsDirection::ToAp { bssid }, None);
+        frame.header.sequence = self.next_seq();
+        let mut out = Vec::with_capacity(frame.buffer_len());
+        frame.emit(&mut out);
+        if let Some(ptk) = &mut self.ptk {
+            let pn = ptk.tx_pn + 1;
+            out = ccmp::encrypt(&ptk.tk, 0, pn, &out)?;
+            ptk.tx_pn = pn;
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Reads a data frame heard from the air: it must come From DS from `bssid`, be addressed to
+    /// the station or a group; a protected frame must decrypt with the matching key and carry a
+    /// fresh packet number; an unprotected one is accepted in a `protected_bss` only if it is
+    /// EAPOL. `raw` is the frame's bytes, `frame` its parsed form.
+    pub fn receive_data(
+        &mut self,
+        raw: &[u8],
+        frame: &DataFrame,
+        bssid: MacAddr,
+        protected_bss: bool,
+    ) -> Result<RxData, RxDrop> {
+        let header = &frame.header;
+        let flags = header.flags();
+        if !flags.from_ds() || flags.to_ds() {
+            return Err(RxDrop::NotForUs);
+        }
+        if header.addr2 != bssid {
+            return Err(RxDrop::NotFromBss);
+        }
+        let group = header.addr1.is_group();
+        if !group && header.addr1 != self.mac {
+            return Err(RxDrop::NotForUs);
+        }
+        if frame.is_null() {
+            return Err(RxDrop::NoPayload);
+        }
+        let protected = flags.protected();
+        let plain = match protected {
+            true => self.decrypt(raw, group)?,
+            false => frame.clone(),
+        };
+        let eth = EthernetFrame::from_data(&plain).map_err(|_| RxDrop::Malformed)?;
+        if !protected && protected_bss && eth.ethertype != EtherType::Eapol {
+            return Err(RxDrop::Unprotected);
+        }
+        if group && eth.src == self.mac {
+            return Err(RxDrop::OwnReflection);
+        }
+        if eth.ethertype == EtherType::VwifiControl {
+            return Err(RxDrop::ControlEtherType);
+        }
+        Ok(RxData {
+            frame: eth,
+            group,
+            protected,
+        })
+    }
+
+    fn decrypt(&mut self, raw: &[u8], group: bool) -> Result<DataFrame, RxDrop> {
+        let hdr = ccmp::peek_header(raw).map_err(|_| RxDrop::Malformed)?;
+        let (tk, counters) = match group {
+            false => match &mut self.ptk {
+                Some(k) if hdr.key_id == 0 => (&k.tk, &mut k.rx),
+                _ => return Err(RxDrop::NoKey),
+            },
+            true => match self.gtks.iter_mut().find(|g| g.gtk.key_id() == hdr.key_id) {
+                Some(g) => (g.gtk.key(), &mut g.rx),
+                None => return Err(RxDrop::NoKey),
+            },
+        };
+        let dec = ccmp::decrypt(tk, raw).map_err(|e| match e {
+            CryptoError::CcmpDecryptFailed => RxDrop::DecryptFailed,
+            _ => RxDrop::Malformed,
+        })?;
+        // Recorded only once authentic, so forged frames cannot advance the counter.
+        counters
+            .accept(dec.tid, dec.pn)
+            .map_err(|_| RxDrop::Replay)?;
+        DataFrame::parse_bytes(&Bytes::from(dec.mpdu)).map_err(|_| RxDrop::Malformed)
+    }
+}
+
+/// Appends Supported Rates (the first eight) and, if more, Extended Supported Rates.
+fn push_rates(elements: &mut ElementList, rates: &[Rate]) {
+    let (first, rest) = rates.split_at(rates.len().min(MAX_SUPPORTED_RATES));
+    elements.push(Element::SupportedRates(first.to_vec()));
+    if !rest.is_empty() {
+        elements.push(Element::ExtendedSupportedRates(rest.to_vec()));
+    }
+}
+
+/// The rates a station offers on a band, basic rates marked (units of 500 kb/s): 2.4 GHz
+/// 1, 2, 5.5, 11 (basic), 6 to 54 Mb/s; 5 GHz 6, 12, 24 (basic) and the other OFDM rates.
+fn band_rates(band: Band) -> Vec<Rate> {
+    match band {
+        Band::Ghz2_4 => [(2, true), (4, true), (11, true), (22, true)]
+            .into_iter()
+            .chain([12, 18, 24, 36, 48, 72, 96, 108].map(|u| (u, false)))
+            .map(|(u, b)| Rate::new(u, b))
+            .collect(),
+        Band::Ghz5 => [12, 18, 24, 36, 48, 72, 96, 108]
+            .into_iter()
+            .map(|u| Rate::new(u, matches!(u, 12 | 24 | 48)))
+            .collect(),
+    }
+}
