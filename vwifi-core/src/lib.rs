@@ -23,12 +23,14 @@
 //! - [`proto`]: the guest <-> host protocol and its codec.
 //! - [`channel`]: Wi-Fi channels and frequencies.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
+//! - [`io`]: the async traits that radios, guest links, listeners and clocks implement.
 #![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod channel;
 pub mod crypto;
 pub mod handshake;
+pub mod io;
 pub mod proto;
 pub mod sim;
 pub mod time;
