@@ -135,9 +135,9 @@ pub enum LinkError {
         /// The write timeout that ran out.
         after: Duration,
     },
-    /// An earlier write failed or timed out, so this half of the link can no longer send
-    /// (part of a message may be on the wire). Fatal.
-    #[error("the link failed earlier and can no longer send")]
+    /// This half of the link can no longer send: an earlier write failed or timed out (part of
+    /// a message may be on the wire), or the link was closed. Fatal.
+    #[error("the link can no longer send: it failed or was closed earlier")]
     Broken,
     /// Accepting a connection failed (too many open files, a connection reset before it was
     /// accepted). The listener goes on; a driver should pause briefly before the next accept if

@@ -95,6 +95,11 @@ impl<R, W> StreamLink<R, W> {
     pub const fn peer(&self) -> PeerInfo {
         self.rx.peer
     }
+
+    /// How many bytes are buffered: received, not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.rx.buffered()
+    }
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> StreamLink<R, W> {
