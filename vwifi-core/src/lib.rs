@@ -26,6 +26,7 @@
 //! - [`scheduler`]: one radio, many stations: channel time-sharing, serialized radio-wide work, admission.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 //! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
+//! - [`io`]: the async traits that radios, guest links, listeners and clocks implement.
 #![forbid(unsafe_code)]
 
 pub mod addr;
@@ -33,6 +34,7 @@ pub mod channel;
 pub mod crypto;
 pub mod demux;
 pub mod handshake;
+pub mod io;
 pub mod proto;
 pub mod scheduler;
 pub mod sim;
