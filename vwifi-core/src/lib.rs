@@ -26,6 +26,7 @@
 //! - [`scheduler`]: one radio, many stations: channel time-sharing, serialized radio-wide work, admission.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 //! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
+//! - [`mux`]: the engine: guests, their stations, the demux and the scheduler around one radio.
 //! - [`io`]: the async traits that radios, guest links, listeners and clocks implement.
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod crypto;
 pub mod demux;
 pub mod handshake;
 pub mod io;
+pub mod mux;
 pub mod proto;
 pub mod scheduler;
 pub mod sim;

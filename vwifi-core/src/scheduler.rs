@@ -315,7 +315,10 @@ impl Scheduler {
             _ => {
                 self.slot = None;
                 self.slot_end = None;
-                if let Some(first) = rotation.first().copied() {
+                // Stay where the radio is if that channel is still served (a station that has
+                // just associated there must not be taken away at once), else start over.
+                let here = self.tuned.map(Slot::Home).filter(|s| rotation.contains(s));
+                if let Some(first) = here.or_else(|| rotation.first().copied()) {
                     self.enter(now, first, rotation.len());
                 }
             }

@@ -19,7 +19,9 @@
 pub mod ap;
 pub mod config;
 pub mod medium;
+mod mux_node;
 mod node;
 pub mod pcap;
 
+pub use mux_node::MuxNode;
 pub use node::{Node, NodeId, RxMeta, TxStatus};

@@ -614,6 +614,16 @@ impl Station {
         let Some(cur) = self.current else {
             return;
         };
+        // A scan started only to find the network to join, that had to wait for the radio: if
+        // the network was heard meanwhile (the radio served other guests), join it now.
+        if let (Some(scan), Some(p), Conn::AwaitScan) = (&self.scan, &self.profile, &self.conn) {
+            let waiting = !scan.report && scan.next == 0 && scan.dwell_until.is_none();
+            if waiting && self.table.best(&p.ssid, p.bssid, scan.started).is_some() {
+                self.finish_scan(now);
+                self.sync(now);
+                return;
+            }
+        }
         if let Some(scan) = &mut self.scan {
             let dwell = match scan.mode {
                 ScanMode::Active => self.cfg.scan.active_dwell,

@@ -1,0 +1,816 @@
+//! The Mux: the engine that shares one radio among many guests.
+//!
+//! It owns every guest's [`Station`], the [`Demux`] (which guest owns a received frame) and the
+//! [`Scheduler`] (which channel the radio is on, and who may use it for radio-wide work), and
+//! routes the guest protocol between guests and their stations. It is sans-IO, like the rest
+//! of the core: the caller (the host's driver loop, or a test world) feeds it
+//!
+//! - guest messages ([`Input::Guest`]): scan, connect, disconnect, status, data;
+//! - radio events ([`Input::Radio`]): frames heard on the tuned channel, outcomes of sent frames;
+//! - time ([`Mux::handle_timeout`] when [`Mux::poll_timeout`] says so),
+//!
+//! and drains [`Mux::poll_output`] after every call: frames to transmit, channel changes, and
+//! messages to guests.
+//!
+//! ```text
+//!   loop {
+//!       select! { msg = guest.recv() => mux.handle_input(now, Input::Guest { guest, msg }),
+//!                 ev  = radio.recv() => mux.handle_input(now, Input::Radio(ev)),
+//!                 _   = sleep_until(mux.poll_timeout()) => mux.handle_timeout(now) }
+//!       while let Some(out) = mux.poll_output() { /* Transmit / Tune / ToGuest */ }
+//!   }
+//! ```
+//!
+//! # Isolation and fairness
+//! - A received frame reaches only the station that owns its receiver address; group frames
+//!   reach the members of their BSS, each decrypting with its own key ([`Demux`]).
+//! - A guest's data frames leave only with the guest's own source address.
+//! - Bad input from a guest is answered with [`Message::Error`] to that guest only and counted;
+//!   it never reaches the radio or another guest. Nothing in this module returns an error or
+//!   panics because of what a guest or the air sent.
+//! - Each guest's outgoing queue is bounded: a guest that does not read loses its own data
+//!   frames (counted), and [`Mux::poll_output`] serves guests in turn, so no guest's backlog
+//!   delays another's messages. Control messages (replies, events) are never dropped for data.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::addr::MacAddr;
+use crate::channel::Channel;
+use crate::demux::{Demux, DemuxError, GuestId, Route};
+use crate::io::RadioEvent;
+use crate::proto::{
+    self, Capabilities, ConnectFailure, ErrorCode, Event, Message, RequestId, StationState,
+};
+use crate::scheduler::{
+    AdmitError as SchedAdmitError, Scheduler, SchedulerConfig, SchedulerOutput,
+};
+use crate::station::{
+    local_mac_from_seed, Command, Station, StationConfig, StationError, StationOutput,
+};
+use crate::time::Instant;
+use crate::wire::{EthernetFrame, FrameType, FrameView, MgmtSubtype};
+
+/// The failure code sent in [`ConnectFailure::Other`] when the radio cannot take the
+/// network's channel (it already shares its maximum number of channels).
+pub const FAILURE_CODE_RADIO_BUSY: u8 = 20;
+
+/// How the Mux is set up.
+#[derive(Debug, Clone)]
+pub struct MuxConfig {
+    /// Channel time-sharing and admission limits.
+    pub scheduler: SchedulerConfig,
+    /// The most data frames waiting for one guest; more are dropped (counted).
+    pub guest_data_queue: usize,
+    /// The most control messages (replies, events) waiting for one guest. A guest that lets
+    /// this many pile up is not reading at all: further ones are dropped and counted.
+    pub guest_control_queue: usize,
+    /// Every new station's configuration (its address and seed are set per guest).
+    pub station: StationConfig,
+    /// Whether stations reconnect by themselves after losing their network.
+    pub auto_reconnect: bool,
+}
+
+impl Default for MuxConfig {
+    fn default() -> Self {
+        Self {
+            scheduler: SchedulerConfig::default(),
+            guest_data_queue: 256,
+            guest_control_queue: 1024,
+            station: StationConfig::new(MacAddr([0x02, 0, 0, 0, 0, 0]), [0; 32]),
+            auto_reconnect: true,
+        }
+    }
+}
+
+/// A guest to admit.
+#[derive(Debug, Clone, Default)]
+pub struct GuestConfig {
+    /// A stable name (the network namespace, the VM); with no address given, the station's
+    /// address is derived from it, so a guest keeps its address across restarts.
+    pub name: String,
+    /// The station's address, if the guest asks for one.
+    pub mac: Option<MacAddr>,
+}
+
+/// Why a guest could not be admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmitError {
+    /// The radio serves its maximum number of stations.
+    #[error(transparent)]
+    Radio(#[from] SchedAdmitError),
+    /// The address is taken or not a station address.
+    #[error(transparent)]
+    Address(#[from] DemuxError),
+}
+
+/// An input to the Mux.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A message from a guest.
+    Guest {
+        /// Who sent it.
+        guest: GuestId,
+        /// What it sent.
+        msg: Message,
+    },
+    /// An event of the radio.
+    Radio(RadioEvent),
+}
+
+/// What the Mux asks its caller to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Transmit this 802.11 frame (no FCS) on the current channel.
+    Transmit {
+        /// The frame.
+        frame: Bytes,
+        /// The channel the radio is tuned to (the frame's channel).
+        channel: Channel,
+    },
+    /// Tune the radio to this channel (after transmitting the frames output before).
+    Tune(Channel),
+    /// Send this message to this guest.
+    ToGuest {
+        /// The guest.
+        guest: GuestId,
+        /// The message.
+        msg: Message,
+    },
+}
+
+/// Why the Mux dropped something of a guest's, per guest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuestCounters {
+    /// Messages from the guest answered with an error.
+    pub bad_messages: u64,
+    /// Data frames from the guest with another source address.
+    pub spoofed: u64,
+    /// Data frames from the guest that could not be sent (not connected, queue full,
+    /// malformed, reserved EtherType).
+    pub tx_dropped: u64,
+    /// Data frames for the guest dropped because it did not read them in time.
+    pub rx_queue_full: u64,
+    /// Control messages for the guest dropped because it did not read at all.
+    pub control_dropped: u64,
+}
+
+/// Radio-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MuxStats {
+    /// Frames received from the radio.
+    pub rx_frames: u64,
+    /// Frames delivered to at least one station.
+    pub rx_routed: u64,
+    /// Received frames not for any station (see [`Demux::dropped`] for the reasons).
+    pub rx_dropped: u64,
+    /// Frames routed to a station that was not listening on that channel.
+    pub rx_not_listening: u64,
+    /// Frames handed to the radio.
+    pub tx_frames: u64,
+    /// Frames a station produced for a channel the radio was not on (dropped).
+    pub tx_off_channel: u64,
+    /// Channel changes.
+    pub tunes: u64,
+}
+
+/// A guest's state as the host reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestReport {
+    /// The guest.
+    pub guest: GuestId,
+    /// Its name.
+    pub name: String,
+    /// Its station's status.
+    pub status: proto::StationStatus,
+    /// What the Mux dropped of its.
+    pub counters: GuestCounters,
+}
+
+#[derive(Debug)]
+struct Guest {
+    name: String,
+    station: Station,
+    control: VecDeque<Message>,
+    data: VecDeque<Message>,
+    pending_scan: Option<RequestId>,
+    counters: GuestCounters,
+    /// Where the scheduler was last told this station lives: (home, wants the grant at).
+    placed: (Option<Channel>, Option<Channel>),
+}
+
+/// The engine: one radio, many guests. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Mux {
+    cfg: MuxConfig,
+    guests: BTreeMap<GuestId, Guest>,
+    demux: Demux,
+    sched: Scheduler,
+    radio: VecDeque<Output>,
+    next_guest: u32,
+    /// The guest to serve first in the next round of [`Mux::poll_output`].
+    cursor: u32,
+    stats: MuxStats,
+    seed: [u8; 32],
+}
+
+impl Mux {
+    /// A Mux with no guests. `seed` seeds every station's randomness (each gets its own).
+    pub fn new(cfg: MuxConfig, seed: [u8; 32]) -> Self {
+        Self {
+            sched: Scheduler::new(cfg.scheduler),
+            cfg,
+            guests: BTreeMap::new(),
+            demux: Demux::new(),
+            radio: VecDeque::new(),
+            next_guest: 1,
+            cursor: 0,
+            stats: MuxStats::default(),
+            seed,
+        }
+    }
+
+    /// Admits a guest: creates its station with its own address.
+    pub fn admit(&mut self, guest_cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+        let id = GuestId(self.next_guest);
+        let name_seed = name_seed(&guest_cfg.name);
+        let mac = match guest_cfg.mac {
+            Some(mac) => mac,
+            None if !guest_cfg.name.is_empty() => local_mac_from_seed(name_seed),
+            None => local_mac_from_seed(self.station_seed(id)),
+        };
+        self.sched.admit(id)?;
+        if let Err(e) = self.demux.insert(id, mac) {
+            self.sched.remove(Instant::ZERO, id);
+            return Err(e.into());
+        }
+        self.next_guest += 1;
+        let mut cfg = self.cfg.station.clone();
+        cfg.mac = mac;
+        cfg.seed = self.station_seed(id);
+        tracing::info!(guest = id.0, name = %guest_cfg.name, %mac, "guest admitted");
+        self.guests.insert(
+            id,
+            Guest {
+                name: guest_cfg.name,
+                station: Station::new(cfg),
+                control: VecDeque::new(),
+                data: VecDeque::new(),
+                pending_scan: None,
+                counters: GuestCounters::default(),
+                placed: (None, None),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Removes a guest: its station leaves its network (a deauthentication goes out if it was
+    /// connected and the radio is on its channel) and everything of it is forgotten.
+    pub fn remove(&mut self, now: Instant, guest: GuestId) {
+        let Some(mut g) = self.guests.remove(&guest) else {
+            return;
+        };
+        if g.station.is_connected() && g.station.current_channel().is_some() {
+            let _ = g.station.handle_command(now, Command::Disconnect);
+            while let Some(out) = g.station.poll_output() {
+                if let StationOutput::Transmit { frame, channel } = out {
+                    if self.sched.tuned() == Some(channel) {
+                        self.stats.tx_frames += 1;
+                        self.radio.push_back(Output::Transmit { frame, channel });
+                    }
+                }
+            }
+        }
+        self.demux.remove(guest);
+        self.sched.remove(now, guest);
+        tracing::info!(guest = guest.0, name = %g.name, "guest removed");
+        self.settle(now);
+    }
+
+    /// The guests admitted.
+    pub fn guests(&self) -> impl Iterator<Item = GuestId> + '_ {
+        self.guests.keys().copied()
+    }
+
+    /// A guest's station.
+    pub fn station(&self, guest: GuestId) -> Option<&Station> {
+        self.guests.get(&guest).map(|g| &g.station)
+    }
+
+    /// A guest's report: status and counters.
+    pub fn report(&self, guest: GuestId) -> Option<GuestReport> {
+        self.guests.get(&guest).map(|g| GuestReport {
+            guest,
+            name: g.name.clone(),
+            status: g.station.status(),
+            counters: g.counters,
+        })
+    }
+
+    /// Radio-wide counters.
+    pub const fn stats(&self) -> &MuxStats {
+        &self.stats
+    }
+
+    /// The demultiplexer (its drop counters by reason).
+    pub const fn demux(&self) -> &Demux {
+        &self.demux
+    }
+
+    /// The channel the radio is tuned to.
+    pub const fn tuned(&self) -> Option<Channel> {
+        self.sched.tuned()
+    }
+
+    /// Feeds one input. Bad input is answered (to a guest) or counted (from the air), never
+    /// returned as an error.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Guest { guest, msg } => self.handle_guest(now, guest, msg),
+            Input::Radio(RadioEvent::Rx { frame, meta }) => {
+                self.stats.rx_frames += 1;
+                let targets = match self.demux.route(&frame) {
+                    Route::Unicast(g) => vec![g],
+                    Route::Group(gs) => gs,
+                    Route::Drop(_) => {
+                        self.stats.rx_dropped += 1;
+                        return;
+                    }
+                };
+                self.stats.rx_routed += 1;
+                // Beacons and probe responses feed every station's BSS table, wherever it is
+                // listening: the radio heard them, so one guest's scan serves all.
+                let advert = FrameView::new_checked(&frame[..]).is_ok_and(|v| {
+                    matches!(
+                        v.frame_control().frame_type,
+                        FrameType::Management(MgmtSubtype::Beacon | MgmtSubtype::ProbeResponse)
+                    )
+                });
+                for g in targets {
+                    let Some(guest) = self.guests.get_mut(&g) else {
+                        continue;
+                    };
+                    if !advert && guest.station.current_channel() != Some(meta.channel) {
+                        self.stats.rx_not_listening += 1;
+                        continue;
+                    }
+                    guest.station.handle_frame(now, &frame, meta);
+                    self.pump(now, g);
+                }
+            }
+            Input::Radio(RadioEvent::TxStatus { frame, status }) => {
+                let owner = FrameView::new_checked(&frame[..])
+                    .ok()
+                    .and_then(|v| v.addr2())
+                    .and_then(|ta| self.demux.owner_of(ta));
+                if let Some(g) = owner {
+                    if let Some(guest) = self.guests.get_mut(&g) {
+                        guest.station.handle_tx_status(now, &frame, status);
+                        self.pump(now, g);
+                    }
+                }
+            }
+        }
+        self.settle(now);
+    }
+
+    /// When [`Mux::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let stations = self
+            .guests
+            .values()
+            .filter_map(|g| g.station.poll_timeout());
+        stations.chain(self.sched.poll_timeout()).min()
+    }
+
+    /// Wakes every part whose time has come.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.sched.handle_timeout(now);
+        self.settle(now);
+        let due: Vec<GuestId> = self
+            .guests
+            .iter()
+            .filter(|(_, g)| g.station.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(g) = self.guests.get_mut(&id) {
+                g.station.handle_timeout(now);
+                self.pump(now, id);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The next thing to do: radio work first (in order), then guests' messages, one guest
+    /// at a time in turn.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(o) = self.radio.pop_front() {
+            return Some(o);
+        }
+        let ids: Vec<GuestId> = self
+            .guests
+            .range(GuestId(self.cursor)..)
+            .chain(self.guests.range(..GuestId(self.cursor)))
+            .filter(|(_, g)| !g.control.is_empty() || !g.data.is_empty())
+            .map(|(id, _)| *id)
+            .take(1)
+            .collect();
+        let id = *ids.first()?;
+        let g = self.guests.get_mut(&id)?;
+        self.cursor = id.0.wrapping_add(1);
+        let msg = g.control.pop_front().or_else(|| g.data.pop_front())?;
+        Some(Output::ToGuest { guest: id, msg })
+    }
+
+    // ---- guests ----
+
+    fn handle_guest(&mut self, now: Instant, id: GuestId, msg: Message) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            tracing::debug!(guest = id.0, "message from an unknown guest dropped");
+            return;
+        };
+        match msg {
+            Message::Hello {
+                id: rid, version, ..
+            } => {
+                let reply = if version >= 1 {
+                    Message::HelloAck {
+                        id: rid,
+                        version: version.min(proto::VERSION),
+                        capabilities: host_capabilities(),
+                    }
+                } else {
+                    g.counters.bad_messages += 1;
+                    error(
+                        Some(rid),
+                        ErrorCode::UnsupportedVersion,
+                        "protocol version 0 is not supported",
+                    )
+                };
+                push_control(g, &self.cfg, reply);
+            }
+            Message::ScanRequest {
+                id: rid,
+                ssid,
+                mode,
+            } => {
+                if g.pending_scan.is_some() {
+                    g.counters.bad_messages += 1;
+                    push_control(
+                        g,
+                        &self.cfg,
+                        error(Some(rid), ErrorCode::Busy, "a scan is already running"),
+                    );
+                } else {
+                    match g.station.handle_command(now, Command::Scan { ssid, mode }) {
+                        Ok(()) => g.pending_scan = Some(rid),
+                        Err(e) => {
+                            g.counters.bad_messages += 1;
+                            push_control(g, &self.cfg, station_error(Some(rid), &e));
+                        }
+                    }
+                }
+            }
+            Message::Connect {
+                id: rid,
+                ssid,
+                bssid,
+                credentials,
+            } => {
+                let cmd = Command::Connect {
+                    ssid,
+                    bssid,
+                    credentials,
+                    auto_reconnect: self.cfg.auto_reconnect,
+                };
+                let reply = match g.station.handle_command(now, cmd) {
+                    Ok(()) => Message::Ack { id: rid },
+                    Err(e) => {
+                        g.counters.bad_messages += 1;
+                        station_error(Some(rid), &e)
+                    }
+                };
+                push_control(g, &self.cfg, reply);
+            }
+            Message::Disconnect { id: rid } => {
+                let reply = match g.station.handle_command(now, Command::Disconnect) {
+                    Ok(()) => Message::Ack { id: rid },
+                    Err(e) => station_error(Some(rid), &e),
+                };
+                push_control(g, &self.cfg, reply);
+            }
+            Message::StatusRequest { id: rid } => {
+                let status = g.station.status();
+                push_control(g, &self.cfg, Message::Status { id: rid, status });
+            }
+            Message::Data(bytes) => match EthernetFrame::parse_bytes(&bytes) {
+                Ok(eth) if !self.demux.check_source(id, eth.src) => {
+                    g.counters.spoofed += 1;
+                    tracing::debug!(guest = id.0, src = %eth.src, "data frame with a foreign source dropped");
+                }
+                Ok(eth) => {
+                    if let Err(e) = g.station.send_data(now, eth) {
+                        g.counters.tx_dropped += 1;
+                        tracing::trace!(guest = id.0, error = %e, "data frame not sent");
+                    }
+                }
+                Err(e) => {
+                    g.counters.tx_dropped += 1;
+                    tracing::debug!(guest = id.0, error = %e, "malformed data frame dropped");
+                }
+            },
+            other => {
+                g.counters.bad_messages += 1;
+                let name = other.message_type().name();
+                tracing::debug!(
+                    guest = id.0,
+                    message = name,
+                    "unexpected message from a guest"
+                );
+                push_control(
+                    g,
+                    &self.cfg,
+                    error(
+                        other.request_id(),
+                        ErrorCode::UnsupportedMessage,
+                        "a host-to-guest message was sent to the host",
+                    ),
+                );
+            }
+        }
+        self.pump(now, id);
+    }
+
+    // ---- stations ----
+
+    /// Drains a station's outputs and updates its placement with the scheduler and demux.
+    fn pump(&mut self, now: Instant, id: GuestId) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            return;
+        };
+        while let Some(out) = g.station.poll_output() {
+            match out {
+                StationOutput::Transmit { frame, channel } => {
+                    if self.sched.tuned() == Some(channel) {
+                        self.stats.tx_frames += 1;
+                        self.radio.push_back(Output::Transmit { frame, channel });
+                    } else {
+                        self.stats.tx_off_channel += 1;
+                    }
+                }
+                StationOutput::Deliver(eth) => {
+                    let mut buf = Vec::with_capacity(eth.buffer_len());
+                    eth.emit(&mut buf);
+                    if g.data.len() >= self.cfg.guest_data_queue {
+                        g.counters.rx_queue_full += 1;
+                    } else {
+                        g.data.push_back(Message::Data(buf.into()));
+                    }
+                }
+                StationOutput::Event(ev) => {
+                    log_event(id, &ev);
+                    push_control(g, &self.cfg, Message::Event(ev));
+                }
+                StationOutput::ScanDone(bss) => {
+                    if let Some(rid) = g.pending_scan.take() {
+                        push_control(g, &self.cfg, Message::ScanResults { id: rid, bss });
+                    }
+                }
+                StationOutput::WantChannel(_) => {}
+            }
+        }
+        self.place(now, id);
+    }
+
+    /// Tells the scheduler and the demux where a station lives now.
+    fn place(&mut self, now: Instant, id: GuestId) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            return;
+        };
+        let st = &g.station;
+        let state = st.state();
+        let bss_channel = st.status().channel.and_then(|c| Channel::new(c).ok());
+        let settled = matches!(state, StationState::Handshaking | StationState::Connected);
+        let home = if settled { bss_channel } else { None };
+        let want = st.wanted_channel();
+        let grant = want.filter(|c| Some(*c) != home);
+        self.demux
+            .set_bssid(id, if st.is_connected() { st.bssid() } else { None });
+        if g.placed == (home, grant) {
+            return;
+        }
+        g.placed = (home, grant);
+        if let Err(e) = self.sched.set_home(now, id, home) {
+            tracing::info!(guest = id.0, error = %e, "network refused: radio busy");
+            let _ = g.station.handle_command(now, Command::Disconnect);
+            let reason = ConnectFailure::Other {
+                code: FAILURE_CODE_RADIO_BUSY,
+                detail: 0,
+            };
+            push_control(
+                g,
+                &self.cfg,
+                Message::Event(Event::ConnectFailed { reason }),
+            );
+            g.placed = (None, None);
+            let _ = self.sched.set_home(now, id, None);
+            self.sched.release_grant(now, id);
+            return;
+        }
+        match grant {
+            Some(c) => {
+                // Joining a new network: refuse early if the radio cannot take its channel.
+                if matches!(
+                    state,
+                    StationState::Authenticating | StationState::Associating
+                ) {
+                    if let Err(e) = self.sched.can_use_channel(id, c) {
+                        tracing::info!(guest = id.0, error = %e, "network refused: radio busy");
+                        let _ = g.station.handle_command(now, Command::Disconnect);
+                        let reason = ConnectFailure::Other {
+                            code: FAILURE_CODE_RADIO_BUSY,
+                            detail: 0,
+                        };
+                        push_control(
+                            g,
+                            &self.cfg,
+                            Message::Event(Event::ConnectFailed { reason }),
+                        );
+                        g.placed = (home, None);
+                        self.sched.release_grant(now, id);
+                        return;
+                    }
+                }
+                let _ = self.sched.request_grant(now, id);
+                self.sched.tune_for_holder(now, id, c);
+            }
+            None => self.sched.release_grant(now, id),
+        }
+    }
+
+    /// Applies the scheduler's instructions until nothing changes any more.
+    fn settle(&mut self, now: Instant) {
+        // Each round either drains outputs or stops; the bound guards against a livelock
+        // between stations and scheduler (it would be a bug, not a reaction to input).
+        for _ in 0..64 {
+            let Some(out) = self.sched.poll_output() else {
+                break;
+            };
+            match out {
+                SchedulerOutput::Leaving(c) => {
+                    let ids = self.guests_where(|g| {
+                        g.placed.0 == Some(c) && g.station.current_channel() == Some(c)
+                    });
+                    for id in ids {
+                        if let Some(g) = self.guests.get_mut(&id) {
+                            g.station.off_channel(now);
+                        }
+                        self.pump(now, id);
+                    }
+                }
+                SchedulerOutput::Tune(c) => {
+                    // Whoever is still on another channel leaves it quietly (a paused or
+                    // moving scan); the frames they queue go out before the tune.
+                    let ids =
+                        self.guests_where(|g| g.station.current_channel().is_some_and(|x| x != c));
+                    for id in ids {
+                        if let Some(g) = self.guests.get_mut(&id) {
+                            g.station.off_channel(now);
+                        }
+                        self.pump(now, id);
+                    }
+                    self.stats.tunes += 1;
+                    self.radio.push_back(Output::Tune(c));
+                    if let Some(h) = self.sched.holder().filter(|_| self.sched.holder_active()) {
+                        self.arrive(now, h, c);
+                    }
+                }
+                SchedulerOutput::Arrived(c) => {
+                    let ids = self.guests_where(|g| g.placed.0 == Some(c));
+                    for id in ids {
+                        self.arrive(now, id, c);
+                    }
+                }
+                SchedulerOutput::Granted(_) => {}
+                SchedulerOutput::Resumed(g) => {
+                    if let Some(c) = self.sched.tuned() {
+                        self.arrive(now, g, c);
+                    }
+                }
+                SchedulerOutput::Paused(g) => {
+                    if let Some(guest) = self.guests.get_mut(&g) {
+                        if guest.placed.0 != guest.station.current_channel() {
+                            guest.station.off_channel(now);
+                        }
+                    }
+                    self.pump(now, g);
+                }
+            }
+        }
+    }
+
+    /// Tells a station the radio is on `c` for it, if that is where it wants to be.
+    fn arrive(&mut self, now: Instant, id: GuestId, c: Channel) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            return;
+        };
+        let wants = g.station.wanted_channel() == Some(c) || g.placed.0 == Some(c);
+        if wants && g.station.current_channel() != Some(c) {
+            g.station.on_channel(now, c);
+            self.pump(now, id);
+        }
+    }
+
+    fn guests_where(&self, f: impl Fn(&Guest) -> bool) -> Vec<GuestId> {
+        self.guests
+            .iter()
+            .filter(|(_, g)| f(g))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn station_seed(&self, id: GuestId) -> [u8; 32] {
+        let mut seed = self.seed;
+        for (s, b) in seed.iter_mut().zip(id.0.to_le_bytes()) {
+            *s ^= b;
+        }
+        seed[31] ^= 0x5a;
+        seed
+    }
+}
+
+/// A stable 32-byte seed from a guest's name (SHA-1 of a label and the name, padded).
+fn name_seed(name: &str) -> [u8; 32] {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(b"vwifi station address\0");
+    h.update(name.as_bytes());
+    let digest = h.finalize();
+    let mut seed = [0u8; 32];
+    seed[..20].copy_from_slice(&digest);
+    seed
+}
+
+fn host_capabilities() -> Capabilities {
+    Capabilities::from_bits_retain(
+        Capabilities::SCAN.bits()
+            | Capabilities::OPEN.bits()
+            | Capabilities::WPA2_PSK.bits()
+            | Capabilities::EVENTS.bits()
+            | Capabilities::DATA.bits(),
+    )
+}
+
+fn error(id: Option<RequestId>, code: ErrorCode, text: &str) -> Message {
+    Message::Error {
+        id,
+        code,
+        text: Some(text.to_owned()),
+    }
+}
+
+fn station_error(id: Option<RequestId>, e: &StationError) -> Message {
+    let code = match e {
+        StationError::NotConnected => ErrorCode::NotConnected,
+        StationError::Busy { .. } => ErrorCode::Busy,
+        StationError::QueueFull => ErrorCode::Busy,
+        _ => ErrorCode::InvalidArgument,
+    };
+    let mut text = e.to_string();
+    text.truncate(proto::MAX_ERROR_TEXT_LEN);
+    Message::Error {
+        id,
+        code,
+        text: Some(text),
+    }
+}
+
+fn push_control(g: &mut Guest, cfg: &MuxConfig, msg: Message) {
+    if g.control.len() >= cfg.guest_control_queue {
+        g.counters.control_dropped += 1;
+    } else {
+        g.control.push_back(msg);
+    }
+}
+
+fn log_event(id: GuestId, ev: &Event) {
+    match ev {
+        Event::Connected {
+            ssid,
+            bssid,
+            channel,
+        } => {
+            tracing::info!(guest = id.0, %ssid, %bssid, channel, "connected");
+        }
+        Event::Disconnected {
+            reason,
+            locally_generated,
+        } => {
+            tracing::info!(guest = id.0, reason, locally_generated, "disconnected");
+        }
+        Event::ConnectFailed { reason } => tracing::info!(guest = id.0, ?reason, "connect failed"),
+        Event::SignalChanged { dbm } => tracing::debug!(guest = id.0, dbm, "signal changed"),
+    }
+}

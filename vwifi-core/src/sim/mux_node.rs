@@ -1,0 +1,194 @@
+//! The host's radio on the simulated air: a [`Mux`] as a [`Node`] of the medium.
+//!
+//! In the embedded simulation the host's one radio is a node like the APs: it hears what is on
+//! its channel and transmits the frames of every guest's station. [`MuxNode`] owns the Mux,
+//! feeds it what the medium delivers, and carries out its outputs:
+//! - frames go out in order; a channel change waits until every frame handed to the medium
+//!   before it has been sent (its [`TxStatus`] reported), as a real driver drains its queue
+//!   before retuning, so a station's power-save announcement leaves on the old channel;
+//! - messages for guests are kept per guest until the caller takes them
+//!   ([`MuxNode::take_guest_messages`]).
+//!
+//! The caller registers the stations' addresses with the medium
+//! ([`MuxNode::addresses`] into `Medium::set_addresses`) so that frames to them are
+//! acknowledged.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::node::{Node, RxMeta, TxStatus};
+use crate::addr::MacAddr;
+use crate::channel::Channel;
+use crate::demux::GuestId;
+use crate::io::RadioEvent;
+use crate::mux::{AdmitError, GuestConfig, Input, Mux, Output};
+use crate::proto::Message;
+use crate::time::Instant;
+
+#[derive(Debug)]
+enum Pending {
+    Frame(Bytes),
+    Tune(Channel),
+}
+
+/// A [`Mux`] on the simulated medium. See the [module documentation](self).
+#[derive(Debug)]
+pub struct MuxNode {
+    mux: Mux,
+    channel: Channel,
+    pending: VecDeque<Pending>,
+    in_flight: usize,
+    /// Set when a retune happened inside `poll_transmit`: the medium must service the node
+    /// again to read the new channel before taking more frames.
+    reservice: bool,
+    inbox: BTreeMap<GuestId, Vec<Message>>,
+    now: Instant,
+}
+
+impl MuxNode {
+    /// A node around `mux`, tuned to `channel` until the Mux says otherwise.
+    pub fn new(mux: Mux, channel: Channel) -> Self {
+        Self {
+            mux,
+            channel,
+            pending: VecDeque::new(),
+            in_flight: 0,
+            reservice: false,
+            inbox: BTreeMap::new(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// The Mux.
+    pub const fn mux(&self) -> &Mux {
+        &self.mux
+    }
+
+    /// Admits a guest (see [`Mux::admit`]); register [`MuxNode::addresses`] with the medium
+    /// afterwards.
+    pub fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+        self.mux.admit(cfg)
+    }
+
+    /// Removes a guest (see [`Mux::remove`]).
+    pub fn remove(&mut self, now: Instant, guest: GuestId) {
+        self.now = self.now.max(now);
+        self.mux.remove(self.now, guest);
+        self.inbox.remove(&guest);
+        self.drain();
+    }
+
+    /// The addresses of every station, for `Medium::set_addresses`.
+    pub fn addresses(&self) -> Vec<MacAddr> {
+        self.mux
+            .guests()
+            .filter_map(|g| self.mux.station(g))
+            .map(|s| s.mac())
+            .collect()
+    }
+
+    /// Delivers a message from a guest.
+    pub fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message) {
+        self.now = self.now.max(now);
+        self.mux.handle_input(self.now, Input::Guest { guest, msg });
+        self.drain();
+    }
+
+    /// Takes the messages the Mux sent to `guest` so far.
+    pub fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
+        self.inbox.remove(&guest).unwrap_or_default()
+    }
+
+    /// The messages the Mux sent to `guest` and not yet taken.
+    pub fn guest_messages(&self, guest: GuestId) -> &[Message] {
+        self.inbox.get(&guest).map_or(&[], Vec::as_slice)
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.mux.poll_output() {
+            match out {
+                Output::Transmit { frame, .. } => self.pending.push_back(Pending::Frame(frame)),
+                Output::Tune(c) => self.pending.push_back(Pending::Tune(c)),
+                Output::ToGuest { guest, msg } => self.inbox.entry(guest).or_default().push(msg),
+            }
+        }
+        self.apply_tune();
+    }
+
+    /// Applies a channel change at the head of the queue once nothing is in flight.
+    fn apply_tune(&mut self) -> bool {
+        let mut tuned = false;
+        while self.in_flight == 0 {
+            let Some(Pending::Tune(c)) = self.pending.front() else {
+                break;
+            };
+            self.channel = *c;
+            self.pending.pop_front();
+            tuned = true;
+        }
+        tuned
+    }
+}
+
+impl Node for MuxNode {
+    fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    fn handle_rx(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        self.now = self.now.max(now);
+        let ev = RadioEvent::Rx {
+            frame: frame.clone(),
+            meta,
+        };
+        self.mux.handle_input(self.now, Input::Radio(ev));
+        self.drain();
+    }
+
+    fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
+        self.now = self.now.max(now);
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let ev = RadioEvent::TxStatus {
+            frame: frame.clone(),
+            status,
+        };
+        self.mux.handle_input(self.now, Input::Radio(ev));
+        self.drain();
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        self.reservice = false;
+        self.mux.handle_timeout(self.now);
+        self.drain();
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        match self.pending.front() {
+            Some(Pending::Frame(_)) => {
+                let Some(Pending::Frame(f)) = self.pending.pop_front() else {
+                    return None;
+                };
+                self.in_flight += 1;
+                Some(f)
+            }
+            Some(Pending::Tune(_)) => {
+                if self.apply_tune() {
+                    // The medium read the old channel for this pass: come back at once.
+                    self.reservice = true;
+                }
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let mux = self.mux.poll_timeout();
+        if self.reservice {
+            return Some(self.now);
+        }
+        mux
+    }
+}
