@@ -32,7 +32,9 @@ enum Pending {
     Tune(Channel),
 }
 
-/// A [`Mux`] on the simulated medium. See the [module documentation](self).
+/// A [`Mux`] on the simulated medium: the host's radio in the embedded simulation. Frames go
+/// out in order and a channel change waits until the frames before it were sent; messages for
+/// guests are kept per guest until taken.
 #[derive(Debug)]
 pub struct MuxNode {
     mux: Mux,
