@@ -1,5 +1,5 @@
 //! In-band control: guest-protocol messages in Ethernet frames of EtherType
-//! [`ETHERTYPE`](vwifi_core::proto::ETHERTYPE) (0x88B5) on the guest's own NIC.
+//! [`ETHERTYPE`] (0x88B5) on the guest's own NIC.
 //!
 //! # Framing
 //! One message per frame: destination, source, EtherType 0x88B5, then the encoded message,
@@ -14,7 +14,7 @@
 //! # Limits
 //! A message sent must fit one standard frame: at most [`MAX_SEND_PAYLOAD`] (1500) bytes,
 //! header included; a larger one is refused with
-//! [`LinkError::Encode`](vwifi_core::io::LinkError::Encode) (`TooLong`) and nothing is sent.
+//! [`LinkError::Encode`] (`TooLong`) and nothing is sent.
 //! The requests the CLI sends are far below it. Frames received may be up to 64 KiB plus the
 //! Ethernet header ([`MAX_RECV_FRAME`]), for links with jumbo frames: a host with a standard
 //! MTU fits what it can of a long scan result into one frame.

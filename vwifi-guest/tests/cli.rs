@@ -521,3 +521,174 @@ fn agent_relays_the_cli_over_its_one_host_connection() {
     assert!(hellos[0].contains(Capabilities::DATA));
     assert!(seen.iter().any(|m| matches!(m, Message::Connect { .. })));
 }
+
+/// Runs `ip` with `args`, panicking with its stderr if it fails.
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        o.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A network namespace holding one end of a veth pair; both go away on drop.
+struct VethNetns {
+    ns: String,
+    host_if: String,
+    guest_if: String,
+}
+
+impl VethNetns {
+    fn new(tag: &str) -> Self {
+        let id = std::process::id() % 100_000;
+        let this = Self {
+            ns: format!("vwg-{tag}-{id}"),
+            host_if: format!("vwh{tag}{id}"),
+            guest_if: format!("vwg{tag}{id}"),
+        };
+        ip(&["netns", "add", &this.ns]);
+        ip(&[
+            "link",
+            "add",
+            &this.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &this.guest_if,
+        ]);
+        ip(&["link", "set", &this.guest_if, "netns", &this.ns]);
+        ip(&["link", "set", &this.host_if, "up"]);
+        ip(&["-n", &this.ns, "link", "set", &this.guest_if, "up"]);
+        this
+    }
+}
+
+impl Drop for VethNetns {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its veth end, and so the pair.
+        for args in [["netns", "del", &self.ns], ["link", "del", &self.host_if]] {
+            let _ = Command::new("ip").args(args).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// In-band control over a real NIC: the CLI in a network namespace sends `Hello` and
+/// `StatusRequest` in 0x88B5 frames on its veth end; a fake host on the other end answers.
+#[test]
+#[ignore = "needs root (CAP_NET_RAW, CAP_NET_ADMIN) and ip netns/veth"]
+fn inband_status_round_trip_over_a_veth_pair() {
+    use vwifi_guest::inband::{frame_message, parse_frame};
+    let pair = VethNetns::new("i");
+    let iface = pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == pair.host_if)
+        .expect("host veth end");
+    let host_mac = MacAddr(iface.mac.expect("veth MAC").octets());
+    let config = pnet_datalink::Config {
+        read_timeout: Some(Duration::from_millis(100)),
+        ..pnet_datalink::Config::default()
+    };
+    let pnet_datalink::Channel::Ethernet(mut tx, mut rx) =
+        pnet_datalink::channel(&iface, config).expect("packet socket")
+    else {
+        panic!("not an Ethernet channel")
+    };
+    let (seen_tx, seen) = std_mpsc::channel();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let fake_host = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok(frame) = rx.next() else { continue };
+            let Some(Ok(msg)) = parse_frame(frame, host_mac) else {
+                continue;
+            };
+            let guest = MacAddr::from_slice(&frame[6..12]).unwrap();
+            for reply in script(&msg) {
+                let out = frame_message(&reply, host_mac, guest).unwrap();
+                tx.send_to(&out, None).unwrap().unwrap();
+            }
+            let _ = seen_tx.send(msg);
+        }
+    });
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.ns,
+            BIN,
+            "--link",
+            &pair.guest_if,
+            "status",
+        ])
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    fake_host.join().unwrap();
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).starts_with("state:    connected\nmac:      02:76:77:00:00:01\n"),
+        "{}",
+        stdout(&o)
+    );
+    let seen: Vec<Message> = seen.try_iter().collect();
+    assert!(
+        matches!(
+            seen.as_slice(),
+            [Message::Hello { .. }, Message::StatusRequest { .. }]
+        ),
+        "{seen:?}"
+    );
+}
+
+/// `--link` on a missing interface says so and exits 3.
+#[test]
+fn inband_on_a_missing_interface_exits_3() {
+    let o = vwifi_guest(&["--link", "no-such-if0", "status"], b"");
+    assert_exit(&o, 3);
+    assert!(
+        stderr(&o).contains("no network interface named 'no-such-if0'"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The agent creates its TAP with the station's MAC address.
+#[test]
+#[ignore = "needs root (CAP_NET_ADMIN) and /dev/net/tun"]
+fn agent_creates_its_tap_with_the_station_mac() {
+    let host = FakeHost::start(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("guest.sock");
+    let tap = format!("vwgt{}", std::process::id() % 100_000);
+    let mut agent = Command::new(BIN)
+        .args([
+            "--socket",
+            host.path.to_str().unwrap(),
+            "agent",
+            "--tap",
+            &tap,
+        ])
+        .args(["--control", control.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !control.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let link = Command::new("ip")
+        .args(["link", "show", &tap])
+        .output()
+        .unwrap();
+    let status = on(&control, &["status"], b"");
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        String::from_utf8_lossy(&link.stdout).contains("link/ether 02:76:77:00:00:01"),
+        "{}",
+        String::from_utf8_lossy(&link.stdout)
+    );
+    assert_exit(&status, 0);
+}
