@@ -1,0 +1,482 @@
+//! The agent: one connection to the host for this guest, its TAP device, and a local control
+//! socket for the CLI.
+//!
+//! ```text
+//!  vwifi-guest CLI ──┐                               
+//!  vwifi-guest CLI ──┤ guest.sock   ┌─────────┐  one stream (host.sock, or   ┌──────────┐
+//!                    └────────────▶ │  agent  │ ═════════════════════════════ │ vwifi-   │
+//!  kernel ◀── TAP (station's MAC) ──│         │  vsock/serial as a socket)   │ host     │
+//!                                   └─────────┘                               └──────────┘
+//! ```
+//! - **Data:** Ethernet frames read from the TAP go to the host as `Message::Data`; `Data`
+//!   from the host is written to the TAP.
+//! - **Control:** each CLI connection's requests are forwarded with a request id of the
+//!   agent's own (so that two clients' ids cannot collide), and the reply goes back to that
+//!   client with its original id. `Hello` is answered by the agent. Every event goes to every
+//!   client. Clients may not send data.
+//! - **Link state:** the TAP's carrier stays on while the agent runs: the TAP library cannot
+//!   switch the carrier, and taking the interface down would drop its addresses and routes. Frames
+//!   the guest sends while the station is not connected are dropped by the host and counted in
+//!   `status`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use vwifi_core::addr::MacAddr;
+use vwifi_core::io::LinkError;
+use vwifi_core::proto::{Capabilities, ErrorCode, Message, RequestId, VERSION};
+use vwifi_transport_unix::{LinkConfig, ListenerConfig, UnixGuestListener, UnixLink};
+
+use crate::client::{AGENT_NAME, CLI_CAPABILITIES};
+use crate::error::{connect_hint, GuestError};
+
+/// How many messages may wait for one slow CLI client before further events to it are dropped.
+const CLIENT_QUEUE: usize = 64;
+
+/// The largest Ethernet frame read from the TAP (jumbo frames included).
+const MAX_TAP_FRAME: usize = 65_535;
+
+/// The agent's settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The host's socket.
+    pub host: PathBuf,
+    /// The control socket to serve the CLI on.
+    pub control: PathBuf,
+}
+
+/// A connected agent, before it runs: the host link, its negotiated capabilities and the
+/// station's MAC address.
+pub struct Agent {
+    host: UnixLink,
+    capabilities: Capabilities,
+    version: u8,
+    mac: MacAddr,
+    next_id: u32,
+}
+
+impl core::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Agent")
+            .field("mac", &self.mac)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// Connects to the host, says hello (asking for data frames) and learns the station's MAC.
+    pub async fn connect(host: &Path) -> Result<Self, GuestError> {
+        let link = vwifi_transport_unix::connect(host, LinkConfig::default())
+            .await
+            .map_err(|e| match e {
+                vwifi_transport_unix::Error::Connect { path, source } => GuestError::Connect {
+                    hint: connect_hint(&source),
+                    path,
+                    source,
+                },
+                other => GuestError::Connect {
+                    path: host.to_path_buf(),
+                    hint: "check the path",
+                    source: std::io::Error::other(other),
+                },
+            })?;
+        let mut agent = Self {
+            host: link,
+            capabilities: Capabilities::EMPTY,
+            version: VERSION,
+            mac: MacAddr::ZERO,
+            next_id: 1,
+        };
+        let id = agent.id();
+        let hello = Message::Hello {
+            id,
+            version: VERSION,
+            capabilities: CLI_CAPABILITIES | Capabilities::DATA,
+            agent: AGENT_NAME.to_owned(),
+        };
+        match agent.ask(hello).await? {
+            Message::HelloAck {
+                version,
+                capabilities,
+                ..
+            } => {
+                agent.version = version;
+                agent.capabilities = capabilities;
+            }
+            other => return Err(unexpected("Hello", &other)),
+        }
+        let id = agent.id();
+        match agent.ask(Message::StatusRequest { id }).await? {
+            Message::Status { status, .. } => agent.mac = status.mac,
+            other => return Err(unexpected("StatusRequest", &other)),
+        }
+        tracing::info!(mac = %agent.mac, capabilities = ?agent.capabilities, "connected to the host");
+        Ok(agent)
+    }
+
+    /// The station's MAC address, for the TAP.
+    pub const fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    fn id(&mut self) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    /// Sends a request and waits for its reply, before the relay runs (other messages are
+    /// dropped).
+    async fn ask(&mut self, msg: Message) -> Result<Message, GuestError> {
+        let id = msg.request_id();
+        self.host.send(&msg).await.map_err(GuestError::Link)?;
+        let wait = async {
+            loop {
+                match self.host.recv().await {
+                    Ok(Message::Error {
+                        code,
+                        text,
+                        id: rid,
+                    }) if rid == id => return Err(GuestError::Host { code, text }),
+                    Ok(m) if m.request_id() == id => return Ok(m),
+                    Ok(_) | Err(LinkError::BadMessage { .. }) => {}
+                    Err(e) => return Err(GuestError::Link(e)),
+                }
+            }
+        };
+        let after = crate::client::DEFAULT_REPLY_TIMEOUT;
+        tokio::time::timeout(after, wait)
+            .await
+            .unwrap_or(Err(GuestError::Timeout {
+                what: "the agent's hello",
+                after,
+            }))
+    }
+
+    /// Serves the control socket and relays data between `tap` (if any) and the host until
+    /// `shutdown` completes (`Ok`) or the host link fails (`Err`).
+    pub async fn run(
+        mut self,
+        control: UnixGuestListener,
+        tap: Option<tun_rs::AsyncDevice>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), GuestError> {
+        let mut control = control;
+        let (from_clients_tx, mut from_clients) = mpsc::channel::<(u64, Option<Message>)>(256);
+        let mut clients: HashMap<u64, mpsc::Sender<Message>> = HashMap::new();
+        let mut pending: HashMap<u32, (u64, RequestId)> = HashMap::new();
+        let mut next_client = 0u64;
+        let mut buf = vec![0u8; MAX_TAP_FRAME];
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => {
+                    tracing::info!("agent stopping");
+                    let _ = self.host.close().await;
+                    return Ok(());
+                }
+                msg = self.host.recv() => match msg {
+                    Ok(Message::Data(frame)) => {
+                        if let Some(tap) = &tap {
+                            if let Err(e) = tap.send(&frame).await {
+                                tracing::warn!(error = %e, "cannot write a frame to the TAP");
+                            }
+                        }
+                    }
+                    Ok(Message::Event(e)) => {
+                        tracing::info!(event = ?e, "event");
+                        let msg = Message::Event(e);
+                        clients.retain(|cid, tx| match tx.try_send(msg.clone()) {
+                            Ok(()) => true,
+                            Err(mpsc::error::TrySendError::Full(_)) => {
+                                tracing::warn!(client = cid, "client too slow: an event to it was dropped");
+                                true
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => false,
+                        });
+                    }
+                    Ok(msg) => {
+                        let routed = msg
+                            .request_id()
+                            .and_then(|id| pending.remove(&id.0));
+                        match routed {
+                            Some((cid, original)) => {
+                                if let Some(tx) = clients.get(&cid) {
+                                    let _ = tx.try_send(with_request_id(msg, original));
+                                }
+                            }
+                            None => tracing::debug!(msg = ?msg, "host message for no client"),
+                        }
+                    }
+                    Err(e @ LinkError::BadMessage { .. }) => {
+                        tracing::warn!(error = %e, "skipped a message from the host");
+                    }
+                    Err(e) => return Err(GuestError::Link(e)),
+                },
+                n = recv_tap(tap.as_ref(), &mut buf) => match n {
+                    Ok(n) => {
+                        let frame = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+                        self.host.send(&Message::Data(frame)).await.map_err(GuestError::Link)?;
+                    }
+                    Err(e) => {
+                        return Err(GuestError::Tap { name: tap_name(tap.as_ref()), source: e });
+                    }
+                },
+                accepted = control.accept_link() => match accepted {
+                    Ok(link) => {
+                        next_client += 1;
+                        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+                        clients.insert(next_client, tx);
+                        spawn_client(next_client, link, rx, from_clients_tx.clone());
+                    }
+                    Err(e) => tracing::warn!(error = %e, "refused a CLI connection"),
+                },
+                Some((cid, msg)) = from_clients.recv() => {
+                    let Some(msg) = msg else {
+                        clients.remove(&cid);
+                        pending.retain(|_, (c, _)| *c != cid);
+                        continue;
+                    };
+                    let reply = match msg {
+                        Message::Hello { id, version, .. } => Some(Message::HelloAck {
+                            id,
+                            version: version.min(self.version),
+                            capabilities: self.capabilities.intersection(CLI_CAPABILITIES),
+                        }),
+                        Message::Data(_) => Some(refuse(None, "the agent owns this guest's data path (its TAP)")),
+                        m @ (Message::ScanRequest { .. }
+                        | Message::Connect { .. }
+                        | Message::Disconnect { .. }
+                        | Message::StatusRequest { .. }) => {
+                            let original = m.request_id().unwrap_or_default();
+                            let id = self.id();
+                            pending.insert(id.0, (cid, original));
+                            self.host
+                                .send(&with_request_id(m, id))
+                                .await
+                                .map_err(GuestError::Link)?;
+                            None
+                        }
+                        other => Some(refuse(other.request_id(), "not a request")),
+                    };
+                    if let (Some(reply), Some(tx)) = (reply, clients.get(&cid)) {
+                        let _ = tx.try_send(reply);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn refuse(id: Option<RequestId>, text: &str) -> Message {
+    Message::Error {
+        id,
+        code: ErrorCode::UnsupportedMessage,
+        text: Some(text.to_owned()),
+    }
+}
+
+fn unexpected(request: &'static str, got: &Message) -> GuestError {
+    GuestError::UnexpectedReply {
+        request,
+        got: got.message_type().name(),
+    }
+}
+
+fn tap_name(tap: Option<&tun_rs::AsyncDevice>) -> String {
+    tap.and_then(|t| t.name().ok()).unwrap_or_default()
+}
+
+/// The next frame from the TAP; never completes without one.
+async fn recv_tap(tap: Option<&tun_rs::AsyncDevice>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match tap {
+        Some(tap) => tap.recv(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The same message with another request id (requests and replies only; others unchanged).
+pub fn with_request_id(msg: Message, new: RequestId) -> Message {
+    match msg {
+        Message::Hello {
+            version,
+            capabilities,
+            agent,
+            ..
+        } => Message::Hello {
+            id: new,
+            version,
+            capabilities,
+            agent,
+        },
+        Message::HelloAck {
+            version,
+            capabilities,
+            ..
+        } => Message::HelloAck {
+            id: new,
+            version,
+            capabilities,
+        },
+        Message::Ack { .. } => Message::Ack { id: new },
+        Message::Error {
+            id: Some(_),
+            code,
+            text,
+        } => Message::Error {
+            id: Some(new),
+            code,
+            text,
+        },
+        Message::ScanRequest { ssid, mode, .. } => Message::ScanRequest {
+            id: new,
+            ssid,
+            mode,
+        },
+        Message::ScanResults { bss, .. } => Message::ScanResults { id: new, bss },
+        Message::Connect {
+            ssid,
+            bssid,
+            credentials,
+            ..
+        } => Message::Connect {
+            id: new,
+            ssid,
+            bssid,
+            credentials,
+        },
+        Message::Disconnect { .. } => Message::Disconnect { id: new },
+        Message::StatusRequest { .. } => Message::StatusRequest { id: new },
+        Message::Status { status, .. } => Message::Status { id: new, status },
+        other => other,
+    }
+}
+
+/// Runs one CLI client: its messages go to the agent loop (then `None` when it leaves), and
+/// what the loop sends it goes out on its link.
+fn spawn_client(
+    cid: u64,
+    link: UnixLink,
+    mut to_client: mpsc::Receiver<Message>,
+    to_agent: mpsc::Sender<(u64, Option<Message>)>,
+) {
+    let (mut rx, mut tx) = link.into_halves();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = to_client.recv().await {
+            if tx.send(&msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = tx.close().await;
+    });
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(msg) => {
+                    if to_agent.send((cid, Some(msg))).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) if !e.is_fatal() => {
+                    tracing::debug!(client = cid, error = %e, "bad message from a CLI client");
+                    if let Some(reply) = e.error_reply() {
+                        let _ = to_agent.send((cid, Some(reply))).await;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = to_agent.send((cid, None)).await;
+        writer.abort();
+    });
+}
+
+/// Binds the control socket at `path` (creating its directory), for the CLI of this user.
+pub async fn bind_control(path: &Path) -> Result<UnixGuestListener, GuestError> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|source| {
+                GuestError::Listen(vwifi_transport_unix::Error::Bind {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            })?;
+        }
+    }
+    UnixGuestListener::bind(path, ListenerConfig::default())
+        .await
+        .map_err(GuestError::Listen)
+}
+
+/// Creates the TAP `name` with the station's MAC, up.
+pub fn create_tap(name: &str, mac: MacAddr) -> Result<tun_rs::AsyncDevice, GuestError> {
+    tun_rs::DeviceBuilder::new()
+        .name(name)
+        .layer(tun_rs::Layer::L2)
+        .mac_addr(mac.0)
+        .enable(true)
+        .build_async()
+        .map_err(|source| GuestError::Tap {
+            name: name.to_owned(),
+            source,
+        })
+}
+
+/// `vwifi-guest agent`: connect, create the TAP, serve the control socket until SIGINT/SIGTERM.
+pub async fn run(config: AgentConfig, tap_name: &str) -> Result<(), GuestError> {
+    let agent = Agent::connect(&config.host).await?;
+    let tap = create_tap(tap_name, agent.mac())?;
+    let control = bind_control(&config.control).await?;
+    eprintln!(
+        "vwifi-guest agent: {} is the station ({}); CLI on {}",
+        tap_name,
+        agent.mac(),
+        config.control.display()
+    );
+    agent.run(control, Some(tap), shutdown_signal()).await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwifi_core::proto::ScanMode;
+
+    #[test]
+    fn request_ids_are_rewritten_and_events_kept() {
+        let m = with_request_id(
+            Message::ScanRequest {
+                id: RequestId(1),
+                ssid: None,
+                mode: ScanMode::Passive,
+            },
+            RequestId(77),
+        );
+        assert_eq!(m.request_id(), Some(RequestId(77)));
+        let e = Message::Error {
+            id: None,
+            code: ErrorCode::Internal,
+            text: None,
+        };
+        assert_eq!(with_request_id(e.clone(), RequestId(5)), e);
+    }
+}

@@ -1,0 +1,240 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use vwifi_core::addr::MacAddr;
+
+/// Wi-Fi for this VM or container: scan, connect with your own credentials, see the link.
+///
+/// Talks to the vwifi host over a Unix socket (--socket; the host's, or a local agent's) or
+/// in-band on this guest's own network interface (--link: messages in Ethernet frames of
+/// EtherType 0x88B5, needs CAP_NET_RAW).
+#[derive(Debug, Parser)]
+#[command(
+    name = "vwifi-guest",
+    version,
+    arg_required_else_help = true,
+    after_help = concat!(
+        "Without --socket or --link: $VWIFI_SOCKET, else the agent's guest.sock if one runs, else ",
+        "the host's host.sock, in /run/vwifi (root) or $XDG_RUNTIME_DIR/vwifi.\n\n",
+        "A connection over a Unix socket is one guest for the host: a station lives as long as ",
+        "the connection. Inside a container or VM that reaches the host over a stream, run ",
+        "`vwifi-guest agent` once (it keeps the connection, owns the TAP, and serves this CLI on ",
+        "guest.sock); over --link the station belongs to the interface and outlives the command.\n\n",
+        "Exit status:\n  0  success\n  1  the operation failed (the host refused it, or the ",
+        "connection attempt failed)\n  2  usage error (bad arguments, an invalid passphrase or PSK ",
+        "file)\n  3  cannot reach the vwifi host (no socket, no permission, no interface, link lost)\n  ",
+        "4  timeout (no answer, or no outcome of `connect` within --timeout)"
+    )
+)]
+pub struct Cli {
+    /// The Unix socket of the vwifi host or of a local agent.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub socket: Option<PathBuf>,
+
+    /// Talk to the host in-band on this network interface (EtherType 0x88B5; needs CAP_NET_RAW).
+    #[arg(long, value_name = "IFACE", global = true)]
+    pub link: Option<String>,
+
+    /// Print JSON for scripts (one object per line) instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments; on a bad command line, prints the error and usage and
+    /// exits with status 2 (as clap does).
+    pub fn parse_checked() -> Self {
+        use clap::Parser as _;
+        let cli = Self::parse();
+        if let Err(e) = cli.check() {
+            e.exit();
+        }
+        cli
+    }
+
+    /// The checks clap cannot make on global options: `--socket` and `--link` exclude each
+    /// other (wherever they stand), and the agent reaches the host over a socket only.
+    pub fn check(&self) -> Result<(), clap::Error> {
+        use clap::CommandFactory as _;
+        let conflict =
+            |msg: &str| Err(Self::command().error(clap::error::ErrorKind::ArgumentConflict, msg));
+        if self.socket.is_some() && self.link.is_some() {
+            return conflict(
+                "--socket and --link cannot be used together: pick one way to reach the host",
+            );
+        }
+        if matches!(self.command, Command::Agent(_)) && self.link.is_some() {
+            return conflict("the agent reaches the host over --socket; over --link the host serves the NIC directly and no agent is needed");
+        }
+        Ok(())
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan for networks and print them, strongest first.
+    Scan(ScanArgs),
+    /// Join a network with its passphrase or PSK (none for an open network).
+    #[command(after_help = "Examples:\n  \
+        vwifi-guest connect lab --passphrase-stdin < lab.pass\n  \
+        vwifi-guest connect lab --psk-file /etc/vwifi/lab.psk\n  \
+        vwifi-guest connect cafe                      (an open network)")]
+    Connect(ConnectArgs),
+    /// Leave the network (or stop trying to join one).
+    Disconnect,
+    /// Print the station's state, network, signal, rate and counters.
+    Status,
+    /// Print events (connected, disconnected, failures, signal changes) as they come.
+    Events(EventsArgs),
+    /// Run the agent: keep one connection to the host, relay this guest's data through its own
+    /// TAP device, and serve the CLI on a local socket.
+    #[command(
+        long_about = "Run the agent, for a container or VM that reaches the host over a \
+        stream (a Unix socket, or vsock/virtio-serial presented as one).\n\n\
+        The agent connects to the host once (one connection = one guest), creates the TAP \
+        device --tap with the station's MAC address, relays Ethernet frames between the TAP and \
+        the host, and serves the CLI on --control (default guest.sock in the runtime directory), \
+        forwarding its requests over the one host connection and every event to every client.\n\n\
+        Needs CAP_NET_ADMIN (root) for the TAP. The TAP's carrier stays on while the agent runs \
+        (the TAP library cannot switch it); frames sent while the station is not connected are \
+        dropped by the host and counted. Stops on SIGINT/SIGTERM or when the host goes away."
+    )]
+    Agent(AgentArgs),
+}
+
+/// The arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Only this network (and, in an active scan, probe for it: finds hidden networks).
+    #[arg(long, value_name = "SSID")]
+    pub ssid: Option<String>,
+    /// Only listen for beacons; send no probe requests.
+    #[arg(long)]
+    pub passive: bool,
+}
+
+/// The arguments of `connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The network name (SSID), at most 32 bytes.
+    #[arg(value_name = "SSID")]
+    pub ssid: String,
+    /// Only this access point of the network.
+    #[arg(long, value_name = "BSSID")]
+    pub bssid: Option<MacAddr>,
+    /// The secret.
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// Return once the host accepted the request; do not wait for the outcome.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the outcome, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+}
+
+/// Where the secret comes from: at most one of these; none for an open network.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub struct SecretArgs {
+    /// The passphrase (8 to 63 printable ASCII characters). Visible to other users in the
+    /// process list and kept in shell history: prefer --passphrase-stdin or --psk-file.
+    #[arg(long, value_name = "PASSPHRASE")]
+    pub passphrase: Option<String>,
+    /// Read the passphrase from the first line of standard input.
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+    /// Read the key from a file: 64 hex digits (a PSK, as `vwifi-host psk` prints it) or the
+    /// passphrase, on the first line that is not empty or a # comment.
+    #[arg(long, value_name = "FILE")]
+    pub psk_file: Option<PathBuf>,
+}
+
+/// The arguments of `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Stop after this many events (default: run until interrupted or the host goes away).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// The arguments of `agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The name of the TAP device to create.
+    #[arg(long, value_name = "NAME", default_value = "vwifi0")]
+    pub tap: String,
+    /// The local socket the CLI talks to (default: guest.sock in the runtime directory).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("vwifi-guest").chain(args.iter().copied()))?;
+        cli.check()?;
+        Ok(cli)
+    }
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connect_takes_one_secret_source_at_most() {
+        let cli = parse(&["connect", "lab", "--passphrase-stdin", "--json"]).unwrap();
+        let Command::Connect(c) = cli.command else {
+            panic!("not connect")
+        };
+        assert!(cli.json && c.secret.passphrase_stdin && c.secret.psk_file.is_none());
+        assert_eq!(c.timeout, 30);
+        let e = parse(&["connect", "lab", "--passphrase", "x", "--psk-file", "f"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&["connect", "open-net"]).is_ok());
+    }
+
+    #[test]
+    fn socket_and_link_exclude_each_other_in_any_position() {
+        let e = parse(&["--link", "eth0", "status", "--socket", "/s"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let e = parse(&["--socket", "/s", "status", "--link", "eth0"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let e = parse(&["--link", "eth0", "agent"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let cli = parse(&["status", "--socket", "/s"]).unwrap();
+        assert_eq!(cli.socket.as_deref(), Some(std::path::Path::new("/s")));
+    }
+
+    #[test]
+    fn bssid_and_timeout_are_validated() {
+        assert!(parse(&["connect", "lab", "--bssid", "02:00:00:00:00:01"]).is_ok());
+        assert!(parse(&["connect", "lab", "--bssid", "nope"]).is_err());
+        assert!(parse(&["connect", "lab", "--timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn help_documents_the_exit_statuses() {
+        let help = Cli::command().render_long_help().to_string();
+        for line in [
+            "0  success",
+            "1  the operation failed",
+            "2  usage error",
+            "3  cannot reach the vwifi host",
+            "4  timeout",
+        ] {
+            assert!(help.contains(line), "{line} missing from {help}");
+        }
+    }
+}
