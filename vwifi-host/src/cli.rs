@@ -1,6 +1,7 @@
 //! The command line.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -40,6 +41,71 @@ pub(crate) enum Command {
             occurred, 2 if the command line could not be parsed."
     )]
     Psk(PskArgs),
+    /// Run the daemon: serve guests on a Unix socket, on the simulated radio.
+    #[command(
+        long_about = "Run the daemon: guests connect on a Unix socket (one connection = one \
+        guest, with its own virtual station), and a control socket <socket>.ctl serves \
+        `vwifi-host status` and `vwifi-host metrics`.\n\n\
+        With no radio configured the simulated radio runs, with the networks of the config \
+        file's [sim] section or the built-in demo networks (vwifi-open, open; vwifi-lab and \
+        vwifi-office, WPA2). Needs neither root nor hardware.\n\n\
+        SIGINT or SIGTERM stops it: guests are told they were disconnected (reason 3), their \
+        stations deauthenticate, and it exits with status 0.",
+        after_help = "Examples:\n  \
+            vwifi-host run --socket /tmp/vwifi.sock\n  \
+            vwifi-host run --print-default-config > host.toml\n  \
+            RUST_LOG=debug vwifi-host run --config host.toml"
+    )]
+    Run(RunArgs),
+    /// Show the guests and the radio of a running daemon.
+    Status(StatusArgs),
+    /// Print a running daemon's metrics in the Prometheus text format.
+    Metrics(SocketArg),
+}
+
+/// The arguments of `run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The configuration file (TOML; see --print-default-config).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// The guests' socket [default: /run/vwifi/host.sock as root, else
+    /// $XDG_RUNTIME_DIR/vwifi/host.sock]. Overrides the config file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
+
+    /// Print the default configuration (with the demo networks) and exit.
+    #[arg(long)]
+    pub(crate) print_default_config: bool,
+
+    /// More logs: -v for debug, -vv for trace (overrides RUST_LOG and the config file).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+/// Where the daemon is.
+#[derive(Debug, Args)]
+pub(crate) struct SocketArg {
+    /// The daemon's guest socket (its control socket is <PATH>.ctl) [default: as for run].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
+}
+
+/// The arguments of `status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
+
+    /// Print the daemon's snapshot as JSON.
+    #[arg(long, conflicts_with = "metrics")]
+    pub(crate) json: bool,
+
+    /// Print the metrics in the Prometheus text format (as `vwifi-host metrics`).
+    #[arg(long)]
+    pub(crate) metrics: bool,
 }
 
 /// The arguments of `psk`.

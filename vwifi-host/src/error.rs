@@ -1,6 +1,7 @@
 //! The error of the host binary.
 
 use std::io;
+use std::path::PathBuf;
 
 use vwifi_core::crypto::CryptoError;
 
@@ -31,4 +32,76 @@ pub(crate) enum HostError {
     /// The result could not be written to standard output.
     #[error("could not write to standard output")]
     WriteStdout(#[source] io::Error),
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The configuration file is invalid.
+    #[error("invalid configuration file {}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (names the field).
+        #[source]
+        source: crate::config::ConfigFileError,
+    },
+    /// The simulated radio could not be built.
+    #[error("cannot start the simulated radio")]
+    World(#[source] crate::world::WorldError),
+    /// The directory of the sockets could not be created.
+    #[error("cannot create the directory {}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The guests' socket could not be set up.
+    #[error("cannot listen for guests")]
+    Listen(#[source] vwifi_transport_unix::Error),
+    /// The control socket could not be set up.
+    #[error("cannot set up the control socket {}", path.display())]
+    ControlSocket {
+        /// The socket.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The async runtime or the signal handlers could not be set up.
+    #[error("cannot start the runtime")]
+    Runtime(#[source] io::Error),
+    /// The logger could not be set up.
+    #[error("cannot set up logging: {reason}")]
+    Logging {
+        /// What tracing-subscriber said.
+        reason: String,
+    },
+    /// A daemon task failed (a bug).
+    #[error("a daemon task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// The daemon's control socket could not be reached.
+    #[error("cannot talk to the daemon at {} (is `vwifi-host run` running?)", path.display())]
+    Control {
+        /// The control socket.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon's answer was not understood.
+    #[error("the daemon's answer is not valid")]
+    ControlJson(#[source] serde_json::Error),
+    /// The daemon refused the request.
+    #[error("the daemon refused: {message}")]
+    ControlRefused {
+        /// Its reason.
+        message: String,
+    },
 }

@@ -6,8 +6,13 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod config;
+mod control;
+mod daemon;
+mod driver;
 mod error;
 mod psk;
+mod world;
 
 use std::error::Error as _;
 use std::io::{self, Write as _};
@@ -37,6 +42,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), HostError> {
     match cli.command {
         Command::Psk(args) => psk::run(args, &mut io::stdin().lock(), &mut io::stdout().lock()),
+        Command::Run(args) => daemon::run(args),
+        Command::Status(args) => daemon::status(args, &mut io::stdout().lock()),
+        Command::Metrics(args) => daemon::metrics(args, &mut io::stdout().lock()),
     }
 }
 

@@ -1,0 +1,441 @@
+//! The daemon's configuration file (`vwifi-host run --config host.toml`).
+//!
+//! ```toml
+//! [host]
+//! socket = "/run/vwifi/host.sock"   # where guests connect; the control socket is <socket>.ctl
+//! log = "info"                      # a tracing filter (RUST_LOG syntax); RUST_LOG and -v win
+//! socket_mode = 0o660               # permissions of both sockets
+//! allow_uids = []                   # who may connect besides the daemon's user and root
+//! allow_gids = []
+//!
+//! [mux]
+//! max_stations = 256                # guests the radio serves at once
+//! max_channels = 4                  # distinct channels the stations may use at once
+//! guest_data_queue = 256            # data frames waiting in the Mux for one guest
+//! guest_control_queue = 1024        # replies and events waiting in the Mux for one guest
+//! link_queue = 512                  # messages waiting to be written to one guest's link
+//! auto_reconnect = true
+//! home_slot_ms = 100                # time share of a channel when several are in use
+//!
+//! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
+//! seed = 1
+//! [sim.medium]
+//! phy_rate_kbps = 54000
+//! [[sim.aps]]
+//! ssid = "vwifi-lab"
+//! channel = 1
+//! passphrase = "correct horse battery staple"
+//! ```
+//!
+//! Every table and key is optional; unknown keys are refused with their name, and a bad value
+//! is reported with its field (`mux.max_channels: must be between 1 and 16, got 0`,
+//! `sim.aps[1].passphrase: must be 8 to 63 characters, got 5`). Without `[sim]`, the simulated
+//! radio runs the built-in demo networks ([`vwifi_core::sim::config::DEMO_TOML`]).
+
+use core::time::Duration;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use vwifi_core::mux::MuxConfig;
+use vwifi_core::scheduler::SchedulerConfig;
+use vwifi_core::sim::config::{ConfigError, SimConfig, DEMO_TOML};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostConfig {
+    /// `[host]`: sockets and logs.
+    #[serde(default)]
+    pub(crate) host: HostSection,
+    /// `[mux]`: limits and queues.
+    #[serde(default)]
+    pub(crate) mux: MuxSection,
+    /// `[sim]`: the simulated radio; the demo networks if absent.
+    #[serde(default)]
+    pub(crate) sim: Option<SimConfig>,
+}
+
+/// `[host]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct HostSection {
+    /// The guests' socket; see [`default_socket`] when absent.
+    pub(crate) socket: Option<PathBuf>,
+    /// A tracing filter, `RUST_LOG` syntax.
+    pub(crate) log: Option<String>,
+    /// The permissions of the sockets.
+    pub(crate) socket_mode: u32,
+    /// Users allowed to connect besides the daemon's own and root.
+    pub(crate) allow_uids: Vec<u32>,
+    /// Groups allowed to connect (the peer's effective group).
+    pub(crate) allow_gids: Vec<u32>,
+}
+
+impl Default for HostSection {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            log: None,
+            socket_mode: vwifi_transport_unix::DEFAULT_SOCKET_MODE,
+            allow_uids: Vec::new(),
+            allow_gids: Vec::new(),
+        }
+    }
+}
+
+/// `[mux]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MuxSection {
+    /// Guests served at once.
+    pub(crate) max_stations: usize,
+    /// Distinct home channels at once.
+    pub(crate) max_channels: usize,
+    /// Data frames waiting in the Mux for one guest.
+    pub(crate) guest_data_queue: usize,
+    /// Control messages waiting in the Mux for one guest.
+    pub(crate) guest_control_queue: usize,
+    /// Messages waiting to be written to one guest's link.
+    pub(crate) link_queue: usize,
+    /// Whether stations reconnect by themselves.
+    pub(crate) auto_reconnect: bool,
+    /// A channel's time share, in milliseconds, when several are in use.
+    pub(crate) home_slot_ms: u64,
+}
+
+impl Default for MuxSection {
+    fn default() -> Self {
+        let mux = MuxConfig::default();
+        Self {
+            max_stations: mux.scheduler.max_stations,
+            max_channels: mux.scheduler.max_channels,
+            guest_data_queue: mux.guest_data_queue,
+            guest_control_queue: mux.guest_control_queue,
+            link_queue: 512,
+            auto_reconnect: mux.auto_reconnect,
+            home_slot_ms: duration_ms(mux.scheduler.home_slot),
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Why the configuration file was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ConfigFileError {
+    /// Not TOML, or an unknown key or a value of the wrong type.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        /// The line, from 1.
+        line: usize,
+        /// The column, from 1.
+        column: usize,
+        /// The parser's message (it names the key).
+        message: String,
+    },
+    /// A value of `[host]` or `[mux]` is not acceptable.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// The field, `mux.max_channels`.
+        field: &'static str,
+        /// What is wrong.
+        problem: Problem,
+    },
+    /// A value of `[sim]` is not acceptable (the field is printed under `sim.`).
+    #[error("sim.{0}")]
+    Sim(#[source] ConfigError),
+}
+
+/// What is wrong with a value of `[host]` or `[mux]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Problem {
+    /// A number outside its range.
+    #[error("must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        /// The least value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+        /// The value given.
+        value: u64,
+    },
+    /// A log filter that tracing does not understand.
+    #[error("is not a valid log filter ({reason})")]
+    LogFilter {
+        /// What tracing-subscriber said.
+        reason: String,
+    },
+    /// A path that cannot be a socket path.
+    #[error("must be a non-empty path")]
+    EmptyPath,
+    /// Permission bits beyond 0o777.
+    #[error("must be permission bits between 0o000 and 0o777, got {0:#o}")]
+    Mode(u32),
+}
+
+impl HostConfig {
+    /// Parses and validates a configuration file's text.
+    pub(crate) fn from_toml_str(text: &str) -> Result<Self, ConfigFileError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            let (line, column) = line_column(text, at);
+            ConfigFileError::Syntax {
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every value.
+    pub(crate) fn validate(&self) -> Result<(), ConfigFileError> {
+        let h = &self.host;
+        if h.socket.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(invalid("host.socket", Problem::EmptyPath));
+        }
+        if h.socket_mode > 0o777 {
+            return Err(invalid("host.socket_mode", Problem::Mode(h.socket_mode)));
+        }
+        if let Some(log) = &h.log {
+            tracing_subscriber::EnvFilter::try_new(log).map_err(|e| {
+                invalid(
+                    "host.log",
+                    Problem::LogFilter {
+                        reason: e.to_string(),
+                    },
+                )
+            })?;
+        }
+        let m = &self.mux;
+        range("mux.max_stations", m.max_stations as u64, 1, 2007)?;
+        range("mux.max_channels", m.max_channels as u64, 1, 16)?;
+        range("mux.guest_data_queue", m.guest_data_queue as u64, 1, 65_536)?;
+        range(
+            "mux.guest_control_queue",
+            m.guest_control_queue as u64,
+            1,
+            65_536,
+        )?;
+        range("mux.link_queue", m.link_queue as u64, 1, 65_536)?;
+        range("mux.home_slot_ms", m.home_slot_ms, 10, 10_000)?;
+        if let Some(sim) = &self.sim {
+            sim.validate().map_err(ConfigFileError::Sim)?;
+        }
+        Ok(())
+    }
+
+    /// The Mux's configuration.
+    pub(crate) fn mux_config(&self) -> MuxConfig {
+        let m = &self.mux;
+        let defaults = MuxConfig::default();
+        MuxConfig {
+            scheduler: SchedulerConfig {
+                home_slot: Duration::from_millis(m.home_slot_ms),
+                max_stations: m.max_stations,
+                max_channels: m.max_channels,
+                ..defaults.scheduler
+            },
+            guest_data_queue: m.guest_data_queue,
+            guest_control_queue: m.guest_control_queue,
+            auto_reconnect: m.auto_reconnect,
+            ..defaults
+        }
+    }
+
+    /// The simulated radio's configuration: `[sim]`, or the demo networks.
+    pub(crate) fn sim_config(&self) -> SimConfig {
+        self.sim.clone().unwrap_or_else(SimConfig::demo)
+    }
+}
+
+fn invalid(field: &'static str, problem: Problem) -> ConfigFileError {
+    ConfigFileError::Invalid { field, problem }
+}
+
+fn range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigFileError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(field, Problem::OutOfRange { min, max, value }))
+    }
+}
+
+/// The 1-based line and column of byte offset `at` in `text`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = text.get(..at).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+/// The default socket path: `/run/vwifi/host.sock` for root, else
+/// `$XDG_RUNTIME_DIR/vwifi/host.sock`, else `/tmp/vwifi-<uid>/host.sock`.
+pub(crate) fn default_socket(euid: u32, runtime_dir: Option<PathBuf>) -> PathBuf {
+    if euid == 0 {
+        return PathBuf::from("/run/vwifi/host.sock");
+    }
+    match runtime_dir.filter(|d| d.is_absolute()) {
+        Some(dir) => dir.join("vwifi").join("host.sock"),
+        None => PathBuf::from(format!("/tmp/vwifi-{euid}/host.sock")),
+    }
+}
+
+/// The control socket beside the guests' socket: `<socket>.ctl`.
+pub(crate) fn control_socket(socket: &std::path::Path) -> PathBuf {
+    let mut s = socket.as_os_str().to_owned();
+    s.push(".ctl");
+    PathBuf::from(s)
+}
+
+/// The configuration `vwifi-host run --print-default-config` prints: every `[host]` and `[mux]`
+/// key at its default, and the demo networks as `[sim]`.
+pub(crate) fn default_config_text() -> String {
+    let mux = MuxSection::default();
+    let mut out = String::new();
+    out.push_str(
+        "# vwifi-host configuration (every key is optional; these are the defaults).\n\n\
+         [host]\n\
+         # socket = \"/run/vwifi/host.sock\"  # default: /run/vwifi (root) or $XDG_RUNTIME_DIR/vwifi\n\
+         # log = \"info\"                     # tracing filter; RUST_LOG and -v take precedence\n\
+         socket_mode = 0o660\n\
+         allow_uids = []\n\
+         allow_gids = []\n\n\
+         [mux]\n",
+    );
+    out.push_str(&format!(
+        "max_stations = {}\nmax_channels = {}\nguest_data_queue = {}\nguest_control_queue = {}\n\
+         link_queue = {}\nauto_reconnect = {}\nhome_slot_ms = {}\n\n",
+        mux.max_stations,
+        mux.max_channels,
+        mux.guest_data_queue,
+        mux.guest_control_queue,
+        mux.link_queue,
+        mux.auto_reconnect,
+        mux.home_slot_ms
+    ));
+    out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
+    for line in DEMO_TOML.lines() {
+        let trimmed = line.trim();
+        if trimmed == "[medium]" {
+            out.push_str("[sim.medium]\n");
+        } else if trimmed == "[[aps]]" {
+            out.push_str("[[sim.aps]]\n");
+        } else if trimmed.starts_with('#') && out.ends_with("[sim]\n") {
+            // The demo's title comment is replaced by ours.
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        HostConfig::from_toml_str(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_file_is_the_default_with_the_demo_networks() {
+        let cfg = HostConfig::from_toml_str("").unwrap();
+        assert_eq!(cfg, HostConfig::default());
+        assert_eq!(cfg.sim_config(), SimConfig::demo());
+        let mux = cfg.mux_config();
+        assert_eq!(mux.scheduler.max_stations, 256);
+        assert_eq!(mux.guest_data_queue, 256);
+    }
+
+    #[test]
+    fn printed_default_config_parses_back_to_the_defaults_and_demo() {
+        let text = default_config_text();
+        let cfg = HostConfig::from_toml_str(&text).unwrap();
+        assert_eq!(cfg.host, HostSection::default());
+        assert_eq!(cfg.mux, MuxSection::default());
+        assert_eq!(cfg.sim, Some(SimConfig::demo()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name_and_line() {
+        let e = err("[host]\nsocket = \"/x\"\nsokcet_mode = 1\n");
+        assert!(e.starts_with("line 3, column 1:"), "{e}");
+        assert!(e.contains("sokcet_mode"), "{e}");
+        assert!(err("[radio]\n").contains("radio"));
+        assert!(
+            err("[sim]\n[[sim.aps]]\nssid = \"a\"\nchannel = 1\ncolour = 2\n").contains("colour")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        assert_eq!(
+            err("[mux]\nmax_channels = 0\n"),
+            "mux.max_channels: must be between 1 and 16, got 0"
+        );
+        assert_eq!(
+            err("[mux]\nlink_queue = 0\n"),
+            "mux.link_queue: must be between 1 and 65536, got 0"
+        );
+        assert_eq!(
+            err("[host]\nsocket_mode = 0o1777\n"),
+            "host.socket_mode: must be permission bits between 0o000 and 0o777, got 0o1777"
+        );
+        assert_eq!(
+            err("[host]\nsocket = \"\"\n"),
+            "host.socket: must be a non-empty path"
+        );
+        assert!(
+            err("[host]\nlog = \"info,=[\"\n").starts_with("host.log: is not a valid log filter")
+        );
+    }
+
+    #[test]
+    fn sim_errors_are_prefixed_and_never_quote_the_passphrase() {
+        let e = err("[sim]\n[[sim.aps]]\nssid = \"a\"\nchannel = 1\n[[sim.aps]]\nssid = \"b\"\nchannel = 6\npassphrase = \"short\"\n");
+        assert_eq!(
+            e,
+            "sim.aps[1].passphrase: must be 8 to 63 characters, got 5"
+        );
+        assert!(!e.contains("short"));
+        assert_eq!(
+            err("[sim]\n[[sim.aps]]\nssid = \"a\"\nchannel = 15\n"),
+            "sim.aps[0].channel: 15 is not a valid channel"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_syntax_errors_naming_the_key() {
+        let e = err("[mux]\nmax_stations = \"many\"\n");
+        assert!(e.starts_with("line 2"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn default_socket_depends_on_the_user() {
+        assert_eq!(
+            default_socket(0, Some("/run/user/0".into())),
+            PathBuf::from("/run/vwifi/host.sock")
+        );
+        assert_eq!(
+            default_socket(1000, Some("/run/user/1000".into())),
+            PathBuf::from("/run/user/1000/vwifi/host.sock")
+        );
+        assert_eq!(
+            default_socket(1000, Some("relative".into())),
+            PathBuf::from("/tmp/vwifi-1000/host.sock")
+        );
+        assert_eq!(
+            control_socket(std::path::Path::new("/a/host.sock")),
+            PathBuf::from("/a/host.sock.ctl")
+        );
+    }
+}

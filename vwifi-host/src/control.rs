@@ -1,0 +1,585 @@
+//! The control socket: how `vwifi-host status` and `vwifi-host metrics` talk to the daemon.
+//!
+//! # Protocol
+//! JSON lines over a Unix stream socket at `<socket>.ctl` (beside the guests' socket, same
+//! permissions and peer policy). The client sends one request line, the daemon answers with one
+//! line and closes:
+//!
+//! ```text
+//! > {"request":"status"}
+//! < {"status":{"version":1,"uptime_ms":1234,"radio":{...},"aps":[...],"guests":[...]}}
+//! < {"error":{"message":"unknown request"}}          (on a bad request)
+//! ```
+//!
+//! JSON because it is self-describing, versionable (the snapshot carries `version`) and readable
+//! with standard tools (`socat - UNIX-CONNECT:/run/vwifi/host.sock.ctl | jq`); the guest protocol's
+//! binary codec is for guests, not for operators. Requests are at most
+//! [`MAX_REQUEST_LEN`] bytes. The snapshot holds no secret: no key, no passphrase.
+//!
+//! Both the table (`status`) and the Prometheus text (`metrics`) are rendered by the client from
+//! the same [`Snapshot`] ([`format_status`], [`format_metrics`]).
+
+use core::fmt::Write as _;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::HostError;
+
+/// The version of the snapshot's layout.
+pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+
+/// The longest request line the daemon reads, in bytes.
+pub(crate) const MAX_REQUEST_LEN: usize = 4096;
+
+/// The longest reply the client reads, in bytes.
+const MAX_REPLY_LEN: u64 = 16 * 1024 * 1024;
+
+/// How long the client waits for the daemon.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A request on the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Request {
+    /// The state of the radio and of every guest.
+    Status,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Response {
+    /// The state asked for.
+    Status(Snapshot),
+    /// The request could not be served.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The state of the daemon at one moment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    /// [`SNAPSHOT_VERSION`].
+    pub(crate) version: u32,
+    /// Milliseconds since the daemon started.
+    pub(crate) uptime_ms: u64,
+    /// The radio.
+    pub(crate) radio: RadioSnapshot,
+    /// The simulated access points (empty on a real radio).
+    pub(crate) aps: Vec<ApSnapshot>,
+    /// Every guest connected.
+    pub(crate) guests: Vec<GuestSnapshot>,
+}
+
+/// The radio's state and counters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct RadioSnapshot {
+    /// `sim` for the simulated radio.
+    pub(crate) kind: String,
+    /// The channel it is tuned to.
+    pub(crate) channel: Option<u8>,
+    /// Frames received.
+    pub(crate) rx_frames: u64,
+    /// Frames delivered to a station.
+    pub(crate) rx_routed: u64,
+    /// Frames transmitted.
+    pub(crate) tx_frames: u64,
+    /// Channel changes.
+    pub(crate) tunes: u64,
+    /// Received frames for no station, by reason (`unknown_receiver`, `foreign_bss`, ...).
+    pub(crate) rx_dropped: Vec<(String, u64)>,
+    /// Frames routed to a station not listening on that channel.
+    pub(crate) rx_not_listening: u64,
+    /// Frames produced for a channel the radio was not on.
+    pub(crate) tx_off_channel: u64,
+    /// Uplink bridge: unicast frames forwarded between APs.
+    pub(crate) bridge_forwarded: u64,
+    /// Uplink bridge: group frames flooded to the other APs.
+    pub(crate) bridge_flooded: u64,
+    /// Uplink bridge: frames for an address no AP knows.
+    pub(crate) bridge_no_route: u64,
+}
+
+/// A simulated access point.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct ApSnapshot {
+    /// Its network name, printable.
+    pub(crate) ssid: String,
+    /// Its BSSID.
+    pub(crate) bssid: String,
+    /// Its channel.
+    pub(crate) channel: u8,
+    /// Whether it is WPA2.
+    pub(crate) protected: bool,
+    /// Stations associated.
+    pub(crate) stations: u64,
+}
+
+/// One guest.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct GuestSnapshot {
+    /// The guest's number.
+    pub(crate) id: u32,
+    /// Its name (from its connection).
+    pub(crate) name: String,
+    /// The agent it said it is in its Hello, if it said.
+    pub(crate) agent: Option<String>,
+    /// Who connected, as the kernel says (`uid 1000 gid 1000 pid 42`).
+    pub(crate) peer: String,
+    /// Its station's address.
+    pub(crate) mac: String,
+    /// Its station's state: `idle`, `scanning`, `authenticating`, `associating`, `handshaking`,
+    /// `connected`, `failed`.
+    pub(crate) state: String,
+    /// The network joined or being joined, printable.
+    pub(crate) ssid: Option<String>,
+    /// The AP joined or being joined.
+    pub(crate) bssid: Option<String>,
+    /// The channel.
+    pub(crate) channel: Option<u8>,
+    /// The AP's signal, dBm.
+    pub(crate) signal_dbm: Option<i8>,
+    /// The transmit rate, kbit/s.
+    pub(crate) rate_kbps: Option<u32>,
+    /// Frames delivered to the guest.
+    pub(crate) rx_packets: u64,
+    /// Bytes delivered to the guest.
+    pub(crate) rx_bytes: u64,
+    /// Frames sent by the guest.
+    pub(crate) tx_packets: u64,
+    /// Bytes sent by the guest.
+    pub(crate) tx_bytes: u64,
+    /// What was dropped of this guest's, by reason.
+    pub(crate) dropped: Vec<(String, u64)>,
+}
+
+impl GuestSnapshot {
+    /// Everything dropped of this guest's.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Asks the daemon at `ctl` for its state.
+pub(crate) fn query(ctl: &Path) -> Result<Snapshot, HostError> {
+    let io_err = |source| HostError::Control {
+        path: ctl.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(ctl).map_err(io_err)?;
+    stream
+        .set_read_timeout(Some(CLIENT_TIMEOUT))
+        .map_err(io_err)?;
+    stream
+        .set_write_timeout(Some(CLIENT_TIMEOUT))
+        .map_err(io_err)?;
+    let mut line = serde_json::to_string(&Request::Status).map_err(HostError::ControlJson)?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(io_err)?;
+    let mut reply = String::new();
+    BufReader::new(stream.take(MAX_REPLY_LEN))
+        .read_line(&mut reply)
+        .map_err(io_err)?;
+    match serde_json::from_str(&reply).map_err(HostError::ControlJson)? {
+        Response::Status(s) => Ok(s),
+        Response::Error { message } => Err(HostError::ControlRefused { message }),
+    }
+}
+
+/// The answer to one request line.
+pub(crate) fn parse_request(line: &str) -> Result<Request, String> {
+    serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+/// The human-readable status: the radio, the APs, then one line per guest.
+pub(crate) fn format_status(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let r = &s.radio;
+    let dropped: u64 = r.rx_dropped.iter().map(|(_, n)| n).sum();
+    let _ = writeln!(
+        out,
+        "radio: {}, channel {}, up {:.1} s; rx {} frames ({} routed, {} dropped), tx {} frames, {} channel changes",
+        r.kind,
+        opt(&r.channel),
+        s.uptime_ms as f64 / 1000.0,
+        r.rx_frames,
+        r.rx_routed,
+        dropped,
+        r.tx_frames,
+        r.tunes
+    );
+    if r.bridge_forwarded + r.bridge_flooded + r.bridge_no_route > 0 {
+        let _ = writeln!(
+            out,
+            "uplink bridge: {} forwarded, {} flooded, {} without route",
+            r.bridge_forwarded, r.bridge_flooded, r.bridge_no_route
+        );
+    }
+    for ap in &s.aps {
+        let _ = writeln!(
+            out,
+            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s)",
+            ap.bssid,
+            ap.ssid,
+            ap.channel,
+            if ap.protected { "wpa2" } else { "open" },
+            ap.stations
+        );
+    }
+    if s.guests.is_empty() {
+        out.push_str("no guests\n");
+        return out;
+    }
+    let header = [
+        "ID", "NAME", "MAC", "STATE", "SSID", "BSSID", "CH", "SIGNAL", "RATE", "RX", "TX",
+        "DROPPED",
+    ];
+    let rows: Vec<[String; 12]> = s
+        .guests
+        .iter()
+        .map(|g| {
+            [
+                g.id.to_string(),
+                g.name.clone(),
+                g.mac.clone(),
+                g.state.clone(),
+                opt(&g.ssid),
+                opt(&g.bssid),
+                opt(&g.channel),
+                g.signal_dbm.map_or("-".into(), |d| format!("{d} dBm")),
+                g.rate_kbps
+                    .map_or("-".into(), |k| format!("{} Mb/s", k as f64 / 1000.0)),
+                format!("{}/{}B", g.rx_packets, g.rx_bytes),
+                format!("{}/{}B", g.tx_packets, g.tx_bytes),
+                g.dropped_total().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (cell, w) in cells.zip(widths) {
+            let _ = write!(l, "{cell:<w$}  ");
+        }
+        l.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", line(&mut header.iter().copied()));
+    for row in &rows {
+        let _ = writeln!(out, "{}", line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// A label value in the Prometheus text format: `\`, `"` and newlines escaped.
+fn label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Prometheus text exposition format (version 0.0.4) of a snapshot.
+pub(crate) fn format_metrics(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {v}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
+            }
+        }
+    };
+    let r = &s.radio;
+    let gl = |g: &GuestSnapshot| format!("guest=\"{}\",mac=\"{}\"", label(&g.name), label(&g.mac));
+    let connected = s.guests.iter().filter(|g| g.state == "connected").count() as u64;
+    family(
+        "vwifi_guests",
+        "gauge",
+        "Guests connected to the daemon.",
+        vec![(String::new(), s.guests.len() as u64)],
+    );
+    family(
+        "vwifi_stations_connected",
+        "gauge",
+        "Virtual stations joined to a network.",
+        vec![(String::new(), connected)],
+    );
+    family(
+        "vwifi_uptime_seconds",
+        "gauge",
+        "Seconds since the daemon started.",
+        vec![(String::new(), s.uptime_ms / 1000)],
+    );
+    family(
+        "vwifi_radio_rx_frames_total",
+        "counter",
+        "Frames the radio received.",
+        vec![(String::new(), r.rx_frames)],
+    );
+    family(
+        "vwifi_radio_tx_frames_total",
+        "counter",
+        "Frames the radio transmitted.",
+        vec![(String::new(), r.tx_frames)],
+    );
+    family(
+        "vwifi_radio_channel_changes_total",
+        "counter",
+        "Times the radio changed channel.",
+        vec![(String::new(), r.tunes)],
+    );
+    let mut radio_drops: Vec<(String, u64)> = r
+        .rx_dropped
+        .iter()
+        .map(|(reason, n)| (format!("reason=\"{}\"", label(reason)), *n))
+        .collect();
+    radio_drops.push(("reason=\"not_listening\"".into(), r.rx_not_listening));
+    radio_drops.push(("reason=\"tx_off_channel\"".into(), r.tx_off_channel));
+    family(
+        "vwifi_radio_dropped_total",
+        "counter",
+        "Frames the radio side dropped, by reason.",
+        radio_drops,
+    );
+    family(
+        "vwifi_bridge_frames_total",
+        "counter",
+        "Frames the in-process uplink bridge handled, by outcome.",
+        vec![
+            ("outcome=\"forwarded\"".into(), r.bridge_forwarded),
+            ("outcome=\"flooded\"".into(), r.bridge_flooded),
+            ("outcome=\"no_route\"".into(), r.bridge_no_route),
+        ],
+    );
+    family(
+        "vwifi_ap_stations",
+        "gauge",
+        "Stations associated with each simulated AP.",
+        s.aps
+            .iter()
+            .map(|a| {
+                (
+                    format!("ssid=\"{}\",bssid=\"{}\"", label(&a.ssid), label(&a.bssid)),
+                    a.stations,
+                )
+            })
+            .collect(),
+    );
+    family(
+        "vwifi_guest_connected",
+        "gauge",
+        "1 if the guest's station is joined to a network.",
+        s.guests
+            .iter()
+            .map(|g| (gl(g), u64::from(g.state == "connected")))
+            .collect(),
+    );
+    for (name, help, get) in [
+        (
+            "vwifi_guest_rx_packets_total",
+            "Frames delivered to the guest.",
+            (|g: &GuestSnapshot| g.rx_packets) as fn(&GuestSnapshot) -> u64,
+        ),
+        (
+            "vwifi_guest_rx_bytes_total",
+            "Bytes delivered to the guest.",
+            |g| g.rx_bytes,
+        ),
+        (
+            "vwifi_guest_tx_packets_total",
+            "Frames the guest sent.",
+            |g| g.tx_packets,
+        ),
+        ("vwifi_guest_tx_bytes_total", "Bytes the guest sent.", |g| {
+            g.tx_bytes
+        }),
+    ] {
+        family(
+            name,
+            "counter",
+            help,
+            s.guests.iter().map(|g| (gl(g), get(g))).collect(),
+        );
+    }
+    family(
+        "vwifi_guest_dropped_total",
+        "counter",
+        "What was dropped of each guest's, by reason.",
+        s.guests
+            .iter()
+            .flat_map(|g| {
+                g.dropped
+                    .iter()
+                    .map(move |(reason, n)| (format!("{},reason=\"{}\"", gl(g), label(reason)), *n))
+            })
+            .collect(),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            uptime_ms: 12_345,
+            radio: RadioSnapshot {
+                kind: "sim".into(),
+                channel: Some(1),
+                rx_frames: 100,
+                rx_routed: 90,
+                tx_frames: 40,
+                tunes: 3,
+                rx_dropped: vec![("unknown_receiver".into(), 7), ("foreign_bss".into(), 3)],
+                bridge_forwarded: 2,
+                ..RadioSnapshot::default()
+            },
+            aps: vec![ApSnapshot {
+                ssid: "vwifi-lab".into(),
+                bssid: "02:76:77:00:00:02".into(),
+                channel: 1,
+                protected: true,
+                stations: 1,
+            }],
+            guests: vec![
+                GuestSnapshot {
+                    id: 1,
+                    name: "conn1 pid 42".into(),
+                    agent: Some("vwifi-guest 0.1.0".into()),
+                    peer: "uid 1000 gid 1000 pid 42".into(),
+                    mac: "02:aa:bb:cc:dd:01".into(),
+                    state: "connected".into(),
+                    ssid: Some("vwifi-lab".into()),
+                    bssid: Some("02:76:77:00:00:02".into()),
+                    channel: Some(1),
+                    signal_dbm: Some(-52),
+                    rate_kbps: Some(54_000),
+                    rx_packets: 5,
+                    rx_bytes: 500,
+                    tx_packets: 6,
+                    tx_bytes: 600,
+                    dropped: vec![("spoofed".into(), 2), ("link_queue_full".into(), 1)],
+                },
+                GuestSnapshot {
+                    id: 2,
+                    name: "a \"quoted\" name".into(),
+                    mac: "02:aa:bb:cc:dd:02".into(),
+                    state: "idle".into(),
+                    ..GuestSnapshot::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn status_table_has_a_header_and_one_aligned_row_per_guest() {
+        let text = format_status(&snapshot());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with(
+                "radio: sim, channel 1, up 12.3 s; rx 100 frames (90 routed, 10 dropped)"
+            ),
+            "{text}"
+        );
+        assert!(lines[1].contains("2 forwarded"), "{text}");
+        assert!(
+            lines[2].contains("vwifi-lab") && lines[2].contains("wpa2"),
+            "{text}"
+        );
+        let header = lines[3];
+        assert!(header.starts_with("ID  NAME"), "{text}");
+        let row1 = lines[4];
+        for cell in [
+            "02:aa:bb:cc:dd:01",
+            "connected",
+            "vwifi-lab",
+            "-52 dBm",
+            "54 Mb/s",
+            "5/500B",
+            "6/600B",
+        ] {
+            assert!(row1.contains(cell), "{cell} missing in {row1}");
+        }
+        assert!(row1.ends_with(" 3"), "dropped total: {row1}");
+        // Columns line up: the state column starts at the same offset in every line.
+        let col = header.find("STATE").unwrap();
+        assert_eq!(&row1[col..col + 9], "connected");
+        assert_eq!(&lines[5][col..col + 4], "idle");
+        assert!(lines[5].contains(" - "), "missing values print as -");
+    }
+
+    #[test]
+    fn status_without_guests_says_so() {
+        let mut s = snapshot();
+        s.guests.clear();
+        assert!(format_status(&s).ends_with("no guests\n"));
+    }
+
+    #[test]
+    fn metrics_are_prometheus_text_with_gauges_and_counters_by_reason() {
+        let text = format_metrics(&snapshot());
+        for line in [
+            "# TYPE vwifi_guests gauge",
+            "vwifi_guests 2",
+            "vwifi_stations_connected 1",
+            "# TYPE vwifi_guest_dropped_total counter",
+            "vwifi_guest_dropped_total{guest=\"conn1 pid 42\",mac=\"02:aa:bb:cc:dd:01\",reason=\"spoofed\"} 2",
+            "vwifi_guest_rx_bytes_total{guest=\"conn1 pid 42\",mac=\"02:aa:bb:cc:dd:01\"} 500",
+            "vwifi_radio_dropped_total{reason=\"unknown_receiver\"} 7",
+            "vwifi_ap_stations{ssid=\"vwifi-lab\",bssid=\"02:76:77:00:00:02\"} 1",
+            "vwifi_guest_connected{guest=\"a \\\"quoted\\\" name\",mac=\"02:aa:bb:cc:dd:02\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        // Every sample line is `name{labels} value` or `name value`, with a numeric value.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = l.rsplit(' ').next().unwrap();
+            assert!(value.parse::<u64>().is_ok(), "{l}");
+        }
+    }
+
+    #[test]
+    fn requests_and_responses_are_json_lines() {
+        assert_eq!(
+            parse_request("{\"request\":\"status\"}\n"),
+            Ok(Request::Status)
+        );
+        assert!(parse_request("{\"request\":\"reboot\"}")
+            .unwrap_err()
+            .starts_with("bad request"));
+        assert!(parse_request("garbage").is_err());
+        let s = snapshot();
+        let line = serde_json::to_string(&Response::Status(s.clone())).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(line.starts_with("{\"status\":{\"version\":1,"), "{line}");
+        let back: Response = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, Response::Status(s));
+    }
+}

@@ -1,0 +1,248 @@
+//! `vwifi-host run`, `status` and `metrics`: set-up around the [driver](crate::driver).
+
+use std::fs::{self, DirBuilder, Permissions};
+use std::io::{self, IsTerminal as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand_core::{OsRng, RngCore as _};
+use tokio::net::UnixListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, watch};
+use tracing_subscriber::EnvFilter;
+use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
+
+use crate::cli::{RunArgs, SocketArg, StatusArgs};
+use crate::config::{control_socket, default_config_text, default_socket, HostConfig};
+use crate::control;
+use crate::driver::{accept_guests, serve_control, Driver, TokioClock};
+use crate::error::HostError;
+use crate::world::SimWorld;
+
+/// Commands waiting for the driver (guest messages, admissions, control requests).
+const COMMAND_QUEUE: usize = 1024;
+
+/// How long guests' tasks get to write their last messages at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The socket path when none is given.
+fn socket_or_default(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        default_socket(
+            rustix::process::geteuid().as_raw(),
+            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        )
+    })
+}
+
+/// `vwifi-host run`.
+pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
+    if args.print_default_config {
+        return io::stdout()
+            .lock()
+            .write_all(default_config_text().as_bytes())
+            .map_err(HostError::WriteStdout);
+    }
+    let cfg = match &args.config {
+        Some(path) => {
+            let text = fs::read_to_string(path).map_err(|source| HostError::ReadConfig {
+                path: path.clone(),
+                source,
+            })?;
+            HostConfig::from_toml_str(&text).map_err(|source| HostError::Config {
+                path: path.clone(),
+                source,
+            })?
+        }
+        None => HostConfig::default(),
+    };
+    init_logging(args.verbose, cfg.host.log.as_deref())?;
+    let socket = socket_or_default(args.socket.or_else(|| cfg.host.socket.clone()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(HostError::Runtime)?;
+    runtime.block_on(daemon(cfg, socket))
+}
+
+/// Logs to standard error: `-v`/`-vv` if given, else `RUST_LOG`, else the config's `log`,
+/// else `info`.
+fn init_logging(verbose: u8, configured: Option<&str>) -> Result<(), HostError> {
+    let filter = match verbose {
+        0 => match std::env::var("RUST_LOG") {
+            Ok(v) if !v.is_empty() => EnvFilter::try_new(v),
+            _ => EnvFilter::try_new(configured.unwrap_or("info")),
+        },
+        1 => EnvFilter::try_new("debug"),
+        _ => EnvFilter::try_new("trace"),
+    }
+    .map_err(|e| HostError::Logging {
+        reason: e.to_string(),
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| HostError::Logging {
+            reason: e.to_string(),
+        })
+}
+
+/// Creates the socket's directory if missing (0755: the socket's own mode restricts access).
+fn create_socket_dir(socket: &Path) -> Result<(), HostError> {
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|source| HostError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Binds the control socket. The guests' socket is bound first and refuses a path in use, so
+/// a socket file left at `<socket>.ctl` is stale and replaced.
+fn bind_control(path: &Path, mode: u32) -> Result<UnixListener, HostError> {
+    let err = |source| HostError::ControlSocket {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            fs::remove_file(path).map_err(err)?;
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    fs::set_permissions(path, Permissions::from_mode(mode)).map_err(err)?;
+    Ok(listener)
+}
+
+/// Removes the control socket when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
+    let sim = cfg.sim_config();
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let world = SimWorld::new(&sim, cfg.mux_config(), seed).map_err(HostError::World)?;
+    let networks: Vec<String> = world
+        .aps()
+        .map(|ap| {
+            vwifi_core::proto::Ssid::new(ap.config().ssid.as_bytes())
+                .map(|s| format!("{s} (ch {})", ap.config().channel.number()))
+                .unwrap_or_default()
+        })
+        .collect();
+
+    create_socket_dir(&socket)?;
+    let mut peers = PeerPolicy::same_user();
+    for &uid in &cfg.host.allow_uids {
+        peers = peers.allow_uid(uid);
+    }
+    for &gid in &cfg.host.allow_gids {
+        peers = peers.allow_gid(gid);
+    }
+    let listener = UnixGuestListener::bind(
+        &socket,
+        ListenerConfig {
+            mode: cfg.host.socket_mode,
+            peers: peers.clone(),
+            ..ListenerConfig::default()
+        },
+    )
+    .await
+    .map_err(HostError::Listen)?;
+    let ctl_path = control_socket(&socket);
+    let ctl = bind_control(&ctl_path, cfg.host.socket_mode)?;
+    let _ctl_guard = RemoveOnDrop(ctl_path.clone());
+
+    let mut sigterm = signal(SignalKind::terminate()).map_err(HostError::Runtime)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(HostError::Runtime)?;
+
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+    let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
+    let control = tokio::spawn(serve_control(ctl, peers, cmd_tx, stop_rx.clone()));
+    tracing::info!(
+        socket = %socket.display(),
+        control = %ctl_path.display(),
+        radio = "sim",
+        networks = %networks.join(", "),
+        "vwifi-host running"
+    );
+    let stop = async move {
+        let signal_name = tokio::select! {
+            _ = sigterm.recv() => "SIGTERM",
+            _ = sigint.recv() => "SIGINT",
+        };
+        tracing::info!(signal = signal_name, "shutting down");
+        let _ = stop_tx.send(true);
+    };
+    // The simulated world is not `Send` (the medium holds its nodes as trait objects): the
+    // driver runs on this thread, the guests' and control tasks on the runtime's workers.
+    let (summary, ()) = tokio::join!(driver.run(cmd_rx, stop_rx), stop);
+    let mut guests = acceptor.await.map_err(HostError::Task)?;
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while guests.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some guest links did not close in time");
+        guests.abort_all();
+    }
+    control.await.map_err(HostError::Task)?;
+    tracing::info!(
+        guests_served = summary.guests_served,
+        guests_disconnected = summary.guests_at_shutdown,
+        tx_frames = summary.tx_frames,
+        rx_frames = summary.rx_frames,
+        uptime_s = summary.uptime.as_secs(),
+        "vwifi-host stopped"
+    );
+    Ok(())
+}
+
+/// `vwifi-host status`.
+pub(crate) fn status(args: StatusArgs, out: &mut impl io::Write) -> Result<(), HostError> {
+    let snap = control::query(&control_socket(&socket_or_default(args.socket.socket)))?;
+    let text = if args.json {
+        let mut t = serde_json::to_string_pretty(&snap).map_err(HostError::ControlJson)?;
+        t.push('\n');
+        t
+    } else if args.metrics {
+        control::format_metrics(&snap)
+    } else {
+        control::format_status(&snap)
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host metrics`.
+pub(crate) fn metrics(args: SocketArg, out: &mut impl io::Write) -> Result<(), HostError> {
+    status(
+        StatusArgs {
+            socket: args,
+            json: false,
+            metrics: true,
+        },
+        out,
+    )
+}

@@ -1,0 +1,726 @@
+//! The driver: the tokio tasks that run the simulated world in real time and serve guests.
+//!
+//! Like quinn's `ConnectionDriver`, one task ([`Driver::run`]) owns the sans-IO state (the
+//! [`SimWorld`]: medium, APs, the Mux as the host's radio) and is the only one to touch it.
+//! Each turn it
+//! 1. advances the world to the clock's `now` ([`TokioClock`]: time since the daemon started,
+//!    as a [`vwifi_core::Instant`]), bridging the APs' uplinks;
+//! 2. hands every message the Mux produced for a guest to that guest's bounded outbox
+//!    (`try_send`: a guest whose outbox is full loses the message, counted as
+//!    `link_queue_full`; the loop never waits for a guest);
+//! 3. sleeps until the medium's next event, a [`Command`], or shutdown.
+//!
+//! Around it:
+//! - [`accept_guests`]: accepts links on the guests' socket; each link is one guest, admitted
+//!   through the driver and served by its own task ([`serve_guest`]);
+//! - [`serve_guest`]: reads the guest's messages into the driver, writes its outbox to the link.
+//!   A malformed message is answered with its `error_reply` and the link goes on; a fatal link
+//!   error (closed, framing lost, write timeout) ends only this guest: the driver removes it
+//!   from the Mux at once;
+//! - [`serve_control`]: the control socket ([`crate::control`]).
+//!
+//! On shutdown the driver tells every guest `Event::Disconnected { reason: 3, locally_generated:
+//! true }` (IEEE 802.11 reason 3: the station is leaving), removes it from the Mux (a connected
+//! station sends its deauthentication), lets the air carry the last frames, and drops the
+//! outboxes: each guest task writes what is left and closes its link.
+
+use core::time::Duration;
+use std::collections::BTreeMap;
+use std::future::pending;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use vwifi_core::demux::{DropReason, GuestId};
+use vwifi_core::io::{Clock, LinkError, PeerInfo};
+use vwifi_core::mux::{AdmitError, GuestConfig};
+use vwifi_core::proto::{ErrorCode, Event, Message, StationState, MAX_AGENT_NAME_LEN};
+use vwifi_core::Instant;
+use vwifi_transport_unix::{PeerPolicy, UnixGuestListener, UnixLink};
+
+use crate::control::{
+    self, ApSnapshot, GuestSnapshot, RadioSnapshot, Request, Response, Snapshot, MAX_REQUEST_LEN,
+    SNAPSHOT_VERSION,
+};
+use crate::world::SimWorld;
+
+/// IEEE 802.11 reason code 3: deauthenticated because the sending station is leaving.
+pub(crate) const REASON_LEAVING: u16 = 3;
+
+/// How long the air runs after the last guests were removed, so their deauthentications go out.
+const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
+
+/// How long a refused guest or a dying link gets to take its last message.
+const LAST_WORD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a control client gets to send its request.
+const CONTROL_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The clock of the daemon: tokio's monotonic time since `start`, as core [`Instant`]s.
+/// Under `tokio::time::pause` it follows tokio's virtual time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock whose zero is now.
+    pub(crate) fn start() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+#[async_trait]
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        let us = self.start.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+    }
+
+    async fn sleep_until(&self, deadline: Instant) {
+        let at = self
+            .start
+            .checked_add(Duration::from_micros(deadline.as_micros()));
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => pending().await,
+        }
+    }
+}
+
+/// What the other tasks ask of the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A new link: admit its guest.
+    Admit {
+        /// Who connected.
+        peer: PeerInfo,
+        /// The guest, or why it was refused.
+        reply: oneshot::Sender<Result<Admitted, AdmitError>>,
+    },
+    /// A message from a guest.
+    Guest {
+        /// The guest.
+        guest: GuestId,
+        /// Its message.
+        msg: Message,
+    },
+    /// A guest's link ended.
+    Gone {
+        /// The guest.
+        guest: GuestId,
+    },
+    /// The state, for the control socket.
+    Snapshot {
+        /// Where to send it.
+        reply: oneshot::Sender<Snapshot>,
+    },
+}
+
+/// A guest admitted by the driver.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    /// Its id in the Mux.
+    pub(crate) guest: GuestId,
+    /// Its name.
+    pub(crate) name: String,
+    /// The messages to write to its link.
+    pub(crate) outbox: mpsc::Receiver<Message>,
+}
+
+/// What the daemon did, logged at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Summary {
+    /// Guests admitted since the start.
+    pub(crate) guests_served: u64,
+    /// Guests connected at shutdown (told and removed).
+    pub(crate) guests_at_shutdown: usize,
+    /// Frames the radio transmitted.
+    pub(crate) tx_frames: u64,
+    /// Frames the radio received.
+    pub(crate) rx_frames: u64,
+    /// How long the daemon ran.
+    pub(crate) uptime: Duration,
+}
+
+#[derive(Debug)]
+struct GuestEntry {
+    name: String,
+    agent: Option<String>,
+    peer: PeerInfo,
+    outbox: mpsc::Sender<Message>,
+    /// Messages dropped because the outbox was full: data frames, and replies or events.
+    link_data_dropped: u64,
+    link_control_dropped: u64,
+}
+
+/// The task that owns the world. See the [module documentation](self).
+#[derive(Debug)]
+pub(crate) struct Driver {
+    world: SimWorld,
+    clock: TokioClock,
+    guests: BTreeMap<GuestId, GuestEntry>,
+    link_queue: usize,
+    connections: u64,
+}
+
+impl Driver {
+    /// A driver of `world` on `clock`, with outboxes of `link_queue` messages.
+    pub(crate) fn new(world: SimWorld, clock: TokioClock, link_queue: usize) -> Self {
+        Self {
+            world,
+            clock,
+            guests: BTreeMap::new(),
+            link_queue: link_queue.max(1),
+            connections: 0,
+        }
+    }
+
+    /// Runs until `shutdown` turns true (or every command sender is gone), then shuts down
+    /// gracefully and returns what it did.
+    pub(crate) async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<Command>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Summary {
+        let clock = self.clock;
+        loop {
+            let now = clock.now();
+            self.world.advance(now);
+            self.deliver();
+            let next = self.world.poll_timeout();
+            let sleep = async move {
+                match next {
+                    Some(t) => clock.sleep_until(t).await,
+                    None => pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                cmd = cmds.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+                () = sleep => {}
+            }
+        }
+        self.shut_down()
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::Admit { peer, reply } => {
+                let result = self.admit(peer);
+                if let Err(Ok(adm)) = reply.send(result) {
+                    // The acceptor gave up on this link: forget the guest again.
+                    self.remove(now, adm.guest, "link gone before admission");
+                }
+            }
+            Command::Guest { guest, msg } => {
+                let Some(entry) = self.guests.get_mut(&guest) else {
+                    return;
+                };
+                if let Message::Hello { agent, .. } = &msg {
+                    entry.agent = Some(printable(agent, MAX_AGENT_NAME_LEN));
+                }
+                self.world.guest_message(now, guest, msg);
+            }
+            Command::Gone { guest } => self.remove(now, guest, "link ended"),
+            Command::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot());
+            }
+        }
+    }
+
+    fn admit(&mut self, peer: PeerInfo) -> Result<Admitted, AdmitError> {
+        self.connections += 1;
+        let name = match peer {
+            PeerInfo::Process { pid: Some(pid), .. } => {
+                format!("conn{} pid {pid}", self.connections)
+            }
+            _ => format!("conn{}", self.connections),
+        };
+        let guest = self.world.admit(GuestConfig {
+            name: name.clone(),
+            mac: None,
+        })?;
+        let (tx, rx) = mpsc::channel(self.link_queue);
+        let mac = self
+            .world
+            .mux()
+            .and_then(|m| m.station(guest))
+            .map(|s| s.mac().to_string())
+            .unwrap_or_default();
+        tracing::info!(guest = guest.0, %name, %peer, %mac, "guest admitted");
+        self.guests.insert(
+            guest,
+            GuestEntry {
+                name: name.clone(),
+                agent: None,
+                peer,
+                outbox: tx,
+                link_data_dropped: 0,
+                link_control_dropped: 0,
+            },
+        );
+        Ok(Admitted {
+            guest,
+            name,
+            outbox: rx,
+        })
+    }
+
+    fn remove(&mut self, now: Instant, guest: GuestId, why: &str) {
+        if let Some(entry) = self.guests.remove(&guest) {
+            tracing::info!(guest = guest.0, name = %entry.name, reason = why, "guest removed");
+        }
+        self.world.remove(now, guest);
+    }
+
+    /// Moves the Mux's messages for each guest into its outbox, never waiting.
+    fn deliver(&mut self) {
+        for (&id, entry) in &mut self.guests {
+            for msg in self.world.take_guest_messages(id) {
+                let data = matches!(msg, Message::Data(_));
+                match entry.outbox.try_send(msg) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        if data {
+                            entry.link_data_dropped += 1;
+                        } else {
+                            entry.link_control_dropped += 1;
+                        }
+                        tracing::trace!(
+                            guest = id.0,
+                            data,
+                            "guest link queue full: message dropped"
+                        );
+                    }
+                    // The guest's task ended; its `Gone` is on the way.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+    }
+
+    fn shut_down(mut self) -> Summary {
+        let now = self.clock.now();
+        self.world.advance(now);
+        self.deliver();
+        let ids: Vec<GuestId> = self.guests.keys().copied().collect();
+        let at_shutdown = ids.len();
+        for id in ids {
+            if let Some(entry) = self.guests.get(&id) {
+                let bye = Message::Event(Event::Disconnected {
+                    reason: REASON_LEAVING,
+                    locally_generated: true,
+                });
+                if entry.outbox.try_send(bye).is_err() {
+                    tracing::debug!(guest = id.0, "could not tell the guest: its queue is full");
+                }
+            }
+            self.remove(now, id, "daemon shutting down");
+        }
+        // Carry the deauthentications onto the air.
+        self.world.run_for(SHUTDOWN_AIR_TIME);
+        let stats = self.world.mux().map(|m| *m.stats()).unwrap_or_default();
+        Summary {
+            guests_served: self.connections,
+            guests_at_shutdown: at_shutdown,
+            tx_frames: stats.tx_frames,
+            rx_frames: stats.rx_frames,
+            uptime: Duration::from_micros(now.as_micros()),
+        }
+    }
+
+    /// The state of the radio, the APs and every guest.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let now = self.clock.now();
+        let mut radio = RadioSnapshot {
+            kind: "sim".into(),
+            ..RadioSnapshot::default()
+        };
+        let bridge = self.world.bridge();
+        radio.bridge_forwarded = bridge.forwarded;
+        radio.bridge_flooded = bridge.flooded;
+        radio.bridge_no_route = bridge.no_route;
+        let mut guests = Vec::new();
+        if let Some(mux) = self.world.mux() {
+            let st = mux.stats();
+            radio.channel = mux.tuned().map(|c| c.number());
+            radio.rx_frames = st.rx_frames;
+            radio.rx_routed = st.rx_routed;
+            radio.tx_frames = st.tx_frames;
+            radio.tunes = st.tunes;
+            radio.rx_not_listening = st.rx_not_listening;
+            radio.tx_off_channel = st.tx_off_channel;
+            radio.rx_dropped = DropReason::ALL
+                .iter()
+                .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
+                .collect();
+            for (&id, entry) in &self.guests {
+                let Some(report) = mux.report(id) else {
+                    continue;
+                };
+                let s = &report.status;
+                let c = &report.counters;
+                guests.push(GuestSnapshot {
+                    id: id.0,
+                    name: entry.name.clone(),
+                    agent: entry.agent.clone(),
+                    peer: entry.peer.to_string(),
+                    mac: s.mac.to_string(),
+                    state: state_name(s.state),
+                    ssid: s.ssid.as_ref().map(ToString::to_string),
+                    bssid: s.bssid.map(|b| b.to_string()),
+                    channel: s.channel,
+                    signal_dbm: s.signal_dbm,
+                    rate_kbps: s.tx_rate_kbps,
+                    rx_packets: s.counters.rx_packets,
+                    rx_bytes: s.counters.rx_bytes,
+                    tx_packets: s.counters.tx_packets,
+                    tx_bytes: s.counters.tx_bytes,
+                    dropped: vec![
+                        ("bad_message".into(), c.bad_messages),
+                        ("spoofed".into(), c.spoofed),
+                        ("tx_dropped".into(), c.tx_dropped),
+                        ("rx_dropped".into(), s.counters.rx_dropped),
+                        ("rx_queue_full".into(), c.rx_queue_full),
+                        ("control_dropped".into(), c.control_dropped),
+                        ("link_queue_full".into(), entry.link_data_dropped),
+                        ("link_control_dropped".into(), entry.link_control_dropped),
+                    ],
+                });
+            }
+        }
+        let aps = self
+            .world
+            .aps()
+            .map(|ap| {
+                let cfg = ap.config();
+                ApSnapshot {
+                    ssid: vwifi_core::proto::Ssid::new(cfg.ssid.as_bytes())
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    bssid: ap.bssid().to_string(),
+                    channel: cfg.channel.number(),
+                    protected: cfg.security.is_protected(),
+                    stations: ap.associated_count() as u64,
+                }
+            })
+            .collect();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            uptime_ms: now.as_micros() / 1000,
+            radio,
+            aps,
+            guests,
+        }
+    }
+}
+
+/// The name of a station state in the status.
+pub(crate) fn state_name(s: StationState) -> String {
+    match s {
+        StationState::Idle => "idle".into(),
+        StationState::Scanning => "scanning".into(),
+        StationState::Authenticating => "authenticating".into(),
+        StationState::Associating => "associating".into(),
+        StationState::Handshaking => "handshaking".into(),
+        StationState::Connected => "connected".into(),
+        StationState::Failed => "failed".into(),
+        StationState::Other(code) => format!("state {code}"),
+    }
+}
+
+fn drop_reason_name(r: DropReason) -> &'static str {
+    match r {
+        DropReason::Malformed => "malformed",
+        DropReason::Control => "control",
+        DropReason::UnknownReceiver => "unknown_receiver",
+        DropReason::ForeignBss => "foreign_bss",
+        DropReason::NoMemberOfBss => "no_member_of_bss",
+        DropReason::FourAddress => "four_address",
+        DropReason::ToDs => "to_ds",
+    }
+}
+
+/// `text` cut to `max` bytes with control characters replaced, for logs and the status.
+fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(if c.is_control() { '?' } else { c });
+    }
+    out
+}
+
+/// Accepts guests until shutdown; returns the guests' tasks, still running, to be awaited.
+pub(crate) async fn accept_guests(
+    mut listener: UnixGuestListener,
+    cmds: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            r = listener.accept_link() => r,
+        };
+        while tasks.try_join_next().is_some() {}
+        let mut link = match accepted {
+            Ok(link) => link,
+            Err(e) => {
+                tracing::warn!(error = %e, "a guest could not connect");
+                if matches!(e, LinkError::Accept(_)) {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                continue;
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let peer = link.peer();
+        if cmds.send(Command::Admit { peer, reply }).await.is_err() {
+            break;
+        }
+        match answer.await {
+            Ok(Ok(adm)) => {
+                tasks.spawn(serve_guest(
+                    link,
+                    adm.guest,
+                    adm.name,
+                    adm.outbox,
+                    cmds.clone(),
+                ));
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, error = %e, "guest refused");
+                let refusal = Message::Error {
+                    id: None,
+                    code: ErrorCode::RadioUnavailable,
+                    text: Some(e.to_string()),
+                };
+                tasks.spawn(async move {
+                    let _ = tokio::time::timeout(LAST_WORD_TIMEOUT, link.send(&refusal)).await;
+                    let _ = link.close().await;
+                });
+            }
+            Err(_) => break,
+        }
+    }
+    tasks
+}
+
+/// What woke a guest's task.
+enum Wake {
+    FromGuest(Result<Message, LinkError>),
+    ToGuest(Option<Message>),
+}
+
+/// Serves one guest's link: its messages to the driver, its outbox to the link.
+pub(crate) async fn serve_guest(
+    mut link: UnixLink,
+    guest: GuestId,
+    name: String,
+    mut outbox: mpsc::Receiver<Message>,
+    cmds: mpsc::Sender<Command>,
+) {
+    let why: String = loop {
+        let wake = tokio::select! {
+            r = link.recv() => Wake::FromGuest(r),
+            m = outbox.recv() => Wake::ToGuest(m),
+        };
+        match wake {
+            Wake::FromGuest(Ok(msg)) => {
+                if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+                    break "the daemon is stopping".into();
+                }
+            }
+            Wake::FromGuest(Err(e)) if !e.is_fatal() => {
+                tracing::debug!(guest = guest.0, %name, error = %e, "bad message from a guest");
+                if let Some(reply) = e.error_reply() {
+                    if let Err(e) = link.send(&reply).await {
+                        break e.to_string();
+                    }
+                }
+            }
+            Wake::FromGuest(Err(e)) => {
+                if let Some(reply) = e.error_reply() {
+                    let _ = tokio::time::timeout(LAST_WORD_TIMEOUT, link.send(&reply)).await;
+                }
+                break e.to_string();
+            }
+            Wake::ToGuest(Some(msg)) => {
+                if let Err(e) = link.send(&msg).await {
+                    break e.to_string();
+                }
+            }
+            Wake::ToGuest(None) => {
+                // The driver let the guest go (shutdown): everything queued was written.
+                let _ = link.close().await;
+                tracing::debug!(guest = guest.0, %name, "guest link closed");
+                return;
+            }
+        }
+    };
+    tracing::info!(guest = guest.0, %name, reason = %why, "guest link ended");
+    let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// Serves the control socket until shutdown.
+pub(crate) async fn serve_control(
+    listener: UnixListener,
+    peers: PeerPolicy,
+    cmds: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            r = listener.accept() => r,
+        };
+        while tasks.try_join_next().is_some() {}
+        match accepted {
+            Ok((stream, _)) => {
+                let allowed = stream
+                    .peer_cred()
+                    .is_ok_and(|c| peers.allows(c.uid(), c.gid()));
+                if !allowed {
+                    tracing::warn!("control client refused: its uid and gid are not allowed");
+                    continue;
+                }
+                tasks.spawn(answer_control(stream, cmds.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    tasks.abort_all();
+}
+
+/// Answers one control request.
+async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let limit = u64::try_from(MAX_REQUEST_LEN).unwrap_or(u64::MAX);
+    let mut reader = BufReader::new(read.take(limit));
+    let read = tokio::time::timeout(CONTROL_READ_TIMEOUT, reader.read_line(&mut line)).await;
+    let response = match read {
+        Ok(Ok(_)) => match control::parse_request(&line) {
+            Ok(Request::Status) => {
+                let (reply, answer) = oneshot::channel();
+                if cmds.send(Command::Snapshot { reply }).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(s) => Response::Status(s),
+                    Err(_) => return,
+                }
+            }
+            Err(message) => Response::Error { message },
+        },
+        Ok(Err(e)) => Response::Error {
+            message: format!("cannot read the request: {e}"),
+        },
+        Err(_) => Response::Error {
+            message: "no request within 5 s".into(),
+        },
+    };
+    let Ok(mut text) = serde_json::to_string(&response) else {
+        return;
+    };
+    text.push('\n');
+    let _ = write.write_all(text.as_bytes()).await;
+    let _ = write.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HostConfig;
+    use vwifi_core::sim::config::SimConfig;
+
+    fn open_world() -> SimWorld {
+        let mut sim = SimConfig::demo();
+        for ap in &mut sim.aps {
+            ap.passphrase = None;
+        }
+        SimWorld::new(&sim, HostConfig::default().mux_config(), [7; 32]).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_counts_from_its_start_and_sleeps_until_a_deadline() {
+        let clock = TokioClock::start();
+        assert_eq!(clock.now(), Instant::ZERO);
+        clock.sleep_until(Instant::from_millis(250)).await;
+        assert_eq!(clock.now(), Instant::from_millis(250));
+        // A deadline in the past completes at once.
+        clock.sleep_until(Instant::from_millis(10)).await;
+        assert_eq!(clock.now(), Instant::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_outbox_drops_that_guests_messages_and_counts_them() {
+        let mut d = Driver::new(open_world(), TokioClock::start(), 1);
+        let adm = d.admit(PeerInfo::Anonymous).unwrap();
+        for id in 1..=3 {
+            d.handle(Command::Guest {
+                guest: adm.guest,
+                msg: Message::StatusRequest {
+                    id: vwifi_core::proto::RequestId(id),
+                },
+            });
+        }
+        d.deliver();
+        let entry = &d.guests[&adm.guest];
+        assert_eq!(entry.link_control_dropped, 2);
+        let snap = d.snapshot();
+        let dropped = &snap.guests[0].dropped;
+        assert!(
+            dropped.contains(&("link_control_dropped".into(), 2)),
+            "{dropped:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_tells_every_guest_it_was_disconnected_and_removes_it() {
+        let mut d = Driver::new(open_world(), TokioClock::start(), 8);
+        let mut a = d.admit(PeerInfo::Anonymous).unwrap();
+        let mut b = d.admit(PeerInfo::Anonymous).unwrap();
+        assert_ne!(a.name, b.name);
+        let summary = d.shut_down();
+        assert_eq!(summary.guests_at_shutdown, 2);
+        assert_eq!(summary.guests_served, 2);
+        for outbox in [&mut a.outbox, &mut b.outbox] {
+            assert_eq!(
+                outbox.recv().await,
+                Some(Message::Event(Event::Disconnected {
+                    reason: 3,
+                    locally_generated: true
+                }))
+            );
+            // The driver let go of the outbox: the guest's task closes its link.
+            assert_eq!(outbox.recv().await, None);
+        }
+    }
+
+    #[test]
+    fn printable_cuts_and_masks_control_characters() {
+        assert_eq!(printable("agent\n1", 64), "agent?1");
+        assert_eq!(printable("ééé", 5), "éé");
+    }
+}
