@@ -87,7 +87,7 @@ pub(crate) struct RunArgs {
 /// Where the daemon is.
 #[derive(Debug, Args)]
 pub(crate) struct SocketArg {
-    /// The daemon's guest socket (its control socket is <PATH>.ctl) [default: as for run].
+    /// The daemon's guest socket (its control socket is `<PATH>.ctl`) [default: as for run].
     #[arg(long, value_name = "PATH")]
     pub(crate) socket: Option<PathBuf>,
 }
