@@ -16,10 +16,12 @@
 //! ([`Node::handle_tx_status`]); the node hands back frames to transmit ([`Node::poll_transmit`])
 //! and the next time it must be woken ([`Node::poll_timeout`]).
 
+pub mod air;
 pub mod ap;
 pub mod config;
 pub mod medium;
 mod node;
 pub mod pcap;
 
+pub use air::{SimAir, SimAirError, SimAps};
 pub use node::{Node, NodeId, RxMeta, TxStatus};
