@@ -41,6 +41,7 @@
 //! ```
 //! use vwifi_core::sim::air::SimAir;
 //! use vwifi_core::sim::config::SimConfig;
+//! use vwifi_core::Instant;
 //!
 //! let cfg = SimConfig::from_toml_str(
 //!     "seed = 7\n[[aps]]\nssid = \"lab\"\nchannel = 6\nposition = [3.0, 4.0]\nuplink = true\n",
@@ -49,10 +50,12 @@
 //! let mut air = SimAir::new(&cfg).unwrap();
 //! let bssid = air.aps().next().unwrap().bssid();
 //! // The host's loop: wake the air when it asks, then drain uplinks and events.
-//! let wake = air.poll_timeout().unwrap();
-//! air.handle_timeout(wake);
-//! assert!(air.medium().stats().transmissions >= 1); // the first beacon
-//! assert!(air.poll_uplink().is_none());
+//! while let Some(at) = air.poll_timeout().filter(|&t| t < Instant::from_millis(50)) {
+//!     air.handle_timeout(at);
+//!     while let Some((_bssid, _frame)) = air.poll_uplink() { /* to that AP's TAP */ }
+//!     while let Some((_bssid, _event)) = air.poll_event() { /* to the logs */ }
+//! }
+//! assert_eq!(air.medium().stats().transmissions, 1); // the first beacon
 //! assert_eq!(air.ap(bssid).unwrap().config().channel.number(), 6);
 //! ```
 
@@ -296,13 +299,16 @@ impl SimAps {
     }
 
     /// The next 802.3 frame one of the APs sends to its uplink, with that AP's BSSID. The APs
-    /// take turns, so a busy one cannot starve the others.
+    /// take turns, so a busy one cannot starve the others. Polling leaves
+    /// [`Medium::poll_timeout`] as it was (it never asks for a wake-up "now" because of it).
     pub fn poll_uplink(&mut self, medium: &mut Medium) -> Option<(MacAddr, EthernetFrame)> {
-        let (i, item) = round_robin(&self.nodes, self.next_uplink, |node| {
+        let found = round_robin(&self.nodes, self.next_uplink, |node| {
             medium
                 .node_as_mut::<SoftAp>(node)
                 .and_then(SoftAp::poll_uplink)
-        })?;
+        });
+        settle(medium);
+        let (i, item) = found?;
         self.next_uplink = i + 1;
         Some(item)
     }
@@ -328,16 +334,31 @@ impl SimAps {
         Ok(())
     }
 
-    /// The next event of one of the APs, with that AP's BSSID; the APs take turns.
+    /// The next event of one of the APs, with that AP's BSSID; the APs take turns. Like
+    /// [`SimAps::poll_uplink`], it leaves [`Medium::poll_timeout`] as it was.
     pub fn poll_event(&mut self, medium: &mut Medium) -> Option<(MacAddr, ApEvent)> {
-        let (i, item) = round_robin(&self.nodes, self.next_event, |node| {
+        let found = round_robin(&self.nodes, self.next_event, |node| {
             medium
                 .node_as_mut::<SoftAp>(node)
                 .and_then(SoftAp::poll_event)
-        })?;
+        });
+        settle(medium);
+        let (i, item) = found?;
         self.next_event = i + 1;
         Some(item)
     }
+}
+
+/// Services at once the APs that [`SimAps::poll_uplink`] or [`SimAps::poll_event`] reached.
+///
+/// Reaching a node mutably marks it for servicing at the medium's current time; taking an
+/// uplink frame or an event changes nothing the medium reads (channel, frames, timer), but
+/// left marked, the AP would make [`Medium::poll_timeout`] answer "now" after every poll, and a
+/// host loop that polls after each wake-up would spin at one instant forever. Processing the
+/// medium up to its own clock does only that servicing (and anything else already due).
+fn settle(medium: &mut Medium) {
+    let now = medium.now();
+    medium.handle_timeout(now);
 }
 
 /// The first AP from `start` (wrapping) for which `poll` yields something: its index and the
@@ -750,6 +771,30 @@ channel = 11
             air.handle_uplink(stranger, Instant::ZERO, eth),
             Err(SimAirError::UnknownBssid(stranger))
         );
+    }
+
+    #[test]
+    fn polling_uplinks_and_events_does_not_ask_for_a_wake_up_now() {
+        let mut air = SimAir::new(&demo_open()).unwrap();
+        air.handle_timeout(Instant::from_millis(1));
+        let next = air.poll_timeout();
+        assert!(next > Some(air.now()), "{next:?}");
+        assert!(air.poll_uplink().is_none());
+        assert!(air.poll_event().is_none());
+        assert_eq!(air.poll_timeout(), next);
+        // A host loop that drains after every wake-up gets through a second of beacons.
+        let mut wakes = 0;
+        while let Some(at) = air
+            .poll_timeout()
+            .filter(|&t| t < Instant::from_millis(1000))
+        {
+            air.handle_timeout(at);
+            while air.poll_uplink().is_some() {}
+            while air.poll_event().is_some() {}
+            wakes += 1;
+            assert!(wakes < 10_000, "the loop spins at {at:?}");
+        }
+        assert_eq!(air.medium().stats().transmissions, 30);
     }
 
     #[test]
