@@ -186,6 +186,8 @@ struct Scan {
     channels: VecDeque<Channel>,
     dwell: Duration,
     active: bool,
+    /// When the second probe request of an active scan goes out on the current channel.
+    reprobe: Option<Instant>,
     /// When the current channel's dwell ends.
     until: Instant,
 }
@@ -257,7 +259,8 @@ impl ScriptedStation {
     // ---- commands ----
 
     /// Scans `channels` in order, `dwell` on each, sending a wildcard probe request on
-    /// arrival if `active` (else only listening for beacons). Stops any scan in progress.
+    /// arrival and another halfway through if `active` (a probe request is broadcast: sent
+    /// once, it may be lost to a collision), else only listening for beacons. Stops any scan in progress.
     /// [`ScriptedStation::scans_done`] counts finished scans. Ignored while joined or joining.
     pub fn scan(&mut self, now: Instant, channels: &[Channel], dwell: Duration, active: bool) {
         if self.link.is_some() {
@@ -272,6 +275,7 @@ impl ScriptedStation {
             channels,
             dwell,
             active,
+            reprobe: None,
             until: now,
         });
         self.visit(now, first);
@@ -468,7 +472,8 @@ impl ScriptedStation {
         core::mem::take(&mut self.received)
     }
 
-    /// Data frames of its BSS addressed to other stations, as heard on the air (at most 1024).
+    /// Protected data frames of its BSS addressed to other stations, as heard on the air (at
+    /// most 1024).
     pub fn overheard(&self) -> &[Bytes] {
         &self.overheard
     }
@@ -529,16 +534,22 @@ impl ScriptedStation {
             return;
         };
         scan.until = now + scan.dwell;
+        scan.reprobe = scan.active.then(|| now + scan.dwell / 2);
         if scan.active {
-            let mut elements = ElementList::new();
-            elements.push(Element::Ssid(Ssid::default()));
-            elements.push(Element::SupportedRates(rates(channel)));
-            elements.push(Element::DsParameterSet {
-                channel: channel.number(),
-            });
-            let body = MgmtBody::ProbeRequest(ProbeRequest { elements });
-            self.send_mgmt(MacAddr::BROADCAST, MacAddr::BROADCAST, body);
+            self.probe(channel);
         }
+    }
+
+    /// A wildcard probe request on `channel`.
+    fn probe(&mut self, channel: Channel) {
+        let mut elements = ElementList::new();
+        elements.push(Element::Ssid(Ssid::default()));
+        elements.push(Element::SupportedRates(rates(channel)));
+        elements.push(Element::DsParameterSet {
+            channel: channel.number(),
+        });
+        let body = MgmtBody::ProbeRequest(ProbeRequest { elements });
+        self.send_mgmt(MacAddr::BROADCAST, MacAddr::BROADCAST, body);
     }
 
     fn record_bss(&mut self, bssid: MacAddr, body: &Beacon, beacon: bool, meta: RxMeta) {
@@ -703,7 +714,7 @@ impl ScriptedStation {
             return;
         }
         if h.addr1 != self.addr && !h.addr1.is_group() {
-            if self.overheard.len() < OVERHEARD_LIMIT {
+            if h.flags().protected() && self.overheard.len() < OVERHEARD_LIMIT {
                 self.overheard.push(raw.clone());
             }
             return;
@@ -864,6 +875,15 @@ impl Node for ScriptedStation {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if let Some(scan) = self
+            .scan
+            .as_mut()
+            .filter(|s| s.reprobe.is_some_and(|t| t <= now))
+        {
+            scan.reprobe = None;
+            let channel = self.channel;
+            self.probe(channel);
+        }
         if self.scan.as_ref().is_some_and(|s| s.until <= now) {
             match self.scan.as_mut().and_then(|s| s.channels.pop_front()) {
                 Some(next) => self.visit(now, next),
@@ -895,7 +915,10 @@ impl Node for ScriptedStation {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let scan = self.scan.as_ref().map(|s| s.until);
+        let scan = self
+            .scan
+            .as_ref()
+            .map(|s| s.reprobe.map_or(s.until, |r| r.min(s.until)));
         let link = self.link.as_ref().and_then(|l| {
             let sup = l
                 .supplicant
@@ -945,7 +968,7 @@ mod tests {
             .bss(BSSID)
             .cloned()
             .unwrap();
-        assert_eq!(bss.probe_responses, 1);
+        assert!(bss.probe_responses >= 1);
         let now = world.now();
         world.node_mut::<ScriptedStation>(id).join(now, &bss, psk);
         world.drive(|w| w.node::<ScriptedStation>(id).last_outcome().is_some());
