@@ -16,6 +16,7 @@
 //! ([`Node::handle_tx_status`]); the node hands back frames to transmit ([`Node::poll_transmit`])
 //! and the next time it must be woken ([`Node::poll_timeout`]).
 
+pub mod air;
 pub mod ap;
 pub mod config;
 pub mod medium;
@@ -23,5 +24,6 @@ mod mux_node;
 mod node;
 pub mod pcap;
 
+pub use air::{SimAir, SimAirError, SimAps};
 pub use mux_node::MuxNode;
 pub use node::{Node, NodeId, RxMeta, TxStatus};
