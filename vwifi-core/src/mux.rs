@@ -208,6 +208,10 @@ pub struct Mux {
     demux: Demux,
     sched: Scheduler,
     radio: VecDeque<Output>,
+    /// The channel of the radio as of the outputs queued so far. The scheduler's own idea
+    /// runs ahead: it has already moved on when it asks the stations to leave a channel,
+    /// and the frames they queue then must still go out on the old one.
+    tuned: Option<Channel>,
     next_guest: u32,
     /// The guest to serve first in the next round of [`Mux::poll_output`].
     cursor: u32,
@@ -224,6 +228,7 @@ impl Mux {
             guests: BTreeMap::new(),
             demux: Demux::new(),
             radio: VecDeque::new(),
+            tuned: None,
             next_guest: 1,
             cursor: 0,
             stats: MuxStats::default(),
@@ -275,7 +280,7 @@ impl Mux {
             let _ = g.station.handle_command(now, Command::Disconnect);
             while let Some(out) = g.station.poll_output() {
                 if let StationOutput::Transmit { frame, channel } = out {
-                    if self.sched.tuned() == Some(channel) {
+                    if self.tuned == Some(channel) {
                         self.stats.tx_frames += 1;
                         self.radio.push_back(Output::Transmit { frame, channel });
                     }
@@ -320,7 +325,7 @@ impl Mux {
 
     /// The channel the radio is tuned to.
     pub const fn tuned(&self) -> Option<Channel> {
-        self.sched.tuned()
+        self.tuned
     }
 
     /// Feeds one input. Bad input is answered (to a guest) or counted (from the air), never
@@ -553,7 +558,7 @@ impl Mux {
         while let Some(out) = g.station.poll_output() {
             match out {
                 StationOutput::Transmit { frame, channel } => {
-                    if self.sched.tuned() == Some(channel) {
+                    if self.tuned == Some(channel) {
                         self.stats.tx_frames += 1;
                         self.radio.push_back(Output::Transmit { frame, channel });
                     } else {
@@ -682,6 +687,7 @@ impl Mux {
                         self.pump(now, id);
                     }
                     self.stats.tunes += 1;
+                    self.tuned = Some(c);
                     self.radio.push_back(Output::Tune(c));
                     if let Some(h) = self.sched.holder().filter(|_| self.sched.holder_active()) {
                         self.arrive(now, h, c);
@@ -693,9 +699,16 @@ impl Mux {
                         self.arrive(now, id, c);
                     }
                 }
-                SchedulerOutput::Granted(_) => {}
+                SchedulerOutput::Granted(g) => {
+                    // The new holder asked while another held the grant: tell the scheduler
+                    // where it needs the radio, or its slot would leave the radio where it is.
+                    let want = self.guests.get(&g).and_then(|x| x.placed.1);
+                    if let Some(c) = want {
+                        self.sched.tune_for_holder(now, g, c);
+                    }
+                }
                 SchedulerOutput::Resumed(g) => {
-                    if let Some(c) = self.sched.tuned() {
+                    if let Some(c) = self.tuned {
                         self.arrive(now, g, c);
                     }
                 }

@@ -1,217 +1,17 @@
 //! The Mux on the simulated air (issue 4): many guests, one radio, software APs.
 
+mod mux_lab;
+
 use std::time::Duration;
 
-use bytes::Bytes;
-use vwifi_core::channel::Channel;
-use vwifi_core::crypto::{Passphrase, Psk};
+use mux_lab::{ip_frame, two_networks, Lab, LabOptions, AP_A, AP_B, UPLINK_PEER};
 use vwifi_core::demux::GuestId;
-use vwifi_core::mux::{GuestConfig, Mux, MuxConfig};
-use vwifi_core::proto::{
-    ConnectFailure, Credentials, Event, Message, RequestId, Ssid, StationState,
-};
-use vwifi_core::sim::ap::{ApConfig, ApSecurity, SoftAp};
-use vwifi_core::sim::medium::Placement;
-use vwifi_core::sim::{MuxNode, NodeId};
-use vwifi_core::testing::{seed_bytes, World};
-use vwifi_core::wire::{EtherType, EthernetFrame};
+use vwifi_core::mux::MuxConfig;
+use vwifi_core::proto::{ConnectFailure, Event, Message};
+use vwifi_core::sim::ap::SoftAp;
+use vwifi_core::sim::medium::MediumConfig;
+use vwifi_core::testing::seed_from_env;
 use vwifi_core::MacAddr;
-
-struct Net {
-    ssid: &'static str,
-    bssid: MacAddr,
-    channel: u8,
-    pass: Option<&'static str>,
-    at: (f64, f64),
-}
-
-struct Lab {
-    world: World,
-    host: NodeId,
-    aps: Vec<NodeId>,
-}
-
-fn psk_of(pass: &str, ssid: &str) -> Psk {
-    vwifi_core::crypto::derive_psk(&Passphrase::new(pass).unwrap(), ssid.as_bytes()).unwrap()
-}
-
-impl Lab {
-    fn new(seed: u64, nets: &[Net], cfg: MuxConfig) -> Self {
-        let mut world = World::new(seed);
-        let mut aps = Vec::new();
-        let mut psks = Vec::new();
-        for (i, n) in nets.iter().enumerate() {
-            let security = match n.pass {
-                Some(p) => {
-                    let psk = psk_of(p, n.ssid);
-                    psks.push((n.ssid, psk.clone()));
-                    ApSecurity::Wpa2Psk { psk }
-                }
-                None => ApSecurity::Open,
-            };
-            let mut ap_cfg = ApConfig::new(
-                vwifi_core::wire::Ssid::new(n.ssid.as_bytes()).unwrap(),
-                n.bssid,
-                Channel::new(n.channel).unwrap(),
-                security,
-            );
-            ap_cfg.position = n.at;
-            ap_cfg.uplink = true;
-            let ap = SoftAp::new(ap_cfg, world.now(), seed.wrapping_add(i as u64 + 1)).unwrap();
-            let id = world.add_node(ap, Placement::at(n.at.0, n.at.1));
-            world.medium_mut().set_addresses(id, vec![n.bssid]).unwrap();
-            aps.push(id);
-        }
-        let mux = Mux::new(cfg, seed_bytes(seed ^ 0xabcd));
-        let host = world.add_node(
-            MuxNode::new(mux, Channel::new(1).unwrap()),
-            Placement::at(0.0, 3.0),
-        );
-        let _ = psks;
-        Self { world, host, aps }
-    }
-
-    fn admit(&mut self, name: &str) -> GuestId {
-        let g = self
-            .world
-            .node_mut::<MuxNode>(self.host)
-            .admit(GuestConfig {
-                name: name.into(),
-                mac: None,
-            })
-            .unwrap();
-        let addrs = self.world.node::<MuxNode>(self.host).addresses();
-        self.world
-            .medium_mut()
-            .set_addresses(self.host, addrs)
-            .unwrap();
-        g
-    }
-
-    fn send(&mut self, g: GuestId, msg: Message) {
-        let now = self.world.now();
-        self.world
-            .node_mut::<MuxNode>(self.host)
-            .guest_message(now, g, msg);
-    }
-
-    fn connect(&mut self, g: GuestId, ssid: &str, pass: Option<&str>) {
-        let credentials = match pass {
-            Some(p) => Credentials::Passphrase(Passphrase::new(p).unwrap()),
-            None => Credentials::None,
-        };
-        let ssid = Ssid::new(ssid.as_bytes()).unwrap();
-        self.send(
-            g,
-            Message::Connect {
-                id: RequestId(7),
-                ssid,
-                bssid: None,
-                credentials,
-            },
-        );
-    }
-
-    fn state(&self, g: GuestId) -> StationState {
-        self.world
-            .node::<MuxNode>(self.host)
-            .mux()
-            .station(g)
-            .unwrap()
-            .state()
-    }
-
-    fn mac(&self, g: GuestId) -> MacAddr {
-        self.world
-            .node::<MuxNode>(self.host)
-            .mux()
-            .station(g)
-            .unwrap()
-            .mac()
-    }
-
-    fn messages(&self, g: GuestId) -> Vec<Message> {
-        self.world
-            .node::<MuxNode>(self.host)
-            .guest_messages(g)
-            .to_vec()
-    }
-
-    fn take(&mut self, g: GuestId) -> Vec<Message> {
-        self.world
-            .node_mut::<MuxNode>(self.host)
-            .take_guest_messages(g)
-    }
-
-    fn drive_until(&mut self, limit: Duration, mut f: impl FnMut(&Lab) -> bool) {
-        let deadline = self.world.now() + limit;
-        while !f(self) {
-            assert!(
-                self.world.now() < deadline,
-                "condition not met within {limit:?} (seed {})",
-                self.world.seed()
-            );
-            if !self.world.step() {
-                panic!("world idle (seed {})", self.world.seed());
-            }
-        }
-    }
-
-    fn connected(&self, g: GuestId) -> bool {
-        self.state(g) == StationState::Connected
-    }
-
-    fn failure(&self, g: GuestId) -> Option<ConnectFailure> {
-        self.messages(g).iter().find_map(|m| match m {
-            Message::Event(Event::ConnectFailed { reason }) => Some(*reason),
-            _ => None,
-        })
-    }
-
-    fn data_received(&self, g: GuestId) -> Vec<EthernetFrame> {
-        self.messages(g)
-            .iter()
-            .filter_map(|m| match m {
-                Message::Data(b) => EthernetFrame::parse_bytes(b).ok(),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn ip_frame(src: MacAddr, dst: MacAddr, tag: u8) -> Message {
-    let eth = EthernetFrame {
-        dst,
-        src,
-        ethertype: EtherType::Ipv4,
-        payload: Bytes::from(vec![0x45, tag, 0, 20, 1, 2, 3, 4]),
-    };
-    let mut out = Vec::new();
-    eth.emit(&mut out);
-    Message::Data(out.into())
-}
-
-const AP_A: MacAddr = MacAddr([0x02, 0x76, 0x77, 0, 0, 0x0a]);
-const AP_B: MacAddr = MacAddr([0x02, 0x76, 0x77, 0, 0, 0x0b]);
-
-fn two_networks() -> Vec<Net> {
-    vec![
-        Net {
-            ssid: "lab-a",
-            bssid: AP_A,
-            channel: 1,
-            pass: Some("passphrase of A"),
-            at: (0.0, 0.0),
-        },
-        Net {
-            ssid: "lab-b",
-            bssid: AP_B,
-            channel: 11,
-            pass: Some("another secret B"),
-            at: (5.0, 0.0),
-        },
-    ]
-}
 
 #[test]
 fn three_guests_on_two_channels_connect_and_exchange_data_and_a_wrong_passphrase_is_told() {
@@ -283,4 +83,152 @@ fn three_guests_on_two_channels_connect_and_exchange_data_and_a_wrong_passphrase
         );
     }
     assert!(lab.connected(g1) && lab.connected(g2) && lab.connected(g3));
+}
+
+fn all_connected(l: &Lab, gs: &[GuestId]) -> bool {
+    gs.iter().all(|g| l.connected(*g))
+}
+
+fn events(l: &Lab, g: GuestId) -> Vec<Event> {
+    l.messages(g)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+fn disconnected_events(l: &Lab, g: GuestId) -> usize {
+    events(l, g)
+        .iter()
+        .filter(|e| matches!(e, Event::Disconnected { .. }))
+        .count()
+}
+
+#[test]
+fn with_ten_percent_frame_loss_every_guest_of_two_networks_still_connects_and_data_flows() {
+    let seed = seed_from_env(21);
+    let medium = MediumConfig {
+        extra_loss: 0.1,
+        ..MediumConfig::default()
+    };
+    let mut lab = Lab::with_options(
+        seed,
+        &two_networks(),
+        LabOptions {
+            medium,
+            ..LabOptions::default()
+        },
+    );
+    let gs = lab.admit_many("lossy", 6);
+    for (i, g) in gs.iter().enumerate() {
+        let (ssid, pass) = [("lab-a", "passphrase of A"), ("lab-b", "another secret B")][i % 2];
+        lab.connect(*g, ssid, Some(pass));
+    }
+    lab.drive_until(Duration::from_secs(60), |l| all_connected(l, &gs));
+    for (i, g) in gs.iter().enumerate() {
+        assert_eq!(lab.bssid(*g), Some([AP_A, AP_B][i % 2]), "guest {g:?}");
+    }
+    assert!(
+        lab.world.medium().stats().lost.total() > 0,
+        "the medium lost nothing: the test does not test loss"
+    );
+
+    // Data crosses the lossy air both ways (the MAC retries), within a BSS and to an uplink.
+    for g in &gs {
+        lab.take(*g);
+    }
+    let (m0, m2) = (lab.mac(gs[0]), lab.mac(gs[2]));
+    for tag in 0..10 {
+        lab.send(gs[0], ip_frame(m0, m2, tag));
+        lab.send(gs[1], ip_frame(lab.mac(gs[1]), UPLINK_PEER, tag));
+    }
+    let uplinked = lab.collect_uplink(1, Duration::from_secs(2));
+    lab.drive_until(Duration::from_secs(10), |l| {
+        l.data_received(gs[2]).len() >= 8
+    });
+    let from_g1 = uplinked.iter().filter(|f| f.src == lab.mac(gs[1])).count();
+    assert!(
+        from_g1 >= 8,
+        "only {from_g1} of 10 frames reached B's uplink"
+    );
+    assert!(all_connected(&lab, &gs));
+}
+
+#[test]
+fn an_ap_restart_makes_its_guests_reconnect_by_themselves_and_spares_the_other_network() {
+    let seed = seed_from_env(31);
+    let mut lab = Lab::new(seed, &two_networks(), MuxConfig::default());
+    let gs = lab.admit_many("restart", 4);
+    for (i, g) in gs.iter().enumerate() {
+        lab.connect_net(*g, i % 2);
+    }
+    lab.drive_until(Duration::from_secs(20), |l| all_connected(l, &gs));
+    let (on_a, on_b) = ([gs[0], gs[2]], [gs[1], gs[3]]);
+    for g in &gs {
+        lab.take(*g);
+    }
+
+    // 1. AP A reboots at once: it forgets its stations and keys and deauthenticates nobody.
+    // Its old stations' next frames (power-save nulls at channel switches, data) are class-3
+    // frames for the new AP, which deauthenticates them (reason 7); they reconnect.
+    lab.restart_ap(0);
+    assert_eq!(lab.ap(0).associated_count(), 0);
+    lab.send(on_a[0], ip_frame(lab.mac(on_a[0]), UPLINK_PEER, 1));
+    lab.drive_until(Duration::from_secs(30), |l| {
+        l.ap(0).associated_count() == 2 && all_connected(l, &gs)
+    });
+    for g in on_a {
+        assert!(
+            disconnected_events(&lab, g) >= 1,
+            "guest {g:?} was not told it lost A: {:?}",
+            events(&lab, g)
+        );
+        assert!(matches!(
+            events(&lab, g).last(),
+            Some(Event::Connected { .. })
+        ));
+    }
+    for g in on_b {
+        assert_eq!(
+            disconnected_events(&lab, g),
+            0,
+            "guest {g:?} on B was disturbed"
+        );
+    }
+    // Traffic flows again with the new keys.
+    lab.take(on_a[1]);
+    lab.send(on_a[0], ip_frame(lab.mac(on_a[0]), lab.mac(on_a[1]), 2));
+    lab.drive_until(Duration::from_secs(5), |l| {
+        l.data_received(on_a[1]).iter().any(|e| e.payload[1] == 2)
+    });
+    for g in &gs {
+        lab.take(*g);
+    }
+
+    // 2. AP B loses power for four seconds: its stations detect the beacon loss, then it
+    // comes back fresh and they find it again.
+    let home = lab.nets[1].at;
+    lab.move_ap(1, (100_000.0, 0.0));
+    lab.run_for(Duration::from_secs(4));
+    for g in on_b {
+        assert!(
+            !lab.connected(g),
+            "guest {g:?} did not notice that B is gone"
+        );
+        assert!(disconnected_events(&lab, g) >= 1);
+    }
+    lab.restart_ap(1);
+    lab.move_ap(1, home);
+    lab.drive_until(Duration::from_secs(60), |l| {
+        l.ap(1).associated_count() == 2 && all_connected(l, &gs)
+    });
+    for g in on_a {
+        assert_eq!(
+            disconnected_events(&lab, g),
+            0,
+            "guest {g:?} on A was disturbed"
+        );
+    }
 }

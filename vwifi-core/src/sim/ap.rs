@@ -1486,6 +1486,17 @@ impl Node for SoftAp {
         self.counters.rx_bytes += frame.len() as u64;
         if let Some(sta) = ta.and_then(|a| self.stations.get_mut(&a)) {
             sta.signal_dbm = Some(meta.signal_dbm);
+            // A retransmission whose Ack was lost is not processed twice (IEEE 802.11-2020
+            // 10.3.2.14): a repeated association request would restart the handshake.
+            let header = match &parsed {
+                Frame::Management(m) => Some(&m.header),
+                Frame::Data(d) => Some(&d.header),
+                _ => None,
+            };
+            if header.is_some_and(|h| !ra.is_group() && sta.duplicates.is_duplicate(h)) {
+                trace!(bssid = %self.cfg.bssid, sta = ?ta, "duplicate frame dropped");
+                return;
+            }
         }
         match parsed {
             Frame::Management(m) => self.on_mgmt(now, m),

@@ -119,6 +119,9 @@ pub struct Station {
     power_save: bool,
     /// When a frame from the joined AP was last heard.
     last_heard: Instant,
+    /// Time spent on the BSS's channel without hearing the AP, over the earlier visits since
+    /// it was last heard: beacon loss counts listening time only, across channel switches.
+    silent_listening: Duration,
     reported_signal: Option<i8>,
     tx_queue: VecDeque<Bytes>,
     outputs: VecDeque<StationOutput>,
@@ -156,6 +159,7 @@ impl Station {
             last_wanted: None,
             power_save: false,
             last_heard: Instant::ZERO,
+            silent_listening: Duration::ZERO,
             reported_signal: None,
             tx_queue: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -482,7 +486,7 @@ impl Station {
     /// authentication/association request in flight restarts on return.
     pub fn off_channel(&mut self, now: Instant) {
         if let Some(cur) = self.current {
-            self.enter_power_save(cur);
+            self.enter_power_save(now, cur);
             if let Some(scan) = &mut self.scan {
                 if scan.channel() == Some(cur) {
                     scan.dwell_until = None;
@@ -558,13 +562,20 @@ impl Station {
         }
     }
 
-    /// Sends a null-data frame with power management set if the station is connected and on
-    /// its BSS's channel `cur` and has not yet.
-    fn enter_power_save(&mut self, cur: Channel) {
+    /// Sends a null-data frame with power management set if the station is associated
+    /// (handshaking or connected) and on its BSS's channel `cur` and has not yet. During the
+    /// handshake too: the AP then buffers its EAPOL messages instead of losing them while the
+    /// radio serves another channel.
+    fn enter_power_save(&mut self, now: Instant, cur: Channel) {
         let bssid = match &self.conn {
-            Conn::Connected(l) if l.bss.channel == cur && !self.power_save => l.bss.bssid,
+            Conn::Handshake(l) | Conn::Connected(l) if l.bss.channel == cur && !self.power_save => {
+                l.bss.bssid
+            }
             _ => return,
         };
+        if let Some(since) = self.listening_since() {
+            self.silent_listening += now.saturating_duration_since(since);
+        }
         let null = self.softmac.null(bssid, true);
         self.transmit(null, cur);
         self.power_save = true;
@@ -581,7 +592,7 @@ impl Station {
             }
             if want != self.last_wanted {
                 if let (Some(cur), true) = (self.current, want != self.current) {
-                    self.enter_power_save(cur);
+                    self.enter_power_save(now, cur);
                 }
                 self.last_wanted = want;
                 self.push(StationOutput::WantChannel(want));
@@ -600,7 +611,7 @@ impl Station {
         }
         match &self.conn {
             Conn::Auth(j) | Conn::Assoc(j) => j.bss.channel == cur && j.deadline.is_none(),
-            Conn::Connected(l) => l.bss.channel == cur && self.power_save,
+            Conn::Handshake(l) | Conn::Connected(l) => l.bss.channel == cur && self.power_save,
             _ => false,
         }
     }
@@ -639,7 +650,7 @@ impl Station {
         }
         match &self.conn {
             Conn::Auth(_) | Conn::Assoc(_) => self.send_join_request(now),
-            Conn::Connected(l) => {
+            Conn::Handshake(l) | Conn::Connected(l) => {
                 let null = self.softmac.null(l.bss.bssid, false);
                 self.transmit(null, cur);
                 self.power_save = false;
@@ -896,15 +907,31 @@ impl Station {
         }
     }
 
-    fn beacon_loss_deadline(&self) -> Option<Instant> {
+    /// Since when a connected station has been listening on its BSS's channel without
+    /// hearing the AP, if it is listening now.
+    fn listening_since(&self) -> Option<Instant> {
         let Conn::Connected(l) = &self.conn else {
             return None;
         };
         if self.current != Some(l.bss.channel) || self.power_save || self.scan.is_some() {
             return None;
         }
+        Some(self.last_heard.max(self.arrived))
+    }
+
+    fn beacon_loss_deadline(&self) -> Option<Instant> {
+        let since = self.listening_since()?;
+        let Conn::Connected(l) = &self.conn else {
+            return None;
+        };
         let window = l.bss.beacon_period() * self.cfg.beacon_loss_count;
-        Some(self.last_heard.max(self.arrived) + window)
+        Some(since + window.saturating_sub(self.silent_listening))
+    }
+
+    /// The joined AP was heard.
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+        self.silent_listening = Duration::ZERO;
     }
 
     fn beacon_lost(&mut self, now: Instant) {
@@ -935,7 +962,7 @@ impl Station {
             p.retries = 0;
         }
         self.failure = None;
-        self.last_heard = now;
+        self.heard(now);
         self.arrived = now;
         debug!(station = %self.mac(), "connected");
         self.event(event);
@@ -1079,7 +1106,7 @@ impl Station {
 
     /// A frame from the joined AP: it is alive; follow its signal.
     fn heard_ap(&mut self, now: Instant, signal: i8, rate_kbps: u32) {
-        self.last_heard = now;
+        self.heard(now);
         let threshold = i16::from(self.cfg.signal_report_db);
         let (Conn::Connected(l) | Conn::Handshake(l)) = &mut self.conn else {
             if let Conn::Auth(j) | Conn::Assoc(j) = &mut self.conn {
@@ -1117,13 +1144,16 @@ impl Station {
             Ok(rx) => rx,
             Err(drop) => {
                 self.count_drop(drop);
-                if drop == RxDrop::NoPayload || drop == RxDrop::OwnReflection {
-                    self.last_heard = now;
+                if matches!(
+                    drop,
+                    RxDrop::NoPayload | RxDrop::OwnReflection | RxDrop::Duplicate
+                ) {
+                    self.heard(now);
                 }
                 return;
             }
         };
-        self.last_heard = now;
+        self.heard(now);
         if rx.frame.ethertype == EtherType::Eapol {
             if rx.group {
                 self.count_drop(RxDrop::NotForUs);
@@ -1161,11 +1191,12 @@ impl Station {
             RxDrop::DecryptFailed => &mut s.decrypt_failed,
             RxDrop::Replay => &mut s.replayed,
             RxDrop::ControlEtherType => &mut s.control_ethertype,
+            RxDrop::Duplicate => &mut s.duplicates,
         };
         *counter += 1;
         if !matches!(
             drop,
-            RxDrop::NotForUs | RxDrop::NotFromBss | RxDrop::OwnReflection
+            RxDrop::NotForUs | RxDrop::NotFromBss | RxDrop::OwnReflection | RxDrop::Duplicate
         ) {
             self.counters.rx_dropped += 1;
         }

@@ -25,8 +25,9 @@
 //!   guest ([`Event`](crate::proto::Event)), scan results, channel wishes.
 //!
 //! # Sharing one radio: power save
-//! A connected station that is told it is leaving its BSS's channel ([`Station::off_channel`],
-//! or a scan it starts itself) first queues a null-data frame with the power-management bit set,
+//! An associated station (connected, or in its 4-way handshake, whose messages the AP then
+//! buffers too) that is told it is leaving its BSS's channel ([`Station::off_channel`], or a
+//! scan it starts itself) first queues a null-data frame with the power-management bit set,
 //! so that its AP buffers frames for it; the scheduler must transmit that frame (drain
 //! [`Station::poll_output`]) before retuning. Back on the channel ([`Station::on_channel`]) the
 //! station sends a null-data frame with the bit clear, so the AP delivers what it buffered, and
@@ -437,6 +438,8 @@ pub struct StationStats {
     pub control_ethertype: u64,
     /// Group frames this station sent itself, reflected by the AP.
     pub own_reflection: u64,
+    /// Retransmitted unicast data frames already received (their acknowledgement was lost).
+    pub duplicates: u64,
     /// Unicast frames the station sent that were not acknowledged.
     pub tx_not_acked: u64,
     /// Connections lost to beacon loss.

@@ -15,8 +15,8 @@ use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{CryptoError, Gtk, TemporalKey};
 use crate::wire::{
     AssocRequest, Authentication, CapabilityInfo, DataFrame, Deauthentication, DsDirection,
-    Element, ElementList, EtherType, EthernetFrame, MgmtBody, MgmtFrame, ProbeRequest, Rate,
-    ReasonCode, Rsne, SequenceControl, Ssid, StatusCode,
+    Element, ElementList, EtherType, EthernetFrame, FrameType, Header, MgmtBody, MgmtFrame,
+    ProbeRequest, Rate, ReasonCode, Rsne, SequenceControl, Ssid, StatusCode,
 };
 
 use super::BssEntry;
@@ -47,6 +47,43 @@ pub enum RxDrop {
     ControlEtherType,
     /// A null-data frame: nothing to deliver.
     NoPayload,
+    /// A retransmission of the frame received just before (its acknowledgement was lost).
+    Duplicate,
+}
+
+/// Duplicate detection of received unicast frames from one transmitter (IEEE 802.11-2020
+/// 10.3.2.14): a frame with the Retry bit whose sequence control equals that of the last frame
+/// of its kind (management, non-QoS data, QoS data of one TID) is a retransmission whose
+/// acknowledgement was lost, and must be discarded, not processed a second time.
+#[derive(Debug, Clone, Default)]
+pub struct DuplicateFilter {
+    /// The last sequence control per cache: TIDs 0-15, then non-QoS data, then management.
+    last: [Option<SequenceControl>; 18],
+}
+
+impl DuplicateFilter {
+    /// A filter that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the frame with `header` is a duplicate; records it otherwise. Control frames
+    /// (no sequence control) are never duplicates.
+    pub fn is_duplicate(&mut self, header: &Header) -> bool {
+        let slot = match header.frame_control.frame_type {
+            FrameType::Management(_) => 17,
+            FrameType::Data(_) => header.qos.map_or(16, |q| usize::from(q.tid())),
+            FrameType::Control(_) | FrameType::Extension(_) => return false,
+        };
+        let Some(last) = self.last.get_mut(slot) else {
+            return false;
+        };
+        if header.flags().retry() && *last == Some(header.sequence) {
+            return true;
+        }
+        *last = Some(header.sequence);
+        false
+    }
 }
 
 /// A data frame accepted by [`SoftMac::receive_data`].
@@ -81,6 +118,8 @@ pub struct SoftMac {
     ptk: Option<PairwiseKey>,
     /// Installed group keys, at most one per key ID.
     gtks: Vec<GroupKey>,
+    /// Retransmissions of unicast data frames from the AP.
+    duplicates: DuplicateFilter,
 }
 
 impl SoftMac {
@@ -91,6 +130,7 @@ impl SoftMac {
             seq: 0,
             ptk: None,
             gtks: Vec::new(),
+            duplicates: DuplicateFilter::new(),
         }
     }
 
@@ -126,6 +166,7 @@ impl SoftMac {
     pub fn clear_keys(&mut self) {
         self.ptk = None;
         self.gtks.clear();
+        self.duplicates = DuplicateFilter::new();
     }
 
     /// Whether a pairwise key is installed.
@@ -259,6 +300,9 @@ impl SoftMac {
         let group = header.addr1.is_group();
         if !group && header.addr1 != self.mac {
             return Err(RxDrop::NotForUs);
+        }
+        if !group && self.duplicates.is_duplicate(header) {
+            return Err(RxDrop::Duplicate);
         }
         if frame.is_null() {
             return Err(RxDrop::NoPayload);

@@ -1392,3 +1392,124 @@ fn auth_frame_with_wrong_algorithm_or_sequence_is_ignored() {
         .handle_frame(w.now, &Bytes::from_static(&[0x08]), meta);
     assert_eq!(w.sta.stats().malformed, 1);
 }
+
+// ---- sharing the radio ----
+
+#[test]
+fn leaving_the_channel_during_the_handshake_enters_power_save_so_the_ap_buffers() {
+    let mut w = wpa2_world();
+    w.aps[0].handshake = false;
+    w.connect("home", Credentials::Psk(psk(1)), false);
+    w.run_for(Duration::from_millis(500));
+    assert_eq!(w.sta.state(), StationState::Handshaking);
+    w.follow = false;
+    w.sta.off_channel(w.now);
+    w.pump();
+    w.radio = Some(ch(1));
+    assert_eq!(
+        w.aps[0].nulls,
+        vec![true],
+        "PM=1 before leaving mid-handshake"
+    );
+    assert!(w.sta.is_power_save());
+    w.radio = Some(ch(6));
+    w.sta.on_channel(w.now, ch(6));
+    w.pump();
+    assert_eq!(w.aps[0].nulls, vec![true, false], "PM=0 on return");
+    assert!(!w.sta.is_power_save());
+}
+
+#[test]
+fn beacon_loss_counts_listening_time_across_channel_visits() {
+    let mut w = connected_wpa2(true);
+    w.follow = false;
+    w.aps[0].on = false;
+    // The radio is shared: 100 ms on the BSS's channel, 100 ms elsewhere, again and again.
+    let mut listened = Duration::ZERO;
+    for _ in 0..30 {
+        w.run_for(Duration::from_millis(100));
+        listened += Duration::from_millis(100);
+        if !w.sta.is_connected() {
+            break;
+        }
+        w.sta.off_channel(w.now);
+        w.pump();
+        w.radio = Some(ch(1));
+        w.run_for(Duration::from_millis(100));
+        w.radio = Some(ch(6));
+        w.sta.on_channel(w.now, ch(6));
+        w.pump();
+    }
+    assert!(
+        !w.sta.is_connected(),
+        "beacon loss never detected while time-shared"
+    );
+    assert_eq!(w.sta.stats().beacon_losses, 1);
+    // Ten beacon intervals of listening, however they were spread.
+    let window = Duration::from_micros(10 * 102_400);
+    assert!(
+        listened >= window && listened <= window + Duration::from_millis(100),
+        "{listened:?}"
+    );
+}
+
+#[test]
+fn a_retransmitted_data_frame_is_delivered_once() {
+    let mut w = World::new(vec![ScriptedAp::open(AP1, "cafe", 6)]);
+    w.connect("cafe", Credentials::None, false);
+    assert!(matches!(w.connected(), Event::Connected { .. }));
+    let meta = RxMeta {
+        channel: ch(6),
+        signal_dbm: -45,
+        rate_kbps: 54_000,
+    };
+    let frame = w.aps[0].data_frame(&eth_from_peer(b"once"));
+    let mut retry = frame.to_vec();
+    retry[1] |= crate::wire::FcFlags::RETRY;
+    let retry = Bytes::from(retry);
+    w.sta.handle_frame(w.now, &frame, meta);
+    // Its Ack was lost: the AP sends it again with the Retry bit.
+    w.sta.handle_frame(w.now, &retry, meta);
+    w.pump();
+    assert_eq!(w.delivered, vec![eth_from_peer(b"once")]);
+    assert_eq!(w.sta.stats().duplicates, 1);
+    assert_eq!(w.sta.counters().rx_dropped, 0, "a duplicate is not a loss");
+    // A new frame that needed a retry itself is delivered.
+    let next = w.aps[0].data_frame(&eth_from_peer(b"twice"));
+    let mut next = next.to_vec();
+    next[1] |= crate::wire::FcFlags::RETRY;
+    w.sta.handle_frame(w.now, &Bytes::from(next), meta);
+    w.pump();
+    assert_eq!(w.delivered.len(), 2);
+}
+
+#[test]
+fn duplicate_filter_keeps_one_cache_per_kind_of_frame() {
+    use crate::wire::{FcFlags, FrameControl, FrameType, Header, QosControl, SequenceControl};
+    let header = |frame_type, retry: bool, seq: u16, qos: Option<u8>| {
+        let fc = FrameControl::new(frame_type, FcFlags(0).with(FcFlags::RETRY, retry));
+        let mut h = Header::new(fc, STA, AP1, AP1);
+        h.sequence = SequenceControl::new(seq);
+        h.qos = qos.map(QosControl::with_tid);
+        h
+    };
+    let data = FrameType::Data(crate::wire::DataSubtype::Data);
+    let qos = FrameType::Data(crate::wire::DataSubtype::QosData);
+    let mgmt = FrameType::Management(crate::wire::MgmtSubtype::AssocRequest);
+    let mut f = softmac::DuplicateFilter::new();
+    assert!(!f.is_duplicate(&header(mgmt, false, 7, None)));
+    assert!(
+        f.is_duplicate(&header(mgmt, true, 7, None)),
+        "retried: a duplicate"
+    );
+    assert!(
+        !f.is_duplicate(&header(mgmt, false, 7, None)),
+        "no Retry bit: new"
+    );
+    // Data and each TID have their own cache: the same number there is not a repeat.
+    assert!(!f.is_duplicate(&header(data, true, 7, None)));
+    assert!(!f.is_duplicate(&header(qos, true, 7, Some(3))));
+    assert!(f.is_duplicate(&header(qos, true, 7, Some(3))));
+    assert!(!f.is_duplicate(&header(qos, true, 7, Some(4))));
+    assert!(!f.is_duplicate(&header(mgmt, true, 8, None)));
+}

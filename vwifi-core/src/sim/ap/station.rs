@@ -6,6 +6,7 @@ use crate::addr::MacAddr;
 use crate::crypto::ccmp::ReplayCounters;
 use crate::crypto::TemporalKey;
 use crate::handshake::Authenticator;
+use crate::station::softmac::DuplicateFilter;
 use crate::time::Instant;
 use crate::wire::DataFrame;
 
@@ -41,6 +42,8 @@ pub(super) struct Station {
     pub(super) last_seen: Instant,
     /// The signal of its last frame.
     pub(super) signal_dbm: Option<i8>,
+    /// Retransmissions of frames already received from it.
+    pub(super) duplicates: DuplicateFilter,
     pub(super) counters: StationCounters,
 }
 
@@ -62,6 +65,7 @@ impl Station {
             rekey_in_flight: None,
             last_seen: now,
             signal_dbm: None,
+            duplicates: DuplicateFilter::new(),
             counters: StationCounters::default(),
         }
     }

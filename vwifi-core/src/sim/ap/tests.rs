@@ -1356,3 +1356,21 @@ fn ps_poll_of_a_wrong_aid_is_dropped() {
     assert!(net.send(f).is_empty());
     assert_eq!(net.ap.counters().dropped.malformed, 1);
 }
+
+#[test]
+fn a_retransmitted_association_request_does_not_restart_the_handshake() {
+    let mut sta = TestSta::new(1, Some("correct horse"));
+    sta.mute = true;
+    let mut net = Net::new(wpa2_cfg("correct horse"), vec![sta]);
+    net.join(0);
+    assert_eq!(net.events().len(), 1, "associated");
+    // The Ack of the request was lost: the station's MAC sends it again, Retry bit set.
+    let mut again = net.stas[0].assoc(Some(Rsne::wpa2_psk())).to_vec();
+    again[1] |= FcFlags::RETRY;
+    let out = net.send(Bytes::from(again));
+    assert!(out.is_empty(), "a duplicate was answered: {out:?}");
+    assert!(net.events().is_empty());
+    // A new request (no Retry bit) is a new association.
+    let f = net.stas[0].assoc(Some(Rsne::wpa2_psk()));
+    assert!(!net.send(f).is_empty());
+}
