@@ -710,8 +710,12 @@ pub(crate) async fn attach(
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| error_chain(&e)))
-        .and_then(|dev| tun_rs::AsyncDevice::new(dev).map_err(|e| e.to_string()));
-    let tap = match created {
+        .and_then(|(dev, id)| {
+            tun_rs::AsyncDevice::new(dev)
+                .map(|tap| (tap, id))
+                .map_err(|e| e.to_string())
+        });
+    let (tap, id) = match created {
         Ok(tap) => tap,
         Err(message) => {
             tracing::warn!(%netns, %ifname, error = %message, "attach failed");
@@ -720,8 +724,13 @@ pub(crate) async fn attach(
         }
     };
     tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, "network namespace attached");
+    let ns = crate::netns::Namespace {
+        name: netns.clone(),
+        id,
+    };
     tokio::spawn(crate::netns::serve_tap(
         tap,
+        ns,
         adm.guest,
         adm.name,
         mac,

@@ -14,6 +14,9 @@
 //!   air is written to the TAP.
 //!
 //! Detaching (or the daemon stopping) drops the descriptor: the kernel deletes the interface.
+//! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
+//! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
+//! namespace it attached, and detaches itself when it is gone or replaced.
 //!
 //! # Carrier
 //! The TAP stays up with its carrier on from attach to detach: `tun-rs` offers no
@@ -52,6 +55,9 @@ const MIN_FRAME_LEN: usize = 60;
 
 /// The longest interface name Linux accepts (IFNAMSIZ - 1).
 const MAX_IFNAME_LEN: usize = 15;
+
+/// How often a TAP's task checks that its namespace still exists.
+pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The largest frame read from the TAP.
 const TAP_BUFFER: usize = 65_536;
@@ -172,13 +178,32 @@ pub(crate) fn check_ifname(name: &str) -> Result<(), NetnsError> {
     }
 }
 
+/// Which namespace a file in [`NETNS_DIR`] is: its device and inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NamespaceId {
+    dev: u64,
+    ino: u64,
+}
+
+impl NamespaceId {
+    /// The namespace `/var/run/netns/NAME` is now, if it exists.
+    pub(crate) fn of(netns: &str) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(format!("{NETNS_DIR}/{netns}")).ok()?;
+        Some(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
 /// Creates the TAP `ifname` with `mac`, up, inside the namespace `netns`; blocks (spawns and
 /// joins a thread). The descriptor works from the caller's namespace.
 pub(crate) fn create_tap(
     netns: &str,
     ifname: &str,
     mac: MacAddr,
-) -> Result<tun_rs::SyncDevice, NetnsError> {
+) -> Result<(tun_rs::SyncDevice, NamespaceId), NetnsError> {
     check_netns_name(netns)?;
     check_ifname(ifname)?;
     let path = format!("{NETNS_DIR}/{netns}");
@@ -194,13 +219,25 @@ pub(crate) fn create_tap(
             source,
         },
     })?;
+    let id = {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = file.metadata().map_err(|source| NetnsError::Open {
+            name: netns.to_owned(),
+            source,
+        })?;
+        NamespaceId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    };
     let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
-    std::thread::Builder::new()
+    let dev = std::thread::Builder::new()
         .name(format!("netns {netns}"))
         .spawn(move || in_namespace(&file, &netns_owned, &ifname_owned, mac))
         .map_err(|_| NetnsError::Thread)?
         .join()
-        .map_err(|_| NetnsError::Thread)?
+        .map_err(|_| NetnsError::Thread)??;
+    Ok((dev, id))
 }
 
 /// On a thread of its own: enter the namespace, create the TAP.
@@ -336,12 +373,23 @@ pub(crate) fn control_frame(msg: Message, dst: MacAddr) -> Result<(Vec<u8>, usiz
 enum Wake {
     FromTap(io::Result<usize>),
     ToGuest(Option<Message>),
+    Check,
+}
+
+/// The namespace an attached TAP lives in.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    /// Its name.
+    pub(crate) name: String,
+    /// What `/var/run/netns/NAME` was at attach.
+    pub(crate) id: NamespaceId,
 }
 
 /// Serves one attached namespace's TAP until the driver lets the guest go (detach, shutdown)
 /// or the TAP fails. Dropping the TAP deletes the interface.
 pub(crate) async fn serve_tap(
     tap: tun_rs::AsyncDevice,
+    ns: Namespace,
     guest: GuestId,
     name: String,
     station: MacAddr,
@@ -351,12 +399,21 @@ pub(crate) async fn serve_tap(
     let mut buf = vec![0u8; TAP_BUFFER];
     // Answers go to whoever asked last; before anyone asked, to the interface's own address.
     let mut peer = station;
+    let mut check = tokio::time::interval(NAMESPACE_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let why: String = loop {
         let wake = tokio::select! {
             r = tap.recv(&mut buf) => Wake::FromTap(r),
             m = outbox.recv() => Wake::ToGuest(m),
+            _ = check.tick() => Wake::Check,
         };
         let msg = match wake {
+            Wake::Check => {
+                if NamespaceId::of(&ns.name) != Some(ns.id) {
+                    break format!("the network namespace {:?} was deleted", ns.name);
+                }
+                continue;
+            }
             Wake::FromTap(Err(e)) => break format!("TAP read failed: {e}"),
             Wake::FromTap(Ok(n)) => {
                 let frame = buf.get(..n).unwrap_or_default();
@@ -404,7 +461,7 @@ pub(crate) async fn serve_tap(
             break "the daemon is stopping".into();
         }
     };
-    tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace lost");
+    tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
     let _ = cmds.send(Command::Gone { guest }).await;
 }
 

@@ -235,6 +235,11 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     assert!(out.status.success(), "{}", text(&out));
 
     // Detach: the station and the interface go within a second.
+    let mac_of = |ns: &Netns| {
+        let link = text(&ns.exec("cat", &["/sys/class/net/wlan0/address"]));
+        link.trim().to_owned()
+    };
+    let b_mac = mac_of(&b);
     let out = daemon.host(&["detach", "--netns", &b.0]);
     assert!(out.status.success(), "{}", text(&out));
     let gone = Instant::now() + Duration::from_secs(1);
@@ -258,6 +263,19 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     // Attaching again works, with the same address (the station is named after the namespace).
     let out = daemon.host(&["attach", "--netns", &b.0]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&b_mac), "{} is not {b_mac}", text(&out));
+
+    // Deleting an attached namespace detaches it (its TAP would otherwise keep it alive).
+    run_ok(Command::new("ip").args(["netns", "del", &c.0]));
+    let gone = Instant::now() + Duration::from_secs(3);
+    loop {
+        let names = guests(&daemon.try_status().expect("status"));
+        if !names.contains(&format!("netns:{}", c.0)) {
+            break;
+        }
+        assert!(Instant::now() < gone, "still there: {names:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let log = daemon.log_text();
     assert!(log.contains("network namespace attached"), "{log}");
