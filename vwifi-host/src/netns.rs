@@ -18,10 +18,15 @@
 //! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
 //! namespace it attached, and detaches itself when it is gone or replaced.
 //!
+//! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
+//! the host speaks control on the link.
+//!
 //! # Carrier
-//! The TAP stays up with its carrier on from attach to detach: `tun-rs` offers no
-//! `TUNSETCARRIER`, and the host's own ioctl sockets live in the daemon's namespace, not the
-//! container's. Link state is visible with `vwifi-guest --link IFACE status` and `events`.
+//! The TAP stays up with its carrier on from attach to detach, associated or not. With the
+//! carrier off the kernel would drop what the container sends on the interface, in-band
+//! control included, so a disconnected station could not be told to connect; and `tun-rs`
+//! offers no `TUNSETCARRIER` (its ioctl needs `unsafe`, which the workspace denies). Link
+//! state is visible with `vwifi-guest --link IFACE status` and `events`.
 
 use std::fs::File;
 use std::io;
@@ -441,6 +446,12 @@ pub(crate) async fn serve_tap(
                 }
             }
             Wake::ToGuest(Some(Message::Data(frame))) => {
+                if matches!(classify(&frame), TapFrame::Control { .. }) {
+                    // Only the host speaks control on the link: the guest must not take a
+                    // frame from the air for the host's answer.
+                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    continue;
+                }
                 if let Err(e) = tap.send(&frame).await {
                     break format!("TAP write failed: {e}");
                 }
