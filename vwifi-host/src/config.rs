@@ -338,6 +338,13 @@ pub(crate) fn default_config_text() -> String {
         mux.auto_reconnect,
         mux.home_slot_ms
     ));
+    out.push_str(
+        "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\
+         # the station's MAC (needs root). Same as `vwifi-host attach --netns c1`.\n\
+         # [[attach]]\n\
+         # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1\n\
+         # ifname = \"wlan0\"\n\n",
+    );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {
         let trimmed = line.trim();
