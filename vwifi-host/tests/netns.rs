@@ -260,6 +260,10 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     let out = daemon.host(&["attach", "--netns", "vwt-no-such-namespace"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("ip netns add"), "{}", text(&out));
+    let d = Netns::new("d");
+    let out = daemon.host(&["attach", "--netns", &d.0, "--ifname", "lo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
     // Attaching again works, with the same address (the station is named after the namespace).
     let out = daemon.host(&["attach", "--netns", &b.0]);
     assert!(out.status.success(), "{}", text(&out));
