@@ -61,6 +61,50 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Print a running daemon's metrics in the Prometheus text format.
     Metrics(SocketArg),
+    /// Give a network namespace (a container) a station: a TAP created inside it.
+    #[command(
+        long_about = "Ask the running daemon to give the network namespace NAME (as `ip netns` \
+        names it, /var/run/netns/NAME) a virtual station: the daemon creates the TAP IFNAME \
+        inside the namespace with the station's MAC, up. The interface carries the station's \
+        data; control travels in-band (EtherType 0x88B5), so `vwifi-guest --link IFNAME` run \
+        inside the namespace scans, connects and shows the status. The daemon must be root \
+        (or hold CAP_SYS_ADMIN and CAP_NET_ADMIN). The TAP lives until `vwifi-host detach` or \
+        the daemon stops; its carrier stays on while it lives.",
+        after_help = "Example:\n  \
+            ip netns add c1 && vwifi-host attach --netns c1\n  \
+            ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin"
+    )]
+    Attach(AttachArgs),
+    /// Remove the station of an attached network namespace, and its TAP.
+    Detach(DetachArgs),
+}
+
+/// The arguments of `attach`.
+#[derive(Debug, Args)]
+pub(crate) struct AttachArgs {
+    /// The network namespace (a name under /var/run/netns).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: String,
+
+    /// The interface to create inside it.
+    #[arg(long, value_name = "IFNAME", default_value = "wlan0")]
+    pub(crate) ifname: String,
+
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
+}
+
+/// The arguments of `detach`.
+#[derive(Debug, Args)]
+pub(crate) struct DetachArgs {
+    /// The network namespace.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: String,
+
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
 }
 
 /// The arguments of `run`.

@@ -53,6 +53,24 @@ pub(crate) struct HostConfig {
     /// `[sim]`: the simulated radio; the demo networks if absent.
     #[serde(default)]
     pub(crate) sim: Option<SimConfig>,
+    /// `[[attach]]`: network namespaces given a station (a TAP inside) at start.
+    #[serde(default)]
+    pub(crate) attach: Vec<AttachSection>,
+}
+
+/// One `[[attach]]`: `netns = "NAME"`, `ifname = "wlan0"` (the default).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachSection {
+    /// The network namespace, as `ip netns` names it.
+    pub(crate) netns: String,
+    /// The interface created inside it.
+    #[serde(default = "default_ifname")]
+    pub(crate) ifname: String,
+}
+
+fn default_ifname() -> String {
+    crate::netns::DEFAULT_IFNAME.to_owned()
 }
 
 /// `[host]`.
@@ -320,6 +338,13 @@ pub(crate) fn default_config_text() -> String {
         mux.auto_reconnect,
         mux.home_slot_ms
     ));
+    out.push_str(
+        "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\
+         # the station's MAC (needs root). Same as `vwifi-host attach --netns c1`.\n\
+         # [[attach]]\n\
+         # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1\n\
+         # ifname = \"wlan0\"\n\n",
+    );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {
         let trimmed = line.trim();
@@ -343,6 +368,21 @@ mod tests {
 
     fn err(text: &str) -> String {
         HostConfig::from_toml_str(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn attach_tables_name_namespaces_with_wlan0_by_default() {
+        let cfg = HostConfig::from_toml_str(
+            "[[attach]]\nnetns = \"c1\"\n[[attach]]\nnetns = \"c2\"\nifname = \"wl1\"\n",
+        )
+        .unwrap();
+        let got: Vec<(&str, &str)> = cfg
+            .attach
+            .iter()
+            .map(|a| (a.netns.as_str(), a.ifname.as_str()))
+            .collect();
+        assert_eq!(got, [("c1", "wlan0"), ("c2", "wl1")]);
+        assert!(HostConfig::from_toml_str("[[attach]]\nifname = \"x\"\n").is_err());
     }
 
     #[test]

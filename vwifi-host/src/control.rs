@@ -47,6 +47,20 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) enum Request {
     /// The state of the radio and of every guest.
     Status,
+    /// Serve a station on a TAP `ifname` (default `wlan0`) created inside the network
+    /// namespace `netns` (see [`crate::netns`]).
+    Attach {
+        /// The namespace, as `ip netns` names it.
+        netns: String,
+        /// The interface to create there.
+        #[serde(default)]
+        ifname: Option<String>,
+    },
+    /// Remove the station of an attached namespace and its TAP.
+    Detach {
+        /// The namespace.
+        netns: String,
+    },
 }
 
 /// The daemon's answer.
@@ -55,11 +69,31 @@ pub(crate) enum Request {
 pub(crate) enum Response {
     /// The state asked for.
     Status(Snapshot),
+    /// A namespace was attached.
+    Attached(Attachment),
+    /// A namespace was detached.
+    Detached {
+        /// The namespace.
+        netns: String,
+    },
     /// The request could not be served.
     Error {
         /// Why.
         message: String,
     },
+}
+
+/// A namespace served by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Attachment {
+    /// The namespace.
+    pub(crate) netns: String,
+    /// The TAP inside it.
+    pub(crate) ifname: String,
+    /// The station's (and the TAP's) address.
+    pub(crate) mac: String,
+    /// The guest's number.
+    pub(crate) guest: u32,
 }
 
 /// The state of the daemon at one moment.
@@ -168,6 +202,16 @@ impl GuestSnapshot {
 
 /// Asks the daemon at `ctl` for its state.
 pub(crate) fn query(ctl: &Path) -> Result<Snapshot, HostError> {
+    match request(ctl, &Request::Status)? {
+        Response::Status(s) => Ok(s),
+        other => Err(HostError::ControlRefused {
+            message: format!("unexpected answer {other:?}"),
+        }),
+    }
+}
+
+/// Sends `req` to the daemon at `ctl`; its refusal is an error.
+pub(crate) fn request(ctl: &Path, req: &Request) -> Result<Response, HostError> {
     let io_err = |source| HostError::Control {
         path: ctl.to_path_buf(),
         source,
@@ -179,7 +223,7 @@ pub(crate) fn query(ctl: &Path) -> Result<Snapshot, HostError> {
     stream
         .set_write_timeout(Some(CLIENT_TIMEOUT))
         .map_err(io_err)?;
-    let mut line = serde_json::to_string(&Request::Status).map_err(HostError::ControlJson)?;
+    let mut line = serde_json::to_string(req).map_err(HostError::ControlJson)?;
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io_err)?;
     let mut reply = String::new();
@@ -187,8 +231,8 @@ pub(crate) fn query(ctl: &Path) -> Result<Snapshot, HostError> {
         .read_line(&mut reply)
         .map_err(io_err)?;
     match serde_json::from_str(&reply).map_err(HostError::ControlJson)? {
-        Response::Status(s) => Ok(s),
         Response::Error { message } => Err(HostError::ControlRefused { message }),
+        other => Ok(other),
     }
 }
 
@@ -563,6 +607,29 @@ mod tests {
             let value = l.rsplit(' ').next().unwrap();
             assert!(value.parse::<u64>().is_ok(), "{l}");
         }
+    }
+
+    #[test]
+    fn attach_and_detach_requests_parse_with_an_optional_ifname() {
+        assert_eq!(
+            parse_request("{\"request\":\"attach\",\"netns\":\"c1\"}"),
+            Ok(Request::Attach {
+                netns: "c1".into(),
+                ifname: None
+            })
+        );
+        assert_eq!(
+            parse_request("{\"request\":\"attach\",\"netns\":\"c1\",\"ifname\":\"wl0\"}"),
+            Ok(Request::Attach {
+                netns: "c1".into(),
+                ifname: Some("wl0".into())
+            })
+        );
+        assert_eq!(
+            parse_request("{\"request\":\"detach\",\"netns\":\"c1\"}"),
+            Ok(Request::Detach { netns: "c1".into() })
+        );
+        assert!(parse_request("{\"request\":\"attach\"}").is_err());
     }
 
     #[test]

@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
-use crate::cli::{RunArgs, SocketArg, StatusArgs};
+use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs};
 use crate::config::{control_socket, default_config_text, default_socket, HostConfig};
 use crate::control;
-use crate::driver::{accept_guests, serve_control, Driver, TokioClock};
+use crate::driver::{accept_guests, attach as attach_netns, serve_control, Driver, TokioClock};
 use crate::error::HostError;
 use crate::world::SimWorld;
 
@@ -178,7 +178,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
     let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
-    let control = tokio::spawn(serve_control(ctl, peers, cmd_tx, stop_rx.clone()));
+    let control = tokio::spawn(serve_control(ctl, peers, cmd_tx.clone(), stop_rx.clone()));
     tracing::info!(
         socket = %socket.display(),
         control = %ctl_path.display(),
@@ -186,17 +186,30 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         networks = %networks.join(", "),
         "vwifi-host running"
     );
+    let attachments = cfg.attach.clone();
     let stop = async move {
+        // The configuration's namespaces first: one that cannot be attached stops the daemon.
+        for a in attachments {
+            if let Err(message) = attach_netns(&cmd_tx, a.netns.clone(), a.ifname).await {
+                let _ = stop_tx.send(true);
+                return Err(HostError::Attach {
+                    netns: a.netns,
+                    message,
+                });
+            }
+        }
+        drop(cmd_tx);
         let signal_name = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = sigint.recv() => "SIGINT",
         };
         tracing::info!(signal = signal_name, "shutting down");
         let _ = stop_tx.send(true);
+        Ok(())
     };
     // The simulated world is not `Send` (the medium holds its nodes as trait objects): the
     // driver runs on this thread, the guests' and control tasks on the runtime's workers.
-    let (summary, ()) = tokio::join!(driver.run(cmd_rx, stop_rx), stop);
+    let (summary, attached) = tokio::join!(driver.run(cmd_rx, stop_rx), stop);
     let mut guests = acceptor.await.map_err(HostError::Task)?;
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while guests.join_next().await.is_some() {}
@@ -215,7 +228,39 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         uptime_s = summary.uptime.as_secs(),
         "vwifi-host stopped"
     );
-    Ok(())
+    attached
+}
+
+/// `vwifi-host attach`.
+pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let req = control::Request::Attach {
+        netns: args.netns,
+        ifname: Some(args.ifname),
+    };
+    let text = match control::request(&ctl, &req)? {
+        control::Response::Attached(a) => format!(
+            "{} in network namespace {}: station {} (guest {})\n",
+            a.ifname, a.netns, a.mac, a.guest
+        ),
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host detach`.
+pub(crate) fn detach(args: DetachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let req = control::Request::Detach { netns: args.netns };
+    let text = match control::request(&ctl, &req)? {
+        control::Response::Detached { netns } => format!("network namespace {netns} detached\n"),
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
 }
 
 /// `vwifi-host status`.

@@ -37,12 +37,12 @@ use vwifi_core::demux::{DropReason, GuestId};
 use vwifi_core::io::{Clock, LinkError, PeerInfo};
 use vwifi_core::mux::{AdmitError, GuestConfig};
 use vwifi_core::proto::{ErrorCode, Event, Message, StationState, MAX_AGENT_NAME_LEN};
-use vwifi_core::Instant;
+use vwifi_core::{Instant, MacAddr};
 use vwifi_transport_unix::{PeerPolicy, UnixGuestListener, UnixLink};
 
 use crate::control::{
-    self, ApSnapshot, GuestSnapshot, RadioSnapshot, Request, Response, Snapshot, MAX_REQUEST_LEN,
-    SNAPSHOT_VERSION,
+    self, ApSnapshot, Attachment, GuestSnapshot, RadioSnapshot, Request, Response, Snapshot,
+    MAX_REQUEST_LEN, SNAPSHOT_VERSION,
 };
 use crate::world::SimWorld;
 
@@ -114,6 +114,20 @@ pub(crate) enum Command {
         /// The guest.
         guest: GuestId,
     },
+    /// `attach --netns`: admit the station of a network namespace (named `netns:NAME`).
+    AdmitNetns {
+        /// The namespace.
+        netns: String,
+        /// The guest and its station's address, or why not (already attached, radio full).
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+    },
+    /// `detach --netns`: remove the station of a network namespace (its TAP goes with it).
+    Detach {
+        /// The namespace.
+        netns: String,
+        /// The guest removed, or why not.
+        reply: oneshot::Sender<Result<GuestId, String>>,
+    },
     /// The state, for the control socket.
     Snapshot {
         /// Where to send it.
@@ -153,6 +167,8 @@ struct GuestEntry {
     agent: Option<String>,
     peer: PeerInfo,
     outbox: mpsc::Sender<Message>,
+    /// The network namespace it serves, if attached with `attach --netns`.
+    netns: Option<String>,
     /// Messages dropped because the outbox was full: data frames, and replies or events.
     link_data_dropped: u64,
     link_control_dropped: u64,
@@ -232,6 +248,27 @@ impl Driver {
                 self.world.guest_message(now, guest, msg);
             }
             Command::Gone { guest } => self.remove(now, guest, "link ended"),
+            Command::AdmitNetns { netns, reply } => {
+                let result = self.admit_netns(&netns);
+                if let Err(Ok((adm, _))) = reply.send(result) {
+                    self.remove(now, adm.guest, "attach abandoned");
+                }
+            }
+            Command::Detach { netns, reply } => {
+                let found = self
+                    .guests
+                    .iter()
+                    .find(|(_, e)| e.netns.as_deref() == Some(netns.as_str()))
+                    .map(|(&id, _)| id);
+                let result = match found {
+                    Some(id) => {
+                        self.remove(now, id, "detached");
+                        Ok(id)
+                    }
+                    None => Err(format!("the network namespace {netns:?} is not attached")),
+                };
+                let _ = reply.send(result);
+            }
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
@@ -239,17 +276,53 @@ impl Driver {
     }
 
     fn admit(&mut self, peer: PeerInfo) -> Result<Admitted, AdmitError> {
-        self.connections += 1;
+        let n = self.connections + 1;
         let name = match peer {
-            PeerInfo::Process { pid: Some(pid), .. } => {
-                format!("conn{} pid {pid}", self.connections)
-            }
-            _ => format!("conn{}", self.connections),
+            PeerInfo::Process { pid: Some(pid), .. } => format!("conn{n} pid {pid}"),
+            _ => format!("conn{n}"),
         };
+        self.admit_as(name, peer, None)
+    }
+
+    /// Admits the station of the network namespace `netns`, named `netns:NAME` (so its
+    /// address is the same at every attach), unless that namespace is attached already.
+    fn admit_netns(&mut self, netns: &str) -> Result<(Admitted, MacAddr), String> {
+        if self
+            .guests
+            .values()
+            .any(|e| e.netns.as_deref() == Some(netns))
+        {
+            return Err(format!(
+                "the network namespace {netns:?} is attached already"
+            ));
+        }
+        let adm = self
+            .admit_as(
+                format!("netns:{netns}"),
+                PeerInfo::Anonymous,
+                Some(netns.to_owned()),
+            )
+            .map_err(|e| e.to_string())?;
+        let mac = self
+            .world
+            .mux()
+            .and_then(|m| m.station(adm.guest))
+            .map(|s| s.mac())
+            .ok_or_else(|| "the station vanished".to_owned())?;
+        Ok((adm, mac))
+    }
+
+    fn admit_as(
+        &mut self,
+        name: String,
+        peer: PeerInfo,
+        netns: Option<String>,
+    ) -> Result<Admitted, AdmitError> {
         let guest = self.world.admit(GuestConfig {
             name: name.clone(),
             mac: None,
         })?;
+        self.connections += 1;
         let (tx, rx) = mpsc::channel(self.link_queue);
         let mac = self
             .world
@@ -265,6 +338,7 @@ impl Driver {
                 agent: None,
                 peer,
                 outbox: tx,
+                netns,
                 link_data_dropped: 0,
                 link_control_dropped: 0,
             },
@@ -612,6 +686,77 @@ pub(crate) async fn serve_control(
     tasks.abort_all();
 }
 
+/// Attaches the network namespace `netns`: admits its station, creates the TAP `ifname` in
+/// it (on a blocking thread) and serves the TAP ([`crate::netns::serve_tap`]) on a task of
+/// its own. The error is the message for the operator.
+pub(crate) async fn attach(
+    cmds: &mpsc::Sender<Command>,
+    netns: String,
+    ifname: String,
+) -> Result<Attachment, String> {
+    crate::netns::check_netns_name(&netns).map_err(|e| e.to_string())?;
+    crate::netns::check_ifname(&ifname).map_err(|e| e.to_string())?;
+    let stopping = || "the daemon is stopping".to_owned();
+    let (reply, answer) = oneshot::channel();
+    cmds.send(Command::AdmitNetns {
+        netns: netns.clone(),
+        reply,
+    })
+    .await
+    .map_err(|_| stopping())?;
+    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    let (ns, ifn) = (netns.clone(), ifname.clone());
+    let created = tokio::task::spawn_blocking(move || crate::netns::create_tap(&ns, &ifn, mac))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| error_chain(&e)))
+        .and_then(|(dev, id)| {
+            tun_rs::AsyncDevice::new(dev)
+                .map(|tap| (tap, id))
+                .map_err(|e| e.to_string())
+        });
+    let (tap, id) = match created {
+        Ok(tap) => tap,
+        Err(message) => {
+            tracing::warn!(%netns, %ifname, error = %message, "attach failed");
+            let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
+            return Err(message);
+        }
+    };
+    tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, "network namespace attached");
+    let ns = crate::netns::Namespace {
+        name: netns.clone(),
+        id,
+    };
+    tokio::spawn(crate::netns::serve_tap(
+        tap,
+        ns,
+        adm.guest,
+        adm.name,
+        mac,
+        adm.outbox,
+        cmds.clone(),
+    ));
+    Ok(Attachment {
+        netns,
+        ifname,
+        mac: mac.to_string(),
+        guest: adm.guest.0,
+    })
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Answers one control request.
 async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
     let (read, mut write) = stream.into_split();
@@ -621,6 +766,28 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
     let read = tokio::time::timeout(CONTROL_READ_TIMEOUT, reader.read_line(&mut line)).await;
     let response = match read {
         Ok(Ok(_)) => match control::parse_request(&line) {
+            Ok(Request::Attach { netns, ifname }) => {
+                let ifname = ifname.unwrap_or_else(|| crate::netns::DEFAULT_IFNAME.to_owned());
+                match attach(&cmds, netns, ifname).await {
+                    Ok(a) => Response::Attached(a),
+                    Err(message) => Response::Error { message },
+                }
+            }
+            Ok(Request::Detach { netns }) => {
+                let (reply, answer) = oneshot::channel();
+                let cmd = Command::Detach {
+                    netns: netns.clone(),
+                    reply,
+                };
+                if cmds.send(cmd).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(Ok(_)) => Response::Detached { netns },
+                    Ok(Err(message)) => Response::Error { message },
+                    Err(_) => return,
+                }
+            }
             Ok(Request::Status) => {
                 let (reply, answer) = oneshot::channel();
                 if cmds.send(Command::Snapshot { reply }).await.is_err() {

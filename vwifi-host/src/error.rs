@@ -98,6 +98,14 @@ pub(crate) enum HostError {
     /// The daemon's answer was not understood.
     #[error("the daemon's answer is not valid")]
     ControlJson(#[source] serde_json::Error),
+    /// A namespace of the configuration's `[[attach]]` could not be attached.
+    #[error("cannot attach the network namespace {netns:?} of the configuration: {message}")]
+    Attach {
+        /// The namespace.
+        netns: String,
+        /// Why.
+        message: String,
+    },
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

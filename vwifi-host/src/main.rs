@@ -11,6 +11,7 @@ mod control;
 mod daemon;
 mod driver;
 mod error;
+mod netns;
 mod psk;
 mod world;
 
@@ -45,6 +46,8 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Run(args) => daemon::run(args),
         Command::Status(args) => daemon::status(args, &mut io::stdout().lock()),
         Command::Metrics(args) => daemon::metrics(args, &mut io::stdout().lock()),
+        Command::Attach(args) => daemon::attach(args, &mut io::stdout().lock()),
+        Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
     }
 }
 

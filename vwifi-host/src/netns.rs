@@ -1,0 +1,594 @@
+//! `attach --netns`: a container's station served on a TAP inside its network namespace.
+//!
+//! The daemon opens `/var/run/netns/NAME` (as `ip netns add NAME` leaves it), enters that
+//! namespace on a dedicated thread (`setns` moves only the calling thread), creates the TAP
+//! there with the station's MAC and brings it up, and hands the TAP's file descriptor back:
+//! a descriptor keeps working from any namespace. The driver then serves it like any guest
+//! ([`serve_tap`]):
+//! - a frame with EtherType 0x88B5 ([`ETHERTYPE`]) carries one guest-protocol message
+//!   (in-band control, as `vwifi-guest --link IFACE` sends it); the answer goes back in one
+//!   frame to the frame's source MAC, from [`HOST_MAC`], padded to 60 bytes, at most
+//!   [`MAX_CONTROL_PAYLOAD`] bytes of message (a scan result too long for it loses its last
+//!   BSSs, logged);
+//! - every other frame is the station's data (`Message::Data`), and the station's data from the
+//!   air is written to the TAP.
+//!
+//! Detaching (or the daemon stopping) drops the descriptor: the kernel deletes the interface.
+//! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
+//! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
+//! namespace it attached, and detaches itself when it is gone or replaced.
+//!
+//! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
+//! the host speaks control on the link.
+//!
+//! # Carrier
+//! The TAP stays up with its carrier on from attach to detach, associated or not. With the
+//! carrier off the kernel would drop what the container sends on the interface, in-band
+//! control included, so a disconnected station could not be told to connect; and `tun-rs`
+//! offers no `TUNSETCARRIER` (its ioctl needs `unsafe`, which the workspace denies). Link
+//! state is visible with `vwifi-guest --link IFACE status` and `events`.
+
+use std::fs::File;
+use std::io;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use vwifi_core::demux::GuestId;
+use vwifi_core::io::LinkError;
+use vwifi_core::proto::{self, Message, ProtoError, ETHERTYPE};
+use vwifi_core::MacAddr;
+
+use crate::driver::Command;
+
+/// Where the namespaces named by `ip netns` are.
+pub(crate) const NETNS_DIR: &str = "/var/run/netns";
+
+/// The interface name when none is given.
+pub(crate) const DEFAULT_IFNAME: &str = "wlan0";
+
+/// The source address of the host's in-band control frames: locally administered, unicast.
+pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
+
+/// The longest message in one control frame: the standard Ethernet MTU.
+pub(crate) const MAX_CONTROL_PAYLOAD: usize = 1500;
+
+/// The Ethernet II header: destination, source, EtherType.
+const ETH_HEADER_LEN: usize = 14;
+
+/// Ethernet's minimum frame length without FCS.
+const MIN_FRAME_LEN: usize = 60;
+
+/// The longest interface name Linux accepts (IFNAMSIZ - 1).
+const MAX_IFNAME_LEN: usize = 15;
+
+/// How often a TAP's task checks that its namespace still exists.
+pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The largest frame read from the TAP.
+const TAP_BUFFER: usize = 65_536;
+
+/// Why a TAP could not be created in a namespace.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NetnsError {
+    /// The namespace or interface name cannot be used.
+    #[error("invalid {what} {name:?}: {reason}")]
+    InvalidName {
+        /// `namespace name` or `interface name`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No such namespace (`ip netns add NAME` creates it).
+    #[error("no network namespace {name:?} (no {NETNS_DIR}/{name}; create it with `ip netns add {name}`)")]
+    NoNamespace {
+        /// The namespace.
+        name: String,
+    },
+    /// The daemon lacks the privilege (CAP_SYS_ADMIN for setns, CAP_NET_ADMIN for the TAP).
+    #[error("not permitted to {what} (the daemon must run as root, or with CAP_SYS_ADMIN and CAP_NET_ADMIN)")]
+    NotPermitted {
+        /// What was refused.
+        what: &'static str,
+    },
+    /// The namespace file could not be opened.
+    #[error("cannot open {NETNS_DIR}/{name}")]
+    Open {
+        /// The namespace.
+        name: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The namespace could not be entered.
+    #[error("cannot enter the network namespace {name:?}")]
+    Enter {
+        /// The namespace.
+        name: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// An interface of that name exists in the namespace.
+    #[error("an interface {ifname:?} already exists in the network namespace {netns:?}")]
+    IfnameTaken {
+        /// The interface name.
+        ifname: String,
+        /// The namespace.
+        netns: String,
+    },
+    /// The TAP could not be created or configured.
+    #[error("cannot create the TAP {ifname:?} in the network namespace {netns:?}")]
+    Tap {
+        /// The interface name.
+        ifname: String,
+        /// The namespace.
+        netns: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The namespace's thread died (a bug).
+    #[error("the thread entering the network namespace failed")]
+    Thread,
+}
+
+/// Checks a namespace name as `ip netns` would accept it: a file name in [`NETNS_DIR`].
+pub(crate) fn check_netns_name(name: &str) -> Result<(), NetnsError> {
+    let reason = if name.is_empty() {
+        Some("empty")
+    } else if name.len() > 255 {
+        Some("longer than 255 bytes")
+    } else if name == "." || name == ".." {
+        Some("not a namespace name")
+    } else if name.contains('/') || name.contains('\0') {
+        Some("contains '/' or NUL")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(NetnsError::InvalidName {
+            what: "namespace name",
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks an interface name as Linux would accept it.
+pub(crate) fn check_ifname(name: &str) -> Result<(), NetnsError> {
+    let reason = if name.is_empty() {
+        Some("empty")
+    } else if name.len() > MAX_IFNAME_LEN {
+        Some("longer than 15 bytes")
+    } else if name == "." || name == ".." {
+        Some("not an interface name")
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        Some("contains '/', ':', a space or a control character")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(NetnsError::InvalidName {
+            what: "interface name",
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Which namespace a file in [`NETNS_DIR`] is: its device and inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NamespaceId {
+    dev: u64,
+    ino: u64,
+}
+
+impl NamespaceId {
+    /// The namespace `/var/run/netns/NAME` is now, if it exists.
+    pub(crate) fn of(netns: &str) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(format!("{NETNS_DIR}/{netns}")).ok()?;
+        Some(Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+}
+
+/// Creates the TAP `ifname` with `mac`, up, inside the namespace `netns`; blocks (spawns and
+/// joins a thread). The descriptor works from the caller's namespace.
+pub(crate) fn create_tap(
+    netns: &str,
+    ifname: &str,
+    mac: MacAddr,
+) -> Result<(tun_rs::SyncDevice, NamespaceId), NetnsError> {
+    check_netns_name(netns)?;
+    check_ifname(ifname)?;
+    let path = format!("{NETNS_DIR}/{netns}");
+    let file = File::open(&path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => NetnsError::NoNamespace {
+            name: netns.to_owned(),
+        },
+        io::ErrorKind::PermissionDenied => NetnsError::NotPermitted {
+            what: "open the namespace",
+        },
+        _ => NetnsError::Open {
+            name: netns.to_owned(),
+            source,
+        },
+    })?;
+    let id = {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = file.metadata().map_err(|source| NetnsError::Open {
+            name: netns.to_owned(),
+            source,
+        })?;
+        NamespaceId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    };
+    let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
+    let dev = std::thread::Builder::new()
+        .name(format!("netns {netns}"))
+        .spawn(move || in_namespace(&file, &netns_owned, &ifname_owned, mac))
+        .map_err(|_| NetnsError::Thread)?
+        .join()
+        .map_err(|_| NetnsError::Thread)??;
+    Ok((dev, id))
+}
+
+/// On a thread of its own: enter the namespace, create the TAP.
+fn in_namespace(
+    ns: &File,
+    netns: &str,
+    ifname: &str,
+    mac: MacAddr,
+) -> Result<tun_rs::SyncDevice, NetnsError> {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    use std::os::fd::AsFd as _;
+    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
+        if e == rustix::io::Errno::PERM {
+            NetnsError::NotPermitted {
+                what: "enter a network namespace",
+            }
+        } else {
+            NetnsError::Enter {
+                name: netns.to_owned(),
+                source: e.into(),
+            }
+        }
+    })?;
+    // A socket created now belongs to the namespace: ask it whether the name is taken.
+    let probe = std::net::UdpSocket::bind(("127.0.0.1", 0)).ok();
+    if let Some(probe) = &probe {
+        if rustix::net::netdevice::name_to_index(probe, ifname).is_ok() {
+            return Err(NetnsError::IfnameTaken {
+                ifname: ifname.to_owned(),
+                netns: netns.to_owned(),
+            });
+        }
+    }
+    tun_rs::DeviceBuilder::new()
+        .name(ifname)
+        .layer(tun_rs::Layer::L2)
+        .mac_addr(mac.0)
+        .enable(true)
+        .build_sync()
+        .map_err(|source| match source.raw_os_error() {
+            Some(1) => NetnsError::NotPermitted {
+                what: "create a TAP",
+            },
+            Some(16) => NetnsError::IfnameTaken {
+                ifname: ifname.to_owned(),
+                netns: netns.to_owned(),
+            },
+            _ => NetnsError::Tap {
+                ifname: ifname.to_owned(),
+                netns: netns.to_owned(),
+                source,
+            },
+        })
+}
+
+/// What a frame read from the TAP is.
+#[derive(Debug)]
+pub(crate) enum TapFrame {
+    /// An in-band control message (or why it did not decode), from `src`.
+    Control {
+        /// Who sent it (answers go there).
+        src: MacAddr,
+        /// The message.
+        msg: Result<Message, LinkError>,
+    },
+    /// The station's data.
+    Data,
+    /// Too short to be an Ethernet frame.
+    Runt,
+}
+
+/// Classifies a frame the container sent.
+pub(crate) fn classify(frame: &[u8]) -> TapFrame {
+    let Some((header, payload)) = frame.split_at_checked(ETH_HEADER_LEN) else {
+        return TapFrame::Runt;
+    };
+    let Some(src) = header.get(6..12).and_then(MacAddr::from_slice) else {
+        return TapFrame::Runt;
+    };
+    let ethertype = match header.get(12..14) {
+        Some(&[a, b]) => u16::from_be_bytes([a, b]),
+        _ => return TapFrame::Runt,
+    };
+    if ethertype != ETHERTYPE {
+        return TapFrame::Data;
+    }
+    let msg = match proto::decode(payload) {
+        Ok((msg, _)) => Ok(msg),
+        Err(error) => Err(LinkError::BadMessage {
+            id: proto::Header::parse(payload)
+                .ok()
+                .and_then(|h| h.request_id()),
+            error,
+        }),
+    };
+    TapFrame::Control { src, msg }
+}
+
+/// The control frame carrying `msg` to `dst`, cut to fit [`MAX_CONTROL_PAYLOAD`]: a scan
+/// result loses its last BSSs (the count lost is returned); any other message too long is an
+/// error.
+pub(crate) fn control_frame(msg: Message, dst: MacAddr) -> Result<(Vec<u8>, usize), ProtoError> {
+    let mut msg = msg;
+    let mut cut = 0;
+    let mut len = proto::encoded_len(&msg)?;
+    while len > MAX_CONTROL_PAYLOAD {
+        match &mut msg {
+            Message::ScanResults { bss, .. } if !bss.is_empty() => {
+                bss.pop();
+                cut += 1;
+            }
+            _ => {
+                return Err(ProtoError::TooLong {
+                    len,
+                    max: MAX_CONTROL_PAYLOAD,
+                })
+            }
+        }
+        len = proto::encoded_len(&msg)?;
+    }
+    let mut frame = Vec::with_capacity((ETH_HEADER_LEN + len).max(MIN_FRAME_LEN));
+    frame.extend_from_slice(&dst.0);
+    frame.extend_from_slice(&HOST_MAC.0);
+    frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    proto::encode(&msg, &mut frame)?;
+    if frame.len() < MIN_FRAME_LEN {
+        frame.resize(MIN_FRAME_LEN, 0);
+    }
+    Ok((frame, cut))
+}
+
+/// What woke a TAP's task.
+enum Wake {
+    FromTap(io::Result<usize>),
+    ToGuest(Option<Message>),
+    Check,
+}
+
+/// The namespace an attached TAP lives in.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    /// Its name.
+    pub(crate) name: String,
+    /// What `/var/run/netns/NAME` was at attach.
+    pub(crate) id: NamespaceId,
+}
+
+/// Serves one attached namespace's TAP until the driver lets the guest go (detach, shutdown)
+/// or the TAP fails. Dropping the TAP deletes the interface.
+pub(crate) async fn serve_tap(
+    tap: tun_rs::AsyncDevice,
+    ns: Namespace,
+    guest: GuestId,
+    name: String,
+    station: MacAddr,
+    mut outbox: mpsc::Receiver<Message>,
+    cmds: mpsc::Sender<Command>,
+) {
+    let mut buf = vec![0u8; TAP_BUFFER];
+    // Answers go to whoever asked last; before anyone asked, to the interface's own address.
+    let mut peer = station;
+    let mut check = tokio::time::interval(NAMESPACE_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let why: String = loop {
+        let wake = tokio::select! {
+            r = tap.recv(&mut buf) => Wake::FromTap(r),
+            m = outbox.recv() => Wake::ToGuest(m),
+            _ = check.tick() => Wake::Check,
+        };
+        let msg = match wake {
+            Wake::Check => {
+                if NamespaceId::of(&ns.name) != Some(ns.id) {
+                    break format!("the network namespace {:?} was deleted", ns.name);
+                }
+                continue;
+            }
+            Wake::FromTap(Err(e)) => break format!("TAP read failed: {e}"),
+            Wake::FromTap(Ok(n)) => {
+                let frame = buf.get(..n).unwrap_or_default();
+                match classify(frame) {
+                    TapFrame::Runt => continue,
+                    TapFrame::Data => Message::Data(Bytes::copy_from_slice(frame)),
+                    TapFrame::Control { src, msg: Ok(msg) } => {
+                        if !src.is_group() {
+                            peer = src;
+                        }
+                        msg
+                    }
+                    TapFrame::Control { src, msg: Err(e) } => {
+                        tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+                        if let Some(reply) = e.error_reply() {
+                            if !src.is_group() {
+                                peer = src;
+                            }
+                            if let Err(e) = send_control(&tap, reply, peer, &name).await {
+                                break e;
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+            Wake::ToGuest(Some(Message::Data(frame))) => {
+                if matches!(classify(&frame), TapFrame::Control { .. }) {
+                    // Only the host speaks control on the link: the guest must not take a
+                    // frame from the air for the host's answer.
+                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    continue;
+                }
+                if let Err(e) = tap.send(&frame).await {
+                    break format!("TAP write failed: {e}");
+                }
+                continue;
+            }
+            Wake::ToGuest(Some(msg)) => {
+                if let Err(e) = send_control(&tap, msg, peer, &name).await {
+                    break e;
+                }
+                continue;
+            }
+            Wake::ToGuest(None) => {
+                tracing::info!(guest = guest.0, %name, "TAP closed");
+                return;
+            }
+        };
+        if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+            break "the daemon is stopping".into();
+        }
+    };
+    tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
+    let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// Writes one control message to the TAP; a message that cannot be framed is logged and
+/// dropped, a write error is returned.
+async fn send_control(
+    tap: &tun_rs::AsyncDevice,
+    msg: Message,
+    dst: MacAddr,
+    name: &str,
+) -> Result<(), String> {
+    match control_frame(msg, dst) {
+        Ok((frame, cut)) => {
+            if cut > 0 {
+                tracing::info!(%name, cut, "scan result cut to fit one frame");
+            }
+            tap.send(&frame)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("TAP write failed: {e}"))
+        }
+        Err(e) => {
+            tracing::warn!(%name, error = %e, "control message dropped: it does not fit a frame");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vwifi_core::proto::{BssInfo, RequestId, Security, Ssid};
+
+    #[test]
+    fn names_are_checked_before_any_system_call() {
+        assert!(check_netns_name("lab-1").is_ok());
+        for bad in ["", ".", "..", "a/b", "a\0b"] {
+            assert!(check_netns_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_ifname("wlan0").is_ok());
+        for bad in ["", "a-very-long-interface", "a b", "a:b", "a/b", ".."] {
+            assert!(check_ifname(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_namespace_is_named_in_the_error() {
+        let Err(e) = create_tap(
+            "vwifi-no-such-namespace-x",
+            "wlan0",
+            MacAddr([2, 0, 0, 0, 0, 1]),
+        ) else {
+            panic!("a TAP in a namespace that does not exist");
+        };
+        assert!(matches!(e, NetnsError::NoNamespace { .. }), "{e:?}");
+        assert!(e.to_string().contains("ip netns add"), "{e}");
+    }
+
+    #[test]
+    fn control_frames_are_decoded_and_other_frames_are_data() {
+        let req = Message::StatusRequest { id: RequestId(9) };
+        let mut frame = vec![0xff; 6];
+        frame.extend_from_slice(&[2, 1, 1, 1, 1, 1]);
+        frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
+        proto::encode(&req, &mut frame).unwrap();
+        frame.resize(60, 0);
+        match classify(&frame) {
+            TapFrame::Control { src, msg: Ok(msg) } => {
+                assert_eq!(src, MacAddr([2, 1, 1, 1, 1, 1]));
+                assert_eq!(msg, req);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut ip = frame.clone();
+        ip[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert!(matches!(classify(&ip), TapFrame::Data));
+        assert!(matches!(classify(&frame[..10]), TapFrame::Runt));
+        let mut bad = frame[..14].to_vec();
+        bad.extend_from_slice(&[0xde, 0xad]);
+        assert!(matches!(
+            classify(&bad),
+            TapFrame::Control { msg: Err(_), .. }
+        ));
+    }
+
+    #[test]
+    fn replies_are_padded_and_long_scan_results_cut_to_one_frame() {
+        let dst = MacAddr([2, 1, 1, 1, 1, 1]);
+        let (small, cut) = control_frame(Message::StatusRequest { id: RequestId(1) }, dst).unwrap();
+        assert_eq!(small.len(), 60);
+        assert_eq!(cut, 0);
+        assert_eq!(&small[..6], &dst.0);
+        assert_eq!(&small[6..12], &HOST_MAC.0);
+        let one = BssInfo {
+            ssid: Ssid::new(b"a-network-with-a-long-name").unwrap(),
+            bssid: MacAddr([2, 0, 0, 0, 0, 9]),
+            channel: 1,
+            frequency_mhz: 2412,
+            signal_dbm: -40,
+            security: Security::Wpa2Psk,
+            beacon_age_ms: 100,
+        };
+        let bss = vec![one; 200];
+        let (frame, cut) = control_frame(
+            Message::ScanResults {
+                id: RequestId(2),
+                bss,
+            },
+            dst,
+        )
+        .unwrap();
+        assert!(cut > 0);
+        assert!(frame.len() <= ETH_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+        let Ok((Message::ScanResults { bss, .. }, _)) = proto::decode(&frame[14..]) else {
+            panic!("not a scan result");
+        };
+        assert_eq!(bss.len() + cut, 200);
+    }
+}
