@@ -326,6 +326,27 @@ impl Lab {
         eprintln!("mux stats {:?}", self.mux().stats());
     }
 
+    /// Like [`Lab::drive_until`] for conditions too costly to check after every event:
+    /// checks `f` every `every` of virtual time.
+    pub fn drive_coarse(
+        &mut self,
+        limit: Duration,
+        every: Duration,
+        mut f: impl FnMut(&Lab) -> bool,
+    ) {
+        let deadline = self.world.now() + limit;
+        while !f(self) {
+            if self.world.now() >= deadline {
+                self.dump();
+                panic!(
+                    "condition not met within {limit:?} (seed {})",
+                    self.world.seed()
+                );
+            }
+            self.world.run_for(every);
+        }
+    }
+
     /// Runs the world for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
         self.world.run_for(d);
