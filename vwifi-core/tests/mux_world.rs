@@ -273,3 +273,134 @@ fn two_hundred_fifty_six_guests_on_one_radio_all_connect() {
         wall.elapsed()
     );
 }
+
+#[test]
+fn a_misbehaving_guest_gets_errors_and_disturbs_no_other_guest() {
+    use vwifi_core::proto::{Capabilities, ErrorCode, RequestId, StationStatus};
+    let seed = seed_from_env(41);
+    let mut lab = Lab::new(seed, &two_networks(), MuxConfig::default());
+    let good = lab.admit("good");
+    let peer = lab.admit("peer");
+    let bad = lab.admit("bad");
+    lab.connect_net(good, 0);
+    lab.connect_net(peer, 0);
+    lab.drive_until(Duration::from_secs(20), |l| {
+        l.connected(good) && l.connected(peer)
+    });
+    for g in [good, peer, bad] {
+        lab.take(g);
+    }
+    let (m_good, m_peer, m_bad) = (lab.mac(good), lab.mac(peer), lab.mac(bad));
+    let air_before = lab.mux().stats().tx_frames;
+
+    // Host-to-guest messages sent to the host: each answered with UnsupportedMessage.
+    let status = lab.mux().station(bad).unwrap().status();
+    let host_only = [
+        Message::HelloAck {
+            id: RequestId(1),
+            version: 1,
+            capabilities: Capabilities::from_bits_retain(0),
+        },
+        Message::Ack { id: RequestId(2) },
+        Message::ScanResults {
+            id: RequestId(3),
+            bss: Vec::new(),
+        },
+        Message::Status {
+            id: RequestId(4),
+            status,
+        },
+        Message::Event(Event::SignalChanged { dbm: -1 }),
+        Message::Error {
+            id: None,
+            code: ErrorCode::Internal,
+            text: None,
+        },
+    ];
+    let n_host_only = host_only.len();
+    for m in host_only {
+        lab.send(bad, m);
+    }
+    // A protocol version that does not exist.
+    lab.send(
+        bad,
+        Message::Hello {
+            id: RequestId(5),
+            version: 0,
+            capabilities: Capabilities::from_bits_retain(0),
+            agent: "evil".into(),
+        },
+    );
+    // A connect to a group BSSID (invalid), and disconnects while idle.
+    lab.send(
+        bad,
+        Message::Connect {
+            id: RequestId(6),
+            ssid: vwifi_core::proto::Ssid::new(b"lab-a").unwrap(),
+            bssid: Some(MacAddr::BROADCAST),
+            credentials: vwifi_core::proto::Credentials::None,
+        },
+    );
+    // A flood of data while not connected: to the good guest, as the good guest, garbage.
+    for i in 0..2000u32 {
+        let tag = (i % 251) as u8;
+        lab.send(bad, ip_frame(m_bad, m_good, tag));
+        lab.send(bad, ip_frame(m_good, m_peer, tag));
+        lab.send(bad, Message::Data(bytes::Bytes::from(vec![tag; 5])));
+    }
+    // Garbage on the wire never even becomes a message.
+    assert!(vwifi_core::proto::decode(&[0xff, 0x00, 0x13, 0x37]).is_err());
+
+    let replies = lab.take(bad);
+    let errors: Vec<ErrorCode> = replies
+        .iter()
+        .filter_map(|m| match m {
+            Message::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|c| **c == ErrorCode::UnsupportedMessage)
+            .count(),
+        n_host_only,
+        "{replies:?}"
+    );
+    assert!(errors.contains(&ErrorCode::UnsupportedVersion));
+    assert!(errors.contains(&ErrorCode::InvalidArgument));
+    assert!(replies.iter().all(|m| !matches!(m, Message::Data(_))));
+    let c = lab.counters(bad);
+    assert_eq!(c.bad_messages, n_host_only as u64 + 2);
+    assert_eq!(c.spoofed, 2000, "frames with the good guest's address");
+    assert_eq!(
+        c.tx_dropped, 4000,
+        "frames while not connected, and garbage"
+    );
+    assert_eq!(
+        lab.mux().stats().tx_frames,
+        air_before,
+        "the flood reached the air"
+    );
+    assert_eq!(lab.counters(good), Default::default());
+
+    // The good guest noticed nothing and its traffic flows.
+    assert!(lab.take(good).is_empty());
+    lab.send(good, ip_frame(m_good, m_peer, 1));
+    lab.send(good, ip_frame(m_good, UPLINK_PEER, 2));
+    let up = lab.collect_uplink(0, Duration::from_millis(500));
+    lab.drive_until(Duration::from_secs(2), |l| {
+        !l.data_received(peer).is_empty()
+    });
+    let got = lab.data_received(peer);
+    assert_eq!(got.len(), 1, "only the good guest's frame: {got:?}");
+    assert_eq!((got[0].src, got[0].payload[1]), (m_good, 1));
+    assert!(up.iter().any(|f| f.src == m_good && f.payload[1] == 2));
+    assert!(
+        up.iter().all(|f| f.src != m_bad),
+        "the bad guest reached the uplink"
+    );
+    assert!(lab.ap(0).station(m_bad).is_none());
+    assert!(lab.connected(good) && lab.connected(peer));
+    assert!(events(&lab, good).is_empty() && events(&lab, peer).is_empty());
+}
