@@ -276,7 +276,7 @@ fn two_hundred_fifty_six_guests_on_one_radio_all_connect() {
 
 #[test]
 fn a_misbehaving_guest_gets_errors_and_disturbs_no_other_guest() {
-    use vwifi_core::proto::{Capabilities, ErrorCode, RequestId, StationStatus};
+    use vwifi_core::proto::{Capabilities, ErrorCode, RequestId};
     let seed = seed_from_env(41);
     let mut lab = Lab::new(seed, &two_networks(), MuxConfig::default());
     let good = lab.admit("good");
@@ -403,4 +403,63 @@ fn a_misbehaving_guest_gets_errors_and_disturbs_no_other_guest() {
     assert!(lab.ap(0).station(m_bad).is_none());
     assert!(lab.connected(good) && lab.connected(peer));
     assert!(events(&lab, good).is_empty() && events(&lab, peer).is_empty());
+}
+
+/// Two open networks on channels 1 and 11 (cheap in debug builds: no CCMP).
+fn two_open_networks() -> Vec<mux_lab::Net> {
+    let mut nets = two_networks();
+    for n in &mut nets {
+        n.pass = None;
+    }
+    nets
+}
+
+#[test]
+fn two_time_shared_channels_each_get_less_than_one_guest_alone_and_together_about_as_much() {
+    let seed = seed_from_env(51);
+    let measure = Duration::from_secs(2);
+    let (payload, window) = (1400, 32);
+    let mut alone = Lab::new(seed, &two_open_networks(), MuxConfig::default());
+    let g = alone.admit("alone");
+    alone.connect_net(g, 0);
+    alone.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let single = alone.goodput(&[(g, 0)], payload, window, measure)[0];
+
+    let mut shared = Lab::new(seed, &two_open_networks(), MuxConfig::default());
+    let (g1, g2) = (shared.admit("one"), shared.admit("two"));
+    shared.connect_net(g1, 0);
+    shared.connect_net(g2, 1);
+    shared.drive_until(Duration::from_secs(10), |l| {
+        l.connected(g1) && l.connected(g2)
+    });
+    let both = shared.goodput(&[(g1, 0), (g2, 1)], payload, window, measure);
+    let sum = both[0] + both[1];
+    let mbps = |fps: f64| fps * (payload as f64 + 14.0) * 8.0 / 1e6;
+    eprintln!(
+        "goodput ({payload}-byte payloads, 54 Mbit/s): one guest alone on channel 1: {single:.0} frames/s \
+         ({:.1} Mbit/s); two guests time-sharing channels 1 and 11: {:.0} + {:.0} = {sum:.0} frames/s \
+         ({:.1} Mbit/s), {:.0}% of the single guest",
+        mbps(single),
+        both[0],
+        both[1],
+        mbps(sum),
+        100.0 * sum / single
+    );
+    assert!(
+        mbps(single) > 15.0,
+        "a lone guest gets {:.1} Mbit/s",
+        mbps(single)
+    );
+    for (i, b) in both.iter().enumerate() {
+        assert!(
+            *b < single,
+            "time-shared guest {i} got {b:.0} >= {single:.0}"
+        );
+        assert!(*b > 0.3 * single, "time-shared guest {i} starved: {b:.0}");
+    }
+    assert!(
+        sum > 0.6 * single && sum < 1.05 * single,
+        "the time-shared sum {sum:.0} against {single:.0} alone"
+    );
+    assert!(shared.connected(g1) && shared.connected(g2));
 }

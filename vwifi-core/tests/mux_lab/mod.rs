@@ -413,6 +413,52 @@ impl Lab {
     }
 }
 
+/// Marks the frames of a goodput measurement.
+const GOODPUT_TAG: u8 = 0x6b;
+
+impl Lab {
+    /// Goodput under saturation: each `(guest, ap)` in `senders` sends frames of `payload`
+    /// bytes to its AP's uplink, keeping at most `window` frames outstanding (sent and not yet
+    /// out of the uplink), for `duration` of virtual time. Returns the frames per second of
+    /// virtual time that left each sender's uplink.
+    pub fn goodput(
+        &mut self,
+        senders: &[(GuestId, usize)],
+        payload: usize,
+        window: usize,
+        duration: Duration,
+    ) -> Vec<f64> {
+        let macs: Vec<MacAddr> = senders.iter().map(|(g, _)| self.mac(*g)).collect();
+        let mut body = vec![0u8; payload.max(1)];
+        body[0] = GOODPUT_TAG;
+        let frames: Vec<Message> = macs
+            .iter()
+            .map(|m| tagged_frame(*m, UPLINK_PEER, &body))
+            .collect();
+        let mut sent = vec![0usize; senders.len()];
+        let mut got = vec![0usize; senders.len()];
+        let until = self.world.now() + duration;
+        while self.world.now() < until {
+            for (i, (g, _)) in senders.iter().enumerate() {
+                while sent[i] - got[i].min(sent[i]) < window {
+                    self.send(*g, frames[i].clone());
+                    sent[i] += 1;
+                }
+            }
+            self.world.run_for(Duration::from_millis(1));
+            for (i, (_, ap)) in senders.iter().enumerate() {
+                let out = self.drain_uplink(*ap);
+                got[i] += out
+                    .iter()
+                    .filter(|f| f.src == macs[i] && f.payload.first() == Some(&GOODPUT_TAG))
+                    .count();
+            }
+        }
+        let secs = duration.as_secs_f64();
+        got.iter().map(|n| *n as f64 / secs).collect()
+    }
+}
+
 /// An IPv4-ish frame from `src` to `dst` whose payload starts with `tag`.
 pub fn ip_frame(src: MacAddr, dst: MacAddr, tag: u8) -> Message {
     tagged_frame(src, dst, &[0x45, tag, 0, 20, 1, 2, 3, 4])
