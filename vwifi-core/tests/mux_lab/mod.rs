@@ -64,8 +64,21 @@ pub struct Lab {
     restarts: u64,
 }
 
+/// The PSK of a passphrase and SSID, derived once per test binary (PBKDF2 is slow in debug
+/// builds).
 pub fn psk_of(pass: &str, ssid: &str) -> Psk {
-    vwifi_core::crypto::derive_psk(&Passphrase::new(pass).unwrap(), ssid.as_bytes()).unwrap()
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), Psk>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (pass.to_owned(), ssid.to_owned());
+    if let Some(psk) = cache.lock().unwrap().get(&key) {
+        return psk.clone();
+    }
+    let psk =
+        vwifi_core::crypto::derive_psk(&Passphrase::new(pass).unwrap(), ssid.as_bytes()).unwrap();
+    cache.lock().unwrap().insert(key, psk.clone());
+    psk
 }
 
 pub const AP_A: MacAddr = MacAddr([0x02, 0x76, 0x77, 0, 0, 0x0a]);
