@@ -32,7 +32,7 @@
 //!   frames (counted), and [`Mux::poll_output`] serves guests in turn, so no guest's backlog
 //!   delays another's messages. Control messages (replies, events) are never dropped for data.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
@@ -165,7 +165,7 @@ pub struct MuxStats {
     pub rx_routed: u64,
     /// Received frames not for any station (see [`Demux::dropped`] for the reasons).
     pub rx_dropped: u64,
-    /// Frames routed to a station that was not listening on that channel.
+    /// Frames routed to a station that was neither on that channel nor living there.
     pub rx_not_listening: u64,
     /// Frames handed to the radio.
     pub tx_frames: u64,
@@ -198,6 +198,8 @@ struct Guest {
     counters: GuestCounters,
     /// Where the scheduler was last told this station lives: (home, wants the grant at).
     placed: (Option<Channel>, Option<Channel>),
+    /// The station's timeout as indexed in `Mux::timers`.
+    timer: Option<Instant>,
 }
 
 /// The engine: one radio, many guests. See the [module documentation](self).
@@ -215,6 +217,10 @@ pub struct Mux {
     next_guest: u32,
     /// The guest to serve first in the next round of [`Mux::poll_output`].
     cursor: u32,
+    /// Every station's next timeout: the earliest first, without visiting every guest.
+    timers: BTreeSet<(Instant, GuestId)>,
+    /// The guests with messages waiting, so that serving them does not visit every guest.
+    ready: BTreeSet<GuestId>,
     stats: MuxStats,
     seed: [u8; 32],
 }
@@ -231,6 +237,8 @@ impl Mux {
             tuned: None,
             next_guest: 1,
             cursor: 0,
+            timers: BTreeSet::new(),
+            ready: BTreeSet::new(),
             stats: MuxStats::default(),
             seed,
         }
@@ -265,6 +273,7 @@ impl Mux {
                 pending_scan: None,
                 counters: GuestCounters::default(),
                 placed: (None, None),
+                timer: None,
             },
         );
         Ok(id)
@@ -287,6 +296,10 @@ impl Mux {
                 }
             }
         }
+        if let Some(t) = g.timer {
+            self.timers.remove(&(t, guest));
+        }
+        self.ready.remove(&guest);
         self.demux.remove(guest);
         self.sched.remove(now, guest);
         tracing::info!(guest = guest.0, name = %g.name, "guest removed");
@@ -356,7 +369,15 @@ impl Mux {
                     let Some(guest) = self.guests.get_mut(&g) else {
                         continue;
                     };
-                    if !advert && guest.station.current_channel() != Some(meta.channel) {
+                    // A station hears its channel while it is there, and also while the radio
+                    // is still there after it said it leaves (its power-save null and the
+                    // others' are still going out): the radio acknowledged the frame, so its
+                    // sender will not repeat it. What it must answer waits for its return.
+                    let c = Some(meta.channel);
+                    let listening = guest.station.current_channel() == c
+                        || guest.station.wanted_channel() == c
+                        || guest.placed.0 == c;
+                    if !advert && !listening {
                         self.stats.rx_not_listening += 1;
                         continue;
                     }
@@ -382,11 +403,8 @@ impl Mux {
 
     /// When [`Mux::handle_timeout`] must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let stations = self
-            .guests
-            .values()
-            .filter_map(|g| g.station.poll_timeout());
-        stations.chain(self.sched.poll_timeout()).min()
+        let station = self.timers.first().map(|(t, _)| *t);
+        station.into_iter().chain(self.sched.poll_timeout()).min()
     }
 
     /// Wakes every part whose time has come.
@@ -394,10 +412,9 @@ impl Mux {
         self.sched.handle_timeout(now);
         self.settle(now);
         let due: Vec<GuestId> = self
-            .guests
-            .iter()
-            .filter(|(_, g)| g.station.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
+            .timers
+            .range(..=(now, GuestId(u32::MAX)))
+            .map(|(_, id)| *id)
             .collect();
         for id in due {
             if let Some(g) = self.guests.get_mut(&id) {
@@ -414,19 +431,24 @@ impl Mux {
         if let Some(o) = self.radio.pop_front() {
             return Some(o);
         }
-        let ids: Vec<GuestId> = self
-            .guests
+        let id = *self
+            .ready
             .range(GuestId(self.cursor)..)
-            .chain(self.guests.range(..GuestId(self.cursor)))
-            .filter(|(_, g)| !g.control.is_empty() || !g.data.is_empty())
-            .map(|(id, _)| *id)
-            .take(1)
-            .collect();
-        let id = *ids.first()?;
-        let g = self.guests.get_mut(&id)?;
+            .chain(self.ready.range(..GuestId(self.cursor)))
+            .next()?;
         self.cursor = id.0.wrapping_add(1);
-        let msg = g.control.pop_front().or_else(|| g.data.pop_front())?;
-        Some(Output::ToGuest { guest: id, msg })
+        let Some(g) = self.guests.get_mut(&id) else {
+            self.ready.remove(&id);
+            return None;
+        };
+        let msg = g.control.pop_front().or_else(|| g.data.pop_front());
+        if g.control.is_empty() && g.data.is_empty() {
+            self.ready.remove(&id);
+        }
+        Some(Output::ToGuest {
+            guest: id,
+            msg: msg?,
+        })
     }
 
     // ---- guests ----
@@ -587,6 +609,30 @@ impl Mux {
             }
         }
         self.place(now, id);
+        self.index(id);
+    }
+
+    /// Updates the guest's entries in the timer and ready indexes. Every change to a station
+    /// or a guest's queues is followed by [`Mux::pump`], which ends here.
+    fn index(&mut self, id: GuestId) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            return;
+        };
+        let timer = g.station.poll_timeout();
+        if timer != g.timer {
+            if let Some(t) = g.timer {
+                self.timers.remove(&(t, id));
+            }
+            if let Some(t) = timer {
+                self.timers.insert((t, id));
+            }
+            g.timer = timer;
+        }
+        if g.control.is_empty() && g.data.is_empty() {
+            self.ready.remove(&id);
+        } else {
+            self.ready.insert(id);
+        }
     }
 
     /// Tells the scheduler and the demux where a station lives now.

@@ -235,18 +235,26 @@ impl Scheduler {
         }
     }
 
-    /// Gives the grant back (work done or abandoned); the next in the queue gets it.
+    /// Gives the grant back (work done or abandoned); the next in the queue gets it. Released
+    /// during the exclusive slot, the grant passes on with the rest of the slot: the next
+    /// holder has the radio at once ([`SchedulerOutput::Resumed`]), the home channels wait no
+    /// longer than they would have, and many stations joining at once are not served one per
+    /// rotation.
     pub fn release_grant(&mut self, now: Instant, guest: GuestId) {
         self.queue.retain(|g| *g != guest);
         if self.holder == Some(guest) {
             self.holder = None;
             self.holder_channel = None;
-            if self.slot == Some(Slot::Exclusive) {
+            let in_slot = self.slot == Some(Slot::Exclusive);
+            if in_slot && self.queue.is_empty() {
                 self.slot = None;
                 self.slot_end = None;
             }
             self.next_holder(now);
             self.reschedule(now);
+            if let Some(next) = self.holder.filter(|_| in_slot) {
+                self.out.push_back(SchedulerOutput::Resumed(next));
+            }
         }
     }
 
@@ -560,5 +568,41 @@ mod tests {
             seen.insert(s.tuned().unwrap().number());
         }
         assert_eq!(seen, [1, 6, 11, 36, 149].into_iter().collect());
+    }
+
+    #[test]
+    fn a_grant_released_in_the_exclusive_slot_passes_on_with_the_rest_of_the_slot() {
+        let mut s = sched(3);
+        let mut t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.request_grant(t, GuestId(1)).unwrap();
+        s.request_grant(t, GuestId(2)).unwrap();
+        s.tune_for_holder(t, GuestId(1), ch(6));
+        drain(&mut s);
+        // Home 1, then the exclusive slot of guest 1 on channel 6.
+        t = s.poll_timeout().unwrap();
+        s.handle_timeout(t);
+        drain(&mut s);
+        assert!(s.holder_active());
+        let slot_end = s.poll_timeout().unwrap();
+        // Guest 1 is done 10 ms in: guest 2 has the radio at once, until the same slot end.
+        t += Duration::from_millis(10);
+        s.release_grant(t, GuestId(1));
+        assert_eq!(
+            drain(&mut s),
+            vec![
+                SchedulerOutput::Granted(GuestId(2)),
+                SchedulerOutput::Resumed(GuestId(2))
+            ]
+        );
+        assert!(s.holder_active());
+        s.tune_for_holder(t, GuestId(2), ch(11));
+        assert_eq!(drain(&mut s), vec![SchedulerOutput::Tune(ch(11))]);
+        assert_eq!(s.poll_timeout(), Some(slot_end), "home 1 waits no longer");
+        // The last one done: the slot ends and the radio goes home.
+        s.release_grant(t, GuestId(2));
+        let out = drain(&mut s);
+        assert!(out.contains(&SchedulerOutput::Tune(ch(1))), "{out:?}");
+        assert!(!s.holder_active());
     }
 }

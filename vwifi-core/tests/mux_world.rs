@@ -135,19 +135,22 @@ fn with_ten_percent_frame_loss_every_guest_of_two_networks_still_connects_and_da
         "the medium lost nothing: the test does not test loss"
     );
 
-    // Data crosses the lossy air both ways (the MAC retries), within a BSS and to an uplink.
+    // Data crosses the lossy air (the MAC retries), within a BSS and to an uplink. Frames
+    // are spaced out: a frame the AP had already queued when its station left the channel is
+    // lost (the soft AP does not buffer again what the air did not deliver).
     for g in &gs {
         lab.take(*g);
     }
     let (m0, m2) = (lab.mac(gs[0]), lab.mac(gs[2]));
+    let mut uplinked = Vec::new();
     for tag in 0..10 {
         lab.send(gs[0], ip_frame(m0, m2, tag));
         lab.send(gs[1], ip_frame(lab.mac(gs[1]), UPLINK_PEER, tag));
+        uplinked.extend(lab.collect_uplink(1, Duration::from_millis(37)));
     }
-    let uplinked = lab.collect_uplink(1, Duration::from_secs(2));
-    lab.drive_until(Duration::from_secs(10), |l| {
-        l.data_received(gs[2]).len() >= 8
-    });
+    uplinked.extend(lab.collect_uplink(1, Duration::from_secs(1)));
+    let to_g2 = lab.data_received(gs[2]).len();
+    assert!(to_g2 >= 8, "only {to_g2} of 10 frames reached guest 2");
     let from_g1 = uplinked.iter().filter(|f| f.src == lab.mac(gs[1])).count();
     assert!(
         from_g1 >= 8,
@@ -231,4 +234,232 @@ fn an_ap_restart_makes_its_guests_reconnect_by_themselves_and_spares_the_other_n
             "guest {g:?} on A was disturbed"
         );
     }
+}
+
+#[test]
+fn two_hundred_fifty_six_guests_on_one_radio_all_connect() {
+    let wall = std::time::Instant::now();
+    let seed = seed_from_env(256);
+    let mut lab = Lab::with_options(
+        seed,
+        &two_networks(),
+        LabOptions {
+            max_stations: 200,
+            ..LabOptions::default()
+        },
+    );
+    // The PSK is derived once per network and given directly (no PBKDF2 per guest).
+    let gs = lab.admit_many("crowd", 256);
+    for (i, g) in gs.iter().enumerate() {
+        lab.connect_net(*g, i % 2);
+    }
+    lab.drive_coarse(Duration::from_secs(60), Duration::from_millis(50), |l| {
+        all_connected(l, &gs)
+    });
+    let virtual_time = lab.world.now();
+    assert_eq!(lab.ap(0).associated_count(), 128);
+    assert_eq!(lab.ap(1).associated_count(), 128);
+    for (i, g) in gs.iter().enumerate() {
+        assert_eq!(lab.bssid(*g), Some([AP_A, AP_B][i % 2]));
+    }
+    // Everyone is still connected a while later (time-sharing keeps 256 links alive).
+    lab.run_for(Duration::from_secs(2));
+    assert!(all_connected(&lab, &gs));
+    for g in &gs {
+        assert_eq!(disconnected_events(&lab, *g), 0);
+    }
+    eprintln!(
+        "256 guests connected after {virtual_time:?} of virtual time, {:?} of wall time",
+        wall.elapsed()
+    );
+}
+
+#[test]
+fn a_misbehaving_guest_gets_errors_and_disturbs_no_other_guest() {
+    use vwifi_core::proto::{Capabilities, ErrorCode, RequestId};
+    let seed = seed_from_env(41);
+    let mut lab = Lab::new(seed, &two_networks(), MuxConfig::default());
+    let good = lab.admit("good");
+    let peer = lab.admit("peer");
+    let bad = lab.admit("bad");
+    lab.connect_net(good, 0);
+    lab.connect_net(peer, 0);
+    lab.drive_until(Duration::from_secs(20), |l| {
+        l.connected(good) && l.connected(peer)
+    });
+    for g in [good, peer, bad] {
+        lab.take(g);
+    }
+    let (m_good, m_peer, m_bad) = (lab.mac(good), lab.mac(peer), lab.mac(bad));
+    let air_before = lab.mux().stats().tx_frames;
+
+    // Host-to-guest messages sent to the host: each answered with UnsupportedMessage.
+    let status = lab.mux().station(bad).unwrap().status();
+    let host_only = [
+        Message::HelloAck {
+            id: RequestId(1),
+            version: 1,
+            capabilities: Capabilities::from_bits_retain(0),
+        },
+        Message::Ack { id: RequestId(2) },
+        Message::ScanResults {
+            id: RequestId(3),
+            bss: Vec::new(),
+        },
+        Message::Status {
+            id: RequestId(4),
+            status,
+        },
+        Message::Event(Event::SignalChanged { dbm: -1 }),
+        Message::Error {
+            id: None,
+            code: ErrorCode::Internal,
+            text: None,
+        },
+    ];
+    let n_host_only = host_only.len();
+    for m in host_only {
+        lab.send(bad, m);
+    }
+    // A protocol version that does not exist.
+    lab.send(
+        bad,
+        Message::Hello {
+            id: RequestId(5),
+            version: 0,
+            capabilities: Capabilities::from_bits_retain(0),
+            agent: "evil".into(),
+        },
+    );
+    // A connect to a group BSSID (invalid), and disconnects while idle.
+    lab.send(
+        bad,
+        Message::Connect {
+            id: RequestId(6),
+            ssid: vwifi_core::proto::Ssid::new(b"lab-a").unwrap(),
+            bssid: Some(MacAddr::BROADCAST),
+            credentials: vwifi_core::proto::Credentials::None,
+        },
+    );
+    // A flood of data while not connected: to the good guest, as the good guest, garbage.
+    for i in 0..2000u32 {
+        let tag = (i % 251) as u8;
+        lab.send(bad, ip_frame(m_bad, m_good, tag));
+        lab.send(bad, ip_frame(m_good, m_peer, tag));
+        lab.send(bad, Message::Data(bytes::Bytes::from(vec![tag; 5])));
+    }
+    // Garbage on the wire never even becomes a message.
+    assert!(vwifi_core::proto::decode(&[0xff, 0x00, 0x13, 0x37]).is_err());
+
+    let replies = lab.take(bad);
+    let errors: Vec<ErrorCode> = replies
+        .iter()
+        .filter_map(|m| match m {
+            Message::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|c| **c == ErrorCode::UnsupportedMessage)
+            .count(),
+        n_host_only,
+        "{replies:?}"
+    );
+    assert!(errors.contains(&ErrorCode::UnsupportedVersion));
+    assert!(errors.contains(&ErrorCode::InvalidArgument));
+    assert!(replies.iter().all(|m| !matches!(m, Message::Data(_))));
+    let c = lab.counters(bad);
+    assert_eq!(c.bad_messages, n_host_only as u64 + 2);
+    assert_eq!(c.spoofed, 2000, "frames with the good guest's address");
+    assert_eq!(
+        c.tx_dropped, 4000,
+        "frames while not connected, and garbage"
+    );
+    assert_eq!(
+        lab.mux().stats().tx_frames,
+        air_before,
+        "the flood reached the air"
+    );
+    assert_eq!(lab.counters(good), Default::default());
+
+    // The good guest noticed nothing and its traffic flows.
+    assert!(lab.take(good).is_empty());
+    lab.send(good, ip_frame(m_good, m_peer, 1));
+    lab.send(good, ip_frame(m_good, UPLINK_PEER, 2));
+    let up = lab.collect_uplink(0, Duration::from_millis(500));
+    lab.drive_until(Duration::from_secs(2), |l| {
+        !l.data_received(peer).is_empty()
+    });
+    let got = lab.data_received(peer);
+    assert_eq!(got.len(), 1, "only the good guest's frame: {got:?}");
+    assert_eq!((got[0].src, got[0].payload[1]), (m_good, 1));
+    assert!(up.iter().any(|f| f.src == m_good && f.payload[1] == 2));
+    assert!(
+        up.iter().all(|f| f.src != m_bad),
+        "the bad guest reached the uplink"
+    );
+    assert!(lab.ap(0).station(m_bad).is_none());
+    assert!(lab.connected(good) && lab.connected(peer));
+    assert!(events(&lab, good).is_empty() && events(&lab, peer).is_empty());
+}
+
+/// Two open networks on channels 1 and 11 (cheap in debug builds: no CCMP).
+fn two_open_networks() -> Vec<mux_lab::Net> {
+    let mut nets = two_networks();
+    for n in &mut nets {
+        n.pass = None;
+    }
+    nets
+}
+
+#[test]
+fn two_time_shared_channels_each_get_less_than_one_guest_alone_and_together_about_as_much() {
+    let seed = seed_from_env(51);
+    let measure = Duration::from_secs(2);
+    let (payload, window) = (1400, 32);
+    let mut alone = Lab::new(seed, &two_open_networks(), MuxConfig::default());
+    let g = alone.admit("alone");
+    alone.connect_net(g, 0);
+    alone.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let single = alone.goodput(&[(g, 0)], payload, window, measure)[0];
+
+    let mut shared = Lab::new(seed, &two_open_networks(), MuxConfig::default());
+    let (g1, g2) = (shared.admit("one"), shared.admit("two"));
+    shared.connect_net(g1, 0);
+    shared.connect_net(g2, 1);
+    shared.drive_until(Duration::from_secs(10), |l| {
+        l.connected(g1) && l.connected(g2)
+    });
+    let both = shared.goodput(&[(g1, 0), (g2, 1)], payload, window, measure);
+    let sum = both[0] + both[1];
+    let mbps = |fps: f64| fps * (payload as f64 + 14.0) * 8.0 / 1e6;
+    eprintln!(
+        "goodput ({payload}-byte payloads, 54 Mbit/s): one guest alone on channel 1: {single:.0} frames/s \
+         ({:.1} Mbit/s); two guests time-sharing channels 1 and 11: {:.0} + {:.0} = {sum:.0} frames/s \
+         ({:.1} Mbit/s), {:.0}% of the single guest",
+        mbps(single),
+        both[0],
+        both[1],
+        mbps(sum),
+        100.0 * sum / single
+    );
+    assert!(
+        mbps(single) > 15.0,
+        "a lone guest gets {:.1} Mbit/s",
+        mbps(single)
+    );
+    for (i, b) in both.iter().enumerate() {
+        assert!(
+            *b < single,
+            "time-shared guest {i} got {b:.0} >= {single:.0}"
+        );
+        assert!(*b > 0.3 * single, "time-shared guest {i} starved: {b:.0}");
+    }
+    assert!(
+        sum > 0.6 * single && sum < 1.05 * single,
+        "the time-shared sum {sum:.0} against {single:.0} alone"
+    );
+    assert!(shared.connected(g1) && shared.connected(g2));
 }

@@ -67,6 +67,12 @@ impl MuxNode {
         &self.mux
     }
 
+    /// The Mux, to drive it directly (benches, tests). What it outputs meanwhile is the
+    /// caller's to drain; the node does not see it.
+    pub fn mux_mut(&mut self) -> &mut Mux {
+        &mut self.mux
+    }
+
     /// Admits a guest (see [`Mux::admit`]); register [`MuxNode::addresses`] with the medium
     /// afterwards.
     pub fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {

@@ -64,8 +64,21 @@ pub struct Lab {
     restarts: u64,
 }
 
+/// The PSK of a passphrase and SSID, derived once per test binary (PBKDF2 is slow in debug
+/// builds).
 pub fn psk_of(pass: &str, ssid: &str) -> Psk {
-    vwifi_core::crypto::derive_psk(&Passphrase::new(pass).unwrap(), ssid.as_bytes()).unwrap()
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), Psk>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (pass.to_owned(), ssid.to_owned());
+    if let Some(psk) = cache.lock().unwrap().get(&key) {
+        return psk.clone();
+    }
+    let psk =
+        vwifi_core::crypto::derive_psk(&Passphrase::new(pass).unwrap(), ssid.as_bytes()).unwrap();
+    cache.lock().unwrap().insert(key, psk.clone());
+    psk
 }
 
 pub const AP_A: MacAddr = MacAddr([0x02, 0x76, 0x77, 0, 0, 0x0a]);
@@ -326,6 +339,27 @@ impl Lab {
         eprintln!("mux stats {:?}", self.mux().stats());
     }
 
+    /// Like [`Lab::drive_until`] for conditions too costly to check after every event:
+    /// checks `f` every `every` of virtual time.
+    pub fn drive_coarse(
+        &mut self,
+        limit: Duration,
+        every: Duration,
+        mut f: impl FnMut(&Lab) -> bool,
+    ) {
+        let deadline = self.world.now() + limit;
+        while !f(self) {
+            if self.world.now() >= deadline {
+                self.dump();
+                panic!(
+                    "condition not met within {limit:?} (seed {})",
+                    self.world.seed()
+                );
+            }
+            self.world.run_for(every);
+        }
+    }
+
     /// Runs the world for `d` of virtual time.
     pub fn run_for(&mut self, d: Duration) {
         self.world.run_for(d);
@@ -389,6 +423,52 @@ impl Lab {
             .medium_mut()
             .set_position(id, Placement::at(at.0, at.1).position)
             .unwrap();
+    }
+}
+
+/// Marks the frames of a goodput measurement.
+const GOODPUT_TAG: u8 = 0x6b;
+
+impl Lab {
+    /// Goodput under saturation: each `(guest, ap)` in `senders` sends frames of `payload`
+    /// bytes to its AP's uplink, keeping at most `window` frames outstanding (sent and not yet
+    /// out of the uplink), for `duration` of virtual time. Returns the frames per second of
+    /// virtual time that left each sender's uplink.
+    pub fn goodput(
+        &mut self,
+        senders: &[(GuestId, usize)],
+        payload: usize,
+        window: usize,
+        duration: Duration,
+    ) -> Vec<f64> {
+        let macs: Vec<MacAddr> = senders.iter().map(|(g, _)| self.mac(*g)).collect();
+        let mut body = vec![0u8; payload.max(1)];
+        body[0] = GOODPUT_TAG;
+        let frames: Vec<Message> = macs
+            .iter()
+            .map(|m| tagged_frame(*m, UPLINK_PEER, &body))
+            .collect();
+        let mut sent = vec![0usize; senders.len()];
+        let mut got = vec![0usize; senders.len()];
+        let until = self.world.now() + duration;
+        while self.world.now() < until {
+            for (i, (g, _)) in senders.iter().enumerate() {
+                while sent[i] - got[i].min(sent[i]) < window {
+                    self.send(*g, frames[i].clone());
+                    sent[i] += 1;
+                }
+            }
+            self.world.run_for(Duration::from_millis(1));
+            for (i, (_, ap)) in senders.iter().enumerate() {
+                let out = self.drain_uplink(*ap);
+                got[i] += out
+                    .iter()
+                    .filter(|f| f.src == macs[i] && f.payload.first() == Some(&GOODPUT_TAG))
+                    .count();
+            }
+        }
+        let secs = duration.as_secs_f64();
+        got.iter().map(|n| *n as f64 / secs).collect()
     }
 }
 
