@@ -191,6 +191,14 @@ fn ping(from: &Netns, to: &str) -> Output {
     from.exec("ping", &["-c", "3", "-i", "0.2", "-W", "3", to])
 }
 
+/// A ping that waits up to 20 s for its first reply: across two time-shared channels the first
+/// ARP request (a group frame) waits in the AP until a DTIM beacon falls in the slot the radio
+/// spends on that channel (group delivery across time-shared channels is slow; see the issue
+/// notes).
+fn ping_patient(from: &Netns, to: &str) -> Output {
+    from.exec("ping", &["-c", "1", "-i", "0.5", "-w", "20", to])
+}
+
 #[test]
 #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
 fn containers_join_networks_over_their_tap_and_ping_each_other() {
@@ -220,18 +228,31 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("wrong passphrase"), "{}", text(&out));
 
-    // Two containers on one network, through the AP. (All the networks used are on channel 1:
-    // see the known loss of AP frames for a station whose channel is not tuned.)
+    // Two containers on one network, through the AP.
     address(&a, "10.77.0.1/24");
     address(&b, "10.77.0.2/24");
     address(&c, "10.77.0.3/24");
     let out = ping(&a, "10.77.0.2");
     assert!(out.status.success(), "{}", text(&out));
 
-    // Another network, through the host's uplink bridge.
-    let out = connect(&c, "vwifi-open", None);
+    // Another network on another channel (6; vwifi-lab is on 1): the radio time-shares the two
+    // channels, and the frames cross the host's uplink bridge.
+    let out = connect(&c, "vwifi-office", Some("office demo passphrase"));
     assert!(out.status.success(), "{}", text(&out));
-    let out = ping(&a, "10.77.0.3");
+    let status = daemon.try_status().expect("status");
+    let channel_of = |ns: &Netns| {
+        status["guests"].as_array().and_then(|g| {
+            g.iter()
+                .find(|g| g["name"].as_str() == Some(&format!("netns:{}", ns.0)))
+                .and_then(|g| g["channel"].as_u64())
+        })
+    };
+    assert_eq!(
+        (channel_of(&a), channel_of(&c)),
+        (Some(1), Some(6)),
+        "{status}"
+    );
+    let out = ping_patient(&a, "10.77.0.3");
     assert!(out.status.success(), "{}", text(&out));
 
     // Detach: the station and the interface go within a second.
