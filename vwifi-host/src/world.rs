@@ -20,9 +20,10 @@ use vwifi_core::channel::Channel;
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
 use vwifi_core::proto::Message;
+use vwifi_core::sim::air;
 use vwifi_core::sim::ap::SoftAp;
-use vwifi_core::sim::config::{self, ConfigError, SimConfig};
-use vwifi_core::sim::medium::{Medium, MediumConfig, MediumError, PathLoss, Placement};
+use vwifi_core::sim::config::{ConfigError, SimConfig};
+use vwifi_core::sim::medium::{Medium, MediumError, Placement};
 use vwifi_core::sim::{MuxNode, NodeId};
 use vwifi_core::{Instant, MacAddr};
 
@@ -50,6 +51,9 @@ pub(crate) enum WorldError {
         /// What it refused.
         reason: vwifi_core::sim::ap::ApConfigError,
     },
+    /// The `[sim.medium]` table does not map onto the medium.
+    #[error("sim.medium")]
+    Air(#[from] air::SimAirError),
     /// No channel to tune the host's radio to (cannot happen: channel 1 always exists).
     #[error("no channel for the host's radio")]
     NoChannel,
@@ -79,34 +83,6 @@ pub(crate) struct SimWorld {
     bridge: BridgeCounters,
 }
 
-/// The medium's configuration for the file's `[medium]` table.
-// TODO: use `vwifi_core::sim::air` (SimAir) once merged; this mirrors its mapping.
-fn medium_config(file: &config::MediumConfig) -> MediumConfig {
-    let mut cfg = MediumConfig::default();
-    cfg.band_2_4_ghz.path_loss = PathLoss {
-        reference_loss_db: file.reference_loss_db,
-        exponent: file.path_loss_exponent,
-    };
-    cfg.band_5_ghz.path_loss = PathLoss {
-        reference_loss_db: file.reference_loss_db + 7.0,
-        exponent: file.path_loss_exponent,
-    };
-    cfg.noise_floor_dbm = file.noise_floor_dbm;
-    cfg.sensitivity_dbm = file.noise_floor_dbm + 3.0;
-    cfg.extra_loss = file.loss_rate;
-    cfg.retry_limit = file.retry_limit.saturating_add(1);
-    cfg
-}
-
-/// The 32-byte seed of a 64-bit one (little-endian first, zeros after).
-pub(crate) fn seed_bytes(seed: u64) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (dst, src) in out.iter_mut().zip(seed.to_le_bytes()) {
-        *dst = src;
-    }
-    out
-}
-
 impl SimWorld {
     /// The world of `sim`: its medium and APs at time zero, and a Mux with `mux_cfg` seeded
     /// with `mux_seed` as the host's radio. Derives the PSKs of WPA2 networks (PBKDF2).
@@ -117,7 +93,7 @@ impl SimWorld {
     ) -> Result<Self, WorldError> {
         let seed = sim.seed.unwrap_or(1);
         let aps = sim.ap_configs()?;
-        let mut medium = Medium::new(medium_config(&sim.medium), seed_bytes(seed))?;
+        let mut medium = Medium::new(air::medium_config(&sim.medium)?, air::medium_seed(seed))?;
         let power = sim.medium.tx_power_dbm;
         let mut nodes = Vec::with_capacity(aps.len());
         let mut first_channel = None;
