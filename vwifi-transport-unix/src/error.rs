@@ -71,4 +71,25 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A character device (a virtio-serial port) could not be opened or set up.
+    #[error("cannot open the device {}", path.display())]
+    OpenDevice {
+        /// The device path.
+        path: PathBuf,
+        /// The cause (`EBUSY`: another process holds the port).
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting to the host over vsock failed (no vsock device in this VM, nothing
+    /// listening on that port).
+    #[error("cannot connect to vsock cid {cid} port {port}")]
+    ConnectVsock {
+        /// The context id.
+        cid: u32,
+        /// The port.
+        port: u32,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
 }

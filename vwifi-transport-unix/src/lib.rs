@@ -19,7 +19,9 @@
 //! - [`UnixGuestListener`] implements [`GuestListener`](vwifi_core::io::GuestListener): it
 //!   binds a socket path (replacing a stale socket, refusing one in use), sets its permissions,
 //!   and checks every peer's credentials against a [`PeerPolicy`].
-//! - [`connect`] is the guest side.
+//! - [`connect`] is the guest side over a Unix socket; [`open_char_device`] over a
+//!   virtio-serial port whose host end the VMM connects to the daemon's socket, and
+//!   [`connect_vsock`] over `AF_VSOCK`.
 //!
 //! # A hostile or broken peer ends only its own link
 //! Framing is [`vwifi_core::proto::Decoder`]'s: a header is checked as soon as its 12 bytes
@@ -37,9 +39,14 @@
 //! (which zeroizes its own copy once decoded), and the send buffer once a `Connect` is written.
 #![forbid(unsafe_code)]
 
+mod chardev;
 mod error;
 mod listener;
 mod stream;
+mod vsock;
+
+pub use chardev::{open_char_device, CharDevice, CharDeviceLink};
+pub use vsock::{connect_vsock, parse_vsock_addr, VsockLink, VMADDR_CID_HOST};
 
 pub use error::Error;
 pub use listener::{connect, ListenerConfig, PeerPolicy, UnixGuestListener, DEFAULT_SOCKET_MODE};
