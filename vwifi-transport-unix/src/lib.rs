@@ -45,7 +45,7 @@ mod listener;
 mod stream;
 mod vsock;
 
-pub use chardev::{open_char_device, CharDevice, CharDeviceLink};
+pub use chardev::{open_char_device, CharDeviceLink};
 pub use vsock::{connect_vsock, parse_vsock_addr, VsockLink, VMADDR_CID_HOST};
 
 pub use error::Error;
