@@ -390,7 +390,8 @@ pub struct StationStatus {
     pub channel: Option<u8>,
     /// The signal of the access point in dBm.
     pub signal_dbm: Option<i8>,
-    /// The current transmit rate in kbit/s.
+    /// The link's rate in kbit/s: that of the last unicast data frame from the access point
+    /// (the rate the link runs at), or of its beacons until one arrives.
     pub tx_rate_kbps: Option<u32>,
     /// Traffic counters.
     pub counters: Counters,

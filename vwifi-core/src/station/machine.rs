@@ -59,6 +59,9 @@ struct Link {
     supplicant: Option<Box<Supplicant>>,
     /// Whether the station answered a message 1 (so a failure after it means a wrong key).
     answered_msg1: bool,
+    /// Whether unicast data from the AP was heard: from then on `bss.rate_kbps` is its rate,
+    /// no longer the beacons'.
+    data_rate_known: bool,
 }
 
 #[derive(Debug)]
@@ -362,7 +365,7 @@ impl Station {
     pub fn handle_frame(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
         match Frame::parse_bytes(frame) {
             Ok(Frame::Management(m)) => self.on_mgmt(now, m, meta),
-            Ok(Frame::Data(d)) => self.on_data(now, frame, &d),
+            Ok(Frame::Data(d)) => self.on_data(now, frame, &d, meta),
             Ok(Frame::Control(_) | Frame::Unknown(_)) => {}
             Err(e) => {
                 self.stats.malformed += 1;
@@ -1041,6 +1044,7 @@ impl Station {
                     aid,
                     supplicant: None,
                     answered_msg1: false,
+                    data_rate_known: false,
                 });
                 self.connected(now);
             }
@@ -1071,6 +1075,7 @@ impl Station {
                         aid,
                         supplicant: Some(Box::new(s)),
                         answered_msg1: false,
+                        data_rate_known: false,
                     })),
                     Err(e) => {
                         let reason = ReasonCode::from(e.reason_code());
@@ -1115,7 +1120,9 @@ impl Station {
             return;
         };
         l.bss.signal_dbm = signal;
-        l.bss.rate_kbps = rate_kbps;
+        if !l.data_rate_known {
+            l.bss.rate_kbps = rate_kbps;
+        }
         if !matches!(self.conn, Conn::Connected(_)) {
             return;
         }
@@ -1128,7 +1135,7 @@ impl Station {
         }
     }
 
-    fn on_data(&mut self, now: Instant, raw: &Bytes, frame: &crate::wire::DataFrame) {
+    fn on_data(&mut self, now: Instant, raw: &Bytes, frame: &crate::wire::DataFrame, meta: RxMeta) {
         let (bssid, protected_bss) = match &self.conn {
             Conn::Handshake(l) | Conn::Connected(l) => {
                 (l.bss.bssid, l.bss.security != Security::Open)
@@ -1154,6 +1161,14 @@ impl Station {
             }
         };
         self.heard(now);
+        if !rx.group {
+            // The link's rate is that of the AP's unicast data to us, not of its beacons (sent
+            // at the lowest basic rate).
+            if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
+                l.bss.rate_kbps = meta.rate_kbps;
+                l.data_rate_known = true;
+            }
+        }
         if rx.frame.ethertype == EtherType::Eapol {
             if rx.group {
                 self.count_drop(RxDrop::NotForUs);

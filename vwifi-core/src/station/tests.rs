@@ -508,10 +508,12 @@ impl World {
                 any = true;
                 let ap = &self.aps[i];
                 if self.radio == Some(ap.channel) && ap.on {
+                    // Beacons go out at the lowest basic rate, everything else at 54 Mb/s.
+                    let beacon = f.first() == Some(&0x80);
                     let meta = RxMeta {
                         channel: ap.channel,
                         signal_dbm: ap.signal_dbm,
-                        rate_kbps: 54_000,
+                        rate_kbps: if beacon { 1_000 } else { 54_000 },
                     };
                     self.sta.handle_frame(self.now, &f, meta);
                 }
@@ -1009,6 +1011,15 @@ fn signal_changes_are_reported_while_connected() {
     assert!((-55..=-50).contains(&dbm), "first report after 5 dB: {dbm}");
     w.run_for(Duration::from_secs(3));
     assert_eq!(w.sta.status().signal_dbm, Some(-75));
+}
+
+#[test]
+fn the_link_rate_is_the_rate_of_unicast_data_not_of_beacons() {
+    let mut w = connected_wpa2(false);
+    // The handshake's EAPOL frames were unicast data at 54 Mb/s; a second of 1 Mb/s beacons
+    // since must not pull the reported rate down.
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.sta.status().tx_rate_kbps, Some(54_000));
 }
 
 #[test]
