@@ -32,8 +32,10 @@
 //!   says whether it dozes. Unicast frames to a dozing station are buffered (at most
 //!   `ps_queue_limit`, the oldest dropped and counted), announced in the TIM, delivered one per
 //!   PS-Poll (More Data set while more remain; a Null frame if none) and all at once when the
-//!   station wakes. Group frames are buffered while any station dozes and sent after the next
-//!   DTIM beacon.
+//!   station wakes. A unicast frame already on its way when its station began to doze, and
+//!   therefore not acknowledged, goes back into the buffer ahead of the others (sent again
+//!   with Retry set, as real APs do), instead of being lost. Group frames are buffered while
+//!   any station dozes and sent after the next DTIM beacon.
 //! - **Bridging**: a frame from one station to another's address is re-encrypted with the
 //!   receiver's key and forwarded; group frames from a station go to the BSS (From DS, GTK)
 //!   and to the uplink; anything else goes to the uplink.
@@ -90,7 +92,7 @@ use crate::wire::{
 };
 
 use self::frames::BssElements;
-use self::station::Station;
+use self::station::{Buffered, Station};
 use super::node::{Node, RxMeta, TxStatus};
 
 /// The security of a BSS.
@@ -370,6 +372,9 @@ pub struct ApCounters {
     pub forwarded: u64,
     /// Frames buffered for dozing stations (unicast and group).
     pub ps_buffered: u64,
+    /// Of those, frames already sent but not acknowledged because their station had begun to
+    /// doze, buffered again for a retransmission.
+    pub ps_rebuffered: u64,
     /// Frames received from the uplink.
     pub uplink_rx_frames: u64,
     /// Frames sent to the uplink.
@@ -730,7 +735,7 @@ impl SoftAp {
                 sta.ps_queue.pop_front();
                 dropped = true;
             }
-            sta.ps_queue.push_back(frame);
+            sta.ps_queue.push_back(Buffered::Plain(frame));
             sta.counters.ps_buffered += 1;
             self.counters.ps_buffered += 1;
             if dropped {
@@ -768,6 +773,71 @@ impl SoftAp {
         sta.counters.tx_frames += 1;
         sta.counters.tx_bytes += out.len() as u64;
         self.push_tx(out);
+    }
+
+    /// Sends a frame from a station's power-save buffer.
+    fn transmit_buffered(&mut self, addr: MacAddr, frame: Buffered, more_data: bool) {
+        match frame {
+            Buffered::Plain(f) => self.transmit_unicast(addr, f, more_data),
+            Buffered::Sealed(bytes) => {
+                // Retry and More Data are masked out of CCMP's AAD (IEEE 802.11-2020
+                // 12.5.3.3.3): flipping them keeps the frame's MIC valid. Same sequence number
+                // and Retry set: a station that did receive it drops it as a duplicate.
+                let mut out = bytes.to_vec();
+                if let Some(flags) = out.get_mut(1) {
+                    *flags = FcFlags(*flags)
+                        .with(FcFlags::RETRY, true)
+                        .with(FcFlags::MORE_DATA, more_data)
+                        .0;
+                }
+                if let Some(sta) = self.stations.get_mut(&addr) {
+                    sta.counters.tx_frames += 1;
+                    sta.counters.tx_bytes += out.len() as u64;
+                }
+                self.push_tx(out);
+            }
+        }
+    }
+
+    /// A unicast data frame to a station was not acknowledged. If the station dozes now (it
+    /// left the channel after announcing power save, while the frame waited for the air), the
+    /// frame goes back into its power-save buffer, ahead of frames buffered since, instead of
+    /// being lost.
+    fn rebuffer_unacked(&mut self, frame: &Bytes) {
+        let Ok(Frame::Data(d)) = Frame::parse_bytes(frame) else {
+            return;
+        };
+        let h = &d.header;
+        let is_null = matches!(
+            h.frame_control.frame_type,
+            FrameType::Data(crate::wire::DataSubtype::Null)
+        );
+        if is_null || !h.flags().contains(FcFlags::FROM_DS) || h.addr2 != self.cfg.bssid {
+            return;
+        }
+        let limit = self.cfg.ps_queue_limit;
+        let Some(sta) = self
+            .stations
+            .get_mut(&h.addr1)
+            .filter(|s| s.dozing && s.is_associated())
+        else {
+            return;
+        };
+        if sta.ps_queue.len() >= limit {
+            // Full of newer frames: this oldest one is the one to lose.
+            let addr = h.addr1;
+            self.drop_frame(Some(addr), DropReason::QueueFull);
+            return;
+        }
+        let at = sta
+            .ps_queue
+            .iter()
+            .take_while(|b| matches!(b, Buffered::Sealed(_)))
+            .count();
+        sta.ps_queue.insert(at, Buffered::Sealed(frame.clone()));
+        sta.counters.ps_buffered += 1;
+        self.counters.ps_buffered += 1;
+        self.counters.ps_rebuffered += 1;
     }
 
     /// Sends a plaintext From-DS group data frame to the BSS, or buffers it until the next DTIM
@@ -1253,9 +1323,9 @@ impl SoftAp {
         sta.dozing = pm;
         trace!(bssid = %self.cfg.bssid, sta = %addr, dozing = pm, "power save");
         if !pm {
-            let frames: Vec<DataFrame> = sta.ps_queue.drain(..).collect();
+            let frames: Vec<Buffered> = sta.ps_queue.drain(..).collect();
             for f in frames {
-                self.transmit_unicast(addr, f, false);
+                self.transmit_buffered(addr, f, false);
             }
             if !self.stations.values().any(|s| s.dozing) {
                 self.release_group_buffer();
@@ -1290,7 +1360,7 @@ impl SoftAp {
         match sta.ps_queue.pop_front() {
             Some(frame) => {
                 let more = !sta.ps_queue.is_empty();
-                self.transmit_unicast(sa, frame, more);
+                self.transmit_buffered(sa, frame, more);
             }
             None => {
                 // Nothing buffered: a Null frame ends the poll.
@@ -1506,10 +1576,13 @@ impl Node for SoftAp {
         }
     }
 
-    fn handle_tx_status(&mut self, _now: Instant, _frame: &Bytes, status: TxStatus) {
+    fn handle_tx_status(&mut self, _now: Instant, frame: &Bytes, status: TxStatus) {
         match status {
             TxStatus::Acked { .. } => self.counters.tx_acked += 1,
-            TxStatus::NotAcked => self.counters.tx_not_acked += 1,
+            TxStatus::NotAcked => {
+                self.counters.tx_not_acked += 1;
+                self.rebuffer_unacked(frame);
+            }
             TxStatus::Sent => {}
         }
     }

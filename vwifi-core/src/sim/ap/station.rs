@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
+
 use crate::addr::MacAddr;
 use crate::crypto::ccmp::ReplayCounters;
 use crate::crypto::TemporalKey;
@@ -32,8 +34,9 @@ pub(super) struct Station {
     pub(super) authorized: bool,
     /// The station's power-management bit: it dozes and its frames are buffered.
     pub(super) dozing: bool,
-    /// Unicast frames buffered while the station dozes (plaintext, From DS).
-    pub(super) ps_queue: VecDeque<DataFrame>,
+    /// Unicast frames buffered while the station dozes: plaintext From-DS frames, after
+    /// frames that were already sent (sealed) but not acknowledged because the station dozed.
+    pub(super) ps_queue: VecDeque<Buffered>,
     /// The generation of the GTK the station holds (see `SoftAp`'s group key).
     pub(super) gtk_generation: u64,
     /// The generation of the GTK a group key handshake is handing over, if one runs.
@@ -45,6 +48,16 @@ pub(super) struct Station {
     /// Retransmissions of frames already received from it.
     pub(super) duplicates: DuplicateFilter,
     pub(super) counters: StationCounters,
+}
+
+/// A unicast frame held for a dozing station.
+#[derive(Debug, Clone)]
+pub(super) enum Buffered {
+    /// Not sent yet: encrypted (with the next PN) when it goes out.
+    Plain(DataFrame),
+    /// Sent before the station dozed and not acknowledged: the frame as it was on the air
+    /// (already encrypted), sent again as a retransmission.
+    Sealed(Bytes),
 }
 
 impl Station {

@@ -962,6 +962,72 @@ fn dozing_station_frames_are_buffered_announced_and_polled_one_by_one() {
 }
 
 #[test]
+fn frames_unacknowledged_after_the_station_began_to_doze_are_buffered_again() {
+    let mut cfg = wpa2_cfg("pass word");
+    cfg.uplink = true;
+    let mut net = Net::new(cfg, vec![TestSta::new(1, Some("pass word"))]);
+    net.join(0);
+    assert!(net.stas[0].complete);
+    // Two frames leave the AP (taken off its queue, as the medium does) ...
+    for p in [&b"first"[..], b"second"] {
+        net.ap
+            .handle_uplink(net.now, eth_to(sta_addr(1), Box::leak(p.into())));
+    }
+    let in_flight: Vec<Bytes> = std::iter::from_fn(|| net.ap.poll_transmit()).collect();
+    assert_eq!(in_flight.len(), 2);
+    // ... the station announces power save and leaves before they reach it ...
+    net.stas[0].pm = true;
+    let f = net.stas[0].null();
+    net.send(f);
+    net.ap.handle_uplink(
+        net.now,
+        eth_to(sta_addr(1), Box::leak(b"third".as_slice().into())),
+    );
+    assert!(net.pump().is_empty(), "the third frame is buffered");
+    // ... so the medium reports them unacknowledged: they go back into the buffer, first.
+    for f in &in_flight {
+        net.ap.handle_tx_status(net.now, f, TxStatus::NotAcked);
+    }
+    let sta = net.ap.station(sta_addr(1)).unwrap();
+    assert_eq!(sta.buffered, 3);
+    assert_eq!(net.ap.counters().ps_rebuffered, 2);
+    let out = net.advance(Instant::ZERO);
+    assert!(beacon_of(&out[0]).elements.tim().unwrap().has_aid(1));
+    // Polls deliver them in their original order, still decryptable (Retry and More Data are
+    // outside CCMP's AAD), then the frame buffered since.
+    for _ in 0..3 {
+        let f = net.stas[0].ps_poll();
+        net.send(f);
+    }
+    let got: Vec<(&[u8], bool)> = net.stas[0]
+        .received
+        .iter()
+        .map(|(e, more)| (&e.payload[..], *more))
+        .collect();
+    assert_eq!(
+        got,
+        [(&b"first"[..], true), (b"second", true), (b"third", false)]
+    );
+    assert_eq!(net.stas[0].undecryptable, 0);
+}
+
+#[test]
+fn unacknowledged_frames_to_an_awake_station_are_not_buffered() {
+    let mut cfg = wpa2_cfg("pass word");
+    cfg.uplink = true;
+    let mut net = Net::new(cfg, vec![TestSta::new(1, Some("pass word"))]);
+    net.join(0);
+    net.ap.handle_uplink(
+        net.now,
+        eth_to(sta_addr(1), Box::leak(b"lost".as_slice().into())),
+    );
+    let f = net.ap.poll_transmit().unwrap();
+    net.ap.handle_tx_status(net.now, &f, TxStatus::NotAcked);
+    assert_eq!(net.ap.station(sta_addr(1)).unwrap().buffered, 0);
+    assert_eq!(net.ap.counters().ps_rebuffered, 0);
+}
+
+#[test]
 fn power_save_queue_drops_the_oldest_when_full() {
     let mut cfg = open_cfg();
     cfg.uplink = true;
