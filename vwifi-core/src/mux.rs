@@ -577,6 +577,7 @@ impl Mux {
         let Some(g) = self.guests.get_mut(&id) else {
             return;
         };
+        let mut dtim = None;
         while let Some(out) = g.station.poll_output() {
             match out {
                 StationOutput::Transmit { frame, channel } => {
@@ -606,7 +607,11 @@ impl Mux {
                     }
                 }
                 StationOutput::WantChannel(_) => {}
+                StationOutput::DtimTiming { next, interval } => dtim = Some((next, interval)),
             }
+        }
+        if let Some((next, interval)) = dtim {
+            self.sched.handle_dtim(id, next, interval);
         }
         self.place(now, id);
         self.index(id);

@@ -13,6 +13,16 @@
 //!   gets a slot of [`SchedulerConfig::exclusive_slot`] in the rotation like a channel, so a
 //!   guest's scan never keeps the radio away from another guest's home channel for longer than
 //!   one slot: connections survive other guests' scans.
+//! - **DTIM beacons.** An AP sends the group frames (ARP requests, multicast) it buffered for
+//!   dozing stations right after its DTIM beacon, once: a station away then loses them. A
+//!   fixed rotation drifts against the APs' DTIM interval (100 ms slots against 204.8 ms) and
+//!   would be away for seconds of DTIMs at a time. So stations report when their AP's next
+//!   DTIM is due ([`Scheduler::handle_dtim`]), and a home slot ends [`DTIM_LEAD`] before the
+//!   next DTIM beacon of the channel that follows it in the rotation: every slot starts just
+//!   before its own channel's DTIM beacon. Slots then last between [`MIN_HOME_SLOT`] and 2.5
+//!   home slots (the usual DTIM interval is 204.8 ms); when two channels' DTIM beacons come
+//!   closer together than that minimum, they get every other DTIM each. Channels without a
+//!   report, and the exclusive slot, keep the fixed lengths.
 //! - **Admission.** A radio serves at most [`SchedulerConfig::max_stations`] stations and at
 //!   most [`SchedulerConfig::max_channels`] home channels at once; beyond that it refuses with
 //!   [`AdmitError`].
@@ -27,6 +37,38 @@ use std::time::Duration;
 use crate::channel::Channel;
 use crate::demux::GuestId;
 use crate::time::Instant;
+
+/// How long before a DTIM beacon the radio arrives on its channel: time to tune and for the
+/// stations to announce they are awake.
+pub const DTIM_LEAD: Duration = Duration::from_millis(2);
+
+/// The shortest home slot that DTIM alignment makes: enough to hear a DTIM beacon and the
+/// group frames after it, and to exchange some data.
+pub const MIN_HOME_SLOT: Duration = Duration::from_millis(25);
+
+/// The DTIM timing of a station's AP: the next DTIM beacon and the interval between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dtim {
+    next: Instant,
+    interval: Duration,
+}
+
+impl Dtim {
+    /// The first DTIM at or after `t`.
+    fn first_from(self, t: Instant) -> Instant {
+        if self.next >= t {
+            return self.next;
+        }
+        let step = (self.interval.as_micros() as u64).max(1);
+        let behind = t.as_micros() - self.next.as_micros();
+        let periods = behind.div_ceil(step);
+        Instant::from_micros(
+            self.next
+                .as_micros()
+                .saturating_add(periods.saturating_mul(step)),
+        )
+    }
+}
 
 /// Limits and timing of the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +145,8 @@ pub struct Scheduler {
     cfg: SchedulerConfig,
     admitted: BTreeSet<GuestId>,
     homes: BTreeMap<GuestId, Channel>,
+    /// The DTIM timing of each station's AP, as the stations last reported it.
+    dtims: BTreeMap<GuestId, Dtim>,
     queue: VecDeque<GuestId>,
     holder: Option<GuestId>,
     /// The channel the holder wants the radio on.
@@ -120,6 +164,7 @@ impl Scheduler {
             cfg,
             admitted: BTreeSet::new(),
             homes: BTreeMap::new(),
+            dtims: BTreeMap::new(),
             queue: VecDeque::new(),
             holder: None,
             holder_channel: None,
@@ -202,10 +247,20 @@ impl Scheduler {
             }
             None => {
                 self.homes.remove(&guest);
+                self.dtims.remove(&guest);
             }
         }
         self.reschedule(now);
         Ok(())
+    }
+
+    /// A station's AP has its next DTIM beacon at `next`, then one every `interval`. Home
+    /// slots of the station's channel are stretched to cover DTIM beacons (see the module
+    /// documentation). Ignored for an unknown guest or a zero interval.
+    pub fn handle_dtim(&mut self, guest: GuestId, next: Instant, interval: Duration) {
+        if self.admitted.contains(&guest) && !interval.is_zero() {
+            self.dtims.insert(guest, Dtim { next, interval });
+        }
     }
 
     /// Queues `guest` for the radio-wide grant; [`SchedulerOutput::Granted`] says when it has
@@ -262,6 +317,7 @@ impl Scheduler {
     pub fn remove(&mut self, now: Instant, guest: GuestId) {
         self.release_grant(now, guest);
         self.homes.remove(&guest);
+        self.dtims.remove(&guest);
         self.admitted.remove(&guest);
         self.reschedule(now);
     }
@@ -312,7 +368,7 @@ impl Scheduler {
                 if rotation.len() <= 1 {
                     self.slot_end = None;
                 } else if self.slot_end.is_none() {
-                    self.slot_end = Some(now + self.slot_len(s));
+                    self.slot_end = Some(now + self.slot_len(now, s));
                 }
                 if s == Slot::Exclusive {
                     if let Some(c) = self.holder_channel {
@@ -347,7 +403,7 @@ impl Scheduler {
             return;
         };
         if Some(next) == self.slot {
-            self.slot_end = (rotation.len() > 1).then(|| now + self.slot_len(next));
+            self.slot_end = (rotation.len() > 1).then(|| now + self.slot_len(now, next));
             return;
         }
         match self.slot {
@@ -364,7 +420,7 @@ impl Scheduler {
 
     fn enter(&mut self, now: Instant, slot: Slot, rotation_len: usize) {
         self.slot = Some(slot);
-        self.slot_end = (rotation_len > 1).then(|| now + self.slot_len(slot));
+        self.slot_end = (rotation_len > 1).then(|| now + self.slot_len(now, slot));
         match slot {
             Slot::Home(c) => {
                 self.tune(c);
@@ -381,10 +437,44 @@ impl Scheduler {
         }
     }
 
-    fn slot_len(&self, slot: Slot) -> Duration {
-        match slot {
-            Slot::Home(_) => self.cfg.home_slot,
-            Slot::Exclusive => self.cfg.exclusive_slot,
+    /// The length of `slot` starting at `now`. A home slot followed by another home channel
+    /// whose stations reported their AP's DTIM timing ends [`DTIM_LEAD`] before that
+    /// channel's next DTIM beacon (at least [`MIN_HOME_SLOT`] from now, at most 2.5 home
+    /// slots): each slot then starts just before its own channel's DTIM beacon and covers it.
+    fn slot_len(&self, now: Instant, slot: Slot) -> Duration {
+        let Slot::Home(channel) = slot else {
+            return self.cfg.exclusive_slot;
+        };
+        let base = self.cfg.home_slot;
+        let rotation = self.rotation();
+        let next = rotation
+            .iter()
+            .position(|s| *s == slot)
+            .and_then(|i| rotation.get((i + 1) % rotation.len()));
+        let Some(Slot::Home(next_channel)) = next.copied() else {
+            return base;
+        };
+        if next_channel == channel {
+            return base;
+        }
+        let earliest = now + MIN_HOME_SLOT + DTIM_LEAD;
+        let next_dtim = self
+            .homes
+            .iter()
+            .filter(|(_, c)| **c == next_channel)
+            .filter_map(|(g, _)| self.dtims.get(g))
+            .map(|d| d.first_from(earliest))
+            .min();
+        match next_dtim {
+            Some(at) => {
+                let len = (at - now).saturating_sub(DTIM_LEAD);
+                if len <= base * 5 / 2 {
+                    len
+                } else {
+                    base
+                }
+            }
+            None => base,
         }
     }
 
@@ -458,6 +548,131 @@ mod tests {
         }
         assert_eq!(visits, vec![11, 1, 11, 1, 11, 1]);
         assert_eq!(t, Instant::ZERO + Duration::from_millis(600));
+    }
+
+    /// A slot of a rotation: (channel, start, end).
+    type HomeSlot = (u8, Instant, Instant);
+
+    /// The slots of a rotation over `span`.
+    fn home_slots(s: &mut Scheduler, span: Duration) -> Vec<HomeSlot> {
+        let mut slots = Vec::new();
+        let mut start = Instant::ZERO;
+        while let Some(t) = s.poll_timeout().filter(|t| *t <= Instant::ZERO + span) {
+            slots.push((s.tuned().unwrap().number(), start, t));
+            s.handle_timeout(t);
+            drain(s);
+            start = t;
+        }
+        slots
+    }
+
+    /// For each DTIM beacon of an AP on `channel` (first at `first`, then every `every`) in
+    /// `[from, to)`: whether a slot on that channel covers it and 8 ms of group frames after.
+    fn dtims_covered(
+        slots: &[HomeSlot],
+        channel: u8,
+        first: Instant,
+        every: Duration,
+        from: Instant,
+        to: Instant,
+    ) -> Vec<bool> {
+        let grace = Duration::from_millis(8);
+        let mut out = Vec::new();
+        let mut d = first;
+        while d < to {
+            if d >= from {
+                out.push(
+                    slots
+                        .iter()
+                        .any(|(c, a, b)| *c == channel && *a <= d && d + grace <= *b),
+                );
+            }
+            d += every;
+        }
+        out
+    }
+
+    fn longest_miss(c: &[bool]) -> usize {
+        c.split(|covered| *covered)
+            .map(<[bool]>::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Two channels time-shared for 20 s, their APs' first DTIMs at `dtim_1` and `dtim_11`
+    /// (every 204.8 ms), reported to the scheduler or not: the slots, and which DTIMs of
+    /// each channel after the first second were covered.
+    fn two_channels_with_dtims(
+        dtim_1: Instant,
+        dtim_11: Instant,
+        report: bool,
+    ) -> (Vec<HomeSlot>, Vec<bool>, Vec<bool>) {
+        let every = Duration::from_micros(204_800);
+        let mut s = sched(2);
+        s.set_home(Instant::ZERO, GuestId(0), Some(ch(1))).unwrap();
+        s.set_home(Instant::ZERO, GuestId(1), Some(ch(11))).unwrap();
+        if report {
+            s.handle_dtim(GuestId(0), dtim_1, every);
+            s.handle_dtim(GuestId(1), dtim_11, every);
+        }
+        drain(&mut s);
+        let slots = home_slots(&mut s, Duration::from_secs(20));
+        let (from, to) = (Instant::from_millis(1000), Instant::from_millis(19_000));
+        let c1 = dtims_covered(&slots, 1, dtim_1, every, from, to);
+        let c11 = dtims_covered(&slots, 11, dtim_11, every, from, to);
+        (slots, c1, c11)
+    }
+
+    #[test]
+    fn each_home_slot_starts_just_before_its_channels_dtim_beacon() {
+        let (dtim_1, dtim_11) = (Instant::from_millis(30), Instant::from_millis(150));
+        // Without DTIM reports the fixed 100 ms rotation drifts against 204.8 ms: runs of
+        // missed DTIMs seconds long.
+        let (_, c1, c11) = two_channels_with_dtims(dtim_1, dtim_11, false);
+        assert!(
+            longest_miss(&c1).max(longest_miss(&c11)) >= 5,
+            "{c1:?} {c11:?}"
+        );
+        // With them, every DTIM of both channels is covered.
+        let (slots, c1, c11) = two_channels_with_dtims(dtim_1, dtim_11, true);
+        assert!(c1.iter().chain(&c11).all(|x| *x), "{c1:?} {c11:?}");
+        let home = SchedulerConfig::default().home_slot;
+        for (_, a, b) in slots.iter().skip(2) {
+            let len = *b - *a;
+            assert!(len >= MIN_HOME_SLOT && len <= home * 5 / 2, "{slots:?}");
+        }
+    }
+
+    #[test]
+    fn channels_whose_dtims_coincide_take_every_other_dtim_each() {
+        let at = Instant::from_millis(50);
+        let (_, c1, c11) = two_channels_with_dtims(at, at + Duration::from_millis(3), true);
+        for c in [&c1, &c11] {
+            assert!(longest_miss(c) <= 1, "{c:?}");
+            let covered = c.iter().filter(|x| **x).count();
+            assert!(covered * 2 + 2 >= c.len(), "{covered} of {}", c.len());
+        }
+    }
+
+    #[test]
+    fn dtim_reports_of_unknown_guests_and_removed_stations_are_forgotten() {
+        let mut s = sched(1);
+        s.handle_dtim(
+            GuestId(9),
+            Instant::from_millis(5),
+            Duration::from_millis(200),
+        );
+        assert!(s.dtims.is_empty());
+        s.set_home(Instant::ZERO, GuestId(0), Some(ch(1))).unwrap();
+        s.handle_dtim(
+            GuestId(0),
+            Instant::from_millis(5),
+            Duration::from_millis(200),
+        );
+        s.handle_dtim(GuestId(0), Instant::from_millis(5), Duration::ZERO);
+        assert_eq!(s.dtims.len(), 1);
+        s.remove(Instant::ZERO, GuestId(0));
+        assert!(s.dtims.is_empty());
     }
 
     #[test]

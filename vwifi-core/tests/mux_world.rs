@@ -4,6 +4,8 @@ mod mux_lab;
 
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use mux_lab::{ip_frame, two_networks, Lab, LabOptions, AP_A, AP_B, UPLINK_PEER};
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::MuxConfig;
@@ -11,6 +13,7 @@ use vwifi_core::proto::{ConnectFailure, Event, Message};
 use vwifi_core::sim::ap::SoftAp;
 use vwifi_core::sim::medium::MediumConfig;
 use vwifi_core::testing::seed_from_env;
+use vwifi_core::wire::{EtherType, EthernetFrame};
 use vwifi_core::MacAddr;
 
 #[test]
@@ -462,4 +465,72 @@ fn two_time_shared_channels_each_get_less_than_one_guest_alone_and_together_abou
         "the time-shared sum {sum:.0} against {single:.0} alone"
     );
     assert!(shared.connected(g1) && shared.connected(g2));
+}
+
+/// Broadcasts from the APs' uplinks (ARP requests, say) reach guests on both time-shared
+/// channels, every one and promptly: the APs hold group frames until a DTIM beacon while the
+/// guests doze and send them once, right after it; the scheduler starts each channel's home
+/// slot just before its AP's DTIM beacon, so no broadcast is lost (a drifting rotation would
+/// be away for seconds of DTIMs) and none waits much more than one DTIM interval.
+#[test]
+fn every_group_frame_reaches_guests_on_both_time_shared_channels_within_a_dtim_interval() {
+    let mut lab = Lab::new(21, &two_networks(), MuxConfig::default());
+    let ga = lab.admit("ns-a");
+    let gb = lab.admit("ns-b");
+    lab.connect(ga, "lab-a", Some("passphrase of A"));
+    lab.connect(gb, "lab-b", Some("another secret B"));
+    lab.drive_until(Duration::from_secs(20), |l| all_connected(l, &[ga, gb]));
+    lab.run_for(Duration::from_secs(1));
+    let mut worst = Duration::ZERO;
+    for round in 0..40u8 {
+        lab.take(ga);
+        lab.take(gb);
+        for i in 0..2 {
+            let now = lab.world.now();
+            let frame = EthernetFrame {
+                dst: MacAddr::BROADCAST,
+                src: UPLINK_PEER,
+                ethertype: EtherType::Ipv4,
+                payload: {
+                    let mut p = vec![0u8; 46];
+                    p[0] = 0x45;
+                    p[1] = round;
+                    p[2] = i as u8;
+                    Bytes::from(p)
+                },
+            };
+            lab.world
+                .node_mut::<SoftAp>(lab.aps[i])
+                .handle_uplink(now, frame);
+        }
+        let sent = lab.world.now();
+        let mut got = [None, None];
+        while got.iter().any(Option::is_none) && lab.world.now() - sent < Duration::from_secs(3) {
+            lab.run_for(Duration::from_millis(2));
+            for (k, g) in [ga, gb].into_iter().enumerate() {
+                if got[k].is_none()
+                    && lab
+                        .data_received(g)
+                        .iter()
+                        .any(|e| e.dst.is_group() && e.payload.get(1) == Some(&round))
+                {
+                    got[k] = Some(lab.world.now() - sent);
+                }
+            }
+        }
+        for (k, d) in got.iter().enumerate() {
+            let d = d.unwrap_or_else(|| {
+                lab.dump();
+                panic!("round {round}: broadcast {k} never arrived")
+            });
+            worst = worst.max(d);
+        }
+        // Spread the rounds over the DTIM/rotation phases.
+        lab.run_for(Duration::from_millis(137));
+    }
+    eprintln!("longest wait of a broadcast: {worst:?}");
+    assert!(
+        worst <= Duration::from_millis(205 + 30),
+        "a broadcast waited {worst:?}"
+    );
 }

@@ -50,12 +50,13 @@
 //! let mut air = SimAir::new(&cfg).unwrap();
 //! let bssid = air.aps().next().unwrap().bssid();
 //! // The host's loop: wake the air when it asks, then drain uplinks and events.
-//! while let Some(at) = air.poll_timeout().filter(|&t| t < Instant::from_millis(50)) {
+//! while let Some(at) = air.poll_timeout().filter(|&t| t < Instant::from_millis(250)) {
 //!     air.handle_timeout(at);
 //!     while let Some((_bssid, _frame)) = air.poll_uplink() { /* to that AP's TAP */ }
 //!     while let Some((_bssid, _event)) = air.poll_event() { /* to the logs */ }
 //! }
-//! assert_eq!(air.medium().stats().transmissions, 1); // the first beacon
+//! // The AP's first beacons (its TBTT phase, within the first DTIM interval, comes from its BSSID).
+//! assert!((1..=3).contains(&air.medium().stats().transmissions));
 //! assert_eq!(air.ap(bssid).unwrap().config().channel.number(), 6);
 //! ```
 
@@ -623,14 +624,14 @@ mod tests {
         let open = mac("02:76:77:00:00:01");
         let lab = mac("02:76:77:00:00:02");
         let office = mac("02:76:77:00:00:03");
-        // Ten beacon intervals (0 to 921.6 ms) from each AP of the channel; the two APs of
-        // channel 1 share their TBTTs, so now and then their beacons collide.
+        // A beacon every 102.4 ms from each AP of the channel, from its TBTT phase (spread
+        // over the first 204.8 ms by its BSSID): 8 to 10 in the first second.
         let count = |b| on1.iter().filter(|(x, _)| *x == b).count();
         assert!((8..=10).contains(&count(open)), "{on1:?}");
         assert!((8..=10).contains(&count(lab)), "{on1:?}");
         assert_eq!(count(office), 0);
         assert!(on6.iter().all(|(b, _)| *b == office));
-        assert_eq!(on6.len(), 10);
+        assert!((8..=10).contains(&on6.len()), "{on6:?}");
         // 20 dBm - (40 + 30 log10(d)): 10 m -> -50 dBm; sqrt(125) m -> -51.5 dBm; 10 m -> -50.
         let signal = |list: &[(MacAddr, i8)], b| list.iter().find(|(x, _)| *x == b).unwrap().1;
         assert_eq!(signal(&on1, open), -50);
@@ -794,7 +795,8 @@ channel = 11
             wakes += 1;
             assert!(wakes < 10_000, "the loop spins at {at:?}");
         }
-        assert_eq!(air.medium().stats().transmissions, 30);
+        // Three APs, 8 to 10 beacons each in the first second (see above).
+        assert!((24..=30).contains(&air.medium().stats().transmissions));
     }
 
     #[test]

@@ -158,6 +158,10 @@ pub struct ApConfig {
     pub uplink: bool,
     /// Retransmission of handshake messages 1 and 3 and group message 1.
     pub handshake_retry: RetryPolicy,
+    /// How long after its creation the AP's TSF and TBTT grid start (zero by default). Real
+    /// APs' timers start whenever they booted, so their beacons, and DTIM beacons, are not in
+    /// step; [`ApConfig::tbtt_offset_from_bssid`] gives such a phase.
+    pub tbtt_offset: Duration,
 }
 
 impl ApConfig {
@@ -188,7 +192,25 @@ impl ApConfig {
             ps_queue_limit: 64,
             uplink: false,
             handshake_retry: RetryPolicy::default(),
+            tbtt_offset: Duration::ZERO,
         }
+    }
+
+    /// A TBTT phase for this AP, spread over one DTIM interval by a hash of its BSSID: APs
+    /// brought up together then beacon out of step, as real ones do, and a radio that
+    /// time-shares their channels can be on each channel for each DTIM beacon.
+    pub fn tbtt_offset_from_bssid(&self) -> Duration {
+        let mut x = self
+            .bssid
+            .0
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        // SplitMix64's finalizer: neighbouring BSSIDs land far apart.
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        let span = self.beacon_interval().as_micros() as u64 * u64::from(self.dtim_period.max(1));
+        Duration::from_micros(x % span.max(1))
     }
 
     /// The beacon interval as a duration.
@@ -540,10 +562,11 @@ pub struct SoftAp {
 }
 
 impl SoftAp {
-    /// An AP that starts at `now` (its first beacon is due then), drawing its randomness from
-    /// a ChaCha20 RNG seeded with `seed`.
+    /// An AP that starts at `now` plus [`ApConfig::tbtt_offset`] (its first beacon is due
+    /// then), drawing its randomness from a ChaCha20 RNG seeded with `seed`.
     pub fn new(cfg: ApConfig, now: Instant, seed: u64) -> Result<Self, ApConfigError> {
         cfg.validate()?;
+        let start = now + cfg.tbtt_offset;
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let (rsne, rsne_bytes, gtk) = match cfg.security {
             ApSecurity::Open => (None, Vec::new(), None),
@@ -567,7 +590,7 @@ impl SoftAp {
             next_rekey: next_rekey.map(|i| now + i),
             cfg,
             rng,
-            start: now,
+            start,
             next_tbtt: 0,
             seq: 0,
             stations: BTreeMap::new(),

@@ -506,6 +506,7 @@ impl ApEntry {
         let mut cfg = ApConfig::new(ssid, self.bssid_at(index)?, channel, security);
         cfg.beacon_interval_tu = self.beacon_interval;
         cfg.dtim_period = self.dtim_period;
+        cfg.tbtt_offset = cfg.tbtt_offset_from_bssid();
         cfg.max_stations = self.max_stations;
         cfg.position = (self.position[0], self.position[1]);
         cfg.rate_kbps = medium.phy_rate_kbps;

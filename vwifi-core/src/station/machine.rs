@@ -22,7 +22,7 @@ use crate::proto::{
     self, Counters, Credentials, Event, ScanMode, Security, StationState, StationStatus,
 };
 use crate::sim::{RxMeta, TxStatus};
-use crate::time::Instant;
+use crate::time::{Instant, TU};
 use crate::wire::{
     AuthAlgorithm, Element, EtherType, EthernetFrame, Frame, FrameControl, FrameType, MgmtBody,
     MgmtFrame, MgmtSubtype, ReasonCode, Rsne,
@@ -126,11 +126,17 @@ pub struct Station {
     /// it was last heard: beacon loss counts listening time only, across channel switches.
     silent_listening: Duration,
     reported_signal: Option<i8>,
+    /// The joined BSS's DTIM timing last reported ([`StationOutput::DtimTiming`]).
+    reported_dtim: Option<(Instant, Duration)>,
     tx_queue: VecDeque<Bytes>,
     outputs: VecDeque<StationOutput>,
     counters: Counters,
     stats: StationStats,
 }
+
+/// How far the predicted DTIM may move before it is reported again: beacons leave late by
+/// their contention and airtime, a few hundred microseconds, which says nothing new.
+const DTIM_JITTER: Duration = Duration::from_millis(2);
 
 impl fmt::Debug for Station {
     /// The address, state and target; never the RNG, keys or credentials.
@@ -164,6 +170,7 @@ impl Station {
             last_heard: Instant::ZERO,
             silent_listening: Duration::ZERO,
             reported_signal: None,
+            reported_dtim: None,
             tx_queue: VecDeque::new(),
             outputs: VecDeque::new(),
             counters: Counters::default(),
@@ -983,6 +990,9 @@ impl Station {
                 let (signal, rate) = (entry.signal_dbm, entry.rate_kbps);
                 if from_target && h.addr3 == h.addr2 {
                     self.heard_ap(now, signal, rate);
+                    if matches!(self.conn, Conn::Connected(_)) {
+                        self.note_dtim(now, &b);
+                    }
                 }
             }
             MgmtBody::Authentication(a) if h.addr1 == me && from_target => {
@@ -1107,6 +1117,40 @@ impl Station {
             _ => return,
         };
         self.fail(now, failure, None);
+    }
+
+    /// Reports when the joined AP's next DTIM beacon is due, from a beacon of it: its TSF
+    /// timestamp places the beacon on the TBTT grid, its TIM counts the beacons to the DTIM.
+    /// Reported again only when the prediction moves by more than [`DTIM_JITTER`].
+    fn note_dtim(&mut self, now: Instant, beacon: &crate::wire::Beacon) {
+        let Some(tim) = beacon.elements.tim() else {
+            return;
+        };
+        let bi_us = u64::from(beacon.beacon_interval) * TU.as_micros() as u64;
+        if bi_us == 0 || tim.dtim_period == 0 {
+            return;
+        }
+        // This beacon's TBTT, in our time: it went out `timestamp % interval` after it.
+        let tbtt = Instant::from_micros(now.as_micros().saturating_sub(beacon.timestamp % bi_us));
+        let beacons = match tim.dtim_count {
+            0 => u64::from(tim.dtim_period),
+            n => u64::from(n),
+        };
+        let next = tbtt + Duration::from_micros(bi_us * beacons);
+        let interval = Duration::from_micros(bi_us * u64::from(tim.dtim_period));
+        let moved = match self.reported_dtim {
+            Some((at, every)) if every == interval => {
+                let step = interval.as_micros().max(1) as u64;
+                let (a, b) = (at.as_micros() % step, next.as_micros() % step);
+                let diff = a.abs_diff(b).min(step - a.abs_diff(b));
+                diff > DTIM_JITTER.as_micros() as u64
+            }
+            _ => true,
+        };
+        if moved {
+            self.reported_dtim = Some((next, interval));
+            self.push(StationOutput::DtimTiming { next, interval });
+        }
     }
 
     /// A frame from the joined AP: it is alive; follow its signal.

@@ -81,6 +81,7 @@ use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::crypto::CryptoError;
 use crate::proto::{self, BssInfo, ConnectFailure, Credentials, ScanMode, Security};
+use crate::time::Instant;
 use crate::wire::{EthernetFrame, ReasonCode, StatusCode};
 use bytes::Bytes;
 
@@ -132,6 +133,16 @@ pub enum StationOutput {
     /// The station now needs the radio on this channel (`None`: it needs no channel). Answer
     /// with [`Station::on_channel`] once the radio is tuned there for this station.
     WantChannel(Option<Channel>),
+    /// The joined AP's next DTIM beacon is due at `next`, then every `interval`: the AP sends
+    /// the group frames it buffered for dozing stations right after it, so the radio should be
+    /// on the channel then ([`crate::scheduler::Scheduler::handle_dtim`]). Reported once
+    /// connected and again when the AP's timing moves.
+    DtimTiming {
+        /// The next DTIM beacon's target time.
+        next: Instant,
+        /// The time between DTIM beacons.
+        interval: Duration,
+    },
 }
 
 /// How a caller misused a station. Failures to connect are not errors: they are reported as

@@ -73,6 +73,8 @@ struct ScriptedAp {
     signal_dbm: i8,
     beacon_interval: u16,
     next_beacon: Instant,
+    /// Beacons sent so far: every second one is a DTIM beacon (DTIM period 2).
+    beacons: u64,
     /// Whether the AP is on the air at all (beacons, hears, answers).
     on: bool,
     answer_auth: bool,
@@ -110,6 +112,7 @@ impl ScriptedAp {
             signal_dbm: -45,
             beacon_interval: 100,
             next_beacon: Instant::from_millis(3),
+            beacons: 0,
             on: true,
             answer_auth: true,
             auth_status: StatusCode::Success,
@@ -388,8 +391,20 @@ impl ScriptedAp {
             return;
         }
         if now >= self.next_beacon {
-            let body = MgmtBody::Beacon(self.beacon_body());
-            self.send_mgmt(MacAddr::BROADCAST, body);
+            let mut beacon = self.beacon_body();
+            // The TSF counts from the first TBTT (3 ms); the TIM counts down to the DTIM.
+            beacon.timestamp = now.as_micros() - 3_000;
+            let dtim_count = (self.beacons % 2) as u8;
+            beacon
+                .elements
+                .push(Element::Tim(crate::wire::Tim::from_aids(
+                    dtim_count,
+                    2,
+                    false,
+                    [],
+                )));
+            self.beacons += 1;
+            self.send_mgmt(MacAddr::BROADCAST, MgmtBody::Beacon(beacon));
             self.next_beacon = now + crate::time::TU * u32::from(self.beacon_interval);
         }
         if let Some(a) = self.client.as_mut().and_then(|c| c.auth.as_mut()) {
@@ -415,6 +430,8 @@ struct World {
     scans: Vec<Vec<BssInfo>>,
     /// Every frame the station transmitted, with the time and channel.
     sent: Vec<(Instant, Channel, Bytes)>,
+    /// The DTIM timings the station reported: (when, next DTIM, interval).
+    dtims: Vec<(Instant, Instant, Duration)>,
 }
 
 impl World {
@@ -436,6 +453,7 @@ impl World {
             delivered: Vec::new(),
             scans: Vec::new(),
             sent: Vec::new(),
+            dtims: Vec::new(),
         }
     }
 
@@ -496,6 +514,9 @@ impl World {
                 StationOutput::Deliver(f) => self.delivered.push(f),
                 StationOutput::Event(e) => self.events.push((self.now, e)),
                 StationOutput::ScanDone(r) => self.scans.push(r),
+                StationOutput::DtimTiming { next, interval } => {
+                    self.dtims.push((self.now, next, interval));
+                }
             }
         }
         any
@@ -1020,6 +1041,21 @@ fn the_link_rate_is_the_rate_of_unicast_data_not_of_beacons() {
     // since must not pull the reported rate down.
     w.run_for(Duration::from_secs(1));
     assert_eq!(w.sta.status().tx_rate_kbps, Some(54_000));
+}
+
+#[test]
+fn the_joined_aps_dtim_timing_is_reported_once_and_matches_its_dtim_beacons() {
+    let mut w = connected_wpa2(false);
+    w.run_for(Duration::from_secs(2));
+    // One report: the AP's timing does not move.
+    assert_eq!(w.dtims.len(), 1, "{:?}", w.dtims);
+    let (at, next, interval) = w.dtims[0];
+    let bi = crate::time::TU * 100;
+    assert_eq!(interval, bi * 2);
+    assert!(next > at && next - at <= interval, "{at:?} {next:?}");
+    // DTIM beacons go out at 3 ms + 2k beacon intervals (the first beacon is a DTIM).
+    let since_first = next.as_micros() - 3_000;
+    assert_eq!(since_first % interval.as_micros() as u64, 0, "{next:?}");
 }
 
 #[test]

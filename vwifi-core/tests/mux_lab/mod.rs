@@ -136,6 +136,7 @@ impl Lab {
                 security,
             );
             ap_cfg.position = n.at;
+            ap_cfg.tbtt_offset = ap_cfg.tbtt_offset_from_bssid();
             ap_cfg.uplink = true;
             ap_cfg.max_stations = opts.max_stations;
             let ap = SoftAp::new(ap_cfg, world.now(), seed.wrapping_add(i as u64 + 1)).unwrap();
