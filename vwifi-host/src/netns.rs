@@ -30,12 +30,14 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::LinkError;
-use vwifi_core::proto::{self, Message, ProtoError, ETHERTYPE};
+use vwifi_core::proto::{self, Event, Message, ProtoError, ETHERTYPE};
 use vwifi_core::MacAddr;
 
 use crate::driver::Command;
@@ -202,13 +204,38 @@ impl NamespaceId {
     }
 }
 
-/// Creates the TAP `ifname` with `mac`, up, inside the namespace `netns`; blocks (spawns and
-/// joins a thread). The descriptor works from the caller's namespace.
+/// A TAP created (or found again) in a namespace, with what the daemon needs to serve it.
+pub(crate) struct CreatedTap {
+    /// The TAP's descriptor (works from any namespace).
+    pub(crate) dev: tun_rs::SyncDevice,
+    /// Which namespace it is in.
+    pub(crate) id: NamespaceId,
+    /// The interface's index in its namespace.
+    pub(crate) index: u32,
+    /// A route-netlink socket opened in that namespace, for the link state and for `detach`.
+    pub(crate) rtnl: Rtnl,
+    /// Whether the TAP was there already (left by a daemon that stopped) and was taken up again.
+    pub(crate) reopened: bool,
+}
+
+impl core::fmt::Debug for CreatedTap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CreatedTap")
+            .field("id", &self.id)
+            .field("index", &self.index)
+            .field("reopened", &self.reopened)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates the persistent TAP `ifname` with `mac`, up and dormant, inside the namespace
+/// `netns`, or takes up again the TAP a stopped daemon left there (same name, same MAC); blocks
+/// (spawns and joins a thread). The descriptor works from the caller's namespace.
 pub(crate) fn create_tap(
     netns: &str,
     ifname: &str,
     mac: MacAddr,
-) -> Result<(tun_rs::SyncDevice, NamespaceId), NetnsError> {
+) -> Result<CreatedTap, NetnsError> {
     check_netns_name(netns)?;
     check_ifname(ifname)?;
     let path = format!("{NETNS_DIR}/{netns}");
@@ -236,22 +263,29 @@ pub(crate) fn create_tap(
         }
     };
     let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
-    let dev = std::thread::Builder::new()
+    let (dev, index, rtnl, reopened) = std::thread::Builder::new()
         .name(format!("netns {netns}"))
         .spawn(move || in_namespace(&file, &netns_owned, &ifname_owned, mac))
         .map_err(|_| NetnsError::Thread)?
         .join()
         .map_err(|_| NetnsError::Thread)??;
-    Ok((dev, id))
+    Ok(CreatedTap {
+        dev,
+        id,
+        index,
+        rtnl,
+        reopened,
+    })
 }
 
-/// On a thread of its own: enter the namespace, create the TAP.
+/// On a thread of its own: enter the namespace, create (or take up again) the TAP, open the
+/// route-netlink socket, mark the link dormant.
 fn in_namespace(
     ns: &File,
     netns: &str,
     ifname: &str,
     mac: MacAddr,
-) -> Result<tun_rs::SyncDevice, NetnsError> {
+) -> Result<(tun_rs::SyncDevice, u32, Rtnl, bool), NetnsError> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     use std::os::fd::AsFd as _;
     move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
@@ -266,36 +300,132 @@ fn in_namespace(
             }
         }
     })?;
+    let taken = || NetnsError::IfnameTaken {
+        ifname: ifname.to_owned(),
+        netns: netns.to_owned(),
+    };
+    let tap_error = |source: io::Error| NetnsError::Tap {
+        ifname: ifname.to_owned(),
+        netns: netns.to_owned(),
+        source,
+    };
     // A socket created now belongs to the namespace: ask it whether the name is taken.
-    let probe = std::net::UdpSocket::bind(("127.0.0.1", 0)).ok();
-    if let Some(probe) = &probe {
-        if rustix::net::netdevice::name_to_index(probe, ifname).is_ok() {
-            return Err(NetnsError::IfnameTaken {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-            });
-        }
-    }
-    tun_rs::DeviceBuilder::new()
+    let probe = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )
+    .map_err(|e| tap_error(e.into()))?;
+    let exists = rustix::net::netdevice::name_to_index(&probe, ifname).is_ok();
+    // On an existing name, TUNSETIFF attaches to it if it is a TAP nobody holds (EINVAL if it
+    // is another kind of interface, EBUSY if someone holds it).
+    let dev = tun_rs::DeviceBuilder::new()
         .name(ifname)
         .layer(tun_rs::Layer::L2)
-        .mac_addr(mac.0)
-        .enable(true)
         .build_sync()
         .map_err(|source| match source.raw_os_error() {
             Some(1) => NetnsError::NotPermitted {
                 what: "create a TAP",
             },
-            Some(16) => NetnsError::IfnameTaken {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-            },
-            _ => NetnsError::Tap {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-                source,
-            },
-        })
+            Some(16) | Some(22) if exists => taken(),
+            Some(16) => taken(),
+            _ => tap_error(source),
+        })?;
+    if exists {
+        // Ours only if it carries this station's address: a daemon that stopped left it.
+        if dev.mac_address().map_err(tap_error)? != mac.0 {
+            return Err(taken());
+        }
+    } else {
+        dev.set_mac_address(mac.0).map_err(tap_error)?;
+    }
+    dev.enabled(true).map_err(tap_error)?;
+    // The interface outlives the daemon (a restart finds it again, with the container's
+    // addresses and routes); `detach` deletes it.
+    dev.persist().map_err(tap_error)?;
+    let index =
+        rustix::net::netdevice::name_to_index(&probe, ifname).map_err(|e| tap_error(e.into()))?;
+    let mut rtnl = Rtnl::open().map_err(tap_error)?;
+    rtnl.set_operstate(index, false).map_err(tap_error)?;
+    Ok((dev, index, rtnl, exists))
+}
+
+/// A route-netlink socket opened inside one network namespace: it acts on that namespace's
+/// interfaces from any thread. Requests are acknowledged by the kernel before returning.
+pub(crate) struct Rtnl {
+    socket: netlink_sys::Socket,
+    seq: u32,
+}
+
+impl Rtnl {
+    /// Opens a route-netlink socket in the calling thread's network namespace.
+    pub(crate) fn open() -> io::Result<Self> {
+        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        Ok(Self { socket, seq: 0 })
+    }
+
+    /// Puts interface `index` in link mode "dormant" and its operational state to `up`, or
+    /// back to `dormant` (RTM_SETLINK with IFLA_LINKMODE and IFLA_OPERSTATE, RFC 2863): the way
+    /// Linux marks a link whose carrier is up but which waits for an external event — a Wi-Fi
+    /// association, as wpa_supplicant marks it. The carrier stays on.
+    pub(crate) fn set_operstate(&mut self, index: u32, up: bool) -> io::Result<()> {
+        use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkMode, State};
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes.push(LinkAttribute::OperState(if up {
+            State::Up
+        } else {
+            State::Dormant
+        }));
+        link.attributes.push(LinkAttribute::Mode(LinkMode::Dormant));
+        self.request(netlink_packet_route::RouteNetlinkMessage::SetLink(link))
+    }
+
+    /// Deletes interface `index` (RTM_DELLINK).
+    pub(crate) fn delete_link(&mut self, index: u32) -> io::Result<()> {
+        let mut link = netlink_packet_route::link::LinkMessage::default();
+        link.header.index = index;
+        self.request(netlink_packet_route::RouteNetlinkMessage::DelLink(link))
+    }
+
+    /// Sends one request and waits for its acknowledgement.
+    fn request(&mut self, msg: netlink_packet_route::RouteNetlinkMessage) -> io::Result<()> {
+        use netlink_packet_core::{
+            NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        let mut rx: Vec<u8> = Vec::with_capacity(8192);
+        loop {
+            rx.clear();
+            let n = self.socket.recv(&mut rx, 0)?;
+            let reply = rx
+                .get(..n)
+                .ok_or_else(|| io::Error::other("netlink reply longer than the buffer"))
+                .and_then(|bytes| {
+                    NetlinkMessage::<netlink_packet_route::RouteNetlinkMessage>::deserialize(bytes)
+                        .map_err(io::Error::other)
+                })?;
+            if reply.header.sequence_number != self.seq {
+                continue;
+            }
+            if let NetlinkPayload::Error(e) = reply.payload {
+                return match e.code {
+                    None => Ok(()),
+                    Some(_) => Err(e.to_io()),
+                };
+            }
+        }
+    }
 }
 
 /// What a frame read from the TAP is.
@@ -394,7 +524,7 @@ pub(crate) struct Namespace {
 /// or the TAP fails. Dropping the TAP deletes the interface.
 pub(crate) async fn serve_tap(
     tap: tun_rs::AsyncDevice,
-    ns: Namespace,
+    link: LinkControl,
     guest: GuestId,
     name: String,
     station: MacAddr,
@@ -402,6 +532,7 @@ pub(crate) async fn serve_tap(
     cmds: mpsc::Sender<Command>,
 ) {
     let mut buf = vec![0u8; TAP_BUFFER];
+    let mut link = link;
     // Answers go to whoever asked last; before anyone asked, to the interface's own address.
     let mut peer = station;
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
@@ -414,8 +545,8 @@ pub(crate) async fn serve_tap(
         };
         let msg = match wake {
             Wake::Check => {
-                if NamespaceId::of(&ns.name) != Some(ns.id) {
-                    break format!("the network namespace {:?} was deleted", ns.name);
+                if NamespaceId::of(&link.ns.name) != Some(link.ns.id) {
+                    break format!("the network namespace {:?} was deleted", link.ns.name);
                 }
                 continue;
             }
@@ -458,13 +589,30 @@ pub(crate) async fn serve_tap(
                 continue;
             }
             Wake::ToGuest(Some(msg)) => {
+                // The link state follows the association; set before the guest hears of it.
+                if let Message::Event(e) = &msg {
+                    match e {
+                        Event::Connected { .. } => link.operstate(true, &name).await,
+                        Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                            link.operstate(false, &name).await;
+                        }
+                        _ => {}
+                    }
+                }
                 if let Err(e) = send_control(&tap, msg, peer, &name).await {
                     break e;
                 }
                 continue;
             }
             Wake::ToGuest(None) => {
-                tracing::info!(guest = guest.0, %name, "TAP closed");
+                if link.detach.load(Ordering::Relaxed) {
+                    link.delete(&name).await;
+                    tracing::info!(guest = guest.0, %name, "TAP deleted");
+                } else {
+                    // The daemon is stopping: the persistent TAP stays for its next start.
+                    link.operstate(false, &name).await;
+                    tracing::info!(guest = guest.0, %name, "TAP left for the next start");
+                }
                 return;
             }
         };
@@ -474,6 +622,77 @@ pub(crate) async fn serve_tap(
     };
     tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
     let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// How the daemon drives an attached interface besides its descriptor.
+pub(crate) struct LinkControl {
+    /// The namespace the interface is in.
+    ns: Namespace,
+    /// The route-netlink socket of the interface's namespace.
+    rtnl: Arc<Mutex<Rtnl>>,
+    /// The interface's index in it.
+    index: u32,
+    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
+    /// (otherwise, at shutdown, it stays for the next start).
+    pub(crate) detach: Arc<AtomicBool>,
+    /// The operational state last set (`true`: up), to set it only on a change.
+    up: Option<bool>,
+}
+
+impl LinkControl {
+    /// The control of interface `index`, reached with `rtnl`.
+    pub(crate) fn new(ns: Namespace, rtnl: Rtnl, index: u32, detach: Arc<AtomicBool>) -> Self {
+        Self {
+            ns,
+            rtnl: Arc::new(Mutex::new(rtnl)),
+            index,
+            detach,
+            up: Some(false),
+        }
+    }
+
+    /// Sets the operational state: `up` or dormant (off a runtime thread: the kernel's answer
+    /// waits for its lock).
+    async fn operstate(&mut self, up: bool, name: &str) {
+        if self.up == Some(up) {
+            return;
+        }
+        let (rtnl, index) = (Arc::clone(&self.rtnl), self.index);
+        let done = tokio::task::spawn_blocking(move || {
+            rtnl.lock()
+                .map_err(|_| io::Error::other("netlink socket poisoned"))
+                .and_then(|mut r| r.set_operstate(index, up))
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        match done {
+            Ok(()) => {
+                self.up = Some(up);
+                tracing::debug!(%name, up, "link state set");
+            }
+            Err(e) => {
+                self.up = None;
+                tracing::warn!(%name, up, error = %e, "cannot set the link state");
+            }
+        }
+    }
+
+    /// Deletes the interface.
+    async fn delete(&mut self, name: &str) {
+        let (rtnl, index) = (Arc::clone(&self.rtnl), self.index);
+        let done = tokio::task::spawn_blocking(move || {
+            rtnl.lock()
+                .map_err(|_| io::Error::other("netlink socket poisoned"))
+                .and_then(|mut r| r.delete_link(index))
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        if let Err(e) = done {
+            tracing::warn!(%name, error = %e, "cannot delete the TAP");
+        }
+    }
 }
 
 /// Writes one control message to the TAP; a message that cannot be framed is logged and

@@ -13,6 +13,13 @@
 //! each other as hosts on two Wi-Fi networks of one LAN would. A unicast frame for an address
 //! no AP knows is dropped and counted (`no_route`). The bridge never sends a frame back to the
 //! AP it came from, so it cannot loop.
+//!
+//! # The wired port
+//! With [`SimWorld::enable_wired_port`] (the daemon's `[host] uplink_tap`), the bridge has one
+//! more port: the host's uplink TAP. Group frames from an AP go to it too; unicast frames for an
+//! address no AP knows go to it instead of being dropped ([`SimWorld::take_wired`]). Frames from
+//! the TAP ([`SimWorld::wired_input`]) go to the AP whose BSS has their destination, or, if
+//! group-addressed, to every AP with an uplink.
 
 use core::time::Duration;
 
@@ -25,6 +32,7 @@ use vwifi_core::sim::ap::SoftAp;
 use vwifi_core::sim::config::{ConfigError, SimConfig};
 use vwifi_core::sim::medium::{Medium, MediumError, Placement};
 use vwifi_core::sim::{MuxNode, NodeId};
+use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 
 /// Where the host's radio stands on the simulated floor, in metres.
@@ -68,7 +76,14 @@ pub(crate) struct BridgeCounters {
     pub(crate) flooded: u64,
     /// Unicast frames for an address no AP knows.
     pub(crate) no_route: u64,
+    /// Frames sent out of the wired port.
+    pub(crate) wired_out: u64,
+    /// Frames taken in from the wired port.
+    pub(crate) wired_in: u64,
 }
+
+/// The most frames waiting for the wired port; more are dropped (the TAP's reader is slow).
+const WIRED_QUEUE: usize = 1024;
 
 /// The simulated air with its APs and the host's radio. See the [module documentation](self).
 #[derive(Debug)]
@@ -81,6 +96,8 @@ pub(crate) struct SimWorld {
     taken: Vec<u64>,
     host: NodeId,
     bridge: BridgeCounters,
+    /// Frames for the wired port, if it is enabled.
+    wired: Option<std::collections::VecDeque<EthernetFrame>>,
 }
 
 impl SimWorld {
@@ -121,6 +138,7 @@ impl SimWorld {
             aps: nodes,
             host,
             bridge: BridgeCounters::default(),
+            wired: None,
         })
     }
 
@@ -156,6 +174,65 @@ impl SimWorld {
     /// What the uplink bridge did.
     pub(crate) fn bridge(&self) -> BridgeCounters {
         self.bridge
+    }
+
+    /// Plugs the wired port into the bridge (see the [module documentation](self)).
+    pub(crate) fn enable_wired_port(&mut self) {
+        self.wired.get_or_insert_with(Default::default);
+    }
+
+    /// Takes the frames waiting for the wired port.
+    pub(crate) fn take_wired(&mut self) -> Vec<EthernetFrame> {
+        self.wired
+            .as_mut()
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// A frame from the wired port at `now`: to the AP that has its destination, or to every
+    /// AP with an uplink if group-addressed. Does nothing if the port is not enabled.
+    pub(crate) fn wired_input(&mut self, now: Instant, frame: EthernetFrame) {
+        if self.wired.is_none() {
+            return;
+        }
+        self.medium.handle_timeout(now);
+        let at = self.medium.now();
+        self.bridge.wired_in += 1;
+        let targets: Vec<NodeId> = if frame.dst.is_group() {
+            self.aps.iter().map(|(_, n)| *n).collect()
+        } else {
+            self.aps
+                .iter()
+                .filter(|(_, n)| {
+                    self.medium
+                        .node_as::<SoftAp>(*n)
+                        .is_some_and(|ap| ap.station(frame.dst).is_some())
+                })
+                .map(|(_, n)| *n)
+                .take(1)
+                .collect()
+        };
+        if targets.is_empty() {
+            self.bridge.no_route += 1;
+        }
+        for n in targets {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
+                ap.handle_uplink(at, frame.clone());
+            }
+        }
+        self.advance(at);
+    }
+
+    /// Queues a frame for the wired port, if enabled; `false` if the port is off.
+    fn queue_wired(&mut self, frame: &EthernetFrame) -> bool {
+        let Some(q) = &mut self.wired else {
+            return false;
+        };
+        if q.len() < WIRED_QUEUE {
+            q.push_back(frame.clone());
+            self.bridge.wired_out += 1;
+        }
+        true
     }
 
     /// Admits a guest and registers its station's address with the medium.
@@ -263,24 +340,30 @@ impl SimWorld {
         for (from, frame) in frames {
             let targets: Vec<NodeId> = if frame.dst.is_group() {
                 self.bridge.flooded += 1;
+                self.queue_wired(&frame);
                 self.aps
                     .iter()
                     .filter(|(b, _)| *b != from)
                     .map(|(_, n)| *n)
                     .collect()
             } else {
-                let owner = self.aps.iter().find(|(b, n)| {
-                    *b != from
-                        && self
-                            .medium
-                            .node_as::<SoftAp>(*n)
-                            .is_some_and(|ap| ap.station(frame.dst).is_some())
-                });
+                let owner = self
+                    .aps
+                    .iter()
+                    .find(|(b, n)| {
+                        *b != from
+                            && self
+                                .medium
+                                .node_as::<SoftAp>(*n)
+                                .is_some_and(|ap| ap.station(frame.dst).is_some())
+                    })
+                    .map(|(_, n)| *n);
                 match owner {
-                    Some((_, n)) => {
+                    Some(n) => {
                         self.bridge.forwarded += 1;
-                        vec![*n]
+                        vec![n]
                     }
+                    None if self.queue_wired(&frame) => Vec::new(),
                     None => {
                         self.bridge.no_route += 1;
                         tracing::trace!(dst = %frame.dst, "uplink frame for an unknown address dropped");
