@@ -104,7 +104,9 @@ pub enum Command {
         forwarding its requests over the one host connection and every event to every client.\n\n\
         Needs CAP_NET_ADMIN (root) for the TAP. The TAP's carrier stays on while the agent runs \
         (the TAP library cannot switch it); frames sent while the station is not connected are \
-        dropped by the host and counted. Stops on SIGINT/SIGTERM or when the host goes away."
+        dropped by the host and counted. Stops on SIGINT/SIGTERM. When the host goes away (a daemon restart) the agent keeps \
+        its TAP, reconnects with backoff and joins the network of the last `connect` again \
+        (kept in memory until `disconnect`)."
     )]
     Agent(AgentArgs),
 }

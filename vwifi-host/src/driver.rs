@@ -464,8 +464,17 @@ impl Driver {
 
     fn admit(&mut self, peer: PeerInfo) -> Result<Admitted, AdmitError> {
         let n = self.connections + 1;
+        // Named after the peer's process while it has one link (an agent): its station keeps
+        // its address when the agent reconnects to a restarted daemon.
         let name = match peer {
-            PeerInfo::Process { pid: Some(pid), .. } => format!("conn{n} pid {pid}"),
+            PeerInfo::Process { pid: Some(pid), .. } => {
+                let stable = format!("pid {pid}");
+                if self.guests.values().any(|e| e.name == stable) {
+                    format!("conn{n} pid {pid}")
+                } else {
+                    stable
+                }
+            }
             _ => format!("conn{n}"),
         };
         self.admit_as(name, peer, None, None)
