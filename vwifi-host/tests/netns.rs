@@ -1,6 +1,9 @@
 //! `attach --netns` as a container user would see it: network namespaces given a station by
 //! the daemon's config, `vwifi-guest --link wlan0` run inside them with `ip netns exec`, pings
-//! through the simulated AP and the uplink bridge, a wrong passphrase refused, `detach`.
+//! through the simulated AP, the uplink bridge and to the host's uplink TAP, a wrong passphrase
+//! refused, the link state following the association, `detach`; a daemon killed (SIGTERM,
+//! SIGKILL) and started again re-attaching and reconnecting every guest by itself; iperf3
+//! figures, alone and while a garbage writer hammers the daemon.
 //!
 //! Needs root, `ip` (iproute2), `ping` and, for the throughput figures, `iperf3`; the tests
 //! are ignored otherwise (`.ci/run` runs ignored tests as root). They also need the
@@ -83,6 +86,9 @@ struct Daemon {
     child: Child,
     socket: PathBuf,
     log: PathBuf,
+    config: PathBuf,
+    /// Logs of the daemons started before a restart.
+    old_logs: String,
     _dir: tempfile::TempDir,
 }
 
@@ -94,51 +100,103 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    /// `vwifi-host run -vv` with a config attaching `attach`, once every namespace is served.
-    fn start(attach: &[&Netns]) -> Self {
+    /// `vwifi-host run -vv` with a config attaching `attach` (a state directory of its own,
+    /// and the uplink TAP `uplink` if given), once every namespace is served.
+    fn start(attach: &[&Netns], uplink: Option<&UplinkTap>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("host.sock");
         let log = dir.path().join("daemon.log");
-        let mut config = String::new();
+        let mut config = format!(
+            "[host]\nstate_dir = \"{}\"\n",
+            dir.path().join("state").display()
+        );
+        if let Some(up) = uplink {
+            config.push_str(&format!("uplink_tap = \"{}\"\n", up.0));
+        }
         for ns in attach {
             config.push_str(&format!("[[attach]]\nnetns = \"{}\"\n", ns.0));
         }
         let config_path = dir.path().join("host.toml");
         std::fs::write(&config_path, config).expect("config");
-        let child = Command::new(HOST)
-            .args(["run", "-vv", "--config"])
-            .arg(&config_path)
-            .arg("--socket")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self {
-            child,
+        let mut daemon = Self {
+            child: Command::new("true").spawn().expect("true"),
             socket,
             log,
+            config: config_path,
+            old_logs: String::new(),
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        daemon.spawn();
+        daemon.wait_for(
+            Duration::from_secs(30),
+            "the namespaces to be attached",
+            |s| guests(s).len() == attach.len(),
+        );
+        daemon
+    }
+
+    fn spawn(&mut self) {
+        let _ = self.child.wait();
+        self.child = Command::new(HOST)
+            .args(["run", "-vv", "--config"])
+            .arg(&self.config)
+            .arg("--socket")
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&self.log).expect("log file"))
+            .spawn()
+            .expect("run vwifi-host");
+    }
+
+    /// Stops the daemon with `signal` (`TERM` or `KILL`) and starts it again with the same
+    /// configuration, state directory and socket.
+    fn restart(&mut self, signal: &str) {
+        run_ok(Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]));
+        let status = self.child.wait().expect("wait");
+        if signal == "TERM" {
+            assert!(status.success(), "SIGTERM: {status}: {}", self.log_text());
+        }
+        self.old_logs.push_str(&self.log_text());
+        self.spawn();
+    }
+
+    /// Polls the status until `f` holds for it.
+    fn wait_for(
+        &self,
+        limit: Duration,
+        what: &str,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
         loop {
-            let served = daemon.try_status().map_or(0, |s| guests(&s).len());
-            if served == attach.len() {
-                break;
+            if let Some(s) = self.try_status() {
+                if f(&s) {
+                    return s;
+                }
             }
             assert!(
                 Instant::now() < deadline,
-                "the namespaces were not attached: {}",
-                daemon.log_text()
+                "waited {limit:?} for {what}: {:?}\n{}",
+                self.try_status(),
+                self.log_text()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        daemon
     }
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A path in the daemon's temporary directory.
+    fn path(&self, name: &str) -> PathBuf {
+        self._dir.path().join(name)
+    }
+
+    /// Every log of this daemon and of those before its restarts.
+    fn all_logs(&self) -> String {
+        format!("{}{}", self.old_logs, self.log_text())
     }
 
     fn try_status(&self) -> Option<serde_json::Value> {
@@ -158,6 +216,54 @@ impl Daemon {
             .output()
             .expect("vwifi-host")
     }
+}
+
+/// The host's uplink TAP (its name unique to this test), deleted when dropped.
+struct UplinkTap(String);
+
+impl UplinkTap {
+    fn new(tag: &str) -> Self {
+        Self(format!("vwu{tag}{}", std::process::id() % 100_000))
+    }
+
+    /// Gives the TAP the host's address `cidr` (once the daemon created it).
+    fn address(&self, cidr: &str) {
+        run_ok(Command::new("ip").args(["addr", "add", cidr, "dev", &self.0]));
+    }
+}
+
+impl Drop for UplinkTap {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// The states of the guests named `netns:NAME` for `names`, in a status.
+fn states(status: &serde_json::Value, names: &[&Netns]) -> Vec<String> {
+    names
+        .iter()
+        .map(|ns| {
+            status["guests"]
+                .as_array()
+                .and_then(|g| {
+                    g.iter()
+                        .find(|g| g["name"].as_str() == Some(&format!("netns:{}", ns.0)))
+                })
+                .and_then(|g| g["state"].as_str())
+                .unwrap_or("absent")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `/sys/class/net/wlan0/{carrier,operstate}` inside `ns`.
+fn link_state(ns: &Netns) -> (String, String) {
+    let read = |what: &str| {
+        text(&ns.exec("cat", &[&format!("/sys/class/net/wlan0/{what}")]))
+            .trim()
+            .to_owned()
+    };
+    (read("carrier"), read("operstate"))
 }
 
 /// The names of the guests in a status.
@@ -203,7 +309,9 @@ fn ping_patient(from: &Netns, to: &str) -> Output {
 #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
 fn containers_join_networks_over_their_tap_and_ping_each_other() {
     let (a, b, c) = (Netns::new("a"), Netns::new("b"), Netns::new("c"));
-    let daemon = Daemon::start(&[&a, &b, &c]);
+    let up = UplinkTap::new("a");
+    let daemon = Daemon::start(&[&a, &b, &c], Some(&up));
+    up.address("10.77.0.254/24");
     // Each namespace sees only its TAP, with its station's address.
     let status = daemon.try_status().expect("status");
     for ns in [&a, &b, &c] {
@@ -220,13 +328,31 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
         assert!(link.contains(mac), "{link} lacks {mac}");
     }
 
+    // Not associated: the link is up with its carrier, but dormant (RFC 2863), as a Wi-Fi
+    // interface waiting for its supplicant; control works all the same.
+    assert_eq!(link_state(&a), ("1".into(), "dormant".into()));
     for ns in [&a, &b] {
         let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
         assert!(out.status.success(), "{}", text(&out));
     }
+    assert_eq!(link_state(&a), ("1".into(), "up".into()));
     let out = connect(&c, "vwifi-lab", Some("not the passphrase"));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("wrong passphrase"), "{}", text(&out));
+    assert_eq!(link_state(&c), ("1".into(), "dormant".into()));
+    // Disconnected: dormant again, and control still works.
+    let out = b.exec(guest_bin(), &["--link", "wlan0", "disconnect"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(link_state(&b), ("1".into(), "dormant".into()));
+    let out = b.exec(guest_bin(), &["--link", "wlan0", "status"]);
+    assert!(
+        out.status.success() && text(&out).contains("disconnected"),
+        "{}",
+        text(&out)
+    );
+    let out = connect(&b, "vwifi-lab", Some(LAB_PASSPHRASE));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(link_state(&b), ("1".into(), "up".into()));
 
     // Two containers on one network, through the AP.
     address(&a, "10.77.0.1/24");
@@ -234,6 +360,11 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     address(&c, "10.77.0.3/24");
     let out = ping(&a, "10.77.0.2");
     assert!(out.status.success(), "{}", text(&out));
+    // Both reach the host's uplink TAP, through the AP's distribution system.
+    for ns in [&a, &b] {
+        let out = ping(ns, "10.77.0.254");
+        assert!(out.status.success(), "{}", text(&out));
+    }
 
     // Another network on another channel (6; vwifi-lab is on 1): the radio time-shares the two
     // channels, and the frames cross the host's uplink bridge.
@@ -310,6 +441,174 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     );
 }
 
+/// A child process killed when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The PSK of the demo network `vwifi-lab`, as `vwifi-host psk` prints it.
+fn lab_psk() -> String {
+    let out = run_ok(Command::new(HOST).args([
+        "psk",
+        "--ssid",
+        "vwifi-lab",
+        "--passphrase",
+        LAB_PASSPHRASE,
+    ]));
+    let psk = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.len() == 64 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    psk.expect("a PSK in the output of vwifi-host psk")
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
+    let (r1, r2, r3) = (Netns::new("r1"), Netns::new("r2"), Netns::new("r3"));
+    let up = UplinkTap::new("r");
+    let mut daemon = Daemon::start(&[], Some(&up));
+    up.address("10.81.0.254/24");
+    // Attached at run time, not in the configuration: the state directory keeps them.
+    for ns in [&r1, &r2] {
+        let out = daemon.host(&["attach", "--netns", &ns.0]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // A guest over the daemon's socket: the agent inside r3 owns its TAP and serves its CLI.
+    let agent_ctl = daemon.path("r3-agent.sock");
+    let agent_log = daemon.path("r3-agent.log");
+    let _agent = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", &r3.0])
+            .arg(guest_bin())
+            .arg("--socket")
+            .arg(&daemon.socket)
+            .args(["agent", "--tap", "wlan0", "--control"])
+            .arg(&agent_ctl)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&agent_log).expect("agent log"))
+            .spawn()
+            .expect("vwifi-guest agent"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !agent_ctl.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not start: {}",
+            std::fs::read_to_string(&agent_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for ns in [&r1, &r2] {
+        let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = r3.exec(
+        guest_bin(),
+        &[
+            "--socket",
+            &agent_ctl.to_string_lossy(),
+            "connect",
+            "vwifi-lab",
+            "--passphrase",
+            LAB_PASSPHRASE,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for (ns, ip) in [
+        (&r1, "10.81.0.1/24"),
+        (&r2, "10.81.0.2/24"),
+        (&r3, "10.81.0.3/24"),
+    ] {
+        address(ns, ip);
+    }
+    let all_connected = |s: &serde_json::Value| {
+        s["guests"].as_array().is_some_and(|g| {
+            g.len() == 3 && g.iter().all(|g| g["state"].as_str() == Some("connected"))
+        })
+    };
+    let reach = |what: &str| {
+        for (from, to) in [(&r1, "10.81.0.2"), (&r2, "10.81.0.254"), (&r3, "10.81.0.1")] {
+            let out = ping(from, to);
+            assert!(
+                out.status.success(),
+                "{what}: {} -> {to}: {}",
+                from.0,
+                text(&out)
+            );
+        }
+    };
+    daemon.wait_for(
+        Duration::from_secs(5),
+        "three connected guests",
+        all_connected,
+    );
+    reach("before any restart");
+
+    for signal in ["TERM", "KILL"] {
+        let started = Instant::now();
+        daemon.restart(signal);
+        // No guest command: the daemon re-attaches r1 and r2 from its state directory and
+        // rejoins their networks; the agent reconnects and asks again.
+        daemon.wait_for(
+            Duration::from_secs(30),
+            "every guest connected again",
+            all_connected,
+        );
+        eprintln!(
+            "after SIG{signal}: every guest connected again {:.1} s after the restart",
+            started.elapsed().as_secs_f64()
+        );
+        assert_eq!(link_state(&r1), ("1".into(), "up".into()));
+        // The containers kept their addresses and routes on the surviving interfaces.
+        let addrs = text(&r1.exec("ip", &["-br", "addr", "show", "wlan0"]));
+        assert!(addrs.contains("10.81.0.1/24"), "{addrs}");
+        reach(&format!("after SIG{signal}"));
+    }
+
+    // Detaching forgets: a restart does not bring r2 back, and its interface is gone.
+    let out = daemon.host(&["detach", "--netns", &r2.0]);
+    assert!(out.status.success(), "{}", text(&out));
+    daemon.restart("TERM");
+    daemon.wait_for(Duration::from_secs(30), "r1 and the agent connected", |s| {
+        s["guests"].as_array().is_some_and(|g| {
+            g.len() == 2 && g.iter().all(|g| g["state"].as_str() == Some("connected"))
+        })
+    });
+    assert_eq!(
+        states(&daemon.try_status().expect("status"), &[&r2]),
+        ["absent"]
+    );
+    let link = r2.exec("ip", &["link", "show", "wlan0"]);
+    assert!(!link.status.success(), "{}", text(&link));
+
+    let logs = daemon.all_logs();
+    assert!(
+        logs.contains("reconnecting the station to its recorded network"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(LAB_PASSPHRASE),
+        "a passphrase in the trace logs"
+    );
+    assert!(!logs.contains(&lab_psk()), "a PSK in the trace logs");
+    let state = std::fs::read_to_string(daemon.path("state/state.json")).expect("state file");
+    assert!(!state.contains(LAB_PASSPHRASE), "{state}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(daemon.path("state/state.json"))
+        .expect("state file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 /// Megabits per second of a 3-second TCP iperf3 run from `client` to `server_ip`.
 fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
     let _ = server.exec("iperf3", &["-s", "-1", "-D"]);
@@ -327,7 +626,7 @@ fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
 #[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
 fn iperf3_through_vwifi_against_a_veth_pair() {
     let (a, b) = (Netns::new("ia"), Netns::new("ib"));
-    let daemon = Daemon::start(&[&a, &b]);
+    let daemon = Daemon::start(&[&a, &b], None);
     for ns in [&a, &b] {
         let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
         assert!(out.status.success(), "{}", text(&out));
