@@ -27,7 +27,7 @@
 use core::time::Duration;
 use std::collections::BTreeMap;
 use std::future::pending;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -48,6 +48,7 @@ use crate::control::{
     self, ApSnapshot, Attachment, GuestSnapshot, RadioSnapshot, Request, Response, Snapshot,
     MAX_REQUEST_LEN, SNAPSHOT_VERSION,
 };
+use crate::netns::TapShared;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -127,8 +128,9 @@ pub(crate) enum Command {
     AdmitNetns {
         /// The namespace.
         netns: String,
-        /// Set on `detach`, so that the TAP's task deletes the interface.
-        detach: Arc<AtomicBool>,
+        /// What the driver shares with the TAP's task (set on `detach`: the interface is
+        /// deleted; counters of what the task dropped).
+        shared: Arc<TapShared>,
         /// The guest and its station's address, or why not (already attached, radio full).
         reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
     },
@@ -195,8 +197,8 @@ struct GuestEntry {
     outbox: mpsc::Sender<Message>,
     /// The network namespace it serves, if attached with `attach --netns`.
     netns: Option<String>,
-    /// Set on `detach` (the TAP's task then deletes the interface).
-    detach: Option<Arc<AtomicBool>>,
+    /// Shared with the TAP's task, if attached with `attach --netns`.
+    tap: Option<Arc<TapShared>>,
     /// The connection last asked for, until its outcome (netns guests: recorded on success).
     pending: Option<PendingConnect>,
     /// Messages dropped because the outbox was full: data frames, and replies or events.
@@ -336,10 +338,10 @@ impl Driver {
             } => self.attached(now, guest, &netns, &ifname),
             Command::AdmitNetns {
                 netns,
-                detach,
+                shared,
                 reply,
             } => {
-                let result = self.admit_netns(&netns, detach);
+                let result = self.admit_netns(&netns, shared);
                 if let Err(Ok((adm, _))) = reply.send(result) {
                     self.remove(now, adm.guest, "attach abandoned");
                 }
@@ -352,8 +354,8 @@ impl Driver {
                     .map(|(&id, _)| id);
                 let result = match found {
                     Some(id) => {
-                        if let Some(flag) = self.guests.get(&id).and_then(|e| e.detach.as_ref()) {
-                            flag.store(true, Ordering::Relaxed);
+                        if let Some(tap) = self.guests.get(&id).and_then(|e| e.tap.as_ref()) {
+                            tap.detach.store(true, Ordering::Relaxed);
                         }
                         self.record(|s| s.detached(&netns));
                         self.remove(now, id, "detached");
@@ -485,7 +487,7 @@ impl Driver {
     fn admit_netns(
         &mut self,
         netns: &str,
-        detach: Arc<AtomicBool>,
+        shared: Arc<TapShared>,
     ) -> Result<(Admitted, MacAddr), String> {
         if self
             .guests
@@ -501,7 +503,7 @@ impl Driver {
                 format!("netns:{netns}"),
                 PeerInfo::Anonymous,
                 Some(netns.to_owned()),
-                Some(detach),
+                Some(shared),
             )
             .map_err(|e| e.to_string())?;
         let mac = self
@@ -518,7 +520,7 @@ impl Driver {
         name: String,
         peer: PeerInfo,
         netns: Option<String>,
-        detach: Option<Arc<AtomicBool>>,
+        tap: Option<Arc<TapShared>>,
     ) -> Result<Admitted, AdmitError> {
         let guest = self.world.admit(GuestConfig {
             name: name.clone(),
@@ -541,7 +543,7 @@ impl Driver {
                 peer,
                 outbox: tx,
                 netns,
-                detach,
+                tap,
                 pending: None,
                 link_data_dropped: 0,
                 link_control_dropped: 0,
@@ -692,6 +694,18 @@ impl Driver {
                         ("link_control_dropped".into(), entry.link_control_dropped),
                     ],
                 });
+                if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
+                    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                    g.dropped.extend([
+                        ("tap_spoofed".into(), n(&tap.spoofed)),
+                        ("tap_not_associated".into(), n(&tap.not_associated)),
+                        ("tap_bad_inband".into(), n(&tap.bad_inband)),
+                        (
+                            "tap_error_replies_suppressed".into(),
+                            n(&tap.replies_suppressed),
+                        ),
+                    ]);
+                }
             }
         }
         let aps = self
@@ -919,10 +933,10 @@ pub(crate) async fn attach(
     crate::netns::check_ifname(&ifname).map_err(|e| e.to_string())?;
     let stopping = || "the daemon is stopping".to_owned();
     let (reply, answer) = oneshot::channel();
-    let detach = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(TapShared::default());
     cmds.send(Command::AdmitNetns {
         netns: netns.clone(),
-        detach: Arc::clone(&detach),
+        shared: Arc::clone(&shared),
         reply,
     })
     .await
@@ -960,7 +974,7 @@ pub(crate) async fn attach(
     };
     tokio::spawn(crate::netns::serve_tap(
         tap,
-        crate::netns::LinkControl::new(ns, rtnl, index, detach),
+        crate::netns::LinkControl::new(ns, rtnl, index, shared),
         adm.guest,
         adm.name,
         mac,

@@ -30,7 +30,7 @@
 
 use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -438,8 +438,11 @@ pub(crate) enum TapFrame {
         /// The message.
         msg: Result<Message, LinkError>,
     },
-    /// The station's data.
-    Data,
+    /// The station's data, from `src`.
+    Data {
+        /// Its source address.
+        src: MacAddr,
+    },
     /// Too short to be an Ethernet frame.
     Runt,
 }
@@ -457,7 +460,7 @@ pub(crate) fn classify(frame: &[u8]) -> TapFrame {
         _ => return TapFrame::Runt,
     };
     if ethertype != ETHERTYPE {
-        return TapFrame::Data;
+        return TapFrame::Data { src };
     }
     let msg = match proto::decode(payload) {
         Ok((msg, _)) => Ok(msg),
@@ -555,7 +558,17 @@ pub(crate) async fn serve_tap(
                 let frame = buf.get(..n).unwrap_or_default();
                 match classify(frame) {
                     TapFrame::Runt => continue,
-                    TapFrame::Data => Message::Data(Bytes::copy_from_slice(frame)),
+                    // What the Mux would drop anyway is dropped here, so that a container
+                    // flooding its TAP costs the driver (and the other guests) nothing.
+                    TapFrame::Data { src } if src != station => {
+                        link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    TapFrame::Data { .. } if !link.associated => {
+                        link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    TapFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
                     TapFrame::Control { src, msg: Ok(msg) } => {
                         if !src.is_group() {
                             peer = src;
@@ -564,6 +577,13 @@ pub(crate) async fn serve_tap(
                     }
                     TapFrame::Control { src, msg: Err(e) } => {
                         tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+                        link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
+                        if !link.error_budget.take(std::time::Instant::now()) {
+                            link.shared
+                                .replies_suppressed
+                                .fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         if let Some(reply) = e.error_reply() {
                             if !src.is_group() {
                                 peer = src;
@@ -592,8 +612,12 @@ pub(crate) async fn serve_tap(
                 // The link state follows the association; set before the guest hears of it.
                 if let Message::Event(e) = &msg {
                     match e {
-                        Event::Connected { .. } => link.operstate(true, &name).await,
+                        Event::Connected { .. } => {
+                            link.associated = true;
+                            link.operstate(true, &name).await;
+                        }
                         Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                            link.associated = false;
                             link.operstate(false, &name).await;
                         }
                         _ => {}
@@ -605,7 +629,7 @@ pub(crate) async fn serve_tap(
                 continue;
             }
             Wake::ToGuest(None) => {
-                if link.detach.load(Ordering::Relaxed) {
+                if link.shared.detach.load(Ordering::Relaxed) {
                     link.delete(&name).await;
                     tracing::info!(guest = guest.0, %name, "TAP deleted");
                 } else {
@@ -624,6 +648,60 @@ pub(crate) async fn serve_tap(
     let _ = cmds.send(Command::Gone { guest }).await;
 }
 
+/// At most this many error replies per second to one TAP's bad in-band messages; the rest are
+/// counted, not answered (a flood then costs one decode per frame).
+pub(crate) const ERROR_REPLIES_PER_SECOND: u32 = 20;
+
+/// What the driver and a TAP's task share.
+#[derive(Debug, Default)]
+pub(crate) struct TapShared {
+    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
+    /// (otherwise, at shutdown, it stays for the next start).
+    pub(crate) detach: AtomicBool,
+    /// Data frames from another source than the station's address, dropped at the TAP.
+    pub(crate) spoofed: AtomicU64,
+    /// Data frames sent while the station was not associated, dropped at the TAP.
+    pub(crate) not_associated: AtomicU64,
+    /// In-band control frames that did not decode.
+    pub(crate) bad_inband: AtomicU64,
+    /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`]).
+    pub(crate) replies_suppressed: AtomicU64,
+}
+
+/// A budget of `per_second` actions, refilled every second.
+#[derive(Debug)]
+struct Budget {
+    per_second: u32,
+    left: u32,
+    since: Option<std::time::Instant>,
+}
+
+impl Budget {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            left: per_second,
+            since: None,
+        }
+    }
+
+    /// Takes one action from the budget at `now`; `false` if it is spent for this second.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let fresh = self
+            .since
+            .is_none_or(|t| now.saturating_duration_since(t) >= std::time::Duration::from_secs(1));
+        if fresh {
+            self.since = Some(now);
+            self.left = self.per_second;
+        }
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
 /// How the daemon drives an attached interface besides its descriptor.
 pub(crate) struct LinkControl {
     /// The namespace the interface is in.
@@ -632,22 +710,27 @@ pub(crate) struct LinkControl {
     rtnl: Arc<Mutex<Rtnl>>,
     /// The interface's index in it.
     index: u32,
-    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
-    /// (otherwise, at shutdown, it stays for the next start).
-    pub(crate) detach: Arc<AtomicBool>,
+    /// What the driver shares with the TAP's task.
+    shared: Arc<TapShared>,
     /// The operational state last set (`true`: up), to set it only on a change.
     up: Option<bool>,
+    /// Whether the station is associated (the last event said so).
+    associated: bool,
+    /// Error replies to bad in-band messages left this second.
+    error_budget: Budget,
 }
 
 impl LinkControl {
     /// The control of interface `index`, reached with `rtnl`.
-    pub(crate) fn new(ns: Namespace, rtnl: Rtnl, index: u32, detach: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(ns: Namespace, rtnl: Rtnl, index: u32, shared: Arc<TapShared>) -> Self {
         Self {
             ns,
             rtnl: Arc::new(Mutex::new(rtnl)),
             index,
-            detach,
+            shared,
             up: Some(false),
+            associated: false,
+            error_budget: Budget::new(ERROR_REPLIES_PER_SECOND),
         }
     }
 
@@ -767,7 +850,9 @@ mod tests {
         }
         let mut ip = frame.clone();
         ip[12..14].copy_from_slice(&[0x08, 0x00]);
-        assert!(matches!(classify(&ip), TapFrame::Data));
+        assert!(
+            matches!(classify(&ip), TapFrame::Data { src } if src == MacAddr([2, 1, 1, 1, 1, 1]))
+        );
         assert!(matches!(classify(&frame[..10]), TapFrame::Runt));
         let mut bad = frame[..14].to_vec();
         bad.extend_from_slice(&[0xde, 0xad]);
@@ -775,6 +860,15 @@ mod tests {
             classify(&bad),
             TapFrame::Control { msg: Err(_), .. }
         ));
+    }
+
+    #[test]
+    fn error_replies_are_limited_per_second() {
+        let t0 = std::time::Instant::now();
+        let mut b = Budget::new(3);
+        assert!((0..3).all(|_| b.take(t0)));
+        assert!(!b.take(t0 + std::time::Duration::from_millis(900)));
+        assert!(b.take(t0 + std::time::Duration::from_millis(1000)));
     }
 
     #[test]

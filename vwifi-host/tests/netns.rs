@@ -13,7 +13,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
@@ -609,6 +610,85 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+/// Connects to the daemon's guest socket and writes random bytes, again and again until
+/// `stop`; returns how many connections were made and how many the daemon cut off.
+fn socket_garbage(socket: &Path, stop: &AtomicBool) -> (u64, u64) {
+    use std::io::{Read as _, Write as _};
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let (mut made, mut cut) = (0, 0);
+    let mut junk = vec![0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(socket) else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        made += 1;
+        fill_random(&mut rng, &mut junk);
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = s.write_all(&junk);
+        // The daemon answers what it can and closes the link: read to the end.
+        let mut sink = Vec::new();
+        if s.read_to_end(&mut sink).is_ok() {
+            cut += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (made, cut)
+}
+
+/// Sends random frames on `wlan0` inside `netns` until `stop`: control frames (EtherType
+/// 0x88B5) with random bodies and data frames from random sources. Returns how many.
+fn inband_garbage(netns: &str, stop: &AtomicBool) -> u64 {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    use std::os::fd::AsFd as _;
+    let ns = File::open(format!("/var/run/netns/{netns}")).expect("namespace");
+    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).expect("setns");
+    let iface = pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == "wlan0")
+        .expect("wlan0 in the namespace");
+    let Ok(pnet_datalink::Channel::Ethernet(mut tx, _rx)) =
+        pnet_datalink::channel(&iface, pnet_datalink::Config::default())
+    else {
+        panic!("no packet socket on wlan0");
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut sent = 0u64;
+    let mut frame = vec![0u8; 1514];
+    while !stop.load(Ordering::Relaxed) {
+        let len = 14 + (xorshift(&mut rng) % 1500) as usize;
+        let f = &mut frame[..len];
+        fill_random(&mut rng, f);
+        f[..6].fill(0xff);
+        if sent % 2 == 0 {
+            f[12..14].copy_from_slice(&[0x88, 0xb5]);
+        }
+        if let Some(Ok(())) = tx.send_to(f, None) {
+            sent += 1;
+        }
+        // Up to ~16 000 frames a second (more than 100 Mbit/s of junk, beyond what the
+        // simulated air carries), leaving the machine's second core to the others.
+        if sent % 16 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    sent
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn fill_random(state: &mut u64, buf: &mut [u8]) {
+    for chunk in buf.chunks_mut(8) {
+        let v = xorshift(state).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
 /// Megabits per second of a 3-second TCP iperf3 run from `client` to `server_ip`.
 fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
     let _ = server.exec("iperf3", &["-s", "-1", "-D"]);
@@ -625,8 +705,8 @@ fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
 #[test]
 #[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
 fn iperf3_through_vwifi_against_a_veth_pair() {
-    let (a, b) = (Netns::new("ia"), Netns::new("ib"));
-    let daemon = Daemon::start(&[&a, &b], None);
+    let (a, b, g) = (Netns::new("ia"), Netns::new("ib"), Netns::new("ig"));
+    let daemon = Daemon::start(&[&a, &b, &g], None);
     for ns in [&a, &b] {
         let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
         assert!(out.status.success(), "{}", text(&out));
@@ -634,6 +714,75 @@ fn iperf3_through_vwifi_against_a_veth_pair() {
     address(&a, "10.77.0.1/24");
     address(&b, "10.77.0.2/24");
     let vwifi = iperf(&b, &a, "10.77.0.2");
+
+    // Again while garbage hammers the daemon: random bytes on its guest socket (each such
+    // guest is cut off) and random in-band frames (EtherType 0x88B5 and others, spoofed
+    // sources) on the third namespace's TAP.
+    let stop = Arc::new(AtomicBool::new(false));
+    let which = std::env::var("VWT_GARBAGE").unwrap_or_default();
+    let socket_writer = {
+        let (stop, socket) = (Arc::clone(&stop), daemon.socket.clone());
+        let skip = which == "inband";
+        std::thread::spawn(move || {
+            if skip {
+                (1, 1)
+            } else {
+                socket_garbage(&socket, &stop)
+            }
+        })
+    };
+    let inband_writer = {
+        let (stop, netns) = (Arc::clone(&stop), g.0.clone());
+        let skip = which == "socket";
+        std::thread::spawn(move || {
+            if skip {
+                2000
+            } else {
+                inband_garbage(&netns, &stop)
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let with_garbage = iperf(&b, &a, "10.77.0.2");
+    stop.store(true, Ordering::Relaxed);
+    // Alone again: the machine's own load varies, so the figure under garbage is compared
+    // with the mean of the runs before and after.
+    std::thread::sleep(Duration::from_millis(300));
+    let after = iperf(&b, &a, "10.77.0.2");
+    let alone = (vwifi + after) / 2.0;
+    let (connections, cut) = socket_writer.join().expect("socket garbage writer");
+    let frames = inband_writer.join().expect("in-band garbage writer");
+    eprintln!(
+        "iperf3 TCP, 3 s, two containers through one AP: {alone:.1} Mbit/s alone (mean of \
+         {vwifi:.1} before and {after:.1} after); {with_garbage:.1} Mbit/s while {connections} socket guests wrote garbage ({cut} cut \
+         off by the daemon) and {frames} garbage frames hit a third container's TAP"
+    );
+    assert!(
+        connections > 0 && cut == connections,
+        "{cut} of {connections} cut off"
+    );
+    assert!(frames > 1000, "only {frames} garbage frames");
+    assert!(
+        with_garbage >= alone / 2.0,
+        "throughput fell from {alone:.1} to {with_garbage:.1} Mbit/s under garbage"
+    );
+    // The garbage reached the daemon and was counted against the third guest only.
+    let status = daemon.try_status().expect("status");
+    let bad = |ns: &Netns| {
+        status["guests"].as_array().and_then(|gs| {
+            gs.iter()
+                .find(|x| x["name"].as_str() == Some(&format!("netns:{}", ns.0)))
+                .map(|x| x["dropped"].to_string())
+        })
+    };
+    eprintln!("dropped counters: a {:?}; g {:?}", bad(&a), bad(&g));
+    let g_drops = bad(&g).unwrap_or_default();
+    assert!(
+        !g_drops.contains("[\"tap_bad_inband\",0]") && !g_drops.contains("[\"tap_spoofed\",0]"),
+        "the garbage was not counted against the third guest: {g_drops}"
+    );
+    let out = ping(&a, "10.77.0.2");
+    assert!(out.status.success(), "{}", text(&out));
 
     let (x, y) = (Netns::new("vx"), Netns::new("vy"));
     run_ok(Command::new("ip").args([
