@@ -719,28 +719,13 @@ fn iperf3_through_vwifi_against_a_veth_pair() {
     // guest is cut off) and random in-band frames (EtherType 0x88B5 and others, spoofed
     // sources) on the third namespace's TAP.
     let stop = Arc::new(AtomicBool::new(false));
-    let which = std::env::var("VWT_GARBAGE").unwrap_or_default();
     let socket_writer = {
         let (stop, socket) = (Arc::clone(&stop), daemon.socket.clone());
-        let skip = which == "inband";
-        std::thread::spawn(move || {
-            if skip {
-                (1, 1)
-            } else {
-                socket_garbage(&socket, &stop)
-            }
-        })
+        std::thread::spawn(move || socket_garbage(&socket, &stop))
     };
     let inband_writer = {
         let (stop, netns) = (Arc::clone(&stop), g.0.clone());
-        let skip = which == "socket";
-        std::thread::spawn(move || {
-            if skip {
-                2000
-            } else {
-                inband_garbage(&netns, &stop)
-            }
-        })
+        std::thread::spawn(move || inband_garbage(&netns, &stop))
     };
     std::thread::sleep(Duration::from_millis(300));
     let with_garbage = iperf(&b, &a, "10.77.0.2");
