@@ -13,20 +13,41 @@
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
 //!   air is written to the TAP.
 //!
-//! Detaching (or the daemon stopping) drops the descriptor: the kernel deletes the interface.
+//! # Persistence
+//! The TAP is persistent (`TUNSETPERSIST`): when the daemon stops (signal or crash) the
+//! interface stays in the container with its addresses and routes, its carrier off while no
+//! one holds it. A restarted daemon finds it again by name in the namespace and takes it up if
+//! it carries this station's address (a namespace's station address is derived from its name,
+//! so it is the same at every start); an interface of that name that is not such a TAP is
+//! refused ([`NetnsError::IfnameTaken`]). `detach` deletes the interface (`RTM_DELLINK`).
+//!
 //! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
 //! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
-//! namespace it attached, and detaches itself when it is gone or replaced.
+//! namespace it attached, and detaches itself when it is gone or replaced (the kernel deletes
+//! the interface with the namespace).
 //!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
 //!
-//! # Carrier
-//! The TAP stays up with its carrier on from attach to detach, associated or not. With the
-//! carrier off the kernel would drop what the container sends on the interface, in-band
-//! control included, so a disconnected station could not be told to connect; and `tun-rs`
-//! offers no `TUNSETCARRIER` (its ioctl needs `unsafe`, which the workspace denies). Link
-//! state is visible with `vwifi-guest --link IFACE status` and `events`.
+//! # Link state
+//! The link follows the association the way Linux marks a Wi-Fi link waiting for its
+//! supplicant (RFC 2863): link mode `dormant`, operational state `dormant` until the station
+//! is associated, `up` while it is, `dormant` again when it leaves (`ip link` shows
+//! `state DORMANT`; `/sys/class/net/IFACE/operstate`; IPv6 autoconfiguration and network
+//! managers wait for `up`). Set over route netlink ([`Rtnl`], IFLA_LINKMODE and
+//! IFLA_OPERSTATE) on a socket opened inside the namespace.
+//!
+//! The carrier itself stays on while the daemon serves the TAP: with the carrier off Linux drops
+//! every frame the container sends, in-band control included, and not only in the queueing
+//! discipline — `PACKET_QDISC_BYPASS` does not help, `__dev_direct_xmit` drops too without
+//! carrier (`ENOBUFS`, seen on Linux 6.18) — so a station without association could never be
+//! told to connect.
+//!
+//! # A container that floods its TAP
+//! What the Mux would drop anyway is dropped in the TAP's task, before it reaches the driver:
+//! data from another source than the station's address, data while the station is not
+//! associated. Bad in-band messages get at most [`ERROR_REPLIES_PER_SECOND`] error replies a
+//! second. All are counted ([`TapShared`], `tap_*` in the status).
 
 use std::fs::File;
 use std::io;

@@ -29,7 +29,7 @@ use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
 use vwifi_core::proto::Message;
 use vwifi_core::sim::air;
 use vwifi_core::sim::ap::SoftAp;
-use vwifi_core::sim::config::{ConfigError, SimConfig};
+use vwifi_core::sim::config::SimConfig;
 use vwifi_core::sim::medium::{Medium, MediumError, Placement};
 use vwifi_core::sim::{MuxNode, NodeId};
 use vwifi_core::wire::EthernetFrame;
@@ -45,20 +45,12 @@ const BRIDGE_ROUNDS: usize = 8;
 /// Why the simulated world could not be built.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorldError {
-    /// The `[sim]` configuration is invalid.
-    #[error("sim.{0}")]
-    Config(#[from] ConfigError),
+    /// The APs of `[sim]` could not be put on the air (the error names the AP or field).
+    #[error("sim")]
+    Aps(#[source] air::SimAirError),
     /// The medium refused its configuration or an address.
     #[error("simulated medium")]
     Medium(#[from] MediumError),
-    /// An AP refused its configuration.
-    #[error("sim.aps[{index}]: {reason}")]
-    Ap {
-        /// Its index in the configuration.
-        index: usize,
-        /// What it refused.
-        reason: vwifi_core::sim::ap::ApConfigError,
-    },
     /// The `[sim.medium]` table does not map onto the medium.
     #[error("sim.medium")]
     Air(#[from] air::SimAirError),
@@ -109,22 +101,19 @@ impl SimWorld {
         mux_seed: [u8; 32],
     ) -> Result<Self, WorldError> {
         let seed = sim.seed.unwrap_or(1);
-        let aps = sim.ap_configs()?;
         let mut medium = Medium::new(air::medium_config(&sim.medium)?, air::medium_seed(seed))?;
         let power = sim.medium.tx_power_dbm;
-        let mut nodes = Vec::with_capacity(aps.len());
-        let mut first_channel = None;
-        for (index, cfg) in aps.into_iter().enumerate() {
-            let bssid = cfg.bssid;
-            let (x, y) = cfg.position;
-            first_channel.get_or_insert(cfg.channel);
-            let ap = SoftAp::new(cfg, medium.now(), seed.wrapping_add(index as u64 + 1))
-                .map_err(|reason| WorldError::Ap { index, reason })?;
-            let node = medium.add_node(ap, Placement::at(x, y).with_tx_power(power));
-            medium.set_addresses(node, vec![bssid])?;
-            nodes.push((bssid, node));
-        }
-        let channel = first_channel
+        // The core's installer: the same placements, BSSIDs and AP seeds as every simulation
+        // of this configuration (tests, examples, the daemon).
+        let installed = air::SimAps::install(&mut medium, sim, seed).map_err(WorldError::Aps)?;
+        let nodes: Vec<(MacAddr, NodeId)> = installed
+            .bssids()
+            .filter_map(|b| installed.node(b).map(|n| (b, n)))
+            .collect();
+        let channel = installed
+            .aps(&medium)
+            .next()
+            .map(|ap| ap.config().channel)
             .or_else(|| Channel::new(1).ok())
             .ok_or(WorldError::NoChannel)?;
         let (x, y) = HOST_POSITION;
