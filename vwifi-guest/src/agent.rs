@@ -50,7 +50,7 @@ const MAX_TAP_FRAME: usize = 65_535;
 pub const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 
 /// The longest wait between two reconnection attempts.
-pub const RECONNECT_MAX: Duration = Duration::from_secs(2);
+pub const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
 /// The agent's settings.
 #[derive(Debug, Clone)]
