@@ -1183,6 +1183,70 @@ mod tests {
         }
     }
 
+    /// Runs the world in virtual time until `outbox` yields a message `f` accepts.
+    fn run_until(
+        d: &mut Driver,
+        outbox: &mut mpsc::Receiver<Message>,
+        f: impl Fn(&Message) -> bool,
+    ) {
+        for _ in 0..200_000 {
+            let next = d.world.poll_timeout().expect("the world never goes idle");
+            d.world.advance(next);
+            d.deliver();
+            while let Ok(m) = outbox.try_recv() {
+                if f(&m) {
+                    return;
+                }
+            }
+        }
+        panic!("the awaited message never came");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_namespaces_network_is_recorded_when_joined_and_forgotten_on_disconnect() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::open(dir.path()).unwrap();
+        let mut d = Driver::new(open_world(), TokioClock::start(), 64).with_state(Some(state));
+        let (mut adm, _) = d.admit_netns("c1", Arc::default()).unwrap();
+        d.handle(Command::Attached {
+            guest: adm.guest,
+            netns: "c1".into(),
+            ifname: "wlan0".into(),
+        });
+        let recorded = |d: &Driver| {
+            d.state
+                .as_ref()
+                .and_then(|s| s.attachments().get("c1").cloned())
+        };
+        assert_eq!(recorded(&d).map(|r| r.profile), Some(None));
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        d.handle(Command::Guest {
+            guest: adm.guest,
+            msg: Message::Connect {
+                id: RequestId(1),
+                ssid,
+                bssid: None,
+                credentials: Credentials::None,
+            },
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::Connected { .. }))
+        });
+        // Recorded before the guest heard of it.
+        assert_eq!(
+            recorded(&d).and_then(|r| r.profile),
+            Some(Profile { ssid, psk: None })
+        );
+        d.handle(Command::Guest {
+            guest: adm.guest,
+            msg: Message::Disconnect { id: RequestId(2) },
+        });
+        assert_eq!(recorded(&d).map(|r| r.profile), Some(None));
+        // A namespace whose link ends is forgotten.
+        d.handle(Command::Gone { guest: adm.guest });
+        assert_eq!(recorded(&d), None);
+    }
+
     #[test]
     fn printable_cuts_and_masks_control_characters() {
         assert_eq!(printable("agent\n1", 64), "agent?1");

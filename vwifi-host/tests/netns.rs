@@ -267,6 +267,24 @@ fn link_state(ns: &Netns) -> (String, String) {
     (read("carrier"), read("operstate"))
 }
 
+/// Waits up to a second for `wlan0` to be gone from `ns` (deleted on `detach`).
+fn assert_interface_gone(ns: &Netns) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let link = ns.exec("ip", &["link", "show", "wlan0"]);
+        if !link.status.success() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wlan0 still in {}: {}",
+            ns.0,
+            text(&link)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The names of the guests in a status.
 fn guests(status: &serde_json::Value) -> Vec<String> {
     status["guests"]
@@ -404,8 +422,7 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
         assert!(Instant::now() < gone, "still there: {names:?}");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let link = b.exec("ip", &["link", "show", "wlan0"]);
-    assert!(!link.status.success(), "{}", text(&link));
+    assert_interface_gone(&b);
     // Detaching twice, or attaching a namespace that does not exist, is refused clearly.
     let out = daemon.host(&["detach", "--netns", &b.0]);
     assert_eq!(out.status.code(), Some(1));
@@ -587,8 +604,7 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
         states(&daemon.try_status().expect("status"), &[&r2]),
         ["absent"]
     );
-    let link = r2.exec("ip", &["link", "show", "wlan0"]);
-    assert!(!link.status.success(), "{}", text(&link));
+    assert_interface_gone(&r2);
 
     let logs = daemon.all_logs();
     assert!(
