@@ -166,6 +166,19 @@ impl StateStore {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        // Writable? Found now rather than at the first attach (the lock file is created here,
+        // locked only from the first write).
+        let lock_path = dir.join(LOCK_FILE);
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(|source| StateError::Write {
+                path: lock_path,
+                source,
+            })?;
         let path = dir.join(STATE_FILE);
         let entries = match fs::read_to_string(&path) {
             Ok(text) => parse(&text).map_err(|reason| StateError::Parse {
@@ -411,6 +424,14 @@ mod tests {
             let e = StateStore::open(dir.path()).unwrap_err();
             assert!(e.to_string().contains(want), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_written_is_refused_at_open() {
+        // A directory nobody can create files in, root included.
+        let e = StateStore::open(Path::new("/proc/self")).unwrap_err();
+        assert!(matches!(e, StateError::Write { .. }), "{e:?}");
+        assert!(e.to_string().contains("state_dir"), "{e}");
     }
 
     #[test]

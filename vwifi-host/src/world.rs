@@ -504,6 +504,72 @@ mod tests {
     }
 
     #[test]
+    fn the_wired_port_takes_frames_for_unknown_addresses_and_reaches_stations() {
+        let mut w = SimWorld::new(&demo_open(), MuxConfig::default(), [3; 32]).unwrap();
+        w.enable_wired_port();
+        let a = w
+            .admit(GuestConfig {
+                name: "a".into(),
+                mac: None,
+            })
+            .unwrap();
+        connect(&mut w, a, "vwifi-open");
+        let mut inbox = Vec::new();
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(20), |i| {
+            connected(i, a)
+        });
+        let ma = w.mux().unwrap().station(a).unwrap().mac();
+        let host = MacAddr([2, 0x99, 0, 0, 0, 1]);
+        // The guest's frame to the wired host (no AP knows it) leaves through the port.
+        let mut frame = Vec::new();
+        EthernetFrame {
+            dst: host,
+            src: ma,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45, 0, 0, 20, 1, 2, 3, 4]),
+        }
+        .emit(&mut frame);
+        let now = w.now();
+        w.guest_message(now, a, Message::Data(frame.into()));
+        let mut out = Vec::new();
+        let deadline = w.now() + Duration::from_secs(5);
+        while out.is_empty() {
+            let next = w.poll_timeout().expect("the world never goes idle");
+            assert!(next <= deadline, "nothing left through the wired port");
+            w.advance(next);
+            out.extend(w.take_wired());
+        }
+        assert_eq!((out[0].dst, out[0].src), (host, ma));
+        assert_eq!(w.bridge().wired_out, 1);
+        // The wired host's answer reaches the station, through its AP.
+        let reply = EthernetFrame {
+            dst: ma,
+            src: host,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45, 0, 0, 20, 4, 3, 2, 1]),
+        };
+        let now = w.now();
+        w.wired_input(now, reply);
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(5), |i| {
+            i.iter().any(|(g, m)| {
+                *g == a && matches!(m, Message::Data(d) if d.get(6..12) == Some(&host.0[..]))
+            })
+        });
+        // A frame for nobody is counted, not delivered.
+        let nobody = EthernetFrame {
+            dst: MacAddr([2, 0x99, 0, 0, 0, 2]),
+            src: host,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45]),
+        };
+        let before = w.bridge().no_route;
+        let now = w.now();
+        w.wired_input(now, nobody);
+        assert_eq!(w.bridge().no_route, before + 1);
+        assert_eq!(w.bridge().wired_in, 2);
+    }
+
+    #[test]
     fn an_idle_world_only_wakes_for_the_air() {
         let mut w = SimWorld::new(&demo_open(), MuxConfig::default(), [3; 32]).unwrap();
         let g = w
