@@ -14,10 +14,9 @@
 //!   agent's own (so that two clients' ids cannot collide), and the reply goes back to that
 //!   client with its original id. `Hello` is answered by the agent. Every event goes to every
 //!   client. Clients may not send data.
-//! - **Link state:** the TAP's carrier stays on while the agent runs: the TAP library cannot
-//!   switch the carrier, and taking the interface down would drop its addresses and routes. Frames
-//!   the guest sends while the station is not connected are dropped by the host and counted in
-//!   `status`.
+//! - **Link state:** the TAP's carrier follows the association ([`crate::carrier`]): off
+//!   until the host reports the station connected, on while it is, off when it disconnects or
+//!   the link to the host is lost. The interface stays up with its addresses and routes.
 //! - **Reconnection:** when the host goes away (a daemon restart), the agent keeps its TAP and
 //!   its CLI socket, reconnects with backoff ([`RECONNECT_FIRST`] doubling up to
 //!   [`RECONNECT_MAX`]), and asks again for the network last joined: it keeps the last `connect`
@@ -34,7 +33,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::addr::MacAddr;
 use vwifi_core::io::LinkError;
-use vwifi_core::proto::{Capabilities, ErrorCode, Message, RequestId, VERSION};
+use vwifi_core::proto::{Capabilities, ErrorCode, Event, Message, RequestId, VERSION};
 use vwifi_transport_unix::{LinkConfig, ListenerConfig, UnixGuestListener, UnixLink};
 
 use crate::client::{AGENT_NAME, CLI_CAPABILITIES};
@@ -191,10 +190,18 @@ impl Agent {
         let mut next_client = 0u64;
         let mut buf = vec![0u8; MAX_TAP_FRAME];
         let mut lost: Option<LinkError> = None;
+        let mut carrier = tap.as_ref().and_then(|t| {
+            t.if_index()
+                .and_then(crate::carrier::Carrier::open)
+                .map_err(|e| tracing::warn!(error = %e, "the TAP's carrier cannot follow the association"))
+                .ok()
+        });
+        set_carrier(&mut carrier, false);
         tokio::pin!(shutdown);
         loop {
             if let Some(e) = lost.take() {
                 tracing::warn!(error = %e, "lost the link to the host: reconnecting");
+                set_carrier(&mut carrier, false);
                 for (_, (cid, original)) in pending.drain() {
                     if let Some(tx) = clients.get(&cid) {
                         let _ = tx.try_send(Message::Error {
@@ -229,6 +236,13 @@ impl Agent {
                     }
                     Ok(Message::Event(e)) => {
                         tracing::info!(event = ?e, "event");
+                        match &e {
+                            Event::Connected { .. } => set_carrier(&mut carrier, true),
+                            Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                                set_carrier(&mut carrier, false);
+                            }
+                            _ => {}
+                        }
                         let msg = Message::Event(e);
                         clients.retain(|cid, tx| match tx.try_send(msg.clone()) {
                             Ok(()) => true,
@@ -355,6 +369,15 @@ impl Agent {
             if let Err(e) = self.host.send(&with_request_id(connect, id)).await {
                 tracing::warn!(error = %e, "cannot ask for the network again");
             }
+        }
+    }
+}
+
+/// Switches the TAP's carrier, if the agent has one to switch (a failure is logged).
+fn set_carrier(carrier: &mut Option<crate::carrier::Carrier>, on: bool) {
+    if let Some(c) = carrier {
+        if let Err(e) = c.set(on) {
+            tracing::warn!(error = %e, on, "cannot switch the TAP's carrier");
         }
     }
 }

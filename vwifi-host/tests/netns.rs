@@ -267,6 +267,23 @@ fn link_state(ns: &Netns) -> (String, String) {
     (read("carrier"), read("operstate"))
 }
 
+/// Waits up to a second for the carrier of `wlan0` in `ns` to be `want`.
+fn assert_carrier_soon(ns: &Netns, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (carrier, _) = link_state(ns);
+        if carrier == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "carrier of wlan0 in {} is {carrier:?}, not {want:?}",
+            ns.0
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits up to a second for `wlan0` to be gone from `ns` (deleted on `detach`).
 fn assert_interface_gone(ns: &Netns) {
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -528,6 +545,8 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
         let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
         assert!(out.status.success(), "{}", text(&out));
     }
+    // The agent's TAP (control over the socket): its carrier follows the association.
+    assert_eq!(link_state(&r3).0, "0");
     let out = r3.exec(
         guest_bin(),
         &[
@@ -540,6 +559,7 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(link_state(&r3).0, "1");
     for (ns, ip) in [
         (&r1, "10.81.0.1/24"),
         (&r2, "10.81.0.2/24"),
@@ -585,6 +605,7 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
             started.elapsed().as_secs_f64()
         );
         assert_eq!(link_state(&r1), ("1".into(), "up".into()));
+        assert_carrier_soon(&r3, "1");
         // The containers kept their addresses and routes on the surviving interfaces.
         let addrs = text(&r1.exec("ip", &["-br", "addr", "show", "wlan0"]));
         assert!(addrs.contains("10.81.0.1/24"), "{addrs}");
