@@ -88,6 +88,8 @@ struct Daemon {
     socket: PathBuf,
     log: PathBuf,
     config: PathBuf,
+    /// Whether it logs at trace level (`-vv`), or at the default `info`.
+    trace: bool,
     /// Logs of the daemons started before a restart.
     old_logs: String,
     _dir: tempfile::TempDir,
@@ -104,6 +106,12 @@ impl Daemon {
     /// `vwifi-host run -vv` with a config attaching `attach` (a state directory of its own,
     /// and the uplink TAP `uplink` if given), once every namespace is served.
     fn start(attach: &[&Netns], uplink: Option<&UplinkTap>) -> Self {
+        Self::start_logging(attach, uplink, true)
+    }
+
+    /// Like [`Daemon::start`], logging at trace level if `trace`, else at the default `info`
+    /// (throughput is measured as deployed, without trace logging).
+    fn start_logging(attach: &[&Netns], uplink: Option<&UplinkTap>, trace: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("host.sock");
         let log = dir.path().join("daemon.log");
@@ -124,6 +132,7 @@ impl Daemon {
             socket,
             log,
             config: config_path,
+            trace,
             old_logs: String::new(),
             _dir: dir,
         };
@@ -138,9 +147,13 @@ impl Daemon {
 
     fn spawn(&mut self) {
         let _ = self.child.wait();
+        let verbosity: &[&str] = if self.trace { &["-vv"] } else { &[] };
         self.child = Command::new(HOST)
-            .args(["run", "-vv", "--config"])
+            .arg("run")
+            .args(verbosity)
+            .arg("--config")
             .arg(&self.config)
+            .env_remove("RUST_LOG")
             .arg("--socket")
             .arg(&self.socket)
             .stdin(Stdio::null())
@@ -743,7 +756,7 @@ fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
 #[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
 fn iperf3_through_vwifi_against_a_veth_pair() {
     let (a, b, g) = (Netns::new("ia"), Netns::new("ib"), Netns::new("ig"));
-    let daemon = Daemon::start(&[&a, &b, &g], None);
+    let daemon = Daemon::start_logging(&[&a, &b, &g], None, false);
     for ns in [&a, &b] {
         let out = connect(ns, "vwifi-lab", Some(LAB_PASSPHRASE));
         assert!(out.status.success(), "{}", text(&out));
