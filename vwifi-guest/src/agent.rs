@@ -14,20 +14,26 @@
 //!   agent's own (so that two clients' ids cannot collide), and the reply goes back to that
 //!   client with its original id. `Hello` is answered by the agent. Every event goes to every
 //!   client. Clients may not send data.
-//! - **Link state:** the TAP's carrier stays on while the agent runs: the TAP library cannot
-//!   switch the carrier, and taking the interface down would drop its addresses and routes. Frames
-//!   the guest sends while the station is not connected are dropped by the host and counted in
-//!   `status`.
+//! - **Link state:** the TAP's carrier follows the association ([`crate::carrier`]): off
+//!   until the host reports the station connected, on while it is, off when it disconnects or
+//!   the link to the host is lost. The interface stays up with its addresses and routes.
+//! - **Reconnection:** when the host goes away (a daemon restart), the agent keeps its TAP and
+//!   its CLI socket, reconnects with backoff ([`RECONNECT_FIRST`] doubling up to
+//!   [`RECONNECT_MAX`]), and asks again for the network last joined: it keeps the last `connect`
+//!   a client made (credentials included, in memory only) until a `disconnect`. Requests in
+//!   flight when the link broke are answered with an error. If the new station's address
+//!   differs, the TAP takes it.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::addr::MacAddr;
 use vwifi_core::io::LinkError;
-use vwifi_core::proto::{Capabilities, ErrorCode, Message, RequestId, VERSION};
+use vwifi_core::proto::{Capabilities, ErrorCode, Event, Message, RequestId, VERSION};
 use vwifi_transport_unix::{LinkConfig, ListenerConfig, UnixGuestListener, UnixLink};
 
 use crate::client::{AGENT_NAME, CLI_CAPABILITIES};
@@ -38,6 +44,12 @@ const CLIENT_QUEUE: usize = 64;
 
 /// The largest Ethernet frame read from the TAP (jumbo frames included).
 const MAX_TAP_FRAME: usize = 65_535;
+
+/// The first wait before reconnecting to a host that went away.
+pub const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+
+/// The longest wait between two reconnection attempts.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
 /// The agent's settings.
 #[derive(Debug, Clone)]
@@ -52,6 +64,9 @@ pub struct AgentConfig {
 /// station's MAC address.
 pub struct Agent {
     host: UnixLink,
+    host_path: PathBuf,
+    /// The last `Connect` a client made (without request id), to ask again after reconnecting.
+    profile: Option<Message>,
     capabilities: Capabilities,
     version: u8,
     mac: MacAddr,
@@ -86,6 +101,8 @@ impl Agent {
             })?;
         let mut agent = Self {
             host: link,
+            host_path: host.to_path_buf(),
+            profile: None,
             capabilities: Capabilities::EMPTY,
             version: VERSION,
             mac: MacAddr::ZERO,
@@ -158,7 +175,8 @@ impl Agent {
     }
 
     /// Serves the control socket and relays data between `tap` (if any) and the host until
-    /// `shutdown` completes (`Ok`) or the host link fails (`Err`).
+    /// `shutdown` completes (`Ok`) or the TAP fails (`Err`); a host link that fails is
+    /// reconnected (see the [module documentation](self)).
     pub async fn run(
         mut self,
         control: UnixGuestListener,
@@ -171,8 +189,37 @@ impl Agent {
         let mut pending: HashMap<u32, (u64, RequestId)> = HashMap::new();
         let mut next_client = 0u64;
         let mut buf = vec![0u8; MAX_TAP_FRAME];
+        let mut lost: Option<LinkError> = None;
+        let mut carrier = tap.as_ref().and_then(|t| {
+            t.if_index()
+                .and_then(crate::carrier::Carrier::open)
+                .map_err(|e| tracing::warn!(error = %e, "the TAP's carrier cannot follow the association"))
+                .ok()
+        });
+        set_carrier(&mut carrier, false);
         tokio::pin!(shutdown);
         loop {
+            if let Some(e) = lost.take() {
+                tracing::warn!(error = %e, "lost the link to the host: reconnecting");
+                set_carrier(&mut carrier, false);
+                for (_, (cid, original)) in pending.drain() {
+                    if let Some(tx) = clients.get(&cid) {
+                        let _ = tx.try_send(Message::Error {
+                            id: Some(original),
+                            code: ErrorCode::RadioUnavailable,
+                            text: Some("the link to the host was lost; the agent is reconnecting: try again".to_owned()),
+                        });
+                    }
+                }
+                tokio::select! {
+                    () = &mut shutdown => {
+                        tracing::info!("agent stopping");
+                        return Ok(());
+                    }
+                    () = self.reconnect(tap.as_ref()) => {}
+                }
+                continue;
+            }
             tokio::select! {
                 () = &mut shutdown => {
                     tracing::info!("agent stopping");
@@ -189,6 +236,13 @@ impl Agent {
                     }
                     Ok(Message::Event(e)) => {
                         tracing::info!(event = ?e, "event");
+                        match &e {
+                            Event::Connected { .. } => set_carrier(&mut carrier, true),
+                            Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                                set_carrier(&mut carrier, false);
+                            }
+                            _ => {}
+                        }
                         let msg = Message::Event(e);
                         clients.retain(|cid, tx| match tx.try_send(msg.clone()) {
                             Ok(()) => true,
@@ -215,12 +269,14 @@ impl Agent {
                     Err(e @ LinkError::BadMessage { .. }) => {
                         tracing::warn!(error = %e, "skipped a message from the host");
                     }
-                    Err(e) => return Err(GuestError::Link(e)),
+                    Err(e) => lost = Some(e),
                 },
                 n = recv_tap(tap.as_ref(), &mut buf) => match n {
                     Ok(n) => {
                         let frame = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-                        self.host.send(&Message::Data(frame)).await.map_err(GuestError::Link)?;
+                        if let Err(e) = self.host.send(&Message::Data(frame)).await {
+                            lost = Some(e);
+                        }
                     }
                     Err(e) => {
                         return Err(GuestError::Tap { name: tap_name(tap.as_ref()), source: e });
@@ -253,12 +309,16 @@ impl Agent {
                         | Message::Disconnect { .. }
                         | Message::StatusRequest { .. }) => {
                             let original = m.request_id().unwrap_or_default();
+                            match &m {
+                                Message::Connect { .. } => self.profile = Some(m.clone()),
+                                Message::Disconnect { .. } => self.profile = None,
+                                _ => {}
+                            }
                             let id = self.id();
                             pending.insert(id.0, (cid, original));
-                            self.host
-                                .send(&with_request_id(m, id))
-                                .await
-                                .map_err(GuestError::Link)?;
+                            if let Err(e) = self.host.send(&with_request_id(m, id)).await {
+                                lost = Some(e);
+                            }
                             None
                         }
                         other => Some(refuse(other.request_id(), "not a request")),
@@ -268,6 +328,56 @@ impl Agent {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Agent {
+    /// Connects to the host again (with backoff, until it answers), takes the new station's
+    /// address for the TAP if it changed, and asks for the network last joined.
+    async fn reconnect(&mut self, tap: Option<&tun_rs::AsyncDevice>) {
+        let mut wait = RECONNECT_FIRST;
+        let fresh = loop {
+            tokio::time::sleep(wait).await;
+            match Agent::connect(&self.host_path).await {
+                Ok(fresh) => break fresh,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the host is not back yet");
+                    wait = (wait * 2).min(RECONNECT_MAX);
+                }
+            }
+        };
+        self.host = fresh.host;
+        self.capabilities = fresh.capabilities;
+        self.version = fresh.version;
+        if fresh.mac != self.mac {
+            tracing::info!(old = %self.mac, new = %fresh.mac, "the station's address changed");
+            if let Some(tap) = tap {
+                if let Err(e) = tap.set_mac_address(fresh.mac.0) {
+                    tracing::warn!(error = %e, "cannot give the TAP the station's new address");
+                }
+            }
+            self.mac = fresh.mac;
+        }
+        tracing::info!(mac = %self.mac, "reconnected to the host");
+        if let Some(connect) = self.profile.clone() {
+            let id = self.id();
+            if let Message::Connect { ssid, .. } = &connect {
+                tracing::info!(%ssid, "joining the network again");
+            }
+            // Its answer goes to no client; the outcome comes as an event to every client.
+            if let Err(e) = self.host.send(&with_request_id(connect, id)).await {
+                tracing::warn!(error = %e, "cannot ask for the network again");
+            }
+        }
+    }
+}
+
+/// Switches the TAP's carrier, if the agent has one to switch (a failure is logged).
+fn set_carrier(carrier: &mut Option<crate::carrier::Carrier>, on: bool) {
+    if let Some(c) = carrier {
+        if let Err(e) = c.set(on) {
+            tracing::warn!(error = %e, on, "cannot switch the TAP's carrier");
         }
     }
 }

@@ -102,9 +102,10 @@ pub enum Command {
         device --tap with the station's MAC address, relays Ethernet frames between the TAP and \
         the host, and serves the CLI on --control (default guest.sock in the runtime directory), \
         forwarding its requests over the one host connection and every event to every client.\n\n\
-        Needs CAP_NET_ADMIN (root) for the TAP. The TAP's carrier stays on while the agent runs \
-        (the TAP library cannot switch it); frames sent while the station is not connected are \
-        dropped by the host and counted. Stops on SIGINT/SIGTERM or when the host goes away."
+        Needs CAP_NET_ADMIN (root) for the TAP. The TAP's carrier follows the association: \
+        off until the station is connected, on while it is. Stops on SIGINT/SIGTERM. When the host goes away (a daemon restart) the agent keeps \
+        its TAP, reconnects with backoff and joins the network of the last `connect` again \
+        (kept in memory until `disconnect`)."
     )]
     Agent(AgentArgs),
 }

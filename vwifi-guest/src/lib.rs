@@ -17,7 +17,8 @@
 //!   events queued.
 //! - [`inband::InbandLink`]: the in-band link (AF_PACKET on the guest's NIC); its framing
 //!   ([`inband::frame_message`], [`inband::parse_frame`]) is plain functions.
-//! - [`agent::Agent`]: the agent's relay (TAP ⇄ `Data`, CLI clients ⇄ one host connection).
+//! - [`agent::Agent`]: the agent's relay (TAP ⇄ `Data`, CLI clients ⇄ one host connection);
+//!   [`carrier::Carrier`]: its TAP's carrier, following the association.
 //! - [`output`]: what people and scripts see; [`secret`]: where a passphrase or PSK comes
 //!   from; [`error::GuestError`] and the exit statuses.
 //!
@@ -26,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod carrier;
 pub mod cli;
 pub mod client;
 pub mod error;

@@ -522,6 +522,117 @@ fn agent_relays_the_cli_over_its_one_host_connection() {
     assert!(seen.iter().any(|m| matches!(m, Message::Connect { .. })));
 }
 
+#[test]
+fn agent_reconnects_to_a_host_that_went_away_and_asks_for_its_network_again() {
+    // A host whose first link ends right after it answered a Connect (a daemon restart).
+    let dir = tempfile::tempdir().unwrap();
+    let host_path = dir.path().join("host.sock");
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let (seen_tx, seen) = std_mpsc::channel::<(u32, Message)>();
+    let bind_path = host_path.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut listener = UnixGuestListener::bind(&bind_path, ListenerConfig::default())
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            let mut n = 0u32;
+            loop {
+                let Ok(mut link) = listener.accept_link().await else {
+                    continue;
+                };
+                n += 1;
+                let seen_tx = seen_tx.clone();
+                tokio::spawn(async move {
+                    while let Ok(msg) = link.recv().await {
+                        let connect = matches!(msg, Message::Connect { .. });
+                        let replies = script(&msg);
+                        let _ = seen_tx.send((n, msg));
+                        for reply in replies {
+                            if link.send(&reply).await.is_err() {
+                                return;
+                            }
+                        }
+                        if connect && n == 1 {
+                            // The daemon goes away.
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let control = dir.path().join("guest.sock");
+    let (agent_ready, agent_up) = std_mpsc::channel();
+    let ctl = control.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let agent = vwifi_guest::agent::Agent::connect(&host_path)
+                .await
+                .unwrap();
+            let listener = vwifi_guest::agent::bind_control(&ctl).await.unwrap();
+            agent_ready.send(()).unwrap();
+            let _ = agent.run(listener, None, std::future::pending()).await;
+        });
+    });
+    agent_up.recv_timeout(Duration::from_secs(10)).unwrap();
+    let o = on(
+        &control,
+        &["connect", "lab", "--passphrase-stdin"],
+        format!("{PASSPHRASE}\n").as_bytes(),
+    );
+    assert_exit(&o, 0);
+    // Without any command, the agent reconnects and asks for the same network again, with
+    // the same credentials.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let second_connect = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok((n, msg)) = seen.recv_timeout(left) else {
+            panic!("no second Connect: {got:?}");
+        };
+        if n == 2 && matches!(msg, Message::Connect { .. }) {
+            break msg;
+        }
+        got.push((n, msg));
+    };
+    assert!(
+        got.iter()
+            .any(|(n, m)| *n == 2 && matches!(m, Message::Hello { .. })),
+        "{got:?}"
+    );
+    let first_connect = got
+        .iter()
+        .find_map(|(n, m)| (*n == 1 && matches!(m, Message::Connect { .. })).then_some(m));
+    match (first_connect, &second_connect) {
+        (
+            Some(Message::Connect {
+                ssid: a,
+                credentials: ca,
+                ..
+            }),
+            Message::Connect {
+                ssid: b,
+                credentials: cb,
+                ..
+            },
+        ) => assert!(a == b && ca == cb, "{a} / {b}"),
+        other => panic!("{other:?}"),
+    }
+    // The CLI goes on working through the new link.
+    let o = on(&control, &["status"], b"");
+    assert_exit(&o, 0);
+}
+
 /// Runs `ip` with `args`, panicking with its stderr if it fails.
 fn ip(args: &[&str]) {
     let o = Command::new("ip").args(args).output().expect("run ip");

@@ -68,8 +68,10 @@ pub(crate) enum Command {
         inside the namespace with the station's MAC, up. The interface carries the station's \
         data; control travels in-band (EtherType 0x88B5), so `vwifi-guest --link IFNAME` run \
         inside the namespace scans, connects and shows the status. The daemon must be root \
-        (or hold CAP_SYS_ADMIN and CAP_NET_ADMIN). The TAP lives until `vwifi-host detach` or \
-        the daemon stops; its carrier stays on while it lives.",
+        (or hold CAP_SYS_ADMIN and CAP_NET_ADMIN). The TAP is DORMANT until the station is \
+        associated and UP while it is. It survives a daemon restart (the restarted daemon \
+        takes it up again and rejoins the network last joined) and lives until `vwifi-host \
+        detach`.",
         after_help = "Example:\n  \
             ip netns add c1 && vwifi-host attach --netns c1\n  \
             ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin"

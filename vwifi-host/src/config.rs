@@ -7,6 +7,8 @@
 //! socket_mode = 0o660               # permissions of both sockets
 //! allow_uids = []                   # who may connect besides the daemon's user and root
 //! allow_gids = []
+//! state_dir = "/var/lib/vwifi"      # attachments and profiles kept across restarts (root default)
+//! uplink_tap = "vwifi-up0"          # a TAP on the host bridged to the APs' distribution system
 //!
 //! [mux]
 //! max_stations = 256                # guests the radio serves at once
@@ -87,6 +89,12 @@ pub(crate) struct HostSection {
     pub(crate) allow_uids: Vec<u32>,
     /// Groups allowed to connect (the peer's effective group).
     pub(crate) allow_gids: Vec<u32>,
+    /// Where attachments and the networks their stations joined are kept across restarts
+    /// ([`crate::state`]); see [`default_state_dir`] when absent.
+    pub(crate) state_dir: Option<PathBuf>,
+    /// A TAP the daemon creates on the host and plugs into the APs' uplink bridge: the wired
+    /// side of the simulated networks (the host gives it an address; guests reach it).
+    pub(crate) uplink_tap: Option<String>,
 }
 
 impl Default for HostSection {
@@ -97,6 +105,8 @@ impl Default for HostSection {
             socket_mode: vwifi_transport_unix::DEFAULT_SOCKET_MODE,
             allow_uids: Vec::new(),
             allow_gids: Vec::new(),
+            state_dir: None,
+            uplink_tap: None,
         }
     }
 }
@@ -188,6 +198,12 @@ pub(crate) enum Problem {
     /// A path that cannot be a socket path.
     #[error("must be a non-empty path")]
     EmptyPath,
+    /// Not a usable interface name.
+    #[error("{reason}")]
+    Ifname {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Permission bits beyond 0o777.
     #[error("must be permission bits between 0o000 and 0o777, got {0:#o}")]
     Mode(u32),
@@ -214,6 +230,22 @@ impl HostConfig {
         let h = &self.host;
         if h.socket.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(invalid("host.socket", Problem::EmptyPath));
+        }
+        if h.state_dir
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("host.state_dir", Problem::EmptyPath));
+        }
+        if let Some(name) = &h.uplink_tap {
+            crate::netns::check_ifname(name).map_err(|e| {
+                invalid(
+                    "host.uplink_tap",
+                    Problem::Ifname {
+                        reason: e.to_string(),
+                    },
+                )
+            })?;
         }
         if h.socket_mode > 0o777 {
             return Err(invalid("host.socket_mode", Problem::Mode(h.socket_mode)));
@@ -305,6 +337,12 @@ pub(crate) fn default_socket(euid: u32, runtime_dir: Option<PathBuf>) -> PathBuf
     }
 }
 
+/// The state directory when the configuration names none: [`crate::state::DEFAULT_STATE_DIR`]
+/// for root; none otherwise (nothing is kept: attaching namespaces needs root anyway).
+pub(crate) fn default_state_dir(euid: u32) -> Option<PathBuf> {
+    (euid == 0).then(|| PathBuf::from(crate::state::DEFAULT_STATE_DIR))
+}
+
 /// The control socket beside the guests' socket: `<socket>.ctl`.
 pub(crate) fn control_socket(socket: &std::path::Path) -> PathBuf {
     let mut s = socket.as_os_str().to_owned();
@@ -324,7 +362,9 @@ pub(crate) fn default_config_text() -> String {
          # log = \"info\"                     # tracing filter; RUST_LOG and -v take precedence\n\
          socket_mode = 0o660\n\
          allow_uids = []\n\
-         allow_gids = []\n\n\
+         allow_gids = []\n\
+         # state_dir = \"/var/lib/vwifi\"     # kept across restarts: attachments, networks joined (root default)\n\
+         # uplink_tap = \"vwifi-up0\"         # a host TAP bridged to the APs (give it an address)\n\n\
          [mux]\n",
     );
     out.push_str(&format!(
@@ -436,6 +476,11 @@ mod tests {
         assert!(
             err("[host]\nlog = \"info,=[\"\n").starts_with("host.log: is not a valid log filter")
         );
+        assert!(err("[host]\nuplink_tap = \"a b\"\n").starts_with("host.uplink_tap: invalid"));
+        assert_eq!(
+            err("[host]\nstate_dir = \"\"\n"),
+            "host.state_dir: must be a non-empty path"
+        );
     }
 
     #[test]
@@ -473,6 +518,8 @@ mod tests {
             default_socket(1000, Some("relative".into())),
             PathBuf::from("/tmp/vwifi-1000/host.sock")
         );
+        assert_eq!(default_state_dir(0), Some(PathBuf::from("/var/lib/vwifi")));
+        assert_eq!(default_state_dir(1000), None);
         assert_eq!(
             control_socket(std::path::Path::new("/a/host.sock")),
             PathBuf::from("/a/host.sock.ctl")

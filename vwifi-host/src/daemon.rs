@@ -14,10 +14,16 @@ use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
 use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs};
-use crate::config::{control_socket, default_config_text, default_socket, HostConfig};
+use crate::config::{
+    control_socket, default_config_text, default_socket, default_state_dir, HostConfig,
+};
 use crate::control;
-use crate::driver::{accept_guests, attach as attach_netns, serve_control, Driver, TokioClock};
+use crate::driver::{
+    accept_guests, attach as attach_netns, create_uplink_tap, serve_control, serve_uplink_tap,
+    Driver, TokioClock,
+};
 use crate::error::HostError;
+use crate::state::StateStore;
 use crate::world::SimWorld;
 
 /// Commands waiting for the driver (guest messages, admissions, control requests).
@@ -174,9 +180,44 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(HostError::Runtime)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(HostError::Runtime)?;
 
+    let state_dir = cfg
+        .host
+        .state_dir
+        .clone()
+        .or_else(|| default_state_dir(rustix::process::geteuid().as_raw()));
+    let state = state_dir.as_deref().map(StateStore::open).transpose()?;
+    // The configuration's namespaces, then those attached at run time before a restart.
+    let mut attachments: Vec<(String, String, bool)> = cfg
+        .attach
+        .iter()
+        .map(|a| (a.netns.clone(), a.ifname.clone(), true))
+        .collect();
+    if let Some(state) = &state {
+        for (netns, recorded) in state.attachments() {
+            if !attachments.iter().any(|(n, _, _)| n == netns) {
+                attachments.push((netns.clone(), recorded.ifname.clone(), false));
+            }
+        }
+        tracing::info!(
+            state_dir = %state_dir.as_deref().unwrap_or(Path::new("")).display(),
+            recorded = state.attachments().len(),
+            "state loaded"
+        );
+    }
+
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+    let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue).with_state(state);
+    if let Some(name) = &cfg.host.uplink_tap {
+        let tap = create_uplink_tap(name).map_err(|source| HostError::UplinkTap {
+            name: name.clone(),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        driver = driver.with_wired(tx);
+        tokio::spawn(serve_uplink_tap(tap, name.clone(), rx, cmd_tx.clone()));
+        tracing::info!(tap = %name, "uplink TAP bridged to the access points");
+    }
     let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
     let control = tokio::spawn(serve_control(ctl, peers, cmd_tx.clone(), stop_rx.clone()));
     tracing::info!(
@@ -186,16 +227,19 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         networks = %networks.join(", "),
         "vwifi-host running"
     );
-    let attachments = cfg.attach.clone();
     let stop = async move {
-        // The configuration's namespaces first: one that cannot be attached stops the daemon.
-        for a in attachments {
-            if let Err(message) = attach_netns(&cmd_tx, a.netns.clone(), a.ifname).await {
-                let _ = stop_tx.send(true);
-                return Err(HostError::Attach {
-                    netns: a.netns,
-                    message,
-                });
+        // A namespace of the configuration that cannot be attached stops the daemon; one
+        // recorded at run time is forgotten (its namespace was deleted while we were away).
+        for (netns, ifname, configured) in attachments {
+            match attach_netns(&cmd_tx, netns.clone(), ifname).await {
+                Ok(_) => {}
+                Err(message) if configured => {
+                    let _ = stop_tx.send(true);
+                    return Err(HostError::Attach { netns, message });
+                }
+                Err(message) => {
+                    tracing::warn!(%netns, error = %message, "a recorded attachment could not be restored: forgotten");
+                }
             }
         }
         drop(cmd_tx);

@@ -27,6 +27,8 @@
 use core::time::Duration;
 use std::collections::BTreeMap;
 use std::future::pending;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -36,7 +38,9 @@ use tokio::task::JoinSet;
 use vwifi_core::demux::{DropReason, GuestId};
 use vwifi_core::io::{Clock, LinkError, PeerInfo};
 use vwifi_core::mux::{AdmitError, GuestConfig};
-use vwifi_core::proto::{ErrorCode, Event, Message, StationState, MAX_AGENT_NAME_LEN};
+use vwifi_core::proto::{
+    Credentials, ErrorCode, Event, Message, RequestId, Ssid, StationState, MAX_AGENT_NAME_LEN,
+};
 use vwifi_core::{Instant, MacAddr};
 use vwifi_transport_unix::{PeerPolicy, UnixGuestListener, UnixLink};
 
@@ -44,7 +48,13 @@ use crate::control::{
     self, ApSnapshot, Attachment, GuestSnapshot, RadioSnapshot, Request, Response, Snapshot,
     MAX_REQUEST_LEN, SNAPSHOT_VERSION,
 };
+use crate::netns::TapShared;
+use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
+
+/// The request id of the connection a restarted daemon asks for on a namespace's behalf (its
+/// acknowledgement goes to the TAP, where nobody waits for it).
+const RESTORE_REQUEST_ID: u32 = 0x7666_0001;
 
 /// IEEE 802.11 reason code 3: deauthenticated because the sending station is leaving.
 pub(crate) const REASON_LEAVING: u16 = 3;
@@ -118,8 +128,21 @@ pub(crate) enum Command {
     AdmitNetns {
         /// The namespace.
         netns: String,
+        /// What the driver shares with the TAP's task (set on `detach`: the interface is
+        /// deleted; counters of what the task dropped).
+        shared: Arc<TapShared>,
         /// The guest and its station's address, or why not (already attached, radio full).
         reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+    },
+    /// A namespace's TAP is up and served: record the attachment, and rejoin the network
+    /// recorded for it (after a restart).
+    Attached {
+        /// The guest.
+        guest: GuestId,
+        /// The namespace.
+        netns: String,
+        /// The interface in it.
+        ifname: String,
     },
     /// `detach --netns`: remove the station of a network namespace (its TAP goes with it).
     Detach {
@@ -127,6 +150,11 @@ pub(crate) enum Command {
         netns: String,
         /// The guest removed, or why not.
         reply: oneshot::Sender<Result<GuestId, String>>,
+    },
+    /// A frame from the uplink TAP (the wired side of the APs' bridge).
+    Wired {
+        /// The Ethernet frame.
+        frame: bytes::Bytes,
     },
     /// The state, for the control socket.
     Snapshot {
@@ -169,9 +197,22 @@ struct GuestEntry {
     outbox: mpsc::Sender<Message>,
     /// The network namespace it serves, if attached with `attach --netns`.
     netns: Option<String>,
+    /// Shared with the TAP's task, if attached with `attach --netns`.
+    tap: Option<Arc<TapShared>>,
+    /// The connection last asked for, until its outcome (netns guests: recorded on success).
+    pending: Option<PendingConnect>,
     /// Messages dropped because the outbox was full: data frames, and replies or events.
     link_data_dropped: u64,
     link_control_dropped: u64,
+}
+
+/// A connection a guest (or the restart) asked for, waiting for its outcome.
+#[derive(Debug)]
+struct PendingConnect {
+    ssid: Ssid,
+    credentials: Credentials,
+    /// Asked by the daemon itself after a restart: a failure keeps the recorded profile.
+    restored: bool,
 }
 
 /// The task that owns the world. See the [module documentation](self).
@@ -182,6 +223,10 @@ pub(crate) struct Driver {
     guests: BTreeMap<GuestId, GuestEntry>,
     link_queue: usize,
     connections: u64,
+    /// The persistent state (attachments, profiles), if the daemon has a state directory.
+    state: Option<StateStore>,
+    /// Frames for the uplink TAP's task, if there is one.
+    wired: Option<mpsc::Sender<bytes::Bytes>>,
 }
 
 impl Driver {
@@ -193,7 +238,22 @@ impl Driver {
             guests: BTreeMap::new(),
             link_queue: link_queue.max(1),
             connections: 0,
+            state: None,
+            wired: None,
         }
+    }
+
+    /// Plugs the uplink TAP's task into the bridge: frames for it go to `wired`.
+    pub(crate) fn with_wired(mut self, wired: mpsc::Sender<bytes::Bytes>) -> Self {
+        self.world.enable_wired_port();
+        self.wired = Some(wired);
+        self
+    }
+
+    /// Keeps attachments and profiles in `state` (see [`crate::state`]).
+    pub(crate) fn with_state(mut self, state: Option<StateStore>) -> Self {
+        self.state = state;
+        self
     }
 
     /// Runs until `shutdown` turns true (or every command sender is gone), then shuts down
@@ -242,14 +302,46 @@ impl Driver {
                 let Some(entry) = self.guests.get_mut(&guest) else {
                     return;
                 };
-                if let Message::Hello { agent, .. } = &msg {
-                    entry.agent = Some(printable(agent, MAX_AGENT_NAME_LEN));
+                match &msg {
+                    Message::Hello { agent, .. } => {
+                        entry.agent = Some(printable(agent, MAX_AGENT_NAME_LEN));
+                    }
+                    Message::Connect {
+                        ssid, credentials, ..
+                    } => {
+                        entry.pending = Some(PendingConnect {
+                            ssid: *ssid,
+                            credentials: credentials.clone(),
+                            restored: false,
+                        });
+                    }
+                    Message::Disconnect { .. } => {
+                        entry.pending = None;
+                        if let Some(netns) = entry.netns.clone() {
+                            self.record(|s| s.set_profile(&netns, None));
+                        }
+                    }
+                    _ => {}
                 }
                 self.world.guest_message(now, guest, msg);
             }
-            Command::Gone { guest } => self.remove(now, guest, "link ended"),
-            Command::AdmitNetns { netns, reply } => {
-                let result = self.admit_netns(&netns);
+            Command::Gone { guest } => {
+                if let Some(netns) = self.guests.get(&guest).and_then(|e| e.netns.clone()) {
+                    self.record(|s| s.detached(&netns));
+                }
+                self.remove(now, guest, "link ended");
+            }
+            Command::Attached {
+                guest,
+                netns,
+                ifname,
+            } => self.attached(now, guest, &netns, &ifname),
+            Command::AdmitNetns {
+                netns,
+                shared,
+                reply,
+            } => {
+                let result = self.admit_netns(&netns, shared);
                 if let Err(Ok((adm, _))) = reply.send(result) {
                     self.remove(now, adm.guest, "attach abandoned");
                 }
@@ -262,6 +354,10 @@ impl Driver {
                     .map(|(&id, _)| id);
                 let result = match found {
                     Some(id) => {
+                        if let Some(tap) = self.guests.get(&id).and_then(|e| e.tap.as_ref()) {
+                            tap.detach.store(true, Ordering::Relaxed);
+                        }
+                        self.record(|s| s.detached(&netns));
                         self.remove(now, id, "detached");
                         Ok(id)
                     }
@@ -272,21 +368,127 @@ impl Driver {
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            Command::Wired { frame } => {
+                match vwifi_core::wire::EthernetFrame::parse_bytes(&frame) {
+                    Ok(frame) => self.world.wired_input(now, frame),
+                    Err(e) => {
+                        tracing::trace!(error = %e, "a frame from the uplink TAP was dropped")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Changes the persistent state, if any; a failure is logged (the daemon goes on).
+    fn record(&mut self, change: impl FnOnce(&mut StateStore) -> Result<(), StateError>) {
+        if let Some(state) = &mut self.state {
+            if let Err(e) = change(state) {
+                tracing::warn!(error = %error_chain(&e), "the state was not saved");
+            }
+        }
+    }
+
+    /// A namespace's TAP is served: record it, and rejoin its recorded network.
+    fn attached(&mut self, now: Instant, guest: GuestId, netns: &str, ifname: &str) {
+        self.record(|s| s.attached(netns, ifname));
+        let profile = self
+            .state
+            .as_ref()
+            .and_then(|s| s.attachments().get(netns))
+            .and_then(|r| r.profile.clone());
+        let Some(profile) = profile else {
+            return;
+        };
+        let Some(entry) = self.guests.get_mut(&guest) else {
+            return;
+        };
+        let credentials = match profile.psk {
+            Some(psk) => Credentials::Psk(psk),
+            None => Credentials::None,
+        };
+        tracing::info!(guest = guest.0, %netns, ssid = %profile.ssid, "reconnecting the station to its recorded network");
+        entry.pending = Some(PendingConnect {
+            ssid: profile.ssid,
+            credentials: credentials.clone(),
+            restored: true,
+        });
+        self.world.guest_message(
+            now,
+            guest,
+            Message::Connect {
+                id: RequestId(RESTORE_REQUEST_ID),
+                ssid: profile.ssid,
+                bssid: None,
+                credentials,
+            },
+        );
+    }
+
+    /// Records the outcome of a netns guest's connection (before the guest hears of it).
+    fn outcome(&mut self, guest: GuestId, msg: &Message) {
+        let Message::Event(event) = msg else {
+            return;
+        };
+        let Some(entry) = self.guests.get_mut(&guest) else {
+            return;
+        };
+        let Some(netns) = entry.netns.clone() else {
+            return;
+        };
+        match event {
+            Event::Connected { ssid, .. } => {
+                let Some(p) = entry.pending.take_if(|p| p.ssid == *ssid) else {
+                    return;
+                };
+                let psk = match &p.credentials {
+                    Credentials::None => Ok(None),
+                    Credentials::Psk(psk) => Ok(Some(psk.clone())),
+                    Credentials::Passphrase(pass) => {
+                        vwifi_core::crypto::derive_psk(pass, ssid.as_bytes()).map(Some)
+                    }
+                };
+                match psk {
+                    Ok(psk) => {
+                        self.record(|s| s.set_profile(&netns, Some(Profile { ssid: p.ssid, psk })))
+                    }
+                    Err(e) => tracing::warn!(%netns, error = %e, "the profile was not saved"),
+                }
+            }
+            Event::ConnectFailed { .. } => {
+                let asked_by_guest = entry.pending.take().is_some_and(|p| !p.restored);
+                if asked_by_guest {
+                    self.record(|s| s.set_profile(&netns, None));
+                }
+            }
+            _ => {}
         }
     }
 
     fn admit(&mut self, peer: PeerInfo) -> Result<Admitted, AdmitError> {
         let n = self.connections + 1;
+        // Named after the peer's process while it has one link (an agent): its station keeps
+        // its address when the agent reconnects to a restarted daemon.
         let name = match peer {
-            PeerInfo::Process { pid: Some(pid), .. } => format!("conn{n} pid {pid}"),
+            PeerInfo::Process { pid: Some(pid), .. } => {
+                let stable = format!("pid {pid}");
+                if self.guests.values().any(|e| e.name == stable) {
+                    format!("conn{n} pid {pid}")
+                } else {
+                    stable
+                }
+            }
             _ => format!("conn{n}"),
         };
-        self.admit_as(name, peer, None)
+        self.admit_as(name, peer, None, None)
     }
 
     /// Admits the station of the network namespace `netns`, named `netns:NAME` (so its
     /// address is the same at every attach), unless that namespace is attached already.
-    fn admit_netns(&mut self, netns: &str) -> Result<(Admitted, MacAddr), String> {
+    fn admit_netns(
+        &mut self,
+        netns: &str,
+        shared: Arc<TapShared>,
+    ) -> Result<(Admitted, MacAddr), String> {
         if self
             .guests
             .values()
@@ -301,6 +503,7 @@ impl Driver {
                 format!("netns:{netns}"),
                 PeerInfo::Anonymous,
                 Some(netns.to_owned()),
+                Some(shared),
             )
             .map_err(|e| e.to_string())?;
         let mac = self
@@ -317,6 +520,7 @@ impl Driver {
         name: String,
         peer: PeerInfo,
         netns: Option<String>,
+        tap: Option<Arc<TapShared>>,
     ) -> Result<Admitted, AdmitError> {
         let guest = self.world.admit(GuestConfig {
             name: name.clone(),
@@ -339,6 +543,8 @@ impl Driver {
                 peer,
                 outbox: tx,
                 netns,
+                tap,
+                pending: None,
                 link_data_dropped: 0,
                 link_control_dropped: 0,
             },
@@ -359,8 +565,25 @@ impl Driver {
 
     /// Moves the Mux's messages for each guest into its outbox, never waiting.
     fn deliver(&mut self) {
-        for (&id, entry) in &mut self.guests {
-            for msg in self.world.take_guest_messages(id) {
+        if let Some(wired) = &self.wired {
+            for frame in self.world.take_wired() {
+                let mut out = Vec::with_capacity(frame.buffer_len());
+                frame.emit(&mut out);
+                if wired.try_send(out.into()).is_err() {
+                    tracing::trace!("uplink TAP queue full: frame dropped");
+                }
+            }
+        }
+        let ids: Vec<GuestId> = self.guests.keys().copied().collect();
+        for id in ids {
+            let msgs = self.world.take_guest_messages(id);
+            for msg in &msgs {
+                self.outcome(id, msg);
+            }
+            let Some(entry) = self.guests.get_mut(&id) else {
+                continue;
+            };
+            for msg in msgs {
                 let data = matches!(msg, Message::Data(_));
                 match entry.outbox.try_send(msg) {
                     Ok(()) => {}
@@ -471,6 +694,18 @@ impl Driver {
                         ("link_control_dropped".into(), entry.link_control_dropped),
                     ],
                 });
+                if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
+                    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                    g.dropped.extend([
+                        ("tap_spoofed".into(), n(&tap.spoofed)),
+                        ("tap_not_associated".into(), n(&tap.not_associated)),
+                        ("tap_bad_inband".into(), n(&tap.bad_inband)),
+                        (
+                            "tap_error_replies_suppressed".into(),
+                            n(&tap.replies_suppressed),
+                        ),
+                    ]);
+                }
             }
         }
         let aps = self
@@ -698,8 +933,10 @@ pub(crate) async fn attach(
     crate::netns::check_ifname(&ifname).map_err(|e| e.to_string())?;
     let stopping = || "the daemon is stopping".to_owned();
     let (reply, answer) = oneshot::channel();
+    let shared = Arc::new(TapShared::default());
     cmds.send(Command::AdmitNetns {
         netns: netns.clone(),
+        shared: Arc::clone(&shared),
         reply,
     })
     .await
@@ -710,12 +947,19 @@ pub(crate) async fn attach(
         .await
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| error_chain(&e)))
-        .and_then(|(dev, id)| {
+        .and_then(|created| {
+            let crate::netns::CreatedTap {
+                dev,
+                id,
+                index,
+                rtnl,
+                reopened,
+            } = created;
             tun_rs::AsyncDevice::new(dev)
-                .map(|tap| (tap, id))
+                .map(|tap| (tap, id, index, rtnl, reopened))
                 .map_err(|e| e.to_string())
         });
-    let (tap, id) = match created {
+    let (tap, id, index, rtnl, reopened) = match created {
         Ok(tap) => tap,
         Err(message) => {
             tracing::warn!(%netns, %ifname, error = %message, "attach failed");
@@ -723,26 +967,80 @@ pub(crate) async fn attach(
             return Err(message);
         }
     };
-    tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, "network namespace attached");
+    tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
     let ns = crate::netns::Namespace {
         name: netns.clone(),
         id,
     };
     tokio::spawn(crate::netns::serve_tap(
         tap,
-        ns,
+        crate::netns::LinkControl::new(ns, rtnl, index, shared),
         adm.guest,
         adm.name,
         mac,
         adm.outbox,
         cmds.clone(),
     ));
+    cmds.send(Command::Attached {
+        guest: adm.guest,
+        netns: netns.clone(),
+        ifname: ifname.clone(),
+    })
+    .await
+    .map_err(|_| stopping())?;
     Ok(Attachment {
         netns,
         ifname,
         mac: mac.to_string(),
         guest: adm.guest.0,
     })
+}
+
+/// Serves the uplink TAP: frames read from it go to the bridge, the bridge's frames for it are
+/// written to it. Ends when the driver stops (or the TAP fails, logged).
+pub(crate) async fn serve_uplink_tap(
+    tap: tun_rs::AsyncDevice,
+    name: String,
+    mut frames: mpsc::Receiver<bytes::Bytes>,
+    cmds: mpsc::Sender<Command>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        tokio::select! {
+            r = tap.recv(&mut buf) => match r {
+                Ok(n) => {
+                    let frame = bytes::Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+                    if cmds.send(Command::Wired { frame }).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%name, error = %e, "uplink TAP read failed: the uplink stops");
+                    return;
+                }
+            },
+            f = frames.recv() => match f {
+                Some(frame) => {
+                    if let Err(e) = tap.send(&frame).await {
+                        tracing::debug!(%name, error = %e, "uplink TAP write failed");
+                    }
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+/// Creates (or takes up again) the persistent uplink TAP `name` in the daemon's namespace, up.
+pub(crate) fn create_uplink_tap(name: &str) -> std::io::Result<tun_rs::AsyncDevice> {
+    let dev = tun_rs::DeviceBuilder::new()
+        .name(name)
+        .layer(tun_rs::Layer::L2)
+        .enable(true)
+        .build_sync()?;
+    // Its addresses (given by the host) survive a restart of the daemon.
+    dev.persist()?;
+    tun_rs::AsyncDevice::new(dev)
 }
 
 /// An error and its causes on one line.
@@ -883,6 +1181,70 @@ mod tests {
             // The driver let go of the outbox: the guest's task closes its link.
             assert_eq!(outbox.recv().await, None);
         }
+    }
+
+    /// Runs the world in virtual time until `outbox` yields a message `f` accepts.
+    fn run_until(
+        d: &mut Driver,
+        outbox: &mut mpsc::Receiver<Message>,
+        f: impl Fn(&Message) -> bool,
+    ) {
+        for _ in 0..200_000 {
+            let next = d.world.poll_timeout().expect("the world never goes idle");
+            d.world.advance(next);
+            d.deliver();
+            while let Ok(m) = outbox.try_recv() {
+                if f(&m) {
+                    return;
+                }
+            }
+        }
+        panic!("the awaited message never came");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_namespaces_network_is_recorded_when_joined_and_forgotten_on_disconnect() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateStore::open(dir.path()).unwrap();
+        let mut d = Driver::new(open_world(), TokioClock::start(), 64).with_state(Some(state));
+        let (mut adm, _) = d.admit_netns("c1", Arc::default()).unwrap();
+        d.handle(Command::Attached {
+            guest: adm.guest,
+            netns: "c1".into(),
+            ifname: "wlan0".into(),
+        });
+        let recorded = |d: &Driver| {
+            d.state
+                .as_ref()
+                .and_then(|s| s.attachments().get("c1").cloned())
+        };
+        assert_eq!(recorded(&d).map(|r| r.profile), Some(None));
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        d.handle(Command::Guest {
+            guest: adm.guest,
+            msg: Message::Connect {
+                id: RequestId(1),
+                ssid,
+                bssid: None,
+                credentials: Credentials::None,
+            },
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::Connected { .. }))
+        });
+        // Recorded before the guest heard of it.
+        assert_eq!(
+            recorded(&d).and_then(|r| r.profile),
+            Some(Profile { ssid, psk: None })
+        );
+        d.handle(Command::Guest {
+            guest: adm.guest,
+            msg: Message::Disconnect { id: RequestId(2) },
+        });
+        assert_eq!(recorded(&d).map(|r| r.profile), Some(None));
+        // A namespace whose link ends is forgotten.
+        d.handle(Command::Gone { guest: adm.guest });
+        assert_eq!(recorded(&d), None);
     }
 
     #[test]

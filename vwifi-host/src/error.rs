@@ -106,6 +106,18 @@ pub(crate) enum HostError {
         /// Why.
         message: String,
     },
+    /// The state directory could not be used.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// The uplink TAP could not be created.
+    #[error("cannot create the uplink TAP {name:?} ([host] uplink_tap; needs root)")]
+    UplinkTap {
+        /// Its name.
+        name: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

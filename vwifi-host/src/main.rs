@@ -13,6 +13,7 @@ mod driver;
 mod error;
 mod netns;
 mod psk;
+mod state;
 mod world;
 
 use std::error::Error as _;

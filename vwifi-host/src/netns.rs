@@ -13,29 +13,52 @@
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
 //!   air is written to the TAP.
 //!
-//! Detaching (or the daemon stopping) drops the descriptor: the kernel deletes the interface.
+//! # Persistence
+//! The TAP is persistent (`TUNSETPERSIST`): when the daemon stops (signal or crash) the
+//! interface stays in the container with its addresses and routes, its carrier off while no
+//! one holds it. A restarted daemon finds it again by name in the namespace and takes it up if
+//! it carries this station's address (a namespace's station address is derived from its name,
+//! so it is the same at every start); an interface of that name that is not such a TAP is
+//! refused ([`NetnsError::IfnameTaken`]). `detach` deletes the interface (`RTM_DELLINK`).
+//!
 //! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
 //! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
-//! namespace it attached, and detaches itself when it is gone or replaced.
+//! namespace it attached, and detaches itself when it is gone or replaced (the kernel deletes
+//! the interface with the namespace).
 //!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
 //!
-//! # Carrier
-//! The TAP stays up with its carrier on from attach to detach, associated or not. With the
-//! carrier off the kernel would drop what the container sends on the interface, in-band
-//! control included, so a disconnected station could not be told to connect; and `tun-rs`
-//! offers no `TUNSETCARRIER` (its ioctl needs `unsafe`, which the workspace denies). Link
-//! state is visible with `vwifi-guest --link IFACE status` and `events`.
+//! # Link state
+//! The link follows the association the way Linux marks a Wi-Fi link waiting for its
+//! supplicant (RFC 2863): link mode `dormant`, operational state `dormant` until the station
+//! is associated, `up` while it is, `dormant` again when it leaves (`ip link` shows
+//! `state DORMANT`; `/sys/class/net/IFACE/operstate`; IPv6 autoconfiguration and network
+//! managers wait for `up`). Set over route netlink ([`Rtnl`], IFLA_LINKMODE and
+//! IFLA_OPERSTATE) on a socket opened inside the namespace.
+//!
+//! The carrier itself stays on while the daemon serves the TAP: with the carrier off Linux drops
+//! every frame the container sends, in-band control included, and not only in the queueing
+//! discipline — `PACKET_QDISC_BYPASS` does not help, `__dev_direct_xmit` drops too without
+//! carrier (`ENOBUFS`, seen on Linux 6.18) — so a station without association could never be
+//! told to connect.
+//!
+//! # A container that floods its TAP
+//! What the Mux would drop anyway is dropped in the TAP's task, before it reaches the driver:
+//! data from another source than the station's address, data while the station is not
+//! associated. Bad in-band messages get at most [`ERROR_REPLIES_PER_SECOND`] error replies a
+//! second. All are counted ([`TapShared`], `tap_*` in the status).
 
 use std::fs::File;
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::LinkError;
-use vwifi_core::proto::{self, Message, ProtoError, ETHERTYPE};
+use vwifi_core::proto::{self, Event, Message, ProtoError, ETHERTYPE};
 use vwifi_core::MacAddr;
 
 use crate::driver::Command;
@@ -202,13 +225,38 @@ impl NamespaceId {
     }
 }
 
-/// Creates the TAP `ifname` with `mac`, up, inside the namespace `netns`; blocks (spawns and
-/// joins a thread). The descriptor works from the caller's namespace.
+/// A TAP created (or found again) in a namespace, with what the daemon needs to serve it.
+pub(crate) struct CreatedTap {
+    /// The TAP's descriptor (works from any namespace).
+    pub(crate) dev: tun_rs::SyncDevice,
+    /// Which namespace it is in.
+    pub(crate) id: NamespaceId,
+    /// The interface's index in its namespace.
+    pub(crate) index: u32,
+    /// A route-netlink socket opened in that namespace, for the link state and for `detach`.
+    pub(crate) rtnl: Rtnl,
+    /// Whether the TAP was there already (left by a daemon that stopped) and was taken up again.
+    pub(crate) reopened: bool,
+}
+
+impl core::fmt::Debug for CreatedTap {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CreatedTap")
+            .field("id", &self.id)
+            .field("index", &self.index)
+            .field("reopened", &self.reopened)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates the persistent TAP `ifname` with `mac`, up and dormant, inside the namespace
+/// `netns`, or takes up again the TAP a stopped daemon left there (same name, same MAC); blocks
+/// (spawns and joins a thread). The descriptor works from the caller's namespace.
 pub(crate) fn create_tap(
     netns: &str,
     ifname: &str,
     mac: MacAddr,
-) -> Result<(tun_rs::SyncDevice, NamespaceId), NetnsError> {
+) -> Result<CreatedTap, NetnsError> {
     check_netns_name(netns)?;
     check_ifname(ifname)?;
     let path = format!("{NETNS_DIR}/{netns}");
@@ -236,22 +284,29 @@ pub(crate) fn create_tap(
         }
     };
     let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
-    let dev = std::thread::Builder::new()
+    let (dev, index, rtnl, reopened) = std::thread::Builder::new()
         .name(format!("netns {netns}"))
         .spawn(move || in_namespace(&file, &netns_owned, &ifname_owned, mac))
         .map_err(|_| NetnsError::Thread)?
         .join()
         .map_err(|_| NetnsError::Thread)??;
-    Ok((dev, id))
+    Ok(CreatedTap {
+        dev,
+        id,
+        index,
+        rtnl,
+        reopened,
+    })
 }
 
-/// On a thread of its own: enter the namespace, create the TAP.
+/// On a thread of its own: enter the namespace, create (or take up again) the TAP, open the
+/// route-netlink socket, mark the link dormant.
 fn in_namespace(
     ns: &File,
     netns: &str,
     ifname: &str,
     mac: MacAddr,
-) -> Result<tun_rs::SyncDevice, NetnsError> {
+) -> Result<(tun_rs::SyncDevice, u32, Rtnl, bool), NetnsError> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     use std::os::fd::AsFd as _;
     move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
@@ -266,36 +321,132 @@ fn in_namespace(
             }
         }
     })?;
+    let taken = || NetnsError::IfnameTaken {
+        ifname: ifname.to_owned(),
+        netns: netns.to_owned(),
+    };
+    let tap_error = |source: io::Error| NetnsError::Tap {
+        ifname: ifname.to_owned(),
+        netns: netns.to_owned(),
+        source,
+    };
     // A socket created now belongs to the namespace: ask it whether the name is taken.
-    let probe = std::net::UdpSocket::bind(("127.0.0.1", 0)).ok();
-    if let Some(probe) = &probe {
-        if rustix::net::netdevice::name_to_index(probe, ifname).is_ok() {
-            return Err(NetnsError::IfnameTaken {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-            });
-        }
-    }
-    tun_rs::DeviceBuilder::new()
+    let probe = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )
+    .map_err(|e| tap_error(e.into()))?;
+    let exists = rustix::net::netdevice::name_to_index(&probe, ifname).is_ok();
+    // On an existing name, TUNSETIFF attaches to it if it is a TAP nobody holds (EINVAL if it
+    // is another kind of interface, EBUSY if someone holds it).
+    let dev = tun_rs::DeviceBuilder::new()
         .name(ifname)
         .layer(tun_rs::Layer::L2)
-        .mac_addr(mac.0)
-        .enable(true)
         .build_sync()
         .map_err(|source| match source.raw_os_error() {
             Some(1) => NetnsError::NotPermitted {
                 what: "create a TAP",
             },
-            Some(16) => NetnsError::IfnameTaken {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-            },
-            _ => NetnsError::Tap {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-                source,
-            },
-        })
+            Some(16) | Some(22) if exists => taken(),
+            Some(16) => taken(),
+            _ => tap_error(source),
+        })?;
+    if exists {
+        // Ours only if it carries this station's address: a daemon that stopped left it.
+        if dev.mac_address().map_err(tap_error)? != mac.0 {
+            return Err(taken());
+        }
+    } else {
+        dev.set_mac_address(mac.0).map_err(tap_error)?;
+    }
+    dev.enabled(true).map_err(tap_error)?;
+    // The interface outlives the daemon (a restart finds it again, with the container's
+    // addresses and routes); `detach` deletes it.
+    dev.persist().map_err(tap_error)?;
+    let index =
+        rustix::net::netdevice::name_to_index(&probe, ifname).map_err(|e| tap_error(e.into()))?;
+    let mut rtnl = Rtnl::open().map_err(tap_error)?;
+    rtnl.set_operstate(index, false).map_err(tap_error)?;
+    Ok((dev, index, rtnl, exists))
+}
+
+/// A route-netlink socket opened inside one network namespace: it acts on that namespace's
+/// interfaces from any thread. Requests are acknowledged by the kernel before returning.
+pub(crate) struct Rtnl {
+    socket: netlink_sys::Socket,
+    seq: u32,
+}
+
+impl Rtnl {
+    /// Opens a route-netlink socket in the calling thread's network namespace.
+    pub(crate) fn open() -> io::Result<Self> {
+        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        Ok(Self { socket, seq: 0 })
+    }
+
+    /// Puts interface `index` in link mode "dormant" and its operational state to `up`, or
+    /// back to `dormant` (RTM_SETLINK with IFLA_LINKMODE and IFLA_OPERSTATE, RFC 2863): the way
+    /// Linux marks a link whose carrier is up but which waits for an external event — a Wi-Fi
+    /// association, as wpa_supplicant marks it. The carrier stays on.
+    pub(crate) fn set_operstate(&mut self, index: u32, up: bool) -> io::Result<()> {
+        use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkMode, State};
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes.push(LinkAttribute::OperState(if up {
+            State::Up
+        } else {
+            State::Dormant
+        }));
+        link.attributes.push(LinkAttribute::Mode(LinkMode::Dormant));
+        self.request(netlink_packet_route::RouteNetlinkMessage::SetLink(link))
+    }
+
+    /// Deletes interface `index` (RTM_DELLINK).
+    pub(crate) fn delete_link(&mut self, index: u32) -> io::Result<()> {
+        let mut link = netlink_packet_route::link::LinkMessage::default();
+        link.header.index = index;
+        self.request(netlink_packet_route::RouteNetlinkMessage::DelLink(link))
+    }
+
+    /// Sends one request and waits for its acknowledgement.
+    fn request(&mut self, msg: netlink_packet_route::RouteNetlinkMessage) -> io::Result<()> {
+        use netlink_packet_core::{
+            NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
+        };
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        let mut rx: Vec<u8> = Vec::with_capacity(8192);
+        loop {
+            rx.clear();
+            let n = self.socket.recv(&mut rx, 0)?;
+            let reply = rx
+                .get(..n)
+                .ok_or_else(|| io::Error::other("netlink reply longer than the buffer"))
+                .and_then(|bytes| {
+                    NetlinkMessage::<netlink_packet_route::RouteNetlinkMessage>::deserialize(bytes)
+                        .map_err(io::Error::other)
+                })?;
+            if reply.header.sequence_number != self.seq {
+                continue;
+            }
+            if let NetlinkPayload::Error(e) = reply.payload {
+                return match e.code {
+                    None => Ok(()),
+                    Some(_) => Err(e.to_io()),
+                };
+            }
+        }
+    }
 }
 
 /// What a frame read from the TAP is.
@@ -308,8 +459,11 @@ pub(crate) enum TapFrame {
         /// The message.
         msg: Result<Message, LinkError>,
     },
-    /// The station's data.
-    Data,
+    /// The station's data, from `src`.
+    Data {
+        /// Its source address.
+        src: MacAddr,
+    },
     /// Too short to be an Ethernet frame.
     Runt,
 }
@@ -327,7 +481,7 @@ pub(crate) fn classify(frame: &[u8]) -> TapFrame {
         _ => return TapFrame::Runt,
     };
     if ethertype != ETHERTYPE {
-        return TapFrame::Data;
+        return TapFrame::Data { src };
     }
     let msg = match proto::decode(payload) {
         Ok((msg, _)) => Ok(msg),
@@ -394,7 +548,7 @@ pub(crate) struct Namespace {
 /// or the TAP fails. Dropping the TAP deletes the interface.
 pub(crate) async fn serve_tap(
     tap: tun_rs::AsyncDevice,
-    ns: Namespace,
+    link: LinkControl,
     guest: GuestId,
     name: String,
     station: MacAddr,
@@ -402,6 +556,7 @@ pub(crate) async fn serve_tap(
     cmds: mpsc::Sender<Command>,
 ) {
     let mut buf = vec![0u8; TAP_BUFFER];
+    let mut link = link;
     // Answers go to whoever asked last; before anyone asked, to the interface's own address.
     let mut peer = station;
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
@@ -414,8 +569,8 @@ pub(crate) async fn serve_tap(
         };
         let msg = match wake {
             Wake::Check => {
-                if NamespaceId::of(&ns.name) != Some(ns.id) {
-                    break format!("the network namespace {:?} was deleted", ns.name);
+                if NamespaceId::of(&link.ns.name) != Some(link.ns.id) {
+                    break format!("the network namespace {:?} was deleted", link.ns.name);
                 }
                 continue;
             }
@@ -424,7 +579,17 @@ pub(crate) async fn serve_tap(
                 let frame = buf.get(..n).unwrap_or_default();
                 match classify(frame) {
                     TapFrame::Runt => continue,
-                    TapFrame::Data => Message::Data(Bytes::copy_from_slice(frame)),
+                    // What the Mux would drop anyway is dropped here, so that a container
+                    // flooding its TAP costs the driver (and the other guests) nothing.
+                    TapFrame::Data { src } if src != station => {
+                        link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    TapFrame::Data { .. } if !link.associated => {
+                        link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    TapFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
                     TapFrame::Control { src, msg: Ok(msg) } => {
                         if !src.is_group() {
                             peer = src;
@@ -433,6 +598,13 @@ pub(crate) async fn serve_tap(
                     }
                     TapFrame::Control { src, msg: Err(e) } => {
                         tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+                        link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
+                        if !link.error_budget.take(std::time::Instant::now()) {
+                            link.shared
+                                .replies_suppressed
+                                .fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         if let Some(reply) = e.error_reply() {
                             if !src.is_group() {
                                 peer = src;
@@ -458,13 +630,34 @@ pub(crate) async fn serve_tap(
                 continue;
             }
             Wake::ToGuest(Some(msg)) => {
+                // The link state follows the association; set before the guest hears of it.
+                if let Message::Event(e) = &msg {
+                    match e {
+                        Event::Connected { .. } => {
+                            link.associated = true;
+                            link.operstate(true, &name).await;
+                        }
+                        Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                            link.associated = false;
+                            link.operstate(false, &name).await;
+                        }
+                        _ => {}
+                    }
+                }
                 if let Err(e) = send_control(&tap, msg, peer, &name).await {
                     break e;
                 }
                 continue;
             }
             Wake::ToGuest(None) => {
-                tracing::info!(guest = guest.0, %name, "TAP closed");
+                if link.shared.detach.load(Ordering::Relaxed) {
+                    link.delete(&name).await;
+                    tracing::info!(guest = guest.0, %name, "TAP deleted");
+                } else {
+                    // The daemon is stopping: the persistent TAP stays for its next start.
+                    link.operstate(false, &name).await;
+                    tracing::info!(guest = guest.0, %name, "TAP left for the next start");
+                }
                 return;
             }
         };
@@ -474,6 +667,136 @@ pub(crate) async fn serve_tap(
     };
     tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
     let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// At most this many error replies per second to one TAP's bad in-band messages; the rest are
+/// counted, not answered (a flood then costs one decode per frame).
+pub(crate) const ERROR_REPLIES_PER_SECOND: u32 = 20;
+
+/// What the driver and a TAP's task share.
+#[derive(Debug, Default)]
+pub(crate) struct TapShared {
+    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
+    /// (otherwise, at shutdown, it stays for the next start).
+    pub(crate) detach: AtomicBool,
+    /// Data frames from another source than the station's address, dropped at the TAP.
+    pub(crate) spoofed: AtomicU64,
+    /// Data frames sent while the station was not associated, dropped at the TAP.
+    pub(crate) not_associated: AtomicU64,
+    /// In-band control frames that did not decode.
+    pub(crate) bad_inband: AtomicU64,
+    /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`]).
+    pub(crate) replies_suppressed: AtomicU64,
+}
+
+/// A budget of `per_second` actions, refilled every second.
+#[derive(Debug)]
+struct Budget {
+    per_second: u32,
+    left: u32,
+    since: Option<std::time::Instant>,
+}
+
+impl Budget {
+    fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            left: per_second,
+            since: None,
+        }
+    }
+
+    /// Takes one action from the budget at `now`; `false` if it is spent for this second.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let fresh = self
+            .since
+            .is_none_or(|t| now.saturating_duration_since(t) >= std::time::Duration::from_secs(1));
+        if fresh {
+            self.since = Some(now);
+            self.left = self.per_second;
+        }
+        if self.left == 0 {
+            return false;
+        }
+        self.left -= 1;
+        true
+    }
+}
+
+/// How the daemon drives an attached interface besides its descriptor.
+pub(crate) struct LinkControl {
+    /// The namespace the interface is in.
+    ns: Namespace,
+    /// The route-netlink socket of the interface's namespace.
+    rtnl: Arc<Mutex<Rtnl>>,
+    /// The interface's index in it.
+    index: u32,
+    /// What the driver shares with the TAP's task.
+    shared: Arc<TapShared>,
+    /// The operational state last set (`true`: up), to set it only on a change.
+    up: Option<bool>,
+    /// Whether the station is associated (the last event said so).
+    associated: bool,
+    /// Error replies to bad in-band messages left this second.
+    error_budget: Budget,
+}
+
+impl LinkControl {
+    /// The control of interface `index`, reached with `rtnl`.
+    pub(crate) fn new(ns: Namespace, rtnl: Rtnl, index: u32, shared: Arc<TapShared>) -> Self {
+        Self {
+            ns,
+            rtnl: Arc::new(Mutex::new(rtnl)),
+            index,
+            shared,
+            up: Some(false),
+            associated: false,
+            error_budget: Budget::new(ERROR_REPLIES_PER_SECOND),
+        }
+    }
+
+    /// Sets the operational state: `up` or dormant (off a runtime thread: the kernel's answer
+    /// waits for its lock).
+    async fn operstate(&mut self, up: bool, name: &str) {
+        if self.up == Some(up) {
+            return;
+        }
+        let (rtnl, index) = (Arc::clone(&self.rtnl), self.index);
+        let done = tokio::task::spawn_blocking(move || {
+            rtnl.lock()
+                .map_err(|_| io::Error::other("netlink socket poisoned"))
+                .and_then(|mut r| r.set_operstate(index, up))
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        match done {
+            Ok(()) => {
+                self.up = Some(up);
+                tracing::debug!(%name, up, "link state set");
+            }
+            Err(e) => {
+                self.up = None;
+                tracing::warn!(%name, up, error = %e, "cannot set the link state");
+            }
+        }
+    }
+
+    /// Deletes the interface.
+    async fn delete(&mut self, name: &str) {
+        let (rtnl, index) = (Arc::clone(&self.rtnl), self.index);
+        let done = tokio::task::spawn_blocking(move || {
+            rtnl.lock()
+                .map_err(|_| io::Error::other("netlink socket poisoned"))
+                .and_then(|mut r| r.delete_link(index))
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        if let Err(e) = done {
+            tracing::warn!(%name, error = %e, "cannot delete the TAP");
+        }
+    }
 }
 
 /// Writes one control message to the TAP; a message that cannot be framed is logged and
@@ -548,7 +871,9 @@ mod tests {
         }
         let mut ip = frame.clone();
         ip[12..14].copy_from_slice(&[0x08, 0x00]);
-        assert!(matches!(classify(&ip), TapFrame::Data));
+        assert!(
+            matches!(classify(&ip), TapFrame::Data { src } if src == MacAddr([2, 1, 1, 1, 1, 1]))
+        );
         assert!(matches!(classify(&frame[..10]), TapFrame::Runt));
         let mut bad = frame[..14].to_vec();
         bad.extend_from_slice(&[0xde, 0xad]);
@@ -556,6 +881,15 @@ mod tests {
             classify(&bad),
             TapFrame::Control { msg: Err(_), .. }
         ));
+    }
+
+    #[test]
+    fn error_replies_are_limited_per_second() {
+        let t0 = std::time::Instant::now();
+        let mut b = Budget::new(3);
+        assert!((0..3).all(|_| b.take(t0)));
+        assert!(!b.take(t0 + std::time::Duration::from_millis(900)));
+        assert!(b.take(t0 + std::time::Duration::from_millis(1000)));
     }
 
     #[test]

@@ -13,6 +13,13 @@
 //! each other as hosts on two Wi-Fi networks of one LAN would. A unicast frame for an address
 //! no AP knows is dropped and counted (`no_route`). The bridge never sends a frame back to the
 //! AP it came from, so it cannot loop.
+//!
+//! # The wired port
+//! With [`SimWorld::enable_wired_port`] (the daemon's `[host] uplink_tap`), the bridge has one
+//! more port: the host's uplink TAP. Group frames from an AP go to it too; unicast frames for an
+//! address no AP knows go to it instead of being dropped ([`SimWorld::take_wired`]). Frames from
+//! the TAP ([`SimWorld::wired_input`]) go to the AP whose BSS has their destination, or, if
+//! group-addressed, to every AP with an uplink.
 
 use core::time::Duration;
 
@@ -22,9 +29,10 @@ use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
 use vwifi_core::proto::Message;
 use vwifi_core::sim::air;
 use vwifi_core::sim::ap::SoftAp;
-use vwifi_core::sim::config::{ConfigError, SimConfig};
+use vwifi_core::sim::config::SimConfig;
 use vwifi_core::sim::medium::{Medium, MediumError, Placement};
 use vwifi_core::sim::{MuxNode, NodeId};
+use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 
 /// Where the host's radio stands on the simulated floor, in metres.
@@ -37,20 +45,12 @@ const BRIDGE_ROUNDS: usize = 8;
 /// Why the simulated world could not be built.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WorldError {
-    /// The `[sim]` configuration is invalid.
-    #[error("sim.{0}")]
-    Config(#[from] ConfigError),
+    /// The APs of `[sim]` could not be put on the air (the error names the AP or field).
+    #[error("sim")]
+    Aps(#[source] air::SimAirError),
     /// The medium refused its configuration or an address.
     #[error("simulated medium")]
     Medium(#[from] MediumError),
-    /// An AP refused its configuration.
-    #[error("sim.aps[{index}]: {reason}")]
-    Ap {
-        /// Its index in the configuration.
-        index: usize,
-        /// What it refused.
-        reason: vwifi_core::sim::ap::ApConfigError,
-    },
     /// The `[sim.medium]` table does not map onto the medium.
     #[error("sim.medium")]
     Air(#[from] air::SimAirError),
@@ -68,7 +68,14 @@ pub(crate) struct BridgeCounters {
     pub(crate) flooded: u64,
     /// Unicast frames for an address no AP knows.
     pub(crate) no_route: u64,
+    /// Frames sent out of the wired port.
+    pub(crate) wired_out: u64,
+    /// Frames taken in from the wired port.
+    pub(crate) wired_in: u64,
 }
+
+/// The most frames waiting for the wired port; more are dropped (the TAP's reader is slow).
+const WIRED_QUEUE: usize = 1024;
 
 /// The simulated air with its APs and the host's radio. See the [module documentation](self).
 #[derive(Debug)]
@@ -81,6 +88,8 @@ pub(crate) struct SimWorld {
     taken: Vec<u64>,
     host: NodeId,
     bridge: BridgeCounters,
+    /// Frames for the wired port, if it is enabled.
+    wired: Option<std::collections::VecDeque<EthernetFrame>>,
 }
 
 impl SimWorld {
@@ -92,22 +101,19 @@ impl SimWorld {
         mux_seed: [u8; 32],
     ) -> Result<Self, WorldError> {
         let seed = sim.seed.unwrap_or(1);
-        let aps = sim.ap_configs()?;
         let mut medium = Medium::new(air::medium_config(&sim.medium)?, air::medium_seed(seed))?;
         let power = sim.medium.tx_power_dbm;
-        let mut nodes = Vec::with_capacity(aps.len());
-        let mut first_channel = None;
-        for (index, cfg) in aps.into_iter().enumerate() {
-            let bssid = cfg.bssid;
-            let (x, y) = cfg.position;
-            first_channel.get_or_insert(cfg.channel);
-            let ap = SoftAp::new(cfg, medium.now(), seed.wrapping_add(index as u64 + 1))
-                .map_err(|reason| WorldError::Ap { index, reason })?;
-            let node = medium.add_node(ap, Placement::at(x, y).with_tx_power(power));
-            medium.set_addresses(node, vec![bssid])?;
-            nodes.push((bssid, node));
-        }
-        let channel = first_channel
+        // The core's installer: the same placements, BSSIDs and AP seeds as every simulation
+        // of this configuration (tests, examples, the daemon).
+        let installed = air::SimAps::install(&mut medium, sim, seed).map_err(WorldError::Aps)?;
+        let nodes: Vec<(MacAddr, NodeId)> = installed
+            .bssids()
+            .filter_map(|b| installed.node(b).map(|n| (b, n)))
+            .collect();
+        let channel = installed
+            .aps(&medium)
+            .next()
+            .map(|ap| ap.config().channel)
             .or_else(|| Channel::new(1).ok())
             .ok_or(WorldError::NoChannel)?;
         let (x, y) = HOST_POSITION;
@@ -121,6 +127,7 @@ impl SimWorld {
             aps: nodes,
             host,
             bridge: BridgeCounters::default(),
+            wired: None,
         })
     }
 
@@ -156,6 +163,65 @@ impl SimWorld {
     /// What the uplink bridge did.
     pub(crate) fn bridge(&self) -> BridgeCounters {
         self.bridge
+    }
+
+    /// Plugs the wired port into the bridge (see the [module documentation](self)).
+    pub(crate) fn enable_wired_port(&mut self) {
+        self.wired.get_or_insert_with(Default::default);
+    }
+
+    /// Takes the frames waiting for the wired port.
+    pub(crate) fn take_wired(&mut self) -> Vec<EthernetFrame> {
+        self.wired
+            .as_mut()
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// A frame from the wired port at `now`: to the AP that has its destination, or to every
+    /// AP with an uplink if group-addressed. Does nothing if the port is not enabled.
+    pub(crate) fn wired_input(&mut self, now: Instant, frame: EthernetFrame) {
+        if self.wired.is_none() {
+            return;
+        }
+        self.medium.handle_timeout(now);
+        let at = self.medium.now();
+        self.bridge.wired_in += 1;
+        let targets: Vec<NodeId> = if frame.dst.is_group() {
+            self.aps.iter().map(|(_, n)| *n).collect()
+        } else {
+            self.aps
+                .iter()
+                .filter(|(_, n)| {
+                    self.medium
+                        .node_as::<SoftAp>(*n)
+                        .is_some_and(|ap| ap.station(frame.dst).is_some())
+                })
+                .map(|(_, n)| *n)
+                .take(1)
+                .collect()
+        };
+        if targets.is_empty() {
+            self.bridge.no_route += 1;
+        }
+        for n in targets {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
+                ap.handle_uplink(at, frame.clone());
+            }
+        }
+        self.advance(at);
+    }
+
+    /// Queues a frame for the wired port, if enabled; `false` if the port is off.
+    fn queue_wired(&mut self, frame: &EthernetFrame) -> bool {
+        let Some(q) = &mut self.wired else {
+            return false;
+        };
+        if q.len() < WIRED_QUEUE {
+            q.push_back(frame.clone());
+            self.bridge.wired_out += 1;
+        }
+        true
     }
 
     /// Admits a guest and registers its station's address with the medium.
@@ -263,24 +329,30 @@ impl SimWorld {
         for (from, frame) in frames {
             let targets: Vec<NodeId> = if frame.dst.is_group() {
                 self.bridge.flooded += 1;
+                self.queue_wired(&frame);
                 self.aps
                     .iter()
                     .filter(|(b, _)| *b != from)
                     .map(|(_, n)| *n)
                     .collect()
             } else {
-                let owner = self.aps.iter().find(|(b, n)| {
-                    *b != from
-                        && self
-                            .medium
-                            .node_as::<SoftAp>(*n)
-                            .is_some_and(|ap| ap.station(frame.dst).is_some())
-                });
+                let owner = self
+                    .aps
+                    .iter()
+                    .find(|(b, n)| {
+                        *b != from
+                            && self
+                                .medium
+                                .node_as::<SoftAp>(*n)
+                                .is_some_and(|ap| ap.station(frame.dst).is_some())
+                    })
+                    .map(|(_, n)| *n);
                 match owner {
-                    Some((_, n)) => {
+                    Some(n) => {
                         self.bridge.forwarded += 1;
-                        vec![*n]
+                        vec![n]
                     }
+                    None if self.queue_wired(&frame) => Vec::new(),
                     None => {
                         self.bridge.no_route += 1;
                         tracing::trace!(dst = %frame.dst, "uplink frame for an unknown address dropped");
@@ -429,6 +501,72 @@ mod tests {
         assert!(!inbox
             .iter()
             .any(|(g, m)| *g == a && matches!(m, Message::Data(_))));
+    }
+
+    #[test]
+    fn the_wired_port_takes_frames_for_unknown_addresses_and_reaches_stations() {
+        let mut w = SimWorld::new(&demo_open(), MuxConfig::default(), [3; 32]).unwrap();
+        w.enable_wired_port();
+        let a = w
+            .admit(GuestConfig {
+                name: "a".into(),
+                mac: None,
+            })
+            .unwrap();
+        connect(&mut w, a, "vwifi-open");
+        let mut inbox = Vec::new();
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(20), |i| {
+            connected(i, a)
+        });
+        let ma = w.mux().unwrap().station(a).unwrap().mac();
+        let host = MacAddr([2, 0x99, 0, 0, 0, 1]);
+        // The guest's frame to the wired host (no AP knows it) leaves through the port.
+        let mut frame = Vec::new();
+        EthernetFrame {
+            dst: host,
+            src: ma,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45, 0, 0, 20, 1, 2, 3, 4]),
+        }
+        .emit(&mut frame);
+        let now = w.now();
+        w.guest_message(now, a, Message::Data(frame.into()));
+        let mut out = Vec::new();
+        let deadline = w.now() + Duration::from_secs(5);
+        while out.is_empty() {
+            let next = w.poll_timeout().expect("the world never goes idle");
+            assert!(next <= deadline, "nothing left through the wired port");
+            w.advance(next);
+            out.extend(w.take_wired());
+        }
+        assert_eq!((out[0].dst, out[0].src), (host, ma));
+        assert_eq!(w.bridge().wired_out, 1);
+        // The wired host's answer reaches the station, through its AP.
+        let reply = EthernetFrame {
+            dst: ma,
+            src: host,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45, 0, 0, 20, 4, 3, 2, 1]),
+        };
+        let now = w.now();
+        w.wired_input(now, reply);
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(5), |i| {
+            i.iter().any(|(g, m)| {
+                *g == a && matches!(m, Message::Data(d) if d.get(6..12) == Some(&host.0[..]))
+            })
+        });
+        // A frame for nobody is counted, not delivered.
+        let nobody = EthernetFrame {
+            dst: MacAddr([2, 0x99, 0, 0, 0, 2]),
+            src: host,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from_static(&[0x45]),
+        };
+        let before = w.bridge().no_route;
+        let now = w.now();
+        w.wired_input(now, nobody);
+        assert_eq!(w.bridge().no_route, before + 1);
+        assert_eq!(w.bridge().wired_in, 2);
     }
 
     #[test]

@@ -40,8 +40,18 @@ impl Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("host.sock");
         let log = dir.path().join("daemon.log");
+        // A state directory of its own (as root the default is /var/lib/vwifi, shared).
+        let config = dir.path().join("host.toml");
+        let state = dir.path().join("state");
+        std::fs::write(
+            &config,
+            format!("[host]\nstate_dir = \"{}\"\n", state.display()),
+        )
+        .expect("config");
         let child = Command::new(BIN)
-            .args(["run", "--socket"])
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--socket")
             .arg(&socket)
             .env("RUST_LOG", "trace")
             .stdin(Stdio::null())
@@ -369,6 +379,31 @@ fn an_invalid_config_file_is_refused_naming_the_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("mux.max_channels: must be between 1 and 16, got 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_state_directory_that_cannot_be_created_is_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("host.toml");
+    std::fs::write(
+        &path,
+        "[host]\nstate_dir = \"/proc/vwifi-cannot-be-here\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&path)
+        .arg("--socket")
+        .arg(dir.path().join("host.sock"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot create the state directory /proc/vwifi-cannot-be-here")
+            && err.contains("state_dir"),
         "{err}"
     );
 }
