@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
-use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs};
+use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::config::{control_socket, default_config_text, default_socket, HostConfig};
 use crate::control;
 use crate::driver::{accept_guests, attach as attach_netns, serve_control, Driver, TokioClock};
@@ -187,6 +187,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         "vwifi-host running"
     );
     let attachments = cfg.attach.clone();
+    let vms = cfg.vhost_user.clone();
     let stop = async move {
         // The configuration's namespaces first: one that cannot be attached stops the daemon.
         for a in attachments {
@@ -196,6 +197,13 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                     netns: a.netns,
                     message,
                 });
+            }
+        }
+        for vm in vms {
+            let socket = vm.socket.display().to_string();
+            if let Err(message) = crate::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await {
+                let _ = stop_tx.send(true);
+                return Err(HostError::VhostUser { socket, message });
             }
         }
         drop(cmd_tx);
@@ -242,6 +250,26 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
         control::Response::Attached(a) => format!(
             "{} in network namespace {}: station {} (guest {})\n",
             a.ifname, a.netns, a.mac, a.guest
+        ),
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host vhost-user`.
+pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.daemon_socket));
+    let socket = std::path::absolute(&args.vhost_socket).unwrap_or(args.vhost_socket);
+    let req = control::Request::VhostUser {
+        socket: socket.display().to_string(),
+        name: args.name,
+    };
+    let text = match control::request(&ctl, &req)? {
+        control::Response::VhostUser(a) => format!(
+            "vhost-user socket {} for VM {}: station {} (guest {})\n",
+            a.socket, a.name, a.mac, a.guest
         ),
         other => format!("{other:?}\n"),
     };

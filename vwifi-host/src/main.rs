@@ -13,6 +13,7 @@ mod driver;
 mod error;
 mod netns;
 mod psk;
+mod vhost_user;
 mod world;
 
 use std::error::Error as _;
@@ -48,6 +49,7 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Metrics(args) => daemon::metrics(args, &mut io::stdout().lock()),
         Command::Attach(args) => daemon::attach(args, &mut io::stdout().lock()),
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
+        Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
     }
 }
 
