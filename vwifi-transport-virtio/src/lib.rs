@@ -15,6 +15,7 @@
 //! device itself reaches guest memory only through `vm-memory`'s checked accessors.
 
 pub mod device;
+mod frontend_fix;
 pub mod link;
 #[cfg(any(test, feature = "test-utils"))]
 #[allow(unsafe_code)]

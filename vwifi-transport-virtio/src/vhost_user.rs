@@ -14,17 +14,24 @@
 //! A guest that breaks the virtio contract (a descriptor outside its memory, a corrupt ring)
 //! ends its own session with [`SessionEnd::Device`]; nothing panics and no other VM notices.
 //!
-//! # What the VMM reads
-//! The device offers `VHOST_USER_PROTOCOL_F_CONFIG` and answers `GET_CONFIG` with the
-//! station's MAC and the link status. QEMU's `virtio-net` (7.2 and later) builds its config
-//! space itself, so give it the same MAC (`-device virtio-net-pci,mac=...`); its link status is
-//! QEMU's own. `vhost` 0.18 cannot send the config-change message, so over vhost-user a
-//! frontend that reads our config sees a link change at its next read.
+//! # The VMM's side
+//! The VMM's connection goes through a relay (private module `frontend_fix`) that lets
+//! QEMU 7.2 (Debian 12) talk to `vhost` 0.18: QEMU sends `SET_VRING_ENABLE` before
+//! `SET_FEATURES` and leaves `VHOST_USER_F_PROTOCOL_FEATURES` out of `SET_FEATURES`, both of
+//! which `vhost` refuses, ending the session at boot.
+//!
+//! QEMU's `virtio-net` builds its config space itself (it masks
+//! `VHOST_USER_PROTOCOL_F_CONFIG` for net devices), so give it the station's MAC
+//! (`-device virtio-net-pci,mac=...`); the carrier the guest sees is QEMU's own link state.
+//! The device's config space (MAC, `VIRTIO_NET_S_LINK_UP` following the association) serves
+//! the in-process transport and any frontend that reads it; `vhost` 0.18 has no way to send
+//! the config-change message.
 
 use std::io;
 use std::os::fd::AsRawFd as _;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -36,7 +43,9 @@ use vhost_user_backend::{
     ShutdownHandle, VhostUserBackend, VhostUserDaemon, VringRwLock, VringT as _,
 };
 use virtio_queue::QueueT as _;
-use vm_memory::{GuestAddressSpace as _, GuestMemoryAtomic, GuestMemoryMmap};
+use vm_memory::{
+    GuestAddressSpace as _, GuestMemoryAtomic, GuestMemoryBackend as _, GuestMemoryMmap,
+};
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::event::{
     new_event_consumer_and_notifier, EventConsumer, EventFlag, EventNotifier,
@@ -180,6 +189,11 @@ impl Inner {
         let mut device = lock(&self.device);
         let mut state = vring.get_mut();
         if !state.is_enabled() || !state.get_queue().ready() {
+            tracing::debug!(
+                enabled = state.is_enabled(),
+                ready = state.get_queue().ready(),
+                "transmit kick on a queue not ready"
+            );
             return Ok(());
         }
         let guard = mem.memory();
@@ -218,15 +232,23 @@ impl VhostUserBackend for NetBackend {
     }
 
     fn features(&self) -> u64 {
+        // QEMU's vhost-user-net needs VHOST_USER_F_PROTOCOL_FEATURES (it enables the rings
+        // with SET_VRING_ENABLE); `frontend_fix` makes QEMU 7.2's use of it acceptable.
         crate::device::DEVICE_FEATURES | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
     }
 
     fn acked_features(&self, features: u64) {
+        tracing::debug!(
+            features = format_args!("{features:#x}"),
+            "vhost-user features acked"
+        );
         lock(&self.inner.device).set_acked_features(features);
     }
 
     fn protocol_features(&self) -> VhostUserProtocolFeatures {
-        VhostUserProtocolFeatures::CONFIG | VhostUserProtocolFeatures::REPLY_ACK
+        // No CONFIG: QEMU's virtio-net never reads a vhost-user backend's config space (it
+        // warns that the backend offers it), see the module documentation.
+        VhostUserProtocolFeatures::REPLY_ACK
     }
 
     fn reset_device(&self) {
@@ -245,6 +267,10 @@ impl VhostUserBackend for NetBackend {
     }
 
     fn update_memory(&self, mem: Memory) -> io::Result<()> {
+        tracing::debug!(
+            regions = mem.memory().num_regions(),
+            "vhost-user memory table"
+        );
         *lock(&self.inner.mem) = Some(mem);
         Ok(())
     }
@@ -263,6 +289,7 @@ impl VhostUserBackend for NetBackend {
         vrings: &[Vring],
         _thread_id: usize,
     ) -> io::Result<()> {
+        tracing::trace!(device_event, "vhost-user event");
         let result = match device_event {
             RX_QUEUE => self.inner.run_rx(vrings),
             TX_QUEUE => self.inner.run_tx(vrings),
@@ -438,7 +465,7 @@ impl Drop for VhostUserPort {
 /// until it goes, and says how the session ended.
 fn run_session(
     daemon: &mut VhostUserDaemon<Arc<NetBackend>>,
-    mut listener: Listener,
+    listener: Listener,
     inner: &Inner,
 ) -> SessionEnd {
     let accept = || -> io::Result<bool> {
@@ -467,10 +494,23 @@ fn run_session(
         Ok(false) => return SessionEnd::NeverConnected,
         Err(e) => return SessionEnd::Protocol(format!("waiting for the VMM: {e}")),
     }
-    if let Err(e) = daemon.start(&mut listener) {
-        return SessionEnd::Protocol(e.to_string());
-    }
+    let vmm = match listener.accept() {
+        Ok(Some(vmm)) => vmm,
+        Ok(None) => return SessionEnd::NeverConnected,
+        Err(e) => return SessionEnd::Protocol(format!("accepting the VMM: {e}")),
+    };
+    // The socket path goes: one VMM per session.
     drop(listener);
+    let backend = match connect_backend(daemon) {
+        Ok(stream) => stream,
+        Err(e) => return SessionEnd::Protocol(e),
+    };
+    let relay = std::thread::Builder::new()
+        .name("vhost-user relay".into())
+        .spawn(move || crate::frontend_fix::relay(vmm, backend));
+    if let Err(e) = relay {
+        return SessionEnd::Protocol(format!("relay thread: {e}"));
+    }
     *lock(&inner.shutdown) = daemon.shutdown_handle();
     if inner.closed.load(Ordering::SeqCst) {
         inner.close();
@@ -488,4 +528,33 @@ fn run_session(
         )) => SessionEnd::Disconnected,
         Err(e) => SessionEnd::Protocol(e.to_string()),
     }
+}
+
+/// Starts the backend's request loop on one end of a connection made through a listener in a
+/// private directory (mode 0700, removed at once), and returns the other end.
+fn connect_backend(daemon: &mut VhostUserDaemon<Arc<NetBackend>>) -> Result<UnixStream, String> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "vwifi-vhost-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("private directory {}: {e}", dir.display()))?;
+    let path = dir.join("backend.sock");
+    let result = (|| {
+        let listener = UnixListener::bind(&path).map_err(|e| format!("backend socket: {e}"))?;
+        let stream = UnixStream::connect(&path).map_err(|e| format!("backend socket: {e}"))?;
+        let mut listener = Listener::from(listener);
+        daemon
+            .start(&mut listener)
+            .map_err(|e| format!("backend: {e}"))?;
+        Ok(stream)
+    })();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(&dir);
+    result
 }
