@@ -31,7 +31,7 @@ if [ -n "${BAD_PASSPHRASE:-}" ]; then
     cat /tmp/connect.txt
     log "VWIFI-CONNECT-REFUSED: $(tr '\n' ' ' < /tmp/connect.txt)"
     $VG --link eth0 status > /tmp/status.txt 2>&1; cat /tmp/status.txt
-    grep -qi "connected to\|state: connected" /tmp/status.txt && fail "connected after a wrong passphrase"
+    grep -Eq "^state: +connected" /tmp/status.txt && fail "connected after a wrong passphrase"
     log "vhost-user-wifi: wrong passphrase refused"
     exit 0
 fi
