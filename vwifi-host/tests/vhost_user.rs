@@ -200,6 +200,16 @@ fn join_lab(ns: &Netns, addr: &str) {
 /// Boots the harness VM with its NIC on the vhost-user socket `socket` (MAC `mac`) and
 /// `tests/vhost-user-wifi.sh` inside; returns whether it passed and its console.
 fn boot_vm(socket: &Path, mac: &str, env: &[(&str, &str)]) -> (bool, String) {
+    boot_vm_with(socket, mac, env, &[])
+}
+
+/// [`boot_vm`] with more `run-vm.sh` arguments (after the vhost-user NIC).
+fn boot_vm_with(
+    socket: &Path,
+    mac: &str,
+    env: &[(&str, &str)],
+    extra: &[String],
+) -> (bool, String) {
     let script = run_vm_script();
     let guest_script = script.with_file_name("tests").join("vhost-user-wifi.sh");
     let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -224,6 +234,7 @@ fn boot_vm(socket: &Path, mac: &str, env: &[(&str, &str)]) -> (bool, String) {
     ] {
         cmd.arg("-q").arg(arg);
     }
+    cmd.args(extra);
     cmd.arg(&guest_script);
     let out = cmd.output().expect("run-vm.sh");
     (out.status.success(), text(&out))
@@ -308,4 +319,124 @@ fn a_wrong_passphrase_leaves_the_vm_disconnected_with_a_clear_message() {
     assert!(refused.contains("wrong passphrase"), "{refused}");
     assert!(console.contains("wrong passphrase refused"), "{console}");
     assert!(!daemon.log_text().contains("not the passphrase"));
+}
+
+/// A TAP in the host's namespace with an address, deleted when dropped.
+struct Tap(String);
+
+impl Tap {
+    fn new(addr: &str) -> Self {
+        let name = format!("vwtap{}", std::process::id() % 100_000);
+        run_ok(Command::new("ip").args(["tuntap", "add", "dev", &name, "mode", "tap"]));
+        let tap = Self(name);
+        run_ok(Command::new("ip").args(["addr", "add", addr, "dev", &tap.0]));
+        run_ok(Command::new("ip").args(["link", "set", &tap.0, "up"]));
+        tap
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// An `iperf3 -s -1` daemon (one test, then it exits); killed when dropped if still there.
+struct IperfServer(PathBuf);
+
+impl IperfServer {
+    fn start(netns: Option<&Netns>, bind: &str, dir: &Path) -> Self {
+        let pidfile = dir.join(format!("iperf-{bind}.pid"));
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.0, "iperf3"]);
+                c
+            }
+            None => Command::new("iperf3"),
+        };
+        cmd.args(["-s", "-1", "-D", "-B", bind, "--pidfile"])
+            .arg(&pidfile);
+        run_ok(&mut cmd);
+        Self(pidfile)
+    }
+}
+
+impl Drop for IperfServer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// The receiver's Mbit/s on the console line tagged `tag`.
+fn receiver_mbits(console: &str, tag: &str) -> f64 {
+    let line = console
+        .lines()
+        .find(|l| l.contains(tag) && l.contains("receiver"))
+        .unwrap_or_else(|| panic!("no {tag} receiver line in\n{console}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .iter()
+        .position(|w| *w == "Mbits/sec")
+        .and_then(|i| words.get(i.checked_sub(1)?))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Mbits/sec in {line}"))
+}
+
+#[test]
+#[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
+fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
+    let iperf = Path::new("/usr/bin/iperf3");
+    assert!(iperf.exists(), "iperf3 is missing: apt-get install iperf3");
+    let peer = Netns::new("ipf");
+    let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
+    join_lab(&peer, "10.99.0.2/24");
+    let vm_socket = daemon.dir.path().join("vm3.sock");
+    run_ok(
+        Command::new(HOST)
+            .args(["vhost-user", "--socket"])
+            .arg(&vm_socket)
+            .arg("--daemon-socket")
+            .arg(&daemon.socket),
+    );
+    let mac = daemon.mac_of("vm:vm3");
+    let tap = Tap::new("10.98.0.1/24");
+    let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", daemon.dir.path());
+    let _tap_server = IperfServer::start(None, "10.98.0.1", daemon.dir.path());
+    let tap_mac = "52:54:00:76:77:01";
+    let extra: Vec<String> = [
+        "-f".to_owned(),
+        iperf.display().to_string(),
+        "-q".to_owned(),
+        "-netdev".to_owned(),
+        "-q".to_owned(),
+        format!("tap,id=t0,ifname={},script=no,downscript=no", tap.0),
+        "-q".to_owned(),
+        "-device".to_owned(),
+        "-q".to_owned(),
+        format!("virtio-net-pci,netdev=t0,mac={tap_mac}"),
+    ]
+    .into();
+    let (passed, console) = boot_vm_with(
+        &vm_socket,
+        &mac,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("PASSPHRASE", LAB_PASSPHRASE),
+            ("GUEST_IP", "10.99.0.3"),
+            ("PEER_IP", "10.99.0.2"),
+            ("IPERF_SECS", "5"),
+            ("TAP_MAC", tap_mac),
+            ("TAP_IP", "10.98.0.2"),
+            ("TAP_PEER_IP", "10.98.0.1"),
+        ],
+        &extra,
+    );
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    let vwifi = receiver_mbits(&console, "VWIFI-IPERF-VHOST:");
+    let plain = receiver_mbits(&console, "VWIFI-IPERF-TAP:");
+    println!("iperf3 VM -> namespace guest, TCP 5 s: vwifi over vhost-user {vwifi:.1} Mbit/s; same VM over a plain TAP {plain:.1} Mbit/s");
+    assert!(vwifi > 0.0 && plain > 0.0);
 }

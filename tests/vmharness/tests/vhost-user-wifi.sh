@@ -6,7 +6,11 @@
 #                which must fail clearly and leave the station disconnected)
 #   GUEST_IP, PEER_IP  addresses on the network: ping PEER_IP (a namespace
 #                guest on the same network, on the host) after connecting
-#   IPERF_SECS   optional: iperf3 client to PEER_IP for that many seconds
+#   IPERF_SECS   optional: iperf3 client (copied in at /opt/iperf3) to PEER_IP for
+#                that many seconds, printed as VWIFI-IPERF-VHOST: lines
+#   TAP_MAC, TAP_IP, TAP_PEER_IP  optional, with IPERF_SECS: the same VM's second NIC
+#                (a plain -netdev tap backend, MAC TAP_MAC) gets TAP_IP and runs iperf3
+#                to TAP_PEER_IP on the host too (VWIFI-IPERF-TAP: lines)
 # The vwifi-guest binary is copied in with `-f .../vwifi-guest`.
 . /usr/lib/vwifi-harness/lib.sh
 modprobe virtio_pci 2>/dev/null
@@ -43,7 +47,14 @@ ip addr add "$GUEST_IP/24" dev eth0 || fail "address"
 ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping the namespace guest $PEER_IP"
 log "VWIFI-PING-OK"
 if [ -n "${IPERF_SECS:-}" ]; then
-    /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3"; }
-    grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF: /'
+    /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3 over vwifi"; }
+    grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF-VHOST: /'
+    if [ -n "${TAP_MAC:-}" ]; then
+        tap=$(for d in /sys/class/net/*; do [ "$(cat $d/address)" = "$TAP_MAC" ] && basename $d; done)
+        [ -n "$tap" ] || fail "no NIC with $TAP_MAC"
+        ip link set "$tap" up && ip addr add "$TAP_IP/24" dev "$tap" || fail "$tap"
+        /opt/iperf3 -c "$TAP_PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf-tap.txt 2>&1 || { cat /tmp/iperf-tap.txt; fail "iperf3 over the TAP"; }
+        grep -E "sender|receiver" /tmp/iperf-tap.txt | sed 's/^/VWIFI-IPERF-TAP: /'
+    fi
 fi
 log "vhost-user-wifi: OK"
