@@ -210,12 +210,28 @@ fn boot_vm_with(
     env: &[(&str, &str)],
     extra: &[String],
 ) -> (bool, String) {
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let out = vm_command(socket, mac, env, extra, std::process::id() % 2)
+        .output()
+        .expect("run-vm.sh");
+    (out.status.success(), text(&out))
+}
+
+/// The command booting the harness VM on harness slot `slot` (0 or 1: at most two VMs run on
+/// the machine at once, whoever starts them).
+fn vm_command(
+    socket: &Path,
+    mac: &str,
+    env: &[(&str, &str)],
+    extra: &[String],
+    slot: u32,
+) -> Command {
     let script = run_vm_script();
     let guest_script = script.with_file_name("tests").join("vhost-user-wifi.sh");
-    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let lock = format!("/tmp/vwifi-vm-{}.lock", std::process::id() % 2);
     let mut cmd = Command::new("flock");
-    cmd.arg(&lock).arg(&script).args(["-t", "120", "-x", "-f"]);
+    cmd.arg(format!("/tmp/vwifi-vm-{slot}.lock"))
+        .arg(&script)
+        .args(["-t", "150", "-x", "-f"]);
     cmd.arg(guest_bin());
     cmd.args(["-e", &format!("STATION_MAC={mac}")]);
     for (k, v) in env {
@@ -236,8 +252,7 @@ fn boot_vm_with(
     }
     cmd.args(extra);
     cmd.arg(&guest_script);
-    let out = cmd.output().expect("run-vm.sh");
-    (out.status.success(), text(&out))
+    cmd
 }
 
 #[test]
@@ -439,4 +454,97 @@ fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
     let plain = receiver_mbits(&console, "VWIFI-IPERF-TAP:");
     println!("iperf3 VM -> namespace guest, TCP 5 s: vwifi over vhost-user {vwifi:.1} Mbit/s; same VM over a plain TAP {plain:.1} Mbit/s");
     assert!(vwifi > 0.0 && plain > 0.0);
+}
+
+#[test]
+#[ignore = "needs root and the VM harness (both slots); .ci/run runs ignored tests as root"]
+fn two_vms_join_different_networks_at_the_same_time() {
+    let (lab, office) = (Netns::new("lab"), Netns::new("office"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sock_a, sock_b) = (dir.path().join("vma.sock"), dir.path().join("vmb.sock"));
+    let daemon = Daemon::start(
+        &format!(
+            "[[attach]]\nnetns = \"{}\"\n[[attach]]\nnetns = \"{}\"\n\
+             [[vhost_user]]\nsocket = \"{}\"\n[[vhost_user]]\nsocket = \"{}\"\n",
+            lab.0,
+            office.0,
+            sock_a.display(),
+            sock_b.display()
+        ),
+        4,
+    );
+    join_lab(&lab, "10.99.0.2/24");
+    let out = office.exec(
+        guest_bin(),
+        &[
+            "--link",
+            "wlan0",
+            "connect",
+            "vwifi-office",
+            "--passphrase",
+            "office demo passphrase",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    run_ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &office.0,
+        "ip",
+        "addr",
+        "add",
+        "10.97.0.2/24",
+        "dev",
+        "wlan0",
+    ]));
+    let (mac_a, mac_b) = (daemon.mac_of("vm:vma"), daemon.mac_of("vm:vmb"));
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vm_a = vm_command(
+        &sock_a,
+        &mac_a,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("PASSPHRASE", LAB_PASSPHRASE),
+            ("GUEST_IP", "10.99.0.3"),
+            ("PEER_IP", "10.99.0.2"),
+            ("PING_WAIT", "30"),
+        ],
+        &[],
+        0,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run-vm.sh");
+    let vm_b = vm_command(
+        &sock_b,
+        &mac_b,
+        &[
+            ("SSID", "vwifi-office"),
+            ("PASSPHRASE", "office demo passphrase"),
+            ("GUEST_IP", "10.97.0.3"),
+            ("PEER_IP", "10.97.0.2"),
+            ("PING_WAIT", "30"),
+        ],
+        &[],
+        1,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run-vm.sh");
+    for (vm, ssid) in [(vm_a, "vwifi-lab"), (vm_b, "vwifi-office")] {
+        let out = vm.wait_with_output().expect("run-vm.sh");
+        let console = text(&out);
+        assert!(
+            out.status.success(),
+            "the VM on {ssid} failed:\n{console}\n{}",
+            daemon.log_text()
+        );
+        assert!(
+            console.contains(&format!("connected to {ssid}")),
+            "{console}"
+        );
+        assert!(console.contains("VWIFI-PING-OK"), "{console}");
+    }
 }

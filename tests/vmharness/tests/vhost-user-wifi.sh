@@ -5,7 +5,8 @@
 #   SSID, PASSPHRASE  the network to join (with BAD_PASSPHRASE: a wrong one,
 #                which must fail clearly and leave the station disconnected)
 #   GUEST_IP, PEER_IP  addresses on the network: ping PEER_IP (a namespace
-#                guest on the same network, on the host) after connecting
+#                guest on the same network, on the host) after connecting; the first
+#                reply may take PING_WAIT seconds (default 10)
 #   IPERF_SECS   optional: iperf3 client (copied in at /opt/iperf3) to PEER_IP for
 #                that many seconds, printed as VWIFI-IPERF-VHOST: lines
 #   TAP_MAC, TAP_IP, TAP_PEER_IP  optional, with IPERF_SECS: the same VM's second NIC
@@ -44,6 +45,9 @@ printf '%s\n' "$PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin
 $VG --link eth0 status || fail "status after connect"
 cat /sys/class/net/eth0/carrier 2>/dev/null | sed 's/^/carrier: /'
 ip addr add "$GUEST_IP/24" dev eth0 || fail "address"
+# With stations on several channels the radio time-shares them: the first ARP may wait for
+# the peer's channel slot (PING_WAIT seconds at most).
+ping -c 1 -w "${PING_WAIT:-10}" "$PEER_IP" > /dev/null || fail "no first reply from $PEER_IP"
 ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping the namespace guest $PEER_IP"
 log "VWIFI-PING-OK"
 if [ -n "${IPERF_SECS:-}" ]; then
