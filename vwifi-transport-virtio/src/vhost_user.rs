@@ -505,12 +505,13 @@ fn run_session(
         Ok(stream) => stream,
         Err(e) => return SessionEnd::Protocol(e),
     };
-    let relay = std::thread::Builder::new()
+    let relay = match std::thread::Builder::new()
         .name("vhost-user relay".into())
-        .spawn(move || crate::frontend_fix::relay(vmm, backend));
-    if let Err(e) = relay {
-        return SessionEnd::Protocol(format!("relay thread: {e}"));
-    }
+        .spawn(move || crate::frontend_fix::relay(vmm, backend))
+    {
+        Ok(relay) => relay,
+        Err(e) => return SessionEnd::Protocol(format!("relay thread: {e}")),
+    };
     *lock(&inner.shutdown) = daemon.shutdown_handle();
     if inner.closed.load(Ordering::SeqCst) {
         inner.close();
@@ -519,6 +520,14 @@ fn run_session(
     let result = daemon.wait();
     if let Some(e) = lock(&inner.error).take() {
         return SessionEnd::Device(e);
+    }
+    // The backend's end is closed: the relay shuts the VMM's down and returns.
+    match relay.join() {
+        Ok(Err(e)) if !inner.closed.load(Ordering::SeqCst) => {
+            return SessionEnd::Protocol(format!("from the VMM: {e}"));
+        }
+        Err(_) => return SessionEnd::Protocol("the relay thread panicked".into()),
+        _ => {}
     }
     match result {
         Ok(()) => SessionEnd::Disconnected,
@@ -557,4 +566,70 @@ fn connect_backend(daemon: &mut VhostUserDaemon<Arc<NetBackend>>) -> Result<Unix
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir(&dir);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    #[tokio::test]
+    async fn closing_before_a_vmm_connects_ends_the_session_and_removes_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.sock");
+        let mut port = VhostUserPort::listen(&path, PortConfig::new(MAC)).unwrap();
+        assert!(path.exists());
+        assert_eq!(port.path(), path);
+        let h = port.handle();
+        // Frames for the guest wait (bounded) until it has buffers.
+        assert!(h.send(Bytes::from_static(&[0u8; 60])));
+        assert!(!h.send(Bytes::from(vec![0u8; 70_000])), "too long");
+        h.close();
+        assert_eq!(port.from_guest.recv().await, None);
+        assert!(matches!(port.ended().await, SessionEnd::NeverConnected));
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_vmm_speaking_nonsense_ends_its_session_with_a_protocol_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.sock");
+        let mut port = VhostUserPort::listen(&path, PortConfig::new(MAC)).unwrap();
+        let mut vmm = UnixStream::connect(&path).unwrap();
+        // A header announcing a payload far beyond any vhost-user message.
+        vmm.write_all(&[1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x10])
+            .unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(10), async {
+            while port.from_guest.recv().await.is_some() {}
+            port.ended().await
+        })
+        .await
+        .expect("the session ends");
+        match end {
+            SessionEnd::Protocol(why) => assert!(why.contains("at most"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!path.exists(), "one session per socket");
+    }
+
+    #[tokio::test]
+    async fn a_vmm_that_hangs_up_ends_its_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vm.sock");
+        let mut port = VhostUserPort::listen(&path, PortConfig::new(MAC)).unwrap();
+        drop(UnixStream::connect(&path).unwrap());
+        let end = tokio::time::timeout(Duration::from_secs(10), port.ended())
+            .await
+            .expect("the session ends");
+        assert!(matches!(end, SessionEnd::Disconnected), "{end:?}");
+    }
+
+    #[test]
+    fn a_socket_path_that_cannot_be_bound_is_named_in_the_error() {
+        let e = VhostUserPort::listen(Path::new("/nonexistent-dir/vm.sock"), PortConfig::new(MAC))
+            .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent-dir/vm.sock"), "{e}");
+    }
 }
