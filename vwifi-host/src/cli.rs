@@ -79,6 +79,37 @@ pub(crate) enum Command {
     Attach(AttachArgs),
     /// Remove the station of an attached network namespace, and its TAP.
     Detach(DetachArgs),
+    /// Give a VM a station: a vhost-user-net device on a unix socket for its VMM.
+    #[command(
+        long_about = "Ask the running daemon to serve a VM's NIC as a vhost-user-net device on \
+        the unix socket PATH, for the VM named NAME (default: PATH's file stem). The station's \
+        MAC is printed: give it to the VMM. The NIC carries the station's data; control travels \
+        in-band (EtherType 0x88B5), so `vwifi-guest --link eth0` inside the VM scans, connects \
+        and shows the status. One socket serves one VM run: when the VMM disconnects the station \
+        is removed.",
+        after_help = "Example (QEMU; the VM's RAM must be shared memory):\n  \
+            vwifi-host vhost-user --socket /run/vwifi/vm1.sock --name vm1\n  \
+            qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on \\\n    \
+            -numa node,memdev=mem -chardev socket,id=vu,path=/run/vwifi/vm1.sock \\\n    \
+            -netdev vhost-user,id=n0,chardev=vu -device virtio-net-pci,netdev=n0,mac=MAC"
+    )]
+    VhostUser(VhostUserArgs),
+}
+
+/// The arguments of `vhost-user`.
+#[derive(Debug, Args)]
+pub(crate) struct VhostUserArgs {
+    /// The unix socket the VMM connects to (replaced if it exists).
+    #[arg(long = "socket", value_name = "PATH")]
+    pub(crate) vhost_socket: PathBuf,
+
+    /// The VM's name; its station's MAC derives from it [default: PATH's file stem].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+
+    /// The daemon's guest socket (its control socket is `<PATH>.ctl`) [default: as for run].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) daemon_socket: Option<PathBuf>,
 }
 
 /// The arguments of `attach`.

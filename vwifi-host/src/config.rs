@@ -58,6 +58,20 @@ pub(crate) struct HostConfig {
     /// `[[attach]]`: network namespaces given a station (a TAP inside) at start.
     #[serde(default)]
     pub(crate) attach: Vec<AttachSection>,
+    /// `[[vhost_user]]`: VMs served as vhost-user-net devices at start.
+    #[serde(default)]
+    pub(crate) vhost_user: Vec<VhostUserSection>,
+}
+
+/// One `[[vhost_user]]`: `socket = "PATH"`, `name = "NAME"` (default: the socket's stem).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VhostUserSection {
+    /// The unix socket the VMM connects to.
+    pub(crate) socket: PathBuf,
+    /// The VM's name (its station's MAC derives from it).
+    #[serde(default)]
+    pub(crate) name: Option<String>,
 }
 
 /// One `[[attach]]`: `netns = "NAME"`, `ifname = "wlan0"` (the default).
@@ -383,7 +397,12 @@ pub(crate) fn default_config_text() -> String {
          # the station's MAC (needs root). Same as `vwifi-host attach --netns c1`.\n\
          # [[attach]]\n\
          # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1\n\
-         # ifname = \"wlan0\"\n\n",
+         # ifname = \"wlan0\"\n\n\
+         # VMs served as vhost-user-net devices (QEMU -netdev vhost-user). Same as\n\
+         # `vwifi-host vhost-user --socket /run/vwifi/vm1.sock --name vm1`.\n\
+         # [[vhost_user]]\n\
+         # socket = \"/run/vwifi/vm1.sock\"\n\
+         # name = \"vm1\"       # default: the socket's file stem\n\n",
     );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {

@@ -61,6 +61,15 @@ pub(crate) enum Request {
         /// The namespace.
         netns: String,
     },
+    /// Serve a VM's NIC as a vhost-user-net device on the unix socket `socket` (see
+    /// [`crate::vhost_user`]); the guest is named `vm:NAME` (default: the socket's file stem).
+    VhostUser {
+        /// The socket the VMM connects to.
+        socket: String,
+        /// The VM's name.
+        #[serde(default)]
+        name: Option<String>,
+    },
 }
 
 /// The daemon's answer.
@@ -71,6 +80,8 @@ pub(crate) enum Response {
     Status(Snapshot),
     /// A namespace was attached.
     Attached(Attachment),
+    /// A vhost-user port is listening for its VM.
+    VhostUser(VhostUserAttachment),
     /// A namespace was detached.
     Detached {
         /// The namespace.
@@ -91,6 +102,19 @@ pub(crate) struct Attachment {
     /// The TAP inside it.
     pub(crate) ifname: String,
     /// The station's (and the TAP's) address.
+    pub(crate) mac: String,
+    /// The guest's number.
+    pub(crate) guest: u32,
+}
+
+/// A VM's vhost-user port served by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VhostUserAttachment {
+    /// The socket the VMM connects to.
+    pub(crate) socket: String,
+    /// The VM's name (the guest is `vm:NAME`).
+    pub(crate) name: String,
+    /// The station's address: give it to the VMM (`-device virtio-net-pci,mac=...`).
     pub(crate) mac: String,
     /// The guest's number.
     pub(crate) guest: u32,

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
-use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs};
+use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::config::{
     control_socket, default_config_text, default_socket, default_state_dir, HostConfig,
 };
@@ -227,6 +227,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         networks = %networks.join(", "),
         "vwifi-host running"
     );
+    let vms = cfg.vhost_user.clone();
     let stop = async move {
         // A namespace of the configuration that cannot be attached stops the daemon; one
         // recorded at run time is forgotten (its namespace was deleted while we were away).
@@ -240,6 +241,13 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                 Err(message) => {
                     tracing::warn!(%netns, error = %message, "a recorded attachment could not be restored: forgotten");
                 }
+            }
+        }
+        for vm in vms {
+            let socket = vm.socket.display().to_string();
+            if let Err(message) = crate::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await {
+                let _ = stop_tx.send(true);
+                return Err(HostError::VhostUser { socket, message });
             }
         }
         drop(cmd_tx);
@@ -286,6 +294,26 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
         control::Response::Attached(a) => format!(
             "{} in network namespace {}: station {} (guest {})\n",
             a.ifname, a.netns, a.mac, a.guest
+        ),
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host vhost-user`.
+pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.daemon_socket));
+    let socket = std::path::absolute(&args.vhost_socket).unwrap_or(args.vhost_socket);
+    let req = control::Request::VhostUser {
+        socket: socket.display().to_string(),
+        name: args.name,
+    };
+    let text = match control::request(&ctl, &req)? {
+        control::Response::VhostUser(a) => format!(
+            "vhost-user socket {} for VM {}: station {} (guest {})\n",
+            a.socket, a.name, a.mac, a.guest
         ),
         other => format!("{other:?}\n"),
     };

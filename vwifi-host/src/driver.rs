@@ -144,6 +144,14 @@ pub(crate) enum Command {
         /// The interface in it.
         ifname: String,
     },
+    /// `vhost-user`: admit the station of a VM named `name` (`vm:NAME`), unless a guest of
+    /// that name is served already.
+    AdmitNamed {
+        /// The guest's name.
+        name: String,
+        /// The guest and its station's address, or why not.
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+    },
     /// `detach --netns`: remove the station of a network namespace (its TAP goes with it).
     Detach {
         /// The namespace.
@@ -346,6 +354,12 @@ impl Driver {
                     self.remove(now, adm.guest, "attach abandoned");
                 }
             }
+            Command::AdmitNamed { name, reply } => {
+                let result = self.admit_named(name);
+                if let Err(Ok((adm, _))) = reply.send(result) {
+                    self.remove(now, adm.guest, "attach abandoned");
+                }
+            }
             Command::Detach { netns, reply } => {
                 let found = self
                     .guests
@@ -505,6 +519,24 @@ impl Driver {
                 Some(netns.to_owned()),
                 Some(shared),
             )
+            .map_err(|e| e.to_string())?;
+        let mac = self
+            .world
+            .mux()
+            .and_then(|m| m.station(adm.guest))
+            .map(|s| s.mac())
+            .ok_or_else(|| "the station vanished".to_owned())?;
+        Ok((adm, mac))
+    }
+
+    /// Admits a guest named `name` (its address derives from the name), unless a guest of
+    /// that name is served already.
+    fn admit_named(&mut self, name: String) -> Result<(Admitted, MacAddr), String> {
+        if self.guests.values().any(|e| e.name == name) {
+            return Err(format!("a guest named {name:?} is served already"));
+        }
+        let adm = self
+            .admit_as(name, PeerInfo::Anonymous, None, None)
             .map_err(|e| e.to_string())?;
         let mac = self
             .world
@@ -1044,7 +1076,7 @@ pub(crate) fn create_uplink_tap(name: &str) -> std::io::Result<tun_rs::AsyncDevi
 }
 
 /// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -1084,6 +1116,12 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                     Ok(Ok(_)) => Response::Detached { netns },
                     Ok(Err(message)) => Response::Error { message },
                     Err(_) => return,
+                }
+            }
+            Ok(Request::VhostUser { socket, name }) => {
+                match crate::vhost_user::attach(&cmds, socket.into(), name).await {
+                    Ok(a) => Response::VhostUser(a),
+                    Err(message) => Response::Error { message },
                 }
             }
             Ok(Request::Status) => {

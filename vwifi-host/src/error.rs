@@ -118,6 +118,14 @@ pub(crate) enum HostError {
         #[source]
         source: io::Error,
     },
+    /// A VM of the configuration's `[[vhost_user]]` could not be served.
+    #[error("cannot serve the vhost-user socket {socket} of the configuration: {message}")]
+    VhostUser {
+        /// The socket path.
+        socket: String,
+        /// Why.
+        message: String,
+    },
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

@@ -14,6 +14,7 @@ mod error;
 mod netns;
 mod psk;
 mod state;
+mod vhost_user;
 mod world;
 
 use std::error::Error as _;
@@ -49,6 +50,7 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Metrics(args) => daemon::metrics(args, &mut io::stdout().lock()),
         Command::Attach(args) => daemon::attach(args, &mut io::stdout().lock()),
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
+        Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
     }
 }
 

@@ -1,2 +1,27 @@
-//! Virtio transport of vwifi for VMs: a vhost-user-net device backend and a virtio-drivers driver. Not built yet: arrives with issue 6.
-#![forbid(unsafe_code)]
+//! Virtio transport of vwifi for VMs.
+//!
+//! - [`device`]: the virtio-net device model (features, config space with the station's MAC
+//!   and link status, the transmit queue to frames, frames into the receive queue with
+//!   mergeable buffers and event-index notifications), independent of how the rings arrive.
+//! - [`vhost_user`]: that device as a vhost-user-net backend for a VMM (QEMU's
+//!   `-netdev vhost-user`, cloud-hypervisor's `--net vhost_user=true`), one port per VM, with
+//!   an async-friendly API for the host daemon.
+//! - [`link`]: the driver side on `virtio-drivers`: [`link::VwifiLink`] gives a Rust guest
+//!   without a kernel Ethernet frames and in-band control messages (EtherType 0x88B5).
+//! - `testing` (feature `test-utils`): a `virtio-drivers` Hal and Transport over a
+//!   `vm-memory` region, so the driver and the device exchange frames in one process.
+//!
+//! `unsafe` is confined to the `testing` module (the `Hal` trait is unsafe by nature); the
+//! device itself reaches guest memory only through `vm-memory`'s checked accessors.
+
+pub mod device;
+mod frontend_fix;
+pub mod link;
+#[cfg(any(test, feature = "test-utils"))]
+#[allow(unsafe_code)]
+pub mod testing;
+pub mod vhost_user;
+
+pub use device::{DeviceError, DeviceStats, NetDevice};
+pub use link::{Received, VwifiLink, VwifiLinkError};
+pub use vhost_user::{PortConfig, PortHandle, SessionEnd, VhostUserError, VhostUserPort};

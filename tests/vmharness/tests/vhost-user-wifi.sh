@@ -1,0 +1,64 @@
+# A VM whose NIC is vwifi-host's vhost-user-net device (run-vm.sh -x plus the
+# -q arguments in tests/vmharness/README.md). Driven by the host-side root
+# test vwifi-host/tests/vhost_user.rs, which starts vwifi-host and passes:
+#   STATION_MAC  the MAC vwifi-host gave the VM's station (eth0 must have it)
+#   SSID, PASSPHRASE  the network to join (with BAD_PASSPHRASE: a wrong one,
+#                which must fail clearly and leave the station disconnected)
+#   GUEST_IP, PEER_IP  addresses on the network: ping PEER_IP (a namespace
+#                guest on the same network, on the host) after connecting; the first
+#                reply may take PING_WAIT seconds (default 10)
+#   IPERF_SECS   optional: iperf3 client (copied in at /opt/iperf3) to PEER_IP for
+#                that many seconds, printed as VWIFI-IPERF-VHOST: lines
+#   TAP_MAC, TAP_IP, TAP_PEER_IP  optional, with IPERF_SECS: the same VM's second NIC
+#                (a plain -netdev tap backend, MAC TAP_MAC) gets TAP_IP and runs iperf3
+#                to TAP_PEER_IP on the host too (VWIFI-IPERF-TAP: lines)
+# The vwifi-guest binary is copied in with `-f .../vwifi-guest`.
+. /usr/lib/vwifi-harness/lib.sh
+modprobe virtio_pci 2>/dev/null
+modprobe virtio_net || fail "virtio_net"
+wait_for 10 "[ -e /sys/class/net/eth0 ]" || fail "no eth0"
+mac=$(cat /sys/class/net/eth0/address)
+log "eth0 $mac (station $STATION_MAC)"
+[ "$mac" = "$STATION_MAC" ] || fail "eth0 has $mac, not the station's MAC $STATION_MAC"
+ip link set eth0 up || fail "eth0 up"
+VG=/opt/vwifi-guest
+[ -n "${SSID:-}" ] || { log "vhost-user-wifi: eth0 OK"; exit 0; }
+
+$VG --link eth0 status || fail "status in-band"
+$VG --link eth0 scan > /tmp/scan.txt 2>&1 || { cat /tmp/scan.txt; fail "scan"; }
+cat /tmp/scan.txt
+grep -q "$SSID" /tmp/scan.txt || fail "scan does not show $SSID"
+
+if [ -n "${BAD_PASSPHRASE:-}" ]; then
+    if printf '%s\n' "$BAD_PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin --timeout 20 > /tmp/connect.txt 2>&1; then
+        cat /tmp/connect.txt; fail "connect with a wrong passphrase succeeded"
+    fi
+    cat /tmp/connect.txt
+    log "VWIFI-CONNECT-REFUSED: $(tr '\n' ' ' < /tmp/connect.txt)"
+    $VG --link eth0 status > /tmp/status.txt 2>&1; cat /tmp/status.txt
+    grep -Eq "^state: +connected" /tmp/status.txt && fail "connected after a wrong passphrase"
+    log "vhost-user-wifi: wrong passphrase refused"
+    exit 0
+fi
+
+printf '%s\n' "$PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin --timeout 30 || fail "connect to $SSID"
+$VG --link eth0 status || fail "status after connect"
+cat /sys/class/net/eth0/carrier 2>/dev/null | sed 's/^/carrier: /'
+ip addr add "$GUEST_IP/24" dev eth0 || fail "address"
+# With stations on several channels the radio time-shares them: the first ARP may wait for
+# the peer's channel slot (PING_WAIT seconds at most).
+ping -c 1 -w "${PING_WAIT:-10}" "$PEER_IP" > /dev/null || fail "no first reply from $PEER_IP"
+ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping the namespace guest $PEER_IP"
+log "VWIFI-PING-OK"
+if [ -n "${IPERF_SECS:-}" ]; then
+    /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3 over vwifi"; }
+    grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF-VHOST: /'
+    if [ -n "${TAP_MAC:-}" ]; then
+        tap=$(for d in /sys/class/net/*; do [ "$(cat $d/address)" = "$TAP_MAC" ] && basename $d; done)
+        [ -n "$tap" ] || fail "no NIC with $TAP_MAC"
+        ip link set "$tap" up && ip addr add "$TAP_IP/24" dev "$tap" || fail "$tap"
+        /opt/iperf3 -c "$TAP_PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf-tap.txt 2>&1 || { cat /tmp/iperf-tap.txt; fail "iperf3 over the TAP"; }
+        grep -E "sender|receiver" /tmp/iperf-tap.txt | sed 's/^/VWIFI-IPERF-TAP: /'
+    fi
+fi
+log "vhost-user-wifi: OK"

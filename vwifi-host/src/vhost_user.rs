@@ -1,0 +1,262 @@
+//! `vhost-user`: a VM's station served as a vhost-user-net device.
+//!
+//! `vwifi-host vhost-user --socket PATH [--name NAME]` (or `[[vhost_user]]` in the config)
+//! admits a guest named `vm:NAME` (its MAC derives from the name, so it is the same at every
+//! start), and listens on PATH with a [`VhostUserPort`]. The VMM connects (QEMU:
+//! `-chardev socket,id=vu,path=PATH -netdev vhost-user,id=n0,chardev=vu
+//! -device virtio-net-pci,netdev=n0,mac=MAC`); the guest kernel's virtio_net driver gives the VM
+//! a NIC whose frames are the station's data, exactly as [`crate::netns`] serves a TAP:
+//! - a frame with EtherType 0x88B5 from the guest carries one guest-protocol message
+//!   (in-band control, as `vwifi-guest --link eth0` sends it), answered in one frame on the
+//!   receive queue from [`HOST_MAC`](crate::netns::HOST_MAC) to the frame's source;
+//! - every other frame is the station's data, and the station's data from the air is written
+//!   to the receive queue (data from the air carrying 0x88B5 is dropped: only the host speaks
+//!   control on the link);
+//! - the device's link status (config space) is up while the station is associated.
+//!
+//! One port serves one VM session: when the VMM disconnects (the VM stopped) or the guest
+//! breaks the virtio contract, the guest is removed and the socket is gone; attach it again
+//! for the next run. The daemon stopping closes the port (the VM's NIC loses its backend).
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use vwifi_core::demux::GuestId;
+use vwifi_core::proto::{Event, Message};
+use vwifi_core::MacAddr;
+use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
+
+use crate::control::VhostUserAttachment;
+use crate::driver::Command;
+use crate::netns::{classify, control_frame, TapFrame};
+
+/// The longest VM name.
+const MAX_NAME_LEN: usize = 64;
+
+/// The VM's name: `name`, or the socket's file stem; printable, at most 64 bytes.
+fn vm_name(socket: &std::path::Path, name: Option<String>) -> Result<String, String> {
+    let name = match name {
+        Some(n) => n,
+        None => socket
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                format!(
+                    "give --name: the socket path {} has no usable file name",
+                    socket.display()
+                )
+            })?,
+    };
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "the VM name {name:?} must have 1 to {MAX_NAME_LEN} bytes"
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "the VM name {name:?} contains a space or a control character"
+        ));
+    }
+    Ok(name)
+}
+
+/// Admits the VM's station, listens on `socket` and serves the port on a task of its own.
+/// The error is the message for the operator.
+pub(crate) async fn attach(
+    cmds: &mpsc::Sender<Command>,
+    socket: PathBuf,
+    name: Option<String>,
+) -> Result<VhostUserAttachment, String> {
+    let name = vm_name(&socket, name)?;
+    if socket.as_os_str().is_empty() {
+        return Err("the vhost-user socket path is empty".into());
+    }
+    let stopping = || "the daemon is stopping".to_owned();
+    let (reply, answer) = oneshot::channel();
+    cmds.send(Command::AdmitNamed {
+        name: format!("vm:{name}"),
+        reply,
+    })
+    .await
+    .map_err(|_| stopping())?;
+    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    let port = match VhostUserPort::listen(&socket, PortConfig::new(mac.0)) {
+        Ok(port) => port,
+        Err(e) => {
+            let message = crate::driver::error_chain(&e);
+            tracing::warn!(socket = %socket.display(), %name, error = %message, "vhost-user failed");
+            let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
+            return Err(message);
+        }
+    };
+    tracing::info!(guest = adm.guest.0, socket = %socket.display(), %name, %mac, "vhost-user port listening");
+    tokio::spawn(serve_port(
+        port,
+        adm.guest,
+        adm.name,
+        mac,
+        adm.outbox,
+        cmds.clone(),
+    ));
+    Ok(VhostUserAttachment {
+        socket: socket.display().to_string(),
+        name,
+        mac: mac.to_string(),
+        guest: adm.guest.0,
+    })
+}
+
+/// Serves one VM's port until the session ends or the driver lets the guest go.
+async fn serve_port(
+    mut port: VhostUserPort,
+    guest: GuestId,
+    name: String,
+    station: MacAddr,
+    mut outbox: mpsc::Receiver<Message>,
+    cmds: mpsc::Sender<Command>,
+) {
+    let handle = port.handle();
+    // Answers go to whoever asked last; before anyone asked, to the NIC's own address.
+    let mut peer = station;
+    let why = loop {
+        tokio::select! {
+            frame = port.from_guest.recv() => {
+                let Some(frame) = frame else {
+                    break port.ended().await.to_string();
+                };
+                let msg = match classify(&frame) {
+                    TapFrame::Runt => continue,
+                    TapFrame::Data { .. } => Message::Data(frame),
+                    TapFrame::Control { src, msg: Ok(msg) } => {
+                        if !src.is_group() {
+                            peer = src;
+                        }
+                        msg
+                    }
+                    TapFrame::Control { src, msg: Err(e) } => {
+                        tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+                        if let Some(reply) = e.error_reply() {
+                            if !src.is_group() {
+                                peer = src;
+                            }
+                            send_control(&handle, reply, peer, &name);
+                        }
+                        continue;
+                    }
+                };
+                if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+                    break "the daemon is stopping".into();
+                }
+            }
+            msg = outbox.recv() => match msg {
+                Some(Message::Data(frame)) => {
+                    if matches!(classify(&frame), TapFrame::Control { .. }) {
+                        tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                        continue;
+                    }
+                    if !handle.send(frame) {
+                        tracing::trace!(guest = guest.0, %name, "frame for the VM dropped: no receive buffers");
+                    }
+                }
+                Some(msg) => {
+                    follow_link(&handle, &msg);
+                    send_control(&handle, msg, peer, &name);
+                }
+                None => {
+                    // The driver let the guest go (shutdown or removal): end the session.
+                    handle.close();
+                    tracing::info!(guest = guest.0, %name, "vhost-user port closed");
+                    return;
+                }
+            }
+        }
+    };
+    let stats = handle.stats();
+    tracing::info!(
+        guest = guest.0,
+        %name,
+        reason = %why,
+        tx_frames = stats.tx_frames,
+        rx_frames = stats.rx_frames,
+        rx_dropped = stats.rx_no_buffer + stats.rx_too_long,
+        "vhost-user session ended"
+    );
+    let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// Sets the device's link status from the station's events: up on `Connected`, down on
+/// `Disconnected` and `ConnectFailed`.
+fn follow_link(handle: &PortHandle, msg: &Message) {
+    match msg {
+        Message::Event(Event::Connected { .. }) => handle.set_link(true),
+        Message::Event(Event::Disconnected { .. } | Event::ConnectFailed { .. }) => {
+            handle.set_link(false);
+        }
+        _ => {}
+    }
+}
+
+/// Queues one control message for the VM; one that cannot be framed is logged and dropped.
+fn send_control(handle: &PortHandle, msg: Message, dst: MacAddr, name: &str) {
+    match control_frame(msg, dst) {
+        Ok((frame, cut)) => {
+            if cut > 0 {
+                tracing::info!(%name, cut, "scan result cut to fit one frame");
+            }
+            if !handle.send(Bytes::from(frame)) {
+                tracing::debug!(%name, "control message for the VM dropped: no receive buffers");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(%name, error = %e, "control message dropped: it does not fit a frame");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_vm_name_defaults_to_the_socket_stem_and_is_checked() {
+        assert_eq!(vm_name(Path::new("/run/vm1.sock"), None).unwrap(), "vm1");
+        assert_eq!(
+            vm_name(Path::new("/run/x.sock"), Some("lab".into())).unwrap(),
+            "lab"
+        );
+        assert!(vm_name(Path::new("/"), None).is_err());
+        assert!(vm_name(Path::new("/a"), Some("a b".into())).is_err());
+        assert!(vm_name(Path::new("/a"), Some(String::new())).is_err());
+        assert!(vm_name(Path::new("/a"), Some("x".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn the_link_follows_the_station_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let port =
+            VhostUserPort::listen(&dir.path().join("s"), PortConfig::new([2, 0, 0, 0, 0, 1]))
+                .unwrap();
+        let h = port.handle();
+        assert!(!h.link_up());
+        follow_link(
+            &h,
+            &Message::Event(Event::Connected {
+                ssid: vwifi_core::proto::Ssid::new(b"lab").unwrap(),
+                bssid: MacAddr([2, 0, 0, 0, 0, 2]),
+                channel: 1,
+            }),
+        );
+        assert!(h.link_up());
+        follow_link(
+            &h,
+            &Message::Event(Event::Disconnected {
+                reason: 3,
+                locally_generated: true,
+            }),
+        );
+        assert!(!h.link_up());
+    }
+}

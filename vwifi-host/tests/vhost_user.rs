@@ -1,0 +1,550 @@
+//! `vhost-user` with stock QEMU: a VM of the VM harness (tests/vmharness, Debian's QEMU and
+//! kernel) gets its NIC from `vwifi-host` on the simulated radio; inside the guest
+//! `vwifi-guest --link eth0` scans, connects with the guest's own passphrase and pings a
+//! namespace guest attached to the same network on the host; a wrong passphrase is refused
+//! clearly and leaves the station disconnected.
+//!
+//! Needs root (network namespaces, the TAP of the namespace guest), `ip`, `flock` and the VM
+//! harness set up (`sudo tests/vmharness/setup.sh`, in `/tmp/vwifi-harness` or
+//! `$VWIFI_HARNESS_DIR`); the tests are ignored otherwise (`.ci/run` runs ignored tests as
+//! root) and fail loudly when a prerequisite is missing. They also need the `vwifi-guest`
+//! binary next to `vwifi-host` (`cargo build -p vwifi-guest`). VMs run one at a time here and
+//! take one of the two machine-wide harness slots (`flock /tmp/vwifi-vm-N.lock`).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
+const LAB_PASSPHRASE: &str = "correct horse battery staple";
+
+/// One VM at a time from this test binary.
+static VM: Mutex<()> = Mutex::new(());
+
+/// The `vwifi-guest` binary of the same target directory and profile as `vwifi-host`.
+fn guest_bin() -> PathBuf {
+    let path = Path::new(HOST).with_file_name("vwifi-guest");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p vwifi-guest` first",
+        path.display()
+    );
+    path
+}
+
+/// `tests/vmharness/run-vm.sh`, after checking the harness is set up and we are root.
+fn run_vm_script() -> PathBuf {
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "these tests need root"
+    );
+    let dir = std::env::var("VWIFI_HARNESS_DIR").unwrap_or_else(|_| "/tmp/vwifi-harness".into());
+    assert!(
+        Path::new(&dir).join("base.cpio").exists(),
+        "the VM harness is not set up in {dir}: run `sudo tests/vmharness/setup.sh`"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vmharness/run-vm.sh");
+    assert!(script.exists(), "{} is missing", script.display());
+    script
+}
+
+/// A network namespace with a unique name, deleted when dropped.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "vwv-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        Self(name)
+    }
+
+    fn exec(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .arg(program)
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{cmd:?} failed: {}", text(&out));
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The daemon on the simulated radio, with debug logs in a file; killed when dropped.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// `vwifi-host run` with `config`, once it answers `status` with `guests` guests.
+    fn start(config: &str, guests: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("host.sock");
+        let log = dir.path().join("daemon.log");
+        let config_path = dir.path().join("host.toml");
+        std::fs::write(&config_path, config).expect("config");
+        let child = Command::new(HOST)
+            .args(["run", "-v", "--config"])
+            .arg(&config_path)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("run vwifi-host");
+        let daemon = Self {
+            child,
+            socket,
+            log,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while daemon
+            .status()
+            .map_or(0, |s| s["guests"].as_array().map_or(0, Vec::len))
+            != guests
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not come up: {}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let out = Command::new(HOST)
+            .args(["status", "--json", "--socket"])
+            .arg(&self.socket)
+            .output()
+            .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// The MAC of the guest named `name`.
+    fn mac_of(&self, name: &str) -> String {
+        let status = self.status().expect("status");
+        status["guests"]
+            .as_array()
+            .and_then(|g| g.iter().find(|g| g["name"].as_str() == Some(name)))
+            .and_then(|g| g["mac"].as_str())
+            .unwrap_or_else(|| panic!("no guest {name} in {status}"))
+            .to_owned()
+    }
+}
+
+/// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
+fn join_lab(ns: &Netns, addr: &str) {
+    let out = ns.exec(
+        guest_bin(),
+        &[
+            "--link",
+            "wlan0",
+            "connect",
+            "vwifi-lab",
+            "--passphrase",
+            LAB_PASSPHRASE,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    run_ok(Command::new("ip").args([
+        "netns", "exec", &ns.0, "ip", "addr", "add", addr, "dev", "wlan0",
+    ]));
+}
+
+/// Boots the harness VM with its NIC on the vhost-user socket `socket` (MAC `mac`) and
+/// `tests/vhost-user-wifi.sh` inside; returns whether it passed and its console.
+fn boot_vm(socket: &Path, mac: &str, env: &[(&str, &str)]) -> (bool, String) {
+    boot_vm_with(socket, mac, env, &[])
+}
+
+/// [`boot_vm`] with more `run-vm.sh` arguments (after the vhost-user NIC).
+fn boot_vm_with(
+    socket: &Path,
+    mac: &str,
+    env: &[(&str, &str)],
+    extra: &[String],
+) -> (bool, String) {
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let out = vm_command(socket, mac, env, extra, std::process::id() % 2)
+        .output()
+        .expect("run-vm.sh");
+    (out.status.success(), text(&out))
+}
+
+/// The command booting the harness VM on harness slot `slot` (0 or 1: at most two VMs run on
+/// the machine at once, whoever starts them).
+fn vm_command(
+    socket: &Path,
+    mac: &str,
+    env: &[(&str, &str)],
+    extra: &[String],
+    slot: u32,
+) -> Command {
+    let script = run_vm_script();
+    let guest_script = script.with_file_name("tests").join("vhost-user-wifi.sh");
+    let mut cmd = Command::new("flock");
+    cmd.arg(format!("/tmp/vwifi-vm-{slot}.lock"))
+        .arg(&script)
+        .args(["-t", "150", "-x", "-f"]);
+    cmd.arg(guest_bin());
+    cmd.args(["-e", &format!("STATION_MAC={mac}")]);
+    for (k, v) in env {
+        cmd.args(["-e", &format!("{k}={v}")]);
+    }
+    // QEMU's vhost-user-net: shared guest RAM (-x), the socket as a chardev, the station's
+    // MAC on the device. `vectors=0` (INTx): QEMU 7.2 under TCG crashes setting up MSI-X
+    // notifiers for a vhost-user-net device.
+    for arg in [
+        "-chardev".to_owned(),
+        format!("socket,id=vu,path={}", socket.display()),
+        "-netdev".to_owned(),
+        "vhost-user,id=n0,chardev=vu".to_owned(),
+        "-device".to_owned(),
+        format!("virtio-net-pci,netdev=n0,mac={mac},vectors=0"),
+    ] {
+        cmd.arg("-q").arg(arg);
+    }
+    cmd.args(extra);
+    cmd.arg(&guest_script);
+    cmd
+}
+
+#[test]
+#[ignore = "needs root and the VM harness; .ci/run runs ignored tests as root"]
+fn a_vm_joins_over_vhost_user_and_pings_a_namespace_guest() {
+    let peer = Netns::new("peer");
+    let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
+    join_lab(&peer, "10.99.0.2/24");
+    // At runtime, through the control socket.
+    let vm_socket = daemon.dir.path().join("vm1.sock");
+    let out = run_ok(
+        Command::new(HOST)
+            .args(["vhost-user", "--name", "vm1", "--socket"])
+            .arg(&vm_socket)
+            .arg("--daemon-socket")
+            .arg(&daemon.socket),
+    );
+    let mac = daemon.mac_of("vm:vm1");
+    assert!(text(&out).contains(&mac), "{}", text(&out));
+    assert!(vm_socket.exists(), "the socket is listening");
+    let (passed, console) = boot_vm(
+        &vm_socket,
+        &mac,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("PASSPHRASE", LAB_PASSPHRASE),
+            ("GUEST_IP", "10.99.0.3"),
+            ("PEER_IP", "10.99.0.2"),
+        ],
+    );
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    assert!(console.contains(&format!("eth0 {mac}")), "{console}");
+    assert!(console.contains("connected to vwifi-lab"), "{console}");
+    assert!(console.contains("VWIFI-PING-OK"), "{console}");
+    // The VM's shutdown ended the session: the guest is gone, the socket too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !daemon.log_text().contains("vhost-user session ended") {
+        assert!(Instant::now() < deadline, "{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let names: Vec<String> = daemon.status().expect("status")["guests"]
+        .as_array()
+        .map(|g| {
+            g.iter()
+                .filter_map(|g| g["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, [format!("netns:{}", peer.0)]);
+    assert!(!vm_socket.exists());
+    let log = daemon.log_text();
+    assert!(!log.contains(LAB_PASSPHRASE), "a passphrase in the logs");
+}
+
+#[test]
+#[ignore = "needs root and the VM harness; .ci/run runs ignored tests as root"]
+fn a_wrong_passphrase_leaves_the_vm_disconnected_with_a_clear_message() {
+    // From the configuration this time.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vm_socket = dir.path().join("vm2.sock");
+    let daemon = Daemon::start(
+        &format!("[[vhost_user]]\nsocket = \"{}\"\n", vm_socket.display()),
+        1,
+    );
+    let mac = daemon.mac_of("vm:vm2");
+    let (passed, console) = boot_vm(
+        &vm_socket,
+        &mac,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("BAD_PASSPHRASE", "not the passphrase"),
+        ],
+    );
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    let refused = console
+        .lines()
+        .find(|l| l.contains("VWIFI-CONNECT-REFUSED:"))
+        .unwrap_or_else(|| panic!("no refusal in\n{console}"));
+    assert!(refused.contains("wrong passphrase"), "{refused}");
+    assert!(console.contains("wrong passphrase refused"), "{console}");
+    assert!(!daemon.log_text().contains("not the passphrase"));
+}
+
+/// A TAP in the host's namespace with an address, deleted when dropped.
+struct Tap(String);
+
+impl Tap {
+    fn new(addr: &str) -> Self {
+        let name = format!("vwtap{}", std::process::id() % 100_000);
+        run_ok(Command::new("ip").args(["tuntap", "add", "dev", &name, "mode", "tap"]));
+        let tap = Self(name);
+        run_ok(Command::new("ip").args(["addr", "add", addr, "dev", &tap.0]));
+        run_ok(Command::new("ip").args(["link", "set", &tap.0, "up"]));
+        tap
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// An `iperf3 -s -1` daemon (one test, then it exits); killed when dropped if still there.
+struct IperfServer(PathBuf);
+
+impl IperfServer {
+    fn start(netns: Option<&Netns>, bind: &str, dir: &Path) -> Self {
+        let pidfile = dir.join(format!("iperf-{bind}.pid"));
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &ns.0, "iperf3"]);
+                c
+            }
+            None => Command::new("iperf3"),
+        };
+        cmd.args(["-s", "-1", "-D", "-B", bind, "--pidfile"])
+            .arg(&pidfile);
+        run_ok(&mut cmd);
+        Self(pidfile)
+    }
+}
+
+impl Drop for IperfServer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// The receiver's Mbit/s on the console line tagged `tag`.
+fn receiver_mbits(console: &str, tag: &str) -> f64 {
+    let line = console
+        .lines()
+        .find(|l| l.contains(tag) && l.contains("receiver"))
+        .unwrap_or_else(|| panic!("no {tag} receiver line in\n{console}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .iter()
+        .position(|w| *w == "Mbits/sec")
+        .and_then(|i| words.get(i.checked_sub(1)?))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Mbits/sec in {line}"))
+}
+
+#[test]
+#[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
+fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
+    let iperf = Path::new("/usr/bin/iperf3");
+    assert!(iperf.exists(), "iperf3 is missing: apt-get install iperf3");
+    let peer = Netns::new("ipf");
+    let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
+    join_lab(&peer, "10.99.0.2/24");
+    let vm_socket = daemon.dir.path().join("vm3.sock");
+    run_ok(
+        Command::new(HOST)
+            .args(["vhost-user", "--socket"])
+            .arg(&vm_socket)
+            .arg("--daemon-socket")
+            .arg(&daemon.socket),
+    );
+    let mac = daemon.mac_of("vm:vm3");
+    let tap = Tap::new("10.98.0.1/24");
+    let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", daemon.dir.path());
+    let _tap_server = IperfServer::start(None, "10.98.0.1", daemon.dir.path());
+    let tap_mac = "52:54:00:76:77:01";
+    let extra: Vec<String> = [
+        "-f".to_owned(),
+        iperf.display().to_string(),
+        "-q".to_owned(),
+        "-netdev".to_owned(),
+        "-q".to_owned(),
+        format!("tap,id=t0,ifname={},script=no,downscript=no", tap.0),
+        "-q".to_owned(),
+        "-device".to_owned(),
+        "-q".to_owned(),
+        format!("virtio-net-pci,netdev=t0,mac={tap_mac}"),
+    ]
+    .into();
+    let (passed, console) = boot_vm_with(
+        &vm_socket,
+        &mac,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("PASSPHRASE", LAB_PASSPHRASE),
+            ("GUEST_IP", "10.99.0.3"),
+            ("PEER_IP", "10.99.0.2"),
+            ("IPERF_SECS", "5"),
+            ("TAP_MAC", tap_mac),
+            ("TAP_IP", "10.98.0.2"),
+            ("TAP_PEER_IP", "10.98.0.1"),
+        ],
+        &extra,
+    );
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    let vwifi = receiver_mbits(&console, "VWIFI-IPERF-VHOST:");
+    let plain = receiver_mbits(&console, "VWIFI-IPERF-TAP:");
+    println!("iperf3 VM -> namespace guest, TCP 5 s: vwifi over vhost-user {vwifi:.1} Mbit/s; same VM over a plain TAP {plain:.1} Mbit/s");
+    assert!(vwifi > 0.0 && plain > 0.0);
+}
+
+#[test]
+#[ignore = "needs root and the VM harness (both slots); .ci/run runs ignored tests as root"]
+fn two_vms_join_different_networks_at_the_same_time() {
+    let (lab, office) = (Netns::new("lab"), Netns::new("office"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sock_a, sock_b) = (dir.path().join("vma.sock"), dir.path().join("vmb.sock"));
+    let daemon = Daemon::start(
+        &format!(
+            "[[attach]]\nnetns = \"{}\"\n[[attach]]\nnetns = \"{}\"\n\
+             [[vhost_user]]\nsocket = \"{}\"\n[[vhost_user]]\nsocket = \"{}\"\n",
+            lab.0,
+            office.0,
+            sock_a.display(),
+            sock_b.display()
+        ),
+        4,
+    );
+    join_lab(&lab, "10.99.0.2/24");
+    let out = office.exec(
+        guest_bin(),
+        &[
+            "--link",
+            "wlan0",
+            "connect",
+            "vwifi-office",
+            "--passphrase",
+            "office demo passphrase",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    run_ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &office.0,
+        "ip",
+        "addr",
+        "add",
+        "10.97.0.2/24",
+        "dev",
+        "wlan0",
+    ]));
+    let (mac_a, mac_b) = (daemon.mac_of("vm:vma"), daemon.mac_of("vm:vmb"));
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vm_a = vm_command(
+        &sock_a,
+        &mac_a,
+        &[
+            ("SSID", "vwifi-lab"),
+            ("PASSPHRASE", LAB_PASSPHRASE),
+            ("GUEST_IP", "10.99.0.3"),
+            ("PEER_IP", "10.99.0.2"),
+            ("PING_WAIT", "30"),
+        ],
+        &[],
+        0,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run-vm.sh");
+    let vm_b = vm_command(
+        &sock_b,
+        &mac_b,
+        &[
+            ("SSID", "vwifi-office"),
+            ("PASSPHRASE", "office demo passphrase"),
+            ("GUEST_IP", "10.97.0.3"),
+            ("PEER_IP", "10.97.0.2"),
+            ("PING_WAIT", "30"),
+        ],
+        &[],
+        1,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run-vm.sh");
+    for (vm, ssid) in [(vm_a, "vwifi-lab"), (vm_b, "vwifi-office")] {
+        let out = vm.wait_with_output().expect("run-vm.sh");
+        let console = text(&out);
+        assert!(
+            out.status.success(),
+            "the VM on {ssid} failed:\n{console}\n{}",
+            daemon.log_text()
+        );
+        assert!(
+            console.contains(&format!("connected to {ssid}")),
+            "{console}"
+        );
+        assert!(console.contains("VWIFI-PING-OK"), "{console}");
+    }
+}
