@@ -32,7 +32,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::addr::MacAddr;
-use vwifi_core::io::LinkError;
+use vwifi_core::io::{GuestLink, LinkError};
 use vwifi_core::proto::{Capabilities, ErrorCode, Event, Message, RequestId, VERSION};
 use vwifi_transport_unix::{LinkConfig, ListenerConfig, UnixGuestListener, UnixLink};
 
@@ -51,11 +51,86 @@ pub const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 /// The longest wait between two reconnection attempts.
 pub const RECONNECT_MAX: Duration = Duration::from_secs(1);
 
+/// How the agent reaches the host: one stream, one guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEndpoint {
+    /// The host daemon's Unix socket (a container, a local guest).
+    Socket(PathBuf),
+    /// A virtio-serial port (`/dev/vportNpM`, or a `/dev/virtio-ports/NAME` link) whose other
+    /// end the VMM connects to the host daemon's socket.
+    Serial(PathBuf),
+    /// An `AF_VSOCK` port of a context (the host is context 2), which the VMM's vsock device
+    /// forwards to the host daemon's socket.
+    Vsock {
+        /// The context id.
+        cid: u32,
+        /// The port.
+        port: u32,
+    },
+}
+
+impl HostEndpoint {
+    /// Opens one link to the host over this endpoint.
+    async fn open(&self) -> Result<Box<dyn GuestLink>, GuestError> {
+        match self {
+            Self::Socket(path) => vwifi_transport_unix::connect(path, LinkConfig::default())
+                .await
+                .map(|l| Box::new(l) as Box<dyn GuestLink>)
+                .map_err(|e| match e {
+                    vwifi_transport_unix::Error::Connect { path, source } => GuestError::Connect {
+                        hint: connect_hint(&source),
+                        path,
+                        source,
+                    },
+                    other => GuestError::Connect {
+                        path: path.clone(),
+                        hint: "check the path",
+                        source: std::io::Error::other(other),
+                    },
+                }),
+            Self::Serial(path) => {
+                vwifi_transport_unix::open_char_device(path, LinkConfig::default())
+                    .map(|l| Box::new(l) as Box<dyn GuestLink>)
+                    .map_err(|e| {
+                        GuestError::Connect {
+                path: path.clone(),
+                hint: "give the VM's virtio-serial port (ls /dev/virtio-ports/); it admits one \
+                               opener, so no other agent may hold it",
+                source: std::io::Error::other(e),
+            }
+                    })
+            }
+            Self::Vsock { cid, port } => {
+                vwifi_transport_unix::connect_vsock(*cid, *port, LinkConfig::default())
+                    .await
+                    .map(|l| Box::new(l) as Box<dyn GuestLink>)
+                    .map_err(|e| GuestError::Connect {
+                        path: PathBuf::from(self.to_string()),
+                        hint: "check that the VM has a vsock device (modprobe \
+                               vmw_vsock_virtio_transport) and that the host forwards the port \
+                               to `vwifi-host run`'s socket",
+                        source: std::io::Error::other(e),
+                    })
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for HostEndpoint {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Socket(p) => write!(f, "{}", p.display()),
+            Self::Serial(p) => write!(f, "serial port {}", p.display()),
+            Self::Vsock { cid, port } => write!(f, "vsock:{cid}:{port}"),
+        }
+    }
+}
+
 /// The agent's settings.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// The host's socket.
-    pub host: PathBuf,
+    /// How to reach the host.
+    pub host: HostEndpoint,
     /// The control socket to serve the CLI on.
     pub control: PathBuf,
 }
@@ -63,8 +138,8 @@ pub struct AgentConfig {
 /// A connected agent, before it runs: the host link, its negotiated capabilities and the
 /// station's MAC address.
 pub struct Agent {
-    host: UnixLink,
-    host_path: PathBuf,
+    host: Box<dyn GuestLink>,
+    endpoint: HostEndpoint,
     /// The last `Connect` a client made (without request id), to ask again after reconnecting.
     profile: Option<Message>,
     capabilities: Capabilities,
@@ -84,24 +159,11 @@ impl core::fmt::Debug for Agent {
 
 impl Agent {
     /// Connects to the host, says hello (asking for data frames) and learns the station's MAC.
-    pub async fn connect(host: &Path) -> Result<Self, GuestError> {
-        let link = vwifi_transport_unix::connect(host, LinkConfig::default())
-            .await
-            .map_err(|e| match e {
-                vwifi_transport_unix::Error::Connect { path, source } => GuestError::Connect {
-                    hint: connect_hint(&source),
-                    path,
-                    source,
-                },
-                other => GuestError::Connect {
-                    path: host.to_path_buf(),
-                    hint: "check the path",
-                    source: std::io::Error::other(other),
-                },
-            })?;
+    pub async fn connect(host: &HostEndpoint) -> Result<Self, GuestError> {
+        let link = host.open().await?;
         let mut agent = Self {
             host: link,
-            host_path: host.to_path_buf(),
+            endpoint: host.clone(),
             profile: None,
             capabilities: Capabilities::EMPTY,
             version: VERSION,
@@ -339,7 +401,7 @@ impl Agent {
         let mut wait = RECONNECT_FIRST;
         let fresh = loop {
             tokio::time::sleep(wait).await;
-            match Agent::connect(&self.host_path).await {
+            match Agent::connect(&self.endpoint).await {
                 Ok(fresh) => break fresh,
                 Err(e) => {
                     tracing::debug!(error = %e, "the host is not back yet");

@@ -59,7 +59,8 @@ impl Cli {
     }
 
     /// The checks clap cannot make on global options: `--socket` and `--link` exclude each
-    /// other (wherever they stand), and the agent reaches the host over a socket only.
+    /// other (wherever they stand), and the agent reaches the host one way only: a socket, a
+    /// serial port or vsock, never `--link`.
     pub fn check(&self) -> Result<(), clap::Error> {
         use clap::CommandFactory as _;
         let conflict =
@@ -69,8 +70,15 @@ impl Cli {
                 "--socket and --link cannot be used together: pick one way to reach the host",
             );
         }
-        if matches!(self.command, Command::Agent(_)) && self.link.is_some() {
-            return conflict("the agent reaches the host over --socket; over --link the host serves the NIC directly and no agent is needed");
+        if let Command::Agent(a) = &self.command {
+            if self.link.is_some() {
+                return conflict("the agent reaches the host over --socket, --serial or --vsock; over --link the host serves the NIC directly and no agent is needed");
+            }
+            if self.socket.is_some() && (a.serial.is_some() || a.vsock.is_some()) {
+                return conflict(
+                    "--socket cannot be used with --serial or --vsock: pick one way to reach the host",
+                );
+            }
         }
         Ok(())
     }
@@ -97,7 +105,10 @@ pub enum Command {
     /// TAP device, and serve the CLI on a local socket.
     #[command(
         long_about = "Run the agent, for a container or VM that reaches the host over a \
-        stream (a Unix socket, or vsock/virtio-serial presented as one).\n\n\
+        stream: the host daemon's Unix socket (--socket, default as for the other commands), a \
+        VM's virtio-serial port (--serial /dev/virtio-ports/NAME, whose other end the VMM \
+        connects to the daemon's socket), or vsock (--vsock host:PORT, forwarded by the VMM to \
+        the daemon's socket).\n\n\
         The agent connects to the host once (one connection = one guest), creates the TAP \
         device --tap with the station's MAC address, relays Ethernet frames between the TAP and \
         the host, and serves the CLI on --control (default guest.sock in the runtime directory), \
@@ -169,12 +180,26 @@ pub struct EventsArgs {
 /// The arguments of `agent`.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
+    /// Reach the host over this virtio-serial port (for example
+    /// /dev/virtio-ports/vwifi) instead of a Unix socket: the VMM connects the port's other
+    /// end to the host daemon's socket.
+    #[arg(long, value_name = "DEV", conflicts_with = "vsock")]
+    pub serial: Option<PathBuf>,
+    /// Reach the host over vsock, CID:PORT (`host:5000` for the host, context 2) instead of a
+    /// Unix socket: the VMM's vsock device forwards the port to the host daemon's socket.
+    #[arg(long, value_name = "CID:PORT", value_parser = parse_vsock)]
+    pub vsock: Option<(u32, u32)>,
     /// The name of the TAP device to create.
     #[arg(long, value_name = "NAME", default_value = "vwifi0")]
     pub tap: String,
     /// The local socket the CLI talks to (default: guest.sock in the runtime directory).
     #[arg(long, value_name = "PATH")]
     pub control: Option<PathBuf>,
+}
+
+/// Parses `--vsock CID:PORT`.
+fn parse_vsock(text: &str) -> Result<(u32, u32), String> {
+    vwifi_transport_unix::parse_vsock_addr(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -204,6 +229,35 @@ mod tests {
         let e = parse(&["connect", "lab", "--passphrase", "x", "--psk-file", "f"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(parse(&["connect", "open-net"]).is_ok());
+    }
+
+    #[test]
+    fn the_agent_reaches_the_host_one_way() {
+        let cli = parse(&["agent", "--serial", "/dev/virtio-ports/vwifi"]).unwrap();
+        let Command::Agent(a) = cli.command else {
+            panic!("not agent")
+        };
+        assert_eq!(
+            a.serial.as_deref(),
+            Some(std::path::Path::new("/dev/virtio-ports/vwifi"))
+        );
+        let cli = parse(&["agent", "--vsock", "host:5000"]).unwrap();
+        let Command::Agent(a) = cli.command else {
+            panic!("not agent")
+        };
+        assert_eq!(a.vsock, Some((2, 5000)));
+        for args in [
+            &["agent", "--serial", "/dev/x", "--vsock", "2:1"][..],
+            &["--socket", "/s", "agent", "--serial", "/dev/x"],
+            &["agent", "--vsock", "2:1", "--socket", "/s"],
+            &["--link", "eth0", "agent"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} must be refused");
+        }
+        let e = parse(&["agent", "--vsock", "5000"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CID:PORT"), "{e}");
     }
 
     #[test]

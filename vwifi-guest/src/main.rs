@@ -9,7 +9,7 @@ use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use serde_json::json;
-use vwifi_guest::agent::{self, AgentConfig};
+use vwifi_guest::agent::{self, AgentConfig, HostEndpoint};
 use vwifi_guest::cli::{Cli, Command};
 use vwifi_guest::run::{self as cmd, Printer};
 use vwifi_guest::{paths, GuestError};
@@ -52,6 +52,11 @@ fn main() -> ExitCode {
                     paths::this_runtime_dir().join(paths::HOST_SOCKET_NAME)
                 } else {
                     host
+                };
+                let host = match (args.serial, args.vsock) {
+                    (Some(dev), _) => HostEndpoint::Serial(dev),
+                    (None, Some((cid, port))) => HostEndpoint::Vsock { cid, port },
+                    (None, None) => HostEndpoint::Socket(host),
                 };
                 agent::run(AgentConfig { host, control }, &args.tap).await
             }

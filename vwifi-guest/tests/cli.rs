@@ -488,9 +488,11 @@ fn agent_relays_the_cli_over_its_one_host_connection() {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let agent = vwifi_guest::agent::Agent::connect(&host_path)
-                .await
-                .unwrap();
+            let agent = vwifi_guest::agent::Agent::connect(
+                &vwifi_guest::agent::HostEndpoint::Socket(host_path.clone()),
+            )
+            .await
+            .unwrap();
             assert_eq!(agent.mac(), STATION);
             let listener = vwifi_guest::agent::bind_control(&ctl).await.unwrap();
             ready_tx.send(()).unwrap();
@@ -576,9 +578,11 @@ fn agent_reconnects_to_a_host_that_went_away_and_asks_for_its_network_again() {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let agent = vwifi_guest::agent::Agent::connect(&host_path)
-                .await
-                .unwrap();
+            let agent = vwifi_guest::agent::Agent::connect(
+                &vwifi_guest::agent::HostEndpoint::Socket(host_path.clone()),
+            )
+            .await
+            .unwrap();
             let listener = vwifi_guest::agent::bind_control(&ctl).await.unwrap();
             agent_ready.send(()).unwrap();
             let _ = agent.run(listener, None, std::future::pending()).await;

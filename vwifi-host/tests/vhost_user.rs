@@ -548,3 +548,43 @@ fn two_vms_join_different_networks_at_the_same_time() {
         assert!(console.contains("VWIFI-PING-OK"), "{console}");
     }
 }
+
+/// The stream path for VMMs without vhost-user (issue 6 item 4): QEMU connects a
+/// virtio-serial port to the daemon's guest socket, and the VM's `vwifi-guest agent --serial`
+/// makes its own TAP, joins `vwifi-lab` through the agent and pings a namespace guest.
+#[test]
+#[ignore = "needs root and the VM harness; .ci/run runs ignored tests as root"]
+fn a_vm_agent_over_a_virtio_serial_port_joins_and_pings_a_namespace_guest() {
+    let peer = Netns::new("serpeer");
+    let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
+    join_lab(&peer, "10.97.0.2/24");
+    let script = run_vm_script();
+    let guest_script = script.with_file_name("tests").join("serial-agent.sh");
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let out = Command::new("flock")
+        .arg(format!("/tmp/vwifi-vm-{}.lock", std::process::id() % 2))
+        .arg(&script)
+        .args(["-t", "150", "-f"])
+        .arg(guest_bin())
+        .arg("-p")
+        .arg(format!("vwifi={}", daemon.socket.display()))
+        .args(["-e", "SSID=vwifi-lab"])
+        .args(["-e", &format!("PASSPHRASE={LAB_PASSPHRASE}")])
+        .args(["-e", "GUEST_IP=10.97.0.3", "-e", "PEER_IP=10.97.0.2"])
+        .arg(&guest_script)
+        .output()
+        .expect("run-vm.sh");
+    let console = text(&out);
+    assert!(
+        out.status.success(),
+        "the VM failed:\n{console}\n{}",
+        daemon.log_text()
+    );
+    assert!(console.contains("connected to vwifi-lab"), "{console}");
+    assert!(console.contains("VWIFI-PING-OK"), "{console}");
+    // The VM's station was a guest of the daemon over the socket (QEMU was its peer) and is
+    // gone with the VM.
+    let log = daemon.log_text();
+    assert!(log.contains("pid "), "no socket guest in the log:\n{log}");
+    assert!(!log.contains(LAB_PASSPHRASE), "a passphrase in the logs");
+}
