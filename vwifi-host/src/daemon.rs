@@ -57,6 +57,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
         }
         None => HostConfig::default(),
     };
+    let mut cfg = cfg;
+    if args.hwsim && cfg.hwsim.is_none() {
+        cfg.hwsim = Some(crate::hwsim::HwsimSection::default());
+    }
     init_logging(args.verbose, cfg.host.log.as_deref())?;
     let socket = socket_or_default(args.socket.or_else(|| cfg.host.socket.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -148,6 +152,13 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                 .unwrap_or_default()
         })
         .collect();
+    let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+    if let Some(hw) = cfg.hwsim.clone() {
+        driver
+            .start_hwsim(hw, sim.medium.tx_power_dbm)
+            .await
+            .map_err(HostError::Hwsim)?;
+    }
 
     create_socket_dir(&socket)?;
     let mut peers = PeerPolicy::same_user();
@@ -176,13 +187,13 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
 
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+
     let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
     let control = tokio::spawn(serve_control(ctl, peers, cmd_tx.clone(), stop_rx.clone()));
     tracing::info!(
         socket = %socket.display(),
         control = %ctl_path.display(),
-        radio = "sim",
+        radio = if cfg.hwsim.is_some() { "sim+hwsim" } else { "sim" },
         networks = %networks.join(", "),
         "vwifi-host running"
     );

@@ -182,6 +182,8 @@ pub(crate) struct Driver {
     guests: BTreeMap<GuestId, GuestEntry>,
     link_queue: usize,
     connections: u64,
+    /// The kernel's hwsim radios, when vwifi is their medium.
+    hwsim: Option<crate::hwsim::Hwsim>,
 }
 
 impl Driver {
@@ -193,7 +195,20 @@ impl Driver {
             guests: BTreeMap::new(),
             link_queue: link_queue.max(1),
             connections: 0,
+            hwsim: None,
         }
+    }
+
+    /// Registers as the medium of the kernel's hwsim radios (see [`crate::hwsim`]).
+    pub(crate) async fn start_hwsim(
+        &mut self,
+        cfg: crate::hwsim::HwsimSection,
+        tx_power_dbm: f64,
+    ) -> Result<(), crate::hwsim::HwsimError> {
+        let now = self.clock.now();
+        let h = crate::hwsim::Hwsim::start(cfg, tx_power_dbm, &mut self.world, now).await?;
+        self.hwsim = Some(h);
+        Ok(())
     }
 
     /// Runs until `shutdown` turns true (or every command sender is gone), then shuts down
@@ -208,6 +223,9 @@ impl Driver {
             let now = clock.now();
             self.world.advance(now);
             self.deliver();
+            if let Some(h) = self.hwsim.as_mut() {
+                h.flush(&mut self.world).await;
+            }
             let next = self.world.poll_timeout();
             let sleep = async move {
                 match next {
@@ -222,10 +240,32 @@ impl Driver {
                     Some(cmd) => self.handle(cmd),
                     None => break,
                 },
+                r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
                 () = sleep => {}
             }
         }
         self.shut_down()
+    }
+
+    /// Messages from the kernel's hwsim radios, or the end of their socket: then the kernel
+    /// radios are let go (closing the socket hands them back to the kernel's own medium).
+    fn handle_hwsim(
+        &mut self,
+        r: Result<
+            Vec<Result<crate::hwsim::msg::FromKernel, crate::hwsim::msg::MsgError>>,
+            crate::hwsim::HwsimError,
+        >,
+    ) {
+        let now = self.clock.now();
+        match (r, self.hwsim.as_mut()) {
+            (Ok(msgs), Some(h)) => h.handle(&mut self.world, now, msgs),
+            (Err(e), Some(h)) => {
+                tracing::error!(error = %error_chain(&e), "hwsim: the kernel's radios are lost");
+                h.log_summary(&self.world);
+                self.hwsim = None;
+            }
+            (_, None) => {}
+        }
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -387,6 +427,9 @@ impl Driver {
         let now = self.clock.now();
         self.world.advance(now);
         self.deliver();
+        if let Some(h) = &self.hwsim {
+            h.log_summary(&self.world);
+        }
         let ids: Vec<GuestId> = self.guests.keys().copied().collect();
         let at_shutdown = ids.len();
         for id in ids {
@@ -746,7 +789,7 @@ pub(crate) async fn attach(
 }
 
 /// An error and its causes on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -1,0 +1,242 @@
+//! One kernel hwsim radio as a node of vwifi's simulated medium.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+use vwifi_core::channel::Channel;
+use vwifi_core::sim::{Node, RxMeta, TxStatus};
+use vwifi_core::wire::FrameView;
+use vwifi_core::{Instant, MacAddr};
+
+use super::msg::{
+    rate_index, KernelFrame, ToKernel, TxRates, MAX_FRAME_LEN, MIN_FRAME_LEN, TX_STAT_ACK,
+};
+
+/// The most messages waiting for the kernel per radio; beyond, new ones are dropped and
+/// counted (the kernel is not reading, or the socket is gone).
+pub(crate) const MAX_TO_KERNEL: usize = 4096;
+
+/// The most frames of a radio waiting for the medium; beyond, a frame is reported unacked at
+/// once (mac80211 queues are far shorter: this only guards against a runaway sender).
+pub(crate) const MAX_WAITING: usize = 1024;
+
+/// The acknowledgement signal reported when the receiver was never heard, dBm.
+const UNKNOWN_ACK_SIGNAL_DBM: i32 = -60;
+
+/// What one kernel radio did on the air.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RadioCounters {
+    /// Frames the radio transmitted (from the kernel onto the medium).
+    pub(crate) tx_frames: u64,
+    /// Of those, unicast frames acknowledged.
+    pub(crate) tx_acked: u64,
+    /// Of those, unicast frames not acknowledged after the retries.
+    pub(crate) tx_not_acked: u64,
+    /// Frames the radio received (from the medium to the kernel).
+    pub(crate) rx_frames: u64,
+    /// Frames heard that the kernel would refuse (shorter than a 3-address header, longer than
+    /// 2304 bytes): not passed on.
+    pub(crate) rx_unfit: u64,
+    /// Frames sent on a frequency vwifi has no channel for: reported unacked, not sent.
+    pub(crate) tx_unknown_freq: u64,
+    /// Messages for the kernel dropped because too many were waiting.
+    pub(crate) to_kernel_dropped: u64,
+}
+
+/// A frame of the radio waiting for the medium.
+#[derive(Debug, Clone)]
+struct Waiting {
+    frame: Bytes,
+    channel: Channel,
+    status: Pending,
+}
+
+/// What the status of a frame needs.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    cookie: u64,
+    flags: u32,
+    rates: TxRates,
+}
+
+/// A kernel hwsim radio on vwifi's medium.
+///
+/// The medium knows one channel per node; a hwsim radio tells its channel only with each frame
+/// it sends (`HWSIM_ATTR_FREQ`). So the node is tuned to the channel of the frame it sends, and
+/// stays there until it sends on another: it hears what the medium carries on that channel.
+/// Frames on another channel wait until the frames before them have their status, then the
+/// node retunes; so each frame goes out on its own frequency.
+///
+/// Everything it hears goes to the kernel (`HWSIM_CMD_FRAME` with the signal the medium
+/// computed, the rate and the frequency): the kernel filters, as a real radio's hardware does.
+/// The medium's outcome of each frame goes back as `HWSIM_CMD_TX_INFO_FRAME` with the frame's
+/// cookie, the ACK flag when acknowledged, and the signal at which the receiver was last heard.
+#[derive(Debug)]
+pub(crate) struct KernelRadio {
+    radio: MacAddr,
+    channel: Channel,
+    waiting: VecDeque<Waiting>,
+    in_flight: VecDeque<Pending>,
+    to_kernel: VecDeque<ToKernel>,
+    /// The last signal heard from each transmitter, dBm (the acknowledgement's signal).
+    heard: BTreeMap<MacAddr, i8>,
+    counters: RadioCounters,
+}
+
+impl KernelRadio {
+    /// The radio with hwsim address `radio` (`42:00:00:00:NN:00`), tuned to `channel`.
+    pub(crate) fn new(radio: MacAddr, channel: Channel) -> Self {
+        Self {
+            radio,
+            channel,
+            waiting: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            to_kernel: VecDeque::new(),
+            heard: BTreeMap::new(),
+            counters: RadioCounters::default(),
+        }
+    }
+
+    /// The counters.
+    pub(crate) fn counters(&self) -> RadioCounters {
+        self.counters
+    }
+
+    /// Whether messages for the kernel are waiting.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.to_kernel.is_empty()
+    }
+
+    /// Takes the messages for the kernel.
+    pub(crate) fn take_output(&mut self) -> VecDeque<ToKernel> {
+        core::mem::take(&mut self.to_kernel)
+    }
+
+    /// A frame the kernel sends on this radio. `channel` is its frequency's channel, or
+    /// `None` if vwifi has no such channel (then it is reported unacked at once).
+    pub(crate) fn transmit(&mut self, f: KernelFrame, channel: Option<Channel>) {
+        let status = Pending {
+            cookie: f.cookie,
+            flags: f.flags,
+            rates: f.rates,
+        };
+        let Some(channel) = channel else {
+            self.counters.tx_unknown_freq += 1;
+            self.report(status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
+            return;
+        };
+        if self.waiting.len() >= MAX_WAITING {
+            self.counters.tx_not_acked += 1;
+            self.report(status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
+            return;
+        }
+        if self.waiting.is_empty() && self.in_flight.is_empty() {
+            self.channel = channel;
+        }
+        self.waiting.push_back(Waiting {
+            frame: f.frame,
+            channel,
+            status,
+        });
+    }
+
+    fn push(&mut self, msg: ToKernel) {
+        if self.to_kernel.len() >= MAX_TO_KERNEL {
+            self.counters.to_kernel_dropped += 1;
+            return;
+        }
+        self.to_kernel.push_back(msg);
+    }
+
+    fn report(&mut self, p: Pending, acked: bool, attempts: u8, signal_dbm: i32) {
+        let flags = if acked {
+            p.flags | TX_STAT_ACK
+        } else {
+            p.flags & !TX_STAT_ACK
+        };
+        self.push(ToKernel::TxInfo {
+            radio: self.radio,
+            flags,
+            cookie: p.cookie,
+            signal_dbm,
+            rates: p.rates.reported(acked, attempts),
+        });
+    }
+
+    /// When nothing is in flight, retune to the channel of the next waiting frame.
+    fn retune(&mut self) {
+        if self.in_flight.is_empty() {
+            if let Some(next) = self.waiting.front() {
+                self.channel = next.channel;
+            }
+        }
+    }
+}
+
+impl Node for KernelRadio {
+    fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    fn handle_rx(&mut self, _now: Instant, frame: &Bytes, meta: RxMeta) {
+        if let Some(ta) = FrameView::new_checked(&frame[..])
+            .ok()
+            .and_then(|v| v.addr2())
+        {
+            self.heard.insert(ta, meta.signal_dbm);
+        }
+        if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&frame.len()) {
+            self.counters.rx_unfit += 1;
+            return;
+        }
+        self.counters.rx_frames += 1;
+        self.push(ToKernel::Frame {
+            radio: self.radio,
+            frame: frame.clone(),
+            signal_dbm: i32::from(meta.signal_dbm),
+            rate_index: rate_index(meta.rate_kbps, meta.channel.band()),
+            freq: u32::from(meta.channel.frequency_mhz()),
+        });
+    }
+
+    fn handle_tx_status(&mut self, _now: Instant, frame: &Bytes, status: TxStatus) {
+        let Some(p) = self.in_flight.pop_front() else {
+            return;
+        };
+        let (acked, attempts) = match status {
+            TxStatus::Acked { retries } => {
+                self.counters.tx_acked += 1;
+                (true, retries.saturating_add(1))
+            }
+            TxStatus::NotAcked => {
+                self.counters.tx_not_acked += 1;
+                (false, 0)
+            }
+            // Group frames: nobody acknowledges; the kernel ignores the flag for them (it sent
+            // them with HWSIM_TX_CTL_NO_ACK), as hwsim's own medium reports them.
+            TxStatus::Sent => (true, 1),
+        };
+        let signal = FrameView::new_checked(&frame[..])
+            .ok()
+            .and_then(|v| self.heard.get(&v.addr1()).copied())
+            .map_or(UNKNOWN_ACK_SIGNAL_DBM, i32::from);
+        self.report(p, acked, attempts, signal);
+        self.retune();
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.waiting.front()?.channel != self.channel {
+            return None;
+        }
+        let w = self.waiting.pop_front()?;
+        self.in_flight.push_back(w.status);
+        self.counters.tx_frames += 1;
+        Some(w.frame)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
