@@ -143,7 +143,12 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let sim = cfg.sim_config();
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
-    let world = SimWorld::new(&sim, cfg.mux_config(), seed).map_err(HostError::World)?;
+    let mut mux_cfg = cfg.mux_config();
+    if let Some(hw) = &cfg.hwsim {
+        // Real APs on kernel radios answer slower than the simulated ones.
+        mux_cfg.station.mgmt_timeout = Duration::from_millis(hw.mgmt_timeout_ms);
+    }
+    let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
     let networks: Vec<String> = world
         .aps()
         .map(|ap| {

@@ -88,6 +88,9 @@ pub(crate) enum HwsimConfigError {
         /// North-south.
         y: f64,
     },
+    /// The management timeout is out of range.
+    #[error("mgmt_timeout_ms: must be between 50 and 10000, got {0}")]
+    MgmtTimeout(u64),
     /// Two `[[hwsim.radios]]` name the same radio.
     #[error("radios[{entry}].index: radio {index} is listed twice")]
     Duplicate {
@@ -103,11 +106,12 @@ pub(crate) enum HwsimConfigError {
 /// ```toml
 /// [hwsim]
 /// position = [4.0, 2.0]    # radio N stands at (x + N, y) unless listed below
+/// mgmt_timeout_ms = 3000   # how long vwifi's stations wait for an AP's auth/assoc response
 /// [[hwsim.radios]]
 /// index = 1                # hwsim radio 1 (phy of wlan1 when loaded with radios=N)
 /// position = [30.0, 0.0]
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HwsimSection {
     /// Where unlisted radios stand: radio N at (x + N, y); default 2 m east of the host's
@@ -117,6 +121,28 @@ pub(crate) struct HwsimSection {
     /// Radios placed one by one.
     #[serde(default)]
     pub(crate) radios: Vec<HwsimRadioSection>,
+    /// How long vwifi's stations wait for an authentication or association response, per
+    /// attempt (three attempts), in milliseconds. Real hostapd answers a new station only after
+    /// several netlink round trips and kernel work (seen: 1.5 s for the first authentication in a
+    /// TCG-emulated VM), far longer than the simulated APs' microseconds; a station that asks
+    /// again meanwhile makes hostapd restart the association and its 4-way handshake. The
+    /// station's default, 200 ms, is mac80211's.
+    #[serde(default = "default_mgmt_timeout_ms")]
+    pub(crate) mgmt_timeout_ms: u64,
+}
+
+impl Default for HwsimSection {
+    fn default() -> Self {
+        Self {
+            position: None,
+            radios: Vec::new(),
+            mgmt_timeout_ms: default_mgmt_timeout_ms(),
+        }
+    }
+}
+
+fn default_mgmt_timeout_ms() -> u64 {
+    3000
 }
 
 /// `[[hwsim.radios]]`.
@@ -141,6 +167,9 @@ impl HwsimSection {
         };
         if let Some(p) = self.position {
             finite("position".into(), p)?;
+        }
+        if !(50..=10_000).contains(&self.mgmt_timeout_ms) {
+            return Err(HwsimConfigError::MgmtTimeout(self.mgmt_timeout_ms));
         }
         let mut seen = BTreeSet::new();
         for (entry, r) in self.radios.iter().enumerate() {
@@ -269,6 +298,7 @@ impl KernelRadios {
     }
 
     fn frame(&mut self, medium: &mut Medium, f: KernelFrame) {
+        tracing::trace!(radio = %f.radio, len = f.frame.len(), fc = ?f.frame.get(..2), freq = ?f.freq, cookie = f.cookie, flags = f.flags, "hwsim: frame from the kernel");
         // A frame without a frequency (kernels before 5.0) goes out where the radio is.
         let channel = match f.freq {
             Some(freq) => msg::channel_of(freq),
@@ -354,6 +384,12 @@ impl KernelRadios {
             }
             if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
                 out.extend(r.take_output());
+            }
+        }
+        for m in &out {
+            match m {
+                ToKernel::Frame { radio, frame, signal_dbm, freq, .. } => tracing::trace!(%radio, len = frame.len(), fc = ?frame.get(..2), a1 = ?frame.get(4..10), signal_dbm, freq, "hwsim: frame to the kernel"),
+                ToKernel::TxInfo { radio, flags, cookie, .. } => tracing::trace!(%radio, flags, cookie, "hwsim: tx status to the kernel"),
             }
         }
         if !out.is_empty() {
@@ -446,6 +482,7 @@ impl Hwsim {
                 "hwsim radio"
             );
         }
+        tracing::info!(medium = ?world.medium().stats(), "hwsim: the air");
         let c = self.radios.counters();
         tracing::info!(
             malformed = c.malformed,

@@ -276,6 +276,7 @@ fn radios_stand_where_the_configuration_says() {
             index: 2,
             position: [-3.0, 1.0],
         }],
+        ..HwsimSection::default()
     };
     assert_eq!(cfg.position_of(radio(0)), (10.0, 5.0));
     assert_eq!(cfg.position_of(radio(1)), (11.0, 5.0));
@@ -294,6 +295,7 @@ fn radios_stand_where_the_configuration_says() {
                 position: [f64::NAN, 0.0],
             },
         ],
+        ..HwsimSection::default()
     };
     assert_eq!(
         bad.validate().unwrap_err().to_string(),
@@ -332,4 +334,73 @@ fn a_kernel_station_hears_a_vwifi_soft_ap_and_gets_its_probe_response() {
     // The probe response was unicast to the station's interface and acknowledged by the
     // medium on the kernel radio's behalf: the AP saw it acked.
     assert!(world.medium().stats().acked >= 1);
+}
+
+/// A beacon of the open network `lab` on channel 1 from `bssid`.
+fn beacon(bssid: MacAddr) -> Bytes {
+    let mut f = vec![0x80, 0, 0, 0];
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&bssid.octets());
+    f.extend_from_slice(&bssid.octets());
+    f.extend_from_slice(&[0x30, 0]);
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&[100, 0, 0x01, 0]);
+    f.extend_from_slice(&[0, 3, b'l', b'a', b'b']);
+    f.extend_from_slice(&[1, 8, 0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24]);
+    f.extend_from_slice(&[3, 1, 1]);
+    Bytes::from(f)
+}
+
+/// The other way round: vwifi's station (the Mux, the host's radio) and a kernel AP.
+#[test]
+fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
+    use vwifi_core::mux::GuestConfig;
+    use vwifi_core::proto::{Credentials, Message, RequestId, Ssid};
+    let sim = SimConfig::from_toml_str("seed = 3\n").unwrap();
+    let mut world = SimWorld::new(&sim, MuxConfig::default(), [5; 32]).unwrap();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    let g = world
+        .admit(GuestConfig {
+            name: "g".into(),
+            mac: None,
+        })
+        .unwrap();
+    let sta = world.mux().unwrap().station(g).unwrap().mac();
+    world.guest_message(
+        Instant::ZERO,
+        g,
+        Message::Connect {
+            id: RequestId(1),
+            ssid: Ssid::new(b"lab").unwrap(),
+            bssid: None,
+            credentials: Credentials::None,
+        },
+    );
+    let mut out = Vec::new();
+    let mut t = Instant::ZERO;
+    let mut cookie = 0;
+    while t < Instant::from_millis(3000) {
+        if t.as_micros() % 102_400 < 5000 {
+            cookie += 1;
+            k.handle(world.medium_mut(), sent(0, beacon(iface(0)), Some(2412), cookie));
+        }
+        t = t + Duration::from_millis(5);
+        world.advance(t);
+        out.extend(k.poll_output(world.medium_mut()));
+    }
+    let auths = frames_to(&out, 0)
+        .iter()
+        .filter(|(f, ..)| f[0] == 0xb0)
+        .count();
+    assert!(auths >= 1, "the station's authentication reached the kernel radio");
+    let from_sta = frames_to(&out, 0)
+        .into_iter()
+        .filter(|(f, ..)| FrameView::new_checked(&f[..]).ok().and_then(|v| v.addr2()) == Some(sta))
+        .count();
+    assert!(from_sta >= 1);
+    assert!(
+        world.medium().stats().acked >= 1,
+        "{:?}",
+        world.medium().stats()
+    );
 }
