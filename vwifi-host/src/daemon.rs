@@ -146,7 +146,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let mut mux_cfg = cfg.mux_config();
     if let Some(hw) = &cfg.hwsim {
         // Real APs on kernel radios answer slower than the simulated ones.
-        mux_cfg.station.mgmt_timeout = Duration::from_millis(hw.mgmt_timeout_ms);
+        hw.apply_to(&mut mux_cfg);
     }
     let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
     let networks: Vec<String> = world

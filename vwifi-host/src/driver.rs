@@ -224,7 +224,7 @@ impl Driver {
             self.world.advance(now);
             self.deliver();
             if let Some(h) = self.hwsim.as_mut() {
-                h.flush(&mut self.world).await;
+                h.flush(&mut self.world);
             }
             let next = self.world.poll_timeout();
             let sleep = async move {

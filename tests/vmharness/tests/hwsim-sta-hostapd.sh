@@ -6,6 +6,15 @@
 # Needs /opt/vwifi-host and /opt/vwifi-guest (run-vm.sh -f target/debug/vwifi-host -f ...).
 . /usr/lib/vwifi-harness/lib.sh
 
+# dump: the daemon's view, then its log (frames to and from the kernel with VWIFI_LOG=...trace).
+dump() {
+    ip netns exec g1 /opt/vwifi-guest --link wlan0 status 2>&1 | grep -E 'state|rx|tx'
+    /opt/vwifi-host status 2>&1 | tail -n 5
+    kill "$(pidof vwifi-host)" 2>/dev/null; sleep 1
+    grep -v -e TRACE -e transport /tmp/vwifi-host.log | cut -c12-300 | tail -n 40
+    grep -v -e "fc=Some(.128" -e "flags=6 cookie" -e transport /tmp/vwifi-host.log | grep -e TRACE | cut -c12-260 | tail -n "${VWIFI_DUMP:-60}"
+}
+
 [ -x /opt/vwifi-host ] && [ -x /opt/vwifi-guest ] || fail "vwifi binaries not copied in (run-vm.sh -f)"
 hwsim_load 1 || fail "mac80211_hwsim"
 modprobe tun || fail "tun"
@@ -21,14 +30,18 @@ ip netns add g1
 /opt/vwifi-host attach --netns g1 || fail "attach --netns g1"
 ip netns exec g1 ip link set lo up
 echo "correct horse" | ip netns exec g1 /opt/vwifi-guest --link wlan0 connect lab --passphrase-stdin --timeout 40 \
-    || { kill "$(pidof vwifi-host)"; sleep 1; grep -v TRACE /tmp/vwifi-host.log | tail -n 80; [ -n "${VWIFI_LOG:-}" ] && grep -v -e "fc=Some(.128" -e "flags=6 cookie" -e transport /tmp/vwifi-host.log | grep -e TRACE -e station | cut -c12-260 | tail -n 80; fail "vwifi station could not join hostapd"; }
+    || { dump; fail "vwifi station could not join hostapd"; }
 log "TIMING: vwifi station joined hostapd (WPA2) $(awk "BEGIN{print $(now) - $t0}") s after hostapd start"
 ip netns exec g1 /opt/vwifi-guest --link wlan0 status
 grep -E 'AP-STA-CONNECTED|EAPOL-4WAY-HS-COMPLETED' /tmp/hostapd-wlan0.log || fail "hostapd did not see the station complete the 4-way handshake"
 ip netns exec g1 ip addr add 10.99.0.2/24 dev wlan0
-ip netns exec g1 ping -c 10 -i 0.2 -W 2 10.99.0.1 | tee /tmp/ping.out
-grep -q ' 0% packet loss' /tmp/ping.out || fail "ping through hostapd lost packets"
+# Warm-up: both sides resolve each other's address (ARP) first; the first frames may also
+# cross hostapd installing the pairwise key.
+ip netns exec g1 ping -c 3 -i 0.5 -W 5 10.99.0.1 > /dev/null
+ip netns exec g1 ping -c 20 -i 0.2 -W 2 10.99.0.1 | tee /tmp/ping.out
+grep -q ' 0% packet loss' /tmp/ping.out || { dump; fail "ping through hostapd lost packets"; }
 /opt/vwifi-host status
+[ -n "${VWIFI_DUMP:-}" ] && dump
 kill %1 2>/dev/null; kill "$(pidof vwifi-host)" 2>/dev/null
 sleep 0.5
 grep -E 'hwsim' /tmp/vwifi-host.log | tail -5

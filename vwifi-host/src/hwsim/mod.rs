@@ -91,6 +91,9 @@ pub(crate) enum HwsimConfigError {
     /// The management timeout is out of range.
     #[error("mgmt_timeout_ms: must be between 50 and 10000, got {0}")]
     MgmtTimeout(u64),
+    /// The beacon loss count is out of range.
+    #[error("beacon_loss_count: must be between 1 and 1000, got {0}")]
+    BeaconLossCount(u32),
     /// Two `[[hwsim.radios]]` name the same radio.
     #[error("radios[{entry}].index: radio {index} is listed twice")]
     Duplicate {
@@ -107,6 +110,7 @@ pub(crate) enum HwsimConfigError {
 /// [hwsim]
 /// position = [4.0, 2.0]    # radio N stands at (x + N, y) unless listed below
 /// mgmt_timeout_ms = 3000   # how long vwifi's stations wait for an AP's auth/assoc response
+/// beacon_loss_count = 30   # beacon intervals of silence before a station counts its AP lost
 /// [[hwsim.radios]]
 /// index = 1                # hwsim radio 1 (phy of wlan1 when loaded with radios=N)
 /// position = [30.0, 0.0]
@@ -129,6 +133,11 @@ pub(crate) struct HwsimSection {
     /// station's default, 200 ms, is mac80211's.
     #[serde(default = "default_mgmt_timeout_ms")]
     pub(crate) mgmt_timeout_ms: u64,
+    /// Beacon intervals without a word from its AP after which a vwifi station counts the
+    /// AP lost. Kernel radios in an emulated VM stall now and then for over a second (the
+    /// station's default, 10, is about one second).
+    #[serde(default = "default_beacon_loss_count")]
+    pub(crate) beacon_loss_count: u32,
 }
 
 impl Default for HwsimSection {
@@ -137,8 +146,13 @@ impl Default for HwsimSection {
             position: None,
             radios: Vec::new(),
             mgmt_timeout_ms: default_mgmt_timeout_ms(),
+            beacon_loss_count: default_beacon_loss_count(),
         }
     }
+}
+
+fn default_beacon_loss_count() -> u32 {
+    30
 }
 
 fn default_mgmt_timeout_ms() -> u64 {
@@ -171,6 +185,9 @@ impl HwsimSection {
         if !(50..=10_000).contains(&self.mgmt_timeout_ms) {
             return Err(HwsimConfigError::MgmtTimeout(self.mgmt_timeout_ms));
         }
+        if !(1..=1000).contains(&self.beacon_loss_count) {
+            return Err(HwsimConfigError::BeaconLossCount(self.beacon_loss_count));
+        }
         let mut seen = BTreeSet::new();
         for (entry, r) in self.radios.iter().enumerate() {
             finite(format!("radios[{entry}].position"), r.position)?;
@@ -182,6 +199,12 @@ impl HwsimSection {
             }
         }
         Ok(())
+    }
+
+    /// The station settings of this table in `mux` (what real APs on kernel radios need).
+    pub(crate) fn apply_to(&self, mux: &mut vwifi_core::mux::MuxConfig) {
+        mux.station.mgmt_timeout = core::time::Duration::from_millis(self.mgmt_timeout_ms);
+        mux.station.beacon_loss_count = self.beacon_loss_count;
     }
 
     /// Where the radio with hwsim address `radio` stands.
@@ -461,9 +484,9 @@ impl Hwsim {
 
     /// Sends the kernel what the radios have for it. A failed send is counted and logged;
     /// the radio goes on.
-    pub(crate) async fn flush(&mut self, world: &mut SimWorld) {
+    pub(crate) fn flush(&mut self, world: &mut SimWorld) {
         for m in self.radios.poll_output(world.medium_mut()) {
-            if let Err(e) = self.link.send(&m).await {
+            if let Err(e) = self.link.send(&m) {
                 self.radios.counters.send_failed += 1;
                 tracing::warn!(error = %crate::driver::error_chain(&e), "hwsim: a message for the kernel was not sent");
             }
