@@ -502,6 +502,8 @@ impl Hwsim {
                 acked = c.tx_acked,
                 not_acked = c.tx_not_acked,
                 rx = c.rx_frames,
+                sleep_nulls_rx = c.ps_sleep_rx,
+                tim_buffered = c.tim_buffered,
                 "hwsim radio"
             );
         }

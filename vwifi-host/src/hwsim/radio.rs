@@ -41,6 +41,12 @@ pub(crate) struct RadioCounters {
     pub(crate) tx_unknown_freq: u64,
     /// Messages for the kernel dropped because too many were waiting.
     pub(crate) to_kernel_dropped: u64,
+    /// Null frames with the power-management bit the radio received: a station told this
+    /// radio (an AP) that it goes to sleep.
+    pub(crate) ps_sleep_rx: u64,
+    /// Beacons the radio sent whose TIM announces frames buffered for a sleeping station
+    /// (unicast bits of the partial virtual bitmap set): the AP held frames back.
+    pub(crate) tim_buffered: u64,
 }
 
 /// A frame of the radio waiting for the medium.
@@ -115,6 +121,9 @@ impl KernelRadio {
     /// A frame the kernel sends on this radio. `channel` is its frequency's channel, or
     /// `None` if vwifi has no such channel (then it is reported unacked at once).
     pub(crate) fn transmit(&mut self, f: KernelFrame, channel: Option<Channel>) {
+        if tim_announces_unicast(&f.frame) {
+            self.counters.tim_buffered += 1;
+        }
         let status = Pending {
             cookie: f.cookie,
             flags: f.flags,
@@ -190,6 +199,9 @@ impl Node for KernelRadio {
             return;
         }
         self.counters.rx_frames += 1;
+        if is_sleep_null(frame) {
+            self.counters.ps_sleep_rx += 1;
+        }
         self.push(ToKernel::Frame {
             radio: self.radio,
             frame: frame.clone(),
@@ -238,5 +250,75 @@ impl Node for KernelRadio {
 
     fn poll_timeout(&self) -> Option<Instant> {
         None
+    }
+}
+
+/// Whether `frame` is a (QoS) null data frame with the power-management bit: "I sleep".
+fn is_sleep_null(frame: &[u8]) -> bool {
+    match (frame.first(), frame.get(1)) {
+        // Type data (0b10), subtype Null (0b0100) or QoS Null (0b1100); PM is flags bit 4.
+        (Some(&fc0), Some(&fc1)) => (fc0 == 0x48 || fc0 == 0xc8) && fc1 & 0x10 != 0,
+        _ => false,
+    }
+}
+
+/// Whether `frame` is a beacon whose TIM element has a unicast bit set in its partial
+/// virtual bitmap (frames buffered for a station in power save).
+fn tim_announces_unicast(frame: &[u8]) -> bool {
+    // Beacon: frame control 0x80; 24-byte header, 12 bytes of fixed fields, then elements.
+    if frame.first() != Some(&0x80) {
+        return false;
+    }
+    let mut rest = frame.get(36..).unwrap_or(&[]);
+    while let [id, len, tail @ ..] = rest {
+        let len = usize::from(*len);
+        let Some(body) = tail.get(..len) else {
+            return false;
+        };
+        if *id == 5 {
+            // DTIM count, DTIM period, bitmap control, partial virtual bitmap.
+            return body.get(3..).is_some_and(|pvb| pvb.iter().any(|&b| b != 0));
+        }
+        rest = tail.get(len..).unwrap_or(&[]);
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beacon_with_tim(tim: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x80, 0];
+        f.extend_from_slice(&[0; 34]);
+        f.extend_from_slice(&[0, 3, b'l', b'a', b'b']);
+        f.push(5);
+        f.push(tim.len() as u8);
+        f.extend_from_slice(tim);
+        f
+    }
+
+    #[test]
+    fn a_tim_with_a_unicast_bit_counts_as_buffered_frames() {
+        // AID 1 bit set (offset 0, bitmap octet 0b10).
+        assert!(tim_announces_unicast(&beacon_with_tim(&[0, 2, 0, 0b10])));
+        // Nothing buffered: the single zero octet of an empty bitmap.
+        assert!(!tim_announces_unicast(&beacon_with_tim(&[0, 2, 0, 0])));
+        // Only group traffic (bitmap control bit 0) is not a station's.
+        assert!(!tim_announces_unicast(&beacon_with_tim(&[0, 2, 1, 0])));
+        // Truncated elements, other frames.
+        let mut cut = beacon_with_tim(&[0, 2, 0, 0b10]);
+        cut.truncate(cut.len() - 2);
+        assert!(!tim_announces_unicast(&cut));
+        assert!(!tim_announces_unicast(&[0x50, 0]));
+    }
+
+    #[test]
+    fn a_null_frame_with_the_pm_bit_is_a_sleep_announcement() {
+        assert!(is_sleep_null(&[0x48, 0x11]));
+        assert!(is_sleep_null(&[0xc8, 0x11]));
+        assert!(!is_sleep_null(&[0x48, 0x01]));
+        assert!(!is_sleep_null(&[0x08, 0x11]));
+        assert!(!is_sleep_null(&[0x48]));
     }
 }
