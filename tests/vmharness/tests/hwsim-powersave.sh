@@ -18,6 +18,7 @@ dump() {
     /opt/vwifi-host status 2>&1 | tail -n 6
     kill "$(pidof vwifi-host)" 2>/dev/null; sleep 1
     grep -v -e TRACE -e transport /tmp/vwifi-host.log | cut -c12-300 | tail -n 40
+    [ -n "${VWIFI_DUMP:-}" ] && grep TRACE /tmp/vwifi-host.log | grep -e "$VWIFI_DUMP" | cut -c12-230 | head -n 150
 }
 
 [ -x /opt/vwifi-host ] && [ -x /opt/vwifi-guest ] || fail "vwifi binaries not copied in (run-vm.sh -f)"
@@ -38,10 +39,18 @@ for g in g1 g2; do
     /opt/vwifi-host attach --netns $g || fail "attach --netns $g"
     ip netns exec $g ip link set lo up
 done
-echo "passphrase one" | ip netns exec g1 /opt/vwifi-guest --link wlan0 connect lab1 --passphrase-stdin --timeout 40 \
-    || { dump; fail "g1 could not join lab1 (channel 1)"; }
-echo "passphrase six" | ip netns exec g2 /opt/vwifi-guest --link wlan0 connect lab6 --passphrase-stdin --timeout 40 \
-    || { dump; fail "g2 could not join lab6 (channel 6)"; }
+# join GUEST SSID PASSPHRASE: connect, up to 3 attempts. A guest that scans while the radio
+# already time-shares with another guest's home channel may miss its network in one scan
+# (the scan visits each channel only in the scan's own slots): ask again, as a user would.
+join() {
+    for attempt in 1 2 3; do
+        echo "$3" | ip netns exec $1 /opt/vwifi-guest --link wlan0 connect $2 --passphrase-stdin --timeout 40 && return 0
+        log "$1: connect attempt $attempt to $2 failed"
+    done
+    return 1
+}
+join g1 lab1 "passphrase one" || { dump; fail "g1 could not join lab1 (channel 1)"; }
+join g2 lab6 "passphrase six" || { dump; fail "g2 could not join lab6 (channel 6)"; }
 grep -c EAPOL-4WAY-HS-COMPLETED /tmp/hostapd-wlan0.log /tmp/hostapd-wlan1.log
 ip netns exec g1 ip addr add 10.99.1.2/24 dev wlan0
 ip netns exec g2 ip addr add 10.99.6.2/24 dev wlan0

@@ -151,6 +151,7 @@ impl Default for HwsimSection {
     }
 }
 
+
 fn default_beacon_loss_count() -> u32 {
     30
 }
