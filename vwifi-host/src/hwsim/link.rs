@@ -79,11 +79,12 @@ impl HwsimLink {
     pub(crate) async fn open() -> Result<(Self, Vec<Result<FromKernel, MsgError>>), HwsimError> {
         let mut handle =
             NlSocketHandle::connect(NlFamily::Generic, None, &[]).map_err(HwsimError::Socket)?;
-        let family = handle
-            .resolve_genl_family(msg::FAMILY_NAME)
-            .map_err(|e| HwsimError::NoFamily {
-                reason: e.to_string(),
-            })?;
+        let family =
+            handle
+                .resolve_genl_family(msg::FAMILY_NAME)
+                .map_err(|e| HwsimError::NoFamily {
+                    reason: e.to_string(),
+                })?;
         let sock = Arc::new(NlSocket::from(handle));
         sock.block().map_err(HwsimError::Socket)?;
         let (tx, rx) = mpsc::channel(RX_QUEUE);
@@ -142,7 +143,9 @@ impl HwsimLink {
             None => Err(HwsimError::Closed),
             Some(Ok(dgram)) => Ok(msg::parse_datagram(&dgram, self.family)),
             Some(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) => {
-                tracing::warn!("hwsim: the kernel dropped messages for vwifi (receive buffer full)");
+                tracing::warn!(
+                    "hwsim: the kernel dropped messages for vwifi (receive buffer full)"
+                );
                 Ok(Vec::new())
             }
             Some(Err(e)) => Err(HwsimError::Socket(e)),

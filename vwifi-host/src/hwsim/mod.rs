@@ -58,7 +58,9 @@ pub(crate) enum HwsimError {
         reason: String,
     },
     /// The kernel refused the registration.
-    #[error("the kernel refused HWSIM_CMD_REGISTER (is another medium, such as wmediumd, registered?)")]
+    #[error(
+        "the kernel refused HWSIM_CMD_REGISTER (is another medium, such as wmediumd, registered?)"
+    )]
     Register {
         /// The kernel's error.
         #[source]
@@ -150,7 +152,6 @@ impl Default for HwsimSection {
         }
     }
 }
-
 
 fn default_beacon_loss_count() -> u32 {
     30
@@ -412,8 +413,21 @@ impl KernelRadios {
         }
         for m in &out {
             match m {
-                ToKernel::Frame { radio, frame, signal_dbm, freq, .. } => tracing::trace!(%radio, len = frame.len(), fc = ?frame.get(..2), a1 = ?frame.get(4..10), signal_dbm, freq, "hwsim: frame to the kernel"),
-                ToKernel::TxInfo { radio, flags, cookie, .. } => tracing::trace!(%radio, flags, cookie, "hwsim: tx status to the kernel"),
+                ToKernel::Frame {
+                    radio,
+                    frame,
+                    signal_dbm,
+                    freq,
+                    ..
+                } => {
+                    tracing::trace!(%radio, len = frame.len(), fc = ?frame.get(..2), a1 = ?frame.get(4..10), signal_dbm, freq, "hwsim: frame to the kernel")
+                }
+                ToKernel::TxInfo {
+                    radio,
+                    flags,
+                    cookie,
+                    ..
+                } => tracing::trace!(%radio, flags, cookie, "hwsim: tx status to the kernel"),
             }
         }
         if !out.is_empty() {
@@ -451,7 +465,10 @@ impl Hwsim {
         now: Instant,
     ) -> Result<Self, HwsimError> {
         let (link, early) = HwsimLink::open().await?;
-        tracing::info!(family = link.family(), "hwsim: registered as the medium of the kernel's mac80211_hwsim radios");
+        tracing::info!(
+            family = link.family(),
+            "hwsim: registered as the medium of the kernel's mac80211_hwsim radios"
+        );
         let mut h = Self {
             link,
             radios: KernelRadios::new(cfg, tx_power_dbm),
@@ -520,7 +537,9 @@ impl Hwsim {
 }
 
 /// [`Hwsim::recv`] if there is a hwsim radio, else never.
-pub(crate) async fn recv(h: &mut Option<Hwsim>) -> Result<Vec<Result<FromKernel, MsgError>>, HwsimError> {
+pub(crate) async fn recv(
+    h: &mut Option<Hwsim>,
+) -> Result<Vec<Result<FromKernel, MsgError>>, HwsimError> {
     match h {
         Some(h) => h.recv().await,
         None => pending().await,

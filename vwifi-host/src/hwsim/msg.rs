@@ -402,8 +402,8 @@ fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
     if nl_type != family {
         return Ok(FromKernel::Other { nl_type, cmd: None });
     }
-    let parsed = Nlmsghdr::<u16, GenlMsg>::from_bytes(&mut Cursor::new(msg))
-        .map_err(MsgError::Decode)?;
+    let parsed =
+        Nlmsghdr::<u16, GenlMsg>::from_bytes(&mut Cursor::new(msg)).map_err(MsgError::Decode)?;
     let NlPayload::Payload(genl) = parsed.nl_payload else {
         return Ok(FromKernel::Other { nl_type, cmd: None });
     };
@@ -497,7 +497,8 @@ impl Attrs {
     }
 
     fn addr(&self, cmd: &'static str, kind: u16, name: &'static str) -> Result<MacAddr, MsgError> {
-        self.fixed::<6>(cmd, kind, name, "6 bytes").map(MacAddr::from)
+        self.fixed::<6>(cmd, kind, name, "6 bytes")
+            .map(MacAddr::from)
     }
 
     fn u32(&self, cmd: &'static str, kind: u16, name: &'static str) -> Result<u32, MsgError> {
@@ -552,7 +553,10 @@ mod tests {
     fn kernel_frame_msg(freq: Option<u32>) -> Vec<u8> {
         let mut attrs = vec![
             nla(ATTR_ADDR_TRANSMITTER, &radio(1).octets()),
-            nla(ATTR_FRAME, &[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]),
+            nla(
+                ATTR_FRAME,
+                &[0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1],
+            ),
             nla(ATTR_FLAGS, &1u32.to_ne_bytes()),
             nla(ATTR_TX_INFO, &[11, 3, 4, 2, 0xff, 0, 0xff, 0]),
             nla(ATTR_COOKIE, &0x1122_3344_5566_7788u64.to_ne_bytes()),
@@ -633,7 +637,9 @@ mod tests {
             ],
         );
         let got = parse_datagram(&m, FAMILY);
-        let [Err(e)] = &got[..] else { panic!("{got:?}") };
+        let [Err(e)] = &got[..] else {
+            panic!("{got:?}")
+        };
         assert_eq!(e.to_string(), "HWSIM_CMD_FRAME without HWSIM_ATTR_COOKIE");
         // A short transmitter address.
         let m = genl(

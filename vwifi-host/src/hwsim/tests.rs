@@ -117,7 +117,10 @@ fn two_kernel_radios_reach_each_other_with_acknowledgement_and_signal() {
     let (f, signal, rate, freq) = &got[0];
     assert_eq!(f, &frame);
     assert_eq!(*freq, 2412);
-    assert_eq!(*signal, -20, "20 dBm less 40 dB at 1 m (radios 0 and 1 stand 1 m apart)");
+    assert_eq!(
+        *signal, -20,
+        "20 dBm less 40 dB at 1 m (radios 0 and 1 stand 1 m apart)"
+    );
     assert_eq!(*rate, 11, "54 Mbit/s at 2.4 GHz is index 11");
     // Radio 0 hears the probe request? No: it was not on the air yet. Its status: acked,
     // one attempt at its first rate.
@@ -246,8 +249,10 @@ fn announced_and_learned_addresses_are_acknowledged() {
 fn malformed_and_foreign_messages_are_counted_never_fatal() {
     let mut m = medium();
     let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
-    for e in msg::parse_datagram(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], 30)
-    {
+    for e in msg::parse_datagram(
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
+        30,
+    ) {
         k.handle(&mut m, e);
     }
     k.handle(&mut m, Ok(FromKernel::Error { errno: 22 }));
@@ -318,7 +323,7 @@ fn a_kernel_station_hears_a_vwifi_soft_ap_and_gets_its_probe_response() {
     let mut out = Vec::new();
     let mut t = Instant::from_millis(1);
     while t < Instant::from_millis(300) {
-        t = t + Duration::from_millis(5);
+        t += Duration::from_millis(5);
         world.advance(t);
         out.extend(k.poll_output(world.medium_mut()));
     }
@@ -382,9 +387,12 @@ fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
     while t < Instant::from_millis(3000) {
         if t.as_micros() % 102_400 < 5000 {
             cookie += 1;
-            k.handle(world.medium_mut(), sent(0, beacon(iface(0)), Some(2412), cookie));
+            k.handle(
+                world.medium_mut(),
+                sent(0, beacon(iface(0)), Some(2412), cookie),
+            );
         }
-        t = t + Duration::from_millis(5);
+        t += Duration::from_millis(5);
         world.advance(t);
         out.extend(k.poll_output(world.medium_mut()));
     }
@@ -392,7 +400,10 @@ fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
         .iter()
         .filter(|(f, ..)| f[0] == 0xb0)
         .count();
-    assert!(auths >= 1, "the station's authentication reached the kernel radio");
+    assert!(
+        auths >= 1,
+        "the station's authentication reached the kernel radio"
+    );
     let from_sta = frames_to(&out, 0)
         .into_iter()
         .filter(|(f, ..)| FrameView::new_checked(&f[..]).ok().and_then(|v| v.addr2()) == Some(sta))
