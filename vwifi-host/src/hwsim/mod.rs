@@ -129,8 +129,8 @@ pub(crate) struct HwsimSection {
     pub(crate) radios: Vec<HwsimRadioSection>,
     /// How long vwifi's stations wait for an authentication or association response, per
     /// attempt (three attempts), in milliseconds. Real hostapd answers a new station only after
-    /// several netlink round trips and kernel work (seen: 1.5 s for the first authentication in a
-    /// TCG-emulated VM), far longer than the simulated APs' microseconds; a station that asks
+    /// several netlink round trips and kernel work (hundreds of milliseconds in a TCG-emulated VM
+    /// beside a debug build of vwifi-host), far longer than the simulated APs' microseconds; a station that asks
     /// again meanwhile makes hostapd restart the association and its 4-way handshake. The
     /// station's default, 200 ms, is mac80211's.
     #[serde(default = "default_mgmt_timeout_ms")]
