@@ -522,6 +522,8 @@ impl Hwsim {
                 rx = c.rx_frames,
                 sleep_nulls_rx = c.ps_sleep_rx,
                 tim_buffered = c.tim_buffered,
+                held_for_sleeper = c.held_for_sleeper,
+                held_dropped = c.held_dropped,
                 "hwsim radio"
             );
         }

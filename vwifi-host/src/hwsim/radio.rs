@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use vwifi_core::channel::Channel;
 use vwifi_core::sim::{Node, RxMeta, TxStatus};
-use vwifi_core::wire::FrameView;
+use vwifi_core::wire::{FrameType, FrameView};
 use vwifi_core::{Instant, MacAddr};
 
 use super::msg::{
@@ -19,6 +19,12 @@ pub(crate) const MAX_TO_KERNEL: usize = 4096;
 /// The most frames of a radio waiting for the medium; beyond, a frame is reported unacked at
 /// once (mac80211 queues are far shorter: this only guards against a runaway sender).
 pub(crate) const MAX_WAITING: usize = 1024;
+
+/// The most frames held for one sleeping station; beyond, a frame is reported unacked.
+pub(crate) const MAX_HELD_PER_STATION: usize = 256;
+
+/// How long a frame may be held for a sleeping station before it is reported unacked.
+pub(crate) const HOLD_LIMIT: core::time::Duration = core::time::Duration::from_secs(5);
 
 /// The acknowledgement signal reported when the receiver was never heard, dBm.
 const UNKNOWN_ACK_SIGNAL_DBM: i32 = -60;
@@ -47,6 +53,11 @@ pub(crate) struct RadioCounters {
     /// Beacons the radio sent whose TIM announces frames buffered for a sleeping station
     /// (unicast bits of the partial virtual bitmap set): the AP held frames back.
     pub(crate) tim_buffered: u64,
+    /// Unicast frames the radio sent to a station that had told it it sleeps, held until the
+    /// station woke (what real AP hardware reports as "filtered" for mac80211 to buffer).
+    pub(crate) held_for_sleeper: u64,
+    /// Of those, frames dropped (reported unacked): the station slept too long, or too many.
+    pub(crate) held_dropped: u64,
 }
 
 /// A frame of the radio waiting for the medium.
@@ -55,6 +66,13 @@ struct Waiting {
     frame: Bytes,
     channel: Channel,
     status: Pending,
+}
+
+/// A frame held for a sleeping station, since `at`.
+#[derive(Debug, Clone)]
+struct Held {
+    waiting: Waiting,
+    at: Instant,
 }
 
 /// What the status of a frame needs.
@@ -75,6 +93,14 @@ struct Pending {
 ///
 /// Everything it hears goes to the kernel (`HWSIM_CMD_FRAME` with the signal the medium
 /// computed, the rate and the frequency): the kernel filters, as a real radio's hardware does.
+///
+/// **Frames for a sleeping station are held.** When a station tells this radio (an AP) that it
+/// sleeps (a frame with the power-management bit), mac80211 buffers what it sends to it from
+/// then on, but frames it handed to the driver just before are already on their way: real AP
+/// hardware reports them "filtered" and mac80211 buffers them too; hwsim has no such report.
+/// So the node holds unicast frames to a station that told it it sleeps, and sends them when
+/// the station is awake again (a frame without the bit); held longer than [`HOLD_LIMIT`] (or
+/// more than [`MAX_HELD_PER_STATION`]), a frame is reported unacknowledged.
 /// The medium's outcome of each frame goes back as `HWSIM_CMD_TX_INFO_FRAME` with the frame's
 /// cookie, the ACK flag when acknowledged, and the signal at which the receiver was last heard.
 #[derive(Debug)]
@@ -86,6 +112,11 @@ pub(crate) struct KernelRadio {
     to_kernel: VecDeque<ToKernel>,
     /// The last signal heard from each transmitter, dBm (the acknowledgement's signal).
     heard: BTreeMap<MacAddr, i8>,
+    /// Stations that told this radio they sleep (power-management bit), with the frames held
+    /// for them.
+    asleep: BTreeMap<MacAddr, VecDeque<Held>>,
+    /// The time of the latest input.
+    now: Instant,
     counters: RadioCounters,
 }
 
@@ -99,6 +130,8 @@ impl KernelRadio {
             in_flight: VecDeque::new(),
             to_kernel: VecDeque::new(),
             heard: BTreeMap::new(),
+            asleep: BTreeMap::new(),
+            now: Instant::ZERO,
             counters: RadioCounters::default(),
         }
     }
@@ -172,6 +205,18 @@ impl KernelRadio {
         });
     }
 
+    /// Station `sta` told this radio whether it sleeps; on waking, its held frames go first.
+    fn power_state(&mut self, sta: MacAddr, sleeps: bool) {
+        if sleeps {
+            self.asleep.entry(sta).or_default();
+        } else if let Some(held) = self.asleep.remove(&sta) {
+            for h in held.into_iter().rev() {
+                self.waiting.push_front(h.waiting);
+            }
+            self.retune();
+        }
+    }
+
     /// When nothing is in flight, retune to the channel of the next waiting frame.
     fn retune(&mut self) {
         if self.in_flight.is_empty() {
@@ -187,12 +232,19 @@ impl Node for KernelRadio {
         self.channel
     }
 
-    fn handle_rx(&mut self, _now: Instant, frame: &Bytes, meta: RxMeta) {
-        if let Some(ta) = FrameView::new_checked(&frame[..])
-            .ok()
-            .and_then(|v| v.addr2())
-        {
-            self.heard.insert(ta, meta.signal_dbm);
+    fn handle_rx(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        self.now = now;
+        if let Ok(view) = FrameView::new_checked(&frame[..]) {
+            if let Some(ta) = view.addr2() {
+                self.heard.insert(ta, meta.signal_dbm);
+                let own = matches!(
+                    view.frame_control().frame_type,
+                    FrameType::Management(_) | FrameType::Data(_)
+                );
+                if own && view.addr1() != ta {
+                    self.power_state(ta, frame.get(1).is_some_and(|f| f & PM_BIT != 0));
+                }
+            }
         }
         if !(MIN_FRAME_LEN..=MAX_FRAME_LEN).contains(&frame.len()) {
             self.counters.rx_unfit += 1;
@@ -211,7 +263,8 @@ impl Node for KernelRadio {
         });
     }
 
-    fn handle_tx_status(&mut self, _now: Instant, frame: &Bytes, status: TxStatus) {
+    fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
+        self.now = now;
         let Some(p) = self.in_flight.pop_front() else {
             return;
         };
@@ -236,28 +289,76 @@ impl Node for KernelRadio {
         self.retune();
     }
 
-    fn handle_timeout(&mut self, _now: Instant) {}
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        let mut expired = Vec::new();
+        for held in self.asleep.values_mut() {
+            while held.front().is_some_and(|h| now >= h.at + HOLD_LIMIT) {
+                if let Some(h) = held.pop_front() {
+                    expired.push(h.waiting.status);
+                }
+            }
+        }
+        for status in expired {
+            self.counters.held_dropped += 1;
+            self.report(status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
+        }
+    }
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
-        if self.waiting.front()?.channel != self.channel {
-            return None;
+        loop {
+            if self.waiting.front()?.channel != self.channel {
+                return None;
+            }
+            let w = self.waiting.pop_front()?;
+            let receiver = receiver_of(&w.frame);
+            if let Some(held) = receiver.and_then(|r| self.asleep.get_mut(&r)) {
+                if held.len() < MAX_HELD_PER_STATION {
+                    self.counters.held_for_sleeper += 1;
+                    held.push_back(Held {
+                        waiting: w,
+                        at: self.now,
+                    });
+                } else {
+                    self.counters.held_dropped += 1;
+                    self.report(w.status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
+                }
+                continue;
+            }
+            self.in_flight.push_back(w.status);
+            self.counters.tx_frames += 1;
+            return Some(w.frame);
         }
-        let w = self.waiting.pop_front()?;
-        self.in_flight.push_back(w.status);
-        self.counters.tx_frames += 1;
-        Some(w.frame)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.asleep
+            .values()
+            .filter_map(|held| held.front().map(|h| h.at + HOLD_LIMIT))
+            .min()
     }
+}
+
+/// The power-management bit of the second frame control octet.
+const PM_BIT: u8 = 0x10;
+
+/// Address 1 of a unicast management or data frame (the frames a sleeping station's AP
+/// buffers).
+fn receiver_of(frame: &[u8]) -> Option<MacAddr> {
+    let view = FrameView::new_checked(frame).ok()?;
+    let unicast = !view.addr1().is_group();
+    let kind = matches!(
+        view.frame_control().frame_type,
+        FrameType::Management(_) | FrameType::Data(_)
+    );
+    (unicast && kind).then(|| view.addr1())
 }
 
 /// Whether `frame` is a (QoS) null data frame with the power-management bit: "I sleep".
 fn is_sleep_null(frame: &[u8]) -> bool {
     match (frame.first(), frame.get(1)) {
         // Type data (0b10), subtype Null (0b0100) or QoS Null (0b1100); PM is flags bit 4.
-        (Some(&fc0), Some(&fc1)) => (fc0 == 0x48 || fc0 == 0xc8) && fc1 & 0x10 != 0,
+        (Some(&fc0), Some(&fc1)) => (fc0 == 0x48 || fc0 == 0xc8) && fc1 & PM_BIT != 0,
         _ => false,
     }
 }

@@ -415,3 +415,72 @@ fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
         world.medium().stats()
     );
 }
+
+/// A null data frame from `from` to its AP `to`, with or without the power-management bit.
+fn null(from: MacAddr, to: MacAddr, sleeps: bool) -> Bytes {
+    let mut f = vec![0x48, if sleeps { 0x11 } else { 0x01 }, 0, 0];
+    f.extend_from_slice(&to.octets());
+    f.extend_from_slice(&from.octets());
+    f.extend_from_slice(&to.octets());
+    f.extend_from_slice(&[0x40, 0]);
+    Bytes::from(f)
+}
+
+#[test]
+fn frames_for_a_station_that_sleeps_are_held_until_it_wakes() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    // Radio 1 (a station) tells radio 0 (its AP) that it sleeps.
+    k.handle(&mut m, sent(0, probe(iface(0)), Some(2412), 1));
+    k.handle(
+        &mut m,
+        sent(1, null(iface(1), iface(0), true), Some(2412), 2),
+    );
+    run(&mut m, Instant::from_millis(10));
+    let _ = k.poll_output(&mut m);
+    // The AP sends it a frame: held, no status yet, nothing reaches the station.
+    let frame = data(iface(0), iface(1));
+    k.handle(&mut m, sent(0, frame.clone(), Some(2412), 3));
+    run(&mut m, Instant::from_millis(20));
+    let out = k.poll_output(&mut m);
+    assert!(frames_to(&out, 1).is_empty(), "{out:?}");
+    assert!(statuses_of(&out, 0).is_empty(), "{out:?}");
+    // The station wakes: the held frame goes out and is acknowledged.
+    k.handle(
+        &mut m,
+        sent(1, null(iface(1), iface(0), false), Some(2412), 4),
+    );
+    run(&mut m, Instant::from_millis(30));
+    let out = k.poll_output(&mut m);
+    let got = frames_to(&out, 1);
+    assert_eq!(got.len(), 1, "{out:?}");
+    assert_eq!(got[0].0, frame);
+    let st = statuses_of(&out, 0);
+    assert_eq!(st.len(), 1);
+    assert_eq!((st[0].0, st[0].1 & TX_STAT_ACK), (3, TX_STAT_ACK));
+    let c = k.radios(&m).next().map(|(_, _, c)| c).unwrap();
+    assert_eq!((c.held_for_sleeper, c.held_dropped), (1, 0));
+}
+
+#[test]
+fn a_frame_held_too_long_is_reported_unacked() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.handle(&mut m, sent(0, probe(iface(0)), Some(2412), 1));
+    k.handle(
+        &mut m,
+        sent(1, null(iface(1), iface(0), true), Some(2412), 2),
+    );
+    run(&mut m, Instant::from_millis(10));
+    let _ = k.poll_output(&mut m);
+    k.handle(&mut m, sent(0, data(iface(0), iface(1)), Some(2412), 3));
+    run(
+        &mut m,
+        Instant::from_millis(10) + radio::HOLD_LIMIT + Duration::from_millis(5),
+    );
+    let out = k.poll_output(&mut m);
+    let st = statuses_of(&out, 0);
+    assert_eq!(st.len(), 1, "{out:?}");
+    assert_eq!((st[0].0, st[0].1 & TX_STAT_ACK), (3, 0));
+    assert!(frames_to(&out, 1).is_empty());
+}
