@@ -156,6 +156,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) print_default_config: bool,
 
+    /// Also be the medium of the kernel's mac80211_hwsim radios (as `[hwsim]` in the config
+    /// file): they share the simulated air with its networks and guests. Needs root.
+    #[arg(long)]
+    pub(crate) hwsim: bool,
+
     /// More logs: -v for debug, -vv for trace (overrides RUST_LOG and the config file).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,

@@ -58,6 +58,9 @@ pub(crate) struct HostConfig {
     /// `[[attach]]`: network namespaces given a station (a TAP inside) at start.
     #[serde(default)]
     pub(crate) attach: Vec<AttachSection>,
+    /// `[hwsim]`: the kernel's mac80211_hwsim radios join the simulated air.
+    #[serde(default)]
+    pub(crate) hwsim: Option<crate::hwsim::HwsimSection>,
     /// `[[vhost_user]]`: VMs served as vhost-user-net devices at start.
     #[serde(default)]
     pub(crate) vhost_user: Vec<VhostUserSection>,
@@ -188,6 +191,9 @@ pub(crate) enum ConfigFileError {
     /// A value of `[sim]` is not acceptable (the field is printed under `sim.`).
     #[error("sim.{0}")]
     Sim(#[source] ConfigError),
+    /// A value of `[hwsim]` is not acceptable (the field is printed under `hwsim.`).
+    #[error("hwsim.{0}")]
+    Hwsim(#[source] crate::hwsim::HwsimConfigError),
 }
 
 /// What is wrong with a value of `[host]` or `[mux]`.
@@ -288,6 +294,9 @@ impl HostConfig {
         range("mux.home_slot_ms", m.home_slot_ms, 10, 10_000)?;
         if let Some(sim) = &self.sim {
             sim.validate().map_err(ConfigFileError::Sim)?;
+        }
+        if let Some(hwsim) = &self.hwsim {
+            hwsim.validate().map_err(ConfigFileError::Hwsim)?;
         }
         Ok(())
     }
@@ -402,7 +411,13 @@ pub(crate) fn default_config_text() -> String {
          # `vwifi-host vhost-user --socket /run/vwifi/vm1.sock --name vm1`.\n\
          # [[vhost_user]]\n\
          # socket = \"/run/vwifi/vm1.sock\"\n\
-         # name = \"vm1\"       # default: the socket's file stem\n\n",
+         # name = \"vm1\"       # default: the socket's file stem\n\n\
+         # The kernel's mac80211_hwsim radios on the same air (needs root; or `run --hwsim`):\n\
+         # [hwsim]\n\
+         # position = [4.0, 2.0]  # radio N stands at (x + N, y) unless listed\n\
+         # [[hwsim.radios]]\n\
+         # index = 1\n\
+         # position = [30.0, 0.0]\n\n",
     );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {

@@ -63,6 +63,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
         }
         None => HostConfig::default(),
     };
+    let mut cfg = cfg;
+    if args.hwsim && cfg.hwsim.is_none() {
+        cfg.hwsim = Some(crate::hwsim::HwsimSection::default());
+    }
     init_logging(args.verbose, cfg.host.log.as_deref())?;
     let socket = socket_or_default(args.socket.or_else(|| cfg.host.socket.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -145,7 +149,12 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let sim = cfg.sim_config();
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
-    let world = SimWorld::new(&sim, cfg.mux_config(), seed).map_err(HostError::World)?;
+    let mut mux_cfg = cfg.mux_config();
+    if let Some(hw) = &cfg.hwsim {
+        // Real APs on kernel radios answer slower than the simulated ones.
+        hw.apply_to(&mut mux_cfg);
+    }
+    let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
     let networks: Vec<String> = world
         .aps()
         .map(|ap| {
@@ -154,6 +163,13 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                 .unwrap_or_default()
         })
         .collect();
+    let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+    if let Some(hw) = cfg.hwsim.clone() {
+        driver
+            .start_hwsim(hw, sim.medium.tx_power_dbm)
+            .await
+            .map_err(HostError::Hwsim)?;
+    }
 
     create_socket_dir(&socket)?;
     let mut peers = PeerPolicy::same_user();
@@ -207,7 +223,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
 
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue).with_state(state);
+    driver = driver.with_state(state);
     if let Some(name) = &cfg.host.uplink_tap {
         let tap = create_uplink_tap(name).map_err(|source| HostError::UplinkTap {
             name: name.clone(),
@@ -223,7 +239,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     tracing::info!(
         socket = %socket.display(),
         control = %ctl_path.display(),
-        radio = "sim",
+        radio = if cfg.hwsim.is_some() { "sim+hwsim" } else { "sim" },
         networks = %networks.join(", "),
         "vwifi-host running"
     );

@@ -235,6 +235,8 @@ pub(crate) struct Driver {
     state: Option<StateStore>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
+    /// The kernel's hwsim radios, when vwifi is their medium.
+    hwsim: Option<crate::hwsim::Hwsim>,
 }
 
 impl Driver {
@@ -248,6 +250,7 @@ impl Driver {
             connections: 0,
             state: None,
             wired: None,
+            hwsim: None,
         }
     }
 
@@ -264,6 +267,18 @@ impl Driver {
         self
     }
 
+    /// Registers as the medium of the kernel's hwsim radios (see [`crate::hwsim`]).
+    pub(crate) async fn start_hwsim(
+        &mut self,
+        cfg: crate::hwsim::HwsimSection,
+        tx_power_dbm: f64,
+    ) -> Result<(), crate::hwsim::HwsimError> {
+        let now = self.clock.now();
+        let h = crate::hwsim::Hwsim::start(cfg, tx_power_dbm, &mut self.world, now).await?;
+        self.hwsim = Some(h);
+        Ok(())
+    }
+
     /// Runs until `shutdown` turns true (or every command sender is gone), then shuts down
     /// gracefully and returns what it did.
     pub(crate) async fn run(
@@ -276,6 +291,9 @@ impl Driver {
             let now = clock.now();
             self.world.advance(now);
             self.deliver();
+            if let Some(h) = self.hwsim.as_mut() {
+                h.flush(&mut self.world);
+            }
             let next = self.world.poll_timeout();
             let sleep = async move {
                 match next {
@@ -290,10 +308,32 @@ impl Driver {
                     Some(cmd) => self.handle(cmd),
                     None => break,
                 },
+                r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
                 () = sleep => {}
             }
         }
         self.shut_down()
+    }
+
+    /// Messages from the kernel's hwsim radios, or the end of their socket: then the kernel
+    /// radios are let go (closing the socket hands them back to the kernel's own medium).
+    fn handle_hwsim(
+        &mut self,
+        r: Result<
+            Vec<Result<crate::hwsim::msg::FromKernel, crate::hwsim::msg::MsgError>>,
+            crate::hwsim::HwsimError,
+        >,
+    ) {
+        let now = self.clock.now();
+        match (r, self.hwsim.as_mut()) {
+            (Ok(msgs), Some(h)) => h.handle(&mut self.world, now, msgs),
+            (Err(e), Some(h)) => {
+                tracing::error!(error = %error_chain(&e), "hwsim: the kernel's radios are lost");
+                h.log_summary(&self.world);
+                self.hwsim = None;
+            }
+            (_, None) => {}
+        }
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -642,6 +682,9 @@ impl Driver {
         let now = self.clock.now();
         self.world.advance(now);
         self.deliver();
+        if let Some(h) = &self.hwsim {
+            h.log_summary(&self.world);
+        }
         let ids: Vec<GuestId> = self.guests.keys().copied().collect();
         let at_shutdown = ids.len();
         for id in ids {

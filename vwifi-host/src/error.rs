@@ -126,6 +126,9 @@ pub(crate) enum HostError {
         /// Why.
         message: String,
     },
+    /// The hwsim radio could not start.
+    #[error("cannot be the medium of the kernel's hwsim radios")]
+    Hwsim(#[source] crate::hwsim::HwsimError),
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

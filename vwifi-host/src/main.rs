@@ -11,6 +11,7 @@ mod control;
 mod daemon;
 mod driver;
 mod error;
+mod hwsim;
 mod netns;
 mod psk;
 mod state;

@@ -138,9 +138,13 @@ impl SimWorld {
     }
 
     /// The medium.
-    #[cfg(test)]
     pub(crate) fn medium(&self) -> &Medium {
         &self.medium
+    }
+
+    /// The medium, for radios that join it from outside (the kernel's hwsim radios).
+    pub(crate) fn medium_mut(&mut self) -> &mut Medium {
+        &mut self.medium
     }
 
     /// The APs, in configuration order.

@@ -120,6 +120,12 @@ impl Daemon {
         let socket = dir.path().join("host.sock");
         let log = dir.path().join("daemon.log");
         let config_path = dir.path().join("host.toml");
+        // A state directory of its own: as root the default (/var/lib/vwifi) is shared, and
+        // its lock admits one daemon at a time.
+        let config = format!(
+            "[host]\nstate_dir = \"{}\"\n{config}",
+            dir.path().join("state").display()
+        );
         std::fs::write(&config_path, config).expect("config");
         let child = Command::new(HOST)
             .args(["run", "-v", "--config"])
