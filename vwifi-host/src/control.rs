@@ -138,6 +138,9 @@ pub(crate) struct RadioSnapshot {
     pub(crate) bridge_flooded: u64,
     /// Uplink bridge: frames for an address no AP knows.
     pub(crate) bridge_no_route: u64,
+    /// What the radio says about itself (a real card: phy, bands, ciphers, combinations).
+    #[serde(default)]
+    pub(crate) details: Vec<(String, String)>,
 }
 
 /// A simulated access point.
@@ -263,6 +266,9 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
         r.tx_frames,
         r.tunes
     );
+    for (key, value) in &r.details {
+        let _ = writeln!(out, "  {key}: {value}");
+    }
     if r.bridge_forwarded + r.bridge_flooded + r.bridge_no_route > 0 {
         let _ = writeln!(
             out,

@@ -14,10 +14,13 @@ use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
 use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs};
-use crate::config::{control_socket, default_config_text, default_socket, HostConfig};
+use crate::config::{control_socket, default_config_text, default_socket, HostConfig, RadioKind};
 use crate::control;
-use crate::driver::{accept_guests, attach as attach_netns, serve_control, Driver, TokioClock};
+use crate::driver::{
+    accept_guests, attach as attach_netns, serve_control, Driver, TokioClock, World,
+};
 use crate::error::HostError;
+use crate::nl80211::Nl80211Radio;
 use crate::world::SimWorld;
 
 /// Commands waiting for the driver (guest messages, admissions, control requests).
@@ -136,18 +139,30 @@ impl Drop for RemoveOnDrop {
 }
 
 async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
-    let sim = cfg.sim_config();
-    let mut seed = [0u8; 32];
-    OsRng.fill_bytes(&mut seed);
-    let world = SimWorld::new(&sim, cfg.mux_config(), seed).map_err(HostError::World)?;
-    let networks: Vec<String> = world
-        .aps()
-        .map(|ap| {
-            vwifi_core::proto::Ssid::new(ap.config().ssid.as_bytes())
-                .map(|s| format!("{s} (ch {})", ap.config().channel.number()))
-                .unwrap_or_default()
-        })
-        .collect();
+    let (world, radio_kind, networks) = match cfg.radio.kind {
+        RadioKind::Sim => {
+            let sim = cfg.sim_config();
+            let mut seed = [0u8; 32];
+            OsRng.fill_bytes(&mut seed);
+            let world = SimWorld::new(&sim, cfg.mux_config(), seed).map_err(HostError::World)?;
+            let networks: Vec<String> = world
+                .aps()
+                .map(|ap| {
+                    vwifi_core::proto::Ssid::new(ap.config().ssid.as_bytes())
+                        .map(|s| format!("{s} (ch {})", ap.config().channel.number()))
+                        .unwrap_or_default()
+                })
+                .collect();
+            (World::from(world), "sim", networks)
+        }
+        RadioKind::Nl80211 => {
+            let radio = Nl80211Radio::open(&cfg.radio, cfg.mux.max_stations)
+                .await
+                .map_err(HostError::Nl80211)?;
+            let card = format!("{} (#{})", radio.wiphy().name, radio.wiphy().index);
+            (World::Nl80211(radio), "nl80211", vec![card])
+        }
+    };
 
     create_socket_dir(&socket)?;
     let mut peers = PeerPolicy::same_user();
@@ -182,7 +197,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     tracing::info!(
         socket = %socket.display(),
         control = %ctl_path.display(),
-        radio = "sim",
+        radio = radio_kind,
         networks = %networks.join(", "),
         "vwifi-host running"
     );

@@ -12,6 +12,7 @@ mod daemon;
 mod driver;
 mod error;
 mod netns;
+mod nl80211;
 mod psk;
 mod world;
 
