@@ -139,7 +139,7 @@ ip netns exec g1 $G --link wlan0 events --count 1 > /tmp/ev1.txt 2>&1 &
 e1=$!
 ip netns exec g2 $G --link wlan0 events --count 1 > /tmp/ev2.txt 2>&1 &
 e2=$!
-sleep 1
+sleep 4   # both listeners up (a debug binary starts slowly under TCG)
 kill "$(cat /run/hostapd-wlan0.pid)"
 wait_for 30 "grep -qi disconnect /tmp/ev1.txt && grep -qi disconnect /tmp/ev2.txt" \
     || { cat /tmp/ev1.txt /tmp/ev2.txt; kill $e1 $e2 2>/dev/null; fail "no disconnection event"; }

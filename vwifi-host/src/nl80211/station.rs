@@ -52,6 +52,8 @@ const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
 const SIGNAL_STEP: i16 = 3;
 /// Scan results older than this are not trusted for a join.
 const FRESH_SCAN_MS: u32 = 30_000;
+/// The pause before a second join attempt.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// EAPOL frames kept while the kernel has not yet reported the association.
 const MAX_EARLY_EAPOL: usize = 4;
 /// IEEE 802.11 reason 3: the station is leaving.
@@ -174,12 +176,22 @@ enum Link {
         deadline: tokio::time::Instant,
         /// EAPOL frames that came before the kernel's connect result (the kernel refuses to
         /// send ours until it has processed the association).
-        early: Vec<Vec<u8>>,
+        early: Vec<(Vec<u8>, bool)>,
+        /// The request, for one more attempt if this one fails after the association.
+        retry: Option<Box<JoinRequest>>,
     },
     Connected {
         target: Target,
         sup: Option<Supplicant>,
     },
+}
+
+/// A guest's connect request (the secret redacted in `Debug`).
+#[derive(Debug, Clone)]
+struct JoinRequest {
+    ssid: Ssid,
+    bssid: Option<MacAddr>,
+    credentials: Credentials,
 }
 
 #[derive(Debug, Clone)]
@@ -466,7 +478,12 @@ impl Sta {
             } => {
                 self.tell(Message::Ack { id }).await;
                 self.leave().await;
-                self.join(ssid, bssid, credentials).await;
+                let req = JoinRequest {
+                    ssid,
+                    bssid,
+                    credentials,
+                };
+                self.join(req, true).await;
             }
             Message::Disconnect { id } => {
                 let was = !matches!(self.link, Link::Idle);
@@ -600,6 +617,15 @@ impl Sta {
     }
 
     async fn fail(&mut self, reason: ConnectFailure) {
+        self.fail_with(reason, false).await;
+    }
+
+    /// Ends a join attempt that failed (`kernel_left`: the kernel has disconnected already).
+    /// An attempt that failed after the association is made once more before the guest is
+    /// told: on a busy air the AP may take a retransmitted association request for a new one
+    /// and restart its 4-way handshake under our answer, which it then takes for a wrong key
+    /// (wpa_supplicant also retries before it reports a wrong key).
+    async fn fail_with(&mut self, reason: ConnectFailure, kernel_left: bool) {
         tracing::info!(
             guest = self.spec.guest.0,
             ?reason,
@@ -607,7 +633,7 @@ impl Sta {
         );
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
-        if !matches!(link, Link::Idle) {
+        if !kernel_left && !matches!(link, Link::Idle) {
             let _ = self
                 .nl
                 .request(
@@ -621,13 +647,31 @@ impl Sta {
                 )
                 .await;
         }
+        if let Link::Joining {
+            associated: true,
+            retry: Some(req),
+            ..
+        } = link
+        {
+            tracing::info!(guest = self.spec.guest.0, "trying the join once more");
+            tokio::time::sleep(RETRY_DELAY).await;
+            Box::pin(self.join(*req, false)).await;
+            return;
+        }
         self.failed = true;
         self.publish(StationState::Failed);
         self.tell(Message::Event(Event::ConnectFailed { reason }))
             .await;
     }
 
-    async fn join(&mut self, ssid: Ssid, bssid: Option<MacAddr>, credentials: Credentials) {
+    /// One join attempt (`first`: a second may follow if this one fails after association).
+    async fn join(&mut self, req: JoinRequest, first: bool) {
+        let retry = first.then(|| Box::new(req.clone()));
+        let JoinRequest {
+            ssid,
+            bssid,
+            credentials,
+        } = req;
         self.failed = false;
         self.publish(StationState::Scanning);
         let fresh = match self.scan_table().await {
@@ -754,6 +798,7 @@ impl Sta {
             answered_msg1: false,
             deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
             early: Vec::new(),
+            retry,
         };
         self.publish(StationState::Authenticating);
         if let Err(e) = self
@@ -780,6 +825,7 @@ impl Sta {
         if ifindex(&msg) != Some(self.ifindex) {
             return;
         }
+        tracing::debug!(guest = self.spec.guest.0, cmd = cmd(&msg), state = ?self.state(), "nl80211 event");
         let owned = top_attrs(&msg);
         let attrs = owned.view();
         match cmd(&msg) {
@@ -791,7 +837,8 @@ impl Sta {
             c::CMD_CONTROL_PORT_FRAME => {
                 if let Some(frame) = find(&attrs, c::ATTR_FRAME) {
                     let frame = frame.to_vec();
-                    self.eapol(&frame).await;
+                    let clear = find(&attrs, c::ATTR_CONTROL_PORT_NO_ENCRYPT).is_some();
+                    self.eapol(&frame, clear).await;
                 }
             }
             c::CMD_DISCONNECT => {
@@ -823,8 +870,8 @@ impl Sta {
                     self.connected().await;
                 } else {
                     self.publish(StationState::Handshaking);
-                    for frame in early {
-                        self.eapol(&frame).await;
+                    for (frame, clear) in early {
+                        self.eapol(&frame, clear).await;
                     }
                 }
             }
@@ -858,8 +905,10 @@ impl Sta {
         .await;
     }
 
-    /// An EAPOL frame from the AP.
-    async fn eapol(&mut self, frame: &[u8]) {
+    /// An EAPOL frame from the AP, `clear` if it came unencrypted (the kernel says so): the
+    /// answer goes out the same way. A handshake the AP restarts for a new association is in
+    /// the clear even while our old pairwise key is installed; a rekey is encrypted.
+    async fn eapol(&mut self, frame: &[u8], clear: bool) {
         let now = self.now();
         let (sup, answered) = match &mut self.link {
             Link::Joining {
@@ -868,7 +917,7 @@ impl Sta {
                 ..
             } => {
                 if early.len() < MAX_EARLY_EAPOL {
-                    early.push(frame.to_vec());
+                    early.push((frame.to_vec(), clear));
                 }
                 return;
             }
@@ -881,7 +930,7 @@ impl Sta {
             _ => return,
         };
         if let Err(e) = sup.handle_eapol(now, frame, &mut OsRng) {
-            tracing::debug!(guest = self.spec.guest.0, error = %e, "EAPOL frame rejected");
+            tracing::info!(guest = self.spec.guest.0, error = %e, "EAPOL frame rejected");
         }
         let mut outputs = Vec::new();
         while let Some(o) = sup.poll_output() {
@@ -895,10 +944,11 @@ impl Sta {
         ) {
             *a = true;
         }
-        self.handshake_outputs(outputs).await;
+        self.handshake_outputs(outputs, clear).await;
     }
 
-    async fn handshake_outputs(&mut self, outputs: Vec<Output>) {
+    /// Carries out what the supplicant asks; EAPOL frames go unencrypted if `clear`.
+    async fn handshake_outputs(&mut self, outputs: Vec<Output>, clear: bool) {
         let (bssid, joining) = match &self.link {
             Link::Joining { target, .. } => (target.bssid, true),
             Link::Connected { target, .. } => (target.bssid, false),
@@ -907,6 +957,11 @@ impl Sta {
         for o in outputs {
             // A lost EAPOL frame is retransmitted by the AP; a key or port step is not.
             let sent = matches!(o, Output::Send(_));
+            tracing::debug!(
+                guest = self.spec.guest.0,
+                output = output_name(&o),
+                "handshake output"
+            );
             let r = match o {
                 Output::Send(frame) => {
                     let mut attrs = vec![
@@ -915,7 +970,7 @@ impl Sta {
                         Attr::bytes(c::ATTR_MAC, &bssid.octets()),
                         Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
                     ];
-                    if joining {
+                    if clear {
                         attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_NO_ENCRYPT));
                     }
                     self.nl
@@ -1053,8 +1108,7 @@ impl Sta {
                     },
                 };
                 // The kernel left already: no DISCONNECT of our own.
-                self.link = Link::Idle;
-                self.fail(failure).await;
+                self.fail_with(failure, true).await;
             }
             Link::Connected { target, .. } => {
                 tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
@@ -1083,7 +1137,7 @@ impl Sta {
                 while let Some(o) = sup.poll_output() {
                     outputs.push(o);
                 }
-                self.handshake_outputs(outputs).await;
+                self.handshake_outputs(outputs, true).await;
             }
             Link::Connected { .. } => {
                 self.poll_station().await;
@@ -1132,6 +1186,17 @@ impl Sta {
             }
             Err(e) => tracing::debug!(guest = self.spec.guest.0, error = %e, "GET_STATION failed"),
         }
+    }
+}
+
+fn output_name(o: &Output) -> &'static str {
+    match o {
+        Output::Send(_) => "send EAPOL",
+        Output::InstallPairwise(_) => "install pairwise key",
+        Output::InstallGroup { .. } => "install group key",
+        Output::Complete => "complete",
+        Output::GroupKeyComplete => "group key complete",
+        Output::Failed(_) => "failed",
     }
 }
 
