@@ -1,6 +1,6 @@
 # vwifi-host's nl80211 radio on a real (mac80211_hwsim) card against real hostapd.
 # phy0 (wlan0): ONE hostapd, two WPA2 BSSes on channel 1 (lab-a, lab-b, different
-# passphrases), AP-side addresses 10.99.1.1 and 10.99.2.1.
+# passphrases) and an open one (lab-open), AP-side addresses 10.99.1.1, .2.1, .3.1.
 # phy1 (wlan1): vwifi-host run with [radio] kind = "nl80211", ifname = "wlan1".
 # Guests are network namespaces g1..g3 attached to the daemon (a TAP wlan0 in each),
 # driven with vwifi-guest --link wlan0 (in-band control).
@@ -10,8 +10,9 @@
 #  3 scan: g1 sees lab-a and lab-b with BSSID, channel, signal, security
 #  4 join: g1 -> lab-a, g2 -> lab-b (WPA2, vwifi's supplicant over the control port);
 #    g3 -> lab-a with a wrong passphrase is refused with "wrong passphrase"
-#  5 data: g1 pings 10.99.1.1, g2 pings 10.99.2.1 (packet socket <-> guest TAP)
-#  6 events: hostapd killed -> g1's and g2's stations report the disconnection
+#  5 data: g1 pings 10.99.1.1, g2 pings 10.99.2.1 (packet socket <-> guest TAP); g3
+#    then joins the open network lab-open and pings 10.99.3.1
+#  6 events: hostapd killed -> the three guests are told of the disconnection
 #  7 SIGKILL the daemon: its interfaces go; a restart leaves no stale interface
 . /usr/lib/vwifi-harness/lib.sh
 # On failure: the daemon's whole log (lib.sh's fail shows only tails).
@@ -46,12 +47,17 @@ wpa=2
 wpa_key_mgmt=WPA-PSK
 rsn_pairwise=CCMP
 wpa_passphrase=passphrase-of-b
+
+bss=wlan0_2
+ctrl_interface=/run/hostapd
+ssid=lab-open
 EOF
 hostapd -B -P /run/hostapd-wlan0.pid -f /tmp/hostapd-wlan0.log /tmp/hostapd-multi.conf || fail "hostapd"
 wait_for 10 "grep -q AP-ENABLED /tmp/hostapd-wlan0.log" || fail "AP-ENABLED"
-wait_for 5 "[ -e /sys/class/net/wlan0_1 ]" || fail "second BSS interface"
+wait_for 5 "[ -e /sys/class/net/wlan0_2 ]" || fail "second and third BSS interfaces"
 ip addr add 10.99.1.1/24 dev wlan0
 ip addr add 10.99.2.1/24 dev wlan0_1
+ip addr add 10.99.3.1/24 dev wlan0_2
 
 cat > /tmp/host.toml <<'EOF'
 [host]
@@ -98,10 +104,11 @@ log "STEP 2 ok: one station interface per guest, with the guest's MAC, on phy1"
 for try in 1 2 3; do
     ip netns exec g1 $G --link wlan0 scan > /tmp/scan.txt 2>&1 || { cat /tmp/scan.txt; fail "scan"; }
     cat /tmp/scan.txt
-    grep -q 'lab-a' /tmp/scan.txt && grep -q 'lab-b' /tmp/scan.txt && break
+    grep -q 'lab-a' /tmp/scan.txt && grep -q 'lab-b' /tmp/scan.txt && grep -q 'lab-open' /tmp/scan.txt && break
 done
 grep -q 'lab-a' /tmp/scan.txt && grep -q 'lab-b' /tmp/scan.txt || fail "scan results lack lab-a/lab-b"
 grep 'lab-a' /tmp/scan.txt | grep -qi 'wpa2' || fail "scan: lab-a's security"
+grep 'lab-open' /tmp/scan.txt | grep -qi 'open' || log "lab-open not (yet) in the scan: the join scans for it"
 log "STEP 3 ok: scan"
 
 # 4: join
@@ -110,14 +117,16 @@ echo passphrase-of-a | ip netns exec g1 $G --link wlan0 connect lab-a --passphra
 c1=$!
 echo passphrase-of-b | ip netns exec g2 $G --link wlan0 connect lab-b --passphrase-stdin > /tmp/c2.txt 2>&1 &
 c2=$!
-echo not-the-passphrase | ip netns exec g3 $G --link wlan0 connect lab-a --passphrase-stdin > /tmp/c3.txt 2>&1
-rc3=$?
+echo not-the-passphrase | ip netns exec g3 $G --link wlan0 connect lab-a --passphrase-stdin > /tmp/c3.txt 2>&1 &
+c3=$!
 wait $c1; rc1=$?
 wait $c2; rc2=$?
+log "TIMING: two guests connected through the nl80211 radio in $(awk "BEGIN{print $(now) - $t0}")s"
+wait $c3; rc3=$?
+log "TIMING: the wrong passphrase refused after $(awk "BEGIN{print $(now) - $t0}")s (two attempts)"
 for i in 1 2 3; do echo "--- connect g$i:"; cat /tmp/c$i.txt; done
 [ $rc1 = 0 ] || fail "g1 did not connect to lab-a (rc $rc1)"
 [ $rc2 = 0 ] || fail "g2 did not connect to lab-b (rc $rc2)"
-log "TIMING: two guests connected through the nl80211 radio in $(awk "BEGIN{print $(now) - $t0}")s"
 [ $rc3 = 1 ] || fail "g3 with a wrong passphrase: rc $rc3, expected 1"
 grep -qi 'passphrase' /tmp/c3.txt || fail "g3 was not told its passphrase is wrong"
 grep -q 'AP-STA-POSSIBLE-PSK-MISMATCH' /tmp/hostapd-wlan0.log || fail "hostapd saw no PSK mismatch"
@@ -132,21 +141,29 @@ ip netns exec g1 ip link set wlan0 up
 ip netns exec g2 ip link set wlan0 up
 ip netns exec g1 ping -c 3 -i 0.2 -W 2 10.99.1.1 || fail "ping lab-a from g1"
 ip netns exec g2 ping -c 3 -i 0.2 -W 2 10.99.2.1 || fail "ping lab-b from g2"
-log "STEP 5 ok: data both ways"
+# The refused guest joins the open network instead.
+ip netns exec g3 $G --link wlan0 connect lab-open > /tmp/c3o.txt 2>&1 || { cat /tmp/c3o.txt; fail "g3 -> lab-open"; }
+cat /tmp/c3o.txt
+ip netns exec g3 ip addr add 10.99.3.2/24 dev wlan0
+ip netns exec g3 ip link set wlan0 up
+ip netns exec g3 ping -c 3 -i 0.2 -W 2 10.99.3.1 || fail "ping lab-open from g3"
+log "STEP 5 ok: data both ways, WPA2 and open"
 
 # 6: the AP disappears
 ip netns exec g1 $G --link wlan0 events --count 1 > /tmp/ev1.txt 2>&1 &
 e1=$!
 ip netns exec g2 $G --link wlan0 events --count 1 > /tmp/ev2.txt 2>&1 &
 e2=$!
+ip netns exec g3 $G --link wlan0 events --count 1 > /tmp/ev3.txt 2>&1 &
+e3=$!
 sleep 4   # both listeners up (a debug binary starts slowly under TCG)
 kill "$(cat /run/hostapd-wlan0.pid)"
-wait_for 30 "grep -qi disconnect /tmp/ev1.txt && grep -qi disconnect /tmp/ev2.txt" \
-    || { cat /tmp/ev1.txt /tmp/ev2.txt; kill $e1 $e2 2>/dev/null; fail "no disconnection event"; }
-wait $e1 $e2
-cat /tmp/ev1.txt /tmp/ev2.txt
+wait_for 30 "grep -qi disconnect /tmp/ev1.txt && grep -qi disconnect /tmp/ev2.txt && grep -qi disconnect /tmp/ev3.txt" \
+    || { cat /tmp/ev1.txt /tmp/ev2.txt /tmp/ev3.txt; kill $e1 $e2 $e3 2>/dev/null; fail "no disconnection event"; }
+wait $e1 $e2 $e3
+cat /tmp/ev1.txt /tmp/ev2.txt /tmp/ev3.txt
 ip netns exec g1 $G --link wlan0 status
-log "STEP 6 ok: the AP's disappearance reached both guests"
+log "STEP 6 ok: the AP's disappearance reached all three guests"
 
 # 7: SIGKILL and restart
 kill -9 "$(cat /run/vwifi-host.pid)"

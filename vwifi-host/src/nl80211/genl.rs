@@ -97,12 +97,29 @@ impl Reply {
     }
 }
 
-/// An attribute to send: its type and its payload bytes.
-#[derive(Debug, Clone)]
+/// An attribute to send: its type and its payload bytes (zeroized when dropped: some carry
+/// keys).
+#[derive(Clone)]
 pub(crate) struct Attr {
     ty: u16,
     nested: bool,
     payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the payload: it may be a key.
+        f.debug_struct("Attr")
+            .field("ty", &self.ty)
+            .field("len", &self.payload.len())
+            .finish()
+    }
+}
+
+impl Drop for Attr {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.payload);
+    }
 }
 
 impl Attr {
