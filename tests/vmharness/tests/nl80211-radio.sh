@@ -13,7 +13,8 @@
 #  5 data: g1 pings 10.99.1.1, g2 pings 10.99.2.1 (packet socket <-> guest TAP); g3
 #    then joins the open network lab-open and pings 10.99.3.1
 #  6 events: hostapd killed -> the three guests are told of the disconnection
-#  7 SIGKILL the daemon: its interfaces go; a restart leaves no stale interface
+#  7 a detached guest's interface goes; SIGKILL the daemon: its interfaces go; a restart
+#    deletes a planted stale one
 . /usr/lib/vwifi-harness/lib.sh
 # On failure: the daemon's whole log (lib.sh's fail shows only tails).
 fail() {
@@ -164,6 +165,12 @@ wait $e1 $e2 $e3
 cat /tmp/ev1.txt /tmp/ev2.txt /tmp/ev3.txt
 ip netns exec g1 $G --link wlan0 status
 log "STEP 6 ok: the AP's disappearance reached all three guests"
+
+# A guest that goes takes its interface with it.
+g3if=$(grep -l "$(ip netns exec g3 cat /sys/class/net/wlan0/address)" /sys/class/net/vw*/address | cut -d/ -f5)
+$H detach --netns g3 || fail "detach g3"
+wait_for 10 "[ ! -e /sys/class/net/$g3if ]" || fail "$g3if stayed after g3 was detached"
+log "detached g3: $g3if deleted"
 
 # 7: SIGKILL and restart
 kill -9 "$(cat /run/vwifi-host.pid)"

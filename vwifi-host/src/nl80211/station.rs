@@ -1098,15 +1098,7 @@ impl Sta {
                 answered_msg1,
                 ..
             } => {
-                let failure = match (*associated, *answered_msg1, reason) {
-                    // MIC failure, 4-way handshake timeout, 802.1X authentication failed.
-                    (true, true, 14 | 15 | 23) => ConnectFailure::WrongPassphrase,
-                    (true, false, 15) => ConnectFailure::HandshakeTimeout,
-                    _ => ConnectFailure::Other {
-                        code: FAILURE_CODE_REJECTED_BY_AP,
-                        detail: reason,
-                    },
-                };
+                let failure = join_failure(*associated, *answered_msg1, reason);
                 // The kernel left already: no DISCONNECT of our own.
                 self.fail_with(failure, true).await;
             }
@@ -1186,6 +1178,20 @@ impl Sta {
             }
             Err(e) => tracing::debug!(guest = self.spec.guest.0, error = %e, "GET_STATION failed"),
         }
+    }
+}
+
+/// Why a join failed when the kernel reports the link gone during it, with IEEE 802.11
+/// reason `reason`: after our message 2, a MIC failure, a 4-way handshake timeout or an
+/// 802.1X failure means the AP did not accept our PSK.
+fn join_failure(associated: bool, answered_msg1: bool, reason: u16) -> ConnectFailure {
+    match (associated, answered_msg1, reason) {
+        (true, true, 14 | 15 | 23) => ConnectFailure::WrongPassphrase,
+        (true, false, 15) => ConnectFailure::HandshakeTimeout,
+        _ => ConnectFailure::Other {
+            code: FAILURE_CODE_REJECTED_BY_AP,
+            detail: reason,
+        },
     }
 }
 
@@ -1291,5 +1297,68 @@ fn spawn_rx(
     });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the receive thread");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_lost_during_the_handshake_after_message_2_is_a_wrong_passphrase() {
+        assert_eq!(
+            join_failure(true, true, 15),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            join_failure(true, true, 14),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            join_failure(true, false, 15),
+            ConnectFailure::HandshakeTimeout
+        );
+        assert_eq!(
+            join_failure(false, false, 2),
+            ConnectFailure::Other {
+                code: FAILURE_CODE_REJECTED_BY_AP,
+                detail: 2
+            }
+        );
+        assert_eq!(
+            join_failure(true, true, 3),
+            ConnectFailure::Other {
+                code: FAILURE_CODE_REJECTED_BY_AP,
+                detail: 3
+            }
+        );
+    }
+
+    fn frame(src: [u8; 6], ethertype: u16) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(&[0x45, 0, 0, 20]);
+        f
+    }
+
+    #[test]
+    fn the_data_path_refuses_what_a_guest_may_not_send_and_counts_it() {
+        let mac = MacAddr([2, 1, 2, 3, 4, 5]);
+        let path = DataPath::default();
+        // Not connected: dropped.
+        path.send(mac, &frame(mac.octets(), 0x0800));
+        path.open.store(true, Ordering::Relaxed);
+        // Another source, EAPOL, vwifi's control EtherType, a runt: dropped.
+        path.send(mac, &frame([2, 9, 9, 9, 9, 9], 0x0800));
+        path.send(mac, &frame(mac.octets(), c::ETH_P_PAE));
+        path.send(mac, &frame(mac.octets(), 0x88b5));
+        path.send(mac, &[1, 2, 3]);
+        // Allowed, but no socket: dropped too (never a panic).
+        path.send(mac, &frame(mac.octets(), 0x0800));
+        let c = path.counters.snapshot();
+        assert_eq!((c.tx_packets, c.tx_dropped), (0, 6));
+        path.stop();
+        assert!(!path.open.load(Ordering::Relaxed));
     }
 }
