@@ -54,7 +54,11 @@ done
 n1=$(rate nat) || fail "iperf3 native"
 v1=$(rate g1) || fail "iperf3 through vwifi"
 n2=$(rate nat) || fail "iperf3 native (again)"
+( sleep 3; top -b -n 1 | head -n 14 > /tmp/top-vwifi.txt ) &
+tp=$!
 v2=$(rate g1) || fail "iperf3 through vwifi (again)"
+wait $tp
+log "CPU during the second vwifi run:"; cat /tmp/top-vwifi.txt
 [ -n "$n1" ] && [ -n "$v1" ] && [ -n "$n2" ] && [ -n "$v2" ] || fail "no iperf3 figures"
 log "IPERF: native $n1 / $n2 Mbit/s, vwifi $v1 / $v2 Mbit/s, ratio $(awk "BEGIN{printf \"%.2f\", ($v1 + $v2) / ($n1 + $n2)}")"
 $H status
