@@ -183,6 +183,13 @@ ls /sys/class/net | grep '^vw' && fail "a stale interface survived the restart"
 grep -q 'stale station interface of an earlier run deleted' /tmp/vwifi-host.log || fail "the restart did not report the cleanup"
 $H status | grep -E 'radio|stale'
 log "STEP 7 ok: no stale interface after SIGKILL and restart"
-kill "$(cat /run/vwifi-host.pid)"
+# SIGTERM with a guest attached: the daemon ends and its interface goes.
+ip netns add g4 && $H attach --netns g4 || fail "attach g4"
+wait_for 10 "ls /sys/class/net | grep -q '^vw'" || fail "g4's interface"
+hp=$(cat /run/vwifi-host.pid)
+kill "$hp"
+wait_for 10 "! grep -qE 'State:.*[RSD]' /proc/$hp/status 2>/dev/null" || fail "vwifi-host did not stop on SIGTERM"
+wait_for 5 "! ls /sys/class/net | grep -q '^vw'" || fail "an interface stayed after SIGTERM"
+log "SIGTERM: the daemon stopped and took its interfaces"
 stop_all
 log "nl80211-radio: OK"
