@@ -19,6 +19,10 @@
 //! auto_reconnect = true
 //! home_slot_ms = 100                # time share of a channel when several are in use
 //!
+//! [radio]
+//! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
+//! prefix = "vw"                     # names of the station interfaces on a real card (vw0, vw1, ...)
+//!
 //! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
 //! seed = 1
 //! [sim.medium]
@@ -58,6 +62,9 @@ pub(crate) struct HostConfig {
     /// `[[attach]]`: network namespaces given a station (a TAP inside) at start.
     #[serde(default)]
     pub(crate) attach: Vec<AttachSection>,
+    /// `[radio]`: the simulated radio (default) or a real card through nl80211.
+    #[serde(default)]
+    pub(crate) radio: RadioSection,
     /// `[hwsim]`: the kernel's mac80211_hwsim radios join the simulated air.
     #[serde(default)]
     pub(crate) hwsim: Option<crate::hwsim::HwsimSection>,
@@ -75,6 +82,44 @@ pub(crate) struct VhostUserSection {
     /// The VM's name (its station's MAC derives from it).
     #[serde(default)]
     pub(crate) name: Option<String>,
+}
+
+/// Which radio the daemon drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RadioKind {
+    /// The simulated medium with the APs of `[sim]`.
+    #[default]
+    Sim,
+    /// A real card through nl80211: one kernel station interface per guest.
+    Nl80211,
+}
+
+/// `[radio]`: `kind = "nl80211"` with `phy = "phy1"` or `ifname = "wlan1"` (an interface of
+/// the card); `prefix` names the station interfaces (`vw0`, `vw1`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RadioSection {
+    /// The radio.
+    pub(crate) kind: RadioKind,
+    /// The card, as `iw phy` names it.
+    pub(crate) phy: Option<String>,
+    /// An interface of the card, as `iw dev` names it (instead of `phy`).
+    pub(crate) ifname: Option<String>,
+    /// The name prefix of the station interfaces; interfaces on the card named so (prefix and
+    /// digits) are taken for leftovers of an earlier run and deleted at start.
+    pub(crate) prefix: String,
+}
+
+impl Default for RadioSection {
+    fn default() -> Self {
+        Self {
+            kind: RadioKind::Sim,
+            phy: None,
+            ifname: None,
+            prefix: "vw".into(),
+        }
+    }
 }
 
 /// One `[[attach]]`: `netns = "NAME"`, `ifname = "wlan0"` (the default).
@@ -224,6 +269,12 @@ pub(crate) enum Problem {
         /// What is wrong with it.
         reason: String,
     },
+    /// An interface name prefix that is not 1 to 8 letters, `-` or `_`.
+    #[error("must be 1 to 8 letters, '-' or '_' (digits follow it), got {0:?}")]
+    Prefix(String),
+    /// Both `phy` and `ifname` name the card.
+    #[error("give either radio.phy or radio.ifname, not both")]
+    PhyAndIfname,
     /// Permission bits beyond 0o777.
     #[error("must be permission bits between 0o000 and 0o777, got {0:#o}")]
     Mode(u32),
@@ -297,6 +348,17 @@ impl HostConfig {
         }
         if let Some(hwsim) = &self.hwsim {
             hwsim.validate().map_err(ConfigFileError::Hwsim)?;
+        }
+        let r = &self.radio;
+        let prefix_ok = (1..=8).contains(&r.prefix.len())
+            && r.prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_');
+        if !prefix_ok {
+            return Err(invalid("radio.prefix", Problem::Prefix(r.prefix.clone())));
+        }
+        if r.kind == RadioKind::Nl80211 && r.phy.is_some() && r.ifname.is_some() {
+            return Err(invalid("radio.ifname", Problem::PhyAndIfname));
         }
         Ok(())
     }
@@ -419,6 +481,16 @@ pub(crate) fn default_config_text() -> String {
          # index = 1\n\
          # position = [30.0, 0.0]\n\n",
     );
+    out.push_str(
+        "# The radio: the simulated one below (default), or a real card through nl80211 (root):\n\
+         # one kernel station interface per guest, named PREFIX0, PREFIX1, ... on the card.\n\
+         [radio]\n\
+         kind = \"sim\"\n\
+         # kind = \"nl80211\"\n\
+         # phy = \"phy1\"      # the card, as `iw phy` names it\n\
+         # ifname = \"wlan1\"  # or an interface of the card, as `iw dev` names it\n\
+         prefix = \"vw\"\n\n",
+    );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {
         let trimmed = line.trim();
@@ -483,10 +555,29 @@ mod tests {
         let e = err("[host]\nsocket = \"/x\"\nsokcet_mode = 1\n");
         assert!(e.starts_with("line 3, column 1:"), "{e}");
         assert!(e.contains("sokcet_mode"), "{e}");
-        assert!(err("[radio]\n").contains("radio"));
+        assert!(err("[radios]\n").contains("radios"));
+        assert!(err("[radio]\nkind = \"nl80211\"\nphyy = \"phy1\"\n").contains("phyy"));
         assert!(
             err("[sim]\n[[sim.aps]]\nssid = \"a\"\nchannel = 1\ncolour = 2\n").contains("colour")
         );
+    }
+
+    #[test]
+    fn the_radio_is_simulated_unless_nl80211_names_a_card() {
+        let cfg = HostConfig::from_toml_str("").unwrap();
+        assert_eq!(cfg.radio.kind, RadioKind::Sim);
+        assert_eq!(cfg.radio.prefix, "vw");
+        let cfg =
+            HostConfig::from_toml_str("[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\n").unwrap();
+        assert_eq!(cfg.radio.kind, RadioKind::Nl80211);
+        assert_eq!(cfg.radio.ifname.as_deref(), Some("wlan1"));
+        assert!(err("[radio]\nkind = \"wext\"\n").contains("wext"));
+        assert_eq!(
+            err("[radio]\nkind = \"nl80211\"\nphy = \"phy1\"\nifname = \"wlan1\"\n"),
+            "radio.ifname: give either radio.phy or radio.ifname, not both"
+        );
+        assert!(err("[radio]\nprefix = \"vw0\"\n").starts_with("radio.prefix: must be"));
+        assert!(err("[radio]\nprefix = \"\"\n").starts_with("radio.prefix: must be"));
     }
 
     #[test]

@@ -162,6 +162,9 @@ pub(crate) struct RadioSnapshot {
     pub(crate) bridge_flooded: u64,
     /// Uplink bridge: frames for an address no AP knows.
     pub(crate) bridge_no_route: u64,
+    /// What the radio says about itself (a real card: phy, bands, ciphers, combinations).
+    #[serde(default)]
+    pub(crate) details: Vec<(String, String)>,
 }
 
 /// A simulated access point.
@@ -275,7 +278,16 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
     let mut out = String::new();
     let r = &s.radio;
     let dropped: u64 = r.rx_dropped.iter().map(|(_, n)| n).sum();
-    let _ = writeln!(
+    if r.kind != "sim" {
+        // A real card: the kernel counts its frames; the radio describes itself below.
+        let _ = writeln!(
+            out,
+            "radio: {}, up {:.1} s",
+            r.kind,
+            s.uptime_ms as f64 / 1000.0
+        );
+    } else {
+        let _ = writeln!(
         out,
         "radio: {}, channel {}, up {:.1} s; rx {} frames ({} routed, {} dropped), tx {} frames, {} channel changes",
         r.kind,
@@ -287,6 +299,10 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
         r.tx_frames,
         r.tunes
     );
+    }
+    for (key, value) in &r.details {
+        let _ = writeln!(out, "  {key}: {value}");
+    }
     if r.bridge_forwarded + r.bridge_flooded + r.bridge_no_route > 0 {
         let _ = writeln!(
             out,
@@ -564,6 +580,30 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn a_real_card_shows_its_details_instead_of_the_simulated_counters() {
+        let mut snap = snapshot();
+        snap.radio = RadioSnapshot {
+            kind: "nl80211".into(),
+            details: vec![
+                ("phy".into(), "phy1 (#1)".into()),
+                ("max stations".into(), "2048".into()),
+            ],
+            ..RadioSnapshot::default()
+        };
+        snap.aps.clear();
+        let text = format_status(&snap);
+        assert!(text.starts_with("radio: nl80211, up "), "{text}");
+        assert!(!text.contains("channel changes"), "{text}");
+        assert!(
+            text.contains("\n  phy: phy1 (#1)\n  max stations: 2048\n"),
+            "{text}"
+        );
+        // The details survive the JSON round trip of `status --json`.
+        let back: Snapshot = serde_json::from_str(&serde_json::to_string(&snap).unwrap()).unwrap();
+        assert_eq!(back.radio.details, snap.radio.details);
     }
 
     #[test]

@@ -15,14 +15,15 @@ use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
 use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::config::{
-    control_socket, default_config_text, default_socket, default_state_dir, HostConfig,
+    control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
 };
 use crate::control;
 use crate::driver::{
     accept_guests, attach as attach_netns, create_uplink_tap, serve_control, serve_uplink_tap,
-    Driver, TokioClock,
+    Driver, TokioClock, World,
 };
 use crate::error::HostError;
+use crate::nl80211::Nl80211Radio;
 use crate::state::StateStore;
 use crate::world::SimWorld;
 
@@ -146,27 +147,42 @@ impl Drop for RemoveOnDrop {
 }
 
 async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
-    let sim = cfg.sim_config();
-    let mut seed = [0u8; 32];
-    OsRng.fill_bytes(&mut seed);
-    let mut mux_cfg = cfg.mux_config();
-    if let Some(hw) = &cfg.hwsim {
-        // Real APs on kernel radios answer slower than the simulated ones.
-        hw.apply_to(&mut mux_cfg);
-    }
-    let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
-    let networks: Vec<String> = world
-        .aps()
-        .map(|ap| {
-            vwifi_core::proto::Ssid::new(ap.config().ssid.as_bytes())
-                .map(|s| format!("{s} (ch {})", ap.config().channel.number()))
-                .unwrap_or_default()
-        })
-        .collect();
+    let (world, radio_kind, networks) = match cfg.radio.kind {
+        RadioKind::Sim => {
+            let sim = cfg.sim_config();
+            let mut seed = [0u8; 32];
+            OsRng.fill_bytes(&mut seed);
+            let mut mux_cfg = cfg.mux_config();
+            if let Some(hw) = &cfg.hwsim {
+                // Real APs on kernel radios answer slower than the simulated ones.
+                hw.apply_to(&mut mux_cfg);
+            }
+            let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
+            let networks: Vec<String> = world
+                .aps()
+                .map(|ap| {
+                    vwifi_core::proto::Ssid::new(ap.config().ssid.as_bytes())
+                        .map(|s| format!("{s} (ch {})", ap.config().channel.number()))
+                        .unwrap_or_default()
+                })
+                .collect();
+            (World::from(world), "sim", networks)
+        }
+        RadioKind::Nl80211 => {
+            let radio = Nl80211Radio::open(&cfg.radio, cfg.mux.max_stations)
+                .await
+                .map_err(HostError::Nl80211)?;
+            let card = format!("{} (#{})", radio.wiphy().name, radio.wiphy().index);
+            (World::Nl80211(radio), "nl80211", vec![card])
+        }
+    };
     let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
     if let Some(hw) = cfg.hwsim.clone() {
+        if cfg.radio.kind != RadioKind::Sim {
+            return Err(HostError::Hwsim(crate::hwsim::HwsimError::NeedsSimRadio));
+        }
         driver
-            .start_hwsim(hw, sim.medium.tx_power_dbm)
+            .start_hwsim(hw, cfg.sim_config().medium.tx_power_dbm)
             .await
             .map_err(HostError::Hwsim)?;
     }
@@ -225,6 +241,15 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     driver = driver.with_state(state);
     if let Some(name) = &cfg.host.uplink_tap {
+        if cfg.radio.kind != RadioKind::Sim {
+            return Err(HostError::UplinkTap {
+                name: name.clone(),
+                source: io::Error::other(
+                    "the uplink TAP bridges the simulated access points; a real radio has none \
+                     (its guests reach the real APs' networks)",
+                ),
+            });
+        }
         let tap = create_uplink_tap(name).map_err(|source| HostError::UplinkTap {
             name: name.clone(),
             source,
@@ -239,7 +264,7 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     tracing::info!(
         socket = %socket.display(),
         control = %ctl_path.display(),
-        radio = if cfg.hwsim.is_some() { "sim+hwsim" } else { "sim" },
+        radio = if cfg.hwsim.is_some() { "sim+hwsim" } else { radio_kind },
         networks = %networks.join(", "),
         "vwifi-host running"
     );

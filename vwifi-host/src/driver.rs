@@ -49,6 +49,7 @@ use crate::control::{
     MAX_REQUEST_LEN, SNAPSHOT_VERSION,
 };
 use crate::netns::TapShared;
+use crate::nl80211::Nl80211Radio;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -99,6 +100,112 @@ impl Clock for TokioClock {
             Some(at) => tokio::time::sleep_until(at).await,
             None => pending().await,
         }
+    }
+}
+
+/// The radio the driver runs: the simulated world, or a real card through nl80211.
+// One per daemon, built once and never moved on a hot path: the size difference is harmless.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum World {
+    /// The simulated medium, its APs and the Mux as the host's radio.
+    Sim(SimWorld),
+    /// A real card ([`crate::nl80211`]): the kernel's MLME, one interface per station.
+    Nl80211(Nl80211Radio),
+}
+
+impl From<SimWorld> for World {
+    fn from(w: SimWorld) -> Self {
+        Self::Sim(w)
+    }
+}
+
+impl World {
+    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+        match self {
+            Self::Sim(w) => w.admit(cfg),
+            Self::Nl80211(r) => r.admit(cfg),
+        }
+    }
+
+    fn station_mac(&self, guest: GuestId) -> Option<MacAddr> {
+        match self {
+            Self::Sim(w) => w.mux().and_then(|m| m.station(guest)).map(|s| s.mac()),
+            Self::Nl80211(r) => r.station_mac(guest),
+        }
+    }
+
+    fn remove(&mut self, now: Instant, guest: GuestId) {
+        match self {
+            Self::Sim(w) => w.remove(now, guest),
+            Self::Nl80211(r) => r.remove(guest),
+        }
+    }
+
+    fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message) {
+        match self {
+            Self::Sim(w) => w.guest_message(now, guest, msg),
+            Self::Nl80211(r) => r.guest_message(guest, msg),
+        }
+    }
+
+    fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
+        match self {
+            Self::Sim(w) => w.take_guest_messages(guest),
+            Self::Nl80211(r) => r.take_guest_messages(guest),
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if let Self::Sim(w) = self {
+            w.advance(now);
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Self::Sim(w) => w.poll_timeout(),
+            Self::Nl80211(_) => None,
+        }
+    }
+
+    fn run_for(&mut self, span: Duration) {
+        if let Self::Sim(w) = self {
+            w.run_for(span);
+        }
+    }
+
+    fn mux(&self) -> Option<&vwifi_core::mux::Mux> {
+        match self {
+            Self::Sim(w) => w.mux(),
+            Self::Nl80211(_) => None,
+        }
+    }
+
+    /// The simulated world, if that is the radio (hwsim and the uplink TAP join it).
+    fn sim(&self) -> Option<&SimWorld> {
+        match self {
+            Self::Sim(w) => Some(w),
+            Self::Nl80211(_) => None,
+        }
+    }
+
+    /// [`World::sim`], mutably.
+    fn sim_mut(&mut self) -> Option<&mut SimWorld> {
+        match self {
+            Self::Sim(w) => Some(w),
+            Self::Nl80211(_) => None,
+        }
+    }
+}
+
+/// The next message a real radio's stations have for a guest (never, on the simulated radio).
+async fn radio_event(
+    rx: &mut Option<mpsc::Receiver<(GuestId, Message)>>,
+) -> Option<(GuestId, Message)> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => pending().await,
     }
 }
 
@@ -226,7 +333,7 @@ struct PendingConnect {
 /// The task that owns the world. See the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct Driver {
-    world: SimWorld,
+    world: World,
     clock: TokioClock,
     guests: BTreeMap<GuestId, GuestEntry>,
     link_queue: usize,
@@ -241,9 +348,9 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// A driver of `world` on `clock`, with outboxes of `link_queue` messages.
-    pub(crate) fn new(world: SimWorld, clock: TokioClock, link_queue: usize) -> Self {
+    pub(crate) fn new(world: impl Into<World>, clock: TokioClock, link_queue: usize) -> Self {
         Self {
-            world,
+            world: world.into(),
             clock,
             guests: BTreeMap::new(),
             link_queue: link_queue.max(1),
@@ -256,7 +363,9 @@ impl Driver {
 
     /// Plugs the uplink TAP's task into the bridge: frames for it go to `wired`.
     pub(crate) fn with_wired(mut self, wired: mpsc::Sender<bytes::Bytes>) -> Self {
-        self.world.enable_wired_port();
+        if let Some(w) = self.world.sim_mut() {
+            w.enable_wired_port();
+        }
         self.wired = Some(wired);
         self
     }
@@ -274,7 +383,11 @@ impl Driver {
         tx_power_dbm: f64,
     ) -> Result<(), crate::hwsim::HwsimError> {
         let now = self.clock.now();
-        let h = crate::hwsim::Hwsim::start(cfg, tx_power_dbm, &mut self.world, now).await?;
+        let world = self
+            .world
+            .sim_mut()
+            .ok_or(crate::hwsim::HwsimError::NeedsSimRadio)?;
+        let h = crate::hwsim::Hwsim::start(cfg, tx_power_dbm, world, now).await?;
         self.hwsim = Some(h);
         Ok(())
     }
@@ -287,12 +400,16 @@ impl Driver {
         mut shutdown: watch::Receiver<bool>,
     ) -> Summary {
         let clock = self.clock;
+        let mut radio_events = match &mut self.world {
+            World::Nl80211(r) => r.take_events(),
+            World::Sim(_) => None,
+        };
         loop {
             let now = clock.now();
             self.world.advance(now);
             self.deliver();
-            if let Some(h) = self.hwsim.as_mut() {
-                h.flush(&mut self.world);
+            if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+                h.flush(w);
             }
             let next = self.world.poll_timeout();
             let sleep = async move {
@@ -309,6 +426,19 @@ impl Driver {
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
+                ev = radio_event(&mut radio_events) => match (ev, &mut self.world) {
+                    (Some((guest, msg)), World::Nl80211(r)) => {
+                        r.push_event(guest, msg);
+                        // Take what else is there in one turn.
+                        if let Some(rx) = radio_events.as_mut() {
+                            for _ in 0..256 {
+                                let Ok((g, m)) = rx.try_recv() else { break };
+                                r.push_event(g, m);
+                            }
+                        }
+                    }
+                    _ => radio_events = None,
+                },
                 () = sleep => {}
             }
         }
@@ -325,11 +455,14 @@ impl Driver {
         >,
     ) {
         let now = self.clock.now();
+        let Some(world) = self.world.sim_mut() else {
+            return;
+        };
         match (r, self.hwsim.as_mut()) {
-            (Ok(msgs), Some(h)) => h.handle(&mut self.world, now, msgs),
+            (Ok(msgs), Some(h)) => h.handle(world, now, msgs),
             (Err(e), Some(h)) => {
                 tracing::error!(error = %error_chain(&e), "hwsim: the kernel's radios are lost");
-                h.log_summary(&self.world);
+                h.log_summary(world);
                 self.hwsim = None;
             }
             (_, None) => {}
@@ -424,7 +557,11 @@ impl Driver {
             }
             Command::Wired { frame } => {
                 match vwifi_core::wire::EthernetFrame::parse_bytes(&frame) {
-                    Ok(frame) => self.world.wired_input(now, frame),
+                    Ok(frame) => {
+                        if let Some(w) = self.world.sim_mut() {
+                            w.wired_input(now, frame);
+                        }
+                    }
                     Err(e) => {
                         tracing::trace!(error = %e, "a frame from the uplink TAP was dropped")
                     }
@@ -562,9 +699,7 @@ impl Driver {
             .map_err(|e| e.to_string())?;
         let mac = self
             .world
-            .mux()
-            .and_then(|m| m.station(adm.guest))
-            .map(|s| s.mac())
+            .station_mac(adm.guest)
             .ok_or_else(|| "the station vanished".to_owned())?;
         Ok((adm, mac))
     }
@@ -602,9 +737,8 @@ impl Driver {
         let (tx, rx) = mpsc::channel(self.link_queue);
         let mac = self
             .world
-            .mux()
-            .and_then(|m| m.station(guest))
-            .map(|s| s.mac().to_string())
+            .station_mac(guest)
+            .map(|m| m.to_string())
             .unwrap_or_default();
         tracing::info!(guest = guest.0, %name, %peer, %mac, "guest admitted");
         self.guests.insert(
@@ -638,7 +772,12 @@ impl Driver {
     /// Moves the Mux's messages for each guest into its outbox, never waiting.
     fn deliver(&mut self) {
         if let Some(wired) = &self.wired {
-            for frame in self.world.take_wired() {
+            let frames = self
+                .world
+                .sim_mut()
+                .map(SimWorld::take_wired)
+                .unwrap_or_default();
+            for frame in frames {
                 let mut out = Vec::with_capacity(frame.buffer_len());
                 frame.emit(&mut out);
                 if wired.try_send(out.into()).is_err() {
@@ -682,8 +821,8 @@ impl Driver {
         let now = self.clock.now();
         self.world.advance(now);
         self.deliver();
-        if let Some(h) = &self.hwsim {
-            h.log_summary(&self.world);
+        if let (Some(h), Some(w)) = (&self.hwsim, self.world.sim()) {
+            h.log_summary(w);
         }
         let ids: Vec<GuestId> = self.guests.keys().copied().collect();
         let at_shutdown = ids.len();
@@ -714,16 +853,20 @@ impl Driver {
     /// The state of the radio, the APs and every guest.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let now = self.clock.now();
+        let world = match &self.world {
+            World::Sim(w) => w,
+            World::Nl80211(r) => return self.nl80211_snapshot(now, r),
+        };
         let mut radio = RadioSnapshot {
             kind: "sim".into(),
             ..RadioSnapshot::default()
         };
-        let bridge = self.world.bridge();
+        let bridge = world.bridge();
         radio.bridge_forwarded = bridge.forwarded;
         radio.bridge_flooded = bridge.flooded;
         radio.bridge_no_route = bridge.no_route;
         let mut guests = Vec::new();
-        if let Some(mux) = self.world.mux() {
+        if let Some(mux) = world.mux() {
             let st = mux.stats();
             radio.channel = mux.tuned().map(|c| c.number());
             radio.rx_frames = st.rx_frames;
@@ -783,8 +926,7 @@ impl Driver {
                 }
             }
         }
-        let aps = self
-            .world
+        let aps = world
             .aps()
             .map(|ap| {
                 let cfg = ap.config();
@@ -804,6 +946,61 @@ impl Driver {
             uptime_ms: now.as_micros() / 1000,
             radio,
             aps,
+            guests,
+        }
+    }
+
+    /// The state of a real card's radio and every guest.
+    fn nl80211_snapshot(&self, now: Instant, r: &Nl80211Radio) -> Snapshot {
+        let mut details = r.details();
+        let ifaces: Vec<String> = self
+            .guests
+            .keys()
+            .filter_map(|id| r.ifname(*id).map(|n| format!("{n} (guest {})", id.0)))
+            .collect();
+        if !ifaces.is_empty() {
+            details.push(("station interfaces".into(), ifaces.join(", ")));
+        }
+        let radio = RadioSnapshot {
+            kind: "nl80211".into(),
+            details,
+            ..RadioSnapshot::default()
+        };
+        let guests = self
+            .guests
+            .iter()
+            .filter_map(|(&id, entry)| {
+                let s = r.status(id)?;
+                Some(GuestSnapshot {
+                    id: id.0,
+                    name: entry.name.clone(),
+                    agent: entry.agent.clone(),
+                    peer: entry.peer.to_string(),
+                    mac: s.mac.to_string(),
+                    state: state_name(s.state),
+                    ssid: s.ssid.as_ref().map(ToString::to_string),
+                    bssid: s.bssid.map(|b| b.to_string()),
+                    channel: s.channel,
+                    signal_dbm: s.signal_dbm,
+                    rate_kbps: s.tx_rate_kbps,
+                    rx_packets: s.counters.rx_packets,
+                    rx_bytes: s.counters.rx_bytes,
+                    tx_packets: s.counters.tx_packets,
+                    tx_bytes: s.counters.tx_bytes,
+                    dropped: vec![
+                        ("tx_dropped".into(), s.counters.tx_dropped),
+                        ("rx_dropped".into(), s.counters.rx_dropped),
+                        ("link_queue_full".into(), entry.link_data_dropped),
+                        ("link_control_dropped".into(), entry.link_control_dropped),
+                    ],
+                })
+            })
+            .collect();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            uptime_ms: now.as_micros() / 1000,
+            radio,
+            aps: Vec::new(),
             guests,
         }
     }

@@ -53,6 +53,9 @@ pub(crate) enum HostError {
     /// The simulated radio could not be built.
     #[error("cannot start the simulated radio")]
     World(#[source] crate::world::WorldError),
+    /// The nl80211 radio could not be started.
+    #[error("cannot start the nl80211 radio")]
+    Nl80211(#[source] crate::nl80211::Nl80211Error),
     /// The directory of the sockets could not be created.
     #[error("cannot create the directory {}", path.display())]
     CreateDir {

@@ -13,6 +13,7 @@ mod driver;
 mod error;
 mod hwsim;
 mod netns;
+mod nl80211;
 mod psk;
 mod state;
 mod vhost_user;

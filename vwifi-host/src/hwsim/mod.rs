@@ -75,6 +75,9 @@ pub(crate) enum HwsimError {
     /// The socket was closed.
     #[error("the generic netlink socket was closed")]
     Closed,
+    /// `[hwsim]` joins the kernel's radios to the simulated air: it needs `[radio] kind = "sim"`.
+    #[error("[hwsim] needs the simulated radio ([radio] kind = \"sim\", the default)")]
+    NeedsSimRadio,
 }
 
 /// Why the `[hwsim]` table was refused; printed after `hwsim.`.

@@ -1,0 +1,481 @@
+//! The nl80211 radio: vwifi on a real Wi-Fi card.
+//!
+//! A real card under nl80211 is full-MAC from user space's view: the kernel's MLME
+//! authenticates and associates, encrypts and decrypts. So this radio does not run the core's
+//! soft-MAC [`Mux`](vwifi_core::mux::Mux); it serves the same guest protocol from the kernel's
+//! side of the boundary described in [`vwifi_core::station`]:
+//!
+//! | operation | what this radio does |
+//! |---|---|
+//! | discovery | `GET_WIPHY` (split dump): bands and channels, ciphers, interface combinations, `EXT_FEATURE_CONTROL_PORT_OVER_NL80211`; `GET_INTERFACE` to find the card of `ifname` |
+//! | a guest arrives | `NEW_INTERFACE` on the card, managed, with the station's MAC, `SOCKET_OWNER`; IPv6 off, link up (rtnetlink) |
+//! | scan | `TRIGGER_SCAN` (one station at a time), wait for `NEW_SCAN_RESULTS`, `GET_SCAN` dump |
+//! | join | `CONNECT` with the SSID, BSSID, frequency, and for WPA2 the own RSNE, ciphers, AKM, `CONTROL_PORT`, `CONTROL_PORT_OVER_NL80211`, `SOCKET_OWNER` |
+//! | 4-way handshake | EAPOL in as `CONTROL_PORT_FRAME` events, into [`vwifi_core::handshake::Supplicant`]; out as `CONTROL_PORT_FRAME` requests |
+//! | keys, port | `NEW_KEY` (pairwise CCMP, then group CCMP with its RSC), `SET_STATION` with `STA_FLAGS2` authorized |
+//! | data | an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
+//! | events | `CONNECT` result, `DISCONNECT` (reason, by AP or not); signal and rate from `GET_STATION` |
+//! | a guest goes | `DISCONNECT`, `DEL_INTERFACE`; a crashed daemon's interfaces die with its sockets, and names with the configured prefix left on the card are deleted at start |
+//!
+//! Each guest's station is a task of its own ([`station::run`]); this type is what the driver
+//! holds: admission, the guests' messages in, their replies and events out.
+
+mod consts;
+mod genl;
+mod scan;
+mod station;
+mod wiphy;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+use neli::consts::nl::{NlmF, NlmFFlags, Nlmsg};
+use neli::consts::rtnl::{Arphrd, RtAddrFamily, Rtm};
+use neli::consts::socket::NlFamily;
+use neli::err::NlError;
+use neli::nl::{NlPayload, Nlmsghdr};
+use neli::rtnl::Ifinfomsg;
+use neli::socket::NlSocketHandle;
+use neli::types::RtBuffer;
+use tokio::sync::{mpsc, watch};
+use vwifi_core::demux::GuestId;
+use vwifi_core::mux::{AdmitError, GuestConfig};
+use vwifi_core::proto::{Message, StationState, StationStatus};
+use vwifi_core::MacAddr;
+
+use crate::config::RadioSection;
+use genl::{as_string, as_u32, find, top_attrs, Attr, Family, Genl};
+use station::{DataPath, Shared, Spec};
+pub(crate) use wiphy::Wiphy;
+
+/// Messages for guests waiting for the driver.
+const TO_GUESTS_QUEUE: usize = 4096;
+
+/// Why the nl80211 radio failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Nl80211Error {
+    /// A netlink socket could not be opened or used.
+    #[error("netlink socket")]
+    Socket(#[source] io::Error),
+    /// The kernel has no nl80211 (no cfg80211) or its groups are missing.
+    #[error("the kernel has no usable nl80211 family (is cfg80211 loaded?): {0}")]
+    Family(String),
+    /// A message could not be built or read.
+    #[error("netlink message: {0}")]
+    Netlink(String),
+    /// The kernel refused a request.
+    #[error("the kernel refused {what}")]
+    Kernel {
+        /// The request.
+        what: &'static str,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel did not answer in time.
+    #[error("no answer from the kernel to {0} in time")]
+    Timeout(&'static str),
+    /// A reply lacked an attribute.
+    #[error("{what} has no valid {attr} attribute")]
+    Malformed {
+        /// The message.
+        what: &'static str,
+        /// The attribute.
+        attr: &'static str,
+    },
+    /// The configured card was not found.
+    #[error("no wireless card {0} (see `iw dev` and `iw phy`)")]
+    NoCard(String),
+    /// The card cannot run station interfaces.
+    #[error("the card {0} cannot run managed (station) interfaces")]
+    NoStationMode(String),
+    /// The kernel aborted a scan.
+    #[error("the kernel aborted the scan")]
+    ScanAborted,
+    /// The packet socket of a station's interface could not be opened.
+    #[error("packet socket on {ifname}")]
+    Packet {
+        /// The interface.
+        ifname: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// An error and its causes on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// One guest's station as the radio holds it.
+#[derive(Debug)]
+struct Handle {
+    mac: MacAddr,
+    ifname: String,
+    cmds: mpsc::UnboundedSender<Message>,
+    data: Arc<DataPath>,
+    status: watch::Receiver<StationStatus>,
+}
+
+/// The nl80211 radio. See the [module documentation](self).
+#[derive(Debug)]
+pub(crate) struct Nl80211Radio {
+    wiphy: Wiphy,
+    shared: Arc<Shared>,
+    prefix: String,
+    max_stations: usize,
+    guests: BTreeMap<GuestId, Handle>,
+    next_id: u32,
+    events: Option<mpsc::Receiver<(GuestId, Message)>>,
+    inbox: BTreeMap<GuestId, Vec<Message>>,
+    cleaned: Vec<String>,
+}
+
+impl Nl80211Radio {
+    /// Finds the configured card, reads what it can do and deletes the station interfaces a
+    /// crashed run left on it. Needs a tokio runtime.
+    pub(crate) async fn open(
+        cfg: &RadioSection,
+        max_stations: usize,
+    ) -> Result<Self, Nl80211Error> {
+        let family = tokio::task::spawn_blocking(Family::resolve)
+            .await
+            .map_err(|e| Nl80211Error::Family(e.to_string()))??;
+        let mut nl = Genl::open(&family, &[])?;
+        let ifaces = interfaces(&mut nl).await?;
+        let msgs = nl
+            .request(
+                "GET_WIPHY",
+                consts::CMD_GET_WIPHY,
+                &[Attr::flag(consts::ATTR_SPLIT_WIPHY_DUMP)],
+                true,
+            )
+            .await?;
+        let wiphys = Wiphy::parse_dump(&msgs);
+        let wiphy = match (&cfg.ifname, &cfg.phy) {
+            (Some(ifname), _) => {
+                let phy = ifaces
+                    .iter()
+                    .find(|i| &i.name == ifname)
+                    .map(|i| i.phy)
+                    .ok_or_else(|| Nl80211Error::NoCard(format!("with interface {ifname}")))?;
+                wiphys.into_iter().find(|w| w.index == phy)
+            }
+            (None, Some(phy)) => wiphys.into_iter().find(|w| &w.name == phy),
+            (None, None) => wiphys.into_iter().next(),
+        }
+        .ok_or_else(|| {
+            Nl80211Error::NoCard(
+                cfg.phy
+                    .clone()
+                    .or_else(|| cfg.ifname.clone())
+                    .unwrap_or_else(|| "at all".into()),
+            )
+        })?;
+        if !wiphy.iftypes.is_empty() && !wiphy.iftypes.contains(&consts::IFTYPE_STATION) {
+            return Err(Nl80211Error::NoStationMode(wiphy.name));
+        }
+        // Leftovers of a crashed run: managed interfaces on this card named PREFIX + digits.
+        let mut cleaned = Vec::new();
+        for i in &ifaces {
+            if i.phy == wiphy.index
+                && i.iftype == Some(consts::IFTYPE_STATION)
+                && is_ours(&cfg.prefix, &i.name)
+            {
+                match nl
+                    .request(
+                        "DEL_INTERFACE",
+                        consts::CMD_DEL_INTERFACE,
+                        &[Attr::u32(consts::ATTR_IFINDEX, i.index)],
+                        false,
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(ifname = %i.name, "stale station interface of an earlier run deleted");
+                        cleaned.push(i.name.clone());
+                    }
+                    Err(e) => {
+                        tracing::warn!(ifname = %i.name, error = %error_chain(&e), "cannot delete a stale interface")
+                    }
+                }
+            }
+        }
+        let (to_guests, events) = mpsc::channel(TO_GUESTS_QUEUE);
+        let shared = Arc::new(Shared {
+            family,
+            wiphy: wiphy.index,
+            control_port_over_nl80211: wiphy.control_port_over_nl80211,
+            scan_lock: tokio::sync::Mutex::new(()),
+            to_guests,
+        });
+        Ok(Self {
+            max_stations: max_stations.min(wiphy.max_stations()).max(1),
+            wiphy,
+            shared,
+            prefix: cfg.prefix.clone(),
+            guests: BTreeMap::new(),
+            next_id: 0,
+            events: Some(events),
+            inbox: BTreeMap::new(),
+            cleaned,
+        })
+    }
+
+    /// The card.
+    pub(crate) fn wiphy(&self) -> &Wiphy {
+        &self.wiphy
+    }
+
+    /// Lines for `vwifi-host status`.
+    pub(crate) fn details(&self) -> Vec<(String, String)> {
+        let mut d = self.wiphy.details();
+        d.push((
+            "stations".into(),
+            format!("{} of {}", self.guests.len(), self.max_stations),
+        ));
+        if !self.cleaned.is_empty() {
+            d.push((
+                "stale interfaces deleted at start".into(),
+                self.cleaned.join(","),
+            ));
+        }
+        d
+    }
+
+    /// Admits a guest: its station gets an interface of its own (created by its task).
+    pub(crate) fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+        if self.guests.len() >= self.max_stations {
+            return Err(AdmitError::Radio(
+                vwifi_core::scheduler::AdmitError::TooManyStations {
+                    max: self.max_stations,
+                },
+            ));
+        }
+        let mac = cfg
+            .mac
+            .unwrap_or_else(|| station_mac(&cfg.name, self.next_id));
+        if self.guests.values().any(|h| h.mac == mac) {
+            return Err(AdmitError::Address(
+                vwifi_core::demux::DemuxError::AddressInUse { mac },
+            ));
+        }
+        self.next_id += 1;
+        let guest = GuestId(self.next_id);
+        let ifname = (0..)
+            .map(|n| format!("{}{n}", self.prefix))
+            .find(|n| !self.guests.values().any(|h| &h.ifname == n))
+            .unwrap_or_default();
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let data = Arc::new(DataPath::default());
+        let (status_tx, status) = watch::channel(StationStatus {
+            state: StationState::Idle,
+            mac,
+            ssid: None,
+            bssid: None,
+            channel: None,
+            signal_dbm: None,
+            tx_rate_kbps: None,
+            counters: Default::default(),
+        });
+        let spec = Spec {
+            guest,
+            mac,
+            ifname: ifname.clone(),
+        };
+        tokio::spawn(station::run(
+            spec,
+            self.shared.clone(),
+            rx,
+            data.clone(),
+            status_tx,
+        ));
+        self.guests.insert(
+            guest,
+            Handle {
+                mac,
+                ifname,
+                cmds,
+                data,
+                status,
+            },
+        );
+        Ok(guest)
+    }
+
+    /// The station address of a guest.
+    pub(crate) fn station_mac(&self, guest: GuestId) -> Option<MacAddr> {
+        self.guests.get(&guest).map(|h| h.mac)
+    }
+
+    /// The kernel interface of a guest's station.
+    pub(crate) fn ifname(&self, guest: GuestId) -> Option<&str> {
+        self.guests.get(&guest).map(|h| h.ifname.as_str())
+    }
+
+    /// The state of a guest's station.
+    pub(crate) fn status(&self, guest: GuestId) -> Option<StationStatus> {
+        self.guests.get(&guest).map(|h| h.status.borrow().clone())
+    }
+
+    /// Removes a guest: its task leaves the network and deletes the interface.
+    pub(crate) fn remove(&mut self, guest: GuestId) {
+        if let Some(h) = self.guests.remove(&guest) {
+            h.data.stop();
+        }
+        self.inbox.remove(&guest);
+    }
+
+    /// A message from a guest: data to its packet socket, the rest to its task.
+    pub(crate) fn guest_message(&mut self, guest: GuestId, msg: Message) {
+        let Some(h) = self.guests.get(&guest) else {
+            return;
+        };
+        match msg {
+            Message::Data(frame) => h.data.send(h.mac, &frame),
+            other => {
+                let _ = h.cmds.send(other);
+            }
+        }
+    }
+
+    /// The receiver of the stations' messages for guests, taken once by the driver.
+    pub(crate) fn take_events(&mut self) -> Option<mpsc::Receiver<(GuestId, Message)>> {
+        self.events.take()
+    }
+
+    /// Queues a message of a station for its guest.
+    pub(crate) fn push_event(&mut self, guest: GuestId, msg: Message) {
+        if self.guests.contains_key(&guest) {
+            self.inbox.entry(guest).or_default().push(msg);
+        }
+    }
+
+    /// Takes the messages queued for `guest`.
+    pub(crate) fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
+        self.inbox.remove(&guest).unwrap_or_default()
+    }
+}
+
+/// Whether `name` is PREFIX followed by digits only.
+fn is_ours(prefix: &str, name: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A guest's station address: derived from its name as the simulated radio does (stable
+/// across restarts), or from a counter for an unnamed guest.
+fn station_mac(name: &str, n: u32) -> MacAddr {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(b"vwifi station address\0");
+    if name.is_empty() {
+        h.update(n.to_le_bytes());
+    } else {
+        h.update(name.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut seed = [0u8; 32];
+    for (s, d) in seed.iter_mut().zip(digest.iter()) {
+        *s = *d;
+    }
+    vwifi_core::station::local_mac_from_seed(seed)
+}
+
+/// A wireless interface as `GET_INTERFACE` lists it.
+#[derive(Debug, Clone)]
+struct Iface {
+    index: u32,
+    name: String,
+    phy: u32,
+    iftype: Option<u16>,
+}
+
+/// Every wireless interface (parsed by `neli-wifi`, plus the type it does not read).
+async fn interfaces(nl: &mut Genl) -> Result<Vec<Iface>, Nl80211Error> {
+    let msgs = nl
+        .request("GET_INTERFACE", consts::CMD_GET_INTERFACE, &[], true)
+        .await?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| {
+            let i = neli_wifi::Interface::try_from(m.get_attr_handle()).ok()?;
+            let iftype = find(&top_attrs(m).view(), consts::ATTR_IFTYPE)
+                .and_then(as_u32)
+                .and_then(|t| u16::try_from(t).ok());
+            Some(Iface {
+                index: u32::try_from(i.index?).ok()?,
+                name: as_string(i.name.as_deref()?),
+                phy: i.phy?,
+                iftype,
+            })
+        })
+        .collect())
+}
+
+/// Sets a link up (rtnetlink `RTM_NEWLINK` with `IFF_UP`), like `ip link set DEV up`.
+pub(crate) fn set_link_up(ifindex: u32) -> Result<(), Nl80211Error> {
+    let mut sock =
+        NlSocketHandle::connect(NlFamily::Route, None, &[]).map_err(Nl80211Error::Socket)?;
+    let index = i32::try_from(ifindex).map_err(|_| Nl80211Error::Malformed {
+        what: "interface",
+        attr: "index",
+    })?;
+    let msg = Ifinfomsg::up(
+        RtAddrFamily::Unspecified,
+        Arphrd::Ether,
+        index,
+        RtBuffer::new(),
+    );
+    let nlmsg = Nlmsghdr::new(
+        None,
+        Rtm::Newlink,
+        NlmFFlags::new(&[NlmF::Request, NlmF::Ack]),
+        None,
+        None,
+        NlPayload::Payload(msg),
+    );
+    sock.send(nlmsg)
+        .map_err(|e| Nl80211Error::Netlink(e.to_string()))?;
+    match sock.recv::<Nlmsg, Ifinfomsg>() {
+        Ok(_) => Ok(()),
+        Err(NlError::Nlmsgerr(e)) => Err(Nl80211Error::Kernel {
+            what: "setting the station's interface up",
+            source: io::Error::from_raw_os_error(e.error.saturating_abs()),
+        }),
+        Err(e) => Err(Nl80211Error::Netlink(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_prefix_and_digits_are_taken_for_leftovers() {
+        assert!(is_ours("vw", "vw0"));
+        assert!(is_ours("vw", "vw12"));
+        assert!(!is_ours("vw", "vw"));
+        assert!(!is_ours("vw", "vwlan0"));
+        assert!(!is_ours("vw", "wlan0"));
+        assert!(!is_ours("vw", "vw0a"));
+    }
+
+    #[test]
+    fn station_addresses_are_stable_local_unicast_and_follow_the_name() {
+        let a = station_mac("netns:g1", 1);
+        assert_eq!(a, station_mac("netns:g1", 7));
+        assert_ne!(a, station_mac("netns:g2", 1));
+        assert!(a.is_local() && a.is_unicast());
+        assert_ne!(station_mac("", 1), station_mac("", 2));
+    }
+}

@@ -1,0 +1,1364 @@
+//! One guest's station on a real card: its own kernel interface, joins through the kernel's
+//! MLME, vwifi's own supplicant over the nl80211 control port, and a packet socket for data.
+//!
+//! Each station is one tokio task ([`run`]) with its own nl80211 socket. The socket
+//! - creates the station's interface (`NEW_INTERFACE` with the station's MAC and
+//!   `SOCKET_OWNER`: the kernel deletes the interface when the socket closes, so a daemon that
+//!   dies, even by SIGKILL, leaves no interface behind);
+//! - issues `CONNECT` with `SOCKET_OWNER` and `CONTROL_PORT_OVER_NL80211`, so the AP's EAPOL
+//!   frames arrive on it as `CONTROL_PORT_FRAME` and the replies leave the same way;
+//! - listens to the `mlme` and `scan` multicast groups, keeping the events of its interface.
+//!
+//! A receive thread per station ([`spawn_rx`]) reads the interface's packet socket and hands
+//! the frames to the driver; frames from the guest are written to the same socket by the
+//! driver's thread ([`DataPath::send`]).
+
+use core::time::Duration;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use rand_core::OsRng;
+use tokio::sync::{mpsc, watch};
+use vwifi_core::crypto::{derive_psk, Psk};
+use vwifi_core::demux::GuestId;
+use vwifi_core::handshake::{HandshakeError, Output, Supplicant, SupplicantConfig};
+use vwifi_core::proto::{
+    self, Capabilities, ConnectFailure, Counters, Credentials, ErrorCode, Event, Message,
+    RequestId, Security, Ssid, StationState, StationStatus,
+};
+use vwifi_core::station::{
+    FAILURE_CODE_HANDSHAKE_FAILED, FAILURE_CODE_REJECTED_BY_AP, FAILURE_CODE_SECURITY_MISMATCH,
+    FAILURE_CODE_UNSUPPORTED_SECURITY,
+};
+use vwifi_core::{Instant, MacAddr};
+
+use super::consts as c;
+use super::genl::{as_u16, cmd, find, ifindex, top_attrs, Attr, Family, Genl, Reply};
+use super::scan::{best, own_rsne, parse_entry, ScanEntry};
+use super::Nl80211Error;
+
+/// How long a scan may take before it is given up.
+const SCAN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long the 4-way handshake may take from `CONNECT` to message 3 (hostapd gives up on a
+/// wrong PSK after about 4 s and deauthenticates: that is the answer we want to see first).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the kernel may take to authenticate and associate.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the signal of a connected station is read.
+const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
+/// A signal change this large (dB) is told to the guest.
+const SIGNAL_STEP: i16 = 3;
+/// Scan results older than this are not trusted for a join.
+const FRESH_SCAN_MS: u32 = 30_000;
+/// The pause before a second join attempt.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// EAPOL frames kept while the kernel has not yet reported the association.
+const MAX_EARLY_EAPOL: usize = 4;
+/// IEEE 802.11 reason 3: the station is leaving.
+const REASON_LEAVING: u16 = 3;
+
+/// What the station's task shares with the radio and the other stations.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The nl80211 family.
+    pub(crate) family: Family,
+    /// The card's wiphy index.
+    pub(crate) wiphy: u32,
+    /// Whether the card carries EAPOL over nl80211.
+    pub(crate) control_port_over_nl80211: bool,
+    /// Held for the whole of a scan: the card scans for one station at a time.
+    pub(crate) scan_lock: tokio::sync::Mutex<()>,
+    /// Messages for guests (events, replies, received data), to the driver.
+    pub(crate) to_guests: mpsc::Sender<(GuestId, Message)>,
+}
+
+/// The traffic counters of one station, shared by its task, its receive thread and the driver.
+#[derive(Debug, Default)]
+pub(crate) struct DataCounters {
+    rx_packets: AtomicU64,
+    rx_bytes: AtomicU64,
+    tx_packets: AtomicU64,
+    tx_bytes: AtomicU64,
+    rx_dropped: AtomicU64,
+    tx_dropped: AtomicU64,
+}
+
+impl DataCounters {
+    fn snapshot(&self) -> Counters {
+        Counters {
+            rx_packets: self.rx_packets.load(Ordering::Relaxed),
+            rx_bytes: self.rx_bytes.load(Ordering::Relaxed),
+            tx_packets: self.tx_packets.load(Ordering::Relaxed),
+            tx_bytes: self.tx_bytes.load(Ordering::Relaxed),
+            rx_dropped: self.rx_dropped.load(Ordering::Relaxed),
+            tx_dropped: self.tx_dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The data path of one station, shared by its task (which opens it) and the driver (which
+/// sends the guest's frames).
+#[derive(Default)]
+pub(crate) struct DataPath {
+    tx: Mutex<Option<Box<dyn pnet_datalink::DataLinkSender>>>,
+    /// Whether the port is open (connected; keys installed and the station authorized).
+    pub(crate) open: AtomicBool,
+    /// Ends the receive thread.
+    stop: AtomicBool,
+    /// Its counters.
+    pub(crate) counters: DataCounters,
+}
+
+impl std::fmt::Debug for DataPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataPath")
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataPath {
+    /// Sends one Ethernet frame of the guest whose station has address `mac`: only when
+    /// connected, only with the station's own source address, never EAPOL or vwifi's control
+    /// EtherType. A refused or failed frame is counted as dropped.
+    pub(crate) fn send(&self, mac: MacAddr, frame: &[u8]) {
+        let src_ok = frame.get(6..12) == Some(&mac.octets()[..]);
+        let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        let allowed = self.open.load(Ordering::Relaxed)
+            && src_ok
+            && !matches!(ethertype, None | Some(c::ETH_P_PAE) | Some(0x88b5));
+        let sent = allowed
+            && self.tx.lock().ok().is_some_and(|mut tx| {
+                tx.as_mut()
+                    .and_then(|tx| tx.send_to(frame, None))
+                    .is_some_and(|r| r.is_ok())
+            });
+        let ctr = &self.counters;
+        if sent {
+            ctr.tx_packets.fetch_add(1, Ordering::Relaxed);
+            ctr.tx_bytes
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        } else {
+            ctr.tx_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends the receive thread (at its next read timeout).
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.open.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Who the station is.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    /// The guest.
+    pub(crate) guest: GuestId,
+    /// The station's address (the interface's).
+    pub(crate) mac: MacAddr,
+    /// The kernel interface's name.
+    pub(crate) ifname: String,
+}
+
+/// Where the station is in a join.
+#[derive(Debug)]
+enum Link {
+    Idle,
+    /// `CONNECT` sent; the kernel authenticates and associates, then (WPA2) the 4-way handshake.
+    Joining {
+        target: Target,
+        sup: Option<Supplicant>,
+        associated: bool,
+        answered_msg1: bool,
+        deadline: tokio::time::Instant,
+        /// EAPOL frames that came before the kernel's connect result (the kernel refuses to
+        /// send ours until it has processed the association).
+        early: Vec<(Vec<u8>, bool)>,
+        /// The request, for one more attempt if this one fails after the association.
+        retry: Option<Box<JoinRequest>>,
+    },
+    Connected {
+        target: Target,
+        sup: Option<Supplicant>,
+    },
+}
+
+/// A guest's connect request (the secret redacted in `Debug`).
+#[derive(Debug, Clone)]
+struct JoinRequest {
+    ssid: Ssid,
+    bssid: Option<MacAddr>,
+    credentials: Credentials,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    ssid: Ssid,
+    bssid: MacAddr,
+    channel: u8,
+}
+
+/// The station's task state.
+struct Sta {
+    spec: Spec,
+    shared: Arc<Shared>,
+    nl: Genl,
+    ifindex: u32,
+    link: Link,
+    failed: bool,
+    signal: Option<i8>,
+    reported_signal: Option<i8>,
+    rate_kbps: Option<u32>,
+    data: Arc<DataPath>,
+    status: watch::Sender<StationStatus>,
+    clock: tokio::time::Instant,
+}
+
+/// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
+/// that fails the guest is told why and the task ends.
+pub(crate) async fn run(
+    spec: Spec,
+    shared: Arc<Shared>,
+    mut cmds: mpsc::UnboundedReceiver<Message>,
+    data: Arc<DataPath>,
+    status: watch::Sender<StationStatus>,
+) {
+    let guest = spec.guest;
+    let ifname = spec.ifname.clone();
+    let mut sta = match Sta::start(spec, shared.clone(), data.clone(), status).await {
+        Ok(sta) => sta,
+        Err(e) => {
+            tracing::warn!(guest = guest.0, %ifname, error = %super::error_chain(&e), "station interface not created");
+            let _ = shared
+                .to_guests
+                .send((
+                    guest,
+                    Message::Error {
+                        id: None,
+                        code: ErrorCode::RadioUnavailable,
+                        text: Some(truncate(format!("the station's interface: {e}"))),
+                    },
+                ))
+                .await;
+            // Answer what comes until the guest goes.
+            while let Some(msg) = cmds.recv().await {
+                if let Some(id) = msg.request_id() {
+                    let _ = shared
+                        .to_guests
+                        .send((
+                            guest,
+                            Message::Error {
+                                id: Some(id),
+                                code: ErrorCode::RadioUnavailable,
+                                text: Some("the station has no interface".into()),
+                            },
+                        ))
+                        .await;
+                }
+            }
+            return;
+        }
+    };
+    tracing::info!(guest = guest.0, ifname = %sta.spec.ifname, ifindex = sta.ifindex, mac = %sta.spec.mac, "station interface created");
+    loop {
+        let wake = sta.next_wake();
+        tokio::select! {
+            msg = cmds.recv() => match msg {
+                Some(msg) => sta.guest_message(msg).await,
+                None => break,
+            },
+            r = sta.nl.recv() => match r {
+                Ok(r) => sta.kernel(r).await,
+                Err(e) => {
+                    tracing::warn!(guest = guest.0, error = %e, "nl80211 socket failed; station ends");
+                    break;
+                }
+            },
+            () = tokio::time::sleep_until(wake) => sta.timer().await,
+        }
+    }
+    sta.leave().await;
+    data.stop();
+    tracing::info!(guest = guest.0, ifname = %sta.spec.ifname, "station removed");
+    // Dropping the socket deletes the interface (SOCKET_OWNER); delete it now all the same.
+    let _ = sta
+        .nl
+        .request(
+            "DEL_INTERFACE",
+            c::CMD_DEL_INTERFACE,
+            &[Attr::u32(c::ATTR_IFINDEX, sta.ifindex)],
+            false,
+        )
+        .await;
+}
+
+fn truncate(mut s: String) -> String {
+    while s.len() > proto::MAX_ERROR_TEXT_LEN {
+        s.pop();
+    }
+    s
+}
+
+impl Sta {
+    async fn start(
+        spec: Spec,
+        shared: Arc<Shared>,
+        data: Arc<DataPath>,
+        status: watch::Sender<StationStatus>,
+    ) -> Result<Self, Nl80211Error> {
+        let fam = shared.family;
+        let mut nl = Genl::open(&fam, &[fam.mlme, fam.scan])?;
+        let created = nl
+            .request(
+                "NEW_INTERFACE",
+                c::CMD_NEW_INTERFACE,
+                &[
+                    Attr::u32(c::ATTR_WIPHY, shared.wiphy),
+                    Attr::string(c::ATTR_IFNAME, &spec.ifname),
+                    Attr::u32(c::ATTR_IFTYPE, u32::from(c::IFTYPE_STATION)),
+                    Attr::bytes(c::ATTR_MAC, &spec.mac.octets()),
+                    Attr::flag(c::ATTR_SOCKET_OWNER),
+                ],
+                false,
+            )
+            .await?;
+        let ifindex = created
+            .iter()
+            .find_map(ifindex)
+            .ok_or(Nl80211Error::Malformed {
+                what: "NEW_INTERFACE reply",
+                attr: "IFINDEX",
+            })?;
+        // The guest's own stack is the only one on this link: the host's must stay silent
+        // (an IPv6 link-local address here would collide with the guest's).
+        let _ = std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", spec.ifname),
+            "1",
+        );
+        super::set_link_up(ifindex)?;
+        let (tx, rx) = open_packet_socket(&spec.ifname, ifindex)?;
+        if let Ok(mut slot) = data.tx.lock() {
+            *slot = Some(tx);
+        }
+        spawn_rx(rx, spec.clone(), shared.to_guests.clone(), data.clone());
+        let sta = Self {
+            spec,
+            shared,
+            nl,
+            ifindex,
+            link: Link::Idle,
+            failed: false,
+            signal: None,
+            reported_signal: None,
+            rate_kbps: None,
+            data,
+            status,
+            clock: tokio::time::Instant::now(),
+        };
+        sta.publish(StationState::Idle);
+        Ok(sta)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_micros(u64::try_from(self.clock.elapsed().as_micros()).unwrap_or(u64::MAX))
+    }
+
+    fn to_tokio(&self, t: Instant) -> tokio::time::Instant {
+        self.clock + Duration::from_micros(t.as_micros())
+    }
+
+    async fn tell(&self, msg: Message) {
+        let _ = self.shared.to_guests.send((self.spec.guest, msg)).await;
+    }
+
+    fn state(&self) -> StationState {
+        match &self.link {
+            Link::Idle if self.failed => StationState::Failed,
+            Link::Idle => StationState::Idle,
+            Link::Joining {
+                associated: false, ..
+            } => StationState::Authenticating,
+            Link::Joining { .. } => StationState::Handshaking,
+            Link::Connected { .. } => StationState::Connected,
+        }
+    }
+
+    fn status(&self) -> StationStatus {
+        let target = match &self.link {
+            Link::Joining { target, .. } | Link::Connected { target, .. } => Some(target),
+            Link::Idle => None,
+        };
+        let connected = matches!(self.link, Link::Connected { .. });
+        StationStatus {
+            state: self.state(),
+            mac: self.spec.mac,
+            ssid: target.map(|t| t.ssid),
+            bssid: target.map(|t| t.bssid),
+            channel: target.map(|t| t.channel),
+            signal_dbm: self.signal.filter(|_| connected),
+            tx_rate_kbps: self.rate_kbps.filter(|_| connected),
+            counters: self.data.counters.snapshot(),
+        }
+    }
+
+    fn publish(&self, state: StationState) {
+        let mut s = self.status();
+        s.state = state;
+        self.status.send_replace(s);
+    }
+
+    fn next_wake(&self) -> tokio::time::Instant {
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        match &self.link {
+            Link::Idle => far,
+            Link::Joining { sup, deadline, .. } => {
+                let s = sup
+                    .as_ref()
+                    .and_then(Supplicant::poll_timeout)
+                    .map_or(far, |t| self.to_tokio(t));
+                s.min(*deadline)
+            }
+            Link::Connected { .. } => tokio::time::Instant::now() + SIGNAL_PERIOD,
+        }
+    }
+
+    async fn guest_message(&mut self, msg: Message) {
+        match msg {
+            Message::Hello { id, version, .. } => {
+                let reply = if version >= 1 {
+                    Message::HelloAck {
+                        id,
+                        version: version.min(proto::VERSION),
+                        capabilities: Capabilities::SCAN
+                            | Capabilities::OPEN
+                            | Capabilities::WPA2_PSK
+                            | Capabilities::EVENTS
+                            | Capabilities::DATA,
+                    }
+                } else {
+                    error(
+                        Some(id),
+                        ErrorCode::UnsupportedVersion,
+                        "protocol version 0 is not supported",
+                    )
+                };
+                self.tell(reply).await;
+            }
+            Message::ScanRequest { id, ssid, .. } => {
+                let reply = match self.scan(ssid).await {
+                    Ok(table) => Message::ScanResults {
+                        id,
+                        bss: table
+                            .into_iter()
+                            .filter(|e| ssid.is_none_or(|s| s == e.info.ssid))
+                            .map(|e| e.info)
+                            .collect(),
+                    },
+                    Err(e) => {
+                        tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "scan failed");
+                        error(
+                            Some(id),
+                            ErrorCode::RadioUnavailable,
+                            &format!("scan failed: {e}"),
+                        )
+                    }
+                };
+                self.tell(reply).await;
+                let st = self.state();
+                self.publish(st);
+            }
+            Message::Connect {
+                id,
+                ssid,
+                bssid,
+                credentials,
+            } => {
+                self.tell(Message::Ack { id }).await;
+                self.leave().await;
+                let req = JoinRequest {
+                    ssid,
+                    bssid,
+                    credentials,
+                };
+                self.join(req, true).await;
+            }
+            Message::Disconnect { id } => {
+                let was = !matches!(self.link, Link::Idle);
+                self.leave().await;
+                self.failed = false;
+                self.publish(StationState::Idle);
+                let reply = if was {
+                    Message::Ack { id }
+                } else {
+                    error(
+                        Some(id),
+                        ErrorCode::NotConnected,
+                        "the station is not connected",
+                    )
+                };
+                self.tell(reply).await;
+            }
+            Message::StatusRequest { id } => {
+                let status = self.status();
+                self.tell(Message::Status { id, status }).await;
+            }
+            // Data goes straight from the driver to the packet socket.
+            Message::Data(_) => {}
+            other => {
+                self.tell(error(
+                    other.request_id(),
+                    ErrorCode::UnsupportedMessage,
+                    "the host does not take this message from a guest",
+                ))
+                .await;
+            }
+        }
+    }
+
+    /// Leaves the network or stops joining it (`DISCONNECT`, reason 3), telling the guest
+    /// if it was connected.
+    async fn leave(&mut self) {
+        let link = std::mem::replace(&mut self.link, Link::Idle);
+        self.data.open.store(false, Ordering::Relaxed);
+        if matches!(link, Link::Idle) {
+            return;
+        }
+        let _ = self
+            .nl
+            .request(
+                "DISCONNECT",
+                c::CMD_DISCONNECT,
+                &[
+                    Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                    Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+                ],
+                false,
+            )
+            .await;
+        if matches!(link, Link::Connected { .. }) {
+            self.tell(Message::Event(Event::Disconnected {
+                reason: REASON_LEAVING,
+                locally_generated: true,
+            }))
+            .await;
+        }
+        self.publish(StationState::Idle);
+    }
+
+    /// Scans (one station of the card at a time) and returns the card's BSS table.
+    async fn scan(&mut self, ssid: Option<Ssid>) -> Result<Vec<ScanEntry>, Nl80211Error> {
+        let shared = self.shared.clone();
+        let _turn = shared.scan_lock.lock().await;
+        self.publish(StationState::Scanning);
+        let probe = ssid.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::nested(c::ATTR_SCAN_SSIDS, &[Attr::bytes(1, &probe)]),
+        ];
+        let mut tries = 0;
+        loop {
+            match self
+                .nl
+                .request("TRIGGER_SCAN", c::CMD_TRIGGER_SCAN, &attrs, false)
+                .await
+            {
+                Ok(_) => break,
+                // Another interface of the card (not ours) is scanning: wait a little.
+                Err(Nl80211Error::Kernel { source, .. })
+                    if source.raw_os_error() == Some(16) && tries < 20 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Wait for the end of our scan, keeping every other message for later.
+        let deadline = tokio::time::Instant::now() + SCAN_TIMEOUT;
+        let mut kept = Vec::new();
+        let outcome = loop {
+            let r = match tokio::time::timeout_at(deadline, self.nl.recv()).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => break Err(e),
+                Err(_) => break Err(Nl80211Error::Timeout("the scan")),
+            };
+            if let Reply::Msg { msg, .. } = &r {
+                let ours = ifindex(msg) == Some(self.ifindex);
+                match cmd(msg) {
+                    c::CMD_NEW_SCAN_RESULTS if ours => break Ok(()),
+                    c::CMD_SCAN_ABORTED if ours => break Err(Nl80211Error::ScanAborted),
+                    _ => {}
+                }
+            }
+            kept.push(r);
+        };
+        for r in kept {
+            self.kernel(r).await;
+        }
+        outcome?;
+        self.scan_table().await
+    }
+
+    /// The card's BSS table (`GET_SCAN`).
+    async fn scan_table(&mut self) -> Result<Vec<ScanEntry>, Nl80211Error> {
+        let msgs = self
+            .nl
+            .request(
+                "GET_SCAN",
+                c::CMD_GET_SCAN,
+                &[Attr::u32(c::ATTR_IFINDEX, self.ifindex)],
+                true,
+            )
+            .await?;
+        Ok(msgs.iter().filter_map(parse_entry).collect())
+    }
+
+    async fn fail(&mut self, reason: ConnectFailure) {
+        self.fail_with(reason, false).await;
+    }
+
+    /// Ends a join attempt that failed (`kernel_left`: the kernel has disconnected already).
+    /// An attempt that failed after the association is made once more before the guest is
+    /// told: on a busy air the AP may take a retransmitted association request for a new one
+    /// and restart its 4-way handshake under our answer, which it then takes for a wrong key
+    /// (wpa_supplicant also retries before it reports a wrong key).
+    async fn fail_with(&mut self, reason: ConnectFailure, kernel_left: bool) {
+        tracing::info!(
+            guest = self.spec.guest.0,
+            ?reason,
+            "connection attempt failed"
+        );
+        let link = std::mem::replace(&mut self.link, Link::Idle);
+        self.data.open.store(false, Ordering::Relaxed);
+        if !kernel_left && !matches!(link, Link::Idle) {
+            let _ = self
+                .nl
+                .request(
+                    "DISCONNECT",
+                    c::CMD_DISCONNECT,
+                    &[
+                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                        Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+                    ],
+                    false,
+                )
+                .await;
+        }
+        if let Link::Joining {
+            associated: true,
+            retry: Some(req),
+            ..
+        } = link
+        {
+            tracing::info!(guest = self.spec.guest.0, "trying the join once more");
+            tokio::time::sleep(RETRY_DELAY).await;
+            Box::pin(self.join(*req, false)).await;
+            return;
+        }
+        self.failed = true;
+        self.publish(StationState::Failed);
+        self.tell(Message::Event(Event::ConnectFailed { reason }))
+            .await;
+    }
+
+    /// One join attempt (`first`: a second may follow if this one fails after association).
+    async fn join(&mut self, req: JoinRequest, first: bool) {
+        let retry = first.then(|| Box::new(req.clone()));
+        let JoinRequest {
+            ssid,
+            bssid,
+            credentials,
+        } = req;
+        self.failed = false;
+        self.publish(StationState::Scanning);
+        let fresh = match self.scan_table().await {
+            Ok(t) => best(&t, &ssid, bssid)
+                .filter(|e| e.info.beacon_age_ms <= FRESH_SCAN_MS)
+                .cloned(),
+            Err(_) => None,
+        };
+        let mut found = fresh;
+        let mut tries = 0;
+        while found.is_none() && tries < 3 {
+            tries += 1;
+            match self.scan(Some(ssid)).await {
+                Ok(t) => {
+                    found = best(&t, &ssid, bssid).cloned();
+                    break;
+                }
+                // Another station's join or scan can abort ours: try again.
+                Err(e) => {
+                    tracing::info!(guest = self.spec.guest.0, error = %super::error_chain(&e), "scan before the join failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        let Some(bss) = found else {
+            return self.fail(ConnectFailure::NetworkNotFound).await;
+        };
+        let security = bss.info.security;
+        let pmk = match (security, credentials) {
+            (Security::Open, Credentials::None) => None,
+            (Security::Wpa2Psk, Credentials::Psk(psk)) => Some(psk),
+            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
+                let derived =
+                    tokio::task::spawn_blocking(move || derive_psk(&pass, ssid.as_bytes()))
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                match derived {
+                    Some(psk) => Some(psk),
+                    None => {
+                        return self
+                            .fail(ConnectFailure::Other {
+                                code: FAILURE_CODE_SECURITY_MISMATCH,
+                                detail: security.code().into(),
+                            })
+                            .await
+                    }
+                }
+            }
+            (Security::Open | Security::Wpa2Psk, _) => {
+                return self
+                    .fail(ConnectFailure::Other {
+                        code: FAILURE_CODE_SECURITY_MISMATCH,
+                        detail: security.code().into(),
+                    })
+                    .await
+            }
+            _ => {
+                return self
+                    .fail(ConnectFailure::Other {
+                        code: FAILURE_CODE_UNSUPPORTED_SECURITY,
+                        detail: security.code().into(),
+                    })
+                    .await
+            }
+        };
+        let target = Target {
+            ssid,
+            bssid: bss.info.bssid,
+            channel: bss.info.channel,
+        };
+        let mut attrs = vec![
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::bytes(c::ATTR_SSID, ssid.as_bytes()),
+            Attr::u32(c::ATTR_WIPHY_FREQ, bss.freq),
+            Attr::u32(c::ATTR_AUTH_TYPE, u32::from(c::AUTHTYPE_OPEN_SYSTEM)),
+            Attr::flag(c::ATTR_SOCKET_OWNER),
+        ];
+        let sup = match pmk {
+            None => None,
+            Some(pmk) => {
+                let own = own_rsne();
+                let cfg = SupplicantConfig {
+                    aa: target.bssid,
+                    spa: self.spec.mac,
+                    pmk: pmk_of(pmk),
+                    ap_rsne: bss.rsne.clone().unwrap_or_default(),
+                    own_rsne: own.clone(),
+                    timeout: HANDSHAKE_TIMEOUT,
+                };
+                let sup = match Supplicant::new(cfg, self.now()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::info!(guest = self.spec.guest.0, error = %e, "the network's RSN element is not usable");
+                        return self
+                            .fail(ConnectFailure::Other {
+                                code: FAILURE_CODE_UNSUPPORTED_SECURITY,
+                                detail: security.code().into(),
+                            })
+                            .await;
+                    }
+                };
+                attrs.extend([
+                    Attr::bytes(c::ATTR_IE, &own),
+                    Attr::flag(c::ATTR_PRIVACY),
+                    Attr::u32(c::ATTR_WPA_VERSIONS, u32::from(c::WPA_VERSION_2)),
+                    Attr::u32(c::ATTR_CIPHER_SUITES_PAIRWISE, c::CIPHER_CCMP),
+                    Attr::u32(c::ATTR_CIPHER_SUITE_GROUP, c::CIPHER_CCMP),
+                    Attr::u32(c::ATTR_AKM_SUITES, c::AKM_PSK),
+                    Attr::flag(c::ATTR_CONTROL_PORT),
+                    Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
+                ]);
+                if self.shared.control_port_over_nl80211 {
+                    attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_OVER_NL80211));
+                }
+                Some(sup)
+            }
+        };
+        self.link = Link::Joining {
+            target,
+            sup,
+            associated: false,
+            answered_msg1: false,
+            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
+            early: Vec::new(),
+            retry,
+        };
+        self.publish(StationState::Authenticating);
+        if let Err(e) = self
+            .nl
+            .request("CONNECT", c::CMD_CONNECT, &attrs, false)
+            .await
+        {
+            tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "CONNECT refused");
+            self.link = Link::Idle;
+            return self.fail(ConnectFailure::ApUnreachable).await;
+        }
+    }
+
+    /// A message from the kernel.
+    async fn kernel(&mut self, r: Reply) {
+        let msg = match r {
+            Reply::Msg { msg, .. } => msg,
+            Reply::Err { seq, errno } => {
+                tracing::debug!(seq, errno, "late netlink error");
+                return;
+            }
+            _ => return,
+        };
+        if ifindex(&msg) != Some(self.ifindex) {
+            return;
+        }
+        tracing::debug!(guest = self.spec.guest.0, cmd = cmd(&msg), state = ?self.state(), "nl80211 event");
+        let owned = top_attrs(&msg);
+        let attrs = owned.view();
+        match cmd(&msg) {
+            c::CMD_CONNECT => {
+                let status = find(&attrs, c::ATTR_STATUS_CODE).and_then(as_u16);
+                let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
+                self.connect_result(status, timed_out).await;
+            }
+            c::CMD_CONTROL_PORT_FRAME => {
+                if let Some(frame) = find(&attrs, c::ATTR_FRAME) {
+                    let frame = frame.to_vec();
+                    let clear = find(&attrs, c::ATTR_CONTROL_PORT_NO_ENCRYPT).is_some();
+                    self.eapol(&frame, clear).await;
+                }
+            }
+            c::CMD_DISCONNECT => {
+                let reason = find(&attrs, c::ATTR_REASON_CODE)
+                    .and_then(as_u16)
+                    .unwrap_or(0);
+                let by_ap = find(&attrs, c::ATTR_DISCONNECTED_BY_AP).is_some();
+                self.disconnected(reason, by_ap).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn connect_result(&mut self, status: Option<u16>, timed_out: bool) {
+        let Link::Joining {
+            associated,
+            sup,
+            early,
+            ..
+        } = &mut self.link
+        else {
+            return;
+        };
+        match status {
+            Some(0) => {
+                *associated = true;
+                let early = std::mem::take(early);
+                if sup.is_none() {
+                    self.connected().await;
+                } else {
+                    self.publish(StationState::Handshaking);
+                    for (frame, clear) in early {
+                        self.eapol(&frame, clear).await;
+                    }
+                }
+            }
+            _ if timed_out => self.fail(ConnectFailure::ApUnreachable).await,
+            Some(s) => self.fail(ConnectFailure::AssocRejected { status: s }).await,
+            None => self.fail(ConnectFailure::ApUnreachable).await,
+        }
+    }
+
+    async fn connected(&mut self) {
+        let link = std::mem::replace(&mut self.link, Link::Idle);
+        let (target, sup) = match link {
+            Link::Joining { target, sup, .. } | Link::Connected { target, sup } => (target, sup),
+            Link::Idle => return,
+        };
+        self.link = Link::Connected {
+            target: target.clone(),
+            sup,
+        };
+        self.data.open.store(true, Ordering::Relaxed);
+        self.reported_signal = None;
+        self.poll_station().await;
+        self.reported_signal = self.signal;
+        self.publish(StationState::Connected);
+        tracing::info!(guest = self.spec.guest.0, ssid = %target.ssid, bssid = %target.bssid, "connected");
+        self.tell(Message::Event(Event::Connected {
+            ssid: target.ssid,
+            bssid: target.bssid,
+            channel: target.channel,
+        }))
+        .await;
+    }
+
+    /// An EAPOL frame from the AP, `clear` if it came unencrypted (the kernel says so): the
+    /// answer goes out the same way. A handshake the AP restarts for a new association is in
+    /// the clear even while our old pairwise key is installed; a rekey is encrypted.
+    async fn eapol(&mut self, frame: &[u8], clear: bool) {
+        let now = self.now();
+        let (sup, answered) = match &mut self.link {
+            Link::Joining {
+                associated: false,
+                early,
+                ..
+            } => {
+                if early.len() < MAX_EARLY_EAPOL {
+                    early.push((frame.to_vec(), clear));
+                }
+                return;
+            }
+            Link::Joining {
+                sup: Some(sup),
+                answered_msg1,
+                ..
+            } => (sup, Some(answered_msg1)),
+            Link::Connected { sup: Some(sup), .. } => (sup, None),
+            _ => return,
+        };
+        if let Err(e) = sup.handle_eapol(now, frame, &mut OsRng) {
+            tracing::info!(guest = self.spec.guest.0, error = %e, "EAPOL frame rejected");
+        }
+        let mut outputs = Vec::new();
+        while let Some(o) = sup.poll_output() {
+            outputs.push(o);
+        }
+        // Message 2 going out means the station answered message 1: a failure from here on
+        // is the AP not accepting our PSK.
+        if let (Some(a), true) = (
+            answered,
+            outputs.iter().any(|o| matches!(o, Output::Send(_))),
+        ) {
+            *a = true;
+        }
+        self.handshake_outputs(outputs, clear).await;
+    }
+
+    /// Carries out what the supplicant asks; EAPOL frames go unencrypted if `clear`.
+    async fn handshake_outputs(&mut self, outputs: Vec<Output>, clear: bool) {
+        let (bssid, joining) = match &self.link {
+            Link::Joining { target, .. } => (target.bssid, true),
+            Link::Connected { target, .. } => (target.bssid, false),
+            Link::Idle => return,
+        };
+        for o in outputs {
+            // A lost EAPOL frame is retransmitted by the AP; a key or port step is not.
+            let sent = matches!(o, Output::Send(_));
+            tracing::debug!(
+                guest = self.spec.guest.0,
+                output = output_name(&o),
+                "handshake output"
+            );
+            let r = match o {
+                Output::Send(frame) => {
+                    let mut attrs = vec![
+                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                        Attr::bytes(c::ATTR_FRAME, &frame),
+                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
+                        Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
+                    ];
+                    if clear {
+                        attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_NO_ENCRYPT));
+                    }
+                    self.nl
+                        .request(
+                            "CONTROL_PORT_FRAME",
+                            c::CMD_CONTROL_PORT_FRAME,
+                            &attrs,
+                            false,
+                        )
+                        .await
+                        .map(drop)
+                }
+                Output::InstallPairwise(tk) => {
+                    let key = Attr::nested(
+                        c::ATTR_KEY,
+                        &[
+                            Attr::bytes(c::KEY_DATA, tk.expose()),
+                            Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
+                            Attr::bytes(c::KEY_IDX, &[0]),
+                            Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_PAIRWISE)),
+                        ],
+                    );
+                    let attrs = [
+                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
+                        key,
+                    ];
+                    self.nl
+                        .request("NEW_KEY (pairwise)", c::CMD_NEW_KEY, &attrs, false)
+                        .await
+                        .map(drop)
+                }
+                Output::InstallGroup { gtk, rsc } => {
+                    let seq = &rsc.to_le_bytes()[..6];
+                    let key = Attr::nested(
+                        c::ATTR_KEY,
+                        &[
+                            Attr::bytes(c::KEY_DATA, gtk.key().expose()),
+                            Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
+                            Attr::bytes(c::KEY_IDX, &[gtk.key_id()]),
+                            Attr::bytes(c::KEY_SEQ, seq),
+                            Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_GROUP)),
+                        ],
+                    );
+                    let attrs = [Attr::u32(c::ATTR_IFINDEX, self.ifindex), key];
+                    self.nl
+                        .request("NEW_KEY (group)", c::CMD_NEW_KEY, &attrs, false)
+                        .await
+                        .map(drop)
+                }
+                Output::Complete => {
+                    let bit = 1u32 << c::STA_FLAG_AUTHORIZED;
+                    let mut flags = Vec::new();
+                    flags.extend_from_slice(&bit.to_ne_bytes());
+                    flags.extend_from_slice(&bit.to_ne_bytes());
+                    let attrs = [
+                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
+                        Attr::bytes(c::ATTR_STA_FLAGS2, &flags),
+                    ];
+                    let r = self
+                        .nl
+                        .request(
+                            "SET_STATION (authorized)",
+                            c::CMD_SET_STATION,
+                            &attrs,
+                            false,
+                        )
+                        .await
+                        .map(drop);
+                    if r.is_ok() && joining {
+                        self.connected().await;
+                    }
+                    r
+                }
+                Output::GroupKeyComplete => Ok(()),
+                Output::Failed(e) => {
+                    self.handshake_failed(&e).await;
+                    return;
+                }
+            };
+            if let Err(e) = r {
+                tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "handshake step failed");
+                if joining && !sent {
+                    self.fail(ConnectFailure::Other {
+                        code: FAILURE_CODE_HANDSHAKE_FAILED,
+                        detail: 1,
+                    })
+                    .await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn handshake_failed(&mut self, e: &HandshakeError) {
+        tracing::info!(guest = self.spec.guest.0, error = %e, "handshake failed");
+        match &self.link {
+            Link::Joining { answered_msg1, .. } => {
+                let failure = match e {
+                    HandshakeError::Timeout { .. } if *answered_msg1 => {
+                        ConnectFailure::WrongPassphrase
+                    }
+                    HandshakeError::Timeout { .. } => ConnectFailure::HandshakeTimeout,
+                    HandshakeError::MicMismatch { .. } => ConnectFailure::WrongPassphrase,
+                    _ => ConnectFailure::Other {
+                        code: FAILURE_CODE_HANDSHAKE_FAILED,
+                        detail: e.reason_code(),
+                    },
+                };
+                self.fail(failure).await;
+            }
+            Link::Connected { .. } => self.disconnected(e.reason_code(), false).await,
+            Link::Idle => {}
+        }
+    }
+
+    /// The kernel says the link is gone (the AP deauthenticated or disassociated the station,
+    /// or the kernel lost the AP).
+    async fn disconnected(&mut self, reason: u16, by_ap: bool) {
+        match &self.link {
+            Link::Idle => {}
+            Link::Joining {
+                associated,
+                answered_msg1,
+                ..
+            } => {
+                let failure = join_failure(*associated, *answered_msg1, reason);
+                // The kernel left already: no DISCONNECT of our own.
+                self.fail_with(failure, true).await;
+            }
+            Link::Connected { target, .. } => {
+                tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
+                self.link = Link::Idle;
+                self.data.open.store(false, Ordering::Relaxed);
+                self.publish(StationState::Idle);
+                self.tell(Message::Event(Event::Disconnected {
+                    reason,
+                    locally_generated: !by_ap,
+                }))
+                .await;
+            }
+        }
+    }
+
+    async fn timer(&mut self) {
+        let now = self.now();
+        match &mut self.link {
+            Link::Joining { sup, deadline, .. } => {
+                if tokio::time::Instant::now() >= *deadline {
+                    return self.fail(ConnectFailure::ApUnreachable).await;
+                }
+                let Some(sup) = sup else { return };
+                sup.handle_timeout(now);
+                let mut outputs = Vec::new();
+                while let Some(o) = sup.poll_output() {
+                    outputs.push(o);
+                }
+                self.handshake_outputs(outputs, true).await;
+            }
+            Link::Connected { .. } => {
+                self.poll_station().await;
+                let st = self.state();
+                self.publish(st);
+                if let (Some(now), Some(before)) = (self.signal, self.reported_signal) {
+                    if (i16::from(now) - i16::from(before)).abs() >= SIGNAL_STEP {
+                        self.reported_signal = Some(now);
+                        self.tell(Message::Event(Event::SignalChanged { dbm: now }))
+                            .await;
+                    }
+                } else if self.reported_signal.is_none() {
+                    self.reported_signal = self.signal;
+                }
+            }
+            Link::Idle => {}
+        }
+    }
+
+    /// Reads the AP's signal and the transmit rate (`GET_STATION`, parsed by `neli-wifi`).
+    async fn poll_station(&mut self) {
+        let Link::Connected { target, .. } = &self.link else {
+            return;
+        };
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+        ];
+        match self
+            .nl
+            .request("GET_STATION", c::CMD_GET_STATION, &attrs, false)
+            .await
+        {
+            Ok(msgs) => {
+                for m in &msgs {
+                    if let Ok(st) = neli_wifi::Station::try_from(m.get_attr_handle()) {
+                        if let Some(s) = st.signal {
+                            self.signal = Some(s);
+                        }
+                        if let Some(rate) = st.tx_bitrate {
+                            // neli-wifi gives the rate in units of 100 kbit/s.
+                            self.rate_kbps = Some(rate.saturating_mul(100));
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(guest = self.spec.guest.0, error = %e, "GET_STATION failed"),
+        }
+    }
+}
+
+/// Why a join failed when the kernel reports the link gone during it, with IEEE 802.11
+/// reason `reason`: after our message 2, a MIC failure, a 4-way handshake timeout or an
+/// 802.1X failure means the AP did not accept our PSK.
+fn join_failure(associated: bool, answered_msg1: bool, reason: u16) -> ConnectFailure {
+    match (associated, answered_msg1, reason) {
+        (true, true, 14 | 15 | 23) => ConnectFailure::WrongPassphrase,
+        (true, false, 15) => ConnectFailure::HandshakeTimeout,
+        _ => ConnectFailure::Other {
+            code: FAILURE_CODE_REJECTED_BY_AP,
+            detail: reason,
+        },
+    }
+}
+
+fn output_name(o: &Output) -> &'static str {
+    match o {
+        Output::Send(_) => "send EAPOL",
+        Output::InstallPairwise(_) => "install pairwise key",
+        Output::InstallGroup { .. } => "install group key",
+        Output::Complete => "complete",
+        Output::GroupKeyComplete => "group key complete",
+        Output::Failed(_) => "failed",
+    }
+}
+
+fn pmk_of(psk: Psk) -> vwifi_core::crypto::Pmk {
+    psk
+}
+
+fn error(id: Option<RequestId>, code: ErrorCode, text: &str) -> Message {
+    Message::Error {
+        id,
+        code,
+        text: Some(truncate(text.to_owned())),
+    }
+}
+
+type PacketRx = Box<dyn pnet_datalink::DataLinkReceiver>;
+type PacketTx = Box<dyn pnet_datalink::DataLinkSender>;
+
+/// Opens a packet socket on the station's interface.
+fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(PacketTx, PacketRx), Nl80211Error> {
+    let iface = pnet_datalink::NetworkInterface {
+        name: ifname.to_owned(),
+        description: String::new(),
+        index: ifindex,
+        mac: None,
+        ips: Vec::new(),
+        flags: 0,
+    };
+    let cfg = pnet_datalink::Config {
+        read_timeout: Some(Duration::from_millis(200)),
+        promiscuous: false,
+        ..pnet_datalink::Config::default()
+    };
+    let err = |source| Nl80211Error::Packet {
+        ifname: ifname.to_owned(),
+        source,
+    };
+    match pnet_datalink::channel(&iface, cfg).map_err(err)? {
+        pnet_datalink::Channel::Ethernet(tx, rx) => Ok((tx, rx)),
+        _ => Err(err(io::Error::other("not an Ethernet channel"))),
+    }
+}
+
+/// Reads the station's packet socket on a thread of its own until told to stop: frames from
+/// the air for the guest (never the station's own, never EAPOL or vwifi's control EtherType).
+fn spawn_rx(
+    mut rx: PacketRx,
+    spec: Spec,
+    to_guests: mpsc::Sender<(GuestId, Message)>,
+    data: Arc<DataPath>,
+) {
+    let name = format!("vwifi-rx-{}", spec.ifname);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let own = spec.mac.octets();
+        while !data.stop.load(Ordering::Relaxed) {
+            match rx.next() {
+                Ok(frame) => {
+                    let src = frame.get(6..12);
+                    let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                    if src.is_none()
+                        || src == Some(&own[..])
+                        || matches!(ethertype, Some(c::ETH_P_PAE) | Some(0x88b5))
+                    {
+                        continue;
+                    }
+                    let len = frame.len() as u64;
+                    let msg = Message::Data(Bytes::copy_from_slice(frame));
+                    match to_guests.try_send((spec.guest, msg)) {
+                        Ok(()) => {
+                            data.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+                            data.counters.rx_bytes.fetch_add(len, Ordering::Relaxed);
+                        }
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            data.counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break,
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    tracing::debug!(ifname = %spec.ifname, error = %e, "packet socket closed");
+                    break;
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the receive thread");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_lost_during_the_handshake_after_message_2_is_a_wrong_passphrase() {
+        assert_eq!(
+            join_failure(true, true, 15),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            join_failure(true, true, 14),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            join_failure(true, false, 15),
+            ConnectFailure::HandshakeTimeout
+        );
+        assert_eq!(
+            join_failure(false, false, 2),
+            ConnectFailure::Other {
+                code: FAILURE_CODE_REJECTED_BY_AP,
+                detail: 2
+            }
+        );
+        assert_eq!(
+            join_failure(true, true, 3),
+            ConnectFailure::Other {
+                code: FAILURE_CODE_REJECTED_BY_AP,
+                detail: 3
+            }
+        );
+    }
+
+    fn frame(src: [u8; 6], ethertype: u16) -> Vec<u8> {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(&[0x45, 0, 0, 20]);
+        f
+    }
+
+    #[test]
+    fn the_data_path_refuses_what_a_guest_may_not_send_and_counts_it() {
+        let mac = MacAddr([2, 1, 2, 3, 4, 5]);
+        let path = DataPath::default();
+        // Not connected: dropped.
+        path.send(mac, &frame(mac.octets(), 0x0800));
+        path.open.store(true, Ordering::Relaxed);
+        // Another source, EAPOL, vwifi's control EtherType, a runt: dropped.
+        path.send(mac, &frame([2, 9, 9, 9, 9, 9], 0x0800));
+        path.send(mac, &frame(mac.octets(), c::ETH_P_PAE));
+        path.send(mac, &frame(mac.octets(), 0x88b5));
+        path.send(mac, &[1, 2, 3]);
+        // Allowed, but no socket: dropped too (never a panic).
+        path.send(mac, &frame(mac.octets(), 0x0800));
+        let c = path.counters.snapshot();
+        assert_eq!((c.tx_packets, c.tx_dropped), (0, 6));
+        path.stop();
+        assert!(!path.open.load(Ordering::Relaxed));
+    }
+}
