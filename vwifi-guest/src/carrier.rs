@@ -33,7 +33,8 @@ impl core::fmt::Debug for Carrier {
 }
 
 impl Carrier {
-    /// The carrier of interface `index`, in this process's network namespace.
+    /// The carrier (or operational state) of interface `index`, in this process's network
+    /// namespace.
     pub fn open(index: u32) -> io::Result<Self> {
         let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
         socket.bind_auto()?;
@@ -52,9 +53,34 @@ impl Carrier {
         if self.on == Some(on) {
             return Ok(());
         }
+        let result = self.set_link(vec![LinkAttribute::Carrier(u8::from(on))]);
+        self.on = result.as_ref().ok().map(|()| on);
+        result
+    }
+
+    /// Marks the interface `dormant` (not usable yet: the station is not associated) or `up`
+    /// (RFC 2863 operational state, with the link mode that lets userspace set it, as
+    /// wpa_supplicant does for a Wi-Fi interface), keeping its carrier: in-band control still
+    /// gets through while it is dormant. Nothing if it is so already.
+    pub fn set_operstate(&mut self, up: bool) -> io::Result<()> {
+        use netlink_packet_route::link::{LinkMode, State};
+        if self.on == Some(up) {
+            return Ok(());
+        }
+        let state = if up { State::Up } else { State::Dormant };
+        let result = self.set_link(vec![
+            LinkAttribute::Mode(LinkMode::Dormant),
+            LinkAttribute::OperState(state),
+        ]);
+        self.on = result.as_ref().ok().map(|()| up);
+        result
+    }
+
+    /// Sends one `RTM_SETLINK` with `attributes` and waits for the kernel's acknowledgement.
+    fn set_link(&mut self, attributes: Vec<LinkAttribute>) -> io::Result<()> {
         let mut link = LinkMessage::default();
         link.header.index = self.index;
-        link.attributes.push(LinkAttribute::Carrier(u8::from(on)));
+        link.attributes = attributes;
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -83,14 +109,8 @@ impl Carrier {
             }
             if let NetlinkPayload::Error(e) = reply.payload {
                 return match e.code {
-                    None => {
-                        self.on = Some(on);
-                        Ok(())
-                    }
-                    Some(_) => {
-                        self.on = None;
-                        Err(e.to_io())
-                    }
+                    None => Ok(()),
+                    Some(_) => Err(e.to_io()),
                 };
             }
         }

@@ -70,6 +70,9 @@ impl Cli {
                 "--socket and --link cannot be used together: pick one way to reach the host",
             );
         }
+        if matches!(&self.command, Command::Events(e) if e.follow_link) && self.link.is_none() {
+            return conflict("--follow-link marks the --link interface: give --link IFACE");
+        }
         if let Command::Agent(a) = &self.command {
             if self.link.is_some() {
                 return conflict("the agent reaches the host over --socket, --serial or --vsock; over --link the host serves the NIC directly and no agent is needed");
@@ -175,6 +178,12 @@ pub struct EventsArgs {
     /// Stop after this many events (default: run until interrupted or the host goes away).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// With --link: while running, mark that interface `dormant` when the station is not
+    /// associated and `up` while it is (`ip link`: state DORMANT/UP), keeping its carrier so
+    /// in-band control still works: for a VM's virtio NIC, whose carrier the VMM keeps up.
+    /// Needs CAP_NET_ADMIN.
+    #[arg(long)]
+    pub follow_link: bool,
 }
 
 /// The arguments of `agent`.

@@ -125,6 +125,15 @@ pub enum GuestError {
         #[source]
         source: io::Error,
     },
+    /// `events --follow-link` could not open route netlink for the interface.
+    #[error("cannot follow the link state of '{name}' (route netlink)")]
+    LinkState {
+        /// The interface.
+        name: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The agent's TAP device could not be created or configured.
     #[error("cannot set up the TAP device '{name}'{}", tap_hint(source))]
     Tap {
@@ -182,6 +191,7 @@ impl GuestError {
             | Self::UnexpectedReply { .. }
             | Self::ConnectFailed { .. }
             | Self::Tap { .. }
+            | Self::LinkState { .. }
             | Self::Listen(_)
             | Self::Output(_) => EXIT_FAILED,
         }
@@ -203,6 +213,7 @@ impl GuestError {
             Self::NoInterface { .. } | Self::NoMac { .. } => "no_interface",
             Self::RawSocket { .. } => "raw_socket",
             Self::Tap { .. } => "tap",
+            Self::LinkState { .. } => "link_state",
             Self::Listen(_) => "control_socket",
             Self::Output(_) => "output",
         }

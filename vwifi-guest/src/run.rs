@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
-use vwifi_core::proto::{Event, ScanMode, Ssid};
+use vwifi_core::proto::{Event, ScanMode, Ssid, StationState};
 use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command, ConnectArgs, SecretArgs};
@@ -132,9 +132,27 @@ pub async fn run(
         }
         Command::Events(args) => {
             let mut client = target.open().await?;
+            let mut link_state = match (&target, args.follow_link) {
+                (Target::Link(iface), true) => {
+                    let mut state = LinkState::open(iface)?;
+                    let status = client.status().await?;
+                    state.follow(status.state == StationState::Connected);
+                    Some(state)
+                }
+                _ => None,
+            };
             let mut seen = 0u64;
             while args.count.is_none_or(|n| seen < n) {
                 let e = client.next_event().await?;
+                if let Some(state) = &mut link_state {
+                    match e {
+                        Event::Connected { .. } => state.follow(true),
+                        Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
+                            state.follow(false);
+                        }
+                        _ => {}
+                    }
+                }
                 out.print(&output::event_line(&e), || output::event_json(&e))?;
                 seen += 1;
             }
@@ -144,6 +162,45 @@ pub async fn run(
         Command::Agent(_) => Err(GuestError::Output(io::Error::other(
             "the agent is run by `agent::run`",
         ))),
+    }
+}
+
+/// `events --follow-link`: the `--link` interface's operational state following the
+/// association.
+struct LinkState {
+    iface: String,
+    link: crate::carrier::Carrier,
+}
+
+impl LinkState {
+    fn open(iface: &str) -> Result<Self, GuestError> {
+        let index = std::fs::read_to_string(format!("/sys/class/net/{iface}/ifindex"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .ok_or_else(|| GuestError::NoInterface {
+                name: iface.to_owned(),
+            })?;
+        let link =
+            crate::carrier::Carrier::open(index).map_err(|source| GuestError::LinkState {
+                name: iface.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            iface: iface.to_owned(),
+            link,
+        })
+    }
+
+    /// Marks the interface up (associated) or dormant; a failure is reported on stderr once
+    /// per change and the events go on.
+    fn follow(&mut self, associated: bool) {
+        if let Err(e) = self.link.set_operstate(associated) {
+            eprintln!(
+                "vwifi-guest: cannot mark {} {} (needs CAP_NET_ADMIN): {e}",
+                self.iface,
+                if associated { "up" } else { "dormant" }
+            );
+        }
     }
 }
 

@@ -292,6 +292,15 @@ fn a_vm_joins_over_vhost_user_and_pings_a_namespace_guest() {
     assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
     assert!(console.contains(&format!("eth0 {mac}")), "{console}");
     assert!(console.contains("connected to vwifi-lab"), "{console}");
+    // Its link state followed the association (`vwifi-guest --link eth0 events --follow-link`).
+    assert!(
+        console.contains("VWIFI-LINK: dormant before connecting"),
+        "{console}"
+    );
+    assert!(
+        console.contains("VWIFI-LINK: up once connected"),
+        "{console}"
+    );
     assert!(console.contains("VWIFI-PING-OK"), "{console}");
     // The VM's shutdown ended the session: the guest is gone, the socket too.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -339,6 +348,10 @@ fn a_wrong_passphrase_leaves_the_vm_disconnected_with_a_clear_message() {
         .unwrap_or_else(|| panic!("no refusal in\n{console}"));
     assert!(refused.contains("wrong passphrase"), "{refused}");
     assert!(console.contains("wrong passphrase refused"), "{console}");
+    assert!(
+        console.contains("VWIFI-LINK: dormant after the refusal"),
+        "{console}"
+    );
     assert!(!daemon.log_text().contains("not the passphrase"));
 }
 

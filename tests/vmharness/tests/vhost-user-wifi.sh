@@ -25,6 +25,10 @@ VG=/opt/vwifi-guest
 [ -n "${SSID:-}" ] || { log "vhost-user-wifi: eth0 OK"; exit 0; }
 
 $VG --link eth0 status || fail "status in-band"
+# The link state follows the association (QEMU keeps the carrier up): dormant until connected.
+$VG --link eth0 events --follow-link > /tmp/events.log 2>&1 &
+wait_for 10 "grep -qx dormant /sys/class/net/eth0/operstate" || fail "eth0 is not dormant before connecting: $(cat /sys/class/net/eth0/operstate)"
+log "VWIFI-LINK: $(cat /sys/class/net/eth0/operstate) before connecting"
 $VG --link eth0 scan > /tmp/scan.txt 2>&1 || { cat /tmp/scan.txt; fail "scan"; }
 cat /tmp/scan.txt
 grep -q "$SSID" /tmp/scan.txt || fail "scan does not show $SSID"
@@ -37,6 +41,8 @@ if [ -n "${BAD_PASSPHRASE:-}" ]; then
     log "VWIFI-CONNECT-REFUSED: $(tr '\n' ' ' < /tmp/connect.txt)"
     $VG --link eth0 status > /tmp/status.txt 2>&1; cat /tmp/status.txt
     grep -Eq "^state: +connected" /tmp/status.txt && fail "connected after a wrong passphrase"
+    grep -qx dormant /sys/class/net/eth0/operstate || fail "eth0 not dormant after a refused connect"
+    log "VWIFI-LINK: $(cat /sys/class/net/eth0/operstate) after the refusal"
     log "vhost-user-wifi: wrong passphrase refused"
     exit 0
 fi
@@ -44,6 +50,8 @@ fi
 printf '%s\n' "$PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin --timeout 30 || fail "connect to $SSID"
 $VG --link eth0 status || fail "status after connect"
 cat /sys/class/net/eth0/carrier 2>/dev/null | sed 's/^/carrier: /'
+wait_for 10 "grep -qx up /sys/class/net/eth0/operstate" || { cat /tmp/events.log; fail "eth0 is not up once connected: $(cat /sys/class/net/eth0/operstate)"; }
+log "VWIFI-LINK: $(cat /sys/class/net/eth0/operstate) once connected"
 ip addr add "$GUEST_IP/24" dev eth0 || fail "address"
 # With stations on several channels the radio time-shares them: the first ARP may wait for
 # the peer's channel slot (PING_WAIT seconds at most).
