@@ -178,11 +178,18 @@ wait_for 10 "! ls /sys/class/net | grep -q '^vw'" || { iw dev; fail "stale inter
 iw phy phy1 interface add vw7 type managed || fail "planting a stale interface"
 rm -f /run/vwifi/host.sock /run/vwifi/host.sock.ctl
 start_daemon || fail "restart"
-sleep 0.5
-ls /sys/class/net | grep '^vw' && fail "a stale interface survived the restart"
 grep -q 'stale station interface of an earlier run deleted' /tmp/vwifi-host.log || fail "the restart did not report the cleanup"
-$H status | grep -E 'radio|stale'
-log "STEP 7 ok: no stale interface after SIGKILL and restart"
+[ -e /sys/class/net/vw7 ] && fail "the stale vw7 survived the restart"
+# The daemon's state brings back the namespaces still attached (g1, g2; g3 was detached): their
+# stations get fresh interfaces, and those are the only ones on the card.
+macs="$(ip netns exec g1 cat /sys/class/net/wlan0/address) $(ip netns exec g2 cat /sys/class/net/wlan0/address)"
+wait_for 20 "[ \$(ls /sys/class/net | grep -c '^vw') -eq 2 ]" || { iw dev; fail "g1 and g2 were not attached again"; }
+for i in $(ls /sys/class/net | grep '^vw'); do
+    m=$(cat /sys/class/net/$i/address)
+    case " $macs " in *" $m "*) ;; *) iw dev; fail "$i ($m) is not a restored guest's station: stale";; esac
+done
+$H status | grep -E 'radio|stale|station interfaces'
+log "STEP 7 ok: no stale interface after SIGKILL and restart (g1, g2 restored from the state)"
 # SIGTERM with a guest attached: the daemon ends and its interface goes.
 ip netns add g4 && $H attach --netns g4 || fail "attach g4"
 wait_for 10 "ls /sys/class/net | grep -q '^vw'" || fail "g4's interface"
