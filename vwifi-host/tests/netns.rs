@@ -13,74 +13,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
-const LAB_PASSPHRASE: &str = "correct horse battery staple";
-
-/// The `vwifi-guest` binary of the same target directory and profile as `vwifi-host`.
-fn guest_bin() -> PathBuf {
-    let path = Path::new(HOST).with_file_name("vwifi-guest");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p vwifi-guest` first",
-        path.display()
-    );
-    path
-}
-
-/// A network namespace with a unique name, deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "vwt-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        run_ok(Command::new("ip").args(["netns", "add", &name]));
-        Self(name)
-    }
-
-    /// `ip netns exec NAME program args...`.
-    fn exec(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .arg(program)
-            .args(args)
-            .output()
-            .expect("ip netns exec")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+mod common;
+use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
 
 /// The daemon, with trace logs in a file; killed when dropped.
 struct Daemon {

@@ -11,18 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
-
-/// The `vwifi-guest` binary of the same target directory and profile as `vwifi-host`.
-fn guest_bin() -> PathBuf {
-    let path = Path::new(HOST).with_file_name("vwifi-guest");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p vwifi-guest` first",
-        path.display()
-    );
-    path
-}
+mod common;
+use common::{guest_bin, HOST};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

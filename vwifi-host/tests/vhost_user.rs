@@ -13,27 +13,15 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
-const LAB_PASSPHRASE: &str = "correct horse battery staple";
+mod common;
+use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
 
 /// One VM at a time from this test binary.
 static VM: Mutex<()> = Mutex::new(());
-
-/// The `vwifi-guest` binary of the same target directory and profile as `vwifi-host`.
-fn guest_bin() -> PathBuf {
-    let path = Path::new(HOST).with_file_name("vwifi-guest");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p vwifi-guest` first",
-        path.display()
-    );
-    path
-}
 
 /// `tests/vmharness/run-vm.sh`, after checking the harness is set up and we are root.
 fn run_vm_script() -> PathBuf {
@@ -51,51 +39,6 @@ fn run_vm_script() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vmharness/run-vm.sh");
     assert!(script.exists(), "{} is missing", script.display());
     script
-}
-
-/// A network namespace with a unique name, deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "vwv-{tag}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        run_ok(Command::new("ip").args(["netns", "add", &name]));
-        Self(name)
-    }
-
-    fn exec(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .arg(program)
-            .args(args)
-            .output()
-            .expect("ip netns exec")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run");
-    assert!(out.status.success(), "{cmd:?} failed: {}", text(&out));
-    out
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The daemon on the simulated radio, with debug logs in a file; killed when dropped.

@@ -1,0 +1,74 @@
+//! Helpers shared by the host's root tests (`netns.rs`, `vhost_user.rs`, `nl80211.rs`): the
+//! binaries under test, network namespaces that clean up after themselves, and commands that
+//! must succeed. Each test binary uses a part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The `vwifi-host` binary under test.
+pub(crate) const HOST: &str = env!("CARGO_BIN_EXE_vwifi-host");
+
+/// The passphrase of the demo network `vwifi-lab`.
+pub(crate) const LAB_PASSPHRASE: &str = "correct horse battery staple";
+
+/// The `vwifi-guest` binary of the same target directory and profile as `vwifi-host`.
+pub(crate) fn guest_bin() -> PathBuf {
+    let path = Path::new(HOST).with_file_name("vwifi-guest");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p vwifi-guest` first",
+        path.display()
+    );
+    path
+}
+
+/// A network namespace with a unique name (`vwt-TAG-PID-N`), deleted when dropped.
+pub(crate) struct Netns(pub(crate) String);
+
+impl Netns {
+    /// `ip netns add` a new namespace.
+    pub(crate) fn new(tag: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "vwt-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        Self(name)
+    }
+
+    /// `ip netns exec NAME program args...`.
+    pub(crate) fn exec(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .arg(program)
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Runs `cmd`, which must succeed; its output.
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{cmd:?} failed: {}", text(&out));
+    out
+}
+
+/// Standard output and error of a command, as text.
+pub(crate) fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
