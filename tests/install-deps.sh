@@ -29,5 +29,6 @@ else
 fi
 command -v wpa_passphrase tshark gcc python3 iperf3 ping > /dev/null
 if [ "${SKIP_VM:-0}" != 1 ]; then
-    tests/vmharness/setup.sh ${VWIFI_HARNESS_DIR:+"$VWIFI_HARNESS_DIR"}
+    # With vhost-device-vsock (built from crates.io, ~60 s once) for the vsock checks.
+    VWIFI_WITH_VSOCK=1 tests/vmharness/setup.sh ${VWIFI_HARNESS_DIR:+"$VWIFI_HARNESS_DIR"}
 fi

@@ -59,8 +59,18 @@ impl Drop for Daemon {
 impl Daemon {
     /// `vwifi-host run` with `config`, once it answers `status` with `guests` guests.
     fn start(config: &str, guests: usize) -> Self {
+        Self::start_at(config, guests, PathBuf::new())
+    }
+
+    /// [`Daemon::start`] with its guest socket at `socket` (empty: `host.sock` in its own
+    /// temporary directory).
+    fn start_at(config: &str, guests: usize, socket: PathBuf) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
+        let socket = if socket.as_os_str().is_empty() {
+            dir.path().join("host.sock")
+        } else {
+            socket
+        };
         let log = dir.path().join("daemon.log");
         let config_path = dir.path().join("host.toml");
         // A state directory of its own: as root the default (/var/lib/vwifi) is shared, and
@@ -511,6 +521,27 @@ fn two_vms_join_different_networks_at_the_same_time() {
     }
 }
 
+/// Boots the harness VM with `tests/stream-agent.sh` and `extra` run-vm.sh arguments (the
+/// stream to the daemon), the agent joining `vwifi-lab` with `GUEST_IP` and pinging `PEER_IP`.
+fn boot_stream_agent_vm(extra: &[String], env: &[&str]) -> (bool, String) {
+    let script = run_vm_script();
+    let guest_script = script.with_file_name("tests").join("stream-agent.sh");
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cmd = Command::new("flock");
+    cmd.arg(format!("/tmp/vwifi-vm-{}.lock", std::process::id() % 2))
+        .arg(&script)
+        .args(["-t", "150", "-f"])
+        .arg(guest_bin())
+        .args(extra)
+        .args(["-e", "SSID=vwifi-lab"])
+        .args(["-e", &format!("PASSPHRASE={LAB_PASSPHRASE}")]);
+    for e in env {
+        cmd.args(["-e", e]);
+    }
+    let out = cmd.arg(&guest_script).output().expect("run-vm.sh");
+    (out.status.success(), text(&out))
+}
+
 /// The stream path for VMMs without vhost-user (issue 6 item 4): QEMU connects a
 /// virtio-serial port to the daemon's guest socket, and the VM's `vwifi-guest agent --serial`
 /// makes its own TAP, joins `vwifi-lab` through the agent and pings a namespace guest.
@@ -520,33 +551,78 @@ fn a_vm_agent_over_a_virtio_serial_port_joins_and_pings_a_namespace_guest() {
     let peer = Netns::new("serpeer");
     let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
     join_lab(&peer, "10.97.0.2/24");
-    let script = run_vm_script();
-    let guest_script = script.with_file_name("tests").join("serial-agent.sh");
-    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let out = Command::new("flock")
-        .arg(format!("/tmp/vwifi-vm-{}.lock", std::process::id() % 2))
-        .arg(&script)
-        .args(["-t", "150", "-f"])
-        .arg(guest_bin())
-        .arg("-p")
-        .arg(format!("vwifi={}", daemon.socket.display()))
-        .args(["-e", "SSID=vwifi-lab"])
-        .args(["-e", &format!("PASSPHRASE={LAB_PASSPHRASE}")])
-        .args(["-e", "GUEST_IP=10.97.0.3", "-e", "PEER_IP=10.97.0.2"])
-        .arg(&guest_script)
-        .output()
-        .expect("run-vm.sh");
-    let console = text(&out);
-    assert!(
-        out.status.success(),
-        "the VM failed:\n{console}\n{}",
-        daemon.log_text()
+    let (passed, console) = boot_stream_agent_vm(
+        &[
+            "-p".to_owned(),
+            format!("vwifi={}", daemon.socket.display()),
+        ],
+        &["GUEST_IP=10.97.0.3", "PEER_IP=10.97.0.2"],
     );
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    assert!(console.contains("agent --serial"), "{console}");
     assert!(console.contains("connected to vwifi-lab"), "{console}");
     assert!(console.contains("VWIFI-PING-OK"), "{console}");
-    // The VM's station was a guest of the daemon over the socket (QEMU was its peer) and is
-    // gone with the VM.
+    // The VM's station was a guest of the daemon over its socket (QEMU was the peer).
     let log = daemon.log_text();
     assert!(log.contains("pid "), "no socket guest in the log:\n{log}");
     assert!(!log.contains(LAB_PASSPHRASE), "a passphrase in the logs");
+}
+
+/// The same over vsock: QEMU's vhost-user-vsock device backed by `vhost-device-vsock` (built
+/// by `VWIFI_WITH_VSOCK=1 tests/vmharness/setup.sh`, as `.ci/run` does), which hands the
+/// guest's connection to host port 5000 to the daemon's socket `<uds-path>_5000`; the VM's
+/// `vwifi-guest agent --vsock host:5000` joins `vwifi-lab` and pings a namespace guest.
+#[test]
+#[ignore = "needs root, the VM harness and vhost-device-vsock; .ci/run runs ignored tests as root"]
+fn a_vm_agent_over_vsock_joins_and_pings_a_namespace_guest() {
+    let harness =
+        std::env::var("VWIFI_HARNESS_DIR").unwrap_or_else(|_| "/tmp/vwifi-harness".into());
+    let backend = std::path::Path::new(&harness).join("cargo/bin/vhost-device-vsock");
+    assert!(
+        backend.exists(),
+        "{} is missing: run `VWIFI_WITH_VSOCK=1 sudo tests/vmharness/setup.sh`",
+        backend.display()
+    );
+    let peer = Netns::new("vspeer");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uds = dir.path().join("vm.vsock");
+    // The daemon's guest socket is where vhost-device-vsock sends the guest's port 5000.
+    let daemon = Daemon::start_at(
+        &format!("[[attach]]\nnetns = \"{}\"\n", peer.0),
+        1,
+        dir.path().join("vm.vsock_5000"),
+    );
+    join_lab(&peer, "10.96.0.2/24");
+    let vhu = dir.path().join("vhu.sock");
+    let mut vsockd = Command::new(&backend)
+        .args(["--guest-cid", "3", "--socket"])
+        .arg(&vhu)
+        .arg("--uds-path")
+        .arg(&uds)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vhost-device-vsock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !vhu.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "vhost-device-vsock did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (passed, console) = boot_stream_agent_vm(
+        &["-V".to_owned(), vhu.display().to_string()],
+        &["VSOCK_PORT=5000", "GUEST_IP=10.96.0.3", "PEER_IP=10.96.0.2"],
+    );
+    let _ = vsockd.kill();
+    let _ = vsockd.wait();
+    assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
+    assert!(console.contains("agent --vsock host:5000"), "{console}");
+    assert!(console.contains("connected to vwifi-lab"), "{console}");
+    assert!(console.contains("VWIFI-PING-OK"), "{console}");
+    assert!(
+        !daemon.log_text().contains(LAB_PASSPHRASE),
+        "a passphrase in the logs"
+    );
 }
