@@ -128,11 +128,18 @@ pub struct Station {
     reported_signal: Option<i8>,
     /// The joined BSS's DTIM timing last reported ([`StationOutput::DtimTiming`]).
     reported_dtim: Option<(Instant, Duration)>,
+    /// Scans of the current join that did not find its network ([`JOIN_SCANS`]).
+    join_scans: u8,
     tx_queue: VecDeque<Bytes>,
     outputs: VecDeque<StationOutput>,
     counters: Counters,
     stats: StationStats,
 }
+
+/// How many scans a join makes for its network before it fails with
+/// [`Failure::NetworkNotFound`]: a probe response lost to a slow AP, or to the radio leaving
+/// the channel for another guest's slot, must not fail the connect (wpa_supplicant rescans too).
+const JOIN_SCANS: u8 = 2;
 
 /// How far the predicted DTIM may move before it is reported again: beacons leave late by
 /// their contention and airtime, a few hundred microseconds, which says nothing new.
@@ -171,6 +178,7 @@ impl Station {
             silent_listening: Duration::ZERO,
             reported_signal: None,
             reported_dtim: None,
+            join_scans: 0,
             tx_queue: VecDeque::new(),
             outputs: VecDeque::new(),
             counters: Counters::default(),
@@ -754,6 +762,12 @@ impl Station {
                 let ssid = p.ssid;
                 self.start_scan(now, Some(ssid), ScanMode::Active, false);
             }
+            None if self.join_scans + 1 < JOIN_SCANS => {
+                self.join_scans += 1;
+                let ssid = p.ssid;
+                debug!(station = %self.mac(), %ssid, "network not seen: scanning again");
+                self.start_scan(now, Some(ssid), ScanMode::Active, false);
+            }
             None => self.fail(now, Failure::NetworkNotFound, None),
         }
     }
@@ -774,6 +788,7 @@ impl Station {
             return;
         }
         self.set_conn(Conn::AwaitScan);
+        self.join_scans = 0;
         if self.scan.is_none() {
             self.start_scan(now, Some(ssid), ScanMode::Active, false);
         }

@@ -793,8 +793,27 @@ fn network_not_found_after_a_scan() {
     let f = w.failure(Duration::from_secs(5));
     assert_eq!(f, ConnectFailure::NetworkNotFound);
     assert_eq!(w.sta.state(), StationState::Failed);
-    // A whole active scan took place (4 channels × 40 ms).
-    assert_eq!(w.now, Instant::from_millis(160));
+    // Two whole active scans took place (4 channels × 40 ms each).
+    assert_eq!(w.now, Instant::from_millis(320));
+}
+
+#[test]
+fn a_network_missed_by_the_first_scan_is_found_by_the_second() {
+    let mut w = World::new(vec![ScriptedAp::open(AP1, "cafe", 6)]);
+    // The AP is silent during the first scan (a lost probe response, a slow AP).
+    w.aps[0].on = false;
+    w.connect("cafe", Credentials::None, false);
+    w.run_for(Duration::from_millis(170));
+    assert!(
+        !w.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::ConnectFailed { .. })),
+        "failed after one scan: {:?}",
+        w.events
+    );
+    w.aps[0].on = true;
+    w.connected();
+    assert_eq!(w.sta.state(), StationState::Connected);
 }
 
 #[test]
