@@ -885,23 +885,11 @@ impl Driver {
                 };
                 let s = &report.status;
                 let c = &report.counters;
-                guests.push(GuestSnapshot {
-                    id: id.0,
-                    name: entry.name.clone(),
-                    agent: entry.agent.clone(),
-                    peer: entry.peer.to_string(),
-                    mac: s.mac.to_string(),
-                    state: state_name(s.state),
-                    ssid: s.ssid.as_ref().map(ToString::to_string),
-                    bssid: s.bssid.map(|b| b.to_string()),
-                    channel: s.channel,
-                    signal_dbm: s.signal_dbm,
-                    rate_kbps: s.tx_rate_kbps,
-                    rx_packets: s.counters.rx_packets,
-                    rx_bytes: s.counters.rx_bytes,
-                    tx_packets: s.counters.tx_packets,
-                    tx_bytes: s.counters.tx_bytes,
-                    dropped: vec![
+                guests.push(guest_snapshot(
+                    id,
+                    entry,
+                    s,
+                    vec![
                         ("bad_message".into(), c.bad_messages),
                         ("spoofed".into(), c.spoofed),
                         ("tx_dropped".into(), c.tx_dropped),
@@ -911,7 +899,7 @@ impl Driver {
                         ("link_queue_full".into(), entry.link_data_dropped),
                         ("link_control_dropped".into(), entry.link_control_dropped),
                     ],
-                });
+                ));
                 if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
                     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
                     g.dropped.extend([
@@ -971,29 +959,17 @@ impl Driver {
             .iter()
             .filter_map(|(&id, entry)| {
                 let s = r.status(id)?;
-                Some(GuestSnapshot {
-                    id: id.0,
-                    name: entry.name.clone(),
-                    agent: entry.agent.clone(),
-                    peer: entry.peer.to_string(),
-                    mac: s.mac.to_string(),
-                    state: state_name(s.state),
-                    ssid: s.ssid.as_ref().map(ToString::to_string),
-                    bssid: s.bssid.map(|b| b.to_string()),
-                    channel: s.channel,
-                    signal_dbm: s.signal_dbm,
-                    rate_kbps: s.tx_rate_kbps,
-                    rx_packets: s.counters.rx_packets,
-                    rx_bytes: s.counters.rx_bytes,
-                    tx_packets: s.counters.tx_packets,
-                    tx_bytes: s.counters.tx_bytes,
-                    dropped: vec![
+                Some(guest_snapshot(
+                    id,
+                    entry,
+                    &s,
+                    vec![
                         ("tx_dropped".into(), s.counters.tx_dropped),
                         ("rx_dropped".into(), s.counters.rx_dropped),
                         ("link_queue_full".into(), entry.link_data_dropped),
                         ("link_control_dropped".into(), entry.link_control_dropped),
                     ],
-                })
+                ))
             })
             .collect();
         Snapshot {
@@ -1007,6 +983,34 @@ impl Driver {
 }
 
 /// The name of a station state in the status.
+/// One guest's row of the status: who it is (the driver's entry) and its station's `status`,
+/// with the radio's own drop counters.
+fn guest_snapshot(
+    id: GuestId,
+    entry: &GuestEntry,
+    s: &vwifi_core::proto::StationStatus,
+    dropped: Vec<(String, u64)>,
+) -> GuestSnapshot {
+    GuestSnapshot {
+        id: id.0,
+        name: entry.name.clone(),
+        agent: entry.agent.clone(),
+        peer: entry.peer.to_string(),
+        mac: s.mac.to_string(),
+        state: state_name(s.state),
+        ssid: s.ssid.as_ref().map(ToString::to_string),
+        bssid: s.bssid.map(|b| b.to_string()),
+        channel: s.channel,
+        signal_dbm: s.signal_dbm,
+        rate_kbps: s.tx_rate_kbps,
+        rx_packets: s.counters.rx_packets,
+        rx_bytes: s.counters.rx_bytes,
+        tx_packets: s.counters.tx_packets,
+        tx_bytes: s.counters.tx_bytes,
+        dropped,
+    }
+}
+
 pub(crate) fn state_name(s: StationState) -> String {
     match s {
         StationState::Idle => "idle".into(),
