@@ -204,6 +204,31 @@ fn on(host: &Path, args: &[&str], stdin: &[u8]) -> Output {
     vwifi_guest(&all, stdin)
 }
 
+/// Runs an agent (no TAP) on its own thread, connected to the host at `host` and serving the
+/// CLI on `control`; returns once it serves. The station must have the fake host's address.
+fn spawn_agent(host: PathBuf, control: PathBuf) {
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let agent =
+                vwifi_guest::agent::Agent::connect(&vwifi_guest::agent::HostEndpoint::Socket(host))
+                    .await
+                    .unwrap();
+            assert_eq!(agent.mac(), STATION);
+            let listener = vwifi_guest::agent::bind_control(&control).await.unwrap();
+            ready_tx.send(()).unwrap();
+            let _ = agent.run(listener, None, std::future::pending()).await;
+        });
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the agent did not come up");
+}
+
 fn stdout(o: &Output) -> &str {
     std::str::from_utf8(&o.stdout).expect("UTF-8 stdout")
 }
@@ -479,27 +504,7 @@ fn agent_relays_the_cli_over_its_one_host_connection() {
     let host = FakeHost::start(vec![]);
     let dir = tempfile::tempdir().unwrap();
     let control = dir.path().join("guest.sock");
-    let (ready_tx, ready_rx) = std_mpsc::channel();
-    let host_path = host.path.clone();
-    let ctl = control.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let agent = vwifi_guest::agent::Agent::connect(
-                &vwifi_guest::agent::HostEndpoint::Socket(host_path.clone()),
-            )
-            .await
-            .unwrap();
-            assert_eq!(agent.mac(), STATION);
-            let listener = vwifi_guest::agent::bind_control(&ctl).await.unwrap();
-            ready_tx.send(()).unwrap();
-            let _ = agent.run(listener, None, std::future::pending()).await;
-        });
-    });
-    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    spawn_agent(host.path.clone(), control.clone());
     let o = on(&control, &["status"], b"");
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("network:  lab"), "{}", stdout(&o));
@@ -570,25 +575,7 @@ fn agent_reconnects_to_a_host_that_went_away_and_asks_for_its_network_again() {
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let control = dir.path().join("guest.sock");
-    let (agent_ready, agent_up) = std_mpsc::channel();
-    let ctl = control.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let agent = vwifi_guest::agent::Agent::connect(
-                &vwifi_guest::agent::HostEndpoint::Socket(host_path.clone()),
-            )
-            .await
-            .unwrap();
-            let listener = vwifi_guest::agent::bind_control(&ctl).await.unwrap();
-            agent_ready.send(()).unwrap();
-            let _ = agent.run(listener, None, std::future::pending()).await;
-        });
-    });
-    agent_up.recv_timeout(Duration::from_secs(10)).unwrap();
+    spawn_agent(host_path.clone(), control.clone());
     let o = on(
         &control,
         &["connect", "lab", "--passphrase-stdin"],
