@@ -20,6 +20,8 @@ pub struct Carrier {
     socket: netlink_sys::Socket,
     index: u32,
     seq: u32,
+    /// What was last set, to skip repeats: the carrier ([`Carrier::set`]) or the operational
+    /// state up ([`Carrier::set_operstate`]); a `Carrier` is used for one of the two.
     on: Option<bool>,
 }
 

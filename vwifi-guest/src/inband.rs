@@ -107,6 +107,11 @@ pub fn interface_mac(name: &str) -> Result<MacAddr, GuestError> {
         })
 }
 
+/// The kernel's index of interface `name`.
+pub(crate) fn interface_index(name: &str) -> Result<u32, GuestError> {
+    find_interface(name).map(|i| i.index)
+}
+
 fn find_interface(name: &str) -> Result<pnet_datalink::NetworkInterface, GuestError> {
     pnet_datalink::interfaces()
         .into_iter()

@@ -174,12 +174,7 @@ struct LinkState {
 
 impl LinkState {
     fn open(iface: &str) -> Result<Self, GuestError> {
-        let index = std::fs::read_to_string(format!("/sys/class/net/{iface}/ifindex"))
-            .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
-            .ok_or_else(|| GuestError::NoInterface {
-                name: iface.to_owned(),
-            })?;
+        let index = crate::inband::interface_index(iface)?;
         let link =
             crate::carrier::Carrier::open(index).map_err(|source| GuestError::LinkState {
                 name: iface.to_owned(),
