@@ -169,6 +169,16 @@ impl fmt::Display for RequestIdSuffix {
     }
 }
 
+impl From<crate::proto::inband::BadControl> for LinkError {
+    /// A control frame whose message did not decode is a [`LinkError::BadMessage`].
+    fn from(bad: crate::proto::inband::BadControl) -> Self {
+        Self::BadMessage {
+            id: bad.id,
+            error: bad.error,
+        }
+    }
+}
+
 impl LinkError {
     /// Whether the link half (or, for [`LinkError::Accept`], [`LinkError::PeerCredentials`] and
     /// [`LinkError::PeerRejected`], the connection being accepted) is finished. Fatal errors

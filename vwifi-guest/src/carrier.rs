@@ -9,17 +9,12 @@
 
 use std::io;
 
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
-};
-use netlink_packet_route::link::{LinkAttribute, LinkMessage};
-use netlink_packet_route::RouteNetlinkMessage;
+use vwifi_netlink::Rtnl;
 
 /// A route-netlink socket and the TAP's interface index.
 pub struct Carrier {
-    socket: netlink_sys::Socket,
+    rtnl: Rtnl,
     index: u32,
-    seq: u32,
     /// What was last set, to skip repeats: the carrier ([`Carrier::set`]) or the operational
     /// state up ([`Carrier::set_operstate`]); a `Carrier` is used for one of the two.
     on: Option<bool>,
@@ -38,13 +33,9 @@ impl Carrier {
     /// The carrier (or operational state) of interface `index`, in this process's network
     /// namespace.
     pub fn open(index: u32) -> io::Result<Self> {
-        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-        socket.bind_auto()?;
-        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
         Ok(Self {
-            socket,
+            rtnl: Rtnl::open()?,
             index,
-            seq: 0,
             on: None,
         })
     }
@@ -55,7 +46,7 @@ impl Carrier {
         if self.on == Some(on) {
             return Ok(());
         }
-        let result = self.set_link(vec![LinkAttribute::Carrier(u8::from(on))]);
+        let result = self.rtnl.set_carrier(self.index, on);
         self.on = result.as_ref().ok().map(|()| on);
         result
     }
@@ -65,56 +56,11 @@ impl Carrier {
     /// wpa_supplicant does for a Wi-Fi interface), keeping its carrier: in-band control still
     /// gets through while it is dormant. Nothing if it is so already.
     pub fn set_operstate(&mut self, up: bool) -> io::Result<()> {
-        use netlink_packet_route::link::{LinkMode, State};
         if self.on == Some(up) {
             return Ok(());
         }
-        let state = if up { State::Up } else { State::Dormant };
-        let result = self.set_link(vec![
-            LinkAttribute::Mode(LinkMode::Dormant),
-            LinkAttribute::OperState(state),
-        ]);
+        let result = self.rtnl.set_operstate(self.index, up);
         self.on = result.as_ref().ok().map(|()| up);
         result
-    }
-
-    /// Sends one `RTM_SETLINK` with `attributes` and waits for the kernel's acknowledgement.
-    fn set_link(&mut self, attributes: Vec<LinkAttribute>) -> io::Result<()> {
-        let mut link = LinkMessage::default();
-        link.header.index = self.index;
-        link.attributes = attributes;
-        self.seq = self.seq.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_ACK;
-        header.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(
-            header,
-            NetlinkPayload::from(RouteNetlinkMessage::SetLink(link)),
-        );
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        self.socket.send(&buf, 0)?;
-        let mut rx: Vec<u8> = Vec::with_capacity(8192);
-        loop {
-            rx.clear();
-            let n = self.socket.recv(&mut rx, 0)?;
-            let reply = rx
-                .get(..n)
-                .ok_or_else(|| io::Error::other("netlink reply longer than the buffer"))
-                .and_then(|bytes| {
-                    NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
-                        .map_err(io::Error::other)
-                })?;
-            if reply.header.sequence_number != self.seq {
-                continue;
-            }
-            if let NetlinkPayload::Error(e) = reply.payload {
-                return match e.code {
-                    None => Ok(()),
-                    Some(_) => Err(e.to_io()),
-                };
-            }
-        }
     }
 }

@@ -1,5 +1,5 @@
 //! In-band control: guest-protocol messages in Ethernet frames of EtherType
-//! [`ETHERTYPE`] (0x88B5) on the guest's own NIC.
+//! [`ETHERTYPE`](vwifi_core::proto::ETHERTYPE) (0x88B5) on the guest's own NIC.
 //!
 //! # Framing
 //! One message per frame: destination, source, EtherType 0x88B5, then the encoded message,
@@ -30,7 +30,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use vwifi_core::addr::MacAddr;
 use vwifi_core::io::{GuestLink, GuestRx, GuestTx, LinkError, PeerInfo};
-use vwifi_core::proto::{self, Message, ProtoError, ETHERTYPE, MAX_MESSAGE_LEN};
+use vwifi_core::proto::inband::{self, InbandFrame};
+use vwifi_core::proto::{Message, MAX_MESSAGE_LEN};
 
 use crate::error::GuestError;
 
@@ -38,61 +39,32 @@ use crate::error::GuestError;
 pub const HOST_ADDRESS: MacAddr = MacAddr::BROADCAST;
 
 /// The longest message sent in one frame (the standard Ethernet MTU).
-pub const MAX_SEND_PAYLOAD: usize = 1500;
+pub const MAX_SEND_PAYLOAD: usize = inband::MAX_CONTROL_PAYLOAD;
 
 /// The longest frame received: a 64 KiB message and the 14-byte Ethernet header.
 pub const MAX_RECV_FRAME: usize = MAX_MESSAGE_LEN + ETH_HEADER_LEN;
 
-/// The Ethernet II header: destination, source, EtherType.
-pub const ETH_HEADER_LEN: usize = 14;
-
-/// Ethernet's minimum frame length without FCS.
-const MIN_FRAME_LEN: usize = 60;
+pub use vwifi_core::proto::inband::ETH_HEADER_LEN;
 
 /// How often the receiving thread checks whether the link was dropped.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The frame that carries `msg` from `src` to `dst`, or [`LinkError::Encode`] if the message
-/// does not fit [`MAX_SEND_PAYLOAD`].
+/// The frame that carries `msg` from `src` to `dst` ([`inband::frame`]), or
+/// [`LinkError::Encode`] if the message does not fit [`MAX_SEND_PAYLOAD`].
 pub fn frame_message(msg: &Message, src: MacAddr, dst: MacAddr) -> Result<Vec<u8>, LinkError> {
-    let len = proto::encoded_len(msg).map_err(LinkError::Encode)?;
-    if len > MAX_SEND_PAYLOAD {
-        return Err(LinkError::Encode(ProtoError::TooLong {
-            len,
-            max: MAX_SEND_PAYLOAD,
-        }));
-    }
-    let mut frame = Vec::with_capacity((ETH_HEADER_LEN + len).max(MIN_FRAME_LEN));
-    frame.extend_from_slice(&dst.0);
-    frame.extend_from_slice(&src.0);
-    frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
-    proto::encode(msg, &mut frame).map_err(LinkError::Encode)?;
-    if frame.len() < MIN_FRAME_LEN {
-        frame.resize(MIN_FRAME_LEN, 0);
-    }
-    Ok(frame)
+    inband::frame(msg, src, dst).map_err(LinkError::Encode)
 }
 
 /// The message in a received frame, if the frame is a control frame for `own` (see the module
 /// docs): `None` for frames to ignore, `Some(Err(BadMessage))` for a control frame whose
 /// message does not decode.
 pub fn parse_frame(frame: &[u8], own: MacAddr) -> Option<Result<Message, LinkError>> {
-    let (header, payload) = frame.split_at_checked(ETH_HEADER_LEN)?;
-    let dst = MacAddr::from_slice(header.get(0..6)?)?;
-    let src = MacAddr::from_slice(header.get(6..12)?)?;
-    let ethertype = u16::from_be_bytes([*header.get(12)?, *header.get(13)?]);
-    if ethertype != ETHERTYPE || src == own || !(dst == own || dst.is_group()) {
-        return None;
+    match inband::classify(frame) {
+        InbandFrame::Control { dst, src, msg } if src != own && (dst == own || dst.is_group()) => {
+            Some(msg.map_err(LinkError::from))
+        }
+        _ => None,
     }
-    Some(match proto::decode(payload) {
-        Ok((msg, _used)) => Ok(msg),
-        Err(error) => Err(LinkError::BadMessage {
-            id: proto::Header::parse(payload)
-                .ok()
-                .and_then(|h| h.request_id()),
-            error,
-        }),
-    })
 }
 
 /// The MAC address of interface `name`, from sysfs.
@@ -296,7 +268,7 @@ impl GuestLink for InbandLink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vwifi_core::proto::{BssInfo, RequestId, Security, Ssid};
+    use vwifi_core::proto::{self, BssInfo, ProtoError, RequestId, Security, Ssid, ETHERTYPE};
 
     const OWN: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x10]);
     const HOST: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x20]);

@@ -5,10 +5,10 @@
 //! there with the station's MAC and brings it up, and hands the TAP's file descriptor back:
 //! a descriptor keeps working from any namespace. The driver then serves it like any guest
 //! ([`serve_tap`]):
-//! - a frame with EtherType 0x88B5 ([`ETHERTYPE`]) carries one guest-protocol message
+//! - a frame with EtherType 0x88B5 ([`ETHERTYPE`](vwifi_core::proto::ETHERTYPE)) carries one guest-protocol message
 //!   (in-band control, as `vwifi-guest --link IFACE` sends it); the answer goes back in one
 //!   frame to the frame's source MAC, from [`HOST_MAC`], padded to 60 bytes, at most
-//!   [`MAX_CONTROL_PAYLOAD`] bytes of message (a scan result too long for it loses its last
+//!   [`MAX_CONTROL_PAYLOAD`](inband::MAX_CONTROL_PAYLOAD) bytes of message (a scan result too long for it loses its last
 //!   BSSs, logged);
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
 //!   air is written to the TAP.
@@ -58,7 +58,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::LinkError;
-use vwifi_core::proto::{self, Event, Message, ProtoError, ETHERTYPE};
+use vwifi_core::proto::inband::{self, InbandFrame};
+use vwifi_core::proto::{Event, Message};
 use vwifi_core::MacAddr;
 
 use crate::driver::Command;
@@ -71,15 +72,6 @@ pub(crate) const DEFAULT_IFNAME: &str = "wlan0";
 
 /// The source address of the host's in-band control frames: locally administered, unicast.
 pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
-
-/// The longest message in one control frame: the standard Ethernet MTU.
-pub(crate) const MAX_CONTROL_PAYLOAD: usize = 1500;
-
-/// The Ethernet II header: destination, source, EtherType.
-const ETH_HEADER_LEN: usize = 14;
-
-/// Ethernet's minimum frame length without FCS.
-const MIN_FRAME_LEN: usize = 60;
 
 /// The longest interface name Linux accepts (IFNAMSIZ - 1).
 const MAX_IFNAME_LEN: usize = 15;
@@ -371,162 +363,7 @@ fn in_namespace(
     Ok((dev, index, rtnl, exists))
 }
 
-/// A route-netlink socket opened inside one network namespace: it acts on that namespace's
-/// interfaces from any thread. Requests are acknowledged by the kernel before returning.
-pub(crate) struct Rtnl {
-    socket: netlink_sys::Socket,
-    seq: u32,
-}
-
-impl Rtnl {
-    /// Opens a route-netlink socket in the calling thread's network namespace.
-    pub(crate) fn open() -> io::Result<Self> {
-        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-        socket.bind_auto()?;
-        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
-        Ok(Self { socket, seq: 0 })
-    }
-
-    /// Puts interface `index` in link mode "dormant" and its operational state to `up`, or
-    /// back to `dormant` (RTM_SETLINK with IFLA_LINKMODE and IFLA_OPERSTATE, RFC 2863): the way
-    /// Linux marks a link whose carrier is up but which waits for an external event — a Wi-Fi
-    /// association, as wpa_supplicant marks it. The carrier stays on.
-    pub(crate) fn set_operstate(&mut self, index: u32, up: bool) -> io::Result<()> {
-        use netlink_packet_route::link::{LinkAttribute, LinkMessage, LinkMode, State};
-        let mut link = LinkMessage::default();
-        link.header.index = index;
-        link.attributes.push(LinkAttribute::OperState(if up {
-            State::Up
-        } else {
-            State::Dormant
-        }));
-        link.attributes.push(LinkAttribute::Mode(LinkMode::Dormant));
-        self.request(netlink_packet_route::RouteNetlinkMessage::SetLink(link))
-    }
-
-    /// Deletes interface `index` (RTM_DELLINK).
-    pub(crate) fn delete_link(&mut self, index: u32) -> io::Result<()> {
-        let mut link = netlink_packet_route::link::LinkMessage::default();
-        link.header.index = index;
-        self.request(netlink_packet_route::RouteNetlinkMessage::DelLink(link))
-    }
-
-    /// Sends one request and waits for its acknowledgement.
-    fn request(&mut self, msg: netlink_packet_route::RouteNetlinkMessage) -> io::Result<()> {
-        use netlink_packet_core::{
-            NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
-        };
-        self.seq = self.seq.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | NLM_F_ACK;
-        header.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
-        packet.finalize();
-        let mut buf = vec![0; packet.buffer_len()];
-        packet.serialize(&mut buf);
-        self.socket.send(&buf, 0)?;
-        let mut rx: Vec<u8> = Vec::with_capacity(8192);
-        loop {
-            rx.clear();
-            let n = self.socket.recv(&mut rx, 0)?;
-            let reply = rx
-                .get(..n)
-                .ok_or_else(|| io::Error::other("netlink reply longer than the buffer"))
-                .and_then(|bytes| {
-                    NetlinkMessage::<netlink_packet_route::RouteNetlinkMessage>::deserialize(bytes)
-                        .map_err(io::Error::other)
-                })?;
-            if reply.header.sequence_number != self.seq {
-                continue;
-            }
-            if let NetlinkPayload::Error(e) = reply.payload {
-                return match e.code {
-                    None => Ok(()),
-                    Some(_) => Err(e.to_io()),
-                };
-            }
-        }
-    }
-}
-
-/// What a frame read from the TAP is.
-#[derive(Debug)]
-pub(crate) enum TapFrame {
-    /// An in-band control message (or why it did not decode), from `src`.
-    Control {
-        /// Who sent it (answers go there).
-        src: MacAddr,
-        /// The message.
-        msg: Result<Message, LinkError>,
-    },
-    /// The station's data, from `src`.
-    Data {
-        /// Its source address.
-        src: MacAddr,
-    },
-    /// Too short to be an Ethernet frame.
-    Runt,
-}
-
-/// Classifies a frame the container sent.
-pub(crate) fn classify(frame: &[u8]) -> TapFrame {
-    let Some((header, payload)) = frame.split_at_checked(ETH_HEADER_LEN) else {
-        return TapFrame::Runt;
-    };
-    let Some(src) = header.get(6..12).and_then(MacAddr::from_slice) else {
-        return TapFrame::Runt;
-    };
-    let ethertype = match header.get(12..14) {
-        Some(&[a, b]) => u16::from_be_bytes([a, b]),
-        _ => return TapFrame::Runt,
-    };
-    if ethertype != ETHERTYPE {
-        return TapFrame::Data { src };
-    }
-    let msg = match proto::decode(payload) {
-        Ok((msg, _)) => Ok(msg),
-        Err(error) => Err(LinkError::BadMessage {
-            id: proto::Header::parse(payload)
-                .ok()
-                .and_then(|h| h.request_id()),
-            error,
-        }),
-    };
-    TapFrame::Control { src, msg }
-}
-
-/// The control frame carrying `msg` to `dst`, cut to fit [`MAX_CONTROL_PAYLOAD`]: a scan
-/// result loses its last BSSs (the count lost is returned); any other message too long is an
-/// error.
-pub(crate) fn control_frame(msg: Message, dst: MacAddr) -> Result<(Vec<u8>, usize), ProtoError> {
-    let mut msg = msg;
-    let mut cut = 0;
-    let mut len = proto::encoded_len(&msg)?;
-    while len > MAX_CONTROL_PAYLOAD {
-        match &mut msg {
-            Message::ScanResults { bss, .. } if !bss.is_empty() => {
-                bss.pop();
-                cut += 1;
-            }
-            _ => {
-                return Err(ProtoError::TooLong {
-                    len,
-                    max: MAX_CONTROL_PAYLOAD,
-                })
-            }
-        }
-        len = proto::encoded_len(&msg)?;
-    }
-    let mut frame = Vec::with_capacity((ETH_HEADER_LEN + len).max(MIN_FRAME_LEN));
-    frame.extend_from_slice(&dst.0);
-    frame.extend_from_slice(&HOST_MAC.0);
-    frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
-    proto::encode(&msg, &mut frame)?;
-    if frame.len() < MIN_FRAME_LEN {
-        frame.resize(MIN_FRAME_LEN, 0);
-    }
-    Ok((frame, cut))
-}
+pub(crate) use vwifi_netlink::Rtnl;
 
 /// What woke a TAP's task.
 enum Wake {
@@ -577,26 +414,31 @@ pub(crate) async fn serve_tap(
             Wake::FromTap(Err(e)) => break format!("TAP read failed: {e}"),
             Wake::FromTap(Ok(n)) => {
                 let frame = buf.get(..n).unwrap_or_default();
-                match classify(frame) {
-                    TapFrame::Runt => continue,
+                match inband::classify(frame) {
+                    InbandFrame::Runt => continue,
                     // What the Mux would drop anyway is dropped here, so that a container
                     // flooding its TAP costs the driver (and the other guests) nothing.
-                    TapFrame::Data { src } if src != station => {
+                    InbandFrame::Data { src, .. } if src != station => {
                         link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    TapFrame::Data { .. } if !link.associated => {
+                    InbandFrame::Data { .. } if !link.associated => {
                         link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    TapFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
-                    TapFrame::Control { src, msg: Ok(msg) } => {
+                    InbandFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
+                    InbandFrame::Control {
+                        src, msg: Ok(msg), ..
+                    } => {
                         if !src.is_group() {
                             peer = src;
                         }
                         msg
                     }
-                    TapFrame::Control { src, msg: Err(e) } => {
+                    InbandFrame::Control {
+                        src, msg: Err(e), ..
+                    } => {
+                        let e = LinkError::from(e);
                         tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
                         link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
                         if !link.error_budget.take(std::time::Instant::now()) {
@@ -618,7 +460,7 @@ pub(crate) async fn serve_tap(
                 }
             }
             Wake::ToGuest(Some(Message::Data(frame))) => {
-                if matches!(classify(&frame), TapFrame::Control { .. }) {
+                if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
                     // Only the host speaks control on the link: the guest must not take a
                     // frame from the air for the host's answer.
                     tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
@@ -807,7 +649,7 @@ async fn send_control(
     dst: MacAddr,
     name: &str,
 ) -> Result<(), String> {
-    match control_frame(msg, dst) {
+    match inband::frame_truncating(msg, HOST_MAC, dst) {
         Ok((frame, cut)) => {
             if cut > 0 {
                 tracing::info!(%name, cut, "scan result cut to fit one frame");
@@ -827,7 +669,6 @@ async fn send_control(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vwifi_core::proto::{BssInfo, RequestId, Security, Ssid};
 
     #[test]
     fn names_are_checked_before_any_system_call() {
@@ -855,74 +696,11 @@ mod tests {
     }
 
     #[test]
-    fn control_frames_are_decoded_and_other_frames_are_data() {
-        let req = Message::StatusRequest { id: RequestId(9) };
-        let mut frame = vec![0xff; 6];
-        frame.extend_from_slice(&[2, 1, 1, 1, 1, 1]);
-        frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
-        proto::encode(&req, &mut frame).unwrap();
-        frame.resize(60, 0);
-        match classify(&frame) {
-            TapFrame::Control { src, msg: Ok(msg) } => {
-                assert_eq!(src, MacAddr([2, 1, 1, 1, 1, 1]));
-                assert_eq!(msg, req);
-            }
-            other => panic!("{other:?}"),
-        }
-        let mut ip = frame.clone();
-        ip[12..14].copy_from_slice(&[0x08, 0x00]);
-        assert!(
-            matches!(classify(&ip), TapFrame::Data { src } if src == MacAddr([2, 1, 1, 1, 1, 1]))
-        );
-        assert!(matches!(classify(&frame[..10]), TapFrame::Runt));
-        let mut bad = frame[..14].to_vec();
-        bad.extend_from_slice(&[0xde, 0xad]);
-        assert!(matches!(
-            classify(&bad),
-            TapFrame::Control { msg: Err(_), .. }
-        ));
-    }
-
-    #[test]
     fn error_replies_are_limited_per_second() {
         let t0 = std::time::Instant::now();
         let mut b = Budget::new(3);
         assert!((0..3).all(|_| b.take(t0)));
         assert!(!b.take(t0 + std::time::Duration::from_millis(900)));
         assert!(b.take(t0 + std::time::Duration::from_millis(1000)));
-    }
-
-    #[test]
-    fn replies_are_padded_and_long_scan_results_cut_to_one_frame() {
-        let dst = MacAddr([2, 1, 1, 1, 1, 1]);
-        let (small, cut) = control_frame(Message::StatusRequest { id: RequestId(1) }, dst).unwrap();
-        assert_eq!(small.len(), 60);
-        assert_eq!(cut, 0);
-        assert_eq!(&small[..6], &dst.0);
-        assert_eq!(&small[6..12], &HOST_MAC.0);
-        let one = BssInfo {
-            ssid: Ssid::new(b"a-network-with-a-long-name").unwrap(),
-            bssid: MacAddr([2, 0, 0, 0, 0, 9]),
-            channel: 1,
-            frequency_mhz: 2412,
-            signal_dbm: -40,
-            security: Security::Wpa2Psk,
-            beacon_age_ms: 100,
-        };
-        let bss = vec![one; 200];
-        let (frame, cut) = control_frame(
-            Message::ScanResults {
-                id: RequestId(2),
-                bss,
-            },
-            dst,
-        )
-        .unwrap();
-        assert!(cut > 0);
-        assert!(frame.len() <= ETH_HEADER_LEN + MAX_CONTROL_PAYLOAD);
-        let Ok((Message::ScanResults { bss, .. }, _)) = proto::decode(&frame[14..]) else {
-            panic!("not a scan result");
-        };
-        assert_eq!(bss.len() + cut, 200);
     }
 }

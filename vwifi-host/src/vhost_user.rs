@@ -23,13 +23,15 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
+use vwifi_core::io::LinkError;
+use vwifi_core::proto::inband::{self, InbandFrame};
 use vwifi_core::proto::{Event, Message};
 use vwifi_core::MacAddr;
 use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
 use crate::control::VhostUserAttachment;
 use crate::driver::Command;
-use crate::netns::{classify, control_frame, TapFrame};
+use crate::netns::HOST_MAC;
 
 /// The longest VM name.
 const MAX_NAME_LEN: usize = 64;
@@ -126,16 +128,17 @@ async fn serve_port(
                 let Some(frame) = frame else {
                     break port.ended().await.to_string();
                 };
-                let msg = match classify(&frame) {
-                    TapFrame::Runt => continue,
-                    TapFrame::Data { .. } => Message::Data(frame),
-                    TapFrame::Control { src, msg: Ok(msg) } => {
+                let msg = match inband::classify(&frame) {
+                    InbandFrame::Runt => continue,
+                    InbandFrame::Data { .. } => Message::Data(frame),
+                    InbandFrame::Control { src, msg: Ok(msg), .. } => {
                         if !src.is_group() {
                             peer = src;
                         }
                         msg
                     }
-                    TapFrame::Control { src, msg: Err(e) } => {
+                    InbandFrame::Control { src, msg: Err(e), .. } => {
+                        let e = LinkError::from(e);
                         tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
                         if let Some(reply) = e.error_reply() {
                             if !src.is_group() {
@@ -152,7 +155,7 @@ async fn serve_port(
             }
             msg = outbox.recv() => match msg {
                 Some(Message::Data(frame)) => {
-                    if matches!(classify(&frame), TapFrame::Control { .. }) {
+                    if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
                         tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
                         continue;
                     }
@@ -200,7 +203,7 @@ fn follow_link(handle: &PortHandle, msg: &Message) {
 
 /// Queues one control message for the VM; one that cannot be framed is logged and dropped.
 fn send_control(handle: &PortHandle, msg: Message, dst: MacAddr, name: &str) {
-    match control_frame(msg, dst) {
+    match inband::frame_truncating(msg, HOST_MAC, dst) {
         Ok((frame, cut)) => {
             if cut > 0 {
                 tracing::info!(%name, cut, "scan result cut to fit one frame");

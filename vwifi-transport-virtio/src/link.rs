@@ -9,7 +9,8 @@
 use virtio_drivers::device::net::VirtIONet;
 use virtio_drivers::transport::Transport;
 use virtio_drivers::Hal;
-use vwifi_core::proto::{self, Message, ProtoError, ETHERTYPE};
+use vwifi_core::proto::inband::{self, InbandFrame, ETH_HEADER_LEN};
+use vwifi_core::proto::{Message, ProtoError};
 use vwifi_core::MacAddr;
 
 /// Receive and transmit queue size of the link.
@@ -19,13 +20,7 @@ pub const LINK_QUEUE_SIZE: usize = 16;
 pub const LINK_BUFFER_LEN: usize = 2048;
 
 /// The longest control message sent in one frame (the standard Ethernet MTU).
-pub const MAX_CONTROL_PAYLOAD: usize = 1500;
-
-/// Ethernet's minimum frame length without FCS.
-const MIN_FRAME_LEN: usize = 60;
-
-/// The Ethernet II header length.
-const ETH_HEADER_LEN: usize = 14;
+pub const MAX_CONTROL_PAYLOAD: usize = inband::MAX_CONTROL_PAYLOAD;
 
 /// What went wrong on a [`VwifiLink`].
 #[derive(Debug, thiserror::Error)]
@@ -119,35 +114,14 @@ impl<H: Hal, T: Transport> VwifiLink<H, T> {
 
 /// The frame carrying `msg` from `src` to the host (the broadcast address), padded to 60 bytes.
 pub fn control_frame(msg: &Message, src: MacAddr) -> Result<Vec<u8>, ProtoError> {
-    let len = proto::encoded_len(msg)?;
-    if len > MAX_CONTROL_PAYLOAD {
-        return Err(ProtoError::TooLong {
-            len,
-            max: MAX_CONTROL_PAYLOAD,
-        });
-    }
-    let mut frame = Vec::with_capacity((ETH_HEADER_LEN + len).max(MIN_FRAME_LEN));
-    frame.extend_from_slice(&MacAddr::BROADCAST.0);
-    frame.extend_from_slice(&src.0);
-    frame.extend_from_slice(&ETHERTYPE.to_be_bytes());
-    proto::encode(msg, &mut frame)?;
-    if frame.len() < MIN_FRAME_LEN {
-        frame.resize(MIN_FRAME_LEN, 0);
-    }
-    Ok(frame)
+    inband::frame(msg, src, MacAddr::BROADCAST)
 }
 
-/// A received frame: control (EtherType 0x88B5) or data.
+/// A received frame: control (EtherType 0x88B5) or data (a runt too: the caller decides).
 fn classify(frame: Vec<u8>) -> Received {
-    let ethertype = match frame.get(12..14) {
-        Some(&[a, b]) => u16::from_be_bytes([a, b]),
-        _ => return Received::Frame(frame),
-    };
-    if ethertype != ETHERTYPE {
-        return Received::Frame(frame);
-    }
-    match proto::decode(frame.get(ETH_HEADER_LEN..).unwrap_or_default()) {
-        Ok((msg, _)) => Received::Control(msg),
-        Err(e) => Received::BadControl(e),
+    match inband::classify(&frame) {
+        InbandFrame::Control { msg: Ok(msg), .. } => Received::Control(msg),
+        InbandFrame::Control { msg: Err(bad), .. } => Received::BadControl(bad.error),
+        InbandFrame::Data { .. } | InbandFrame::Runt => Received::Frame(frame),
     }
 }

@@ -39,6 +39,7 @@
 
 pub mod codec;
 mod error;
+pub mod inband;
 mod message;
 mod stream;
 

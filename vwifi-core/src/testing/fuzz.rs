@@ -24,11 +24,12 @@ use crate::wire::{self, eapol, ElementList, Frame};
 pub type Target = (&'static str, fn(&[u8]));
 
 /// The fuzz targets.
-pub const TARGETS: [Target; 4] = [
+pub const TARGETS: [Target; 5] = [
     ("frame", frame),
     ("elements", elements),
     ("eapol_key", eapol_key),
     ("guest_proto", guest_proto),
+    ("inband_frame", inband_frame),
 ];
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
@@ -101,6 +102,30 @@ pub fn guest_proto(data: &[u8]) {
                 Err(e) if e.is_framing() => return,
                 Err(_) => {}
             }
+        }
+    }
+}
+
+/// Any bytes as an Ethernet frame on a guest's link ([`proto::inband::classify`]): never
+/// panics, and a control frame's message re-frames and classifies back to the same message.
+pub fn inband_frame(data: &[u8]) {
+    use proto::inband::{classify, frame, InbandFrame};
+    if let InbandFrame::Control {
+        dst,
+        src,
+        msg: Ok(msg),
+    } = classify(data)
+    {
+        // A message longer than one standard frame is refused on send, never cut.
+        if let Ok(out) = frame(&msg, src, dst) {
+            assert_eq!(
+                classify(&out),
+                InbandFrame::Control {
+                    dst,
+                    src,
+                    msg: Ok(msg)
+                }
+            );
         }
     }
 }
@@ -341,6 +366,9 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         if proto::encode(&msg, &mut bytes).is_ok() {
             push("guest_proto", name, bytes);
         }
+        if let Ok(f) = proto::inband::frame(&msg, SPA, MacAddr::BROADCAST) {
+            push("inband_frame", name, f);
+        }
     }
     out
 }
@@ -425,6 +453,10 @@ mod tests {
                 "elements" => ElementList::parse(&bytes).is_ok(),
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
+                "inband_frame" => matches!(
+                    proto::inband::classify(&bytes),
+                    proto::inband::InbandFrame::Control { msg: Ok(_), .. }
+                ),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

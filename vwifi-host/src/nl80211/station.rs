@@ -128,7 +128,10 @@ impl DataPath {
         let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
         let allowed = self.open.load(Ordering::Relaxed)
             && src_ok
-            && !matches!(ethertype, None | Some(c::ETH_P_PAE) | Some(0x88b5));
+            && !matches!(
+                ethertype,
+                None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
+            );
         let sent = allowed
             && self.tx.lock().ok().is_some_and(|mut tx| {
                 tx.as_mut()
@@ -1264,7 +1267,7 @@ fn spawn_rx(
                     let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
                     if src.is_none()
                         || src == Some(&own[..])
-                        || matches!(ethertype, Some(c::ETH_P_PAE) | Some(0x88b5))
+                        || matches!(ethertype, Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE))
                     {
                         continue;
                     }
@@ -1352,7 +1355,7 @@ mod tests {
         // Another source, EAPOL, vwifi's control EtherType, a runt: dropped.
         path.send(mac, &frame([2, 9, 9, 9, 9, 9], 0x0800));
         path.send(mac, &frame(mac.octets(), c::ETH_P_PAE));
-        path.send(mac, &frame(mac.octets(), 0x88b5));
+        path.send(mac, &frame(mac.octets(), proto::ETHERTYPE));
         path.send(mac, &[1, 2, 3]);
         // Allowed, but no socket: dropped too (never a panic).
         path.send(mac, &frame(mac.octets(), 0x0800));
