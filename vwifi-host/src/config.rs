@@ -134,7 +134,7 @@ pub(crate) struct AttachSection {
 }
 
 fn default_ifname() -> String {
-    crate::netns::DEFAULT_IFNAME.to_owned()
+    crate::ports::netns::DEFAULT_IFNAME.to_owned()
 }
 
 /// `[host]`.
@@ -309,7 +309,7 @@ impl HostConfig {
             return Err(invalid("host.state_dir", Problem::EmptyPath));
         }
         if let Some(name) = &h.uplink_tap {
-            crate::netns::check_ifname(name).map_err(|e| {
+            crate::ports::netns::check_ifname(name).map_err(|e| {
                 invalid(
                     "host.uplink_tap",
                     Problem::Ifname {

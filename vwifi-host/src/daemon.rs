@@ -14,18 +14,20 @@ use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
 use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
+use crate::clock::TokioClock;
 use crate::config::{
     control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
 };
-use crate::control;
-use crate::driver::{
-    accept_guests, attach as attach_netns, create_uplink_tap, serve_control, serve_uplink_tap,
-    Driver, TokioClock, World,
-};
+use crate::control::serve_control;
+use crate::driver::{Driver, World};
 use crate::error::HostError;
 use crate::nl80211::Nl80211Radio;
+use crate::ports::netns::attach as attach_netns;
+use crate::ports::unix::accept_guests;
+use crate::ports::uplink::{create_uplink_tap, serve_uplink_tap};
 use crate::state::StateStore;
 use crate::world::SimWorld;
+use crate::{api, control};
 
 /// Commands waiting for the driver (guest messages, admissions, control requests).
 const COMMAND_QUEUE: usize = 1024;
@@ -286,7 +288,9 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         }
         for vm in vms {
             let socket = vm.socket.display().to_string();
-            if let Err(message) = crate::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await {
+            if let Err(message) =
+                crate::ports::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await
+            {
                 let _ = stop_tx.send(true);
                 return Err(HostError::VhostUser { socket, message });
             }
@@ -327,12 +331,12 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
 /// `vwifi-host attach`.
 pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
-    let req = control::Request::Attach {
+    let req = api::Request::Attach {
         netns: args.netns,
         ifname: Some(args.ifname),
     };
     let text = match control::request(&ctl, &req)? {
-        control::Response::Attached(a) => format!(
+        api::Response::Attached(a) => format!(
             "{} in network namespace {}: station {} (guest {})\n",
             a.ifname, a.netns, a.mac, a.guest
         ),
@@ -347,12 +351,12 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
 pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.daemon_socket));
     let socket = std::path::absolute(&args.vhost_socket).unwrap_or(args.vhost_socket);
-    let req = control::Request::VhostUser {
+    let req = api::Request::VhostUser {
         socket: socket.display().to_string(),
         name: args.name,
     };
     let text = match control::request(&ctl, &req)? {
-        control::Response::VhostUser(a) => format!(
+        api::Response::VhostUser(a) => format!(
             "vhost-user socket {} for VM {}: station {} (guest {})\n",
             a.socket, a.name, a.mac, a.guest
         ),
@@ -366,9 +370,9 @@ pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Resul
 /// `vwifi-host detach`.
 pub(crate) fn detach(args: DetachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
-    let req = control::Request::Detach { netns: args.netns };
+    let req = api::Request::Detach { netns: args.netns };
     let text = match control::request(&ctl, &req)? {
-        control::Response::Detached { netns } => format!("network namespace {netns} detached\n"),
+        api::Response::Detached { netns } => format!("network namespace {netns} detached\n"),
         other => format!("{other:?}\n"),
     };
     out.write_all(text.as_bytes())

@@ -5,18 +5,21 @@
 //! conflicting argument), as clap reports it.
 #![forbid(unsafe_code)]
 
+mod api;
 mod cli;
+mod clock;
+mod command;
 mod config;
 mod control;
 mod daemon;
 mod driver;
 mod error;
+mod error_text;
 mod hwsim;
-mod netns;
 mod nl80211;
+mod ports;
 mod psk;
 mod state;
-mod vhost_user;
 mod world;
 
 use std::error::Error as _;

@@ -318,8 +318,8 @@ fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, String> {
     }
     let mut entries = BTreeMap::new();
     for (i, a) in form.attachments.iter().enumerate() {
-        crate::netns::check_netns_name(&a.netns)
-            .and_then(|()| crate::netns::check_ifname(&a.ifname))
+        crate::ports::netns::check_netns_name(&a.netns)
+            .and_then(|()| crate::ports::netns::check_ifname(&a.ifname))
             .map_err(|e| format!("attachments[{i}]: {e}"))?;
         let profile = match &a.profile {
             None => None,

@@ -509,7 +509,7 @@ impl Hwsim {
         for m in self.radios.poll_output(world.medium_mut()) {
             if let Err(e) = self.link.send(&m) {
                 self.radios.counters.send_failed += 1;
-                tracing::warn!(error = %crate::driver::error_chain(&e), "hwsim: a message for the kernel was not sent");
+                tracing::warn!(error = %crate::error_text::error_chain(&e), "hwsim: a message for the kernel was not sent");
             }
         }
     }

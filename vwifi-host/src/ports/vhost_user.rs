@@ -5,10 +5,10 @@
 //! start), and listens on PATH with a [`VhostUserPort`]. The VMM connects (QEMU:
 //! `-chardev socket,id=vu,path=PATH -netdev vhost-user,id=n0,chardev=vu
 //! -device virtio-net-pci,netdev=n0,mac=MAC`); the guest kernel's virtio_net driver gives the VM
-//! a NIC whose frames are the station's data, exactly as [`crate::netns`] serves a TAP:
+//! a NIC whose frames are the station's data, exactly as [`crate::ports::netns`] serves a TAP:
 //! - a frame with EtherType 0x88B5 from the guest carries one guest-protocol message
 //!   (in-band control, as `vwifi-guest --link eth0` sends it), answered in one frame on the
-//!   receive queue from [`HOST_MAC`](crate::netns::HOST_MAC) to the frame's source;
+//!   receive queue from [`HOST_MAC`](super::ethernet::HOST_MAC) to the frame's source;
 //! - every other frame is the station's data, and the station's data from the air is written
 //!   to the receive queue (data from the air carrying 0x88B5 is dropped: only the host speaks
 //!   control on the link);
@@ -20,18 +20,18 @@
 
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
-use vwifi_core::io::LinkError;
-use vwifi_core::proto::inband::{self, InbandFrame};
-use vwifi_core::proto::{Event, Message};
+use vwifi_core::proto::Message;
 use vwifi_core::MacAddr;
 use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
-use crate::control::VhostUserAttachment;
-use crate::driver::Command;
-use crate::netns::HOST_MAC;
+use super::ethernet::{self, EthernetPort, FromPort};
+use crate::api::VhostUserAttachment;
+use crate::command::Command;
+use crate::error_text::error_chain;
 
 /// The longest VM name.
 const MAX_NAME_LEN: usize = 64;
@@ -87,7 +87,7 @@ pub(crate) async fn attach(
     let port = match VhostUserPort::listen(&socket, PortConfig::new(mac.0)) {
         Ok(port) => port,
         Err(e) => {
-            let message = crate::driver::error_chain(&e);
+            let message = error_chain(&e);
             tracing::warn!(socket = %socket.display(), %name, error = %message, "vhost-user failed");
             let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
             return Err(message);
@@ -110,111 +110,73 @@ pub(crate) async fn attach(
     })
 }
 
-/// Serves one VM's port until the session ends or the driver lets the guest go.
+/// Serves one VM's port until the session ends or the driver lets the guest go
+/// ([`ethernet::serve`] with a [`VhostPort`]).
 async fn serve_port(
-    mut port: VhostUserPort,
+    port: VhostUserPort,
     guest: GuestId,
     name: String,
     station: MacAddr,
-    mut outbox: mpsc::Receiver<Message>,
+    outbox: mpsc::Receiver<Message>,
     cmds: mpsc::Sender<Command>,
 ) {
     let handle = port.handle();
-    // Answers go to whoever asked last; before anyone asked, to the NIC's own address.
-    let mut peer = station;
-    let why = loop {
-        tokio::select! {
-            frame = port.from_guest.recv() => {
-                let Some(frame) = frame else {
-                    break port.ended().await.to_string();
-                };
-                let msg = match inband::classify(&frame) {
-                    InbandFrame::Runt => continue,
-                    InbandFrame::Data { .. } => Message::Data(frame),
-                    InbandFrame::Control { src, msg: Ok(msg), .. } => {
-                        if !src.is_group() {
-                            peer = src;
-                        }
-                        msg
-                    }
-                    InbandFrame::Control { src, msg: Err(e), .. } => {
-                        let e = LinkError::from(e);
-                        tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
-                        if let Some(reply) = e.error_reply() {
-                            if !src.is_group() {
-                                peer = src;
-                            }
-                            send_control(&handle, reply, peer, &name);
-                        }
-                        continue;
-                    }
-                };
-                if cmds.send(Command::Guest { guest, msg }).await.is_err() {
-                    break "the daemon is stopping".into();
-                }
-            }
-            msg = outbox.recv() => match msg {
-                Some(Message::Data(frame)) => {
-                    if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
-                        tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
-                        continue;
-                    }
-                    if !handle.send(frame) {
-                        tracing::trace!(guest = guest.0, %name, "frame for the VM dropped: no receive buffers");
-                    }
-                }
-                Some(msg) => {
-                    follow_link(&handle, &msg);
-                    send_control(&handle, msg, peer, &name);
-                }
-                None => {
-                    // The driver let the guest go (shutdown or removal): end the session.
-                    handle.close();
-                    tracing::info!(guest = guest.0, %name, "vhost-user port closed");
-                    return;
-                }
-            }
-        }
+    let port = VhostPort {
+        port,
+        handle,
+        guest,
+        name: name.clone(),
     };
-    let stats = handle.stats();
-    tracing::info!(
-        guest = guest.0,
-        %name,
-        reason = %why,
-        tx_frames = stats.tx_frames,
-        rx_frames = stats.rx_frames,
-        rx_dropped = stats.rx_no_buffer + stats.rx_too_long,
-        "vhost-user session ended"
-    );
-    let _ = cmds.send(Command::Gone { guest }).await;
+    ethernet::serve(port, guest, name, station, outbox, cmds).await;
 }
 
-/// Sets the device's link status from the station's events: up on `Connected`, down on
-/// `Disconnected` and `ConnectFailed`.
-fn follow_link(handle: &PortHandle, msg: &Message) {
-    match msg {
-        Message::Event(Event::Connected { .. }) => handle.set_link(true),
-        Message::Event(Event::Disconnected { .. } | Event::ConnectFailed { .. }) => {
-            handle.set_link(false);
+/// A VM's vhost-user NIC as an [`EthernetPort`].
+struct VhostPort {
+    port: VhostUserPort,
+    handle: PortHandle,
+    guest: GuestId,
+    name: String,
+}
+
+#[async_trait]
+impl EthernetPort for VhostPort {
+    async fn recv(&mut self) -> FromPort {
+        match self.port.from_guest.recv().await {
+            Some(frame) => FromPort::Frame(frame),
+            None => FromPort::Ended(self.port.ended().await.to_string()),
         }
-        _ => {}
     }
-}
 
-/// Queues one control message for the VM; one that cannot be framed is logged and dropped.
-fn send_control(handle: &PortHandle, msg: Message, dst: MacAddr, name: &str) {
-    match inband::frame_truncating(msg, HOST_MAC, dst) {
-        Ok((frame, cut)) => {
-            if cut > 0 {
-                tracing::info!(%name, cut, "scan result cut to fit one frame");
-            }
-            if !handle.send(Bytes::from(frame)) {
-                tracing::debug!(%name, "control message for the VM dropped: no receive buffers");
-            }
+    /// Queues the frame on the receive queue; without receive buffers it is dropped (logged).
+    async fn send(&mut self, frame: Bytes) -> Result<(), String> {
+        if !self.handle.send(frame) {
+            tracing::trace!(guest = self.guest.0, name = %self.name, "frame for the VM dropped: no receive buffers");
         }
-        Err(e) => {
-            tracing::warn!(%name, error = %e, "control message dropped: it does not fit a frame");
-        }
+        Ok(())
+    }
+
+    /// The device's link status (config space) follows the association.
+    async fn follow_link(&mut self, up: bool) {
+        self.handle.set_link(up);
+    }
+
+    /// Ends the session (shutdown or removal).
+    async fn close(&mut self) {
+        self.handle.close();
+        tracing::info!(guest = self.guest.0, name = %self.name, "vhost-user port closed");
+    }
+
+    fn ended(&mut self, why: &str) {
+        let stats = self.handle.stats();
+        tracing::info!(
+            guest = self.guest.0,
+            name = %self.name,
+            reason = %why,
+            tx_frames = stats.tx_frames,
+            rx_frames = stats.rx_frames,
+            rx_dropped = stats.rx_no_buffer + stats.rx_too_long,
+            "vhost-user session ended"
+        );
     }
 }
 
@@ -222,6 +184,7 @@ fn send_control(handle: &PortHandle, msg: Message, dst: MacAddr, name: &str) {
 mod tests {
     use super::*;
     use std::path::Path;
+    use vwifi_core::proto::Event;
 
     #[test]
     fn the_vm_name_defaults_to_the_socket_stem_and_is_checked() {
@@ -244,6 +207,11 @@ mod tests {
                 .unwrap();
         let h = port.handle();
         assert!(!h.link_up());
+        let follow_link = |h: &PortHandle, msg: &Message| {
+            if let Some(up) = ethernet::link_change(msg) {
+                h.set_link(up);
+            }
+        };
         follow_link(
             &h,
             &Message::Event(Event::Connected {

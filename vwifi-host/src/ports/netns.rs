@@ -7,8 +7,8 @@
 //! ([`serve_tap`]):
 //! - a frame with EtherType 0x88B5 ([`ETHERTYPE`](vwifi_core::proto::ETHERTYPE)) carries one guest-protocol message
 //!   (in-band control, as `vwifi-guest --link IFACE` sends it); the answer goes back in one
-//!   frame to the frame's source MAC, from [`HOST_MAC`], padded to 60 bytes, at most
-//!   [`MAX_CONTROL_PAYLOAD`](inband::MAX_CONTROL_PAYLOAD) bytes of message (a scan result too long for it loses its last
+//!   frame to the frame's source MAC, from [`HOST_MAC`](super::ethernet::HOST_MAC), padded to 60 bytes, at most
+//!   [`MAX_CONTROL_PAYLOAD`](vwifi_core::proto::inband::MAX_CONTROL_PAYLOAD) bytes of message (a scan result too long for it loses its last
 //!   BSSs, logged);
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
 //!   air is written to the TAP.
@@ -51,27 +51,27 @@
 
 use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
-use vwifi_core::io::LinkError;
-use vwifi_core::proto::inband::{self, InbandFrame};
-use vwifi_core::proto::{Event, Message};
+use vwifi_core::proto::Message;
 use vwifi_core::MacAddr;
 
-use crate::driver::Command;
+use super::ethernet::{self, EthernetPort, FromPort};
+use crate::api::Attachment;
+use crate::command::Command;
+pub(crate) use crate::command::TapShared;
+use crate::error_text::error_chain;
 
 /// Where the namespaces named by `ip netns` are.
 pub(crate) const NETNS_DIR: &str = "/var/run/netns";
 
 /// The interface name when none is given.
 pub(crate) const DEFAULT_IFNAME: &str = "wlan0";
-
-/// The source address of the host's in-band control frames: locally administered, unicast.
-pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
 
 /// The longest interface name Linux accepts (IFNAMSIZ - 1).
 const MAX_IFNAME_LEN: usize = 15;
@@ -365,11 +365,79 @@ fn in_namespace(
 
 pub(crate) use vwifi_netlink::Rtnl;
 
-/// What woke a TAP's task.
-enum Wake {
-    FromTap(io::Result<usize>),
-    ToGuest(Option<Message>),
-    Check,
+/// Attaches the network namespace `netns`: admits its station, creates the TAP `ifname` in
+/// it (on a blocking thread) and serves the TAP ([`serve_tap`]) on a task of
+/// its own. The error is the message for the operator.
+pub(crate) async fn attach(
+    cmds: &mpsc::Sender<Command>,
+    netns: String,
+    ifname: String,
+) -> Result<Attachment, String> {
+    check_netns_name(&netns).map_err(|e| e.to_string())?;
+    check_ifname(&ifname).map_err(|e| e.to_string())?;
+    let stopping = || "the daemon is stopping".to_owned();
+    let (reply, answer) = oneshot::channel();
+    let shared = Arc::new(TapShared::default());
+    cmds.send(Command::AdmitNetns {
+        netns: netns.clone(),
+        shared: Arc::clone(&shared),
+        reply,
+    })
+    .await
+    .map_err(|_| stopping())?;
+    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    let (ns, ifn) = (netns.clone(), ifname.clone());
+    let created = tokio::task::spawn_blocking(move || create_tap(&ns, &ifn, mac))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| error_chain(&e)))
+        .and_then(|created| {
+            let CreatedTap {
+                dev,
+                id,
+                index,
+                rtnl,
+                reopened,
+            } = created;
+            tun_rs::AsyncDevice::new(dev)
+                .map(|tap| (tap, id, index, rtnl, reopened))
+                .map_err(|e| e.to_string())
+        });
+    let (tap, id, index, rtnl, reopened) = match created {
+        Ok(tap) => tap,
+        Err(message) => {
+            tracing::warn!(%netns, %ifname, error = %message, "attach failed");
+            let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
+            return Err(message);
+        }
+    };
+    tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
+    let ns = Namespace {
+        name: netns.clone(),
+        id,
+    };
+    tokio::spawn(serve_tap(
+        tap,
+        LinkControl::new(ns, rtnl, index, shared),
+        adm.guest,
+        adm.name,
+        mac,
+        adm.outbox,
+        cmds.clone(),
+    ));
+    cmds.send(Command::Attached {
+        guest: adm.guest,
+        netns: netns.clone(),
+        ifname: ifname.clone(),
+    })
+    .await
+    .map_err(|_| stopping())?;
+    Ok(Attachment {
+        netns,
+        ifname,
+        mac: mac.to_string(),
+        guest: adm.guest.0,
+    })
 }
 
 /// The namespace an attached TAP lives in.
@@ -382,154 +450,122 @@ pub(crate) struct Namespace {
 }
 
 /// Serves one attached namespace's TAP until the driver lets the guest go (detach, shutdown)
-/// or the TAP fails. Dropping the TAP deletes the interface.
+/// or the TAP fails ([`ethernet::serve`] with a [`TapPort`]). Dropping the TAP deletes the
+/// interface unless it was left persistent for the next start.
 pub(crate) async fn serve_tap(
     tap: tun_rs::AsyncDevice,
     link: LinkControl,
     guest: GuestId,
     name: String,
     station: MacAddr,
-    mut outbox: mpsc::Receiver<Message>,
+    outbox: mpsc::Receiver<Message>,
     cmds: mpsc::Sender<Command>,
 ) {
-    let mut buf = vec![0u8; TAP_BUFFER];
-    let mut link = link;
-    // Answers go to whoever asked last; before anyone asked, to the interface's own address.
-    let mut peer = station;
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let why: String = loop {
-        let wake = tokio::select! {
-            r = tap.recv(&mut buf) => Wake::FromTap(r),
-            m = outbox.recv() => Wake::ToGuest(m),
-            _ = check.tick() => Wake::Check,
-        };
-        let msg = match wake {
-            Wake::Check => {
-                if NamespaceId::of(&link.ns.name) != Some(link.ns.id) {
-                    break format!("the network namespace {:?} was deleted", link.ns.name);
-                }
-                continue;
-            }
-            Wake::FromTap(Err(e)) => break format!("TAP read failed: {e}"),
-            Wake::FromTap(Ok(n)) => {
-                let frame = buf.get(..n).unwrap_or_default();
-                match inband::classify(frame) {
-                    InbandFrame::Runt => continue,
-                    // What the Mux would drop anyway is dropped here, so that a container
-                    // flooding its TAP costs the driver (and the other guests) nothing.
-                    InbandFrame::Data { src, .. } if src != station => {
-                        link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    InbandFrame::Data { .. } if !link.associated => {
-                        link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    InbandFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
-                    InbandFrame::Control {
-                        src, msg: Ok(msg), ..
-                    } => {
-                        if !src.is_group() {
-                            peer = src;
-                        }
-                        msg
-                    }
-                    InbandFrame::Control {
-                        src, msg: Err(e), ..
-                    } => {
-                        let e = LinkError::from(e);
-                        tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
-                        link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
-                        if !link.error_budget.take(std::time::Instant::now()) {
-                            link.shared
-                                .replies_suppressed
-                                .fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        if let Some(reply) = e.error_reply() {
-                            if !src.is_group() {
-                                peer = src;
-                            }
-                            if let Err(e) = send_control(&tap, reply, peer, &name).await {
-                                break e;
-                            }
-                        }
-                        continue;
-                    }
-                }
-            }
-            Wake::ToGuest(Some(Message::Data(frame))) => {
-                if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
-                    // Only the host speaks control on the link: the guest must not take a
-                    // frame from the air for the host's answer.
-                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
-                    continue;
-                }
-                if let Err(e) = tap.send(&frame).await {
-                    break format!("TAP write failed: {e}");
-                }
-                continue;
-            }
-            Wake::ToGuest(Some(msg)) => {
-                // The link state follows the association; set before the guest hears of it.
-                if let Message::Event(e) = &msg {
-                    match e {
-                        Event::Connected { .. } => {
-                            link.associated = true;
-                            link.operstate(true, &name).await;
-                        }
-                        Event::Disconnected { .. } | Event::ConnectFailed { .. } => {
-                            link.associated = false;
-                            link.operstate(false, &name).await;
-                        }
-                        _ => {}
-                    }
-                }
-                if let Err(e) = send_control(&tap, msg, peer, &name).await {
-                    break e;
-                }
-                continue;
-            }
-            Wake::ToGuest(None) => {
-                if link.shared.detach.load(Ordering::Relaxed) {
-                    link.delete(&name).await;
-                    tracing::info!(guest = guest.0, %name, "TAP deleted");
-                } else {
-                    // The daemon is stopping: the persistent TAP stays for its next start.
-                    link.operstate(false, &name).await;
-                    tracing::info!(guest = guest.0, %name, "TAP left for the next start");
-                }
-                return;
-            }
-        };
-        if cmds.send(Command::Guest { guest, msg }).await.is_err() {
-            break "the daemon is stopping".into();
-        }
+    let port = TapPort {
+        tap,
+        buf: vec![0u8; TAP_BUFFER],
+        link,
+        check,
+        guest,
+        name: name.clone(),
+        station,
     };
-    tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
-    let _ = cmds.send(Command::Gone { guest }).await;
+    ethernet::serve(port, guest, name, station, outbox, cmds).await;
+}
+
+/// A namespace's TAP as an [`EthernetPort`].
+struct TapPort {
+    tap: tun_rs::AsyncDevice,
+    buf: Vec<u8>,
+    link: LinkControl,
+    /// When to check that the namespace is still there.
+    check: tokio::time::Interval,
+    guest: GuestId,
+    name: String,
+    station: MacAddr,
+}
+
+#[async_trait]
+impl EthernetPort for TapPort {
+    async fn recv(&mut self) -> FromPort {
+        tokio::select! {
+            r = self.tap.recv(&mut self.buf) => match r {
+                Ok(n) => FromPort::Frame(Bytes::copy_from_slice(self.buf.get(..n).unwrap_or_default())),
+                Err(e) => FromPort::Ended(format!("TAP read failed: {e}")),
+            },
+            _ = self.check.tick() => {
+                if NamespaceId::of(&self.link.ns.name) != Some(self.link.ns.id) {
+                    FromPort::Ended(format!("the network namespace {:?} was deleted", self.link.ns.name))
+                } else {
+                    FromPort::Idle
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: Bytes) -> Result<(), String> {
+        self.tap
+            .send(&frame)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("TAP write failed: {e}"))
+    }
+
+    /// What the Mux would drop anyway is dropped here, so that a container flooding its TAP
+    /// costs the driver (and the other guests) nothing.
+    fn take_data(&mut self, src: MacAddr, associated: bool) -> bool {
+        if src != self.station {
+            self.link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        if !associated {
+            self.link
+                .shared
+                .not_associated
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn answer_bad_control(&mut self) -> bool {
+        self.link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
+        if self.link.error_budget.take(std::time::Instant::now()) {
+            return true;
+        }
+        self.link
+            .shared
+            .replies_suppressed
+            .fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    async fn follow_link(&mut self, up: bool) {
+        self.link.operstate(up, &self.name).await;
+    }
+
+    async fn close(&mut self) {
+        let (guest, name) = (self.guest, self.name.clone());
+        if self.link.shared.detach.load(Ordering::Relaxed) {
+            self.link.delete(&name).await;
+            tracing::info!(guest = guest.0, %name, "TAP deleted");
+        } else {
+            // The daemon is stopping: the persistent TAP stays for its next start.
+            self.link.operstate(false, &name).await;
+            tracing::info!(guest = guest.0, %name, "TAP left for the next start");
+        }
+    }
+
+    fn ended(&mut self, why: &str) {
+        tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
+    }
 }
 
 /// At most this many error replies per second to one TAP's bad in-band messages; the rest are
 /// counted, not answered (a flood then costs one decode per frame).
 pub(crate) const ERROR_REPLIES_PER_SECOND: u32 = 20;
-
-/// What the driver and a TAP's task share.
-#[derive(Debug, Default)]
-pub(crate) struct TapShared {
-    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
-    /// (otherwise, at shutdown, it stays for the next start).
-    pub(crate) detach: AtomicBool,
-    /// Data frames from another source than the station's address, dropped at the TAP.
-    pub(crate) spoofed: AtomicU64,
-    /// Data frames sent while the station was not associated, dropped at the TAP.
-    pub(crate) not_associated: AtomicU64,
-    /// In-band control frames that did not decode.
-    pub(crate) bad_inband: AtomicU64,
-    /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`]).
-    pub(crate) replies_suppressed: AtomicU64,
-}
 
 /// A budget of `per_second` actions, refilled every second.
 #[derive(Debug)]
@@ -577,8 +613,6 @@ pub(crate) struct LinkControl {
     shared: Arc<TapShared>,
     /// The operational state last set (`true`: up), to set it only on a change.
     up: Option<bool>,
-    /// Whether the station is associated (the last event said so).
-    associated: bool,
     /// Error replies to bad in-band messages left this second.
     error_budget: Budget,
 }
@@ -592,7 +626,6 @@ impl LinkControl {
             index,
             shared,
             up: Some(false),
-            associated: false,
             error_budget: Budget::new(ERROR_REPLIES_PER_SECOND),
         }
     }
@@ -637,31 +670,6 @@ impl LinkControl {
         .and_then(|r| r);
         if let Err(e) = done {
             tracing::warn!(%name, error = %e, "cannot delete the TAP");
-        }
-    }
-}
-
-/// Writes one control message to the TAP; a message that cannot be framed is logged and
-/// dropped, a write error is returned.
-async fn send_control(
-    tap: &tun_rs::AsyncDevice,
-    msg: Message,
-    dst: MacAddr,
-    name: &str,
-) -> Result<(), String> {
-    match inband::frame_truncating(msg, HOST_MAC, dst) {
-        Ok((frame, cut)) => {
-            if cut > 0 {
-                tracing::info!(%name, cut, "scan result cut to fit one frame");
-            }
-            tap.send(&frame)
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("TAP write failed: {e}"))
-        }
-        Err(e) => {
-            tracing::warn!(%name, error = %e, "control message dropped: it does not fit a frame");
-            Ok(())
         }
     }
 }

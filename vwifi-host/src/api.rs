@@ -1,0 +1,203 @@
+//! The control socket's messages: the JSON requests and responses, and the status snapshot
+//! they carry ([`crate::control`] documents the protocol). Plain data, shared by the daemon's
+//! control server, the driver that fills the snapshot, the ports that report an attachment, and
+//! the CLI client.
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the snapshot's layout.
+pub(crate) const SNAPSHOT_VERSION: u32 = 1;
+
+/// The longest request line the daemon reads, in bytes.
+pub(crate) const MAX_REQUEST_LEN: usize = 4096;
+
+/// A request on the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Request {
+    /// The state of the radio and of every guest.
+    Status,
+    /// Serve a station on a TAP `ifname` (default `wlan0`) created inside the network
+    /// namespace `netns` (see [`crate::ports::netns`]).
+    Attach {
+        /// The namespace, as `ip netns` names it.
+        netns: String,
+        /// The interface to create there.
+        #[serde(default)]
+        ifname: Option<String>,
+    },
+    /// Remove the station of an attached namespace and its TAP.
+    Detach {
+        /// The namespace.
+        netns: String,
+    },
+    /// Serve a VM's NIC as a vhost-user-net device on the unix socket `socket` (see
+    /// [`crate::ports::vhost_user`]); the guest is named `vm:NAME` (default: the socket's file stem).
+    VhostUser {
+        /// The socket the VMM connects to.
+        socket: String,
+        /// The VM's name.
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Response {
+    /// The state asked for.
+    Status(Snapshot),
+    /// A namespace was attached.
+    Attached(Attachment),
+    /// A vhost-user port is listening for its VM.
+    VhostUser(VhostUserAttachment),
+    /// A namespace was detached.
+    Detached {
+        /// The namespace.
+        netns: String,
+    },
+    /// The request could not be served.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// A namespace served by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Attachment {
+    /// The namespace.
+    pub(crate) netns: String,
+    /// The TAP inside it.
+    pub(crate) ifname: String,
+    /// The station's (and the TAP's) address.
+    pub(crate) mac: String,
+    /// The guest's number.
+    pub(crate) guest: u32,
+}
+
+/// A VM's vhost-user port served by the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VhostUserAttachment {
+    /// The socket the VMM connects to.
+    pub(crate) socket: String,
+    /// The VM's name (the guest is `vm:NAME`).
+    pub(crate) name: String,
+    /// The station's address: give it to the VMM (`-device virtio-net-pci,mac=...`).
+    pub(crate) mac: String,
+    /// The guest's number.
+    pub(crate) guest: u32,
+}
+
+/// The state of the daemon at one moment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    /// [`SNAPSHOT_VERSION`].
+    pub(crate) version: u32,
+    /// Milliseconds since the daemon started.
+    pub(crate) uptime_ms: u64,
+    /// The radio.
+    pub(crate) radio: RadioSnapshot,
+    /// The simulated access points (empty on a real radio).
+    pub(crate) aps: Vec<ApSnapshot>,
+    /// Every guest connected.
+    pub(crate) guests: Vec<GuestSnapshot>,
+}
+
+/// The radio's state and counters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct RadioSnapshot {
+    /// `sim` for the simulated radio.
+    pub(crate) kind: String,
+    /// The channel it is tuned to.
+    pub(crate) channel: Option<u8>,
+    /// Frames received.
+    pub(crate) rx_frames: u64,
+    /// Frames delivered to a station.
+    pub(crate) rx_routed: u64,
+    /// Frames transmitted.
+    pub(crate) tx_frames: u64,
+    /// Channel changes.
+    pub(crate) tunes: u64,
+    /// Received frames for no station, by reason (`unknown_receiver`, `foreign_bss`, ...).
+    pub(crate) rx_dropped: Vec<(String, u64)>,
+    /// Frames routed to a station not listening on that channel.
+    pub(crate) rx_not_listening: u64,
+    /// Frames produced for a channel the radio was not on.
+    pub(crate) tx_off_channel: u64,
+    /// Uplink bridge: unicast frames forwarded between APs.
+    pub(crate) bridge_forwarded: u64,
+    /// Uplink bridge: group frames flooded to the other APs.
+    pub(crate) bridge_flooded: u64,
+    /// Uplink bridge: frames for an address no AP knows.
+    pub(crate) bridge_no_route: u64,
+    /// What the radio says about itself (a real card: phy, bands, ciphers, combinations).
+    #[serde(default)]
+    pub(crate) details: Vec<(String, String)>,
+}
+
+/// A simulated access point.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct ApSnapshot {
+    /// Its network name, printable.
+    pub(crate) ssid: String,
+    /// Its BSSID.
+    pub(crate) bssid: String,
+    /// Its channel.
+    pub(crate) channel: u8,
+    /// Whether it is WPA2.
+    pub(crate) protected: bool,
+    /// Stations associated.
+    pub(crate) stations: u64,
+}
+
+/// One guest.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct GuestSnapshot {
+    /// The guest's number.
+    pub(crate) id: u32,
+    /// Its name (from its connection).
+    pub(crate) name: String,
+    /// The agent it said it is in its Hello, if it said.
+    pub(crate) agent: Option<String>,
+    /// Who connected, as the kernel says (`uid 1000 gid 1000 pid 42`).
+    pub(crate) peer: String,
+    /// Its station's address.
+    pub(crate) mac: String,
+    /// Its station's state: `idle`, `scanning`, `authenticating`, `associating`, `handshaking`,
+    /// `connected`, `failed`.
+    pub(crate) state: String,
+    /// The network joined or being joined, printable.
+    pub(crate) ssid: Option<String>,
+    /// The AP joined or being joined.
+    pub(crate) bssid: Option<String>,
+    /// The channel.
+    pub(crate) channel: Option<u8>,
+    /// The AP's signal, dBm.
+    pub(crate) signal_dbm: Option<i8>,
+    /// The transmit rate, kbit/s.
+    pub(crate) rate_kbps: Option<u32>,
+    /// Frames delivered to the guest.
+    pub(crate) rx_packets: u64,
+    /// Bytes delivered to the guest.
+    pub(crate) rx_bytes: u64,
+    /// Frames sent by the guest.
+    pub(crate) tx_packets: u64,
+    /// Bytes sent by the guest.
+    pub(crate) tx_bytes: u64,
+    /// What was dropped of this guest's, by reason.
+    pub(crate) dropped: Vec<(String, u64)>,
+}
+
+impl GuestSnapshot {
+    /// Everything dropped of this guest's.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The answer to one request line.
+pub(crate) fn parse_request(line: &str) -> Result<Request, String> {
+    serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+}

@@ -1,0 +1,111 @@
+//! What the daemon's tasks (the ports, the control server) ask of the driver: [`Command`], and
+//! what it answers. A leaf: it names only the core's types, the snapshot it replies with
+//! ([`crate::api`]) and what a port shares with the driver ([`TapShared`]).
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use vwifi_core::demux::GuestId;
+use vwifi_core::io::PeerInfo;
+use vwifi_core::mux::AdmitError;
+use vwifi_core::proto::Message;
+use vwifi_core::MacAddr;
+
+use crate::api::Snapshot;
+
+/// What the other tasks ask of the driver.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A new link: admit its guest.
+    Admit {
+        /// Who connected.
+        peer: PeerInfo,
+        /// The guest, or why it was refused.
+        reply: oneshot::Sender<Result<Admitted, AdmitError>>,
+    },
+    /// A message from a guest.
+    Guest {
+        /// The guest.
+        guest: GuestId,
+        /// Its message.
+        msg: Message,
+    },
+    /// A guest's link ended.
+    Gone {
+        /// The guest.
+        guest: GuestId,
+    },
+    /// `attach --netns`: admit the station of a network namespace (named `netns:NAME`).
+    AdmitNetns {
+        /// The namespace.
+        netns: String,
+        /// What the driver shares with the TAP's task (set on `detach`: the interface is
+        /// deleted; counters of what the task dropped).
+        shared: Arc<TapShared>,
+        /// The guest and its station's address, or why not (already attached, radio full).
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+    },
+    /// A namespace's TAP is up and served: record the attachment, and rejoin the network
+    /// recorded for it (after a restart).
+    Attached {
+        /// The guest.
+        guest: GuestId,
+        /// The namespace.
+        netns: String,
+        /// The interface in it.
+        ifname: String,
+    },
+    /// `vhost-user`: admit the station of a VM named `name` (`vm:NAME`), unless a guest of
+    /// that name is served already.
+    AdmitNamed {
+        /// The guest's name.
+        name: String,
+        /// The guest and its station's address, or why not.
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+    },
+    /// `detach --netns`: remove the station of a network namespace (its TAP goes with it).
+    Detach {
+        /// The namespace.
+        netns: String,
+        /// The guest removed, or why not.
+        reply: oneshot::Sender<Result<GuestId, String>>,
+    },
+    /// A frame from the uplink TAP (the wired side of the APs' bridge).
+    Wired {
+        /// The Ethernet frame.
+        frame: bytes::Bytes,
+    },
+    /// The state, for the control socket.
+    Snapshot {
+        /// Where to send it.
+        reply: oneshot::Sender<Snapshot>,
+    },
+}
+
+/// A guest admitted by the driver.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    /// Its id in the Mux.
+    pub(crate) guest: GuestId,
+    /// Its name.
+    pub(crate) name: String,
+    /// The messages to write to its link.
+    pub(crate) outbox: mpsc::Receiver<Message>,
+}
+
+/// What the driver and a TAP's task share.
+#[derive(Debug, Default)]
+pub(crate) struct TapShared {
+    /// Set by the driver before it lets the guest go on `detach`: the TAP is deleted then
+    /// (otherwise, at shutdown, it stays for the next start).
+    pub(crate) detach: AtomicBool,
+    /// Data frames from another source than the station's address, dropped at the TAP.
+    pub(crate) spoofed: AtomicU64,
+    /// Data frames sent while the station was not associated, dropped at the TAP.
+    pub(crate) not_associated: AtomicU64,
+    /// In-band control frames that did not decode.
+    pub(crate) bad_inband: AtomicU64,
+    /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`](crate::ports::netns::ERROR_REPLIES_PER_SECOND)).
+    pub(crate) replies_suppressed: AtomicU64,
+}

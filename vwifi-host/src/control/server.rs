@@ -1,0 +1,115 @@
+//! The control server: answers one JSON request per connection on the control socket.
+
+use core::time::Duration;
+
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use vwifi_transport_unix::PeerPolicy;
+
+use crate::api::{parse_request, Request, Response, MAX_REQUEST_LEN};
+use crate::command::Command;
+use crate::ports;
+
+/// How long a control client gets to send its request.
+const CONTROL_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves the control socket until shutdown.
+pub(crate) async fn serve_control(
+    listener: UnixListener,
+    peers: PeerPolicy,
+    cmds: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            r = listener.accept() => r,
+        };
+        while tasks.try_join_next().is_some() {}
+        match accepted {
+            Ok((stream, _)) => {
+                let allowed = stream
+                    .peer_cred()
+                    .is_ok_and(|c| peers.allows(c.uid(), c.gid()));
+                if !allowed {
+                    tracing::warn!("control client refused: its uid and gid are not allowed");
+                    continue;
+                }
+                tasks.spawn(answer_control(stream, cmds.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    tasks.abort_all();
+}
+
+/// Answers one control request.
+async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let limit = u64::try_from(MAX_REQUEST_LEN).unwrap_or(u64::MAX);
+    let mut reader = BufReader::new(read.take(limit));
+    let read = tokio::time::timeout(CONTROL_READ_TIMEOUT, reader.read_line(&mut line)).await;
+    let response = match read {
+        Ok(Ok(_)) => match parse_request(&line) {
+            Ok(Request::Attach { netns, ifname }) => {
+                let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
+                match ports::netns::attach(&cmds, netns, ifname).await {
+                    Ok(a) => Response::Attached(a),
+                    Err(message) => Response::Error { message },
+                }
+            }
+            Ok(Request::Detach { netns }) => {
+                let (reply, answer) = oneshot::channel();
+                let cmd = Command::Detach {
+                    netns: netns.clone(),
+                    reply,
+                };
+                if cmds.send(cmd).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(Ok(_)) => Response::Detached { netns },
+                    Ok(Err(message)) => Response::Error { message },
+                    Err(_) => return,
+                }
+            }
+            Ok(Request::VhostUser { socket, name }) => {
+                match ports::vhost_user::attach(&cmds, socket.into(), name).await {
+                    Ok(a) => Response::VhostUser(a),
+                    Err(message) => Response::Error { message },
+                }
+            }
+            Ok(Request::Status) => {
+                let (reply, answer) = oneshot::channel();
+                if cmds.send(Command::Snapshot { reply }).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(s) => Response::Status(s),
+                    Err(_) => return,
+                }
+            }
+            Err(message) => Response::Error { message },
+        },
+        Ok(Err(e)) => Response::Error {
+            message: format!("cannot read the request: {e}"),
+        },
+        Err(_) => Response::Error {
+            message: "no request within 5 s".into(),
+        },
+    };
+    let Ok(mut text) = serde_json::to_string(&response) else {
+        return;
+    };
+    text.push('\n');
+    let _ = write.write_all(text.as_bytes()).await;
+    let _ = write.shutdown().await;
+}

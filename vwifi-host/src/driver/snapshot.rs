@@ -1,0 +1,198 @@
+//! The status snapshot of the driver's radio and guests ([`crate::api::Snapshot`]).
+
+use std::sync::atomic::Ordering;
+
+use vwifi_core::demux::{DropReason, GuestId};
+use vwifi_core::io::Clock as _;
+use vwifi_core::proto::StationState;
+use vwifi_core::Instant;
+
+use super::{Driver, GuestEntry, World};
+use crate::api::{ApSnapshot, GuestSnapshot, RadioSnapshot, Snapshot, SNAPSHOT_VERSION};
+use crate::nl80211::Nl80211Radio;
+
+impl Driver {
+    /// The state of the radio, the APs and every guest.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let now = self.clock.now();
+        let world = match &self.world {
+            World::Sim(w) => w,
+            World::Nl80211(r) => return self.nl80211_snapshot(now, r),
+        };
+        let mut radio = RadioSnapshot {
+            kind: "sim".into(),
+            ..RadioSnapshot::default()
+        };
+        let bridge = world.bridge();
+        radio.bridge_forwarded = bridge.forwarded;
+        radio.bridge_flooded = bridge.flooded;
+        radio.bridge_no_route = bridge.no_route;
+        let mut guests = Vec::new();
+        if let Some(mux) = world.mux() {
+            let st = mux.stats();
+            radio.channel = mux.tuned().map(|c| c.number());
+            radio.rx_frames = st.rx_frames;
+            radio.rx_routed = st.rx_routed;
+            radio.tx_frames = st.tx_frames;
+            radio.tunes = st.tunes;
+            radio.rx_not_listening = st.rx_not_listening;
+            radio.tx_off_channel = st.tx_off_channel;
+            radio.rx_dropped = DropReason::ALL
+                .iter()
+                .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
+                .collect();
+            for (&id, entry) in &self.guests {
+                let Some(report) = mux.report(id) else {
+                    continue;
+                };
+                let s = &report.status;
+                let c = &report.counters;
+                guests.push(guest_snapshot(
+                    id,
+                    entry,
+                    s,
+                    vec![
+                        ("bad_message".into(), c.bad_messages),
+                        ("spoofed".into(), c.spoofed),
+                        ("tx_dropped".into(), c.tx_dropped),
+                        ("rx_dropped".into(), s.counters.rx_dropped),
+                        ("rx_queue_full".into(), c.rx_queue_full),
+                        ("control_dropped".into(), c.control_dropped),
+                        ("link_queue_full".into(), entry.link_data_dropped),
+                        ("link_control_dropped".into(), entry.link_control_dropped),
+                    ],
+                ));
+                if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
+                    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                    g.dropped.extend([
+                        ("tap_spoofed".into(), n(&tap.spoofed)),
+                        ("tap_not_associated".into(), n(&tap.not_associated)),
+                        ("tap_bad_inband".into(), n(&tap.bad_inband)),
+                        (
+                            "tap_error_replies_suppressed".into(),
+                            n(&tap.replies_suppressed),
+                        ),
+                    ]);
+                }
+            }
+        }
+        let aps = world
+            .aps()
+            .map(|ap| {
+                let cfg = ap.config();
+                ApSnapshot {
+                    ssid: vwifi_core::proto::Ssid::new(cfg.ssid.as_bytes())
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    bssid: ap.bssid().to_string(),
+                    channel: cfg.channel.number(),
+                    protected: cfg.security.is_protected(),
+                    stations: ap.associated_count() as u64,
+                }
+            })
+            .collect();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            uptime_ms: now.as_micros() / 1000,
+            radio,
+            aps,
+            guests,
+        }
+    }
+
+    /// The state of a real card's radio and every guest.
+    fn nl80211_snapshot(&self, now: Instant, r: &Nl80211Radio) -> Snapshot {
+        let mut details = r.details();
+        let ifaces: Vec<String> = self
+            .guests
+            .keys()
+            .filter_map(|id| r.ifname(*id).map(|n| format!("{n} (guest {})", id.0)))
+            .collect();
+        if !ifaces.is_empty() {
+            details.push(("station interfaces".into(), ifaces.join(", ")));
+        }
+        let radio = RadioSnapshot {
+            kind: "nl80211".into(),
+            details,
+            ..RadioSnapshot::default()
+        };
+        let guests = self
+            .guests
+            .iter()
+            .filter_map(|(&id, entry)| {
+                let s = r.status(id)?;
+                Some(guest_snapshot(
+                    id,
+                    entry,
+                    &s,
+                    vec![
+                        ("tx_dropped".into(), s.counters.tx_dropped),
+                        ("rx_dropped".into(), s.counters.rx_dropped),
+                        ("link_queue_full".into(), entry.link_data_dropped),
+                        ("link_control_dropped".into(), entry.link_control_dropped),
+                    ],
+                ))
+            })
+            .collect();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            uptime_ms: now.as_micros() / 1000,
+            radio,
+            aps: Vec::new(),
+            guests,
+        }
+    }
+}
+/// One guest's row of the status: who it is (the driver's entry) and its station's `status`,
+/// with the radio's own drop counters.
+fn guest_snapshot(
+    id: GuestId,
+    entry: &GuestEntry,
+    s: &vwifi_core::proto::StationStatus,
+    dropped: Vec<(String, u64)>,
+) -> GuestSnapshot {
+    GuestSnapshot {
+        id: id.0,
+        name: entry.name.clone(),
+        agent: entry.agent.clone(),
+        peer: entry.peer.to_string(),
+        mac: s.mac.to_string(),
+        state: state_name(s.state),
+        ssid: s.ssid.as_ref().map(ToString::to_string),
+        bssid: s.bssid.map(|b| b.to_string()),
+        channel: s.channel,
+        signal_dbm: s.signal_dbm,
+        rate_kbps: s.tx_rate_kbps,
+        rx_packets: s.counters.rx_packets,
+        rx_bytes: s.counters.rx_bytes,
+        tx_packets: s.counters.tx_packets,
+        tx_bytes: s.counters.tx_bytes,
+        dropped,
+    }
+}
+
+/// The name of a station state in the status.
+pub(crate) fn state_name(s: StationState) -> String {
+    match s {
+        StationState::Idle => "idle".into(),
+        StationState::Scanning => "scanning".into(),
+        StationState::Authenticating => "authenticating".into(),
+        StationState::Associating => "associating".into(),
+        StationState::Handshaking => "handshaking".into(),
+        StationState::Connected => "connected".into(),
+        StationState::Failed => "failed".into(),
+        StationState::Other(code) => format!("state {code}"),
+    }
+}
+
+fn drop_reason_name(r: DropReason) -> &'static str {
+    match r {
+        DropReason::Malformed => "malformed",
+        DropReason::Control => "control",
+        DropReason::UnknownReceiver => "unknown_receiver",
+        DropReason::ForeignBss => "foreign_bss",
+        DropReason::NoMemberOfBss => "no_member_of_bss",
+        DropReason::FourAddress => "four_address",
+        DropReason::ToDs => "to_ds",
+    }
+}

@@ -1,0 +1,322 @@
+//! One loop for every Ethernet port whose guest speaks in-band control: a container's TAP
+//! ([`super::netns`]) and a VM's vhost-user NIC ([`super::vhost_user`]).
+//!
+//! [`serve`] runs one guest's port until the driver lets the guest go or the port ends:
+//! - a frame from the guest is classified ([`vwifi_core::proto::inband::classify`]): a control
+//!   frame's message goes to the driver and its source becomes the peer answers go to; a bad
+//!   one is answered with its error reply (if the port [allows](EthernetPort::answer_bad_control));
+//!   any other frame is the station's data (if the port [takes it](EthernetPort::take_data));
+//! - a message from the driver is the station's data from the air (written to the port, unless
+//!   it is a control frame: only the host speaks control on the link) or a control message,
+//!   framed from [`HOST_MAC`] to the peer, cut to one frame
+//!   ([`vwifi_core::proto::inband::frame_truncating`]); an event that changes the association
+//!   [moves the link](EthernetPort::follow_link) before the guest hears of it.
+//!
+//! What differs between ports (how to read and write, what to count and drop early, how the link
+//! shows the association, what closing means) is the [`EthernetPort`] trait.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use vwifi_core::demux::GuestId;
+use vwifi_core::io::LinkError;
+use vwifi_core::proto::inband::{self, InbandFrame};
+use vwifi_core::proto::{Event, Message};
+use vwifi_core::MacAddr;
+
+use crate::command::Command;
+
+/// The source address of the host's in-band control frames: locally administered, unicast.
+pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
+
+/// What the guest's side of a port gave.
+#[derive(Debug)]
+pub(crate) enum FromPort {
+    /// A frame the guest sent.
+    Frame(Bytes),
+    /// Nothing for the driver (a periodic check passed); the loop goes on.
+    Idle,
+    /// The port ended, for this reason.
+    Ended(String),
+}
+
+/// An Ethernet port served by [`serve`]: what differs between a TAP and a vhost-user NIC.
+#[async_trait]
+pub(crate) trait EthernetPort: Send {
+    /// The next frame from the guest, a check that passed, or the end of the port.
+    async fn recv(&mut self) -> FromPort;
+
+    /// Writes one frame to the guest; an error ends the port (a port that drops frames when
+    /// full says so itself and returns `Ok`).
+    async fn send(&mut self, frame: Bytes) -> Result<(), String>;
+
+    /// Whether a data frame from `src` goes on to the driver while the station is (or is not)
+    /// `associated`; a port may drop, and count, what the Mux would drop anyway. Default: all.
+    fn take_data(&mut self, _src: MacAddr, _associated: bool) -> bool {
+        true
+    }
+
+    /// A control frame did not decode: whether to answer it (a port may count it and limit
+    /// its answers). Default: always.
+    fn answer_bad_control(&mut self) -> bool {
+        true
+    }
+
+    /// The station associated (`up`) or left: show it on the link.
+    async fn follow_link(&mut self, up: bool);
+
+    /// The driver let the guest go (detach, removal or shutdown): close the port.
+    async fn close(&mut self);
+
+    /// The port ended by itself for `why` (logged by the port, which knows its counters).
+    fn ended(&mut self, why: &str);
+}
+
+/// How an event from the driver moves the link: up on `Connected`, down on `Disconnected` and
+/// `ConnectFailed`, unchanged otherwise.
+pub(crate) fn link_change(msg: &Message) -> Option<bool> {
+    match msg {
+        Message::Event(Event::Connected { .. }) => Some(true),
+        Message::Event(Event::Disconnected { .. } | Event::ConnectFailed { .. }) => Some(false),
+        _ => None,
+    }
+}
+
+/// What woke a port's task.
+enum Wake {
+    FromPort(FromPort),
+    ToGuest(Option<Message>),
+}
+
+/// Serves one guest's port until the driver lets the guest go or the port ends. See the
+/// [module documentation](self).
+pub(crate) async fn serve<P: EthernetPort>(
+    mut port: P,
+    guest: GuestId,
+    name: String,
+    station: MacAddr,
+    mut outbox: mpsc::Receiver<Message>,
+    cmds: mpsc::Sender<Command>,
+) {
+    // Answers go to whoever asked last; before anyone asked, to the station's own address.
+    let mut peer = station;
+    let mut associated = false;
+    let why: String = loop {
+        let wake = tokio::select! {
+            r = port.recv() => Wake::FromPort(r),
+            m = outbox.recv() => Wake::ToGuest(m),
+        };
+        let msg = match wake {
+            Wake::FromPort(FromPort::Idle) => continue,
+            Wake::FromPort(FromPort::Ended(why)) => break why,
+            Wake::FromPort(FromPort::Frame(frame)) => match inband::classify(&frame) {
+                InbandFrame::Runt => continue,
+                InbandFrame::Data { src, .. } => {
+                    if !port.take_data(src, associated) {
+                        continue;
+                    }
+                    Message::Data(frame)
+                }
+                InbandFrame::Control {
+                    src, msg: Ok(msg), ..
+                } => {
+                    if !src.is_group() {
+                        peer = src;
+                    }
+                    msg
+                }
+                InbandFrame::Control {
+                    src, msg: Err(bad), ..
+                } => {
+                    let e = LinkError::from(bad);
+                    tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+                    if !port.answer_bad_control() {
+                        continue;
+                    }
+                    if let Some(reply) = e.error_reply() {
+                        if !src.is_group() {
+                            peer = src;
+                        }
+                        if let Err(e) = send_control(&mut port, reply, peer, &name).await {
+                            break e;
+                        }
+                    }
+                    continue;
+                }
+            },
+            Wake::ToGuest(Some(Message::Data(frame))) => {
+                if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
+                    // Only the host speaks control on the link: the guest must not take a
+                    // frame from the air for the host's answer.
+                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    continue;
+                }
+                if let Err(e) = port.send(frame).await {
+                    break e;
+                }
+                continue;
+            }
+            Wake::ToGuest(Some(msg)) => {
+                // The link follows the association; set before the guest hears of it.
+                if let Some(up) = link_change(&msg) {
+                    associated = up;
+                    port.follow_link(up).await;
+                }
+                if let Err(e) = send_control(&mut port, msg, peer, &name).await {
+                    break e;
+                }
+                continue;
+            }
+            Wake::ToGuest(None) => {
+                port.close().await;
+                return;
+            }
+        };
+        if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+            break "the daemon is stopping".into();
+        }
+    };
+    port.ended(&why);
+    let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// Writes one control message to the port, from [`HOST_MAC`] to `dst`; a message that cannot
+/// be framed is logged and dropped, a write error is returned.
+async fn send_control<P: EthernetPort>(
+    port: &mut P,
+    msg: Message,
+    dst: MacAddr,
+    name: &str,
+) -> Result<(), String> {
+    match inband::frame_truncating(msg, HOST_MAC, dst) {
+        Ok((frame, cut)) => {
+            if cut > 0 {
+                tracing::info!(%name, cut, "scan result cut to fit one frame");
+            }
+            port.send(Bytes::from(frame)).await
+        }
+        Err(e) => {
+            tracing::warn!(%name, error = %e, "control message dropped: it does not fit a frame");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use vwifi_core::proto::{RequestId, Ssid};
+
+    /// A port fed from a list of frames, recording what is written and the link.
+    #[derive(Default, Clone)]
+    struct Fake {
+        inbox: Arc<Mutex<Vec<Bytes>>>,
+        written: Arc<Mutex<Vec<Bytes>>>,
+        link: Arc<Mutex<Vec<bool>>>,
+        closed: Arc<Mutex<bool>>,
+    }
+
+    #[async_trait]
+    impl EthernetPort for Fake {
+        async fn recv(&mut self) -> FromPort {
+            let next = self.inbox.lock().unwrap().pop();
+            match next {
+                Some(f) => FromPort::Frame(f),
+                None => std::future::pending().await,
+            }
+        }
+        async fn send(&mut self, frame: Bytes) -> Result<(), String> {
+            self.written.lock().unwrap().push(frame);
+            Ok(())
+        }
+        fn take_data(&mut self, _src: MacAddr, associated: bool) -> bool {
+            associated
+        }
+        async fn follow_link(&mut self, up: bool) {
+            self.link.lock().unwrap().push(up);
+        }
+        async fn close(&mut self) {
+            *self.closed.lock().unwrap() = true;
+        }
+        fn ended(&mut self, _why: &str) {}
+    }
+
+    const STA: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const ASKER: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
+
+    fn data(src: MacAddr) -> Bytes {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&src.0);
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        f.resize(60, 0);
+        Bytes::from(f)
+    }
+
+    #[tokio::test]
+    async fn control_goes_to_the_driver_answers_to_the_asker_and_the_link_follows_events() {
+        let port = Fake::default();
+        let status = Message::StatusRequest { id: RequestId(4) };
+        let req = inband::frame(&status, ASKER, MacAddr::BROADCAST).unwrap();
+        let mut bad = req.clone();
+        bad[16] = 0x7f;
+        // Popped from the end: the request, data before association, then a bad message.
+        *port.inbox.lock().unwrap() = vec![Bytes::from(bad), data(STA), Bytes::from(req)];
+        let (out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve(
+            port.clone(),
+            GuestId(1),
+            "t".into(),
+            STA,
+            out_rx,
+            cmd_tx,
+        ));
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, status),
+            other => panic!("{other:?}"),
+        }
+        // The data and the bad message come next, then the port is idle: wait for the reply.
+        for _ in 0..1000 {
+            if !port.written.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(port.written.lock().unwrap().len(), 1);
+        out_tx
+            .send(Message::Event(Event::Connected {
+                ssid: Ssid::new(b"lab").unwrap(),
+                bssid: MacAddr([2, 0, 0, 0, 0, 2]),
+                channel: 1,
+            }))
+            .await
+            .unwrap();
+        // From the air: a control frame is dropped, data is written.
+        out_tx
+            .send(Message::Data(Bytes::from(
+                inband::frame(&status, ASKER, STA).unwrap(),
+            )))
+            .await
+            .unwrap();
+        out_tx.send(Message::Data(data(ASKER))).await.unwrap();
+        drop(out_tx);
+        task.await.unwrap();
+        assert!(*port.closed.lock().unwrap());
+        assert_eq!(*port.link.lock().unwrap(), vec![true]);
+        let written = port.written.lock().unwrap().clone();
+        // The bad message's error reply, the event, the data: all answers to the asker.
+        assert_eq!(written.len(), 3, "{written:?}");
+        for w in &written[..2] {
+            match inband::classify(w) {
+                InbandFrame::Control { dst, src, .. } => {
+                    assert_eq!((dst, src), (ASKER, HOST_MAC));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(written[2], data(ASKER));
+        // The data sent before association was not taken.
+        assert!(cmd_rx.try_recv().is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Unix-socket guests: each link on the guests' socket is one guest (a `vwifi-guest` agent or
+//! CLI), admitted through the driver and served by its own task.
+
+use core::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use vwifi_core::demux::GuestId;
+use vwifi_core::io::LinkError;
+use vwifi_core::proto::{ErrorCode, Message};
+use vwifi_transport_unix::{UnixGuestListener, UnixLink};
+
+use crate::command::Command;
+
+/// How long a refused guest or a dying link gets to take its last message.
+const LAST_WORD_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Accepts guests until shutdown; returns the guests' tasks, still running, to be awaited.
+pub(crate) async fn accept_guests(
+    mut listener: UnixGuestListener,
+    cmds: mpsc::Sender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            r = listener.accept_link() => r,
+        };
+        while tasks.try_join_next().is_some() {}
+        let mut link = match accepted {
+            Ok(link) => link,
+            Err(e) => {
+                tracing::warn!(error = %e, "a guest could not connect");
+                if matches!(e, LinkError::Accept(_)) {
+                    // Out of file descriptors, say: do not spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                continue;
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        let peer = link.peer();
+        if cmds.send(Command::Admit { peer, reply }).await.is_err() {
+            break;
+        }
+        match answer.await {
+            Ok(Ok(adm)) => {
+                tasks.spawn(serve_guest(
+                    link,
+                    adm.guest,
+                    adm.name,
+                    adm.outbox,
+                    cmds.clone(),
+                ));
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(%peer, error = %e, "guest refused");
+                let refusal = Message::Error {
+                    id: None,
+                    code: ErrorCode::RadioUnavailable,
+                    text: Some(e.to_string()),
+                };
+                tasks.spawn(async move {
+                    let _ = tokio::time::timeout(LAST_WORD_TIMEOUT, link.send(&refusal)).await;
+                    let _ = link.close().await;
+                });
+            }
+            Err(_) => break,
+        }
+    }
+    tasks
+}
+
+/// What woke a guest's task.
+enum Wake {
+    FromGuest(Result<Message, LinkError>),
+    ToGuest(Option<Message>),
+}
+
+/// Serves one guest's link: its messages to the driver, its outbox to the link.
+pub(crate) async fn serve_guest(
+    mut link: UnixLink,
+    guest: GuestId,
+    name: String,
+    mut outbox: mpsc::Receiver<Message>,
+    cmds: mpsc::Sender<Command>,
+) {
+    let why: String = loop {
+        let wake = tokio::select! {
+            r = link.recv() => Wake::FromGuest(r),
+            m = outbox.recv() => Wake::ToGuest(m),
+        };
+        match wake {
+            Wake::FromGuest(Ok(msg)) => {
+                if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+                    break "the daemon is stopping".into();
+                }
+            }
+            Wake::FromGuest(Err(e)) if !e.is_fatal() => {
+                tracing::debug!(guest = guest.0, %name, error = %e, "bad message from a guest");
+                if let Some(reply) = e.error_reply() {
+                    if let Err(e) = link.send(&reply).await {
+                        break e.to_string();
+                    }
+                }
+            }
+            Wake::FromGuest(Err(e)) => {
+                if let Some(reply) = e.error_reply() {
+                    let _ = tokio::time::timeout(LAST_WORD_TIMEOUT, link.send(&reply)).await;
+                }
+                break e.to_string();
+            }
+            Wake::ToGuest(Some(msg)) => {
+                if let Err(e) = link.send(&msg).await {
+                    break e.to_string();
+                }
+            }
+            Wake::ToGuest(None) => {
+                // The driver let the guest go (shutdown): everything queued was written.
+                let _ = link.close().await;
+                tracing::debug!(guest = guest.0, %name, "guest link closed");
+                return;
+            }
+        }
+    };
+    tracing::info!(guest = guest.0, %name, reason = %why, "guest link ended");
+    let _ = cmds.send(Command::Gone { guest }).await;
+}
