@@ -28,7 +28,7 @@ use vwifi_core::demux::GuestId;
 use vwifi_core::io::RadioEvent;
 use vwifi_core::mux::{Input, Output};
 use vwifi_core::proto::Message;
-use vwifi_core::sim::{Node, RxMeta};
+use vwifi_core::radio::{Node, RxMeta};
 use vwifi_core::wire::{EtherType, EthernetFrame, FrameView};
 use vwifi_core::MacAddr;
 

@@ -19,11 +19,12 @@ use bytes::Bytes;
 use vwifi_core::crypto::Passphrase;
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{GuestConfig, Mux, MuxConfig};
+use vwifi_core::mux_node::MuxNode;
 use vwifi_core::proto::{ConnectFailure, Credentials, Event, Message, RequestId, Ssid};
+use vwifi_core::radio::NodeId;
 use vwifi_core::sim::ap::SoftAp;
 use vwifi_core::sim::config::SimConfig;
 use vwifi_core::sim::medium::{Medium, MediumConfig, Placement};
-use vwifi_core::sim::{MuxNode, NodeId};
 use vwifi_core::wire::{EtherType, EthernetFrame};
 use vwifi_core::MacAddr;
 

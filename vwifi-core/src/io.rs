@@ -36,7 +36,7 @@ use bytes::Bytes;
 
 use crate::channel::{Band, Channel};
 use crate::proto::{ErrorCode, Message, ProtoError, RequestId, MAX_ERROR_TEXT_LEN};
-use crate::sim::{RxMeta, TxStatus};
+use crate::radio::{RxMeta, TxStatus};
 use crate::time::Instant;
 
 /// Who is at the other end of a guest link, as far as the transport can tell.

@@ -24,6 +24,9 @@
 //! - [`channel`]: Wi-Fi channels and frequencies.
 //! - [`demux`]: which guest owns a frame received on the shared radio.
 //! - [`scheduler`]: one radio, many stations: channel time-sharing, serialized radio-wide work, admission.
+//! - [`radio`]: the radio seam: what a radio and its stations exchange ([`radio::RxMeta`],
+//!   [`radio::TxStatus`], the [`radio::Node`] contract), outside any simulation.
+//! - [`mux_node`]: the Mux as a [`radio::Node`], the host's radio on an air.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 //! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
 //! - [`mux`]: the engine: guests, their stations, the demux and the scheduler around one radio.
@@ -37,7 +40,9 @@ pub mod demux;
 pub mod handshake;
 pub mod io;
 pub mod mux;
+pub mod mux_node;
 pub mod proto;
+pub mod radio;
 pub mod scheduler;
 pub mod sim;
 pub mod station;

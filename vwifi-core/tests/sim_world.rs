@@ -13,12 +13,12 @@ use core::time::Duration;
 use vwifi_core::channel::Channel;
 use vwifi_core::crypto::{derive_psk, Passphrase, Psk};
 use vwifi_core::handshake::{HandshakeError, Message};
+use vwifi_core::radio::NodeId;
 use vwifi_core::sim::air::{medium_config, SimAps};
 use vwifi_core::sim::ap::{ApConfig, ApEvent, ApSecurity, LeaveReason, SoftAp, StationState};
 use vwifi_core::sim::config::SimConfig;
 use vwifi_core::sim::medium::Position;
 use vwifi_core::sim::pcap::PcapFile;
-use vwifi_core::sim::NodeId;
 use vwifi_core::testing::{seed_from_env, JoinStage, Outcome, ScriptedStation, World};
 use vwifi_core::wire::{
     EtherType, EthernetFrame, Frame, FrameType, MgmtSubtype, ReasonCode, StatusCode,

@@ -26,12 +26,13 @@ use core::time::Duration;
 use vwifi_core::channel::Channel;
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
+use vwifi_core::mux_node::MuxNode;
 use vwifi_core::proto::Message;
+use vwifi_core::radio::NodeId;
 use vwifi_core::sim::air;
 use vwifi_core::sim::ap::SoftAp;
 use vwifi_core::sim::config::SimConfig;
 use vwifi_core::sim::medium::{Medium, MediumError, Placement};
-use vwifi_core::sim::{MuxNode, NodeId};
 use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 

@@ -62,12 +62,12 @@
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
+use crate::radio::{Node, NodeId};
 use crate::sim::ap::{ApConfig, ApConfigError, ApEvent, SoftAp};
 use crate::sim::config::{self, ConfigError, SimConfig};
 use crate::sim::medium::{
     BandConfig, Medium, MediumConfig, MediumError, PathLoss, PhyRate, Placement, Position,
 };
-use crate::sim::{Node, NodeId};
 use crate::time::Instant;
 use crate::wire::EthernetFrame;
 
@@ -504,7 +504,7 @@ mod tests {
 
     use super::*;
     use crate::channel::Channel;
-    use crate::sim::{RxMeta, TxStatus};
+    use crate::radio::{RxMeta, TxStatus};
     use crate::wire::{EtherType, Frame, MgmtBody};
     use bytes::Bytes;
 

@@ -49,7 +49,7 @@
 //! # Driving it
 //! ```
 //! use vwifi_core::sim::ap::{ApConfig, ApSecurity, SoftAp};
-//! use vwifi_core::sim::Node;
+//! use vwifi_core::radio::Node;
 //! use vwifi_core::{channel::Channel, wire::Ssid, Instant, MacAddr};
 //!
 //! let bssid: MacAddr = "02:00:00:00:01:00".parse().unwrap();
@@ -93,7 +93,7 @@ use crate::wire::{
 
 use self::frames::BssElements;
 use self::station::{Buffered, Station};
-use super::node::{Node, RxMeta, TxStatus};
+use crate::radio::{Node, RxMeta, TxStatus};
 
 /// The security of a BSS.
 #[derive(Debug, Clone, PartialEq, Eq)]

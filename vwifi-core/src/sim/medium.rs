@@ -52,8 +52,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::addr::MacAddr;
 use crate::channel::{Band, Channel};
+use crate::radio::{Node, NodeId};
 use crate::sim::pcap::PcapWriter;
-use crate::sim::{Node, NodeId};
 use crate::time::Instant;
 
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};

@@ -20,10 +20,9 @@ pub mod air;
 pub mod ap;
 pub mod config;
 pub mod medium;
-mod mux_node;
-mod node;
 pub mod pcap;
 
 pub use air::{SimAir, SimAirError, SimAps};
-pub use mux_node::MuxNode;
-pub use node::{Node, NodeId, RxMeta, TxStatus};
+// The radio seam and the Mux's node live outside the simulator; kept here for old paths.
+pub use crate::mux_node::MuxNode;
+pub use crate::radio::{Node, NodeId, RxMeta, TxStatus};

@@ -21,7 +21,7 @@ use crate::handshake::{self, HandshakeError, Supplicant, SupplicantConfig};
 use crate::proto::{
     self, Counters, Credentials, Event, ScanMode, Security, StationState, StationStatus,
 };
-use crate::sim::{RxMeta, TxStatus};
+use crate::radio::{RxMeta, TxStatus};
 use crate::time::{Instant, TU};
 use crate::wire::{
     AuthAlgorithm, Element, EtherType, EthernetFrame, Frame, FrameControl, FrameType, MgmtBody,

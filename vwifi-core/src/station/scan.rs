@@ -8,7 +8,7 @@ use core::time::Duration;
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::proto::{self, BssInfo, Security};
-use crate::sim::RxMeta;
+use crate::radio::RxMeta;
 use crate::time::Instant;
 use crate::wire::{AkmSuite, Beacon, CapabilityInfo, CipherSuite, Element, Rate, Rsne};
 

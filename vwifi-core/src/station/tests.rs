@@ -20,7 +20,7 @@ use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{derive_psk, Gtk, Passphrase, Psk, TemporalKey};
 use crate::handshake::{self, Authenticator, AuthenticatorConfig, RetryPolicy};
 use crate::proto::{Event, StationState};
-use crate::sim::{RxMeta, TxStatus};
+use crate::radio::{RxMeta, TxStatus};
 use crate::time::Instant;
 use crate::wire::{
     AuthAlgorithm, Authentication, Beacon, CapabilityInfo, DataFrame, Deauthentication,

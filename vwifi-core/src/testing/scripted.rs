@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::addr::MacAddr;
 use crate::channel::Channel;
-use crate::sim::{Node, RxMeta, TxStatus};
+use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
 use crate::wire::FrameView;
 

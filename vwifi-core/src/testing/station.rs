@@ -13,8 +13,8 @@ use crate::channel::{Band, Channel};
 use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{Gtk, Psk, TemporalKey};
 use crate::handshake::{HandshakeError, Output, Supplicant, SupplicantConfig};
+use crate::radio::{Node, NodeId, RxMeta, TxStatus};
 use crate::sim::medium::{Medium, MediumError, Placement};
-use crate::sim::{Node, NodeId, RxMeta, TxStatus};
 use crate::time::Instant;
 use crate::wire::{
     AssocRequest, Authentication, Beacon, CapabilityInfo, ControlFrame, DataFrame,

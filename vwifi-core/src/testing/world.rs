@@ -4,8 +4,8 @@ use core::fmt;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
+use crate::radio::{Node, NodeId};
 use crate::sim::medium::{Medium, MediumConfig, MediumError, Placement};
-use crate::sim::{Node, NodeId};
 use crate::time::Instant;
 
 /// The 32-byte seed of the medium's generator for a 64-bit test seed (little-endian in the

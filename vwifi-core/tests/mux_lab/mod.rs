@@ -12,12 +12,13 @@ use vwifi_core::channel::Channel;
 use vwifi_core::crypto::{Passphrase, Psk};
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{GuestConfig, GuestCounters, Mux, MuxConfig};
+use vwifi_core::mux_node::MuxNode;
 use vwifi_core::proto::{
     ConnectFailure, Credentials, Event, Message, RequestId, Ssid, StationState,
 };
+use vwifi_core::radio::NodeId;
 use vwifi_core::sim::ap::{ApConfig, ApSecurity, SoftAp};
 use vwifi_core::sim::medium::{MediumConfig, Placement};
-use vwifi_core::sim::{MuxNode, NodeId};
 use vwifi_core::testing::{seed_bytes, World};
 use vwifi_core::wire::{EtherType, EthernetFrame};
 use vwifi_core::MacAddr;

@@ -31,8 +31,8 @@ use std::io;
 
 use serde::Deserialize;
 use vwifi_core::channel::Channel;
+use vwifi_core::radio::NodeId;
 use vwifi_core::sim::medium::{Medium, Placement};
-use vwifi_core::sim::NodeId;
 use vwifi_core::wire::{FrameType, FrameView};
 use vwifi_core::{Instant, MacAddr};
 

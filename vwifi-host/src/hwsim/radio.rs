@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use vwifi_core::channel::Channel;
-use vwifi_core::sim::{Node, RxMeta, TxStatus};
+use vwifi_core::radio::{Node, RxMeta, TxStatus};
 use vwifi_core::wire::{FrameType, FrameView};
 use vwifi_core::{Instant, MacAddr};
 

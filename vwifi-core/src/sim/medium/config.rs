@@ -2,7 +2,7 @@
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
-use crate::sim::NodeId;
+use crate::radio::NodeId;
 
 use super::phy::PhyRate;
 
@@ -134,7 +134,7 @@ pub struct MediumConfig {
     /// on top of the SNR-driven frame errors: interference the model does not otherwise know.
     pub extra_loss: f64,
     /// dot11ShortRetryLimit: the most transmission attempts of a unicast frame (first one
-    /// included) before the sender gives up and is told [`crate::sim::TxStatus::NotAcked`].
+    /// included) before the sender gives up and is told [`crate::radio::TxStatus::NotAcked`].
     pub retry_limit: u8,
     /// The smallest contention window (slots), 15 for OFDM PHYs.
     pub cw_min: u16,

@@ -10,8 +10,8 @@ use super::phy::{frame_error_probability, PhyRate, ACK_LEN, FCS_LEN};
 use super::stats::LossCause;
 use super::{index, AckState, Airing, Medium, Position, Transmission, TxState};
 use crate::channel::Channel;
+use crate::radio::{NodeId, RxMeta, TxStatus};
 use crate::sim::pcap::RadioInfo;
-use crate::sim::{NodeId, RxMeta, TxStatus};
 use crate::time::Instant;
 
 /// The next thing that happens on the medium.

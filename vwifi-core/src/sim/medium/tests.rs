@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 
 use super::*;
+use crate::radio::TxStatus;
 use crate::sim::pcap::{PcapFile, Radiotap};
-use crate::sim::TxStatus;
 use crate::testing::frames::{self, mac};
 use crate::testing::{Bound, ScriptedNode, World};
 use crate::wire::{ControlFrame, FcFlags, Frame, FrameView};
@@ -573,7 +573,7 @@ impl Node for Stubborn {
     fn channel(&self) -> Channel {
         ch(1)
     }
-    fn handle_rx(&mut self, _: Instant, _: &Bytes, _: crate::sim::RxMeta) {}
+    fn handle_rx(&mut self, _: Instant, _: &Bytes, _: crate::radio::RxMeta) {}
     fn handle_tx_status(&mut self, _: Instant, _: &Bytes, _: TxStatus) {}
     fn handle_timeout(&mut self, _: Instant) {
         self.wakes += 1;

@@ -1,11 +1,17 @@
-//! The contract between the medium and the participants on the air.
+//! The radio seam: what a radio and the stations on it exchange, outside any simulation.
+//!
+//! A frame heard comes with its [`RxMeta`]; every frame sent comes back with its [`TxStatus`].
+//! A participant on an air (a software AP, the host's [`MuxNode`](crate::mux_node::MuxNode), a
+//! kernel radio, a test station) is a [`Node`] driven sans-IO: frames and outcomes in, frames
+//! and its next wake-up out. The simulated medium ([`crate::sim::medium`]) carries frames between
+//! nodes; the async [`crate::io::Radio`] is the same contract for a real card.
 
 use bytes::Bytes;
 
 use crate::channel::Channel;
 use crate::time::Instant;
 
-/// Identifies a node (an AP or a station radio) on the medium.
+/// Identifies a node (an AP or a station radio) on an air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 

@@ -17,13 +17,13 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
-use super::node::{Node, RxMeta, TxStatus};
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::demux::GuestId;
 use crate::io::RadioEvent;
 use crate::mux::{AdmitError, GuestConfig, Input, Mux, Output};
 use crate::proto::Message;
+use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
 
 #[derive(Debug)]
