@@ -32,6 +32,17 @@
 //! - [`mux`]: the engine: guests, their stations, the demux and the scheduler around one radio.
 //! - [`io`]: the async traits that radios, guest links, listeners and clocks implement.
 #![forbid(unsafe_code)]
+// Bad input never panics: these stay denied for everything but tests (and the test helpers,
+// which panic on a broken test by design; see `testing`).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod addr;
 pub mod channel;
@@ -49,7 +60,15 @@ pub mod station;
 pub mod time;
 pub mod wire;
 
+// Test helpers (the deterministic world, scripted stations, fuzz entry points) panic on a
+// broken test or a fuzz finding by design.
 #[cfg(any(test, feature = "test-utils"))]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 pub mod testing;
 
 pub use addr::MacAddr;

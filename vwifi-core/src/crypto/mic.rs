@@ -23,12 +23,13 @@ pub fn compute_mic(
     frame: &[u8],
     mic_field: Range<usize>,
 ) -> Result<[u8; MIC_LEN], CryptoError> {
-    let (before, field, after) = split_mic(frame, mic_field)?;
+    // `split_mic` checked that the field is exactly MIC_LEN bytes inside the frame.
+    let (before, _field, after) = split_mic(frame, mic_field)?;
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(kck.expose()) else {
         return Err(CryptoError::MicMismatch);
     };
     mac.update(before);
-    mac.update(&[0u8; MIC_LEN][..field.len()]);
+    mac.update(&[0u8; MIC_LEN]);
     mac.update(after);
     let full = mac.finalize().into_bytes();
     let mut mic = [0u8; MIC_LEN];
