@@ -6,7 +6,8 @@
 //! and its next wake-up out. The simulated medium ([`crate::sim::medium`]) carries frames between
 //! nodes; the async [`crate::io::Radio`] is the same contract for a real card.
 
-use bytes::Bytes;
+/// The frame type of the [`Node`] contract (re-exported for [`node_set!`](crate::node_set)).
+pub use bytes::Bytes;
 
 use crate::channel::Channel;
 use crate::time::Instant;
@@ -65,4 +66,184 @@ pub trait Node {
 
     /// When the node next needs [`Node::handle_timeout`], if ever.
     fn poll_timeout(&self) -> Option<Instant>;
+}
+
+impl<T: Node + ?Sized> Node for Box<T> {
+    fn channel(&self) -> Channel {
+        (**self).channel()
+    }
+
+    fn handle_rx(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        (**self).handle_rx(now, frame, meta);
+    }
+
+    fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
+        (**self).handle_tx_status(now, frame, status);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        (**self).poll_transmit()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+}
+
+/// A node type that holds nodes of type `T` among others: the node set of an air (an enum
+/// made with [`node_set!`](crate::node_set)) gives its nodes back by their type, without
+/// type erasure or downcasts (the way smoltcp's socket set gives back its sockets).
+pub trait Holds<T>: Node {
+    /// `node` as one of the set's nodes.
+    fn wrap(node: T) -> Self;
+
+    /// The node, if it is a `T`.
+    fn get(&self) -> Option<&T>;
+
+    /// The node, if it is a `T`, to change it.
+    fn get_mut(&mut self) -> Option<&mut T>;
+}
+
+/// Declares an enum of node types that is itself a [`Node`] (each call goes to the variant's
+/// node) and [`Holds`] each of its types. Each variant holds one type, and no two variants the
+/// same type (nor the enum itself, which it also holds); a variant may be compiled in only
+/// under `@cfg(...)`.
+///
+/// ```
+/// use vwifi_core::mux_node::MuxNode;
+/// use vwifi_core::radio::Node;
+/// use vwifi_core::sim::ap::SoftAp;
+///
+/// vwifi_core::node_set! {
+///     /// The nodes of my air.
+///     pub enum MyNode {
+///         /// A software AP.
+///         Ap(SoftAp),
+///         /// The host's radio.
+///         Host(MuxNode),
+///         /// Anything else (its type is not given back).
+///         Other(Box<dyn Node + Send>),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! node_set {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[doc = $doc:expr])*
+                $(@cfg($cfg:meta))?
+                $variant:ident($ty:ty)
+            ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        // A node is stored once, in the medium's table, and never moved on a hot path.
+        #[allow(clippy::large_enum_variant)]
+        $vis enum $name {
+            $(
+                $(#[doc = $doc])*
+                $(#[cfg($cfg)])?
+                $variant($ty),
+            )+
+        }
+
+        impl $crate::radio::Node for $name {
+            fn channel(&self) -> $crate::channel::Channel {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => $crate::radio::Node::channel(n),)+
+                }
+            }
+
+            fn handle_rx(
+                &mut self,
+                now: $crate::time::Instant,
+                frame: &$crate::radio::Bytes,
+                meta: $crate::radio::RxMeta,
+            ) {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => {
+                        $crate::radio::Node::handle_rx(n, now, frame, meta)
+                    })+
+                }
+            }
+
+            fn handle_tx_status(
+                &mut self,
+                now: $crate::time::Instant,
+                frame: &$crate::radio::Bytes,
+                status: $crate::radio::TxStatus,
+            ) {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => {
+                        $crate::radio::Node::handle_tx_status(n, now, frame, status)
+                    })+
+                }
+            }
+
+            fn handle_timeout(&mut self, now: $crate::time::Instant) {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => {
+                        $crate::radio::Node::handle_timeout(n, now)
+                    })+
+                }
+            }
+
+            fn poll_transmit(&mut self) -> Option<$crate::radio::Bytes> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => $crate::radio::Node::poll_transmit(n),)+
+                }
+            }
+
+            fn poll_timeout(&self) -> Option<$crate::time::Instant> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => $crate::radio::Node::poll_timeout(n),)+
+                }
+            }
+        }
+
+        impl $crate::radio::Holds<$name> for $name {
+            fn wrap(node: $name) -> Self {
+                node
+            }
+
+            fn get(&self) -> Option<&$name> {
+                Some(self)
+            }
+
+            fn get_mut(&mut self) -> Option<&mut $name> {
+                Some(self)
+            }
+        }
+
+        $(
+            $(#[cfg($cfg)])?
+            impl $crate::radio::Holds<$ty> for $name {
+                fn wrap(node: $ty) -> Self {
+                    Self::$variant(node)
+                }
+
+                fn get(&self) -> Option<&$ty> {
+                    match self {
+                        Self::$variant(n) => Some(n),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+
+                fn get_mut(&mut self) -> Option<&mut $ty> {
+                    match self {
+                        Self::$variant(n) => Some(n),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            }
+        )+
+    };
 }

@@ -36,8 +36,22 @@ use vwifi_core::sim::medium::{Medium, MediumError, Placement};
 use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 
-/// Where the host's radio stands on the simulated floor, in metres.
-pub(crate) const HOST_POSITION: (f64, f64) = (2.0, 2.0);
+use crate::hwsim::{HwsimAir, KernelRadio};
+
+pub(crate) use crate::hwsim::HOST_POSITION;
+
+vwifi_core::node_set! {
+    /// The nodes of the daemon's air: the software APs, the host's radio (the Mux) and the
+    /// kernel's hwsim radios, each given back by its type.
+    pub(crate) enum HostNode {
+        /// A software AP of the configuration.
+        Ap(SoftAp),
+        /// The host's radio.
+        Mux(MuxNode),
+        /// A kernel hwsim radio ([`crate::hwsim`]).
+        Kernel(KernelRadio),
+    }
+}
 
 /// The most bridge rounds per [`SimWorld::advance`]: each round moves every frame waiting in
 /// an uplink; frames only come back when a station answers at once, so a few rounds suffice.
@@ -81,7 +95,7 @@ const WIRED_QUEUE: usize = 1024;
 /// The simulated air with its APs and the host's radio. See the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct SimWorld {
-    medium: Medium,
+    medium: Medium<HostNode>,
     /// `(BSSID, node)` of every AP, in configuration order.
     aps: Vec<(MacAddr, NodeId)>,
     /// Per AP, how many uplink frames the bridge has taken (against its counter: a node is
@@ -136,16 +150,6 @@ impl SimWorld {
     #[cfg(test)]
     pub(crate) fn now(&self) -> Instant {
         self.medium.now()
-    }
-
-    /// The medium.
-    pub(crate) fn medium(&self) -> &Medium {
-        &self.medium
-    }
-
-    /// The medium, for radios that join it from outside (the kernel's hwsim radios).
-    pub(crate) fn medium_mut(&mut self) -> &mut Medium {
-        &mut self.medium
     }
 
     /// The APs, in configuration order.
@@ -375,9 +379,35 @@ impl SimWorld {
     }
 }
 
+impl HwsimAir for SimWorld {
+    type Node = HostNode;
+
+    fn advance(&mut self, now: Instant) {
+        SimWorld::advance(self, now);
+    }
+
+    fn medium(&self) -> &Medium<HostNode> {
+        &self.medium
+    }
+
+    fn medium_mut(&mut self) -> &mut Medium<HostNode> {
+        &mut self.medium
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_daemons_world_can_move_to_another_thread() {
+        // Compile-time: the simulated world (medium, APs, Mux, kernel radios) is Send.
+        assert_send::<HostNode>();
+        assert_send::<SimWorld>();
+    }
+
     use bytes::Bytes;
     use vwifi_core::proto::{Credentials, Event, RequestId, Ssid};
     use vwifi_core::wire::{EtherType, EthernetFrame};

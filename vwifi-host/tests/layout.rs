@@ -1,8 +1,11 @@
 //! The house rules of the workspace's layout, checked from the source text (CI runs this file
 //! as its own step, `layout`):
 //! - no import cycle among `vwifi-host`'s top-level modules: the `crate::MODULE` paths in each
-//!   module's code (comments left out) draw a graph that must have no cycle, so that every
-//!   module can be read knowing only the ones below it.
+//!   module's production code (comments and test code left out) draw a graph that must have no
+//!   cycle, so that every module can be read knowing only the ones below it;
+//! - no `Any` downcast anywhere in the workspace: a node, a radio or a port is reached by its
+//!   type through a typed set ([`vwifi_core::radio::Holds`]) or a trait, never by erasing and
+//!   recovering its type.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -26,10 +29,16 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The code of a Rust file without its comments (line comments and doc comments; block
-/// comments are not used in this workspace's code).
+/// The production code of a Rust file: without its comments (line comments and doc comments;
+/// block comments are not used in this workspace's code) and without its tests (from the first
+/// `#[cfg(test)]` on: test modules stand at the end of a file).
 fn code(text: &str) -> String {
-    text.lines()
+    let production = match text.find("#[cfg(test)]") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    production
+        .lines()
         .map(|l| match l.find("//") {
             Some(i) => &l[..i],
             None => l,
@@ -85,8 +94,8 @@ fn host_graph() -> BTreeMap<String, BTreeSet<String>> {
             .as_os_str()
             .to_string_lossy();
         let module = first.trim_end_matches(".rs").to_owned();
-        if module == "main" {
-            continue; // the root declares every module
+        if module == "main" || file.ends_with("tests.rs") {
+            continue; // the root declares every module; test files use what they test
         }
         let text = fs::read_to_string(&file).unwrap();
         let refs = graph.entry(module.clone()).or_default();
@@ -181,4 +190,52 @@ fn host_modules_import_each_other_without_a_cycle() {
             edges.join("\n")
         );
     }
+}
+
+/// The workspace's Rust files (not `target/`).
+fn workspace_files() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    for entry in fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() && !name.starts_with('.') && name != "target" {
+            out.extend(rust_files(&path));
+        }
+    }
+    out
+}
+
+/// What an `Any` downcast looks like in code.
+const DOWNCASTS: [&str; 6] = [
+    "downcast_ref",
+    "downcast_mut",
+    "downcast::<",
+    "as_any",
+    "any::Any",
+    "dyn Any",
+];
+
+#[test]
+fn no_any_downcast_in_the_workspace() {
+    let files = workspace_files();
+    assert!(files.len() > 100, "only {} files found", files.len());
+    let mut found = Vec::new();
+    for file in files {
+        if file.ends_with("tests/layout.rs") {
+            continue; // this file names them
+        }
+        let text = fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if DOWNCASTS.iter().any(|d| code.contains(d)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "Any downcasts (reach a node by its type with vwifi_core::radio::Holds, or a trait):\n{}",
+        found.join("\n")
+    );
 }

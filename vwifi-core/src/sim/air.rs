@@ -62,12 +62,13 @@
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
-use crate::radio::{Node, NodeId};
+use crate::radio::{Holds, Node, NodeId};
 use crate::sim::ap::{ApConfig, ApConfigError, ApEvent, SoftAp};
 use crate::sim::config::{self, ConfigError, SimConfig};
 use crate::sim::medium::{
     BandConfig, Medium, MediumConfig, MediumError, PathLoss, PhyRate, Placement, Position,
 };
+use crate::sim::nodes::AirNode;
 use crate::time::Instant;
 use crate::wire::EthernetFrame;
 
@@ -179,15 +180,19 @@ impl SimAps {
     /// `cfg.medium.tx_power_dbm`), with its BSSID registered, starting at the medium's current
     /// time, AP `i` seeded with [`ap_seed`]`(seed, i)`. Derives the PSKs of WPA2 networks
     /// (PBKDF2: a moment per network); use [`SimAps::install_configs`] to reuse derived ones.
-    pub fn install(medium: &mut Medium, cfg: &SimConfig, seed: u64) -> Result<Self, SimAirError> {
+    pub fn install<N: Holds<SoftAp>>(
+        medium: &mut Medium<N>,
+        cfg: &SimConfig,
+        seed: u64,
+    ) -> Result<Self, SimAirError> {
         let aps = cfg.ap_configs()?;
         Self::install_configs(medium, &cfg.medium, aps, seed)
     }
 
     /// Like [`SimAps::install`], from AP configurations already derived (by
     /// [`SimConfig::ap_configs`], or built by hand) and the `[medium]` table they go with.
-    pub fn install_configs(
-        medium: &mut Medium,
+    pub fn install_configs<N: Holds<SoftAp>>(
+        medium: &mut Medium<N>,
         file: &config::MediumConfig,
         aps: Vec<ApConfig>,
         seed: u64,
@@ -271,18 +276,29 @@ impl SimAps {
     }
 
     /// The AP with `bssid` on `medium`.
-    pub fn ap<'m>(&self, medium: &'m Medium, bssid: MacAddr) -> Option<&'m SoftAp> {
+    pub fn ap<'m, N: Holds<SoftAp>>(
+        &self,
+        medium: &'m Medium<N>,
+        bssid: MacAddr,
+    ) -> Option<&'m SoftAp> {
         medium.node_as(self.node(bssid)?)
     }
 
     /// The AP with `bssid` on `medium`, to change it (the medium services it at its current
     /// time).
-    pub fn ap_mut<'m>(&self, medium: &'m mut Medium, bssid: MacAddr) -> Option<&'m mut SoftAp> {
+    pub fn ap_mut<'m, N: Holds<SoftAp>>(
+        &self,
+        medium: &'m mut Medium<N>,
+        bssid: MacAddr,
+    ) -> Option<&'m mut SoftAp> {
         medium.node_as_mut(self.node(bssid)?)
     }
 
     /// Every AP on `medium`, in configuration order.
-    pub fn aps<'m>(&'m self, medium: &'m Medium) -> impl Iterator<Item = &'m SoftAp> + 'm {
+    pub fn aps<'m, N: Holds<SoftAp>>(
+        &'m self,
+        medium: &'m Medium<N>,
+    ) -> impl Iterator<Item = &'m SoftAp> + 'm {
         self.nodes
             .iter()
             .filter_map(move |(_, n)| medium.node_as::<SoftAp>(*n))
@@ -290,10 +306,10 @@ impl SimAps {
 
     /// Adds a station's radio `node` at `position` with the configured transmit power. Its
     /// owner registers its MAC address with [`Medium::set_addresses`].
-    pub fn add_station_node<N: Node + 'static>(
+    pub fn add_station_node<N: Holds<T>, T>(
         &self,
-        medium: &mut Medium,
-        node: N,
+        medium: &mut Medium<N>,
+        node: T,
         position: Position,
     ) -> NodeId {
         medium.add_node(node, self.placement(position))
@@ -302,7 +318,10 @@ impl SimAps {
     /// The next 802.3 frame one of the APs sends to its uplink, with that AP's BSSID. The APs
     /// take turns, so a busy one cannot starve the others. Polling leaves
     /// [`Medium::poll_timeout`] as it was (it never asks for a wake-up "now" because of it).
-    pub fn poll_uplink(&mut self, medium: &mut Medium) -> Option<(MacAddr, EthernetFrame)> {
+    pub fn poll_uplink<N: Holds<SoftAp>>(
+        &mut self,
+        medium: &mut Medium<N>,
+    ) -> Option<(MacAddr, EthernetFrame)> {
         let found = round_robin(&self.nodes, self.next_uplink, |node| {
             medium
                 .node_as_mut::<SoftAp>(node)
@@ -317,9 +336,9 @@ impl SimAps {
     /// An 802.3 frame from the uplink of the AP with `bssid`, arriving at `now`: the medium
     /// first processes everything due up to `now` (a `now` before the medium's clock counts as
     /// its clock), then the AP takes the frame and the medium sends what it makes of it.
-    pub fn handle_uplink(
+    pub fn handle_uplink<N: Holds<SoftAp>>(
         &self,
-        medium: &mut Medium,
+        medium: &mut Medium<N>,
         bssid: MacAddr,
         now: Instant,
         frame: EthernetFrame,
@@ -337,7 +356,10 @@ impl SimAps {
 
     /// The next event of one of the APs, with that AP's BSSID; the APs take turns. Like
     /// [`SimAps::poll_uplink`], it leaves [`Medium::poll_timeout`] as it was.
-    pub fn poll_event(&mut self, medium: &mut Medium) -> Option<(MacAddr, ApEvent)> {
+    pub fn poll_event<N: Holds<SoftAp>>(
+        &mut self,
+        medium: &mut Medium<N>,
+    ) -> Option<(MacAddr, ApEvent)> {
         let found = round_robin(&self.nodes, self.next_event, |node| {
             medium
                 .node_as_mut::<SoftAp>(node)
@@ -357,7 +379,7 @@ impl SimAps {
 /// left marked, the AP would make [`Medium::poll_timeout`] answer "now" after every poll, and a
 /// host loop that polls after each wake-up would spin at one instant forever. Processing the
 /// medium up to its own clock does only that servicing (and anything else already due).
-fn settle(medium: &mut Medium) {
+fn settle<N: Node>(medium: &mut Medium<N>) {
     let now = medium.now();
     medium.handle_timeout(now);
 }
@@ -462,7 +484,10 @@ impl SimAir {
     /// Adds a station's radio `node` at `position` with the configured transmit power, for a
     /// host that owns it; the owner registers its MAC with [`Medium::set_addresses`] (through
     /// [`SimAir::medium_mut`]).
-    pub fn add_station_node<N: Node + 'static>(&mut self, node: N, position: Position) -> NodeId {
+    pub fn add_station_node<T>(&mut self, node: T, position: Position) -> NodeId
+    where
+        AirNode: Holds<T>,
+    {
         self.aps.add_station_node(&mut self.medium, node, position)
     }
 
@@ -508,23 +533,31 @@ mod tests {
     use crate::wire::{EtherType, Frame, MgmtBody};
     use bytes::Bytes;
 
+    /// What an [`Ear`] heard (shared with the test, which keeps a handle).
+    type Heard = std::sync::Arc<std::sync::Mutex<Vec<(Bytes, RxMeta)>>>;
+
     /// A radio that only listens, recording what it hears.
     struct Ear {
         channel: Channel,
-        heard: Vec<(Bytes, RxMeta)>,
+        heard: Heard,
     }
 
     impl Ear {
-        fn new(channel: u8) -> Self {
-            Self {
+        /// An ear on `channel` as a node, and what it will hear.
+        fn on(channel: u8) -> (AirNode, Heard) {
+            let heard = Heard::default();
+            let ear = Self {
                 channel: Channel::new(channel).unwrap(),
-                heard: Vec::new(),
-            }
+                heard: heard.clone(),
+            };
+            (AirNode::other(ear), heard)
         }
 
         /// `(BSSID, signal)` of every beacon heard.
-        fn beacons(&self) -> Vec<(MacAddr, i8)> {
-            self.heard
+        fn beacons(heard: &Heard) -> Vec<(MacAddr, i8)> {
+            heard
+                .lock()
+                .unwrap()
                 .iter()
                 .filter_map(|(f, meta)| match Frame::parse_bytes(f) {
                     Ok(Frame::Management(m)) if matches!(m.body, MgmtBody::Beacon(_)) => {
@@ -541,7 +574,7 @@ mod tests {
             self.channel
         }
         fn handle_rx(&mut self, _: Instant, frame: &Bytes, meta: RxMeta) {
-            self.heard.push((frame.clone(), meta));
+            self.heard.lock().unwrap().push((frame.clone(), meta));
         }
         fn handle_tx_status(&mut self, _: Instant, _: &Bytes, _: TxStatus) {}
         fn handle_timeout(&mut self, _: Instant) {}
@@ -616,11 +649,13 @@ mod tests {
     #[test]
     fn beacons_reach_a_listener_on_their_channel_with_signal_from_distance() {
         let mut air = SimAir::new(&demo_open()).unwrap();
-        let ch1 = air.add_station_node(Ear::new(1), Position::new(0.0, 10.0));
-        let ch6 = air.add_station_node(Ear::new(6), Position::new(20.0, 0.0));
+        let (ear1, ch1) = Ear::on(1);
+        let (ear6, ch6) = Ear::on(6);
+        air.add_station_node(ear1, Position::new(0.0, 10.0));
+        air.add_station_node(ear6, Position::new(20.0, 0.0));
         air.handle_timeout(Instant::from_millis(1000));
-        let on1 = air.medium().node_as::<Ear>(ch1).unwrap().beacons();
-        let on6 = air.medium().node_as::<Ear>(ch6).unwrap().beacons();
+        let on1 = Ear::beacons(&ch1);
+        let on6 = Ear::beacons(&ch6);
         let open = mac("02:76:77:00:00:01");
         let lab = mac("02:76:77:00:00:02");
         let office = mac("02:76:77:00:00:03");
@@ -802,7 +837,8 @@ channel = 11
     #[test]
     fn uplink_frames_go_out_as_group_data_and_time_advances_first() {
         let mut air = SimAir::new(&demo_open()).unwrap();
-        let ear = air.add_station_node(Ear::new(6), Position::new(20.0, 12.0));
+        let (ear, heard) = Ear::on(6);
+        air.add_station_node(ear, Position::new(20.0, 12.0));
         let office = mac("02:76:77:00:00:03");
         let eth = EthernetFrame {
             dst: MacAddr::BROADCAST,
@@ -814,8 +850,9 @@ channel = 11
             .unwrap();
         assert_eq!(air.now(), Instant::from_millis(50));
         air.handle_timeout(air.now() + Duration::from_millis(10));
-        let heard = &air.medium().node_as::<Ear>(ear).unwrap().heard;
         let data = heard
+            .lock()
+            .unwrap()
             .iter()
             .filter(|(f, _)| matches!(Frame::parse_bytes(f), Ok(Frame::Data(_))))
             .count();

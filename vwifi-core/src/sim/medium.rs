@@ -43,7 +43,6 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use core::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
@@ -52,39 +51,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::addr::MacAddr;
 use crate::channel::{Band, Channel};
-use crate::radio::{Node, NodeId};
+use crate::radio::{Holds, Node, NodeId};
+use crate::sim::nodes::AirNode;
 use crate::sim::pcap::PcapWriter;
 use crate::time::Instant;
 
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
 pub use phy::{frame_error_probability, PhyRate, Timing, ACK_LEN, FCS_LEN};
 pub use stats::{LossCause, LossCounts, MediumStats};
-
-/// A node as the medium stores it: any [`Node`] that can be downcast to its concrete type.
-trait AnyNode: Node {
-    fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn as_node(&self) -> &dyn Node;
-    fn as_node_mut(&mut self) -> &mut dyn Node;
-}
-
-impl<T: Node + Any> AnyNode for T {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
-    fn as_node(&self) -> &dyn Node {
-        self
-    }
-
-    fn as_node_mut(&mut self) -> &mut dyn Node {
-        self
-    }
-}
 
 /// Where a radio's head-of-line frame is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +72,8 @@ enum TxState {
 }
 
 /// A node and what the medium knows about its radio.
-struct Radio {
-    node: Box<dyn AnyNode>,
+struct Radio<N> {
+    node: N,
     placement: Placement,
     addresses: Vec<MacAddr>,
     rate: Option<PhyRate>,
@@ -180,11 +154,11 @@ struct Capture {
 /// [`Medium::signal_dbm`]), time input ([`Medium::handle_timeout`], [`Medium::step`]) and time
 /// output ([`Medium::poll_timeout`]); the capture ([`Medium::enable_capture`],
 /// [`Medium::take_capture`]). See the [module documentation](self) for the model.
-pub struct Medium {
+pub struct Medium<N = AirNode> {
     config: MediumConfig,
     rng: ChaCha8Rng,
     now: Instant,
-    radios: Vec<Radio>,
+    radios: Vec<Radio<N>>,
     channels: BTreeMap<Channel, ChannelState>,
     owners: BTreeMap<MacAddr, NodeId>,
     timers: BTreeSet<(Instant, NodeId)>,
@@ -194,7 +168,7 @@ pub struct Medium {
     capture: Option<Capture>,
 }
 
-impl core::fmt::Debug for Medium {
+impl<N> core::fmt::Debug for Medium<N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Medium")
             .field("now", &self.now)
@@ -204,7 +178,7 @@ impl core::fmt::Debug for Medium {
     }
 }
 
-impl Medium {
+impl<N: Node> Medium<N> {
     /// An empty medium at time zero with `config`, drawing every random decision (backoff,
     /// frame loss) from a ChaCha8 generator seeded with `seed`.
     pub fn new(config: MediumConfig, seed: [u8; 32]) -> Result<Self, MediumError> {
@@ -243,11 +217,19 @@ impl Medium {
     /// is serviced (frames drained, timer read) at the current time by the next
     /// [`Medium::handle_timeout`] or [`Medium::step`]. It acknowledges nothing until its
     /// addresses are registered with [`Medium::set_addresses`].
-    pub fn add_node<N: Node + 'static>(&mut self, node: N, placement: Placement) -> NodeId {
+    pub fn add_node<T>(&mut self, node: T, placement: Placement) -> NodeId
+    where
+        N: Holds<T>,
+    {
+        self.add(N::wrap(node), placement)
+    }
+
+    /// [`Medium::add_node`] with a node already of the medium's node type.
+    pub fn add(&mut self, node: N, placement: Placement) -> NodeId {
         let id = NodeId(u32::try_from(self.radios.len()).unwrap_or(u32::MAX));
         let channel = node.channel();
         self.radios.push(Radio {
-            node: Box::new(node),
+            node,
             placement,
             addresses: Vec::new(),
             rate: None,
@@ -361,37 +343,45 @@ impl Medium {
     }
 
     /// The node `id`, to read its state.
-    pub fn node(&self, id: NodeId) -> Option<&dyn Node> {
-        self.radios.get(index(id)).map(|r| r.node.as_node())
+    pub fn node(&self, id: NodeId) -> Option<&N> {
+        self.radios.get(index(id)).map(|r| &r.node)
     }
 
     /// The node `id`, to change it; the medium services it at its current time on the next
     /// [`Medium::handle_timeout`] or [`Medium::step`].
-    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut dyn Node> {
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
         let radio = self.radios.get_mut(index(id))?;
         self.dirty.insert(id);
-        Some(radio.node.as_node_mut())
+        Some(&mut radio.node)
     }
 
-    /// The node `id` as its concrete type `T`, if it is one.
-    pub fn node_as<T: Node + 'static>(&self, id: NodeId) -> Option<&T> {
-        self.radios.get(index(id))?.node.as_any().downcast_ref()
+    /// The node `id` as its type `T`, if it is one (the node set [holds](Holds) `T`s).
+    pub fn node_as<T>(&self, id: NodeId) -> Option<&T>
+    where
+        N: Holds<T>,
+    {
+        self.radios.get(index(id))?.node.get()
     }
 
-    /// The node `id` as its concrete type `T`, to change it (serviced as with
-    /// [`Medium::node_mut`]).
-    pub fn node_as_mut<T: Node + 'static>(&mut self, id: NodeId) -> Option<&mut T> {
+    /// The node `id` as its type `T`, to change it (serviced as with [`Medium::node_mut`]).
+    pub fn node_as_mut<T>(&mut self, id: NodeId) -> Option<&mut T>
+    where
+        N: Holds<T>,
+    {
         let radio = self.radios.get_mut(index(id))?;
-        let node = radio.node.as_any_mut().downcast_mut()?;
+        let node = radio.node.get_mut()?;
         self.dirty.insert(id);
         Some(node)
     }
 
     /// Every node of type `T`, with its id.
-    pub fn nodes_of<T: Node + 'static>(&self) -> impl Iterator<Item = (NodeId, &T)> + '_ {
+    pub fn nodes_of<'a, T: 'a>(&'a self) -> impl Iterator<Item = (NodeId, &'a T)> + 'a
+    where
+        N: Holds<T>,
+    {
         self.node_ids()
             .zip(self.radios.iter())
-            .filter_map(|(id, r)| r.node.as_any().downcast_ref().map(|n| (id, n)))
+            .filter_map(|(id, r)| r.node.get().map(|n| (id, n)))
     }
 
     /// Starts recording every frame on the air (Acks included) as a pcap capture in memory,
@@ -426,13 +416,13 @@ impl Medium {
         Timing::of(channel.band(), self.config.short_slot)
     }
 
-    fn radio(&self, id: NodeId) -> Result<&Radio, MediumError> {
+    fn radio(&self, id: NodeId) -> Result<&Radio<N>, MediumError> {
         self.radios
             .get(index(id))
             .ok_or(MediumError::UnknownNode(id))
     }
 
-    fn radio_mut(&mut self, id: NodeId) -> Result<&mut Radio, MediumError> {
+    fn radio_mut(&mut self, id: NodeId) -> Result<&mut Radio<N>, MediumError> {
         self.radios
             .get_mut(index(id))
             .ok_or(MediumError::UnknownNode(id))

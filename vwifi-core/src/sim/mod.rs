@@ -20,9 +20,11 @@ pub mod air;
 pub mod ap;
 pub mod config;
 pub mod medium;
+pub mod nodes;
 pub mod pcap;
 
 pub use air::{SimAir, SimAirError, SimAps};
+pub use nodes::AirNode;
 // The radio seam and the Mux's node live outside the simulator; kept here for old paths.
 pub use crate::mux_node::MuxNode;
 pub use crate::radio::{Node, NodeId, RxMeta, TxStatus};

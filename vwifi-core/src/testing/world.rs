@@ -4,8 +4,9 @@ use core::fmt;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
-use crate::radio::{Node, NodeId};
+use crate::radio::{Holds, NodeId};
 use crate::sim::medium::{Medium, MediumConfig, MediumError, Placement};
+use crate::sim::AirNode;
 use crate::time::Instant;
 
 /// The 32-byte seed of the medium's generator for a 64-bit test seed (little-endian in the
@@ -159,7 +160,10 @@ impl World {
     }
 
     /// Adds `node` at `placement`; see [`Medium::add_node`].
-    pub fn add_node<N: Node + 'static>(&mut self, node: N, placement: Placement) -> NodeId {
+    pub fn add_node<T>(&mut self, node: T, placement: Placement) -> NodeId
+    where
+        AirNode: Holds<T>,
+    {
         self.medium.add_node(node, placement)
     }
 
@@ -167,7 +171,10 @@ impl World {
     ///
     /// # Panics
     /// If there is no such node or it is not a `T`: a bug in the test.
-    pub fn node<T: Node + 'static>(&self, id: NodeId) -> &T {
+    pub fn node<T>(&self, id: NodeId) -> &T
+    where
+        AirNode: Holds<T>,
+    {
         match self.medium.node_as(id) {
             Some(node) => node,
             None => panic!("{id:?} is not a {}", core::any::type_name::<T>()),
@@ -178,7 +185,10 @@ impl World {
     ///
     /// # Panics
     /// If there is no such node or it is not a `T`: a bug in the test.
-    pub fn node_mut<T: Node + 'static>(&mut self, id: NodeId) -> &mut T {
+    pub fn node_mut<T>(&mut self, id: NodeId) -> &mut T
+    where
+        AirNode: Holds<T>,
+    {
         match self.medium.node_as_mut(id) {
             Some(node) => node,
             None => panic!("{id:?} is not a {}", core::any::type_name::<T>()),

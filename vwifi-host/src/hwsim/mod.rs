@@ -31,7 +31,7 @@ use std::io;
 
 use serde::Deserialize;
 use vwifi_core::channel::Channel;
-use vwifi_core::radio::NodeId;
+use vwifi_core::radio::{Holds, NodeId};
 use vwifi_core::sim::medium::{Medium, Placement};
 use vwifi_core::wire::{FrameType, FrameView};
 use vwifi_core::{Instant, MacAddr};
@@ -39,8 +39,6 @@ use vwifi_core::{Instant, MacAddr};
 pub(crate) use link::HwsimLink;
 use msg::{FromKernel, KernelFrame, MsgError, ToKernel};
 pub(crate) use radio::{KernelRadio, RadioCounters};
-
-use crate::world::{SimWorld, HOST_POSITION};
 
 /// Why the hwsim radio could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +250,26 @@ pub(crate) struct HwsimCounters {
     pub(crate) send_failed: u64,
 }
 
+/// Where the host's radio stands on the simulated floor, in metres (the kernel's radios stand
+/// beside it unless placed).
+pub(crate) const HOST_POSITION: (f64, f64) = (2.0, 2.0);
+
+/// The air the kernel's radios join: a medium whose nodes include [`KernelRadio`]s, advanced
+/// by its owner (the simulated world, [`crate::world::SimWorld`]).
+pub(crate) trait HwsimAir {
+    /// The medium's node type.
+    type Node: Holds<KernelRadio>;
+
+    /// Processes everything due up to `now` (the owner's own work included).
+    fn advance(&mut self, now: Instant);
+
+    /// The medium.
+    fn medium(&self) -> &Medium<Self::Node>;
+
+    /// The medium, to add and drive the kernel's radios.
+    fn medium_mut(&mut self) -> &mut Medium<Self::Node>;
+}
+
 /// The kernel's hwsim radios on a [`Medium`]: which node is which radio, and the addresses
 /// each answers to. Sans-IO: messages from the kernel go in ([`KernelRadios::handle`]),
 /// messages for the kernel come out ([`KernelRadios::poll_output`]).
@@ -282,9 +300,9 @@ impl KernelRadios {
     }
 
     /// Every radio: its hwsim address, node and what it did.
-    pub(crate) fn radios<'m>(
+    pub(crate) fn radios<'m, N: Holds<KernelRadio>>(
         &'m self,
-        medium: &'m Medium,
+        medium: &'m Medium<N>,
     ) -> impl Iterator<Item = (MacAddr, NodeId, RadioCounters)> + 'm {
         self.nodes.iter().filter_map(|(&radio, &node)| {
             let r = medium.node_as::<KernelRadio>(node)?;
@@ -293,7 +311,11 @@ impl KernelRadios {
     }
 
     /// One message from the kernel, at the medium's current time (the caller advanced it).
-    pub(crate) fn handle(&mut self, medium: &mut Medium, m: Result<FromKernel, MsgError>) {
+    pub(crate) fn handle<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        m: Result<FromKernel, MsgError>,
+    ) {
         match m {
             Ok(FromKernel::Frame(f)) => self.frame(medium, f),
             Ok(FromKernel::AddMacAddr { radio, addr }) => {
@@ -318,14 +340,14 @@ impl KernelRadios {
         }
     }
 
-    fn channel_hint(&self, medium: &Medium, radio: MacAddr) -> Channel {
+    fn channel_hint<N: Holds<KernelRadio>>(&self, medium: &Medium<N>, radio: MacAddr) -> Channel {
         self.nodes
             .get(&radio)
             .and_then(|&n| medium.channel_of(n))
             .unwrap_or(DEFAULT_CHANNEL)
     }
 
-    fn frame(&mut self, medium: &mut Medium, f: KernelFrame) {
+    fn frame<N: Holds<KernelRadio>>(&mut self, medium: &mut Medium<N>, f: KernelFrame) {
         tracing::trace!(radio = %f.radio, len = f.frame.len(), fc = ?f.frame.get(..2), freq = ?f.freq, cookie = f.cookie, flags = f.flags, "hwsim: frame from the kernel");
         // A frame without a frequency (kernels before 5.0) goes out where the radio is.
         let channel = match f.freq {
@@ -348,7 +370,12 @@ impl KernelRadios {
     }
 
     /// The node of `radio`, added (tuned to `channel`) if it is new.
-    fn node(&mut self, medium: &mut Medium, radio: MacAddr, channel: Channel) -> NodeId {
+    fn node<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+        channel: Channel,
+    ) -> NodeId {
         if let Some(&n) = self.nodes.get(&radio) {
             return n;
         }
@@ -364,7 +391,12 @@ impl KernelRadios {
     }
 
     /// `radio` answers to `addr` from now on (unless another node does).
-    fn learn(&mut self, medium: &mut Medium, radio: MacAddr, addr: MacAddr) {
+    fn learn<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+        addr: MacAddr,
+    ) {
         let Some(&node) = self.nodes.get(&radio) else {
             return;
         };
@@ -386,7 +418,12 @@ impl KernelRadios {
         }
     }
 
-    fn forget(&mut self, medium: &mut Medium, radio: MacAddr, addr: MacAddr) {
+    fn forget<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+        addr: MacAddr,
+    ) {
         let (Some(&node), Some(set)) = (self.nodes.get(&radio), self.addresses.get_mut(&radio))
         else {
             return;
@@ -401,7 +438,10 @@ impl KernelRadios {
 
     /// The messages every radio has for the kernel, radio by radio in order. Leaves the
     /// medium's next wake-up as it was.
-    pub(crate) fn poll_output(&mut self, medium: &mut Medium) -> Vec<ToKernel> {
+    pub(crate) fn poll_output<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+    ) -> Vec<ToKernel> {
         let mut out = Vec::new();
         for &node in self.nodes.values() {
             if !medium
@@ -464,7 +504,7 @@ impl Hwsim {
     pub(crate) async fn start(
         cfg: HwsimSection,
         tx_power_dbm: f64,
-        world: &mut SimWorld,
+        world: &mut impl HwsimAir,
         now: Instant,
     ) -> Result<Self, HwsimError> {
         let (link, early) = HwsimLink::open().await?;
@@ -488,7 +528,7 @@ impl Hwsim {
     /// Messages from the kernel arriving at `now`.
     pub(crate) fn handle(
         &mut self,
-        world: &mut SimWorld,
+        world: &mut impl HwsimAir,
         now: Instant,
         msgs: Vec<Result<FromKernel, MsgError>>,
     ) {
@@ -505,7 +545,7 @@ impl Hwsim {
 
     /// Sends the kernel what the radios have for it. A failed send is counted and logged;
     /// the radio goes on.
-    pub(crate) fn flush(&mut self, world: &mut SimWorld) {
+    pub(crate) fn flush(&mut self, world: &mut impl HwsimAir) {
         for m in self.radios.poll_output(world.medium_mut()) {
             if let Err(e) = self.link.send(&m) {
                 self.radios.counters.send_failed += 1;
@@ -515,7 +555,7 @@ impl Hwsim {
     }
 
     /// Logs what every radio did.
-    pub(crate) fn log_summary(&self, world: &SimWorld) {
+    pub(crate) fn log_summary(&self, world: &impl HwsimAir) {
         for (radio, _, c) in self.radios.radios(world.medium()) {
             tracing::info!(
                 %radio,

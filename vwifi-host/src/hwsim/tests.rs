@@ -12,6 +12,7 @@ use vwifi_core::{Instant, MacAddr};
 
 use super::msg::{FromKernel, KernelFrame, MsgError, ToKernel, TxRates, TX_STAT_ACK};
 use super::*;
+use crate::world::{HostNode, SimWorld};
 
 fn radio(n: u8) -> MacAddr {
     MacAddr::from([0x42, 0, 0, 0, n, 0])
@@ -56,12 +57,12 @@ fn sent(from: u8, frame: Bytes, freq: Option<u32>, cookie: u64) -> Result<FromKe
     }))
 }
 
-fn medium() -> Medium {
+fn medium() -> Medium<HostNode> {
     Medium::new(MediumConfig::default(), [9; 32]).unwrap()
 }
 
 /// Runs the medium up to `until`.
-fn run(medium: &mut Medium, until: Instant) {
+fn run(medium: &mut Medium<HostNode>, until: Instant) {
     while let Some(t) = medium.poll_timeout().filter(|&t| t <= until) {
         medium.handle_timeout(t);
     }

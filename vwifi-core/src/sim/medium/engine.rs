@@ -10,7 +10,7 @@ use super::phy::{frame_error_probability, PhyRate, ACK_LEN, FCS_LEN};
 use super::stats::LossCause;
 use super::{index, AckState, Airing, Medium, Position, Transmission, TxState};
 use crate::channel::Channel;
-use crate::radio::{NodeId, RxMeta, TxStatus};
+use crate::radio::{Node, NodeId, RxMeta, TxStatus};
 use crate::sim::pcap::RadioInfo;
 use crate::time::Instant;
 
@@ -29,7 +29,7 @@ enum Event {
     Timer(NodeId),
 }
 
-impl Medium {
+impl<N: Node> Medium<N> {
     /// When the next event is due, if any: a frame ending, a backoff ending, a node's timer, or
     /// now if a node changed through [`Medium::node_mut`] waits to be serviced.
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::*;
 use crate::radio::TxStatus;
 use crate::sim::pcap::{PcapFile, Radiotap};
+use crate::sim::AirNode;
 use crate::testing::frames::{self, mac};
 use crate::testing::{Bound, ScriptedNode, World};
 use crate::wire::{ControlFrame, FcFlags, Frame, FrameView};
@@ -556,17 +557,18 @@ fn api_misuse_is_reported() {
         Err(MediumError::UnknownNode(NodeId(99)))
     );
     assert!(m.set_position(a, Position::new(f64::NAN, 0.0)).is_err());
-    assert!(m.node_as::<Stubborn>(a).is_none());
+    // A node is given back as its own type only.
+    assert!(m.node_as::<crate::sim::ap::SoftAp>(a).is_none());
     let bad = MediumConfig {
         extra_loss: -1.0,
         ..MediumConfig::default()
     };
-    assert!(Medium::new(bad, [0; 32]).is_err());
+    assert!(Medium::<AirNode>::new(bad, [0; 32]).is_err());
 }
 
-/// A node that always asks to be woken at time zero.
+/// A node that always asks to be woken at time zero, counting its wake-ups.
 struct Stubborn {
-    wakes: u32,
+    wakes: std::sync::Arc<core::sync::atomic::AtomicU32>,
 }
 
 impl Node for Stubborn {
@@ -576,7 +578,8 @@ impl Node for Stubborn {
     fn handle_rx(&mut self, _: Instant, _: &Bytes, _: crate::radio::RxMeta) {}
     fn handle_tx_status(&mut self, _: Instant, _: &Bytes, _: TxStatus) {}
     fn handle_timeout(&mut self, _: Instant) {
-        self.wakes += 1;
+        self.wakes
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     }
     fn poll_transmit(&mut self) -> Option<Bytes> {
         None
@@ -589,9 +592,13 @@ impl Node for Stubborn {
 #[test]
 fn a_node_asking_for_past_wakeups_cannot_stall_the_clock() {
     let mut world = World::new(18);
-    let id = world.add_node(Stubborn { wakes: 0 }, Placement::default());
+    let wakes = std::sync::Arc::default();
+    let stubborn = Stubborn {
+        wakes: std::sync::Arc::clone(&wakes),
+    };
+    world.add_node(AirNode::other(stubborn), Placement::default());
     world.run_until(Instant::from_micros(100));
-    let wakes = world.node::<Stubborn>(id).wakes;
+    let wakes = wakes.load(core::sync::atomic::Ordering::Relaxed);
     assert!((99..=101).contains(&wakes), "{wakes} wakes");
 }
 
