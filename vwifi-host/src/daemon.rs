@@ -19,7 +19,7 @@ use crate::config::{
     control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
 };
 use crate::control::serve_control;
-use crate::driver::{Driver, World};
+use crate::driver::{Driver, HostRadio};
 use crate::error::HostError;
 use crate::nl80211::Nl80211Radio;
 use crate::ports::netns::attach as attach_netns;
@@ -168,14 +168,14 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                         .unwrap_or_default()
                 })
                 .collect();
-            (World::from(world), "sim", networks)
+            (Box::new(world) as Box<dyn HostRadio>, "sim", networks)
         }
         RadioKind::Nl80211 => {
             let radio = Nl80211Radio::open(&cfg.radio, cfg.mux.max_stations)
                 .await
                 .map_err(HostError::Nl80211)?;
             let card = format!("{} (#{})", radio.wiphy().name, radio.wiphy().index);
-            (World::Nl80211(radio), "nl80211", vec![card])
+            (Box::new(radio) as Box<dyn HostRadio>, "nl80211", vec![card])
         }
     };
     let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
@@ -304,8 +304,8 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         let _ = stop_tx.send(true);
         Ok(())
     };
-    // The simulated world is not `Send` (the medium holds its nodes as trait objects): the
-    // driver runs on this thread, the guests' and control tasks on the runtime's workers.
+    // The driver runs on this thread, the guests' and control tasks on the runtime's workers
+    // (its radio is `Send`: parts of it may move to other threads later).
     let (summary, attached) = tokio::join!(driver.run(cmd_rx, stop_rx), stop);
     let mut guests = acceptor.await.map_err(HostError::Task)?;
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {

@@ -1,7 +1,8 @@
 //! The driver: the one task that runs the radio in real time for every guest.
 //!
-//! Like quinn's `ConnectionDriver`, one task ([`Driver::run`]) owns the sans-IO state (the
-//! [`SimWorld`]: medium, APs, the Mux as the host's radio) and is the only one to touch it.
+//! Like quinn's `ConnectionDriver`, one task ([`Driver::run`]) owns the sans-IO state (its
+//! radio behind [`HostRadio`]: the [`SimWorld`] with its medium, APs and the Mux as the host's
+//! radio, or a real card) and is the only one to touch it.
 //! Each turn it
 //! 1. advances the world to the clock's `now` ([`TokioClock`]: time since the daemon started,
 //!    as a [`vwifi_core::Instant`]), bridging the APs' uplinks;
@@ -39,7 +40,6 @@ use vwifi_core::{Instant, MacAddr};
 use crate::clock::TokioClock;
 use crate::command::{Admitted, Command, TapShared};
 use crate::error_text::error_chain;
-use crate::nl80211::Nl80211Radio;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -52,102 +52,6 @@ pub(crate) const REASON_LEAVING: u16 = 3;
 
 /// How long the air runs after the last guests were removed, so their deauthentications go out.
 const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
-
-/// The radio the driver runs: the simulated world, or a real card through nl80211.
-// One per daemon, built once and never moved on a hot path: the size difference is harmless.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub(crate) enum World {
-    /// The simulated medium, its APs and the Mux as the host's radio.
-    Sim(SimWorld),
-    /// A real card ([`crate::nl80211`]): the kernel's MLME, one interface per station.
-    Nl80211(Nl80211Radio),
-}
-
-impl From<SimWorld> for World {
-    fn from(w: SimWorld) -> Self {
-        Self::Sim(w)
-    }
-}
-
-impl World {
-    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
-        match self {
-            Self::Sim(w) => w.admit(cfg),
-            Self::Nl80211(r) => r.admit(cfg),
-        }
-    }
-
-    fn station_mac(&self, guest: GuestId) -> Option<MacAddr> {
-        match self {
-            Self::Sim(w) => w.mux().and_then(|m| m.station(guest)).map(|s| s.mac()),
-            Self::Nl80211(r) => r.station_mac(guest),
-        }
-    }
-
-    fn remove(&mut self, now: Instant, guest: GuestId) {
-        match self {
-            Self::Sim(w) => w.remove(now, guest),
-            Self::Nl80211(r) => r.remove(guest),
-        }
-    }
-
-    fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message) {
-        match self {
-            Self::Sim(w) => w.guest_message(now, guest, msg),
-            Self::Nl80211(r) => r.guest_message(guest, msg),
-        }
-    }
-
-    fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
-        match self {
-            Self::Sim(w) => w.take_guest_messages(guest),
-            Self::Nl80211(r) => r.take_guest_messages(guest),
-        }
-    }
-
-    fn advance(&mut self, now: Instant) {
-        if let Self::Sim(w) = self {
-            w.advance(now);
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            Self::Sim(w) => w.poll_timeout(),
-            Self::Nl80211(_) => None,
-        }
-    }
-
-    fn run_for(&mut self, span: Duration) {
-        if let Self::Sim(w) = self {
-            w.run_for(span);
-        }
-    }
-
-    fn mux(&self) -> Option<&vwifi_core::mux::Mux> {
-        match self {
-            Self::Sim(w) => w.mux(),
-            Self::Nl80211(_) => None,
-        }
-    }
-
-    /// The simulated world, if that is the radio (hwsim and the uplink TAP join it).
-    fn sim(&self) -> Option<&SimWorld> {
-        match self {
-            Self::Sim(w) => Some(w),
-            Self::Nl80211(_) => None,
-        }
-    }
-
-    /// [`World::sim`], mutably.
-    fn sim_mut(&mut self) -> Option<&mut SimWorld> {
-        match self {
-            Self::Sim(w) => Some(w),
-            Self::Nl80211(_) => None,
-        }
-    }
-}
 
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
 async fn radio_event(
@@ -175,7 +79,7 @@ pub(crate) struct Summary {
 }
 
 #[derive(Debug)]
-struct GuestEntry {
+pub(crate) struct GuestEntry {
     name: String,
     agent: Option<String>,
     peer: PeerInfo,
@@ -203,7 +107,7 @@ struct PendingConnect {
 /// The task that owns the world. See the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct Driver {
-    world: World,
+    world: Box<dyn HostRadio>,
     clock: TokioClock,
     guests: BTreeMap<GuestId, GuestEntry>,
     link_queue: usize,
@@ -218,9 +122,9 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// A driver of `world` on `clock`, with outboxes of `link_queue` messages.
-    pub(crate) fn new(world: impl Into<World>, clock: TokioClock, link_queue: usize) -> Self {
+    pub(crate) fn new(world: Box<dyn HostRadio>, clock: TokioClock, link_queue: usize) -> Self {
         Self {
-            world: world.into(),
+            world,
             clock,
             guests: BTreeMap::new(),
             link_queue: link_queue.max(1),
@@ -270,10 +174,7 @@ impl Driver {
         mut shutdown: watch::Receiver<bool>,
     ) -> Summary {
         let clock = self.clock;
-        let mut radio_events = match &mut self.world {
-            World::Nl80211(r) => r.take_events(),
-            World::Sim(_) => None,
-        };
+        let mut radio_events = self.world.take_events();
         loop {
             let now = clock.now();
             self.world.advance(now);
@@ -296,18 +197,18 @@ impl Driver {
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
-                ev = radio_event(&mut radio_events) => match (ev, &mut self.world) {
-                    (Some((guest, msg)), World::Nl80211(r)) => {
-                        r.push_event(guest, msg);
+                ev = radio_event(&mut radio_events) => match ev {
+                    Some((guest, msg)) => {
+                        self.world.push_event(guest, msg);
                         // Take what else is there in one turn.
                         if let Some(rx) = radio_events.as_mut() {
                             for _ in 0..256 {
                                 let Ok((g, m)) = rx.try_recv() else { break };
-                                r.push_event(g, m);
+                                self.world.push_event(g, m);
                             }
                         }
                     }
-                    _ => radio_events = None,
+                    None => radio_events = None,
                 },
                 () = sleep => {}
             }
@@ -585,9 +486,7 @@ impl Driver {
             .map_err(|e| e.to_string())?;
         let mac = self
             .world
-            .mux()
-            .and_then(|m| m.station(adm.guest))
-            .map(|s| s.mac())
+            .station_mac(adm.guest)
             .ok_or_else(|| "the station vanished".to_owned())?;
         Ok((adm, mac))
     }
@@ -710,7 +609,7 @@ impl Driver {
         }
         // Carry the deauthentications onto the air.
         self.world.run_for(SHUTDOWN_AIR_TIME);
-        let stats = self.world.mux().map(|m| *m.stats()).unwrap_or_default();
+        let stats = self.world.mux_stats().unwrap_or_default();
         Summary {
             guests_served: self.connections,
             guests_at_shutdown: at_shutdown,
@@ -733,7 +632,10 @@ fn printable(text: &str, max: usize) -> String {
     out
 }
 
+mod radio;
 mod snapshot;
+
+pub(crate) use radio::HostRadio;
 
 #[cfg(test)]
 mod tests {
@@ -751,7 +653,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_outbox_drops_that_guests_messages_and_counts_them() {
-        let mut d = Driver::new(open_world(), TokioClock::start(), 1);
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 1);
         let adm = d.admit(PeerInfo::Anonymous).unwrap();
         for id in 1..=3 {
             d.handle(Command::Guest {
@@ -774,7 +676,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_tells_every_guest_it_was_disconnected_and_removes_it() {
-        let mut d = Driver::new(open_world(), TokioClock::start(), 8);
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 8);
         let mut a = d.admit(PeerInfo::Anonymous).unwrap();
         let mut b = d.admit(PeerInfo::Anonymous).unwrap();
         assert_ne!(a.name, b.name);
@@ -817,7 +719,8 @@ mod tests {
     async fn a_namespaces_network_is_recorded_when_joined_and_forgotten_on_disconnect() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateStore::open(dir.path()).unwrap();
-        let mut d = Driver::new(open_world(), TokioClock::start(), 64).with_state(Some(state));
+        let mut d =
+            Driver::new(Box::new(open_world()), TokioClock::start(), 64).with_state(Some(state));
         let (mut adm, _) = d.admit_netns("c1", Arc::default()).unwrap();
         d.handle(Command::Attached {
             guest: adm.guest,
@@ -856,6 +759,17 @@ mod tests {
         // A namespace whose link ends is forgotten.
         d.handle(Command::Gone { guest: adm.guest });
         assert_eq!(recorded(&d), None);
+    }
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_driver_and_its_radios_can_move_to_another_thread() {
+        // Compile-time: the driver owns its radio through `HostRadio` (no world enum), and
+        // the driver, the simulated world and a real card's radio are all `Send`.
+        assert_send::<Driver>();
+        assert_send::<SimWorld>();
+        assert_send::<crate::nl80211::Nl80211Radio>();
     }
 
     #[test]

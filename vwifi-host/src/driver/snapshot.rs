@@ -7,18 +7,27 @@ use vwifi_core::io::Clock as _;
 use vwifi_core::proto::StationState;
 use vwifi_core::Instant;
 
-use super::{Driver, GuestEntry, World};
+use std::collections::BTreeMap;
+
+use super::{Driver, GuestEntry};
 use crate::api::{ApSnapshot, GuestSnapshot, RadioSnapshot, Snapshot, SNAPSHOT_VERSION};
 use crate::nl80211::Nl80211Radio;
+use crate::world::SimWorld;
 
 impl Driver {
     /// The state of the radio, the APs and every guest.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let now = self.clock.now();
-        let world = match &self.world {
-            World::Sim(w) => w,
-            World::Nl80211(r) => return self.nl80211_snapshot(now, r),
-        };
+        self.world.snapshot(self.clock.now(), &self.guests)
+    }
+}
+
+/// The state of the simulated radio, its APs and `guests` at `now`.
+pub(crate) fn sim_snapshot(
+    world: &SimWorld,
+    now: Instant,
+    guests_of: &BTreeMap<GuestId, GuestEntry>,
+) -> Snapshot {
+    {
         let mut radio = RadioSnapshot {
             kind: "sim".into(),
             ..RadioSnapshot::default()
@@ -41,7 +50,7 @@ impl Driver {
                 .iter()
                 .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
                 .collect();
-            for (&id, entry) in &self.guests {
+            for (&id, entry) in guests_of {
                 let Some(report) = mux.report(id) else {
                     continue;
                 };
@@ -99,12 +108,17 @@ impl Driver {
             guests,
         }
     }
+}
 
-    /// The state of a real card's radio and every guest.
-    fn nl80211_snapshot(&self, now: Instant, r: &Nl80211Radio) -> Snapshot {
+/// The state of a real card's radio and `guests` at `now`.
+pub(crate) fn nl80211_snapshot(
+    r: &Nl80211Radio,
+    now: Instant,
+    guests_of: &BTreeMap<GuestId, GuestEntry>,
+) -> Snapshot {
+    {
         let mut details = r.details();
-        let ifaces: Vec<String> = self
-            .guests
+        let ifaces: Vec<String> = guests_of
             .keys()
             .filter_map(|id| r.ifname(*id).map(|n| format!("{n} (guest {})", id.0)))
             .collect();
@@ -116,8 +130,7 @@ impl Driver {
             details,
             ..RadioSnapshot::default()
         };
-        let guests = self
-            .guests
+        let guests = guests_of
             .iter()
             .filter_map(|(&id, entry)| {
                 let s = r.status(id)?;
