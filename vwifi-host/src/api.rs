@@ -197,7 +197,12 @@ impl GuestSnapshot {
     }
 }
 
-/// The answer to one request line.
-pub(crate) fn parse_request(line: &str) -> Result<Request, String> {
-    serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))
+/// A request line that is not a request.
+#[derive(Debug, thiserror::Error)]
+#[error("bad request: {0}")]
+pub(crate) struct BadRequest(#[from] serde_json::Error);
+
+/// The request of one request line.
+pub(crate) fn parse_request(line: &str) -> Result<Request, BadRequest> {
+    Ok(serde_json::from_str(line.trim())?)
 }

@@ -44,7 +44,7 @@ pub(crate) enum Command {
         /// deleted; counters of what the task dropped).
         shared: Arc<TapShared>,
         /// The guest and its station's address, or why not (already attached, radio full).
-        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), Refused>>,
     },
     /// A namespace's TAP is up and served: record the attachment, and rejoin the network
     /// recorded for it (after a restart).
@@ -62,14 +62,14 @@ pub(crate) enum Command {
         /// The guest's name.
         name: String,
         /// The guest and its station's address, or why not.
-        reply: oneshot::Sender<Result<(Admitted, MacAddr), String>>,
+        reply: oneshot::Sender<Result<(Admitted, MacAddr), Refused>>,
     },
     /// `detach --netns`: remove the station of a network namespace (its TAP goes with it).
     Detach {
         /// The namespace.
         netns: String,
         /// The guest removed, or why not.
-        reply: oneshot::Sender<Result<GuestId, String>>,
+        reply: oneshot::Sender<Result<GuestId, Refused>>,
     },
     /// A frame from the uplink TAP (the wired side of the APs' bridge).
     Wired {
@@ -108,4 +108,62 @@ pub(crate) struct TapShared {
     pub(crate) bad_inband: AtomicU64,
     /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`](crate::ports::netns::ERROR_REPLIES_PER_SECOND)).
     pub(crate) replies_suppressed: AtomicU64,
+}
+
+/// Why the driver refused an attach or a detach (the operator reads it in the control reply).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Refused {
+    /// `attach --netns` of a namespace that is attached already.
+    #[error("the network namespace {netns:?} is attached already")]
+    AlreadyAttached {
+        /// The namespace.
+        netns: String,
+    },
+    /// `detach --netns` of a namespace that is not attached.
+    #[error("the network namespace {netns:?} is not attached")]
+    NotAttached {
+        /// The namespace.
+        netns: String,
+    },
+    /// A guest of that name is served already (a VM attached twice).
+    #[error("a guest named {name:?} is served already")]
+    NameTaken {
+        /// The guest's name.
+        name: String,
+    },
+    /// The radio refused the station (no room, an address in use).
+    #[error(transparent)]
+    Admit(#[from] AdmitError),
+    /// The station was admitted but the radio does not know its address.
+    #[error("the station vanished")]
+    StationVanished,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_say_what_the_operator_must_know() {
+        let cases = [
+            (
+                Refused::AlreadyAttached { netns: "c1".into() },
+                "the network namespace \"c1\" is attached already",
+            ),
+            (
+                Refused::NotAttached { netns: "c1".into() },
+                "the network namespace \"c1\" is not attached",
+            ),
+            (
+                Refused::NameTaken {
+                    name: "vm:a".into(),
+                },
+                "a guest named \"vm:a\" is served already",
+            ),
+            (Refused::StationVanished, "the station vanished"),
+        ];
+        for (refused, text) in cases {
+            assert_eq!(refused.to_string(), text);
+        }
+    }
 }

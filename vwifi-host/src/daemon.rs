@@ -277,22 +277,21 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         for (netns, ifname, configured) in attachments {
             match attach_netns(&cmd_tx, netns.clone(), ifname).await {
                 Ok(_) => {}
-                Err(message) if configured => {
+                Err(source) if configured => {
                     let _ = stop_tx.send(true);
-                    return Err(HostError::Attach { netns, message });
+                    return Err(HostError::Attach { netns, source });
                 }
-                Err(message) => {
-                    tracing::warn!(%netns, error = %message, "a recorded attachment could not be restored: forgotten");
+                Err(e) => {
+                    tracing::warn!(%netns, error = %crate::error_text::error_chain(&e), "a recorded attachment could not be restored: forgotten");
                 }
             }
         }
         for vm in vms {
             let socket = vm.socket.display().to_string();
-            if let Err(message) =
-                crate::ports::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await
+            if let Err(source) = crate::ports::vhost_user::attach(&cmd_tx, vm.socket, vm.name).await
             {
                 let _ = stop_tx.send(true);
-                return Err(HostError::VhostUser { socket, message });
+                return Err(HostError::VhostUser { socket, source });
             }
         }
         drop(cmd_tx);

@@ -102,12 +102,13 @@ pub(crate) enum HostError {
     #[error("the daemon's answer is not valid")]
     ControlJson(#[source] serde_json::Error),
     /// A namespace of the configuration's `[[attach]]` could not be attached.
-    #[error("cannot attach the network namespace {netns:?} of the configuration: {message}")]
+    #[error("cannot attach the network namespace {netns:?} of the configuration")]
     Attach {
         /// The namespace.
         netns: String,
         /// Why.
-        message: String,
+        #[source]
+        source: crate::ports::netns::AttachError,
     },
     /// The state directory could not be used.
     #[error(transparent)]
@@ -122,12 +123,13 @@ pub(crate) enum HostError {
         source: io::Error,
     },
     /// A VM of the configuration's `[[vhost_user]]` could not be served.
-    #[error("cannot serve the vhost-user socket {socket} of the configuration: {message}")]
+    #[error("cannot serve the vhost-user socket {socket} of the configuration")]
     VhostUser {
         /// The socket path.
         socket: String,
         /// Why.
-        message: String,
+        #[source]
+        source: crate::ports::vhost_user::VhostUserError,
     },
     /// The hwsim radio could not start.
     #[error("cannot be the medium of the kernel's hwsim radios")]

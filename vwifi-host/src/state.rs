@@ -70,7 +70,7 @@ pub(crate) enum StateError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        reason: FileError,
     },
     /// The state file could not be written.
     #[error("cannot write the state file {} (set [host] state_dir to a directory the daemon can write)", path.display())]
@@ -80,6 +80,38 @@ pub(crate) enum StateError {
         /// The cause.
         #[source]
         source: io::Error,
+    },
+}
+
+/// What is wrong with a state file's text.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileError {
+    /// Not the JSON this daemon writes.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// Another version's layout.
+    #[error("version {found} (this daemon writes {STATE_VERSION})")]
+    Version {
+        /// The version in the file.
+        found: u32,
+    },
+    /// An attachment's names cannot be used.
+    #[error("attachments[{index}]: {error}")]
+    Names {
+        /// The attachment's index.
+        index: usize,
+        /// What is wrong with its names.
+        error: crate::ports::netns::NetnsError,
+    },
+    /// An attachment's profile has a bad field.
+    #[error("attachments[{index}].profile.{field}: {what}")]
+    Profile {
+        /// The attachment's index.
+        index: usize,
+        /// The field (`ssid_hex`, `psk`).
+        field: &'static str,
+        /// What is wrong with it.
+        what: String,
     },
 }
 
@@ -308,31 +340,34 @@ fn render(entries: &BTreeMap<String, Recorded>) -> Zeroizing<String> {
 }
 
 /// The entries of a state file's text, or what is wrong with it.
-fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, String> {
-    let form: FileForm = serde_json::from_str(text).map_err(|e| e.to_string())?;
+fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, FileError> {
+    let form: FileForm = serde_json::from_str(text)?;
     if form.version != STATE_VERSION {
-        return Err(format!(
-            "version {} (this daemon writes {STATE_VERSION})",
-            form.version
-        ));
+        return Err(FileError::Version {
+            found: form.version,
+        });
     }
     let mut entries = BTreeMap::new();
     for (i, a) in form.attachments.iter().enumerate() {
         crate::ports::netns::check_netns_name(&a.netns)
             .and_then(|()| crate::ports::netns::check_ifname(&a.ifname))
-            .map_err(|e| format!("attachments[{i}]: {e}"))?;
+            .map_err(|error| FileError::Names { index: i, error })?;
+        let bad = |field, what: String| FileError::Profile {
+            index: i,
+            field,
+            what,
+        };
         let profile = match &a.profile {
             None => None,
             Some(p) => {
-                let bytes = hex::decode(&p.ssid_hex)
-                    .map_err(|_| format!("attachments[{i}].profile.ssid_hex: not hex"))?;
-                let ssid = Ssid::new(&bytes)
-                    .map_err(|e| format!("attachments[{i}].profile.ssid_hex: {e}"))?;
+                let bytes =
+                    hex::decode(&p.ssid_hex).map_err(|_| bad("ssid_hex", "not hex".into()))?;
+                let ssid = Ssid::new(&bytes).map_err(|e| bad("ssid_hex", e.to_string()))?;
                 let psk = match &p.psk {
                     None => None,
-                    Some(h) => Some(Psk::from_hex(h).ok_or_else(|| {
-                        format!("attachments[{i}].profile.psk: not 64 hex digits")
-                    })?),
+                    Some(h) => Some(
+                        Psk::from_hex(h).ok_or_else(|| bad("psk", "not 64 hex digits".into()))?,
+                    ),
                 };
                 Some(Profile { ssid, psk })
             }

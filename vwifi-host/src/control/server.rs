@@ -10,6 +10,7 @@ use vwifi_transport_unix::PeerPolicy;
 
 use crate::api::{parse_request, Request, Response, MAX_REQUEST_LEN};
 use crate::command::Command;
+use crate::error_text::error_chain;
 use crate::ports;
 
 /// How long a control client gets to send its request.
@@ -63,7 +64,9 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
                 match ports::netns::attach(&cmds, netns, ifname).await {
                     Ok(a) => Response::Attached(a),
-                    Err(message) => Response::Error { message },
+                    Err(e) => Response::Error {
+                        message: error_chain(&e),
+                    },
                 }
             }
             Ok(Request::Detach { netns }) => {
@@ -77,14 +80,18 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                 }
                 match answer.await {
                     Ok(Ok(_)) => Response::Detached { netns },
-                    Ok(Err(message)) => Response::Error { message },
+                    Ok(Err(e)) => Response::Error {
+                        message: error_chain(&e),
+                    },
                     Err(_) => return,
                 }
             }
             Ok(Request::VhostUser { socket, name }) => {
                 match ports::vhost_user::attach(&cmds, socket.into(), name).await {
                     Ok(a) => Response::VhostUser(a),
-                    Err(message) => Response::Error { message },
+                    Err(e) => Response::Error {
+                        message: error_chain(&e),
+                    },
                 }
             }
             Ok(Request::Status) => {
@@ -97,7 +104,9 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                     Err(_) => return,
                 }
             }
-            Err(message) => Response::Error { message },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
         },
         Ok(Err(e)) => Response::Error {
             message: format!("cannot read the request: {e}"),

@@ -38,7 +38,7 @@ use vwifi_core::proto::{Credentials, Event, Message, RequestId, Ssid, MAX_AGENT_
 use vwifi_core::{Instant, MacAddr};
 
 use crate::clock::TokioClock;
-use crate::command::{Admitted, Command, TapShared};
+use crate::command::{Admitted, Command, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
@@ -319,7 +319,7 @@ impl Driver {
                         self.remove(now, id, "detached");
                         Ok(id)
                     }
-                    None => Err(format!("the network namespace {netns:?} is not attached")),
+                    None => Err(Refused::NotAttached { netns }),
                 };
                 let _ = reply.send(result);
             }
@@ -450,44 +450,40 @@ impl Driver {
         &mut self,
         netns: &str,
         shared: Arc<TapShared>,
-    ) -> Result<(Admitted, MacAddr), String> {
+    ) -> Result<(Admitted, MacAddr), Refused> {
         if self
             .guests
             .values()
             .any(|e| e.netns.as_deref() == Some(netns))
         {
-            return Err(format!(
-                "the network namespace {netns:?} is attached already"
-            ));
+            return Err(Refused::AlreadyAttached {
+                netns: netns.to_owned(),
+            });
         }
-        let adm = self
-            .admit_as(
-                format!("netns:{netns}"),
-                PeerInfo::Anonymous,
-                Some(netns.to_owned()),
-                Some(shared),
-            )
-            .map_err(|e| e.to_string())?;
+        let adm = self.admit_as(
+            format!("netns:{netns}"),
+            PeerInfo::Anonymous,
+            Some(netns.to_owned()),
+            Some(shared),
+        )?;
         let mac = self
             .world
             .station_mac(adm.guest)
-            .ok_or_else(|| "the station vanished".to_owned())?;
+            .ok_or(Refused::StationVanished)?;
         Ok((adm, mac))
     }
 
     /// Admits a guest named `name` (its address derives from the name), unless a guest of
     /// that name is served already.
-    fn admit_named(&mut self, name: String) -> Result<(Admitted, MacAddr), String> {
+    fn admit_named(&mut self, name: String) -> Result<(Admitted, MacAddr), Refused> {
         if self.guests.values().any(|e| e.name == name) {
-            return Err(format!("a guest named {name:?} is served already"));
+            return Err(Refused::NameTaken { name });
         }
-        let adm = self
-            .admit_as(name, PeerInfo::Anonymous, None, None)
-            .map_err(|e| e.to_string())?;
+        let adm = self.admit_as(name, PeerInfo::Anonymous, None, None)?;
         let mac = self
             .world
             .station_mac(adm.guest)
-            .ok_or_else(|| "the station vanished".to_owned())?;
+            .ok_or(Refused::StationVanished)?;
         Ok((adm, mac))
     }
 

@@ -43,12 +43,15 @@ pub(crate) enum FromPort {
 /// An Ethernet port served by [`serve`]: what differs between a TAP and a vhost-user NIC.
 #[async_trait]
 pub(crate) trait EthernetPort: Send {
+    /// What the port is, for its log lines (`TAP`, `vhost-user`).
+    const KIND: &'static str;
+
     /// The next frame from the guest, a check that passed, or the end of the port.
     async fn recv(&mut self) -> FromPort;
 
     /// Writes one frame to the guest; an error ends the port (a port that drops frames when
     /// full says so itself and returns `Ok`).
-    async fn send(&mut self, frame: Bytes) -> Result<(), String>;
+    async fn send(&mut self, frame: Bytes) -> std::io::Result<()>;
 
     /// Whether a data frame from `src` goes on to the driver while the station is (or is not)
     /// `associated`; a port may drop, and count, what the Mux would drop anyway. Default: all.
@@ -138,7 +141,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                             peer = src;
                         }
                         if let Err(e) = send_control(&mut port, reply, peer, &name).await {
-                            break e;
+                            break write_failed::<P>(&e);
                         }
                     }
                     continue;
@@ -152,7 +155,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                     continue;
                 }
                 if let Err(e) = port.send(frame).await {
-                    break e;
+                    break write_failed::<P>(&e);
                 }
                 continue;
             }
@@ -163,7 +166,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                     port.follow_link(up).await;
                 }
                 if let Err(e) = send_control(&mut port, msg, peer, &name).await {
-                    break e;
+                    break write_failed::<P>(&e);
                 }
                 continue;
             }
@@ -180,6 +183,11 @@ pub(crate) async fn serve<P: EthernetPort>(
     let _ = cmds.send(Command::Gone { guest }).await;
 }
 
+/// Why a port whose write failed ends.
+fn write_failed<P: EthernetPort>(e: &std::io::Error) -> String {
+    format!("{} write failed: {e}", P::KIND)
+}
+
 /// Writes one control message to the port, from [`HOST_MAC`] to `dst`; a message that cannot
 /// be framed is logged and dropped, a write error is returned.
 async fn send_control<P: EthernetPort>(
@@ -187,7 +195,7 @@ async fn send_control<P: EthernetPort>(
     msg: Message,
     dst: MacAddr,
     name: &str,
-) -> Result<(), String> {
+) -> std::io::Result<()> {
     match inband::frame_truncating(msg, HOST_MAC, dst) {
         Ok((frame, cut)) => {
             if cut > 0 {
@@ -219,6 +227,8 @@ mod tests {
 
     #[async_trait]
     impl EthernetPort for Fake {
+        const KIND: &'static str = "fake";
+
         async fn recv(&mut self) -> FromPort {
             let next = self.inbox.lock().unwrap().pop();
             match next {
@@ -226,7 +236,7 @@ mod tests {
                 None => std::future::pending().await,
             }
         }
-        async fn send(&mut self, frame: Bytes) -> Result<(), String> {
+        async fn send(&mut self, frame: Bytes) -> std::io::Result<()> {
             self.written.lock().unwrap().push(frame);
             Ok(())
         }

@@ -63,8 +63,8 @@ use vwifi_core::MacAddr;
 
 use super::ethernet::{self, EthernetPort, FromPort};
 use crate::api::Attachment;
-use crate::command::Command;
 pub(crate) use crate::command::TapShared;
+use crate::command::{Command, Refused};
 use crate::error_text::error_chain;
 
 /// Where the namespaces named by `ip netns` are.
@@ -365,17 +365,37 @@ fn in_namespace(
 
 pub(crate) use vwifi_netlink::Rtnl;
 
+/// Why `attach --netns` failed (the control reply shows it with its causes).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AttachError {
+    /// A bad name, or the TAP could not be created in the namespace.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// The driver refused the station.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The daemon is stopping.
+    #[error("the daemon is stopping")]
+    Stopping,
+    /// The task creating the TAP failed.
+    #[error("{0}")]
+    Task(tokio::task::JoinError),
+    /// The TAP could not be served asynchronously.
+    #[error("{0}")]
+    Async(io::Error),
+}
+
 /// Attaches the network namespace `netns`: admits its station, creates the TAP `ifname` in
 /// it (on a blocking thread) and serves the TAP ([`serve_tap`]) on a task of
-/// its own. The error is the message for the operator.
+/// its own.
 pub(crate) async fn attach(
     cmds: &mpsc::Sender<Command>,
     netns: String,
     ifname: String,
-) -> Result<Attachment, String> {
-    check_netns_name(&netns).map_err(|e| e.to_string())?;
-    check_ifname(&ifname).map_err(|e| e.to_string())?;
-    let stopping = || "the daemon is stopping".to_owned();
+) -> Result<Attachment, AttachError> {
+    check_netns_name(&netns)?;
+    check_ifname(&ifname)?;
+    let stopping = |_| AttachError::Stopping;
     let (reply, answer) = oneshot::channel();
     let shared = Arc::new(TapShared::default());
     cmds.send(Command::AdmitNetns {
@@ -384,13 +404,13 @@ pub(crate) async fn attach(
         reply,
     })
     .await
-    .map_err(|_| stopping())?;
-    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    .map_err(stopping)?;
+    let (adm, mac) = answer.await.map_err(|_| AttachError::Stopping)??;
     let (ns, ifn) = (netns.clone(), ifname.clone());
     let created = tokio::task::spawn_blocking(move || create_tap(&ns, &ifn, mac))
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| error_chain(&e)))
+        .map_err(AttachError::Task)
+        .and_then(|r| r.map_err(AttachError::Netns))
         .and_then(|created| {
             let CreatedTap {
                 dev,
@@ -401,14 +421,14 @@ pub(crate) async fn attach(
             } = created;
             tun_rs::AsyncDevice::new(dev)
                 .map(|tap| (tap, id, index, rtnl, reopened))
-                .map_err(|e| e.to_string())
+                .map_err(AttachError::Async)
         });
     let (tap, id, index, rtnl, reopened) = match created {
         Ok(tap) => tap,
-        Err(message) => {
-            tracing::warn!(%netns, %ifname, error = %message, "attach failed");
+        Err(e) => {
+            tracing::warn!(%netns, %ifname, error = %error_chain(&e), "attach failed");
             let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
-            return Err(message);
+            return Err(e);
         }
     };
     tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
@@ -431,7 +451,7 @@ pub(crate) async fn attach(
         ifname: ifname.clone(),
     })
     .await
-    .map_err(|_| stopping())?;
+    .map_err(stopping)?;
     Ok(Attachment {
         netns,
         ifname,
@@ -489,6 +509,8 @@ struct TapPort {
 
 #[async_trait]
 impl EthernetPort for TapPort {
+    const KIND: &'static str = "TAP";
+
     async fn recv(&mut self) -> FromPort {
         tokio::select! {
             r = self.tap.recv(&mut self.buf) => match r {
@@ -505,12 +527,8 @@ impl EthernetPort for TapPort {
         }
     }
 
-    async fn send(&mut self, frame: Bytes) -> Result<(), String> {
-        self.tap
-            .send(&frame)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("TAP write failed: {e}"))
+    async fn send(&mut self, frame: Bytes) -> io::Result<()> {
+        self.tap.send(&frame).await.map(|_| ())
     }
 
     /// What the Mux would drop anyway is dropped here, so that a container flooding its TAP

@@ -30,67 +30,92 @@ use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
 use super::ethernet::{self, EthernetPort, FromPort};
 use crate::api::VhostUserAttachment;
-use crate::command::Command;
+use crate::command::{Command, Refused};
 use crate::error_text::error_chain;
 
 /// The longest VM name.
 const MAX_NAME_LEN: usize = 64;
 
+/// Why `vhost-user` could not attach a VM (the control reply shows it with its causes).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum VhostUserError {
+    /// No name given and none in the socket path.
+    #[error("give --name: the socket path {socket} has no usable file name")]
+    NoName {
+        /// The socket path.
+        socket: String,
+    },
+    /// The name is empty or too long.
+    #[error("the VM name {name:?} must have 1 to {MAX_NAME_LEN} bytes")]
+    NameLength {
+        /// The name.
+        name: String,
+    },
+    /// The name has a space or a control character.
+    #[error("the VM name {name:?} contains a space or a control character")]
+    NameCharacters {
+        /// The name.
+        name: String,
+    },
+    /// The socket path is empty.
+    #[error("the vhost-user socket path is empty")]
+    EmptySocket,
+    /// The driver refused the station.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The daemon is stopping.
+    #[error("the daemon is stopping")]
+    Stopping,
+    /// The port could not listen on the socket.
+    #[error(transparent)]
+    Listen(#[from] vwifi_transport_virtio::VhostUserError),
+}
+
 /// The VM's name: `name`, or the socket's file stem; printable, at most 64 bytes.
-fn vm_name(socket: &std::path::Path, name: Option<String>) -> Result<String, String> {
+fn vm_name(socket: &std::path::Path, name: Option<String>) -> Result<String, VhostUserError> {
     let name = match name {
         Some(n) => n,
         None => socket
             .file_stem()
             .and_then(|s| s.to_str())
             .map(str::to_owned)
-            .ok_or_else(|| {
-                format!(
-                    "give --name: the socket path {} has no usable file name",
-                    socket.display()
-                )
+            .ok_or_else(|| VhostUserError::NoName {
+                socket: socket.display().to_string(),
             })?,
     };
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "the VM name {name:?} must have 1 to {MAX_NAME_LEN} bytes"
-        ));
+        return Err(VhostUserError::NameLength { name });
     }
     if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(format!(
-            "the VM name {name:?} contains a space or a control character"
-        ));
+        return Err(VhostUserError::NameCharacters { name });
     }
     Ok(name)
 }
 
 /// Admits the VM's station, listens on `socket` and serves the port on a task of its own.
-/// The error is the message for the operator.
 pub(crate) async fn attach(
     cmds: &mpsc::Sender<Command>,
     socket: PathBuf,
     name: Option<String>,
-) -> Result<VhostUserAttachment, String> {
+) -> Result<VhostUserAttachment, VhostUserError> {
     let name = vm_name(&socket, name)?;
     if socket.as_os_str().is_empty() {
-        return Err("the vhost-user socket path is empty".into());
+        return Err(VhostUserError::EmptySocket);
     }
-    let stopping = || "the daemon is stopping".to_owned();
     let (reply, answer) = oneshot::channel();
     cmds.send(Command::AdmitNamed {
         name: format!("vm:{name}"),
         reply,
     })
     .await
-    .map_err(|_| stopping())?;
-    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    .map_err(|_| VhostUserError::Stopping)?;
+    let (adm, mac) = answer.await.map_err(|_| VhostUserError::Stopping)??;
     let port = match VhostUserPort::listen(&socket, PortConfig::new(mac.0)) {
         Ok(port) => port,
         Err(e) => {
-            let message = error_chain(&e);
-            tracing::warn!(socket = %socket.display(), %name, error = %message, "vhost-user failed");
+            tracing::warn!(socket = %socket.display(), %name, error = %error_chain(&e), "vhost-user failed");
             let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
-            return Err(message);
+            return Err(e.into());
         }
     };
     tracing::info!(guest = adm.guest.0, socket = %socket.display(), %name, %mac, "vhost-user port listening");
@@ -140,6 +165,8 @@ struct VhostPort {
 
 #[async_trait]
 impl EthernetPort for VhostPort {
+    const KIND: &'static str = "vhost-user";
+
     async fn recv(&mut self) -> FromPort {
         match self.port.from_guest.recv().await {
             Some(frame) => FromPort::Frame(frame),
@@ -148,7 +175,7 @@ impl EthernetPort for VhostPort {
     }
 
     /// Queues the frame on the receive queue; without receive buffers it is dropped (logged).
-    async fn send(&mut self, frame: Bytes) -> Result<(), String> {
+    async fn send(&mut self, frame: Bytes) -> std::io::Result<()> {
         if !self.handle.send(frame) {
             tracing::trace!(guest = self.guest.0, name = %self.name, "frame for the VM dropped: no receive buffers");
         }
