@@ -18,6 +18,7 @@
 
 pub mod ccmp;
 mod error;
+pub mod kdf;
 pub mod keys;
 pub mod keywrap;
 pub mod mic;

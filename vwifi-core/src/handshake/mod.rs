@@ -15,6 +15,7 @@
 mod authenticator;
 mod error;
 mod rsne;
+pub mod sae;
 mod supplicant;
 #[cfg(test)]
 mod tests;
