@@ -16,6 +16,7 @@
 //! ```
 //! (or use [`crate::handshake::verify_recorded`]).
 
+pub mod bip;
 pub mod ccmp;
 mod error;
 pub mod kdf;
@@ -28,6 +29,8 @@ pub mod psk;
 pub use error::CryptoError;
 pub use keys::{Gtk, Kck, Kek, Pmk, Ptk, TemporalKey};
 pub use keywrap::{unwrap_key_data, wrap_key_data};
-pub use mic::{compute_mic, verify_mic, write_mic, MIC_LEN};
+pub use mic::{
+    compute_mic, compute_mic_cmac, verify_mic, verify_mic_cmac, write_mic, write_mic_cmac, MIC_LEN,
+};
 pub use prf::{derive_ptk, prf_sha1, Nonce};
 pub use psk::{derive_psk, Passphrase, Psk};

@@ -539,6 +539,16 @@ mod tests {
                 "elements" => ElementList::parse(&bytes).is_ok(),
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
+                "sae" => {
+                    use crate::handshake::sae::frame::{Commit, Confirm, TokenRequest};
+                    let (selector, body) = bytes.split_first().expect("selector byte");
+                    let h2e = selector & 2 != 0;
+                    match selector {
+                        1 => Confirm::parse(body).is_ok(),
+                        4 | 6 => TokenRequest::parse(body, h2e).is_ok(),
+                        _ => Commit::parse(body, h2e, 0).is_ok(),
+                    }
+                }
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");
