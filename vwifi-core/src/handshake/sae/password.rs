@@ -28,6 +28,18 @@ impl fmt::Debug for SaePassword {
     }
 }
 
+impl PartialEq for SaePassword {
+    /// Same password (compared in constant time) and identifier; the PT follows from them.
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            &self.password[..],
+            &other.password[..],
+        )) && self.identifier == other.identifier
+    }
+}
+
+impl Eq for SaePassword {}
+
 impl SaePassword {
     /// A password without identifier and without PT (hunting and pecking only).
     pub fn new(password: &[u8]) -> Self {
