@@ -433,6 +433,10 @@ pub struct ApCounters {
     pub uplink_tx_frames: u64,
     /// GTK rekeys completed.
     pub gtk_rekeys: u64,
+    /// SAE exchanges completed (WPA3).
+    pub sae_completed: u64,
+    /// Associations that resumed a cached PMKSA instead of running SAE (WPA3).
+    pub pmksa_resumed: u64,
     /// Dropped frames, by reason.
     pub dropped: DropCounters,
 }
@@ -1245,7 +1249,7 @@ impl SoftAp {
         sa: MacAddr,
         elements: &ElementList,
     ) -> Result<Option<Authenticator>, StatusCode> {
-        let Some(gtk) = &self.gtk else {
+        let Some((gtk, gtk_rsc)) = self.gtk.as_ref().map(|g| (g.gtk.clone(), g.last_pn)) else {
             return Ok(None);
         };
         let Some(rsne) = elements.get(crate::wire::ElementId::Rsn) else {
@@ -1271,8 +1275,8 @@ impl SoftAp {
             pmk,
             own_rsne: self.rsne_bytes.clone(),
             peer_rsne,
-            gtk: gtk.gtk.clone(),
-            gtk_rsc: gtk.last_pn,
+            gtk,
+            gtk_rsc,
             retry: self.cfg.handshake_retry,
         };
         let mut authenticator =

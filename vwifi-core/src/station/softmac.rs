@@ -206,6 +206,23 @@ impl SoftMac {
         self.mgmt(bssid, bssid, MgmtBody::Authentication(body))
     }
 
+    /// An SAE Authentication frame (algorithm 3) to `bssid`: a commit or confirm.
+    pub fn sae_auth(
+        &mut self,
+        bssid: MacAddr,
+        transaction: u16,
+        status: StatusCode,
+        body: Vec<u8>,
+    ) -> Bytes {
+        let body = Authentication {
+            algorithm: crate::wire::AuthAlgorithm::Sae,
+            transaction_seq: transaction,
+            status,
+            body,
+        };
+        self.mgmt(bssid, bssid, MgmtBody::Authentication(body))
+    }
+
     /// An association request to `bss`: its SSID, its rates echoed, and `rsne` (the
     /// station's choice of ciphers and AKM) for a protected network.
     pub fn assoc_request(

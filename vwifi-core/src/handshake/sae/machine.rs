@@ -196,6 +196,11 @@ impl Sae {
         self.h2e
     }
 
+    /// Whether nothing was sent or received yet (an initiator before [`Sae::start`]).
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Nothing
+    }
+
     /// Whether the peer is authenticated.
     pub fn is_accepted(&self) -> bool {
         self.state == State::Accepted

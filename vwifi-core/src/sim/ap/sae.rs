@@ -188,6 +188,7 @@ impl super::SoftAp {
                 SaeOutput::Send(frame) => self.send_sae(sa, frame),
                 SaeOutput::Complete { pmk, pmkid } => {
                     debug!(bssid = %self.cfg.bssid, sta = %sa, "SAE complete: station authenticated");
+                    self.counters.sae_completed += 1;
                     if let Some(sae) = &mut self.sae {
                         sae.cache(now, sa, pmk.clone(), pmkid);
                     }
@@ -254,7 +255,7 @@ impl super::SoftAp {
     /// The PMK for an association on a WPA3 BSS whose RSNE selects `akm`, with the IGTK to
     /// hand over if the station is MFP capable; or the status code refusing it.
     pub(super) fn wpa3_pmk(
-        &self,
+        &mut self,
         now: Instant,
         sa: MacAddr,
         rsne: &Rsne,
@@ -280,11 +281,15 @@ impl super::SoftAp {
                 let pmkid = rsne.pmkids.as_deref().and_then(|p| p.first());
                 match (sta.and_then(|s| s.sae_pmk.clone()), pmkid) {
                     // Open System authentication, then the PMKID of a cached PMKSA.
-                    (_, Some(id)) => sae
-                        .pmksa
-                        .find(now, sa, id)
-                        .map(|e| e.pmk.clone())
-                        .ok_or(StatusCode::InvalidPmkid)?,
+                    (_, Some(id)) => {
+                        let pmk = sae
+                            .pmksa
+                            .find(now, sa, id)
+                            .map(|e| e.pmk.clone())
+                            .ok_or(StatusCode::InvalidPmkid)?;
+                        self.counters.pmksa_resumed += 1;
+                        pmk
+                    }
                     (Some(pmk), None) => pmk,
                     (None, None) => return Err(StatusCode::InvalidPmkid),
                 }

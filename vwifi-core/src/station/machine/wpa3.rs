@@ -1,0 +1,178 @@
+//! WPA3-Personal on the station side: which AKM a join uses, the RSNE it sends, and the SAE
+//! exchange run as the authentication step of a join (IEEE 802.11-2020 12.4), with PMKSA
+//! caching so that a reconnect to the same AP skips SAE.
+
+use bytes::Bytes;
+use tracing::debug;
+
+use super::{BssEntry, Conn, Failure, Station};
+use crate::handshake::sae::Sae;
+use crate::handshake::sae::{Pmkid, SaeError, SaeOutput};
+use crate::handshake::Akm;
+use crate::proto::{Credentials, Security};
+use crate::time::Instant;
+use crate::wire::{AkmSuite, CipherSuite, RsnCapabilities, Rsne, StatusCode};
+
+/// The AKM a join to a network of `security` uses with `credentials`, `None` for an open
+/// network or a mismatch: SAE whenever offered and a passphrase is given (WPA3, and the
+/// WPA2/WPA3 transition mode), PSK otherwise.
+pub(super) fn choose_akm(security: Security, credentials: &Credentials) -> Option<Akm> {
+    match (security, credentials) {
+        (Security::Wpa3Sae | Security::Wpa2Wpa3, Credentials::Passphrase(_)) => Some(Akm::Sae),
+        (Security::Wpa2Psk, Credentials::Passphrase(_) | Credentials::Psk(_))
+        | (Security::Wpa2Wpa3, Credentials::Psk(_)) => Some(Akm::Psk),
+        _ => None,
+    }
+}
+
+/// Whether the BSS's RSNE requires management frame protection (MFPR).
+fn ap_requires_mfp(bss: &BssEntry) -> bool {
+    bss.rsne
+        .as_deref()
+        .and_then(|r| r.get(2..))
+        .and_then(|body| Rsne::parse(body).ok())
+        .and_then(|r| r.capabilities)
+        .is_some_and(|c| c.mfp_required())
+}
+
+/// The RSNE the station sends (association request, then message 2) for `akm`: CCMP-128 and
+/// the AKM; with SAE also MFPC (and MFPR if the AP requires it) and the PMKID of a cached
+/// PMKSA. With PSK exactly the WPA2 RSNE.
+pub(super) fn station_rsne(bss: &BssEntry, akm: Akm, pmkid: Option<Pmkid>) -> Rsne {
+    match akm {
+        Akm::Psk => Rsne::wpa2_psk(),
+        Akm::Sae => {
+            let mut caps = RsnCapabilities::MFPC;
+            if ap_requires_mfp(bss) {
+                caps |= RsnCapabilities::MFPR;
+            }
+            let mut rsne = Rsne::new(
+                CipherSuite::Ccmp128,
+                vec![CipherSuite::Ccmp128],
+                vec![AkmSuite::Sae],
+                RsnCapabilities(caps),
+            );
+            rsne.pmkids = pmkid.map(|id| vec![id]);
+            rsne
+        }
+    }
+}
+
+/// The connect failure an SAE failure is reported as.
+pub(super) fn sae_failure(e: &SaeError) -> Failure {
+    if e.is_wrong_password() {
+        return Failure::WrongPassphrase;
+    }
+    match e {
+        SaeError::Timeout { .. } => Failure::ApUnreachable,
+        SaeError::Rejected { status } => Failure::AuthRejected {
+            status: StatusCode::from(*status),
+        },
+        other => Failure::AuthRejected {
+            status: other
+                .status_code()
+                .unwrap_or(StatusCode::UnspecifiedFailure),
+        },
+    }
+}
+
+impl Station {
+    /// The SAE exchange of the join in progress, with the station's RNG.
+    fn sae_and_rng(&mut self) -> Option<(&mut Sae, &mut rand_chacha::ChaCha20Rng)> {
+        match &mut self.conn {
+            Conn::Auth(j) => j.sae.as_deref_mut().map(|s| (s, &mut self.rng)),
+            _ => None,
+        }
+    }
+
+    /// The BSS being joined.
+    fn join_target(&self) -> Option<&BssEntry> {
+        match &self.conn {
+            Conn::Auth(j) | Conn::Assoc(j) => Some(&j.bss),
+            _ => None,
+        }
+    }
+
+    /// The join waits for the SAE exchange's next retransmission time.
+    fn arm_sae_deadline(&mut self) {
+        if let Conn::Auth(j) = &mut self.conn {
+            j.deadline = j.sae.as_ref().and_then(|s| s.poll_timeout());
+        }
+    }
+
+    /// Sends the SAE commit (first call of a join) or whatever retransmission is due, then
+    /// acts on the exchange's outputs.
+    pub(super) fn sae_auth_step(&mut self, now: Instant) {
+        let Some((sae, rng)) = self.sae_and_rng() else {
+            return;
+        };
+        if sae.is_idle() {
+            if let Err(error) = sae.start(now, rng) {
+                debug!(%error, "SAE could not start");
+            }
+        } else {
+            sae.handle_timeout(now);
+        }
+        self.drain_sae(now);
+    }
+
+    /// An SAE Authentication frame from the target AP.
+    pub(super) fn on_sae_frame(
+        &mut self,
+        now: Instant,
+        transaction: u16,
+        status: StatusCode,
+        body: &[u8],
+    ) {
+        let Some((sae, rng)) = self.sae_and_rng() else {
+            return;
+        };
+        if let Err(error) = sae.handle_frame(now, transaction, status, body, rng) {
+            debug!(%error, "SAE frame refused");
+        }
+        self.drain_sae(now);
+    }
+
+    /// Sends the SAE frames, stores the PMK and moves on to association, or fails the join.
+    fn drain_sae(&mut self, now: Instant) {
+        loop {
+            let Some((sae, _)) = self.sae_and_rng() else {
+                return;
+            };
+            let Some(output) = sae.poll_output() else {
+                break;
+            };
+            match output {
+                SaeOutput::Send(f) => {
+                    let Some(bss) = self.join_target() else {
+                        return;
+                    };
+                    let (bssid, channel) = (bss.bssid, bss.channel);
+                    let frame: Bytes =
+                        self.softmac
+                            .sae_auth(bssid, f.transaction, f.status, f.body);
+                    self.transmit(frame, channel);
+                }
+                SaeOutput::Complete { pmk, pmkid } => {
+                    let Some(bssid) = self.join_target().map(|b| b.bssid) else {
+                        return;
+                    };
+                    debug!(%bssid, "SAE complete");
+                    self.pmksa.insert(now, bssid, pmk.clone(), pmkid);
+                    if let Some(p) = &mut self.profile {
+                        p.sae_pmk = Some(pmk);
+                    }
+                    self.start_assoc();
+                    return;
+                }
+                SaeOutput::Failed(error) => {
+                    debug!(%error, "SAE failed");
+                    let failure = sae_failure(&error);
+                    self.fail(now, failure, None);
+                    return;
+                }
+            }
+        }
+        self.arm_sae_deadline();
+    }
+}

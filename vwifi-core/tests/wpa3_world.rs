@@ -1,0 +1,136 @@
+//! WPA3-Personal on the simulated air (issue 15): guests join WPA3 and WPA2/WPA3 transition
+//! APs with SAE through the Mux, in virtual time.
+
+mod mux_lab;
+
+use std::time::Duration;
+
+use mux_lab::{ip_frame, two_networks, Lab, UPLINK_PEER};
+use vwifi_core::crypto::{derive_psk, Passphrase};
+use vwifi_core::handshake::sae::SaePassword;
+use vwifi_core::mux::MuxConfig;
+use vwifi_core::proto::{ConnectFailure, Credentials, Message, RequestId};
+use vwifi_core::sim::ap::{ApEvent, ApSecurity};
+
+const PASS_A: &str = "passphrase of A";
+
+/// The two-network lab with network 0 ("lab-a") made WPA3 (or transition) with its passphrase
+/// as the SAE password.
+fn wpa3_lab(seed: u64, transition: bool) -> Lab {
+    let mut lab = Lab::new(seed, &two_networks(), MuxConfig::default());
+    let transition_psk =
+        transition.then(|| derive_psk(&Passphrase::new(PASS_A).unwrap(), b"lab-a").unwrap());
+    lab.set_security(
+        0,
+        ApSecurity::Wpa3Sae {
+            password: SaePassword::new(PASS_A.as_bytes()),
+            transition_psk,
+        },
+    );
+    lab
+}
+
+/// Guest `g` sends a frame tagged `tag` to the uplink peer; it leaves AP 0's uplink.
+fn to_uplink(lab: &mut Lab, g: vwifi_core::demux::GuestId, tag: u8) {
+    let me = lab.mac(g);
+    lab.take(g);
+    lab.drain_uplink(0);
+    let before = lab.ap(0).counters().uplink_tx_frames;
+    lab.send(g, ip_frame(me, UPLINK_PEER, tag));
+    lab.drive_until(Duration::from_secs(5), |l| {
+        l.ap(0).counters().uplink_tx_frames > before
+    });
+    let frames = lab.drain_uplink(0);
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.src == me && f.payload.get(1) == Some(&tag)),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn wpa3_guest_joins_with_sae_and_passes_data_both_ways() {
+    let mut lab = wpa3_lab(21, false);
+    let g = lab.admit("ns-wpa3");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    assert_eq!(lab.ap(0).counters().sae_completed, 1);
+    to_uplink(&mut lab, g, 1);
+    // Down: from behind the uplink to the guest, CCMP with the SAE-derived PTK.
+    let me = lab.mac(g);
+    let now = lab.world.now();
+    lab.ap_mut(0).handle_uplink(
+        now,
+        vwifi_core::wire::EthernetFrame {
+            dst: me,
+            src: UPLINK_PEER,
+            ethertype: vwifi_core::wire::EtherType::Ipv4,
+            payload: bytes::Bytes::from_static(&[0x45, 9, 0, 20]),
+        },
+    );
+    lab.drive_until(Duration::from_secs(5), |l| {
+        l.data_received(g)
+            .iter()
+            .any(|e| e.payload.get(1) == Some(&9))
+    });
+}
+
+#[test]
+fn transition_ap_takes_a_wpa2_and_a_wpa3_guest_at_once() {
+    let mut lab = wpa3_lab(22, true);
+    let sae_guest = lab.admit("ns-sae");
+    let psk_guest = lab.admit("ns-psk");
+    // A passphrase makes the station choose SAE; a raw PSK can only do WPA2.
+    lab.connect(sae_guest, "lab-a", Some(PASS_A));
+    let psk = derive_psk(&Passphrase::new(PASS_A).unwrap(), b"lab-a").unwrap();
+    lab.connect_with(psk_guest, "lab-a", Credentials::Psk(psk));
+    lab.drive_until(Duration::from_secs(20), |l| {
+        l.connected(sae_guest) && l.connected(psk_guest)
+    });
+    assert_eq!(
+        lab.ap(0).counters().sae_completed,
+        1,
+        "one SAE, one PSK join"
+    );
+    assert_eq!(lab.ap(0).associated_count(), 2);
+    to_uplink(&mut lab, psk_guest, 2);
+    to_uplink(&mut lab, sae_guest, 3);
+}
+
+#[test]
+fn wrong_sae_password_is_told_as_wrong_passphrase() {
+    let mut lab = wpa3_lab(23, false);
+    let good = lab.admit("ns-good");
+    lab.connect(good, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(good));
+    let bad = lab.admit("ns-bad");
+    lab.connect(bad, "lab-a", Some("not the passphrase"));
+    lab.drive_until(Duration::from_secs(30), |l| l.failure(bad).is_some());
+    assert_eq!(lab.failure(bad), Some(ConnectFailure::WrongPassphrase));
+    assert!(lab.connected(good), "the other guest stays connected");
+    let bad_mac = lab.mac(bad);
+    let events: Vec<ApEvent> = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(e,
+            ApEvent::SaeFailed { sta, wrong_passphrase: true, .. } if *sta == bad_mac)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn reconnect_resumes_the_cached_pmksa_without_sae() {
+    let mut lab = wpa3_lab(24, false);
+    let g = lab.admit("ns-pmksa");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    assert_eq!(lab.ap(0).counters().sae_completed, 1);
+    lab.send(g, Message::Disconnect { id: RequestId(8) });
+    lab.drive_until(Duration::from_secs(5), |l| !l.connected(g));
+    lab.take(g);
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    assert_eq!(lab.ap(0).counters().sae_completed, 1, "no second SAE");
+    assert_eq!(lab.ap(0).counters().pmksa_resumed, 1);
+    to_uplink(&mut lab, g, 4);
+}
