@@ -54,6 +54,8 @@ enum State {
 pub struct Authenticator {
     cfg: AuthenticatorConfig,
     akm: Akm,
+    /// The RSNXE of the authenticator's beacons (element bytes), sent in message 3.
+    own_rsnxe: Option<Vec<u8>>,
     /// The IGTK and its last IPN, sent in messages 3 and group 1 (management frame protection).
     igtk: Option<(Igtk, u64)>,
     state: State,
@@ -82,6 +84,7 @@ impl Authenticator {
         let mut a = Self {
             cfg,
             akm,
+            own_rsnxe: None,
             igtk: None,
             state: State::AwaitMsg2,
             anonce,
@@ -97,6 +100,12 @@ impl Authenticator {
     /// The AKM the handshake runs with (the one the supplicant's RSNE selects).
     pub fn akm(&self) -> Akm {
         self.akm
+    }
+
+    /// Sets the RSN Extension element (whole) of the authenticator's beacons: message 3
+    /// carries it after the RSNE, as supplicants check (WPA3). Call before message 2 arrives.
+    pub fn set_own_rsnxe(&mut self, rsnxe: Vec<u8>) {
+        self.own_rsnxe = Some(rsnxe);
     }
 
     /// Sets the IGTK (and the last IPN used with it) to hand over in message 3 and in group
@@ -309,6 +318,9 @@ impl Authenticator {
             ),
             State::AwaitMsg4 { ptk } => {
                 let mut items = vec![KeyDataItem::Rsne(self.cfg.own_rsne.clone())];
+                if let Some(rsnxe) = &self.own_rsnxe {
+                    items.extend(parse_key_data(rsnxe).unwrap_or_default());
+                }
                 items.push(gtk_item(&self.cfg.gtk));
                 items.extend(self.igtk.as_ref().map(igtk_item));
                 build_frame(

@@ -45,6 +45,8 @@ enum State {
 pub struct Supplicant {
     cfg: SupplicantConfig,
     akm: Akm,
+    /// The RSNXE of the association request, whole, sent again in message 2 after the RSNE.
+    own_rsnxe: Option<Vec<u8>>,
     /// The IGTK and its IPN from the last message 3 or group message 1 that carried one.
     igtk: Option<(Igtk, u64)>,
     state: State,
@@ -65,6 +67,7 @@ impl Supplicant {
         Ok(Self {
             cfg,
             akm,
+            own_rsnxe: None,
             igtk: None,
             state: State::AwaitMsg1,
             snonce: None,
@@ -86,6 +89,12 @@ impl Supplicant {
             State::Established { ptk, .. } => Some(ptk),
             _ => None,
         }
+    }
+
+    /// Sets the RSN Extension element (whole) the association request carried: message 2
+    /// repeats it after the RSNE, as the authenticator checks (WPA3 with hash-to-element).
+    pub fn set_own_rsnxe(&mut self, rsnxe: Vec<u8>) {
+        self.own_rsnxe = Some(rsnxe);
     }
 
     /// The AKM the handshake runs with (from the supplicant's RSNE).
@@ -203,7 +212,11 @@ impl Supplicant {
             f.replay_counter,
             snonce,
             0,
-            self.cfg.own_rsne.clone(),
+            [
+                self.cfg.own_rsne.clone(),
+                self.own_rsnxe.clone().unwrap_or_default(),
+            ]
+            .concat(),
             Some(tptk.kck()),
         );
         self.last_counter = Some(f.replay_counter);

@@ -1284,6 +1284,11 @@ impl SoftAp {
         if let Some((igtk, ipn)) = igtk {
             authenticator.set_igtk(igtk, ipn);
         }
+        if let Some(rsnxe) = &self.rsnxe {
+            let mut bytes = Vec::new();
+            rsnxe.emit(&mut bytes);
+            authenticator.set_own_rsnxe(bytes);
+        }
         Ok(Some(authenticator))
     }
 

@@ -1176,6 +1176,12 @@ impl Station {
                     attempts: 0,
                     deadline: None,
                 });
+                let supplicant = supplicant.map(|mut s| {
+                    if akm == Akm::Sae {
+                        s.set_own_rsnxe(element_bytes(wpa3::station_rsnxe()));
+                    }
+                    s
+                });
                 match supplicant {
                     Ok(s) => self.set_conn(Conn::Handshake(Link {
                         bss,

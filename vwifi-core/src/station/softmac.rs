@@ -231,6 +231,18 @@ impl SoftMac {
         listen_interval: u16,
         rsne: Option<&Rsne>,
     ) -> Bytes {
+        self.assoc_request_with_rsnxe(bss, listen_interval, rsne, None)
+    }
+
+    /// [`SoftMac::assoc_request`] with an RSN Extension element after the RSNE (WPA3: the
+    /// station supports SAE hash-to-element).
+    pub fn assoc_request_with_rsnxe(
+        &mut self,
+        bss: &BssEntry,
+        listen_interval: u16,
+        rsne: Option<&Rsne>,
+        rsnxe: Option<&Element>,
+    ) -> Bytes {
         let mut capability = CapabilityInfo::ESS;
         if rsne.is_some() {
             capability |= CapabilityInfo::PRIVACY;
@@ -254,6 +266,9 @@ impl SoftMac {
         }
         if let Some(rsne) = rsne {
             elements.push(Element::Rsn(rsne.clone()));
+        }
+        if let Some(rsnxe) = rsnxe {
+            elements.push(rsnxe.clone());
         }
         let body = AssocRequest {
             capability: CapabilityInfo(capability),

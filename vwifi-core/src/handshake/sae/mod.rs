@@ -32,6 +32,10 @@ pub use machine::{AuthFrame, Role, Sae, SaeOutput, COMMIT, CONFIRM};
 pub use password::SaePassword;
 pub use pmksa::{Pmksa, PmksaCache};
 
+/// The RSN Extension element's "SAE hash-to-element" capability (IEEE 802.11-2020 9.4.2.241:
+/// bit 5 of the first octet; bits 0-3 hold the field length minus one, 0 here).
+pub const RSNXE_SAE_H2E: u8 = 1 << 5;
+
 /// The retransmission policy of SAE frames: hostapd's dot11RSNASAERetransPeriod is 40 ms with
 /// dot11RSNASAESync 5; over a shared, time-sliced radio a longer period avoids needless
 /// retransmissions.

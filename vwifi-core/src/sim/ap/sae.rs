@@ -13,17 +13,13 @@ use crate::addr::MacAddr;
 use crate::crypto::bip::Igtk;
 use crate::crypto::Pmk;
 use crate::handshake::sae::{
-    AntiClogging, AuthFrame, PmksaCache, Sae, SaeOutput, SaePassword, COMMIT, RETRY,
+    AntiClogging, AuthFrame, PmksaCache, Sae, SaeOutput, SaePassword, COMMIT, RETRY, RSNXE_SAE_H2E,
 };
 use crate::time::Instant;
 use crate::wire::{
     AkmSuite, AuthAlgorithm, Authentication, CipherSuite, Element, ElementId, MgmtBody,
     RsnCapabilities, Rsne, StatusCode,
 };
-
-/// The RSNXE's "SAE hash-to-element" capability bit (9.4.2.241: bit 5 of the first octet; bits
-/// 0-3 hold the field length minus one, here 0).
-pub(super) const RSNXE_SAE_H2E: u8 = 1 << 5;
 
 /// Open SAE exchanges from which the AP requires anti-clogging tokens (hostapd's default
 /// `sae_anti_clogging_threshold` is 5).

@@ -58,6 +58,15 @@ pub(super) fn station_rsne(bss: &BssEntry, akm: Akm, pmkid: Option<Pmkid>) -> Rs
     }
 }
 
+/// The RSN Extension element a WPA3 station sends in its association request and message 2:
+/// SAE hash-to-element supported (hostapd refuses an H2E station that does not say so).
+pub(super) fn station_rsnxe() -> crate::wire::Element {
+    crate::wire::Element::Other {
+        id: crate::wire::ElementId::RsnExtension,
+        data: vec![crate::handshake::sae::RSNXE_SAE_H2E],
+    }
+}
+
 /// The connect failure an SAE failure is reported as.
 pub(super) fn sae_failure(e: &SaeError) -> Failure {
     if e.is_wrong_password() {
