@@ -10,6 +10,8 @@ dump() {
     ip netns exec g1 /opt/vwifi-guest --link wlan0 status 2>&1 | grep -E 'state|rx|tx'
     kill "$(pidof vwifi-host)" 2>/dev/null; sleep 1
     grep -v -e TRACE -e transport /tmp/vwifi-host.log | cut -c12-300 | tail -n 40
+    echo "----- hostapd (SAE, association, EAPOL)"
+    grep -E 'SAE|EAPOL|WPA:|RSN|assoc|MIC|IE|Key' /tmp/hostapd-wlan0.log | grep -v -e 'nl80211:' | tail -n "${VWIFI_DUMP:-80}"
 }
 
 PWE=${SAE_PWE:-0}
@@ -18,7 +20,7 @@ hwsim_load 1 || fail "mac80211_hwsim"
 modprobe tun || fail "tun"
 mkdir -p /run/vwifi
 printf '[sim]\nseed = 1\n[hwsim]\n' > /tmp/host.toml
-RUST_LOG=${VWIFI_LOG:-info,vwifi_core::station=debug,vwifi_host::hwsim=debug} /opt/vwifi-host run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
+RUST_LOG=${VWIFI_LOG:-info,vwifi_core=debug,vwifi_host::hwsim=debug} /opt/vwifi-host run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
 wait_for 10 "grep -q 'registered as the medium' /tmp/vwifi-host.log" || fail "vwifi-host did not register"
 
 cat > /tmp/hostapd-wlan0.conf <<EOT
@@ -42,7 +44,11 @@ ip addr add 10.99.0.1/24 dev wlan0
 ip netns add g1
 /opt/vwifi-host attach --netns g1 || fail "attach --netns g1"
 ip netns exec g1 ip link set lo up
-ip netns exec g1 /opt/vwifi-guest --link wlan0 scan | tee /tmp/scan.txt
+for i in 1 2 3; do
+    ip netns exec g1 /opt/vwifi-guest --link wlan0 scan > /tmp/scan.txt 2>&1
+    grep -q lab3 /tmp/scan.txt && break
+done
+cat /tmp/scan.txt
 grep lab3 /tmp/scan.txt | grep -q WPA3 || fail "scan does not show lab3 as WPA3"
 echo "correct horse" | ip netns exec g1 /opt/vwifi-guest --link wlan0 connect lab3 --passphrase-stdin --timeout 40 \
     || { dump; fail "vwifi station could not join hostapd (SAE, sae_pwe=$PWE)"; }

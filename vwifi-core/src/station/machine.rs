@@ -1177,7 +1177,7 @@ impl Station {
                     deadline: None,
                 });
                 let supplicant = supplicant.map(|mut s| {
-                    if akm == Akm::Sae {
+                    if akm == Akm::Sae && bss.sae_h2e {
                         s.set_own_rsnxe(element_bytes(wpa3::station_rsnxe()));
                     }
                     s
