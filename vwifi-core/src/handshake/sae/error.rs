@@ -57,6 +57,13 @@ pub enum SaeError {
         /// The status code of its reply.
         status: u16,
     },
+    /// The peer refused our confirm (hostapd answers a confirm that does not verify with
+    /// status 1 or 15): it holds another password.
+    #[error("SAE confirm refused by the peer with status {status} (wrong password?)")]
+    ConfirmRejected {
+        /// The status code of its reply.
+        status: u16,
+    },
     /// The peer's commit carries no anti-clogging token, or a wrong one, while this responder
     /// requires one; answer with status 76 and a token.
     #[error("SAE anti-clogging token required")]
@@ -93,17 +100,20 @@ impl SaeError {
             Self::PweMethodMismatch { .. } => Some(StatusCode::UnspecifiedFailure),
             Self::UnexpectedFrame { .. }
             | Self::Rejected { .. }
+            | Self::ConfirmRejected { .. }
             | Self::NoPasswordElement
             | Self::Timeout { .. } => None,
         }
     }
 
     /// Whether the failure most likely means the two sides hold different passwords: the
-    /// peer's confirm did not verify, the peer refused ours (status 15) or never answered it.
+    /// peer's confirm did not verify, the peer refused ours, or never answered it.
     pub fn is_wrong_password(&self) -> bool {
         matches!(
             self,
-            Self::ConfirmMismatch | Self::Timeout { what: "confirm" }
-        ) || matches!(self, Self::Rejected { status } if *status == u16::from(StatusCode::ChallengeFailure))
+            Self::ConfirmMismatch
+                | Self::ConfirmRejected { .. }
+                | Self::Timeout { what: "confirm" }
+        )
     }
 }

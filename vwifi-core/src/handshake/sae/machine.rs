@@ -350,9 +350,14 @@ impl Sae {
 
     fn initiator_confirm(&mut self, status: StatusCode, body: &[u8]) -> Result<(), SaeError> {
         if !status.is_success() {
-            return Err(self.fail(SaeError::Rejected {
-                status: status.into(),
-            }));
+            // A refusal in answer to our confirm: the peer could not verify it.
+            let status = status.into();
+            let e = if self.state == State::Confirmed {
+                SaeError::ConfirmRejected { status }
+            } else {
+                SaeError::Rejected { status }
+            };
+            return Err(self.fail(e));
         }
         if self.state != State::Confirmed {
             return Err(self.unexpected("confirm"));

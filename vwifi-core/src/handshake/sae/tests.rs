@@ -449,3 +449,42 @@ fn debug_output_hides_secrets() {
     assert!(!text.contains("hunter2"), "{text}");
     assert!(!text.contains("104, 117"), "{text}");
 }
+
+/// hostapd answers a confirm that does not verify with status 1 (or 15): the station tells a
+/// wrong password, not a generic refusal.
+#[test]
+fn confirm_refused_with_status_1_is_a_wrong_password() {
+    let mut p = Pair::new(b"pw", b"pw", false);
+    p.sta.start(Instant::ZERO, &mut rng(1)).unwrap();
+    let Some(SaeOutput::Send(c)) = p.sta.poll_output() else {
+        panic!()
+    };
+    p.ap.handle_frame(Instant::ZERO, COMMIT, c.status, &c.body, &mut rng(2))
+        .unwrap();
+    let Some(SaeOutput::Send(ap_commit)) = p.ap.poll_output() else {
+        panic!()
+    };
+    p.sta
+        .handle_frame(
+            Instant::ZERO,
+            COMMIT,
+            ap_commit.status,
+            &ap_commit.body,
+            &mut rng(1),
+        )
+        .unwrap();
+    let e = p
+        .sta
+        .handle_frame(
+            Instant::ZERO,
+            CONFIRM,
+            StatusCode::UnspecifiedFailure,
+            &[],
+            &mut rng(1),
+        )
+        .unwrap_err();
+    assert_eq!(e, SaeError::ConfirmRejected { status: 1 });
+    assert!(e.is_wrong_password());
+    // The same status in answer to a commit is a plain refusal.
+    assert!(!SaeError::Rejected { status: 1 }.is_wrong_password());
+}
