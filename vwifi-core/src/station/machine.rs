@@ -724,9 +724,15 @@ impl Station {
                 j.attempts += 1;
                 j.deadline = Some(now + timeout);
                 let rsne = j.akm.map(|akm| wpa3::station_rsne(&j.bss, akm, j.pmkid));
-                let frame = self
-                    .softmac
-                    .assoc_request(&j.bss, listen_interval, rsne.as_ref());
+                // Only to an AP that advertises hash-to-element: hostapd keeps the association
+                // request's RSNXE, and message 2 must repeat it.
+                let rsnxe = (j.akm == Some(Akm::Sae) && j.bss.sae_h2e).then(wpa3::station_rsnxe);
+                let frame = self.softmac.assoc_request_with_rsnxe(
+                    &j.bss,
+                    listen_interval,
+                    rsne.as_ref(),
+                    rsnxe.as_ref(),
+                );
                 (Some(frame), j.bss.channel, false)
             }
             _ => return,
