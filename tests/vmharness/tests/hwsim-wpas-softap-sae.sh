@@ -58,7 +58,9 @@ sta_wait_connected wlan0 40 sta || { dump; fail "wpa_supplicant did not join the
 log "TIMING: wpa_supplicant joined the vwifi AP (WPA3-SAE) $(awk "BEGIN{print $(now) - $t0}") s after it started"
 ip netns exec sta wpa_cli -p /run/wpa_supplicant -i wlan0 status | grep -E '^(bssid|freq|ssid|wpa_state|key_mgmt|pairwise_cipher|pmf|sae_group)=' | tee /tmp/wpas-status.txt
 grep -q 'key_mgmt=SAE' /tmp/wpas-status.txt || fail "wpa_supplicant did not use SAE"
-grep -E 'SAE: (Using PT|H2E|Derive PT|.*hash-to-element)' /tmp/wpa-wlan0.log | head -n 3
+# Hash-to-element: wpa_supplicant's commit carries status 126 (SAE_HASH_TO_ELEMENT).
+grep -iE 'h2e|status_code=126|hash.to.element' /tmp/wpa-wlan0.log | head -n 3
+grep -qiE 'H2E|status_code=126' /tmp/wpa-wlan0.log || fail "wpa_supplicant did not use hash-to-element"
 ip netns exec sta ip addr add 10.77.0.3/24 dev wlan0
 ip netns exec g1 ip addr add 10.77.0.2/24 dev wlan0
 ip netns exec sta ping -c 3 -i 0.5 -W 5 10.77.0.2 > /dev/null
