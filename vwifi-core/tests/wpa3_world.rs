@@ -134,3 +134,30 @@ fn reconnect_resumes_the_cached_pmksa_without_sae() {
     assert_eq!(lab.ap(0).counters().pmksa_resumed, 1);
     to_uplink(&mut lab, g, 4);
 }
+
+#[test]
+fn with_pmf_the_guests_deauthentication_goes_protected_and_is_taken() {
+    use vwifi_core::sim::ap::{DropReason, LeaveReason};
+    let mut lab = wpa3_lab(25, false);
+    let g = lab.admit("ns-pmf");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    let me = lab.mac(g);
+    let _ = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).count();
+    lab.send(g, Message::Disconnect { id: RequestId(9) });
+    let mut events = Vec::new();
+    lab.drive_until(Duration::from_secs(5), |l| l.ap(0).station(me).is_none());
+    events.extend(std::iter::from_fn(|| lab.ap_mut(0).poll_event()));
+    // The AP holds the station's keys and PMF: only a CCMP-protected deauthentication could
+    // have removed it (an unprotected one is dropped as such).
+    assert!(
+        events.iter().any(|e| matches!(e,
+            ApEvent::Left { sta, reason: LeaveReason::Deauthenticated(_) } if *sta == me)),
+        "{events:?}"
+    );
+    assert_eq!(lab.ap(0).counters().dropped.get(DropReason::Unprotected), 0);
+    assert_eq!(
+        lab.ap(0).counters().dropped.get(DropReason::DecryptFailed),
+        0
+    );
+}

@@ -115,6 +115,11 @@ impl Authenticator {
         self.igtk = Some((igtk, ipn));
     }
 
+    /// Whether an IGTK is handed over: management frame protection was negotiated.
+    pub fn has_igtk(&self) -> bool {
+        self.igtk.is_some()
+    }
+
     /// Whether the 4-way handshake has completed (and not failed since).
     pub fn is_established(&self) -> bool {
         matches!(

@@ -64,6 +64,7 @@
 //! ```
 
 mod frames;
+mod pmf;
 mod sae;
 mod station;
 #[cfg(test)]
@@ -789,7 +790,7 @@ impl SoftAp {
     }
 
     fn send_deauth(&mut self, da: MacAddr, reason: ReasonCode) {
-        self.send_mgmt(
+        self.send_mgmt_pmf(
             da,
             MgmtBody::Deauthentication(Deauthentication::new(reason)),
         );
@@ -1210,6 +1211,7 @@ impl SoftAp {
         sta.clear_association();
         sta.aid = Some(aid);
         sta.listen_interval = listen_interval;
+        sta.mfp = authenticator.as_ref().is_some_and(Authenticator::has_igtk);
         sta.authenticator = authenticator;
         sta.gtk_generation = generation;
         sta.authorized = open;
@@ -1636,6 +1638,11 @@ impl Node for SoftAp {
         if meta.channel != self.cfg.channel {
             return;
         }
+        // Protected management frames (PMF) are decrypted before they are parsed.
+        let Some(unprotected) = self.pmf_rx(frame) else {
+            return;
+        };
+        let frame = &unprotected;
         let parsed = match Frame::parse_bytes(frame) {
             Ok(f) => f,
             Err(e) => {

@@ -397,6 +397,12 @@ impl Station {
     /// or a beacon or probe response. Anything else is ignored; bad frames are counted, never
     /// an error.
     pub fn handle_frame(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        // Protected management frames (PMF) are checked and decrypted before they are parsed.
+        let Some(frame) = self.receive_pmf(frame) else {
+            self.sync(now);
+            return;
+        };
+        let frame = &frame;
         match Frame::parse_bytes(frame) {
             Ok(Frame::Management(m)) => self.on_mgmt(now, m, meta),
             Ok(Frame::Data(d)) => self.on_data(now, frame, &d, meta),
@@ -1401,7 +1407,10 @@ impl Station {
                 }
                 handshake::Output::InstallPairwise(tk) => self.softmac.install_ptk(tk),
                 handshake::Output::InstallGroup { gtk, rsc } => self.softmac.install_gtk(gtk, rsc),
-                handshake::Output::Complete => self.connected(now),
+                handshake::Output::Complete => {
+                    self.enable_pmf();
+                    self.connected(now);
+                }
                 handshake::Output::GroupKeyComplete => {}
                 handshake::Output::Failed(e) => self.handshake_failed(now, &e),
             }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
+use crate::crypto::bip::Igtk;
 use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{CryptoError, Gtk, TemporalKey};
 use crate::wire::{
@@ -102,6 +103,8 @@ struct PairwiseKey {
     tk: TemporalKey,
     tx_pn: u64,
     rx: ReplayCounters,
+    /// Receive counter of protected management frames (PMF).
+    mgmt_rx: ReplayCounters,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +123,8 @@ pub struct SoftMac {
     gtks: Vec<GroupKey>,
     /// Retransmissions of unicast data frames from the AP.
     duplicates: DuplicateFilter,
+    /// Management frame protection with the AP (802.11w): its IGTK and the last IPN accepted.
+    pmf: Option<(Igtk, u64)>,
 }
 
 impl SoftMac {
@@ -131,6 +136,7 @@ impl SoftMac {
             ptk: None,
             gtks: Vec::new(),
             duplicates: DuplicateFilter::new(),
+            pmf: None,
         }
     }
 
@@ -150,6 +156,7 @@ impl SoftMac {
             tk,
             tx_pn: 0,
             rx: ReplayCounters::new(),
+            mgmt_rx: ReplayCounters::new(),
         });
     }
 
@@ -166,7 +173,56 @@ impl SoftMac {
     pub fn clear_keys(&mut self) {
         self.ptk = None;
         self.gtks.clear();
+        self.pmf = None;
         self.duplicates = DuplicateFilter::new();
+    }
+
+    /// Turns management frame protection on with the AP's IGTK and its last IPN (the 4-way
+    /// handshake handed them over): robust management frames then go and must come protected.
+    pub fn enable_pmf(&mut self, igtk: Igtk, ipn: u64) {
+        self.pmf = Some((igtk, ipn));
+    }
+
+    /// Whether management frame protection is on.
+    pub fn pmf(&self) -> bool {
+        self.pmf.is_some()
+    }
+
+    /// Applies PMF to a management frame from `bssid` before it is parsed: a CCMP-protected
+    /// unicast frame is decrypted with the pairwise key (replay-checked); a group-addressed
+    /// deauthentication or disassociation must carry a valid BIP MME (IGTK, IPN); an
+    /// unprotected unicast one is refused. Without PMF, frames pass unchanged.
+    pub fn receive_mgmt(&mut self, raw: &Bytes) -> Result<Bytes, RxDrop> {
+        let Some((igtk, last_ipn)) = &mut self.pmf else {
+            return Ok(raw.clone());
+        };
+        let (Some(&b0), Some(&b1)) = (raw.first(), raw.get(1)) else {
+            return Ok(raw.clone());
+        };
+        let subtype = (b0 >> 4) & 0x0f;
+        // Deauthentication (12) and disassociation (10): the robust frames handled here.
+        let robust = subtype == 12 || subtype == 10;
+        let group = raw.get(4).is_some_and(|b| b & 1 != 0);
+        let protected = b1 & 0x40 != 0;
+        if protected {
+            let Some(ptk) = &mut self.ptk else {
+                return Err(RxDrop::NoKey);
+            };
+            let dec = ccmp::decrypt(&ptk.tk, raw).map_err(|_| RxDrop::DecryptFailed)?;
+            ptk.mgmt_rx.accept(0, dec.pn).map_err(|_| RxDrop::Replay)?;
+            return Ok(Bytes::from(dec.mpdu));
+        }
+        match (robust, group) {
+            (false, _) => Ok(raw.clone()),
+            (true, false) => Err(RxDrop::Unprotected),
+            (true, true) => {
+                let ipn = crate::crypto::bip::bip_verify(igtk, raw, *last_ipn)
+                    .map_err(|_| RxDrop::Unprotected)?;
+                *last_ipn = ipn;
+                // The MME is left on: parsers read it as one more element.
+                Ok(raw.clone())
+            }
+        }
     }
 
     /// Whether a pairwise key is installed.
@@ -278,10 +334,24 @@ impl SoftMac {
         self.mgmt(bss.bssid, bss.bssid, MgmtBody::AssocRequest(body))
     }
 
-    /// A deauthentication to `bssid` with `reason`.
+    /// A deauthentication to `bssid` with `reason`; CCMP-protected with the pairwise key
+    /// when management frame protection is on.
     pub fn deauth(&mut self, bssid: MacAddr, reason: ReasonCode) -> Bytes {
         let body = Deauthentication::new(reason);
-        self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body))
+        let frame = self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body));
+        match (&self.pmf, &mut self.ptk) {
+            (Some(_), Some(ptk)) => {
+                let pn = ptk.tx_pn + 1;
+                match ccmp::encrypt(&ptk.tk, 0, pn, &frame) {
+                    Ok(sealed) => {
+                        ptk.tx_pn = pn;
+                        Bytes::from(sealed)
+                    }
+                    Err(_) => frame,
+                }
+            }
+            _ => frame,
+        }
     }
 
     /// A null-data frame to `bssid` with the power-management bit set (`power_save`: the AP

@@ -29,6 +29,10 @@ pub(super) struct Station {
     pub(super) sae: Option<Box<Sae>>,
     /// The PMK of the completed SAE exchange (or of the PMKSA the station resumed).
     pub(super) sae_pmk: Option<Pmk>,
+    /// Management frame protection was negotiated (both RSNEs MFPC, WPA3).
+    pub(super) mfp: bool,
+    /// Receive replay counter of protected management frames.
+    pub(super) mgmt_replay: ReplayCounters,
     /// The pairwise temporal key, once the 4-way handshake installed it.
     pub(super) tk: Option<TemporalKey>,
     /// The last PN sent with `tk`.
@@ -75,6 +79,8 @@ impl Station {
             authenticator: None,
             sae: None,
             sae_pmk: None,
+            mfp: false,
+            mgmt_replay: ReplayCounters::new(),
             tk: None,
             tx_pn: 0,
             rx_replay: ReplayCounters::new(),

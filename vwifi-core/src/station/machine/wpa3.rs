@@ -86,6 +86,39 @@ pub(super) fn sae_failure(e: &SaeError) -> Failure {
 }
 
 impl Station {
+    /// Turns management frame protection on once the 4-way handshake handed over an IGTK
+    /// (both sides MFPC): robust management frames then go and must come protected.
+    pub(super) fn enable_pmf(&mut self) {
+        let igtk = match &self.conn {
+            Conn::Handshake(l) | Conn::Connected(l) => l
+                .supplicant
+                .as_ref()
+                .and_then(|s| s.igtk())
+                .map(|(k, ipn)| (k.clone(), ipn)),
+            _ => None,
+        };
+        if let Some((igtk, ipn)) = igtk {
+            debug!(station = %self.mac(), "management frame protection on");
+            self.softmac.enable_pmf(igtk, ipn);
+        }
+    }
+
+    /// A received frame with PMF applied: management frames go through
+    /// [`SoftMac::receive_mgmt`](crate::station::softmac::SoftMac::receive_mgmt); `None` if
+    /// it is dropped (counted).
+    pub(super) fn receive_pmf(&mut self, frame: &Bytes) -> Option<Bytes> {
+        if !self.softmac.pmf() || frame.first().is_none_or(|b| b & 0x0c != 0) {
+            return Some(frame.clone());
+        }
+        match self.softmac.receive_mgmt(frame) {
+            Ok(f) => Some(f),
+            Err(drop) => {
+                self.count_drop(drop);
+                None
+            }
+        }
+    }
+
     /// The SAE exchange of the join in progress, with the station's RNG.
     fn sae_and_rng(&mut self) -> Option<(&mut Sae, &mut rand_chacha::ChaCha20Rng)> {
         match &mut self.conn {
@@ -183,5 +216,72 @@ impl Station {
             }
         }
         self.arm_sae_deadline();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::crypto::bip::{bip_protect, Igtk};
+    use crate::crypto::{ccmp, TemporalKey};
+    use crate::station::softmac::{RxDrop, SoftMac};
+    use crate::wire::{Deauthentication, MgmtBody, MgmtFrame, ReasonCode};
+    use crate::MacAddr;
+
+    const AP: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
+    const STA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 2]);
+
+    fn deauth_to(da: MacAddr) -> Vec<u8> {
+        let frame = MgmtFrame::new(
+            da,
+            AP,
+            AP,
+            MgmtBody::Deauthentication(Deauthentication::new(ReasonCode::Unspecified)),
+        );
+        let mut out = Vec::new();
+        frame.emit(&mut out);
+        out
+    }
+
+    #[test]
+    fn with_pmf_only_protected_deauthentications_are_taken() {
+        let tk = TemporalKey::from_bytes([7; 16]);
+        let igtk = Igtk::new([9; 16], 4).unwrap();
+        let mut mac = SoftMac::new(STA);
+        mac.install_ptk(tk.clone());
+        let plain = Bytes::from(deauth_to(STA));
+        // Without PMF an unprotected deauthentication passes.
+        assert_eq!(mac.receive_mgmt(&plain), Ok(plain.clone()));
+        mac.enable_pmf(igtk.clone(), 0);
+        assert_eq!(mac.receive_mgmt(&plain), Err(RxDrop::Unprotected));
+        // CCMP-protected with the pairwise key: decrypted to the plain frame, once.
+        let sealed = Bytes::from(ccmp::encrypt(&tk, 0, 1, &plain).unwrap());
+        let mut expected = plain.to_vec();
+        expected[1] &= !0x40;
+        assert_eq!(mac.receive_mgmt(&sealed).unwrap(), Bytes::from(expected));
+        assert_eq!(mac.receive_mgmt(&sealed), Err(RxDrop::Replay));
+        let other = TemporalKey::from_bytes([8; 16]);
+        let forged = Bytes::from(ccmp::encrypt(&other, 0, 5, &plain).unwrap());
+        assert_eq!(mac.receive_mgmt(&forged), Err(RxDrop::DecryptFailed));
+        // Broadcast: only with a valid BIP MME, and a fresh IPN.
+        let broadcast = deauth_to(MacAddr::BROADCAST);
+        assert_eq!(
+            mac.receive_mgmt(&Bytes::from(broadcast.clone())),
+            Err(RxDrop::Unprotected)
+        );
+        let mut bip = broadcast;
+        bip_protect(&igtk, &mut bip, 1).unwrap();
+        let bip = Bytes::from(bip);
+        assert_eq!(mac.receive_mgmt(&bip), Ok(bip.clone()));
+        assert_eq!(
+            mac.receive_mgmt(&bip),
+            Err(RxDrop::Unprotected),
+            "replayed IPN"
+        );
+        // Our own deauthentication goes protected.
+        let out = mac.deauth(AP, ReasonCode::DeauthLeaving);
+        assert_ne!(out[1] & 0x40, 0, "protected bit");
+        assert!(ccmp::decrypt(&tk, &out).is_ok());
     }
 }
