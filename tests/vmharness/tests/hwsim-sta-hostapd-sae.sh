@@ -1,7 +1,8 @@
 # vwifi's station joins REAL hostapd running WPA3-Personal (wpa_key_mgmt=SAE, ieee80211w=2)
 # through the hwsim radio: SAE with vwifi's own implementation (hunting-and-pecking, or with
 # -e SAE_PWE=1 hash-to-element only), then the 4-way handshake with AKM 8 (AES-CMAC MIC,
-# SHA-256 KDF) and the IGTK, and a ping to the AP's address.
+# SHA-256 KDF) and the IGTK, a ping to the AP's address, and an SA Query from hostapd
+# answered (protected management frames).
 # A second guest with a wrong password is refused as such ("wrong passphrase").
 # Needs /opt/vwifi-host and /opt/vwifi-guest (run-vm.sh -f target/debug/vwifi-host -f ...).
 . /usr/lib/vwifi-harness/lib.sh
@@ -60,6 +61,14 @@ ip netns exec g1 ip addr add 10.99.0.2/24 dev wlan0
 ip netns exec g1 ping -c 3 -i 0.5 -W 5 10.99.0.1 > /dev/null
 ip netns exec g1 ping -c 20 -i 0.2 -W 2 10.99.0.1 | tee /tmp/ping.out
 grep -q ' 0% packet loss' /tmp/ping.out || { dump; fail "ping through hostapd (WPA3) lost packets"; }
+
+# PMF: hostapd's SA Query (a protected Action frame) is answered by the vwifi station (the
+# kernel passes hostapd only a response that is CCMP-protected; hostapd then logs that no
+# SA Query of its own state machine was pending, since the ctrl command sends one outside it).
+sta_mac=$(grep -o 'AP-STA-CONNECTED [0-9a-f:]*' /tmp/hostapd-wlan0.log | head -n 1 | cut -d' ' -f2)
+hostapd_cli -p /run/hostapd -i wlan0 sa_query "$sta_mac" || fail "hostapd_cli sa_query $sta_mac"
+wait_for 5 "grep -qi 'SA Query Response' /tmp/hostapd-wlan0.log" || { dump; fail "no SA Query Response from the vwifi station"; }
+grep -i 'SA Query' /tmp/hostapd-wlan0.log | tail -n 2
 
 # A wrong password: refused, and told as such.
 ip netns add g2

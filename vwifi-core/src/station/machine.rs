@@ -1119,6 +1119,12 @@ impl Station {
                 }
                 self.associated(now, r.aid());
             }
+            MgmtBody::Other {
+                subtype: MgmtSubtype::Action,
+                body,
+            } if h.addr1 == me && from_target && self.softmac.pmf() => {
+                self.on_sa_query(&body);
+            }
             MgmtBody::Deauthentication(d) | MgmtBody::Disassociation(d)
                 if (h.addr1 == me || h.addr1.is_broadcast()) && from_target =>
             {

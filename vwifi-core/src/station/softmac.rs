@@ -25,6 +25,13 @@ use super::BssEntry;
 /// The most rates a Supported Rates element holds; the rest go in Extended Supported Rates.
 const MAX_SUPPORTED_RATES: usize = 8;
 
+/// The SA Query action category (IEEE 802.11-2020 Table 9-51).
+pub const SA_QUERY_CATEGORY: u8 = 8;
+/// SA Query Request.
+pub const SA_QUERY_REQUEST: u8 = 0;
+/// SA Query Response.
+pub const SA_QUERY_RESPONSE: u8 = 1;
+
 /// Why a received data frame was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RxDrop {
@@ -200,8 +207,11 @@ impl SoftMac {
             return Ok(raw.clone());
         };
         let subtype = (b0 >> 4) & 0x0f;
-        // Deauthentication (12) and disassociation (10): the robust frames handled here.
-        let robust = subtype == 12 || subtype == 10;
+        // Deauthentication (12), disassociation (10) and SA Query actions (13, category 8):
+        // the robust frames handled here.
+        let robust = subtype == 12
+            || subtype == 10
+            || (subtype == 13 && raw.get(24) == Some(&SA_QUERY_CATEGORY));
         let group = raw.get(4).is_some_and(|b| b & 1 != 0);
         let protected = b1 & 0x40 != 0;
         if protected {
@@ -339,6 +349,27 @@ impl SoftMac {
     pub fn deauth(&mut self, bssid: MacAddr, reason: ReasonCode) -> Bytes {
         let body = Deauthentication::new(reason);
         let frame = self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body));
+        self.protect_mgmt(frame)
+    }
+
+    /// The SA Query Response (IEEE 802.11-2020 9.6.9.3) to an SA Query Request from `bssid`
+    /// with `transaction`: an Action frame, category 8, action 1, CCMP-protected (PMF).
+    pub fn sa_query_response(&mut self, bssid: MacAddr, transaction: [u8; 2]) -> Bytes {
+        let body = MgmtBody::Other {
+            subtype: crate::wire::MgmtSubtype::Action,
+            body: vec![
+                SA_QUERY_CATEGORY,
+                SA_QUERY_RESPONSE,
+                transaction[0],
+                transaction[1],
+            ],
+        };
+        let frame = self.mgmt(bssid, bssid, body);
+        self.protect_mgmt(frame)
+    }
+
+    /// CCMP-protects a robust management frame with the pairwise key when PMF is on.
+    fn protect_mgmt(&mut self, frame: Bytes) -> Bytes {
         match (&self.pmf, &mut self.ptk) {
             (Some(_), Some(ptk)) => {
                 let pn = ptk.tx_pn + 1;

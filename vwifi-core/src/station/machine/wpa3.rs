@@ -119,6 +119,26 @@ impl Station {
         }
     }
 
+    /// An Action frame from the AP (decrypted, PMF on): an SA Query Request is answered at
+    /// once (IEEE 802.11-2020 11.13), so that the AP keeps the association.
+    pub(super) fn on_sa_query(&mut self, body: &[u8]) {
+        use crate::station::softmac::{SA_QUERY_CATEGORY, SA_QUERY_REQUEST};
+        let (Some(&SA_QUERY_CATEGORY), Some(&SA_QUERY_REQUEST), Some(&t0), Some(&t1)) =
+            (body.first(), body.get(1), body.get(2), body.get(3))
+        else {
+            return;
+        };
+        let Some((bssid, channel)) = (match &self.conn {
+            Conn::Handshake(l) | Conn::Connected(l) => Some((l.bss.bssid, l.bss.channel)),
+            _ => None,
+        }) else {
+            return;
+        };
+        debug!(station = %self.mac(), "SA Query answered");
+        let frame = self.softmac.sa_query_response(bssid, [t0, t1]);
+        self.transmit_or_queue(frame, channel);
+    }
+
     /// The SAE exchange of the join in progress, with the station's RNG.
     fn sae_and_rng(&mut self) -> Option<(&mut Sae, &mut rand_chacha::ChaCha20Rng)> {
         match &mut self.conn {
@@ -279,6 +299,18 @@ mod tests {
             Err(RxDrop::Unprotected),
             "replayed IPN"
         );
+        // An unprotected SA Query Request is refused; our response goes protected.
+        let mut sa_query = deauth_to(STA);
+        sa_query[0] = 0xd0; // Action
+        sa_query.truncate(24);
+        sa_query.extend_from_slice(&[8, 0, 0x12, 0x34]);
+        assert_eq!(
+            mac.receive_mgmt(&Bytes::from(sa_query)),
+            Err(RxDrop::Unprotected)
+        );
+        let resp = mac.sa_query_response(AP, [0x12, 0x34]);
+        let plain = ccmp::decrypt(&tk, &resp).unwrap().mpdu;
+        assert_eq!(&plain[24..], &[8, 1, 0x12, 0x34]);
         // Our own deauthentication goes protected.
         let out = mac.deauth(AP, ReasonCode::DeauthLeaving);
         assert_ne!(out[1] & 0x40, 0, "protected bit");
