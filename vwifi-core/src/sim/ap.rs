@@ -438,6 +438,8 @@ pub struct ApCounters {
     pub sae_completed: u64,
     /// Associations that resumed a cached PMKSA instead of running SAE (WPA3).
     pub pmksa_resumed: u64,
+    /// SAE commits answered with an anti-clogging token request (status 76, WPA3).
+    pub sae_tokens_requested: u64,
     /// Dropped frames, by reason.
     pub dropped: DropCounters,
 }

@@ -127,6 +127,7 @@ impl super::SoftAp {
                 Ok(b) => body = b,
                 Err(reply) => {
                     debug!(bssid = %bssid, sta = %sa, "SAE commit without token: anti-clogging");
+                    self.counters.sae_tokens_requested += 1;
                     self.send_sae(sa, reply);
                     return;
                 }
