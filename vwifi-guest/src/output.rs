@@ -299,7 +299,7 @@ pub fn failure_text(ssid: &Ssid, reason: ConnectFailure) -> String {
                 ),
             },
             FAILURE_CODE_UNSUPPORTED_SECURITY => format!(
-                "unsupported security: '{name}' uses {}, which vwifi cannot join (open, WPA2-PSK and WPA3-SAE networks only)",
+                "unsupported security: '{name}' uses {}, which this radio cannot join (vwifi joins open, WPA2-PSK and, except through the nl80211 radio, WPA3-SAE networks)",
                 security_name(detail_security(detail))
             ),
             FAILURE_CODE_RADIO_BUSY => format!(
@@ -515,7 +515,9 @@ mod tests {
             code: FAILURE_CODE_UNSUPPORTED_SECURITY,
             detail: 4,
         };
-        assert!(failure_text(&lab, enterprise).contains("uses other(4), which vwifi cannot join"));
+        assert!(
+            failure_text(&lab, enterprise).contains("uses other(4), which this radio cannot join")
+        );
         assert_eq!(security_name(Security::Wpa2Wpa3), "WPA2/WPA3");
         let busy = ConnectFailure::Other {
             code: FAILURE_CODE_RADIO_BUSY,
