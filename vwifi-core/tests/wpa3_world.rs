@@ -220,3 +220,93 @@ fn sixty_four_guests_join_a_wpa3_network_at_once_and_data_keeps_flowing() {
         from_first
     );
 }
+
+/// tshark, reading vwifi's capture of a WPA3 join, decodes the SAE exchange (group 19,
+/// scalars, send-confirm), the RSNE's MFPC/MFPR, and sees the station's deauthentication
+/// CCMP-protected.
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_the_sae_exchange_and_the_protected_deauthentication() {
+    let mut lab = wpa3_lab(27, false);
+    lab.world.medium_mut().enable_capture(None);
+    let g = lab.admit("ns-tshark");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    let me = lab.mac(g);
+    lab.send(g, Message::Disconnect { id: RequestId(10) });
+    lab.drive_until(Duration::from_secs(5), |l| l.ap(0).station(me).is_none());
+    let path = std::env::temp_dir().join(format!("vwifi-wpa3-{}.pcap", std::process::id()));
+    std::fs::write(&path, lab.world.medium().capture().unwrap()).unwrap();
+    let fields = [
+        "wlan.fc.type_subtype",
+        "wlan.fc.protected",
+        "wlan.fixed.auth.alg",
+        "wlan.fixed.auth_seq",
+        "wlan.fixed.finite_cyclic_group",
+        "wlan.fixed.scalar",
+        "wlan.fixed.send_confirm",
+        "wlan.rsn.capabilities.mfpc",
+        "wlan.rsn.capabilities.mfpr",
+        "wlan.sa",
+    ];
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r").arg(&path).args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("tshark: {e}"));
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    fn col<'a>(fields: &[&str], r: &[&'a str], name: &str) -> &'a str {
+        let i = fields.iter().position(|f| *f == name).unwrap();
+        r.get(i).copied().unwrap_or("")
+    }
+    let col = |r: &Vec<&'_ str>, name: &str| col(&fields, r, name).to_owned();
+    let sae: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| col(r, "wlan.fixed.auth.alg") == "3")
+        .collect();
+    // Commit and confirm from each side.
+    assert!(sae.len() >= 4, "{text}");
+    let commits: Vec<_> = sae
+        .iter()
+        .filter(|r| col(r, "wlan.fixed.auth_seq") == "0x0001")
+        .collect();
+    assert!(commits.len() >= 2, "{text}");
+    for c in &commits {
+        assert_eq!(col(c, "wlan.fixed.finite_cyclic_group"), "19", "{text}");
+        assert_eq!(
+            col(c, "wlan.fixed.scalar").replace(':', "").len(),
+            64,
+            "{text}"
+        );
+    }
+    assert!(
+        sae.iter().any(|r| col(r, "wlan.fixed.auth_seq") == "0x0002"
+            && col(r, "wlan.fixed.send_confirm") == "1"),
+        "{text}"
+    );
+    // Beacons advertise MFPC and MFPR (WPA3-only).
+    assert!(
+        rows.iter()
+            .any(|r| col(r, "wlan.fc.type_subtype") == "0x0008"
+                && col(r, "wlan.rsn.capabilities.mfpc") == "1"
+                && col(r, "wlan.rsn.capabilities.mfpr") == "1"),
+        "{text}"
+    );
+    // The station's deauthentication is protected.
+    let me_text = me.to_string();
+    assert!(
+        rows.iter()
+            .any(|r| col(r, "wlan.fc.type_subtype") == "0x000c"
+                && col(r, "wlan.fc.protected") == "1"
+                && col(r, "wlan.sa") == me_text),
+        "{text}"
+    );
+}
