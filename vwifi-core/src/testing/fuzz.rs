@@ -41,6 +41,15 @@ pub fn frame(data: &[u8]) {
         let again = Frame::parse_bytes(&Bytes::copy_from_slice(&out));
         assert_eq!(again.as_ref(), Ok(&f));
     }
+    // The same bytes through a station's protected-management-frame path (CCMP decryption,
+    // BIP check) must be refused or passed without panicking.
+    if let Ok(igtk) = crate::crypto::bip::Igtk::new([0x5a; 16], 4) {
+        let _ = crate::crypto::bip::bip_verify(&igtk, data, 0);
+        let mut mac = crate::station::softmac::SoftMac::new(SPA);
+        mac.install_ptk(crate::crypto::TemporalKey::from_bytes([0x11; 16]));
+        mac.enable_pmf(igtk, 0);
+        let _ = mac.receive_mgmt(&Bytes::copy_from_slice(data));
+    }
 }
 
 /// Any bytes as a list of information elements.
