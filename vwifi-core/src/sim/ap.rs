@@ -25,6 +25,14 @@
 //!   passphrase; 15 for a timeout) and is reported as [`ApEvent::HandshakeFailed`].
 //!   **GTK rekeying** every `gtk_rekey_interval`: a new GTK (key ID 1 <-> 2), a group key
 //!   handshake with every authorized station, then group frames use the new key.
+//! - **WPA3** ([`ApSecurity::Wpa3Sae`], `sae.rs`): SAE authentication (algorithm 3) as the
+//!   responder, hunting-and-pecking or hash-to-element (the RSNXE says H2E), anti-clogging
+//!   tokens from 5 open exchanges, a PMKSA cache so that a station may come back with Open
+//!   System authentication and its PMKID; the 4-way handshake with AKM 8; management frame
+//!   protection required (WPA3-only, MFPR) or optional (transition mode, which also takes
+//!   WPA2-PSK stations), the IGTK handed over, and CCMP-protected deauthentication and
+//!   disassociation with stations that negotiated it (`pmf.rs`). A failed SAE is reported as
+//!   [`ApEvent::SaeFailed`].
 //! - **CCMP** on every data frame of a WPA2 BSS: each station's pairwise key for unicast, the
 //!   GTK for group frames; PNs per key; replay check on receive. Unprotected data from a station
 //!   that holds its keys is dropped.
