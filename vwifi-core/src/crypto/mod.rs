@@ -1,5 +1,6 @@
-//! WPA2 cryptography: the key hierarchy (PBKDF2 PSK, PRF, PTK), the EAPOL-Key MIC, AES key wrap
-//! and CCMP, built on the RustCrypto crates.
+//! WPA2 and WPA3 cryptography: the key hierarchy (PBKDF2 PSK, PRF, PTK; SAE's KDF-SHA-256 in
+//! [`kdf`]), the EAPOL-Key MICs, AES key wrap, CCMP and BIP-CMAC-128 ([`bip`]), built on the
+//! RustCrypto crates (SAE's elliptic-curve part is in [`crate::handshake::sae`]).
 //!
 //! Keys are held in types that zeroize on drop and print as `<redacted>` in `Debug`; none has
 //! `Display`. MICs are compared in constant time with `subtle`.
