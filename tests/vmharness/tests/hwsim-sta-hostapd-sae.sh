@@ -45,7 +45,7 @@ ip addr add 10.99.0.1/24 dev wlan0
 ip netns add g1
 /opt/vwifi-host attach --netns g1 || fail "attach --netns g1"
 ip netns exec g1 ip link set lo up
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
     ip netns exec g1 /opt/vwifi-guest --link wlan0 scan > /tmp/scan.txt 2>&1
     grep -q lab3 /tmp/scan.txt && break
 done

@@ -37,9 +37,10 @@ pub use pmksa::{Pmksa, PmksaCache};
 pub const RSNXE_SAE_H2E: u8 = 1 << 5;
 
 /// The retransmission policy of SAE frames: hostapd's dot11RSNASAERetransPeriod is 40 ms with
-/// dot11RSNASAESync 5; over a shared, time-sliced radio a longer period avoids needless
-/// retransmissions.
+/// dot11RSNASAESync 5; here 300 ms and 8 sends (2.4 s in all), because the station's radio may
+/// be time-shared away from the channel and a peer may take long over its first commit
+/// (hostapd under emulation was seen answering after more than a second).
 pub const RETRY: crate::handshake::RetryPolicy = crate::handshake::RetryPolicy {
-    timeout: core::time::Duration::from_millis(200),
-    max_attempts: 5,
+    timeout: core::time::Duration::from_millis(300),
+    max_attempts: 8,
 };
