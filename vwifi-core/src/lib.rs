@@ -18,8 +18,9 @@
 //! - [`addr`]: MAC addresses.
 //! - [`time`]: the caller-supplied clock type.
 //! - [`wire`]: 802.11 frames, information elements, LLC/SNAP, EAPOL-Key; panic-free parsing.
-//! - [`crypto`]: WPA2 key hierarchy (PBKDF2 PSK, PRF, PTK), EAPOL-Key MIC, AES key wrap, CCMP.
-//! - [`handshake`]: the 4-way and group-key handshakes, supplicant and authenticator, sans-IO.
+//! - [`crypto`]: WPA2/WPA3 key hierarchy (PBKDF2 PSK, PRF, KDF-SHA-256, PTK), EAPOL-Key MICs
+//!   (HMAC-SHA1, AES-CMAC), AES key wrap, CCMP, BIP-CMAC-128.
+//! - [`handshake`]: SAE (WPA3) and the 4-way and group-key handshakes, both roles, sans-IO.
 //! - [`proto`]: the guest <-> host protocol and its codec.
 //! - [`channel`]: Wi-Fi channels and frequencies.
 //! - [`demux`]: which guest owns a frame received on the shared radio.

@@ -822,6 +822,7 @@ fn host_capabilities() -> Capabilities {
         Capabilities::SCAN.bits()
             | Capabilities::OPEN.bits()
             | Capabilities::WPA2_PSK.bits()
+            | Capabilities::WPA3_SAE.bits()
             | Capabilities::EVENTS.bits()
             | Capabilities::DATA.bits(),
     )

@@ -50,7 +50,7 @@ fn demo() -> &'static (SimConfig, Vec<ApConfig>) {
 fn psk_of(bssid: MacAddr) -> Psk {
     match &demo().1.iter().find(|a| a.bssid == bssid).unwrap().security {
         ApSecurity::Wpa2Psk { psk } => psk.clone(),
-        ApSecurity::Open => panic!("{bssid} is open"),
+        other => panic!("{bssid} is not WPA2: {other:?}"),
     }
 }
 

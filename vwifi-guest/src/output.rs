@@ -34,6 +34,7 @@ pub fn security_name(s: Security) -> String {
         Security::Open => "open".to_owned(),
         Security::Wpa2Psk => "WPA2-PSK".to_owned(),
         Security::Wpa3Sae => "WPA3-SAE".to_owned(),
+        Security::Wpa2Wpa3 => "WPA2/WPA3".to_owned(),
         Security::Other(code) => format!("other({code})"),
     }
 }
@@ -298,7 +299,7 @@ pub fn failure_text(ssid: &Ssid, reason: ConnectFailure) -> String {
                 ),
             },
             FAILURE_CODE_UNSUPPORTED_SECURITY => format!(
-                "unsupported security: '{name}' uses {}, which vwifi cannot join (open and WPA2-PSK networks only)",
+                "unsupported security: '{name}' uses {}, which this radio cannot join (vwifi joins open, WPA2-PSK and, except through the nl80211 radio, WPA3-SAE networks)",
                 security_name(detail_security(detail))
             ),
             FAILURE_CODE_RADIO_BUSY => format!(
@@ -510,11 +511,14 @@ mod tests {
             detail: 1,
         };
         assert!(failure_text(&lab, protected).contains("uses WPA2-PSK; give its passphrase"));
-        let sae = ConnectFailure::Other {
+        let enterprise = ConnectFailure::Other {
             code: FAILURE_CODE_UNSUPPORTED_SECURITY,
-            detail: 2,
+            detail: 4,
         };
-        assert!(failure_text(&lab, sae).contains("uses WPA3-SAE, which vwifi cannot join"));
+        assert!(
+            failure_text(&lab, enterprise).contains("uses other(4), which this radio cannot join")
+        );
+        assert_eq!(security_name(Security::Wpa2Wpa3), "WPA2/WPA3");
         let busy = ConnectFailure::Other {
             code: FAILURE_CODE_RADIO_BUSY,
             detail: 0,

@@ -57,6 +57,54 @@ pub fn verify_mic(kck: &Kck, frame: &[u8], mic_field: Range<usize>) -> Result<()
     }
 }
 
+/// Computes the EAPOL-Key MIC of the SHA-256 AKMs with key descriptor version 0, SAE's
+/// (AKM 00-0F-AC:8, IEEE 802.11-2020 12.7.3 Table 12-11): AES-128-CMAC with the KCK over the
+/// frame, its MIC field taken as zero.
+pub fn compute_mic_cmac(
+    kck: &Kck,
+    frame: &[u8],
+    mic_field: Range<usize>,
+) -> Result<[u8; MIC_LEN], CryptoError> {
+    let (before, field, after) = split_mic(frame, mic_field)?;
+    let Ok(mut mac) = <cmac::Cmac<aes::Aes128> as cmac::Mac>::new_from_slice(kck.expose()) else {
+        return Err(CryptoError::MicMismatch);
+    };
+    cmac::Mac::update(&mut mac, before);
+    cmac::Mac::update(&mut mac, &[0u8; MIC_LEN][..field.len()]);
+    cmac::Mac::update(&mut mac, after);
+    let mut mic = [0u8; MIC_LEN];
+    mic.copy_from_slice(&cmac::Mac::finalize(mac).into_bytes());
+    Ok(mic)
+}
+
+/// Writes the AES-128-CMAC MIC of `frame` into its MIC field.
+pub fn write_mic_cmac(
+    kck: &Kck,
+    frame: &mut [u8],
+    mic_field: Range<usize>,
+) -> Result<(), CryptoError> {
+    let mic = compute_mic_cmac(kck, frame, mic_field.clone())?;
+    if let Some(field) = frame.get_mut(mic_field) {
+        field.copy_from_slice(&mic);
+    }
+    Ok(())
+}
+
+/// Checks the AES-128-CMAC MIC field of `frame`, in constant time.
+pub fn verify_mic_cmac(
+    kck: &Kck,
+    frame: &[u8],
+    mic_field: Range<usize>,
+) -> Result<(), CryptoError> {
+    let expected = compute_mic_cmac(kck, frame, mic_field.clone())?;
+    let (_, received, _) = split_mic(frame, mic_field)?;
+    if bool::from(expected.ct_eq(received)) {
+        Ok(())
+    } else {
+        Err(CryptoError::MicMismatch)
+    }
+}
+
 /// A frame split around its MIC field: before, the field, after.
 type MicSplit<'a> = (&'a [u8], &'a [u8], &'a [u8]);
 
@@ -109,6 +157,40 @@ mod tests {
         assert_eq!(
             verify_mic(&other, &frame, 81..97),
             Err(CryptoError::MicMismatch)
+        );
+    }
+
+    /// AES-128-CMAC itself: RFC 4493 section 4, example 2 (16-byte message); the EAPOL MIC
+    /// is that MAC over the frame with the MIC field zeroed.
+    #[test]
+    fn cmac_mic_is_aes_cmac_with_the_field_zeroed() {
+        let key: [u8; 16] = hex::decode("2b7e151628aed2a6abf7158809cf4f3c")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let kck = Kck::from_bytes(key);
+        let mut frame = hex::decode("6bc1bee22e409f96e93d7e117393172a").unwrap();
+        frame.extend_from_slice(&[0xee; 16]);
+        // The MIC field (the last 16 bytes) counts as zero: MAC over msg || 0^16.
+        let mic = compute_mic_cmac(&kck, &frame, 16..32).unwrap();
+        let mut zeroed = frame.clone();
+        zeroed[16..].fill(0);
+        let mut mac = <cmac::Cmac<aes::Aes128> as cmac::Mac>::new_from_slice(&key).unwrap();
+        cmac::Mac::update(&mut mac, &zeroed[..16]);
+        let example2 = cmac::Mac::finalize(mac).into_bytes();
+        assert_eq!(hex::encode(example2), "070a16b46b4d4144f79bdd9dd04a287c");
+        assert_ne!(&mic[..], &example2[..]);
+        write_mic_cmac(&kck, &mut frame, 16..32).unwrap();
+        verify_mic_cmac(&kck, &frame, 16..32).unwrap();
+        frame[0] ^= 1;
+        assert_eq!(
+            verify_mic_cmac(&kck, &frame, 16..32),
+            Err(CryptoError::MicMismatch)
+        );
+        assert_ne!(
+            compute_mic(&kck, &frame, 16..32).unwrap(),
+            mic,
+            "not HMAC-SHA1"
         );
     }
 

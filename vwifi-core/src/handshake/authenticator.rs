@@ -6,10 +6,11 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::{
-    build_frame, check_mic, parse_frame, rsne, HandshakeError, Message, Output, RetryPolicy,
+    build_frame, check_mic, parse_frame, rsne, Akm, HandshakeError, Message, Output, RetryPolicy,
     CCMP_KEY_LEN,
 };
 use crate::addr::MacAddr;
+use crate::crypto::bip::Igtk;
 use crate::crypto::{self, Gtk, Nonce, Pmk, Ptk};
 use crate::time::Instant;
 use crate::wire::eapol::{
@@ -52,6 +53,11 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     cfg: AuthenticatorConfig,
+    akm: Akm,
+    /// The RSNXE of the authenticator's beacons (element bytes), sent in message 3.
+    own_rsnxe: Option<Vec<u8>>,
+    /// The IGTK and its last IPN, sent in messages 3 and group 1 (management frame protection).
+    igtk: Option<(Igtk, u64)>,
     state: State,
     anonce: Nonce,
     /// The replay counter of the last request sent.
@@ -72,11 +78,14 @@ impl Authenticator {
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Self, HandshakeError> {
         rsne::check(&cfg.own_rsne, false)?;
-        rsne::check(&cfg.peer_rsne, true)?;
+        let akm = rsne::negotiate(&cfg.peer_rsne, &cfg.own_rsne)?;
         let mut anonce = [0u8; 32];
         rng.fill_bytes(&mut anonce);
         let mut a = Self {
             cfg,
+            akm,
+            own_rsnxe: None,
+            igtk: None,
             state: State::AwaitMsg2,
             anonce,
             replay_counter: 0,
@@ -86,6 +95,29 @@ impl Authenticator {
         };
         a.send_request(now);
         Ok(a)
+    }
+
+    /// The AKM the handshake runs with (the one the supplicant's RSNE selects).
+    pub fn akm(&self) -> Akm {
+        self.akm
+    }
+
+    /// Sets the RSN Extension element (whole) of the authenticator's beacons: message 3
+    /// carries it after the RSNE, as supplicants check (WPA3). Call before message 2 arrives.
+    pub fn set_own_rsnxe(&mut self, rsnxe: Vec<u8>) {
+        self.own_rsnxe = Some(rsnxe);
+    }
+
+    /// Sets the IGTK (and the last IPN used with it) to hand over in message 3 and in group
+    /// key messages: call before message 2 arrives when management frame protection was
+    /// negotiated (both RSNEs have MFPC).
+    pub fn set_igtk(&mut self, igtk: Igtk, ipn: u64) {
+        self.igtk = Some((igtk, ipn));
+    }
+
+    /// Whether an IGTK is handed over: management frame protection was negotiated.
+    pub fn has_igtk(&self) -> bool {
+        self.igtk.is_some()
     }
 
     /// Whether the 4-way handshake has completed (and not failed since).
@@ -163,7 +195,7 @@ impl Authenticator {
     /// another PMK: a wrong passphrase) or an RSNE mismatch.
     pub fn handle_eapol(&mut self, now: Instant, frame: &[u8]) -> Result<(), HandshakeError> {
         self.handle_timeout(now);
-        let f = parse_frame(frame)?;
+        let f = parse_frame(frame, self.akm)?;
         let ki = f.key_info;
         if ki.has(KeyInfo::ACK)
             || !ki.has(KeyInfo::MIC)
@@ -208,7 +240,7 @@ impl Authenticator {
     fn on_msg2(&mut self, now: Instant, f: &KeyFrame, frame: &[u8]) -> Result<(), HandshakeError> {
         let message = Message::Msg2;
         self.check_counter(message, f)?;
-        let ptk = crypto::derive_ptk(
+        let ptk = self.akm.derive_ptk(
             &self.cfg.pmk,
             self.cfg.aa,
             self.cfg.spa,
@@ -217,7 +249,7 @@ impl Authenticator {
         );
         // With a PSK, a MIC that does not verify means the supplicant derived its PTK from
         // another passphrase: retrying cannot help.
-        let checked = check_mic(ptk.kck(), frame, message).and_then(|()| {
+        let checked = check_mic(self.akm, ptk.kck(), frame, message).and_then(|()| {
             let items = parse_key_data(&f.key_data)?;
             let rsne = items.iter().find_map(|i| match i {
                 KeyDataItem::Rsne(r) => Some(r),
@@ -247,7 +279,7 @@ impl Authenticator {
             });
         }
         self.check_counter(message, f)?;
-        check_mic(ptk.kck(), frame, message)?;
+        check_mic(self.akm, ptk.kck(), frame, message)?;
         self.outputs
             .push_back(Output::InstallPairwise(ptk.tk().clone()));
         self.outputs.push_back(Output::Complete);
@@ -265,7 +297,7 @@ impl Authenticator {
     ) -> Result<(), HandshakeError> {
         let message = Message::GroupMsg2;
         self.check_counter(message, f)?;
-        check_mic(ptk.kck(), frame, message)?;
+        check_mic(self.akm, ptk.kck(), frame, message)?;
         self.cfg.gtk = gtk;
         self.state = State::Established { ptk: ptk.clone() };
         self.deadline = None;
@@ -280,6 +312,7 @@ impl Authenticator {
         self.deadline = Some(now + self.cfg.retry.timeout);
         let frame = match &self.state {
             State::AwaitMsg2 => build_frame(
+                self.akm,
                 KeyInfo::PAIRWISE | KeyInfo::ACK,
                 CCMP_KEY_LEN,
                 self.replay_counter,
@@ -290,8 +323,13 @@ impl Authenticator {
             ),
             State::AwaitMsg4 { ptk } => {
                 let mut items = vec![KeyDataItem::Rsne(self.cfg.own_rsne.clone())];
+                if let Some(rsnxe) = &self.own_rsnxe {
+                    items.extend(parse_key_data(rsnxe).unwrap_or_default());
+                }
                 items.push(gtk_item(&self.cfg.gtk));
+                items.extend(self.igtk.as_ref().map(igtk_item));
                 build_frame(
+                    self.akm,
                     KeyInfo::PAIRWISE
                         | KeyInfo::INSTALL
                         | KeyInfo::ACK
@@ -307,12 +345,19 @@ impl Authenticator {
                 )
             }
             State::AwaitGroupMsg2 { ptk, gtk, rsc } => build_frame(
+                self.akm,
                 KeyInfo::ACK | KeyInfo::MIC | KeyInfo::SECURE | KeyInfo::ENCRYPTED_KEY_DATA,
                 0,
                 self.replay_counter,
                 [0; 32],
                 *rsc,
-                wrapped(&[gtk_item(gtk)], ptk),
+                wrapped(
+                    &[Some(gtk_item(gtk)), self.igtk.as_ref().map(igtk_item)]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                    ptk,
+                ),
                 Some(ptk.kck()),
             ),
             State::Established { .. } | State::Failed => {
@@ -327,6 +372,19 @@ impl Authenticator {
         self.state = State::Failed;
         self.deadline = None;
         self.outputs.push_back(Output::Failed(e));
+    }
+}
+
+/// The IGTK KDE: 00-0F-AC:9, key ID (2 octets), IPN (6 octets), IGTK.
+fn igtk_item((igtk, ipn): &(Igtk, u64)) -> KeyDataItem {
+    let mut data = Vec::with_capacity(24);
+    data.extend_from_slice(&igtk.key_id().to_le_bytes());
+    data.extend_from_slice(ipn.to_le_bytes().get(..6).unwrap_or_default());
+    data.extend_from_slice(igtk.expose());
+    KeyDataItem::Kde {
+        oui: [0x00, 0x0f, 0xac],
+        data_type: 9,
+        data,
     }
 }
 

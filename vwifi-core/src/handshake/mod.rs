@@ -9,12 +9,17 @@
 //!    failure ([`Output`]). On [`Output::Failed`] send a deauthentication with
 //!    [`HandshakeError::reason_code`].
 //!
-//! Only WPA2-Personal is supported: AKM 00-0F-AC:2 (PSK), CCMP-128 pairwise and group
-//! ciphers, key descriptor version 2 (HMAC-SHA1-128 MIC, AES key wrap).
+//! Two AKMs are supported, chosen by the supplicant's RSNE ([`Akm`]): WPA2-Personal's
+//! 00-0F-AC:2 (PSK; PRF-SHA1 PTK, key descriptor version 2 with the HMAC-SHA1-128 MIC) and
+//! WPA3-Personal's 00-0F-AC:8 (SAE, whose PMK comes from [`sae`]; KDF-SHA-256 PTK, key
+//! descriptor version 0 with the AES-128-CMAC MIC). Both use CCMP-128 and AES key wrap. With
+//! management frame protection the authenticator adds the IGTK KDE to messages 3 and group 1
+//! ([`Authenticator::set_igtk`]) and the supplicant reports it ([`Supplicant::igtk`]).
 
 mod authenticator;
 mod error;
 mod rsne;
+pub mod sae;
 mod supplicant;
 #[cfg(test)]
 mod tests;
@@ -101,13 +106,56 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Key descriptor version 2 in every frame we send.
-const V2: u16 = KeyInfo::VERSION_HMAC_SHA1_AES;
+/// The authentication and key management suite of a handshake, as selected in the
+/// supplicant's RSNE: it fixes the PTK derivation, the MIC and the key descriptor version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Akm {
+    /// 00-0F-AC:2, PSK (WPA2-Personal): PRF-SHA1, HMAC-SHA1-128, descriptor version 2.
+    Psk,
+    /// 00-0F-AC:8, SAE (WPA3-Personal): KDF-SHA-256, AES-128-CMAC, descriptor version 0.
+    Sae,
+}
+
+impl Akm {
+    /// The key descriptor version of this AKM's EAPOL-Key frames (12.7.2 b.1).
+    pub const fn descriptor_version(self) -> u16 {
+        match self {
+            Self::Psk => KeyInfo::VERSION_HMAC_SHA1_AES,
+            Self::Sae => 0,
+        }
+    }
+
+    /// The suite selector value.
+    pub const fn suite(self) -> u32 {
+        match self {
+            Self::Psk => 0x000f_ac02,
+            Self::Sae => 0x000f_ac08,
+        }
+    }
+
+    /// Derives the PTK (12.7.1.3).
+    pub fn derive_ptk(
+        self,
+        pmk: &Pmk,
+        aa: MacAddr,
+        spa: MacAddr,
+        anonce: &crypto::Nonce,
+        snonce: &crypto::Nonce,
+    ) -> Ptk {
+        match self {
+            Self::Psk => crypto::derive_ptk(pmk, aa, spa, anonce, snonce),
+            Self::Sae => crypto::kdf::derive_ptk_sha256(pmk, aa, spa, anonce, snonce),
+        }
+    }
+}
 /// Key length field of CCMP-128.
 const CCMP_KEY_LEN: u16 = 16;
 
 /// Builds and emits an EAPOL-Key frame; if `kck` is given, the MIC is computed and written.
+/// (The arguments are the frame's fields, in their order.)
+#[allow(clippy::too_many_arguments)]
 fn build_frame(
+    akm: Akm,
     key_info: u16,
     key_length: u16,
     replay_counter: u64,
@@ -118,7 +166,7 @@ fn build_frame(
 ) -> Vec<u8> {
     let mut frame = KeyFrame {
         version: VERSION_2004,
-        key_info: KeyInfo(key_info | V2),
+        key_info: KeyInfo(key_info | akm.descriptor_version()),
         key_length,
         replay_counter,
         nonce,
@@ -131,24 +179,31 @@ fn build_frame(
     .to_vec();
     if let Some(kck) = kck {
         // The range is inside every emitted key frame, so this cannot fail.
-        let _ = crypto::write_mic(kck, &mut frame, MIC_RANGE);
+        let _ = match akm {
+            Akm::Psk => crypto::write_mic(kck, &mut frame, MIC_RANGE),
+            Akm::Sae => crypto::write_mic_cmac(kck, &mut frame, MIC_RANGE),
+        };
     }
     frame
 }
 
 /// Parses a frame and checks the key descriptor version.
-fn parse_frame(frame: &[u8]) -> Result<KeyFrame, HandshakeError> {
+fn parse_frame(frame: &[u8], akm: Akm) -> Result<KeyFrame, HandshakeError> {
     let f = KeyFrame::parse(frame)?;
     let version = f.key_info.descriptor_version();
-    if u16::from(version) != V2 {
+    if u16::from(version) != akm.descriptor_version() {
         return Err(HandshakeError::UnsupportedKeyDescriptor { version });
     }
     Ok(f)
 }
 
 /// Checks the MIC of a received frame.
-fn check_mic(kck: &Kck, frame: &[u8], message: Message) -> Result<(), HandshakeError> {
-    crypto::verify_mic(kck, frame, MIC_RANGE).map_err(|_| HandshakeError::MicMismatch { message })
+fn check_mic(akm: Akm, kck: &Kck, frame: &[u8], message: Message) -> Result<(), HandshakeError> {
+    match akm {
+        Akm::Psk => crypto::verify_mic(kck, frame, MIC_RANGE),
+        Akm::Sae => crypto::verify_mic_cmac(kck, frame, MIC_RANGE),
+    }
+    .map_err(|_| HandshakeError::MicMismatch { message })
 }
 
 /// Verifies a recorded 4-way handshake: derives the PTK from the PMK, the addresses and the
@@ -166,15 +221,15 @@ pub fn verify_recorded(
 ) -> Result<Ptk, HandshakeError> {
     let [m1, m2, m3, m4] = msgs;
     let (f1, f2, f3, f4) = (
-        parse_frame(m1)?,
-        parse_frame(m2)?,
-        parse_frame(m3)?,
-        parse_frame(m4)?,
+        parse_frame(m1, Akm::Psk)?,
+        parse_frame(m2, Akm::Psk)?,
+        parse_frame(m3, Akm::Psk)?,
+        parse_frame(m4, Akm::Psk)?,
     );
     let ptk = crypto::derive_ptk(pmk, aa, spa, &f1.nonce, &f2.nonce);
-    check_mic(ptk.kck(), m2, Message::Msg2)?;
-    check_mic(ptk.kck(), m3, Message::Msg3)?;
-    check_mic(ptk.kck(), m4, Message::Msg4)?;
+    check_mic(Akm::Psk, ptk.kck(), m2, Message::Msg2)?;
+    check_mic(Akm::Psk, ptk.kck(), m3, Message::Msg3)?;
+    check_mic(Akm::Psk, ptk.kck(), m4, Message::Msg4)?;
     for (message, expected, received) in [
         (Message::Msg2, f1.replay_counter, f2.replay_counter),
         (Message::Msg4, f3.replay_counter, f4.replay_counter),

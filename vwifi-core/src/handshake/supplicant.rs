@@ -7,8 +7,9 @@ use core::time::Duration;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
-use super::{build_frame, check_mic, parse_frame, rsne, HandshakeError, Message, Output};
+use super::{build_frame, check_mic, parse_frame, rsne, Akm, HandshakeError, Message, Output};
 use crate::addr::MacAddr;
+use crate::crypto::bip::Igtk;
 use crate::crypto::{self, Gtk, Nonce, Pmk, Ptk};
 use crate::time::Instant;
 use crate::wire::eapol::{parse_key_data, KeyDataItem, KeyFrame, KeyInfo};
@@ -43,6 +44,11 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct Supplicant {
     cfg: SupplicantConfig,
+    akm: Akm,
+    /// The RSNXE of the association request, whole, sent again in message 2 after the RSNE.
+    own_rsnxe: Option<Vec<u8>>,
+    /// The IGTK and its IPN from the last message 3 or group message 1 that carried one.
+    igtk: Option<(Igtk, u64)>,
     state: State,
     snonce: Option<Nonce>,
     /// The highest replay counter accepted so far.
@@ -56,11 +62,13 @@ impl Supplicant {
     /// A supplicant waiting for message 1. Fails if either RSNE asks for something other than
     /// PSK with CCMP-128 (the own RSNE must select exactly those).
     pub fn new(cfg: SupplicantConfig, now: Instant) -> Result<Self, HandshakeError> {
-        rsne::check(&cfg.own_rsne, true)?;
-        rsne::check(&cfg.ap_rsne, false)?;
+        let akm = rsne::negotiate(&cfg.own_rsne, &cfg.ap_rsne)?;
         let deadline = Some(now + cfg.timeout);
         Ok(Self {
             cfg,
+            akm,
+            own_rsnxe: None,
+            igtk: None,
             state: State::AwaitMsg1,
             snonce: None,
             last_counter: None,
@@ -81,6 +89,23 @@ impl Supplicant {
             State::Established { ptk, .. } => Some(ptk),
             _ => None,
         }
+    }
+
+    /// Sets the RSN Extension element (whole) the association request carried: message 2
+    /// repeats it after the RSNE, as the authenticator checks (WPA3 with hash-to-element).
+    pub fn set_own_rsnxe(&mut self, rsnxe: Vec<u8>) {
+        self.own_rsnxe = Some(rsnxe);
+    }
+
+    /// The AKM the handshake runs with (from the supplicant's RSNE).
+    pub fn akm(&self) -> Akm {
+        self.akm
+    }
+
+    /// The IGTK and the last IPN the authenticator used with it, once a message 3 or group
+    /// message 1 carried one (management frame protection negotiated).
+    pub fn igtk(&self) -> Option<(&Igtk, u64)> {
+        self.igtk.as_ref().map(|(k, ipn)| (k, *ipn))
     }
 
     /// The next output, if any.
@@ -124,7 +149,7 @@ impl Supplicant {
         if matches!(self.state, State::Failed) {
             return Err(HandshakeError::Closed);
         }
-        let f = parse_frame(frame)?;
+        let f = parse_frame(frame, self.akm)?;
         let ki = f.key_info;
         if !ki.has(KeyInfo::ACK) || ki.has(KeyInfo::REQUEST) || ki.has(KeyInfo::ERROR) {
             return Err(HandshakeError::UnexpectedKeyInfo { key_info: ki.0 });
@@ -177,14 +202,21 @@ impl Supplicant {
                 s
             }
         };
-        let tptk = crypto::derive_ptk(&self.cfg.pmk, self.cfg.aa, self.cfg.spa, &f.nonce, &snonce);
+        let tptk = self
+            .akm
+            .derive_ptk(&self.cfg.pmk, self.cfg.aa, self.cfg.spa, &f.nonce, &snonce);
         let msg2 = build_frame(
+            self.akm,
             KeyInfo::PAIRWISE | KeyInfo::MIC,
             0,
             f.replay_counter,
             snonce,
             0,
-            self.cfg.own_rsne.clone(),
+            [
+                self.cfg.own_rsne.clone(),
+                self.own_rsnxe.clone().unwrap_or_default(),
+            ]
+            .concat(),
             Some(tptk.kck()),
         );
         self.last_counter = Some(f.replay_counter);
@@ -204,7 +236,7 @@ impl Supplicant {
             _ => return Err(HandshakeError::UnexpectedMessage { message }),
         };
         self.check_counter(message, f.replay_counter)?;
-        check_mic(ptk.kck(), frame, message)?;
+        check_mic(self.akm, ptk.kck(), frame, message)?;
         if f.nonce != anonce {
             return Err(HandshakeError::NonceMismatch { message });
         }
@@ -218,6 +250,7 @@ impl Supplicant {
         };
         self.last_counter = Some(f.replay_counter);
         let msg4 = build_frame(
+            self.akm,
             KeyInfo::PAIRWISE | KeyInfo::MIC | KeyInfo::SECURE,
             0,
             f.replay_counter,
@@ -241,7 +274,11 @@ impl Supplicant {
         Ok(())
     }
 
-    fn read_msg3_key_data(&self, f: &KeyFrame, ptk: &Ptk) -> Result<(Gtk, u64), HandshakeError> {
+    fn read_msg3_key_data(
+        &mut self,
+        f: &KeyFrame,
+        ptk: &Ptk,
+    ) -> Result<(Gtk, u64), HandshakeError> {
         let message = Message::Msg3;
         let data = crypto::unwrap_key_data(ptk.kek(), &f.key_data)
             .map_err(|source| HandshakeError::KeyData { message, source })?;
@@ -253,7 +290,9 @@ impl Supplicant {
         if rsne != Some(&self.cfg.ap_rsne) {
             return Err(HandshakeError::RsneMismatch { message });
         }
-        Ok((gtk_from(&items, message)?, f.rsc_pn()))
+        let gtk = gtk_from(&items, message)?;
+        self.igtk = igtk_from(&items, message)?.or(self.igtk.take());
+        Ok((gtk, f.rsc_pn()))
     }
 
     fn on_group_msg1(&mut self, f: &KeyFrame, frame: &[u8]) -> Result<(), HandshakeError> {
@@ -263,13 +302,21 @@ impl Supplicant {
         };
         let ptk = ptk.clone();
         self.check_counter(message, f.replay_counter)?;
-        check_mic(ptk.kck(), frame, message)?;
+        check_mic(self.akm, ptk.kck(), frame, message)?;
         let gtk = crypto::unwrap_key_data(ptk.kek(), &f.key_data)
             .map_err(|source| HandshakeError::KeyData { message, source })
             .and_then(|data| Ok(parse_key_data(&data)?))
-            .and_then(|items| gtk_from(&items, message));
+            .and_then(|items| {
+                let igtk = igtk_from(&items, message)?;
+                Ok((gtk_from(&items, message)?, igtk))
+            });
         let gtk = match gtk {
-            Ok(g) => g,
+            Ok((g, igtk)) => {
+                if igtk.is_some() {
+                    self.igtk = igtk;
+                }
+                g
+            }
             Err(e) => {
                 self.fail(e.clone());
                 return Err(e);
@@ -277,6 +324,7 @@ impl Supplicant {
         };
         self.last_counter = Some(f.replay_counter);
         let msg2 = build_frame(
+            self.akm,
             KeyInfo::MIC | KeyInfo::SECURE,
             0,
             f.replay_counter,
@@ -304,6 +352,36 @@ impl Supplicant {
         self.deadline = None;
         self.outputs.push_back(Output::Failed(e));
     }
+}
+
+/// The IGTK KDE (00-0F-AC:9: key ID, IPN, IGTK) of the key data, if any (12.7.2, Figure
+/// 12-39): present when management frame protection was negotiated.
+fn igtk_from(
+    items: &[KeyDataItem],
+    message: Message,
+) -> Result<Option<(Igtk, u64)>, HandshakeError> {
+    let Some(data) = items.iter().find_map(|i| match i {
+        KeyDataItem::Kde {
+            oui: [0x00, 0x0f, 0xac],
+            data_type: 9,
+            data,
+        } => Some(data),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let invalid = HandshakeError::MissingKeyData {
+        message,
+        what: "IGTK KDE",
+    };
+    let (Some(id), Some(ipn), Some(key)) = (data.get(..2), data.get(2..8), data.get(8..)) else {
+        return Err(invalid);
+    };
+    let key: [u8; 16] = key.try_into().map_err(|_| invalid.clone())?;
+    let mut ipn_bytes = [0u8; 8];
+    ipn_bytes[..6].copy_from_slice(ipn);
+    let igtk = Igtk::new(key, u16::from_le_bytes([id[0], id[1]])).map_err(|_| invalid)?;
+    Ok(Some((igtk, u64::from_le_bytes(ipn_bytes))))
 }
 
 /// The GTK of the first GTK KDE in the key data.

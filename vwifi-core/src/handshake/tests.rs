@@ -536,3 +536,125 @@ fn verifies_a_recorded_iwd_handshake() {
         "min/max ordering"
     );
 }
+
+/// RSNE: version 1, group CCMP, pairwise [CCMP], AKM [SAE], capabilities MFPC | MFPR.
+fn sae_rsne() -> Vec<u8> {
+    vec![
+        48, 20, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 8,
+        0xc0, 0,
+    ]
+}
+
+/// RSNE of a transition-mode AP: AKMs [PSK, SAE], MFPC.
+fn transition_rsne() -> Vec<u8> {
+    vec![
+        48, 24, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 4, 2, 0, 0x00, 0x0f, 0xac, 2,
+        0x00, 0x0f, 0xac, 8, 0x80, 0,
+    ]
+}
+
+fn sae_pair(ap_rsne: Vec<u8>, sta_rsne: Vec<u8>, igtk: Option<crypto::bip::Igtk>) -> Pair {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let now = Instant::from_millis(1000);
+    let gtk = Gtk::generate(&mut rng, 1).unwrap();
+    let sup = Supplicant::new(
+        SupplicantConfig {
+            aa: AA,
+            spa: SPA,
+            pmk: pmk("sae pmk"),
+            ap_rsne: ap_rsne.clone(),
+            own_rsne: sta_rsne.clone(),
+            timeout: Duration::from_secs(5),
+        },
+        now,
+    )
+    .unwrap();
+    let mut auth = Authenticator::new(
+        AuthenticatorConfig {
+            aa: AA,
+            spa: SPA,
+            pmk: pmk("sae pmk"),
+            own_rsne: ap_rsne,
+            peer_rsne: sta_rsne,
+            gtk,
+            gtk_rsc: 7,
+            retry: RetryPolicy::default(),
+        },
+        now,
+        &mut rng,
+    )
+    .unwrap();
+    if let Some(igtk) = igtk {
+        auth.set_igtk(igtk, 3);
+    }
+    Pair {
+        sup,
+        auth,
+        rng,
+        now,
+        sup_events: vec![],
+        auth_events: vec![],
+        log: vec![],
+    }
+}
+
+#[test]
+fn sae_akm_uses_descriptor_version_0_cmac_and_sha256_ptk_and_hands_over_the_igtk() {
+    let igtk = crypto::bip::Igtk::new([0x5a; 16], 4).unwrap();
+    let mut p = sae_pair(sae_rsne(), sae_rsne(), Some(igtk.clone()));
+    p.run();
+    assert!(p.sup.is_established() && p.auth.is_established());
+    assert_eq!((p.sup.akm(), p.auth.akm()), (Akm::Sae, Akm::Sae));
+    assert_eq!(p.sup.igtk(), Some((&igtk, 3)));
+    let (sup_tk, auth_tk) = (installed_tk(&p.sup_events), installed_tk(&p.auth_events));
+    assert!(sup_tk.is_some());
+    assert_eq!(sup_tk, auth_tk);
+    for (_, f) in &p.log {
+        let key = crate::wire::eapol::KeyFrame::parse(f).unwrap();
+        assert_eq!(key.key_info.descriptor_version(), 0, "AKM-defined version");
+    }
+    // The PTK is KDF-SHA-256's: message 2's MIC verifies as AES-CMAC with its KCK.
+    let m1 = crate::wire::eapol::KeyFrame::parse(&p.log[0].1).unwrap();
+    let m2 = crate::wire::eapol::KeyFrame::parse(&p.log[1].1).unwrap();
+    let ptk = Akm::Sae.derive_ptk(&pmk("sae pmk"), AA, SPA, &m1.nonce, &m2.nonce);
+    crypto::verify_mic_cmac(ptk.kck(), &p.log[1].1, MIC_RANGE).unwrap();
+    assert!(crypto::verify_mic(ptk.kck(), &p.log[1].1, MIC_RANGE).is_err());
+    // A version-2 (PSK) frame is refused by an SAE supplicant.
+    assert!(matches!(
+        verify_recorded(
+            &pmk("sae pmk"),
+            AA,
+            SPA,
+            [&p.log[0].1, &p.log[1].1, &p.log[2].1, &p.log[3].1]
+        ),
+        Err(HandshakeError::UnsupportedKeyDescriptor { version: 0 })
+    ));
+}
+
+#[test]
+fn transition_ap_runs_whichever_akm_the_station_selects() {
+    for (sta, akm) in [(rsne(), Akm::Psk), (sae_rsne(), Akm::Sae)] {
+        let mut p = sae_pair(transition_rsne(), sta, None);
+        p.run();
+        assert!(p.sup.is_established(), "{akm:?}");
+        assert_eq!(p.auth.akm(), akm);
+        assert_eq!(p.sup.igtk(), None, "no IGTK without set_igtk");
+    }
+    // A station selecting SAE from a PSK-only AP is refused.
+    let e = Supplicant::new(
+        SupplicantConfig {
+            aa: AA,
+            spa: SPA,
+            pmk: pmk("x"),
+            ap_rsne: rsne(),
+            own_rsne: sae_rsne(),
+            timeout: Duration::from_secs(5),
+        },
+        Instant::ZERO,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        HandshakeError::UnsupportedAkm { suite: 0x000f_ac08 }
+    ));
+}

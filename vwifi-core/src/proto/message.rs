@@ -238,6 +238,8 @@ pub enum Security {
     Wpa2Psk,
     /// WPA3 personal: RSN with the SAE AKM.
     Wpa3Sae,
+    /// WPA2/WPA3 transition: RSN with both the PSK and the SAE AKMs (code 5).
+    Wpa2Wpa3,
     /// Another code (WEP, enterprise, a newer mode), kept as received.
     Other(u8),
 }
@@ -249,6 +251,7 @@ impl Security {
             Self::Open => 0,
             Self::Wpa2Psk => 1,
             Self::Wpa3Sae => 2,
+            Self::Wpa2Wpa3 => 5,
             Self::Other(code) => code,
         }
     }
@@ -259,6 +262,7 @@ impl Security {
             0 => Self::Open,
             1 => Self::Wpa2Psk,
             2 => Self::Wpa3Sae,
+            5 => Self::Wpa2Wpa3,
             other => Self::Other(other),
         }
     }

@@ -25,6 +25,14 @@
 //!   passphrase; 15 for a timeout) and is reported as [`ApEvent::HandshakeFailed`].
 //!   **GTK rekeying** every `gtk_rekey_interval`: a new GTK (key ID 1 <-> 2), a group key
 //!   handshake with every authorized station, then group frames use the new key.
+//! - **WPA3** ([`ApSecurity::Wpa3Sae`], `sae.rs`): SAE authentication (algorithm 3) as the
+//!   responder, hunting-and-pecking or hash-to-element (the RSNXE says H2E), anti-clogging
+//!   tokens from 5 open exchanges, a PMKSA cache so that a station may come back with Open
+//!   System authentication and its PMKID; the 4-way handshake with AKM 8; management frame
+//!   protection required (WPA3-only, MFPR) or optional (transition mode, which also takes
+//!   WPA2-PSK stations), the IGTK handed over, and CCMP-protected deauthentication and
+//!   disassociation with stations that negotiated it (`pmf.rs`). A failed SAE is reported as
+//!   [`ApEvent::SaeFailed`].
 //! - **CCMP** on every data frame of a WPA2 BSS: each station's pairwise key for unicast, the
 //!   GTK for group frames; PNs per key; replay check on receive. Unprotected data from a station
 //!   that holds its keys is dropped.
@@ -64,6 +72,8 @@
 //! ```
 
 mod frames;
+mod pmf;
+mod sae;
 mod station;
 #[cfg(test)]
 mod tests;
@@ -80,6 +90,7 @@ use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::crypto::ccmp;
 use crate::crypto::{derive_psk, CryptoError, Gtk, Passphrase, Psk};
+use crate::handshake::sae::SaePassword;
 use crate::handshake::{
     Authenticator, AuthenticatorConfig, HandshakeError, Message, Output, RetryPolicy,
 };
@@ -92,6 +103,7 @@ use crate::wire::{
 };
 
 use self::frames::BssElements;
+use self::sae::ApSae;
 use self::station::{Buffered, Station};
 use crate::radio::{Node, RxMeta, TxStatus};
 
@@ -105,6 +117,15 @@ pub enum ApSecurity {
         /// The pre-shared key (the PMK).
         psk: Psk,
     },
+    /// WPA3-Personal: SAE (hunting-and-pecking or hash-to-element), CCMP-128, management frame
+    /// protection required; with `transition_psk`, the WPA2/WPA3 transition mode: SAE or PSK
+    /// stations, management frame protection optional. Nothing secret prints in `Debug`.
+    Wpa3Sae {
+        /// The SAE password.
+        password: SaePassword,
+        /// The PSK of WPA2 stations in transition mode.
+        transition_psk: Option<Psk>,
+    },
 }
 
 impl ApSecurity {
@@ -116,9 +137,27 @@ impl ApSecurity {
         })
     }
 
-    /// Whether this is a WPA2 BSS.
+    /// WPA3-Personal with `passphrase` as the SAE password; with `transition`, WPA2/WPA3
+    /// transition mode with the PSK derived from it as well.
+    pub fn wpa3_passphrase(
+        passphrase: &Passphrase,
+        ssid: &Ssid,
+        transition: bool,
+    ) -> Result<Self, CryptoError> {
+        let transition_psk = if transition {
+            Some(derive_psk(passphrase, ssid.as_bytes())?)
+        } else {
+            None
+        };
+        Ok(Self::Wpa3Sae {
+            password: SaePassword::new(passphrase.expose()),
+            transition_psk,
+        })
+    }
+
+    /// Whether this is a WPA2 or WPA3 BSS.
     pub fn is_protected(&self) -> bool {
-        matches!(self, Self::Wpa2Psk { .. })
+        matches!(self, Self::Wpa2Psk { .. } | Self::Wpa3Sae { .. })
     }
 }
 
@@ -403,6 +442,12 @@ pub struct ApCounters {
     pub uplink_tx_frames: u64,
     /// GTK rekeys completed.
     pub gtk_rekeys: u64,
+    /// SAE exchanges completed (WPA3).
+    pub sae_completed: u64,
+    /// Associations that resumed a cached PMKSA instead of running SAE (WPA3).
+    pub pmksa_resumed: u64,
+    /// SAE commits answered with an anti-clogging token request (status 76, WPA3).
+    pub sae_tokens_requested: u64,
     /// Dropped frames, by reason.
     pub dropped: DropCounters,
 }
@@ -505,6 +550,15 @@ pub enum ApEvent {
         /// A MIC mismatch on message 2: the station most likely holds a wrong passphrase.
         wrong_passphrase: bool,
     },
+    /// A station's SAE exchange failed (WPA3); it is forgotten.
+    SaeFailed {
+        /// The station.
+        sta: MacAddr,
+        /// What went wrong.
+        error: crate::handshake::sae::SaeError,
+        /// Its confirm did not verify: the station most likely holds a wrong password.
+        wrong_passphrase: bool,
+    },
     /// A station left the BSS (after [`ApEvent::Associated`]).
     Left {
         /// The station.
@@ -548,6 +602,10 @@ pub struct SoftAp {
     rsne: Option<Element>,
     /// The RSNE, whole, as the authenticator sends it in message 3.
     rsne_bytes: Vec<u8>,
+    /// The RSN Extension element of beacons and probe responses (WPA3).
+    rsnxe: Option<Element>,
+    /// SAE, PMKSA cache and IGTK (WPA3).
+    sae: Option<ApSae>,
     /// The GTK in use for group frames (WPA2).
     gtk: Option<GroupKey>,
     /// The GTK being handed to the stations by a rekey.
@@ -568,10 +626,25 @@ impl SoftAp {
         cfg.validate()?;
         let start = now + cfg.tbtt_offset;
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let sae = match &cfg.security {
+            ApSecurity::Wpa3Sae {
+                password,
+                transition_psk,
+            } => Some(ApSae::new(
+                password,
+                cfg.ssid.as_bytes(),
+                transition_psk.is_some(),
+                &mut rng,
+            )),
+            _ => None,
+        };
+        let rsnxe = sae.as_ref().map(|_| ApSae::rsnxe());
         let (rsne, rsne_bytes, gtk) = match cfg.security {
             ApSecurity::Open => (None, Vec::new(), None),
-            ApSecurity::Wpa2Psk { .. } => {
-                let element = Element::Rsn(Rsne::wpa2_psk());
+            ApSecurity::Wpa2Psk { .. } | ApSecurity::Wpa3Sae { .. } => {
+                let element = sae
+                    .as_ref()
+                    .map_or_else(|| Element::Rsn(Rsne::wpa2_psk()), ApSae::rsne);
                 let mut bytes = Vec::new();
                 element.emit(&mut bytes);
                 // Key ID 1 is in range: generation cannot fail.
@@ -596,6 +669,8 @@ impl SoftAp {
             stations: BTreeMap::new(),
             rsne,
             rsne_bytes,
+            rsnxe,
+            sae,
             gtk,
             next_gtk: None,
             group_ps: VecDeque::new(),
@@ -725,7 +800,7 @@ impl SoftAp {
     }
 
     fn send_deauth(&mut self, da: MacAddr, reason: ReasonCode) {
-        self.send_mgmt(
+        self.send_mgmt_pmf(
             da,
             MgmtBody::Deauthentication(Deauthentication::new(reason)),
         );
@@ -940,6 +1015,7 @@ impl SoftAp {
             },
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
+            rsnxe: self.rsnxe.as_ref(),
         }
         .build(Some(Element::Tim(tim)));
         let beacon = Beacon {
@@ -1032,6 +1108,7 @@ impl SoftAp {
             ssid: &self.cfg.ssid,
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
+            rsnxe: self.rsnxe.as_ref(),
         }
         .build(None);
         let resp = Beacon {
@@ -1045,6 +1122,10 @@ impl SoftAp {
     }
 
     fn on_auth(&mut self, now: Instant, sa: MacAddr, a: &Authentication) {
+        if a.algorithm == AuthAlgorithm::Sae && self.sae.is_some() {
+            self.on_sae_auth(now, sa, a);
+            return;
+        }
         let status = match (a.algorithm, a.transaction_seq) {
             (AuthAlgorithm::OpenSystem, 1) => StatusCode::Success,
             (AuthAlgorithm::OpenSystem, _) => StatusCode::TransactionSequenceError,
@@ -1140,6 +1221,7 @@ impl SoftAp {
         sta.clear_association();
         sta.aid = Some(aid);
         sta.listen_interval = listen_interval;
+        sta.mfp = authenticator.as_ref().is_some_and(Authenticator::has_igtk);
         sta.authenticator = authenticator;
         sta.gtk_generation = generation;
         sta.authorized = open;
@@ -1179,32 +1261,47 @@ impl SoftAp {
         sa: MacAddr,
         elements: &ElementList,
     ) -> Result<Option<Authenticator>, StatusCode> {
-        let (ApSecurity::Wpa2Psk { psk }, Some(gtk)) = (&self.cfg.security, &self.gtk) else {
+        let Some((gtk, gtk_rsc)) = self.gtk.as_ref().map(|g| (g.gtk.clone(), g.last_pn)) else {
             return Ok(None);
         };
         let Some(rsne) = elements.get(crate::wire::ElementId::Rsn) else {
             return Err(StatusCode::InvalidElement);
         };
-        if let Element::Rsn(r) = rsne {
-            if r.capabilities.is_some_and(|c| c.mfp_required()) {
-                return Err(StatusCode::RobustManagementPolicyViolation);
+        let (pmk, igtk) = match (&self.cfg.security, rsne) {
+            (ApSecurity::Open, _) => return Ok(None),
+            (ApSecurity::Wpa2Psk { psk }, Element::Rsn(r)) => {
+                if r.capabilities.is_some_and(|c| c.mfp_required()) {
+                    return Err(StatusCode::RobustManagementPolicyViolation);
+                }
+                (psk.clone(), None)
             }
-        }
+            (ApSecurity::Wpa2Psk { psk }, _) => (psk.clone(), None),
+            (ApSecurity::Wpa3Sae { .. }, Element::Rsn(r)) => self.wpa3_pmk(now, sa, r)?,
+            (ApSecurity::Wpa3Sae { .. }, _) => return Err(StatusCode::InvalidElement),
+        };
         let mut peer_rsne = Vec::new();
         rsne.emit(&mut peer_rsne);
         let cfg = AuthenticatorConfig {
             aa: self.cfg.bssid,
             spa: sa,
-            pmk: psk.clone(),
+            pmk,
             own_rsne: self.rsne_bytes.clone(),
             peer_rsne,
-            gtk: gtk.gtk.clone(),
-            gtk_rsc: gtk.last_pn,
+            gtk,
+            gtk_rsc,
             retry: self.cfg.handshake_retry,
         };
-        Authenticator::new(cfg, now, &mut self.rng)
-            .map(Some)
-            .map_err(|e| frames::rsne_refusal(&e))
+        let mut authenticator =
+            Authenticator::new(cfg, now, &mut self.rng).map_err(|e| frames::rsne_refusal(&e))?;
+        if let Some((igtk, ipn)) = igtk {
+            authenticator.set_igtk(igtk, ipn);
+        }
+        if let Some(rsnxe) = &self.rsnxe {
+            let mut bytes = Vec::new();
+            rsnxe.emit(&mut bytes);
+            authenticator.set_own_rsnxe(bytes);
+        }
+        Ok(Some(authenticator))
     }
 
     /// Handles what a station's authenticator asks for.
@@ -1551,6 +1648,11 @@ impl Node for SoftAp {
         if meta.channel != self.cfg.channel {
             return;
         }
+        // Protected management frames (PMF) are decrypted before they are parsed.
+        let Some(unprotected) = self.pmf_rx(frame) else {
+            return;
+        };
+        let frame = &unprotected;
         let parsed = match Frame::parse_bytes(frame) {
             Ok(f) => f,
             Err(e) => {
@@ -1646,6 +1748,7 @@ impl Node for SoftAp {
             }
             self.drain_authenticator(now, addr);
         }
+        self.sae_timeouts(now);
         self.expire(now);
     }
 
@@ -1667,6 +1770,9 @@ impl Node for SoftAp {
             {
                 next = next.min(t);
             }
+        }
+        if let Some(t) = self.sae_poll_timeout() {
+            next = next.min(t);
         }
         Some(next)
     }

@@ -23,6 +23,7 @@
 //! ssid = "vwifi-lab"            # 1 to 32 bytes
 //! channel = 1                   # 2.4 GHz 1-14 or a 5 GHz 20 MHz channel
 //! passphrase = "correct horse battery staple"   # or psk = "<64 hex digits>"; neither: open
+//! security = "wpa2"             # "open" | "wpa2" | "wpa3" (SAE) | "wpa2-wpa3" (transition)
 //! bssid = "02:76:77:00:00:02"   # optional; default 02:76:77:01:HH:LL from the index
 //! beacon_interval = 100         # TU (1024 µs), default 100
 //! dtim_period = 2
@@ -184,6 +185,10 @@ pub struct ApEntry {
     /// The WPA2 PSK as 64 hex digits, instead of a passphrase.
     #[serde(default)]
     pub psk: Option<Secret>,
+    /// The security mode; by default "wpa2" with a passphrase or PSK, else "open". "wpa3"
+    /// (SAE) and "wpa2-wpa3" (transition) need a passphrase: it is the SAE password.
+    #[serde(default)]
+    pub security: Option<SecurityMode>,
     /// The beacon interval in TU (1024 µs).
     #[serde(default = "default_beacon_interval")]
     pub beacon_interval: u16,
@@ -259,6 +264,20 @@ impl fmt::Display for Field {
     }
 }
 
+/// The `security` of an `[[aps]]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityMode {
+    /// No encryption.
+    Open,
+    /// WPA2-Personal (PSK).
+    Wpa2,
+    /// WPA3-Personal (SAE, protected management frames required).
+    Wpa3,
+    /// WPA2/WPA3 transition: SAE or PSK stations, protected management frames optional.
+    Wpa2Wpa3,
+}
+
 /// What is wrong with a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum Problem {
@@ -280,6 +299,10 @@ pub enum Problem {
     /// Both a passphrase and a PSK.
     #[error("give either passphrase or psk, not both")]
     BothCredentials,
+    /// A security mode whose credentials are missing or do not fit: "open" with a
+    /// passphrase or PSK, "wpa2" without either, "wpa3"/"wpa2-wpa3" without a passphrase.
+    #[error("{0}")]
+    SecurityCredentials(&'static str),
     /// Not a channel number.
     #[error("{0} is not a valid channel")]
     InvalidChannel(u8),
@@ -447,6 +470,19 @@ impl ApEntry {
             }
             (None, None) => {}
         }
+        let problem = match (self.security, &self.passphrase, &self.psk) {
+            (Some(SecurityMode::Open), Some(_), _) | (Some(SecurityMode::Open), _, Some(_)) => {
+                Some("an open network takes no passphrase or psk")
+            }
+            (Some(SecurityMode::Wpa2), None, None) => Some("wpa2 needs a passphrase or psk"),
+            (Some(SecurityMode::Wpa3 | SecurityMode::Wpa2Wpa3), None, _) => {
+                Some("wpa3 and wpa2-wpa3 need a passphrase (the SAE password), not a psk")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            return Err(invalid(s, "security", Problem::SecurityCredentials(p)));
+        }
         non_zero(s, "beacon_interval", self.beacon_interval.into())?;
         non_zero(s, "dtim_period", self.dtim_period.into())?;
         non_zero(s, "max_stations", self.max_stations.into())?;
@@ -495,8 +531,12 @@ impl ApEntry {
                         },
                     )
                 })?;
-                ApSecurity::wpa2_passphrase(&pass, &ssid)
-                    .map_err(|_| invalid(s, "ssid", Problem::SsidLength { len: ssid.len() }))?
+                match self.security {
+                    Some(SecurityMode::Wpa3) => ApSecurity::wpa3_passphrase(&pass, &ssid, false),
+                    Some(SecurityMode::Wpa2Wpa3) => ApSecurity::wpa3_passphrase(&pass, &ssid, true),
+                    _ => ApSecurity::wpa2_passphrase(&pass, &ssid),
+                }
+                .map_err(|_| invalid(s, "ssid", Problem::SsidLength { len: ssid.len() }))?
             }
             (None, Some(k)) => ApSecurity::Wpa2Psk {
                 psk: Psk::from_hex(k.expose()).ok_or(invalid(s, "psk", Problem::PskFormat))?,
@@ -722,6 +762,50 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(err(&text), want, "for:\n{text}");
         }
+    }
+
+    #[test]
+    fn security_modes_build_wpa3_and_transition_aps_and_check_their_credentials() {
+        let text = "[[aps]]\nssid = \"w3\"\nchannel = 1\npassphrase = \"sae password\"\nsecurity = \"wpa3\"\n\
+                    [[aps]]\nssid = \"tr\"\nchannel = 6\npassphrase = \"sae password\"\nsecurity = \"wpa2-wpa3\"\n\
+                    [[aps]]\nssid = \"w2\"\nchannel = 11\npassphrase = \"sae password\"\n";
+        let aps = SimConfig::from_toml_str(text)
+            .unwrap()
+            .ap_configs()
+            .unwrap();
+        let ApSecurity::Wpa3Sae { transition_psk, .. } = &aps[0].security else {
+            panic!("{:?}", aps[0].security)
+        };
+        assert!(transition_psk.is_none());
+        let ApSecurity::Wpa3Sae { transition_psk, .. } = &aps[1].security else {
+            panic!("{:?}", aps[1].security)
+        };
+        let ssid = Ssid::new(b"tr").unwrap();
+        let pass = Passphrase::new("sae password").unwrap();
+        assert_eq!(
+            transition_psk.as_ref(),
+            Some(&crate::crypto::derive_psk(&pass, ssid.as_bytes()).unwrap())
+        );
+        assert!(
+            matches!(aps[2].security, ApSecurity::Wpa2Psk { .. }),
+            "wpa2 by default"
+        );
+        let ok = "[[aps]]\nssid = \"x\"\nchannel = 1\n";
+        for (extra, want) in [
+            (
+                "security = \"wpa3\"\n",
+                "aps[0].security: wpa3 and wpa2-wpa3 need a passphrase (the SAE password), not a psk",
+            ),
+            (
+                "security = \"open\"\npassphrase = \"long enough\"\n",
+                "aps[0].security: an open network takes no passphrase or psk",
+            ),
+            ("security = \"wpa2\"\n", "aps[0].security: wpa2 needs a passphrase or psk"),
+        ] {
+            assert_eq!(err(&format!("{ok}{extra}")), want);
+        }
+        let e = err(&format!("{ok}security = \"wep\"\n"));
+        assert!(e.contains("unknown variant `wep`"), "{e}");
     }
 
     #[test]

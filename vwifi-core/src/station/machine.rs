@@ -1,5 +1,7 @@
 //! [`Station`]: the state machine of one virtual station.
 
+mod wpa3;
+
 use std::collections::VecDeque;
 
 use core::fmt;
@@ -16,8 +18,9 @@ use super::{
 };
 use crate::addr::MacAddr;
 use crate::channel::Channel;
-use crate::crypto::{derive_psk, Psk};
-use crate::handshake::{self, HandshakeError, Supplicant, SupplicantConfig};
+use crate::crypto::{derive_psk, Pmk, Psk};
+use crate::handshake::sae::{Pmkid, PmksaCache, Sae, SaePassword, RETRY as SAE_RETRY};
+use crate::handshake::{self, Akm, HandshakeError, Supplicant, SupplicantConfig};
 use crate::proto::{
     self, Counters, Credentials, Event, ScanMode, Security, StationState, StationStatus,
 };
@@ -25,7 +28,7 @@ use crate::radio::{RxMeta, TxStatus};
 use crate::time::{Instant, TU};
 use crate::wire::{
     AuthAlgorithm, Element, EtherType, EthernetFrame, Frame, FrameControl, FrameType, MgmtBody,
-    MgmtFrame, MgmtSubtype, ReasonCode, Rsne,
+    MgmtFrame, MgmtSubtype, ReasonCode,
 };
 
 /// What the guest asked to join, with its secret. Dropped when the station stops trying.
@@ -37,6 +40,10 @@ struct Profile {
     auto_reconnect: bool,
     /// The PSK, derived once per connect request.
     psk: Option<Psk>,
+    /// The SAE password (with its hash-to-element PT), made once per connect request.
+    sae: Option<SaePassword>,
+    /// The PMK of the last SAE exchange.
+    sae_pmk: Option<Pmk>,
     /// Failed retries in a row since the last connection (the backoff exponent).
     retries: u32,
 }
@@ -45,6 +52,13 @@ struct Profile {
 #[derive(Debug)]
 struct Join {
     bss: BssEntry,
+    /// The AKM of a protected join.
+    akm: Option<Akm>,
+    /// The SAE exchange that authenticates a WPA3 join (none with a cached PMKSA).
+    sae: Option<Box<Sae>>,
+    /// The PMKID of the cached PMKSA this join resumes (Open System authentication, then the
+    /// PMKID in the association request).
+    pmkid: Option<Pmkid>,
     /// Requests sent so far.
     attempts: u32,
     /// When the outstanding request times out; `None`: the next request is still to be sent.
@@ -134,6 +148,8 @@ pub struct Station {
     outputs: VecDeque<StationOutput>,
     counters: Counters,
     stats: StationStats,
+    /// PMKs of completed SAE exchanges, by BSSID, for reconnects.
+    pmksa: PmksaCache,
 }
 
 /// How many scans a join makes for its network before it fails with
@@ -183,6 +199,7 @@ impl Station {
             outputs: VecDeque::new(),
             counters: Counters::default(),
             stats: StationStats::default(),
+            pmksa: PmksaCache::new(16, PmksaCache::DEFAULT_LIFETIME),
         }
     }
 
@@ -358,6 +375,8 @@ impl Station {
                     credentials,
                     auto_reconnect,
                     psk: None,
+                    sae: None,
+                    sae_pmk: None,
                     retries: 0,
                 });
                 self.start_join(now);
@@ -378,6 +397,12 @@ impl Station {
     /// or a beacon or probe response. Anything else is ignored; bad frames are counted, never
     /// an error.
     pub fn handle_frame(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
+        // Protected management frames (PMF) are checked and decrypted before they are parsed.
+        let Some(frame) = self.receive_pmf(frame) else {
+            self.sync(now);
+            return;
+        };
+        let frame = &frame;
         match Frame::parse_bytes(frame) {
             Ok(Frame::Management(m)) => self.on_mgmt(now, m, meta),
             Ok(Frame::Data(d)) => self.on_data(now, frame, &d, meta),
@@ -683,6 +708,10 @@ impl Station {
     }
 
     fn send_join_request(&mut self, now: Instant) {
+        if matches!(&self.conn, Conn::Auth(j) if j.sae.is_some()) {
+            self.sae_auth_step(now);
+            return;
+        }
         let max = self.cfg.mgmt_attempts;
         let timeout = self.cfg.mgmt_timeout;
         let listen_interval = self.cfg.listen_interval;
@@ -700,10 +729,16 @@ impl Station {
             Conn::Assoc(j) => {
                 j.attempts += 1;
                 j.deadline = Some(now + timeout);
-                let rsne = (j.bss.security == Security::Wpa2Psk).then(Rsne::wpa2_psk);
-                let frame = self
-                    .softmac
-                    .assoc_request(&j.bss, listen_interval, rsne.as_ref());
+                let rsne = j.akm.map(|akm| wpa3::station_rsne(&j.bss, akm, j.pmkid));
+                // Only to an AP that advertises hash-to-element: hostapd keeps the association
+                // request's RSNXE, and message 2 must repeat it.
+                let rsnxe = (j.akm == Some(Akm::Sae) && j.bss.sae_h2e).then(wpa3::station_rsnxe);
+                let frame = self.softmac.assoc_request_with_rsnxe(
+                    &j.bss,
+                    listen_interval,
+                    rsne.as_ref(),
+                    rsnxe.as_ref(),
+                );
                 (Some(frame), j.bss.channel, false)
             }
             _ => return,
@@ -794,8 +829,10 @@ impl Station {
         }
     }
 
-    /// Checks the credentials against the BSS's security and starts authentication.
+    /// Checks the credentials against the BSS's security and starts authentication: SAE for
+    /// a WPA3 (or transition) network unless a cached PMKSA lets the station skip it.
     fn begin_auth(&mut self, now: Instant, bss: BssEntry) {
+        let me = self.mac();
         let Some(p) = &mut self.profile else {
             return;
         };
@@ -803,28 +840,57 @@ impl Station {
             network: bss.security,
             credentials: (&p.credentials).into(),
         };
-        let failure = match (bss.security, &p.credentials) {
-            (Security::Open, Credentials::None) => None,
-            (Security::Open, _) | (Security::Wpa2Psk, Credentials::None) => Some(mismatch),
-            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
+        let akm = wpa3::choose_akm(bss.security, &p.credentials);
+        let failure = match (bss.security, &p.credentials, akm) {
+            (Security::Open, Credentials::None, _) => None,
+            (Security::Open, _, _) => Some(mismatch),
+            (_, Credentials::None, _) => Some(mismatch),
+            (_, Credentials::Passphrase(pass), Some(Akm::Sae)) => {
+                if p.sae.is_none() {
+                    p.sae = Some(SaePassword::new(pass.expose()).with_h2e(p.ssid.as_bytes()));
+                }
+                None
+            }
+            (_, Credentials::Passphrase(pass), Some(Akm::Psk)) => {
                 if p.psk.is_none() {
                     p.psk = derive_psk(pass, p.ssid.as_bytes()).ok();
                 }
                 p.psk.is_none().then_some(mismatch)
             }
-            (Security::Wpa2Psk, Credentials::Psk(psk)) => {
+            (_, Credentials::Psk(psk), Some(Akm::Psk)) => {
                 p.psk = Some(psk.clone());
                 None
             }
-            (network, _) => Some(Failure::UnsupportedSecurity { network }),
+            (Security::Wpa3Sae, Credentials::Psk(_), _) => Some(mismatch),
+            (network, _, _) => Some(Failure::UnsupportedSecurity { network }),
         };
         if let Some(f) = failure {
             self.fail(now, f, None);
             return;
         }
-        debug!(station = %self.mac(), bssid = %bss.bssid, channel = bss.channel.number(), "joining");
+        let (sae, pmkid) = match (akm, &p.sae) {
+            (Some(Akm::Sae), Some(password)) => match self.pmksa.get(now, bss.bssid) {
+                Some(cached) => (None, Some(cached.pmkid)),
+                None => (
+                    Some(Box::new(Sae::initiator(
+                        me,
+                        bss.bssid,
+                        password.clone(),
+                        bss.sae_h2e,
+                        SAE_RETRY,
+                    ))),
+                    None,
+                ),
+            },
+            _ => (None, None),
+        };
+        debug!(station = %self.mac(), bssid = %bss.bssid, channel = bss.channel.number(),
+               sae = sae.is_some(), pmksa = pmkid.is_some(), "joining");
         self.set_conn(Conn::Auth(Join {
             bss,
+            akm,
+            sae,
+            pmkid,
             attempts: 0,
             deadline: None,
         }));
@@ -1010,6 +1076,11 @@ impl Station {
                     }
                 }
             }
+            MgmtBody::Authentication(a)
+                if h.addr1 == me && from_target && a.algorithm == AuthAlgorithm::Sae =>
+            {
+                self.on_sae_frame(now, a.transaction_seq, a.status, &a.body);
+            }
             MgmtBody::Authentication(a) if h.addr1 == me && from_target => {
                 if !matches!(self.conn, Conn::Auth(_))
                     || a.algorithm != AuthAlgorithm::OpenSystem
@@ -1031,12 +1102,28 @@ impl Station {
                 if !matches!(self.conn, Conn::Assoc(_)) {
                     return;
                 }
+                if let (false, Conn::Assoc(j)) = (r.status.is_success(), &self.conn) {
+                    if j.pmkid.is_some() {
+                        // The AP no longer holds our PMKSA: forget it and run SAE.
+                        debug!(station = %me, status = ?r.status, "PMKSA refused: running SAE");
+                        let bss = j.bss.clone();
+                        self.pmksa.remove(bss.bssid);
+                        self.begin_auth(now, bss);
+                        return;
+                    }
+                }
                 if !r.status.is_success() {
                     debug!(station = %me, status = ?r.status, "association rejected");
                     self.fail(now, Failure::AssocRejected { status: r.status }, None);
                     return;
                 }
                 self.associated(now, r.aid());
+            }
+            MgmtBody::Other {
+                subtype: MgmtSubtype::Action,
+                body,
+            } if h.addr1 == me && from_target && self.softmac.pmf() => {
+                self.on_sa_query(&body);
             }
             MgmtBody::Deauthentication(d) | MgmtBody::Disassociation(d)
                 if (h.addr1 == me || h.addr1.is_broadcast()) && from_target =>
@@ -1051,6 +1138,9 @@ impl Station {
         if let Conn::Auth(j) = self.take_conn() {
             self.set_conn(Conn::Assoc(Join {
                 bss: j.bss,
+                akm: j.akm,
+                sae: None,
+                pmkid: j.pmkid,
                 attempts: 0,
                 deadline: None,
             }));
@@ -1061,7 +1151,7 @@ impl Station {
         let Conn::Assoc(j) = self.take_conn() else {
             return;
         };
-        let bss = j.bss;
+        let (bss, akm, pmkid) = (j.bss, j.akm, j.pmkid);
         match bss.security {
             Security::Open => {
                 self.conn = Conn::Handshake(Link {
@@ -1074,8 +1164,15 @@ impl Station {
                 self.connected(now);
             }
             network => {
-                let pmk = self.profile.as_ref().and_then(|p| p.psk.clone());
-                let own_rsne = element_bytes(Element::Rsn(Rsne::wpa2_psk()));
+                let akm = akm.unwrap_or(Akm::Psk);
+                let pmk = match akm {
+                    Akm::Psk => self.profile.as_ref().and_then(|p| p.psk.clone()),
+                    Akm::Sae => match pmkid {
+                        Some(_) => self.pmksa.get(now, bss.bssid).map(|e| e.pmk.clone()),
+                        None => self.profile.as_ref().and_then(|p| p.sae_pmk.clone()),
+                    },
+                };
+                let own_rsne = element_bytes(Element::Rsn(wpa3::station_rsne(&bss, akm, pmkid)));
                 let supplicant = pmk.ok_or(HandshakeError::NotEstablished).and_then(|pmk| {
                     Supplicant::new(
                         SupplicantConfig {
@@ -1091,8 +1188,17 @@ impl Station {
                 });
                 self.conn = Conn::Assoc(Join {
                     bss: bss.clone(),
+                    akm: Some(akm),
+                    sae: None,
+                    pmkid,
                     attempts: 0,
                     deadline: None,
+                });
+                let supplicant = supplicant.map(|mut s| {
+                    if akm == Akm::Sae && bss.sae_h2e {
+                        s.set_own_rsnxe(element_bytes(wpa3::station_rsnxe()));
+                    }
+                    s
                 });
                 match supplicant {
                     Ok(s) => self.set_conn(Conn::Handshake(Link {
@@ -1307,7 +1413,10 @@ impl Station {
                 }
                 handshake::Output::InstallPairwise(tk) => self.softmac.install_ptk(tk),
                 handshake::Output::InstallGroup { gtk, rsc } => self.softmac.install_gtk(gtk, rsc),
-                handshake::Output::Complete => self.connected(now),
+                handshake::Output::Complete => {
+                    self.enable_pmf();
+                    self.connected(now);
+                }
                 handshake::Output::GroupKeyComplete => {}
                 handshake::Output::Failed(e) => self.handshake_failed(now, &e),
             }

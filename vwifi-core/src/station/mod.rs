@@ -3,8 +3,9 @@
 //!
 //! A [`Station`] runs the life cycle Idle → Scanning → Authenticating → Associating →
 //! Handshaking → Connected for one guest: active and passive scans with a BSS table (signal,
-//! age), open-system authentication, association, the WPA2 4-way and group-key handshakes (the
-//! [`Supplicant`](crate::handshake::Supplicant)), CCMP data with replay protection, beacon-loss
+//! age), open-system or SAE authentication (WPA3, with PMKSA caching), association, the 4-way
+//! and group-key handshakes (the [`Supplicant`](crate::handshake::Supplicant); AKM 2 or 8),
+//! protected management frames, CCMP data with replay protection, beacon-loss
 //! detection, deauthentication and disassociation, reconnection with capped exponential
 //! backoff, and a precise [`Failure`] for every attempt that does not end connected.
 //!

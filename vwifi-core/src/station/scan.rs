@@ -35,7 +35,7 @@ pub fn default_scan_channels() -> Vec<Channel> {
 /// The security a beacon advertises: its RSN element's AKMs and ciphers, or the Privacy bit.
 ///
 /// WPA2-PSK needs the PSK AKM with CCMP-128 as group and pairwise cipher (what the supplicant
-/// does); an RSNE with SAE (and no usable PSK) is WPA3-SAE; any other RSNE is
+/// does); the SAE AKM with CCMP-128 is WPA3-SAE, both AKMs WPA2/WPA3 (transition); any other RSNE is
 /// [`SECURITY_OTHER_RSN`]; Privacy without RSNE is [`SECURITY_WEP_OR_WPA1`].
 pub fn security_of(capability: CapabilityInfo, rsn: Option<&Rsne>) -> Security {
     let Some(rsn) = rsn else {
@@ -51,9 +51,13 @@ pub fn security_of(capability: CapabilityInfo, rsn: Option<&Rsne>) -> Security {
         .as_deref()
         .is_none_or(|p| p.contains(&CipherSuite::Ccmp128));
     let akms = rsn.akm_suites.as_deref().unwrap_or(&[AkmSuite::Ieee8021x]);
-    if akms.contains(&AkmSuite::Psk) && group_ccmp && pairwise_ccmp {
+    let psk = akms.contains(&AkmSuite::Psk) && group_ccmp && pairwise_ccmp;
+    let sae = akms.contains(&AkmSuite::Sae) && group_ccmp && pairwise_ccmp;
+    if psk && sae {
+        Security::Wpa2Wpa3
+    } else if psk {
         Security::Wpa2Psk
-    } else if akms.contains(&AkmSuite::Sae) {
+    } else if sae {
         Security::Wpa3Sae
     } else {
         Security::Other(SECURITY_OTHER_RSN)
@@ -79,6 +83,8 @@ pub struct BssEntry {
     pub capability: CapabilityInfo,
     /// Its RSN element, whole (ID and length included), exactly as advertised.
     pub rsne: Option<Vec<u8>>,
+    /// Its RSN Extension element says SAE hash-to-element is supported (WPA3).
+    pub sae_h2e: bool,
     /// Its supported rates (Supported and Extended Supported Rates).
     pub rates: Vec<Rate>,
     /// The PHY rate of the last frame heard from it, in kbit/s.
@@ -167,6 +173,12 @@ impl BssTable {
             out
         });
         let security = security_of(beacon.capability, rsn);
+        // RSNXE (9.4.2.241): bit 5 of the first octet, SAE hash-to-element.
+        let sae_h2e = elements.iter().any(|e| {
+            matches!(e, Element::Other { id, data }
+                if *id == crate::wire::ElementId::RsnExtension
+                    && data.first().is_some_and(|b| b & 0x20 != 0))
+        });
         let rates = elements.rates().collect();
         if !self.entries.contains_key(&bssid) && self.entries.len() >= MAX_BSS_ENTRIES {
             let oldest = self
@@ -188,6 +200,7 @@ impl BssTable {
             beacon_interval: beacon.beacon_interval,
             capability: beacon.capability,
             rsne: None,
+            sae_h2e: false,
             rates: Vec::new(),
             rate_kbps: meta.rate_kbps,
             last_seen: now,
@@ -205,6 +218,7 @@ impl BssTable {
         entry.beacon_interval = beacon.beacon_interval;
         entry.capability = beacon.capability;
         entry.rsne = rsne;
+        entry.sae_h2e = sae_h2e;
         entry.rates = rates;
         entry.rate_kbps = meta.rate_kbps;
         entry.last_seen = now;
@@ -328,6 +342,13 @@ mod tests {
             RsnCapabilities::default(),
         );
         assert_eq!(security_of(privacy, Some(&sae)), Security::Wpa3Sae);
+        let transition = Rsne::new(
+            CipherSuite::Ccmp128,
+            vec![CipherSuite::Ccmp128],
+            vec![AkmSuite::Psk, AkmSuite::Sae],
+            RsnCapabilities(RsnCapabilities::MFPC),
+        );
+        assert_eq!(security_of(privacy, Some(&transition)), Security::Wpa2Wpa3);
         let tkip = Rsne::new(
             CipherSuite::Tkip,
             vec![CipherSuite::Tkip],

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
+use crate::crypto::bip::Igtk;
 use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{CryptoError, Gtk, TemporalKey};
 use crate::wire::{
@@ -23,6 +24,13 @@ use super::BssEntry;
 
 /// The most rates a Supported Rates element holds; the rest go in Extended Supported Rates.
 const MAX_SUPPORTED_RATES: usize = 8;
+
+/// The SA Query action category (IEEE 802.11-2020 Table 9-51).
+pub const SA_QUERY_CATEGORY: u8 = 8;
+/// SA Query Request.
+pub const SA_QUERY_REQUEST: u8 = 0;
+/// SA Query Response.
+pub const SA_QUERY_RESPONSE: u8 = 1;
 
 /// Why a received data frame was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +110,8 @@ struct PairwiseKey {
     tk: TemporalKey,
     tx_pn: u64,
     rx: ReplayCounters,
+    /// Receive counter of protected management frames (PMF).
+    mgmt_rx: ReplayCounters,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +130,8 @@ pub struct SoftMac {
     gtks: Vec<GroupKey>,
     /// Retransmissions of unicast data frames from the AP.
     duplicates: DuplicateFilter,
+    /// Management frame protection with the AP (802.11w): its IGTK and the last IPN accepted.
+    pmf: Option<(Igtk, u64)>,
 }
 
 impl SoftMac {
@@ -131,6 +143,7 @@ impl SoftMac {
             ptk: None,
             gtks: Vec::new(),
             duplicates: DuplicateFilter::new(),
+            pmf: None,
         }
     }
 
@@ -150,6 +163,7 @@ impl SoftMac {
             tk,
             tx_pn: 0,
             rx: ReplayCounters::new(),
+            mgmt_rx: ReplayCounters::new(),
         });
     }
 
@@ -166,7 +180,59 @@ impl SoftMac {
     pub fn clear_keys(&mut self) {
         self.ptk = None;
         self.gtks.clear();
+        self.pmf = None;
         self.duplicates = DuplicateFilter::new();
+    }
+
+    /// Turns management frame protection on with the AP's IGTK and its last IPN (the 4-way
+    /// handshake handed them over): robust management frames then go and must come protected.
+    pub fn enable_pmf(&mut self, igtk: Igtk, ipn: u64) {
+        self.pmf = Some((igtk, ipn));
+    }
+
+    /// Whether management frame protection is on.
+    pub fn pmf(&self) -> bool {
+        self.pmf.is_some()
+    }
+
+    /// Applies PMF to a management frame from `bssid` before it is parsed: a CCMP-protected
+    /// unicast frame is decrypted with the pairwise key (replay-checked); a group-addressed
+    /// deauthentication or disassociation must carry a valid BIP MME (IGTK, IPN); an
+    /// unprotected unicast one is refused. Without PMF, frames pass unchanged.
+    pub fn receive_mgmt(&mut self, raw: &Bytes) -> Result<Bytes, RxDrop> {
+        let Some((igtk, last_ipn)) = &mut self.pmf else {
+            return Ok(raw.clone());
+        };
+        let (Some(&b0), Some(&b1)) = (raw.first(), raw.get(1)) else {
+            return Ok(raw.clone());
+        };
+        let subtype = (b0 >> 4) & 0x0f;
+        // Deauthentication (12), disassociation (10) and SA Query actions (13, category 8):
+        // the robust frames handled here.
+        let robust = subtype == 12
+            || subtype == 10
+            || (subtype == 13 && raw.get(24) == Some(&SA_QUERY_CATEGORY));
+        let group = raw.get(4).is_some_and(|b| b & 1 != 0);
+        let protected = b1 & 0x40 != 0;
+        if protected {
+            let Some(ptk) = &mut self.ptk else {
+                return Err(RxDrop::NoKey);
+            };
+            let dec = ccmp::decrypt(&ptk.tk, raw).map_err(|_| RxDrop::DecryptFailed)?;
+            ptk.mgmt_rx.accept(0, dec.pn).map_err(|_| RxDrop::Replay)?;
+            return Ok(Bytes::from(dec.mpdu));
+        }
+        match (robust, group) {
+            (false, _) => Ok(raw.clone()),
+            (true, false) => Err(RxDrop::Unprotected),
+            (true, true) => {
+                let ipn = crate::crypto::bip::bip_verify(igtk, raw, *last_ipn)
+                    .map_err(|_| RxDrop::Unprotected)?;
+                *last_ipn = ipn;
+                // The MME is left on: parsers read it as one more element.
+                Ok(raw.clone())
+            }
+        }
     }
 
     /// Whether a pairwise key is installed.
@@ -206,6 +272,23 @@ impl SoftMac {
         self.mgmt(bssid, bssid, MgmtBody::Authentication(body))
     }
 
+    /// An SAE Authentication frame (algorithm 3) to `bssid`: a commit or confirm.
+    pub fn sae_auth(
+        &mut self,
+        bssid: MacAddr,
+        transaction: u16,
+        status: StatusCode,
+        body: Vec<u8>,
+    ) -> Bytes {
+        let body = Authentication {
+            algorithm: crate::wire::AuthAlgorithm::Sae,
+            transaction_seq: transaction,
+            status,
+            body,
+        };
+        self.mgmt(bssid, bssid, MgmtBody::Authentication(body))
+    }
+
     /// An association request to `bss`: its SSID, its rates echoed, and `rsne` (the
     /// station's choice of ciphers and AKM) for a protected network.
     pub fn assoc_request(
@@ -213,6 +296,18 @@ impl SoftMac {
         bss: &BssEntry,
         listen_interval: u16,
         rsne: Option<&Rsne>,
+    ) -> Bytes {
+        self.assoc_request_with_rsnxe(bss, listen_interval, rsne, None)
+    }
+
+    /// [`SoftMac::assoc_request`] with an RSN Extension element after the RSNE (WPA3: the
+    /// station supports SAE hash-to-element).
+    pub fn assoc_request_with_rsnxe(
+        &mut self,
+        bss: &BssEntry,
+        listen_interval: u16,
+        rsne: Option<&Rsne>,
+        rsnxe: Option<&Element>,
     ) -> Bytes {
         let mut capability = CapabilityInfo::ESS;
         if rsne.is_some() {
@@ -238,6 +333,9 @@ impl SoftMac {
         if let Some(rsne) = rsne {
             elements.push(Element::Rsn(rsne.clone()));
         }
+        if let Some(rsnxe) = rsnxe {
+            elements.push(rsnxe.clone());
+        }
         let body = AssocRequest {
             capability: CapabilityInfo(capability),
             listen_interval,
@@ -246,10 +344,45 @@ impl SoftMac {
         self.mgmt(bss.bssid, bss.bssid, MgmtBody::AssocRequest(body))
     }
 
-    /// A deauthentication to `bssid` with `reason`.
+    /// A deauthentication to `bssid` with `reason`; CCMP-protected with the pairwise key
+    /// when management frame protection is on.
     pub fn deauth(&mut self, bssid: MacAddr, reason: ReasonCode) -> Bytes {
         let body = Deauthentication::new(reason);
-        self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body))
+        let frame = self.mgmt(bssid, bssid, MgmtBody::Deauthentication(body));
+        self.protect_mgmt(frame)
+    }
+
+    /// The SA Query Response (IEEE 802.11-2020 9.6.9.3) to an SA Query Request from `bssid`
+    /// with `transaction`: an Action frame, category 8, action 1, CCMP-protected (PMF).
+    pub fn sa_query_response(&mut self, bssid: MacAddr, transaction: [u8; 2]) -> Bytes {
+        let body = MgmtBody::Other {
+            subtype: crate::wire::MgmtSubtype::Action,
+            body: vec![
+                SA_QUERY_CATEGORY,
+                SA_QUERY_RESPONSE,
+                transaction[0],
+                transaction[1],
+            ],
+        };
+        let frame = self.mgmt(bssid, bssid, body);
+        self.protect_mgmt(frame)
+    }
+
+    /// CCMP-protects a robust management frame with the pairwise key when PMF is on.
+    fn protect_mgmt(&mut self, frame: Bytes) -> Bytes {
+        match (&self.pmf, &mut self.ptk) {
+            (Some(_), Some(ptk)) => {
+                let pn = ptk.tx_pn + 1;
+                match ccmp::encrypt(&ptk.tk, 0, pn, &frame) {
+                    Ok(sealed) => {
+                        ptk.tx_pn = pn;
+                        Bytes::from(sealed)
+                    }
+                    Err(_) => frame,
+                }
+            }
+            _ => frame,
+        }
     }
 
     /// A null-data frame to `bssid` with the power-management bit set (`power_save`: the AP

@@ -24,12 +24,13 @@ use crate::wire::{self, eapol, ElementList, Frame};
 pub type Target = (&'static str, fn(&[u8]));
 
 /// The fuzz targets.
-pub const TARGETS: [Target; 5] = [
+pub const TARGETS: &[Target] = &[
     ("frame", frame),
     ("elements", elements),
     ("eapol_key", eapol_key),
     ("guest_proto", guest_proto),
     ("inband_frame", inband_frame),
+    ("sae", sae),
 ];
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
@@ -40,6 +41,15 @@ pub fn frame(data: &[u8]) {
         assert_eq!(out, data, "an accepted frame must re-emit byte for byte");
         let again = Frame::parse_bytes(&Bytes::copy_from_slice(&out));
         assert_eq!(again.as_ref(), Ok(&f));
+    }
+    // The same bytes through a station's protected-management-frame path (CCMP decryption,
+    // BIP check) must be refused or passed without panicking.
+    if let Ok(igtk) = crate::crypto::bip::Igtk::new([0x5a; 16], 4) {
+        let _ = crate::crypto::bip::bip_verify(&igtk, data, 0);
+        let mut mac = crate::station::softmac::SoftMac::new(SPA);
+        mac.install_ptk(crate::crypto::TemporalKey::from_bytes([0x11; 16]));
+        mac.enable_pmf(igtk, 0);
+        let _ = mac.receive_mgmt(&Bytes::copy_from_slice(data));
     }
 }
 
@@ -127,6 +137,59 @@ pub fn inband_frame(data: &[u8]) {
                 }
             );
         }
+    }
+}
+
+/// Any bytes as an SAE Authentication frame body (algorithm 3). The first byte picks the
+/// transaction (bit 0: confirm) and the status (bit 1: 126 hash-to-element, bit 2: 76
+/// anti-clogging); the rest is the body after the status code. Every accepted commit, confirm
+/// and token request must survive a round trip, and both roles of the state machine (a fresh
+/// responder, an initiator that has sent its commit) must refuse junk without panicking.
+pub fn sae(data: &[u8]) {
+    use crate::handshake::sae::frame::{Commit, Confirm, TokenRequest};
+    use crate::handshake::sae::{Sae, SaePassword, COMMIT, CONFIRM, RETRY};
+    use crate::wire::StatusCode;
+
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let h2e = selector & 2 != 0;
+    for token_len in [0, 32] {
+        if let Ok(c) = Commit::parse(body, h2e, token_len) {
+            let again = Commit::parse(
+                &c.to_vec(h2e),
+                h2e,
+                c.token.as_ref().map_or(0, |_| token_len),
+            );
+            assert_eq!(again.as_ref(), Ok(&c), "an accepted commit must round-trip");
+        }
+    }
+    if let Ok(c) = Confirm::parse(body) {
+        assert_eq!(
+            c.to_vec(),
+            body,
+            "an accepted confirm must re-emit byte for byte"
+        );
+    }
+    if let Ok(t) = TokenRequest::parse(body, h2e) {
+        assert_eq!(TokenRequest::parse(&t.to_vec(h2e), h2e).as_ref(), Ok(&t));
+    }
+    let transaction = if selector & 1 != 0 { CONFIRM } else { COMMIT };
+    let status = match selector & 6 {
+        0 => StatusCode::Success,
+        2 => StatusCode::SaeHashToElement,
+        4 => StatusCode::AntiCloggingTokenRequired,
+        _ => StatusCode::from(u16::from(selector >> 3)),
+    };
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let pw = SaePassword::new(b"fuzz password").with_h2e(b"vwifi-lab");
+    let mut ap = Sae::responder(AA, SPA, pw.clone(), true, true, RETRY);
+    let _ = ap.handle_frame(Instant::ZERO, transaction, status, body, &mut rng);
+    while ap.poll_output().is_some() {}
+    let mut sta = Sae::initiator(SPA, AA, pw, h2e, RETRY);
+    if sta.start(Instant::ZERO, &mut rng).is_ok() {
+        let _ = sta.handle_frame(Instant::ZERO, transaction, status, body, &mut rng);
+        while sta.poll_output().is_some() {}
     }
 }
 
@@ -370,6 +433,66 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             push("inband_frame", name, f);
         }
     }
+    for (name, bytes) in sae_seeds() {
+        push("sae", name, bytes);
+    }
+    out
+}
+
+/// SAE seeds in the `sae` target's format (selector byte, then body): a real exchange between
+/// the station and the AP of the target, by hunting and pecking and by hash-to-element.
+fn sae_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::handshake::sae::{AntiClogging, Sae, SaeOutput, SaePassword, CONFIRM, RETRY};
+
+    let mut out = Vec::new();
+    let pw = SaePassword::new(b"fuzz password").with_h2e(b"vwifi-lab");
+    for (h2e, commit_name, confirm_name) in [
+        (false, "commit-hnp", "confirm-hnp"),
+        (true, "commit-h2e", "confirm-h2e"),
+    ] {
+        let mut rng = ChaCha20Rng::from_seed([4; 32]);
+        let mut sta = Sae::initiator(SPA, AA, pw.clone(), h2e, RETRY);
+        let mut ap = Sae::responder(AA, SPA, pw.clone(), true, true, RETRY);
+        if sta.start(Instant::ZERO, &mut rng).is_err() {
+            continue;
+        }
+        let selector = if h2e { 2u8 } else { 0 };
+        let Some(SaeOutput::Send(commit)) = sta.poll_output() else {
+            continue;
+        };
+        out.push((commit_name, [&[selector][..], &commit.body].concat()));
+        let reply = AntiClogging::new([5; 32], 0).admit(1, SPA, commit.status, &commit.body);
+        if let Err(req) = reply {
+            let name = if h2e {
+                "token-request-h2e"
+            } else {
+                "token-request-hnp"
+            };
+            out.push((name, [&[selector | 4][..], &req.body].concat()));
+        }
+        let _ = ap.handle_frame(
+            Instant::ZERO,
+            commit.transaction,
+            commit.status,
+            &commit.body,
+            &mut rng,
+        );
+        let Some(SaeOutput::Send(ap_commit)) = ap.poll_output() else {
+            continue;
+        };
+        let _ = sta.handle_frame(
+            Instant::ZERO,
+            ap_commit.transaction,
+            ap_commit.status,
+            &ap_commit.body,
+            &mut rng,
+        );
+        if let Some(SaeOutput::Send(confirm)) = sta.poll_output() {
+            if confirm.transaction == CONFIRM {
+                out.push((confirm_name, [&[1u8][..], &confirm.body].concat()));
+            }
+        }
+    }
     out
 }
 
@@ -438,7 +561,7 @@ mod tests {
 
     #[test]
     fn entry_points_accept_junk_without_panicking() {
-        for (_, target) in TARGETS {
+        for (_, target) in TARGETS.iter() {
             for data in [&[][..], &[0xff; 3], &[0; 64], &[0x80, 0, 0, 0, 0xff, 0xff]] {
                 target(data);
             }
@@ -457,6 +580,16 @@ mod tests {
                     proto::inband::classify(&bytes),
                     proto::inband::InbandFrame::Control { msg: Ok(_), .. }
                 ),
+                "sae" => {
+                    use crate::handshake::sae::frame::{Commit, Confirm, TokenRequest};
+                    let (selector, body) = bytes.split_first().expect("selector byte");
+                    let h2e = selector & 2 != 0;
+                    match selector {
+                        1 => Confirm::parse(body).is_ok(),
+                        4 | 6 => TokenRequest::parse(body, h2e).is_ok(),
+                        _ => Commit::parse(body, h2e, 0).is_ok(),
+                    }
+                }
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

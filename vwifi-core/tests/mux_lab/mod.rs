@@ -418,6 +418,17 @@ impl Lab {
         *ap = SoftAp::new(cfg, now, seed).unwrap();
     }
 
+    /// Replaces AP `i` by one with the same configuration but `security` (a WPA3 or
+    /// transition network), before any guest joins it.
+    pub fn set_security(&mut self, i: usize, security: ApSecurity) {
+        let now = self.world.now();
+        let seed = self.world.seed() ^ (0x5ec0_0000 + i as u64);
+        let ap = self.ap_mut(i);
+        let mut cfg = ap.config().clone();
+        cfg.security = security;
+        *ap = SoftAp::new(cfg, now, seed).unwrap();
+    }
+
     /// Moves AP `i` to `at`: far away, it is off the air for the host.
     pub fn move_ap(&mut self, i: usize, at: (f64, f64)) {
         let id = self.aps[i];

@@ -705,8 +705,10 @@ impl Sta {
         let security = bss.info.security;
         let pmk = match (security, credentials) {
             (Security::Open, Credentials::None) => None,
-            (Security::Wpa2Psk, Credentials::Psk(psk)) => Some(psk),
-            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
+            // A WPA2/WPA3 transition network is joined as WPA2 here: the kernel's MLME path does
+            // not run SAE yet.
+            (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Psk(psk)) => Some(psk),
+            (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
                 let derived =
                     tokio::task::spawn_blocking(move || derive_psk(&pass, ssid.as_bytes()))
                         .await
@@ -724,7 +726,7 @@ impl Sta {
                     }
                 }
             }
-            (Security::Open | Security::Wpa2Psk, _) => {
+            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3, _) => {
                 return self
                     .fail(ConnectFailure::Other {
                         code: FAILURE_CODE_SECURITY_MISMATCH,

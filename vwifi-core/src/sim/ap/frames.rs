@@ -62,6 +62,8 @@ pub(super) struct BssElements<'a> {
     pub(super) ssid: &'a Ssid,
     pub(super) channel: Channel,
     pub(super) rsne: Option<&'a Element>,
+    /// The RSN Extension element (WPA3: SAE hash-to-element), after the RSNE.
+    pub(super) rsnxe: Option<&'a Element>,
 }
 
 impl BssElements<'_> {
@@ -87,6 +89,9 @@ impl BssElements<'_> {
         }
         if let Some(rsne) = self.rsne {
             list.push(rsne.clone());
+        }
+        if let Some(rsnxe) = self.rsnxe {
+            list.push(rsnxe.clone());
         }
         list
     }

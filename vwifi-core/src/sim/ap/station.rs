@@ -6,7 +6,8 @@ use bytes::Bytes;
 
 use crate::addr::MacAddr;
 use crate::crypto::ccmp::ReplayCounters;
-use crate::crypto::TemporalKey;
+use crate::crypto::{Pmk, TemporalKey};
+use crate::handshake::sae::Sae;
 use crate::handshake::Authenticator;
 use crate::station::softmac::DuplicateFilter;
 use crate::time::Instant;
@@ -24,6 +25,14 @@ pub(super) struct Station {
     pub(super) listen_interval: u16,
     /// The authenticator of this station's 4-way and group key handshakes (WPA2).
     pub(super) authenticator: Option<Authenticator>,
+    /// The SAE exchange with this station (WPA3), while it runs and after it completed.
+    pub(super) sae: Option<Box<Sae>>,
+    /// The PMK of the completed SAE exchange (or of the PMKSA the station resumed).
+    pub(super) sae_pmk: Option<Pmk>,
+    /// Management frame protection was negotiated (both RSNEs MFPC, WPA3).
+    pub(super) mfp: bool,
+    /// Receive replay counter of protected management frames.
+    pub(super) mgmt_replay: ReplayCounters,
     /// The pairwise temporal key, once the 4-way handshake installed it.
     pub(super) tk: Option<TemporalKey>,
     /// The last PN sent with `tk`.
@@ -68,6 +77,10 @@ impl Station {
             aid: None,
             listen_interval: 0,
             authenticator: None,
+            sae: None,
+            sae_pmk: None,
+            mfp: false,
+            mgmt_replay: ReplayCounters::new(),
             tk: None,
             tx_pn: 0,
             rx_replay: ReplayCounters::new(),
