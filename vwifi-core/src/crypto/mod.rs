@@ -16,6 +16,7 @@
 //! ```
 //! (or use [`crate::handshake::verify_recorded`]).
 
+mod aes_ccm;
 pub mod ccmp;
 mod error;
 pub mod keys;
