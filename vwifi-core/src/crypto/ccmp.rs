@@ -315,9 +315,8 @@ pub fn encrypt_in_place(
 
 /// [`encrypt_in_place`] for several frames under one key, their CBC-MAC chains interleaved
 /// (several frames take about the time of one, up to the AES unit's throughput): frame `i`
-/// gets the packet number `first_pn + i`. Fails, before encrypting anything, if any frame
-/// does not fit the layout or a PN would pass [`PN_MAX`]; frames before it may have been
-/// rearranged (their header moved) but not encrypted.
+/// gets the packet number `first_pn + i`. Fails, touching no frame, if any frame does not fit
+/// the layout or a PN would pass [`PN_MAX`].
 pub fn encrypt_batch<F: AsMut<[u8]>>(
     tk: &TemporalKey,
     key_id: u8,
@@ -628,6 +627,9 @@ impl ReplayCounters {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod fast_path_tests;
 
 #[cfg(test)]
 mod tests {
