@@ -290,11 +290,13 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     for j in 0..steps {
         let mut mac_in = [Block::default(); N];
         let mut ks = [Block::default(); N];
-        let mut current = [Block::default(); N];
         for l in 0..N {
             if let Some(lane) = &lanes[l] {
-                current[l] = lane.whole_block_in(first[l] + j);
-                let input = if OPEN { pending[l] } else { current[l] };
+                let input = if OPEN {
+                    pending[l]
+                } else {
+                    lane.whole_block_in(first[l] + j)
+                };
                 mac_in[l] = xor(mac[l], input);
                 ks[l] = lane.counter_block(first[l] + j + 1);
             }
@@ -318,12 +320,14 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
         }
         for l in 0..N {
             mac[l] = mac_in[l];
-            let out = xor(current[l], ks[l]);
             if let Some(lane) = &mut lanes[l] {
+                // The input read again rather than kept: fewer live values (sealing in place,
+                // it is not overwritten before this).
+                let out = xor(lane.whole_block_in(first[l] + j), ks[l]);
                 lane.write_whole_block(first[l] + j, &out);
-            }
-            if OPEN {
-                pending[l] = out;
+                if OPEN {
+                    pending[l] = out;
+                }
             }
         }
     }
