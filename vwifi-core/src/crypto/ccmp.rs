@@ -313,6 +313,24 @@ pub fn encrypt_in_place(
     Ok(())
 }
 
+/// Builds a frame and encrypts it in the same buffer: `emit` appends the plaintext MPDU (about
+/// `len_hint` bytes) to the vector it is given, which already holds the room
+/// [`encrypt_in_place`] needs; one allocation, the body never copied.
+pub fn encrypt_emitted(
+    tk: &TemporalKey,
+    key_id: u8,
+    pn: u64,
+    len_hint: usize,
+    emit: impl FnOnce(&mut Vec<u8>),
+) -> Result<Vec<u8>, CryptoError> {
+    let mut frame = Vec::with_capacity(len_hint + CCMP_HEADER_LEN + CCMP_MIC_LEN);
+    frame.resize(CCMP_HEADER_LEN, 0);
+    emit(&mut frame);
+    frame.resize(frame.len() + CCMP_MIC_LEN, 0);
+    encrypt_in_place(tk, key_id, pn, &mut frame)?;
+    Ok(frame)
+}
+
 /// [`encrypt_in_place`] for several frames under one key, their CBC-MAC chains interleaved
 /// (several frames take about the time of one, up to the AES unit's throughput): frame `i`
 /// gets the packet number `first_pn + i`. Fails, touching no frame, if any frame does not fit

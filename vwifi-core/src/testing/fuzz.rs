@@ -483,6 +483,7 @@ mod tests {
                 "elements" => ElementList::parse(&bytes).is_ok(),
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
+                "ccmp" => ccmp::decrypt(&ccmp_key(), &bytes).is_ok(),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

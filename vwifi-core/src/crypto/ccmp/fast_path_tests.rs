@@ -81,7 +81,7 @@ fn key() -> impl Strategy<Value = TemporalKey> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// encrypt, encrypt_into (a dirty reused buffer), encrypt_in_place all give the reference's
+    /// encrypt, encrypt_into (a dirty reused buffer), encrypt_in_place, encrypt_emitted all give the reference's
     /// bytes; decrypt, decrypt_into and decrypt_in_place all give the plaintext back.
     #[test]
     fn every_entry_point_equals_the_reference(
@@ -95,6 +95,8 @@ proptest! {
         let mut frame = with_room(&plain);
         encrypt_in_place(&tk, key_id, pn, &mut frame).unwrap();
         prop_assert_eq!(&frame, &want);
+        let emitted = encrypt_emitted(&tk, key_id, pn, 3, |b| b.extend_from_slice(&plain));
+        prop_assert_eq!(&emitted.unwrap(), &want);
 
         let info = decrypt_into(&tk, &want, &mut out).unwrap();
         prop_assert_eq!(&out, &unprotected(&plain));
