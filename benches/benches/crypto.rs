@@ -6,11 +6,12 @@
 // criterion_group! and criterion_main! generate undocumented functions.
 #![allow(missing_docs)]
 
-use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::measurement::Measurement;
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion,
     Throughput,
 };
+use vwifi_benches::CpuTime;
 use vwifi_core::crypto::{ccmp, derive_psk, derive_ptk, Passphrase, Pmk, TemporalKey};
 use vwifi_core::wire::{DsDirection, EtherType, EthernetFrame};
 use vwifi_core::MacAddr;
@@ -98,13 +99,15 @@ fn ccmp_bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// The same 1472-byte benches measured in the thread's CPU time, as `openssl speed` measures by
+/// The same benches measured in the thread's CPU time, as `openssl speed` measures by
 /// default: what `benches/ccmp-vs-openssl.sh` compares on a shared machine, where wall time
 /// also counts the time other processes hold the core.
 fn ccmp_cpu_bench(c: &mut Criterion<CpuTime>) {
     let tk = TemporalKey::from_bytes([0x11; 16]);
     let mut group = c.benchmark_group("ccmp-cpu");
-    fast_paths(&mut group, &tk, 1472);
+    for size in [64usize, 512, 1472] {
+        fast_paths(&mut group, &tk, size);
+    }
     group.finish();
 }
 
@@ -167,61 +170,6 @@ fn fast_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKe
             BatchSize::SmallInput,
         )
     });
-}
-
-/// A criterion measurement: the CPU time of the measuring thread, in nanoseconds.
-struct CpuTime;
-
-fn thread_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
-}
-
-impl Measurement for CpuTime {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> u64 {
-        thread_cpu_ns().saturating_sub(start)
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuTimeFormatter
-    }
-}
-
-/// Formats CPU nanoseconds as µs and throughputs as MiB/s (or elements/s).
-struct CpuTimeFormatter;
-
-impl ValueFormatter for CpuTimeFormatter {
-    fn scale_values(&self, _typical: f64, values: &mut [f64]) -> &'static str {
-        values.iter_mut().for_each(|v| *v /= 1e3);
-        "µs (cpu)"
-    }
-    fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let (per, unit) = match *t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
-                (n as f64 / 1_048_576.0, "MiB/s (cpu)")
-            }
-            Throughput::Elements(n) => (n as f64, "elem/s (cpu)"),
-        };
-        values.iter_mut().for_each(|v| *v = per * 1e9 / *v);
-        unit
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
-    }
 }
 
 criterion_group!(benches, psk, ptk, ccmp_bench);
