@@ -11,6 +11,10 @@
 //! - up to [`LANES`] messages are processed at once (each in its own lane, a lane refilled from
 //!   the batch as soon as its message is done), so their chains fill the AES unit's pipeline.
 //!
+//! While every lane is on whole data blocks a tight loop ([`lockstep`]) takes one block of each
+//! per step, with 4 lanes in one 8-block call of the backend (AES-NI interleaves their rounds);
+//! a general step handles B0, the AAD, the last partial block and lanes at different points.
+//!
 //! The schedule of one lane, step by step (`k` AAD blocks, `n` data blocks):
 //! step 0 MACs B0 and makes the tag's keystream S0; steps 1..=k MAC the AAD; step k + 1 + j
 //! encrypts data block j with counter j + 1 and (sealing) MACs its plaintext. Opening MACs
@@ -168,9 +172,9 @@ where
     F: FnMut(usize, bool),
 {
     // Inlined into the backend's `#[target_feature(enable = "aes")]` entry point, so that the
-    // AES rounds below are inlined too. The running MACs and each step's blocks are local
-    // arrays indexed by constants (the lane loops unroll), so they stay in registers: the
-    // CBC-MAC chain, the critical path, never goes through memory.
+    // AES rounds below are inlined too. Most steps run in `lockstep`, whose running MACs are
+    // locals that stay in registers (the CBC-MAC chain is the critical path); the general step
+    // below only covers the few steps at a frame's start and end.
     #[inline(always)]
     fn call<B: BlockBackend<BlockSize = U16>>(mut self, backend: &mut B) {
         let mut lanes: [Option<Lane<'i, 'o>>; N] = core::array::from_fn(|_| None);
