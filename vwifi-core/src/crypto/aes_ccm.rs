@@ -197,12 +197,14 @@ where
                     }
                 }
             }
-            // Every lane on whole data blocks: the tight loop, then retire finished lanes.
+            // Every lane at its start: B0, A0 and the AAD; every lane on whole data blocks: the
+            // tight loop. Then retire the lanes that are done.
+            let started = prefix(backend, &mut lanes, &mut macs);
             let stepped = match self.direction {
                 Direction::Seal => lockstep::<B, N, false>(backend, &mut lanes, &mut macs),
                 Direction::Open => lockstep::<B, N, true>(backend, &mut lanes, &mut macs),
             };
-            if stepped {
+            if started || stepped {
                 for (slot, mac) in lanes.iter_mut().zip(macs.iter()) {
                     if slot.as_ref().is_some_and(|lane| lane.step >= lane.steps) {
                         if let Some(lane) = slot.take() {
@@ -264,6 +266,53 @@ where
 /// together (one 8-block call of the AES-NI backend for 4 lanes: its rounds interleaved), and
 /// the code is branch-free straight-line per lane. Returns false, doing nothing, if some lane is
 /// missing or not at a whole data block.
+/// The first steps of every lane, when all are at their start with the same AAD length (one
+/// frame alone, or a batch's first frames): B0 with A0, then the AAD blocks, the MACs kept in
+/// registers. Returns false, doing nothing, otherwise (the general step does the same work).
+#[inline(always)]
+fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
+    backend: &mut B,
+    lanes: &mut [Option<Lane<'_, '_>>; N],
+    macs: &mut [Block; N],
+) -> bool {
+    let mut len = None;
+    for lane in lanes.iter() {
+        match lane {
+            Some(l) if l.step == 0 && len.is_none_or(|n| n == l.prefix_len) => {
+                len = Some(l.prefix_len)
+            }
+            _ => return false,
+        }
+    }
+    let Some(len) = len else { return false };
+    let mut mac = [Block::default(); N];
+    let mut s0 = [Block::default(); N];
+    for t in 0..len {
+        for l in 0..N {
+            if let Some(lane) = &lanes[l] {
+                mac[l] = xor(mac[l], lane.prefix.get(t).copied().unwrap_or_default());
+                if t == 0 {
+                    s0[l] = lane.counter_block(0);
+                }
+            }
+        }
+        for l in 0..N {
+            backend.proc_block((&mut mac[l]).into());
+            if t == 0 {
+                backend.proc_block((&mut s0[l]).into());
+            }
+        }
+    }
+    *macs = mac;
+    for l in 0..N {
+        if let Some(lane) = &mut lanes[l] {
+            lane.s0 = s0[l];
+            lane.step = len;
+        }
+    }
+    true
+}
+
 #[inline(always)]
 fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     backend: &mut B,
