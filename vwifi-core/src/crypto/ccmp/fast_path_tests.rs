@@ -242,3 +242,24 @@ fn in_place_frames_too_short_for_the_room_are_errors() {
         assert!(decrypt_in_place(&tk, &mut f).is_err(), "length {len}");
     }
 }
+
+/// Frames with an empty body (a null data frame, say) through every entry point, alone and in
+/// a batch (where the lanes finish right after the AAD): the case a regression once broke.
+#[test]
+fn empty_bodies_through_every_entry_point() {
+    let tk = TemporalKey::from_bytes([8; 16]);
+    let plain: Vec<u8> = [0x08, 0x01].into_iter().chain([0; 22]).collect();
+    let want = reference_encrypt(&tk, 0, 0, &plain);
+    assert_eq!(encrypt(&tk, 0, 0, &plain).unwrap(), want);
+    let mut frame = with_room(&plain);
+    encrypt_in_place(&tk, 0, 0, &mut frame).unwrap();
+    assert_eq!(frame, want);
+    let mut frames = vec![with_room(&plain); 5];
+    encrypt_batch(&tk, 0, 0, &mut frames).unwrap();
+    assert_eq!(frames[0], want);
+    assert_eq!(frames[4], reference_encrypt(&tk, 0, 4, &plain));
+    let mut ok = 0;
+    decrypt_batch(&tk, &mut frames, |_, r| ok += usize::from(r.is_ok()));
+    assert_eq!(ok, 5);
+    assert_eq!(decrypt(&tk, &want).unwrap().mpdu, unprotected(&plain));
+}
