@@ -5,12 +5,9 @@
 //! control. Replay protection is a separate step: decrypt first, then pass the PN to
 //! [`ReplayCounters::accept`], so that a forged frame never advances the counter.
 
-use aes::Aes128;
-use ccm::aead::generic_array::GenericArray;
-use ccm::aead::{AeadInPlace, KeyInit};
-use ccm::consts::{U13, U8};
-use ccm::Ccm;
+use aes::cipher::inout::InOutBuf;
 
+use super::aes_ccm::{self, Aad, Direction, Message, Mic, MAX_DATA_LEN, NONCE_LEN};
 use super::keys::TemporalKey;
 use super::CryptoError;
 
@@ -20,8 +17,6 @@ pub const CCMP_HEADER_LEN: usize = 8;
 pub const CCMP_MIC_LEN: usize = 8;
 /// The largest packet number: PNs are 48 bits.
 pub const PN_MAX: u64 = (1 << 48) - 1;
-
-type Aes128Ccmp = Ccm<Aes128, U8, U13>;
 
 // Frame control, second octet.
 const FC1_TO_DS: u8 = 0x01;
@@ -160,7 +155,7 @@ pub fn peek_header(mpdu: &[u8]) -> Result<CcmpHeader, CryptoError> {
 }
 
 /// The AAD (IEEE 802.11-2020 12.5.3.3.3) and the nonce (12.5.3.3.4) of an MPDU.
-fn aad_and_nonce(header: &[u8], l: &Layout, pn: u64) -> (Vec<u8>, [u8; 13]) {
+fn aad_and_nonce(header: &[u8], l: &Layout, pn: u64) -> (Aad, [u8; NONCE_LEN]) {
     let byte = |i: usize| header.get(i).copied().unwrap_or(0);
     let mut fc0 = byte(0);
     let mut fc1 = byte(1);
@@ -174,61 +169,198 @@ fn aad_and_nonce(header: &[u8], l: &Layout, pn: u64) -> (Vec<u8>, [u8; 13]) {
         // The order bit is masked in data frames that hold a QoS control field.
         fc1 &= !FC1_ORDER;
     }
-    let mut aad = Vec::with_capacity(30);
-    aad.extend_from_slice(&[fc0, fc1]);
-    aad.extend_from_slice(header.get(4..22).unwrap_or(&[0; 18])); // A1, A2, A3
-    aad.extend_from_slice(&[byte(22) & 0x0f, 0]); // sequence number masked, fragment kept
+    // At most 2 + 18 + 2 + 6 + 2 = 30 bytes: every push fits.
+    let mut aad = Aad::default();
+    let _ = aad.push(&[fc0, fc1]);
+    let _ = aad.push(header.get(4..22).unwrap_or(&[0; 18])); // A1, A2, A3
+    let _ = aad.push(&[byte(22) & 0x0f, 0]); // sequence number masked, fragment kept
     if l.addr4 {
-        aad.extend_from_slice(header.get(24..30).unwrap_or(&[0; 6]));
+        let _ = aad.push(header.get(24..30).unwrap_or(&[0; 6]));
     }
     let mut priority = 0;
     if let Some(q) = l.qos_offset {
         // Only the TID is kept; the A-MSDU present bit is masked (no SPP A-MSDU support).
         priority = byte(q) & 0x0f;
-        aad.extend_from_slice(&[priority, 0]);
+        let _ = aad.push(&[priority, 0]);
     }
-    let mut nonce = [0u8; 13];
+    let mut nonce = [0u8; NONCE_LEN];
     nonce[0] = priority | if l.is_mgmt { 0x10 } else { 0 };
     nonce[1..7].copy_from_slice(header.get(10..16).unwrap_or(&[0; 6])); // A2
     nonce[7..].copy_from_slice(&pn.to_be_bytes()[2..]);
     (aad, nonce)
 }
 
-fn cipher(tk: &TemporalKey) -> Aes128Ccmp {
-    Aes128Ccmp::new(GenericArray::from_slice(tk.expose()))
-}
-
-/// Encrypts a plaintext MPDU (header and body, no FCS) with CCMP-128: sets the protected bit,
-/// inserts the CCMP header with `pn` and `key_id`, encrypts the body and appends the MIC.
-///
-/// The caller owns the PN sequence and must never reuse a PN with the same key.
-pub fn encrypt(tk: &TemporalKey, key_id: u8, pn: u64, mpdu: &[u8]) -> Result<Vec<u8>, CryptoError> {
+fn check_seal_args(key_id: u8, pn: u64) -> Result<(), CryptoError> {
     if pn > PN_MAX {
         return Err(CryptoError::PnExhausted);
     }
     if key_id > 3 {
         return Err(CryptoError::InvalidKeyId { key_id });
     }
+    Ok(())
+}
+
+/// Encrypts a plaintext MPDU (header and body, no FCS) with CCMP-128: sets the protected bit,
+/// inserts the CCMP header with `pn` and `key_id`, encrypts the body and appends the MIC.
+///
+/// The caller owns the PN sequence and must never reuse a PN with the same key. This allocates
+/// the returned frame; [`encrypt_into`] reuses a buffer and [`encrypt_in_place`] works in the
+/// caller's frame buffer.
+pub fn encrypt(tk: &TemporalKey, key_id: u8, pn: u64, mpdu: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut out = Vec::new();
+    encrypt_into(tk, key_id, pn, mpdu, &mut out)?;
+    Ok(out)
+}
+
+/// [`encrypt`] into `out`, which is cleared first (its capacity is reused: no allocation once
+/// it is large enough). The body is encrypted straight from `mpdu` into `out`.
+pub fn encrypt_into(
+    tk: &TemporalKey,
+    key_id: u8,
+    pn: u64,
+    mpdu: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    check_seal_args(key_id, pn)?;
     let l = layout(mpdu)?;
     let (header, body) = mpdu.split_at(l.header_len);
-    let mut out = Vec::with_capacity(mpdu.len() + CCMP_HEADER_LEN + CCMP_MIC_LEN);
+    if body.len() > MAX_DATA_LEN {
+        return Err(CryptoError::MpduTooLong { len: mpdu.len() });
+    }
+    out.clear();
+    out.reserve(mpdu.len() + CCMP_HEADER_LEN + CCMP_MIC_LEN);
     out.extend_from_slice(header);
     if let Some(fc1) = out.get_mut(1) {
         *fc1 |= FC1_PROTECTED;
     }
-    let (aad, nonce) = aad_and_nonce(&out, &l, pn);
+    let (aad, nonce) = aad_and_nonce(out, &l, pn);
     out.extend_from_slice(&CcmpHeader { pn, key_id }.to_bytes());
     let body_start = out.len();
-    out.extend_from_slice(body);
-    let tag = cipher(tk)
-        .encrypt_in_place_detached(
-            GenericArray::from_slice(&nonce),
-            &aad,
-            out.get_mut(body_start..).unwrap_or(&mut []),
-        )
-        .map_err(|_| CryptoError::MpduTooLong { len: mpdu.len() })?;
-    out.extend_from_slice(&tag);
-    Ok(out)
+    out.resize(body_start + body.len() + CCMP_MIC_LEN, 0);
+    let (body_out, mic) = out
+        .get_mut(body_start..)
+        .unwrap_or_default()
+        .split_at_mut(body.len());
+    let message = Message {
+        nonce,
+        aad,
+        data: InOutBuf::new(body, body_out).map_err(|_| CryptoError::MpduTooLong { len: 0 })?,
+        mic: Mic::Write(mic_mut(mic)?),
+    };
+    aes_ccm::process(tk.cipher(), Direction::Seal, [message], |_, _| {});
+    Ok(())
+}
+
+fn mic_mut(mic: &mut [u8]) -> Result<&mut [u8; CCMP_MIC_LEN], CryptoError> {
+    let have = mic.len();
+    mic.try_into().map_err(|_| CryptoError::MpduTooShort {
+        need: CCMP_MIC_LEN,
+        have,
+    })
+}
+
+/// Prepares one frame laid out for [`encrypt_in_place`]: moves the header, writes the CCMP
+/// header, and returns the message to seal.
+fn seal_in_place<'f>(
+    key_id: u8,
+    pn: u64,
+    frame: &'f mut [u8],
+) -> Result<Message<'f, 'f>, CryptoError> {
+    check_seal_args(key_id, pn)?;
+    let room = CCMP_HEADER_LEN + CCMP_MIC_LEN;
+    let plain = frame
+        .get(CCMP_HEADER_LEN..frame.len().saturating_sub(CCMP_MIC_LEN))
+        .ok_or(CryptoError::MpduTooShort {
+            need: room,
+            have: frame.len(),
+        })?;
+    let l = layout(plain)?;
+    let hl = l.header_len;
+    let body_len = plain.len() - hl;
+    if body_len > MAX_DATA_LEN {
+        return Err(CryptoError::MpduTooLong { len: plain.len() });
+    }
+    frame.copy_within(CCMP_HEADER_LEN..CCMP_HEADER_LEN + hl, 0);
+    if let Some(fc1) = frame.get_mut(1) {
+        *fc1 |= FC1_PROTECTED;
+    }
+    let (aad, nonce) = aad_and_nonce(frame, &l, pn);
+    let (head, rest) = frame.split_at_mut(hl + CCMP_HEADER_LEN);
+    if let Some(dst) = head.get_mut(hl..) {
+        dst.copy_from_slice(&CcmpHeader { pn, key_id }.to_bytes());
+    }
+    let (body, mic) = rest.split_at_mut(body_len);
+    Ok(Message {
+        nonce,
+        aad,
+        data: InOutBuf::from(body),
+        mic: Mic::Write(mic_mut(mic)?),
+    })
+}
+
+/// [`encrypt`] in the caller's buffer, without copying the body: `frame` holds
+/// [`CCMP_HEADER_LEN`] spare bytes, then the plaintext MPDU, then [`CCMP_MIC_LEN`] spare bytes.
+/// Afterwards the whole of `frame` is the protected MPDU (the header moved to the front, the
+/// CCMP header in the gap, the body encrypted in place, the MIC at the end).
+pub fn encrypt_in_place(
+    tk: &TemporalKey,
+    key_id: u8,
+    pn: u64,
+    frame: &mut [u8],
+) -> Result<(), CryptoError> {
+    let message = seal_in_place(key_id, pn, frame)?;
+    aes_ccm::process(tk.cipher(), Direction::Seal, [message], |_, _| {});
+    Ok(())
+}
+
+/// Builds a frame and encrypts it in the same buffer: `emit` appends the plaintext MPDU (about
+/// `len_hint` bytes) to the vector it is given, which already holds the room
+/// [`encrypt_in_place`] needs; one allocation, the body never copied.
+pub fn encrypt_emitted(
+    tk: &TemporalKey,
+    key_id: u8,
+    pn: u64,
+    len_hint: usize,
+    emit: impl FnOnce(&mut Vec<u8>),
+) -> Result<Vec<u8>, CryptoError> {
+    let mut frame = Vec::with_capacity(len_hint + CCMP_HEADER_LEN + CCMP_MIC_LEN);
+    frame.resize(CCMP_HEADER_LEN, 0);
+    emit(&mut frame);
+    frame.resize(frame.len() + CCMP_MIC_LEN, 0);
+    encrypt_in_place(tk, key_id, pn, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`encrypt_in_place`] for several frames under one key, their CBC-MAC chains interleaved
+/// (several frames take about the time of one, up to the AES unit's throughput): frame `i`
+/// gets the packet number `first_pn + i`. Fails, touching no frame, if any frame does not fit
+/// the layout or a PN would pass [`PN_MAX`].
+pub fn encrypt_batch<F: AsMut<[u8]>>(
+    tk: &TemporalKey,
+    key_id: u8,
+    first_pn: u64,
+    frames: &mut [F],
+) -> Result<(), CryptoError> {
+    // Check every frame first, so that a bad one fails the batch before any PN is used.
+    for (pn, frame) in (first_pn..).zip(frames.iter_mut()) {
+        check_seal_args(key_id, pn)?;
+        let frame = frame.as_mut();
+        let plain = frame
+            .get(CCMP_HEADER_LEN..frame.len().saturating_sub(CCMP_MIC_LEN))
+            .ok_or(CryptoError::MpduTooShort {
+                need: CCMP_HEADER_LEN + CCMP_MIC_LEN,
+                have: frame.len(),
+            })?;
+        let hl = layout(plain)?.header_len;
+        if plain.len() - hl > MAX_DATA_LEN {
+            return Err(CryptoError::MpduTooLong { len: plain.len() });
+        }
+    }
+    let messages = (first_pn..)
+        .zip(frames.iter_mut())
+        .filter_map(|(pn, f)| seal_in_place(key_id, pn, f.as_mut()).ok());
+    aes_ccm::process(tk.cipher(), Direction::Seal, messages, |_, _| {});
+    Ok(())
 }
 
 /// A decrypted MPDU and what its CCMP header said.
@@ -244,11 +376,27 @@ pub struct Decrypted {
     pub tid: u8,
 }
 
-/// Decrypts and authenticates a CCMP-128 protected MPDU (no FCS).
-///
-/// Fails with [`CryptoError::CcmpDecryptFailed`] if the MIC does not verify (wrong key or an
-/// altered frame). This does not check for replays; see [`ReplayCounters`].
-pub fn decrypt(tk: &TemporalKey, mpdu: &[u8]) -> Result<Decrypted, CryptoError> {
+/// What the CCMP header (and QoS control) of a decrypted frame said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// The packet number of the frame; check it with [`ReplayCounters::accept`].
+    pub pn: u64,
+    /// The key ID of the CCMP header.
+    pub key_id: u8,
+    /// The TID of a QoS data frame, 0 for other frames: the replay counter to use.
+    pub tid: u8,
+}
+
+/// What decryption needs of a protected MPDU, checked.
+struct Opening {
+    layout: Layout,
+    info: FrameInfo,
+    aad: Aad,
+    nonce: [u8; NONCE_LEN],
+    mic: [u8; CCMP_MIC_LEN],
+}
+
+fn opening(mpdu: &[u8]) -> Result<Opening, CryptoError> {
     let l = layout(mpdu)?;
     if mpdu.get(1).copied().unwrap_or(0) & FC1_PROTECTED == 0 {
         return Err(CryptoError::NotProtected);
@@ -260,36 +408,198 @@ pub fn decrypt(tk: &TemporalKey, mpdu: &[u8]) -> Result<Decrypted, CryptoError> 
             have: mpdu.len(),
         });
     }
+    if mpdu.len() - need > MAX_DATA_LEN {
+        return Err(CryptoError::MpduTooLong { len: mpdu.len() });
+    }
     let hdr = peek_header(mpdu)?;
     let header = mpdu.get(..l.header_len).unwrap_or(&[]);
     let (aad, nonce) = aad_and_nonce(header, &l, hdr.pn);
-    let body_start = l.header_len + CCMP_HEADER_LEN;
-    let mic_start = mpdu.len() - CCMP_MIC_LEN;
-    let mut out = Vec::with_capacity(mic_start - CCMP_HEADER_LEN);
-    out.extend_from_slice(header);
-    if let Some(fc1) = out.get_mut(1) {
-        *fc1 &= !FC1_PROTECTED;
+    let mut mic = [0u8; CCMP_MIC_LEN];
+    if let Some(src) = mpdu.get(mpdu.len() - CCMP_MIC_LEN..) {
+        mic.copy_from_slice(src);
     }
-    out.extend_from_slice(mpdu.get(body_start..mic_start).unwrap_or(&[]));
-    let tag = GenericArray::from_slice(mpdu.get(mic_start..).unwrap_or(&[0; CCMP_MIC_LEN]));
-    cipher(tk)
-        .decrypt_in_place_detached(
-            GenericArray::from_slice(&nonce),
-            &aad,
-            out.get_mut(l.header_len..).unwrap_or(&mut []),
-            tag,
-        )
-        .map_err(|_| CryptoError::CcmpDecryptFailed)?;
     let tid = l
         .qos_offset
         .and_then(|q| mpdu.get(q))
         .map_or(0, |b| b & 0x0f);
+    Ok(Opening {
+        layout: l,
+        info: FrameInfo {
+            pn: hdr.pn,
+            key_id: hdr.key_id,
+            tid,
+        },
+        aad,
+        nonce,
+        mic,
+    })
+}
+
+/// Decrypts and authenticates a CCMP-128 protected MPDU (no FCS).
+///
+/// Fails with [`CryptoError::CcmpDecryptFailed`] if the MIC does not verify (wrong key or an
+/// altered frame). This does not check for replays; see [`ReplayCounters`]. This allocates
+/// the returned frame; [`decrypt_into`] reuses a buffer and [`decrypt_in_place`] works in the
+/// received frame's buffer.
+pub fn decrypt(tk: &TemporalKey, mpdu: &[u8]) -> Result<Decrypted, CryptoError> {
+    let mut out = Vec::new();
+    let info = decrypt_into(tk, mpdu, &mut out)?;
     Ok(Decrypted {
         mpdu: out,
-        pn: hdr.pn,
-        key_id: hdr.key_id,
-        tid,
+        pn: info.pn,
+        key_id: info.key_id,
+        tid: info.tid,
     })
+}
+
+/// [`decrypt`] into `out` (cleared first, its capacity reused): the plaintext MPDU, the header
+/// with the protected bit cleared, then the body, decrypted straight from `mpdu`. On failure
+/// `out` is left empty.
+pub fn decrypt_into(
+    tk: &TemporalKey,
+    mpdu: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<FrameInfo, CryptoError> {
+    out.clear();
+    let o = opening(mpdu)?;
+    let hl = o.layout.header_len;
+    let body = mpdu
+        .get(hl + CCMP_HEADER_LEN..mpdu.len() - CCMP_MIC_LEN)
+        .unwrap_or(&[]);
+    out.reserve(hl + body.len());
+    out.extend_from_slice(mpdu.get(..hl).unwrap_or(&[]));
+    if let Some(fc1) = out.get_mut(1) {
+        *fc1 &= !FC1_PROTECTED;
+    }
+    out.resize(hl + body.len(), 0);
+    let body_out = out.get_mut(hl..).unwrap_or_default();
+    let mut authentic = false;
+    let message = Message {
+        nonce: o.nonce,
+        aad: o.aad,
+        data: InOutBuf::new(body, body_out).map_err(|_| CryptoError::CcmpDecryptFailed)?,
+        mic: Mic::Check(o.mic),
+    };
+    aes_ccm::process(tk.cipher(), Direction::Open, [message], |_, ok| {
+        authentic = ok
+    });
+    if !authentic {
+        // Unauthenticated plaintext is never handed out.
+        out.fill(0);
+        out.clear();
+        return Err(CryptoError::CcmpDecryptFailed);
+    }
+    Ok(o.info)
+}
+
+/// The message to open for a frame of [`decrypt_in_place`] (its body decrypted in place).
+fn open_in_place<'f>(frame: &'f mut [u8], o: &Opening) -> Message<'f, 'f> {
+    let hl = o.layout.header_len;
+    let end = frame.len().saturating_sub(CCMP_MIC_LEN);
+    let body = frame.get_mut(hl + CCMP_HEADER_LEN..end).unwrap_or_default();
+    Message {
+        nonce: o.nonce,
+        aad: o.aad,
+        data: InOutBuf::from(body),
+        mic: Mic::Check(o.mic),
+    }
+}
+
+/// After opening in place: on success, clears the protected bit and moves the header next to
+/// the body; on failure, zeroes the (unauthenticated) body.
+fn finish_in_place(
+    frame: &mut [u8],
+    o: &Opening,
+    authentic: bool,
+) -> Result<FrameInfo, CryptoError> {
+    let hl = o.layout.header_len;
+    if !authentic {
+        let end = frame.len().saturating_sub(CCMP_MIC_LEN);
+        if let Some(body) = frame.get_mut(hl + CCMP_HEADER_LEN..end) {
+            body.fill(0);
+        }
+        return Err(CryptoError::CcmpDecryptFailed);
+    }
+    if let Some(fc1) = frame.get_mut(1) {
+        *fc1 &= !FC1_PROTECTED;
+    }
+    frame.copy_within(..hl, CCMP_HEADER_LEN);
+    Ok(o.info)
+}
+
+/// [`decrypt`] in the received frame's buffer, without copying the body. On success the
+/// plaintext MPDU (header with the protected bit cleared, then the body) is
+/// `frame[CCMP_HEADER_LEN..frame.len() - CCMP_MIC_LEN]`: the header is moved up to the body.
+/// On a MIC failure the body is zeroed; on other errors `frame` is untouched.
+pub fn decrypt_in_place(tk: &TemporalKey, frame: &mut [u8]) -> Result<FrameInfo, CryptoError> {
+    let o = opening(frame)?;
+    let mut authentic = false;
+    aes_ccm::process(
+        tk.cipher(),
+        Direction::Open,
+        [open_in_place(frame, &o)],
+        |_, ok| authentic = ok,
+    );
+    finish_in_place(frame, &o, authentic)
+}
+
+/// How many frames [`decrypt_batch`] opens per call of the engine (its bookkeeping lives on the
+/// stack).
+const OPEN_CHUNK: usize = 16;
+
+/// [`decrypt_in_place`] for several frames under one key, their CBC-MAC chains interleaved.
+/// `done(i, result)` is called for every frame, in order, as [`decrypt_in_place`] would return
+/// for it (the plaintext of a good frame `f` is `f[CCMP_HEADER_LEN..f.len() - CCMP_MIC_LEN]`).
+/// The caller picks the key: every frame of a batch must be under `tk` (see [`peek_header`]).
+pub fn decrypt_batch<F: AsMut<[u8]>>(
+    tk: &TemporalKey,
+    frames: &mut [F],
+    mut done: impl FnMut(usize, Result<FrameInfo, CryptoError>),
+) {
+    for (c, chunk) in frames.chunks_mut(OPEN_CHUNK).enumerate() {
+        let mut openings: [Option<Result<Opening, CryptoError>>; OPEN_CHUNK] = Default::default();
+        for (slot, frame) in openings.iter_mut().zip(chunk.iter_mut()) {
+            *slot = Some(opening(frame.as_mut()));
+        }
+        let mut authentic = [false; OPEN_CHUNK];
+        let messages = chunk
+            .iter_mut()
+            .zip(openings.iter())
+            .enumerate()
+            .filter_map(|(i, (frame, o))| match o {
+                Some(Ok(o)) => Some((i, open_in_place(frame.as_mut(), o))),
+                _ => None,
+            });
+        // The engine numbers the messages it is given; map them back to frame indices.
+        let mut index = [0usize; OPEN_CHUNK];
+        let messages = messages.zip(index.iter_mut()).map(|((i, m), slot)| {
+            *slot = i;
+            m
+        });
+        let mut opened = [false; OPEN_CHUNK];
+        aes_ccm::process(tk.cipher(), Direction::Open, messages, |m, ok| {
+            if let Some(flag) = opened.get_mut(m) {
+                *flag = ok;
+            }
+        });
+        for (m, ok) in opened.iter().enumerate() {
+            if let Some(flag) = index.get(m).and_then(|&i| authentic.get_mut(i)) {
+                *flag |= *ok;
+            }
+        }
+        for (i, (frame, o)) in chunk.iter_mut().zip(openings).enumerate() {
+            let result = match o {
+                Some(Ok(o)) => finish_in_place(
+                    frame.as_mut(),
+                    &o,
+                    authentic.get(i).copied().unwrap_or(false),
+                ),
+                Some(Err(e)) => Err(e),
+                None => continue,
+            };
+            done(c * OPEN_CHUNK + i, result);
+        }
+    }
 }
 
 /// Receive replay counters (IEEE 802.11-2020 12.5.3.4.4): one per TID (0 to 15; non-QoS data
@@ -335,6 +645,9 @@ impl ReplayCounters {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod fast_path_tests;
 
 #[cfg(test)]
 mod tests {

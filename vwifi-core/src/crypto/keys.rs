@@ -7,7 +7,10 @@
 
 use core::fmt;
 
+use aes::cipher::KeyInit;
+use aes::Aes128Enc;
 use rand_core::{CryptoRng, RngCore};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{CryptoError, Psk};
@@ -57,10 +60,57 @@ secret_key!(
     /// key data.
     Kek
 );
-secret_key!(
-    /// A CCMP-128 temporal key: the pairwise TK (bits 256..384 of the PTK) or a GTK.
-    TemporalKey
-);
+/// A CCMP-128 temporal key: the pairwise TK (bits 256..384 of the PTK) or a GTK.
+///
+/// It holds its AES key schedule, expanded once when the key is made, so that CCMP does not
+/// expand it again for every frame. The schedule is boxed (the `aes` crate's type is large) and,
+/// like the key bytes, zeroized on drop.
+#[derive(Clone)]
+pub struct TemporalKey {
+    bytes: [u8; KEY_LEN],
+    cipher: Box<Aes128Enc>,
+}
+
+impl TemporalKey {
+    /// Wraps raw key bytes and expands the AES key schedule.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Self {
+        let cipher = Box::new(Aes128Enc::new(&bytes.into()));
+        Self { bytes, cipher }
+    }
+
+    /// The key bytes. Handle with care: never log them.
+    pub const fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.bytes
+    }
+
+    /// The expanded AES-128 encryption key schedule (all that CCM needs).
+    pub(crate) fn cipher(&self) -> &Aes128Enc {
+        &self.cipher
+    }
+}
+
+impl PartialEq for TemporalKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes.ct_eq(&other.bytes).into()
+    }
+}
+
+impl Eq for TemporalKey {}
+
+impl Drop for TemporalKey {
+    fn drop(&mut self) {
+        // The `aes` crate zeroizes the key schedule on drop (its `zeroize` feature).
+        self.bytes.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for TemporalKey {}
+
+impl fmt::Debug for TemporalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TemporalKey(<redacted>)")
+    }
+}
 
 /// The pairwise transient key for CCMP-128: KCK, KEK and TK, 16 bytes each
 /// (IEEE 802.11-2020 12.7.1.3, Table 12-8).
@@ -85,7 +135,7 @@ impl Ptk {
         let ptk = Self {
             kck: Kck(a),
             kek: Kek(b),
-            tk: TemporalKey(c),
+            tk: TemporalKey::from_bytes(c),
         };
         a.zeroize();
         b.zeroize();
@@ -130,7 +180,7 @@ impl Gtk {
             return Err(CryptoError::InvalidKeyId { key_id });
         }
         Ok(Self {
-            key: TemporalKey(key),
+            key: TemporalKey::from_bytes(key),
             key_id,
         })
     }

@@ -17,6 +17,7 @@
 //! ```
 //! (or use [`crate::handshake::verify_recorded`]).
 
+mod aes_ccm;
 pub mod bip;
 pub mod ccmp;
 mod error;

@@ -853,12 +853,11 @@ impl SoftAp {
         let h = &mut frame.header;
         h.sequence = seq;
         h.frame_control.flags = h.flags().with(FcFlags::MORE_DATA, more_data);
-        let mut mpdu = Vec::with_capacity(frame.buffer_len() + 16);
-        frame.emit(&mut mpdu);
+        let len = frame.buffer_len();
         let out = match &sta.tk {
             Some(tk) => {
                 sta.tx_pn += 1;
-                match ccmp::encrypt(tk, 0, sta.tx_pn, &mpdu) {
+                match ccmp::encrypt_emitted(tk, 0, sta.tx_pn, len, |buf| frame.emit(buf)) {
                     Ok(c) => c,
                     Err(e) => {
                         debug!(sta = %addr, error = %e, "CCMP encryption failed");
@@ -866,7 +865,11 @@ impl SoftAp {
                     }
                 }
             }
-            None => mpdu,
+            None => {
+                let mut mpdu = Vec::with_capacity(len);
+                frame.emit(&mut mpdu);
+                mpdu
+            }
         };
         sta.counters.tx_frames += 1;
         sta.counters.tx_bytes += out.len() as u64;
@@ -957,12 +960,12 @@ impl SoftAp {
         let h = &mut frame.header;
         h.sequence = self.next_seq();
         h.frame_control.flags = h.flags().with(FcFlags::MORE_DATA, more_data);
-        let mut mpdu = Vec::with_capacity(frame.buffer_len() + 16);
-        frame.emit(&mut mpdu);
+        let len = frame.buffer_len();
         let out = match &mut self.gtk {
             Some(g) => {
                 g.last_pn += 1;
-                match ccmp::encrypt(g.gtk.key(), g.gtk.key_id(), g.last_pn, &mpdu) {
+                let (key, key_id) = (g.gtk.key(), g.gtk.key_id());
+                match ccmp::encrypt_emitted(key, key_id, g.last_pn, len, |buf| frame.emit(buf)) {
                     Ok(c) => c,
                     Err(e) => {
                         debug!(error = %e, "CCMP group encryption failed");
@@ -970,7 +973,11 @@ impl SoftAp {
                     }
                 }
             }
-            None => mpdu,
+            None => {
+                let mut mpdu = Vec::with_capacity(len);
+                frame.emit(&mut mpdu);
+                mpdu
+            }
         };
         self.push_tx(out);
     }

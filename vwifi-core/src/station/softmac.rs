@@ -401,13 +401,21 @@ impl SoftMac {
     pub fn data(&mut self, bssid: MacAddr, eth: &EthernetFrame) -> Result<Bytes, CryptoError> {
         let mut frame = eth.to_data(DsDirection::ToAp { bssid }, None);
         frame.header.sequence = self.next_seq();
-        let mut out = Vec::with_capacity(frame.buffer_len());
-        frame.emit(&mut out);
-        if let Some(ptk) = &mut self.ptk {
-            let pn = ptk.tx_pn + 1;
-            out = ccmp::encrypt(&ptk.tk, 0, pn, &out)?;
-            ptk.tx_pn = pn;
-        }
+        let len = frame.buffer_len();
+        let out = match &mut self.ptk {
+            Some(ptk) => {
+                // Built and encrypted in one buffer.
+                let pn = ptk.tx_pn + 1;
+                let out = ccmp::encrypt_emitted(&ptk.tk, 0, pn, len, |buf| frame.emit(buf))?;
+                ptk.tx_pn = pn;
+                out
+            }
+            None => {
+                let mut out = Vec::with_capacity(len);
+                frame.emit(&mut out);
+                out
+            }
+        };
         Ok(Bytes::from(out))
     }
 

@@ -12,7 +12,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::addr::MacAddr;
-use crate::crypto::{Gtk, Pmk};
+use crate::crypto::{ccmp, Gtk, Pmk, TemporalKey};
 use crate::handshake::{
     Authenticator, AuthenticatorConfig, Output, RetryPolicy, Supplicant, SupplicantConfig,
 };
@@ -31,6 +31,7 @@ pub const TARGETS: &[Target] = &[
     ("guest_proto", guest_proto),
     ("inband_frame", inband_frame),
     ("sae", sae),
+    ("ccmp", ccmp),
 ];
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
@@ -190,6 +191,53 @@ pub fn sae(data: &[u8]) {
     if sta.start(Instant::ZERO, &mut rng).is_ok() {
         let _ = sta.handle_frame(Instant::ZERO, transaction, status, body, &mut rng);
         while sta.poll_output().is_some() {}
+    }
+}
+
+/// The temporal key of the [`ccmp`] target and its seeds.
+pub fn ccmp_key() -> TemporalKey {
+    TemporalKey::from_bytes(*b"vwifi fuzz tk 16")
+}
+
+/// Any bytes as a received CCMP frame under [`ccmp_key`]: every decryption path (allocating,
+/// into a buffer, in place, batched) gives the same answer without panicking, and a frame that
+/// decrypts re-encrypts to one that decrypts to the same plaintext. The same bytes as a
+/// plaintext MPDU: [`ccmp::encrypt_in_place`] agrees with [`ccmp::encrypt`].
+pub fn ccmp(data: &[u8]) {
+    let tk = ccmp_key();
+    let mut out = vec![0xaa; 3];
+    let into = ccmp::decrypt_into(&tk, data, &mut out);
+    let mut frame = data.to_vec();
+    let in_place = ccmp::decrypt_in_place(&tk, &mut frame);
+    assert_eq!(in_place, into);
+    let mut batch = [data.to_vec(), data.to_vec()];
+    let mut results = Vec::new();
+    ccmp::decrypt_batch(&tk, &mut batch, |i, r| results.push((i, r)));
+    assert_eq!(results, [(0, into.clone()), (1, into.clone())]);
+    match ccmp::decrypt(&tk, data) {
+        Ok(d) => {
+            let info = into.expect("decrypt and decrypt_into agree");
+            assert_eq!((d.pn, d.key_id, d.tid), (info.pn, info.key_id, info.tid));
+            assert_eq!(d.mpdu, out);
+            let plain = frame.get(ccmp::CCMP_HEADER_LEN..frame.len() - ccmp::CCMP_MIC_LEN);
+            assert_eq!(plain, Some(&out[..]));
+            let again =
+                ccmp::encrypt(&tk, d.key_id, d.pn, &d.mpdu).expect("a plaintext re-encrypts");
+            assert_eq!(ccmp::decrypt(&tk, &again).map(|d| d.mpdu), Ok(out));
+        }
+        Err(e) => {
+            assert_eq!(into, Err(e));
+            assert!(out.is_empty(), "a failed decryption hands out no bytes");
+        }
+    }
+    let sealed = ccmp::encrypt(&tk, 1, 7, data);
+    let mut room = vec![0; ccmp::CCMP_HEADER_LEN];
+    room.extend_from_slice(data);
+    room.extend_from_slice(&[0; ccmp::CCMP_MIC_LEN]);
+    match (sealed, ccmp::encrypt_in_place(&tk, 1, 7, &mut room)) {
+        (Ok(sealed), Ok(())) => assert_eq!(sealed, room),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("encrypt {a:?} but encrypt_in_place {b:?}"),
     }
 }
 
@@ -401,14 +449,24 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             Some(QosControl::with_tid(6)),
         )
         .emit(&mut qos);
+        let tk = ccmp_key();
+        if let Ok(sealed) = ccmp::encrypt(&tk, 0, 0x0102_0304_0506, &qos) {
+            push("ccmp", "qos-data", sealed);
+        }
         push("frame", "qos-data-eapol", qos);
         let mut plain = Vec::new();
         eth.to_data(DsDirection::FromAp { bssid: ap }, None)
             .emit(&mut plain);
+        if let Ok(sealed) = ccmp::encrypt(&ccmp_key(), 2, 1, &plain) {
+            push("ccmp", "group-data", sealed);
+        }
         push("frame", "data-from-ap", plain);
     }
     let mut null = Vec::new();
     wire::DataFrame::null(sta, ap, true, None).emit(&mut null);
+    if let Ok(sealed) = ccmp::encrypt(&ccmp_key(), 0, 3, &null) {
+        push("ccmp", "null-data", sealed);
+    }
     push("frame", "null-pm", null);
     push(
         "frame",
@@ -576,6 +634,7 @@ mod tests {
                 "elements" => ElementList::parse(&bytes).is_ok(),
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
+                "ccmp" => ccmp::decrypt(&ccmp_key(), &bytes).is_ok(),
                 "inband_frame" => matches!(
                     proto::inband::classify(&bytes),
                     proto::inband::InbandFrame::Control { msg: Ok(_), .. }
