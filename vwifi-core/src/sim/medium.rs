@@ -38,6 +38,8 @@
 mod config;
 mod engine;
 mod frames;
+#[cfg(test)]
+mod mcs_tests;
 mod phy;
 mod stats;
 #[cfg(test)]
@@ -52,6 +54,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::addr::MacAddr;
 use crate::channel::{Band, Channel};
+use crate::phy::{McsRate, PhyCaps, RateControl, TxVector};
 use crate::sim::pcap::PcapWriter;
 use crate::sim::{Node, NodeId};
 use crate::time::Instant;
@@ -103,6 +106,10 @@ struct Radio {
     placement: Placement,
     addresses: Vec<MacAddr>,
     rate: Option<PhyRate>,
+    /// Its HT/VHT/HE capabilities (legacy unless set with [`Medium::set_phy_caps`]).
+    caps: PhyCaps,
+    /// The MCS rate the head frame's first attempts use (chosen by the link's controller).
+    chosen: Option<McsRate>,
     /// The channel the node was last seen tuned to.
     channel: Channel,
     /// When it tuned to `channel`: it hears only frames that started at or after this.
@@ -131,6 +138,9 @@ struct ChannelState {
     idle_since: Instant,
     /// The transmission (or colliding transmissions) on the air.
     air: Option<Airing>,
+    /// The primary channel of a wide transmission that occupies this channel as one of its
+    /// secondary 20 MHz channels: the channel is busy until that airing is done.
+    borrowed_by: Option<Channel>,
 }
 
 /// One busy period of a channel: one frame, or several that collided, and their Acks.
@@ -148,7 +158,11 @@ struct Transmission {
     original: Bytes,
     /// The frame as sent (Retry bit set on retransmissions).
     on_air: Bytes,
-    rate: PhyRate,
+    rate: TxVector,
+    /// The link (sender, receiver) whose rate controller chose an MCS rate.
+    link: Option<NodeId>,
+    /// The secondary 20 MHz channels a wide PPDU occupies besides its primary.
+    secondaries: Vec<Channel>,
     end: Instant,
     delivered: bool,
     ack: AckState,
@@ -192,6 +206,9 @@ pub struct Medium {
     dirty: BTreeSet<NodeId>,
     stats: MediumStats,
     capture: Option<Capture>,
+    /// The rate controller of each HT/VHT/HE link, by (sender, receiver).
+    /// (The capabilities the controller was made for are kept beside it.)
+    links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
 }
 
 impl core::fmt::Debug for Medium {
@@ -220,6 +237,7 @@ impl Medium {
             dirty: BTreeSet::new(),
             stats: MediumStats::default(),
             capture: None,
+            links: BTreeMap::new(),
         })
     }
 
@@ -251,6 +269,8 @@ impl Medium {
             placement,
             addresses: Vec::new(),
             rate: None,
+            caps: PhyCaps::LEGACY,
+            chosen: None,
             channel,
             tuned_since: self.now,
             queue: VecDeque::new(),
@@ -346,6 +366,34 @@ impl Medium {
     pub fn set_rate(&mut self, node: NodeId, rate: Option<PhyRate>) -> Result<(), MediumError> {
         self.radio_mut(node)?.rate = rate;
         Ok(())
+    }
+
+    /// Sets the HT/VHT/HE capabilities of `node` (legacy by default). Unicast frames between
+    /// two nodes use what both can do on the sender's channel ([`PhyCaps::common`]): an MCS
+    /// rate chosen per link by a [`RateControl`] when that is HT or newer, else the legacy
+    /// rate as before. Forgets the node's links' rate statistics.
+    pub fn set_phy_caps(&mut self, node: NodeId, caps: PhyCaps) -> Result<(), MediumError> {
+        self.radio_mut(node)?.caps = caps;
+        self.links.retain(|&(a, b), _| a != node && b != node);
+        Ok(())
+    }
+
+    /// The HT/VHT/HE capabilities of `node`.
+    pub fn phy_caps(&self, node: NodeId) -> Option<PhyCaps> {
+        self.radios.get(index(node)).map(|r| r.caps)
+    }
+
+    /// The rate the link from `from` to `to` runs at now: the MCS rate its controller
+    /// prefers, once the link has carried a frame; `None` for legacy links and unused ones.
+    pub fn link_rate(&self, from: NodeId, to: NodeId) -> Option<McsRate> {
+        self.links.get(&(from, to)).map(|(_, rc)| rc.current())
+    }
+
+    /// The link capabilities `from` and `to` have in common on `from`'s channel.
+    pub fn link_caps(&self, from: NodeId, to: NodeId) -> Option<PhyCaps> {
+        let a = self.radios.get(index(from))?;
+        let b = self.radios.get(index(to))?;
+        Some(a.caps.common(&b.caps, a.channel))
     }
 
     /// The channel `node` is tuned to, as the medium last saw it.
