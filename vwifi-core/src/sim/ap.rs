@@ -162,6 +162,8 @@ pub struct ApConfig {
     /// APs' timers start whenever they booted, so their beacons, and DTIM beacons, are not in
     /// step; [`ApConfig::tbtt_offset_from_bssid`] gives such a phase.
     pub tbtt_offset: Duration,
+    /// What the AP's radio can do: standard, width, streams (legacy 802.11g/a by default).
+    pub phy: crate::phy::PhyCaps,
 }
 
 impl ApConfig {
@@ -193,6 +195,7 @@ impl ApConfig {
             uplink: false,
             handshake_retry: RetryPolicy::default(),
             tbtt_offset: Duration::ZERO,
+            phy: crate::phy::PhyCaps::LEGACY,
         }
     }
 
