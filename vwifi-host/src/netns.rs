@@ -908,6 +908,7 @@ mod tests {
             signal_dbm: -40,
             security: Security::Wpa2Psk,
             beacon_age_ms: 100,
+            phy: None,
         };
         let bss = vec![one; 200];
         let (frame, cut) = control_frame(

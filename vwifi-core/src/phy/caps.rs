@@ -156,6 +156,24 @@ impl PhyCaps {
         v
     }
 
+    /// The MCS rate of these capabilities, or of a narrower width (a PPDU narrowed because a
+    /// secondary channel was busy), whose data rate is `kbps`: the widest such, with the fewest
+    /// streams. Rates are not unique (HT MCS 3 with 2 streams and MCS 5 with one are both 52
+    /// Mbit/s), so this is the likeliest reading of a received rate, not a certainty.
+    pub fn rate_with_kbps(&self, kbps: u32) -> Option<McsRate> {
+        Width::ALL
+            .into_iter()
+            .rev()
+            .filter(|w| *w <= self.width)
+            .find_map(|width| {
+                Self { width, ..*self }
+                    .rates()
+                    .into_iter()
+                    .filter(|r| r.kbps() == kbps)
+                    .min_by_key(|r| r.nss)
+            })
+    }
+
     /// The fastest rate of these capabilities (54 Mbit/s for legacy).
     pub fn top_rate(&self) -> TxVector {
         self.rates()

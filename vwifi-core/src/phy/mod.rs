@@ -7,6 +7,8 @@
 //! - [`channels`]: the 2.4, 5 and 6 GHz channel plans: which 20 MHz channels a wide BSS
 //!   occupies.
 //! - [`caps`]: a radio's capabilities ([`PhyCaps`]) and what two radios have in common.
+//! - [`elements`]: the HT/VHT/HE elements for some capabilities, and the capabilities of a
+//!   BSS read from its elements.
 //! - [`error_model`]: frame loss per MCS, width and streams at a given SNR.
 //! - [`rate_control`]: Minstrel-HT-style rate selection per link.
 //!
@@ -15,6 +17,7 @@
 
 pub mod caps;
 pub mod channels;
+pub mod elements;
 pub mod error_model;
 pub mod mcs;
 pub mod rate_control;

@@ -943,6 +943,7 @@ impl SoftAp {
             },
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
+            phy: self.cfg.phy,
         }
         .build(Some(Element::Tim(tim)));
         let beacon = Beacon {
@@ -1035,6 +1036,7 @@ impl SoftAp {
             ssid: &self.cfg.ssid,
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
+            phy: self.cfg.phy,
         }
         .build(None);
         let resp = Beacon {
@@ -1150,7 +1152,7 @@ impl SoftAp {
             capability: frames::capability(self.cfg.channel, self.rsne.is_some()),
             status: StatusCode::Success,
             association_id: AssocResponse::aid_field(aid),
-            elements: frames::assoc_response_elements(self.cfg.channel),
+            elements: frames::assoc_response_elements(self.cfg.channel, &self.cfg.phy),
         };
         self.send_mgmt(
             sa,

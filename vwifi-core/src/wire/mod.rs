@@ -23,7 +23,8 @@
 //! - [`frame_control`]: type, subtype and flags; [`header`]: sequence and QoS control, the MAC
 //!   header and its addressing by the DS bits, [`FrameView`].
 //! - [`mgmt`], [`data`], [`control`]: frames by type; [`frame`]: all of them.
-//! - [`ie`]: elements, SSID, rates; [`rsn`]: the RSN element; [`tim`]: the TIM element.
+//! - [`ie`]: elements, SSID, rates; [`rsn`]: the RSN element; [`tim`]: the TIM element;
+//!   [`phy_ie`]: the HT, VHT and HE capability and operation elements.
 //! - [`codes`]: status and reason codes, element IDs, cipher and AKM suites.
 //! - [`llc`]: LLC/SNAP, EtherTypes, Ethernet frames and their conversion.
 //! - [`eapol`]: EAPOL-Key frames.
@@ -44,6 +45,7 @@ pub mod header;
 pub mod ie;
 pub mod llc;
 pub mod mgmt;
+pub mod phy_ie;
 pub mod rsn;
 pub mod tim;
 
