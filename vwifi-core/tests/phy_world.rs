@@ -141,3 +141,150 @@ fn goodput_per_standard_grows_with_the_phy_rate() {
     assert!(mbps[3] > 0.9 * mbps[2], "{mbps:?}");
     assert!(mbps[3] > 1.5 * mbps[0], "{mbps:?}");
 }
+
+/// The air of one network with `ap` PHY on `channel`: a guest joins and exchanges frames
+/// with the uplink; returns the capture.
+fn capture_of(ap: PhyCaps, channel: u8) -> Vec<u8> {
+    let mut lab = lab(6, channel, ap, PhyCaps::STATION_DEFAULT);
+    let g = lab.admit("capture");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let _ = lab.goodput(&[(g, 0)], 1000, 8, Duration::from_millis(30));
+    lab.world.pcap_bytes().to_vec()
+}
+
+/// tshark's fields of every frame of `pcap`, one `Vec` per frame.
+fn tshark_fields(pcap: &[u8], name: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let path = std::env::temp_dir().join(format!("vwifi-phy-{name}-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap).unwrap();
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(&path)
+        .args(["-T", "fields", "-E", "separator=|"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('|').map(str::to_owned).collect())
+        .collect()
+}
+
+/// A tshark field value as a number: decimal, `0x` hex, `True`/`False`; the first of a list.
+fn num(v: &str) -> Option<u64> {
+    let v = v.split(',').next()?.trim();
+    match v {
+        "True" => Some(1),
+        "False" => Some(0),
+        _ => v
+            .strip_prefix("0x")
+            .map_or_else(|| v.parse().ok(), |h| u64::from_str_radix(h, 16).ok()),
+    }
+}
+
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
+    let fields = [
+        "wlan.fc.type_subtype",
+        "wlan.ht.capabilities.width",
+        "wlan.ht.info.secchanoffset",
+        "wlan.vht.op.channelwidth",
+        "wlan.vht.op.channelcenter0",
+        "wlan.ext_tag.number",
+        "wlan.ext_tag.he_phy_cap.chan_width_set.40_80_in_5ghz",
+        "radiotap.mcs.index",
+        "radiotap.vht.mcs.0",
+        "radiotap.vht.nss.0",
+        "radiotap.vht.bw",
+        "radiotap.he.data_3.data_mcs",
+        "radiotap.he.data_6.nsts",
+        "radiotap.he.data_5.data_bw_ru_allocation",
+        "radiotap.vht.datarate.0",
+    ];
+    let n40 = PhyCaps {
+        standard: Standard::Ht,
+        width: Width::Mhz40,
+        nss: 2,
+    };
+    let ac80 = PhyCaps {
+        standard: Standard::Vht,
+        width: Width::Mhz80,
+        nss: 2,
+    };
+    for (name, caps) in [("n", n40), ("ac", ac80), ("ax", AX_80_2X2)] {
+        let rows = tshark_fields(&capture_of(caps, 36), name, &fields);
+        let col = |r: &Vec<String>, i: usize| r.get(i).and_then(|v| num(v));
+        let beacons: Vec<&Vec<String>> = rows.iter().filter(|r| col(r, 0) == Some(8)).collect();
+        assert!(!beacons.is_empty(), "{name}: no beacons");
+        for b in &beacons {
+            // HT Capabilities: 20/40 MHz; HT Operation: secondary channel above (36 + 40).
+            assert_eq!(
+                (col(b, 1), col(b, 2)),
+                (Some(1), Some(1)),
+                "{name} beacon: {b:?}"
+            );
+            if caps.standard >= Standard::Vht {
+                // VHT Operation: 80 MHz, centre channel 42.
+                assert_eq!((col(b, 3), col(b, 4)), (Some(1), Some(42)), "{name}: {b:?}");
+            }
+            if caps.standard == Standard::He {
+                let ext: Vec<&str> = b[5].split(',').collect();
+                assert!(ext.contains(&"35") && ext.contains(&"36"), "{name}: {b:?}");
+                assert_eq!(col(b, 6), Some(1), "{name}: 40/80 MHz in 5 GHz: {b:?}");
+            }
+        }
+        // Unicast data frames (data or QoS data) carry the format's radiotap field.
+        let field = match caps.standard {
+            Standard::Ht => 7,
+            Standard::Vht => 8,
+            _ => 11,
+        };
+        let data: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| matches!(col(r, 0), Some(0x20 | 0x28)) && col(r, field).is_some())
+            .collect();
+        assert!(
+            data.len() > 5,
+            "{name}: data frames with MCS fields: {rows:?}"
+        );
+        let last = data.last().unwrap();
+        match caps.standard {
+            // HT MCS index 8 (nss - 1) + mcs, two streams at most.
+            Standard::Ht => assert!(col(last, 7).unwrap() <= 15, "{name}: {last:?}"),
+            Standard::Vht => {
+                assert!(col(last, 8).unwrap() <= 9, "{last:?}");
+                assert!(matches!(col(last, 9), Some(1 | 2)), "{last:?}");
+                assert_eq!(col(last, 10), Some(4), "80 MHz: {last:?}");
+                // Wireshark's own rate table agrees with ours.
+                let theirs: f64 = last[14].parse().unwrap();
+                let ours = vwifi_core::phy::McsRate::new(
+                    Standard::Vht,
+                    col(last, 8).unwrap() as u8,
+                    col(last, 9).unwrap() as u8,
+                    Width::Mhz80,
+                    vwifi_core::phy::GuardInterval::Short400,
+                )
+                .unwrap()
+                .kbps();
+                assert!(
+                    (theirs * 1000.0 - f64::from(ours)).abs() < 100.0,
+                    "{theirs} vs {ours}"
+                );
+            }
+            _ => {
+                assert!(col(last, 11).unwrap() <= 11, "{last:?}");
+                assert!(matches!(col(last, 12), Some(1 | 2)), "{last:?}");
+                assert_eq!(col(last, 13), Some(2), "80 MHz: {last:?}");
+            }
+        }
+    }
+}
