@@ -90,9 +90,10 @@ fn a_legacy_network_keeps_a_legacy_link_for_an_ax_station() {
     assert_eq!(status.phy.and_then(|p| p.mcs), None);
 }
 
-/// Goodput of one guest to its AP's uplink per standard, in simulated time, without
-/// aggregation: the per-frame overhead (DIFS, backoff, preamble, SIFS, Ack) caps the gain of
-/// the faster PHYs. Printed as a table; run with `-- --nocapture` to see it.
+/// Goodput of one guest to its AP's uplink per standard, in simulated time: A-MPDUs with
+/// Block Ack amortise the per-PPDU overhead (DIFS, backoff, preamble, SIFS, Block Ack) on
+/// HT/VHT/HE links; 802.11g sends one frame per access. Printed as a table; run with
+/// `-- --nocapture` to see it.
 #[test]
 fn goodput_per_standard_grows_with_the_phy_rate() {
     let cases = [
@@ -130,16 +131,18 @@ fn goodput_per_standard_grows_with_the_phy_rate() {
         let m = fps * (payload as f64 + 14.0) * 8.0 / 1e6;
         let top = caps.top_rate().kbps() as f64 / 1000.0;
         eprintln!(
-            "{name}: PHY {top:.1} Mbit/s, goodput {m:.1} Mbit/s ({:.0} % MAC efficiency, no aggregation)",
+            "{name}: PHY {top:.1} Mbit/s, goodput {m:.1} Mbit/s ({:.0} % of the PHY rate)",
             100.0 * m / top
         );
         mbps.push(m);
     }
-    // g < n < ac; ax is no faster than ac per frame without aggregation (its longer preamble
-    // eats the gain of its faster symbols at one MPDU per PPDU).
-    assert!(mbps[0] < mbps[1] && mbps[1] < mbps[2], "{mbps:?}");
-    assert!(mbps[3] > 0.9 * mbps[2], "{mbps:?}");
-    assert!(mbps[3] > 1.5 * mbps[0], "{mbps:?}");
+    assert!(mbps.windows(2).all(|w| w[0] < w[1]), "{mbps:?}");
+    // Each within reach of its PHY: at least half of it with aggregation, 802.11g near 55 %.
+    assert!(mbps[0] > 0.45 * 54.0, "{mbps:?}");
+    assert!(
+        mbps[1] > 0.5 * 300.0 && mbps[2] > 0.5 * 866.7 && mbps[3] > 0.5 * 1201.0,
+        "{mbps:?}"
+    );
 }
 
 /// The air of one network with `ap` PHY on `channel`: a guest joins and exchanges frames

@@ -9,8 +9,8 @@ use super::vector::McsRate;
 
 /// Weight of a new sample in a rate's success average.
 const EWMA_NEW: f64 = 0.125;
-/// While fewer attempts than this have been reported, every other frame probes.
-const WARMUP_ATTEMPTS: u64 = 64;
+/// The first this many frames (PPDUs: an A-MPDU counts once) probe every other time.
+const WARMUP_FRAMES: u32 = 32;
 /// After warm-up, one frame in this many probes.
 const PROBE_EVERY: u32 = 10;
 /// The first this many attempts of a frame use the chosen rate; the later ones the most
@@ -59,7 +59,7 @@ impl RateControl {
     /// Most frames go at the best rate; a probing frame at a faster one picked by `draw`.
     pub fn select(&mut self, draw: u32) -> McsRate {
         self.frames = self.frames.wrapping_add(1);
-        let probe = if self.attempts < WARMUP_ATTEMPTS {
+        let probe = if self.frames <= WARMUP_FRAMES {
             self.frames % 2 == 0
         } else {
             self.frames % PROBE_EVERY == 0

@@ -35,6 +35,7 @@
 //! frame to send, tuning it elsewhere), the medium services it at its current time on the next
 //! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
 
+mod ampdu;
 mod config;
 mod engine;
 mod frames;
@@ -56,7 +57,7 @@ use crate::addr::MacAddr;
 use crate::channel::{Band, Channel};
 use crate::phy::{McsRate, PhyCaps, RateControl, TxVector};
 use crate::sim::pcap::PcapWriter;
-use crate::sim::{Node, NodeId};
+use crate::sim::{Node, NodeId, RxMeta};
 use crate::time::Instant;
 
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
@@ -115,7 +116,9 @@ struct Radio {
     /// When it tuned to `channel`: it hears only frames that started at or after this.
     tuned_since: Instant,
     /// Frames handed over by the node, oldest first; the head is the one being sent.
-    queue: VecDeque<Bytes>,
+    queue: VecDeque<Queued>,
+    /// The id of the next frame queued.
+    next_queued: u64,
     /// Transmission attempts of the head frame so far.
     attempts: u8,
     /// The current contention window.
@@ -125,6 +128,43 @@ struct Radio {
     tx: TxState,
     /// The node's timer as registered in `Medium::timers`.
     timer: Option<Instant>,
+}
+
+/// A frame in a radio's transmit queue.
+struct Queued {
+    /// Unique within the radio: identifies the frame in an A-MPDU while the queue moves.
+    id: u64,
+    frame: Bytes,
+    /// Transmissions in A-MPDUs so far (single frames count in `Radio::attempts`).
+    attempts: u8,
+    /// What its receiver has of it (A-MPDU frames only).
+    rx: AmpduRx,
+    /// Whether its final status went to the node (it waits in the queue only to be released
+    /// to its receiver in order).
+    reported: bool,
+}
+
+impl Queued {
+    fn new(id: u64, frame: Bytes) -> Self {
+        Self {
+            id,
+            frame,
+            attempts: 0,
+            rx: AmpduRx::NotYet,
+            reported: false,
+        }
+    }
+}
+
+/// Where an A-MPDU frame is at its receiver (Block Ack reordering, 10.25.6.6).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AmpduRx {
+    /// Not received yet.
+    NotYet,
+    /// Received, held back behind an earlier frame to the same receiver not received yet.
+    Held(RxMeta),
+    /// Handed to the receiver.
+    Delivered,
 }
 
 /// The state of one channel.
@@ -163,6 +203,8 @@ struct Transmission {
     link: Option<NodeId>,
     /// The secondary 20 MHz channels a wide PPDU occupies besides its primary.
     secondaries: Vec<Channel>,
+    /// The MPDUs of an A-MPDU (the first is `original`), answered with a Block Ack.
+    ampdu: Option<ampdu::Aggregate>,
     end: Instant,
     delivered: bool,
     ack: AckState,
@@ -274,6 +316,7 @@ impl Medium {
             channel,
             tuned_since: self.now,
             queue: VecDeque::new(),
+            next_queued: 0,
             attempts: 0,
             cw: self.config.cw_min,
             backoff: 0,

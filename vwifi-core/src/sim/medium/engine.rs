@@ -214,8 +214,13 @@ impl Medium {
             }
             None => (None, Vec::new()),
         };
+        if let Some(r) = mcs {
+            if let Some(tx) = self.transmit_ampdu(channel, id, r, link, &secondaries) {
+                return Some(tx);
+            }
+        }
         let radio = self.radios.get_mut(index(id))?;
-        let original = radio.queue.front()?.clone();
+        let original = radio.queue.front()?.frame.clone();
         radio.attempts = radio.attempts.saturating_add(1);
         radio.tx = TxState::OnAir;
         let retry = radio.attempts > 1;
@@ -261,6 +266,7 @@ impl Medium {
             rate,
             link,
             secondaries,
+            ampdu: None,
             end,
             delivered: false,
             ack: if acked {
@@ -276,7 +282,7 @@ impl Medium {
     /// asks the link's rate controller (one random draw), later attempts its retry chain.
     fn mcs_rate(&mut self, channel: Channel, id: NodeId) -> Option<(McsRate, NodeId)> {
         let radio = self.radios.get(index(id))?;
-        let frame = radio.queue.front()?;
+        let frame = &radio.queue.front()?.frame;
         let to = receiver(frame)
             .filter(|a| a.is_unicast())
             .and_then(|a| self.owners.get(&a).copied())
@@ -393,6 +399,10 @@ impl Medium {
         let Some(tx) = air.txs.get(i) else {
             return;
         };
+        if tx.ampdu.is_some() {
+            self.deliver_ampdu(channel, i);
+            return;
+        }
         let start = air.start;
         let sender = tx.sender;
         let frame = tx.on_air.clone();
@@ -510,6 +520,19 @@ impl Medium {
         others: &[NodeId],
         band: crate::channel::Band,
     ) -> Result<(), LossCause> {
+        self.preamble(signal, id, others, band)?;
+        self.decode(signal, rate, len)
+    }
+
+    /// Whether node `id` hears the start of a PPDU reaching it at `signal` dBm while `others`
+    /// transmit at the same time: above sensitivity and not drowned by another sender it hears.
+    pub(super) fn preamble(
+        &self,
+        signal: f64,
+        id: NodeId,
+        others: &[NodeId],
+        band: crate::channel::Band,
+    ) -> Result<(), LossCause> {
         if signal < self.config.sensitivity_dbm {
             return Err(LossCause::BelowSensitivity);
         }
@@ -527,11 +550,16 @@ impl Medium {
                 return Err(LossCause::Collision);
             }
         }
-        self.decode(signal, rate, len)
+        Ok(())
     }
 
     /// The random part of a reception above sensitivity: SNR-driven errors, then extra loss.
-    fn decode(&mut self, signal: f64, rate: &TxVector, len: usize) -> Result<(), LossCause> {
+    pub(super) fn decode(
+        &mut self,
+        signal: f64,
+        rate: &TxVector,
+        len: usize,
+    ) -> Result<(), LossCause> {
         let snr = signal - self.config.noise_floor_dbm;
         let per = frame_error_probability(rate, snr, len);
         if per > 0.0 && self.unit() < per {
@@ -572,6 +600,10 @@ impl Medium {
         let cw_max = self.config.cw_max;
         for tx in air.txs {
             let sender = tx.sender;
+            if tx.ampdu.is_some() {
+                self.done_ampdu(channel, tx);
+                continue;
+            }
             let outcome = match tx.ack {
                 AckState::NotExpected => Some(TxStatus::Sent),
                 AckState::Sent { by, rate } => {
@@ -628,7 +660,7 @@ impl Medium {
 
     /// Whether `sender`, still on `channel`, decodes the Ack `by` sent after its frame ended
     /// at `end`.
-    fn ack_heard(
+    pub(super) fn ack_heard(
         &mut self,
         by: NodeId,
         sender: NodeId,
@@ -675,7 +707,9 @@ impl Medium {
         while radio.queue.len() < limit {
             match radio.node.poll_transmit() {
                 Some(frame) => {
-                    radio.queue.push_back(frame);
+                    let id = radio.next_queued;
+                    radio.next_queued += 1;
+                    radio.queue.push_back(super::Queued::new(id, frame));
                     queued += 1;
                 }
                 None => break,
@@ -742,7 +776,7 @@ impl Medium {
     }
 
     /// Appends a frame to the capture, if capturing.
-    fn record(
+    pub(super) fn record(
         &mut self,
         at: Instant,
         channel: Channel,
@@ -774,7 +808,7 @@ impl Medium {
 }
 
 /// A signal in dBm, rounded and clamped to the `i8` of [`RxMeta`].
-fn to_i8_dbm(dbm: f64) -> i8 {
+pub(super) fn to_i8_dbm(dbm: f64) -> i8 {
     // Clamped to the i8 range first, so the cast is exact.
     dbm.round().clamp(-128.0, 127.0) as i8
 }
