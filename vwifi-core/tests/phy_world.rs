@@ -6,6 +6,7 @@ mod mux_lab;
 use std::time::Duration;
 
 use mux_lab::{Lab, LabOptions, Net, AP_A};
+use vwifi_core::demux::GuestId;
 use vwifi_core::mux::MuxConfig;
 use vwifi_core::phy::{PhyCaps, Standard, Width};
 
@@ -142,6 +143,66 @@ fn goodput_per_standard_grows_with_the_phy_rate() {
     assert!(
         mbps[1] > 0.5 * 300.0 && mbps[2] > 0.5 * 866.7 && mbps[3] > 0.5 * 1201.0,
         "{mbps:?}"
+    );
+}
+
+/// Goodput from guest `from` to guest `to` through their AP, in frames per second of
+/// simulated time: at most `window` frames outstanding, for `duration`.
+fn guest_to_guest(
+    lab: &mut Lab,
+    from: GuestId,
+    to: GuestId,
+    payload: usize,
+    window: usize,
+    duration: Duration,
+) -> f64 {
+    let (src, dst) = (lab.mac(from), lab.mac(to));
+    let body = vec![0x6b; payload];
+    let frame = mux_lab::tagged_frame(src, dst, &body);
+    lab.take(to);
+    let (mut sent, mut got) = (0usize, 0usize);
+    let until = lab.world.now() + duration;
+    while lab.world.now() < until {
+        while sent - got.min(sent) < window {
+            lab.send(from, frame.clone());
+            sent += 1;
+        }
+        lab.world.run_for(Duration::from_millis(1));
+        got += lab
+            .take(to)
+            .iter()
+            .filter(|m| matches!(m, vwifi_core::proto::Message::Data(b) if b.len() > payload))
+            .count();
+    }
+    got as f64 / duration.as_secs_f64()
+}
+
+/// Two guests of one network exchange frames through the AP (two hops on the same air) per
+/// standard, in simulated time; printed with `-- --nocapture`.
+#[test]
+fn two_guests_through_an_ax_ap_exceed_300_mbit_s_of_air_goodput() {
+    let mut out = Vec::new();
+    for (name, channel, caps) in [
+        ("g 20 MHz 1x1", 1, PhyCaps::LEGACY),
+        ("ax 80 MHz 2x2", 36, AX_80_2X2),
+    ] {
+        let mut lab = lab(8, channel, caps, PhyCaps::STATION_DEFAULT);
+        let (g1, g2) = (lab.admit("one"), lab.admit("two"));
+        lab.connect_net(g1, 0);
+        lab.connect_net(g2, 0);
+        lab.drive_until(Duration::from_secs(10), |l| {
+            l.connected(g1) && l.connected(g2)
+        });
+        let _ = guest_to_guest(&mut lab, g1, g2, 1460, 64, Duration::from_millis(200));
+        let fps = guest_to_guest(&mut lab, g1, g2, 1460, 64, Duration::from_millis(500));
+        let mbps = fps * 1474.0 * 8.0 / 1e6;
+        eprintln!("{name}: two guests through the AP, {mbps:.1} Mbit/s of simulated air goodput");
+        out.push(mbps);
+    }
+    assert!(out[0] < 20.0, "802.11g through one AP: {out:?}");
+    assert!(
+        out[1] >= 300.0,
+        "802.11ax 80 MHz 2x2 through one AP: {out:?}"
     );
 }
 
