@@ -819,6 +819,20 @@ fn iperf3_through_vwifi_against_a_veth_pair() {
     drop(daemon);
 }
 
+/// CPU time (user + system) of process `pid` so far, in clock ticks (`/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): state is field 3, utime 14,
+    // stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
 /// The simulated AP of one standard for [`iperf3_per_standard_through_one_ap_and_to_the_uplink`]:
 /// an open network (the air, not the cipher, is measured), the AP 2 m from the host's radio.
 fn standard_sim(standard: &str, channel: u8, width: u16, streams: u8) -> String {
@@ -861,8 +875,15 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
         address(&b, "10.213.0.2/24");
         let out = ping_patient(&a, "10.213.0.254");
         assert!(out.status.success(), "{}", text(&out));
+        let pid = daemon.child.id();
+        let (t0, c0) = (Instant::now(), cpu_ticks(pid));
         let through_ap = iperf(&b, &a, "10.213.0.2");
+        let (t1, c1) = (Instant::now(), cpu_ticks(pid));
         let to_uplink = iperf_to_host(&a, "10.213.0.254", 5213);
+        let (t2, c2) = (Instant::now(), cpu_ticks(pid));
+        // Clock ticks are 1/100 s on Linux.
+        let share = |c: u64, t: Duration| c as f64 / 100.0 / t.as_secs_f64() * 100.0;
+        let (cpu_ap, cpu_up) = (share(c1 - c0, t1 - t0), share(c2 - c1, t2 - t1));
         let status = daemon.try_status().expect("status");
         let phy = status["guests"]
             .as_array()
@@ -870,7 +891,8 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
             .unwrap_or_default();
         eprintln!(
             "{standard} {width} MHz {streams}x{streams}: two guests through the AP \
-             {through_ap:.1} Mbit/s, guest to uplink {to_uplink:.1} Mbit/s (link: {phy})"
+             {through_ap:.1} Mbit/s (daemon {cpu_ap:.0} % of a core), guest to uplink \
+             {to_uplink:.1} Mbit/s (daemon {cpu_up:.0} %) (link: {phy})"
         );
         rows.push((standard, through_ap, to_uplink));
         assert!(through_ap > 0.0 && to_uplink > 0.0);
