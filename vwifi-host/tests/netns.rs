@@ -864,6 +864,19 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
             &standard_sim(standard, channel, width, streams),
         );
         let ssid = format!("std-{standard}");
+        // The scan shows the network's standard, width, streams and top rate.
+        let scan = text(&a.exec(guest_bin(), &["--link", "wlan0", "scan"]));
+        let top = match standard {
+            "g" => "g 20 MHz 1x1 54 Mbit/s",
+            "n" => "n 40 MHz 2x2 300 Mbit/s",
+            "ac" => "ac 80 MHz 2x2 867 Mbit/s",
+            _ => "ax 80 MHz 2x2 1201 Mbit/s",
+        };
+        assert!(
+            scan.lines()
+                .any(|l| l.starts_with(&ssid) && l.ends_with(top)),
+            "scan of {ssid}:\n{scan}"
+        );
         for ns in [&a, &b] {
             let out = connect(ns, &ssid, None);
             assert!(out.status.success(), "{}", text(&out));
@@ -884,6 +897,17 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
         // Clock ticks are 1/100 s on Linux.
         let share = |c: u64, t: Duration| c as f64 / 100.0 / t.as_secs_f64() * 100.0;
         let (cpu_ap, cpu_up) = (share(c1 - c0, t1 - t0), share(c2 - c1, t2 - t1));
+        let guest_status = text(&a.exec(guest_bin(), &["--link", "wlan0", "status"]));
+        let std_name = match standard {
+            "g" => "802.11g",
+            "n" => "802.11n",
+            "ac" => "802.11ac",
+            _ => "802.11ax",
+        };
+        assert!(
+            guest_status.contains(&format!("phy:      {std_name} {width} MHz")),
+            "{guest_status}"
+        );
         let status = daemon.try_status().expect("status");
         let phy = status["guests"]
             .as_array()
