@@ -127,8 +127,9 @@ fn goodput_per_standard_grows_with_the_phy_rate() {
         lab.connect_net(g, 0);
         lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
         // Warm the rate controller up, then measure.
-        let _ = lab.goodput(&[(g, 0)], payload, 64, Duration::from_millis(200));
-        let fps = lab.goodput(&[(g, 0)], payload, 64, Duration::from_millis(500))[0];
+        // A window of 256 frames keeps the radio's queue full between the 1 ms steps.
+        let _ = lab.goodput(&[(g, 0)], payload, 256, Duration::from_millis(200));
+        let fps = lab.goodput(&[(g, 0)], payload, 256, Duration::from_millis(500))[0];
         let m = fps * (payload as f64 + 14.0) * 8.0 / 1e6;
         let top = caps.top_rate().kbps() as f64 / 1000.0;
         eprintln!(
@@ -273,6 +274,8 @@ fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
         "radiotap.he.data_6.nsts",
         "radiotap.he.data_5.data_bw_ru_allocation",
         "radiotap.vht.datarate.0",
+        "wlan.fixed.category_code",
+        "wlan.fixed.action_code",
     ];
     let n40 = PhyCaps {
         standard: Standard::Ht,
@@ -306,6 +309,19 @@ fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
                 assert_eq!(col(b, 6), Some(1), "{name}: 40/80 MHz in 5 GHz: {b:?}");
             }
         }
+        // The Block Ack agreement: ADDBA Request and Response (category 3, actions 0 and 1),
+        // then Block Acks (control subtype 9).
+        for action in [0, 1] {
+            assert!(
+                rows.iter()
+                    .any(|r| col(r, 15) == Some(3) && col(r, 16) == Some(action)),
+                "{name}: no ADDBA action {action}"
+            );
+        }
+        assert!(
+            rows.iter().any(|r| col(r, 0) == Some(0x19)),
+            "{name}: no Block Ack"
+        );
         // Unicast data frames (data or QoS data) carry the format's radiotap field.
         let field = match caps.standard {
             Standard::Ht => 7,

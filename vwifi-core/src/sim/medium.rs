@@ -142,6 +142,9 @@ struct Queued {
     /// Whether its final status went to the node (it waits in the queue only to be released
     /// to its receiver in order).
     reported: bool,
+    /// A frame of the medium's own lower MAC (a Block Ack session's ADDBA Request or
+    /// Response): never handed to a node, its status never reported.
+    internal: bool,
 }
 
 impl Queued {
@@ -152,6 +155,7 @@ impl Queued {
             attempts: 0,
             rx: AmpduRx::NotYet,
             reported: false,
+            internal: false,
         }
     }
 }
@@ -205,6 +209,8 @@ struct Transmission {
     secondaries: Vec<Channel>,
     /// The MPDUs of an A-MPDU (the first is `original`), answered with a Block Ack.
     ampdu: Option<ampdu::Aggregate>,
+    /// A frame of the medium's own (see [`Queued::internal`]).
+    internal: bool,
     end: Instant,
     delivered: bool,
     ack: AckState,
@@ -251,6 +257,8 @@ pub struct Medium {
     /// The rate controller of each HT/VHT/HE link, by (sender, receiver).
     /// (The capabilities the controller was made for are kept beside it.)
     links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
+    /// Block Ack agreements by (originator, recipient).
+    agreements: BTreeMap<(NodeId, NodeId), ampdu::Agreement>,
 }
 
 impl core::fmt::Debug for Medium {
@@ -280,6 +288,7 @@ impl Medium {
             stats: MediumStats::default(),
             capture: None,
             links: BTreeMap::new(),
+            agreements: BTreeMap::new(),
         })
     }
 
@@ -418,6 +427,7 @@ impl Medium {
     pub fn set_phy_caps(&mut self, node: NodeId, caps: PhyCaps) -> Result<(), MediumError> {
         self.radio_mut(node)?.caps = caps;
         self.links.retain(|&(a, b), _| a != node && b != node);
+        self.agreements.retain(|&(a, b), _| a != node && b != node);
         Ok(())
     }
 

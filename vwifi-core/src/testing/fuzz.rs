@@ -24,12 +24,13 @@ use crate::wire::{self, eapol, ElementList, Frame};
 pub type Target = (&'static str, fn(&[u8]));
 
 /// The fuzz targets.
-pub const TARGETS: [Target; 5] = [
+pub const TARGETS: [Target; 6] = [
     ("frame", frame),
     ("elements", elements),
     ("eapol_key", eapol_key),
     ("guest_proto", guest_proto),
     ("phy_elements", phy_elements),
+    ("block_ack", block_ack),
 ];
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
@@ -344,7 +345,54 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         }
     }
     out.extend(phy_seeds());
+    out.extend(block_ack_seeds());
     out
+}
+
+/// Any bytes as a Block Ack action frame body: an accepted body re-emits byte for byte.
+pub fn block_ack(data: &[u8]) {
+    if let Ok(action) = wire::block_ack::BlockAckAction::parse(data) {
+        assert_eq!(
+            action.to_vec(),
+            data,
+            "an accepted body must re-emit byte for byte"
+        );
+    }
+}
+
+/// Seeds of the `block_ack` target: an ADDBA Request, an ADDBA Response, a DELBA.
+fn block_ack_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use wire::block_ack::{BaParams, BlockAckAction};
+    [
+        (
+            "addba-request",
+            BlockAckAction::AddbaRequest {
+                dialog_token: 1,
+                params: BaParams::immediate(0, 64),
+                timeout_tu: 0,
+                start_seq: 0x10,
+            },
+        ),
+        (
+            "addba-response",
+            BlockAckAction::AddbaResponse {
+                dialog_token: 1,
+                status: 0,
+                params: BaParams::immediate(0, 64),
+                timeout_tu: 0,
+            },
+        ),
+        (
+            "delba",
+            BlockAckAction::Delba {
+                params: 0x0800,
+                reason: 37,
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(name, a)| ("block_ack", name.to_owned(), a.to_vec()))
+    .collect()
 }
 
 /// Any bytes as elements whose HT/VHT/HE capability and operation elements are read in typed
@@ -512,6 +560,7 @@ mod tests {
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
                 "phy_elements" => ElementList::parse(&bytes).is_ok(),
+                "block_ack" => wire::block_ack::BlockAckAction::parse(&bytes).is_ok(),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

@@ -1,9 +1,12 @@
 //! A-MPDU with Block Ack on HT/VHT/HE links (IEEE 802.11-2020 10.12 A-MPDU, 10.25.6 Block
 //! Ack with immediate policy and receiver reordering).
 //!
-//! Model: every HT-or-newer link has a Block Ack agreement from its first frame (as if the
-//! ADDBA exchange had happened; no ADDBA/DELBA frames go on the air), window 64. When the
-//! head of a radio's queue is a unicast data frame on such a link, the radio sends one PPDU
+//! Model: the medium plays each radio's lower MAC. The first data frame of an HT-or-newer link
+//! without a Block Ack agreement is preceded by an ADDBA Request; the recipient's side answers
+//! with an ADDBA Response (accepted, window 64); once that is acknowledged the agreement holds
+//! (these frames are the medium's own: nodes never see them). A DELBA on the air ends it. When
+//! the head of a radio's queue is a unicast data frame on a link with an agreement, the radio
+//! sends one PPDU
 //! holding the oldest unreported data frames to that receiver, in queue order, up to 64
 //! MPDUs, the format's maximum A-MPDU length (65 535 octets HT, 1 048 575 VHT/HE, Table 9-163
 //! and 9-270 with the largest exponent) and 4 ms of airtime (the limit Linux drivers use;
@@ -28,7 +31,17 @@ use crate::channel::Channel;
 use crate::phy::{McsRate, Standard, TxVector};
 use crate::sim::{NodeId, RxMeta, TxStatus};
 use crate::time::Instant;
-use crate::wire::{FrameType, FrameView};
+use crate::wire::block_ack::{BaParams, BlockAckAction};
+use crate::wire::{FrameType, FrameView, MgmtBody, MgmtFrame, MgmtSubtype};
+
+/// A Block Ack agreement of a link (originator, recipient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Agreement {
+    /// The ADDBA Request is out; frames go one by one meanwhile.
+    Requested,
+    /// The recipient accepted: A-MPDUs.
+    Active,
+}
 
 /// The longest A-MPDU airtime the medium builds.
 pub(super) const MAX_AMPDU_AIRTIME: Duration = Duration::from_micros(4000);
@@ -168,6 +181,8 @@ impl Medium {
             }
         }
         radio.tx = TxState::OnAir;
+        // Single-frame attempts count only for the single-frame path.
+        radio.attempts = 0;
         let placement = radio.placement;
         let vector = TxVector::Mcs(rate);
         let end = now + rate.airtime(psdu_len(&lens), band);
@@ -191,6 +206,7 @@ impl Medium {
             link,
             secondaries: secondaries.to_vec(),
             ampdu: Some(Aggregate { ra, to, mpdus }),
+            internal: false,
             end,
             delivered: false,
             ack: AckState::Pending,
@@ -474,4 +490,152 @@ fn block_ack_frame(ra: MacAddr, ta: MacAddr) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&[0xff; 8]);
     out
+}
+
+/// The Block Ack action of a management frame, if it is one.
+fn block_ack_action(frame: &[u8]) -> Option<BlockAckAction> {
+    let view = FrameView::new_checked(frame).ok()?;
+    if view.frame_control().frame_type != FrameType::Management(MgmtSubtype::Action) {
+        return None;
+    }
+    BlockAckAction::parse(frame.get(MGMT_HEADER_LEN..)?).ok()
+}
+
+/// The length of a management frame's header (no HT Control).
+const MGMT_HEADER_LEN: usize = 24;
+
+/// An Action frame from `sa` to `da` in BSS `bssid` carrying `action`.
+fn action_frame(da: MacAddr, sa: MacAddr, bssid: MacAddr, action: &BlockAckAction) -> Bytes {
+    let frame = MgmtFrame::new(
+        da,
+        sa,
+        bssid,
+        MgmtBody::Other {
+            subtype: MgmtSubtype::Action,
+            body: action.to_vec(),
+        },
+    );
+    let mut out = Vec::new();
+    frame.emit(&mut out);
+    Bytes::from(out)
+}
+
+/// The BSSID of a frame by its DS bits (IEEE 802.11-2020 Table 9-30); `None` for 4-address
+/// frames.
+fn bssid_of(view: &FrameView<&[u8]>) -> Option<MacAddr> {
+    let f = view.frame_control().flags;
+    match (f.to_ds(), f.from_ds()) {
+        (false, false) => view.addr3(),
+        (false, true) => view.addr2(),
+        (true, false) => Some(view.addr1()),
+        (true, true) => None,
+    }
+}
+
+impl Medium {
+    /// Puts an ADDBA Request from `id` to `to` ahead of `id`'s head data frame (the lower MAC's
+    /// own frame, at the legacy rate), unless the head is being retried; true if it did.
+    pub(super) fn request_agreement(&mut self, id: NodeId, to: NodeId) -> bool {
+        let Some(radio) = self.radios.get_mut(index(id)) else {
+            return false;
+        };
+        if radio.attempts > 0 {
+            return false;
+        }
+        let Some(head) = radio.queue.front() else {
+            return false;
+        };
+        let Ok(view) = FrameView::new_checked(&head.frame[..]) else {
+            return false;
+        };
+        let (ra, Some(ta)) = (view.addr1(), view.addr2()) else {
+            return false;
+        };
+        let bssid = bssid_of(&view).unwrap_or(ra);
+        let token = (radio.next_queued & 0xff) as u8;
+        let req = BlockAckAction::AddbaRequest {
+            dialog_token: token,
+            params: BaParams::immediate(0, BA_WINDOW as u16),
+            timeout_tu: 0,
+            start_seq: 0,
+        };
+        let qid = radio.next_queued;
+        radio.next_queued += 1;
+        let mut q = super::Queued::new(qid, action_frame(ra, ta, bssid, &req));
+        q.internal = true;
+        radio.queue.push_front(q);
+        self.agreements.insert((id, to), Agreement::Requested);
+        true
+    }
+
+    /// A Block Ack action frame from `sender` decoded by its addressee `owner`: an ADDBA
+    /// Request of the lower MAC is answered (accepted, window 64) ahead of `owner`'s queue; a
+    /// DELBA from anyone ends the agreements between the two.
+    pub(super) fn on_block_ack_action(
+        &mut self,
+        sender: NodeId,
+        owner: NodeId,
+        frame: &[u8],
+        internal: bool,
+    ) {
+        match block_ack_action(frame) {
+            Some(BlockAckAction::AddbaRequest {
+                dialog_token,
+                params,
+                timeout_tu,
+                ..
+            }) if internal => {
+                let Ok(view) = FrameView::new_checked(frame) else {
+                    return;
+                };
+                let (ra, Some(ta), Some(bssid)) = (view.addr1(), view.addr2(), bssid_of(&view))
+                else {
+                    return;
+                };
+                let resp = BlockAckAction::AddbaResponse {
+                    dialog_token,
+                    status: 0,
+                    params: BaParams::immediate(
+                        params.tid(),
+                        params.buffer_size().clamp(1, BA_WINDOW as u16),
+                    ),
+                    timeout_tu,
+                };
+                let Some(radio) = self.radios.get_mut(index(owner)) else {
+                    return;
+                };
+                let qid = radio.next_queued;
+                radio.next_queued += 1;
+                let mut q = super::Queued::new(qid, action_frame(ta, ra, bssid, &resp));
+                q.internal = true;
+                // Behind the head, which may be on the air or counting down.
+                let at = radio.queue.len().min(1);
+                radio.queue.insert(at, q);
+                self.dirty.insert(owner);
+            }
+            Some(BlockAckAction::Delba { .. }) => {
+                self.agreements.remove(&(sender, owner));
+                self.agreements.remove(&(owner, sender));
+            }
+            _ => {}
+        }
+    }
+
+    /// The final status of the lower MAC's own frame from `sender`: an acknowledged ADDBA
+    /// Response makes the agreement of its receiver towards `sender` active; an ADDBA Request
+    /// nobody acknowledged is forgotten, to be asked again.
+    pub(super) fn on_internal_status(&mut self, sender: NodeId, frame: &Bytes, status: TxStatus) {
+        let Some(to) = receiver(frame).and_then(|a| self.owners.get(&a).copied()) else {
+            return;
+        };
+        match (block_ack_action(frame), status) {
+            (Some(BlockAckAction::AddbaResponse { status: 0, .. }), TxStatus::Acked { .. }) => {
+                self.agreements.insert((to, sender), Agreement::Active);
+            }
+            (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
+                self.agreements.remove(&(sender, to));
+            }
+            _ => {}
+        }
+    }
 }

@@ -214,12 +214,26 @@ impl Medium {
             }
             None => (None, Vec::new()),
         };
-        if let Some(r) = mcs {
-            if let Some(tx) = self.transmit_ampdu(channel, id, r, link, &secondaries) {
-                return Some(tx);
+        // An HT+ link aggregates under a Block Ack agreement; without one the lower MAC asks
+        // for it first (an ADDBA Request ahead of the data, at the legacy rate).
+        let (mut mcs, mut link) = (mcs, link);
+        if let (Some(r), Some(to)) = (mcs, link) {
+            match self.agreements.get(&(id, to)) {
+                Some(super::ampdu::Agreement::Active) => {
+                    if let Some(tx) = self.transmit_ampdu(channel, id, r, link, &secondaries) {
+                        return Some(tx);
+                    }
+                }
+                Some(super::ampdu::Agreement::Requested) => {}
+                None => {
+                    if self.request_agreement(id, to) {
+                        (mcs, link) = (None, None);
+                    }
+                }
             }
         }
         let radio = self.radios.get_mut(index(id))?;
+        let internal = radio.queue.front()?.internal;
         let original = radio.queue.front()?.frame.clone();
         radio.attempts = radio.attempts.saturating_add(1);
         radio.tx = TxState::OnAir;
@@ -230,7 +244,7 @@ impl Medium {
             original.clone()
         };
         let acked = ack_receiver(&on_air).is_some();
-        let rate = if let Some(r) = mcs {
+        let rate = if let (Some(r), false) = (mcs, internal) {
             TxVector::Mcs(r)
         } else if receiver(&on_air).is_some_and(|a| a.is_unicast()) {
             TxVector::Legacy(
@@ -267,6 +281,7 @@ impl Medium {
             link,
             secondaries,
             ampdu: None,
+            internal,
             end,
             delivered: false,
             ack: if acked {
@@ -282,7 +297,12 @@ impl Medium {
     /// asks the link's rate controller (one random draw), later attempts its retry chain.
     fn mcs_rate(&mut self, channel: Channel, id: NodeId) -> Option<(McsRate, NodeId)> {
         let radio = self.radios.get(index(id))?;
-        let frame = &radio.queue.front()?.frame;
+        let head = radio.queue.front()?;
+        if head.internal {
+            // The lower MAC's own frames go at the legacy rate, outside rate control.
+            return None;
+        }
+        let frame = &head.frame;
         let to = receiver(frame)
             .filter(|a| a.is_unicast())
             .and_then(|a| self.owners.get(&a).copied())
@@ -408,6 +428,7 @@ impl Medium {
         let frame = tx.on_air.clone();
         let rate = tx.rate;
         let ack_rate = tx.rate.control_response_rate();
+        let internal = tx.internal;
         let ack_expected = tx.ack == AckState::Pending;
         let others: Vec<NodeId> = air
             .txs
@@ -495,6 +516,13 @@ impl Medium {
             }
         }
 
+        if let Some(owner) = addressee.filter(|o| heard.iter().any(|(id, _)| id == o)) {
+            self.on_block_ack_action(sender, owner, &frame, internal);
+        }
+        if internal {
+            // The lower MAC's own frame: no node sees it.
+            return;
+        }
         for (id, signal) in heard {
             self.stats.delivered += 1;
             let meta = RxMeta {
@@ -648,7 +676,11 @@ impl Medium {
                 radio.chosen = None;
                 radio.cw = cw_min;
                 radio.tx = TxState::Idle;
-                radio.node.handle_tx_status(now, &tx.original, status);
+                if tx.internal {
+                    self.on_internal_status(sender, &tx.original, status);
+                } else {
+                    radio.node.handle_tx_status(now, &tx.original, status);
+                }
             } else {
                 radio.tx = TxState::Idle;
             }
