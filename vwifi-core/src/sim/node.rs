@@ -59,4 +59,11 @@ pub trait Node {
 
     /// When the node next needs [`Node::handle_timeout`], if ever.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// The rate the node's own rate control chose for `frame`, its oldest frame not yet
+    /// reported (a kernel radio reports one with each frame); `None` (the default) leaves the
+    /// rate to the medium.
+    fn tx_vector(&self, _frame: &Bytes) -> Option<crate::phy::TxVector> {
+        None
+    }
 }

@@ -244,7 +244,13 @@ impl Medium {
             original.clone()
         };
         let acked = ack_receiver(&on_air).is_some();
-        let rate = if let (Some(r), false) = (mcs, internal) {
+        let chosen_by_node = radio.node.tx_vector(&original).filter(|v| match v {
+            TxVector::Legacy(r) => r.allowed_in(band),
+            TxVector::Mcs(_) => true,
+        });
+        let rate = if let Some(v) = chosen_by_node {
+            v
+        } else if let (Some(r), false) = (mcs, internal) {
             TxVector::Mcs(r)
         } else if receiver(&on_air).is_some_and(|a| a.is_unicast()) {
             TxVector::Legacy(
