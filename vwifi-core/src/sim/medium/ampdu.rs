@@ -533,8 +533,9 @@ fn bssid_of(view: &FrameView<&[u8]>) -> Option<MacAddr> {
 }
 
 impl Medium {
-    /// Puts an ADDBA Request from `id` to `to` ahead of `id`'s head data frame (the lower MAC's
-    /// own frame, at the legacy rate), unless the head is being retried; true if it did.
+    /// Puts an ADDBA Request from `id` to `to` ahead of `id`'s head frame if that is a data
+    /// frame that could be aggregated and is not being retried (the lower MAC's own frame, at
+    /// the legacy rate); true if it did.
     pub(super) fn request_agreement(&mut self, id: NodeId, to: NodeId) -> bool {
         let Some(radio) = self.radios.get_mut(index(id)) else {
             return false;
@@ -545,6 +546,9 @@ impl Medium {
         let Some(head) = radio.queue.front() else {
             return false;
         };
+        if head.internal || !aggregatable(&head.frame) {
+            return false;
+        }
         let Ok(view) = FrameView::new_checked(&head.frame[..]) else {
             return false;
         };

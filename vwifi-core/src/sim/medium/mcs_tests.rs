@@ -213,3 +213,61 @@ fn a_lossy_ampdu_link_delivers_in_order_once_and_reports_every_frame() {
     assert!(acked.len() > 900, "{}", acked.len());
     assert!(world.medium().stats().retries > 0);
 }
+
+/// The Block Ack actions (category 3) in a capture: (transmitter's last octet, action).
+fn block_ack_actions(pcap: &[u8]) -> Vec<(u8, u8)> {
+    let file = PcapFile::parse(pcap).unwrap();
+    file.records
+        .iter()
+        .filter_map(|r| {
+            let (_, f) = r.radiotap().ok()?;
+            if f.first() != Some(&0xd0) || f.get(24) != Some(&3) {
+                return None;
+            }
+            Some((*f.get(15)?, *f.get(25)?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_block_ack_agreement_is_made_on_the_air_and_a_delba_ends_it() {
+    let mut world = World::new(17);
+    world.medium_mut().enable_capture(None);
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let b = station(&mut world, 2, ch(36), 3.0, AX_80_2X2);
+    send_data(&mut world, a, 2, 1, 100);
+    run_idle(&mut world);
+    // a asks (ADDBA Request, action 0), b's side answers (ADDBA Response, action 1); the
+    // nodes never see either frame.
+    let pcap = world.medium().capture().unwrap().to_vec();
+    assert_eq!(block_ack_actions(&pcap), [(1, 0), (2, 1)]);
+    let got = world.node::<ScriptedNode>(b).received();
+    assert_eq!(got.len(), 100);
+    assert!(got.iter().all(|r| r.frame.first() != Some(&0xd0)));
+    assert!(world.node::<ScriptedNode>(a).sent().len() == 100);
+    // b ends the agreement with a DELBA; a's next frames ask again.
+    let delba = crate::wire::block_ack::BlockAckAction::Delba {
+        params: 0,
+        reason: 37,
+    };
+    let frame = crate::wire::MgmtFrame::new(
+        mac(1),
+        mac(2),
+        mac(1),
+        crate::wire::MgmtBody::Other {
+            subtype: crate::wire::MgmtSubtype::Action,
+            body: delba.to_vec(),
+        },
+    );
+    let mut bytes = Vec::new();
+    frame.emit(&mut bytes);
+    world.node_mut::<ScriptedNode>(b).send(bytes);
+    run_idle(&mut world);
+    send_data(&mut world, a, 2, 1, 10);
+    run_idle(&mut world);
+    let pcap = world.medium().capture().unwrap().to_vec();
+    assert_eq!(
+        block_ack_actions(&pcap),
+        [(1, 0), (2, 1), (2, 2), (1, 0), (2, 1)]
+    );
+}
