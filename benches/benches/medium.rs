@@ -7,6 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use vwifi_core::channel::Channel;
+use vwifi_core::phy::{PhyCaps, Standard, Width};
 use vwifi_core::sim::medium::{Medium, MediumConfig, Placement};
 use vwifi_core::testing::frames::{data, mac};
 use vwifi_core::testing::{seed_bytes, ScriptedNode};
@@ -17,7 +18,19 @@ const FRAMES: u16 = 240;
 /// A medium with `stations` nodes on channel 6 within a few metres, each with its share of
 /// `FRAMES` unicast frames of `payload` bytes queued to the next station.
 fn setup(stations: u8, payload: usize, capture: bool) -> Medium {
-    let channel = Channel::new(6).unwrap_or_else(|e| panic!("{e}"));
+    setup_on(6, None, stations, payload, capture)
+}
+
+/// Like [`setup`], on channel `channel`, every node with PHY capabilities `caps` if given
+/// (802.11ax links aggregate into A-MPDUs under a Block Ack agreement).
+fn setup_on(
+    channel: u8,
+    caps: Option<PhyCaps>,
+    stations: u8,
+    payload: usize,
+    capture: bool,
+) -> Medium {
+    let channel = Channel::new(channel).unwrap_or_else(|e| panic!("{e}"));
     let mut medium =
         Medium::new(MediumConfig::default(), seed_bytes(1)).unwrap_or_else(|e| panic!("{e}"));
     if capture {
@@ -34,6 +47,11 @@ fn setup(stations: u8, payload: usize, capture: bool) -> Medium {
         medium
             .set_addresses(id, vec![mac(n)])
             .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(caps) = caps {
+            medium
+                .set_phy_caps(id, caps)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
     }
     medium
 }
@@ -59,6 +77,32 @@ fn unicast(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same frames between 802.11ax 80 MHz 2x2 stations: A-MPDUs, Block Acks, rate control.
+fn ampdu(c: &mut Criterion) {
+    let caps = PhyCaps {
+        standard: Standard::He,
+        width: Width::Mhz80,
+        nss: 2,
+    };
+    let mut group = c.benchmark_group("medium/ampdu");
+    for stations in [2u8, 8] {
+        let frames = u64::from(FRAMES / u16::from(stations) * u16::from(stations));
+        group.throughput(Throughput::Elements(frames));
+        group.bench_with_input(
+            BenchmarkId::new("stations", stations),
+            &stations,
+            |b, &stations| {
+                b.iter_batched(
+                    || setup_on(36, Some(caps), stations, 1000, false),
+                    run,
+                    BatchSize::SmallInput,
+                )
+            },
+        );
+    }
+    group.finish();
+}
+
 fn capture(c: &mut Criterion) {
     let mut group = c.benchmark_group("medium/capture");
     group.throughput(Throughput::Elements(u64::from(FRAMES)));
@@ -68,5 +112,5 @@ fn capture(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, unicast, capture);
+criterion_group!(benches, unicast, ampdu, capture);
 criterion_main!(benches);

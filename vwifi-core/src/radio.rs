@@ -66,6 +66,13 @@ pub trait Node {
 
     /// When the node next needs [`Node::handle_timeout`], if ever.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// The rate the node's own rate control chose for `frame`, its oldest frame not yet
+    /// reported (a kernel radio reports one with each frame); `None` (the default) leaves the
+    /// rate to the medium.
+    fn tx_vector(&self, _frame: &Bytes) -> Option<crate::phy::TxVector> {
+        None
+    }
 }
 
 impl<T: Node + ?Sized> Node for Box<T> {
@@ -91,6 +98,10 @@ impl<T: Node + ?Sized> Node for Box<T> {
 
     fn poll_timeout(&self) -> Option<Instant> {
         (**self).poll_timeout()
+    }
+
+    fn tx_vector(&self, frame: &Bytes) -> Option<crate::phy::TxVector> {
+        (**self).tx_vector(frame)
     }
 }
 
@@ -203,6 +214,12 @@ macro_rules! node_set {
             fn poll_timeout(&self) -> Option<$crate::time::Instant> {
                 match self {
                     $($(#[cfg($cfg)])? Self::$variant(n) => $crate::radio::Node::poll_timeout(n),)+
+                }
+            }
+
+            fn tx_vector(&self, frame: &$crate::radio::Bytes) -> Option<$crate::phy::TxVector> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => $crate::radio::Node::tx_vector(n, frame),)+
                 }
             }
         }

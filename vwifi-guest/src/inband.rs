@@ -332,6 +332,7 @@ mod tests {
             signal_dbm: -40,
             security: Security::Wpa2Psk,
             beacon_age_ms: 0,
+            phy: None,
         };
         let big = Message::ScanResults {
             id: RequestId(1),

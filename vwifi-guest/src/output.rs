@@ -89,16 +89,19 @@ pub fn scan_table(bss: &[BssInfo]) -> String {
         .max()
         .unwrap_or(0)
         .max("SSID".len());
+    // The PHY column (standard, width, streams, top rate) only when the radio reports it.
+    let with_phy = rows.iter().any(|b| b.phy.is_some());
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:<width$}  {:<17}  {:>3}  {:<12}  {:<9}  AGE",
         "SSID", "BSSID", "CH", "SIGNAL", "SECURITY"
     );
+    out.push_str(if with_phy { "   PHY\n" } else { "\n" });
     for (b, ssid) in rows.iter().zip(&ssids) {
         let pad = width.saturating_sub(ssid.chars().count());
         let signal = format!("{} dBm {}", b.signal_dbm, signal_bars(b.signal_dbm));
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{ssid}{:pad$}  {:<17}  {:>3}  {:<12}  {:<9}  {}",
             "",
@@ -106,10 +109,43 @@ pub fn scan_table(bss: &[BssInfo]) -> String {
             b.channel,
             signal,
             security_name(b.security),
-            age(b.beacon_age_ms),
+            if with_phy {
+                format!("{:<5}", age(b.beacon_age_ms))
+            } else {
+                age(b.beacon_age_ms)
+            },
         );
+        if with_phy {
+            let _ = write!(out, " {}", b.phy.map_or_else(|| "-".to_owned(), phy_short));
+        }
+        out.push('\n');
     }
     out
+}
+
+/// A network's PHY in a scan line: `ax 80 MHz 2x2 1201 Mbit/s`.
+fn phy_short(p: vwifi_core::proto::PhyInfo) -> String {
+    format!(
+        "{} {} MHz {}x{} {} Mbit/s",
+        p.standard.name(),
+        p.width_mhz,
+        p.streams,
+        p.streams,
+        (p.rate_kbps + 500) / 1000
+    )
+}
+
+/// A PHY as JSON.
+fn phy_json(p: Option<vwifi_core::proto::PhyInfo>) -> Value {
+    p.map_or(Value::Null, |p| {
+        json!({
+            "standard": p.standard.name(),
+            "width_mhz": p.width_mhz,
+            "streams": p.streams,
+            "mcs": p.mcs,
+            "rate_kbps": p.rate_kbps,
+        })
+    })
 }
 
 /// The status as `key: value` lines.
@@ -131,6 +167,9 @@ pub fn status_text(s: &StationStatus) -> String {
     }
     if let Some(kbps) = s.tx_rate_kbps {
         let _ = writeln!(out, "tx rate:  {:.1} Mbit/s", f64::from(kbps) / 1000.0);
+    }
+    if let Some(phy) = s.phy {
+        let _ = writeln!(out, "phy:      {phy}");
     }
     let c = &s.counters;
     let _ = writeln!(
@@ -368,6 +407,7 @@ pub fn bss_json(b: &BssInfo) -> Value {
         "signal_dbm": b.signal_dbm,
         "security": security_name(b.security),
         "age_ms": b.beacon_age_ms,
+        "phy": phy_json(b.phy),
     })
 }
 
@@ -382,6 +422,7 @@ pub fn status_json(s: &StationStatus) -> Value {
         "channel": s.channel,
         "signal_dbm": s.signal_dbm,
         "tx_rate_kbps": s.tx_rate_kbps,
+        "phy": phy_json(s.phy),
         "counters": {
             "rx_packets": c.rx_packets, "rx_bytes": c.rx_bytes, "rx_dropped": c.rx_dropped,
             "tx_packets": c.tx_packets, "tx_bytes": c.tx_bytes, "tx_dropped": c.tx_dropped,
@@ -427,6 +468,7 @@ mod tests {
             signal_dbm: dbm,
             security,
             beacon_age_ms: 1500,
+            phy: None,
         }
     }
 
@@ -449,6 +491,54 @@ mod tests {
         assert_eq!(
             lines[2],
             "guest  02:00:00:00:00:02    6  -80 dBm ▂___  open       1.5s"
+        );
+    }
+
+    #[test]
+    fn scan_table_shows_the_phy_when_the_radio_reports_it() {
+        let ax = vwifi_core::proto::PhyInfo {
+            standard: vwifi_core::phy::Standard::He,
+            width_mhz: 80,
+            streams: 2,
+            mcs: None,
+            rate_kbps: 1_200_980,
+        };
+        let table = scan_table(&[
+            BssInfo {
+                phy: Some(ax),
+                ..bss("fast", 2, 36, -40, Security::Wpa2Psk)
+            },
+            bss("old", 1, 1, -42, Security::Open),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with("AGE   PHY"), "{table}");
+        assert!(
+            lines[1].ends_with("1.5s  ax 80 MHz 2x2 1201 Mbit/s"),
+            "{table}"
+        );
+        assert!(lines[2].ends_with("1.5s  -"), "{table}");
+        let s = StationStatus {
+            phy: Some(vwifi_core::proto::PhyInfo {
+                mcs: Some(11),
+                ..ax
+            }),
+            ..StationStatus {
+                state: StationState::Connected,
+                mac: MacAddr([2, 0, 0, 0, 0, 9]),
+                ssid: None,
+                bssid: None,
+                channel: Some(36),
+                signal_dbm: None,
+                tx_rate_kbps: Some(1_200_980),
+                phy: None,
+                counters: Counters::default(),
+            }
+        };
+        assert!(status_text(&s).contains("phy:      802.11ax 80 MHz 2x2 MCS 11 1201.0 Mbit/s"));
+        assert_eq!(status_json(&s)["phy"]["mcs"], 11);
+        assert_eq!(
+            bss_json(&bss("x", 1, 1, -1, Security::Open))["phy"],
+            Value::Null
         );
     }
 
@@ -537,6 +627,7 @@ mod tests {
             channel: Some(1),
             signal_dbm: Some(-42),
             tx_rate_kbps: Some(54_000),
+            phy: None,
             counters: Counters::default(),
         };
         let text = status_text(&s);
@@ -552,6 +643,7 @@ mod tests {
             channel: None,
             signal_dbm: None,
             tx_rate_kbps: None,
+            phy: None,
             ..s
         };
         let text = status_text(&idle);

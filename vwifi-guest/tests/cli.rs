@@ -35,6 +35,7 @@ fn status(state: StationState) -> StationStatus {
         channel: connected.then_some(1),
         signal_dbm: connected.then_some(-42),
         tx_rate_kbps: connected.then_some(54_000),
+        phy: None,
         counters: Counters::default(),
     }
 }
@@ -58,6 +59,7 @@ fn script(msg: &Message) -> Vec<Message> {
                     signal_dbm: -71,
                     security: Security::Open,
                     beacon_age_ms: 400,
+                    phy: None,
                 },
                 BssInfo {
                     ssid: ssid("lab"),
@@ -67,6 +69,7 @@ fn script(msg: &Message) -> Vec<Message> {
                     signal_dbm: -42,
                     security: Security::Wpa2Psk,
                     beacon_age_ms: 1200,
+                    phy: None,
                 },
             ],
         }],

@@ -178,6 +178,10 @@ pub(crate) struct GuestSnapshot {
     pub(crate) signal_dbm: Option<i8>,
     /// The transmit rate, kbit/s.
     pub(crate) rate_kbps: Option<u32>,
+    /// The link's standard, width, streams, MCS and rate (`802.11ax 80 MHz 2x2 MCS 11
+    /// 1201.0 Mbit/s`), when the radio reports them.
+    #[serde(default)]
+    pub(crate) phy: Option<String>,
     /// Frames delivered to the guest.
     pub(crate) rx_packets: u64,
     /// Bytes delivered to the guest.

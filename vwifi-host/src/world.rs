@@ -136,6 +136,8 @@ impl SimWorld {
             MuxNode::new(Mux::new(mux_cfg, mux_seed), channel),
             Placement::at(x, y).with_tx_power(power),
         );
+        // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
+        medium.set_phy_caps(host, installed.station_caps())?;
         Ok(Self {
             medium,
             taken: vec![0; nodes.len()],

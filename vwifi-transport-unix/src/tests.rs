@@ -66,6 +66,7 @@ fn every_message() -> Vec<Message> {
                 signal_dbm: -48,
                 security: Security::Wpa2Psk,
                 beacon_age_ms: 120,
+                phy: None,
             }],
         },
         Message::Connect {
@@ -92,6 +93,7 @@ fn every_message() -> Vec<Message> {
                 channel: Some(6),
                 signal_dbm: Some(-50),
                 tx_rate_kbps: Some(54_000),
+                phy: None,
                 counters: Counters {
                     rx_packets: 1,
                     rx_bytes: 2,

@@ -62,7 +62,7 @@ pub const HEADER_LEN: usize = 12;
 const FLAG_REQUEST_ID: u8 = 0x01;
 
 /// The shortest encoding of one [`BssInfo`] (empty SSID): bounds preallocation on decode.
-const MIN_BSS_LEN: usize = 1 + 6 + 1 + 2 + 1 + 1 + 4;
+const MIN_BSS_LEN: usize = 1 + 6 + 1 + 2 + 1 + 1 + 4 + 1;
 
 /// A growable byte buffer that messages are encoded into.
 pub trait EncodeBuf {
@@ -411,6 +411,16 @@ fn read_bss(r: &mut Reader<'_>) -> Result<BssInfo, ProtoError> {
         signal_dbm: read_i8(r, "BSS signal")?,
         security: Security::from_code(r.u8("BSS security")?),
         beacon_age_ms: r.u32_be("BSS beacon age")?,
+        phy: match r.u8("BSS PHY present")? {
+            0 => None,
+            1 => Some(super::PhyInfo::read(r, "BSS PHY")?),
+            other => {
+                return Err(ProtoError::BadField {
+                    what: "BSS PHY present",
+                    value: other.into(),
+                })
+            }
+        },
     })
 }
 
@@ -457,7 +467,9 @@ const STATUS_BSSID: u8 = 1 << 1;
 const STATUS_CHANNEL: u8 = 1 << 2;
 const STATUS_SIGNAL: u8 = 1 << 3;
 const STATUS_TX_RATE: u8 = 1 << 4;
-const STATUS_ALL: u8 = STATUS_SSID | STATUS_BSSID | STATUS_CHANNEL | STATUS_SIGNAL | STATUS_TX_RATE;
+const STATUS_PHY: u8 = 1 << 5;
+const STATUS_ALL: u8 =
+    STATUS_SSID | STATUS_BSSID | STATUS_CHANNEL | STATUS_SIGNAL | STATUS_TX_RATE | STATUS_PHY;
 
 fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
     let state = StationState::from_code(r.u8("Status state")?);
@@ -485,6 +497,9 @@ fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
     let tx_rate_kbps = has(STATUS_TX_RATE)
         .then(|| r.u32_be("Status tx rate"))
         .transpose()?;
+    let phy = has(STATUS_PHY)
+        .then(|| super::PhyInfo::read(r, "Status PHY"))
+        .transpose()?;
     let counters = Counters {
         rx_packets: r.u64_be("Status rx packets")?,
         rx_bytes: r.u64_be("Status rx bytes")?,
@@ -501,6 +516,7 @@ fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
         channel,
         signal_dbm,
         tx_rate_kbps,
+        phy,
         counters,
     })
 }
@@ -618,6 +634,13 @@ fn write_body(msg: &Message, s: &mut impl Sink) -> Result<(), ProtoError> {
                 s.put(&b.signal_dbm.to_be_bytes());
                 s.put(&[b.security.code()]);
                 s.put(&b.beacon_age_ms.to_be_bytes());
+                match b.phy {
+                    Some(p) => {
+                        s.put(&[1]);
+                        s.put(&p.to_bytes());
+                    }
+                    None => s.put(&[0]),
+                }
             }
         }
         Message::Connect {
@@ -661,7 +684,8 @@ fn write_status(s: &mut impl Sink, status: &StationStatus) -> Result<(), ProtoEr
         | bit(status.bssid.is_some(), STATUS_BSSID)
         | bit(status.channel.is_some(), STATUS_CHANNEL)
         | bit(status.signal_dbm.is_some(), STATUS_SIGNAL)
-        | bit(status.tx_rate_kbps.is_some(), STATUS_TX_RATE)]);
+        | bit(status.tx_rate_kbps.is_some(), STATUS_TX_RATE)
+        | bit(status.phy.is_some(), STATUS_PHY)]);
     if let Some(ssid) = &status.ssid {
         put_ssid(s, "Status SSID", ssid)?;
     }
@@ -676,6 +700,9 @@ fn write_status(s: &mut impl Sink, status: &StationStatus) -> Result<(), ProtoEr
     }
     if let Some(rate) = status.tx_rate_kbps {
         s.put(&rate.to_be_bytes());
+    }
+    if let Some(phy) = status.phy {
+        s.put(&phy.to_bytes());
     }
     let c = &status.counters;
     for v in [
@@ -896,6 +923,7 @@ mod tests {
             signal_dbm: -40,
             security: Security::Open,
             beacon_age_ms: 0,
+            phy: None,
         };
         let many = Message::ScanResults {
             id: RequestId(1),
@@ -984,9 +1012,9 @@ mod tests {
                 3,
             ),
             (
-                raw(0x15, Some(1), &[0, 0, 0, 0, 0, 0, 0, 0x20]),
+                raw(0x15, Some(1), &[0, 0, 0, 0, 0, 0, 0, 0x40]),
                 "Status presence bits",
-                0x20,
+                0x40,
             ),
             (raw(0x20, None, &[9]), "Event kind", 9),
             (

@@ -189,6 +189,7 @@ mod tests {
                 signal_dbm: -40,
                 security: Security::Wpa2Psk,
                 beacon_age_ms: 100,
+                phy: None,
             })
             .collect();
         Message::ScanResults {

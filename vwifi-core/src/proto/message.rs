@@ -285,6 +285,8 @@ pub struct BssInfo {
     pub security: Security,
     /// How long ago the last beacon or probe response was received, in milliseconds.
     pub beacon_age_ms: u32,
+    /// The network's standard, width, streams and top rate, as its elements advertise them.
+    pub phy: Option<super::PhyInfo>,
 }
 
 /// What a guest gives to join a network. `Debug` never shows the secret.
@@ -397,6 +399,8 @@ pub struct StationStatus {
     /// The link's rate in kbit/s: that of the last unicast data frame from the access point
     /// (the rate the link runs at), or of its beacons until one arrives.
     pub tx_rate_kbps: Option<u32>,
+    /// The link's standard, width, streams and MCS at `tx_rate_kbps`, when connected.
+    pub phy: Option<super::PhyInfo>,
     /// Traffic counters.
     pub counters: Counters,
 }

@@ -41,6 +41,7 @@ pub mod codec;
 mod error;
 pub mod inband;
 mod message;
+mod phy_info;
 mod stream;
 
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub use message::{
     MessageType, RequestId, RequestIdRule, ScanMode, Security, Ssid, StationState, StationStatus,
     MAX_AGENT_NAME_LEN, MAX_ERROR_TEXT_LEN, MAX_SSID_LEN,
 };
+pub use phy_info::PhyInfo;
 pub use stream::{Decoder, Frame};
 
 /// The EtherType of guest-protocol frames on a guest's own link (IEEE 802 Local Experimental

@@ -37,8 +37,35 @@ fn arb_security() -> impl Strategy<Value = Security> {
     any::<u8>().prop_map(Security::from_code)
 }
 
+fn arb_phy() -> impl Strategy<Value = Option<crate::proto::PhyInfo>> {
+    option::of(
+        (
+            prop_oneof![
+                Just(crate::phy::Standard::Legacy),
+                Just(crate::phy::Standard::Ht),
+                Just(crate::phy::Standard::Vht),
+                Just(crate::phy::Standard::He),
+            ],
+            any::<u16>(),
+            any::<u8>(),
+            option::of(0u8..0xff),
+            any::<u32>(),
+        )
+            .prop_map(|(standard, width_mhz, streams, mcs, rate_kbps)| {
+                crate::proto::PhyInfo {
+                    standard,
+                    width_mhz,
+                    streams,
+                    mcs,
+                    rate_kbps,
+                }
+            }),
+    )
+}
+
 fn arb_bss() -> impl Strategy<Value = BssInfo> {
     (
+        arb_phy(),
         arb_ssid(),
         arb_mac(),
         any::<u8>(),
@@ -48,14 +75,17 @@ fn arb_bss() -> impl Strategy<Value = BssInfo> {
         any::<u32>(),
     )
         .prop_map(
-            |(ssid, bssid, channel, frequency_mhz, signal_dbm, security, beacon_age_ms)| BssInfo {
-                ssid,
-                bssid,
-                channel,
-                frequency_mhz,
-                signal_dbm,
-                security,
-                beacon_age_ms,
+            |(phy, ssid, bssid, channel, frequency_mhz, signal_dbm, security, beacon_age_ms)| {
+                BssInfo {
+                    ssid,
+                    bssid,
+                    channel,
+                    frequency_mhz,
+                    signal_dbm,
+                    security,
+                    beacon_age_ms,
+                    phy,
+                }
             },
         )
 }
@@ -74,6 +104,7 @@ fn arb_credentials() -> impl Strategy<Value = Credentials> {
 
 fn arb_status() -> impl Strategy<Value = StationStatus> {
     (
+        arb_phy(),
         any::<u8>().prop_map(StationState::from_code),
         arb_mac(),
         option::of(arb_ssid()),
@@ -84,7 +115,7 @@ fn arb_status() -> impl Strategy<Value = StationStatus> {
         any::<[u64; 6]>(),
     )
         .prop_map(
-            |(state, mac, ssid, bssid, channel, signal_dbm, tx_rate_kbps, c)| StationStatus {
+            |(phy, state, mac, ssid, bssid, channel, signal_dbm, tx_rate_kbps, c)| StationStatus {
                 state,
                 mac,
                 ssid,
@@ -92,6 +123,7 @@ fn arb_status() -> impl Strategy<Value = StationStatus> {
                 channel,
                 signal_dbm,
                 tx_rate_kbps,
+                phy,
                 counters: Counters {
                     rx_packets: c[0],
                     rx_bytes: c[1],

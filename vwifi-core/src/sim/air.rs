@@ -62,6 +62,7 @@
 
 use crate::addr::MacAddr;
 use crate::channel::Band;
+use crate::phy::PhyCaps;
 use crate::radio::{Holds, Node, NodeId};
 use crate::sim::ap::{ApConfig, ApConfigError, ApEvent, SoftAp};
 use crate::sim::config::{self, ConfigError, SimConfig};
@@ -171,6 +172,9 @@ pub struct SimAps {
     /// `(BSSID, node)` in configuration order.
     nodes: Vec<(MacAddr, NodeId)>,
     tx_power_dbm: f64,
+    /// The PHY capabilities given to station radios added through
+    /// [`SimAps::add_station_node`] (the `[stations]` table).
+    station_caps: PhyCaps,
     next_uplink: usize,
     next_event: usize,
 }
@@ -186,7 +190,9 @@ impl SimAps {
         seed: u64,
     ) -> Result<Self, SimAirError> {
         let aps = cfg.ap_configs()?;
-        Self::install_configs(medium, &cfg.medium, aps, seed)
+        let mut installed = Self::install_configs(medium, &cfg.medium, aps, seed)?;
+        installed.station_caps = cfg.stations.caps()?;
+        Ok(installed)
     }
 
     /// Like [`SimAps::install`], from AP configurations already derived (by
@@ -225,6 +231,7 @@ impl SimAps {
             }
             let (x, y) = cfg.position;
             let placement = Placement::at(x, y).with_tx_power(file.tx_power_dbm);
+            let phy = cfg.phy;
             let ap = SoftAp::new(cfg, medium.now(), ap_seed(seed, index)).map_err(|error| {
                 SimAirError::Ap {
                     index,
@@ -234,11 +241,13 @@ impl SimAps {
             })?;
             let node = medium.add_node(ap, placement);
             medium.set_addresses(node, vec![bssid])?;
+            medium.set_phy_caps(node, phy)?;
             nodes.push((bssid, node));
         }
         Ok(Self {
             nodes,
             tx_power_dbm: file.tx_power_dbm,
+            station_caps: PhyCaps::STATION_DEFAULT,
             next_uplink: 0,
             next_event: 0,
         })
@@ -304,15 +313,25 @@ impl SimAps {
             .filter_map(move |(_, n)| medium.node_as::<SoftAp>(*n))
     }
 
-    /// Adds a station's radio `node` at `position` with the configured transmit power. Its
-    /// owner registers its MAC address with [`Medium::set_addresses`].
+    /// Adds a station's radio `node` at `position` with the configured transmit power and the
+    /// stations' PHY capabilities ([`SimAps::station_caps`]). Its owner registers its MAC
+    /// address with [`Medium::set_addresses`].
     pub fn add_station_node<N: Holds<T>, T>(
         &self,
         medium: &mut Medium<N>,
         node: T,
         position: Position,
     ) -> NodeId {
-        medium.add_node(node, self.placement(position))
+        let id = medium.add_node(node, self.placement(position));
+        // The node was just added: it exists.
+        let _ = medium.set_phy_caps(id, self.station_caps);
+        id
+    }
+
+    /// The PHY capabilities of the guests' station radios (`[stations]`; 802.11ax 2x2 by
+    /// default).
+    pub fn station_caps(&self) -> PhyCaps {
+        self.station_caps
     }
 
     /// The next 802.3 frame one of the APs sends to its uplink, with that AP's BSSID. The APs

@@ -201,6 +201,8 @@ pub struct ApConfig {
     /// APs' timers start whenever they booted, so their beacons, and DTIM beacons, are not in
     /// step; [`ApConfig::tbtt_offset_from_bssid`] gives such a phase.
     pub tbtt_offset: Duration,
+    /// What the AP's radio can do: standard, width, streams (legacy 802.11g/a by default).
+    pub phy: crate::phy::PhyCaps,
 }
 
 impl ApConfig {
@@ -232,6 +234,7 @@ impl ApConfig {
             uplink: false,
             handshake_retry: RetryPolicy::default(),
             tbtt_offset: Duration::ZERO,
+            phy: crate::phy::PhyCaps::LEGACY,
         }
     }
 
@@ -1023,6 +1026,7 @@ impl SoftAp {
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
             rsnxe: self.rsnxe.as_ref(),
+            phy: self.cfg.phy,
         }
         .build(Some(Element::Tim(tim)));
         let beacon = Beacon {
@@ -1116,6 +1120,7 @@ impl SoftAp {
             channel: self.cfg.channel,
             rsne: self.rsne.as_ref(),
             rsnxe: self.rsnxe.as_ref(),
+            phy: self.cfg.phy,
         }
         .build(None);
         let resp = Beacon {
@@ -1236,7 +1241,7 @@ impl SoftAp {
             capability: frames::capability(self.cfg.channel, self.rsne.is_some()),
             status: StatusCode::Success,
             association_id: AssocResponse::aid_field(aid),
-            elements: frames::assoc_response_elements(self.cfg.channel),
+            elements: frames::assoc_response_elements(self.cfg.channel, &self.cfg.phy),
         };
         self.send_mgmt(
             sa,

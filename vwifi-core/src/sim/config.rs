@@ -34,7 +34,21 @@
 //! inactivity_timeout = 300      # seconds
 //! ps_queue_limit = 64
 //! uplink = false
+//! standard = "g"                # "g" (legacy, the default), "n", "ac" (5 GHz) or "ax"
+//! width_mhz = 20                # 20, 40 (n, ac, ax), 80, 160 (ac, ax; 5 GHz); default below
+//! spatial_streams = 1           # 1 to 4 (1 for "g"); default 2 for n/ac/ax
+//!
+//! [stations]                    # optional: what the guests' stations can do (one radio)
+//! standard = "ax"               # default: 802.11ax, 2 streams, up to 160 MHz
+//! width_mhz = 160
+//! spatial_streams = 2
 //! ```
+//!
+//! An AP's default width is the widest its standard allows on its channel up to 40 MHz for
+//! "n" and 80 MHz for "ac"/"ax" at 5 GHz, 20 MHz at 2.4 GHz. A width the channel plan does not
+//! have there is an error naming the field (`aps[0].width_mhz: 80 MHz channels do not exist in
+//! the 2.4 GHz band`). Links use what the AP and the station both do (see [`crate::phy`]);
+//! the medium-wide `phy_rate_kbps` stays the rate of legacy ("g") links.
 //!
 //! [`SimConfig::demo`] is the set `vwifi-host` runs with no config file ([`DEMO_TOML`]): two
 //! networks on channel 1 (`vwifi-open`, open; `vwifi-lab`, WPA2 with passphrase
@@ -47,6 +61,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+mod phy;
+
+pub use phy::StationsEntry;
 
 use super::ap::{ApConfig, ApSecurity};
 use crate::addr::MacAddr;
@@ -128,6 +146,9 @@ pub struct SimConfig {
     /// The seed of the medium's and the APs' RNGs; the host picks one if absent.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// What the guests' stations can do (`[stations]`).
+    #[serde(default)]
+    pub stations: StationsEntry,
 }
 
 /// The simulated medium: radio propagation and the link layer's retries. Plain data; the
@@ -216,6 +237,15 @@ pub struct ApEntry {
     /// Whether the AP has an uplink port for the host to connect.
     #[serde(default)]
     pub uplink: bool,
+    /// The standard: `"g"` (legacy, the default), `"n"`, `"ac"` or `"ax"`.
+    #[serde(default)]
+    pub standard: Option<String>,
+    /// The channel width in MHz (20, 40, 80, 160); by default the widest usual one.
+    #[serde(default)]
+    pub width_mhz: Option<u16>,
+    /// Spatial streams, 1 to 4 (1 for `"g"`, 2 by default otherwise).
+    #[serde(default)]
+    pub spatial_streams: Option<u8>,
 }
 
 fn default_beacon_interval() -> u16 {
@@ -243,6 +273,8 @@ pub enum Section {
     Medium,
     /// The `[[aps]]` table with this index.
     Ap(usize),
+    /// `[stations]`.
+    Stations,
 }
 
 /// A field of the configuration: prints as `seed`, `medium.loss_rate` or `aps[1].channel`.
@@ -260,6 +292,7 @@ impl fmt::Display for Field {
             Section::Root => f.write_str(self.name),
             Section::Medium => write!(f, "medium.{}", self.name),
             Section::Ap(i) => write!(f, "aps[{i}].{}", self.name),
+            Section::Stations => write!(f, "stations.{}", self.name),
         }
     }
 }
@@ -339,6 +372,15 @@ pub enum Problem {
         /// The value given.
         value: f64,
     },
+    /// Not one of the standards.
+    #[error("must be \"g\", \"n\", \"ac\" or \"ax\"")]
+    UnknownStandard,
+    /// Not a channel width.
+    #[error("must be 20, 40, 80 or 160, got {0}")]
+    InvalidWidth(u16),
+    /// Capabilities that do not fit the standard or the channel.
+    #[error("{0}")]
+    Phy(crate::phy::CapsError),
 }
 
 /// Why a configuration was refused.
@@ -501,6 +543,7 @@ impl ApEntry {
         }
         non_zero(s, "inactivity_timeout", self.inactivity_timeout)?;
         non_zero(s, "ps_queue_limit", self.ps_queue_limit as u64)?;
+        self.phy_caps(index)?;
         Ok(())
     }
 
@@ -555,6 +598,7 @@ impl ApEntry {
         cfg.inactivity_timeout = Duration::from_secs(self.inactivity_timeout);
         cfg.ps_queue_limit = self.ps_queue_limit;
         cfg.uplink = self.uplink;
+        cfg.phy = self.phy_caps(index)?;
         Ok(cfg)
     }
 }
@@ -585,6 +629,7 @@ impl SimConfig {
     /// Checks every value: the medium's, each AP's, and that no two APs share a BSSID.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.medium.validate()?;
+        self.stations.caps()?;
         let mut seen = BTreeMap::new();
         for (i, ap) in self.aps.iter().enumerate() {
             ap.validate(i)?;

@@ -35,9 +35,12 @@
 //! frame to send, tuning it elsewhere), the medium services it at its current time on the next
 //! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
 
+mod ampdu;
 mod config;
 mod engine;
 mod frames;
+#[cfg(test)]
+mod mcs_tests;
 mod phy;
 mod stats;
 #[cfg(test)]
@@ -51,7 +54,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::addr::MacAddr;
 use crate::channel::{Band, Channel};
-use crate::radio::{Holds, Node, NodeId};
+use crate::phy::{McsRate, PhyCaps, RateControl, TxVector};
+use crate::radio::{Holds, Node, NodeId, RxMeta};
 use crate::sim::nodes::AirNode;
 use crate::sim::pcap::PcapWriter;
 use crate::time::Instant;
@@ -77,12 +81,18 @@ struct Radio<N> {
     placement: Placement,
     addresses: Vec<MacAddr>,
     rate: Option<PhyRate>,
+    /// Its HT/VHT/HE capabilities (legacy unless set with [`Medium::set_phy_caps`]).
+    caps: PhyCaps,
+    /// The MCS rate the head frame's first attempts use (chosen by the link's controller).
+    chosen: Option<McsRate>,
     /// The channel the node was last seen tuned to.
     channel: Channel,
     /// When it tuned to `channel`: it hears only frames that started at or after this.
     tuned_since: Instant,
     /// Frames handed over by the node, oldest first; the head is the one being sent.
-    queue: VecDeque<Bytes>,
+    queue: VecDeque<Queued>,
+    /// The id of the next frame queued.
+    next_queued: u64,
     /// Transmission attempts of the head frame so far.
     attempts: u8,
     /// The current contention window.
@@ -92,6 +102,47 @@ struct Radio<N> {
     tx: TxState,
     /// The node's timer as registered in `Medium::timers`.
     timer: Option<Instant>,
+}
+
+/// A frame in a radio's transmit queue.
+struct Queued {
+    /// Unique within the radio: identifies the frame in an A-MPDU while the queue moves.
+    id: u64,
+    frame: Bytes,
+    /// Transmissions in A-MPDUs so far (single frames count in `Radio::attempts`).
+    attempts: u8,
+    /// What its receiver has of it (A-MPDU frames only).
+    rx: AmpduRx,
+    /// Whether its final status went to the node (it waits in the queue only to be released
+    /// to its receiver in order).
+    reported: bool,
+    /// A frame of the medium's own lower MAC (a Block Ack session's ADDBA Request or
+    /// Response): never handed to a node, its status never reported.
+    internal: bool,
+}
+
+impl Queued {
+    fn new(id: u64, frame: Bytes) -> Self {
+        Self {
+            id,
+            frame,
+            attempts: 0,
+            rx: AmpduRx::NotYet,
+            reported: false,
+            internal: false,
+        }
+    }
+}
+
+/// Where an A-MPDU frame is at its receiver (Block Ack reordering, 10.25.6.6).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AmpduRx {
+    /// Not received yet.
+    NotYet,
+    /// Received, held back behind an earlier frame to the same receiver not received yet.
+    Held(RxMeta),
+    /// Handed to the receiver.
+    Delivered,
 }
 
 /// The state of one channel.
@@ -105,6 +156,9 @@ struct ChannelState {
     idle_since: Instant,
     /// The transmission (or colliding transmissions) on the air.
     air: Option<Airing>,
+    /// The primary channel of a wide transmission that occupies this channel as one of its
+    /// secondary 20 MHz channels: the channel is busy until that airing is done.
+    borrowed_by: Option<Channel>,
 }
 
 /// One busy period of a channel: one frame, or several that collided, and their Acks.
@@ -122,7 +176,15 @@ struct Transmission {
     original: Bytes,
     /// The frame as sent (Retry bit set on retransmissions).
     on_air: Bytes,
-    rate: PhyRate,
+    rate: TxVector,
+    /// The link (sender, receiver) whose rate controller chose an MCS rate.
+    link: Option<NodeId>,
+    /// The secondary 20 MHz channels a wide PPDU occupies besides its primary.
+    secondaries: Vec<Channel>,
+    /// The MPDUs of an A-MPDU (the first is `original`), answered with a Block Ack.
+    ampdu: Option<ampdu::Aggregate>,
+    /// A frame of the medium's own (see [`Queued::internal`]).
+    internal: bool,
     end: Instant,
     delivered: bool,
     ack: AckState,
@@ -166,6 +228,11 @@ pub struct Medium<N = AirNode> {
     dirty: BTreeSet<NodeId>,
     stats: MediumStats,
     capture: Option<Capture>,
+    /// The rate controller of each HT/VHT/HE link, by (sender, receiver).
+    /// (The capabilities the controller was made for are kept beside it.)
+    links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
+    /// Block Ack agreements by (originator, recipient).
+    agreements: BTreeMap<(NodeId, NodeId), ampdu::Agreement>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -194,6 +261,8 @@ impl<N: Node> Medium<N> {
             dirty: BTreeSet::new(),
             stats: MediumStats::default(),
             capture: None,
+            links: BTreeMap::new(),
+            agreements: BTreeMap::new(),
         })
     }
 
@@ -233,9 +302,12 @@ impl<N: Node> Medium<N> {
             placement,
             addresses: Vec::new(),
             rate: None,
+            caps: PhyCaps::LEGACY,
+            chosen: None,
             channel,
             tuned_since: self.now,
             queue: VecDeque::new(),
+            next_queued: 0,
             attempts: 0,
             cw: self.config.cw_min,
             backoff: 0,
@@ -328,6 +400,35 @@ impl<N: Node> Medium<N> {
     pub fn set_rate(&mut self, node: NodeId, rate: Option<PhyRate>) -> Result<(), MediumError> {
         self.radio_mut(node)?.rate = rate;
         Ok(())
+    }
+
+    /// Sets the HT/VHT/HE capabilities of `node` (legacy by default). Unicast frames between
+    /// two nodes use what both can do on the sender's channel ([`PhyCaps::common`]): an MCS
+    /// rate chosen per link by a [`RateControl`] when that is HT or newer, else the legacy
+    /// rate as before. Forgets the node's links' rate statistics.
+    pub fn set_phy_caps(&mut self, node: NodeId, caps: PhyCaps) -> Result<(), MediumError> {
+        self.radio_mut(node)?.caps = caps;
+        self.links.retain(|&(a, b), _| a != node && b != node);
+        self.agreements.retain(|&(a, b), _| a != node && b != node);
+        Ok(())
+    }
+
+    /// The HT/VHT/HE capabilities of `node`.
+    pub fn phy_caps(&self, node: NodeId) -> Option<PhyCaps> {
+        self.radios.get(index(node)).map(|r| r.caps)
+    }
+
+    /// The rate the link from `from` to `to` runs at now: the MCS rate its controller
+    /// prefers, once the link has carried a frame; `None` for legacy links and unused ones.
+    pub fn link_rate(&self, from: NodeId, to: NodeId) -> Option<McsRate> {
+        self.links.get(&(from, to)).map(|(_, rc)| rc.current())
+    }
+
+    /// The link capabilities `from` and `to` have in common on `from`'s channel.
+    pub fn link_caps(&self, from: NodeId, to: NodeId) -> Option<PhyCaps> {
+        let a = self.radios.get(index(from))?;
+        let b = self.radios.get(index(to))?;
+        Some(a.caps.common(&b.caps, a.channel))
     }
 
     /// The channel `node` is tuned to, as the medium last saw it.

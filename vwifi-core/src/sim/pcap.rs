@@ -5,9 +5,11 @@
 //! caller supplies (a `Vec<u8>` in the medium; a file in a test or the host). [`PcapFile::parse`]
 //! reads such a capture back, panic-free, for tests and tools.
 //!
-//! Every record holds a minimal radiotap header (version 0) with four fields, in radiotap field
-//! order: Flags (FCS not included), Rate (500 kbit/s units), Channel (frequency and flags), and,
-//! when known, dBm Antenna Signal; then the 802.11 frame without FCS.
+//! Every record holds a minimal radiotap header (version 0), its fields in radiotap field
+//! order: Flags (FCS not included), Rate (500 kbit/s units; legacy frames only), Channel
+//! (frequency and flags), when known dBm Antenna Signal, and for HT/VHT/HE frames the MCS
+//! (HT), VHT or HE field with the MCS, streams, bandwidth and guard interval; then the 802.11
+//! frame without FCS.
 
 use std::io::{self, Write};
 
@@ -15,7 +17,7 @@ use crate::channel::{Band, Channel};
 use crate::time::Instant;
 use crate::wire::{ParseError, Reader};
 
-use super::medium::PhyRate;
+use crate::phy::{GuardInterval, McsRate, Standard, TxVector, Width};
 
 /// The pcap link type of 802.11 frames preceded by a radiotap header.
 pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
@@ -35,6 +37,9 @@ mod field {
     pub(super) const CHANNEL: u32 = 3;
     pub(super) const FHSS: u32 = 4;
     pub(super) const DBM_ANTSIGNAL: u32 = 5;
+    pub(super) const MCS: u32 = 19;
+    pub(super) const VHT: u32 = 21;
+    pub(super) const HE: u32 = 23;
     pub(super) const EXT: u32 = 31;
 }
 
@@ -55,8 +60,8 @@ pub mod channel_flags {
 pub struct RadioInfo {
     /// The channel it was sent on.
     pub channel: Channel,
-    /// The PHY rate it was sent at.
-    pub rate: PhyRate,
+    /// The PHY rate (legacy) or MCS rate it was sent at.
+    pub rate: TxVector,
     /// The signal where it was captured, in dBm, if the capture has a position.
     pub signal_dbm: Option<i8>,
 }
@@ -68,7 +73,11 @@ impl RadioInfo {
             Band::Ghz2_4 => channel_flags::GHZ2,
             Band::Ghz5 => channel_flags::GHZ5,
         };
-        let modulation = if self.rate.is_ofdm() {
+        let ofdm = match self.rate {
+            TxVector::Legacy(r) => r.is_ofdm(),
+            TxVector::Mcs(_) => true,
+        };
+        let modulation = if ofdm {
             channel_flags::OFDM
         } else {
             channel_flags::CCK
@@ -77,25 +86,125 @@ impl RadioInfo {
     }
 
     /// Appends the radiotap header for this frame to `out`.
+    ///
+    /// Layout: the 8-byte header, Flags (offset 8), Rate (9, legacy only; else a pad byte so
+    /// the Channel stays at 10), Channel (10), dBm Antenna Signal (14, if known), then one of
+    /// MCS (3 bytes, alignment 1), VHT (12 bytes, alignment 2) or HE (12 bytes, alignment 2).
     pub fn emit_radiotap(&self, out: &mut Vec<u8>) {
-        let mut present = (1 << field::FLAGS) | (1 << field::RATE) | (1 << field::CHANNEL);
-        let mut len: u16 = 8 + 1 + 1 + 4;
+        let start = out.len();
+        let mut present = (1 << field::FLAGS) | (1 << field::CHANNEL);
+        if matches!(self.rate, TxVector::Legacy(_)) {
+            present |= 1 << field::RATE;
+        }
         if self.signal_dbm.is_some() {
             present |= 1 << field::DBM_ANTSIGNAL;
-            len += 1;
+        }
+        if let TxVector::Mcs(r) = &self.rate {
+            present |= 1
+                << match r.standard {
+                    Standard::Vht => field::VHT,
+                    Standard::He => field::HE,
+                    _ => field::MCS,
+                };
         }
         out.push(0); // version
         out.push(0); // pad
-        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes()); // length, set below
         out.extend_from_slice(&u32::to_le_bytes(present));
         out.push(0); // flags: no FCS at the end, long preamble
-        out.push(self.rate.radiotap_units());
+        match self.rate {
+            TxVector::Legacy(r) => out.push(r.radiotap_units()),
+            TxVector::Mcs(_) => out.push(0), // alignment pad of the Channel field
+        }
         // Channel: offset 10, aligned to 2.
         out.extend_from_slice(&self.channel.frequency_mhz().to_le_bytes());
         out.extend_from_slice(&self.channel_flags().to_le_bytes());
         if let Some(signal) = self.signal_dbm {
             out.extend_from_slice(&signal.to_le_bytes());
         }
+        if let TxVector::Mcs(r) = &self.rate {
+            match r.standard {
+                Standard::Vht | Standard::He => {
+                    if (out.len() - start) % 2 == 1 {
+                        out.push(0);
+                    }
+                    if r.standard == Standard::Vht {
+                        emit_vht(r, out);
+                    } else {
+                        emit_he(r, out);
+                    }
+                }
+                _ => emit_mcs(r, out),
+            }
+        }
+        let len = u16::try_from(out.len() - start).unwrap_or(u16::MAX);
+        if let Some(slot) = out.get_mut(start + 2..start + 4) {
+            slot.copy_from_slice(&len.to_le_bytes());
+        }
+    }
+}
+
+/// The radiotap MCS field (HT): known = bandwidth, MCS, guard interval; flags; the HT MCS
+/// index `8 * (nss - 1) + mcs` (radiotap.org/fields/MCS).
+fn emit_mcs(r: &McsRate, out: &mut Vec<u8>) {
+    let known = 0x01 | 0x02 | 0x04;
+    let mut flags = match r.width {
+        Width::Mhz20 => 0,
+        _ => 1,
+    };
+    if r.gi == GuardInterval::Short400 {
+        flags |= 0x04;
+    }
+    out.extend_from_slice(&[known, flags, 8 * (r.nss - 1) + r.mcs]);
+}
+
+/// The radiotap VHT field: known = guard interval and bandwidth; flags (short GI); bandwidth
+/// code (0 20, 1 40, 4 80, 11 160 MHz); user 0's MCS in the high and streams in the low
+/// nibble; coding, group id, partial AID zero (radiotap.org/fields/VHT).
+fn emit_vht(r: &McsRate, out: &mut Vec<u8>) {
+    let known: u16 = 0x0004 | 0x0040;
+    out.extend_from_slice(&known.to_le_bytes());
+    out.push(if r.gi == GuardInterval::Short400 {
+        0x04
+    } else {
+        0
+    });
+    out.push(match r.width {
+        Width::Mhz20 => 0,
+        Width::Mhz40 => 1,
+        Width::Mhz80 => 4,
+        Width::Mhz160 => 11,
+    });
+    out.extend_from_slice(&[(r.mcs << 4) | r.nss, 0, 0, 0]);
+    out.extend_from_slice(&[0, 0, 0, 0]); // coding, group id, partial AID
+}
+
+/// The radiotap HE field: data1 says an HE SU PPDU with the data MCS, bandwidth/RU
+/// allocation and spatial streams known; data3 the MCS (bits 8-11); data5 the bandwidth
+/// (bits 0-3: 0 20, 1 40, 2 80, 3 160 MHz) and GI (bits 4-5: 0 0.8, 1 1.6, 2 3.2 µs); data6 the
+/// streams (bits 0-3) (radiotap.org/fields/HE).
+fn emit_he(r: &McsRate, out: &mut Vec<u8>) {
+    // data1: PPDU format 0 (HE SU), data MCS known (0x0020), data BW/RU allocation known
+    // (0x4000); data2: GI known (0x0002).
+    let data1: u16 = 0x0020 | 0x4000;
+    let data2: u16 = 0x0002;
+    let data3: u16 = u16::from(r.mcs) << 8;
+    let data4: u16 = 0;
+    let bw: u16 = match r.width {
+        Width::Mhz20 => 0,
+        Width::Mhz40 => 1,
+        Width::Mhz80 => 2,
+        Width::Mhz160 => 3,
+    };
+    let gi: u16 = match r.gi {
+        GuardInterval::He1600 => 1,
+        GuardInterval::He3200 => 2,
+        _ => 0,
+    };
+    let data5: u16 = bw | (gi << 4);
+    let data6: u16 = u16::from(r.nss);
+    for d in [data1, data2, data3, data4, data5, data6] {
+        out.extend_from_slice(&d.to_le_bytes());
     }
 }
 
@@ -264,11 +373,17 @@ pub struct Radiotap {
     pub channel_flags: Option<u16>,
     /// The dBm Antenna Signal field.
     pub signal_dbm: Option<i8>,
+    /// The MCS field (HT): known, flags, MCS index.
+    pub mcs: Option<[u8; 3]>,
+    /// The VHT field, raw.
+    pub vht: Option<[u8; 12]>,
+    /// The HE field, raw (six little-endian u16 words).
+    pub he: Option<[u8; 12]>,
 }
 
 impl Radiotap {
-    /// Reads a radiotap header from the start of `buf`: the fields TSFT to dBm Antenna Signal
-    /// (later fields are skipped with the header's length). Returns the fields and the bytes
+    /// Reads a radiotap header from the start of `buf`: the fields TSFT to HE (later fields
+    /// are skipped with the header's length). Returns the fields and the bytes
     /// after the header.
     pub fn parse(buf: &[u8]) -> Result<(Self, &[u8]), ParseError> {
         let mut r = Reader::new(buf);
@@ -293,14 +408,21 @@ impl Radiotap {
         }
         let mut out = Self::default();
         let mut offset = len - h.remaining();
-        for bit in field::TSFT..=field::DBM_ANTSIGNAL {
+        for bit in field::TSFT..=field::HE {
             if present & (1 << bit) == 0 {
                 continue;
             }
+            // Alignment and size of each field (radiotap.org defined fields).
             let (align, size) = match bit {
                 field::TSFT => (8, 8),
                 field::CHANNEL => (2, 4),
                 field::FHSS => (1, 2),
+                7..=9 | 14 | 15 => (2, 2),
+                18 => (4, 8),
+                field::MCS => (1, 3),
+                20 => (4, 8),
+                field::VHT | field::HE => (2, 12),
+                22 => (8, 12),
                 _ => (1, 1),
             };
             let pad = offset.next_multiple_of(align) - offset;
@@ -317,6 +439,9 @@ impl Radiotap {
                     out.channel_flags = Some(v.u16_le("radiotap channel flags")?);
                 }
                 field::DBM_ANTSIGNAL => out.signal_dbm = byte.map(|b| b as i8),
+                field::MCS => out.mcs = value.try_into().ok(),
+                field::VHT => out.vht = value.try_into().ok(),
+                field::HE => out.he = value.try_into().ok(),
                 _ => {}
             }
         }
@@ -327,6 +452,7 @@ impl Radiotap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::medium::PhyRate;
 
     fn ch(n: u8) -> Channel {
         Channel::new(n).unwrap_or_else(|e| panic!("{e}"))
@@ -337,7 +463,7 @@ mod tests {
         let mut w = PcapWriter::new(Vec::new()).unwrap();
         let info = RadioInfo {
             channel: ch(6),
-            rate: PhyRate::Dsss1,
+            rate: PhyRate::Dsss1.into(),
             signal_dbm: Some(-42),
         };
         let frame = [0x80, 0x00, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
@@ -345,7 +471,7 @@ mod tests {
             .unwrap();
         let info5 = RadioInfo {
             channel: ch(36),
-            rate: PhyRate::Ofdm24,
+            rate: PhyRate::Ofdm24.into(),
             signal_dbm: None,
         };
         w.write_frame(Instant::from_micros(2_000_000), &info5, &frame[..4])
@@ -372,6 +498,43 @@ mod tests {
         assert_eq!(rt.frequency_mhz, Some(5180));
         assert_eq!(rt.rate_500kbps, Some(48));
         assert_eq!(rt.signal_dbm, None);
+    }
+
+    #[test]
+    fn mcs_rates_carry_the_ht_vht_and_he_fields() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        let frame = [0x08, 0x00, 0, 0, 0x02, 0, 0, 0, 0, 1];
+        let rates = [
+            McsRate::new(Standard::Ht, 7, 2, Width::Mhz40, GuardInterval::Short400).unwrap(),
+            McsRate::new(Standard::Vht, 9, 2, Width::Mhz80, GuardInterval::Short400).unwrap(),
+            McsRate::new(Standard::He, 11, 2, Width::Mhz80, GuardInterval::Normal800).unwrap(),
+        ];
+        for (r, signal) in rates.iter().zip([Some(-40), None, Some(-50)]) {
+            let info = RadioInfo {
+                channel: ch(36),
+                rate: TxVector::Mcs(*r),
+                signal_dbm: signal,
+            };
+            w.write_frame(Instant::ZERO, &info, &frame).unwrap();
+        }
+        let bytes = w.into_inner();
+        let file = PcapFile::parse(&bytes).unwrap();
+        let (ht, body) = file.records[0].radiotap().unwrap();
+        assert_eq!(body, frame);
+        assert_eq!(ht.rate_500kbps, None);
+        assert_eq!(ht.frequency_mhz, Some(5180));
+        assert_eq!(ht.signal_dbm, Some(-40));
+        assert_eq!(ht.mcs, Some([0x07, 0x05, 15]));
+        let (vht, body) = file.records[1].radiotap().unwrap();
+        assert_eq!(body, frame);
+        let v = vht.vht.unwrap();
+        assert_eq!((v[2], v[3], v[4]), (0x04, 4, 0x92));
+        let (he, body) = file.records[2].radiotap().unwrap();
+        assert_eq!(body, frame);
+        let h = he.he.unwrap();
+        assert_eq!(u16::from_le_bytes([h[4], h[5]]) >> 8, 11);
+        assert_eq!(u16::from_le_bytes([h[8], h[9]]) & 0xf, 2);
+        assert_eq!(u16::from_le_bytes([h[10], h[11]]), 2);
     }
 
     #[test]

@@ -268,6 +268,7 @@ impl Station {
             channel: target.map(|b| b.channel.number()),
             signal_dbm: link.map(|b| b.signal_dbm),
             tx_rate_kbps: link.map(|b| b.rate_kbps),
+            phy: link.map(link_phy),
             counters: self.counters,
         }
     }
@@ -1452,4 +1453,19 @@ fn element_bytes(e: Element) -> Vec<u8> {
     let mut out = Vec::new();
     e.emit(&mut out);
     out
+}
+
+/// The link's PHY as the status reports it: the standard, width and streams the station and
+/// the BSS have in common, and the MCS of the rate the AP's frames last came at (looked up
+/// from that rate; none while only legacy-rate frames such as beacons were heard).
+fn link_phy(bss: &BssEntry) -> crate::proto::PhyInfo {
+    let caps = crate::phy::PhyCaps::STATION_DEFAULT.common(&bss.phy, bss.channel);
+    let rate = caps.rate_with_kbps(bss.rate_kbps);
+    crate::proto::PhyInfo {
+        standard: caps.standard,
+        width_mhz: rate.map_or(caps.width, |r| r.width).mhz(),
+        streams: rate.map_or(caps.nss, |r| r.nss),
+        mcs: rate.map(|r| r.mcs),
+        rate_kbps: bss.rate_kbps,
+    }
 }

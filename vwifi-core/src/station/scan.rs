@@ -87,6 +87,8 @@ pub struct BssEntry {
     pub sae_h2e: bool,
     /// Its supported rates (Supported and Extended Supported Rates).
     pub rates: Vec<Rate>,
+    /// Its HT/VHT/HE capabilities as its elements advertise them (legacy without any).
+    pub phy: crate::phy::PhyCaps,
     /// The PHY rate of the last frame heard from it, in kbit/s.
     pub rate_kbps: u32,
     /// When it was last heard.
@@ -111,6 +113,27 @@ impl BssEntry {
             signal_dbm: self.signal_dbm,
             security: self.security,
             beacon_age_ms: u32::try_from(self.age(now).as_millis()).unwrap_or(u32::MAX),
+            phy: Some(proto::PhyInfo {
+                standard: self.phy.standard,
+                width_mhz: self.phy.width.mhz(),
+                streams: self.phy.nss,
+                mcs: None,
+                rate_kbps: self.top_rate_kbps(),
+            }),
+        }
+    }
+
+    /// The fastest rate the BSS offers: its top MCS rate, or its fastest legacy rate.
+    pub fn top_rate_kbps(&self) -> u32 {
+        match self.phy.top_rate() {
+            crate::phy::TxVector::Mcs(r) => r.kbps(),
+            crate::phy::TxVector::Legacy(_) => self
+                .rates
+                .iter()
+                .filter(|r| !r.is_membership_selector())
+                .map(|r| r.kbps())
+                .max()
+                .unwrap_or(54_000),
         }
     }
 
@@ -180,6 +203,7 @@ impl BssTable {
                     && data.first().is_some_and(|b| b & 0x20 != 0))
         });
         let rates = elements.rates().collect();
+        let phy = crate::phy::elements::caps_of(elements, channel);
         if !self.entries.contains_key(&bssid) && self.entries.len() >= MAX_BSS_ENTRIES {
             let oldest = self
                 .entries
@@ -202,6 +226,7 @@ impl BssTable {
             rsne: None,
             sae_h2e: false,
             rates: Vec::new(),
+            phy,
             rate_kbps: meta.rate_kbps,
             last_seen: now,
             signal_x16: i32::from(meta.signal_dbm) * 16,
@@ -220,6 +245,7 @@ impl BssTable {
         entry.rsne = rsne;
         entry.sae_h2e = sae_h2e;
         entry.rates = rates;
+        entry.phy = phy;
         entry.rate_kbps = meta.rate_kbps;
         entry.last_seen = now;
         Some(entry)

@@ -333,6 +333,11 @@ impl SoftMac {
         if let Some(rsne) = rsne {
             elements.push(Element::Rsn(rsne.clone()));
         }
+        // HT/VHT/HE capabilities: what the station and the BSS have in common.
+        let phy = crate::phy::PhyCaps::STATION_DEFAULT.common(&bss.phy, bss.channel);
+        for e in crate::phy::elements::capability_elements(&phy, bss.channel.band()) {
+            elements.push(e);
+        }
         if let Some(rsnxe) = rsnxe {
             elements.push(rsnxe.clone());
         }

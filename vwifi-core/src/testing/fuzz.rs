@@ -32,6 +32,8 @@ pub const TARGETS: &[Target] = &[
     ("inband_frame", inband_frame),
     ("sae", sae),
     ("ccmp", ccmp),
+    ("phy_elements", phy_elements),
+    ("block_ack", block_ack),
 ];
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
@@ -494,6 +496,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     for (name, bytes) in sae_seeds() {
         push("sae", name, bytes);
     }
+    out.extend(phy_seeds());
+    out.extend(block_ack_seeds());
     out
 }
 
@@ -552,6 +556,136 @@ fn sae_seeds() -> Vec<(&'static str, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Any bytes as a Block Ack action frame body: an accepted body re-emits byte for byte.
+pub fn block_ack(data: &[u8]) {
+    if let Ok(action) = wire::block_ack::BlockAckAction::parse(data) {
+        assert_eq!(
+            action.to_vec(),
+            data,
+            "an accepted body must re-emit byte for byte"
+        );
+    }
+}
+
+/// Seeds of the `block_ack` target: an ADDBA Request, an ADDBA Response, a DELBA.
+fn block_ack_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use wire::block_ack::{BaParams, BlockAckAction};
+    [
+        (
+            "addba-request",
+            BlockAckAction::AddbaRequest {
+                dialog_token: 1,
+                params: BaParams::immediate(0, 64),
+                timeout_tu: 0,
+                start_seq: 0x10,
+            },
+        ),
+        (
+            "addba-response",
+            BlockAckAction::AddbaResponse {
+                dialog_token: 1,
+                status: 0,
+                params: BaParams::immediate(0, 64),
+                timeout_tu: 0,
+            },
+        ),
+        (
+            "delba",
+            BlockAckAction::Delba {
+                params: 0x0800,
+                reason: 37,
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(name, a)| ("block_ack", name.to_owned(), a.to_vec()))
+    .collect()
+}
+
+/// Any bytes as elements whose HT/VHT/HE capability and operation elements are read in typed
+/// form: each typed parse that accepts a body emits it back byte for byte, and the
+/// capabilities read from the list ([`crate::phy::elements::caps_of`]) fit every channel.
+pub fn phy_elements(data: &[u8]) {
+    use crate::phy::elements::caps_of;
+    use crate::wire::phy_ie::{
+        HeCapabilities, HeOperation, HtCapabilities, HtOperation, VhtCapabilities, VhtOperation,
+        EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
+    };
+    use crate::wire::{Element, ElementId};
+
+    fn check<T>(
+        body: &[u8],
+        parse: fn(&[u8]) -> Result<T, wire::ParseError>,
+        emit: fn(&T, &mut Vec<u8>),
+    ) {
+        if let Ok(v) = parse(body) {
+            let mut out = Vec::new();
+            emit(&v, &mut out);
+            assert_eq!(
+                out, body,
+                "an accepted element body must re-emit byte for byte"
+            );
+        }
+    }
+    let Ok(list) = ElementList::parse(data) else {
+        return;
+    };
+    for e in &list {
+        match e {
+            Element::HtCapabilities(b) => {
+                check(b, HtCapabilities::parse, HtCapabilities::emit_body)
+            }
+            Element::HtOperation(b) => check(b, HtOperation::parse, HtOperation::emit_body),
+            Element::VhtCapabilities(b) => {
+                check(b, VhtCapabilities::parse, VhtCapabilities::emit_body);
+            }
+            Element::Other {
+                id: ElementId::VhtOperation,
+                data,
+            } => check(data, VhtOperation::parse, VhtOperation::emit_body),
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_CAPABILITIES => {
+                check(data, HeCapabilities::parse, HeCapabilities::emit_body);
+            }
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
+                check(data, HeOperation::parse, HeOperation::emit_body);
+            }
+            _ => {}
+        }
+    }
+    for n in [1, 6, 11, 14, 36, 100, 149, 165] {
+        if let Ok(channel) = crate::channel::Channel::new(n) {
+            let caps = caps_of(&list, channel);
+            assert!(caps.check_on(channel).is_ok(), "{caps:?} on channel {n}");
+        }
+    }
+}
+
+/// Seeds of the `phy_elements` target: the elements of HT, VHT and HE BSSs.
+fn phy_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::phy::elements::bss_elements;
+    use crate::phy::{PhyCaps, Standard, Width};
+
+    [
+        ("ht40-ch1", Standard::Ht, Width::Mhz40, 2, 1),
+        ("vht80-ch36", Standard::Vht, Width::Mhz80, 2, 36),
+        ("he80-ch149", Standard::He, Width::Mhz80, 2, 149),
+        ("he160-ch100", Standard::He, Width::Mhz160, 4, 100),
+    ]
+    .into_iter()
+    .filter_map(|(name, standard, width, nss, channel)| {
+        let caps = PhyCaps {
+            standard,
+            width,
+            nss,
+        };
+        let channel = crate::channel::Channel::new(channel).ok()?;
+        let mut bytes = Vec::new();
+        ElementList(bss_elements(&caps, channel)).emit(&mut bytes);
+        Some(("phy_elements", name.to_owned(), bytes))
+    })
+    .collect()
 }
 
 fn proto_seeds() -> Vec<(&'static str, proto::Message)> {
@@ -635,6 +769,8 @@ mod tests {
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
                 "ccmp" => ccmp::decrypt(&ccmp_key(), &bytes).is_ok(),
+                "phy_elements" => ElementList::parse(&bytes).is_ok(),
+                "block_ack" => wire::block_ack::BlockAckAction::parse(&bytes).is_ok(),
                 "inband_frame" => matches!(
                     proto::inband::classify(&bytes),
                     proto::inband::InbandFrame::Control { msg: Ok(_), .. }

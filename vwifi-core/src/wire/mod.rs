@@ -23,7 +23,9 @@
 //! - [`frame_control`]: type, subtype and flags; [`header`]: sequence and QoS control, the MAC
 //!   header and its addressing by the DS bits, [`FrameView`].
 //! - [`mgmt`], [`data`], [`control`]: frames by type; [`frame`]: all of them.
-//! - [`ie`]: elements, SSID, rates; [`rsn`]: the RSN element; [`tim`]: the TIM element.
+//! - [`ie`]: elements, SSID, rates; [`rsn`]: the RSN element; [`tim`]: the TIM element;
+//!   [`phy_ie`]: the HT, VHT and HE capability and operation elements.
+//! - [`block_ack`]: the Block Ack action frames (ADDBA Request/Response, DELBA).
 //! - [`codes`]: status and reason codes, element IDs, cipher and AKM suites.
 //! - [`llc`]: LLC/SNAP, EtherTypes, Ethernet frames and their conversion.
 //! - [`eapol`]: EAPOL-Key frames.
@@ -34,6 +36,7 @@ mod macros;
 mod error;
 mod reader;
 
+pub mod block_ack;
 pub mod codes;
 pub mod control;
 pub mod data;
@@ -44,6 +47,7 @@ pub mod header;
 pub mod ie;
 pub mod llc;
 pub mod mgmt;
+pub mod phy_ie;
 pub mod rsn;
 pub mod tim;
 

@@ -13,6 +13,7 @@ use vwifi_core::crypto::{Passphrase, Psk};
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{GuestConfig, GuestCounters, Mux, MuxConfig};
 use vwifi_core::mux_node::MuxNode;
+use vwifi_core::phy::PhyCaps;
 use vwifi_core::proto::{
     ConnectFailure, Credentials, Event, Message, RequestId, Ssid, StationState,
 };
@@ -42,6 +43,10 @@ pub struct LabOptions {
     pub max_stations: u16,
     /// Where the host's radio stands.
     pub host_at: (f64, f64),
+    /// Every AP's PHY (legacy by default).
+    pub ap_phy: PhyCaps,
+    /// The host radio's PHY (legacy by default, so that the legacy figures stay).
+    pub station_phy: PhyCaps,
 }
 
 impl Default for LabOptions {
@@ -51,6 +56,8 @@ impl Default for LabOptions {
             mux: MuxConfig::default(),
             max_stations: 32,
             host_at: (0.0, 3.0),
+            ap_phy: PhyCaps::LEGACY,
+            station_phy: PhyCaps::LEGACY,
         }
     }
 }
@@ -140,9 +147,11 @@ impl Lab {
             ap_cfg.tbtt_offset = ap_cfg.tbtt_offset_from_bssid();
             ap_cfg.uplink = true;
             ap_cfg.max_stations = opts.max_stations;
+            ap_cfg.phy = opts.ap_phy;
             let ap = SoftAp::new(ap_cfg, world.now(), seed.wrapping_add(i as u64 + 1)).unwrap();
             let id = world.add_node(ap, Placement::at(n.at.0, n.at.1));
             world.medium_mut().set_addresses(id, vec![n.bssid]).unwrap();
+            world.medium_mut().set_phy_caps(id, opts.ap_phy).unwrap();
             aps.push(id);
         }
         let mux = Mux::new(opts.mux, seed_bytes(seed ^ 0xabcd));
@@ -150,6 +159,10 @@ impl Lab {
             MuxNode::new(mux, Channel::new(1).unwrap()),
             Placement::at(opts.host_at.0, opts.host_at.1),
         );
+        world
+            .medium_mut()
+            .set_phy_caps(host, opts.station_phy)
+            .unwrap();
         Self {
             world,
             host,

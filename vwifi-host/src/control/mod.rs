@@ -147,8 +147,12 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
                 opt(&g.bssid),
                 opt(&g.channel),
                 g.signal_dbm.map_or("-".into(), |d| format!("{d} dBm")),
-                g.rate_kbps
-                    .map_or("-".into(), |k| format!("{} Mb/s", k as f64 / 1000.0)),
+                match &g.phy {
+                    Some(phy) => phy.clone(),
+                    None => g
+                        .rate_kbps
+                        .map_or("-".into(), |k| format!("{} Mb/s", k as f64 / 1000.0)),
+                },
                 format!("{}/{}B", g.rx_packets, g.rx_bytes),
                 format!("{}/{}B", g.tx_packets, g.tx_bytes),
                 g.dropped_total().to_string(),
@@ -371,6 +375,7 @@ mod tests {
                     channel: Some(1),
                     signal_dbm: Some(-52),
                     rate_kbps: Some(54_000),
+                    phy: None,
                     rx_packets: 5,
                     rx_bytes: 500,
                     tx_packets: 6,

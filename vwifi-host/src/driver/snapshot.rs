@@ -176,6 +176,7 @@ fn guest_snapshot(
         channel: s.channel,
         signal_dbm: s.signal_dbm,
         rate_kbps: s.tx_rate_kbps,
+        phy: s.phy.map(|p| p.to_string()),
         rx_packets: s.counters.rx_packets,
         rx_bytes: s.counters.rx_bytes,
         tx_packets: s.counters.tx_packets,

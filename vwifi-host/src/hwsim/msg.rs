@@ -18,6 +18,8 @@ use neli::nl::{NlPayload, Nlmsghdr};
 use neli::types::GenlBuffer;
 use neli::{FromBytes as _, ToBytes as _};
 use vwifi_core::channel::{Band, Channel};
+use vwifi_core::phy::{GuardInterval, McsRate, Standard, TxVector, Width};
+use vwifi_core::sim::medium::PhyRate;
 use vwifi_core::MacAddr;
 
 /// The generic netlink family's name.
@@ -55,6 +57,23 @@ pub(crate) const ATTR_TX_INFO: u16 = 7;
 pub(crate) const ATTR_COOKIE: u16 = 8;
 /// `HWSIM_ATTR_FREQ`: the frequency the frame is sent or received on, MHz (u32).
 pub(crate) const ATTR_FREQ: u16 = 19;
+/// `HWSIM_ATTR_TX_INFO_FLAGS`: the flags of each rate of `HWSIM_ATTR_TX_INFO`, up to four
+/// `struct hwsim_tx_rate_flag { s8 idx; u16 flags; }` (packed, host byte order).
+pub(crate) const ATTR_TX_INFO_FLAGS: u16 = 21;
+
+/// `MAC80211_HWSIM_TX_RC_MCS`: the rate index is an HT MCS (0-31).
+pub(crate) const TX_RC_MCS: u16 = 1 << 3;
+/// `MAC80211_HWSIM_TX_RC_40_MHZ_WIDTH`.
+pub(crate) const TX_RC_40_MHZ: u16 = 1 << 5;
+/// `MAC80211_HWSIM_TX_RC_SHORT_GI`.
+pub(crate) const TX_RC_SHORT_GI: u16 = 1 << 7;
+/// `MAC80211_HWSIM_TX_RC_VHT_MCS`: the index holds the streams minus one (high nibble) and
+/// the VHT MCS (low nibble).
+pub(crate) const TX_RC_VHT_MCS: u16 = 1 << 8;
+/// `MAC80211_HWSIM_TX_RC_80_MHZ_WIDTH`.
+pub(crate) const TX_RC_80_MHZ: u16 = 1 << 9;
+/// `MAC80211_HWSIM_TX_RC_160_MHZ_WIDTH`.
+pub(crate) const TX_RC_160_MHZ: u16 = 1 << 10;
 
 /// `HWSIM_TX_STAT_ACK`: the frame was acknowledged.
 pub(crate) const TX_STAT_ACK: u32 = 1 << 2;
@@ -185,6 +204,49 @@ pub(crate) struct KernelFrame {
     pub(crate) freq: Option<u32>,
     /// The rates tried.
     pub(crate) rates: TxRates,
+    /// The flags of each rate tried (`HWSIM_ATTR_TX_INFO_FLAGS`; zero when absent).
+    pub(crate) rate_flags: [u16; TX_MAX_RATES],
+}
+
+impl KernelFrame {
+    /// The rate of the frame's first attempt as the kernel's rate control chose it, in `band`:
+    /// an HT MCS (index 8 (streams - 1) + MCS), a VHT MCS (streams and MCS in the index's
+    /// nibbles), with their width and guard interval flags, or a legacy rate (an index into
+    /// the band's bitrate table). `None` without a usable first rate.
+    pub(crate) fn tx_vector(&self, band: Band) -> Option<TxVector> {
+        let (idx, _) = self.rates.rates[0];
+        let idx = u8::try_from(idx).ok()?;
+        let flags = self.rate_flags[0];
+        let width = if flags & TX_RC_160_MHZ != 0 {
+            Width::Mhz160
+        } else if flags & TX_RC_80_MHZ != 0 {
+            Width::Mhz80
+        } else if flags & TX_RC_40_MHZ != 0 {
+            Width::Mhz40
+        } else {
+            Width::Mhz20
+        };
+        let gi = if flags & TX_RC_SHORT_GI != 0 {
+            GuardInterval::Short400
+        } else {
+            GuardInterval::Normal800
+        };
+        if flags & TX_RC_VHT_MCS != 0 {
+            let r = McsRate::new(Standard::Vht, idx & 0x0f, (idx >> 4) + 1, width, gi).ok()?;
+            return Some(TxVector::Mcs(r));
+        }
+        if flags & TX_RC_MCS != 0 {
+            let r = McsRate::new(Standard::Ht, idx % 8, idx / 8 + 1, width, gi).ok()?;
+            return Some(TxVector::Mcs(r));
+        }
+        let offset = match band {
+            Band::Ghz2_4 => 0,
+            // The 5 GHz table starts at 6 Mbit/s.
+            Band::Ghz5 => 4,
+        };
+        let kbps = *RATES_KBPS.get(usize::from(idx) + offset)?;
+        PhyRate::from_kbps(kbps).map(TxVector::Legacy)
+    }
 }
 
 /// One message from the kernel, as the medium sees it.
@@ -260,9 +322,19 @@ pub(crate) fn rate_index(kbps: u32, band: Band) -> u32 {
         Band::Ghz2_4 => &RATES_KBPS[..],
         Band::Ghz5 => RATES_KBPS.get(4..).unwrap_or(&[]),
     };
-    table
-        .iter()
-        .position(|&r| r == kbps)
+    // An HT/VHT/HE rate has no index in the table (the attribute has no MCS form): the
+    // fastest legacy rate not above it stands in for it.
+    let exact = table.iter().position(|&r| r == kbps);
+    let below = || {
+        table
+            .iter()
+            .enumerate()
+            .filter(|(_, &r)| r <= kbps)
+            .max_by_key(|(_, &r)| r)
+            .map(|(i, _)| i)
+    };
+    exact
+        .or_else(below)
         .and_then(|i| u32::try_from(i).ok())
         .unwrap_or(0)
 }
@@ -423,6 +495,10 @@ fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
                 Some(p) => TxRates::parse(p)?,
                 None => TxRates::NONE,
             };
+            let rate_flags = match attrs.get(ATTR_TX_INFO_FLAGS) {
+                Some(p) => parse_rate_flags(p)?,
+                None => [0; TX_MAX_RATES],
+            };
             Ok(FromKernel::Frame(KernelFrame {
                 radio,
                 frame: Bytes::copy_from_slice(frame),
@@ -430,6 +506,7 @@ fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
                 cookie,
                 freq,
                 rates,
+                rate_flags,
             }))
         }
         CMD_ADD_MAC_ADDR | CMD_DEL_MAC_ADDR => {
@@ -451,6 +528,24 @@ fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
             cmd: Some(cmd),
         }),
     }
+}
+
+/// The flags of `HWSIM_ATTR_TX_INFO_FLAGS`: up to four packed `{ s8 idx; u16 flags; }`.
+fn parse_rate_flags(payload: &[u8]) -> Result<[u16; TX_MAX_RATES], MsgError> {
+    if payload.len() % 3 != 0 || payload.len() > 3 * TX_MAX_RATES {
+        return Err(MsgError::BadLength {
+            attr: "HWSIM_ATTR_TX_INFO_FLAGS",
+            len: payload.len(),
+            expected: "up to 4 triples of bytes",
+        });
+    }
+    let mut out = [0u16; TX_MAX_RATES];
+    for (slot, t) in out.iter_mut().zip(payload.chunks_exact(3)) {
+        if let [_, lo, hi] = *t {
+            *slot = u16::from_ne_bytes([lo, hi]);
+        }
+    }
+    Ok(out)
 }
 
 /// The attributes of a message, by type (the first of each type counts).
@@ -580,6 +675,70 @@ mod tests {
         assert_eq!(f.freq, Some(2437));
         assert_eq!(f.rates.rates, [(11, 3), (4, 2), (-1, 0), (-1, 0)]);
         assert_eq!(channel_of(2437).map(|c| c.number()), Some(6));
+    }
+
+    #[test]
+    fn the_kernel_s_ht_and_vht_rates_become_tx_vectors() {
+        // HT MCS 15 (two streams, MCS 7), 40 MHz, short GI, then a fallback entry.
+        let mut attrs = vec![
+            nla(ATTR_ADDR_TRANSMITTER, &radio(1).octets()),
+            nla(ATTR_FRAME, &[0x08, 0, 0, 0, 2, 0, 0, 0, 0, 1, 2]),
+            nla(ATTR_FLAGS, &1u32.to_ne_bytes()),
+            nla(ATTR_TX_INFO, &[15, 2, 0, 3, 0xff, 0, 0xff, 0]),
+            nla(ATTR_COOKIE, &7u64.to_ne_bytes()),
+        ];
+        let ht = TX_RC_MCS | TX_RC_40_MHZ | TX_RC_SHORT_GI;
+        let mut flags = vec![15];
+        flags.extend_from_slice(&ht.to_ne_bytes());
+        flags.extend_from_slice(&[0, 0, 0]);
+        attrs.push(nla(ATTR_TX_INFO_FLAGS, &flags));
+        let got = parse_datagram(&genl(FAMILY, CMD_FRAME, &attrs), FAMILY);
+        let [Ok(FromKernel::Frame(f))] = &got[..] else {
+            panic!("{got:?}");
+        };
+        assert_eq!(f.rate_flags, [ht, 0, 0, 0]);
+        assert_eq!(f.tx_vector(Band::Ghz5).map(|v| v.kbps()), Some(300_000));
+        // VHT: streams - 1 in the high nibble, MCS in the low one; 80 MHz, short GI.
+        let vht = KernelFrame {
+            rates: TxRates {
+                rates: [(0x19, 1), (-1, 0), (-1, 0), (-1, 0)],
+            },
+            rate_flags: [TX_RC_VHT_MCS | TX_RC_80_MHZ | TX_RC_SHORT_GI, 0, 0, 0],
+            ..f.clone()
+        };
+        assert_eq!(vht.tx_vector(Band::Ghz5).map(|v| v.kbps()), Some(866_667));
+        // Legacy: an index into the band's table (5 GHz starts at 6 Mbit/s).
+        let legacy = KernelFrame {
+            rates: TxRates {
+                rates: [(7, 1), (-1, 0), (-1, 0), (-1, 0)],
+            },
+            rate_flags: [0; 4],
+            ..f.clone()
+        };
+        assert_eq!(legacy.tx_vector(Band::Ghz5).map(|v| v.kbps()), Some(54_000));
+        assert_eq!(
+            legacy.tx_vector(Band::Ghz2_4).map(|v| v.kbps()),
+            Some(18_000)
+        );
+        let none = KernelFrame {
+            rates: TxRates::NONE,
+            ..f.clone()
+        };
+        assert_eq!(none.tx_vector(Band::Ghz5), None);
+        // A flags attribute of the wrong size is an error naming it.
+        attrs.pop();
+        attrs.push(nla(ATTR_TX_INFO_FLAGS, &[1, 2]));
+        let got = parse_datagram(&genl(FAMILY, CMD_FRAME, &attrs), FAMILY);
+        assert!(
+            matches!(
+                &got[..],
+                [Err(MsgError::BadLength {
+                    attr: "HWSIM_ATTR_TX_INFO_FLAGS",
+                    ..
+                })]
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -786,5 +945,8 @@ mod tests {
         assert_eq!(rate_index(6000, Band::Ghz5), 0);
         assert_eq!(rate_index(54000, Band::Ghz5), 7);
         assert_eq!(rate_index(7, Band::Ghz5), 0);
+        // An MCS rate: the fastest legacy rate not above it.
+        assert_eq!(rate_index(300_000, Band::Ghz5), 7);
+        assert_eq!(rate_index(13_000, Band::Ghz2_4), 6);
     }
 }

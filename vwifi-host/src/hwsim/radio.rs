@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use vwifi_core::channel::Channel;
+use vwifi_core::phy::TxVector;
 use vwifi_core::radio::{Node, RxMeta, TxStatus};
 use vwifi_core::wire::{FrameType, FrameView};
 use vwifi_core::{Instant, MacAddr};
@@ -81,6 +82,8 @@ struct Pending {
     cookie: u64,
     flags: u32,
     rates: TxRates,
+    /// The rate the kernel's rate control chose for the first attempt, if it said.
+    vector: Option<TxVector>,
 }
 
 /// A kernel hwsim radio on vwifi's medium.
@@ -161,6 +164,7 @@ impl KernelRadio {
             cookie: f.cookie,
             flags: f.flags,
             rates: f.rates,
+            vector: channel.and_then(|c| f.tx_vector(c.band())),
         };
         let Some(channel) = channel else {
             self.counters.tx_unknown_freq += 1;
@@ -303,6 +307,12 @@ impl Node for KernelRadio {
             self.counters.held_dropped += 1;
             self.report(status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
         }
+    }
+
+    /// The kernel's rate for the frame the medium sends: the oldest in flight (frames go out
+    /// and get their status in order), so airtime and loss follow the kernel's HT/VHT rate.
+    fn tx_vector(&self, _frame: &Bytes) -> Option<TxVector> {
+        self.in_flight.front().and_then(|p| p.vector)
     }
 
     fn poll_transmit(&mut self) -> Option<Bytes> {

@@ -54,6 +54,7 @@ fn sent(from: u8, frame: Bytes, freq: Option<u32>, cookie: u64) -> Result<FromKe
         rates: TxRates {
             rates: [(11, 3), (4, 3), (-1, 0), (-1, 0)],
         },
+        rate_flags: [0; 4],
     }))
 }
 
@@ -484,4 +485,44 @@ fn a_frame_held_too_long_is_reported_unacked() {
     assert_eq!(st.len(), 1, "{out:?}");
     assert_eq!((st[0].0, st[0].1 & TX_STAT_ACK), (3, 0));
     assert!(frames_to(&out, 1).is_empty());
+}
+
+#[test]
+fn a_kernel_radio_s_ht_rate_sets_its_frames_airtime_and_rate_on_the_medium() {
+    let mut m = medium();
+    m.enable_capture(None);
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.handle(&mut m, sent(1, probe(iface(1)), Some(5180), 100));
+    run(&mut m, Instant::from_millis(5));
+    let _ = k.poll_output(&mut m);
+    // Radio 0 sends a data frame at HT MCS 15, 40 MHz, short GI (300 Mbit/s), as minstrel_ht
+    // in the kernel would choose.
+    let frame = data(iface(0), iface(1));
+    let ht = super::msg::TX_RC_MCS | super::msg::TX_RC_40_MHZ | super::msg::TX_RC_SHORT_GI;
+    k.handle(
+        &mut m,
+        Ok(FromKernel::Frame(KernelFrame {
+            radio: radio(0),
+            frame: frame.clone(),
+            flags: 1,
+            cookie: 8,
+            freq: Some(5180),
+            rates: TxRates {
+                rates: [(15, 2), (-1, 0), (-1, 0), (-1, 0)],
+            },
+            rate_flags: [ht, 0, 0, 0],
+        })),
+    );
+    run(&mut m, Instant::from_millis(10));
+    let out = k.poll_output(&mut m);
+    assert_eq!(frames_to(&out, 1).len(), 1, "{out:?}");
+    // The capture shows the frame with the HT MCS field: index 15, 40 MHz, short GI.
+    let pcap = m.take_capture().unwrap();
+    let file = vwifi_core::sim::pcap::PcapFile::parse(&pcap).unwrap();
+    let mcs: Vec<[u8; 3]> = file
+        .records
+        .iter()
+        .filter_map(|r| r.radiotap().ok()?.0.mcs)
+        .collect();
+    assert_eq!(mcs, [[0x07, 0x05, 15]]);
 }

@@ -285,6 +285,7 @@ impl Nl80211Radio {
             channel: None,
             signal_dbm: None,
             tx_rate_kbps: None,
+            phy: None,
             counters: Default::default(),
         });
         let spec = Spec {

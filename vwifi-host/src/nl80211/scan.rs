@@ -80,6 +80,7 @@ pub(crate) fn entry(bss: &neli_wifi::Bss, capability: u16) -> Option<ScanEntry> 
             signal_dbm,
             security,
             beacon_age_ms: bss.seen_ms_ago.unwrap_or(0),
+            phy: None,
         },
         rsne,
         freq,

@@ -403,6 +403,7 @@ impl Sta {
             channel: target.map(|t| t.channel),
             signal_dbm: self.signal.filter(|_| connected),
             tx_rate_kbps: self.rate_kbps.filter(|_| connected),
+            phy: None,
             counters: self.data.counters.snapshot(),
         }
     }

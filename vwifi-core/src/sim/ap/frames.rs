@@ -3,6 +3,8 @@
 
 use crate::channel::{Band, Channel};
 use crate::handshake::HandshakeError;
+use crate::phy::elements::bss_elements;
+use crate::phy::PhyCaps;
 use crate::wire::{CapabilityInfo, Element, ElementList, Rate, Ssid, StatusCode};
 
 /// The Supported Rates and Extended Supported Rates the AP advertises on `channel`:
@@ -64,12 +66,15 @@ pub(super) struct BssElements<'a> {
     pub(super) rsne: Option<&'a Element>,
     /// The RSN Extension element (WPA3: SAE hash-to-element), after the RSNE.
     pub(super) rsnxe: Option<&'a Element>,
+    /// The BSS's HT/VHT/HE capabilities (legacy: no such elements).
+    pub(super) phy: PhyCaps,
 }
 
 impl BssElements<'_> {
     /// The elements in the order of IEEE 802.11-2020 Table 9-32 (beacon) and 9-38 (probe
     /// response): SSID, Supported Rates, DS Parameter Set, TIM (beacons only), Extended
-    /// Supported Rates, RSN.
+    /// Supported Rates, RSN, then HT Capabilities and Operation, VHT Capabilities and
+    /// Operation, HE Capabilities and Operation as the BSS's standard has them.
     ///
     /// The DS Parameter Set is sent on 5 GHz too, so that a scanner learns the channel from
     /// the frame alone.
@@ -90,6 +95,9 @@ impl BssElements<'_> {
         if let Some(rsne) = self.rsne {
             list.push(rsne.clone());
         }
+        for e in bss_elements(&self.phy, self.channel) {
+            list.push(e);
+        }
         if let Some(rsnxe) = self.rsnxe {
             list.push(rsnxe.clone());
         }
@@ -97,13 +105,17 @@ impl BssElements<'_> {
     }
 }
 
-/// The elements of an association response: the rates.
-pub(super) fn assoc_response_elements(channel: Channel) -> ElementList {
+/// The elements of an association response: the rates, then the BSS's HT/VHT/HE
+/// capability and operation elements.
+pub(super) fn assoc_response_elements(channel: Channel, phy: &PhyCaps) -> ElementList {
     let mut list = ElementList::new();
     for e in rate_elements(channel) {
         if !matches!(&e, Element::ExtendedSupportedRates(r) if r.is_empty()) {
             list.push(e);
         }
+    }
+    for e in bss_elements(phy, channel) {
+        list.push(e);
     }
     list
 }

@@ -6,10 +6,12 @@ use bytes::Bytes;
 use rand_chacha::rand_core::RngCore;
 
 use super::frames::{ack_frame, ack_receiver, receiver, with_retry};
-use super::phy::{frame_error_probability, PhyRate, ACK_LEN, FCS_LEN};
+use super::phy::{PhyRate, ACK_LEN, FCS_LEN};
 use super::stats::LossCause;
 use super::{index, AckState, Airing, Medium, Position, Transmission, TxState};
 use crate::channel::Channel;
+use crate::phy::error_model::frame_error_probability;
+use crate::phy::{occupied, McsRate, RateControl, Standard, TxVector, Width};
 use crate::radio::{Node, NodeId, RxMeta, TxStatus};
 use crate::sim::pcap::RadioInfo;
 use crate::time::Instant;
@@ -116,6 +118,10 @@ impl<N: Node> Medium<N> {
     /// remaining backoff slots.
     fn access_time(&self, channel: Channel) -> Option<Instant> {
         let state = self.channels.get(&channel)?;
+        if state.borrowed_by.is_some() {
+            // A wide transmission on another primary occupies it: busy until that is done.
+            return None;
+        }
         let timing = self.timing(channel);
         let difs = timing.difs();
         state
@@ -198,8 +204,37 @@ impl<N: Node> Medium<N> {
         let now = self.now;
         let band = channel.band();
         let band_cfg = *self.config.band(band);
+        let (mcs, link) = self
+            .mcs_rate(channel, id)
+            .map_or((None, None), |(r, to)| (Some(r), Some(to)));
+        let (mcs, secondaries) = match mcs {
+            Some(r) => {
+                let (r, secondaries) = self.occupy(channel, r);
+                (Some(r), secondaries)
+            }
+            None => (None, Vec::new()),
+        };
+        // An HT+ link aggregates under a Block Ack agreement; without one the lower MAC asks
+        // for it first (an ADDBA Request ahead of the data, at the legacy rate).
+        let (mut mcs, mut link) = (mcs, link);
+        if let (Some(r), Some(to)) = (mcs, link) {
+            match self.agreements.get(&(id, to)) {
+                Some(super::ampdu::Agreement::Active) => {
+                    if let Some(tx) = self.transmit_ampdu(channel, id, r, link, &secondaries) {
+                        return Some(tx);
+                    }
+                }
+                Some(super::ampdu::Agreement::Requested) => {}
+                None => {
+                    if self.request_agreement(id, to) {
+                        (mcs, link) = (None, None);
+                    }
+                }
+            }
+        }
         let radio = self.radios.get_mut(index(id))?;
-        let original = radio.queue.front()?.clone();
+        let internal = radio.queue.front()?.internal;
+        let original = radio.queue.front()?.frame.clone();
         radio.attempts = radio.attempts.saturating_add(1);
         radio.tx = TxState::OnAir;
         let retry = radio.attempts > 1;
@@ -209,13 +244,23 @@ impl<N: Node> Medium<N> {
             original.clone()
         };
         let acked = ack_receiver(&on_air).is_some();
-        let rate = if receiver(&on_air).is_some_and(|a| a.is_unicast()) {
-            radio
-                .rate
-                .filter(|r| r.allowed_in(band))
-                .unwrap_or(band_cfg.unicast_rate)
+        let chosen_by_node = radio.node.tx_vector(&original).filter(|v| match v {
+            TxVector::Legacy(r) => r.allowed_in(band),
+            TxVector::Mcs(_) => true,
+        });
+        let rate = if let Some(v) = chosen_by_node {
+            v
+        } else if let (Some(r), false) = (mcs, internal) {
+            TxVector::Mcs(r)
+        } else if receiver(&on_air).is_some_and(|a| a.is_unicast()) {
+            TxVector::Legacy(
+                radio
+                    .rate
+                    .filter(|r| r.allowed_in(band))
+                    .unwrap_or(band_cfg.unicast_rate),
+            )
         } else {
-            band_cfg.group_rate
+            TxVector::Legacy(band_cfg.group_rate)
         };
         let end = now + rate.airtime(on_air.len() + FCS_LEN, band);
         let placement = radio.placement;
@@ -239,6 +284,10 @@ impl<N: Node> Medium<N> {
             original,
             on_air,
             rate,
+            link,
+            secondaries,
+            ampdu: None,
+            internal,
             end,
             delivered: false,
             ack: if acked {
@@ -247,6 +296,121 @@ impl<N: Node> Medium<N> {
                 AckState::NotExpected
             },
         })
+    }
+
+    /// The MCS rate of `id`'s head frame on `channel` and the receiving node, if it is a
+    /// unicast frame to a node with which it has HT or newer in common: the first attempt
+    /// asks the link's rate controller (one random draw), later attempts its retry chain.
+    fn mcs_rate(&mut self, channel: Channel, id: NodeId) -> Option<(McsRate, NodeId)> {
+        let radio = self.radios.get(index(id))?;
+        let head = radio.queue.front()?;
+        if head.internal {
+            // The lower MAC's own frames go at the legacy rate, outside rate control.
+            return None;
+        }
+        let frame = &head.frame;
+        let to = receiver(frame)
+            .filter(|a| a.is_unicast())
+            .and_then(|a| self.owners.get(&a).copied())
+            .filter(|&to| to != id)?;
+        let peer = self.radios.get(index(to))?;
+        let caps = radio.caps.common(&peer.caps, channel);
+        if caps.standard == Standard::Legacy {
+            return None;
+        }
+        let attempt = radio.attempts.saturating_add(1);
+        let chosen = radio.chosen;
+        let draw = if attempt == 1 { self.rng.next_u32() } else { 0 };
+        let entry = self.links.entry((id, to));
+        let rc = match entry {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if o.get().0 != caps {
+                    *o.get_mut() = (caps, RateControl::new(&caps)?);
+                }
+                o.into_mut()
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert((caps, RateControl::new(&caps)?))
+            }
+        };
+        let rate = match (attempt, chosen) {
+            (1, _) | (_, None) => {
+                let r = rc.1.select(draw);
+                if let Some(radio) = self.radios.get_mut(index(id)) {
+                    radio.chosen = Some(r);
+                }
+                r
+            }
+            (n, Some(c)) => rc.1.retry_rate(c, n),
+        };
+        Some((rate, to))
+    }
+
+    /// The width a PPDU at `rate` on primary `channel` may take now, and the secondary
+    /// channels it then occupies: its own width if every secondary 20 MHz channel is idle,
+    /// else the widest narrower one that is (dynamic bandwidth, 10.23.2.6). The occupied
+    /// secondaries are busy until the primary's airing is done; their contenders freeze.
+    fn occupy(&mut self, channel: Channel, rate: McsRate) -> (McsRate, Vec<Channel>) {
+        let mut width = rate.width;
+        let secondaries = loop {
+            let chans = occupied(channel, width).unwrap_or_default();
+            let idle = chans.iter().skip(1).all(|c| {
+                self.channels
+                    .get(c)
+                    .is_none_or(|s| s.air.is_none() && s.borrowed_by.is_none())
+            });
+            if idle || width == Width::Mhz20 {
+                break if idle {
+                    chans.into_iter().skip(1).collect::<Vec<_>>()
+                } else {
+                    Vec::new()
+                };
+            }
+            width = Width::ALL
+                .into_iter()
+                .rev()
+                .find(|w| *w < width)
+                .unwrap_or(Width::Mhz20);
+        };
+        let rate = if width == rate.width {
+            rate
+        } else {
+            (0..=rate.mcs)
+                .rev()
+                .find_map(|mcs| McsRate::new(rate.standard, mcs, rate.nss, width, rate.gi).ok())
+                .unwrap_or(rate)
+        };
+        for &sec in &secondaries {
+            self.freeze(sec);
+            let state = self.channels.entry(sec).or_default();
+            state.borrowed_by = Some(channel);
+        }
+        (rate, secondaries)
+    }
+
+    /// Freezes the backoff countdowns of `channel`'s contenders at the current time (the
+    /// channel just became busy).
+    fn freeze(&mut self, channel: Channel) {
+        let now = self.now;
+        let slot = self.timing(channel).slot;
+        let Some(state) = self.channels.get(&channel) else {
+            return;
+        };
+        let mut frozen = Vec::new();
+        for &id in &state.contenders {
+            let Some((from, _)) = self.countdown(channel, id) else {
+                continue;
+            };
+            if now > from {
+                let elapsed = (now - from).as_micros() / slot.as_micros().max(1);
+                frozen.push((id, u32::try_from(elapsed).unwrap_or(u32::MAX)));
+            }
+        }
+        for (id, elapsed) in frozen {
+            if let Some(radio) = self.radios.get_mut(index(id)) {
+                radio.backoff = radio.backoff.saturating_sub(elapsed);
+            }
+        }
     }
 
     /// Frame `i` of `channel`'s airing ends: every node tuned in since it started tries to
@@ -261,10 +425,16 @@ impl<N: Node> Medium<N> {
         let Some(tx) = air.txs.get(i) else {
             return;
         };
+        if tx.ampdu.is_some() {
+            self.deliver_ampdu(channel, i);
+            return;
+        }
         let start = air.start;
         let sender = tx.sender;
         let frame = tx.on_air.clone();
         let rate = tx.rate;
+        let ack_rate = tx.rate.control_response_rate();
+        let internal = tx.internal;
         let ack_expected = tx.ack == AckState::Pending;
         let others: Vec<NodeId> = air
             .txs
@@ -296,7 +466,7 @@ impl<N: Node> Medium<N> {
             }
             let to = radio.placement.position;
             let signal = self.signal(&from, to, band);
-            match self.reception(signal, rate, frame.len() + FCS_LEN, id, &others, band) {
+            match self.reception(signal, &rate, frame.len() + FCS_LEN, id, &others, band) {
                 Ok(()) => heard.push((id, signal)),
                 Err(cause) => self.stats.lost.bump(cause),
             }
@@ -319,9 +489,8 @@ impl<N: Node> Medium<N> {
         };
         let mut tx_done = now;
         if ack_expected {
-            tx_done = now + timing.ack_timeout(rate.control_response_rate());
+            tx_done = now + timing.ack_timeout(ack_rate);
             if let Some(owner) = addressee.filter(|o| heard.iter().any(|(id, _)| id == o)) {
-                let ack_rate = rate.control_response_rate();
                 let ack_start = now + timing.sifs;
                 tx_done = ack_start + ack_rate.airtime(ACK_LEN, band);
                 ack = AckState::Sent {
@@ -337,7 +506,7 @@ impl<N: Node> Medium<N> {
                     self.record(
                         ack_start,
                         channel,
-                        ack_rate,
+                        TxVector::Legacy(ack_rate),
                         &ack,
                         acker.position,
                         acker.tx_power_dbm,
@@ -353,6 +522,13 @@ impl<N: Node> Medium<N> {
             }
         }
 
+        if let Some(owner) = addressee.filter(|o| heard.iter().any(|(id, _)| id == o)) {
+            self.on_block_ack_action(sender, owner, &frame, internal);
+        }
+        if internal {
+            // The lower MAC's own frame: no node sees it.
+            return;
+        }
         for (id, signal) in heard {
             self.stats.delivered += 1;
             let meta = RxMeta {
@@ -372,8 +548,21 @@ impl<N: Node> Medium<N> {
     fn reception(
         &mut self,
         signal: f64,
-        rate: PhyRate,
+        rate: &TxVector,
         len: usize,
+        id: NodeId,
+        others: &[NodeId],
+        band: crate::channel::Band,
+    ) -> Result<(), LossCause> {
+        self.preamble(signal, id, others, band)?;
+        self.decode(signal, rate, len)
+    }
+
+    /// Whether node `id` hears the start of a PPDU reaching it at `signal` dBm while `others`
+    /// transmit at the same time: above sensitivity and not drowned by another sender it hears.
+    pub(super) fn preamble(
+        &self,
+        signal: f64,
         id: NodeId,
         others: &[NodeId],
         band: crate::channel::Band,
@@ -395,11 +584,16 @@ impl<N: Node> Medium<N> {
                 return Err(LossCause::Collision);
             }
         }
-        self.decode(signal, rate, len)
+        Ok(())
     }
 
     /// The random part of a reception above sensitivity: SNR-driven errors, then extra loss.
-    fn decode(&mut self, signal: f64, rate: PhyRate, len: usize) -> Result<(), LossCause> {
+    pub(super) fn decode(
+        &mut self,
+        signal: f64,
+        rate: &TxVector,
+        len: usize,
+    ) -> Result<(), LossCause> {
         let snr = signal - self.config.noise_floor_dbm;
         let per = frame_error_probability(rate, snr, len);
         if per > 0.0 && self.unit() < per {
@@ -424,11 +618,26 @@ impl<N: Node> Medium<N> {
         };
         state.idle_since = now;
         self.stats.add_airtime(channel, now - air.start);
+        for tx in &air.txs {
+            for &sec in &tx.secondaries {
+                if let Some(s) = self.channels.get_mut(&sec) {
+                    if s.borrowed_by == Some(channel) {
+                        s.borrowed_by = None;
+                        s.idle_since = s.idle_since.max(now);
+                    }
+                }
+                self.stats.add_airtime(sec, now - air.start);
+            }
+        }
         let retry_limit = self.config.retry_limit;
         let cw_min = self.config.cw_min;
         let cw_max = self.config.cw_max;
         for tx in air.txs {
             let sender = tx.sender;
+            if tx.ampdu.is_some() {
+                self.done_ampdu(channel, tx);
+                continue;
+            }
             let outcome = match tx.ack {
                 AckState::NotExpected => Some(TxStatus::Sent),
                 AckState::Sent { by, rate } => {
@@ -446,6 +655,11 @@ impl<N: Node> Medium<N> {
                 }
                 AckState::Pending | AckState::Missing => None,
             };
+            if let (Some(to), TxVector::Mcs(rate)) = (tx.link, tx.rate) {
+                if let Some((_, rc)) = self.links.get_mut(&(sender, to)) {
+                    rc.report(rate, matches!(outcome, Some(TxStatus::Acked { .. })));
+                }
+            }
             let Some(radio) = self.radios.get_mut(index(sender)) else {
                 continue;
             };
@@ -465,9 +679,14 @@ impl<N: Node> Medium<N> {
             if let Some(status) = status {
                 radio.queue.pop_front();
                 radio.attempts = 0;
+                radio.chosen = None;
                 radio.cw = cw_min;
                 radio.tx = TxState::Idle;
-                radio.node.handle_tx_status(now, &tx.original, status);
+                if tx.internal {
+                    self.on_internal_status(sender, &tx.original, status);
+                } else {
+                    radio.node.handle_tx_status(now, &tx.original, status);
+                }
             } else {
                 radio.tx = TxState::Idle;
             }
@@ -479,7 +698,7 @@ impl<N: Node> Medium<N> {
 
     /// Whether `sender`, still on `channel`, decodes the Ack `by` sent after its frame ended
     /// at `end`.
-    fn ack_heard(
+    pub(super) fn ack_heard(
         &mut self,
         by: NodeId,
         sender: NodeId,
@@ -498,7 +717,10 @@ impl<N: Node> Medium<N> {
             return false;
         }
         let signal = self.signal(&acker, radio.placement.position, band);
-        signal >= self.config.sensitivity_dbm && self.decode(signal, rate, ACK_LEN).is_ok()
+        signal >= self.config.sensitivity_dbm
+            && self
+                .decode(signal, &TxVector::Legacy(rate), ACK_LEN)
+                .is_ok()
     }
 
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.
@@ -523,7 +745,9 @@ impl<N: Node> Medium<N> {
         while radio.queue.len() < limit {
             match radio.node.poll_transmit() {
                 Some(frame) => {
-                    radio.queue.push_back(frame);
+                    let id = radio.next_queued;
+                    radio.next_queued += 1;
+                    radio.queue.push_back(super::Queued::new(id, frame));
                     queued += 1;
                 }
                 None => break,
@@ -590,11 +814,11 @@ impl<N: Node> Medium<N> {
     }
 
     /// Appends a frame to the capture, if capturing.
-    fn record(
+    pub(super) fn record(
         &mut self,
         at: Instant,
         channel: Channel,
-        rate: PhyRate,
+        rate: TxVector,
         frame: &[u8],
         from: Position,
         tx_power_dbm: f64,
@@ -622,7 +846,7 @@ impl<N: Node> Medium<N> {
 }
 
 /// A signal in dBm, rounded and clamped to the `i8` of [`RxMeta`].
-fn to_i8_dbm(dbm: f64) -> i8 {
+pub(super) fn to_i8_dbm(dbm: f64) -> i8 {
     // Clamped to the i8 range first, so the cast is exact.
     dbm.round().clamp(-128.0, 127.0) as i8
 }

@@ -1,0 +1,282 @@
+//! The HT/VHT/HE elements a BSS or a station sends for its [`PhyCaps`], and the capabilities
+//! a BSS advertises, read back from its beacon or probe response.
+
+use super::caps::PhyCaps;
+use super::channels::{center_channel, occupied};
+use super::vector::{Standard, Width};
+use crate::channel::{Band, Channel};
+use crate::wire::phy_ie::{
+    mcs_map, HeCapabilities, HeOperation, HtCapabilities, HtOperation, VhtCapabilities,
+    VhtOperation, EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
+};
+use crate::wire::{Element, ElementId, ElementList};
+
+/// VHT and HE MCS map entry: MCS 0-9 (VHT) or 0-11 (HE).
+const MAP_TOP: u16 = 2;
+/// A-MPDU Parameters: maximum A-MPDU length exponent 3 (65535 octets), no start spacing.
+const HT_AMPDU_PARAMS: u8 = 0x03;
+/// VHT Capabilities Information: maximum MPDU length 11454 (bits 0-1 = 2), maximum A-MPDU
+/// length exponent 7 (bits 23-25).
+const VHT_INFO_BASE: u32 = 0x02 | (7 << 23);
+/// HE Operation Parameters: TXOP duration RTS threshold 1023 (disabled, bits 4-13).
+const HE_OP_PARAMS: u32 = 0x3ff << 4;
+
+fn ht_capabilities(caps: &PhyCaps) -> HtCapabilities {
+    let mut info = HtCapabilities::SGI_20;
+    if caps.width >= Width::Mhz40 {
+        info |= HtCapabilities::WIDTH_40 | HtCapabilities::SGI_40;
+    }
+    let mut mcs_set = [0u8; 16];
+    for byte in mcs_set.iter_mut().take(usize::from(caps.nss.min(4))) {
+        *byte = 0xff;
+    }
+    mcs_set[12] = 0x01; // Tx MCS Set Defined, Tx equal to Rx
+    HtCapabilities {
+        info,
+        ampdu_params: HT_AMPDU_PARAMS,
+        mcs_set,
+        ..HtCapabilities::default()
+    }
+}
+
+fn vht_capabilities(caps: &PhyCaps) -> VhtCapabilities {
+    let mut info = VHT_INFO_BASE | VhtCapabilities::SGI_80;
+    if caps.width >= Width::Mhz160 {
+        info |= (1 << 2) | VhtCapabilities::SGI_160;
+    }
+    let map = mcs_map(caps.nss, MAP_TOP);
+    VhtCapabilities {
+        info,
+        rx_mcs_map: map,
+        rx_highest: 0,
+        tx_mcs_map: map,
+        tx_highest: 0,
+    }
+}
+
+fn he_capabilities(caps: &PhyCaps, band: Band) -> HeCapabilities {
+    let mut phy = [0u8; 11];
+    phy[0] = match (band, caps.width) {
+        (_, Width::Mhz20) => 0,
+        (Band::Ghz2_4, _) => HeCapabilities::WIDTH_40_2G,
+        (Band::Ghz5, Width::Mhz160) => HeCapabilities::WIDTH_80_5G | HeCapabilities::WIDTH_160_5G,
+        (Band::Ghz5, _) => HeCapabilities::WIDTH_80_5G,
+    };
+    let map = mcs_map(caps.nss, MAP_TOP);
+    let pairs = 1 + usize::from(phy[0] & HeCapabilities::WIDTH_160_5G != 0);
+    HeCapabilities {
+        mac: [0; 6],
+        phy,
+        mcs_maps: vec![(map, map); pairs],
+        ppe: Vec::new(),
+    }
+}
+
+/// The capability elements of a station with `caps` in `band` (association requests, probe
+/// requests): HT, then VHT (5 GHz), then HE, each only if the standard has it.
+pub fn capability_elements(caps: &PhyCaps, band: Band) -> Vec<Element> {
+    let mut out = Vec::new();
+    if caps.standard >= Standard::Ht {
+        out.push(ht_capabilities(caps).to_element());
+    }
+    if caps.standard >= Standard::Vht && band == Band::Ghz5 {
+        out.push(vht_capabilities(caps).to_element());
+    }
+    if caps.standard >= Standard::He {
+        out.push(he_capabilities(caps, band).to_element());
+    }
+    out
+}
+
+/// The elements of a BSS with `caps` on primary channel `primary` (beacons, probe and
+/// association responses), in the order of IEEE 802.11-2020 Table 9-32: HT Capabilities, HT
+/// Operation, VHT Capabilities, VHT Operation, HE Capabilities, HE Operation. Empty for a
+/// legacy BSS.
+pub fn bss_elements(caps: &PhyCaps, primary: Channel) -> Vec<Element> {
+    let band = primary.band();
+    let mut out = Vec::new();
+    if caps.standard < Standard::Ht {
+        return out;
+    }
+    let chans = occupied(primary, caps.width.min(Width::Mhz40)).unwrap_or_default();
+    let secondary = chans.get(1).map(Channel::number);
+    let mut info = [0u8; 5];
+    if let Some(s) = secondary {
+        info[0] = if s > primary.number() { 1 } else { 3 } | 0x04;
+    }
+    out.push(ht_capabilities(caps).to_element());
+    out.push(
+        HtOperation {
+            primary_channel: primary.number(),
+            info,
+            basic_mcs: [0; 16],
+        }
+        .to_element(),
+    );
+    if caps.standard >= Standard::Vht && band == Band::Ghz5 {
+        out.push(vht_capabilities(caps).to_element());
+        let (channel_width, ccfs0, ccfs1) = match caps.width {
+            Width::Mhz80 => (1, center_channel(primary, Width::Mhz80).unwrap_or(0), 0),
+            Width::Mhz160 => (
+                1,
+                center_channel(primary, Width::Mhz80).unwrap_or(0),
+                center_channel(primary, Width::Mhz160).unwrap_or(0),
+            ),
+            _ => (0, 0, 0),
+        };
+        out.push(
+            VhtOperation {
+                channel_width,
+                ccfs0,
+                ccfs1,
+                basic_mcs: mcs_map(1, 0),
+            }
+            .to_element(),
+        );
+    }
+    if caps.standard >= Standard::He {
+        out.push(he_capabilities(caps, band).to_element());
+        out.push(
+            HeOperation {
+                params: HE_OP_PARAMS,
+                bss_color: 1,
+                basic_mcs: mcs_map(1, 0),
+                ..HeOperation::default()
+            }
+            .to_element(),
+        );
+    }
+    out
+}
+
+/// The capabilities a BSS on `primary` advertises in `elements`: the newest standard whose
+/// elements are present and parse, the width its operation elements set (HT Operation for 40
+/// MHz, VHT Operation for 80 and 160 MHz), the streams of its MCS set. Legacy without any.
+pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
+    let mut ht_caps = None;
+    let mut ht_op = None;
+    let mut vht_caps = None;
+    let mut vht_op = None;
+    let mut he_caps = None;
+    let mut he_op = false;
+    for e in elements {
+        match e {
+            Element::HtCapabilities(b) => ht_caps = HtCapabilities::parse(b).ok(),
+            Element::HtOperation(b) => ht_op = HtOperation::parse(b).ok(),
+            Element::VhtCapabilities(b) => vht_caps = VhtCapabilities::parse(b).ok(),
+            Element::Other {
+                id: ElementId::VhtOperation,
+                data,
+            } => vht_op = VhtOperation::parse(data).ok(),
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_CAPABILITIES => {
+                he_caps = HeCapabilities::parse(data).ok();
+            }
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
+                he_op = HeOperation::parse(data).is_ok();
+            }
+            _ => {}
+        }
+    }
+    let Some(ht) = ht_caps else {
+        return PhyCaps::LEGACY;
+    };
+    let (standard, nss) = match (&he_caps, &vht_caps) {
+        (Some(he), _) if he_op => (Standard::He, he.streams()),
+        (_, Some(vht)) if vht_op.is_some() => (
+            Standard::Vht,
+            crate::wire::phy_ie::mcs_map_streams(vht.rx_mcs_map),
+        ),
+        _ => (Standard::Ht, ht.streams()),
+    };
+    let mut width = if ht_op.is_some_and(|o| o.is_40_mhz()) {
+        Width::Mhz40
+    } else {
+        Width::Mhz20
+    };
+    if let Some(op) = vht_op.filter(|_| standard >= Standard::Vht) {
+        width = match op.width_mhz() {
+            160 => Width::Mhz160,
+            80 => Width::Mhz80,
+            _ => width,
+        };
+    }
+    let caps = PhyCaps {
+        standard,
+        width,
+        nss: nss.clamp(1, 4),
+    };
+    // What cannot be on this channel is narrowed to what can.
+    caps.common(&PhyCaps::STATION_DEFAULT_MAX, primary)
+}
+
+impl PhyCaps {
+    /// Everything the simulation models: HE, 160 MHz, 4 streams (the neutral element of
+    /// [`PhyCaps::common`]).
+    pub const STATION_DEFAULT_MAX: Self = Self {
+        standard: Standard::He,
+        width: Width::Mhz160,
+        nss: 4,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch(n: u8) -> Channel {
+        Channel::new(n).unwrap()
+    }
+
+    #[test]
+    fn bss_elements_read_back_as_the_same_capabilities() {
+        for (standard, width, nss, channel) in [
+            (Standard::Ht, Width::Mhz20, 1, 6),
+            (Standard::Ht, Width::Mhz40, 2, 1),
+            (Standard::Ht, Width::Mhz40, 3, 11),
+            (Standard::Vht, Width::Mhz80, 2, 36),
+            (Standard::Vht, Width::Mhz160, 4, 100),
+            (Standard::Vht, Width::Mhz40, 2, 157),
+            (Standard::He, Width::Mhz80, 2, 149),
+            (Standard::He, Width::Mhz160, 2, 36),
+            (Standard::He, Width::Mhz40, 2, 1),
+            (Standard::He, Width::Mhz20, 1, 165),
+        ] {
+            let caps = PhyCaps {
+                standard,
+                width,
+                nss,
+            };
+            let list = ElementList(bss_elements(&caps, ch(channel)));
+            let mut bytes = Vec::new();
+            list.emit(&mut bytes);
+            let parsed = ElementList::parse(&bytes).unwrap();
+            assert_eq!(parsed, list);
+            assert_eq!(caps_of(&parsed, ch(channel)), caps, "{caps:?} on {channel}");
+        }
+        assert!(bss_elements(&PhyCaps::LEGACY, ch(1)).is_empty());
+        assert_eq!(caps_of(&ElementList::new(), ch(1)), PhyCaps::LEGACY);
+    }
+
+    #[test]
+    fn station_elements_follow_the_band() {
+        let sta = PhyCaps::STATION_DEFAULT;
+        let ids = |b| -> Vec<ElementId> {
+            capability_elements(&sta, b)
+                .iter()
+                .map(Element::id)
+                .collect()
+        };
+        assert_eq!(
+            ids(Band::Ghz5),
+            [
+                ElementId::HtCapabilities,
+                ElementId::VhtCapabilities,
+                ElementId::Extension
+            ]
+        );
+        assert_eq!(
+            ids(Band::Ghz2_4),
+            [ElementId::HtCapabilities, ElementId::Extension]
+        );
+    }
+}

@@ -1,0 +1,645 @@
+//! A-MPDU with Block Ack on HT/VHT/HE links (IEEE 802.11-2020 10.12 A-MPDU, 10.25.6 Block
+//! Ack with immediate policy and receiver reordering).
+//!
+//! Model: the medium plays each radio's lower MAC. The first data frame of an HT-or-newer link
+//! without a Block Ack agreement is preceded by an ADDBA Request; the recipient's side answers
+//! with an ADDBA Response (accepted, window 64); once that is acknowledged the agreement holds
+//! (these frames are the medium's own: nodes never see them). A DELBA on the air ends it. When
+//! the head of a radio's queue is a unicast data frame on a link with an agreement, the radio
+//! sends one PPDU
+//! holding the oldest unreported data frames to that receiver, in queue order, up to 64
+//! MPDUs, the format's maximum A-MPDU length (65 535 octets HT, 1 048 575 VHT/HE, Table 9-163
+//! and 9-270 with the largest exponent) and 4 ms of airtime (the limit Linux drivers use;
+//! aPPDUMaxTime is 5.484 ms). Each MPDU takes a 4-octet delimiter and padding to 4 octets
+//! (Figure 9-1015). Every receiver decodes each MPDU on its own (the error model at its length);
+//! the addressee answers with a 32-octet compressed Block Ack at the control response rate.
+//! An MPDU is acknowledged when the addressee decoded it and the sender heard the Block Ack;
+//! the others go again in a later A-MPDU until the retry limit. The addressee gets the MPDUs in
+//! queue order: one received behind a missing one is held until the missing one arrives or is
+//! given up (reordering), and a retransmission of one it already has is not handed over again.
+
+use core::time::Duration;
+
+use bytes::Bytes;
+
+use super::frames::{ack_receiver, receiver, with_retry};
+use super::phy::FCS_LEN;
+use super::stats::LossCause;
+use super::{index, AckState, AmpduRx, Medium, Transmission, TxState};
+use crate::addr::MacAddr;
+use crate::channel::Channel;
+use crate::phy::{McsRate, Standard, TxVector};
+use crate::radio::{Node, NodeId, RxMeta, TxStatus};
+use crate::time::Instant;
+use crate::wire::block_ack::{BaParams, BlockAckAction};
+use crate::wire::{FrameType, FrameView, MgmtBody, MgmtFrame, MgmtSubtype};
+
+/// A Block Ack agreement of a link (originator, recipient).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Agreement {
+    /// The ADDBA Request is out; frames go one by one meanwhile.
+    Requested,
+    /// The recipient accepted: A-MPDUs.
+    Active,
+}
+
+/// The longest A-MPDU airtime the medium builds.
+pub(super) const MAX_AMPDU_AIRTIME: Duration = Duration::from_micros(4000);
+/// The Block Ack window: the most MPDUs in one A-MPDU.
+pub(super) const BA_WINDOW: usize = 64;
+/// A compressed Block Ack: frame control, duration, RA, TA, BA control, starting sequence
+/// control, 8-octet bitmap, FCS (9.3.1.8).
+pub(super) const BLOCK_ACK_LEN: usize = 32;
+/// The MPDU delimiter before each MPDU of an A-MPDU.
+const DELIMITER_LEN: usize = 4;
+
+/// The MPDUs of one A-MPDU on the air.
+#[derive(Debug)]
+pub(super) struct Aggregate {
+    /// Their receiver address.
+    pub(super) ra: MacAddr,
+    /// The node that answers to it.
+    pub(super) to: NodeId,
+    /// In queue order.
+    pub(super) mpdus: Vec<Mpdu>,
+}
+
+/// One MPDU of an A-MPDU.
+#[derive(Debug)]
+pub(super) struct Mpdu {
+    /// Its queue entry.
+    pub(super) id: u64,
+    /// As the node handed it over.
+    pub(super) original: Bytes,
+    /// As sent (Retry bit on retransmissions).
+    pub(super) on_air: Bytes,
+    /// Whether the addressee decoded it.
+    pub(super) received: bool,
+}
+
+/// Whether `frame` can go in an A-MPDU: an individually addressed data frame that is
+/// acknowledged.
+fn aggregatable(frame: &[u8]) -> bool {
+    FrameView::new_checked(frame)
+        .is_ok_and(|v| matches!(v.frame_control().frame_type, FrameType::Data(_)))
+        && ack_receiver(frame).is_some()
+}
+
+/// The PSDU length of an A-MPDU of MPDUs of `lens` octets (FCS included): each behind its
+/// delimiter, all but the last padded to a multiple of 4 octets.
+fn psdu_len(lens: &[usize]) -> usize {
+    let n = lens.len();
+    lens.iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let sub = DELIMITER_LEN + l;
+            if i + 1 < n {
+                sub.next_multiple_of(4)
+            } else {
+                sub
+            }
+        })
+        .sum()
+}
+
+/// The longest A-MPDU of the format, octets.
+const fn max_ampdu_len(rate: &McsRate) -> usize {
+    match rate.standard {
+        Standard::Ht | Standard::Legacy => 65_535,
+        Standard::Vht | Standard::He => 1_048_575,
+    }
+}
+
+impl<N: Node> Medium<N> {
+    /// Puts an A-MPDU from `id` on the air on `channel` at `rate`, if its head frame is a data
+    /// frame on the HT/VHT/HE link to `link`; `None` leaves the head to the single-frame path.
+    pub(super) fn transmit_ampdu(
+        &mut self,
+        channel: Channel,
+        id: NodeId,
+        rate: McsRate,
+        link: Option<NodeId>,
+        secondaries: &[Channel],
+    ) -> Option<Transmission> {
+        let to = link?;
+        let now = self.now;
+        let band = channel.band();
+        let radio = self.radios.get(index(id))?;
+        let head = radio.queue.front()?;
+        if !aggregatable(&head.frame) {
+            return None;
+        }
+        let ra = receiver(&head.frame)?;
+        // A frame tried twice already goes at the controller's more reliable rate.
+        let rate = match self.links.get(&(id, to)) {
+            Some((_, rc)) if head.attempts >= 2 => {
+                let r = rc.retry_rate(rate, head.attempts.saturating_add(1));
+                if r.width == rate.width {
+                    r
+                } else {
+                    rate
+                }
+            }
+            _ => rate,
+        };
+        let mut lens = Vec::new();
+        let mut mpdus = Vec::new();
+        for q in &radio.queue {
+            if q.reported || receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
+                continue;
+            }
+            if mpdus.len() == BA_WINDOW {
+                break;
+            }
+            lens.push(q.frame.len() + FCS_LEN);
+            let len = psdu_len(&lens);
+            if !mpdus.is_empty()
+                && (len > max_ampdu_len(&rate) || rate.airtime(len, band) > MAX_AMPDU_AIRTIME)
+            {
+                lens.pop();
+                break;
+            }
+            mpdus.push(Mpdu {
+                id: q.id,
+                original: q.frame.clone(),
+                on_air: if q.attempts > 0 {
+                    with_retry(&q.frame)
+                } else {
+                    q.frame.clone()
+                },
+                received: false,
+            });
+        }
+        let first = mpdus.first()?;
+        let (original, on_air) = (first.original.clone(), first.on_air.clone());
+        let radio = self.radios.get_mut(index(id))?;
+        let mut retries = 0;
+        for q in radio.queue.iter_mut() {
+            if mpdus.iter().any(|m| m.id == q.id) {
+                q.attempts = q.attempts.saturating_add(1);
+                retries += u64::from(q.attempts > 1);
+            }
+        }
+        radio.tx = TxState::OnAir;
+        // Single-frame attempts count only for the single-frame path.
+        radio.attempts = 0;
+        let placement = radio.placement;
+        let vector = TxVector::Mcs(rate);
+        let end = now + rate.airtime(psdu_len(&lens), band);
+        self.stats.transmissions += mpdus.len() as u64;
+        self.stats.retries += retries;
+        for m in &mpdus {
+            self.record(
+                now,
+                channel,
+                vector,
+                &m.on_air,
+                placement.position,
+                placement.tx_power_dbm,
+            );
+        }
+        Some(Transmission {
+            sender: id,
+            original,
+            on_air,
+            rate: vector,
+            link,
+            secondaries: secondaries.to_vec(),
+            ampdu: Some(Aggregate { ra, to, mpdus }),
+            internal: false,
+            end,
+            delivered: false,
+            ack: AckState::Pending,
+        })
+    }
+
+    /// A-MPDU `i` of `channel`'s airing ends: every node tuned in decodes its MPDUs one by one;
+    /// the addressee answers with a Block Ack if it decoded any and gets them in order.
+    pub(super) fn deliver_ampdu(&mut self, channel: Channel, i: usize) {
+        let now = self.now;
+        let band = channel.band();
+        let timing = self.timing(channel);
+        let Some(air) = self.channels.get(&channel).and_then(|s| s.air.as_ref()) else {
+            return;
+        };
+        let Some(tx) = air.txs.get(i) else {
+            return;
+        };
+        let Some(agg) = &tx.ampdu else {
+            return;
+        };
+        let start = air.start;
+        let sender = tx.sender;
+        let rate = tx.rate;
+        let frames: Vec<(u64, Bytes)> =
+            agg.mpdus.iter().map(|m| (m.id, m.on_air.clone())).collect();
+        let (ra, to) = (agg.ra, agg.to);
+        let others: Vec<NodeId> = air
+            .txs
+            .iter()
+            .map(|t| t.sender)
+            .filter(|&s| s != sender)
+            .collect();
+        let Some(from) = self.radios.get(index(sender)).map(|r| r.placement) else {
+            return;
+        };
+        let addressee = self.owners.get(&ra).copied().filter(|&o| o == to);
+        let members: Vec<NodeId> = self
+            .channels
+            .get(&channel)
+            .map(|s| s.members.iter().copied().collect())
+            .unwrap_or_default();
+
+        let mut received = Vec::new();
+        let mut addressee_meta = None;
+        let mut heard: Vec<(NodeId, Bytes, RxMeta)> = Vec::new();
+        for id in members {
+            if id == sender {
+                continue;
+            }
+            let Some(radio) = self.radios.get(index(id)) else {
+                continue;
+            };
+            if radio.tuned_since > start {
+                self.stats.lost.bump(LossCause::WrongChannel);
+                continue;
+            }
+            let signal = self.signal(&from, radio.placement.position, band);
+            if let Err(cause) = self.preamble(signal, id, &others, band) {
+                for _ in &frames {
+                    self.stats.lost.bump(cause);
+                }
+                continue;
+            }
+            let meta = RxMeta {
+                channel,
+                signal_dbm: super::engine::to_i8_dbm(signal),
+                rate_kbps: rate.kbps(),
+            };
+            for (qid, frame) in &frames {
+                match self.decode(signal, &rate, frame.len() + FCS_LEN) {
+                    Ok(()) if Some(id) == addressee => received.push(*qid),
+                    Ok(()) => heard.push((id, frame.clone(), meta)),
+                    Err(cause) => self.stats.lost.bump(cause),
+                }
+            }
+            if Some(id) == addressee {
+                addressee_meta = Some(meta);
+            }
+        }
+
+        // The Block Ack, SIFS after the A-MPDU, if the addressee decoded anything.
+        let ack_rate = rate.control_response_rate();
+        let mut tx_done = now + timing.ack_timeout(ack_rate);
+        let mut ack = AckState::Missing;
+        if let (Some(owner), false) = (addressee, received.is_empty()) {
+            let ack_start = now + timing.sifs;
+            tx_done = ack_start + ack_rate.airtime(BLOCK_ACK_LEN, band);
+            ack = AckState::Sent {
+                by: owner,
+                rate: ack_rate,
+            };
+            self.stats.acks_sent += 1;
+            if let Some(acker) = self.radios.get(index(owner)).map(|r| r.placement) {
+                // To the originator (the data's transmitter), from the recipient.
+                let originator = frames.first().and_then(|(_, f)| ack_receiver(f));
+                let ba = Bytes::from(block_ack_frame(originator.unwrap_or(MacAddr::ZERO), ra));
+                self.record(
+                    ack_start,
+                    channel,
+                    TxVector::Legacy(ack_rate),
+                    &ba,
+                    acker.position,
+                    acker.tx_power_dbm,
+                );
+            }
+        }
+        if let Some(air) = self.channels.get_mut(&channel).and_then(|s| s.air.as_mut()) {
+            air.done = air.done.max(tx_done);
+            if let Some(tx) = air.txs.get_mut(i) {
+                tx.delivered = true;
+                tx.ack = ack;
+                if let Some(agg) = tx.ampdu.as_mut() {
+                    for m in &mut agg.mpdus {
+                        m.received = received.contains(&m.id);
+                    }
+                }
+            }
+        }
+
+        for (id, frame, meta) in heard {
+            self.stats.delivered += 1;
+            if let Some(radio) = self.radios.get_mut(index(id)) {
+                radio.node.handle_rx(now, &frame, meta);
+            }
+            self.service(id, false);
+        }
+        if let (Some(to), Some(meta)) = (addressee, addressee_meta) {
+            self.release(sender, to, ra, now, meta, &received);
+        }
+    }
+
+    /// Hands the addressee `to` the frames of `sender`'s queue to `ra` it can have in order:
+    /// those just `received` and those held, up to the first one it still misses; a received one
+    /// behind that is held. Frames whose status went out already leave the queue once handed.
+    fn release(
+        &mut self,
+        sender: NodeId,
+        to: NodeId,
+        ra: MacAddr,
+        now: Instant,
+        meta: RxMeta,
+        received: &[u64],
+    ) {
+        let Some(radio) = self.radios.get_mut(index(sender)) else {
+            return;
+        };
+        let mut out: Vec<(Bytes, RxMeta)> = Vec::new();
+        let mut blocked = false;
+        for q in radio.queue.iter_mut() {
+            if receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
+                continue;
+            }
+            let fresh = received.contains(&q.id);
+            match q.rx {
+                // A retransmission of a frame the receiver has: not handed over again.
+                AmpduRx::Delivered => {}
+                AmpduRx::Held(m) if !blocked => {
+                    out.push((q.frame.clone(), m));
+                    q.rx = AmpduRx::Delivered;
+                }
+                AmpduRx::Held(_) => {}
+                AmpduRx::NotYet if fresh && blocked => q.rx = AmpduRx::Held(meta),
+                AmpduRx::NotYet if fresh => {
+                    out.push((q.frame.clone(), meta));
+                    q.rx = AmpduRx::Delivered;
+                }
+                AmpduRx::NotYet => blocked = true,
+            }
+        }
+        radio
+            .queue
+            .retain(|q| !(q.reported && q.rx == AmpduRx::Delivered));
+        if out.is_empty() {
+            return;
+        }
+        for (frame, meta) in out {
+            self.stats.delivered += 1;
+            if let Some(radio) = self.radios.get_mut(index(to)) {
+                radio.node.handle_rx(now, &frame, meta);
+            }
+        }
+        self.service(to, false);
+    }
+
+    /// The busy period of an A-MPDU is over: each MPDU the Block Ack covers is acknowledged,
+    /// the others stay queued for the next A-MPDU until the retry limit; the link's rate
+    /// controller learns each MPDU's outcome.
+    pub(super) fn done_ampdu(&mut self, channel: Channel, tx: Transmission) {
+        let now = self.now;
+        let band = channel.band();
+        let sender = tx.sender;
+        let Some(agg) = tx.ampdu else {
+            return;
+        };
+        let ba_heard = match tx.ack {
+            AckState::Sent { by, rate } => {
+                let heard = self.ack_heard(by, sender, channel, tx.end, rate, band);
+                if !heard {
+                    self.stats.acks_lost += 1;
+                }
+                heard
+            }
+            _ => false,
+        };
+        if let (Some(to), TxVector::Mcs(rate)) = (tx.link, tx.rate) {
+            if let Some((_, rc)) = self.links.get_mut(&(sender, to)) {
+                for m in &agg.mpdus {
+                    rc.report(rate, ba_heard && m.received);
+                }
+            }
+        }
+        let retry_limit = self.config.retry_limit;
+        let (cw_min, cw_max) = (self.config.cw_min, self.config.cw_max);
+        let Some(radio) = self.radios.get_mut(index(sender)) else {
+            return;
+        };
+        let mut statuses = Vec::new();
+        let mut dropped = false;
+        for m in &agg.mpdus {
+            let Some(q) = radio.queue.iter_mut().find(|q| q.id == m.id) else {
+                continue;
+            };
+            if ba_heard && m.received {
+                q.reported = true;
+                statuses.push((
+                    m.original.clone(),
+                    TxStatus::Acked {
+                        retries: q.attempts.saturating_sub(1),
+                    },
+                ));
+            } else if q.attempts >= retry_limit {
+                q.reported = true;
+                // Given up: the receiver will not wait for it.
+                q.rx = AmpduRx::Delivered;
+                dropped = true;
+                statuses.push((m.original.clone(), TxStatus::NotAcked));
+            }
+        }
+        radio.cw = if ba_heard {
+            cw_min
+        } else {
+            cw_max.min(radio.cw.saturating_mul(2).saturating_add(1))
+        };
+        radio
+            .queue
+            .retain(|q| !(q.reported && q.rx == AmpduRx::Delivered));
+        radio.tx = TxState::Idle;
+        radio.chosen = None;
+        for (frame, status) in &statuses {
+            match status {
+                TxStatus::Acked { .. } => self.stats.acked += 1,
+                _ => self.stats.not_acked += 1,
+            }
+            if let Some(radio) = self.radios.get_mut(index(sender)) {
+                radio.node.handle_tx_status(now, frame, *status);
+            }
+        }
+        if dropped {
+            // Frames held behind a given-up one may go to the receiver now.
+            let meta = RxMeta {
+                channel,
+                signal_dbm: 0,
+                rate_kbps: tx.rate.kbps(),
+            };
+            self.release(sender, agg.to, agg.ra, now, meta, &[]);
+        }
+        self.service(sender, false);
+    }
+}
+
+/// A compressed Block Ack control frame to `ra` from `ta` (without FCS): frame control
+/// (control, subtype 9), duration 0, RA, TA, BA control (compressed bitmap), starting sequence
+/// control 0, an 8-octet bitmap of every frame received (9.3.1.8.2).
+fn block_ack_frame(ra: MacAddr, ta: MacAddr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BLOCK_ACK_LEN - 4);
+    out.extend_from_slice(&[0x94, 0x00, 0x00, 0x00]);
+    out.extend_from_slice(&ra.0);
+    out.extend_from_slice(&ta.0);
+    out.extend_from_slice(&0x0004u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&[0xff; 8]);
+    out
+}
+
+/// The Block Ack action of a management frame, if it is one.
+fn block_ack_action(frame: &[u8]) -> Option<BlockAckAction> {
+    let view = FrameView::new_checked(frame).ok()?;
+    if view.frame_control().frame_type != FrameType::Management(MgmtSubtype::Action) {
+        return None;
+    }
+    BlockAckAction::parse(frame.get(MGMT_HEADER_LEN..)?).ok()
+}
+
+/// The length of a management frame's header (no HT Control).
+const MGMT_HEADER_LEN: usize = 24;
+
+/// An Action frame from `sa` to `da` in BSS `bssid` carrying `action`.
+fn action_frame(da: MacAddr, sa: MacAddr, bssid: MacAddr, action: &BlockAckAction) -> Bytes {
+    let frame = MgmtFrame::new(
+        da,
+        sa,
+        bssid,
+        MgmtBody::Other {
+            subtype: MgmtSubtype::Action,
+            body: action.to_vec(),
+        },
+    );
+    let mut out = Vec::new();
+    frame.emit(&mut out);
+    Bytes::from(out)
+}
+
+/// The BSSID of a frame by its DS bits (IEEE 802.11-2020 Table 9-30); `None` for 4-address
+/// frames.
+fn bssid_of(view: &FrameView<&[u8]>) -> Option<MacAddr> {
+    let f = view.frame_control().flags;
+    match (f.to_ds(), f.from_ds()) {
+        (false, false) => view.addr3(),
+        (false, true) => view.addr2(),
+        (true, false) => Some(view.addr1()),
+        (true, true) => None,
+    }
+}
+
+impl<N: Node> Medium<N> {
+    /// Puts an ADDBA Request from `id` to `to` ahead of `id`'s head frame if that is a data
+    /// frame that could be aggregated and is not being retried (the lower MAC's own frame, at
+    /// the legacy rate); true if it did.
+    pub(super) fn request_agreement(&mut self, id: NodeId, to: NodeId) -> bool {
+        let Some(radio) = self.radios.get_mut(index(id)) else {
+            return false;
+        };
+        if radio.attempts > 0 {
+            return false;
+        }
+        let Some(head) = radio.queue.front() else {
+            return false;
+        };
+        if head.internal || !aggregatable(&head.frame) {
+            return false;
+        }
+        let Ok(view) = FrameView::new_checked(&head.frame[..]) else {
+            return false;
+        };
+        let (ra, Some(ta)) = (view.addr1(), view.addr2()) else {
+            return false;
+        };
+        let bssid = bssid_of(&view).unwrap_or(ra);
+        let token = (radio.next_queued & 0xff) as u8;
+        let req = BlockAckAction::AddbaRequest {
+            dialog_token: token,
+            params: BaParams::immediate(0, BA_WINDOW as u16),
+            timeout_tu: 0,
+            start_seq: 0,
+        };
+        let qid = radio.next_queued;
+        radio.next_queued += 1;
+        let mut q = super::Queued::new(qid, action_frame(ra, ta, bssid, &req));
+        q.internal = true;
+        radio.queue.push_front(q);
+        self.agreements.insert((id, to), Agreement::Requested);
+        true
+    }
+
+    /// A Block Ack action frame from `sender` decoded by its addressee `owner`: an ADDBA
+    /// Request of the lower MAC is answered (accepted, window 64) ahead of `owner`'s queue; a
+    /// DELBA from anyone ends the agreements between the two.
+    pub(super) fn on_block_ack_action(
+        &mut self,
+        sender: NodeId,
+        owner: NodeId,
+        frame: &[u8],
+        internal: bool,
+    ) {
+        match block_ack_action(frame) {
+            Some(BlockAckAction::AddbaRequest {
+                dialog_token,
+                params,
+                timeout_tu,
+                ..
+            }) if internal => {
+                let Ok(view) = FrameView::new_checked(frame) else {
+                    return;
+                };
+                let (ra, Some(ta), Some(bssid)) = (view.addr1(), view.addr2(), bssid_of(&view))
+                else {
+                    return;
+                };
+                let resp = BlockAckAction::AddbaResponse {
+                    dialog_token,
+                    status: 0,
+                    params: BaParams::immediate(
+                        params.tid(),
+                        params.buffer_size().clamp(1, BA_WINDOW as u16),
+                    ),
+                    timeout_tu,
+                };
+                let Some(radio) = self.radios.get_mut(index(owner)) else {
+                    return;
+                };
+                let qid = radio.next_queued;
+                radio.next_queued += 1;
+                let mut q = super::Queued::new(qid, action_frame(ta, ra, bssid, &resp));
+                q.internal = true;
+                // Behind the head, which may be on the air or counting down.
+                let at = radio.queue.len().min(1);
+                radio.queue.insert(at, q);
+                self.dirty.insert(owner);
+            }
+            Some(BlockAckAction::Delba { .. }) => {
+                self.agreements.remove(&(sender, owner));
+                self.agreements.remove(&(owner, sender));
+            }
+            _ => {}
+        }
+    }
+
+    /// The final status of the lower MAC's own frame from `sender`: an acknowledged ADDBA
+    /// Response makes the agreement of its receiver towards `sender` active; an ADDBA Request
+    /// nobody acknowledged is forgotten, to be asked again.
+    pub(super) fn on_internal_status(&mut self, sender: NodeId, frame: &Bytes, status: TxStatus) {
+        let Some(to) = receiver(frame).and_then(|a| self.owners.get(&a).copied()) else {
+            return;
+        };
+        match (block_ack_action(frame), status) {
+            (Some(BlockAckAction::AddbaResponse { status: 0, .. }), TxStatus::Acked { .. }) => {
+                self.agreements.insert((to, sender), Agreement::Active);
+            }
+            (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
+                self.agreements.remove(&(sender, to));
+            }
+            _ => {}
+        }
+    }
+}

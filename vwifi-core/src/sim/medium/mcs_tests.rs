@@ -1,0 +1,273 @@
+//! HT/VHT/HE links on the medium: rates per link, rate control, wide channels.
+
+use core::time::Duration;
+
+use super::*;
+use crate::phy::{GuardInterval, McsRate, PhyCaps, Standard, Width};
+use crate::sim::pcap::PcapFile;
+use crate::sim::TxStatus;
+use crate::testing::frames::{self, mac};
+use crate::testing::{Bound, ScriptedNode, World};
+
+fn ch(n: u8) -> Channel {
+    Channel::new(n).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const AX_80_2X2: PhyCaps = PhyCaps {
+    standard: Standard::He,
+    width: Width::Mhz80,
+    nss: 2,
+};
+
+fn station(world: &mut World, n: u8, channel: Channel, x: f64, caps: PhyCaps) -> NodeId {
+    let id = world.add_node(ScriptedNode::new(channel), Placement::at(x, 0.0));
+    let m = world.medium_mut();
+    m.set_addresses(id, vec![mac(n)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    m.set_phy_caps(id, caps).unwrap_or_else(|e| panic!("{e}"));
+    id
+}
+
+fn send_data(world: &mut World, from: NodeId, ra: u8, ta: u8, count: u16) {
+    let node = world.node_mut::<ScriptedNode>(from);
+    for seq in 0..count {
+        node.send(frames::data(mac(ra), mac(ta), seq, 1500));
+    }
+}
+
+fn run_idle(world: &mut World) {
+    let r = world.drive_bounded(Bound::time(Duration::from_secs(600)), |_| false);
+    assert!(
+        matches!(r, Err(crate::testing::DriveError::Idle { .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_he_link_climbs_to_the_top_rate_near_the_ap() {
+    let mut world = World::new(5);
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let b = station(&mut world, 2, ch(36), 3.0, PhyCaps::STATION_DEFAULT);
+    send_data(&mut world, a, 2, 1, 3000);
+    run_idle(&mut world);
+    let got = world.node::<ScriptedNode>(b).received();
+    assert_eq!(got.len(), 3000);
+    // In order, each once (Block Ack reordering).
+    let seqs: Vec<u16> = got
+        .iter()
+        .filter_map(|r| {
+            crate::wire::FrameView::new_checked(&r.frame[..])
+                .ok()?
+                .sequence()
+        })
+        .map(|s| s.sequence)
+        .collect();
+    assert_eq!(seqs, (0..3000).map(|s| s % 4096).collect::<Vec<u16>>());
+    let top = McsRate::new(Standard::He, 11, 2, Width::Mhz80, GuardInterval::Normal800).unwrap();
+    assert_eq!(world.medium().link_rate(a, b), Some(top));
+    assert_eq!(got.last().map(|r| r.meta.rate_kbps), Some(top.kbps()));
+    assert_eq!(world.medium().link_rate(b, a), None);
+    // The same frames over a legacy link take far longer in simulated time.
+    let he_done = world.now();
+    let mut legacy = World::new(5);
+    let a = station(&mut legacy, 1, ch(36), 0.0, PhyCaps::LEGACY);
+    let _ = station(&mut legacy, 2, ch(36), 3.0, PhyCaps::LEGACY);
+    send_data(&mut legacy, a, 2, 1, 3000);
+    run_idle(&mut legacy);
+    let ratio = legacy.now().as_micros() as f64 / he_done.as_micros() as f64;
+    assert!(ratio > 8.0, "legacy {:?} vs HE {he_done:?}", legacy.now());
+}
+
+#[test]
+fn a_legacy_peer_keeps_the_legacy_rate() {
+    let mut world = World::new(5);
+    let a = station(&mut world, 1, ch(36), 0.0, PhyCaps::STATION_DEFAULT);
+    let b = station(&mut world, 2, ch(36), 3.0, PhyCaps::LEGACY);
+    send_data(&mut world, a, 2, 1, 20);
+    run_idle(&mut world);
+    let got = world.node::<ScriptedNode>(b).received();
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|r| r.meta.rate_kbps == 54_000));
+    assert_eq!(world.medium().link_rate(a, b), None);
+}
+
+#[test]
+fn rates_fall_with_distance() {
+    let mut rates = Vec::new();
+    for x in [3.0, 25.0, 60.0] {
+        let mut world = World::new(9);
+        let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+        let b = station(&mut world, 2, ch(36), x, AX_80_2X2);
+        send_data(&mut world, a, 2, 1, 600);
+        run_idle(&mut world);
+        let rate = world.medium().link_rate(a, b).unwrap();
+        rates.push(rate.kbps());
+    }
+    assert!(rates[0] > rates[1] && rates[1] > rates[2], "{rates:?}");
+}
+
+#[test]
+fn a_wide_ppdu_occupies_its_secondary_channels() {
+    // An 80 MHz BSS on primary 36 and a legacy pair on channel 40, one of its secondaries.
+    let mut world = World::new(11);
+    world.medium_mut().enable_capture(None);
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let _b = station(&mut world, 2, ch(36), 3.0, AX_80_2X2);
+    let c = station(&mut world, 3, ch(40), 0.0, PhyCaps::LEGACY);
+    let d = station(&mut world, 4, ch(40), 3.0, PhyCaps::LEGACY);
+    send_data(&mut world, a, 2, 1, 300);
+    send_data(&mut world, c, 4, 3, 100);
+    run_idle(&mut world);
+    assert_eq!(world.node::<ScriptedNode>(d).received().len(), 100);
+    let pcap = world.medium_mut().take_capture().unwrap();
+    let file = PcapFile::parse(&pcap).unwrap();
+    let mut wide = Vec::new();
+    let mut narrow = Vec::new();
+    for rec in &file.records {
+        let (rt, frame) = rec.radiotap().unwrap();
+        let len = frame.len() + FCS_LEN;
+        if let Some(he) = rt.he {
+            let word = |i: usize| u16::from_le_bytes([he[2 * i], he[2 * i + 1]]);
+            let width =
+                [Width::Mhz20, Width::Mhz40, Width::Mhz80, Width::Mhz160][usize::from(word(4) & 3)];
+            let mcs = (word(2) >> 8) as u8;
+            let nss = word(5) as u8;
+            let r = McsRate::new(Standard::He, mcs, nss, width, GuardInterval::Normal800).unwrap();
+            if width > Width::Mhz20 {
+                wide.push((rec.at, rec.at + r.airtime(len, Band::Ghz5)));
+            }
+        } else if rt.frequency_mhz == Some(5200) {
+            let rate = PhyRate::ALL
+                .into_iter()
+                .find(|r| Some(r.radiotap_units()) == rt.rate_500kbps)
+                .unwrap();
+            narrow.push((rec.at, rec.at + rate.airtime(len, Band::Ghz5)));
+        }
+    }
+    assert!(wide.len() > 100, "{}", wide.len());
+    assert!(narrow.len() >= 200);
+    for (ws, we) in &wide {
+        for (ns, ne) in &narrow {
+            assert!(
+                ne <= ws || ns >= we,
+                "channel 40 sent during an 80 MHz PPDU: {ns:?}..{ne:?} in {ws:?}..{we:?}"
+            );
+        }
+    }
+    // The wide BSS's airtime counts on its secondaries too.
+    let m = world.medium();
+    assert!(m.stats().airtime(ch(44)) > Duration::ZERO);
+    assert!(m.stats().airtime(ch(48)) > Duration::ZERO);
+    let _ = c;
+}
+
+#[test]
+fn a_lossy_ampdu_link_delivers_in_order_once_and_reports_every_frame() {
+    let mut world = World::with_config(
+        13,
+        MediumConfig {
+            extra_loss: 0.2,
+            ..MediumConfig::default()
+        },
+    )
+    .unwrap();
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let b = station(&mut world, 2, ch(36), 3.0, AX_80_2X2);
+    send_data(&mut world, a, 2, 1, 1000);
+    run_idle(&mut world);
+    let sent = world.node::<ScriptedNode>(a).sent();
+    assert_eq!(sent.len(), 1000, "every frame gets its status");
+    let acked: Vec<u16> = sent
+        .iter()
+        .filter(|s| matches!(s.status, TxStatus::Acked { .. }))
+        .filter_map(|s| {
+            crate::wire::FrameView::new_checked(&s.frame[..])
+                .ok()?
+                .sequence()
+        })
+        .map(|s| s.sequence)
+        .collect();
+    let got: Vec<u16> = world
+        .node::<ScriptedNode>(b)
+        .received()
+        .iter()
+        .filter_map(|r| {
+            crate::wire::FrameView::new_checked(&r.frame[..])
+                .ok()?
+                .sequence()
+        })
+        .map(|s| s.sequence)
+        .collect();
+    // In order (held behind lost ones), and everything acknowledged arrived. A frame may
+    // arrive twice only while frames still go one by one (an Ack lost before the Block Ack
+    // agreement): A-MPDU retransmissions of what the receiver has are not handed over again.
+    assert!(got.windows(2).all(|w| w[0] <= w[1]), "out of order");
+    let dups = got.windows(2).filter(|w| w[0] == w[1]).count();
+    assert!(dups < 5, "{dups} duplicates");
+    for s in &acked {
+        assert!(
+            got.binary_search(s).is_ok(),
+            "acked frame {s} never delivered"
+        );
+    }
+    assert!(acked.len() > 900, "{}", acked.len());
+    assert!(world.medium().stats().retries > 0);
+}
+
+/// The Block Ack actions (category 3) in a capture: (transmitter's last octet, action).
+fn block_ack_actions(pcap: &[u8]) -> Vec<(u8, u8)> {
+    let file = PcapFile::parse(pcap).unwrap();
+    file.records
+        .iter()
+        .filter_map(|r| {
+            let (_, f) = r.radiotap().ok()?;
+            if f.first() != Some(&0xd0) || f.get(24) != Some(&3) {
+                return None;
+            }
+            Some((*f.get(15)?, *f.get(25)?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_block_ack_agreement_is_made_on_the_air_and_a_delba_ends_it() {
+    let mut world = World::new(17);
+    world.medium_mut().enable_capture(None);
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let b = station(&mut world, 2, ch(36), 3.0, AX_80_2X2);
+    send_data(&mut world, a, 2, 1, 100);
+    run_idle(&mut world);
+    // a asks (ADDBA Request, action 0), b's side answers (ADDBA Response, action 1); the
+    // nodes never see either frame.
+    let pcap = world.medium().capture().unwrap().to_vec();
+    assert_eq!(block_ack_actions(&pcap), [(1, 0), (2, 1)]);
+    let got = world.node::<ScriptedNode>(b).received();
+    assert_eq!(got.len(), 100);
+    assert!(got.iter().all(|r| r.frame.first() != Some(&0xd0)));
+    assert!(world.node::<ScriptedNode>(a).sent().len() == 100);
+    // b ends the agreement with a DELBA; a's next frames ask again.
+    let delba = crate::wire::block_ack::BlockAckAction::Delba {
+        params: 0,
+        reason: 37,
+    };
+    let frame = crate::wire::MgmtFrame::new(
+        mac(1),
+        mac(2),
+        mac(1),
+        crate::wire::MgmtBody::Other {
+            subtype: crate::wire::MgmtSubtype::Action,
+            body: delba.to_vec(),
+        },
+    );
+    let mut bytes = Vec::new();
+    frame.emit(&mut bytes);
+    world.node_mut::<ScriptedNode>(b).send(bytes);
+    run_idle(&mut world);
+    send_data(&mut world, a, 2, 1, 10);
+    run_idle(&mut world);
+    let pcap = world.medium().capture().unwrap().to_vec();
+    assert_eq!(
+        block_ack_actions(&pcap),
+        [(1, 0), (2, 1), (2, 2), (1, 0), (2, 1)]
+    );
+}

@@ -1,0 +1,370 @@
+//! HT/VHT/HE on the simulated air with the Mux (issue 13): what guests see of a network's
+//! standard and their link's MCS, and the goodput each standard gives in simulated time.
+
+mod mux_lab;
+
+use std::time::Duration;
+
+use mux_lab::{Lab, LabOptions, Net, AP_A};
+use vwifi_core::demux::GuestId;
+use vwifi_core::mux::MuxConfig;
+use vwifi_core::phy::{PhyCaps, Standard, Width};
+
+fn open_net(channel: u8) -> Vec<Net> {
+    vec![Net {
+        ssid: "phy-lab",
+        bssid: AP_A,
+        channel,
+        pass: None,
+        at: (0.0, 0.0),
+    }]
+}
+
+fn lab(seed: u64, channel: u8, ap_phy: PhyCaps, station_phy: PhyCaps) -> Lab {
+    Lab::with_options(
+        seed,
+        &open_net(channel),
+        LabOptions {
+            mux: MuxConfig::default(),
+            ap_phy,
+            station_phy,
+            ..LabOptions::default()
+        },
+    )
+}
+
+const AX_80_2X2: PhyCaps = PhyCaps {
+    standard: Standard::He,
+    width: Width::Mhz80,
+    nss: 2,
+};
+
+#[test]
+fn scan_and_status_show_the_network_s_standard_and_the_link_s_mcs() {
+    let mut lab = lab(3, 36, AX_80_2X2, PhyCaps::STATION_DEFAULT);
+    let g = lab.admit("ax");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let station = lab.mux().station(g).unwrap();
+    let entry = station.bss_table().get(AP_A).unwrap();
+    assert_eq!(entry.phy, AX_80_2X2);
+    let info = entry.to_info(lab.world.now()).phy.unwrap();
+    assert_eq!(
+        (info.standard, info.width_mhz, info.streams, info.rate_kbps),
+        (Standard::He, 80, 2, 1_200_980)
+    );
+    assert_eq!(info.to_string(), "802.11ax 80 MHz 2x2 1201.0 Mbit/s");
+    // Traffic from the uplink to the guest: the AP's rate controller climbs, and the
+    // guest's status shows the MCS its frames come at.
+    let _ = lab.goodput(&[(g, 0)], 1400, 32, Duration::from_millis(200));
+    let echo = mux_lab::ip_frame(mux_lab::UPLINK_PEER, lab.mac(g), 9);
+    for _ in 0..200 {
+        if let vwifi_core::proto::Message::Data(f) = &echo {
+            let now = lab.world.now();
+            lab.world
+                .node_mut::<vwifi_core::sim::ap::SoftAp>(lab.aps[0])
+                .handle_uplink(now, vwifi_core::wire::EthernetFrame::parse(f).unwrap());
+        }
+        lab.world.run_for(Duration::from_millis(1));
+    }
+    let status = lab.mux().station(g).unwrap().status();
+    let phy = status.phy.unwrap();
+    assert_eq!(phy.standard, Standard::He);
+    assert_eq!(phy.width_mhz, 80);
+    let mcs = phy.mcs.expect("the AP's data frames come at an HE MCS");
+    assert!(mcs >= 7, "{phy}");
+    assert_eq!(Some(phy.rate_kbps), status.tx_rate_kbps);
+    assert!(phy.rate_kbps > 54_000);
+}
+
+#[test]
+fn a_legacy_network_keeps_a_legacy_link_for_an_ax_station() {
+    let mut lab = lab(4, 1, PhyCaps::LEGACY, PhyCaps::STATION_DEFAULT);
+    let g = lab.admit("g");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let entry = lab.mux().station(g).unwrap().bss_table().get(AP_A).unwrap();
+    let info = entry.to_info(lab.world.now()).phy.unwrap();
+    assert_eq!((info.standard, info.rate_kbps), (Standard::Legacy, 54_000));
+    let status = lab.mux().station(g).unwrap().status();
+    assert_eq!(status.phy.map(|p| p.standard), Some(Standard::Legacy));
+    assert_eq!(status.phy.and_then(|p| p.mcs), None);
+}
+
+/// Goodput of one guest to its AP's uplink per standard, in simulated time: A-MPDUs with
+/// Block Ack amortise the per-PPDU overhead (DIFS, backoff, preamble, SIFS, Block Ack) on
+/// HT/VHT/HE links; 802.11g sends one frame per access. Printed as a table; run with
+/// `-- --nocapture` to see it.
+#[test]
+fn goodput_per_standard_grows_with_the_phy_rate() {
+    let cases = [
+        ("g 20 MHz 1x1", 1, PhyCaps::LEGACY),
+        (
+            "n 40 MHz 2x2",
+            36,
+            PhyCaps {
+                standard: Standard::Ht,
+                width: Width::Mhz40,
+                nss: 2,
+            },
+        ),
+        (
+            "ac 80 MHz 2x2",
+            36,
+            PhyCaps {
+                standard: Standard::Vht,
+                width: Width::Mhz80,
+                nss: 2,
+            },
+        ),
+        ("ax 80 MHz 2x2", 36, AX_80_2X2),
+    ];
+    let payload = 1460;
+    let mut mbps = Vec::new();
+    for (name, channel, caps) in cases {
+        let mut lab = lab(5, channel, caps, PhyCaps::STATION_DEFAULT);
+        let g = lab.admit(name);
+        lab.connect_net(g, 0);
+        lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+        // Warm the rate controller up, then measure.
+        // A window of 256 frames keeps the radio's queue full between the 1 ms steps.
+        let _ = lab.goodput(&[(g, 0)], payload, 256, Duration::from_millis(200));
+        let fps = lab.goodput(&[(g, 0)], payload, 256, Duration::from_millis(500))[0];
+        let m = fps * (payload as f64 + 14.0) * 8.0 / 1e6;
+        let top = caps.top_rate().kbps() as f64 / 1000.0;
+        eprintln!(
+            "{name}: PHY {top:.1} Mbit/s, goodput {m:.1} Mbit/s ({:.0} % of the PHY rate)",
+            100.0 * m / top
+        );
+        mbps.push(m);
+    }
+    assert!(mbps.windows(2).all(|w| w[0] < w[1]), "{mbps:?}");
+    // Each within reach of its PHY: at least half of it with aggregation, 802.11g near 55 %.
+    assert!(mbps[0] > 0.45 * 54.0, "{mbps:?}");
+    assert!(
+        mbps[1] > 0.5 * 300.0 && mbps[2] > 0.5 * 866.7 && mbps[3] > 0.5 * 1201.0,
+        "{mbps:?}"
+    );
+}
+
+/// Goodput from guest `from` to guest `to` through their AP, in frames per second of
+/// simulated time: at most `window` frames outstanding, for `duration`.
+fn guest_to_guest(
+    lab: &mut Lab,
+    from: GuestId,
+    to: GuestId,
+    payload: usize,
+    window: usize,
+    duration: Duration,
+) -> f64 {
+    let (src, dst) = (lab.mac(from), lab.mac(to));
+    let body = vec![0x6b; payload];
+    let frame = mux_lab::tagged_frame(src, dst, &body);
+    lab.take(to);
+    let (mut sent, mut got) = (0usize, 0usize);
+    let until = lab.world.now() + duration;
+    while lab.world.now() < until {
+        while sent - got.min(sent) < window {
+            lab.send(from, frame.clone());
+            sent += 1;
+        }
+        lab.world.run_for(Duration::from_millis(1));
+        got += lab
+            .take(to)
+            .iter()
+            .filter(|m| matches!(m, vwifi_core::proto::Message::Data(b) if b.len() > payload))
+            .count();
+    }
+    got as f64 / duration.as_secs_f64()
+}
+
+/// Two guests of one network exchange frames through the AP (two hops on the same air) per
+/// standard, in simulated time; printed with `-- --nocapture`.
+#[test]
+fn two_guests_through_an_ax_ap_exceed_300_mbit_s_of_air_goodput() {
+    let mut out = Vec::new();
+    for (name, channel, caps) in [
+        ("g 20 MHz 1x1", 1, PhyCaps::LEGACY),
+        ("ax 80 MHz 2x2", 36, AX_80_2X2),
+    ] {
+        let mut lab = lab(8, channel, caps, PhyCaps::STATION_DEFAULT);
+        let (g1, g2) = (lab.admit("one"), lab.admit("two"));
+        lab.connect_net(g1, 0);
+        lab.connect_net(g2, 0);
+        lab.drive_until(Duration::from_secs(10), |l| {
+            l.connected(g1) && l.connected(g2)
+        });
+        let _ = guest_to_guest(&mut lab, g1, g2, 1460, 64, Duration::from_millis(200));
+        let fps = guest_to_guest(&mut lab, g1, g2, 1460, 64, Duration::from_millis(500));
+        let mbps = fps * 1474.0 * 8.0 / 1e6;
+        eprintln!("{name}: two guests through the AP, {mbps:.1} Mbit/s of simulated air goodput");
+        out.push(mbps);
+    }
+    assert!(out[0] < 20.0, "802.11g through one AP: {out:?}");
+    assert!(
+        out[1] >= 300.0,
+        "802.11ax 80 MHz 2x2 through one AP: {out:?}"
+    );
+}
+
+/// The air of one network with `ap` PHY on `channel`: a guest joins and exchanges frames
+/// with the uplink; returns the capture.
+fn capture_of(ap: PhyCaps, channel: u8) -> Vec<u8> {
+    let mut lab = lab(6, channel, ap, PhyCaps::STATION_DEFAULT);
+    let g = lab.admit("capture");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let _ = lab.goodput(&[(g, 0)], 1000, 8, Duration::from_millis(30));
+    lab.world.pcap_bytes().to_vec()
+}
+
+/// tshark's fields of every frame of `pcap`, one `Vec` per frame.
+fn tshark_fields(pcap: &[u8], name: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let path = std::env::temp_dir().join(format!("vwifi-phy-{name}-{}.pcap", std::process::id()));
+    std::fs::write(&path, pcap).unwrap();
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(&path)
+        .args(["-T", "fields", "-E", "separator=|"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('|').map(str::to_owned).collect())
+        .collect()
+}
+
+/// A tshark field value as a number: decimal, `0x` hex, `True`/`False`; the first of a list.
+fn num(v: &str) -> Option<u64> {
+    let v = v.split(',').next()?.trim();
+    match v {
+        "True" => Some(1),
+        "False" => Some(0),
+        _ => v
+            .strip_prefix("0x")
+            .map_or_else(|| v.parse().ok(), |h| u64::from_str_radix(h, 16).ok()),
+    }
+}
+
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
+    let fields = [
+        "wlan.fc.type_subtype",
+        "wlan.ht.capabilities.width",
+        "wlan.ht.info.secchanoffset",
+        "wlan.vht.op.channelwidth",
+        "wlan.vht.op.channelcenter0",
+        "wlan.ext_tag.number",
+        "wlan.ext_tag.he_phy_cap.chan_width_set.40_80_in_5ghz",
+        "radiotap.mcs.index",
+        "radiotap.vht.mcs.0",
+        "radiotap.vht.nss.0",
+        "radiotap.vht.bw",
+        "radiotap.he.data_3.data_mcs",
+        "radiotap.he.data_6.nsts",
+        "radiotap.he.data_5.data_bw_ru_allocation",
+        "radiotap.vht.datarate.0",
+        "wlan.fixed.category_code",
+        "wlan.fixed.action_code",
+    ];
+    let n40 = PhyCaps {
+        standard: Standard::Ht,
+        width: Width::Mhz40,
+        nss: 2,
+    };
+    let ac80 = PhyCaps {
+        standard: Standard::Vht,
+        width: Width::Mhz80,
+        nss: 2,
+    };
+    for (name, caps) in [("n", n40), ("ac", ac80), ("ax", AX_80_2X2)] {
+        let rows = tshark_fields(&capture_of(caps, 36), name, &fields);
+        let col = |r: &Vec<String>, i: usize| r.get(i).and_then(|v| num(v));
+        let beacons: Vec<&Vec<String>> = rows.iter().filter(|r| col(r, 0) == Some(8)).collect();
+        assert!(!beacons.is_empty(), "{name}: no beacons");
+        for b in &beacons {
+            // HT Capabilities: 20/40 MHz; HT Operation: secondary channel above (36 + 40).
+            assert_eq!(
+                (col(b, 1), col(b, 2)),
+                (Some(1), Some(1)),
+                "{name} beacon: {b:?}"
+            );
+            if caps.standard >= Standard::Vht {
+                // VHT Operation: 80 MHz, centre channel 42.
+                assert_eq!((col(b, 3), col(b, 4)), (Some(1), Some(42)), "{name}: {b:?}");
+            }
+            if caps.standard == Standard::He {
+                let ext: Vec<&str> = b[5].split(',').collect();
+                assert!(ext.contains(&"35") && ext.contains(&"36"), "{name}: {b:?}");
+                assert_eq!(col(b, 6), Some(1), "{name}: 40/80 MHz in 5 GHz: {b:?}");
+            }
+        }
+        // The Block Ack agreement: ADDBA Request and Response (category 3, actions 0 and 1),
+        // then Block Acks (control subtype 9).
+        for action in [0, 1] {
+            assert!(
+                rows.iter()
+                    .any(|r| col(r, 15) == Some(3) && col(r, 16) == Some(action)),
+                "{name}: no ADDBA action {action}"
+            );
+        }
+        assert!(
+            rows.iter().any(|r| col(r, 0) == Some(0x19)),
+            "{name}: no Block Ack"
+        );
+        // Unicast data frames (data or QoS data) carry the format's radiotap field.
+        let field = match caps.standard {
+            Standard::Ht => 7,
+            Standard::Vht => 8,
+            _ => 11,
+        };
+        let data: Vec<&Vec<String>> = rows
+            .iter()
+            .filter(|r| matches!(col(r, 0), Some(0x20 | 0x28)) && col(r, field).is_some())
+            .collect();
+        assert!(
+            data.len() > 5,
+            "{name}: data frames with MCS fields: {rows:?}"
+        );
+        let last = data.last().unwrap();
+        match caps.standard {
+            // HT MCS index 8 (nss - 1) + mcs, two streams at most.
+            Standard::Ht => assert!(col(last, 7).unwrap() <= 15, "{name}: {last:?}"),
+            Standard::Vht => {
+                assert!(col(last, 8).unwrap() <= 9, "{last:?}");
+                assert!(matches!(col(last, 9), Some(1 | 2)), "{last:?}");
+                assert_eq!(col(last, 10), Some(4), "80 MHz: {last:?}");
+                // Wireshark's own rate table agrees with ours.
+                let theirs: f64 = last[14].parse().unwrap();
+                let ours = vwifi_core::phy::McsRate::new(
+                    Standard::Vht,
+                    col(last, 8).unwrap() as u8,
+                    col(last, 9).unwrap() as u8,
+                    Width::Mhz80,
+                    vwifi_core::phy::GuardInterval::Short400,
+                )
+                .unwrap()
+                .kbps();
+                assert!(
+                    (theirs * 1000.0 - f64::from(ours)).abs() < 100.0,
+                    "{theirs} vs {ours}"
+                );
+            }
+            _ => {
+                assert!(col(last, 11).unwrap() <= 11, "{last:?}");
+                assert!(matches!(col(last, 12), Some(1 | 2)), "{last:?}");
+                assert_eq!(col(last, 13), Some(2), "80 MHz: {last:?}");
+            }
+        }
+    }
+}
