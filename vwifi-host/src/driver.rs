@@ -121,10 +121,11 @@ impl From<SimWorld> for World {
 }
 
 impl World {
-    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+    /// Admits a guest; a namespace's (`netns`) data may stay in the kernel on a real card.
+    fn admit(&mut self, cfg: GuestConfig, netns: bool) -> Result<GuestId, AdmitError> {
         match self {
             Self::Sim(w) => w.admit(cfg),
-            Self::Nl80211(r) => r.admit(cfg),
+            Self::Nl80211(r) => r.admit(cfg, netns),
         }
     }
 
@@ -287,6 +288,9 @@ pub(crate) struct Admitted {
     pub(crate) name: String,
     /// The messages to write to its link.
     pub(crate) outbox: mpsc::Receiver<Message>,
+    /// On the nl80211 radio, for a namespace: its data stays in the kernel
+    /// ([`crate::nl80211::port`]).
+    pub(crate) kernel_port: Option<crate::nl80211::port::KernelPort>,
 }
 
 /// What the daemon did, logged at shutdown.
@@ -729,10 +733,13 @@ impl Driver {
         netns: Option<String>,
         tap: Option<Arc<TapShared>>,
     ) -> Result<Admitted, AdmitError> {
-        let guest = self.world.admit(GuestConfig {
-            name: name.clone(),
-            mac: None,
-        })?;
+        let guest = self.world.admit(
+            GuestConfig {
+                name: name.clone(),
+                mac: None,
+            },
+            netns.is_some(),
+        )?;
         self.connections += 1;
         let (tx, rx) = mpsc::channel(self.link_queue);
         let mac = self
@@ -755,10 +762,15 @@ impl Driver {
                 link_control_dropped: 0,
             },
         );
+        let kernel_port = match &self.world {
+            World::Nl80211(r) => r.kernel_port(guest),
+            World::Sim(_) => None,
+        };
         Ok(Admitted {
             guest,
             name,
             outbox: rx,
+            kernel_port,
         })
     }
 
@@ -1217,7 +1229,10 @@ pub(crate) async fn attach(
     })
     .await
     .map_err(|_| stopping())?;
-    let (adm, mac) = answer.await.map_err(|_| stopping())??;
+    let (mut adm, mac) = answer.await.map_err(|_| stopping())??;
+    if let Some(port) = adm.kernel_port.take() {
+        return crate::nl80211::port::attach(cmds, adm, mac, netns, ifname, shared, port).await;
+    }
     let (ns, ifn) = (netns.clone(), ifname.clone());
     let created = tokio::task::spawn_blocking(move || crate::netns::create_tap(&ns, &ifn, mac))
         .await

@@ -10,6 +10,8 @@ H=/opt/vwifi-host G=/opt/vwifi-guest I=/opt/iperf3
 SECS=${SECS:-5}
 [ -x $I ] || fail "no $I (run-vm.sh -f /usr/bin/iperf3:/opt/iperf3)"
 
+# The kernel data path (veth + clsact filters) of namespace guests.
+modprobe -a veth sch_ingress cls_u32 act_mirred act_gact || fail "tc modules"
 hwsim_load 3 || fail "mac80211_hwsim"
 ap_start wlan0 lab-a passphrase-of-a 1 || fail "hostapd"
 ip addr add 10.99.1.1/24 dev wlan0

@@ -28,6 +28,8 @@ fail() {
 H=/opt/vwifi-host G=/opt/vwifi-guest
 export RUST_LOG=${RUST_LOG:-info,vwifi_host=debug}
 
+# The kernel data path (veth + clsact filters) of namespace guests.
+modprobe -a veth sch_ingress cls_u32 act_mirred act_gact || fail "tc modules"
 hwsim_load 2 || fail "mac80211_hwsim"
 cat > /tmp/hostapd-multi.conf <<'EOF'
 interface=wlan0
@@ -148,6 +150,12 @@ cat /tmp/c3o.txt
 ip netns exec g3 ip addr add 10.99.3.2/24 dev wlan0
 ip netns exec g3 ip link set wlan0 up
 ip netns exec g3 ping -c 3 -i 0.2 -W 2 10.99.3.1 || fail "ping lab-open from g3"
+# The data path is in the kernel: each guest's wlan0 is a veth whose outer end (vpMAC) is
+# joined to its station interface by tc filters; the daemon sees only in-band control.
+for g in g1 g2 g3; do
+    ip netns exec $g /usr/sbin/ip -d link show wlan0 | grep -q veth || fail "$g's wlan0 is not a veth"
+done
+log "kernel data path: $(ls /sys/class/net | grep -c '^vp') veth outer ends"
 log "STEP 5 ok: data both ways, WPA2 and open"
 
 # 6: the AP disappears
