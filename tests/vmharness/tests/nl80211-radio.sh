@@ -167,6 +167,14 @@ for g in g1 g2 g3; do
     ip netns exec $g /usr/sbin/ip -d link show wlan0 | grep -q veth || fail "$g's wlan0 is not a veth"
 done
 log "kernel data path: $(ls /sys/class/net | grep -c '^vp') veth outer ends"
+# A guest that sends from another address than its station's is not carried (nor reaches the
+# host): g2 with a foreign MAC cannot ping; with its own again it can.
+g2mac=$(ip netns exec g2 cat /sys/class/net/wlan0/address)
+ip netns exec g2 /usr/sbin/ip link set wlan0 address 02:00:00:00:99:99 || fail "g2: set a foreign MAC"
+ip netns exec g2 ping -c 2 -i 0.2 -W 1 10.99.2.1 > /dev/null && fail "g2 reached its AP from a foreign MAC"
+ip netns exec g2 /usr/sbin/ip link set wlan0 address "$g2mac" || fail "g2: restore its MAC"
+ip netns exec g2 ping -c 3 -i 0.2 -W 2 10.99.2.1 > /dev/null || fail "ping lab-b from g2 with its own MAC again"
+log "spoofing: frames from a foreign source dropped at the veth"
 log "STEP 5 ok: data both ways, WPA2 and open"
 
 # 6: the AP disappears
@@ -189,7 +197,8 @@ log "STEP 6 ok: the AP's disappearance reached all three guests"
 g3if=$(grep -l "$(ip netns exec g3 cat /sys/class/net/wlan0/address)" /sys/class/net/vw*/address | cut -d/ -f5)
 $H detach --netns g3 || fail "detach g3"
 wait_for 10 "[ ! -e /sys/class/net/$g3if ]" || fail "$g3if stayed after g3 was detached"
-log "detached g3: $g3if deleted"
+wait_for 10 "! ip netns exec g3 /usr/sbin/ip link show wlan0 > /dev/null 2>&1" || fail "g3's wlan0 (veth) stayed after detach"
+log "detached g3: $g3if and its veth pair deleted"
 
 # 7: SIGKILL and restart
 kill -9 "$(cat /run/vwifi-host.pid)"
