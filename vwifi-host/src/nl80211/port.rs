@@ -230,7 +230,8 @@ fn in_namespace(
             source: io::Error::from(io::ErrorKind::NotFound),
         })?;
     tc::guard(&mut route, outer.index, mac).map_err(route_err(
-        "filter the outer end (the kernel needs sch_ingress, cls_u32, act_gact and act_mirred)",
+        "filter the outer end (the kernel needs sch_ingress, cls_u32, act_gact and act_mirred; \
+         or set [radio] data_path = \"socket\")",
     ))?;
     route
         .set_up(outer.index)
