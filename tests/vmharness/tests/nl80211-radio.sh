@@ -167,6 +167,7 @@ for g in g1 g2 g3; do
     ip netns exec $g /usr/sbin/ip -d link show wlan0 | grep -q veth || fail "$g's wlan0 is not a veth"
 done
 log "kernel data path: $(ls /sys/class/net | grep -c '^vp') veth outer ends"
+$H status | grep -q 'kernel data path (veth + tc): vw' || { $H status; fail "status does not show the kernel data path"; }
 # A guest that sends from another address than its station's is not carried (nor reaches the
 # host): g2 with a foreign MAC cannot ping; with its own again it can.
 g2mac=$(ip netns exec g2 cat /sys/class/net/wlan0/address)

@@ -250,6 +250,15 @@ impl Nl80211Radio {
             "stations".into(),
             format!("{} of {}", self.guests.len(), self.max_stations),
         ));
+        let joined: Vec<String> = self
+            .guests
+            .values()
+            .filter(|h| h.kernel_port)
+            .map(|h| format!("{}<->{}", h.ifname, port::outer_name(h.mac)))
+            .collect();
+        if !joined.is_empty() {
+            d.push(("kernel data path (veth + tc)".into(), joined.join(", ")));
+        }
         if !self.cleaned.is_empty() {
             d.push((
                 "stale interfaces deleted at start".into(),

@@ -521,7 +521,11 @@ impl Served {
     /// Joins the outer end to the station's interface `index`.
     async fn join(&mut self, index: u32) {
         let (outer, station) = (self.outer, self.station);
-        match with_route(&self.route, move |r| tc::join(r, outer, station, index)).await {
+        let joined = with_route(&self.route, move |r| {
+            tc::join(r, outer, station, index)?;
+            r.set_allmulti(index)
+        });
+        match joined.await {
             Ok(()) => {
                 tracing::info!(guest = self.guest.0, outer = %self.outer_if, station_if = index, "kernel data path joined")
             }

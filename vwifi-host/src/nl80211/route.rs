@@ -107,6 +107,19 @@ impl Route {
             .map(drop)
     }
 
+    /// Sets link `index` to receive every multicast group (`IFF_ALLMULTI`): a station
+    /// interface whose guest's stack is behind a veth has joined none of the guest's groups
+    /// (IPv6 neighbour discovery), and a real card filters multicast by what its interfaces
+    /// joined.
+    pub(crate) fn set_allmulti(&mut self, index: u32) -> io::Result<()> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.header.flags = LinkFlags::Allmulti;
+        link.header.change_mask = LinkFlags::Allmulti;
+        self.request(RouteNetlinkMessage::SetLink(link), 0)
+            .map(drop)
+    }
+
     /// Puts link `index` in link mode "dormant" with its operational state `up` or `dormant`
     /// (RFC 2863, as wpa_supplicant marks a Wi-Fi link waiting for its association).
     pub(crate) fn set_operstate(&mut self, index: u32, up: bool) -> io::Result<()> {
