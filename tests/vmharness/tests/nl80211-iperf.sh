@@ -6,7 +6,9 @@
 # Needs -f /usr/bin/iperf3:/opt/iperf3 (with its libraries) and release binaries.
 # With -f /usr/bin/perf:/opt/perf (Debian's linux-perf for the same kernel) the first native and
 # vwifi runs are profiled (perf record -a, cpu-clock) and the top symbols printed ("PROFILE").
-# PAIRS (default 3) alternations of SECS (default 5) seconds each.
+# PAIRS (default 3) alternations of SECS (default 5) seconds each; REVERSE=1: download (iperf3 -R,
+# the AP side sends) instead of upload; DATA_PATH=socket: the guest's data through the daemon
+# (`[radio] data_path`, default kernel), for comparison.
 # Prints "IPERF: native N.. Mbit/s, vwifi N.. Mbit/s, ratio R", the ping RTTs ("RTT:") and the VM's
 # CPU time per Mbit/s during each run ("CPU:", busy share of the vCPU / Mbit/s, from /proc/stat).
 . /usr/lib/vwifi-harness/lib.sh
@@ -38,6 +40,7 @@ log = "warn"
 kind = "nl80211"
 ifname = "wlan1"
 EOF
+echo "data_path = \"${DATA_PATH:-kernel}\"" >> /tmp/host.toml
 $H run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
 hp=$!
 wait_for 10 "[ -S /run/vwifi/host.sock.ctl ]" || fail "vwifi-host run"
@@ -58,7 +61,7 @@ rate() {
         echo $! >> /tmp/perf.pids
     fi
     set -- "$1" $(busy_total)
-    ip netns exec "$1" $I -c 10.99.1.1 -t "$SECS" -f m > "/tmp/iperf-$1.txt" 2>&1 || { cat "/tmp/iperf-$1.txt"; return 1; }
+    ip netns exec "$1" $I -c 10.99.1.1 ${REVERSE:+-R} -t "$SECS" -f m > "/tmp/iperf-$1.txt" 2>&1 || { cat "/tmp/iperf-$1.txt"; return 1; }
     set -- "$1" "$2" "$3" $(busy_total)
     cat "/tmp/iperf-$1.txt" >&2
     mbit=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($(i+1) == "Mbits/sec") print $i }' "/tmp/iperf-$1.txt")
