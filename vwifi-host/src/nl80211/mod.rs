@@ -27,6 +27,7 @@ mod route;
 mod scan;
 mod station;
 mod tc;
+mod veth;
 mod wiphy;
 
 use std::collections::BTreeMap;
@@ -254,7 +255,7 @@ impl Nl80211Radio {
             .guests
             .values()
             .filter(|h| h.kernel_port)
-            .map(|h| format!("{}<->{}", h.ifname, port::outer_name(h.mac)))
+            .map(|h| format!("{}<->{}", h.ifname, veth::outer_name(h.mac)))
             .collect();
         if !joined.is_empty() {
             d.push(("kernel data path (veth + tc)".into(), joined.join(", ")));

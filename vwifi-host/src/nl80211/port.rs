@@ -1,15 +1,16 @@
 //! The kernel data path of a namespace guest on the nl80211 radio: its frames never enter
 //! user space.
 //!
-//! The container's interface (`wlan0`) is the inner end of a veth pair whose outer end
-//! ([`outer_name`], in the daemon's namespace, address [`HOST_MAC`]) is joined to the guest's
-//! station interface (`vwN`) by `clsact` filters ([`super::tc`]): the container's frames from
-//! its station address are redirected to `vwN`, `vwN`'s frames to the container, all in the
-//! kernel. Two kinds of frame are kept out of that path:
+//! The container's interface (`wlan0`) is the inner end of a veth pair ([`super::veth`]) whose
+//! outer end ([`outer_name`], in the daemon's namespace, address [`crate::netns::HOST_MAC`]) is
+//! joined to the guest's station interface (`vwN`) by `clsact` filters ([`super::tc`]): the
+//! container's frames from its station address are redirected to `vwN`, `vwN`'s frames to the
+//! container, all in the kernel. Two kinds of frame are kept out of that path:
 //! - **in-band control** (EtherType 0x88B5) from the station's address passes up the outer
 //!   end to a packet socket bound to that EtherType there (the daemon then sees only control,
 //!   never a copy of the data); the answers are written to the same socket, from
-//!   [`HOST_MAC`] to the station's address; control from the air is dropped at `vwN`;
+//!   [`crate::netns::HOST_MAC`] to the station's address; control from the air is dropped at
+//!   `vwN`;
 //! - **EAPOL** stays on the nl80211 control port (the kernel hands it to the station's task);
 //!   an EAPOL frame that reaches `vwN` all the same is dropped there.
 //!
@@ -24,7 +25,6 @@
 //! address, and joins it to the new `vwN`. `detach` deletes the pair; so does the namespace's
 //! deletion (checked every [`crate::netns::NAMESPACE_CHECK`]).
 
-use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,12 +38,10 @@ use vwifi_core::MacAddr;
 
 use super::route::Route;
 use super::tc;
+use super::veth::{create_pair, outer_name, PortError};
 use crate::control::Attachment;
 use crate::driver::{Admitted, Command};
-use crate::netns::{
-    check_ifname, check_netns_name, control_frame, NamespaceId, NetnsError, TapShared, HOST_MAC,
-    NAMESPACE_CHECK, NETNS_DIR,
-};
+use crate::netns::{control_frame, NamespaceId, TapShared, NAMESPACE_CHECK};
 
 /// How long the control socket's reader waits before it checks whether to stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
@@ -58,198 +56,6 @@ pub(crate) struct KernelPort {
     /// The index of the station's interface once its task created it (closed when the task
     /// ends).
     pub(crate) station_if: watch::Receiver<Option<u32>>,
-}
-
-/// Why the kernel data path of a namespace could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum PortError {
-    /// The namespace or interface name, or the namespace itself.
-    #[error(transparent)]
-    Netns(#[from] NetnsError),
-    /// An interface of that name that is not this station's veth exists in the namespace.
-    #[error("an interface {ifname:?} already exists in the network namespace {netns:?}")]
-    IfnameTaken {
-        /// The interface name.
-        ifname: String,
-        /// The namespace.
-        netns: String,
-    },
-    /// A route-netlink request failed.
-    #[error("cannot {what} (route netlink)")]
-    Route {
-        /// What was asked.
-        what: &'static str,
-        /// The kernel's answer.
-        #[source]
-        source: io::Error,
-    },
-    /// The packet socket for in-band control could not be opened.
-    #[error("cannot open the control socket on {ifname}")]
-    Socket {
-        /// The outer end.
-        ifname: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn route_err(what: &'static str) -> impl FnOnce(io::Error) -> PortError {
-    move |source| PortError::Route { what, source }
-}
-
-/// The name of the outer end of a station's veth: `vp` and the station's address in hex (at
-/// most 15 bytes, stable across restarts, never taken for a station interface `vwN`).
-pub(crate) fn outer_name(mac: MacAddr) -> String {
-    let mut name = String::from("vp");
-    for b in mac.0 {
-        name.push_str(&format!("{b:02x}"));
-    }
-    name
-}
-
-/// The veth pair of one namespace, created or found again.
-struct Pair {
-    /// The outer end's index (in the daemon's namespace).
-    outer: u32,
-    /// The inner end's index (in the container's).
-    inner: u32,
-    /// Which namespace.
-    id: NamespaceId,
-    /// A route-netlink socket of the container's namespace (link state, deletion).
-    ns_route: Route,
-    /// A route-netlink socket of the daemon's namespace (the filters).
-    route: Route,
-    /// Whether the pair was there already (left by a daemon that stopped).
-    reopened: bool,
-}
-
-/// Creates (or finds again) the veth pair of station `mac`: `ifname` in the namespace
-/// `netns`, [`outer_name`] here, the outer end guarded (control passes, nothing else yet) and
-/// up, the inner end up and dormant. Blocks: run it off the runtime.
-fn create_pair(netns: &str, ifname: &str, mac: MacAddr) -> Result<Pair, PortError> {
-    check_netns_name(netns)?;
-    check_ifname(ifname)?;
-    let path = format!("{NETNS_DIR}/{netns}");
-    let file = File::open(&path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => NetnsError::NoNamespace {
-            name: netns.to_owned(),
-        },
-        io::ErrorKind::PermissionDenied => NetnsError::NotPermitted {
-            what: "open the namespace",
-        },
-        _ => NetnsError::Open {
-            name: netns.to_owned(),
-            source,
-        },
-    })?;
-    let id = NamespaceId::of(netns).ok_or_else(|| NetnsError::NoNamespace {
-        name: netns.to_owned(),
-    })?;
-    let outer_if = outer_name(mac);
-    // The sockets are opened on a thread of our own: one here, then one after entering the
-    // namespace (a socket stays in the namespace it was opened in).
-    let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
-    let pair = std::thread::Builder::new()
-        .name(format!("netns {netns}"))
-        .spawn(move || in_namespace(&file, &netns_owned, &ifname_owned, &outer_if, mac, id))
-        .map_err(|_| NetnsError::Thread)?
-        .join()
-        .map_err(|_| NetnsError::Thread)??;
-    // The host's stack stays off the outer end (no IPv6 link-local address to announce).
-    let _ = std::fs::write(
-        format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", outer_name(mac)),
-        "1",
-    );
-    Ok(pair)
-}
-
-fn in_namespace(
-    ns: &File,
-    netns: &str,
-    ifname: &str,
-    outer_if: &str,
-    mac: MacAddr,
-    id: NamespaceId,
-) -> Result<Pair, PortError> {
-    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
-    use std::os::fd::{AsFd as _, AsRawFd as _};
-    let mut route = Route::open().map_err(route_err("open a socket"))?;
-    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
-        if e == rustix::io::Errno::PERM {
-            NetnsError::NotPermitted {
-                what: "enter a network namespace",
-            }
-        } else {
-            NetnsError::Enter {
-                name: netns.to_owned(),
-                source: e.into(),
-            }
-        }
-    })?;
-    let mut ns_route = Route::open().map_err(route_err("open a socket in the namespace"))?;
-    let inner = ns_route
-        .link(ifname)
-        .map_err(route_err("look up the interface"))?;
-    let outer = route
-        .link(outer_if)
-        .map_err(route_err("look up the outer end"))?;
-    let reopened = match (&inner, &outer) {
-        (Some(i), Some(_)) if i.veth && i.mac == Some(mac) => true,
-        (Some(_), _) => {
-            return Err(PortError::IfnameTaken {
-                ifname: ifname.to_owned(),
-                netns: netns.to_owned(),
-            })
-        }
-        (None, stale) => {
-            // An outer end without its inner end is not a pair any more: replace it.
-            if let Some(stale) = stale {
-                route
-                    .delete_link(stale.index)
-                    .map_err(route_err("delete a stale outer end"))?;
-            }
-            route
-                .new_veth(outer_if, HOST_MAC, ifname, mac, ns.as_raw_fd())
-                .map_err(route_err("create the veth pair"))?;
-            false
-        }
-    };
-    let outer = route
-        .link(outer_if)
-        .map_err(route_err("look up the outer end"))?
-        .ok_or_else(|| PortError::Route {
-            what: "find the outer end",
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })?;
-    let inner = ns_route
-        .link(ifname)
-        .map_err(route_err("look up the interface"))?
-        .ok_or_else(|| PortError::Route {
-            what: "find the interface in the namespace",
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })?;
-    tc::guard(&mut route, outer.index, mac).map_err(route_err(
-        "filter the outer end (the kernel needs sch_ingress, cls_u32, act_gact and act_mirred; \
-         or set [radio] data_path = \"socket\")",
-    ))?;
-    route
-        .set_up(outer.index)
-        .map_err(route_err("set the outer end up"))?;
-    ns_route
-        .set_up(inner.index)
-        .map_err(route_err("set the interface up"))?;
-    ns_route
-        .set_operstate(inner.index, false)
-        .map_err(route_err("mark the interface dormant"))?;
-    Ok(Pair {
-        outer: outer.index,
-        inner: inner.index,
-        id,
-        ns_route,
-        route,
-        reopened,
-    })
 }
 
 type ControlTx = Box<dyn pnet_datalink::DataLinkSender>;
@@ -628,14 +434,6 @@ impl Served {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_outer_end_is_named_for_the_station_and_fits_linux() {
-        let name = outer_name(MacAddr([0x02, 0xab, 0, 1, 0x10, 0xff]));
-        assert_eq!(name, "vp02ab000110ff");
-        assert!(check_ifname(&name).is_ok());
-        assert!(!name.starts_with("vw"));
-    }
 
     #[test]
     fn error_replies_are_limited_per_second() {
