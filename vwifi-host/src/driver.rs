@@ -717,11 +717,10 @@ impl Driver {
         let adm = self
             .admit_as(name, PeerInfo::Anonymous, None, None)
             .map_err(|e| e.to_string())?;
+        // The station's address on either radio (the nl80211 radio has no Mux).
         let mac = self
             .world
-            .mux()
-            .and_then(|m| m.station(adm.guest))
-            .map(|s| s.mac())
+            .station_mac(adm.guest)
             .ok_or_else(|| "the station vanished".to_owned())?;
         Ok((adm, mac))
     }

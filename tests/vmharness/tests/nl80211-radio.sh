@@ -200,6 +200,14 @@ $H detach --netns g3 || fail "detach g3"
 wait_for 10 "[ ! -e /sys/class/net/$g3if ]" || fail "$g3if stayed after g3 was detached"
 wait_for 10 "! ip netns exec g3 /usr/sbin/ip link show wlan0 > /dev/null 2>&1" || fail "g3's wlan0 (veth) stayed after detach"
 log "detached g3: $g3if and its veth pair deleted"
+# A VM's vhost-user port on this radio: its station gets an interface on the card too (its data
+# goes through the daemon; no VM runs here).
+$H vhost-user --socket /run/vm1.sock --name vm1 > /tmp/vu.txt 2>&1 || { cat /tmp/vu.txt; fail "vhost-user on the nl80211 radio"; }
+cat /tmp/vu.txt
+vmac=$(sed -n 's/.*station \([0-9a-f:]*\) .*/\1/p' /tmp/vu.txt)
+[ -n "$vmac" ] || fail "vhost-user printed no station address"
+wait_for 10 "iw dev | grep -q 'addr $vmac'" || { iw dev; fail "no station interface for the VM's station $vmac"; }
+log "vhost-user: the VM's station $vmac has its interface on the card"
 
 # 7: SIGKILL and restart
 kill -9 "$(cat /run/vwifi-host.pid)"
