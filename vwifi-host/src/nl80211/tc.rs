@@ -351,6 +351,61 @@ mod tests {
         assert_eq!(s[2].verdict, Verdict::Redirect(4));
     }
 
+    /// The kernel takes the `clsact` qdisc and the `u32` filters as `tc` shows them: the source
+    /// match at -8/-4 and the mirred redirect (the drop needs act_gact, which not every test host
+    /// has; the VM harness's `nl80211-radio` check runs the whole set).
+    #[test]
+    #[ignore = "needs root; .ci/run runs ignored tests as root"]
+    fn the_kernel_takes_the_filters_as_tc_shows_them() {
+        use std::os::fd::AsRawFd as _;
+        let here = std::fs::File::open("/proc/self/ns/net").expect("own namespace");
+        let (a, b) = (
+            format!("vwtca{}", std::process::id() % 10_000),
+            format!("vwtcb{}", std::process::id() % 10_000),
+        );
+        let mut route = Route::open().expect("route socket");
+        route
+            .new_veth(
+                &a,
+                MacAddr([2, 0, 0, 0, 0, 1]),
+                &b,
+                STATION,
+                here.as_raw_fd(),
+            )
+            .expect("veth pair");
+        let ia = route.link(&a).expect("lookup").expect("a").index;
+        let ib = route.link(&b).expect("lookup").expect("b").index;
+        route
+            .request(
+                RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
+                NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .expect("clsact");
+        let [control, redirect, _] = outer_filters(STATION, ib);
+        add(&mut route, ia, &control).expect("pass filter");
+        add(&mut route, ia, &redirect).expect("redirect filter");
+        let out = std::process::Command::new("tc")
+            .args(["filter", "show", "dev", &a, "ingress"])
+            .output()
+            .expect("tc");
+        let shown = String::from_utf8_lossy(&out.stdout);
+        clear(&mut route, ia);
+        route.delete_link(ia).expect("delete");
+        // tc prints an EtherType it has no name for in decimal.
+        assert!(
+            shown.contains("protocol [34997] pref 1 u32")
+                || shown.contains("protocol 0x88b5 pref 1 u32"),
+            "{shown}"
+        );
+        assert!(shown.contains("protocol all pref 2 u32"), "{shown}");
+        assert!(shown.contains("match 02112233/ffffffff at -8"), "{shown}");
+        assert!(shown.contains("match 44550000/ffff0000 at -4"), "{shown}");
+        assert!(
+            shown.contains(&format!("Egress Redirect to device {b}")),
+            "{shown}"
+        );
+    }
+
     #[test]
     fn a_filter_carries_its_priority_protocol_and_action() {
         let msg = filter(

@@ -216,4 +216,63 @@ mod tests {
         assert!(check_ifname(&name).is_ok());
         assert!(!name.starts_with("vw"));
     }
+
+    fn ip(args: &[&str]) -> String {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .expect("ip");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The route-netlink requests the kernel path makes, on a real kernel: a veth pair created
+    /// straight into a namespace, found by name with its kind and address, set up and dormant,
+    /// deleted with its peer. (The filters need act_gact, which not every test host has; the
+    /// VM harness's `nl80211-radio` check runs them.)
+    #[test]
+    #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+    fn a_veth_pair_is_created_into_a_namespace_found_by_name_and_deleted() {
+        use std::os::fd::AsRawFd as _;
+        let ns = format!("vwifi-veth-test-{}", std::process::id());
+        let _ = ip(&["netns", "add", &ns]);
+        let file = File::open(format!("{NETNS_DIR}/{ns}")).expect("the namespace");
+        let station = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]);
+        let outer = outer_name(station);
+        let mut route = Route::open().expect("route socket");
+        route
+            .new_veth(&outer, HOST_MAC, "wlan0", station, file.as_raw_fd())
+            .expect("veth pair");
+        let link = route.link(&outer).expect("lookup").expect("the outer end");
+        assert!(link.veth);
+        assert_eq!(link.mac, Some(HOST_MAC));
+        route.set_up(link.index).expect("up");
+        let inner = ip(&["-n", &ns, "-d", "link", "show", "wlan0"]);
+        assert!(inner.contains("veth"), "{inner}");
+        assert!(inner.contains(&station.to_string()), "{inner}");
+        // Mode dormant, state dormant: set from a socket of the namespace.
+        let index = std::thread::spawn({
+            let file = file.try_clone().expect("dup");
+            move || {
+                use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+                use std::os::fd::AsFd as _;
+                move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
+                    .expect("setns");
+                let mut r = Route::open().expect("route socket in the namespace");
+                let l = r.link("wlan0").expect("lookup").expect("the inner end");
+                r.set_up(l.index).expect("up");
+                r.set_operstate(l.index, false).expect("dormant");
+                l.index
+            }
+        })
+        .join()
+        .expect("thread");
+        assert!(index > 0);
+        let inner = ip(&["-n", &ns, "link", "show", "wlan0"]);
+        assert!(inner.contains("mode DORMANT"), "{inner}");
+        assert!(route.link("no-such-link0").expect("lookup").is_none());
+        route.delete_link(link.index).expect("delete");
+        assert!(route.link(&outer).expect("lookup").is_none());
+        assert!(!ip(&["-n", &ns, "link"]).contains("wlan0"));
+        let _ = ip(&["netns", "del", &ns]);
+    }
 }
