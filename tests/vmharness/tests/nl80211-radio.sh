@@ -100,7 +100,11 @@ for g in g1 g2 g3; do
     [ "$(cat /sys/class/net/$(grep -l "$gmac" /sys/class/net/vw*/address | cut -d/ -f5)/phy80211/name)" = phy1 ] \
         || fail "$g's interface is not on phy1"
 done
-log "STEP 2 ok: one station interface per guest, with the guest's MAC, on phy1"
+for g in g1 g2 g3; do
+    wait_for 5 "[ \"\$(ip netns exec $g cat /sys/class/net/wlan0/operstate)\" = dormant ]" \
+        || fail "$g's wlan0 is $(ip netns exec $g cat /sys/class/net/wlan0/operstate), not dormant, before any association"
+done
+log "STEP 2 ok: one station interface per guest, with the guest's MAC, on phy1; the guests' links dormant"
 
 # 3: scan
 # A probe response can be missed on the busy emulated air: scan again as a user would.
@@ -176,6 +180,7 @@ ip netns exec g2 ping -c 2 -i 0.2 -W 1 10.99.2.1 > /dev/null && fail "g2 reached
 ip netns exec g2 /usr/sbin/ip link set wlan0 address "$g2mac" || fail "g2: restore its MAC"
 ip netns exec g2 ping -c 3 -i 0.2 -W 2 10.99.2.1 > /dev/null || fail "ping lab-b from g2 with its own MAC again"
 log "spoofing: frames from a foreign source dropped at the veth"
+[ "$(ip netns exec g1 cat /sys/class/net/wlan0/operstate)" = up ] || fail "g1's wlan0 is not up while associated"
 log "STEP 5 ok: data both ways, WPA2 and open"
 
 # 6: the AP disappears
@@ -192,7 +197,8 @@ wait_for 30 "grep -qi disconnect /tmp/ev1.txt && grep -qi disconnect /tmp/ev2.tx
 wait $e1 $e2 $e3
 cat /tmp/ev1.txt /tmp/ev2.txt /tmp/ev3.txt
 ip netns exec g1 $G --link wlan0 status
-log "STEP 6 ok: the AP's disappearance reached all three guests"
+wait_for 5 "[ \"\$(ip netns exec g1 cat /sys/class/net/wlan0/operstate)\" = dormant ]" || fail "g1's wlan0 is not dormant after the AP left"
+log "STEP 6 ok: the AP's disappearance reached all three guests; their links dormant again"
 
 # A guest that goes takes its interface with it.
 g3if=$(grep -l "$(ip netns exec g3 cat /sys/class/net/wlan0/address)" /sys/class/net/vw*/address | cut -d/ -f5)

@@ -52,6 +52,8 @@ const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
 const SIGNAL_STEP: i16 = 3;
 /// Scan results older than this are not trusted for a join.
 const FRESH_SCAN_MS: u32 = 30_000;
+/// Scans a join makes for its network before it fails with `NetworkNotFound`.
+const JOIN_SCANS: u32 = 2;
 /// The pause before a second join attempt.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// EAPOL frames kept while the kernel has not yet reported the association.
@@ -718,12 +720,15 @@ impl Sta {
         };
         let mut found = fresh;
         let mut tries = 0;
-        while found.is_none() && tries < 3 {
+        // A scan that misses the network (a probe response lost on a busy air, an AP that has
+        // just come up) is made once more, as the simulated radio's stations do.
+        let mut misses = 0;
+        while found.is_none() && tries < 3 && misses < JOIN_SCANS {
             tries += 1;
             match self.scan(Some(ssid)).await {
                 Ok(t) => {
                     found = best(&t, &ssid, bssid).cloned();
-                    break;
+                    misses += 1;
                 }
                 // Another station's join or scan can abort ours: try again.
                 Err(e) => {
