@@ -140,6 +140,12 @@ grep -q 'AP-STA-POSSIBLE-PSK-MISMATCH' /tmp/hostapd-wlan0.log || fail "hostapd s
 iw dev vw0 link; iw dev vw1 link
 $H status
 log "STEP 4 ok: two joins, the wrong passphrase refused with its reason"
+# The wrong passphrase again, g3 alone: how long vwifi takes to say so.
+t0=$(now)
+echo not-the-passphrase | ip netns exec g3 $G --link wlan0 connect lab-a --passphrase-stdin > /tmp/c3b.txt 2>&1
+rc3=$?
+log "TIMING: the wrong passphrase refused after $(awk "BEGIN{print $(now) - $t0}")s (alone)"
+[ $rc3 = 1 ] && grep -qi 'passphrase' /tmp/c3b.txt || { cat /tmp/c3b.txt; fail "g3 alone with a wrong passphrase: rc $rc3"; }
 # The same wrong passphrase given to a native wpa_supplicant (phy2, own namespace): how long
 # it takes to say so (WRONG_KEY), for comparison.
 iface_to_netns wlan2 nat || fail "netns nat"
