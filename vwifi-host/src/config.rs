@@ -600,6 +600,19 @@ mod tests {
     }
 
     #[test]
+    fn a_namespace_s_data_stays_in_the_kernel_unless_the_socket_path_is_asked() {
+        let cfg =
+            HostConfig::from_toml_str("[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\n").unwrap();
+        assert_eq!(cfg.radio.data_path, DataPathKind::Kernel);
+        let cfg = HostConfig::from_toml_str(
+            "[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\ndata_path = \"socket\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.radio.data_path, DataPathKind::Socket);
+        assert!(err("[radio]\ndata_path = \"fast\"\n").contains("fast"));
+    }
+
+    #[test]
     fn bad_values_name_their_field() {
         assert_eq!(
             err("[mux]\nmax_channels = 0\n"),
