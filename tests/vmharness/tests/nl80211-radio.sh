@@ -256,5 +256,23 @@ kill "$hp"
 wait_for 10 "! grep -qE 'State:.*[RSD]' /proc/$hp/status 2>/dev/null" || fail "vwifi-host did not stop on SIGTERM"
 wait_for 5 "! ls /sys/class/net | grep -q '^vw'" || fail "an interface stayed after SIGTERM"
 log "SIGTERM: the daemon stopped and took its interfaces"
+# From the socket data path to the kernel one: a namespace attached with data_path = "socket"
+# has a persistent TAP; the next daemon on the kernel path replaces it with its veth.
+sed 's/^kind = "nl80211"$/kind = "nl80211"\ndata_path = "socket"/' /tmp/host.toml > /tmp/host-socket.toml
+grep -q 'data_path = "socket"' /tmp/host-socket.toml || fail "socket config"
+$H run --config /tmp/host-socket.toml >> /tmp/vwifi-host.log 2>&1 &
+echo $! > /run/vwifi-host.pid
+wait_for 10 "[ -S /run/vwifi/host.sock.ctl ]" || fail "vwifi-host run (socket path)"
+ip netns add g5 && $H attach --netns g5 || fail "attach g5 (socket path)"
+ip netns exec g5 /usr/sbin/ip -d link show wlan0 | grep -q tun || fail "g5's wlan0 is not a TAP on the socket path"
+hp=$(cat /run/vwifi-host.pid)
+kill "$hp"
+wait_for 10 "! grep -qE 'State:.*[RSD]' /proc/$hp/status 2>/dev/null" || fail "vwifi-host (socket path) did not stop"
+rm -f /run/vwifi/host.sock /run/vwifi/host.sock.ctl
+start_daemon || fail "restart on the kernel path"
+wait_for 20 "ip netns exec g5 /usr/sbin/ip -d link show wlan0 2>/dev/null | grep -q veth" \
+    || { ip netns exec g5 /usr/sbin/ip -d link show; fail "g5's TAP was not replaced by a veth"; }
+log "socket -> kernel path: g5's TAP replaced by a veth at the restart"
+kill "$(cat /run/vwifi-host.pid)"
 stop_all
 log "nl80211-radio: OK"

@@ -9,7 +9,7 @@ use std::io;
 
 use vwifi_core::MacAddr;
 
-use super::route::Route;
+use super::route::{Link, Route};
 use super::tc;
 use crate::netns::{check_ifname, check_netns_name, NamespaceId, NetnsError, HOST_MAC, NETNS_DIR};
 
@@ -75,6 +75,41 @@ pub(crate) struct Pair {
     pub(crate) route: Route,
     /// Whether the pair was there already (left by a daemon that stopped).
     pub(crate) reopened: bool,
+}
+
+/// What to do with what is found under the interface's name in the namespace (`inner`) and
+/// under the outer end's name here (`outer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// This station's pair, left by a daemon that stopped: take it.
+    Reuse,
+    /// Create the pair, deleting first the station's own interface of another kind (the
+    /// persistent TAP of `data_path = "socket"`: it carries the station's address, derived
+    /// from the namespace's name) and an outer end without its inner end.
+    Create {
+        replace_inner: Option<u32>,
+        stale_outer: Option<u32>,
+    },
+    /// Another interface has the name: refuse.
+    Taken,
+}
+
+fn plan(inner: Option<&Link>, outer: Option<&Link>, mac: MacAddr) -> Plan {
+    let stale_outer = outer.map(|o| o.index);
+    match inner {
+        Some(i) if i.mac != Some(mac) => Plan::Taken,
+        Some(i) if i.veth && outer.is_some() => Plan::Reuse,
+        // A veth with the station's address whose other end is not ours: not ours either.
+        Some(i) if i.veth => Plan::Taken,
+        Some(i) => Plan::Create {
+            replace_inner: Some(i.index),
+            stale_outer,
+        },
+        None => Plan::Create {
+            replace_inner: None,
+            stale_outer,
+        },
+    }
 }
 
 /// Creates (or finds again) the veth pair of station `mac`: `ifname` in the namespace
@@ -147,19 +182,27 @@ fn in_namespace(
     let outer = route
         .link(outer_if)
         .map_err(route_err("look up the outer end"))?;
-    let reopened = match (&inner, &outer) {
-        (Some(i), Some(_)) if i.veth && i.mac == Some(mac) => true,
-        (Some(_), _) => {
+    let reopened = match plan(inner.as_ref(), outer.as_ref(), mac) {
+        Plan::Reuse => true,
+        Plan::Taken => {
             return Err(PortError::IfnameTaken {
                 ifname: ifname.to_owned(),
                 netns: netns.to_owned(),
             })
         }
-        (None, stale) => {
-            // An outer end without its inner end is not a pair any more: replace it.
-            if let Some(stale) = stale {
+        Plan::Create {
+            replace_inner,
+            stale_outer,
+        } => {
+            if let Some(index) = replace_inner {
+                tracing::info!(%netns, %ifname, "the station's TAP of the socket data path replaced by a veth");
+                ns_route
+                    .delete_link(index)
+                    .map_err(route_err("delete the station's former TAP"))?;
+            }
+            if let Some(index) = stale_outer {
                 route
-                    .delete_link(stale.index)
+                    .delete_link(index)
                     .map_err(route_err("delete a stale outer end"))?;
             }
             route
@@ -215,6 +258,49 @@ mod tests {
         assert_eq!(name, "vp02ab000110ff");
         assert!(check_ifname(&name).is_ok());
         assert!(!name.starts_with("vw"));
+    }
+
+    #[test]
+    fn a_found_interface_is_reused_replaced_or_refused() {
+        let mac = MacAddr([2, 0, 0, 0, 0, 7]);
+        let link = |index, mac, veth| Link {
+            index,
+            mac: Some(mac),
+            veth,
+        };
+        let ours = link(3, mac, true);
+        let outer = link(9, HOST_MAC, true);
+        assert_eq!(plan(Some(&ours), Some(&outer), mac), Plan::Reuse);
+        assert_eq!(
+            plan(None, None, mac),
+            Plan::Create {
+                replace_inner: None,
+                stale_outer: None
+            }
+        );
+        assert_eq!(
+            plan(None, Some(&outer), mac),
+            Plan::Create {
+                replace_inner: None,
+                stale_outer: Some(9)
+            }
+        );
+        // The station's TAP of the socket path goes; a veth without its outer end, or any
+        // interface with another address, is not ours.
+        assert_eq!(
+            plan(Some(&link(4, mac, false)), None, mac),
+            Plan::Create {
+                replace_inner: Some(4),
+                stale_outer: None
+            }
+        );
+        assert_eq!(plan(Some(&ours), None, mac), Plan::Taken);
+        let other = MacAddr([2, 0, 0, 0, 0, 8]);
+        assert_eq!(plan(Some(&link(4, other, false)), None, mac), Plan::Taken);
+        assert_eq!(
+            plan(Some(&link(4, other, true)), Some(&outer), mac),
+            Plan::Taken
+        );
     }
 
     fn ip(args: &[&str]) -> String {
