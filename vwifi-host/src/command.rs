@@ -92,6 +92,18 @@ pub(crate) struct Admitted {
     pub(crate) name: String,
     /// The messages to write to its link.
     pub(crate) outbox: mpsc::Receiver<Message>,
+    /// On the nl80211 radio, for a namespace: its data stays in the kernel
+    /// ([`crate::nl80211::port`]).
+    pub(crate) kernel_port: Option<KernelPort>,
+}
+
+/// What the radio gives the attach of a namespace guest whose data stays in the kernel
+/// ([`crate::nl80211::port`]).
+#[derive(Debug)]
+pub(crate) struct KernelPort {
+    /// The index of the station's interface once its task created it (closed when the task
+    /// ends).
+    pub(crate) station_if: tokio::sync::watch::Receiver<Option<u32>>,
 }
 
 /// What the driver and a TAP's task share.

@@ -22,6 +22,7 @@
 //! [radio]
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
 //! prefix = "vw"                     # names of the station interfaces on a real card (vw0, vw1, ...)
+//! data_path = "kernel"              # nl80211: a namespace's data through a veth and tc filters; or "socket" (through the daemon)
 //!
 //! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
 //! seed = 1
@@ -109,6 +110,21 @@ pub(crate) struct RadioSection {
     /// The name prefix of the station interfaces; interfaces on the card named so (prefix and
     /// digits) are taken for leftovers of an earlier run and deleted at start.
     pub(crate) prefix: String,
+    /// How a namespace guest's data reaches its station interface (nl80211 radio).
+    pub(crate) data_path: DataPathKind,
+}
+
+/// `[radio] data_path`: how a namespace guest's frames reach its station interface on the
+/// nl80211 radio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DataPathKind {
+    /// In the kernel: a veth pair joined to the station interface by tc filters (default).
+    #[default]
+    Kernel,
+    /// Through the daemon: a TAP in the namespace and a packet socket on the station
+    /// interface.
+    Socket,
 }
 
 impl Default for RadioSection {
@@ -118,6 +134,7 @@ impl Default for RadioSection {
             phy: None,
             ifname: None,
             prefix: "vw".into(),
+            data_path: DataPathKind::Kernel,
         }
     }
 }
@@ -489,7 +506,9 @@ pub(crate) fn default_config_text() -> String {
          # kind = \"nl80211\"\n\
          # phy = \"phy1\"      # the card, as `iw phy` names it\n\
          # ifname = \"wlan1\"  # or an interface of the card, as `iw dev` names it\n\
-         prefix = \"vw\"\n\n",
+         prefix = \"vw\"\n\
+         # data_path = \"kernel\"  # nl80211: a namespace's data stays in the kernel (veth + tc);\n\
+         #                        # \"socket\": through the daemon (TAP and packet socket)\n\n",
     );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {
@@ -578,6 +597,19 @@ mod tests {
         );
         assert!(err("[radio]\nprefix = \"vw0\"\n").starts_with("radio.prefix: must be"));
         assert!(err("[radio]\nprefix = \"\"\n").starts_with("radio.prefix: must be"));
+    }
+
+    #[test]
+    fn a_namespace_s_data_stays_in_the_kernel_unless_the_socket_path_is_asked() {
+        let cfg =
+            HostConfig::from_toml_str("[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\n").unwrap();
+        assert_eq!(cfg.radio.data_path, DataPathKind::Kernel);
+        let cfg = HostConfig::from_toml_str(
+            "[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\ndata_path = \"socket\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.radio.data_path, DataPathKind::Socket);
+        assert!(err("[radio]\ndata_path = \"fast\"\n").contains("fast"));
     }
 
     #[test]

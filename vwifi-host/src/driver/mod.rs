@@ -494,10 +494,13 @@ impl Driver {
         netns: Option<String>,
         tap: Option<Arc<TapShared>>,
     ) -> Result<Admitted, AdmitError> {
-        let guest = self.world.admit(GuestConfig {
-            name: name.clone(),
-            mac: None,
-        })?;
+        let guest = self.world.admit(
+            GuestConfig {
+                name: name.clone(),
+                mac: None,
+            },
+            netns.is_some(),
+        )?;
         self.connections += 1;
         let (tx, rx) = mpsc::channel(self.link_queue);
         let mac = self
@@ -520,10 +523,12 @@ impl Driver {
                 link_control_dropped: 0,
             },
         );
+        let kernel_port = self.world.kernel_port(guest);
         Ok(Admitted {
             guest,
             name,
             outbox: rx,
+            kernel_port,
         })
     }
 

@@ -17,14 +17,22 @@ use vwifi_core::{Instant, MacAddr};
 use super::snapshot::{nl80211_snapshot, sim_snapshot};
 use super::GuestEntry;
 use crate::api::Snapshot;
+use crate::command::KernelPort;
 use crate::nl80211::Nl80211Radio;
 use crate::world::SimWorld;
 
 /// What the driver asks of its radio: admit and remove guests, carry their messages both
 /// ways, and (a simulated radio) run in time.
 pub(crate) trait HostRadio: Send + core::fmt::Debug {
-    /// Admits a guest: a station of its own.
-    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError>;
+    /// Admits a guest: a station of its own; a namespace's (`netns`) data may stay in the
+    /// kernel on a real card ([`HostRadio::kernel_port`]).
+    fn admit(&mut self, cfg: GuestConfig, netns: bool) -> Result<GuestId, AdmitError>;
+
+    /// For a namespace guest on a real card whose data stays in the kernel: what its attach
+    /// needs ([`crate::nl80211::port`]).
+    fn kernel_port(&self, _guest: GuestId) -> Option<KernelPort> {
+        None
+    }
 
     /// The address of `guest`'s station.
     fn station_mac(&self, guest: GuestId) -> Option<MacAddr>;
@@ -79,7 +87,7 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
 }
 
 impl HostRadio for SimWorld {
-    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+    fn admit(&mut self, cfg: GuestConfig, _netns: bool) -> Result<GuestId, AdmitError> {
         SimWorld::admit(self, cfg)
     }
 
@@ -129,8 +137,12 @@ impl HostRadio for SimWorld {
 }
 
 impl HostRadio for Nl80211Radio {
-    fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
-        Nl80211Radio::admit(self, cfg)
+    fn admit(&mut self, cfg: GuestConfig, netns: bool) -> Result<GuestId, AdmitError> {
+        Nl80211Radio::admit(self, cfg, netns)
+    }
+
+    fn kernel_port(&self, guest: GuestId) -> Option<KernelPort> {
+        Nl80211Radio::kernel_port(self, guest)
     }
 
     fn station_mac(&self, guest: GuestId) -> Option<MacAddr> {

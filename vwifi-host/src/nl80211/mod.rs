@@ -13,7 +13,7 @@
 //! | join | `CONNECT` with the SSID, BSSID, frequency, and for WPA2 the own RSNE, ciphers, AKM, `CONTROL_PORT`, `CONTROL_PORT_OVER_NL80211`, `SOCKET_OWNER` |
 //! | 4-way handshake | EAPOL in as `CONTROL_PORT_FRAME` events, into [`vwifi_core::handshake::Supplicant`]; out as `CONTROL_PORT_FRAME` requests |
 //! | keys, port | `NEW_KEY` (pairwise CCMP, then group CCMP with its RSC), `SET_STATION` with `STA_FLAGS2` authorized |
-//! | data | an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
+//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`port`]); other guests: an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
 //! | events | `CONNECT` result, `DISCONNECT` (reason, by AP or not); signal and rate from `GET_STATION` |
 //! | a guest goes | `DISCONNECT`, `DEL_INTERFACE`; a crashed daemon's interfaces die with its sockets, and names with the configured prefix left on the card are deleted at start |
 //!
@@ -44,7 +44,7 @@ use vwifi_core::mux::{AdmitError, GuestConfig};
 use vwifi_core::proto::{Message, StationState, StationStatus};
 use vwifi_core::MacAddr;
 
-use crate::config::RadioSection;
+use crate::config::{DataPathKind, RadioSection};
 use genl::{as_string, as_u32, find, top_attrs, Attr, Family, Genl};
 use station::{DataPath, Shared, Spec};
 pub(crate) use wiphy::Wiphy;
@@ -124,6 +124,8 @@ struct Handle {
     cmds: mpsc::UnboundedSender<Message>,
     data: Arc<DataPath>,
     status: watch::Receiver<StationStatus>,
+    /// Whether its data stays in the kernel ([`port`]).
+    kernel_port: bool,
 }
 
 /// The nl80211 radio. See the [module documentation](self).
@@ -132,6 +134,7 @@ pub(crate) struct Nl80211Radio {
     wiphy: Wiphy,
     shared: Arc<Shared>,
     prefix: String,
+    data_path: DataPathKind,
     max_stations: usize,
     guests: BTreeMap<GuestId, Handle>,
     next_id: u32,
@@ -223,6 +226,7 @@ impl Nl80211Radio {
             wiphy,
             shared,
             prefix: cfg.prefix.clone(),
+            data_path: cfg.data_path,
             guests: BTreeMap::new(),
             next_id: 0,
             events: Some(events),
@@ -243,6 +247,15 @@ impl Nl80211Radio {
             "stations".into(),
             format!("{} of {}", self.guests.len(), self.max_stations),
         ));
+        let joined: Vec<String> = self
+            .guests
+            .values()
+            .filter(|h| h.kernel_port)
+            .map(|h| format!("{}<->{}", h.ifname, crate::ports::kernel::veth::outer_name(h.mac)))
+            .collect();
+        if !joined.is_empty() {
+            d.push(("kernel data path (veth + tc)".into(), joined.join(", ")));
+        }
         if !self.cleaned.is_empty() {
             d.push((
                 "stale interfaces deleted at start".into(),
@@ -252,8 +265,14 @@ impl Nl80211Radio {
         d
     }
 
-    /// Admits a guest: its station gets an interface of its own (created by its task).
-    pub(crate) fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
+    /// Admits a guest: its station gets an interface of its own (created by its task). A
+    /// guest `in_kernel` (a namespace) keeps its data in the kernel unless the configuration
+    /// says `data_path = "socket"`: its attach takes the [`crate::command::KernelPort`] then.
+    pub(crate) fn admit(
+        &mut self,
+        cfg: GuestConfig,
+        in_kernel: bool,
+    ) -> Result<GuestId, AdmitError> {
         if self.guests.len() >= self.max_stations {
             return Err(AdmitError::Radio(
                 vwifi_core::scheduler::AdmitError::TooManyStations {
@@ -288,10 +307,12 @@ impl Nl80211Radio {
             phy: None,
             counters: Default::default(),
         });
+        let kernel_port = in_kernel && self.data_path == DataPathKind::Kernel;
         let spec = Spec {
             guest,
             mac,
             ifname: ifname.clone(),
+            kernel_port,
         };
         tokio::spawn(station::run(
             spec,
@@ -308,9 +329,18 @@ impl Nl80211Radio {
                 cmds,
                 data,
                 status,
+                kernel_port,
             },
         );
         Ok(guest)
+    }
+
+    /// What the attach of `guest` needs for the kernel data path, if its data stays there.
+    pub(crate) fn kernel_port(&self, guest: GuestId) -> Option<crate::command::KernelPort> {
+        let h = self.guests.get(&guest).filter(|h| h.kernel_port)?;
+        Some(crate::command::KernelPort {
+            station_if: h.data.station_if.subscribe(),
+        })
     }
 
     /// The station address of a guest.

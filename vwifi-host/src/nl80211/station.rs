@@ -52,6 +52,8 @@ const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
 const SIGNAL_STEP: i16 = 3;
 /// Scan results older than this are not trusted for a join.
 const FRESH_SCAN_MS: u32 = 30_000;
+/// Scans a join makes for its network before it fails with `NetworkNotFound`.
+const JOIN_SCANS: u32 = 2;
 /// The pause before a second join attempt.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 /// EAPOL frames kept while the kernel has not yet reported the association.
@@ -99,16 +101,30 @@ impl DataCounters {
 }
 
 /// The data path of one station, shared by its task (which opens it) and the driver (which
-/// sends the guest's frames).
-#[derive(Default)]
+/// sends the guest's frames). On the kernel data path ([`super::port`]) no frame passes here:
+/// the station's interface index is published for the guest's port instead.
 pub(crate) struct DataPath {
     tx: Mutex<Option<Box<dyn pnet_datalink::DataLinkSender>>>,
+    /// The station interface's index, once created (the kernel data path joins it).
+    pub(crate) station_if: watch::Sender<Option<u32>>,
     /// Whether the port is open (connected; keys installed and the station authorized).
     pub(crate) open: AtomicBool,
     /// Ends the receive thread.
     stop: AtomicBool,
     /// Its counters.
     pub(crate) counters: DataCounters,
+}
+
+impl Default for DataPath {
+    fn default() -> Self {
+        Self {
+            tx: Mutex::new(None),
+            station_if: watch::Sender::new(None),
+            open: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            counters: DataCounters::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for DataPath {
@@ -164,6 +180,8 @@ pub(crate) struct Spec {
     pub(crate) mac: MacAddr,
     /// The kernel interface's name.
     pub(crate) ifname: String,
+    /// Whether the guest's data stays in the kernel ([`super::port`]): no packet socket.
+    pub(crate) kernel_port: bool,
 }
 
 /// Where the station is in a join.
@@ -176,6 +194,9 @@ enum Link {
         sup: Option<Supplicant>,
         associated: bool,
         answered_msg1: bool,
+        /// The ANonce of the last message 1 and how often the AP sent it again: an AP that
+        /// repeats its message 1 after our answers did not accept their MIC.
+        msg1: Msg1Repeats,
         deadline: tokio::time::Instant,
         /// EAPOL frames that came before the kernel's connect result (the kernel refuses to
         /// send ours until it has processed the association).
@@ -342,11 +363,15 @@ impl Sta {
             "1",
         );
         super::set_link_up(ifindex)?;
-        let (tx, rx) = open_packet_socket(&spec.ifname, ifindex)?;
-        if let Ok(mut slot) = data.tx.lock() {
-            *slot = Some(tx);
+        if spec.kernel_port {
+            data.station_if.send_replace(Some(ifindex));
+        } else {
+            let (tx, rx) = open_packet_socket(&spec.ifname, ifindex)?;
+            if let Ok(mut slot) = data.tx.lock() {
+                *slot = Some(tx);
+            }
+            spawn_rx(rx, spec.clone(), shared.to_guests.clone(), data.clone());
         }
-        spawn_rx(rx, spec.clone(), shared.to_guests.clone(), data.clone());
         let sta = Self {
             spec,
             shared,
@@ -404,7 +429,11 @@ impl Sta {
             signal_dbm: self.signal.filter(|_| connected),
             tx_rate_kbps: self.rate_kbps.filter(|_| connected),
             phy: None,
-            counters: self.data.counters.snapshot(),
+            counters: if self.spec.kernel_port {
+                interface_counters(&self.spec.ifname)
+            } else {
+                self.data.counters.snapshot()
+            },
         }
     }
 
@@ -651,11 +680,20 @@ impl Sta {
                 )
                 .await;
         }
-        if let Link::Joining {
-            associated: true,
-            retry: Some(req),
-            ..
-        } = link
+        // A wrong passphrase the AP showed plainly (it repeated its message 1 after our
+        // answers, then gave up) is told at once, as wpa_supplicant does: no second attempt.
+        let plain_wrong_key = matches!(
+            (&link, reason),
+            (Link::Joining { msg1, .. }, ConnectFailure::WrongPassphrase) if msg1.shows_wrong_key()
+        );
+        if let (
+            Link::Joining {
+                associated: true,
+                retry: Some(req),
+                ..
+            },
+            false,
+        ) = (link, plain_wrong_key)
         {
             tracing::info!(guest = self.spec.guest.0, "trying the join once more");
             tokio::time::sleep(RETRY_DELAY).await;
@@ -686,12 +724,15 @@ impl Sta {
         };
         let mut found = fresh;
         let mut tries = 0;
-        while found.is_none() && tries < 3 {
+        // A scan that misses the network (a probe response lost on a busy air, an AP that has
+        // just come up) is made once more, as the simulated radio's stations do.
+        let mut misses = 0;
+        while found.is_none() && tries < 3 && misses < JOIN_SCANS {
             tries += 1;
             match self.scan(Some(ssid)).await {
                 Ok(t) => {
                     found = best(&t, &ssid, bssid).cloned();
-                    break;
+                    misses += 1;
                 }
                 // Another station's join or scan can abort ours: try again.
                 Err(e) => {
@@ -802,6 +843,7 @@ impl Sta {
             sup,
             associated: false,
             answered_msg1: false,
+            msg1: Msg1Repeats::default(),
             deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
             early: Vec::new(),
             retry,
@@ -930,8 +972,12 @@ impl Sta {
             Link::Joining {
                 sup: Some(sup),
                 answered_msg1,
+                msg1,
                 ..
-            } => (sup, Some(answered_msg1)),
+            } => {
+                msg1.saw(frame);
+                (sup, Some(answered_msg1))
+            }
             Link::Connected { sup: Some(sup), .. } => (sup, None),
             _ => return,
         };
@@ -1187,6 +1233,66 @@ impl Sta {
     }
 }
 
+/// How often the AP repeats its message 1 with the same ANonce after our answers before a
+/// failure is taken for a wrong passphrase without a second attempt (hostapd sends message 1
+/// four times before it gives up; a restarted handshake has a new ANonce).
+const MSG1_REPEATS_FOR_WRONG_KEY: u8 = 2;
+
+/// The AP's messages 1 during one join: the last ANonce and how often it came again.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Msg1Repeats {
+    anonce: Option<[u8; 32]>,
+    repeats: u8,
+}
+
+impl Msg1Repeats {
+    /// Notes an EAPOL frame from the AP (anything but a message 1 is ignored).
+    fn saw(&mut self, frame: &[u8]) {
+        use vwifi_core::wire::eapol::{KeyFrame, KeyInfo};
+        let Ok(key) = KeyFrame::parse(frame) else {
+            return;
+        };
+        let info = key.key_info;
+        let msg1 = info.has(KeyInfo::PAIRWISE | KeyInfo::ACK)
+            && !info.has(KeyInfo::MIC)
+            && !info.has(KeyInfo::INSTALL);
+        if !msg1 {
+            return;
+        }
+        if self.anonce == Some(key.nonce) {
+            self.repeats = self.repeats.saturating_add(1);
+        } else {
+            self.anonce = Some(key.nonce);
+            self.repeats = 0;
+        }
+    }
+
+    /// Whether the AP kept refusing our message 2 (see [`MSG1_REPEATS_FOR_WRONG_KEY`]).
+    fn shows_wrong_key(&self) -> bool {
+        self.repeats >= MSG1_REPEATS_FOR_WRONG_KEY
+    }
+}
+
+/// The traffic counters of a station interface on the kernel data path, as the kernel keeps
+/// them (`/sys/class/net/IFACE/statistics`): received is from the air to the guest, sent is
+/// from the guest to the air. A counter that cannot be read is 0.
+fn interface_counters(ifname: &str) -> Counters {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{ifname}/statistics/{name}"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Counters {
+        rx_packets: read("rx_packets"),
+        rx_bytes: read("rx_bytes"),
+        tx_packets: read("tx_packets"),
+        tx_bytes: read("tx_bytes"),
+        rx_dropped: read("rx_dropped"),
+        tx_dropped: read("tx_dropped"),
+    }
+}
+
 /// Why a join failed when the kernel reports the link gone during it, with IEEE 802.11
 /// reason `reason`: after our message 2, a MIC failure, a 4-way handshake timeout or an
 /// 802.1X failure means the AP did not accept our PSK.
@@ -1338,6 +1444,43 @@ mod tests {
                 detail: 3
             }
         );
+    }
+
+    fn key_frame(info: u16, nonce: u8) -> Vec<u8> {
+        use vwifi_core::wire::eapol::{KeyFrame, KeyInfo};
+        KeyFrame {
+            version: 2,
+            key_info: KeyInfo(info | KeyInfo::VERSION_HMAC_SHA1_AES),
+            key_length: 16,
+            replay_counter: 1,
+            nonce: [nonce; 32],
+            iv: [0; 16],
+            rsc: [0; 8],
+            reserved: [0; 8],
+            mic: [0; 16],
+            key_data: Vec::new(),
+        }
+        .to_vec()
+    }
+
+    #[test]
+    fn an_ap_repeating_message_1_with_the_same_anonce_shows_a_wrong_key() {
+        use vwifi_core::wire::eapol::KeyInfo;
+        let msg1 = KeyInfo::PAIRWISE | KeyInfo::ACK;
+        let msg3 = msg1 | KeyInfo::MIC | KeyInfo::INSTALL | KeyInfo::SECURE;
+        let mut m = Msg1Repeats::default();
+        m.saw(&key_frame(msg1, 1));
+        m.saw(&key_frame(msg1, 1));
+        assert!(!m.shows_wrong_key());
+        // A message 3, garbage: not a message 1.
+        m.saw(&key_frame(msg3, 1));
+        m.saw(&[1, 3, 0, 0]);
+        assert!(!m.shows_wrong_key());
+        m.saw(&key_frame(msg1, 1));
+        assert!(m.shows_wrong_key());
+        // A restarted handshake (new ANonce) starts the count again.
+        m.saw(&key_frame(msg1, 2));
+        assert!(!m.shows_wrong_key());
     }
 
     fn frame(src: [u8; 6], ethertype: u16) -> Vec<u8> {

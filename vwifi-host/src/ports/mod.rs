@@ -12,6 +12,7 @@
 //! loop, and each of them only says how to read, write and follow the association.
 
 pub(crate) mod ethernet;
+pub(crate) mod kernel;
 pub(crate) mod netns;
 pub(crate) mod unix;
 pub(crate) mod uplink;

@@ -383,6 +383,10 @@ pub(crate) enum AttachError {
     /// The TAP could not be served asynchronously.
     #[error("{0}")]
     Async(io::Error),
+    /// The kernel data path of a real card (a veth pair joined to the station's interface)
+    /// could not be set up.
+    #[error(transparent)]
+    KernelPort(super::kernel::veth::PortError),
 }
 
 /// Attaches the network namespace `netns`: admits its station, creates the TAP `ifname` in
@@ -405,7 +409,10 @@ pub(crate) async fn attach(
     })
     .await
     .map_err(stopping)?;
-    let (adm, mac) = answer.await.map_err(|_| AttachError::Stopping)??;
+    let (mut adm, mac) = answer.await.map_err(|_| AttachError::Stopping)??;
+    if let Some(port) = adm.kernel_port.take() {
+        return super::kernel::attach(cmds, adm, mac, netns, ifname, shared, port).await;
+    }
     let (ns, ifn) = (netns.clone(), ifname.clone());
     let created = tokio::task::spawn_blocking(move || create_tap(&ns, &ifn, mac))
         .await

@@ -1,0 +1,238 @@
+//! Route netlink for the kernel data path: links (the veth pair, its state) and traffic control
+//! (the `clsact` filters), on a socket that acts in the network namespace it was opened in.
+//!
+//! Messages are built and parsed by `netlink-packet-route`; this module only sends a request
+//! and collects its answer (the kernel's acknowledgement, or the messages of a `GET`).
+
+use std::io;
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkMode, State,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use vwifi_core::MacAddr;
+
+/// Largest answer read at once (a link message with its statistics is about 1.5 KiB).
+const RECV_BUFFER: usize = 32 * 1024;
+
+/// A link as `RTM_GETLINK` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// Its index in the socket's namespace.
+    pub(crate) index: u32,
+    /// Its hardware address.
+    pub(crate) mac: Option<MacAddr>,
+    /// Whether it is a veth.
+    pub(crate) veth: bool,
+}
+
+/// A route-netlink socket of one network namespace (the one current when it was opened).
+pub(crate) struct Route {
+    socket: netlink_sys::Socket,
+    seq: u32,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route").field("seq", &self.seq).finish()
+    }
+}
+
+impl Route {
+    /// Opens a socket in the calling thread's network namespace.
+    pub(crate) fn open() -> io::Result<Self> {
+        let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+        socket.bind_auto()?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        Ok(Self { socket, seq: 0 })
+    }
+
+    /// The link named `name`, if there is one.
+    pub(crate) fn link(&mut self, name: &str) -> io::Result<Option<Link>> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        match self.request(RouteNetlinkMessage::GetLink(msg), 0) {
+            Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) => Some(describe(&l)),
+                _ => None,
+            })),
+            Err(e) if e.raw_os_error() == Some(19) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the veth pair `outer` (here, with address `outer_mac`) and `inner` (with
+    /// address `inner_mac`, in the namespace of the open file `netns`).
+    pub(crate) fn new_veth(
+        &mut self,
+        outer: &str,
+        outer_mac: MacAddr,
+        inner: &str,
+        inner_mac: MacAddr,
+        netns: std::os::fd::RawFd,
+    ) -> io::Result<()> {
+        let mut peer = LinkMessage::default();
+        peer.attributes.extend([
+            LinkAttribute::IfName(inner.to_owned()),
+            LinkAttribute::Address(inner_mac.0.to_vec()),
+            LinkAttribute::NetNsFd(netns),
+        ]);
+        let mut link = LinkMessage::default();
+        link.attributes.extend([
+            LinkAttribute::IfName(outer.to_owned()),
+            LinkAttribute::Address(outer_mac.0.to_vec()),
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Veth),
+                LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+            ]),
+        ]);
+        self.request(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
+    /// Sets link `index` up (`IFF_UP`).
+    pub(crate) fn set_up(&mut self, index: u32) -> io::Result<()> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.header.flags = LinkFlags::Up;
+        link.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(link), 0)
+            .map(drop)
+    }
+
+    /// Sets link `index` to receive every multicast group (`IFF_ALLMULTI`): a station
+    /// interface whose guest's stack is behind a veth has joined none of the guest's groups
+    /// (IPv6 neighbour discovery), and a real card filters multicast by what its interfaces
+    /// joined.
+    pub(crate) fn set_allmulti(&mut self, index: u32) -> io::Result<()> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.header.flags = LinkFlags::Allmulti;
+        link.header.change_mask = LinkFlags::Allmulti;
+        self.request(RouteNetlinkMessage::SetLink(link), 0)
+            .map(drop)
+    }
+
+    /// Puts link `index` in link mode "dormant" with its operational state `up` or `dormant`
+    /// (RFC 2863, as wpa_supplicant marks a Wi-Fi link waiting for its association).
+    pub(crate) fn set_operstate(&mut self, index: u32, up: bool) -> io::Result<()> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes.push(LinkAttribute::OperState(if up {
+            State::Up
+        } else {
+            State::Dormant
+        }));
+        link.attributes.push(LinkAttribute::Mode(LinkMode::Dormant));
+        self.request(RouteNetlinkMessage::SetLink(link), 0)
+            .map(drop)
+    }
+
+    /// Deletes link `index` (a veth takes its peer with it).
+    pub(crate) fn delete_link(&mut self, index: u32) -> io::Result<()> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        self.request(RouteNetlinkMessage::DelLink(link), 0)
+            .map(drop)
+    }
+
+    /// Sends one request (`flags` besides `REQUEST | ACK`) and collects the kernel's answer:
+    /// the messages before its acknowledgement, or the error it acknowledged with.
+    pub(crate) fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        header.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        let mut answer = Vec::new();
+        let mut rx: Vec<u8> = Vec::with_capacity(RECV_BUFFER);
+        loop {
+            rx.clear();
+            let n = self.socket.recv(&mut rx, 0)?;
+            let mut bytes = rx.get(..n).unwrap_or_default();
+            while !bytes.is_empty() {
+                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = usize::try_from(reply.header.length).unwrap_or(usize::MAX);
+                // Messages are 4-byte aligned in a datagram.
+                let step = len.saturating_add(3) & !3;
+                bytes = bytes.get(step.max(1)..).unwrap_or_default();
+                if reply.header.sequence_number != self.seq {
+                    continue;
+                }
+                match reply.payload {
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(answer),
+                            Some(_) => Err(e.to_io()),
+                        }
+                    }
+                    NetlinkPayload::Done(_) => return Ok(answer),
+                    NetlinkPayload::InnerMessage(m) => answer.push(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// What the daemon needs to know of a link.
+fn describe(l: &LinkMessage) -> Link {
+    let mut link = Link {
+        index: l.header.index,
+        mac: None,
+        veth: false,
+    };
+    for a in &l.attributes {
+        match a {
+            LinkAttribute::Address(bytes) => link.mac = MacAddr::from_slice(bytes),
+            LinkAttribute::LinkInfo(infos) => {
+                link.veth = infos
+                    .iter()
+                    .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)));
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_described_by_its_index_address_and_kind() {
+        let mut l = LinkMessage::default();
+        l.header.index = 7;
+        l.attributes.extend([
+            LinkAttribute::Address(vec![2, 0, 0, 0, 0, 1]),
+            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth)]),
+        ]);
+        assert_eq!(
+            describe(&l),
+            Link {
+                index: 7,
+                mac: Some(MacAddr([2, 0, 0, 0, 0, 1])),
+                veth: true
+            }
+        );
+        l.attributes.truncate(1);
+        assert!(!describe(&l).veth);
+    }
+}
