@@ -19,17 +19,35 @@ pub(crate) enum Request {
     Status,
     /// Serve a station on a TAP `ifname` (default `wlan0`) created inside the network
     /// namespace `netns` (see [`crate::ports::netns`]).
+    ///
+    /// The namespace is given by exactly one of `netns`, `netns_path` and `pid`
+    /// ([`crate::ports::nsfile`]); the reply's `netns` is its key: the name, or the path
+    /// (`/proc/PID/ns/net` for a PID).
     Attach {
         /// The namespace, as `ip netns` names it.
-        netns: String,
+        #[serde(default)]
+        netns: Option<String>,
+        /// The namespace's file: `/proc/PID/ns/net` or a bind mount of one.
+        #[serde(default)]
+        netns_path: Option<String>,
+        /// A process whose namespace it is.
+        #[serde(default)]
+        pid: Option<u32>,
         /// The interface to create there.
         #[serde(default)]
         ifname: Option<String>,
     },
     /// Remove the station of an attached namespace and its TAP.
     Detach {
-        /// The namespace.
-        netns: String,
+        /// The namespace, as attached (a name, or a path).
+        #[serde(default)]
+        netns: Option<String>,
+        /// The namespace's file, as attached.
+        #[serde(default)]
+        netns_path: Option<String>,
+        /// The process whose namespace was attached by PID.
+        #[serde(default)]
+        pid: Option<u32>,
     },
     /// Serve a VM's NIC as a vhost-user-net device on the unix socket `socket` (see
     /// [`crate::ports::vhost_user`]); the guest is named `vm:NAME` (default: the socket's file stem).

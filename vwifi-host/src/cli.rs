@@ -72,9 +72,13 @@ pub(crate) enum Command {
         associated and UP while it is. It survives a daemon restart (the restarted daemon \
         takes it up again and rejoins the network last joined) and lives until `vwifi-host \
         detach`.",
-        after_help = "Example:\n  \
+        after_help = "Examples:\n  \
             ip netns add c1 && vwifi-host attach --netns c1\n  \
-            ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin"
+            ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin\n  \
+            vwifi-host attach --pid \"$(docker inspect -f '{{.State.Pid}}' c2)\"\n  \
+            vwifi-host attach --netns-path /run/netns/cni-1234\n\n\
+            A namespace given by --pid or --netns-path is followed: when its last process exits \
+            (or its bind mount is removed) the station is removed within a second."
     )]
     Attach(AttachArgs),
     /// Remove the station of an attached network namespace, and its TAP.
@@ -112,12 +116,43 @@ pub(crate) struct VhostUserArgs {
     pub(crate) daemon_socket: Option<PathBuf>,
 }
 
+/// Which network namespace: exactly one of a name, a path, a process.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct NamespaceArg {
+    /// The network namespace, as `ip netns` names it (/var/run/netns/NAME).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: Option<String>,
+
+    /// The network namespace's file: /proc/PID/ns/net, or a bind mount of one (podman's and
+    /// CNI's /run/netns/...).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) netns_path: Option<PathBuf>,
+
+    /// The network namespace of process PID (docker: `docker inspect -f '{{.State.Pid}}' NAME`).
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+}
+
+impl NamespaceArg {
+    /// The name, the absolute path and the PID, as the control API takes them.
+    pub(crate) fn parts(self) -> (Option<String>, Option<String>, Option<u32>) {
+        let path = self.netns_path.map(|p| {
+            std::path::absolute(&p)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        });
+        (self.netns, path, self.pid)
+    }
+}
+
 /// The arguments of `attach`.
 #[derive(Debug, Args)]
 pub(crate) struct AttachArgs {
-    /// The network namespace (a name under /var/run/netns).
-    #[arg(long, value_name = "NAME")]
-    pub(crate) netns: String,
+    /// Which network namespace.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
 
     /// The interface to create inside it.
     #[arg(long, value_name = "IFNAME", default_value = "wlan0")]
@@ -131,9 +166,9 @@ pub(crate) struct AttachArgs {
 /// The arguments of `detach`.
 #[derive(Debug, Args)]
 pub(crate) struct DetachArgs {
-    /// The network namespace.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) netns: String,
+    /// Which network namespace, as attached.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
 
     /// Where the daemon is.
     #[command(flatten)]

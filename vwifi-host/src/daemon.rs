@@ -219,12 +219,15 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         .state_dir
         .clone()
         .or_else(|| default_state_dir(rustix::process::geteuid().as_raw()));
-    let state = state_dir.as_deref().map(StateStore::open).transpose()?;
+    let mut state = state_dir.as_deref().map(StateStore::open).transpose()?;
+    if let Some(state) = &mut state {
+        forget_dead_paths(state);
+    }
     // The configuration's namespaces, then those attached at run time before a restart.
     let mut attachments: Vec<(String, String, bool)> = cfg
         .attach
         .iter()
-        .map(|a| (a.netns.clone(), a.ifname.clone(), true))
+        .filter_map(|a| Some((a.key().ok()?, a.ifname.clone(), true)))
         .collect();
     if let Some(state) = &state {
         for (netns, recorded) in state.attachments() {
@@ -327,11 +330,34 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     attached
 }
 
+/// Forgets the recorded namespaces attached by path that are gone: their process exited while
+/// the daemon was away, or the path (a reused PID) is another namespace now.
+fn forget_dead_paths(state: &mut StateStore) {
+    let dead: Vec<String> = state
+        .attachments()
+        .iter()
+        .filter(|(netns, recorded)| {
+            crate::ports::nsfile::is_path(netns)
+                && crate::ports::nsfile::NamespaceId::of(netns) != recorded.ns
+        })
+        .map(|(netns, _)| netns.clone())
+        .collect();
+    for netns in dead {
+        tracing::warn!(%netns, "a namespace attached by path is gone (its process exited, or the path names another namespace now): forgotten");
+        if let Err(e) = state.detached(&netns) {
+            tracing::warn!(%netns, error = %e, "cannot forget the attachment");
+        }
+    }
+}
+
 /// `vwifi-host attach`.
 pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let (netns, netns_path, pid) = args.ns.parts();
     let req = api::Request::Attach {
-        netns: args.netns,
+        netns,
+        netns_path,
+        pid,
         ifname: Some(args.ifname),
     };
     let text = match control::request(&ctl, &req)? {
@@ -369,7 +395,12 @@ pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Resul
 /// `vwifi-host detach`.
 pub(crate) fn detach(args: DetachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
-    let req = api::Request::Detach { netns: args.netns };
+    let (netns, netns_path, pid) = args.ns.parts();
+    let req = api::Request::Detach {
+        netns,
+        netns_path,
+        pid,
+    };
     let text = match control::request(&ctl, &req)? {
         api::Response::Detached { netns } => format!("network namespace {netns} detached\n"),
         other => format!("{other:?}\n"),

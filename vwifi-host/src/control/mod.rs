@@ -484,22 +484,39 @@ mod tests {
         assert_eq!(
             parse_request("{\"request\":\"attach\",\"netns\":\"c1\"}").ok(),
             Some(Request::Attach {
-                netns: "c1".into(),
+                netns: Some("c1".into()),
+                netns_path: None,
+                pid: None,
                 ifname: None
             })
         );
         assert_eq!(
             parse_request("{\"request\":\"attach\",\"netns\":\"c1\",\"ifname\":\"wl0\"}").ok(),
             Some(Request::Attach {
-                netns: "c1".into(),
+                netns: Some("c1".into()),
+                netns_path: None,
+                pid: None,
                 ifname: Some("wl0".into())
             })
         );
         assert_eq!(
-            parse_request("{\"request\":\"detach\",\"netns\":\"c1\"}").ok(),
-            Some(Request::Detach { netns: "c1".into() })
+            parse_request("{\"request\":\"attach\",\"pid\":42}").ok(),
+            Some(Request::Attach {
+                netns: None,
+                netns_path: None,
+                pid: Some(42),
+                ifname: None
+            })
         );
-        assert!(parse_request("{\"request\":\"attach\"}").is_err());
+        assert_eq!(
+            parse_request("{\"request\":\"detach\",\"netns_path\":\"/run/netns/x\"}").ok(),
+            Some(Request::Detach {
+                netns: None,
+                netns_path: Some("/run/netns/x".into()),
+                pid: None
+            })
+        );
+        assert!(parse_request("{\"request\":\"attach\",\"pid\":\"x\"}").is_err());
     }
 
     #[test]

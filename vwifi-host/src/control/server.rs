@@ -60,30 +60,55 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
     let read = tokio::time::timeout(CONTROL_READ_TIMEOUT, reader.read_line(&mut line)).await;
     let response = match read {
         Ok(Ok(_)) => match parse_request(&line) {
-            Ok(Request::Attach { netns, ifname }) => {
+            Ok(Request::Attach {
+                netns,
+                netns_path,
+                pid,
+                ifname,
+            }) => {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
-                match ports::netns::attach(&cmds, netns, ifname).await {
+                let attached = match ports::nsfile::key(netns, netns_path, pid) {
+                    Ok(key) => ports::netns::attach(&cmds, key, ifname).await,
+                    Err(e) => Err(e.into()),
+                };
+                match attached {
                     Ok(a) => Response::Attached(a),
                     Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
                 }
             }
-            Ok(Request::Detach { netns }) => {
-                let (reply, answer) = oneshot::channel();
-                let cmd = Command::Detach {
-                    netns: netns.clone(),
-                    reply,
+            Ok(Request::Detach {
+                netns,
+                netns_path,
+                pid,
+            }) => {
+                // A detach names the namespace as attached: a path given as `netns` is taken.
+                let (netns, netns_path) = match netns {
+                    Some(n) if ports::nsfile::is_path(&n) => (None, Some(n)),
+                    other => (other, netns_path),
                 };
-                if cmds.send(cmd).await.is_err() {
-                    return;
-                }
-                match answer.await {
-                    Ok(Ok(_)) => Response::Detached { netns },
-                    Ok(Err(e)) => Response::Error {
+                match ports::nsfile::key(netns, netns_path, pid) {
+                    Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
-                    Err(_) => return,
+                    Ok(netns) => {
+                        let (reply, answer) = oneshot::channel();
+                        let cmd = Command::Detach {
+                            netns: netns.clone(),
+                            reply,
+                        };
+                        if cmds.send(cmd).await.is_err() {
+                            return;
+                        }
+                        match answer.await {
+                            Ok(Ok(_)) => Response::Detached { netns },
+                            Ok(Err(e)) => Response::Error {
+                                message: error_chain(&e),
+                            },
+                            Err(_) => return,
+                        }
+                    }
                 }
             }
             Ok(Request::VhostUser { socket, name }) => {

@@ -13,6 +13,7 @@
 
 pub(crate) mod ethernet;
 pub(crate) mod netns;
+pub(crate) mod nsfile;
 pub(crate) mod unix;
 pub(crate) mod uplink;
 pub(crate) mod vhost_user;
