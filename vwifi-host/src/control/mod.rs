@@ -520,6 +520,20 @@ mod tests {
     }
 
     #[test]
+    fn a_join_request_parses_and_never_prints_its_secret() {
+        let req = parse_request(
+            "{\"request\":\"join\",\"pid\":7,\"ssid\":\"lab\",\"passphrase\":\"hunter22hunter\"}",
+        )
+        .unwrap();
+        let Request::Join { pid, ssid, psk, .. } = &req else {
+            panic!("{req:?}");
+        };
+        assert_eq!((*pid, ssid.as_str(), psk), (Some(7), "lab", &None));
+        assert!(!format!("{req:?}").contains("hunter22"), "{req:?}");
+        assert!(parse_request("{\"request\":\"join\",\"pid\":7}").is_err());
+    }
+
+    #[test]
     fn requests_and_responses_are_json_lines() {
         assert_eq!(
             parse_request("{\"request\":\"status\"}\n").ok(),
