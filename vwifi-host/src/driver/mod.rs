@@ -450,14 +450,12 @@ impl Driver {
                 ssid,
                 bssid,
                 channel,
-            } => {
-                if entry.pending.as_ref().is_some_and(|p| p.ssid == *ssid) {
-                    if let Some(reply) = entry.join.take() {
-                        let _ = reply.send(Ok(Joined {
-                            bssid: *bssid,
-                            channel: *channel,
-                        }));
-                    }
+            } if entry.pending.as_ref().is_some_and(|p| p.ssid == *ssid) => {
+                if let Some(reply) = entry.join.take() {
+                    let _ = reply.send(Ok(Joined {
+                        bssid: *bssid,
+                        channel: *channel,
+                    }));
                 }
             }
             Event::ConnectFailed { reason } => {
