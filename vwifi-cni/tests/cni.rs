@@ -14,100 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PLUGIN: &str = env!("CARGO_BIN_EXE_vwifi-cni");
-const LAB_PASSPHRASE: &str = "correct horse battery staple";
+mod common;
+use common::{text, Daemon, LAB_PASSPHRASE, PLUGIN};
+
 const CNI_PATH: &str = "/usr/lib/cni:/opt/cni/bin";
-
-fn host_bin() -> PathBuf {
-    let p = Path::new(PLUGIN).with_file_name("vwifi-host");
-    assert!(
-        p.exists(),
-        "{} is missing: cargo build -p vwifi-host",
-        p.display()
-    );
-    p
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A daemon on a socket of its own; killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let config = dir.path().join("host.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[host]\nstate_dir = \"{}\"\n",
-                dir.path().join("state").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(host_bin())
-            .args(["run", "-vv", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let d = Self {
-            child,
-            socket,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !d.ctl().exists() {
-            assert!(Instant::now() < deadline, "no daemon: {}", d.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        d
-    }
-
-    fn ctl(&self) -> PathBuf {
-        PathBuf::from(format!("{}.ctl", self.socket.display()))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn guests(&self) -> String {
-        text(
-            &Command::new(host_bin())
-                .args(["status", "--json", "--socket"])
-                .arg(&self.socket)
-                .output()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A process alone in a new network namespace, its namespace bind-mounted on a file (as
 /// podman leaves it under /run/netns); killed and unmounted when dropped.
