@@ -32,7 +32,7 @@ command -v wpa_passphrase tshark gcc python3 iperf3 ping > /dev/null
 # backend and Debian's CNI plugins (host-local), busybox-static for a local image (no image
 # registry needed), docker.io (its daemon is started by the tests, not by apt).
 missing=""
-for p in podman containernetworking-plugins busybox-static docker.io util-linux; do
+for p in podman containernetworking-plugins busybox-static docker.io util-linux systemd; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -98,6 +98,24 @@ pub(crate) enum Command {
             -netdev vhost-user,id=n0,chardev=vu -device virtio-net-pci,netdev=n0,mac=MAC"
     )]
     VhostUser(VhostUserArgs),
+    /// Write the man pages and shell completions (bash, zsh, fish) into a directory.
+    #[command(
+        long_about = "Write the man pages (DIR/man/man1/vwifi-host.1 and one per subcommand, \
+        vwifi-host-attach.1...) and the shell completions (DIR/completions: vwifi-host.bash, \
+        _vwifi-host for zsh, vwifi-host.fish), generated from this command line's own \
+        definitions, for packaging.",
+        after_help = "Example:\n  \
+            vwifi-host gen --dir dist && MANPATH=dist/man man vwifi-host-attach"
+    )]
+    Gen(GenArgs),
+}
+
+/// The arguments of `gen`.
+#[derive(Debug, Args)]
+pub(crate) struct GenArgs {
+    /// The directory to write `man/` and `completions/` into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 /// The arguments of `vhost-user`.

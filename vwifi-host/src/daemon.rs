@@ -298,11 +298,14 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
             }
         }
         drop(cmd_tx);
+        // Serving: the sockets listen and the configured namespaces and VMs are attached.
+        crate::notify::notify("READY=1");
         let signal_name = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = sigint.recv() => "SIGINT",
         };
         tracing::info!(signal = signal_name, "shutting down");
+        crate::notify::notify("STOPPING=1");
         let _ = stop_tx.send(true);
         Ok(())
     };
