@@ -24,7 +24,9 @@
 //! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
 //! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
 //! namespace it attached, and detaches itself when it is gone or replaced (the kernel deletes
-//! the interface with the namespace).
+//! the interface with the namespace). A namespace attached by path or PID
+//! ([`super::nsfile`]) is followed the same way, through its processes: it ends when the last
+//! one exits.
 //!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
