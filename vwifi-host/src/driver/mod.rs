@@ -829,6 +829,57 @@ mod tests {
         assert_eq!(recorded(&d), None);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_join_is_answered_with_its_outcome() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 64);
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid,
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(JoinError::Refused(Refused::NotAttached { .. })))
+        ));
+
+        let (mut adm, _) = d.admit_netns("c1", Arc::default()).unwrap();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid,
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::Connected { .. }))
+        });
+        let joined = answer.try_recv().unwrap().unwrap();
+        assert_eq!(joined.channel, 1);
+
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid: Ssid::new(b"no-such-network").unwrap(),
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::ConnectFailed { .. }))
+        });
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(JoinError::Failed(
+                vwifi_core::proto::ConnectFailure::NetworkNotFound
+            )))
+        ));
+    }
+
     fn assert_send<T: Send>() {}
 
     #[test]
