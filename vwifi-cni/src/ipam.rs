@@ -95,6 +95,10 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
+    /// Held by each test that writes and runs scripts: a script being written while another
+    /// test forks is "text file busy" when run (the fork holds its write descriptor).
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
@@ -104,6 +108,9 @@ mod tests {
 
     #[test]
     fn the_plugin_is_found_in_cni_path_and_its_result_read() {
+        let _one = SPAWNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         let p = script(
             dir.path(),
@@ -123,6 +130,9 @@ mod tests {
 
     #[test]
     fn the_plugins_own_error_is_passed_on() {
+        let _one = SPAWNING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = tempfile::tempdir().unwrap();
         let p = script(
             dir.path(),

@@ -148,10 +148,23 @@ fn add(env: &Env, stdin: &[u8]) -> Result<String, CniError> {
         e
     };
     join(&c, &ctl, &env.netns).map_err(undo)?;
-    let mut result = CniResult {
-        cni_version: c.cni_version.clone(),
-        ..CniResult::default()
+    // Chained after another plugin: its result, with ours appended.
+    let mut result: CniResult = match &c.prev_result {
+        Some(prev) => serde_json::from_value(prev.clone()).map_err(|e| {
+            undo(
+                CniError::new(error::DECODE, "prevResult is not a CNI result")
+                    .with_details(e.to_string()),
+            )
+        })?,
+        None => CniResult::default(),
     };
+    result.cni_version = c.cni_version.clone();
+    let ours = result.interfaces.len();
+    result.interfaces.push(Interface {
+        name: ifname.clone(),
+        mac,
+        sandbox: env.netns.clone(),
+    });
     if let Some(plugin) = &ipam_plugin {
         let got = ipam::run(plugin, "ADD", stdin).map_err(undo)?;
         if let Some(r) = got {
@@ -159,19 +172,16 @@ fn add(env: &Env, stdin: &[u8]) -> Result<String, CniError> {
                 let _ = ipam::run(plugin, "DEL", stdin);
                 return Err(undo(e));
             }
-            result.ips = r.ips;
-            result.routes = r.routes;
-            result.dns = r.dns;
+            result.ips.extend(r.ips.into_iter().map(|mut ip| {
+                ip.interface = Some(ours);
+                ip
+            }));
+            result.routes.extend(r.routes);
+            if !r.dns.is_null() {
+                result.dns = r.dns;
+            }
         }
     }
-    for ip in &mut result.ips {
-        ip.interface = Some(0);
-    }
-    result.interfaces = vec![Interface {
-        name: ifname,
-        mac,
-        sandbox: env.netns.clone(),
-    }];
     serde_json::to_string(&result).map_err(|e| {
         CniError::new(error::IO_FAILURE, "cannot write the result").with_details(e.to_string())
     })

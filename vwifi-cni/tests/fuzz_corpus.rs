@@ -22,3 +22,23 @@ fn replays_the_cni_config_corpus() {
     assert!(parse("seed-psk-file").is_ok());
     assert!(parse("seed-bad").is_err());
 }
+
+/// The podman network file the README shows is one this plugin accepts.
+#[test]
+fn the_readme_podman_network_file_parses() {
+    let readme =
+        fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let start = readme
+        .find("```json\n{\n  \"cniVersion\"")
+        .expect("the podman network file in README.md");
+    let body = &readme[start + "```json\n".len()..];
+    let body = &body[..body.find("```").unwrap()];
+    let list: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(list["plugins"][0]["type"], "vwifi-cni");
+    let mut plugin = list["plugins"][0].clone();
+    plugin["cniVersion"] = list["cniVersion"].clone();
+    plugin["name"] = list["name"].clone();
+    let c = vwifi_cni::config::NetConf::parse(plugin.to_string().as_bytes()).unwrap();
+    assert_eq!(c.ssid, "vwifi-lab");
+    assert_eq!(c.ipam.as_deref(), Some("host-local"));
+}
