@@ -117,7 +117,7 @@ pub(crate) enum NetnsError {
         path: String,
     },
     /// The daemon lacks the privilege (CAP_SYS_ADMIN for setns, CAP_NET_ADMIN for the TAP).
-    #[error("not permitted to {what} (the daemon must run as root, or with CAP_SYS_ADMIN and CAP_NET_ADMIN)")]
+    #[error("not permitted to {what} (the daemon must run as root, or with CAP_SYS_ADMIN and CAP_NET_ADMIN, and CAP_SYS_PTRACE for another process's /proc/PID/ns/net)")]
     NotPermitted {
         /// What was refused.
         what: &'static str,
