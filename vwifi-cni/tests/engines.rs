@@ -334,19 +334,31 @@ fn docker_containers_attached_by_pid_join_ping_and_lose_their_station_when_kille
             .args(["inspect", "-f", "{{.State.Pid}}", name]));
         let out = daemon.host(&["attach", "--pid", &pid]);
         assert!(out.status.success(), "attach: {}", text(&out));
-        let out = in_netns(
-            &pid,
-            &[
-                guest,
-                "--link",
-                "wlan0",
-                "connect",
-                "vwifi-lab",
-                "--passphrase",
-                LAB_PASSPHRASE,
-            ],
-        );
-        assert!(out.status.success(), "connect: {}", text(&out));
+        // One joins from the host with vwifi-host, the other from inside with vwifi-guest.
+        if name == "vwt-da" {
+            let joined = ok_with_input(
+                Command::new(sibling("vwifi-host"))
+                    .args(["join", "--pid", &pid, "vwifi-lab", "--passphrase-stdin"])
+                    .arg("--socket")
+                    .arg(&daemon.socket),
+                format!("{LAB_PASSPHRASE}\n").as_bytes(),
+            );
+            assert!(joined.contains("joined vwifi-lab"), "{joined}");
+        } else {
+            let out = in_netns(
+                &pid,
+                &[
+                    guest,
+                    "--link",
+                    "wlan0",
+                    "connect",
+                    "vwifi-lab",
+                    "--passphrase",
+                    LAB_PASSPHRASE,
+                ],
+            );
+            assert!(out.status.success(), "connect: {}", text(&out));
+        }
         let out = in_netns(&pid, &["ip", "addr", "add", cidr, "dev", "wlan0"]);
         assert!(out.status.success(), "ip addr: {}", text(&out));
         pids.push(pid);

@@ -83,6 +83,17 @@ pub(crate) enum Command {
     Attach(AttachArgs),
     /// Remove the station of an attached network namespace, and its TAP.
     Detach(DetachArgs),
+    /// Join a network from an attached namespace's station, from the host.
+    #[command(
+        long_about = "Ask the daemon to connect the station of an attached network namespace \
+        to the network SSID, and wait until it is associated (exit 0) or failed (exit 1, with \
+        the cause). The same as `vwifi-guest --link wlan0 connect` inside the namespace, for \
+        containers that have no vwifi-guest (docker, CNI). The passphrase comes from stdin; \
+        the daemon records the network, so a restarted daemon rejoins it.",
+        after_help = "Example (docker):\n  \
+            vwifi-host attach --pid \"$PID\" && vwifi-host join --pid \"$PID\" vwifi-lab --passphrase-stdin < lab.pass"
+    )]
+    Join(JoinArgs),
     /// Give a VM a station: a vhost-user-net device on a unix socket for its VMM.
     #[command(
         long_about = "Ask the running daemon to serve a VM's NIC as a vhost-user-net device on \
@@ -175,6 +186,30 @@ pub(crate) struct AttachArgs {
     /// The interface to create inside it.
     #[arg(long, value_name = "IFNAME", default_value = "wlan0")]
     pub(crate) ifname: String,
+
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
+}
+
+/// The arguments of `join`.
+#[derive(Debug, Args)]
+pub(crate) struct JoinArgs {
+    /// Which network namespace, as attached.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
+
+    /// The network to join.
+    #[arg(value_name = "SSID")]
+    pub(crate) ssid: String,
+
+    /// Only this access point (aa:bb:cc:dd:ee:ff).
+    #[arg(long, value_name = "BSSID")]
+    pub(crate) bssid: Option<String>,
+
+    /// Read the WPA2 passphrase from the first line of standard input (else: an open network).
+    #[arg(long)]
+    pub(crate) passphrase_stdin: bool,
 
     /// Where the daemon is.
     #[command(flatten)]

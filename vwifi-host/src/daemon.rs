@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
-use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
+use crate::cli::{AttachArgs, DetachArgs, JoinArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::clock::TokioClock;
 use crate::config::{
     control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
@@ -373,6 +373,65 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host join`: the station of an attached namespace joins `SSID`; an error when it
+/// could not (the cause in words).
+pub(crate) fn join(
+    args: JoinArgs,
+    input: &mut impl io::BufRead,
+    out: &mut impl io::Write,
+) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let passphrase = if args.passphrase_stdin {
+        let line = crate::psk::read_first_line(input)?;
+        Some(api::Secret(line.as_str().to_owned()))
+    } else {
+        None
+    };
+    let (netns, netns_path, pid) = args.ns.parts();
+    let req = api::Request::Join {
+        netns,
+        netns_path,
+        pid,
+        ssid: args.ssid.clone(),
+        bssid: args.bssid,
+        passphrase,
+        psk: None,
+    };
+    let text = match control::request(&ctl, &req)? {
+        api::Response::Joined {
+            netns,
+            bssid,
+            channel,
+        } => format!(
+            "{netns}: joined {} ({bssid}) on channel {channel}\n",
+            args.ssid
+        ),
+        api::Response::JoinFailed { code, detail, .. } => {
+            return Err(HostError::ControlRefused {
+                message: format!("cannot join {}: {}", args.ssid, join_failure(code, detail)),
+            })
+        }
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// A join failure's cause in words (`vwifi-guest connect` explains more).
+fn join_failure(code: u8, detail: u16) -> String {
+    use vwifi_core::proto::ConnectFailure as F;
+    match F::from_code(code, detail) {
+        Ok(F::NetworkNotFound) => "network not found".into(),
+        Ok(F::WrongPassphrase) => "wrong passphrase".into(),
+        Ok(F::ApUnreachable) => "access point unreachable".into(),
+        Ok(F::HandshakeTimeout) => "handshake timeout".into(),
+        Ok(F::AuthRejected { status }) => format!("authentication refused (status {status})"),
+        Ok(F::AssocRejected { status }) => format!("association refused (status {status})"),
+        _ => format!("failure code {code} (detail {detail})"),
+    }
 }
 
 /// `vwifi-host vhost-user`.

@@ -59,6 +59,9 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
         Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
         Command::Gen(args) => gen::run(&args, &mut io::stdout().lock()),
+        Command::Join(args) => {
+            daemon::join(args, &mut io::stdin().lock(), &mut io::stdout().lock())
+        }
     }
 }
 

@@ -268,7 +268,39 @@ fn namespaces_attached_by_pid_and_by_path_join_ping_and_go_when_their_processes_
     );
     assert!(a.exec("ip", &["link", "show", "wlan0"]).status.success());
 
-    join_lab(&a, "10.77.0.1/24");
+    // From the host: a wrong passphrase is refused with its cause, the right one joins.
+    let join = |passphrase: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(HOST)
+            .args(["join", "--pid", &a.pid().to_string(), "vwifi-lab"])
+            .args(["--passphrase-stdin", "--socket"])
+            .arg(&daemon.socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vwifi-host join");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{passphrase}").expect("passphrase");
+        drop(stdin);
+        child.wait_with_output().expect("join")
+    };
+    let wrong = join("not the lab passphrase");
+    assert_eq!(wrong.status.code(), Some(1), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("wrong passphrase"),
+        "{}",
+        text(&wrong)
+    );
+    let right = join(LAB_PASSPHRASE);
+    assert!(right.status.success(), "{}", text(&right));
+    assert!(
+        text(&right).contains("joined vwifi-lab"),
+        "{}",
+        text(&right)
+    );
+    let out = a.exec("ip", &["addr", "add", "10.77.0.1/24", "dev", "wlan0"]);
+    assert!(out.status.success(), "ip addr: {}", text(&out));
     join_lab(&b, "10.77.0.2/24");
     let ping = a.exec("ping", &["-c", "3", "-i", "0.2", "-W", "3", "10.77.0.2"]);
     assert!(ping.status.success(), "ping: {}", text(&ping));
