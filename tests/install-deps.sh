@@ -28,6 +28,20 @@ else
     echo "install-deps: test peers already installed"
 fi
 command -v wpa_passphrase tshark gcc python3 iperf3 ping > /dev/null
+# Container engines for the CNI, podman and docker tests (issue 17): podman with its CNI
+# backend and Debian's CNI plugins (host-local), busybox-static for a local image (no image
+# registry needed), docker.io (its daemon is started by the tests, not by apt).
+missing=""
+for p in podman containernetworking-plugins busybox-static docker.io util-linux systemd; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    $APT update -qq
+    echo "install-deps: installing$missing"
+    # shellcheck disable=SC2086
+    $APT install -y -qq --no-install-recommends $missing > /tmp/install-deps-engines.log 2>&1 \
+        || { tail -n 30 /tmp/install-deps-engines.log >&2; exit 1; }
+fi
 if [ "${SKIP_VM:-0}" != 1 ]; then
     # With vhost-device-vsock (built from crates.io, ~60 s once) for the vsock checks.
     VWIFI_WITH_VSOCK=1 tests/vmharness/setup.sh ${VWIFI_HARNESS_DIR:+"$VWIFI_HARNESS_DIR"}

@@ -19,17 +19,60 @@ pub(crate) enum Request {
     Status,
     /// Serve a station on a TAP `ifname` (default `wlan0`) created inside the network
     /// namespace `netns` (see [`crate::ports::netns`]).
+    ///
+    /// The namespace is given by exactly one of `netns`, `netns_path` and `pid`
+    /// ([`crate::ports::nsfile`]); the reply's `netns` is its key: the name, or the path
+    /// (`/proc/PID/ns/net` for a PID).
     Attach {
         /// The namespace, as `ip netns` names it.
-        netns: String,
+        #[serde(default)]
+        netns: Option<String>,
+        /// The namespace's file: `/proc/PID/ns/net` or a bind mount of one.
+        #[serde(default)]
+        netns_path: Option<String>,
+        /// A process whose namespace it is.
+        #[serde(default)]
+        pid: Option<u32>,
         /// The interface to create there.
         #[serde(default)]
         ifname: Option<String>,
     },
     /// Remove the station of an attached namespace and its TAP.
     Detach {
-        /// The namespace.
-        netns: String,
+        /// The namespace, as attached (a name, or a path).
+        #[serde(default)]
+        netns: Option<String>,
+        /// The namespace's file, as attached.
+        #[serde(default)]
+        netns_path: Option<String>,
+        /// The process whose namespace was attached by PID.
+        #[serde(default)]
+        pid: Option<u32>,
+    },
+    /// Connect the station of an attached namespace to a network, and answer once it is
+    /// associated ([`Response::Joined`]) or failed ([`Response::JoinFailed`]). The namespace
+    /// is named as for [`Request::Attach`].
+    Join {
+        /// The namespace, as `ip netns` names it.
+        #[serde(default)]
+        netns: Option<String>,
+        /// The namespace's file.
+        #[serde(default)]
+        netns_path: Option<String>,
+        /// A process whose namespace it is.
+        #[serde(default)]
+        pid: Option<u32>,
+        /// The network's name (UTF-8).
+        ssid: String,
+        /// Only this access point (`aa:bb:cc:dd:ee:ff`).
+        #[serde(default)]
+        bssid: Option<String>,
+        /// The WPA2 passphrase.
+        #[serde(default)]
+        passphrase: Option<Secret>,
+        /// The WPA2 PSK, 64 hex digits.
+        #[serde(default)]
+        psk: Option<Secret>,
     },
     /// Serve a VM's NIC as a vhost-user-net device on the unix socket `socket` (see
     /// [`crate::ports::vhost_user`]); the guest is named `vm:NAME` (default: the socket's file stem).
@@ -52,6 +95,25 @@ pub(crate) enum Response {
     Attached(Attachment),
     /// A vhost-user port is listening for its VM.
     VhostUser(VhostUserAttachment),
+    /// A namespace's station joined a network.
+    Joined {
+        /// The namespace.
+        netns: String,
+        /// The access point.
+        bssid: String,
+        /// Its channel.
+        channel: u8,
+    },
+    /// A namespace's station could not join: the cause as the guest protocol codes it
+    /// (`ConnectFailure::to_code`), for the client to explain.
+    JoinFailed {
+        /// The namespace.
+        netns: String,
+        /// The cause code.
+        code: u8,
+        /// Its detail (a status code, or 0).
+        detail: u16,
+    },
     /// A namespace was detached.
     Detached {
         /// The namespace.
@@ -62,6 +124,23 @@ pub(crate) enum Response {
         /// Why.
         message: String,
     },
+}
+
+/// A secret in a request (a passphrase, a PSK): never printed, wiped when dropped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl core::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
 }
 
 /// A namespace served by the daemon.

@@ -72,13 +72,28 @@ pub(crate) enum Command {
         associated and UP while it is. It survives a daemon restart (the restarted daemon \
         takes it up again and rejoins the network last joined) and lives until `vwifi-host \
         detach`.",
-        after_help = "Example:\n  \
+        after_help = "Examples:\n  \
             ip netns add c1 && vwifi-host attach --netns c1\n  \
-            ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin"
+            ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin\n  \
+            vwifi-host attach --pid \"$(docker inspect -f '{{.State.Pid}}' c2)\"\n  \
+            vwifi-host attach --netns-path /run/netns/cni-1234\n\n\
+            A namespace given by --pid or --netns-path is followed: when its last process exits \
+            (or its bind mount is removed) the station is removed within a second."
     )]
     Attach(AttachArgs),
     /// Remove the station of an attached network namespace, and its TAP.
     Detach(DetachArgs),
+    /// Join a network from an attached namespace's station, from the host.
+    #[command(
+        long_about = "Ask the daemon to connect the station of an attached network namespace \
+        to the network SSID, and wait until it is associated (exit 0) or failed (exit 1, with \
+        the cause). The same as `vwifi-guest --link wlan0 connect` inside the namespace, for \
+        containers that have no vwifi-guest (docker, CNI). The passphrase comes from stdin; \
+        the daemon records the network, so a restarted daemon rejoins it.",
+        after_help = "Example (docker):\n  \
+            vwifi-host attach --pid \"$PID\" && vwifi-host join --pid \"$PID\" vwifi-lab --passphrase-stdin < lab.pass"
+    )]
+    Join(JoinArgs),
     /// Give a VM a station: a vhost-user-net device on a unix socket for its VMM.
     #[command(
         long_about = "Ask the running daemon to serve a VM's NIC as a vhost-user-net device on \
@@ -94,6 +109,24 @@ pub(crate) enum Command {
             -netdev vhost-user,id=n0,chardev=vu -device virtio-net-pci,netdev=n0,mac=MAC"
     )]
     VhostUser(VhostUserArgs),
+    /// Write the man pages and shell completions (bash, zsh, fish) into a directory.
+    #[command(
+        long_about = "Write the man pages (DIR/man/man1/vwifi-host.1 and one per subcommand, \
+        vwifi-host-attach.1...) and the shell completions (DIR/completions: vwifi-host.bash, \
+        _vwifi-host for zsh, vwifi-host.fish), generated from this command line's own \
+        definitions, for packaging.",
+        after_help = "Example:\n  \
+            vwifi-host gen --dir dist && MANPATH=dist/man man vwifi-host-attach"
+    )]
+    Gen(GenArgs),
+}
+
+/// The arguments of `gen`.
+#[derive(Debug, Args)]
+pub(crate) struct GenArgs {
+    /// The directory to write `man/` and `completions/` into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 /// The arguments of `vhost-user`.
@@ -112,12 +145,43 @@ pub(crate) struct VhostUserArgs {
     pub(crate) daemon_socket: Option<PathBuf>,
 }
 
+/// Which network namespace: exactly one of a name, a path, a process.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct NamespaceArg {
+    /// The network namespace, as `ip netns` names it (/var/run/netns/NAME).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) netns: Option<String>,
+
+    /// The network namespace's file: /proc/PID/ns/net, or a bind mount of one (podman's and
+    /// CNI's /run/netns/...).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) netns_path: Option<PathBuf>,
+
+    /// The network namespace of process PID (docker: `docker inspect -f '{{.State.Pid}}' NAME`).
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+}
+
+impl NamespaceArg {
+    /// The name, the absolute path and the PID, as the control API takes them.
+    pub(crate) fn parts(self) -> (Option<String>, Option<String>, Option<u32>) {
+        let path = self.netns_path.map(|p| {
+            std::path::absolute(&p)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned()
+        });
+        (self.netns, path, self.pid)
+    }
+}
+
 /// The arguments of `attach`.
 #[derive(Debug, Args)]
 pub(crate) struct AttachArgs {
-    /// The network namespace (a name under /var/run/netns).
-    #[arg(long, value_name = "NAME")]
-    pub(crate) netns: String,
+    /// Which network namespace.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
 
     /// The interface to create inside it.
     #[arg(long, value_name = "IFNAME", default_value = "wlan0")]
@@ -128,12 +192,36 @@ pub(crate) struct AttachArgs {
     pub(crate) socket: SocketArg,
 }
 
+/// The arguments of `join`.
+#[derive(Debug, Args)]
+pub(crate) struct JoinArgs {
+    /// Which network namespace, as attached.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
+
+    /// The network to join.
+    #[arg(value_name = "SSID")]
+    pub(crate) ssid: String,
+
+    /// Only this access point (aa:bb:cc:dd:ee:ff).
+    #[arg(long, value_name = "BSSID")]
+    pub(crate) bssid: Option<String>,
+
+    /// Read the WPA2 passphrase from the first line of standard input (else: an open network).
+    #[arg(long)]
+    pub(crate) passphrase_stdin: bool,
+
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
+}
+
 /// The arguments of `detach`.
 #[derive(Debug, Args)]
 pub(crate) struct DetachArgs {
-    /// The network namespace.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) netns: String,
+    /// Which network namespace, as attached.
+    #[command(flatten)]
+    pub(crate) ns: NamespaceArg,
 
     /// Where the daemon is.
     #[command(flatten)]

@@ -71,6 +71,20 @@ pub(crate) enum Command {
         /// The guest removed, or why not.
         reply: oneshot::Sender<Result<GuestId, Refused>>,
     },
+    /// `join` on the control socket: connect the station of an attached namespace to a
+    /// network, and answer with the outcome (as the CNI plugin needs it: done when associated).
+    Join {
+        /// The namespace.
+        netns: String,
+        /// The network.
+        ssid: vwifi_core::proto::Ssid,
+        /// Only this access point, or any of the network.
+        bssid: Option<MacAddr>,
+        /// The secret, if the network has one.
+        credentials: vwifi_core::proto::Credentials,
+        /// The access point joined, or why not.
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
     /// A frame from the uplink TAP (the wired side of the APs' bridge).
     Wired {
         /// The Ethernet frame.
@@ -81,6 +95,32 @@ pub(crate) enum Command {
         /// Where to send it.
         reply: oneshot::Sender<Snapshot>,
     },
+}
+
+/// The network a `join` reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Joined {
+    /// The access point.
+    pub(crate) bssid: MacAddr,
+    /// Its channel.
+    pub(crate) channel: u8,
+}
+
+/// Why a `join` did not end associated.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JoinError {
+    /// The namespace is not attached.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The station could not join ([`ConnectFailure`](vwifi_core::proto::ConnectFailure): the
+    /// control reply carries its code, for the client to explain).
+    #[error("the connection failed: {0:?}")]
+    Failed(vwifi_core::proto::ConnectFailure),
+    /// Another connection was asked for the station (or it left) before this one ended.
+    #[error(
+        "another connection was asked for the station, or it was detached, before this one ended"
+    )]
+    Superseded,
 }
 
 /// A guest admitted by the driver.

@@ -139,15 +139,30 @@ impl Default for RadioSection {
     }
 }
 
-/// One `[[attach]]`: `netns = "NAME"`, `ifname = "wlan0"` (the default).
+/// One `[[attach]]`: `netns = "NAME"` (or `netns_path = "PATH"`, or `pid = PID`),
+/// `ifname = "wlan0"` (the default).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttachSection {
     /// The network namespace, as `ip netns` names it.
-    pub(crate) netns: String,
+    #[serde(default)]
+    pub(crate) netns: Option<String>,
+    /// The network namespace's file (a bind mount, `/proc/PID/ns/net`).
+    #[serde(default)]
+    pub(crate) netns_path: Option<String>,
+    /// A process whose network namespace it is.
+    #[serde(default)]
+    pub(crate) pid: Option<u32>,
     /// The interface created inside it.
     #[serde(default = "default_ifname")]
     pub(crate) ifname: String,
+}
+
+impl AttachSection {
+    /// The namespace's key ([`crate::ports::nsfile`]).
+    pub(crate) fn key(&self) -> Result<String, crate::ports::netns::NetnsError> {
+        crate::ports::nsfile::key(self.netns.clone(), self.netns_path.clone(), self.pid)
+    }
 }
 
 fn default_ifname() -> String {
@@ -286,6 +301,12 @@ pub(crate) enum Problem {
         /// What is wrong with it.
         reason: String,
     },
+    /// Not exactly one usable namespace name, path or PID.
+    #[error("{reason}")]
+    Namespace {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An interface name prefix that is not 1 to 8 letters, `-` or `_`.
     #[error("must be 1 to 8 letters, '-' or '_' (digits follow it), got {0:?}")]
     Prefix(String),
@@ -331,6 +352,16 @@ impl HostConfig {
                     "host.uplink_tap",
                     Problem::Ifname {
                         reason: e.to_string(),
+                    },
+                )
+            })?;
+        }
+        for (i, a) in self.attach.iter().enumerate() {
+            a.key().map_err(|e| {
+                invalid(
+                    "attach",
+                    Problem::Namespace {
+                        reason: format!("entry {}: {e}", i + 1),
                     },
                 )
             })?;
@@ -484,7 +515,8 @@ pub(crate) fn default_config_text() -> String {
         "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\
          # the station's MAC (needs root). Same as `vwifi-host attach --netns c1`.\n\
          # [[attach]]\n\
-         # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1\n\
+         # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1; or\n\
+         # netns_path = \"/run/netns/cni-1\"  # any namespace file; or pid = 1234\n\
          # ifname = \"wlan0\"\n\n\
          # VMs served as vhost-user-net devices (QEMU -netdev vhost-user). Same as\n\
          # `vwifi-host vhost-user --socket /run/vwifi/vm1.sock --name vm1`.\n\
@@ -541,13 +573,21 @@ mod tests {
             "[[attach]]\nnetns = \"c1\"\n[[attach]]\nnetns = \"c2\"\nifname = \"wl1\"\n",
         )
         .unwrap();
-        let got: Vec<(&str, &str)> = cfg
+        let got: Vec<(String, &str)> = cfg
             .attach
             .iter()
-            .map(|a| (a.netns.as_str(), a.ifname.as_str()))
+            .map(|a| (a.key().unwrap(), a.ifname.as_str()))
             .collect();
-        assert_eq!(got, [("c1", "wlan0"), ("c2", "wl1")]);
+        assert_eq!(got, [("c1".into(), "wlan0"), ("c2".into(), "wl1")]);
         assert!(HostConfig::from_toml_str("[[attach]]\nifname = \"x\"\n").is_err());
+        let cfg = HostConfig::from_toml_str(
+            "[[attach]]\npid = 7\n[[attach]]\nnetns_path = \"/run/netns/p\"\n",
+        )
+        .unwrap();
+        let keys: Vec<String> = cfg.attach.iter().map(|a| a.key().unwrap()).collect();
+        assert_eq!(keys, ["/proc/7/ns/net", "/run/netns/p"]);
+        let e = err("[[attach]]\nnetns = \"c1\"\npid = 7\n");
+        assert!(e.contains("attach") && e.contains("exactly one"), "{e}");
     }
 
     #[test]

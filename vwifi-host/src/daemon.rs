@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing_subscriber::EnvFilter;
 use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 
-use crate::cli::{AttachArgs, DetachArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
+use crate::cli::{AttachArgs, DetachArgs, JoinArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::clock::TokioClock;
 use crate::config::{
     control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
@@ -219,12 +219,15 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         .state_dir
         .clone()
         .or_else(|| default_state_dir(rustix::process::geteuid().as_raw()));
-    let state = state_dir.as_deref().map(StateStore::open).transpose()?;
+    let mut state = state_dir.as_deref().map(StateStore::open).transpose()?;
+    if let Some(state) = &mut state {
+        forget_dead_paths(state);
+    }
     // The configuration's namespaces, then those attached at run time before a restart.
     let mut attachments: Vec<(String, String, bool)> = cfg
         .attach
         .iter()
-        .map(|a| (a.netns.clone(), a.ifname.clone(), true))
+        .filter_map(|a| Some((a.key().ok()?, a.ifname.clone(), true)))
         .collect();
     if let Some(state) = &state {
         for (netns, recorded) in state.attachments() {
@@ -295,11 +298,14 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
             }
         }
         drop(cmd_tx);
+        // Serving: the sockets listen and the configured namespaces and VMs are attached.
+        crate::notify::notify("READY=1");
         let signal_name = tokio::select! {
             _ = sigterm.recv() => "SIGTERM",
             _ = sigint.recv() => "SIGINT",
         };
         tracing::info!(signal = signal_name, "shutting down");
+        crate::notify::notify("STOPPING=1");
         let _ = stop_tx.send(true);
         Ok(())
     };
@@ -327,11 +333,34 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     attached
 }
 
+/// Forgets the recorded namespaces attached by path that are gone: their process exited while
+/// the daemon was away, or the path (a reused PID) is another namespace now.
+fn forget_dead_paths(state: &mut StateStore) {
+    let dead: Vec<String> = state
+        .attachments()
+        .iter()
+        .filter(|(netns, recorded)| {
+            crate::ports::nsfile::is_path(netns)
+                && crate::ports::nsfile::NamespaceId::of(netns) != recorded.ns
+        })
+        .map(|(netns, _)| netns.clone())
+        .collect();
+    for netns in dead {
+        tracing::warn!(%netns, "a namespace attached by path is gone (its process exited, or the path names another namespace now): forgotten");
+        if let Err(e) = state.detached(&netns) {
+            tracing::warn!(%netns, error = %e, "cannot forget the attachment");
+        }
+    }
+}
+
 /// `vwifi-host attach`.
 pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let (netns, netns_path, pid) = args.ns.parts();
     let req = api::Request::Attach {
-        netns: args.netns,
+        netns,
+        netns_path,
+        pid,
         ifname: Some(args.ifname),
     };
     let text = match control::request(&ctl, &req)? {
@@ -344,6 +373,65 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(HostError::WriteStdout)
+}
+
+/// `vwifi-host join`: the station of an attached namespace joins `SSID`; an error when it
+/// could not (the cause in words).
+pub(crate) fn join(
+    args: JoinArgs,
+    input: &mut impl io::BufRead,
+    out: &mut impl io::Write,
+) -> Result<(), HostError> {
+    let ctl = control_socket(&socket_or_default(args.socket.socket));
+    let passphrase = if args.passphrase_stdin {
+        let line = crate::psk::read_first_line(input)?;
+        Some(api::Secret(line.as_str().to_owned()))
+    } else {
+        None
+    };
+    let (netns, netns_path, pid) = args.ns.parts();
+    let req = api::Request::Join {
+        netns,
+        netns_path,
+        pid,
+        ssid: args.ssid.clone(),
+        bssid: args.bssid,
+        passphrase,
+        psk: None,
+    };
+    let text = match control::request(&ctl, &req)? {
+        api::Response::Joined {
+            netns,
+            bssid,
+            channel,
+        } => format!(
+            "{netns}: joined {} ({bssid}) on channel {channel}\n",
+            args.ssid
+        ),
+        api::Response::JoinFailed { code, detail, .. } => {
+            return Err(HostError::ControlRefused {
+                message: format!("cannot join {}: {}", args.ssid, join_failure(code, detail)),
+            })
+        }
+        other => format!("{other:?}\n"),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(HostError::WriteStdout)
+}
+
+/// A join failure's cause in words (`vwifi-guest connect` explains more).
+fn join_failure(code: u8, detail: u16) -> String {
+    use vwifi_core::proto::ConnectFailure as F;
+    match F::from_code(code, detail) {
+        Ok(F::NetworkNotFound) => "network not found".into(),
+        Ok(F::WrongPassphrase) => "wrong passphrase".into(),
+        Ok(F::ApUnreachable) => "access point unreachable".into(),
+        Ok(F::HandshakeTimeout) => "handshake timeout".into(),
+        Ok(F::AuthRejected { status }) => format!("authentication refused (status {status})"),
+        Ok(F::AssocRejected { status }) => format!("association refused (status {status})"),
+        _ => format!("failure code {code} (detail {detail})"),
+    }
 }
 
 /// `vwifi-host vhost-user`.
@@ -369,7 +457,12 @@ pub(crate) fn vhost_user(args: VhostUserArgs, out: &mut impl io::Write) -> Resul
 /// `vwifi-host detach`.
 pub(crate) fn detach(args: DetachArgs, out: &mut impl io::Write) -> Result<(), HostError> {
     let ctl = control_socket(&socket_or_default(args.socket.socket));
-    let req = api::Request::Detach { netns: args.netns };
+    let (netns, netns_path, pid) = args.ns.parts();
+    let req = api::Request::Detach {
+        netns,
+        netns_path,
+        pid,
+    };
     let text = match control::request(&ctl, &req)? {
         api::Response::Detached { netns } => format!("network namespace {netns} detached\n"),
         other => format!("{other:?}\n"),

@@ -29,6 +29,15 @@ pub(crate) enum HostError {
     /// `--passphrase-stdin` was given and standard input was empty.
     #[error("no passphrase on standard input (--passphrase-stdin reads its first line)")]
     EmptyStdin,
+    /// `gen` could not write a file.
+    #[error("cannot write {}", path.display())]
+    Gen {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The result could not be written to standard output.
     #[error("could not write to standard output")]
     WriteStdout(#[source] io::Error),

@@ -15,8 +15,10 @@ mod daemon;
 mod driver;
 mod error;
 mod error_text;
+mod gen;
 mod hwsim;
 mod nl80211;
+mod notify;
 mod ports;
 mod psk;
 mod state;
@@ -56,6 +58,10 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Attach(args) => daemon::attach(args, &mut io::stdout().lock()),
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
         Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
+        Command::Gen(args) => gen::run(&args, &mut io::stdout().lock()),
+        Command::Join(args) => {
+            daemon::join(args, &mut io::stdin().lock(), &mut io::stdout().lock())
+        }
     }
 }
 

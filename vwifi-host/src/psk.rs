@@ -66,7 +66,7 @@ fn os_bytes(s: &OsStr) -> Cow<'_, [u8]> {
 }
 
 /// Reads the first line of `input`, without its `\n` or `\r\n`, as `wpa_passphrase` does.
-fn read_first_line(input: &mut impl BufRead) -> Result<Zeroizing<String>, HostError> {
+pub(crate) fn read_first_line(input: &mut impl BufRead) -> Result<Zeroizing<String>, HostError> {
     let mut line = Zeroizing::new(String::new());
     let read = input
         .take(MAX_STDIN_LINE)

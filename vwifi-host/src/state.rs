@@ -140,6 +140,10 @@ pub(crate) struct Recorded {
     pub(crate) ifname: String,
     /// The network its station last joined, if it is to be rejoined.
     pub(crate) profile: Option<Profile>,
+    /// A namespace attached by path (`/proc/PID/ns/net`, a bind mount): which namespace it
+    /// was, so that a restarted daemon does not attach whatever the path names now (another
+    /// process under a reused PID).
+    pub(crate) ns: Option<crate::ports::nsfile::NamespaceId>,
 }
 
 /// The file's form.
@@ -155,6 +159,9 @@ struct FileForm {
 struct AttachmentForm {
     netns: String,
     ifname: String,
+    /// `[dev, ino]` of a namespace attached by path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ns: Option<[u64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileForm>,
 }
@@ -236,16 +243,22 @@ impl StateStore {
         &self.entries
     }
 
-    /// Records an attachment (keeping its profile if it was recorded already).
+    /// Records an attachment (keeping its profile if it was recorded already); a namespace
+    /// attached by path is recorded with its identity now.
     pub(crate) fn attached(&mut self, netns: &str, ifname: &str) -> Result<(), StateError> {
+        let ns = crate::ports::nsfile::is_path(netns)
+            .then(|| crate::ports::nsfile::NamespaceId::of(netns))
+            .flatten();
         let entry = self
             .entries
             .entry(netns.to_owned())
             .or_insert_with(|| Recorded {
                 ifname: ifname.to_owned(),
                 profile: None,
+                ns,
             });
         entry.ifname = ifname.to_owned();
+        entry.ns = ns;
         self.write()
     }
 
@@ -327,6 +340,7 @@ fn render(entries: &BTreeMap<String, Recorded>) -> Zeroizing<String> {
             .map(|(netns, r)| AttachmentForm {
                 netns: netns.clone(),
                 ifname: r.ifname.clone(),
+                ns: r.ns.map(|id| [id.dev(), id.ino()]),
                 profile: r.profile.as_ref().map(|p| ProfileForm {
                     ssid_hex: hex::encode(p.ssid.as_bytes()),
                     psk: p.psk.as_ref().map(Psk::to_hex),
@@ -377,6 +391,9 @@ fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, FileError> {
             Recorded {
                 ifname: a.ifname.clone(),
                 profile,
+                ns: a
+                    .ns
+                    .map(|[dev, ino]| crate::ports::nsfile::NamespaceId::from_parts(dev, ino)),
             },
         );
     }
@@ -427,6 +444,21 @@ mod tests {
         let s = StateStore::open(&state_dir).unwrap();
         assert_eq!(s.attachments().len(), 1);
         assert_eq!(s.attachments()["c1"].profile, None);
+    }
+
+    #[test]
+    fn a_namespace_attached_by_path_is_recorded_with_its_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = "/proc/self/ns/net";
+        let mut s = StateStore::open(dir.path()).unwrap();
+        s.attached(own, "wlan0").unwrap();
+        s.attached("c1", "wlan0").unwrap();
+        drop(s);
+        let s = StateStore::open(dir.path()).unwrap();
+        let id = crate::ports::nsfile::NamespaceId::of(own);
+        assert!(id.is_some());
+        assert_eq!(s.attachments()[own].ns, id);
+        assert_eq!(s.attachments()["c1"].ns, None);
     }
 
     #[test]

@@ -489,22 +489,53 @@ mod tests {
         assert_eq!(
             parse_request("{\"request\":\"attach\",\"netns\":\"c1\"}").ok(),
             Some(Request::Attach {
-                netns: "c1".into(),
+                netns: Some("c1".into()),
+                netns_path: None,
+                pid: None,
                 ifname: None
             })
         );
         assert_eq!(
             parse_request("{\"request\":\"attach\",\"netns\":\"c1\",\"ifname\":\"wl0\"}").ok(),
             Some(Request::Attach {
-                netns: "c1".into(),
+                netns: Some("c1".into()),
+                netns_path: None,
+                pid: None,
                 ifname: Some("wl0".into())
             })
         );
         assert_eq!(
-            parse_request("{\"request\":\"detach\",\"netns\":\"c1\"}").ok(),
-            Some(Request::Detach { netns: "c1".into() })
+            parse_request("{\"request\":\"attach\",\"pid\":42}").ok(),
+            Some(Request::Attach {
+                netns: None,
+                netns_path: None,
+                pid: Some(42),
+                ifname: None
+            })
         );
-        assert!(parse_request("{\"request\":\"attach\"}").is_err());
+        assert_eq!(
+            parse_request("{\"request\":\"detach\",\"netns_path\":\"/run/netns/x\"}").ok(),
+            Some(Request::Detach {
+                netns: None,
+                netns_path: Some("/run/netns/x".into()),
+                pid: None
+            })
+        );
+        assert!(parse_request("{\"request\":\"attach\",\"pid\":\"x\"}").is_err());
+    }
+
+    #[test]
+    fn a_join_request_parses_and_never_prints_its_secret() {
+        let req = parse_request(
+            "{\"request\":\"join\",\"pid\":7,\"ssid\":\"lab\",\"passphrase\":\"hunter22hunter\"}",
+        )
+        .unwrap();
+        let Request::Join { pid, ssid, psk, .. } = &req else {
+            panic!("{req:?}");
+        };
+        assert_eq!((*pid, ssid.as_str(), psk), (Some(7), "lab", &None));
+        assert!(!format!("{req:?}").contains("hunter22"), "{req:?}");
+        assert!(parse_request("{\"request\":\"join\",\"pid\":7}").is_err());
     }
 
     #[test]

@@ -8,8 +8,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use vwifi_transport_unix::PeerPolicy;
 
-use crate::api::{parse_request, Request, Response, MAX_REQUEST_LEN};
-use crate::command::Command;
+use vwifi_core::crypto::{Passphrase, Psk};
+use vwifi_core::proto::{Credentials, Ssid};
+use vwifi_core::MacAddr;
+
+use crate::api::{parse_request, Request, Response, Secret, MAX_REQUEST_LEN};
+use crate::command::{Command, JoinError};
 use crate::error_text::error_chain;
 use crate::ports;
 
@@ -51,6 +55,37 @@ pub(crate) async fn serve_control(
     tasks.abort_all();
 }
 
+/// How long a `join` waits for the station's outcome (the radio gives one sooner: its own
+/// authentication and handshake timeouts are shorter).
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The network, access point and credentials of a `join`, or what is wrong with them.
+fn join_command(
+    ssid: &str,
+    bssid: Option<&str>,
+    passphrase: Option<Secret>,
+    psk: Option<Secret>,
+) -> Result<(Ssid, Option<MacAddr>, Credentials), String> {
+    let ssid = Ssid::new(ssid.as_bytes()).map_err(|e| format!("bad SSID: {e}"))?;
+    let bssid = bssid
+        .map(|b| {
+            b.parse::<MacAddr>()
+                .map_err(|e| format!("bad BSSID {b:?}: {e}"))
+        })
+        .transpose()?;
+    let credentials = match (passphrase, psk) {
+        (None, None) => Credentials::None,
+        (Some(p), None) => Credentials::Passphrase(
+            Passphrase::new(&p.0).map_err(|e| format!("bad passphrase: {e}"))?,
+        ),
+        (None, Some(k)) => {
+            Credentials::Psk(Psk::from_hex(k.0.trim()).ok_or("bad PSK: it must be 64 hex digits")?)
+        }
+        (Some(_), Some(_)) => return Err("give a passphrase or a PSK, not both".into()),
+    };
+    Ok((ssid, bssid, credentials))
+}
+
 /// Answers one control request.
 async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
     let (read, mut write) = stream.into_split();
@@ -60,30 +95,55 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
     let read = tokio::time::timeout(CONTROL_READ_TIMEOUT, reader.read_line(&mut line)).await;
     let response = match read {
         Ok(Ok(_)) => match parse_request(&line) {
-            Ok(Request::Attach { netns, ifname }) => {
+            Ok(Request::Attach {
+                netns,
+                netns_path,
+                pid,
+                ifname,
+            }) => {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
-                match ports::netns::attach(&cmds, netns, ifname).await {
+                let attached = match ports::nsfile::key(netns, netns_path, pid) {
+                    Ok(key) => ports::netns::attach(&cmds, key, ifname).await,
+                    Err(e) => Err(e.into()),
+                };
+                match attached {
                     Ok(a) => Response::Attached(a),
                     Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
                 }
             }
-            Ok(Request::Detach { netns }) => {
-                let (reply, answer) = oneshot::channel();
-                let cmd = Command::Detach {
-                    netns: netns.clone(),
-                    reply,
+            Ok(Request::Detach {
+                netns,
+                netns_path,
+                pid,
+            }) => {
+                // A detach names the namespace as attached: a path given as `netns` is taken.
+                let (netns, netns_path) = match netns {
+                    Some(n) if ports::nsfile::is_path(&n) => (None, Some(n)),
+                    other => (other, netns_path),
                 };
-                if cmds.send(cmd).await.is_err() {
-                    return;
-                }
-                match answer.await {
-                    Ok(Ok(_)) => Response::Detached { netns },
-                    Ok(Err(e)) => Response::Error {
+                match ports::nsfile::key(netns, netns_path, pid) {
+                    Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
-                    Err(_) => return,
+                    Ok(netns) => {
+                        let (reply, answer) = oneshot::channel();
+                        let cmd = Command::Detach {
+                            netns: netns.clone(),
+                            reply,
+                        };
+                        if cmds.send(cmd).await.is_err() {
+                            return;
+                        }
+                        match answer.await {
+                            Ok(Ok(_)) => Response::Detached { netns },
+                            Ok(Err(e)) => Response::Error {
+                                message: error_chain(&e),
+                            },
+                            Err(_) => return,
+                        }
+                    }
                 }
             }
             Ok(Request::VhostUser { socket, name }) => {
@@ -92,6 +152,64 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                     Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
+                }
+            }
+            Ok(Request::Join {
+                netns,
+                netns_path,
+                pid,
+                ssid,
+                bssid,
+                passphrase,
+                psk,
+            }) => {
+                let asked = ports::nsfile::key(netns, netns_path, pid)
+                    .map_err(|e| error_chain(&e))
+                    .and_then(|key| {
+                        join_command(&ssid, bssid.as_deref(), passphrase, psk).map(|c| (key, c))
+                    });
+                match asked {
+                    Err(message) => Response::Error { message },
+                    Ok((netns, (ssid, bssid, credentials))) => {
+                        let (reply, answer) = oneshot::channel();
+                        let cmd = Command::Join {
+                            netns: netns.clone(),
+                            ssid,
+                            bssid,
+                            credentials,
+                            reply,
+                        };
+                        if cmds.send(cmd).await.is_err() {
+                            return;
+                        }
+                        match tokio::time::timeout(JOIN_TIMEOUT, answer).await {
+                            Ok(Ok(Ok(j))) => Response::Joined {
+                                netns,
+                                bssid: j.bssid.to_string(),
+                                channel: j.channel,
+                            },
+                            Ok(Ok(Err(JoinError::Failed(reason)))) => {
+                                let (code, detail) = reason.to_code();
+                                Response::JoinFailed {
+                                    netns,
+                                    code,
+                                    detail,
+                                }
+                            }
+                            Ok(Ok(Err(e))) => Response::Error {
+                                message: error_chain(&e),
+                            },
+                            Ok(Err(_)) => Response::Error {
+                                message: JoinError::Superseded.to_string(),
+                            },
+                            Err(_) => Response::Error {
+                                message: format!(
+                                    "the station did not join within {} s",
+                                    JOIN_TIMEOUT.as_secs()
+                                ),
+                            },
+                        }
+                    }
                 }
             }
             Ok(Request::Status) => {

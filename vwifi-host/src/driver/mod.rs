@@ -38,7 +38,7 @@ use vwifi_core::proto::{Credentials, Event, Message, RequestId, Ssid, MAX_AGENT_
 use vwifi_core::{Instant, MacAddr};
 
 use crate::clock::TokioClock;
-use crate::command::{Admitted, Command, Refused, TapShared};
+use crate::command::{Admitted, Command, JoinError, Joined, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
@@ -46,6 +46,9 @@ use crate::world::SimWorld;
 /// The request id of the connection a restarted daemon asks for on a namespace's behalf (its
 /// acknowledgement goes to the TAP, where nobody waits for it).
 const RESTORE_REQUEST_ID: u32 = 0x7666_0001;
+
+/// The request id of a connection asked on the control socket (`join`).
+const JOIN_REQUEST_ID: u32 = 0x7666_0002;
 
 /// IEEE 802.11 reason code 3: deauthenticated because the sending station is leaving.
 pub(crate) const REASON_LEAVING: u16 = 3;
@@ -90,6 +93,8 @@ pub(crate) struct GuestEntry {
     tap: Option<Arc<TapShared>>,
     /// The connection last asked for, until its outcome (netns guests: recorded on success).
     pending: Option<PendingConnect>,
+    /// Who waits for the outcome of a `join` on the control socket.
+    join: Option<tokio::sync::oneshot::Sender<Result<Joined, JoinError>>>,
     /// Messages dropped because the outbox was full: data frames, and replies or events.
     link_data_dropped: u64,
     link_control_dropped: u64,
@@ -269,6 +274,7 @@ impl Driver {
                     }
                     Message::Disconnect { .. } => {
                         entry.pending = None;
+                        entry.join = None;
                         if let Some(netns) = entry.netns.clone() {
                             self.record(|s| s.set_profile(&netns, None));
                         }
@@ -326,6 +332,13 @@ impl Driver {
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            Command::Join {
+                netns,
+                ssid,
+                bssid,
+                credentials,
+                reply,
+            } => self.join(now, netns, ssid, bssid, credentials, reply),
             Command::Wired { frame } => {
                 match vwifi_core::wire::EthernetFrame::parse_bytes(&frame) {
                     Ok(frame) => {
@@ -386,6 +399,44 @@ impl Driver {
         );
     }
 
+    /// `join`: connects the station of the namespace `netns`; `reply` hears the outcome.
+    fn join(
+        &mut self,
+        now: Instant,
+        netns: String,
+        ssid: Ssid,
+        bssid: Option<MacAddr>,
+        credentials: Credentials,
+        reply: tokio::sync::oneshot::Sender<Result<Joined, JoinError>>,
+    ) {
+        let found = self
+            .guests
+            .iter_mut()
+            .find(|(_, e)| e.netns.as_deref() == Some(netns.as_str()));
+        let Some((&guest, entry)) = found else {
+            let _ = reply.send(Err(Refused::NotAttached { netns }.into()));
+            return;
+        };
+        tracing::info!(guest = guest.0, %netns, %ssid, "joining a network (control socket)");
+        entry.pending = Some(PendingConnect {
+            ssid,
+            credentials: credentials.clone(),
+            restored: false,
+        });
+        // An earlier join still waiting hears that it was superseded (its sender dropped).
+        entry.join = Some(reply);
+        self.world.guest_message(
+            now,
+            guest,
+            Message::Connect {
+                id: RequestId(JOIN_REQUEST_ID),
+                ssid,
+                bssid,
+                credentials,
+            },
+        );
+    }
+
     /// Records the outcome of a netns guest's connection (before the guest hears of it).
     fn outcome(&mut self, guest: GuestId, msg: &Message) {
         let Message::Event(event) = msg else {
@@ -394,6 +445,26 @@ impl Driver {
         let Some(entry) = self.guests.get_mut(&guest) else {
             return;
         };
+        match event {
+            Event::Connected {
+                ssid,
+                bssid,
+                channel,
+            } if entry.pending.as_ref().is_some_and(|p| p.ssid == *ssid) => {
+                if let Some(reply) = entry.join.take() {
+                    let _ = reply.send(Ok(Joined {
+                        bssid: *bssid,
+                        channel: *channel,
+                    }));
+                }
+            }
+            Event::ConnectFailed { reason } => {
+                if let Some(reply) = entry.join.take() {
+                    let _ = reply.send(Err(JoinError::Failed(*reason)));
+                }
+            }
+            _ => {}
+        }
         let Some(netns) = entry.netns.clone() else {
             return;
         };
@@ -519,6 +590,7 @@ impl Driver {
                 netns,
                 tap,
                 pending: None,
+                join: None,
                 link_data_dropped: 0,
                 link_control_dropped: 0,
             },
@@ -760,6 +832,57 @@ mod tests {
         // A namespace whose link ends is forgotten.
         d.handle(Command::Gone { guest: adm.guest });
         assert_eq!(recorded(&d), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_join_is_answered_with_its_outcome() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 64);
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid,
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(JoinError::Refused(Refused::NotAttached { .. })))
+        ));
+
+        let (mut adm, _) = d.admit_netns("c1", Arc::default()).unwrap();
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid,
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::Connected { .. }))
+        });
+        let joined = answer.try_recv().unwrap().unwrap();
+        assert_eq!(joined.channel, 1);
+
+        let (reply, mut answer) = tokio::sync::oneshot::channel();
+        d.handle(Command::Join {
+            netns: "c1".into(),
+            ssid: Ssid::new(b"no-such-network").unwrap(),
+            bssid: None,
+            credentials: Credentials::None,
+            reply,
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::ConnectFailed { .. }))
+        });
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(JoinError::Failed(
+                vwifi_core::proto::ConnectFailure::NetworkNotFound
+            )))
+        ));
     }
 
     fn assert_send<T: Send>() {}

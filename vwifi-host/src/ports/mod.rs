@@ -4,6 +4,8 @@
 //!
 //! - [`unix`]: guests on the guests' Unix socket (the guest protocol as a byte stream);
 //! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`);
+//! - [`nsfile`]: which namespace an attachment names (a name, a path, a PID) and whether it
+//!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
 //! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge.
 //!
@@ -14,6 +16,7 @@
 pub(crate) mod ethernet;
 pub(crate) mod kernel;
 pub(crate) mod netns;
+pub(crate) mod nsfile;
 pub(crate) mod unix;
 pub(crate) mod uplink;
 pub(crate) mod vhost_user;

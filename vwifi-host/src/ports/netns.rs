@@ -24,7 +24,9 @@
 //! The TAP's descriptor keeps its namespace alive, so `ip netns del NAME` alone would not end
 //! it: the task checks every [`NAMESPACE_CHECK`] that `/var/run/netns/NAME` is still the
 //! namespace it attached, and detaches itself when it is gone or replaced (the kernel deletes
-//! the interface with the namespace).
+//! the interface with the namespace). A namespace attached by path or PID
+//! ([`super::nsfile`]) is followed the same way, through its processes: it ends when the last
+//! one exits.
 //!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
@@ -77,7 +79,8 @@ pub(crate) const DEFAULT_IFNAME: &str = "wlan0";
 const MAX_IFNAME_LEN: usize = 15;
 
 /// How often a TAP's task checks that its namespace still exists.
-pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// (A quarter second: a container whose last process exits loses its station within a second.)
+pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The largest frame read from the TAP.
 const TAP_BUFFER: usize = 65_536;
@@ -101,8 +104,20 @@ pub(crate) enum NetnsError {
         /// The namespace.
         name: String,
     },
+    /// No such namespace file (the process exited, the bind mount is gone).
+    #[error("no network namespace at {path} (no such file: has the process exited?)")]
+    NoNamespaceFile {
+        /// The path given.
+        path: String,
+    },
+    /// The file is not a network namespace.
+    #[error("{path} is not a network namespace file (/proc/PID/ns/net or a bind mount of one)")]
+    NotNamespace {
+        /// The path given.
+        path: String,
+    },
     /// The daemon lacks the privilege (CAP_SYS_ADMIN for setns, CAP_NET_ADMIN for the TAP).
-    #[error("not permitted to {what} (the daemon must run as root, or with CAP_SYS_ADMIN and CAP_NET_ADMIN)")]
+    #[error("not permitted to {what} (the daemon must run as root, or with CAP_SYS_ADMIN and CAP_NET_ADMIN, and CAP_SYS_PTRACE for another process's /proc/PID/ns/net)")]
     NotPermitted {
         /// What was refused.
         what: &'static str,
@@ -144,14 +159,20 @@ pub(crate) enum NetnsError {
         #[source]
         source: io::Error,
     },
+    /// Not exactly one of a namespace name, a namespace path and a PID was given.
+    #[error("give exactly one of a namespace name, a namespace path and a process id (> 0)")]
+    Which,
     /// The namespace's thread died (a bug).
     #[error("the thread entering the network namespace failed")]
     Thread,
 }
 
-/// Checks a namespace name as `ip netns` would accept it: a file name in [`NETNS_DIR`].
+/// Checks a namespace name as `ip netns` would accept it (a file name in [`NETNS_DIR`]), or a
+/// namespace path ([`super::nsfile`]).
 pub(crate) fn check_netns_name(name: &str) -> Result<(), NetnsError> {
-    let reason = if name.is_empty() {
+    let reason = if super::nsfile::is_path(name) {
+        super::nsfile::path_problem(name)
+    } else if name.is_empty() {
         Some("empty")
     } else if name.len() > 255 {
         Some("longer than 255 bytes")
@@ -198,24 +219,7 @@ pub(crate) fn check_ifname(name: &str) -> Result<(), NetnsError> {
     }
 }
 
-/// Which namespace a file in [`NETNS_DIR`] is: its device and inode numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NamespaceId {
-    dev: u64,
-    ino: u64,
-}
-
-impl NamespaceId {
-    /// The namespace `/var/run/netns/NAME` is now, if it exists.
-    pub(crate) fn of(netns: &str) -> Option<Self> {
-        use std::os::unix::fs::MetadataExt as _;
-        let meta = std::fs::metadata(format!("{NETNS_DIR}/{netns}")).ok()?;
-        Some(Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
-    }
-}
+pub(crate) use super::nsfile::NamespaceId;
 
 /// A TAP created (or found again) in a namespace, with what the daemon needs to serve it.
 pub(crate) struct CreatedTap {
@@ -251,8 +255,11 @@ pub(crate) fn create_tap(
 ) -> Result<CreatedTap, NetnsError> {
     check_netns_name(netns)?;
     check_ifname(ifname)?;
-    let path = format!("{NETNS_DIR}/{netns}");
+    let path = super::nsfile::path_of(netns);
     let file = File::open(&path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound if super::nsfile::is_path(netns) => NetnsError::NoNamespaceFile {
+            path: netns.to_owned(),
+        },
         io::ErrorKind::NotFound => NetnsError::NoNamespace {
             name: netns.to_owned(),
         },
@@ -265,15 +272,11 @@ pub(crate) fn create_tap(
         },
     })?;
     let id = {
-        use std::os::unix::fs::MetadataExt as _;
         let meta = file.metadata().map_err(|source| NetnsError::Open {
             name: netns.to_owned(),
             source,
         })?;
-        NamespaceId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        }
+        NamespaceId::from_meta(&meta)
     };
     let (netns_owned, ifname_owned) = (netns.to_owned(), ifname.to_owned());
     let (dev, index, rtnl, reopened) = std::thread::Builder::new()
@@ -302,7 +305,11 @@ fn in_namespace(
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     use std::os::fd::AsFd as _;
     move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
-        if e == rustix::io::Errno::PERM {
+        if e == rustix::io::Errno::INVAL {
+            NetnsError::NotNamespace {
+                path: netns.to_owned(),
+            }
+        } else if e == rustix::io::Errno::PERM {
             NetnsError::NotPermitted {
                 what: "enter a network namespace",
             }
@@ -441,7 +448,7 @@ pub(crate) async fn attach(
     tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
     let ns = Namespace {
         name: netns.clone(),
-        id,
+        watch: super::nsfile::Watch::new(&netns, id),
     };
     tokio::spawn(serve_tap(
         tap,
@@ -470,10 +477,10 @@ pub(crate) async fn attach(
 /// The namespace an attached TAP lives in.
 #[derive(Debug)]
 pub(crate) struct Namespace {
-    /// Its name.
+    /// Its name or path.
     pub(crate) name: String,
-    /// What `/var/run/netns/NAME` was at attach.
-    pub(crate) id: NamespaceId,
+    /// Whether it still lives (what its file was at attach).
+    pub(crate) watch: super::nsfile::Watch,
 }
 
 /// Serves one attached namespace's TAP until the driver lets the guest go (detach, shutdown)
@@ -525,8 +532,8 @@ impl EthernetPort for TapPort {
                 Err(e) => FromPort::Ended(format!("TAP read failed: {e}")),
             },
             _ = self.check.tick() => {
-                if NamespaceId::of(&self.link.ns.name) != Some(self.link.ns.id) {
-                    FromPort::Ended(format!("the network namespace {:?} was deleted", self.link.ns.name))
+                if !self.link.ns.watch.alive() {
+                    FromPort::Ended(format!("the network namespace {:?} was deleted (or its last process exited)", self.link.ns.name))
                 } else {
                     FromPort::Idle
                 }
