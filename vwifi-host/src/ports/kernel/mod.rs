@@ -46,9 +46,9 @@ use vwifi_core::proto::inband::{frame_truncating, ETH_HEADER_LEN};
 
 use super::ethernet::HOST_MAC;
 use super::netns::AttachError;
+use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
 use crate::command::{Admitted, Command, TapShared};
-use super::netns::{NamespaceId, NAMESPACE_CHECK};
 
 /// How long the control socket's reader waits before it checks whether to stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
