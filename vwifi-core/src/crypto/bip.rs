@@ -99,8 +99,11 @@ pub fn bip_protect(igtk: &Igtk, frame: &mut Vec<u8>, ipn: u64) -> Result<(), Cry
     frame.extend_from_slice(&ipn.to_le_bytes()[..6]);
     frame.extend_from_slice(&[0; 8]);
     let mic = bip_mic(igtk, frame).ok_or(CryptoError::MicMismatch)?;
-    let at = frame.len() - 8;
-    frame[at..].copy_from_slice(&mic);
+    let at = frame.len().saturating_sub(mic.len());
+    frame
+        .get_mut(at..)
+        .ok_or(CryptoError::MicMismatch)?
+        .copy_from_slice(&mic);
     Ok(())
 }
 
@@ -119,17 +122,24 @@ pub fn bip_verify(igtk: &Igtk, frame: &[u8], last_ipn: u64) -> Result<u64, Crypt
     if id != ELEMENT_ID_MME || usize::from(len) != MME_LEN - 2 {
         return Err(CryptoError::MicMismatch);
     }
-    let key_id = u16::from_le_bytes([mme[2], mme[3]]);
+    let (Some(key_id), Some(ipn_field), Some(mme_mic)) = (
+        mme.get(2..4).and_then(|b| <[u8; 2]>::try_from(b).ok()),
+        mme.get(4..10),
+        mme.get(10..18),
+    ) else {
+        return Err(CryptoError::MicMismatch);
+    };
+    let key_id = u16::from_le_bytes(key_id);
     if key_id != igtk.key_id {
         return Err(CryptoError::InvalidKeyId {
             key_id: u8::try_from(key_id).unwrap_or(u8::MAX),
         });
     }
     let mut ipn_bytes = [0u8; 8];
-    ipn_bytes[..6].copy_from_slice(&mme[4..10]);
+    ipn_bytes[..6].copy_from_slice(ipn_field);
     let ipn = u64::from_le_bytes(ipn_bytes);
     let mic = bip_mic(igtk, frame).ok_or(CryptoError::MicMismatch)?;
-    if !bool::from(mic.ct_eq(&mme[10..18])) {
+    if !bool::from(mic.ct_eq(mme_mic)) {
         return Err(CryptoError::MicMismatch);
     }
     if ipn <= last_ipn {

@@ -70,7 +70,7 @@ pub fn compute_mic_cmac(
         return Err(CryptoError::MicMismatch);
     };
     cmac::Mac::update(&mut mac, before);
-    cmac::Mac::update(&mut mac, &[0u8; MIC_LEN][..field.len()]);
+    cmac::Mac::update(&mut mac, &vec![0u8; field.len()]);
     cmac::Mac::update(&mut mac, after);
     let mut mic = [0u8; MIC_LEN];
     mic.copy_from_slice(&cmac::Mac::finalize(mac).into_bytes());
