@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs] [--daemon PATH] [--guest PATH]
-#                  [--air zero|real] [--no-build]
+#                  [--air zero|real] [--no-build] [--perf FILE open|wpa2]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -17,6 +17,7 @@
 # /proc/PID/stat over the iperf3 run) and the ratios to the veth pair, for each round and as a
 # min-max range over --repeat rounds. --daemon runs another build of vwifi-host (e.g. main's),
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
+# --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
 set -euo pipefail
 
 REPEAT=3
@@ -25,10 +26,12 @@ PAIRS=0
 AIR=zero
 BUILD=1
 DAEMON=""
+PERF=""
+PERF_RUN=""
 GUEST=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
         --guest) GUEST="${2:?--guest needs a path}"; shift 2 ;;
         --air) AIR="${2:?--air needs zero or real}"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -161,9 +165,16 @@ measure() { # measure NAME CLIENT_NS SERVER_NS SERVER_IP -> "mbit cpu_s_per_gbit
     server "$3"
     sleep 0.3
     local t0 t1 m
+    local perf=""
+    if [ -n "$PERF" ] && [ "$1" = "$PERF_RUN" ]; then
+        perf record -q -g -p "$DPID" -o "$PERF" >/dev/null 2>&1 &
+        perf=$!
+        sleep 0.2
+    fi
     t0="$(cpu_ticks)"
     m="$(mbits "$2" "$4")"
     t1="$(cpu_ticks)"
+    if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" || true; PERF=""; fi
     awk -v m="$m" -v d="$((t1 - t0))" -v tck="$TCK" -v t="$TIME" \
         'BEGIN { g = m * t / 1000; printf "%.1f %.2f\n", m, (g > 0 ? d / tck / g : 0) }'
 }
@@ -194,6 +205,7 @@ for round in $(seq "$REPEAT"); do
     echo "$line"
 done
 
+if [ -n "${E2E_STATUS:-}" ]; then status > "$E2E_STATUS"; fi
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 echo "---"
 echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"

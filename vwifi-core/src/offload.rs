@@ -9,14 +9,21 @@
 //! at most 2304 bytes: [`MAX_MSDU_FRAME_LEN`]), so the frames on the air stay ordinary 802.11
 //! data frames that a capture shows as such.
 //!
-//! Sans-IO: [`VnetHeader::parse`] reads the header from bytes, [`segment`] writes segments into
-//! a caller-owned buffer and hands each one to a closure. Untrusted input (a guest's header and
+//! Frames to a guest go the other way: [`coalesce`] joins runs of consecutive TCP segments of
+//! one flow into one frame behind a GSO header, so the guest's kernel takes them as one packet.
+//!
+//! Sans-IO: [`VnetHeader::parse`] reads the header from bytes, [`segment`] and [`coalesce`]
+//! write frames into a caller-owned buffer and hand each one to a closure. Untrusted input (a guest's header and
 //! frame) gives an [`OffloadError`] naming what is wrong, never a panic.
 //!
 //! The header is little-endian: virtio 1.0 devices, and a TAP on a little-endian host (the
 //! kernel's default vnet header byte order is the host's).
 
 use core::fmt;
+
+mod coalesce;
+
+pub use coalesce::{coalesce, Coalesced, MAX_COALESCED_SEGMENTS};
 
 /// The length of the virtio-net header a TAP uses by default (`struct virtio_net_hdr`).
 pub const VNET_HDR_LEN: usize = 10;

@@ -16,6 +16,7 @@ mod netns;
 mod nl80211;
 mod psk;
 mod state;
+mod tap_io;
 mod vhost_user;
 mod world;
 

@@ -87,9 +87,6 @@ const MAX_IFNAME_LEN: usize = 15;
 /// How often a TAP's task checks that its namespace still exists.
 pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The largest frame read from the TAP.
-const TAP_BUFFER: usize = 65_536;
-
 /// Why a TAP could not be created in a namespace.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NetnsError {
@@ -340,18 +337,26 @@ fn in_namespace(
     let exists = rustix::net::netdevice::name_to_index(&probe, ifname).is_ok();
     // On an existing name, TUNSETIFF attaches to it if it is a TAP nobody holds (EINVAL if it
     // is another kind of interface, EBUSY if someone holds it).
-    let dev = tun_rs::DeviceBuilder::new()
-        .name(ifname)
-        .layer(tun_rs::Layer::L2)
-        .build_sync()
-        .map_err(|source| match source.raw_os_error() {
-            Some(1) => NetnsError::NotPermitted {
-                what: "create a TAP",
-            },
-            Some(16) | Some(22) if exists => taken(),
-            Some(16) => taken(),
-            _ => tap_error(source),
-        })?;
+    // With virtio-net headers and TCP offloads (crate::tap_io), or without where the kernel
+    // refuses them.
+    let build = |offload: bool| {
+        tun_rs::DeviceBuilder::new()
+            .name(ifname)
+            .layer(tun_rs::Layer::L2)
+            .offload(offload)
+            .build_sync()
+    };
+    let dev =
+        build(true)
+            .or_else(|_| build(false))
+            .map_err(|source| match source.raw_os_error() {
+                Some(1) => NetnsError::NotPermitted {
+                    what: "create a TAP",
+                },
+                Some(16) | Some(22) if exists => taken(),
+                Some(16) => taken(),
+                _ => tap_error(source),
+            })?;
     if exists {
         // Ours only if it carries this station's address: a daemon that stopped left it.
         if dev.mac_address().map_err(tap_error)? != mac.0 {
@@ -530,7 +535,7 @@ pub(crate) fn control_frame(msg: Message, dst: MacAddr) -> Result<(Vec<u8>, usiz
 
 /// What woke a TAP's task.
 enum Wake {
-    FromTap(io::Result<usize>),
+    FromTap(io::Result<()>),
     ToGuest(Option<Message>),
     Check,
 }
@@ -555,19 +560,27 @@ pub(crate) async fn serve_tap(
     mut outbox: mpsc::Receiver<Message>,
     cmds: mpsc::Sender<Command>,
 ) {
-    let mut buf = vec![0u8; TAP_BUFFER];
+    let mut io = crate::tap_io::TapIo::new(tap.tcp_gso());
+    let mut batch = crate::tap_io::Batch::default();
+    let mut out_frames: Vec<Bytes> = Vec::new();
+    // A message taken from the outbox while draining data, handled on the next turn.
+    let mut held: Option<Message> = None;
+    tracing::debug!(guest = guest.0, %name, offload = io.vnet(), "serving the TAP");
     let mut link = link;
     // Answers go to whoever asked last; before anyone asked, to the interface's own address.
     let mut peer = station;
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let why: String = loop {
-        let wake = tokio::select! {
-            r = tap.recv(&mut buf) => Wake::FromTap(r),
-            m = outbox.recv() => Wake::ToGuest(m),
-            _ = check.tick() => Wake::Check,
+        let wake = match held.take() {
+            Some(m) => Wake::ToGuest(Some(m)),
+            None => tokio::select! {
+                r = io.recv_batch(&tap, &mut batch) => Wake::FromTap(r),
+                m = outbox.recv() => Wake::ToGuest(m),
+                _ = check.tick() => Wake::Check,
+            },
         };
-        let msg = match wake {
+        match wake {
             Wake::Check => {
                 if NamespaceId::of(&link.ns.name) != Some(link.ns.id) {
                     break format!("the network namespace {:?} was deleted", link.ns.name);
@@ -575,56 +588,63 @@ pub(crate) async fn serve_tap(
                 continue;
             }
             Wake::FromTap(Err(e)) => break format!("TAP read failed: {e}"),
-            Wake::FromTap(Ok(n)) => {
-                let frame = buf.get(..n).unwrap_or_default();
-                match classify(frame) {
-                    TapFrame::Runt => continue,
-                    // What the Mux would drop anyway is dropped here, so that a container
-                    // flooding its TAP costs the driver (and the other guests) nothing.
-                    TapFrame::Data { src } if src != station => {
-                        link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    TapFrame::Data { .. } if !link.associated => {
-                        link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    TapFrame::Data { .. } => Message::Data(Bytes::copy_from_slice(frame)),
-                    TapFrame::Control { src, msg: Ok(msg) } => {
-                        if !src.is_group() {
-                            peer = src;
-                        }
-                        msg
-                    }
-                    TapFrame::Control { src, msg: Err(e) } => {
-                        tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
-                        link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
-                        if !link.error_budget.take(std::time::Instant::now()) {
-                            link.shared
-                                .replies_suppressed
-                                .fetch_add(1, Ordering::Relaxed);
+            Wake::FromTap(Ok(())) => {
+                if batch.refused > 0 {
+                    link.shared
+                        .bad_offload
+                        .fetch_add(batch.refused, Ordering::Relaxed);
+                    let error = batch.last_error.map(|e| e.to_string()).unwrap_or_default();
+                    tracing::debug!(guest = guest.0, %name, %error, "offloaded frame refused");
+                    batch.refused = 0;
+                }
+                let mut stop = None;
+                for frame in batch.frames.drain(..) {
+                    let msg = match tap_frame(frame, station, &mut peer, &mut link, guest, &name) {
+                        TapInput::Skip => continue,
+                        TapInput::Send(msg) => msg,
+                        TapInput::ErrorReply(reply) => {
+                            if let Err(e) = send_control(&tap, &io, reply, peer, &name).await {
+                                stop = Some(e);
+                                break;
+                            }
                             continue;
                         }
-                        if let Some(reply) = e.error_reply() {
-                            if !src.is_group() {
-                                peer = src;
-                            }
-                            if let Err(e) = send_control(&tap, reply, peer, &name).await {
-                                break e;
-                            }
-                        }
-                        continue;
+                    };
+                    if cmds.send(Command::Guest { guest, msg }).await.is_err() {
+                        stop = Some("the daemon is stopping".into());
+                        break;
                     }
                 }
+                if let Some(why) = stop {
+                    break why;
+                }
+                continue;
             }
             Wake::ToGuest(Some(Message::Data(frame))) => {
-                if matches!(classify(&frame), TapFrame::Control { .. }) {
+                // Take the data queued behind it too (up to a batch), written together; a
+                // message of another kind waits for the next turn.
+                out_frames.clear();
+                out_frames.push(frame);
+                while out_frames.len() < crate::tap_io::BATCH {
+                    match outbox.try_recv() {
+                        Ok(Message::Data(f)) => out_frames.push(f),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                out_frames.retain(|f| {
                     // Only the host speaks control on the link: the guest must not take a
                     // frame from the air for the host's answer.
-                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
-                    continue;
-                }
-                if let Err(e) = tap.send(&frame).await {
+                    let control = matches!(classify(f), TapFrame::Control { .. });
+                    if control {
+                        tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    }
+                    !control
+                });
+                if let Err(e) = io.send_batch(&tap, &out_frames).await {
                     break format!("TAP write failed: {e}");
                 }
                 continue;
@@ -644,7 +664,7 @@ pub(crate) async fn serve_tap(
                         _ => {}
                     }
                 }
-                if let Err(e) = send_control(&tap, msg, peer, &name).await {
+                if let Err(e) = send_control(&tap, &io, msg, peer, &name).await {
                     break e;
                 }
                 continue;
@@ -660,13 +680,71 @@ pub(crate) async fn serve_tap(
                 }
                 return;
             }
-        };
-        if cmds.send(Command::Guest { guest, msg }).await.is_err() {
-            break "the daemon is stopping".into();
         }
     };
     tracing::warn!(guest = guest.0, %name, reason = %why, "attached namespace detached");
     let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// What a frame the container sent becomes.
+enum TapInput {
+    /// Nothing (dropped and counted, or a runt).
+    Skip,
+    /// A message for the driver.
+    Send(Message),
+    /// An error reply for the container (to `peer`).
+    ErrorReply(Message),
+}
+
+/// Classifies one frame from the container: what the Mux would drop anyway is dropped here,
+/// so that a container flooding its TAP costs the driver (and the other guests) nothing;
+/// in-band control is decoded (`peer` follows its sender); a bad message is counted and, within
+/// the error budget, answered.
+fn tap_frame(
+    frame: Bytes,
+    station: MacAddr,
+    peer: &mut MacAddr,
+    link: &mut LinkControl,
+    guest: GuestId,
+    name: &str,
+) -> TapInput {
+    match classify(&frame) {
+        TapFrame::Runt => TapInput::Skip,
+        TapFrame::Data { src } if src != station => {
+            link.shared.spoofed.fetch_add(1, Ordering::Relaxed);
+            TapInput::Skip
+        }
+        TapFrame::Data { .. } if !link.associated => {
+            link.shared.not_associated.fetch_add(1, Ordering::Relaxed);
+            TapInput::Skip
+        }
+        TapFrame::Data { .. } => TapInput::Send(Message::Data(frame)),
+        TapFrame::Control { src, msg: Ok(msg) } => {
+            if !src.is_group() {
+                *peer = src;
+            }
+            TapInput::Send(msg)
+        }
+        TapFrame::Control { src, msg: Err(e) } => {
+            tracing::debug!(guest = guest.0, %name, error = %e, "bad in-band message");
+            link.shared.bad_inband.fetch_add(1, Ordering::Relaxed);
+            if !link.error_budget.take(std::time::Instant::now()) {
+                link.shared
+                    .replies_suppressed
+                    .fetch_add(1, Ordering::Relaxed);
+                return TapInput::Skip;
+            }
+            match e.error_reply() {
+                Some(reply) => {
+                    if !src.is_group() {
+                        *peer = src;
+                    }
+                    TapInput::ErrorReply(reply)
+                }
+                None => TapInput::Skip,
+            }
+        }
+    }
 }
 
 /// At most this many error replies per second to one TAP's bad in-band messages; the rest are
@@ -687,6 +765,9 @@ pub(crate) struct TapShared {
     pub(crate) bad_inband: AtomicU64,
     /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`]).
     pub(crate) replies_suppressed: AtomicU64,
+    /// Offloaded (GSO) frames refused: a bad virtio-net header, or segments too long for an
+    /// MSDU.
+    pub(crate) bad_offload: AtomicU64,
 }
 
 /// A budget of `per_second` actions, refilled every second.
@@ -803,6 +884,7 @@ impl LinkControl {
 /// dropped, a write error is returned.
 async fn send_control(
     tap: &tun_rs::AsyncDevice,
+    io: &crate::tap_io::TapIo,
     msg: Message,
     dst: MacAddr,
     name: &str,
@@ -812,9 +894,8 @@ async fn send_control(
             if cut > 0 {
                 tracing::info!(%name, cut, "scan result cut to fit one frame");
             }
-            tap.send(&frame)
+            io.send(tap, &frame)
                 .await
-                .map(|_| ())
                 .map_err(|e| format!("TAP write failed: {e}"))
         }
         Err(e) => {
