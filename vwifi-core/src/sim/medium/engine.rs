@@ -78,6 +78,8 @@ impl Medium {
                     Some((i, tx)) => offer(tx.end, 0, Event::Deliver(channel, i)),
                     None => offer(air.done, 0, Event::Done(channel)),
                 }
+            } else if state.contenders.is_empty() {
+                // Idle, nobody waiting: most of the channels a scan ever visited.
             } else if let Some(t) = self.access_time(channel) {
                 offer(t, 1, Event::Access(channel));
             }
