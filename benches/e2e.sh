@@ -18,6 +18,7 @@
 # min-max range over --repeat rounds. --daemon runs another build of vwifi-host (e.g. main's),
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
+# E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end.
 set -euo pipefail
 
 REPEAT=3
@@ -31,7 +32,7 @@ PERF_RUN=""
 GUEST=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
