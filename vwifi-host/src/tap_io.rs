@@ -6,7 +6,7 @@
 //! them; tun-rs's `offload(true)`). The container's kernel then hands over TCP sends of up to
 //! 64 KiB with their checksums left to complete: one read instead of some forty, and no
 //! segmentation in the container. [`TapIo::recv_batch`] waits for one read, takes whatever else
-//! is readable without waiting (up to [`BATCH`] reads), and cuts every GSO frame into frames
+//! is readable without waiting (until it holds [`BATCH`] frames), and cuts every GSO frame into frames
 //! that fit an MSDU with complete checksums ([`vwifi_core::offload::segment`]); what goes on the
 //! air is the same sequence of ordinary frames the container's kernel would have sent.
 //!
@@ -22,7 +22,8 @@ use std::io;
 use bytes::Bytes;
 use vwifi_core::offload::{self, OffloadError, VnetHeader, VNET_HDR_LEN};
 
-/// The most reads taken from a TAP per wake-up.
+/// Reads are taken from a TAP until a wake-up has given this many frames (or nothing more is
+/// readable); also the most data messages written to it per turn.
 pub(crate) const BATCH: usize = 64;
 
 /// The largest read: a 64 KiB GSO frame, its Ethernet header and the virtio-net header.
@@ -69,7 +70,7 @@ impl TapIo {
         self.vnet
     }
 
-    /// Waits until the TAP is readable, then reads up to [`BATCH`] frames without waiting again,
+    /// Waits until the TAP is readable, then reads until [`BATCH`] frames without waiting again,
     /// cutting offloaded ones into MSDU-sized frames, into `out` (cleared first). Cancel-safe:
     /// the only wait is for the first read.
     pub(crate) async fn recv_batch(
@@ -80,7 +81,8 @@ impl TapIo {
         out.frames.clear();
         let n = tap.recv(&mut self.buf).await?;
         self.take(n, out);
-        for _ in 1..BATCH {
+        // Up to BATCH frames: one read of a large send may already give 45.
+        while out.frames.len() < BATCH {
             match tap.try_recv(&mut self.buf) {
                 Ok(n) => self.take(n, out),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
