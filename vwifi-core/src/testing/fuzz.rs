@@ -517,6 +517,11 @@ mod tests {
                 "elements" => ElementList::parse(&bytes).is_ok(),
                 "eapol_key" => eapol::KeyFrame::parse(&bytes).is_ok(),
                 "guest_proto" => proto::decode(&bytes).is_ok(),
+                "vnet_offload" => offload::VnetHeader::parse(&bytes).is_ok_and(|h| {
+                    let frame = bytes.get(offload::VNET_HDR_LEN..).unwrap_or_default();
+                    let max = offload::MAX_MSDU_FRAME_LEN;
+                    offload::segment(&h, frame, max, &mut Vec::new(), |_| {}).is_ok()
+                }),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");
