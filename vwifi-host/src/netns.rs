@@ -11,7 +11,9 @@
 //!   [`MAX_CONTROL_PAYLOAD`] bytes of message (a scan result too long for it loses its last
 //!   BSSs, logged);
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
-//!   air is written to the TAP.
+//!   air is written to the TAP. The TAP has virtio-net headers and TCP offloads where the kernel
+//!   allows: large sends are cut into MSDU-sized frames, reads and writes go in batches
+//!   ([`crate::tap_io`]).
 //!
 //! # Persistence
 //! The TAP is persistent (`TUNSETPERSIST`): when the daemon stops (signal or crash) the
