@@ -108,6 +108,9 @@ pub(crate) struct TapShared {
     pub(crate) bad_inband: AtomicU64,
     /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`](crate::ports::netns::ERROR_REPLIES_PER_SECOND)).
     pub(crate) replies_suppressed: AtomicU64,
+    /// Offloaded (GSO) frames refused: a bad virtio-net header, or segments too long for an
+    /// MSDU.
+    pub(crate) bad_offload: AtomicU64,
 }
 
 /// Why the driver refused an attach or a detach (the operator reads it in the control reply).

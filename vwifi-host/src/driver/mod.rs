@@ -53,6 +53,11 @@ pub(crate) const REASON_LEAVING: u16 = 3;
 /// How long the air runs after the last guests were removed, so their deauthentications go out.
 const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 
+/// The most commands handled in one turn of the driver before the world advances: a port's
+/// batch of frames goes to the Mux together (well under the Mux's per-guest data queue, so a
+/// batch from one guest does not overflow it before the world moves).
+const COMMAND_BATCH: usize = 64;
+
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
 async fn radio_event(
     rx: &mut Option<mpsc::Receiver<(GuestId, Message)>>,
@@ -193,7 +198,15 @@ impl Driver {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 cmd = cmds.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        self.handle(cmd);
+                        // Take what else is queued in the same turn (a port's batch), then
+                        // advance the world once for all of it.
+                        for _ in 1..COMMAND_BATCH {
+                            let Ok(cmd) = cmds.try_recv() else { break };
+                            self.handle(cmd);
+                        }
+                    }
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),

@@ -53,6 +53,15 @@ pub(crate) trait EthernetPort: Send {
     /// full says so itself and returns `Ok`).
     async fn send(&mut self, frame: Bytes) -> std::io::Result<()>;
 
+    /// Writes a batch of data frames to the guest, in order; an error ends the port. Default:
+    /// one [`send`](Self::send) each (a TAP with offloads coalesces them instead).
+    async fn send_batch(&mut self, frames: &[Bytes]) -> std::io::Result<()> {
+        for f in frames {
+            self.send(f.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Whether a data frame from `src` goes on to the driver while the station is (or is not)
     /// `associated`; a port may drop, and count, what the Mux would drop anyway. Default: all.
     fn take_data(&mut self, _src: MacAddr, _associated: bool) -> bool {
@@ -85,6 +94,9 @@ pub(crate) fn link_change(msg: &Message) -> Option<bool> {
     }
 }
 
+/// The most data messages from the driver written to a port in one turn.
+const SEND_BATCH: usize = super::tap_io::BATCH;
+
 /// What woke a port's task.
 enum Wake {
     FromPort(FromPort),
@@ -104,10 +116,17 @@ pub(crate) async fn serve<P: EthernetPort>(
     // Answers go to whoever asked last; before anyone asked, to the station's own address.
     let mut peer = station;
     let mut associated = false;
+    // The data written in one turn, and a message of another kind taken from the outbox while
+    // draining it (handled on the next turn).
+    let mut out_frames: Vec<Bytes> = Vec::new();
+    let mut held: Option<Message> = None;
     let why: String = loop {
-        let wake = tokio::select! {
-            r = port.recv() => Wake::FromPort(r),
-            m = outbox.recv() => Wake::ToGuest(m),
+        let wake = match held.take() {
+            Some(m) => Wake::ToGuest(Some(m)),
+            None => tokio::select! {
+                r = port.recv() => Wake::FromPort(r),
+                m = outbox.recv() => Wake::ToGuest(m),
+            },
         };
         let msg = match wake {
             Wake::FromPort(FromPort::Idle) => continue,
@@ -148,13 +167,30 @@ pub(crate) async fn serve<P: EthernetPort>(
                 }
             },
             Wake::ToGuest(Some(Message::Data(frame))) => {
-                if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
+                // Take the data queued behind it too (up to a batch), written together; a
+                // message of another kind waits for the next turn.
+                out_frames.clear();
+                out_frames.push(frame);
+                while out_frames.len() < SEND_BATCH {
+                    match outbox.try_recv() {
+                        Ok(Message::Data(f)) => out_frames.push(f),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                out_frames.retain(|f| {
                     // Only the host speaks control on the link: the guest must not take a
                     // frame from the air for the host's answer.
-                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
-                    continue;
-                }
-                if let Err(e) = port.send(frame).await {
+                    let control = matches!(inband::classify(f), InbandFrame::Control { .. });
+                    if control {
+                        tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    }
+                    !control
+                });
+                if let Err(e) = port.send_batch(&out_frames).await {
                     break write_failed::<P>(&e);
                 }
                 continue;

@@ -3,7 +3,8 @@
 //! its bounded outbox.
 //!
 //! - [`unix`]: guests on the guests' Unix socket (the guest protocol as a byte stream);
-//! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`);
+//! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`), its
+//!   batched, offloaded reads and writes in [`tap_io`];
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
 //! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge.
 //!
@@ -13,6 +14,7 @@
 
 pub(crate) mod ethernet;
 pub(crate) mod netns;
+pub(crate) mod tap_io;
 pub(crate) mod unix;
 pub(crate) mod uplink;
 pub(crate) mod vhost_user;
