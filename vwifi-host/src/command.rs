@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::PeerInfo;
@@ -30,6 +31,15 @@ pub(crate) enum Command {
         guest: GuestId,
         /// Its message.
         msg: Message,
+    },
+    /// A run of a guest's data frames, in order (what one read of its port gave): one channel
+    /// message and one wake-up of the driver for all of them, handled as that many
+    /// [`Command::Guest`] data messages.
+    GuestData {
+        /// The guest.
+        guest: GuestId,
+        /// Its frames (at most one read's batch).
+        frames: Vec<Bytes>,
     },
     /// A guest's link ended.
     Gone {
@@ -92,6 +102,17 @@ pub(crate) struct Admitted {
     pub(crate) name: String,
     /// The messages to write to its link.
     pub(crate) outbox: mpsc::Receiver<Message>,
+}
+
+impl Command {
+    /// How many of the driver's per-turn budget this command takes: a batch of data frames
+    /// counts as its frames, anything else as one.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Self::GuestData { frames, .. } => frames.len().max(1),
+            _ => 1,
+        }
+    }
 }
 
 /// What the driver and a TAP's task share.

@@ -53,8 +53,9 @@ pub(crate) const REASON_LEAVING: u16 = 3;
 /// How long the air runs after the last guests were removed, so their deauthentications go out.
 const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 
-/// The most commands handled in one turn of the driver before the world advances: a port's
-/// batch of frames goes to the Mux together (well under the Mux's per-guest data queue, so a
+/// The most commands (a batch of frames counting as that many, [`Command::weight`]) handled in
+/// one turn of the driver before the world advances: a port's batch of frames goes to the Mux
+/// together (well under the Mux's per-guest data queue, so a
 /// batch from one guest does not overflow it before the world moves).
 const COMMAND_BATCH: usize = 64;
 
@@ -199,11 +200,13 @@ impl Driver {
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 cmd = cmds.recv() => match cmd {
                     Some(cmd) => {
+                        let mut taken = cmd.weight();
                         self.handle(cmd);
                         // Take what else is queued in the same turn (a port's batch), then
                         // advance the world once for all of it.
-                        for _ in 1..COMMAND_BATCH {
+                        while taken < COMMAND_BATCH {
                             let Ok(cmd) = cmds.try_recv() else { break };
+                            taken += cmd.weight();
                             self.handle(cmd);
                         }
                     }
@@ -261,6 +264,14 @@ impl Driver {
                 if let Err(Ok(adm)) = reply.send(result) {
                     // The acceptor gave up on this link: forget the guest again.
                     self.remove(now, adm.guest, "link gone before admission");
+                }
+            }
+            Command::GuestData { guest, frames } => {
+                for frame in frames {
+                    self.handle(Command::Guest {
+                        guest,
+                        msg: Message::Data(frame),
+                    });
                 }
             }
             Command::Guest { guest, msg } => {

@@ -62,6 +62,13 @@ pub(crate) trait EthernetPort: Send {
         Ok(())
     }
 
+    /// Whether frames already read are waiting to be handed out by [`recv`](Self::recv)
+    /// without a wait: the loop then gathers the guest's data into one
+    /// [`Command::GuestData`] instead of one command per frame. Default: never.
+    fn has_pending(&self) -> bool {
+        false
+    }
+
     /// Whether a data frame from `src` goes on to the driver while the station is (or is not)
     /// `associated`; a port may drop, and count, what the Mux would drop anyway. Default: all.
     fn take_data(&mut self, _src: MacAddr, _associated: bool) -> bool {
@@ -120,7 +127,14 @@ pub(crate) async fn serve<P: EthernetPort>(
     // draining it (handled on the next turn).
     let mut out_frames: Vec<Bytes> = Vec::new();
     let mut held: Option<Message> = None;
+    // The guest's data gathered from one read, for one command to the driver.
+    let mut to_driver: Vec<Bytes> = Vec::new();
     let why: String = loop {
+        if (!port.has_pending() || to_driver.len() >= SEND_BATCH)
+            && flush(&mut to_driver, guest, &cmds).await.is_err()
+        {
+            break "the daemon is stopping".into();
+        }
         let wake = match held.take() {
             Some(m) => Wake::ToGuest(Some(m)),
             None => tokio::select! {
@@ -134,16 +148,22 @@ pub(crate) async fn serve<P: EthernetPort>(
             Wake::FromPort(FromPort::Frame(frame)) => match inband::classify(&frame) {
                 InbandFrame::Runt => continue,
                 InbandFrame::Data { src, .. } => {
-                    if !port.take_data(src, associated) {
-                        continue;
+                    // Gathered; sent at the top of the loop once the read's frames are
+                    // all handed out (or a batch is full).
+                    if port.take_data(src, associated) {
+                        to_driver.push(frame);
                     }
-                    Message::Data(frame)
+                    continue;
                 }
                 InbandFrame::Control {
                     src, msg: Ok(msg), ..
                 } => {
                     if !src.is_group() {
                         peer = src;
+                    }
+                    // The data read before it goes first.
+                    if flush(&mut to_driver, guest, &cmds).await.is_err() {
+                        break "the daemon is stopping".into();
                     }
                     msg
                 }
@@ -219,6 +239,27 @@ pub(crate) async fn serve<P: EthernetPort>(
     let _ = cmds.send(Command::Gone { guest }).await;
 }
 
+/// Sends the gathered data frames to the driver, if any: one [`Command::Guest`] for a single
+/// frame, one [`Command::GuestData`] for more. An error means the driver is gone.
+async fn flush(
+    frames: &mut Vec<Bytes>,
+    guest: GuestId,
+    cmds: &mpsc::Sender<Command>,
+) -> Result<(), mpsc::error::SendError<Command>> {
+    let cmd = match frames.len() {
+        0 => return Ok(()),
+        1 => Command::Guest {
+            guest,
+            msg: Message::Data(frames.remove(0)),
+        },
+        _ => Command::GuestData {
+            guest,
+            frames: std::mem::take(frames),
+        },
+    };
+    cmds.send(cmd).await
+}
+
 /// Why a port whose write failed ends.
 fn write_failed<P: EthernetPort>(e: &std::io::Error) -> String {
     format!("{} write failed: {e}", P::KIND)
@@ -259,6 +300,10 @@ mod tests {
         written: Arc<Mutex<Vec<Bytes>>>,
         link: Arc<Mutex<Vec<bool>>>,
         closed: Arc<Mutex<bool>>,
+        /// Whether the inbox counts as one read's frames ([`EthernetPort::has_pending`]).
+        batched: bool,
+        /// The association `take_data` is told to assume, if set.
+        assume_associated: bool,
     }
 
     #[async_trait]
@@ -276,8 +321,11 @@ mod tests {
             self.written.lock().unwrap().push(frame);
             Ok(())
         }
+        fn has_pending(&self) -> bool {
+            self.batched && !self.inbox.lock().unwrap().is_empty()
+        }
         fn take_data(&mut self, _src: MacAddr, associated: bool) -> bool {
-            associated
+            associated || self.assume_associated
         }
         async fn follow_link(&mut self, up: bool) {
             self.link.lock().unwrap().push(up);
@@ -364,5 +412,44 @@ mod tests {
         assert_eq!(written[2], data(ASKER));
         // The data sent before association was not taken.
         assert!(cmd_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn one_reads_data_goes_to_the_driver_as_one_batch_in_order_and_before_later_control() {
+        let port = Fake {
+            batched: true,
+            assume_associated: true,
+            ..Fake::default()
+        };
+        let status = Message::StatusRequest { id: RequestId(7) };
+        let req = inband::frame(&status, ASKER, MacAddr::BROADCAST).unwrap();
+        let frame = |i: u8| {
+            let mut f = data(STA).to_vec();
+            f[20] = i;
+            Bytes::from(f)
+        };
+        // Popped from the end: three data frames, a control request, one more data frame.
+        *port.inbox.lock().unwrap() =
+            vec![frame(4), Bytes::from(req), frame(3), frame(2), frame(1)];
+        let (_out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve(port, GuestId(1), "t".into(), STA, out_rx, cmd_tx));
+        match cmd_rx.recv().await {
+            Some(Command::GuestData { guest, frames }) => {
+                assert_eq!(guest, GuestId(1));
+                assert_eq!(frames, vec![frame(1), frame(2), frame(3)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, status),
+            other => panic!("{other:?}"),
+        }
+        // The last frame of the read, alone: an ordinary data message.
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, Message::Data(frame(4))),
+            other => panic!("{other:?}"),
+        }
+        task.abort();
     }
 }

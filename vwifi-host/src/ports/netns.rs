@@ -572,6 +572,10 @@ impl EthernetPort for TapPort {
         self.io.send_batch(&self.tap, frames).await
     }
 
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// What the Mux would drop anyway is dropped here, so that a container flooding its TAP
     /// costs the driver (and the other guests) nothing.
     fn take_data(&mut self, src: MacAddr, associated: bool) -> bool {
