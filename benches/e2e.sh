@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs] [--daemon PATH] [--guest PATH]
-#                  [--air zero|real] [--no-build] [--perf FILE open|wpa2]
+#                  [--air zero|real] [--no-build] [--perf FILE open|wpa2] [--link-queue N]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -15,10 +15,12 @@
 # --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
 # Prints Mbit/s, the daemon's CPU seconds per Gbit carried (utime + stime from
 # /proc/PID/stat over the iperf3 run), its %CPU (over 100: more than one core) and its busiest
-# thread's %CPU (near 100: that thread is the limit) and the ratios to the veth pair, for each round and as a
+# thread's %CPU and which (driver: the main thread, which runs the world; worker: a port task's;
+# near 100 %: that thread is the limit) and the ratios to the veth pair, for each round and as a
 # min-max range over --repeat rounds. --daemon runs another build of vwifi-host (e.g. main's),
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
+# --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
 # E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end.
 set -euo pipefail
 
@@ -31,9 +33,10 @@ DAEMON=""
 PERF=""
 PERF_RUN=""
 GUEST=""
+LINK_QUEUE=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
         --air) AIR="${2:?--air needs zero or real}"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
+        --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -91,6 +95,10 @@ for g in "${GUESTS[@]}" v1 v2; do mkns "$TAG$g"; done
 {
     echo "[host]"
     echo "state_dir = \"$WORK/state\""
+    if [ -n "$LINK_QUEUE" ]; then
+        echo "[mux]"
+        echo "link_queue = $LINK_QUEUE"
+    fi
     echo "[sim]"
     echo "seed = 1"
     echo "[sim.medium]"
@@ -155,9 +163,12 @@ TCK="$(getconf CLK_TCK)"
 cpu_ticks() { # utime + stime of the daemon, in clock ticks
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$DPID/stat"
 }
-thread_ticks() { # "TID ticks" for each of the daemon's threads
+thread_ticks() { # "TID ticks NAME" for each of the daemon's threads (the driver is the main thread)
+    local f tid
     for f in /proc/"$DPID"/task/*/stat; do
-        awk -v f="$f" '{ sub(/^.*\) /, ""); split(f, p, "/"); print p[5], $12 + $13 }' "$f" 2>/dev/null || true
+        tid="${f%/stat}"; tid="${tid##*/}"
+        awk -v tid="$tid" -v main="$DPID" \
+            '{ sub(/^.*\) /, ""); print tid, $12 + $13, (tid == main ? "driver" : "worker") }' "$f" 2>/dev/null || true
     done
 }
 SERVERS=()
@@ -186,10 +197,11 @@ measure() { # measure NAME CLIENT_NS SERVER_NS SERVER_IP -> "mbit cpu_s_per_gbit
     if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" || true; PERF=""; fi
     # The busiest thread's share of one core: near 100 % means that thread is the limit.
     local busiest
-    busiest="$(awk 'NR == FNR { t0[$1] = $2; next } { d = $2 - t0[$1]; if (d > m) m = d } END { print m + 0 }' \
-        "$WORK/threads0" "$WORK/threads1")"
-    awk -v m="$m" -v d="$((t1 - t0))" -v b="$busiest" -v tck="$TCK" -v t="$TIME" \
-        'BEGIN { g = m * t / 1000; printf "%.1f %.2f %.0f %.0f\n", m, (g > 0 ? d / tck / g : 0), d / tck / t * 100, b / tck / t * 100 }'
+    local busiest name
+    read -r busiest name < <(awk 'NR == FNR { t0[$1] = $2; next } { d = $2 - t0[$1]; if (d >= m) { m = d; n = $3 } } END { print m + 0, n }' \
+        "$WORK/threads0" "$WORK/threads1")
+    awk -v m="$m" -v d="$((t1 - t0))" -v b="$busiest" -v n="$name" -v tck="$TCK" -v t="$TIME" \
+        'BEGIN { g = m * t / 1000; printf "%.1f %.2f %.0f %.0f%%(%s)\n", m, (g > 0 ? d / tck / g : 0), d / tck / t * 100, b / tck / t * 100, n }'
 }
 
 declare -a R_VETH R_OPEN R_WPA2 R_OCPU R_WCPU R_ROPEN R_RWPA2 R_SHARE R_PSUM R_OPCT R_WPCT R_OTOP R_WTOP
@@ -202,8 +214,8 @@ for round in $(seq "$REPEAT"); do
     rwpa2="$(awk -v a="$wpa2" -v b="$veth" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"
     R_VETH+=("$veth"); R_OPEN+=("$open"); R_WPA2+=("$wpa2"); R_OCPU+=("$ocpu"); R_WCPU+=("$wcpu")
     R_ROPEN+=("$ropen"); R_RWPA2+=("$rwpa2")
-    line="round $round: veth $veth Mbit/s | open $open Mbit/s (${ropen}x veth, daemon $ocpu CPU-s/Gbit, ${opct} %CPU, busiest thread ${otop} %)"
-    line="$line | WPA2 $wpa2 Mbit/s (${rwpa2}x veth, daemon $wcpu CPU-s/Gbit, ${wpct} %CPU, busiest thread ${wtop} %)"
+    line="round $round: veth $veth Mbit/s | open $open Mbit/s (${ropen}x veth, daemon $ocpu CPU-s/Gbit, ${opct} %CPU, busiest thread ${otop})"
+    line="$line | WPA2 $wpa2 Mbit/s (${rwpa2}x veth, daemon $wcpu CPU-s/Gbit, ${wpct} %CPU, busiest thread ${wtop})"
     if [ "$PAIRS" = 1 ]; then
         server p2; server p4
         sleep 0.3
@@ -224,8 +236,8 @@ range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } EN
 echo "---"
 echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"
 echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
-echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}") %)"
-echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}") %)"
+echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
+echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}"))"
 if [ "$PAIRS" = 1 ]; then
     echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
 fi
