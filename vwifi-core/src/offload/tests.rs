@@ -55,7 +55,7 @@ fn gso_frame(
     let lay = layout(&f).unwrap();
     let csum_offset: u16 = if proto == IPPROTO_TCP { 16 } else { 6 };
     // The pseudo-header sum, folded but not complemented, as Linux leaves it (CHECKSUM_PARTIAL).
-    let partial = !fold(pseudo_sum(&f, &lay, l4_len));
+    let partial = !fold(pseudo_sum(&f, &lay, l4_len).unwrap());
     let at = l4 + usize::from(csum_offset);
     f[at..at + 2].copy_from_slice(&partial.to_be_bytes());
     let gso_type = match (proto, v6) {
@@ -93,7 +93,7 @@ fn verify(seg: &[u8]) -> (u32, u8, Vec<u8>) {
             "IPv4 header checksum"
         );
     }
-    let sum = sum_words(pseudo_sum(seg, &lay, l4_len), &seg[lay.l4..]);
+    let sum = sum_words(pseudo_sum(seg, &lay, l4_len).unwrap(), &seg[lay.l4..]);
     assert_eq!(fold(sum), 0, "transport checksum");
     let (seq, flags) = if lay.proto == IPPROTO_TCP {
         let s = &seg[lay.l4 + 4..lay.l4 + 8];
