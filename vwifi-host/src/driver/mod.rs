@@ -781,6 +781,51 @@ mod tests {
         assert_eq!(recorded(&d), None);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_of_data_frames_reaches_the_other_guest_whole_and_in_order() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 64);
+        let (mut a, mac_a) = d.admit_netns("a", Arc::default()).unwrap();
+        let (mut b, mac_b) = d.admit_netns("b", Arc::default()).unwrap();
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        for adm in [&mut a, &mut b] {
+            d.handle(Command::Guest {
+                guest: adm.guest,
+                msg: Message::Connect {
+                    id: RequestId(1),
+                    ssid,
+                    bssid: None,
+                    credentials: Credentials::None,
+                },
+            });
+            run_until(&mut d, &mut adm.outbox, |m| {
+                matches!(m, Message::Event(Event::Connected { .. }))
+            });
+        }
+        let frame = |i: u8| {
+            let mut f = mac_b.0.to_vec();
+            f.extend_from_slice(&mac_a.0);
+            f.extend_from_slice(&0x0800u16.to_be_bytes());
+            f.extend_from_slice(&[i; 100]);
+            bytes::Bytes::from(f)
+        };
+        let frames: Vec<bytes::Bytes> = (1..=3).map(frame).collect();
+        let cmd = Command::GuestData {
+            guest: a.guest,
+            frames: frames.clone(),
+        };
+        assert_eq!(cmd.weight(), 3);
+        d.handle(cmd);
+        let got = std::sync::Mutex::new(Vec::new());
+        run_until(&mut d, &mut b.outbox, |m| {
+            let mut got = got.lock().unwrap();
+            if let Message::Data(f) = m {
+                got.push(f.clone());
+            }
+            got.len() == frames.len()
+        });
+        assert_eq!(got.into_inner().unwrap(), frames);
+    }
+
     fn assert_send<T: Send>() {}
 
     #[test]
