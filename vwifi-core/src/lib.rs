@@ -32,6 +32,7 @@
 //! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
 //! - [`mux`]: the engine: guests, their stations, the demux and the scheduler around one radio.
 //! - [`phy`]: HT, VHT and HE rates, airtime, channel plans, rate control.
+//! - [`offload`]: the virtio-net header, TCP/UDP segmentation (GSO) and checksum completion.
 //! - [`io`]: the async traits that radios, guest links, listeners and clocks implement.
 #![forbid(unsafe_code)]
 // Bad input never panics: these stay denied for everything but tests (and the test helpers,
@@ -54,6 +55,7 @@ pub mod handshake;
 pub mod io;
 pub mod mux;
 pub mod mux_node;
+pub mod offload;
 pub mod phy;
 pub mod proto;
 pub mod radio;

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::PeerInfo;
@@ -30,6 +31,15 @@ pub(crate) enum Command {
         guest: GuestId,
         /// Its message.
         msg: Message,
+    },
+    /// A run of a guest's data frames, in order (what one read of its port gave): one channel
+    /// message and one wake-up of the driver for all of them, handled as that many
+    /// [`Command::Guest`] data messages.
+    GuestData {
+        /// The guest.
+        guest: GuestId,
+        /// Its frames (at most one read's batch).
+        frames: Vec<Bytes>,
     },
     /// A guest's link ended.
     Gone {
@@ -146,6 +156,17 @@ pub(crate) struct KernelPort {
     pub(crate) station_if: tokio::sync::watch::Receiver<Option<u32>>,
 }
 
+impl Command {
+    /// How many of the driver's per-turn budget this command takes: a batch of data frames
+    /// counts as its frames, anything else as one.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Self::GuestData { frames, .. } => frames.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
 /// What the driver and a TAP's task share.
 #[derive(Debug, Default)]
 pub(crate) struct TapShared {
@@ -160,6 +181,9 @@ pub(crate) struct TapShared {
     pub(crate) bad_inband: AtomicU64,
     /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`](crate::ports::netns::ERROR_REPLIES_PER_SECOND)).
     pub(crate) replies_suppressed: AtomicU64,
+    /// Offloaded (GSO) frames refused: a bad virtio-net header, or segments too long for an
+    /// MSDU.
+    pub(crate) bad_offload: AtomicU64,
 }
 
 /// Why the driver refused an attach or a detach (the operator reads it in the control reply).

@@ -28,6 +28,7 @@
 //! seed = 1
 //! [sim.medium]
 //! phy_rate_kbps = 54000
+//! airtime = true                  # false: zero-airtime measuring mode (benches/e2e.sh)
 //! [[sim.aps]]
 //! ssid = "vwifi-lab"
 //! channel = 1

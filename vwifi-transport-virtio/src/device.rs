@@ -13,7 +13,8 @@ use std::io::{Read as _, Write as _};
 use bytes::Bytes;
 use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::bindings::virtio_net::{
-    VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP,
+    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MAC,
+    VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP,
 };
 use virtio_bindings::bindings::virtio_ring::{
     VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
@@ -23,6 +24,7 @@ use virtio_queue::{
 };
 use virtio_queue::{Reader, Writer};
 use vm_memory::GuestMemory;
+use vwifi_core::offload;
 
 /// The receive queue's index.
 pub const RX_QUEUE: u16 = 0;
@@ -46,9 +48,15 @@ pub const CONFIG_LEN: usize = 8;
 pub const CONFIG_STATUS_OFFSET: usize = 6;
 
 /// The features the device offers: virtio 1.x, a MAC in config space, the link status,
-/// mergeable receive buffers, event-index notifications and indirect descriptors. No
-/// checksum or segmentation offloads: every frame is a whole Ethernet frame.
+/// mergeable receive buffers, event-index notifications and indirect descriptors, and the
+/// transmit offloads `CSUM`, `HOST_TSO4` and `HOST_TSO6`: the guest may hand over TCP sends of
+/// up to 64 KiB with checksums left to complete, which [`NetDevice::process_tx`] cuts into
+/// MSDU-sized frames with complete checksums ([`vwifi_core::offload::segment`]). Frames to the
+/// guest are whole frames with complete checksums (no `GUEST_*` offloads).
 pub const DEVICE_FEATURES: u64 = (1 << VIRTIO_F_VERSION_1)
+    | (1 << VIRTIO_NET_F_CSUM)
+    | (1 << VIRTIO_NET_F_HOST_TSO4)
+    | (1 << VIRTIO_NET_F_HOST_TSO6)
     | (1 << VIRTIO_NET_F_MAC)
     | (1 << VIRTIO_NET_F_STATUS)
     | (1 << VIRTIO_NET_F_MRG_RXBUF)
@@ -93,6 +101,9 @@ pub struct DeviceStats {
     pub tx_frames: u64,
     /// Frames the guest transmitted that were too long or too short (dropped).
     pub tx_dropped: u64,
+    /// Offloaded frames refused (a bad virtio-net header, segments too long for an MSDU):
+    /// dropped.
+    pub tx_offload_refused: u64,
     /// Frames written into the guest's receive buffers.
     pub rx_frames: u64,
     /// Frames for the guest dropped because it had no free receive buffers for too long.
@@ -112,6 +123,8 @@ pub struct NetDevice {
     pending: VecDeque<Bytes>,
     pending_limit: usize,
     stats: DeviceStats,
+    /// Where offloaded frames are cut into segments.
+    scratch: Vec<u8>,
 }
 
 impl NetDevice {
@@ -125,6 +138,7 @@ impl NetDevice {
             pending: VecDeque::new(),
             pending_limit: pending_limit.max(1),
             stats: DeviceStats::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -245,7 +259,24 @@ impl NetDevice {
                         .read_exact(&mut frame)
                         .map_err(|e| bad(format!("frame unreadable: {e}")))?;
                     self.stats.tx_frames += 1;
-                    deliver(Bytes::from(frame));
+                    match offload::VnetHeader::parse(header) {
+                        Ok(h) if h.gso_type == offload::GsoType::None && !h.needs_csum() => {
+                            deliver(Bytes::from(frame));
+                        }
+                        Ok(h) => {
+                            let cut = offload::segment(
+                                &h,
+                                &frame,
+                                offload::MAX_MSDU_FRAME_LEN,
+                                &mut self.scratch,
+                                |seg| deliver(Bytes::copy_from_slice(seg)),
+                            );
+                            if cut.is_err() {
+                                self.stats.tx_offload_refused += 1;
+                            }
+                        }
+                        Err(_) => self.stats.tx_offload_refused += 1,
+                    }
                 }
                 queue.add_used(mem, head, 0).map_err(qerr)?;
                 used_any = true;
@@ -523,6 +554,65 @@ mod tests {
         assert_eq!(used(&vq, 0), (0, 0));
         assert_eq!(used(&vq, 1), (2, 0));
         assert_eq!(d.stats().tx_frames, 2);
+    }
+
+    #[test]
+    fn a_tso_send_from_the_guest_is_cut_into_msdu_sized_frames() {
+        let m = memory();
+        let vq = MockSplitQueue::new(&m, 16);
+        let mut q: Queue = vq.create_queue().unwrap();
+        // A TCPv4 send of 4000 bytes, MSS 1448, its checksum left to complete.
+        let payload = vec![0x42u8; 4000];
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0];
+        f.extend_from_slice(&((20 + 20 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&[0x1f, 0x90, 0x14, 0x51, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18]);
+        f.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(&payload);
+        let hdr = offload::VnetHeader {
+            flags: offload::FLAG_NEEDS_CSUM,
+            gso_type: offload::GsoType::TcpV4,
+            ecn: false,
+            hdr_len: 54,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        let mut chain = hdr.to_bytes().to_vec();
+        chain.extend_from_slice(&[0, 0]); // num_buffers
+        chain.extend_from_slice(&f);
+        m.write_slice(&chain, GuestAddress(0x1_0000)).unwrap();
+        // And a frame whose GSO request cannot fit an MSDU: refused, counted.
+        let mut too_big = offload::VnetHeader {
+            gso_size: 3000,
+            ..hdr
+        }
+        .to_bytes()
+        .to_vec();
+        too_big.extend_from_slice(&[0, 0]);
+        too_big.extend_from_slice(&f);
+        m.write_slice(&too_big, GuestAddress(0x3_0000)).unwrap();
+        vq.add_desc_chains(
+            &[
+                desc(0x1_0000, chain.len() as u32, 0, 0),
+                desc(0x3_0000, too_big.len() as u32, 0, 0),
+            ],
+            0,
+        )
+        .unwrap();
+        let mut d = device(DEVICE_FEATURES);
+        let mut got = Vec::new();
+        d.process_tx(&mut q, &m, &mut |fr| got.push(fr)).unwrap();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|s| s.len() <= offload::MAX_MSDU_FRAME_LEN));
+        let data: Vec<u8> = got.iter().flat_map(|s| s[54..].to_vec()).collect();
+        assert_eq!(data, payload);
+        // Each segment's IPv4 header checksum verifies.
+        assert!(got
+            .iter()
+            .all(|s| offload::internet_checksum(&s[14..34]) == 0));
+        assert_eq!(d.stats().tx_offload_refused, 1);
+        assert_eq!(vq.used().idx().load(), 2, "both chains returned");
     }
 
     #[test]

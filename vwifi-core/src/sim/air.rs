@@ -19,6 +19,7 @@
 //! - **Noise floor** as given; receiver **sensitivity** [`SENSITIVITY_ABOVE_NOISE_DB`] above it
 //!   (the medium's defaults, -95 and -92 dBm).
 //! - **Extra loss** `loss_rate`.
+//! - **Airtime** `airtime` as given (`false`: the zero-airtime measuring mode).
 //! - **Retries.** The file counts *retransmissions* (`retry_limit`); the medium counts
 //!   transmission *attempts*, the first included: `retry_limit + 1`.
 //! - **PHY rate.** Unicast frames go at the legacy rate nearest to `phy_rate_kbps` in each band
@@ -137,6 +138,7 @@ pub fn medium_config(file: &config::MediumConfig) -> Result<MediumConfig, SimAir
         sensitivity_dbm: file.noise_floor_dbm + SENSITIVITY_ABOVE_NOISE_DB,
         extra_loss: file.loss_rate,
         retry_limit: file.retry_limit.saturating_add(1),
+        airtime: file.airtime,
         ..defaults
     };
     cfg.validate()?;
@@ -732,6 +734,7 @@ channel = 11
         assert_eq!(m.sensitivity_dbm, -87.0);
         assert_eq!(m.extra_loss, 0.25);
         assert_eq!(m.retry_limit, 4);
+        assert!(m.airtime, "airtime is on unless the file turns it off");
         let bssids: Vec<MacAddr> = air.ap_nodes().bssids().collect();
         assert_eq!(bssids, [mac("02:76:77:01:00:01"), mac("02:76:77:01:00:02")]);
         let five = air.ap_nodes().node(bssids[0]).unwrap();
@@ -742,6 +745,16 @@ channel = 11
         assert_eq!(air.medium().channel_of(five), Channel::new(36).ok());
         assert!(air.ap(bssids[0]).unwrap().config().uplink);
         assert!(!air.ap(bssids[1]).unwrap().config().uplink);
+    }
+
+    #[test]
+    fn airtime_false_reaches_the_medium() {
+        let cfg = SimConfig::from_toml_str(
+            "[medium]\nairtime = false\n[[aps]]\nssid = \"x\"\nchannel = 1\n",
+        )
+        .unwrap();
+        let air = SimAir::new(&cfg).unwrap();
+        assert!(!air.medium().config().airtime);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! loss_rate = 0.0               # extra random frame loss, 0 to 1
 //! phy_rate_kbps = 54000         # the rate frames are sent at (airtime)
 //! retry_limit = 7               # retransmissions of an unacknowledged unicast frame
+//! airtime = true                # false: zero-airtime measuring mode (no airtime, contention
+//!                               # or random loss; not a model of any radio)
 //!
 //! [[aps]]
 //! ssid = "vwifi-lab"            # 1 to 32 bytes
@@ -170,6 +172,11 @@ pub struct MediumConfig {
     pub phy_rate_kbps: u32,
     /// How many times an unacknowledged unicast frame is retransmitted.
     pub retry_limit: u8,
+    /// Whether frames take airtime (default `true`). `false` is a measuring mode for vwifi
+    /// itself, not a model of any radio: frames take no airtime, meet no contention and are
+    /// never lost at random; beacons, management timing and everything else are unchanged
+    /// (see [`crate::sim::medium::MediumConfig::airtime`]).
+    pub airtime: bool,
 }
 
 impl Default for MediumConfig {
@@ -182,6 +189,7 @@ impl Default for MediumConfig {
             loss_rate: 0.0,
             phy_rate_kbps: 54_000,
             retry_limit: 7,
+            airtime: true,
         }
     }
 }
@@ -362,6 +370,9 @@ pub enum Problem {
     /// A value that must not be zero.
     #[error("must not be 0")]
     Zero,
+    /// A loss rate on a zero-airtime medium, which loses nothing.
+    #[error("must be 0 when airtime = false (the zero-airtime medium loses nothing)")]
+    LossWithoutAirtime,
     /// A number outside its range.
     #[error("must be between {min} and {max}, got {value}")]
     OutOfRange {
@@ -451,6 +462,9 @@ impl MediumConfig {
         check_range(s, "loss_rate", self.loss_rate, 0.0, 1.0)?;
         non_zero(s, "phy_rate_kbps", self.phy_rate_kbps.into())?;
         check_range(s, "retry_limit", self.retry_limit.into(), 0.0, 31.0)?;
+        if !self.airtime && self.loss_rate > 0.0 {
+            return Err(invalid(s, "loss_rate", Problem::LossWithoutAirtime));
+        }
         Ok(())
     }
 }
@@ -802,6 +816,10 @@ mod tests {
             (
                 "[medium]\nphy_rate_kbps = 0\n".to_owned(),
                 "medium.phy_rate_kbps: must not be 0",
+            ),
+            (
+                "[medium]\nairtime = false\nloss_rate = 0.1\n".to_owned(),
+                "medium.loss_rate: must be 0 when airtime = false (the zero-airtime medium loses nothing)",
             ),
         ];
         for (text, want) in cases {

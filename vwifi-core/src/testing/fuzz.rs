@@ -16,6 +16,7 @@ use crate::crypto::{ccmp, Gtk, Pmk, TemporalKey};
 use crate::handshake::{
     Authenticator, AuthenticatorConfig, Output, RetryPolicy, Supplicant, SupplicantConfig,
 };
+use crate::offload;
 use crate::proto;
 use crate::time::Instant;
 use crate::wire::{self, eapol, ElementList, Frame};
@@ -34,7 +35,40 @@ pub const TARGETS: &[Target] = &[
     ("ccmp", ccmp),
     ("phy_elements", phy_elements),
     ("block_ack", block_ack),
+    ("vnet_offload", vnet_offload),
 ];
+
+/// Any bytes as a guest's frame behind a virtio-net header (the first 10 bytes):
+/// [`offload::VnetHeader::parse`] and [`offload::segment`] never panic, an accepted header
+/// re-emits byte for byte, and every segment of a GSO request fits the MSDU limit.
+pub fn vnet_offload(data: &[u8]) {
+    let Ok(hdr) = offload::VnetHeader::parse(data) else {
+        return;
+    };
+    assert_eq!(
+        hdr.to_bytes(),
+        data.get(..offload::VNET_HDR_LEN).unwrap_or_default(),
+        "an accepted header must re-emit byte for byte"
+    );
+    let frame = data.get(offload::VNET_HDR_LEN..).unwrap_or_default();
+    let mut scratch = Vec::new();
+    let mut total = 0;
+    let result = offload::segment(
+        &hdr,
+        frame,
+        offload::MAX_MSDU_FRAME_LEN,
+        &mut scratch,
+        |seg| {
+            if hdr.gso_type != offload::GsoType::None {
+                assert!(seg.len() <= offload::MAX_MSDU_FRAME_LEN);
+            }
+            total += 1;
+        },
+    );
+    if let Ok(n) = result {
+        assert_eq!(n, total);
+    }
+}
 
 /// Any bytes as an 802.11 frame: [`Frame::parse`] never panics, and an accepted frame emits
 /// the same bytes back.
@@ -498,7 +532,65 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.extend(phy_seeds());
     out.extend(block_ack_seeds());
+    for (name, bytes) in offload_seeds() {
+        out.push(("vnet_offload", name.to_owned(), bytes));
+    }
     out
+}
+
+/// Seeds for `vnet_offload`: a plain frame, a TCPv4 GSO send of 3000 bytes (MSS 1448) with its
+/// checksum left to complete, and the same as TCPv6 and UDP.
+fn offload_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let build = |v6: bool, proto: u8, gso_type: u8| {
+        let payload = [0x5au8; 3000];
+        let l4_hdr: usize = if proto == 6 { 20 } else { 8 };
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        let l4_len = (l4_hdr + payload.len()) as u16;
+        if v6 {
+            f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+            f.extend_from_slice(&l4_len.to_be_bytes());
+            f.extend_from_slice(&[proto, 64]);
+            f.extend_from_slice(&[0xfd; 32]);
+        } else {
+            f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+            f.extend_from_slice(&(l4_len + 20).to_be_bytes());
+            f.extend_from_slice(&[0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        }
+        let l4 = f.len() as u16;
+        if proto == 6 {
+            f.extend_from_slice(&[0x1f, 0x90, 0x14, 0x51, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18]);
+            f.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        } else {
+            f.extend_from_slice(&[0x1f, 0x90, 0x14, 0x51]);
+            f.extend_from_slice(&l4_len.to_be_bytes());
+            f.extend_from_slice(&[0, 0]);
+        }
+        f.extend_from_slice(&payload);
+        let hdr = offload::VnetHeader {
+            flags: offload::FLAG_NEEDS_CSUM,
+            gso_type: match gso_type {
+                1 => offload::GsoType::TcpV4,
+                4 => offload::GsoType::TcpV6,
+                _ => offload::GsoType::UdpL4,
+            },
+            ecn: false,
+            hdr_len: l4 + l4_hdr as u16,
+            gso_size: 1448,
+            csum_start: l4,
+            csum_offset: if proto == 6 { 16 } else { 6 },
+        };
+        let mut out = hdr.to_bytes().to_vec();
+        out.extend_from_slice(&f);
+        out
+    };
+    let mut plain = offload::VnetHeader::PLAIN.to_bytes().to_vec();
+    plain.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5, 1, 2, 3]);
+    vec![
+        ("plain", plain),
+        ("tcp4-gso", build(false, 6, 1)),
+        ("tcp6-gso", build(true, 6, 4)),
+        ("udp-gso", build(false, 17, 5)),
+    ]
 }
 
 /// SAE seeds in the `sae` target's format (selector byte, then body): a real exchange between
@@ -785,6 +877,11 @@ mod tests {
                         _ => Commit::parse(body, h2e, 0).is_ok(),
                     }
                 }
+                "vnet_offload" => offload::VnetHeader::parse(&bytes).is_ok_and(|h| {
+                    let frame = bytes.get(offload::VNET_HDR_LEN..).unwrap_or_default();
+                    let max = offload::MAX_MSDU_FRAME_LEN;
+                    offload::segment(&h, frame, max, &mut Vec::new(), |_| {}).is_ok()
+                }),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

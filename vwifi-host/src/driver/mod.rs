@@ -56,6 +56,12 @@ pub(crate) const REASON_LEAVING: u16 = 3;
 /// How long the air runs after the last guests were removed, so their deauthentications go out.
 const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 
+/// The most commands (a batch of frames counting as that many, [`Command::weight`]) handled in
+/// one turn of the driver before the world advances: a port's batch of frames goes to the Mux
+/// together (well under the Mux's per-guest data queue, so a
+/// batch from one guest does not overflow it before the world moves).
+const COMMAND_BATCH: usize = 64;
+
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
 async fn radio_event(
     rx: &mut Option<mpsc::Receiver<(GuestId, Message)>>,
@@ -198,7 +204,17 @@ impl Driver {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 cmd = cmds.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd),
+                    Some(cmd) => {
+                        let mut taken = cmd.weight();
+                        self.handle(cmd);
+                        // Take what else is queued in the same turn (a port's batch), then
+                        // advance the world once for all of it.
+                        while taken < COMMAND_BATCH {
+                            let Ok(cmd) = cmds.try_recv() else { break };
+                            taken += cmd.weight();
+                            self.handle(cmd);
+                        }
+                    }
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
@@ -253,6 +269,14 @@ impl Driver {
                 if let Err(Ok(adm)) = reply.send(result) {
                     // The acceptor gave up on this link: forget the guest again.
                     self.remove(now, adm.guest, "link gone before admission");
+                }
+            }
+            Command::GuestData { guest, frames } => {
+                for frame in frames {
+                    self.handle(Command::Guest {
+                        guest,
+                        msg: Message::Data(frame),
+                    });
                 }
             }
             Command::Guest { guest, msg } => {
@@ -883,6 +907,51 @@ mod tests {
                 vwifi_core::proto::ConnectFailure::NetworkNotFound
             )))
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_of_data_frames_reaches_the_other_guest_whole_and_in_order() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 64);
+        let (mut a, mac_a) = d.admit_netns("a", Arc::default()).unwrap();
+        let (mut b, mac_b) = d.admit_netns("b", Arc::default()).unwrap();
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        for adm in [&mut a, &mut b] {
+            d.handle(Command::Guest {
+                guest: adm.guest,
+                msg: Message::Connect {
+                    id: RequestId(1),
+                    ssid,
+                    bssid: None,
+                    credentials: Credentials::None,
+                },
+            });
+            run_until(&mut d, &mut adm.outbox, |m| {
+                matches!(m, Message::Event(Event::Connected { .. }))
+            });
+        }
+        let frame = |i: u8| {
+            let mut f = mac_b.0.to_vec();
+            f.extend_from_slice(&mac_a.0);
+            f.extend_from_slice(&0x0800u16.to_be_bytes());
+            f.extend_from_slice(&[i; 100]);
+            bytes::Bytes::from(f)
+        };
+        let frames: Vec<bytes::Bytes> = (1..=3).map(frame).collect();
+        let cmd = Command::GuestData {
+            guest: a.guest,
+            frames: frames.clone(),
+        };
+        assert_eq!(cmd.weight(), 3);
+        d.handle(cmd);
+        let got = std::sync::Mutex::new(Vec::new());
+        run_until(&mut d, &mut b.outbox, |m| {
+            let mut got = got.lock().unwrap();
+            if let Message::Data(f) = m {
+                got.push(f.clone());
+            }
+            got.len() == frames.len()
+        });
+        assert_eq!(got.into_inner().unwrap(), frames);
     }
 
     fn assert_send<T: Send>() {}

@@ -77,6 +77,7 @@ pub(crate) fn sim_snapshot(
                         ("tap_spoofed".into(), n(&tap.spoofed)),
                         ("tap_not_associated".into(), n(&tap.not_associated)),
                         ("tap_bad_inband".into(), n(&tap.bad_inband)),
+                        ("tap_bad_offload".into(), n(&tap.bad_offload)),
                         (
                             "tap_error_replies_suppressed".into(),
                             n(&tap.replies_suppressed),

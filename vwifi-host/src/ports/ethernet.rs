@@ -53,6 +53,22 @@ pub(crate) trait EthernetPort: Send {
     /// full says so itself and returns `Ok`).
     async fn send(&mut self, frame: Bytes) -> std::io::Result<()>;
 
+    /// Writes a batch of data frames to the guest, in order; an error ends the port. Default:
+    /// one [`send`](Self::send) each (a TAP with offloads coalesces them instead).
+    async fn send_batch(&mut self, frames: &[Bytes]) -> std::io::Result<()> {
+        for f in frames {
+            self.send(f.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether frames already read are waiting to be handed out by [`recv`](Self::recv)
+    /// without a wait: the loop then gathers the guest's data into one
+    /// [`Command::GuestData`] instead of one command per frame. Default: never.
+    fn has_pending(&self) -> bool {
+        false
+    }
+
     /// Whether a data frame from `src` goes on to the driver while the station is (or is not)
     /// `associated`; a port may drop, and count, what the Mux would drop anyway. Default: all.
     fn take_data(&mut self, _src: MacAddr, _associated: bool) -> bool {
@@ -85,6 +101,9 @@ pub(crate) fn link_change(msg: &Message) -> Option<bool> {
     }
 }
 
+/// The most data messages from the driver written to a port in one turn.
+const SEND_BATCH: usize = super::tap_io::BATCH;
+
 /// What woke a port's task.
 enum Wake {
     FromPort(FromPort),
@@ -104,10 +123,24 @@ pub(crate) async fn serve<P: EthernetPort>(
     // Answers go to whoever asked last; before anyone asked, to the station's own address.
     let mut peer = station;
     let mut associated = false;
+    // The data written in one turn, and a message of another kind taken from the outbox while
+    // draining it (handled on the next turn).
+    let mut out_frames: Vec<Bytes> = Vec::new();
+    let mut held: Option<Message> = None;
+    // The guest's data gathered from one read, for one command to the driver.
+    let mut to_driver: Vec<Bytes> = Vec::new();
     let why: String = loop {
-        let wake = tokio::select! {
-            r = port.recv() => Wake::FromPort(r),
-            m = outbox.recv() => Wake::ToGuest(m),
+        if (!port.has_pending() || to_driver.len() >= SEND_BATCH)
+            && flush(&mut to_driver, guest, &cmds).await.is_err()
+        {
+            break "the daemon is stopping".into();
+        }
+        let wake = match held.take() {
+            Some(m) => Wake::ToGuest(Some(m)),
+            None => tokio::select! {
+                r = port.recv() => Wake::FromPort(r),
+                m = outbox.recv() => Wake::ToGuest(m),
+            },
         };
         let msg = match wake {
             Wake::FromPort(FromPort::Idle) => continue,
@@ -115,16 +148,22 @@ pub(crate) async fn serve<P: EthernetPort>(
             Wake::FromPort(FromPort::Frame(frame)) => match inband::classify(&frame) {
                 InbandFrame::Runt => continue,
                 InbandFrame::Data { src, .. } => {
-                    if !port.take_data(src, associated) {
-                        continue;
+                    // Gathered; sent at the top of the loop once the read's frames are
+                    // all handed out (or a batch is full).
+                    if port.take_data(src, associated) {
+                        to_driver.push(frame);
                     }
-                    Message::Data(frame)
+                    continue;
                 }
                 InbandFrame::Control {
                     src, msg: Ok(msg), ..
                 } => {
                     if !src.is_group() {
                         peer = src;
+                    }
+                    // The data read before it goes first.
+                    if flush(&mut to_driver, guest, &cmds).await.is_err() {
+                        break "the daemon is stopping".into();
                     }
                     msg
                 }
@@ -148,13 +187,30 @@ pub(crate) async fn serve<P: EthernetPort>(
                 }
             },
             Wake::ToGuest(Some(Message::Data(frame))) => {
-                if matches!(inband::classify(&frame), InbandFrame::Control { .. }) {
+                // Take the data queued behind it too (up to a batch), written together; a
+                // message of another kind waits for the next turn.
+                out_frames.clear();
+                out_frames.push(frame);
+                while out_frames.len() < SEND_BATCH {
+                    match outbox.try_recv() {
+                        Ok(Message::Data(f)) => out_frames.push(f),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                out_frames.retain(|f| {
                     // Only the host speaks control on the link: the guest must not take a
                     // frame from the air for the host's answer.
-                    tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
-                    continue;
-                }
-                if let Err(e) = port.send(frame).await {
+                    let control = matches!(inband::classify(f), InbandFrame::Control { .. });
+                    if control {
+                        tracing::debug!(guest = guest.0, %name, "control frame from the air dropped");
+                    }
+                    !control
+                });
+                if let Err(e) = port.send_batch(&out_frames).await {
                     break write_failed::<P>(&e);
                 }
                 continue;
@@ -181,6 +237,27 @@ pub(crate) async fn serve<P: EthernetPort>(
     };
     port.ended(&why);
     let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+/// Sends the gathered data frames to the driver, if any: one [`Command::Guest`] for a single
+/// frame, one [`Command::GuestData`] for more. An error means the driver is gone.
+async fn flush(
+    frames: &mut Vec<Bytes>,
+    guest: GuestId,
+    cmds: &mpsc::Sender<Command>,
+) -> Result<(), mpsc::error::SendError<Command>> {
+    let cmd = match frames.len() {
+        0 => return Ok(()),
+        1 => Command::Guest {
+            guest,
+            msg: Message::Data(frames.remove(0)),
+        },
+        _ => Command::GuestData {
+            guest,
+            frames: std::mem::take(frames),
+        },
+    };
+    cmds.send(cmd).await
 }
 
 /// Why a port whose write failed ends.
@@ -223,6 +300,10 @@ mod tests {
         written: Arc<Mutex<Vec<Bytes>>>,
         link: Arc<Mutex<Vec<bool>>>,
         closed: Arc<Mutex<bool>>,
+        /// Whether the inbox counts as one read's frames ([`EthernetPort::has_pending`]).
+        batched: bool,
+        /// The association `take_data` is told to assume, if set.
+        assume_associated: bool,
     }
 
     #[async_trait]
@@ -240,8 +321,11 @@ mod tests {
             self.written.lock().unwrap().push(frame);
             Ok(())
         }
+        fn has_pending(&self) -> bool {
+            self.batched && !self.inbox.lock().unwrap().is_empty()
+        }
         fn take_data(&mut self, _src: MacAddr, associated: bool) -> bool {
-            associated
+            associated || self.assume_associated
         }
         async fn follow_link(&mut self, up: bool) {
             self.link.lock().unwrap().push(up);
@@ -328,5 +412,44 @@ mod tests {
         assert_eq!(written[2], data(ASKER));
         // The data sent before association was not taken.
         assert!(cmd_rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn one_reads_data_goes_to_the_driver_as_one_batch_in_order_and_before_later_control() {
+        let port = Fake {
+            batched: true,
+            assume_associated: true,
+            ..Fake::default()
+        };
+        let status = Message::StatusRequest { id: RequestId(7) };
+        let req = inband::frame(&status, ASKER, MacAddr::BROADCAST).unwrap();
+        let frame = |i: u8| {
+            let mut f = data(STA).to_vec();
+            f[20] = i;
+            Bytes::from(f)
+        };
+        // Popped from the end: three data frames, a control request, one more data frame.
+        *port.inbox.lock().unwrap() =
+            vec![frame(4), Bytes::from(req), frame(3), frame(2), frame(1)];
+        let (_out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve(port, GuestId(1), "t".into(), STA, out_rx, cmd_tx));
+        match cmd_rx.recv().await {
+            Some(Command::GuestData { guest, frames }) => {
+                assert_eq!(guest, GuestId(1));
+                assert_eq!(frames, vec![frame(1), frame(2), frame(3)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, status),
+            other => panic!("{other:?}"),
+        }
+        // The last frame of the read, alone: an ordinary data message.
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, Message::Data(frame(4))),
+            other => panic!("{other:?}"),
+        }
+        task.abort();
     }
 }

@@ -3,7 +3,8 @@
 //! its bounded outbox.
 //!
 //! - [`unix`]: guests on the guests' Unix socket (the guest protocol as a byte stream);
-//! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`);
+//! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`), its
+//!   batched, offloaded reads and writes in [`tap_io`];
 //! - [`nsfile`]: which namespace an attachment names (a name, a path, a PID) and whether it
 //!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
@@ -17,6 +18,7 @@ pub(crate) mod ethernet;
 pub(crate) mod kernel;
 pub(crate) mod netns;
 pub(crate) mod nsfile;
+pub(crate) mod tap_io;
 pub(crate) mod unix;
 pub(crate) mod uplink;
 pub(crate) mod vhost_user;

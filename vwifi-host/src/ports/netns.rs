@@ -11,7 +11,9 @@
 //!   [`MAX_CONTROL_PAYLOAD`](vwifi_core::proto::inband::MAX_CONTROL_PAYLOAD) bytes of message (a scan result too long for it loses its last
 //!   BSSs, logged);
 //! - every other frame is the station's data (`Message::Data`), and the station's data from the
-//!   air is written to the TAP.
+//!   air is written to the TAP. The TAP has virtio-net headers and TCP offloads where the kernel
+//!   allows: large sends are cut into MSDU-sized frames, reads and writes go in batches
+//!   ([`super::tap_io`]).
 //!
 //! # Persistence
 //! The TAP is persistent (`TUNSETPERSIST`): when the daemon stops (signal or crash) the
@@ -51,6 +53,7 @@
 //! associated. Bad in-band messages get at most [`ERROR_REPLIES_PER_SECOND`] error replies a
 //! second. All are counted ([`TapShared`], `tap_*` in the status).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::sync::atomic::Ordering;
@@ -64,6 +67,7 @@ use vwifi_core::proto::Message;
 use vwifi_core::MacAddr;
 
 use super::ethernet::{self, EthernetPort, FromPort};
+use super::tap_io::{Batch, TapIo};
 use crate::api::Attachment;
 pub(crate) use crate::command::TapShared;
 use crate::command::{Command, Refused};
@@ -81,9 +85,6 @@ const MAX_IFNAME_LEN: usize = 15;
 /// How often a TAP's task checks that its namespace still exists.
 /// (A quarter second: a container whose last process exits loses its station within a second.)
 pub(crate) const NAMESPACE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// The largest frame read from the TAP.
-const TAP_BUFFER: usize = 65_536;
 
 /// Why a TAP could not be created in a namespace.
 #[derive(Debug, thiserror::Error)]
@@ -339,18 +340,26 @@ fn in_namespace(
     let exists = rustix::net::netdevice::name_to_index(&probe, ifname).is_ok();
     // On an existing name, TUNSETIFF attaches to it if it is a TAP nobody holds (EINVAL if it
     // is another kind of interface, EBUSY if someone holds it).
-    let dev = tun_rs::DeviceBuilder::new()
-        .name(ifname)
-        .layer(tun_rs::Layer::L2)
-        .build_sync()
-        .map_err(|source| match source.raw_os_error() {
-            Some(1) => NetnsError::NotPermitted {
-                what: "create a TAP",
-            },
-            Some(16) | Some(22) if exists => taken(),
-            Some(16) => taken(),
-            _ => tap_error(source),
-        })?;
+    // With virtio-net headers and TCP offloads (super::tap_io), or without where the kernel
+    // refuses them.
+    let build = |offload: bool| {
+        tun_rs::DeviceBuilder::new()
+            .name(ifname)
+            .layer(tun_rs::Layer::L2)
+            .offload(offload)
+            .build_sync()
+    };
+    let dev =
+        build(true)
+            .or_else(|_| build(false))
+            .map_err(|source| match source.raw_os_error() {
+                Some(1) => NetnsError::NotPermitted {
+                    what: "create a TAP",
+                },
+                Some(16) | Some(22) if exists => taken(),
+                Some(16) => taken(),
+                _ => tap_error(source),
+            })?;
     if exists {
         // Ours only if it carries this station's address: a daemon that stopped left it.
         if dev.mac_address().map_err(tap_error)? != mac.0 {
@@ -497,9 +506,13 @@ pub(crate) async fn serve_tap(
 ) {
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let io = TapIo::new(tap.tcp_gso());
+    tracing::debug!(guest = guest.0, %name, offload = io.vnet(), "serving the TAP");
     let port = TapPort {
         tap,
-        buf: vec![0u8; TAP_BUFFER],
+        io,
+        batch: Batch::default(),
+        pending: VecDeque::new(),
         link,
         check,
         guest,
@@ -512,7 +525,12 @@ pub(crate) async fn serve_tap(
 /// A namespace's TAP as an [`EthernetPort`].
 struct TapPort {
     tap: tun_rs::AsyncDevice,
-    buf: Vec<u8>,
+    /// Batched, offloaded reads and writes.
+    io: TapIo,
+    /// The last batch read.
+    batch: Batch,
+    /// Frames of the last batch not handed out yet.
+    pending: VecDeque<Bytes>,
     link: LinkControl,
     /// When to check that the namespace is still there.
     check: tokio::time::Interval,
@@ -526,9 +544,27 @@ impl EthernetPort for TapPort {
     const KIND: &'static str = "TAP";
 
     async fn recv(&mut self) -> FromPort {
+        if let Some(frame) = self.pending.pop_front() {
+            return FromPort::Frame(frame);
+        }
         tokio::select! {
-            r = self.tap.recv(&mut self.buf) => match r {
-                Ok(n) => FromPort::Frame(Bytes::copy_from_slice(self.buf.get(..n).unwrap_or_default())),
+            r = self.io.recv_batch(&self.tap, &mut self.batch) => match r {
+                Ok(()) => {
+                    if self.batch.refused > 0 {
+                        self.link
+                            .shared
+                            .bad_offload
+                            .fetch_add(self.batch.refused, Ordering::Relaxed);
+                        let error = self.batch.last_error.take().map(|e| e.to_string()).unwrap_or_default();
+                        tracing::debug!(guest = self.guest.0, name = %self.name, %error, "offloaded frame refused");
+                        self.batch.refused = 0;
+                    }
+                    self.pending.extend(self.batch.frames.drain(..));
+                    match self.pending.pop_front() {
+                        Some(frame) => FromPort::Frame(frame),
+                        None => FromPort::Idle,
+                    }
+                }
                 Err(e) => FromPort::Ended(format!("TAP read failed: {e}")),
             },
             _ = self.check.tick() => {
@@ -542,7 +578,16 @@ impl EthernetPort for TapPort {
     }
 
     async fn send(&mut self, frame: Bytes) -> io::Result<()> {
-        self.tap.send(&frame).await.map(|_| ())
+        self.io.send(&self.tap, &frame).await
+    }
+
+    /// Runs of one flow's TCP segments go as one coalesced write ([`TapIo::send_batch`]).
+    async fn send_batch(&mut self, frames: &[Bytes]) -> io::Result<()> {
+        self.io.send_batch(&self.tap, frames).await
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// What the Mux would drop anyway is dropped here, so that a container flooding its TAP

@@ -145,6 +145,13 @@ pub struct MediumConfig {
     /// How many frames a node may have queued at the medium. While its queue is full the medium
     /// leaves further frames in the node (it stops calling `poll_transmit`).
     pub tx_queue_len: usize,
+    /// Whether frames take airtime (the default). `false` is a *measuring mode*, not a model of
+    /// any radio: every frame (and its Ack) ends the instant it starts, with no interframe
+    /// spaces, no backoff, no collisions and no random loss (SNR errors, `extra_loss`), so the
+    /// air is never the bottleneck and what is measured is vwifi itself. Reach (sensitivity),
+    /// channels, acknowledgement, retries to an absent receiver, node timers (beacons,
+    /// management timeouts) and the capture are unchanged.
+    pub airtime: bool,
 }
 
 impl Default for MediumConfig {
@@ -160,6 +167,7 @@ impl Default for MediumConfig {
             cw_max: 1023,
             short_slot: true,
             tx_queue_len: 64,
+            airtime: true,
         }
     }
 }
@@ -205,6 +213,10 @@ impl MediumConfig {
         }
         if self.tx_queue_len == 0 {
             return Err(invalid("tx queue length", 0.0));
+        }
+        if !self.airtime && self.extra_loss > 0.0 {
+            // Zero airtime means no loss: a loss rate would be silently ignored.
+            return Err(invalid("extra loss without airtime", self.extra_loss));
         }
         Ok(())
     }
@@ -302,5 +314,23 @@ mod tests {
             ..MediumConfig::default()
         };
         assert!(c.validate().is_err());
+        let c = MediumConfig {
+            airtime: false,
+            extra_loss: 0.1,
+            ..MediumConfig::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(MediumError::InvalidParameter {
+                what: "extra loss without airtime",
+                ..
+            })
+        ));
+        let c = MediumConfig {
+            airtime: false,
+            ..MediumConfig::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
+        assert!(MediumConfig::default().airtime);
     }
 }

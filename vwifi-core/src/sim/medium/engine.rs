@@ -80,6 +80,8 @@ impl<N: Node> Medium<N> {
                     Some((i, tx)) => offer(tx.end, 0, Event::Deliver(channel, i)),
                     None => offer(air.done, 0, Event::Done(channel)),
                 }
+            } else if state.contenders.is_empty() {
+                // Idle, nobody waiting: most of the channels a scan ever visited.
             } else if let Some(t) = self.access_time(channel) {
                 offer(t, 1, Event::Access(channel));
             }
@@ -124,6 +126,17 @@ impl<N: Node> Medium<N> {
         }
         let timing = self.timing(channel);
         let difs = timing.difs();
+        if !self.config.airtime {
+            // Zero airtime: no DIFS, no backoff; every contender sends as soon as it is ready.
+            return state
+                .contenders
+                .iter()
+                .filter_map(|&id| match self.radios.get(index(id))?.tx {
+                    TxState::Contending { ready_at } => Some(state.idle_since.max(ready_at)),
+                    _ => None,
+                })
+                .min();
+        }
         state
             .contenders
             .iter()
@@ -144,6 +157,10 @@ impl<N: Node> Medium<N> {
         let TxState::Contending { ready_at } = radio.tx else {
             return None;
         };
+        if !self.config.airtime {
+            let from = state.idle_since.max(ready_at);
+            return Some((from, from));
+        }
         let timing = self.timing(channel);
         let from = state.idle_since.max(ready_at) + timing.difs();
         Some((from, from + timing.slot * radio.backoff))
@@ -175,7 +192,7 @@ impl<N: Node> Medium<N> {
                 radio.backoff = radio.backoff.saturating_sub(elapsed);
             }
         }
-        if winners.len() > 1 {
+        if winners.len() > 1 && self.config.airtime {
             self.stats.collisions += 1;
         }
         let mut txs = Vec::with_capacity(winners.len());
@@ -262,7 +279,11 @@ impl<N: Node> Medium<N> {
         } else {
             TxVector::Legacy(band_cfg.group_rate)
         };
-        let end = now + rate.airtime(on_air.len() + FCS_LEN, band);
+        let end = if self.config.airtime {
+            now + rate.airtime(on_air.len() + FCS_LEN, band)
+        } else {
+            now
+        };
         let placement = radio.placement;
         self.stats.transmissions += 1;
         if retry {
@@ -488,11 +509,16 @@ impl<N: Node> Medium<N> {
             AckState::NotExpected
         };
         let mut tx_done = now;
+        let airtime = self.config.airtime;
         if ack_expected {
-            tx_done = now + timing.ack_timeout(ack_rate);
+            if airtime {
+                tx_done = now + timing.ack_timeout(ack_rate);
+            }
             if let Some(owner) = addressee.filter(|o| heard.iter().any(|(id, _)| id == o)) {
-                let ack_start = now + timing.sifs;
-                tx_done = ack_start + ack_rate.airtime(ACK_LEN, band);
+                let ack_start = if airtime { now + timing.sifs } else { now };
+                if airtime {
+                    tx_done = ack_start + ack_rate.airtime(ACK_LEN, band);
+                }
                 ack = AckState::Sent {
                     by: owner,
                     rate: ack_rate,
@@ -569,6 +595,10 @@ impl<N: Node> Medium<N> {
     ) -> Result<(), LossCause> {
         if signal < self.config.sensitivity_dbm {
             return Err(LossCause::BelowSensitivity);
+        }
+        if !self.config.airtime {
+            // Zero airtime: frames cannot overlap and nothing is lost at random.
+            return Ok(());
         }
         if !others.is_empty() {
             let Some(at) = self.radios.get(index(id)).map(|r| r.placement.position) else {
@@ -718,9 +748,10 @@ impl<N: Node> Medium<N> {
         }
         let signal = self.signal(&acker, radio.placement.position, band);
         signal >= self.config.sensitivity_dbm
-            && self
-                .decode(signal, &TxVector::Legacy(rate), ACK_LEN)
-                .is_ok()
+            && (!self.config.airtime
+                || self
+                    .decode(signal, &TxVector::Legacy(rate), ACK_LEN)
+                    .is_ok())
     }
 
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.

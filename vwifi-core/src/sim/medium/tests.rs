@@ -645,3 +645,107 @@ fn tshark_decodes_the_capture() {
     // Beacon (0x08), Data (0x20), Ack (0x1d).
     assert_eq!(subtypes, [0x08, 0x20, 0x1d], "{text}");
 }
+
+#[test]
+fn zero_airtime_delivers_and_acknowledges_at_the_same_instant() {
+    let mut world = world_with(7, |c| c.airtime = false);
+    let a = station(&mut world, 1, ch(36), 0.0);
+    let b = station(&mut world, 2, ch(36), 5.0);
+    let at = Instant::from_millis(5);
+    let frame = frames::data(mac(2), mac(1), 1, 1500);
+    world.node_mut::<ScriptedNode>(a).send_at(at, frame.clone());
+    run_idle(&mut world);
+
+    let got = node(&world, b).received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].frame, frame);
+    assert_eq!(got[0].at, at, "delivered the instant it was sent");
+    let sent = node(&world, a).sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].status, TxStatus::Acked { retries: 0 });
+    assert_eq!(sent[0].at, at, "acknowledged at the same instant");
+    let s = world.medium().stats();
+    assert_eq!(s.airtime(ch(36)), Duration::ZERO);
+    // The capture still shows the frame and its Ack.
+    let file = PcapFile::parse(world.pcap_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.records.len(), 2);
+    assert!(file.records.iter().all(|r| r.at == at));
+}
+
+#[test]
+fn zero_airtime_has_no_contention_and_no_loss() {
+    // Two senders that would collide (CW 1) and a lossy, far receiver that would lose most
+    // 54 Mbit/s frames with airtime: none of it applies on the zero-airtime medium.
+    let mut world = world_with(12, |c| {
+        c.airtime = false;
+        c.cw_min = 1;
+        c.cw_max = 3;
+        c.band_2_4_ghz.group_rate = PhyRate::Ofdm54;
+    });
+    let sink = station(&mut world, 9, ch(1), 30.0);
+    let a = station(&mut world, 1, ch(1), 1.0);
+    let b = station(&mut world, 2, ch(1), 1.0);
+    let n = 200u16;
+    for (id, me) in [(a, 1), (b, 2)] {
+        send_all(
+            &mut world,
+            id,
+            (0..n).map(|q| frames::data(mac(9), mac(me), q, 1400)),
+        );
+    }
+    send_all(
+        &mut world,
+        a,
+        (0..n).map(|q| frames::data(MacAddr::BROADCAST, mac(1), n + q, 1400)),
+    );
+    let start = world.now();
+    run_idle(&mut world);
+    let s = world.medium().stats();
+    assert_eq!(
+        (s.collisions, s.retries, s.lost.total()),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(node(&world, sink).received().len(), usize::from(3 * n));
+    assert!(node(&world, sink).received().iter().all(|r| r.at == start));
+    assert_eq!(node(&world, a).sent().len(), usize::from(2 * n));
+    assert_eq!(node(&world, b).sent().len(), usize::from(n));
+}
+
+#[test]
+fn zero_airtime_still_retries_to_an_absent_receiver_and_keeps_range() {
+    let mut world = world_with(13, |c| c.airtime = false);
+    let a = station(&mut world, 1, ch(6), 0.0);
+    let out = station(&mut world, 4, ch(6), 5000.0);
+    let limit = world.medium().config().retry_limit;
+    send_all(&mut world, a, [frames::data(mac(7), mac(1), 0, 100)]);
+    send_all(&mut world, a, [frames::data(mac(4), mac(1), 1, 100)]);
+    run_idle(&mut world);
+    let sent = node(&world, a).sent();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|s| s.status == TxStatus::NotAcked));
+    assert!(node(&world, out).received().is_empty());
+    let s = world.medium().stats();
+    assert_eq!(s.transmissions, 2 * u64::from(limit));
+    assert!(s.lost.below_sensitivity > 0);
+}
+
+#[test]
+fn the_default_medium_still_takes_airtime() {
+    assert!(MediumConfig::default().airtime);
+    let mut world = World::new(7);
+    let a = station(&mut world, 1, ch(36), 0.0);
+    let b = station(&mut world, 2, ch(36), 5.0);
+    let at = Instant::from_millis(5);
+    world
+        .node_mut::<ScriptedNode>(a)
+        .send_at(at, frames::data(mac(2), mac(1), 1, 1500));
+    run_idle(&mut world);
+    let got = node(&world, b).received();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].at > at + Duration::from_micros(200),
+        "{:?}",
+        got[0].at
+    );
+}

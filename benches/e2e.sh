@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# End-to-end throughput of the daemon's data plane (issue 11), as root:
+#   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs] [--daemon PATH] [--guest PATH]
+#                  [--air zero|real] [--no-build] [--perf FILE open|wpa2] [--link-queue N]
+#
+# One run puts, side by side:
+#   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
+#     simulated radio, iperf3 TCP from one to the other through the daemon;
+#   - the same on a WPA2 network (CCMP both ways through the AP);
+#   - a plain veth pair between two namespaces (the kernel's own path: the reference);
+#   - with --pairs, two more pairs of namespaces on the open network at once (four guests,
+#     two iperf3 flows at the same time): each pair's share of their sum.
+# The air is the zero-airtime medium (`[sim.medium] airtime = false`, a measuring mode: frames
+# take no airtime, no contention, no loss), so what is measured is vwifi, not a radio model;
+# --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
+# Prints Mbit/s, the daemon's CPU seconds per Gbit carried (utime + stime from
+# /proc/PID/stat over the iperf3 run), its %CPU (over 100: more than one core) and its busiest
+# thread's %CPU and which (driver: the main thread, which runs the world; worker: a port task's;
+# near 100 %: that thread is the limit) and the ratios to the veth pair, for each round and as a
+# min-max range over --repeat rounds. --daemon runs another build of vwifi-host (e.g. main's),
+# --guest another vwifi-guest; without them the release build of this tree is built and used.
+# --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
+# --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
+# E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end.
+set -euo pipefail
+
+REPEAT=3
+TIME=5
+PAIRS=0
+AIR=zero
+BUILD=1
+DAEMON=""
+PERF=""
+PERF_RUN=""
+GUEST=""
+LINK_QUEUE=""
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+die() { echo "e2e.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --repeat) REPEAT="${2:?--repeat needs a number}"; shift 2 ;;
+        --time) TIME="${2:?--time needs seconds}"; shift 2 ;;
+        --pairs) PAIRS=1; shift ;;
+        --daemon) DAEMON="${2:?--daemon needs a path}"; shift 2 ;;
+        --guest) GUEST="${2:?--guest needs a path}"; shift 2 ;;
+        --air) AIR="${2:?--air needs zero or real}"; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
+        --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
+        -h|--help) usage 0 ;;
+        *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
+    esac
+done
+case "$REPEAT" in ''|*[!0-9]*|0) die "--repeat takes a positive number, got $REPEAT" ;; esac
+case "$TIME" in ''|*[!0-9]*|0) die "--time takes a positive number of seconds, got $TIME" ;; esac
+case "$AIR" in zero|real) ;; *) die "--air takes zero or real, got $AIR" ;; esac
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, TAPs)"
+for tool in ip iperf3 awk; do
+    command -v "$tool" >/dev/null || die "needs $tool (apt-get install iproute2 iperf3 gawk)"
+done
+
+if [ -z "$DAEMON" ] || [ -z "$GUEST" ]; then
+    if [ "$BUILD" = 1 ]; then
+        (cd "$ROOT" && cargo build --release -q -p vwifi-host -p vwifi-guest)
+    fi
+    DAEMON="${DAEMON:-$ROOT/target/release/vwifi-host}"
+    GUEST="${GUEST:-$ROOT/target/release/vwifi-guest}"
+fi
+[ -x "$DAEMON" ] || die "no daemon at $DAEMON"
+[ -x "$GUEST" ] || die "no guest CLI at $GUEST"
+
+TAG="vwb$(( $$ % 10000 ))"
+WORK="$(mktemp -d)"
+NS=()
+DPID=""
+cleanup() {
+    [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
+    for ns in "${NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+PASS="e2e bench passphrase"
+mkns() { ip netns add "$1"; ip -n "$1" link set lo up; NS+=("$1"); }
+inns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+
+# Namespaces: o1 o2 (open), w1 w2 (WPA2), v1 v2 (veth), and p1..p4 (--pairs).
+GUESTS=(o1 o2 w1 w2)
+[ "$PAIRS" = 1 ] && GUESTS+=(p1 p2 p3 p4)
+for g in "${GUESTS[@]}" v1 v2; do mkns "$TAG$g"; done
+
+{
+    echo "[host]"
+    echo "state_dir = \"$WORK/state\""
+    if [ -n "$LINK_QUEUE" ]; then
+        echo "[mux]"
+        echo "link_queue = $LINK_QUEUE"
+    fi
+    echo "[sim]"
+    echo "seed = 1"
+    echo "[sim.medium]"
+    [ "$AIR" = zero ] && echo "airtime = false"
+    echo "[[sim.aps]]"
+    echo "ssid = \"e2e-open\""
+    echo "channel = 1"
+    echo "position = [0.0, 0.0]"
+    echo "[[sim.aps]]"
+    echo "ssid = \"e2e-wpa2\""
+    echo "channel = 1"
+    echo "passphrase = \"$PASS\""
+    echo "position = [1.0, 0.0]"
+    for g in "${GUESTS[@]}"; do
+        echo "[[attach]]"
+        echo "netns = \"$TAG$g\""
+    done
+} > "$WORK/host.toml"
+
+"$DAEMON" run --config "$WORK/host.toml" --socket "$WORK/host.sock" \
+    </dev/null >/dev/null 2>"$WORK/daemon.log" &
+DPID=$!
+status() { "$DAEMON" status --json --socket "$WORK/host.sock" 2>/dev/null || true; }
+for _ in $(seq 300); do
+    n="$(status | { grep -o '"netns:' || true; } | wc -l)"
+    [ "$n" -ge "${#GUESTS[@]}" ] && break
+    kill -0 "$DPID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "the daemon exited"; }
+    sleep 0.1
+done
+[ "$n" -ge "${#GUESTS[@]}" ] || { cat "$WORK/daemon.log" >&2; die "namespaces not attached"; }
+
+join() { # join NS SSID [PASSPHRASE] ADDR
+    local ns="$TAG$1" ssid="$2" pass="$3" addr="$4"
+    if [ -n "$pass" ]; then
+        inns "$ns" "$GUEST" --link wlan0 connect "$ssid" --passphrase "$pass" >/dev/null
+    else
+        inns "$ns" "$GUEST" --link wlan0 connect "$ssid" >/dev/null
+    fi
+    inns "$ns" ip addr add "$addr/24" dev wlan0
+}
+join o1 e2e-open "" 10.99.1.1
+join o2 e2e-open "" 10.99.1.2
+join w1 e2e-wpa2 "$PASS" 10.99.2.1
+join w2 e2e-wpa2 "$PASS" 10.99.2.2
+if [ "$PAIRS" = 1 ]; then
+    join p1 e2e-open "" 10.99.1.11
+    join p2 e2e-open "" 10.99.1.12
+    join p3 e2e-open "" 10.99.1.13
+    join p4 e2e-open "" 10.99.1.14
+fi
+ip link add "${TAG}va" netns "${TAG}v1" type veth peer name "${TAG}vb" netns "${TAG}v2"
+inns "${TAG}v1" ip addr add 10.99.3.1/24 dev "${TAG}va"
+inns "${TAG}v2" ip addr add 10.99.3.2/24 dev "${TAG}vb"
+inns "${TAG}v1" ip link set "${TAG}va" up
+inns "${TAG}v2" ip link set "${TAG}vb" up
+for pair in "o1 10.99.1.2" "w1 10.99.2.2" "v1 10.99.3.2"; do
+    set -- $pair
+    inns "$TAG$1" ping -c 1 -W 5 "$2" >/dev/null || die "no ping from $1 to $2"
+done
+
+TCK="$(getconf CLK_TCK)"
+cpu_ticks() { # utime + stime of the daemon, in clock ticks
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$DPID/stat"
+}
+thread_ticks() { # "TID ticks NAME" for each of the daemon's threads (the driver is the main thread)
+    local f tid
+    for f in /proc/"$DPID"/task/*/stat; do
+        tid="${f%/stat}"; tid="${tid##*/}"
+        awk -v tid="$tid" -v main="$DPID" \
+            '{ sub(/^.*\) /, ""); print tid, $12 + $13, (tid == main ? "driver" : "worker") }' "$f" 2>/dev/null || true
+    done
+}
+SERVERS=()
+server() { # server NS: an iperf3 server in NS for the whole run
+    inns "$TAG$1" iperf3 -s -D -1 >/dev/null 2>&1 || true
+}
+mbits() { # mbits CLIENT_NS SERVER_IP [PORT]: Mbit/s received over TIME seconds
+    inns "$TAG$1" iperf3 -c "$2" -t "$TIME" -f m 2>/dev/null \
+        | awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") v = $i } END { print v + 0 }'
+}
+measure() { # measure NAME CLIENT_NS SERVER_NS SERVER_IP -> "mbit cpu_s_per_gbit %cpu busiest_thread_%cpu"
+    server "$3"
+    sleep 0.3
+    local t0 t1 m
+    local perf=""
+    if [ -n "$PERF" ] && [ "$1" = "$PERF_RUN" ]; then
+        perf record -q -g -p "$DPID" -o "$PERF" >/dev/null 2>&1 &
+        perf=$!
+        sleep 0.2
+    fi
+    thread_ticks > "$WORK/threads0"
+    t0="$(cpu_ticks)"
+    m="$(mbits "$2" "$4")"
+    t1="$(cpu_ticks)"
+    thread_ticks > "$WORK/threads1"
+    if [ -n "$perf" ]; then kill -INT "$perf"; wait "$perf" || true; PERF=""; fi
+    # The busiest thread's share of one core: near 100 % means that thread is the limit.
+    local busiest
+    local busiest name
+    read -r busiest name < <(awk 'NR == FNR { t0[$1] = $2; next } { d = $2 - t0[$1]; if (d >= m) { m = d; n = $3 } } END { print m + 0, n }' \
+        "$WORK/threads0" "$WORK/threads1")
+    awk -v m="$m" -v d="$((t1 - t0))" -v b="$busiest" -v n="$name" -v tck="$TCK" -v t="$TIME" \
+        'BEGIN { g = m * t / 1000; printf "%.1f %.2f %.0f %.0f%%(%s)\n", m, (g > 0 ? d / tck / g : 0), d / tck / t * 100, b / tck / t * 100, n }'
+}
+
+declare -a R_VETH R_OPEN R_WPA2 R_OCPU R_WCPU R_ROPEN R_RWPA2 R_SHARE R_PSUM R_OPCT R_WPCT R_OTOP R_WTOP
+for round in $(seq "$REPEAT"); do
+    read -r veth _ < <(measure veth v1 v2 10.99.3.2)
+    read -r open ocpu opct otop < <(measure open o1 o2 10.99.1.2)
+    read -r wpa2 wcpu wpct wtop < <(measure wpa2 w1 w2 10.99.2.2)
+    R_OPCT+=("$opct"); R_WPCT+=("$wpct"); R_OTOP+=("$otop"); R_WTOP+=("$wtop")
+    ropen="$(awk -v a="$open" -v b="$veth" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"
+    rwpa2="$(awk -v a="$wpa2" -v b="$veth" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"
+    R_VETH+=("$veth"); R_OPEN+=("$open"); R_WPA2+=("$wpa2"); R_OCPU+=("$ocpu"); R_WCPU+=("$wcpu")
+    R_ROPEN+=("$ropen"); R_RWPA2+=("$rwpa2")
+    line="round $round: veth $veth Mbit/s | open $open Mbit/s (${ropen}x veth, daemon $ocpu CPU-s/Gbit, ${opct} %CPU, busiest thread ${otop})"
+    line="$line | WPA2 $wpa2 Mbit/s (${rwpa2}x veth, daemon $wcpu CPU-s/Gbit, ${wpct} %CPU, busiest thread ${wtop})"
+    if [ "$PAIRS" = 1 ]; then
+        server p2; server p4
+        sleep 0.3
+        mbits p1 10.99.1.12 > "$WORK/pa" &
+        pa=$!
+        mbits p3 10.99.1.14 > "$WORK/pb"
+        wait "$pa"
+        a="$(cat "$WORK/pa")"; b="$(cat "$WORK/pb")"
+        share="$(awk -v a="$a" -v b="$b" 'BEGIN { s = a + b; d = a - b; if (d < 0) d = -d; printf "%.3f", (s > 0 ? d / s * 2 : 1) }')"
+        R_SHARE+=("$share"); R_PSUM+=("$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')")
+        line="$line | two pairs at once: $a + $b Mbit/s (difference ${share} of the mean)"
+    fi
+    echo "$line"
+done
+
+if [ -n "${E2E_STATUS:-}" ]; then status > "$E2E_STATUS"; fi
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
+echo "---"
+echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"
+echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
+echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
+echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}"))"
+if [ "$PAIRS" = 1 ]; then
+    echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
+fi
