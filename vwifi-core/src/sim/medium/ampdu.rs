@@ -185,7 +185,12 @@ impl<N: Node> Medium<N> {
         radio.attempts = 0;
         let placement = radio.placement;
         let vector = TxVector::Mcs(rate);
-        let end = now + rate.airtime(psdu_len(&lens), band);
+        // Zero airtime (the measuring mode): the A-MPDU and its Block Ack take no time either.
+        let end = if self.config.airtime {
+            now + rate.airtime(psdu_len(&lens), band)
+        } else {
+            now
+        };
         self.stats.transmissions += mpdus.len() as u64;
         self.stats.retries += retries;
         for m in &mpdus {
@@ -290,11 +295,18 @@ impl<N: Node> Medium<N> {
 
         // The Block Ack, SIFS after the A-MPDU, if the addressee decoded anything.
         let ack_rate = rate.control_response_rate();
-        let mut tx_done = now + timing.ack_timeout(ack_rate);
+        let airtime = self.config.airtime;
+        let mut tx_done = if airtime {
+            now + timing.ack_timeout(ack_rate)
+        } else {
+            now
+        };
         let mut ack = AckState::Missing;
         if let (Some(owner), false) = (addressee, received.is_empty()) {
-            let ack_start = now + timing.sifs;
-            tx_done = ack_start + ack_rate.airtime(BLOCK_ACK_LEN, band);
+            let ack_start = if airtime { now + timing.sifs } else { now };
+            if airtime {
+                tx_done = ack_start + ack_rate.airtime(BLOCK_ACK_LEN, band);
+            }
             ack = AckState::Sent {
                 by: owner,
                 rate: ack_rate,
