@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::PeerInfo;
 use vwifi_core::mux::AdmitError;
@@ -68,8 +68,9 @@ pub(crate) enum Command {
     Detach {
         /// The namespace.
         netns: String,
-        /// The guest removed, or why not.
-        reply: oneshot::Sender<Result<GuestId, Refused>>,
+        /// The guest removed and what it shared with its TAP's task (to wait for the TAP to
+        /// be gone: [`TapShared::closed`]), or why not.
+        reply: oneshot::Sender<Result<Detached, Refused>>,
     },
     /// A frame from the uplink TAP (the wired side of the APs' bridge).
     Wired {
@@ -82,6 +83,10 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Snapshot>,
     },
 }
+
+/// A namespace's station removed by the driver: the guest, and what it shared with its TAP's
+/// task (`None` if it had no TAP yet).
+pub(crate) type Detached = (GuestId, Option<Arc<TapShared>>);
 
 /// A guest admitted by the driver.
 #[derive(Debug)]
@@ -108,6 +113,22 @@ pub(crate) struct TapShared {
     pub(crate) bad_inband: AtomicU64,
     /// Of those, how many got no error reply (over [`ERROR_REPLIES_PER_SECOND`](crate::ports::netns::ERROR_REPLIES_PER_SECOND)).
     pub(crate) replies_suppressed: AtomicU64,
+    /// How the TAP's task ended (`None` while it serves): `detach` waits for it, so that it
+    /// returns once the interface is gone and an `attach` right after it finds the name free.
+    pub(crate) closed: watch::Sender<Option<TapClosed>>,
+}
+
+/// How a namespace's TAP task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TapClosed {
+    /// `detach`: the interface was deleted.
+    Deleted,
+    /// `detach`: the interface could not be deleted (why); it may still be in the namespace.
+    DeleteFailed(String),
+    /// The daemon is stopping: the persistent TAP stays for its next start.
+    Left,
+    /// The task ended on its own (the TAP failed, the namespace went away).
+    Ended,
 }
 
 /// Why the driver refused an attach or a detach (the operator reads it in the control reply).

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::api::{GuestSnapshot, Request, Response, Snapshot};
 use crate::error::HostError;
 
+mod netns_locks;
 mod server;
 pub(crate) use server::serve_control;
 

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use vwifi_transport_unix::PeerPolicy;
 
+use super::netns_locks::NetnsLocks;
 use crate::api::{parse_request, Request, Response, MAX_REQUEST_LEN};
 use crate::command::Command;
 use crate::error_text::error_chain;
@@ -24,6 +25,7 @@ pub(crate) async fn serve_control(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
+    let locks = NetnsLocks::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -40,7 +42,7 @@ pub(crate) async fn serve_control(
                     tracing::warn!("control client refused: its uid and gid are not allowed");
                     continue;
                 }
-                tasks.spawn(answer_control(stream, cmds.clone()));
+                tasks.spawn(answer_control(stream, cmds.clone(), locks.clone()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "control accept failed");
@@ -51,8 +53,10 @@ pub(crate) async fn serve_control(
     tasks.abort_all();
 }
 
-/// Answers one control request.
-async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
+/// Answers one control request. Commands on one namespace are served one after the other
+/// ([`NetnsLocks`]): a `detach` and an `attach` sent together never interleave, and a
+/// `detach` answers once the interface is gone.
+async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: NetnsLocks) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let limit = u64::try_from(MAX_REQUEST_LEN).unwrap_or(u64::MAX);
@@ -62,6 +66,7 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
         Ok(Ok(_)) => match parse_request(&line) {
             Ok(Request::Attach { netns, ifname }) => {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
+                let _serial = locks.lock(&netns).await;
                 match ports::netns::attach(&cmds, netns, ifname).await {
                     Ok(a) => Response::Attached(a),
                     Err(e) => Response::Error {
@@ -70,20 +75,12 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                 }
             }
             Ok(Request::Detach { netns }) => {
-                let (reply, answer) = oneshot::channel();
-                let cmd = Command::Detach {
-                    netns: netns.clone(),
-                    reply,
-                };
-                if cmds.send(cmd).await.is_err() {
-                    return;
-                }
-                match answer.await {
-                    Ok(Ok(_)) => Response::Detached { netns },
-                    Ok(Err(e)) => Response::Error {
+                let _serial = locks.lock(&netns).await;
+                match ports::netns::detach(&cmds, netns.clone()).await {
+                    Ok(()) => Response::Detached { netns },
+                    Err(e) => Response::Error {
                         message: error_chain(&e),
                     },
-                    Err(_) => return,
                 }
             }
             Ok(Request::VhostUser { socket, name }) => {

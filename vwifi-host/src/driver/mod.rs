@@ -312,12 +312,13 @@ impl Driver {
                     .map(|(&id, _)| id);
                 let result = match found {
                     Some(id) => {
-                        if let Some(tap) = self.guests.get(&id).and_then(|e| e.tap.as_ref()) {
+                        let tap = self.guests.get(&id).and_then(|e| e.tap.clone());
+                        if let Some(tap) = &tap {
                             tap.detach.store(true, Ordering::Relaxed);
                         }
                         self.record(|s| s.detached(&netns));
                         self.remove(now, id, "detached");
-                        Ok(id)
+                        Ok((id, tap))
                     }
                     None => Err(Refused::NotAttached { netns }),
                 };
