@@ -328,3 +328,202 @@ fn churn_of_attach_connect_disconnect_detach_fails_nothing_and_keeps_memory_flat
         "RSS grew more than 10 % after warm-up: {rss_warm} KiB after round {WARM_UP}, {rss_end} KiB at the end"
     );
 }
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
+    let daemon = Daemon::start();
+    let (a, b) = (Netns::new("sa"), Netns::new("sb"));
+    for (ns, ip) in [(&a, "10.98.0.1/24"), (&b, "10.98.0.2/24")] {
+        let out = daemon.host(&["attach", "--netns", &ns.0]);
+        assert!(out.status.success(), "attach: {}", text(&out));
+        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
+        assert!(out.status.success(), "connect: {}", text(&out));
+        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
+        assert!(out.status.success(), "address: {}", text(&out));
+    }
+    let ping = |n: &str| a.exec("ping", &["-c", n, "-i", "0.2", "-w", "20", "10.98.0.2"]);
+    let out = ping("3");
+    assert!(out.status.success(), "ping before: {}", text(&out));
+    // Stopped (as a debugger or a frozen cgroup would) for 8 s, with traffic waiting.
+    let pid = daemon.child.id().to_string();
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    let waiting = std::thread::spawn({
+        let ns = a.0.clone();
+        move || {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ping",
+                    "-c",
+                    "40",
+                    "-i",
+                    "0.2",
+                    "10.98.0.2",
+                ])
+                .output()
+                .expect("ping")
+        }
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    let _ = waiting.join();
+    // Resumed: it answers, both guests are still there and connected, and traffic flows again.
+    let status = daemon.status().expect("status after SIGCONT");
+    let states: Vec<&str> = status["guests"]
+        .as_array()
+        .expect("guests")
+        .iter()
+        .filter_map(|g| g["state"].as_str())
+        .collect();
+    assert_eq!(states, ["connected", "connected"], "{status}");
+    let out = ping("5");
+    assert!(
+        out.status.success(),
+        "ping after: {}\n{}",
+        text(&out),
+        daemon.log_text()
+    );
+}
+
+/// The guest named `netns:NAME`, or the first whose name is none of those, in a status.
+fn guest_of<'a>(status: &'a serde_json::Value, name: Option<&str>) -> &'a serde_json::Value {
+    status["guests"]
+        .as_array()
+        .and_then(|g| {
+            g.iter().find(|g| {
+                let n = g["name"].as_str().unwrap_or_default();
+                match name {
+                    Some(want) => n == want,
+                    None => !n.starts_with("netns:"),
+                }
+            })
+        })
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+fn dropped(guest: &serde_json::Value) -> u64 {
+    guest["dropped"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|r| r[1].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+/// Sends 1400-byte UDP datagrams to 10.97.0.3 for 2 s, as fast as the stack takes them
+/// (ping paces itself at 100 a second when no reply comes); prints how many went out.
+const UDP_FLOOD: &str = "import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n, end = 0, time.time() + 2
+while time.time() < end:
+    try:
+        s.sendto(b'x' * 1400, ('10.97.0.3', 9)); n += 1
+    except OSError:
+        time.sleep(0.001)
+print('sent', n)
+";
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() {
+    // Not shown yet (see the issue notes): that the others keep their throughput meanwhile;
+    // a flood fills the shared air and its sender's queues whoever reads.
+    let daemon = Daemon::start();
+    let (a, b, s) = (Netns::new("ra"), Netns::new("rb"), Netns::new("rs"));
+    for (ns, ip) in [(&a, "10.97.0.1/16"), (&b, "10.97.0.2/16")] {
+        let out = daemon.host(&["attach", "--netns", &ns.0]);
+        assert!(out.status.success(), "attach: {}", text(&out));
+        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
+        assert!(out.status.success(), "connect: {}", text(&out));
+        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
+        assert!(out.status.success(), "address: {}", text(&out));
+    }
+    // The slow guest: an agent on the daemon's socket, in its own namespace.
+    let control = daemon.socket.with_file_name("slow-agent.sock");
+    let mut agent = Command::new("ip")
+        .args(["netns", "exec", &s.0])
+        .arg(guest_bin())
+        .arg("agent")
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = s.exec(
+            guest_bin(),
+            &[
+                "--socket",
+                control.to_str().expect("path"),
+                "connect",
+                "vwifi-open",
+            ],
+        );
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "agent connect: {}", text(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = s.exec("ip", &["addr", "add", "10.97.0.3/16", "dev", "vwifi0"]);
+    assert!(out.status.success(), "address: {}", text(&out));
+    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
+    assert!(out.status.success(), "ping the slow guest: {}", text(&out));
+    // It stops reading (SIGSTOP) while traffic keeps coming for it.
+    let pid = agent.id().to_string();
+    // `ip netns exec` execs the agent: the child's pid is the agent's.
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    // For less than the 5 s after which the daemon cuts a guest that takes nothing.
+    let flood = a.exec("python3", &["-c", UDP_FLOOD]);
+    let status = daemon.status().expect("status");
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    let slow = guest_of(&status, None);
+    assert!(
+        dropped(slow) > 0,
+        "nothing counted as dropped for the slow guest: {status}\n{}",
+        text(&flood)
+    );
+    for ns in [&a, &b] {
+        let g = guest_of(&status, Some(&format!("netns:{}", ns.0)));
+        assert_eq!(g["state"], "connected", "{status}");
+    }
+    // Resumed, it is still served: its station is connected and it answers.
+    let out = s.exec(
+        guest_bin(),
+        &[
+            "--socket",
+            control.to_str().expect("path"),
+            "--json",
+            "status",
+        ],
+    );
+    assert!(text(&out).contains("\"connected\""), "{}", text(&out));
+    // Stopped for longer, it is cut off (the peer took no message for 5 s); resumed, the agent
+    // reconnects by itself and rejoins its network.
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    std::thread::sleep(Duration::from_secs(7));
+    let cut = daemon.status().expect("status");
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    assert!(guest_of(&cut, None).is_null(), "not cut off: {cut}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = daemon.status().expect("status");
+        if guest_of(&status, None)["state"] == "connected" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not come back: {status}\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
