@@ -57,7 +57,26 @@ steady() { echo "vws-$TAG-g$1"; }
 churner() { echo "vws-$TAG-c$1"; }
 ip_of() { echo "10.99.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }
 
-printf '[host]\nstate_dir = "%s"\n[mux]\nmax_stations = %d\n' "$WORK/state" $(( GUESTS + CHURNERS + 8 )) > "$WORK/host.toml"
+ROOM=$(( GUESTS + CHURNERS + 8 ))
+cat > "$WORK/host.toml" <<EOF
+[host]
+state_dir = "$WORK/state"
+[mux]
+max_stations = $ROOM
+[[sim.aps]]
+ssid = "vwifi-open"
+channel = 1
+bssid = "02:76:77:00:00:01"
+position = [0.0, 0.0]
+max_stations = $ROOM
+[[sim.aps]]
+ssid = "vwifi-lab"
+channel = 1
+bssid = "02:76:77:00:00:02"
+passphrase = "correct horse battery staple"
+position = [5.0, 0.0]
+max_stations = $ROOM
+EOF
 "$HOST" run --config "$WORK/host.toml" --socket "$SOCK" 2> "$WORK/daemon.log" &
 DAEMON=$!
 for _ in $(seq 100); do host status >/dev/null 2>&1 && break; sleep 0.1; done
