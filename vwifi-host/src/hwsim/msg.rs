@@ -709,12 +709,20 @@ mod tests {
             parse_datagram(&[4, 0, 0, 0, 0, 0], FAMILY)[..],
             [Err(MsgError::Truncated { need: 16, .. })]
         ));
-        // An attribute whose length overruns its message.
+        // An attribute whose length overruns its message, and one shorter than its own
+        // header (neli would panic on it), are refused before neli sees them.
         let mut m = kernel_frame_msg(None);
         m[20] = 0xff;
         assert!(matches!(
             parse_datagram(&m, FAMILY)[..],
-            [Err(MsgError::Decode(_))]
+            [Err(MsgError::BadAttribute { at: 20, .. })]
+        ));
+        let mut m = kernel_frame_msg(None);
+        m[20] = 2;
+        m[21] = 0;
+        assert!(matches!(
+            parse_datagram(&m, FAMILY)[..],
+            [Err(MsgError::BadAttribute { at: 20, len: 2, .. })]
         ));
         // Another family's message and another command are not errors, only ignored.
         assert!(matches!(
