@@ -106,6 +106,12 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
         r.tunes
     );
     }
+    if let Some(why) = &s.state_error {
+        let _ = writeln!(
+            out,
+            "state: NOT SAVED ({why}); serving from memory, saved again at the next change"
+        );
+    }
     for (key, value) in &r.details {
         let _ = writeln!(out, "  {key}: {value}");
     }
@@ -386,6 +392,7 @@ mod tests {
                     ..GuestSnapshot::default()
                 },
             ],
+            state_error: None,
         }
     }
 

@@ -17,7 +17,9 @@ use crate::world::SimWorld;
 impl Driver {
     /// The state of the radio, the APs and every guest.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        self.world.snapshot(self.clock.now(), &self.guests)
+        let mut snap = self.world.snapshot(self.clock.now(), &self.guests);
+        snap.state_error.clone_from(&self.state_error);
+        snap
     }
 }
 
@@ -106,6 +108,7 @@ pub(crate) fn sim_snapshot(
             radio,
             aps,
             guests,
+            state_error: None,
         }
     }
 }
@@ -153,6 +156,7 @@ pub(crate) fn nl80211_snapshot(
             radio,
             aps: Vec::new(),
             guests,
+            state_error: None,
         }
     }
 }
