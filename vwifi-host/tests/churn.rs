@@ -33,16 +33,20 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn start() -> Self {
+        Self::start_with_state(None)
+    }
+
+    /// The daemon with its state in `state_dir` (default: a directory of its own).
+    fn start_with_state(state_dir: Option<&std::path::Path>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("host.sock");
         let log = dir.path().join("daemon.log");
         let config = dir.path().join("host.toml");
+        let state =
+            state_dir.map_or_else(|| dir.path().join("state"), std::path::Path::to_path_buf);
         std::fs::write(
             &config,
-            format!(
-                "[host]\nstate_dir = \"{}\"\n",
-                dir.path().join("state").display()
-            ),
+            format!("[host]\nstate_dir = \"{}\"\n", state.display()),
         )
         .expect("config");
         let child = Command::new(HOST)
@@ -526,4 +530,55 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
     }
     let _ = agent.kill();
     let _ = agent.wait();
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallFs(tempfile::TempDir);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root (mount) and ip netns; .ci/run runs ignored tests as root"]
+fn a_full_state_directory_is_reported_in_status_and_saved_once_there_is_room() {
+    let fs = SmallFs(tempfile::tempdir().expect("tempdir"));
+    common::run_ok(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "vwifi-test"])
+            .arg(fs.0.path()),
+    );
+    let state = fs.0.path().join("state");
+    let daemon = Daemon::start_with_state(Some(&state));
+    // Fill the file system to the last byte.
+    let filler = fs.0.path().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k"])
+        .arg(format!("of={}", filler.display()))
+        .output();
+    let (a, b) = (Netns::new("fa"), Netns::new("fb"));
+    let out = daemon.host(&["attach", "--netns", &a.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    let status = daemon.status().expect("status");
+    let why = status["state_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("No space left"), "{status}");
+    let table = text(&daemon.host(&["status"]));
+    assert!(table.contains("state: NOT SAVED"), "{table}");
+    // Room again: the next change saves everything, the first attachment included.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let out = daemon.host(&["attach", "--netns", &b.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    let status = daemon.status().expect("status");
+    assert!(status.get("state_error").is_none(), "{status}");
+    let saved = std::fs::read_to_string(state.join("state.json")).expect("state.json");
+    assert!(saved.contains(&a.0) && saved.contains(&b.0), "{saved}");
+    for ns in [&a, &b] {
+        let out = daemon.host(&["detach", "--netns", &ns.0]);
+        assert!(out.status.success(), "detach: {}", text(&out));
+    }
 }
