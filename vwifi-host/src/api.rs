@@ -107,6 +107,9 @@ pub(crate) struct Snapshot {
     /// until a later save succeeds; the daemon serves on from memory meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) state_error: Option<String>,
+    /// Why the uplink TAP is down (deleted under the daemon), while the daemon recreates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) uplink_error: Option<String>,
 }
 
 /// The radio's state and counters.

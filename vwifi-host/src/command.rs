@@ -77,6 +77,11 @@ pub(crate) enum Command {
         /// The Ethernet frame.
         frame: bytes::Bytes,
     },
+    /// The uplink TAP failed (why), or is back (`None`).
+    UplinkDown {
+        /// Why it is down, or `None` once it is served again.
+        why: Option<String>,
+    },
     /// The state, for the control socket.
     Snapshot {
         /// Where to send it.

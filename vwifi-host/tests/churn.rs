@@ -38,6 +38,12 @@ impl Daemon {
 
     /// The daemon with its state in `state_dir` (default: a directory of its own).
     fn start_with_state(state_dir: Option<&std::path::Path>) -> Self {
+        Self::start_with(state_dir, None)
+    }
+
+    /// The daemon with its state in `state_dir` (default: a directory of its own) and the
+    /// uplink TAP `uplink`, if given.
+    fn start_with(state_dir: Option<&std::path::Path>, uplink: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("host.sock");
         let log = dir.path().join("daemon.log");
@@ -46,7 +52,11 @@ impl Daemon {
             state_dir.map_or_else(|| dir.path().join("state"), std::path::Path::to_path_buf);
         std::fs::write(
             &config,
-            format!("[host]\nstate_dir = \"{}\"\n", state.display()),
+            format!(
+                "[host]\nstate_dir = \"{}\"\n{}",
+                state.display(),
+                uplink.map_or_else(String::new, |u| format!("uplink_tap = \"{u}\"\n"))
+            ),
         )
         .expect("config");
         let child = Command::new(HOST)
@@ -581,4 +591,51 @@ fn a_full_state_directory_is_reported_in_status_and_saved_once_there_is_room() {
         let out = daemon.host(&["detach", "--netns", &ns.0]);
         assert!(out.status.success(), "detach: {}", text(&out));
     }
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs ignored tests as root"]
+fn an_uplink_tap_deleted_under_the_daemon_is_reported_and_recreated() {
+    let name = format!("vwr{}", std::process::id() % 100_000);
+    let daemon = Daemon::start_with(None, Some(&name));
+    let _cleanup = scopeguard(name.clone());
+    common::run_ok(Command::new("ip").args(["link", "show", &name]));
+    common::run_ok(Command::new("ip").args(["link", "del", &name]));
+    let (mut seen_down, deadline) = (false, Instant::now() + Duration::from_secs(10));
+    loop {
+        let status = daemon.status().expect("status");
+        let down = status.get("uplink_error").is_some();
+        seen_down |= down;
+        let back = Command::new("ip")
+            .args(["link", "show", &name])
+            .output()
+            .expect("ip")
+            .status
+            .success();
+        if seen_down && back && !down {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "uplink not reported down and recreated (seen down: {seen_down}, back: {back}): {status}\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = daemon.log_text();
+    assert!(
+        log.contains("the uplink is down") && log.contains("uplink TAP recreated"),
+        "{log}"
+    );
+}
+
+/// Deletes the interface `name` when dropped.
+fn scopeguard(name: String) -> impl Drop {
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+        }
+    }
+    Del(name)
 }

@@ -112,6 +112,9 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
             "state: NOT SAVED ({why}); serving from memory, saved again at the next change"
         );
     }
+    if let Some(why) = &s.uplink_error {
+        let _ = writeln!(out, "uplink: DOWN ({why}); recreating it");
+    }
     for (key, value) in &r.details {
         let _ = writeln!(out, "  {key}: {value}");
     }
@@ -393,6 +396,7 @@ mod tests {
                 },
             ],
             state_error: None,
+            uplink_error: None,
         }
     }
 

@@ -116,6 +116,8 @@ pub(crate) struct Driver {
     state: Option<StateStore>,
     /// Why the last save of the state failed, until one succeeds (shown in the status).
     state_error: Option<String>,
+    /// Why the uplink TAP is down, while its task recreates it (shown in the status).
+    uplink_error: Option<String>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
@@ -133,6 +135,7 @@ impl Driver {
             connections: 0,
             state: None,
             state_error: None,
+            uplink_error: None,
             wired: None,
             hwsim: None,
         }
@@ -327,6 +330,7 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            Command::UplinkDown { why } => self.uplink_error = why,
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }

@@ -19,6 +19,7 @@ impl Driver {
     pub(crate) fn snapshot(&self) -> Snapshot {
         let mut snap = self.world.snapshot(self.clock.now(), &self.guests);
         snap.state_error.clone_from(&self.state_error);
+        snap.uplink_error.clone_from(&self.uplink_error);
         snap
     }
 }
@@ -109,6 +110,7 @@ pub(crate) fn sim_snapshot(
             aps,
             guests,
             state_error: None,
+            uplink_error: None,
         }
     }
 }
@@ -157,6 +159,7 @@ pub(crate) fn nl80211_snapshot(
             aps: Vec::new(),
             guests,
             state_error: None,
+            uplink_error: None,
         }
     }
 }
