@@ -41,9 +41,10 @@ for tool in "$HOST" "$GUEST"; do [ -x "$tool" ] || { echo "soak: no $tool (cargo
 WORK=$(mktemp -d /tmp/vwifi-soak.XXXXXX)
 SOCK=$WORK/host.sock
 TAG=$$
-DAEMON=""
+DAEMON="" SERVER=""
 cleanup() {
     set +e
+    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
     [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
     for ns in $(ip netns list | awk '{print $1}' | grep "^vws-$TAG-"); do ip netns del "$ns"; done
     rm -rf "$WORK"
@@ -95,7 +96,8 @@ done
 echo "soak: setup took $(( $(date +%s) - t0 ))s"
 
 # The steady pair's throughput, alone.
-in_ns "$(steady 0)" iperf3 -s -D -p 5201 >/dev/null
+in_ns "$(steady 0)" iperf3 -s -p 5201 >/dev/null 2>&1 &
+SERVER=$!
 sleep 0.5
 mbps() { python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))'; }
 BASE=$(in_ns "$(steady 1)" iperf3 -c "$(ip_of 0)" -t 5 -J | mbps)

@@ -455,7 +455,7 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
     }
     // The slow guest: an agent on the daemon's socket, in its own namespace.
     let control = daemon.socket.with_file_name("slow-agent.sock");
-    let mut agent = Command::new("ip")
+    let agent = Command::new("ip")
         .args(["netns", "exec", &s.0])
         .arg(guest_bin())
         .arg("agent")
@@ -468,6 +468,7 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
         .stderr(Stdio::null())
         .spawn()
         .expect("agent");
+    let agent = Killed(agent);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = s.exec(
@@ -490,7 +491,7 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
     let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
     assert!(out.status.success(), "ping the slow guest: {}", text(&out));
     // It stops reading (SIGSTOP) while traffic keeps coming for it.
-    let pid = agent.id().to_string();
+    let pid = agent.0.id().to_string();
     // `ip netns exec` execs the agent: the child's pid is the agent's.
     common::run_ok(Command::new("kill").args(["-STOP", &pid]));
     // For less than the 5 s after which the daemon cuts a guest that takes nothing.
@@ -538,8 +539,17 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
+}
+
+/// A child process killed when dropped (a failed assertion too).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A small tmpfs, unmounted when dropped.
