@@ -96,7 +96,7 @@ done
 echo "soak: setup took $(( $(date +%s) - t0 ))s"
 
 # The steady pair's throughput, alone.
-in_ns "$(steady 0)" iperf3 -s -p 5201 >/dev/null 2>&1 &
+ip netns exec "$(steady 0)" iperf3 -s -p 5201 >/dev/null 2>&1 &  # ip execs: $! is iperf3
 SERVER=$!
 sleep 0.5
 mbps() { python3 -c 'import json,sys; print("%.1f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e6))'; }
