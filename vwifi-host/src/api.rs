@@ -182,6 +182,13 @@ pub(crate) struct Snapshot {
     pub(crate) aps: Vec<ApSnapshot>,
     /// Every guest connected.
     pub(crate) guests: Vec<GuestSnapshot>,
+    /// Why the last change to the state directory was not saved (unwritable, full, deleted),
+    /// until a later save succeeds; the daemon serves on from memory meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) state_error: Option<String>,
+    /// Why the uplink TAP is down (deleted under the daemon), while the daemon recreates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) uplink_error: Option<String>,
 }
 
 /// The radio's state and counters.

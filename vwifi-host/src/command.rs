@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::PeerInfo;
 use vwifi_core::mux::AdmitError;
@@ -78,8 +78,9 @@ pub(crate) enum Command {
     Detach {
         /// The namespace.
         netns: String,
-        /// The guest removed, or why not.
-        reply: oneshot::Sender<Result<GuestId, Refused>>,
+        /// The guest removed and what it shared with its TAP's task (to wait for the TAP to
+        /// be gone: [`TapShared::closed`]), or why not.
+        reply: oneshot::Sender<Result<Detached, Refused>>,
     },
     /// `join` on the control socket: connect the station of an attached namespace to a
     /// network, and answer with the outcome (as the CNI plugin needs it: done when associated).
@@ -99,6 +100,11 @@ pub(crate) enum Command {
     Wired {
         /// The Ethernet frame.
         frame: bytes::Bytes,
+    },
+    /// The uplink TAP failed (why), or is back (`None`).
+    UplinkDown {
+        /// Why it is down, or `None` once it is served again.
+        why: Option<String>,
     },
     /// The state, for the control socket.
     Snapshot {
@@ -132,6 +138,10 @@ pub(crate) enum JoinError {
     )]
     Superseded,
 }
+
+/// A namespace's station removed by the driver: the guest, and what it shared with its TAP's
+/// task (`None` if it had no TAP yet).
+pub(crate) type Detached = (GuestId, Option<Arc<TapShared>>);
 
 /// A guest admitted by the driver.
 #[derive(Debug)]
@@ -184,6 +194,22 @@ pub(crate) struct TapShared {
     /// Offloaded (GSO) frames refused: a bad virtio-net header, or segments too long for an
     /// MSDU.
     pub(crate) bad_offload: AtomicU64,
+    /// How the TAP's task ended (`None` while it serves): `detach` waits for it, so that it
+    /// returns once the interface is gone and an `attach` right after it finds the name free.
+    pub(crate) closed: watch::Sender<Option<TapClosed>>,
+}
+
+/// How a namespace's TAP task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TapClosed {
+    /// `detach`: the interface was deleted.
+    Deleted,
+    /// `detach`: the interface could not be deleted (why); it may still be in the namespace.
+    DeleteFailed(String),
+    /// The daemon is stopping: the persistent TAP stays for its next start.
+    Left,
+    /// The task ended on its own (the TAP failed, the namespace went away).
+    Ended,
 }
 
 /// Why the driver refused an attach or a detach (the operator reads it in the control reply).

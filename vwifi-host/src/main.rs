@@ -15,6 +15,8 @@ mod daemon;
 mod driver;
 mod error;
 mod error_text;
+#[cfg(test)]
+mod fuzz;
 mod gen;
 mod hwsim;
 mod nl80211;

@@ -400,6 +400,17 @@ fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, FileError> {
     Ok(entries)
 }
 
+/// Fuzz entry point ([`crate::fuzz::state_file`]): `text` parsed as a state file; accepted
+/// entries render to a file that parses to the same entries.
+#[cfg(test)]
+pub(crate) fn fuzz_round_trip(text: &str) {
+    if let Ok(entries) = parse(text) {
+        let again = render(&entries);
+        let back = parse(&again).expect("a rendered state file parses");
+        assert!(back == entries, "state file round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::api::{GuestSnapshot, Request, Response, Snapshot};
 use crate::error::HostError;
 
+mod netns_locks;
 mod server;
 pub(crate) use server::serve_control;
 
@@ -104,6 +105,15 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
         r.tx_frames,
         r.tunes
     );
+    }
+    if let Some(why) = &s.state_error {
+        let _ = writeln!(
+            out,
+            "state: NOT SAVED ({why}); serving from memory, saved again at the next change"
+        );
+    }
+    if let Some(why) = &s.uplink_error {
+        let _ = writeln!(out, "uplink: DOWN ({why}); recreating it");
     }
     for (key, value) in &r.details {
         let _ = writeln!(out, "  {key}: {value}");
@@ -390,6 +400,8 @@ mod tests {
                     ..GuestSnapshot::default()
                 },
             ],
+            state_error: None,
+            uplink_error: None,
         }
     }
 

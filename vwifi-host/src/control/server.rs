@@ -12,6 +12,7 @@ use vwifi_core::crypto::{Passphrase, Psk};
 use vwifi_core::proto::{Credentials, Ssid};
 use vwifi_core::MacAddr;
 
+use super::netns_locks::NetnsLocks;
 use crate::api::{parse_request, Request, Response, Secret, MAX_REQUEST_LEN};
 use crate::command::{Command, JoinError};
 use crate::error_text::error_chain;
@@ -28,6 +29,7 @@ pub(crate) async fn serve_control(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tasks = JoinSet::new();
+    let locks = NetnsLocks::default();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -44,7 +46,7 @@ pub(crate) async fn serve_control(
                     tracing::warn!("control client refused: its uid and gid are not allowed");
                     continue;
                 }
-                tasks.spawn(answer_control(stream, cmds.clone()));
+                tasks.spawn(answer_control(stream, cmds.clone(), locks.clone()));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "control accept failed");
@@ -86,8 +88,10 @@ fn join_command(
     Ok((ssid, bssid, credentials))
 }
 
-/// Answers one control request.
-async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
+/// Answers one control request. Commands on one namespace are served one after the other
+/// ([`NetnsLocks`]): a `detach` and an `attach` sent together never interleave, and a
+/// `detach` answers once the interface is gone.
+async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: NetnsLocks) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let limit = u64::try_from(MAX_REQUEST_LEN).unwrap_or(u64::MAX);
@@ -103,7 +107,10 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
             }) => {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
                 let attached = match ports::nsfile::key(netns, netns_path, pid) {
-                    Ok(key) => ports::netns::attach(&cmds, key, ifname).await,
+                    Ok(key) => {
+                        let _serial = locks.lock(&key).await;
+                        ports::netns::attach(&cmds, key, ifname).await
+                    }
                     Err(e) => Err(e.into()),
                 };
                 match attached {
@@ -128,20 +135,12 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>) {
                         message: error_chain(&e),
                     },
                     Ok(netns) => {
-                        let (reply, answer) = oneshot::channel();
-                        let cmd = Command::Detach {
-                            netns: netns.clone(),
-                            reply,
-                        };
-                        if cmds.send(cmd).await.is_err() {
-                            return;
-                        }
-                        match answer.await {
-                            Ok(Ok(_)) => Response::Detached { netns },
-                            Ok(Err(e)) => Response::Error {
+                        let _serial = locks.lock(&netns).await;
+                        match ports::netns::detach(&cmds, netns.clone()).await {
+                            Ok(()) => Response::Detached { netns },
+                            Err(e) => Response::Error {
                                 message: error_chain(&e),
                             },
-                            Err(_) => return,
                         }
                     }
                 }

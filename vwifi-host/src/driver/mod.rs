@@ -125,6 +125,10 @@ pub(crate) struct Driver {
     connections: u64,
     /// The persistent state (attachments, profiles), if the daemon has a state directory.
     state: Option<StateStore>,
+    /// Why the last save of the state failed, until one succeeds (shown in the status).
+    state_error: Option<String>,
+    /// Why the uplink TAP is down, while its task recreates it (shown in the status).
+    uplink_error: Option<String>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
@@ -141,6 +145,8 @@ impl Driver {
             link_queue: link_queue.max(1),
             connections: 0,
             state: None,
+            state_error: None,
+            uplink_error: None,
             wired: None,
             hwsim: None,
         }
@@ -342,17 +348,19 @@ impl Driver {
                     .map(|(&id, _)| id);
                 let result = match found {
                     Some(id) => {
-                        if let Some(tap) = self.guests.get(&id).and_then(|e| e.tap.as_ref()) {
+                        let tap = self.guests.get(&id).and_then(|e| e.tap.clone());
+                        if let Some(tap) = &tap {
                             tap.detach.store(true, Ordering::Relaxed);
                         }
                         self.record(|s| s.detached(&netns));
                         self.remove(now, id, "detached");
-                        Ok(id)
+                        Ok((id, tap))
                     }
                     None => Err(Refused::NotAttached { netns }),
                 };
                 let _ = reply.send(result);
             }
+            Command::UplinkDown { why } => self.uplink_error = why,
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
@@ -381,8 +389,19 @@ impl Driver {
     /// Changes the persistent state, if any; a failure is logged (the daemon goes on).
     fn record(&mut self, change: impl FnOnce(&mut StateStore) -> Result<(), StateError>) {
         if let Some(state) = &mut self.state {
-            if let Err(e) = change(state) {
-                tracing::warn!(error = %error_chain(&e), "the state was not saved");
+            // Every save writes the whole file from memory: a later one that succeeds (the
+            // directory writable again, space freed) repairs what an earlier one missed.
+            match change(state) {
+                Err(e) => {
+                    let why = error_chain(&e);
+                    tracing::warn!(error = %why, "the state was not saved");
+                    self.state_error = Some(why);
+                }
+                Ok(()) => {
+                    if self.state_error.take().is_some() {
+                        tracing::info!("the state is saved again");
+                    }
+                }
             }
         }
     }
@@ -810,6 +829,39 @@ mod tests {
             }
         }
         panic!("the awaited message never came");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_state_directory_that_cannot_be_written_is_reported_and_repaired_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("state");
+        let state = StateStore::open(&state_dir).unwrap();
+        let mut d =
+            Driver::new(Box::new(open_world()), TokioClock::start(), 64).with_state(Some(state));
+        // The directory goes away under the daemon (deleted, or a disk that fails).
+        std::fs::remove_dir_all(&state_dir).unwrap();
+        let attach = |d: &mut Driver, netns: &str| {
+            let (adm, _) = d.admit_netns(netns, Arc::default()).unwrap();
+            d.handle(Command::Attached {
+                guest: adm.guest,
+                netns: netns.into(),
+                ifname: "wlan0".into(),
+            });
+            adm
+        };
+        let _c1 = attach(&mut d, "c1");
+        let why = d
+            .snapshot()
+            .state_error
+            .expect("the failed save is reported");
+        assert!(why.contains("state"), "{why}");
+        assert!(crate::control::format_status(&d.snapshot()).contains("NOT SAVED"));
+        // Writable again: the next change saves everything, the earlier attachment included.
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let _c2 = attach(&mut d, "c2");
+        assert_eq!(d.snapshot().state_error, None);
+        let text = std::fs::read_to_string(state_dir.join("state.json")).unwrap();
+        assert!(text.contains("\"c1\"") && text.contains("\"c2\""), "{text}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,7 +17,10 @@ use crate::world::SimWorld;
 impl Driver {
     /// The state of the radio, the APs and every guest.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        self.world.snapshot(self.clock.now(), &self.guests)
+        let mut snap = self.world.snapshot(self.clock.now(), &self.guests);
+        snap.state_error.clone_from(&self.state_error);
+        snap.uplink_error.clone_from(&self.uplink_error);
+        snap
     }
 }
 
@@ -107,6 +110,8 @@ pub(crate) fn sim_snapshot(
             radio,
             aps,
             guests,
+            state_error: None,
+            uplink_error: None,
         }
     }
 }
@@ -154,6 +159,8 @@ pub(crate) fn nl80211_snapshot(
             radio,
             aps: Vec::new(),
             guests,
+            state_error: None,
+            uplink_error: None,
         }
     }
 }

@@ -110,6 +110,17 @@ pub(crate) enum MsgError {
         /// The bytes left in the datagram.
         have: usize,
     },
+    /// An attribute's length is below its header's or past the message's end (neli would
+    /// panic on it: its length arithmetic overflows).
+    #[error("netlink attribute at byte {at} announces {len} bytes, the message has {have}")]
+    BadAttribute {
+        /// Where the attribute starts in its message.
+        at: usize,
+        /// The length it announces.
+        len: usize,
+        /// The message's length.
+        have: usize,
+    },
     /// neli could not decode the generic netlink message.
     #[error("undecodable generic netlink message")]
     Decode(#[source] neli::err::DeError),
@@ -447,6 +458,37 @@ pub(crate) fn parse_datagram(buf: &[u8], family: u16) -> Vec<Result<FromKernel, 
     out
 }
 
+/// The generic netlink header's length.
+const GENL_HDRLEN: usize = 4;
+
+/// Checks what neli takes on trust in a generic netlink message: a generic header, and
+/// attributes whose lengths cover their own header and stay inside the message.
+fn check_attrs(msg: &[u8]) -> Result<(), MsgError> {
+    let mut at = NLMSG_HDRLEN + GENL_HDRLEN;
+    if msg.len() < at {
+        return Err(MsgError::Truncated {
+            offset: 0,
+            need: at,
+            have: msg.len(),
+        });
+    }
+    while at < msg.len() {
+        let len = msg
+            .get(at..at + 2)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b: [u8; 2]| usize::from(u16::from_ne_bytes(b)));
+        if len < 4 || at + len > msg.len() {
+            return Err(MsgError::BadAttribute {
+                at,
+                len,
+                have: msg.len(),
+            });
+        }
+        at += (len + 3) & !3;
+    }
+    Ok(())
+}
+
 /// One netlink message (header included, exactly its length).
 fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
     let nl_type = msg
@@ -474,6 +516,7 @@ fn parse_message(msg: &[u8], family: u16) -> Result<FromKernel, MsgError> {
     if nl_type != family {
         return Ok(FromKernel::Other { nl_type, cmd: None });
     }
+    check_attrs(msg)?;
     let parsed =
         Nlmsghdr::<u16, GenlMsg>::from_bytes(&mut Cursor::new(msg)).map_err(MsgError::Decode)?;
     let NlPayload::Payload(genl) = parsed.nl_payload else {
@@ -825,12 +868,20 @@ mod tests {
             parse_datagram(&[4, 0, 0, 0, 0, 0], FAMILY)[..],
             [Err(MsgError::Truncated { need: 16, .. })]
         ));
-        // An attribute whose length overruns its message.
+        // An attribute whose length overruns its message, and one shorter than its own
+        // header (neli would panic on it), are refused before neli sees them.
         let mut m = kernel_frame_msg(None);
         m[20] = 0xff;
         assert!(matches!(
             parse_datagram(&m, FAMILY)[..],
-            [Err(MsgError::Decode(_))]
+            [Err(MsgError::BadAttribute { at: 20, .. })]
+        ));
+        let mut m = kernel_frame_msg(None);
+        m[20] = 2;
+        m[21] = 0;
+        assert!(matches!(
+            parse_datagram(&m, FAMILY)[..],
+            [Err(MsgError::BadAttribute { at: 20, len: 2, .. })]
         ));
         // Another family's message and another command are not errors, only ignored.
         assert!(matches!(

@@ -70,7 +70,7 @@ use super::ethernet::{self, EthernetPort, FromPort};
 use super::tap_io::{Batch, TapIo};
 use crate::api::Attachment;
 pub(crate) use crate::command::TapShared;
-use crate::command::{Command, Refused};
+use crate::command::{Command, Refused, TapClosed};
 use crate::error_text::error_chain;
 
 /// Where the namespaces named by `ip netns` are.
@@ -450,6 +450,7 @@ pub(crate) async fn attach(
         Ok(tap) => tap,
         Err(e) => {
             tracing::warn!(%netns, %ifname, error = %error_chain(&e), "attach failed");
+            shared.closed.send_replace(Some(TapClosed::Ended));
             let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
             return Err(e);
         }
@@ -483,6 +484,54 @@ pub(crate) async fn attach(
     })
 }
 
+/// How long `detach` waits for the TAP's task to delete the interface (it takes milliseconds;
+/// the control client gives up after 5 s).
+pub(crate) const DETACH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Why `detach --netns` failed (the control reply shows it with its causes).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DetachError {
+    /// A bad name.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// The driver refused (the namespace is not attached).
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// The daemon is stopping.
+    #[error("the daemon is stopping")]
+    Stopping,
+    /// The station is gone but the kernel refused to delete its interface.
+    #[error("the station was removed but its interface could not be deleted: {0}")]
+    NotDeleted(String),
+    /// The station is gone but its TAP's task did not finish in time.
+    #[error("the station was removed but its interface was not deleted within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+/// Detaches the network namespace `netns`: removes its station and returns once its TAP's
+/// task has deleted the interface, so that an `attach` right after it finds the name free.
+pub(crate) async fn detach(cmds: &mpsc::Sender<Command>, netns: String) -> Result<(), DetachError> {
+    check_netns_name(&netns)?;
+    let (reply, answer) = oneshot::channel();
+    cmds.send(Command::Detach { netns, reply })
+        .await
+        .map_err(|_| DetachError::Stopping)?;
+    let (_, tap) = answer.await.map_err(|_| DetachError::Stopping)??;
+    let Some(shared) = tap else {
+        return Ok(());
+    };
+    let mut closed = shared.closed.subscribe();
+    let outcome = tokio::time::timeout(DETACH_WAIT, closed.wait_for(Option::is_some))
+        .await
+        .map_err(|_| DetachError::Timeout(DETACH_WAIT))?
+        .map(|c| c.clone())
+        .unwrap_or(Some(TapClosed::Ended));
+    match outcome {
+        Some(TapClosed::DeleteFailed(why)) => Err(DetachError::NotDeleted(why)),
+        _ => Ok(()),
+    }
+}
+
 /// The namespace an attached TAP lives in.
 #[derive(Debug)]
 pub(crate) struct Namespace {
@@ -508,6 +557,7 @@ pub(crate) async fn serve_tap(
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let io = TapIo::new(tap.tcp_gso());
     tracing::debug!(guest = guest.0, %name, offload = io.vnet(), "serving the TAP");
+    let shared = Arc::clone(&link.shared);
     let port = TapPort {
         tap,
         io,
@@ -520,6 +570,15 @@ pub(crate) async fn serve_tap(
         station,
     };
     ethernet::serve(port, guest, name, station, outbox, cmds).await;
+    // The port (and the TAP's descriptor) is dropped: say so to a `detach` waiting for it, if
+    // `close` did not say more.
+    shared.closed.send_if_modified(|c| {
+        let unset = c.is_none();
+        if unset {
+            *c = Some(TapClosed::Ended);
+        }
+        unset
+    });
 }
 
 /// A namespace's TAP as an [`EthernetPort`].
@@ -625,14 +684,24 @@ impl EthernetPort for TapPort {
 
     async fn close(&mut self) {
         let (guest, name) = (self.guest, self.name.clone());
-        if self.link.shared.detach.load(Ordering::Relaxed) {
-            self.link.delete(&name).await;
-            tracing::info!(guest = guest.0, %name, "TAP deleted");
+        let outcome = if self.link.shared.detach.load(Ordering::Relaxed) {
+            match self.link.delete().await {
+                Ok(()) => {
+                    tracing::info!(guest = guest.0, %name, "TAP deleted");
+                    TapClosed::Deleted
+                }
+                Err(e) => {
+                    tracing::warn!(%name, error = %e, "cannot delete the TAP");
+                    TapClosed::DeleteFailed(e.to_string())
+                }
+            }
         } else {
             // The daemon is stopping: the persistent TAP stays for its next start.
             self.link.operstate(false, &name).await;
             tracing::info!(guest = guest.0, %name, "TAP left for the next start");
-        }
+            TapClosed::Left
+        };
+        self.link.shared.closed.send_replace(Some(outcome));
     }
 
     fn ended(&mut self, why: &str) {
@@ -735,19 +804,16 @@ impl LinkControl {
     }
 
     /// Deletes the interface.
-    async fn delete(&mut self, name: &str) {
+    async fn delete(&mut self) -> io::Result<()> {
         let (rtnl, index) = (Arc::clone(&self.rtnl), self.index);
-        let done = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             rtnl.lock()
                 .map_err(|_| io::Error::other("netlink socket poisoned"))
                 .and_then(|mut r| r.delete_link(index))
         })
         .await
         .map_err(io::Error::other)
-        .and_then(|r| r);
-        if let Err(e) = done {
-            tracing::warn!(%name, error = %e, "cannot delete the TAP");
-        }
+        .and_then(|r| r)
     }
 }
 

@@ -1,0 +1,651 @@
+//! Commands that mean what they say, and a daemon that stays correct while containers come and
+//! go (issue 19): `detach` returns once the namespace's interface is gone, so an `attach` right
+//! after it works; an `attach` and a `detach` sent together on one namespace are served one after
+//! the other and leave the status and the namespace agreeing; and a bounded churn of
+//! attach/connect/disconnect/detach cycles on several namespaces fails no operation and keeps the
+//! daemon's memory flat after warm-up.
+//!
+//! Needs root and `ip` (iproute2); ignored otherwise (`.ci/run` runs ignored tests as root). Needs
+//! the `vwifi-guest` binary next to `vwifi-host` (`cargo build -p vwifi-guest`).
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{guest_bin, text, Netns, HOST, LAB_PASSPHRASE};
+
+/// The daemon with a state directory of its own and no attachment at start; killed when dropped.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn start() -> Self {
+        Self::start_with_state(None)
+    }
+
+    /// The daemon with its state in `state_dir` (default: a directory of its own).
+    fn start_with_state(state_dir: Option<&std::path::Path>) -> Self {
+        Self::start_with(state_dir, None)
+    }
+
+    /// The daemon with its state in `state_dir` (default: a directory of its own) and the
+    /// uplink TAP `uplink`, if given.
+    fn start_with(state_dir: Option<&std::path::Path>, uplink: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("host.sock");
+        let log = dir.path().join("daemon.log");
+        let config = dir.path().join("host.toml");
+        let state =
+            state_dir.map_or_else(|| dir.path().join("state"), std::path::Path::to_path_buf);
+        std::fs::write(
+            &config,
+            format!(
+                "[host]\nstate_dir = \"{}\"\n{}",
+                state.display(),
+                uplink.map_or_else(String::new, |u| format!("uplink_tap = \"{u}\"\n"))
+            ),
+        )
+        .expect("config");
+        let child = Command::new(HOST)
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("run vwifi-host");
+        let daemon = Self {
+            child,
+            socket,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while daemon.status().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not answer: {}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        let out = self.host(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    fn host(&self, args: &[&str]) -> Output {
+        Command::new(HOST)
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .output()
+            .expect("vwifi-host")
+    }
+
+    /// The daemon's resident memory, KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Whether the status lists the guest of namespace `ns`.
+    fn attached(&self, ns: &Netns) -> bool {
+        let name = format!("netns:{}", ns.0);
+        self.status()
+            .and_then(|s| {
+                s["guests"]
+                    .as_array()
+                    .map(|g| g.iter().any(|g| g["name"].as_str() == Some(&name)))
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// Whether `wlan0` exists in `ns` right now.
+fn has_wlan0(ns: &Netns) -> bool {
+    ns.exec("ip", &["link", "show", "wlan0"]).status.success()
+}
+
+/// Sends one request line to the daemon's control socket, as fast as a program can: the reply
+/// line.
+fn request(socket: &std::path::Path, line: &str) -> String {
+    use std::io::{BufRead as _, Write as _};
+    let mut ctl = socket.as_os_str().to_owned();
+    ctl.push(".ctl");
+    let mut stream = std::os::unix::net::UnixStream::connect(&ctl).expect("control socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .expect("request");
+    let mut reply = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut reply)
+        .expect("reply");
+    reply
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn detach_returns_once_the_interface_is_gone_so_attach_right_after_it_works() {
+    let daemon = Daemon::start();
+    let ns = Netns::new("dt");
+    let attach = format!("{{\"request\":\"attach\",\"netns\":\"{}\"}}", ns.0);
+    let detach = format!("{{\"request\":\"detach\",\"netns\":\"{}\"}}", ns.0);
+    for round in 0..50 {
+        // Back to back, as a program (a CNI plugin, a container engine) sends them.
+        let attached = request(&daemon.socket, &attach);
+        assert!(
+            attached.starts_with("{\"attached\""),
+            "round {round}: attach: {attached}\n{}",
+            daemon.log_text()
+        );
+        let detached = request(&daemon.socket, &detach);
+        assert!(
+            detached.starts_with("{\"detached\""),
+            "round {round}: detach: {detached}"
+        );
+    }
+    // No waiting: the interface is gone when `detach` returns.
+    let out = daemon.host(&["attach", "--netns", &ns.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    assert!(has_wlan0(&ns), "no wlan0 after attach");
+    let out = daemon.host(&["detach", "--netns", &ns.0]);
+    assert!(out.status.success(), "detach: {}", text(&out));
+    assert!(!has_wlan0(&ns), "wlan0 still there after detach");
+    // Detaching what is not attached says why, and changes nothing.
+    let out = daemon.host(&["detach", "--netns", &ns.0]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("is not attached"), "{}", text(&out));
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn attach_and_detach_sent_together_are_served_in_turn_and_leave_nothing_half_done() {
+    let daemon = Daemon::start();
+    let ns = Netns::new("cc");
+    let socket = daemon.socket.clone();
+    let run = |verb: &'static str, ns: String, socket: PathBuf| {
+        std::thread::spawn(move || {
+            Command::new(HOST)
+                .args([verb, "--netns", &ns, "--socket"])
+                .arg(&socket)
+                .output()
+                .expect("vwifi-host")
+        })
+    };
+    for round in 0..20 {
+        let verbs = if round % 2 == 0 {
+            ["attach", "detach", "attach"]
+        } else {
+            ["detach", "attach", "detach"]
+        };
+        let outs: Vec<(&str, Output)> = verbs
+            .iter()
+            .map(|v| (*v, run(v, ns.0.clone(), socket.clone())))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(v, h)| (v, h.join().expect("thread")))
+            .collect();
+        for (verb, out) in &outs {
+            // Each command either did its work or was refused for a reason the operator reads;
+            // no other failure (a taken interface name, a time-out) is allowed.
+            let t = text(out);
+            assert!(
+                out.status.success()
+                    || t.contains("is attached already")
+                    || t.contains("is not attached"),
+                "round {round}: {verb}: {t}\n{}",
+                daemon.log_text()
+            );
+        }
+        // Whatever order they ran in, the status and the namespace agree.
+        assert_eq!(
+            daemon.attached(&ns),
+            has_wlan0(&ns),
+            "round {round}: status and namespace disagree: {outs:?}"
+        );
+    }
+}
+
+/// One round's operations on one namespace: attach, connect, check, disconnect, detach. The
+/// failures, each described.
+fn cycle(socket: &std::path::Path, ns: &str, round: usize) -> (u32, Vec<String>) {
+    let mut ops = 0;
+    let mut failures = Vec::new();
+    let mut op = |what: &str, cmd: &mut Command, want: Option<&str>| {
+        ops += 1;
+        let out = cmd.output().expect("spawn");
+        let t = text(&out);
+        if !out.status.success() || want.is_some_and(|w| !t.contains(w)) {
+            failures.push(format!("round {round} {ns}: {what}: {t}"));
+            return false;
+        }
+        true
+    };
+    let host = |verb: &str| {
+        let mut c = Command::new(HOST);
+        c.args([verb, "--netns", ns, "--socket"]).arg(socket);
+        c
+    };
+    let guest = |args: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns])
+            .arg(guest_bin())
+            .args(["--link", "wlan0"])
+            .args(args);
+        c
+    };
+    if !op("attach", &mut host("attach"), None) {
+        return (ops, failures);
+    }
+    let connect: &[&str] = if round % 2 == 0 {
+        &["connect", "vwifi-open"]
+    } else {
+        &["connect", "vwifi-lab", "--passphrase", LAB_PASSPHRASE]
+    };
+    if op("connect", &mut guest(connect), None) {
+        op(
+            "status",
+            &mut guest(&["--json", "status"]),
+            Some("\"connected\""),
+        );
+        op("disconnect", &mut guest(&["disconnect"]), None);
+    }
+    op("detach", &mut host("detach"), None);
+    (ops, failures)
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn churn_of_attach_connect_disconnect_detach_fails_nothing_and_keeps_memory_flat() {
+    const NAMESPACES: usize = 4;
+    const ROUNDS: usize = 60;
+    const WARM_UP: usize = 10;
+    let daemon = Daemon::start();
+    let spaces: Vec<Netns> = (0..NAMESPACES).map(|_| Netns::new("ch")).collect();
+    let start = Instant::now();
+    let (mut ops, mut failures) = (0u32, Vec::new());
+    let mut rss_warm = 0;
+    for round in 0..ROUNDS {
+        let handles: Vec<_> = spaces
+            .iter()
+            .map(|ns| {
+                let (socket, ns) = (daemon.socket.clone(), ns.0.clone());
+                std::thread::spawn(move || cycle(&socket, &ns, round))
+            })
+            .collect();
+        for h in handles {
+            let (n, f) = h.join().expect("thread");
+            ops += n;
+            failures.extend(f);
+        }
+        if round + 1 == WARM_UP {
+            rss_warm = daemon.rss_kib();
+        }
+    }
+    let rss_end = daemon.rss_kib();
+    let elapsed = start.elapsed();
+    eprintln!(
+        "churn: {NAMESPACES} namespaces x {ROUNDS} rounds, {ops} operations, {} failed, in {:.1} s; \
+         RSS {rss_warm} KiB after round {WARM_UP}, {rss_end} KiB at the end",
+        failures.len(),
+        elapsed.as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {ops} operations failed:\n{}\n{}",
+        failures.len(),
+        failures.join("\n"),
+        daemon.log_text()
+    );
+    // Nothing is left behind: no guest in the status, no interface in any namespace.
+    let status = daemon.status().expect("status");
+    assert_eq!(
+        status["guests"].as_array().map(Vec::len),
+        Some(0),
+        "{status}"
+    );
+    assert!(spaces.iter().all(|ns| !has_wlan0(ns)));
+    assert!(
+        rss_end * 10 <= rss_warm * 11,
+        "RSS grew more than 10 % after warm-up: {rss_warm} KiB after round {WARM_UP}, {rss_end} KiB at the end"
+    );
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
+    let daemon = Daemon::start();
+    let (a, b) = (Netns::new("sa"), Netns::new("sb"));
+    for (ns, ip) in [(&a, "10.98.0.1/24"), (&b, "10.98.0.2/24")] {
+        let out = daemon.host(&["attach", "--netns", &ns.0]);
+        assert!(out.status.success(), "attach: {}", text(&out));
+        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
+        assert!(out.status.success(), "connect: {}", text(&out));
+        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
+        assert!(out.status.success(), "address: {}", text(&out));
+    }
+    let ping = |n: &str| a.exec("ping", &["-c", n, "-i", "0.2", "-w", "20", "10.98.0.2"]);
+    let out = ping("3");
+    assert!(out.status.success(), "ping before: {}", text(&out));
+    // Stopped (as a debugger or a frozen cgroup would) for 8 s, with traffic waiting.
+    let pid = daemon.child.id().to_string();
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    let waiting = std::thread::spawn({
+        let ns = a.0.clone();
+        move || {
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &ns,
+                    "ping",
+                    "-c",
+                    "40",
+                    "-i",
+                    "0.2",
+                    "10.98.0.2",
+                ])
+                .output()
+                .expect("ping")
+        }
+    });
+    std::thread::sleep(Duration::from_secs(8));
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    let _ = waiting.join();
+    // Resumed: it answers, both guests are still there and connected, and traffic flows again.
+    let status = daemon.status().expect("status after SIGCONT");
+    let states: Vec<&str> = status["guests"]
+        .as_array()
+        .expect("guests")
+        .iter()
+        .filter_map(|g| g["state"].as_str())
+        .collect();
+    assert_eq!(states, ["connected", "connected"], "{status}");
+    let out = ping("5");
+    assert!(
+        out.status.success(),
+        "ping after: {}\n{}",
+        text(&out),
+        daemon.log_text()
+    );
+}
+
+/// The guest named `netns:NAME`, or the first whose name is none of those, in a status.
+fn guest_of<'a>(status: &'a serde_json::Value, name: Option<&str>) -> &'a serde_json::Value {
+    status["guests"]
+        .as_array()
+        .and_then(|g| {
+            g.iter().find(|g| {
+                let n = g["name"].as_str().unwrap_or_default();
+                match name {
+                    Some(want) => n == want,
+                    None => !n.starts_with("netns:"),
+                }
+            })
+        })
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+fn dropped(guest: &serde_json::Value) -> u64 {
+    guest["dropped"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|r| r[1].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+/// Sends 1400-byte UDP datagrams to 10.97.0.3 for 2 s, as fast as the stack takes them
+/// (ping paces itself at 100 a second when no reply comes); prints how many went out.
+const UDP_FLOOD: &str = "import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n, end = 0, time.time() + 2
+while time.time() < end:
+    try:
+        s.sendto(b'x' * 1400, ('10.97.0.3', 9)); n += 1
+    except OSError:
+        time.sleep(0.001)
+print('sent', n)
+";
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() {
+    // Not shown yet (see the issue notes): that the others keep their throughput meanwhile;
+    // a flood fills the shared air and its sender's queues whoever reads.
+    let daemon = Daemon::start();
+    let (a, b, s) = (Netns::new("ra"), Netns::new("rb"), Netns::new("rs"));
+    for (ns, ip) in [(&a, "10.97.0.1/16"), (&b, "10.97.0.2/16")] {
+        let out = daemon.host(&["attach", "--netns", &ns.0]);
+        assert!(out.status.success(), "attach: {}", text(&out));
+        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
+        assert!(out.status.success(), "connect: {}", text(&out));
+        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
+        assert!(out.status.success(), "address: {}", text(&out));
+    }
+    // The slow guest: an agent on the daemon's socket, in its own namespace.
+    let control = daemon.socket.with_file_name("slow-agent.sock");
+    let agent = Command::new("ip")
+        .args(["netns", "exec", &s.0])
+        .arg(guest_bin())
+        .arg("agent")
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let agent = Killed(agent);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = s.exec(
+            guest_bin(),
+            &[
+                "--socket",
+                control.to_str().expect("path"),
+                "connect",
+                "vwifi-open",
+            ],
+        );
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "agent connect: {}", text(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = s.exec("ip", &["addr", "add", "10.97.0.3/16", "dev", "vwifi0"]);
+    assert!(out.status.success(), "address: {}", text(&out));
+    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
+    assert!(out.status.success(), "ping the slow guest: {}", text(&out));
+    // It stops reading (SIGSTOP) while traffic keeps coming for it.
+    let pid = agent.0.id().to_string();
+    // `ip netns exec` execs the agent: the child's pid is the agent's.
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    // For less than the 5 s after which the daemon cuts a guest that takes nothing.
+    let flood = a.exec("python3", &["-c", UDP_FLOOD]);
+    let status = daemon.status().expect("status");
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    let slow = guest_of(&status, None);
+    assert!(
+        dropped(slow) > 0,
+        "nothing counted as dropped for the slow guest: {status}\n{}",
+        text(&flood)
+    );
+    for ns in [&a, &b] {
+        let g = guest_of(&status, Some(&format!("netns:{}", ns.0)));
+        assert_eq!(g["state"], "connected", "{status}");
+    }
+    // Resumed, it is still served: its station is connected and it answers.
+    let out = s.exec(
+        guest_bin(),
+        &[
+            "--socket",
+            control.to_str().expect("path"),
+            "--json",
+            "status",
+        ],
+    );
+    assert!(text(&out).contains("\"connected\""), "{}", text(&out));
+    // Stopped for longer, it is cut off (the peer took no message for 5 s); resumed, the agent
+    // reconnects by itself and rejoins its network.
+    common::run_ok(Command::new("kill").args(["-STOP", &pid]));
+    std::thread::sleep(Duration::from_secs(7));
+    let cut = daemon.status().expect("status");
+    common::run_ok(Command::new("kill").args(["-CONT", &pid]));
+    assert!(guest_of(&cut, None).is_null(), "not cut off: {cut}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = daemon.status().expect("status");
+        if guest_of(&status, None)["state"] == "connected" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not come back: {status}\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(agent);
+}
+
+/// A child process killed when dropped (a failed assertion too).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallFs(tempfile::TempDir);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root (mount) and ip netns; .ci/run runs ignored tests as root"]
+fn a_full_state_directory_is_reported_in_status_and_saved_once_there_is_room() {
+    let fs = SmallFs(tempfile::tempdir().expect("tempdir"));
+    common::run_ok(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "vwifi-test"])
+            .arg(fs.0.path()),
+    );
+    let state = fs.0.path().join("state");
+    let daemon = Daemon::start_with_state(Some(&state));
+    // Fill the file system to the last byte.
+    let filler = fs.0.path().join("filler");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k"])
+        .arg(format!("of={}", filler.display()))
+        .output();
+    let (a, b) = (Netns::new("fa"), Netns::new("fb"));
+    let out = daemon.host(&["attach", "--netns", &a.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    let status = daemon.status().expect("status");
+    let why = status["state_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(why.contains("No space left"), "{status}");
+    let table = text(&daemon.host(&["status"]));
+    assert!(table.contains("state: NOT SAVED"), "{table}");
+    // Room again: the next change saves everything, the first attachment included.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let out = daemon.host(&["attach", "--netns", &b.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    let status = daemon.status().expect("status");
+    assert!(status.get("state_error").is_none(), "{status}");
+    let saved = std::fs::read_to_string(state.join("state.json")).expect("state.json");
+    assert!(saved.contains(&a.0) && saved.contains(&b.0), "{saved}");
+    for ns in [&a, &b] {
+        let out = daemon.host(&["detach", "--netns", &ns.0]);
+        assert!(out.status.success(), "detach: {}", text(&out));
+    }
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs ignored tests as root"]
+fn an_uplink_tap_deleted_under_the_daemon_is_reported_and_recreated() {
+    let name = format!("vwr{}", std::process::id() % 100_000);
+    let daemon = Daemon::start_with(None, Some(&name));
+    let _cleanup = scopeguard(name.clone());
+    common::run_ok(Command::new("ip").args(["link", "show", &name]));
+    common::run_ok(Command::new("ip").args(["link", "del", &name]));
+    let (mut seen_down, deadline) = (false, Instant::now() + Duration::from_secs(10));
+    loop {
+        let status = daemon.status().expect("status");
+        let down = status.get("uplink_error").is_some();
+        seen_down |= down;
+        let back = Command::new("ip")
+            .args(["link", "show", &name])
+            .output()
+            .expect("ip")
+            .status
+            .success();
+        if seen_down && back && !down {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "uplink not reported down and recreated (seen down: {seen_down}, back: {back}): {status}\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = daemon.log_text();
+    assert!(
+        log.contains("the uplink is down") && log.contains("uplink TAP recreated"),
+        "{log}"
+    );
+}
+
+/// Deletes the interface `name` when dropped.
+fn scopeguard(name: String) -> impl Drop {
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+        }
+    }
+    Del(name)
+}
