@@ -99,8 +99,9 @@ pub fn bip_protect(igtk: &Igtk, frame: &mut Vec<u8>, ipn: u64) -> Result<(), Cry
     frame.extend_from_slice(&ipn.to_le_bytes()[..6]);
     frame.extend_from_slice(&[0; 8]);
     let mic = bip_mic(igtk, frame).ok_or(CryptoError::MicMismatch)?;
-    let at = frame.len() - 8;
-    frame[at..].copy_from_slice(&mic);
+    // The MIC replaces the 8 zero bytes just appended.
+    frame.truncate(frame.len().saturating_sub(mic.len()));
+    frame.extend_from_slice(&mic);
     Ok(())
 }
 
@@ -112,10 +113,12 @@ pub fn bip_verify(igtk: &Igtk, frame: &[u8], last_ipn: u64) -> Result<u64, Crypt
         .checked_sub(MME_LEN)
         .filter(|&at| at >= HEADER_LEN)
         .ok_or(CryptoError::MicMismatch)?;
-    let mme = frame.get(mme_at..).ok_or(CryptoError::MicMismatch)?;
-    let (Some(&id), Some(&len)) = (mme.first(), mme.get(1)) else {
-        return Err(CryptoError::MicMismatch);
-    };
+    let mme: &[u8; MME_LEN] = frame
+        .get(mme_at..)
+        .and_then(|mme| mme.try_into().ok())
+        .ok_or(CryptoError::MicMismatch)?;
+    // A fixed-size array from here: its constant indices are checked at compile time.
+    let (id, len) = (mme[0], mme[1]);
     if id != ELEMENT_ID_MME || usize::from(len) != MME_LEN - 2 {
         return Err(CryptoError::MicMismatch);
     }

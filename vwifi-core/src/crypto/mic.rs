@@ -70,7 +70,9 @@ pub fn compute_mic_cmac(
         return Err(CryptoError::MicMismatch);
     };
     cmac::Mac::update(&mut mac, before);
-    cmac::Mac::update(&mut mac, &[0u8; MIC_LEN][..field.len()]);
+    let zeros = [0u8; MIC_LEN];
+    let zeros = zeros.get(..field.len()).ok_or(CryptoError::MicMismatch)?;
+    cmac::Mac::update(&mut mac, zeros);
     cmac::Mac::update(&mut mac, after);
     let mut mic = [0u8; MIC_LEN];
     mic.copy_from_slice(&cmac::Mac::finalize(mac).into_bytes());

@@ -380,7 +380,8 @@ fn igtk_from(
     let key: [u8; 16] = key.try_into().map_err(|_| invalid.clone())?;
     let mut ipn_bytes = [0u8; 8];
     ipn_bytes[..6].copy_from_slice(ipn);
-    let igtk = Igtk::new(key, u16::from_le_bytes([id[0], id[1]])).map_err(|_| invalid)?;
+    let id: [u8; 2] = id.try_into().map_err(|_| invalid.clone())?;
+    let igtk = Igtk::new(key, u16::from_le_bytes(id)).map_err(|_| invalid)?;
     Ok(Some((igtk, u64::from_le_bytes(ipn_bytes))))
 }
 

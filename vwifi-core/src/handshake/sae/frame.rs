@@ -72,7 +72,8 @@ impl Commit {
                     }
                     commit.rejected_groups = data
                         .chunks_exact(2)
-                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .filter_map(|c| c.try_into().ok())
+                        .map(u16::from_le_bytes)
                         .collect();
                 }
                 EXT_ANTI_CLOGGING_TOKEN if h2e => {
