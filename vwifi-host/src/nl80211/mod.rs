@@ -251,7 +251,13 @@ impl Nl80211Radio {
             .guests
             .values()
             .filter(|h| h.kernel_port)
-            .map(|h| format!("{}<->{}", h.ifname, crate::ports::kernel::veth::outer_name(h.mac)))
+            .map(|h| {
+                format!(
+                    "{}<->{}",
+                    h.ifname,
+                    crate::ports::kernel::veth::outer_name(h.mac)
+                )
+            })
             .collect();
         if !joined.is_empty() {
             d.push(("kernel data path (veth + tc)".into(), joined.join(", ")));

@@ -1,0 +1,18 @@
+//! Route netlink shared by the vwifi host and guest: one socket type, [`Rtnl`], for every
+//! link request (look a link up, create a veth pair, set it up, all-multicast, its operational
+//! state or carrier, delete it), and the traffic-control filters of the host's kernel data path
+//! ([`tc`]) sent through the same socket.
+//!
+//! - [`Rtnl::set_operstate`]: link mode `dormant`, operational state `up` or `dormant`
+//!   (RFC 2863, the way wpa_supplicant marks a Wi-Fi link waiting for its association; the
+//!   carrier stays on). The host uses it for a container's TAP and veth, the guest agent with
+//!   `--link`.
+//! - [`Rtnl::set_carrier`]: `IFLA_CARRIER` on a TAP (Linux 4.20 and later).
+//! - [`Rtnl::delete_link`] deletes a link (`RTM_DELLINK`).
+//! - [`Rtnl::link`], [`Rtnl::new_veth`], [`Rtnl::set_up`], [`Rtnl::set_allmulti`]: the veth
+//!   pair of a namespace guest on the nl80211 radio's kernel data path.
+
+mod rtnl;
+pub mod tc;
+
+pub use rtnl::{Link, Rtnl};
