@@ -9,6 +9,8 @@
 //!   `--link`.
 //! - [`Rtnl::set_carrier`]: `IFLA_CARRIER` on a TAP (Linux 4.20 and later).
 //! - [`Rtnl::delete_link`] deletes a link (`RTM_DELLINK`).
+//! - [`Rtnl::add_address`] and [`Rtnl::add_route`]: an IP address on a link and a route through
+//!   it (`RTM_NEWADDR`, `RTM_NEWROUTE`), as the CNI plugin configures what its IPAM plugin gave.
 //! - [`Rtnl::link`], [`Rtnl::new_veth`], [`Rtnl::set_up`], [`Rtnl::set_allmulti`]: the veth
 //!   pair of a namespace guest on the nl80211 radio's kernel data path.
 

@@ -1,19 +1,27 @@
 //! The route-netlink socket ([`Rtnl`]): link requests (look a link up by name, create a veth
-//! pair, set a link up or all-multicast, its operational state or carrier, delete it) and the
-//! one request/answer helper the traffic-control requests of [`crate::tc`] go through too.
+//! pair, set a link up or all-multicast, its operational state or carrier, delete it), an
+//! address and a route on a link (`RTM_NEWADDR`, `RTM_NEWROUTE`: what a CNI plugin's IPAM
+//! result asks for), and the one request/answer helper the traffic-control requests of
+//! [`crate::tc`] go through too.
 //!
 //! Messages are built and parsed by `netlink-packet-route`; this module only sends a request
 //! and collects its answer (the kernel's acknowledgement, or the messages of a `GET`).
 
 use std::io;
+use std::net::IpAddr;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkMode, State,
 };
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use vwifi_core::MacAddr;
 
@@ -146,6 +154,64 @@ impl Rtnl {
             .map(drop)
     }
 
+    /// Adds the address `ip/prefix_len` to interface `index` (RTM_NEWADDR; an address there
+    /// already is the kernel's `EEXIST`).
+    pub fn add_address(&mut self, index: u32, ip: IpAddr, prefix_len: u8) -> io::Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = family(ip);
+        msg.header.prefix_len = prefix_len;
+        msg.header.index = index;
+        msg.attributes.push(AddressAttribute::Local(ip));
+        msg.attributes.push(AddressAttribute::Address(ip));
+        self.request(
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
+    /// Adds a route to `destination/prefix_len` out of interface `index`, through `gateway` if
+    /// given (else on the link) (RTM_NEWROUTE in the main table).
+    pub fn add_route(
+        &mut self,
+        index: u32,
+        destination: IpAddr,
+        prefix_len: u8,
+        gateway: Option<IpAddr>,
+    ) -> io::Result<()> {
+        if gateway.is_some_and(|g| family(g) != family(destination)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the gateway and the destination are of different IP versions",
+            ));
+        }
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = family(destination);
+        msg.header.destination_prefix_length = prefix_len;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.kind = RouteType::Unicast;
+        msg.header.scope = if gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        };
+        if prefix_len > 0 {
+            msg.attributes
+                .push(RouteAttribute::Destination(route_address(destination)));
+        }
+        if let Some(g) = gateway {
+            msg.attributes
+                .push(RouteAttribute::Gateway(route_address(g)));
+        }
+        msg.attributes.push(RouteAttribute::Oif(index));
+        self.request(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
     /// Sets `flag` on link `index` (RTM_SETLINK with that flag in the change mask).
     fn set_flag(&mut self, index: u32, flag: LinkFlags) -> io::Result<()> {
         let mut link = LinkMessage::default();
@@ -213,6 +279,20 @@ impl Rtnl {
     }
 }
 
+fn family(ip: IpAddr) -> AddressFamily {
+    match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    }
+}
+
+fn route_address(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(a) => RouteAddress::Inet(a),
+        IpAddr::V6(a) => RouteAddress::Inet6(a),
+    }
+}
+
 /// What the daemon needs to know of a link.
 fn describe(l: &LinkMessage) -> Link {
     let mut link = Link {
@@ -249,7 +329,13 @@ mod tests {
         assert!(rtnl.set_carrier(missing, false).is_err());
         assert!(rtnl.delete_link(missing).is_err());
         assert!(rtnl.set_up(missing).is_err());
-        assert_eq!(rtnl.seq, 4);
+        let ip: IpAddr = "10.9.9.9".parse().unwrap();
+        assert!(rtnl.add_address(missing, ip, 24).is_err());
+        assert!(rtnl.add_route(missing, ip, 24, None).is_err());
+        let v6: IpAddr = "fd00::1".parse().unwrap();
+        let mixed = rtnl.add_route(missing, ip, 0, Some(v6)).unwrap_err();
+        assert_eq!(mixed.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(rtnl.seq, 6);
         // A lookup by a name no link has is an answer, not an error (any user may ask).
         assert_eq!(rtnl.link("vwifi-none0").unwrap(), None);
     }
