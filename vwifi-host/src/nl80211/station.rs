@@ -958,7 +958,7 @@ impl Sta {
     /// the clear even while our old pairwise key is installed; a rekey is encrypted.
     async fn eapol(&mut self, frame: &[u8], clear: bool) {
         let now = self.now();
-        let (sup, answered) = match &mut self.link {
+        let sup = match &mut self.link {
             Link::Joining {
                 associated: false,
                 early,
@@ -971,14 +971,13 @@ impl Sta {
             }
             Link::Joining {
                 sup: Some(sup),
-                answered_msg1,
                 msg1,
                 ..
             } => {
                 msg1.saw(frame);
-                (sup, Some(answered_msg1))
+                sup
             }
-            Link::Connected { sup: Some(sup), .. } => (sup, None),
+            Link::Connected { sup: Some(sup), .. } => sup,
             _ => return,
         };
         if let Err(e) = sup.handle_eapol(now, frame, &mut OsRng) {
@@ -987,14 +986,6 @@ impl Sta {
         let mut outputs = Vec::new();
         while let Some(o) = sup.poll_output() {
             outputs.push(o);
-        }
-        // Message 2 going out means the station answered message 1: a failure from here on
-        // is the AP not accepting our PSK.
-        if let (Some(a), true) = (
-            answered,
-            outputs.iter().any(|o| matches!(o, Output::Send(_))),
-        ) {
-            *a = true;
         }
         self.handshake_outputs(outputs, clear).await;
     }
@@ -1025,7 +1016,8 @@ impl Sta {
                     if clear {
                         attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_NO_ENCRYPT));
                     }
-                    self.nl
+                    let r = self
+                        .nl
                         .request(
                             "CONTROL_PORT_FRAME",
                             c::CMD_CONTROL_PORT_FRAME,
@@ -1033,7 +1025,14 @@ impl Sta {
                             false,
                         )
                         .await
-                        .map(drop)
+                        .map(drop);
+                    // Message 2 gone out (the kernel took it) means the station answered
+                    // message 1: a failure from here on is the AP not accepting our PSK. One
+                    // the kernel refused (ENOTCONN: the link went while we answered) is not.
+                    if let (Ok(()), Link::Joining { answered_msg1, .. }) = (&r, &mut self.link) {
+                        *answered_msg1 = true;
+                    }
+                    r
                 }
                 Output::InstallPairwise(tk) => {
                     let key = Attr::nested(

@@ -3,9 +3,9 @@
 //!
 //! The container's interface (`wlan0`) is the inner end of a veth pair ([`super::veth`]) whose
 //! outer end ([`outer_name`], in the daemon's namespace, address [`crate::netns::HOST_MAC`]) is
-//! joined to the guest's station interface (`vwN`) by `clsact` filters ([`super::tc`]): the
-//! container's frames from its station address are redirected to `vwN`, `vwN`'s frames to the
-//! container, all in the kernel. Two kinds of frame are kept out of that path:
+//! joined to the guest's station interface (`vwN`) by `clsact` filters
+//! ([`vwifi_netlink::tc`]): the container's frames from its station address are redirected to
+//! `vwN`, `vwN`'s frames to the container, all in the kernel. Two kinds of frame are kept out of that path:
 //! - **in-band control** (EtherType 0x88B5) from the station's address passes up the outer
 //!   end to a packet socket bound to that EtherType there (the daemon then sees only control,
 //!   never a copy of the data); the answers are written to the same socket, from
@@ -36,13 +36,11 @@ use vwifi_core::io::LinkError;
 use vwifi_core::proto::{self, Event, Message, ETHERTYPE};
 use vwifi_core::MacAddr;
 
-pub(crate) mod route;
-pub(crate) mod tc;
 pub(crate) mod veth;
 
-use route::Route;
 use veth::{create_pair, outer_name, PortError};
 use vwifi_core::proto::inband::{frame_truncating, ETH_HEADER_LEN};
+use vwifi_netlink::{tc, Rtnl};
 
 use super::ethernet::HOST_MAC;
 use super::netns::AttachError;
@@ -229,8 +227,8 @@ struct Served {
     outer: u32,
     inner: u32,
     id: NamespaceId,
-    ns_route: Arc<Mutex<Route>>,
-    route: Arc<Mutex<Route>>,
+    ns_route: Arc<Mutex<Rtnl>>,
+    route: Arc<Mutex<Rtnl>>,
     shared: Arc<TapShared>,
     tx: ControlTx,
     /// The operational state last set (`true`: up).
@@ -240,8 +238,8 @@ struct Served {
 
 /// Runs `f` on a route socket off the runtime (the kernel's answer may wait for its lock).
 async fn with_route<T: Send + 'static>(
-    route: &Arc<Mutex<Route>>,
-    f: impl FnOnce(&mut Route) -> io::Result<T> + Send + 'static,
+    route: &Arc<Mutex<Rtnl>>,
+    f: impl FnOnce(&mut Rtnl) -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
     let route = Arc::clone(route);
     tokio::task::spawn_blocking(move || {

@@ -1,7 +1,7 @@
 //! The veth pair of a namespace guest on the kernel data path ([`super::port`]): the inner end
 //! is the container's interface (the station's MAC, dormant until associated), the outer end
 //! ([`outer_name`], address [`HOST_MAC`]) stays in the daemon's namespace for the filters
-//! ([`super::tc`]). Created straight into the namespace (`RTM_NEWLINK` veth with the peer's
+//! ([`vwifi_netlink::tc`]). Created straight into the namespace (`RTM_NEWLINK` veth with the peer's
 //! `IFLA_NET_NS_FD`), or found again after a restart (by name, a veth with the station's MAC).
 
 use std::fs::File;
@@ -9,10 +9,9 @@ use std::io;
 
 use vwifi_core::MacAddr;
 
-use super::route::{Link, Route};
-use super::tc;
 use crate::ports::ethernet::HOST_MAC;
 use crate::ports::netns::{check_ifname, check_netns_name, NamespaceId, NetnsError, NETNS_DIR};
+use vwifi_netlink::{tc, Link, Rtnl};
 
 /// Why the kernel data path of a namespace could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -71,9 +70,9 @@ pub(crate) struct Pair {
     /// Which namespace.
     pub(crate) id: NamespaceId,
     /// A route-netlink socket of the container's namespace (link state, deletion).
-    pub(crate) ns_route: Route,
+    pub(crate) ns_route: Rtnl,
     /// A route-netlink socket of the daemon's namespace (the filters).
-    pub(crate) route: Route,
+    pub(crate) route: Rtnl,
     /// Whether the pair was there already (left by a daemon that stopped).
     pub(crate) reopened: bool,
 }
@@ -163,7 +162,7 @@ fn in_namespace(
 ) -> Result<Pair, PortError> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
     use std::os::fd::{AsFd as _, AsRawFd as _};
-    let mut route = Route::open().map_err(route_err("open a socket"))?;
+    let mut route = Rtnl::open().map_err(route_err("open a socket"))?;
     move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network)).map_err(|e| {
         if e == rustix::io::Errno::PERM {
             NetnsError::NotPermitted {
@@ -176,7 +175,7 @@ fn in_namespace(
             }
         }
     })?;
-    let mut ns_route = Route::open().map_err(route_err("open a socket in the namespace"))?;
+    let mut ns_route = Rtnl::open().map_err(route_err("open a socket in the namespace"))?;
     let inner = ns_route
         .link(ifname)
         .map_err(route_err("look up the interface"))?;
@@ -325,7 +324,7 @@ mod tests {
         let file = File::open(format!("{NETNS_DIR}/{ns}")).expect("the namespace");
         let station = MacAddr([0x02, 0x00, 0x5e, 0x10, 0x20, 0x30]);
         let outer = outer_name(station);
-        let mut route = Route::open().expect("route socket");
+        let mut route = Rtnl::open().expect("route socket");
         route
             .new_veth(&outer, HOST_MAC, "wlan0", station, file.as_raw_fd())
             .expect("veth pair");
@@ -344,7 +343,7 @@ mod tests {
                 use std::os::fd::AsFd as _;
                 move_into_link_name_space(file.as_fd(), Some(LinkNameSpaceType::Network))
                     .expect("setns");
-                let mut r = Route::open().expect("route socket in the namespace");
+                let mut r = Rtnl::open().expect("route socket in the namespace");
                 let l = r.link("wlan0").expect("lookup").expect("the inner end");
                 r.set_up(l.index).expect("up");
                 r.set_operstate(l.index, false).expect("dormant");

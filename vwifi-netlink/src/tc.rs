@@ -29,7 +29,7 @@ use netlink_packet_route::tc::{
 use netlink_packet_route::RouteNetlinkMessage;
 use vwifi_core::MacAddr;
 
-use super::route::Route;
+use crate::Rtnl;
 
 /// `ETH_P_ALL`: a filter for every protocol.
 const ETH_P_ALL: u16 = 0x0003;
@@ -126,8 +126,8 @@ fn station_filters(outer: u32) -> [Filter; 3] {
 /// up, everything else is dropped (so nothing of the container reaches the host's stack while
 /// its station has no interface). A `clsact` there already is taken for ours (a daemon that
 /// stopped left it): its filters stay.
-pub(crate) fn guard(route: &mut Route, outer: u32, station: MacAddr) -> io::Result<()> {
-    match route.request(
+pub fn guard(rtnl: &mut Rtnl, outer: u32, station: MacAddr) -> io::Result<()> {
+    match rtnl.request(
         RouteNetlinkMessage::NewQueueDiscipline(clsact(outer)?),
         NLM_F_CREATE | NLM_F_EXCL,
     ) {
@@ -137,7 +137,7 @@ pub(crate) fn guard(route: &mut Route, outer: u32, station: MacAddr) -> io::Resu
     }
     let [control, _, rest] = outer_filters(station, 0);
     for f in [control, rest] {
-        add(route, outer, &f)?;
+        add(rtnl, outer, &f)?;
     }
     Ok(())
 }
@@ -145,16 +145,11 @@ pub(crate) fn guard(route: &mut Route, outer: u32, station: MacAddr) -> io::Resu
 /// Joins the guest's veth end `outer` (guarded by [`guard`]) and the station's interface
 /// `station_if` (both in the socket's namespace) in the kernel: the outer end's redirect is
 /// replaced, the station interface's filters are set afresh.
-pub(crate) fn join(
-    route: &mut Route,
-    outer: u32,
-    station: MacAddr,
-    station_if: u32,
-) -> io::Result<()> {
+pub fn join(rtnl: &mut Rtnl, outer: u32, station: MacAddr, station_if: u32) -> io::Result<()> {
     let [_, redirect, _] = outer_filters(station, station_if);
     // A redirect to an interface of an earlier run goes first (while it is gone, the frames
     // fall through to the drop below it).
-    let _ = route.request(
+    let _ = rtnl.request(
         RouteNetlinkMessage::DelTrafficFilter(filter_header(
             outer,
             redirect.prio,
@@ -162,32 +157,31 @@ pub(crate) fn join(
         )?),
         0,
     );
-    add(route, outer, &redirect)?;
-    clear(route, station_if);
-    route.request(
+    add(rtnl, outer, &redirect)?;
+    clear(rtnl, station_if);
+    rtnl.request(
         RouteNetlinkMessage::NewQueueDiscipline(clsact(station_if)?),
         NLM_F_CREATE | NLM_F_EXCL,
     )?;
     for f in station_filters(outer) {
-        add(route, station_if, &f)?;
+        add(rtnl, station_if, &f)?;
     }
     Ok(())
 }
 
 /// Adds filter `f` to link `index`'s ingress.
-fn add(route: &mut Route, index: u32, f: &Filter) -> io::Result<()> {
-    route
-        .request(
-            RouteNetlinkMessage::NewTrafficFilter(filter(index, f)?),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-        .map(drop)
+fn add(rtnl: &mut Rtnl, index: u32, f: &Filter) -> io::Result<()> {
+    rtnl.request(
+        RouteNetlinkMessage::NewTrafficFilter(filter(index, f)?),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+    .map(drop)
 }
 
 /// Removes link `index`'s `clsact` qdisc and its filters (none: nothing to do).
-pub(crate) fn clear(route: &mut Route, index: u32) {
+pub fn clear(rtnl: &mut Rtnl, index: u32) {
     if let Ok(msg) = clsact(index) {
-        let _ = route.request(RouteNetlinkMessage::DelQueueDiscipline(msg), 0);
+        let _ = rtnl.request(RouteNetlinkMessage::DelQueueDiscipline(msg), 0);
     }
 }
 
@@ -363,34 +357,32 @@ mod tests {
             format!("vwtca{}", std::process::id() % 10_000),
             format!("vwtcb{}", std::process::id() % 10_000),
         );
-        let mut route = Route::open().expect("route socket");
-        route
-            .new_veth(
-                &a,
-                MacAddr([2, 0, 0, 0, 0, 1]),
-                &b,
-                STATION,
-                here.as_raw_fd(),
-            )
-            .expect("veth pair");
-        let ia = route.link(&a).expect("lookup").expect("a").index;
-        let ib = route.link(&b).expect("lookup").expect("b").index;
-        route
-            .request(
-                RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
-                NLM_F_CREATE | NLM_F_EXCL,
-            )
-            .expect("clsact");
+        let mut rtnl = Rtnl::open().expect("route socket");
+        rtnl.new_veth(
+            &a,
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            &b,
+            STATION,
+            here.as_raw_fd(),
+        )
+        .expect("veth pair");
+        let ia = rtnl.link(&a).expect("lookup").expect("a").index;
+        let ib = rtnl.link(&b).expect("lookup").expect("b").index;
+        rtnl.request(
+            RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .expect("clsact");
         let [control, redirect, _] = outer_filters(STATION, ib);
-        add(&mut route, ia, &control).expect("pass filter");
-        add(&mut route, ia, &redirect).expect("redirect filter");
+        add(&mut rtnl, ia, &control).expect("pass filter");
+        add(&mut rtnl, ia, &redirect).expect("redirect filter");
         let out = std::process::Command::new("tc")
             .args(["filter", "show", "dev", &a, "ingress"])
             .output()
             .expect("tc");
         let shown = String::from_utf8_lossy(&out.stdout);
-        clear(&mut route, ia);
-        route.delete_link(ia).expect("delete");
+        clear(&mut rtnl, ia);
+        rtnl.delete_link(ia).expect("delete");
         // tc prints an EtherType it has no name for in decimal.
         assert!(
             shown.contains("protocol [34997] pref 1 u32")
