@@ -355,20 +355,26 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     for j in 0..steps {
         let mut mac_in = [Block::default(); N];
         let mut ks = [Block::default(); N];
-        for ((slot, (mac, pending)), (first, (mac_in, ks))) in lanes
-            .iter()
-            .zip(mac.iter().zip(pending.iter()))
-            .zip(first.iter().zip(mac_in.iter_mut().zip(ks.iter_mut())))
-        {
-            if let Some(lane) = slot {
-                let input = if OPEN {
-                    *pending
-                } else {
-                    lane.whole_block_in(first + j)
-                };
-                *mac_in = xor(*mac, input);
-                *ks = lane.counter_block(first + j + 1);
-            }
+        // By lane number with `get` (l < N: the checks fold away), not a zip of the six
+        // arrays: that zip measured 1.5x the time per frame with one lane (encrypt-into).
+        for l in 0..N {
+            let (Some(Some(lane)), Some(mac), Some(pending), Some(first), Some(mac_in), Some(ks)) = (
+                lanes.get(l),
+                mac.get(l),
+                pending.get(l),
+                first.get(l),
+                mac_in.get_mut(l),
+                ks.get_mut(l),
+            ) else {
+                continue;
+            };
+            let input = if OPEN {
+                *pending
+            } else {
+                lane.whole_block_in(first + j)
+            };
+            *mac_in = xor(*mac, input);
+            *ks = lane.counter_block(first + j + 1);
         }
         if par {
             // ParBlocksSize = 2N here: the MAC inputs in the first half, the counter blocks in
@@ -613,11 +619,11 @@ impl<'i, 'o> Lane<'i, 'o> {
 #[inline(always)]
 fn xor(a: Block, b: Block) -> Block {
     // Byte by byte on values: compiled to one vector XOR in registers.
-    let (mut a, b): ([u8; BLOCK], [u8; BLOCK]) = (a.into(), b.into());
-    for (a, b) in a.iter_mut().zip(b) {
-        *a ^= b;
-    }
-    Block::from(a)
+    // (`get` on a constant-length array at an index below it: no check is left.)
+    let (a, b): ([u8; BLOCK], [u8; BLOCK]) = (a.into(), b.into());
+    Block::from(core::array::from_fn::<u8, BLOCK, _>(|i| {
+        a.get(i).zip(b.get(i)).map_or(0, |(a, b)| a ^ b)
+    }))
 }
 
 /// Up to 16 bytes, zero-padded to a block.
