@@ -22,12 +22,6 @@
 //!
 //! Reference: the `ccm` crate computes the same function; the property tests check the two agree.
 
-// The lane loops index `[_; N]` arrays by a lane number `l` in `0..N` and fixed 16-byte blocks
-// by constants, so no index here depends on input (the message lengths only choose how many
-// whole blocks a lane steps, through `get`). Kept as indexing rather than iterator chains: the
-// profile of this branch (issue 11) showed LLVM keeps the MAC chains in registers this way.
-#![allow(clippy::indexing_slicing)]
-
 use aes::cipher::consts::U16;
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::typenum::Unsigned;
