@@ -7,7 +7,12 @@
 //!   before it has been sent (its [`TxStatus`] reported), as a real driver drains its queue
 //!   before retuning, so a station's power-save announcement leaves on the old channel;
 //! - messages for guests are kept per guest until the caller takes them
-//!   ([`MuxNode::take_guest_messages`]).
+//!   ([`MuxNode::take_guest_messages`]);
+//! - a station holds at most [`STATION_TX_QUEUE`] data frames in the radio's queue (as
+//!   mac80211's per-station queues do): more data from a guest that sends faster than the air
+//!   carries is dropped and counted ([`MuxNode::tx_queue_dropped`]), so that one flooding guest
+//!   cannot keep every other station's frames (their management frames, EAPOL and null frames
+//!   too) waiting behind its backlog until they lose their association.
 //!
 //! The caller registers the stations' addresses with the medium
 //! ([`MuxNode::addresses`] into `Medium::set_addresses`) so that frames to them are
@@ -25,11 +30,39 @@ use crate::mux::{AdmitError, GuestConfig, Input, Mux, Output};
 use crate::proto::Message;
 use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
+use crate::wire::{EtherType, FrameType, FrameView};
+
+/// The most data frames one station may have waiting in the radio's queue; a station's data
+/// beyond it is dropped (a guest sending faster than the air carries).
+pub const STATION_TX_QUEUE: usize = 1024;
 
 #[derive(Debug)]
 enum Pending {
-    Frame(Bytes),
+    /// A frame, and the station whose data it is (`None`: management, control, EAPOL, null).
+    Frame(Bytes, Option<MacAddr>),
     Tune(Channel),
+}
+
+/// The transmitting station of `frame` if it is a data frame carrying a guest's data (not a
+/// null frame, not an EAPOL frame of a handshake): what counts against the station's queue.
+fn data_sender(frame: &[u8]) -> Option<MacAddr> {
+    let view = FrameView::new_checked(frame).ok()?;
+    let fc = view.frame_control();
+    let FrameType::Data(subtype) = fc.frame_type else {
+        return None;
+    };
+    if subtype.is_null() {
+        return None;
+    }
+    if !fc.flags.protected() {
+        // An unprotected data frame may be a handshake's EAPOL: never dropped here.
+        // LLC/SNAP (3 bytes), OUI (3), then the EtherType.
+        let eapol = u16::from(EtherType::Eapol).to_be_bytes();
+        if view.payload().get(6..8) == Some(&eapol[..]) {
+            return None;
+        }
+    }
+    view.addr2()
 }
 
 /// A [`Mux`] on the simulated medium: the host's radio in the embedded simulation. Frames go
@@ -40,6 +73,10 @@ pub struct MuxNode {
     mux: Mux,
     channel: Channel,
     pending: VecDeque<Pending>,
+    /// Data frames of each station in `pending`.
+    queued_data: BTreeMap<MacAddr, usize>,
+    /// Data frames dropped because their station's queue was full.
+    tx_queue_dropped: u64,
     in_flight: usize,
     /// Set when a retune happened inside `poll_transmit`: the medium must service the node
     /// again to read the new channel before taking more frames.
@@ -55,11 +92,18 @@ impl MuxNode {
             mux,
             channel,
             pending: VecDeque::new(),
+            queued_data: BTreeMap::new(),
+            tx_queue_dropped: 0,
             in_flight: 0,
             reservice: false,
             inbox: BTreeMap::new(),
             now: Instant::ZERO,
         }
+    }
+
+    /// Data frames dropped because their station already had [`STATION_TX_QUEUE`] waiting.
+    pub const fn tx_queue_dropped(&self) -> u64 {
+        self.tx_queue_dropped
     }
 
     /// The Mux.
@@ -116,7 +160,18 @@ impl MuxNode {
     fn drain(&mut self) {
         while let Some(out) = self.mux.poll_output() {
             match out {
-                Output::Transmit { frame, .. } => self.pending.push_back(Pending::Frame(frame)),
+                Output::Transmit { frame, .. } => {
+                    let sender = data_sender(&frame);
+                    if let Some(sta) = sender {
+                        let queued = self.queued_data.entry(sta).or_default();
+                        if *queued >= STATION_TX_QUEUE {
+                            self.tx_queue_dropped += 1;
+                            continue;
+                        }
+                        *queued += 1;
+                    }
+                    self.pending.push_back(Pending::Frame(frame, sender));
+                }
                 Output::Tune(c) => self.pending.push_back(Pending::Tune(c)),
                 Output::ToGuest { guest, msg } => self.inbox.entry(guest).or_default().push(msg),
             }
@@ -174,10 +229,18 @@ impl Node for MuxNode {
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
         match self.pending.front() {
-            Some(Pending::Frame(_)) => {
-                let Some(Pending::Frame(f)) = self.pending.pop_front() else {
+            Some(Pending::Frame(..)) => {
+                let Some(Pending::Frame(f, sender)) = self.pending.pop_front() else {
                     return None;
                 };
+                if let Some(sta) = sender {
+                    if let Some(queued) = self.queued_data.get_mut(&sta) {
+                        *queued = queued.saturating_sub(1);
+                        if *queued == 0 {
+                            self.queued_data.remove(&sta);
+                        }
+                    }
+                }
                 self.in_flight += 1;
                 Some(f)
             }

@@ -534,3 +534,42 @@ fn every_group_frame_reaches_guests_on_both_time_shared_channels_within_a_dtim_i
         "a broadcast waited {worst:?}"
     );
 }
+
+/// A guest that hands the radio far more data than the air carries (a flood from its
+/// container) keeps at most `STATION_TX_QUEUE` frames waiting: the rest is dropped and counted,
+/// and the other guests' stations keep their association and can still join (before, the
+/// flood waited in the radio's queue and every station behind it lost its AP).
+#[test]
+fn a_flooding_guest_cannot_starve_the_others_off_the_air() {
+    use vwifi_core::mux_node::STATION_TX_QUEUE;
+
+    let mut lab = Lab::new(21, &two_networks(), MuxConfig::default());
+    let flooder = lab.admit("ns-flood");
+    let quiet = lab.admit("ns-quiet");
+    lab.connect(flooder, "lab-a", Some("passphrase of A"));
+    lab.connect(quiet, "lab-a", Some("passphrase of A"));
+    lab.drive_until(Duration::from_secs(20), |l| {
+        l.connected(flooder) && l.connected(quiet)
+    });
+    let (mf, mq) = (lab.mac(flooder), lab.mac(quiet));
+    // About 11 s of air at 54 Mbit/s, handed over at one instant (without the bound the late
+    // guest below cannot join within 20 s).
+    let flood = 40 * STATION_TX_QUEUE;
+    for i in 0..flood {
+        let mut payload = vec![0x45; 1400];
+        payload[1] = i as u8;
+        lab.send(flooder, mux_lab::tagged_frame(mf, mq, &payload));
+    }
+    assert!(
+        lab.node().tx_queue_dropped() >= (flood - STATION_TX_QUEUE) as u64,
+        "the flood was not bounded: {} dropped",
+        lab.node().tx_queue_dropped()
+    );
+    // A third guest joins meanwhile, and the quiet one stays connected.
+    let late = lab.admit("ns-late");
+    lab.connect(late, "lab-a", Some("passphrase of A"));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(late));
+    lab.run_for(Duration::from_secs(5));
+    assert!(lab.connected(quiet), "the quiet guest lost its AP");
+    assert!(lab.connected(flooder), "the flooding guest lost its AP");
+}
