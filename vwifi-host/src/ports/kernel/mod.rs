@@ -46,7 +46,7 @@ use super::ethernet::HOST_MAC;
 use super::netns::AttachError;
 use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
-use crate::command::{Admitted, Command, TapShared};
+use crate::command::{Admitted, Command, TapClosed, TapShared};
 
 /// How long the control socket's reader waits before it checks whether to stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
@@ -288,14 +288,22 @@ impl Served {
                     Some(msg) => self.tell_guest(msg).await,
                     None => {
                         stop.store(true, Ordering::Relaxed);
-                        if self.shared.detach.load(Ordering::Relaxed) {
-                            self.delete().await;
-                            tracing::info!(guest = self.guest.0, ifname = %self.ifname, "veth pair deleted");
+                        // A `detach` waits for this outcome (as for the TAP path).
+                        let outcome = if self.shared.detach.load(Ordering::Relaxed) {
+                            match self.delete().await {
+                                Ok(()) => {
+                                    tracing::info!(guest = self.guest.0, ifname = %self.ifname, "veth pair deleted");
+                                    TapClosed::Deleted
+                                }
+                                Err(e) => TapClosed::DeleteFailed(e.to_string()),
+                            }
                         } else {
                             // The daemon is stopping: the pair stays for its next start.
                             self.operstate(false).await;
                             tracing::info!(guest = self.guest.0, ifname = %self.ifname, "veth pair left for the next start");
-                        }
+                            TapClosed::Left
+                        };
+                        self.shared.closed.send_replace(Some(outcome));
                         return;
                     }
                 },
@@ -310,13 +318,14 @@ impl Served {
                 },
                 _ = check.tick() => {
                     if NamespaceId::of(&self.netns) != Some(self.id) {
-                        self.delete().await;
+                        let _ = self.delete().await;
                         break format!("the network namespace {:?} was deleted", self.netns);
                     }
                 }
             }
         };
         stop.store(true, Ordering::Relaxed);
+        self.shared.closed.send_replace(Some(TapClosed::Ended));
         tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
         let _ = cmds.send(Command::Gone { guest: self.guest }).await;
     }
@@ -420,11 +429,13 @@ impl Served {
     }
 
     /// Deletes the pair (through its inner end: the namespace may hold it alone).
-    async fn delete(&mut self) {
+    async fn delete(&mut self) -> std::io::Result<()> {
         let inner = self.inner;
-        if let Err(e) = with_route(&self.ns_route, move |r| r.delete_link(inner)).await {
+        let result = with_route(&self.ns_route, move |r| r.delete_link(inner)).await;
+        if let Err(e) = &result {
             tracing::warn!(ifname = %self.ifname, error = %e, "cannot delete the veth pair");
         }
+        result
     }
 }
 
