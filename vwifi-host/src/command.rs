@@ -153,12 +153,12 @@ pub(crate) struct Admitted {
     /// The messages to write to its link.
     pub(crate) outbox: mpsc::Receiver<Message>,
     /// On the nl80211 radio, for a namespace: its data stays in the kernel
-    /// ([`crate::nl80211::port`]).
+    /// ([`crate::ports::kernel`]).
     pub(crate) kernel_port: Option<KernelPort>,
 }
 
 /// What the radio gives the attach of a namespace guest whose data stays in the kernel
-/// ([`crate::nl80211::port`]).
+/// ([`crate::ports::kernel`]).
 #[derive(Debug)]
 pub(crate) struct KernelPort {
     /// The index of the station's interface once its task created it (closed when the task

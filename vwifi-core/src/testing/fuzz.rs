@@ -230,7 +230,7 @@ pub fn sae(data: &[u8]) {
     }
 }
 
-/// The temporal key of the [`ccmp`] target and its seeds.
+/// The temporal key of the [`ccmp()`] target and its seeds.
 pub fn ccmp_key() -> TemporalKey {
     TemporalKey::from_bytes(*b"vwifi fuzz tk 16")
 }

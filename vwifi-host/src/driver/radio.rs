@@ -29,7 +29,7 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
     fn admit(&mut self, cfg: GuestConfig, netns: bool) -> Result<GuestId, AdmitError>;
 
     /// For a namespace guest on a real card whose data stays in the kernel: what its attach
-    /// needs ([`crate::nl80211::port`]).
+    /// needs ([`crate::ports::kernel`]).
     fn kernel_port(&self, _guest: GuestId) -> Option<KernelPort> {
         None
     }

@@ -13,7 +13,7 @@
 //! | join | `CONNECT` with the SSID, BSSID, frequency, and for WPA2 the own RSNE, ciphers, AKM, `CONTROL_PORT`, `CONTROL_PORT_OVER_NL80211`, `SOCKET_OWNER` |
 //! | 4-way handshake | EAPOL in as `CONTROL_PORT_FRAME` events, into [`vwifi_core::handshake::Supplicant`]; out as `CONTROL_PORT_FRAME` requests |
 //! | keys, port | `NEW_KEY` (pairwise CCMP, then group CCMP with its RSC), `SET_STATION` with `STA_FLAGS2` authorized |
-//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`port`]); other guests: an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
+//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`crate::ports::kernel`]); other guests: an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
 //! | events | `CONNECT` result, `DISCONNECT` (reason, by AP or not); signal and rate from `GET_STATION` |
 //! | a guest goes | `DISCONNECT`, `DEL_INTERFACE`; a crashed daemon's interfaces die with its sockets, and names with the configured prefix left on the card are deleted at start |
 //!
@@ -124,7 +124,7 @@ struct Handle {
     cmds: mpsc::UnboundedSender<Message>,
     data: Arc<DataPath>,
     status: watch::Receiver<StationStatus>,
-    /// Whether its data stays in the kernel ([`port`]).
+    /// Whether its data stays in the kernel ([`crate::ports::kernel`]).
     kernel_port: bool,
 }
 

@@ -101,7 +101,7 @@ impl DataCounters {
 }
 
 /// The data path of one station, shared by its task (which opens it) and the driver (which
-/// sends the guest's frames). On the kernel data path ([`super::port`]) no frame passes here:
+/// sends the guest's frames). On the kernel data path ([`crate::ports::kernel`]) no frame passes here:
 /// the station's interface index is published for the guest's port instead.
 pub(crate) struct DataPath {
     tx: Mutex<Option<Box<dyn pnet_datalink::DataLinkSender>>>,
@@ -180,7 +180,7 @@ pub(crate) struct Spec {
     pub(crate) mac: MacAddr,
     /// The kernel interface's name.
     pub(crate) ifname: String,
-    /// Whether the guest's data stays in the kernel ([`super::port`]): no packet socket.
+    /// Whether the guest's data stays in the kernel ([`crate::ports::kernel`]): no packet socket.
     pub(crate) kernel_port: bool,
 }
 

@@ -1,15 +1,15 @@
 //! The kernel data path of a namespace guest on the nl80211 radio: its frames never enter
 //! user space.
 //!
-//! The container's interface (`wlan0`) is the inner end of a veth pair ([`super::veth`]) whose
-//! outer end ([`outer_name`], in the daemon's namespace, address [`crate::netns::HOST_MAC`]) is
+//! The container's interface (`wlan0`) is the inner end of a veth pair ([`veth`]) whose
+//! outer end ([`outer_name`], in the daemon's namespace, address [`HOST_MAC`]) is
 //! joined to the guest's station interface (`vwN`) by `clsact` filters
 //! ([`vwifi_netlink::tc`]): the container's frames from its station address are redirected to
 //! `vwN`, `vwN`'s frames to the container, all in the kernel. Two kinds of frame are kept out of that path:
 //! - **in-band control** (EtherType 0x88B5) from the station's address passes up the outer
 //!   end to a packet socket bound to that EtherType there (the daemon then sees only control,
 //!   never a copy of the data); the answers are written to the same socket, from
-//!   [`crate::netns::HOST_MAC`] to the station's address; control from the air is dropped at
+//!   [`HOST_MAC`] to the station's address; control from the air is dropped at
 //!   `vwN`;
 //! - **EAPOL** stays on the nl80211 control port (the kernel hands it to the station's task);
 //!   an EAPOL frame that reaches `vwN` all the same is dropped there.
@@ -18,12 +18,12 @@
 //! speak for another station, nor reach the host's stack through the veth).
 //!
 //! # Link state, restart, detach
-//! As for the TAP of the user-space path ([`crate::netns`]): the inner end is `dormant` until
+//! As for the TAP of the user-space path ([`super::netns`]): the inner end is `dormant` until
 //! the station is associated, `up` while it is. The pair outlives the daemon (the container
 //! keeps its addresses and routes; the filters stay and drop what they cannot redirect): a
 //! restarted daemon finds the inner end by name, takes it if it is a veth with the station's
 //! address, and joins it to the new `vwN`. `detach` deletes the pair; so does the namespace's
-//! deletion (checked every [`crate::netns::NAMESPACE_CHECK`]).
+//! deletion (checked every [`NAMESPACE_CHECK`]).
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,4 +1,4 @@
-//! The veth pair of a namespace guest on the kernel data path ([`super::port`]): the inner end
+//! The veth pair of a namespace guest on the kernel data path ([`super`]): the inner end
 //! is the container's interface (the station's MAC, dormant until associated), the outer end
 //! ([`outer_name`], address [`HOST_MAC`]) stays in the daemon's namespace for the filters
 //! ([`vwifi_netlink::tc`]). Created straight into the namespace (`RTM_NEWLINK` veth with the peer's
