@@ -104,17 +104,7 @@ pub(crate) enum Nl80211Error {
     },
 }
 
-/// An error and its causes on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use crate::error_text::error_chain;
 
 /// One guest's station as the radio holds it.
 #[derive(Debug)]
