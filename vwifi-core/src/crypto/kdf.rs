@@ -64,7 +64,7 @@ pub fn derive_ptk_sha256(
     Ptk::from_bytes(out)
 }
 
-/// The context of the pairwise key expansion: the sorted addresses and nonces.
+/// The context of the pairwise key expansion (both KDFs): the sorted addresses and nonces.
 pub(crate) fn ptk_context(aa: MacAddr, spa: MacAddr, anonce: &Nonce, snonce: &Nonce) -> [u8; 76] {
     let (aa, spa) = (aa.0, spa.0);
     let (a_lo, a_hi) = if aa <= spa { (aa, spa) } else { (spa, aa) };

@@ -38,18 +38,7 @@ pub fn prf_sha1(key: &[u8], label: &[u8], data: &[u8], out: &mut [u8]) {
 /// `PRF-384(PMK, "Pairwise key expansion", Min(AA,SPA) || Max(AA,SPA) ||
 /// Min(ANonce,SNonce) || Max(ANonce,SNonce))`.
 pub fn derive_ptk(pmk: &Pmk, aa: MacAddr, spa: MacAddr, anonce: &Nonce, snonce: &Nonce) -> Ptk {
-    let (aa, spa) = (aa.0, spa.0);
-    let (a_lo, a_hi) = if aa <= spa { (aa, spa) } else { (spa, aa) };
-    let (n_lo, n_hi) = if anonce <= snonce {
-        (anonce, snonce)
-    } else {
-        (snonce, anonce)
-    };
-    let mut data = [0u8; 6 + 6 + 32 + 32];
-    data[..6].copy_from_slice(&a_lo);
-    data[6..12].copy_from_slice(&a_hi);
-    data[12..44].copy_from_slice(n_lo);
-    data[44..].copy_from_slice(n_hi);
+    let data = super::kdf::ptk_context(aa, spa, anonce, snonce);
     let mut out = [0u8; PTK_LEN];
     prf_sha1(pmk.expose(), PAIRWISE_KEY_EXPANSION, &data, &mut out);
     Ptk::from_bytes(out)
