@@ -12,7 +12,7 @@ pub(crate) const SNAPSHOT_VERSION: u32 = 1;
 pub(crate) const MAX_REQUEST_LEN: usize = 4096;
 
 /// A request on the control socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Request {
     /// The state of the radio and of every guest.

@@ -36,7 +36,7 @@ const COMMAND_QUEUE: usize = 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The socket path when none is given.
-fn socket_or_default(given: Option<PathBuf>) -> PathBuf {
+pub(crate) fn socket_or_default(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| {
         default_socket(
             rustix::process::geteuid().as_raw(),

@@ -72,6 +72,15 @@ pub(crate) enum WorldError {
     /// No channel to tune the host's radio to (cannot happen: channel 1 always exists).
     #[error("no channel for the host's radio")]
     NoChannel,
+    /// An AP's `path` cannot be walked (the error names the AP).
+    #[error("sim.aps[{index}] path")]
+    Path {
+        /// The AP's index in `[[sim.aps]]`.
+        index: usize,
+        /// Why.
+        #[source]
+        error: crate::lab::mobility::PathError,
+    },
 }
 
 /// What the uplink bridge did.
@@ -105,6 +114,9 @@ pub(crate) struct SimWorld {
     bridge: BridgeCounters,
     /// Frames for the wired port, if it is enabled.
     wired: Option<std::collections::VecDeque<EthernetFrame>>,
+    /// What the lab controls changed: moving nodes, stopped and removed APs
+    /// ([`crate::lab`]).
+    pub(crate) lab: crate::lab::LabState,
 }
 
 impl SimWorld {
@@ -138,6 +150,7 @@ impl SimWorld {
         );
         // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
         medium.set_phy_caps(host, installed.station_caps())?;
+        let lab = crate::lab::LabState::from_config(sim, &nodes, &medium)?;
         Ok(Self {
             medium,
             taken: vec![0; nodes.len()],
@@ -145,7 +158,38 @@ impl SimWorld {
             host,
             bridge: BridgeCounters::default(),
             wired: None,
+            lab,
         })
+    }
+
+    /// `(BSSID, node)` of every AP ever put on the air, in order (removed ones included).
+    pub(crate) fn ap_nodes(&self) -> &[(MacAddr, NodeId)] {
+        &self.aps
+    }
+
+    /// The host's radio's node.
+    pub(crate) fn host_node(&self) -> NodeId {
+        self.host
+    }
+
+    /// Puts a new AP on the air (runtime control, [`crate::lab`]); it joins the uplink
+    /// bridge if configured with one.
+    pub(crate) fn add_ap(
+        &mut self,
+        ap: SoftAp,
+        placement: Placement,
+    ) -> Result<NodeId, MediumError> {
+        let bssid = ap.bssid();
+        if let Some(owner) = self.medium.owner_of(bssid) {
+            return Err(MediumError::AddressInUse { addr: bssid, owner });
+        }
+        let phy = ap.config().phy;
+        let node = self.medium.add_node(ap, placement);
+        self.medium.set_addresses(node, vec![bssid])?;
+        self.medium.set_phy_caps(node, phy)?;
+        self.aps.push((bssid, node));
+        self.taken.push(0);
+        Ok(node)
     }
 
     /// The world's clock.
@@ -154,10 +198,11 @@ impl SimWorld {
         self.medium.now()
     }
 
-    /// The APs, in configuration order.
+    /// The APs, in configuration order (those added at run time after; removed ones not).
     pub(crate) fn aps(&self) -> impl Iterator<Item = &SoftAp> + '_ {
         self.aps
             .iter()
+            .filter(|(_, n)| !self.lab.is_removed(*n))
             .filter_map(|(_, n)| self.medium.node_as::<SoftAp>(*n))
     }
 
@@ -284,8 +329,10 @@ impl SimWorld {
             .unwrap_or_default()
     }
 
-    /// Processes everything due up to `now`, bridging the APs' uplinks.
+    /// Processes everything due up to `now`, bridging the APs' uplinks; moving nodes are
+    /// where their path has them at `now` first.
     pub(crate) fn advance(&mut self, now: Instant) {
+        self.lab.advance(&mut self.medium, now);
         self.medium.handle_timeout(now);
         for _ in 0..BRIDGE_ROUNDS {
             if !self.bridge_once() {
@@ -303,7 +350,11 @@ impl SimWorld {
 
     /// When [`SimWorld::advance`] must be called next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.medium.poll_timeout()
+        let air = self.medium.poll_timeout();
+        match self.lab.poll_timeout(self.medium.now()) {
+            Some(t) => Some(air.map_or(t, |a| a.min(t))),
+            None => air,
+        }
     }
 
     fn register_addresses(&mut self) {

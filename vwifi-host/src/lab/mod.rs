@@ -1,0 +1,112 @@
+//! The simulated air as a lab (issue 16): live capture ([`capture`]), runtime control of the
+//! air through the control socket ([`control`]: list, move, degrade links, add, remove, stop
+//! and start APs) and mobility ([`mobility`]: nodes walking paths).
+//!
+//! What the controls changed lives in the world ([`LabState`], in
+//! [`SimWorld`](crate::world::SimWorld)); the medium carries the rest (positions, link losses,
+//! nodes off the air).
+
+use core::time::Duration;
+use std::collections::BTreeSet;
+
+use vwifi_core::radio::{Node, NodeId};
+use vwifi_core::sim::config::SimConfig;
+use vwifi_core::sim::medium::Medium;
+use vwifi_core::{Instant, MacAddr};
+
+pub(crate) mod capture;
+pub(crate) mod client;
+pub(crate) mod control;
+pub(crate) mod mobility;
+
+use mobility::{Mobility, Path, DEFAULT_SPEED_MPS};
+
+/// How often moving nodes are put where their path has them while the air is otherwise
+/// idle (they also move at every event of the air).
+pub(crate) const MOBILITY_TICK: Duration = Duration::from_millis(100);
+
+/// What the lab controls changed in the world.
+#[derive(Debug, Default)]
+pub(crate) struct LabState {
+    /// Nodes walking a path.
+    pub(crate) mobility: Mobility,
+    /// APs removed for good (off the air; the medium keeps every node it ever had).
+    removed: BTreeSet<NodeId>,
+    /// APs stopped (off the air until started).
+    stopped: BTreeSet<NodeId>,
+    /// The seed of the next AP (re)started or added.
+    next_seed: u64,
+}
+
+impl LabState {
+    /// The paths of `sim`'s APs (`[[sim.aps]] path`), walked from time zero; `aps` are their
+    /// nodes in configuration order.
+    pub(crate) fn from_config<N: Node>(
+        sim: &SimConfig,
+        aps: &[(MacAddr, NodeId)],
+        medium: &Medium<N>,
+    ) -> Result<Self, crate::world::WorldError> {
+        let mut lab = Self {
+            next_seed: sim.seed.unwrap_or(1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ..Self::default()
+        };
+        for (index, (entry, (_, node))) in sim.aps.iter().zip(aps).enumerate() {
+            if entry.path.is_empty() {
+                continue;
+            }
+            let from = medium
+                .placement(*node)
+                .map(|p| p.position)
+                .unwrap_or_default();
+            let speed = entry.speed_mps.unwrap_or(DEFAULT_SPEED_MPS);
+            let path = Path::new(from, medium.now(), &entry.path, speed)
+                .map_err(|error| crate::world::WorldError::Path { index, error })?;
+            lab.mobility.start(*node, path);
+        }
+        Ok(lab)
+    }
+
+    /// Whether `node` is an AP removed for good.
+    pub(crate) fn is_removed(&self, node: NodeId) -> bool {
+        self.removed.contains(&node)
+    }
+
+    /// Whether `node` is an AP stopped.
+    pub(crate) fn is_stopped(&self, node: NodeId) -> bool {
+        self.stopped.contains(&node)
+    }
+
+    /// A fresh seed for an AP.
+    pub(crate) fn next_ap_seed(&mut self) -> u64 {
+        self.next_seed = self.next_seed.wrapping_add(1);
+        self.next_seed
+    }
+
+    /// Records `node` as stopped.
+    pub(crate) fn stopped_insert(&mut self, node: NodeId) {
+        self.stopped.insert(node);
+    }
+
+    /// Records `node` as started again.
+    pub(crate) fn stopped_remove(&mut self, node: NodeId) {
+        self.stopped.remove(&node);
+    }
+
+    /// Records `node` as removed for good.
+    pub(crate) fn remove(&mut self, node: NodeId) {
+        self.stopped.remove(&node);
+        self.removed.insert(node);
+    }
+
+    /// Puts moving nodes where they are at `now`.
+    pub(crate) fn advance<N: Node>(&mut self, medium: &mut Medium<N>, now: Instant) {
+        if !self.mobility.is_empty() {
+            self.mobility.advance(medium, now);
+        }
+    }
+
+    /// The next time moving nodes must be moved, if any moves.
+    pub(crate) fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        (!self.mobility.is_empty()).then(|| now + MOBILITY_TICK)
+    }
+}
