@@ -112,7 +112,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Snapshot>,
     },
     /// A runtime control of the simulated air (`sim_nodes`, `sim_move`, `sim_link`,
-    /// `sim_ap`: [`crate::lab::control`]), answered with its reply or error.
+    /// `sim_ap`: [`crate::sim_control::serve`]), answered with its reply or error.
     Sim {
         /// The request.
         request: crate::api::Request,

@@ -24,6 +24,7 @@ mod nl80211;
 mod notify;
 mod ports;
 mod psk;
+mod sim_control;
 mod state;
 mod world;
 
@@ -62,9 +63,9 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
         Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
         Command::Gen(args) => gen::run(&args, &mut io::stdout().lock()),
-        Command::Capture(args) => lab::client::capture(args),
+        Command::Capture(args) => sim_control::client::capture(args),
         Command::Sim(args) => {
-            lab::client::sim(args, &mut io::stdin().lock(), &mut io::stdout().lock())
+            sim_control::client::sim(args, &mut io::stdin().lock(), &mut io::stdout().lock())
         }
         Command::Join(args) => {
             daemon::join(args, &mut io::stdin().lock(), &mut io::stdout().lock())

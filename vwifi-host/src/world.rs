@@ -150,7 +150,8 @@ impl SimWorld {
         );
         // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
         medium.set_phy_caps(host, installed.station_caps())?;
-        let lab = crate::lab::LabState::from_config(sim, &nodes, &medium)?;
+        let lab = crate::lab::LabState::from_config(sim, &nodes, &medium)
+            .map_err(|(index, error)| WorldError::Path { index, error })?;
         Ok(Self {
             medium,
             taken: vec![0; nodes.len()],

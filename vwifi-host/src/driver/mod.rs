@@ -372,7 +372,7 @@ impl Driver {
             Command::UplinkDown { why } => self.uplink_error = why,
             Command::Sim { request, reply } => {
                 let answer = match self.world.sim_mut() {
-                    Some(w) => crate::lab::control::handle(w, now, request),
+                    Some(w) => crate::sim_control::serve::handle(w, now, request),
                     None => crate::api::Response::Error {
                         message: NOT_SIMULATED.into(),
                     },

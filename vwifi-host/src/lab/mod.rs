@@ -1,10 +1,8 @@
-//! The simulated air as a lab (issue 16): live capture ([`capture`]), runtime control of the
-//! air through the control socket ([`control`]: list, move, degrade links, add, remove, stop
-//! and start APs) and mobility ([`mobility`]: nodes walking paths).
-//!
-//! What the controls changed lives in the world ([`LabState`], in
-//! [`SimWorld`](crate::world::SimWorld)); the medium carries the rest (positions, link losses,
-//! nodes off the air).
+//! The simulated air as a lab (issue 16), the parts the world and the driver hold: live
+//! capture ([`capture`]), mobility ([`mobility`]: nodes walking paths) and what the runtime
+//! controls changed ([`LabState`], kept in [`SimWorld`](crate::world::SimWorld); the controls
+//! themselves are [`crate::sim_control`]). The medium carries the rest (positions, link losses,
+//! nodes off the air). A leaf: it names only the core.
 
 use core::time::Duration;
 use std::collections::BTreeSet;
@@ -15,11 +13,9 @@ use vwifi_core::sim::medium::Medium;
 use vwifi_core::{Instant, MacAddr};
 
 pub(crate) mod capture;
-pub(crate) mod client;
-pub(crate) mod control;
 pub(crate) mod mobility;
 
-use mobility::{Mobility, Path, DEFAULT_SPEED_MPS};
+use mobility::{Mobility, Path, PathError, DEFAULT_SPEED_MPS};
 
 /// How often moving nodes are put where their path has them while the air is otherwise
 /// idle (they also move at every event of the air).
@@ -40,12 +36,12 @@ pub(crate) struct LabState {
 
 impl LabState {
     /// The paths of `sim`'s APs (`[[sim.aps]] path`), walked from time zero; `aps` are their
-    /// nodes in configuration order.
+    /// nodes in configuration order. An error names the AP's index.
     pub(crate) fn from_config<N: Node>(
         sim: &SimConfig,
         aps: &[(MacAddr, NodeId)],
         medium: &Medium<N>,
-    ) -> Result<Self, crate::world::WorldError> {
+    ) -> Result<Self, (usize, PathError)> {
         let mut lab = Self {
             next_seed: sim.seed.unwrap_or(1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ..Self::default()
@@ -60,7 +56,7 @@ impl LabState {
                 .unwrap_or_default();
             let speed = entry.speed_mps.unwrap_or(DEFAULT_SPEED_MPS);
             let path = Path::new(from, medium.now(), &entry.path, speed)
-                .map_err(|error| crate::world::WorldError::Path { index, error })?;
+                .map_err(|error| (index, error))?;
             lab.mobility.start(*node, path);
         }
         Ok(lab)

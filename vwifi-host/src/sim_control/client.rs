@@ -12,9 +12,8 @@ use vwifi_core::sim::pcapng::{next_block, BLOCK_EPB};
 
 use crate::api::{NodeSnapshot, Request, Response, Secret, SimApRequest};
 use crate::cli::{CaptureArgs, SimApCommand, SimArgs, SimCommand};
-use crate::config::control_socket;
+use crate::config::{control_socket, socket_or_default};
 use crate::control;
-use crate::daemon::socket_or_default;
 use crate::error::HostError;
 
 /// How long `capture` waits for the daemon's first answer.

@@ -15,10 +15,10 @@ use vwifi_core::sim::config::{ApEntry, SimConfig};
 use vwifi_core::sim::medium::{Placement, Position};
 use vwifi_core::{Instant, MacAddr};
 
-use super::mobility::{coordinate, Path, DEFAULT_SPEED_MPS};
 use crate::api::{NodeSnapshot, Request, Response, SimApRequest};
 use crate::error_text::error_chain;
 use crate::hwsim::{HwsimAir as _, KernelRadio};
+use crate::lab::mobility::{coordinate, Path, DEFAULT_SPEED_MPS};
 use crate::world::SimWorld;
 
 /// What a node is.
@@ -234,7 +234,7 @@ fn sim_move(
     speed: Option<f64>,
 ) -> Result<Response, String> {
     let n = resolve(world, name)?;
-    let err = |e: super::mobility::PathError| format!("{name}: {e}");
+    let err = |e: crate::lab::mobility::PathError| format!("{name}: {e}");
     match (x, y, path) {
         (Some(x), Some(y), None) => {
             let to = Position::new(coordinate(x).map_err(err)?, coordinate(y).map_err(err)?);
