@@ -382,8 +382,10 @@ impl Driver {
             Command::Capture { channel, reply } => {
                 let result = match self.world.sim_mut() {
                     Some(w) => {
+                        // Signals as heard where the host's radio stands now.
+                        let at = w.medium().placement(w.host_node()).map(|p| p.position);
                         w.medium_mut()
-                            .enable_tap(None, crate::lab::capture::TAP_LIMIT);
+                            .enable_tap(at, crate::lab::capture::TAP_LIMIT);
                         let wall = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
