@@ -659,6 +659,33 @@ mod tests {
     }
 
     #[test]
+    fn an_ap_with_a_configured_path_walks_it_with_the_worlds_clock() {
+        let mut cfg = demo_open();
+        cfg.aps[0].path = vec![[10.0, 0.0]];
+        cfg.aps[0].speed_mps = Some(2.0);
+        let mut w = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap();
+        let ap = w.ap_nodes()[0].1;
+        let host = w.host_node();
+        let start = w.medium().signal_dbm(ap, host).unwrap();
+        w.advance(Instant::from_millis(2500));
+        let p = w.medium().placement(ap).unwrap().position;
+        assert!((p.x - 5.0).abs() < 1e-9 && p.y == 0.0, "{p:?}");
+        assert!(w.poll_timeout().unwrap() <= w.now() + crate::lab::MOBILITY_TICK);
+        w.advance(Instant::from_millis(10_000));
+        assert_eq!(w.medium().placement(ap).unwrap().position.x, 10.0);
+        // Arrived: the signal at the host radio (2, 2) changed with the distance.
+        assert!(w.medium().signal_dbm(ap, host).unwrap() < start - 5.0);
+        // A bad path is refused naming the AP.
+        cfg.aps[1].path = vec![[1.0, 1.0]];
+        cfg.aps[1].speed_mps = Some(-1.0);
+        let e = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap_err();
+        assert!(
+            crate::error_text::error_chain(&e).contains("speed_mps"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn an_idle_world_only_wakes_for_the_air() {
         let mut w = SimWorld::new(&demo_open(), MuxConfig::default(), [3; 32]).unwrap();
         let g = w

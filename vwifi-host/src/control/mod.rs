@@ -16,6 +16,12 @@
 //! binary codec is for guests, not for operators. Requests are at most
 //! [`MAX_REQUEST_LEN`](crate::api::MAX_REQUEST_LEN) bytes. The snapshot holds no secret: no key, no passphrase.
 //!
+//! The simulated air's runtime controls (`sim_nodes`, `sim_move`, `sim_link`, `sim_ap`,
+//! served by [`crate::sim_control::serve`]) follow the same one-line pattern; `capture` answers
+//! `{"capturing":{"channel":N}}` and then streams pcapng on the connection until the client
+//! closes it ([`crate::lab::capture`]). README.md's "Control socket" table lists every request
+//! and answer.
+//!
 //! Both the table (`status`) and the Prometheus text (`metrics`) are rendered by the client from
 //! the same [`Snapshot`] ([`format_status`], [`format_metrics`]).
 

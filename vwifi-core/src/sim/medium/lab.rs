@@ -148,6 +148,9 @@ impl<N: Node> Medium<N> {
     /// Whether a frame between `a` and `b` falls to the link's extra loss (draws from the RNG
     /// only for links that have one).
     pub(super) fn link_lost(&mut self, a: NodeId, b: NodeId) -> bool {
+        if self.link_loss.is_empty() {
+            return false;
+        }
         let p = self.link_loss(a, b);
         if p <= 0.0 {
             return false;
