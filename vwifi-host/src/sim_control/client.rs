@@ -306,6 +306,121 @@ async fn copy_stream(
 mod tests {
     use super::*;
 
+    /// A fake daemon on `ctl` that answers a capture with `stream` and closes.
+    async fn fake_daemon(ctl: &Path, answer: &'static str, stream: Vec<u8>) {
+        let listener = tokio::net::UnixListener::bind(ctl).unwrap();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (r, mut w) = s.into_split();
+            let mut line = String::new();
+            BufReader::new(r).read_line(&mut line).await.unwrap();
+            assert!(line.starts_with("{\"request\":\"capture\""), "{line}");
+            w.write_all(answer.as_bytes()).await.unwrap();
+            w.write_all(&stream).await.unwrap();
+        });
+    }
+
+    fn stream_of(frames: u64, dropped: u64) -> Vec<u8> {
+        use vwifi_core::channel::Channel;
+        use vwifi_core::phy::TxVector;
+        use vwifi_core::sim::medium::PhyRate;
+        use vwifi_core::sim::pcap::RadioInfo;
+        use vwifi_core::sim::pcapng::PcapngWriter;
+        let mut out = Vec::new();
+        let mut w = PcapngWriter::new(&mut out, None);
+        let info = RadioInfo {
+            channel: Channel::new(1).unwrap(),
+            rate: TxVector::Legacy(PhyRate::Ofdm6),
+            signal_dbm: None,
+        };
+        for n in 0..frames {
+            w.write_frame(&mut out, n, &info, &[0x80, 0, 0, 0]);
+        }
+        w.write_drops(&mut out, frames, dropped);
+        out
+    }
+
+    fn args(ctl_socket: &Path, write: &Path, count: Option<u64>) -> CaptureArgs {
+        CaptureArgs {
+            write: write.to_path_buf(),
+            channel: None,
+            count,
+            duration: None,
+            socket: crate::cli::SocketArg {
+                socket: Some(ctl_socket.to_path_buf()),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_client_counts_frames_and_the_losses_the_stream_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let ctl = control_socket(&socket);
+        fake_daemon(
+            &ctl,
+            "{\"capturing\":{\"channel\":null}}\n",
+            stream_of(5, 7),
+        )
+        .await;
+        let file = dir.path().join("out.pcapng");
+        let a = args(&socket, &file, None);
+        let mut sink = Sink::open(&file).unwrap();
+        assert_eq!(copy_stream(&ctl, &a, &mut sink).await.unwrap(), (5, 7));
+        assert_eq!(std::fs::read(&file).unwrap(), stream_of(5, 7));
+    }
+
+    #[tokio::test]
+    async fn count_cuts_the_stream_at_a_block_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let ctl = control_socket(&socket);
+        fake_daemon(
+            &ctl,
+            "{\"capturing\":{\"channel\":null}}\n",
+            stream_of(5, 0),
+        )
+        .await;
+        let file = dir.path().join("out.pcapng");
+        let a = args(&socket, &file, Some(2));
+        let mut sink = Sink::open(&file).unwrap();
+        assert_eq!(copy_stream(&ctl, &a, &mut sink).await.unwrap(), (2, 0));
+        // Whole blocks: the SHB, the IDB and two EPBs.
+        let bytes = std::fs::read(&file).unwrap();
+        let mut rest = &bytes[..];
+        let mut kinds = Vec::new();
+        while let Some((b, n)) = next_block(rest).unwrap() {
+            kinds.push(b.kind);
+            rest = &rest[n..];
+        }
+        assert!(rest.is_empty());
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_and_a_broken_stream_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let ctl = control_socket(&socket);
+        fake_daemon(&ctl, "{\"error\":{\"message\":\"no sim\"}}\n", Vec::new()).await;
+        let file = dir.path().join("out.pcapng");
+        let a = args(&socket, &file, None);
+        let mut sink = Sink::open(&file).unwrap();
+        let e = copy_stream(&ctl, &a, &mut sink).await.unwrap_err();
+        assert!(e.to_string().contains("no sim"), "{e}");
+        let socket2 = dir.path().join("t.sock");
+        let ctl2 = control_socket(&socket2);
+        fake_daemon(
+            &ctl2,
+            "{\"capturing\":{\"channel\":1}}\n",
+            vec![1, 2, 3, 4, 5, 0, 0, 0, 0],
+        )
+        .await;
+        let a = args(&socket2, &file, None);
+        let e = copy_stream(&ctl2, &a, &mut sink).await.unwrap_err();
+        assert!(matches!(e, HostError::CaptureStream(_)), "{e:?}");
+    }
+
     #[test]
     fn the_nodes_table_has_one_aligned_row_per_node_with_its_notes() {
         let nodes = vec![
