@@ -269,7 +269,7 @@ impl<N: Node> Medium<N> {
                 self.stats.lost.bump(LossCause::WrongChannel);
                 continue;
             }
-            if self.off_air.contains(&id) {
+            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
                 continue;
             }
             let signal = self.signal(&from, radio.placement.position, band);

@@ -485,7 +485,8 @@ impl<N: Node> Medium<N> {
                 self.stats.lost.bump(LossCause::WrongChannel);
                 continue;
             }
-            if self.off_air.contains(&id) {
+            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
+                // Off the air: it hears nothing, and what it had queued reaches nobody.
                 continue;
             }
             let to = radio.placement.position;

@@ -127,8 +127,8 @@ impl<N: Node> Medium<N> {
     }
 
     /// Puts `node` on the air (`true`, the default) or takes it off: off the air it hears
-    /// nothing and what it sends from then on goes nowhere (a frame it had already queued
-    /// may still go out). Its timers keep running.
+    /// nothing and what it sends goes nowhere (frames it had already queued still take their
+    /// airtime, reaching nobody). Its timers keep running.
     pub fn set_on_air(&mut self, node: NodeId, on: bool) -> Result<(), MediumError> {
         self.radio(node)?;
         if on {
