@@ -372,6 +372,9 @@ pub(crate) struct ApSnapshot {
     pub(crate) protected: bool,
     /// Stations associated.
     pub(crate) stations: u64,
+    /// Stopped by `sim ap stop` (off the air until started).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub(crate) stopped: bool,
 }
 
 /// One guest.

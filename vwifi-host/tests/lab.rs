@@ -401,8 +401,17 @@ async fn every_sim_request_is_answered_and_errors_are_clear() {
     );
     let stopped = daemon.ask(r#"{"request":"sim_ap","action":"stop","node":"ap1"}"#);
     assert_eq!(stopped["node"]["on_air"], false, "{stopped}");
+    let status = daemon.ask(r#"{"request":"status"}"#);
+    assert_eq!(status["status"]["aps"][0]["stopped"], true, "{status}");
+    let table = String::from_utf8_lossy(&daemon.cli(&["status"]).stdout).into_owned();
+    assert!(table.contains("STOPPED (sim ap start)"), "{table}");
     let started = daemon.ask(r#"{"request":"sim_ap","action":"start","node":"ap1"}"#);
     assert_eq!(started["node"]["on_air"], true, "{started}");
+    let status = daemon.ask(r#"{"request":"status"}"#);
+    assert!(
+        status["status"]["aps"][0].get("stopped").is_none(),
+        "{status}"
+    );
     let added = daemon.ask(
         r#"{"request":"sim_ap","action":"add","ssid":"pop-up","channel":11,"x":1,"y":1,"passphrase":"pop-up-secret"}"#,
     );

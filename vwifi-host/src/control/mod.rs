@@ -134,12 +134,17 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
     for ap in &s.aps {
         let _ = writeln!(
             out,
-            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s)",
+            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s){}",
             ap.bssid,
             ap.ssid,
             ap.channel,
             if ap.protected { "wpa2" } else { "open" },
-            ap.stations
+            ap.stations,
+            if ap.stopped {
+                "  STOPPED (sim ap start)"
+            } else {
+                ""
+            }
         );
     }
     if s.guests.is_empty() {
@@ -377,6 +382,7 @@ mod tests {
                 channel: 1,
                 protected: true,
                 stations: 1,
+                stopped: false,
             }],
             guests: vec![
                 GuestSnapshot {
