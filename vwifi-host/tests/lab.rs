@@ -535,3 +535,73 @@ async fn a_moving_station_sees_its_signal_follow_and_a_stopped_ap_is_lost_then_f
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_that_is_not_read_loses_frames_counted_and_the_air_goes_on() {
+    let daemon = Daemon::start().await;
+    let (mut a, mac_a) = join_lab(&daemon.socket, "flood-a").await;
+    let (mut b, mac_b) = join_lab(&daemon.socket, "flood-b").await;
+    // A capture whose reader does not read while the guests exchange frames.
+    let mut s = UnixStream::connect(daemon.ctl()).unwrap();
+    s.write_all(b"{\"request\":\"capture\"}\n").unwrap();
+    let frame = {
+        let mut out = Vec::new();
+        EthernetFrame {
+            dst: mac_b,
+            src: mac_a,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from(vec![0x45; 1000]),
+        }
+        .emit(&mut out);
+        Message::Data(Bytes::from(out))
+    };
+    let mut received = 0u64;
+    for _ in 0..12 {
+        for _ in 0..400 {
+            a.send(&frame).await.expect("send");
+        }
+        // Wait for most of the round to arrive (the air carries it whoever captures).
+        let target = received + 300;
+        while received < target {
+            recv_until(&mut b, Duration::from_secs(20), |m| {
+                matches!(m, Message::Data(_)).then_some(())
+            })
+            .await;
+            received += 1;
+        }
+    }
+    // Now read: the stream holds a loss report (isb_ifdrop > 0) once frames flow again.
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    r.read_line(&mut head).unwrap();
+    assert!(head.starts_with("{\"capturing\""), "{head}");
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let dropped = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no loss report in {} bytes",
+            bytes.len()
+        );
+        let n = std::io::Read::read(&mut r, &mut chunk).expect("read the capture");
+        assert!(n > 0, "the capture ended");
+        bytes.extend_from_slice(&chunk[..n]);
+        if let Some(d) = last_ifdrop(&bytes) {
+            break d;
+        }
+    };
+    assert!(dropped > 0);
+    assert!(received >= 12 * 300, "{received}");
+}
+
+/// The last `isb_ifdrop` of the whole blocks in a pcapng stream.
+fn last_ifdrop(mut buf: &[u8]) -> Option<u64> {
+    let mut found = None;
+    while let Ok(Some((block, n))) = vwifi_core::sim::pcapng::next_block(buf) {
+        found = block.ifdrop().or(found);
+        buf = &buf[n..];
+    }
+    found
+}
