@@ -478,6 +478,14 @@ async fn every_sim_request_is_answered_and_errors_are_clear() {
         "ap1 <-> ap2: no extra loss\n"
     );
 
+    let answer = daemon.ask(r#"{"request":"capture","channel":15}"#);
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no channel 15"),
+        "{answer}"
+    );
     // A capture starts with its own line, then pcapng.
     let mut s = UnixStream::connect(daemon.ctl()).unwrap();
     s.write_all(b"{\"request\":\"capture\",\"channel\":1}\n")
