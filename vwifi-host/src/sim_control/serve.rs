@@ -368,8 +368,12 @@ fn sim_ap(world: &mut SimWorld, now: Instant, req: SimApRequest) -> Result<Respo
             if let (Some(p), Some(obj)) = (&passphrase, entry.as_object_mut()) {
                 obj.insert("passphrase".into(), serde_json::Value::String(p.0.clone()));
             }
-            let entry: ApEntry =
-                serde_json::from_value(entry).map_err(|e| format!("bad AP: {e}"))?;
+            let parsed = <ApEntry as serde::Deserialize>::deserialize(&entry);
+            // The passphrase's copy in the JSON value is wiped, as the request's is.
+            if let Some(serde_json::Value::String(p)) = entry.get_mut("passphrase") {
+                zeroize::Zeroize::zeroize(p);
+            }
+            let entry = parsed.map_err(|e| format!("bad AP: {e}"))?;
             let cfg = SimConfig {
                 medium: Default::default(),
                 aps: vec![entry],
