@@ -72,11 +72,11 @@ pub(crate) enum WorldError {
     /// No channel to tune the host's radio to (cannot happen: channel 1 always exists).
     #[error("no channel for the host's radio")]
     NoChannel,
-    /// An AP's `path` cannot be walked (the error names the AP).
-    #[error("sim.aps[{index}] path")]
+    /// An AP's `path` (or the stations', `index` `None`) cannot be walked.
+    #[error("sim.{} path", index.map_or_else(|| "stations".to_owned(), |i| format!("aps[{i}]")))]
     Path {
-        /// The AP's index in `[[sim.aps]]`.
-        index: usize,
+        /// The AP's index in `[[sim.aps]]`, or `None` for `[sim.stations]`.
+        index: Option<usize>,
         /// Why.
         #[source]
         error: crate::lab::mobility::PathError,
@@ -143,14 +143,17 @@ impl SimWorld {
             .map(|ap| ap.config().channel)
             .or_else(|| Channel::new(1).ok())
             .ok_or(WorldError::NoChannel)?;
-        let (x, y) = HOST_POSITION;
+        let [x, y] = sim
+            .stations
+            .position
+            .unwrap_or([HOST_POSITION.0, HOST_POSITION.1]);
         let host = medium.add_node(
             MuxNode::new(Mux::new(mux_cfg, mux_seed), channel),
             Placement::at(x, y).with_tx_power(power),
         );
         // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
         medium.set_phy_caps(host, installed.station_caps())?;
-        let lab = crate::lab::LabState::from_config(sim, &nodes, &medium)
+        let lab = crate::lab::LabState::from_config(sim, &nodes, host, &medium)
             .map_err(|(index, error)| WorldError::Path { index, error })?;
         Ok(Self {
             medium,
@@ -683,6 +686,22 @@ mod tests {
             crate::error_text::error_chain(&e).contains("speed_mps"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn the_guests_radio_stands_and_walks_where_sim_stations_says() {
+        let mut cfg = demo_open();
+        cfg.stations.position = Some([0.0, 0.0]);
+        cfg.stations.path = vec![[4.0, 0.0]];
+        cfg.stations.speed_mps = Some(2.0);
+        let mut w = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap();
+        let at = |w: &SimWorld| w.medium().placement(w.host_node()).unwrap().position;
+        assert_eq!((at(&w).x, at(&w).y), (0.0, 0.0));
+        w.advance(Instant::from_millis(1000));
+        assert!((at(&w).x - 2.0).abs() < 1e-9, "{:?}", at(&w));
+        cfg.stations.path = vec![[f64::INFINITY, 0.0]];
+        let e = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap_err();
+        assert!(crate::error_text::error_chain(&e).contains("path"), "{e:?}");
     }
 
     #[test]

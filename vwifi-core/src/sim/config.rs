@@ -46,6 +46,9 @@
 //! standard = "ax"               # default: 802.11ax, 2 streams, up to 160 MHz
 //! width_mhz = 160
 //! spatial_streams = 2
+//! position = [2.0, 2.0]         # where their radio stands (the host's default: 2, 2)
+//! path = [[40.0, 2.0]]          # optional: waypoints it walks from position (the host)
+//! speed_mps = 1.0
 //! ```
 //!
 //! An AP's default width is the widest its standard allows on its channel up to 40 MHz for
@@ -659,6 +662,7 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.medium.validate()?;
         self.stations.caps()?;
+        self.stations.check_placement()?;
         let mut seen = BTreeMap::new();
         for (i, ap) in self.aps.iter().enumerate() {
             ap.validate(i)?;
@@ -774,6 +778,16 @@ mod tests {
         assert!(e.contains("speed_mps"), "{e}");
         let e = err("[[aps]]\nssid = \"a\"\nchannel = 1\npath = [[1.0e9, 0.0]]\n");
         assert!(e.contains("path"), "{e}");
+        let cfg = SimConfig::from_toml_str(
+            "[stations]\nposition = [1.0, 2.0]\npath = [[3.0, 4.0]]\nspeed_mps = 0.5\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.stations.position, Some([1.0, 2.0]));
+        assert_eq!(cfg.stations.path, [[3.0, 4.0]]);
+        let e = err("[stations]\nposition = [1.0e7, 2.0]\n");
+        assert!(e.contains("position"), "{e}");
+        let e = err("[stations]\npath = [[1.0, 2.0]]\nspeed_mps = 1e9\n");
+        assert!(e.contains("speed_mps"), "{e}");
     }
 
     #[test]

@@ -35,29 +35,38 @@ pub(crate) struct LabState {
 }
 
 impl LabState {
-    /// The paths of `sim`'s APs (`[[sim.aps]] path`), walked from time zero; `aps` are their
-    /// nodes in configuration order. An error names the AP's index.
+    /// The paths of `sim`'s APs (`[[sim.aps]] path`) and of the guests' radio `host`
+    /// (`[sim.stations] path`), walked from now; `aps` are the APs' nodes in configuration
+    /// order. An error names the AP's index (`None`: the stations').
     pub(crate) fn from_config<N: Node>(
         sim: &SimConfig,
         aps: &[(MacAddr, NodeId)],
+        host: NodeId,
         medium: &Medium<N>,
-    ) -> Result<Self, (usize, PathError)> {
+    ) -> Result<Self, (Option<usize>, PathError)> {
         let mut lab = Self {
             next_seed: sim.seed.unwrap_or(1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ..Self::default()
         };
-        for (index, (entry, (_, node))) in sim.aps.iter().zip(aps).enumerate() {
-            if entry.path.is_empty() {
+        let walks = sim
+            .aps
+            .iter()
+            .zip(aps)
+            .enumerate()
+            .map(|(i, (e, (_, node)))| (Some(i), *node, &e.path, e.speed_mps))
+            .chain([(None, host, &sim.stations.path, sim.stations.speed_mps)]);
+        for (index, node, waypoints, speed) in walks {
+            if waypoints.is_empty() {
                 continue;
             }
             let from = medium
-                .placement(*node)
+                .placement(node)
                 .map(|p| p.position)
                 .unwrap_or_default();
-            let speed = entry.speed_mps.unwrap_or(DEFAULT_SPEED_MPS);
-            let path = Path::new(from, medium.now(), &entry.path, speed)
-                .map_err(|error| (index, error))?;
-            lab.mobility.start(*node, path);
+            let speed = speed.unwrap_or(DEFAULT_SPEED_MPS);
+            let path =
+                Path::new(from, medium.now(), waypoints, speed).map_err(|error| (index, error))?;
+            lab.mobility.start(node, path);
         }
         Ok(lab)
     }

@@ -828,7 +828,11 @@ fn a_node_off_the_air_neither_hears_nor_is_heard() {
     run_idle(&mut world);
     assert_eq!(node(&world, b).received().len(), 1, "back on the air");
     // Frames already queued when it goes off reach nobody.
-    send_all(&mut world, a, (2..6).map(|i| frames::beacon(mac(1), "net", 1, i)));
+    send_all(
+        &mut world,
+        a,
+        (2..6).map(|i| frames::beacon(mac(1), "net", 1, i)),
+    );
     world.medium_mut().step();
     world.medium_mut().set_on_air(a, false).unwrap();
     run_idle(&mut world);
