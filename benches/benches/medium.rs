@@ -112,5 +112,56 @@ fn capture(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, unicast, ampdu, capture);
+/// The live capture's cost on the driver's thread (the medium's tap, drained every 16 events as
+/// the driver drains it every turn) and with the pcapng encoding its connection task adds, beside
+/// `medium/unicast/stations/8` (the same frames untapped).
+fn tap(c: &mut Criterion) {
+    use vwifi_core::sim::medium::Position;
+    use vwifi_core::sim::pcapng::PcapngWriter;
+    let mut group = c.benchmark_group("medium/tap");
+    group.throughput(Throughput::Elements(u64::from(FRAMES)));
+    for encode in [false, true] {
+        let name = if encode {
+            "pcapng/stations/8"
+        } else {
+            "stations/8"
+        };
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let mut m = setup(8, 1000, false);
+                    m.enable_tap(Some(Position::new(0.0, 0.0)), 1 << 16);
+                    m
+                },
+                |mut m| {
+                    let mut out = Vec::new();
+                    let mut w = PcapngWriter::new(&mut out, None);
+                    let mut n = 0u64;
+                    let mut steps = 0u32;
+                    loop {
+                        let more = m.step().is_some();
+                        steps += 1;
+                        if !more || steps % 16 == 0 {
+                            for f in m.take_tapped() {
+                                n += 1;
+                                if encode {
+                                    w.write_frame(&mut out, f.at.as_micros(), &f.info, &f.frame);
+                                    out.clear();
+                                }
+                            }
+                        }
+                        if !more {
+                            break;
+                        }
+                    }
+                    n
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, unicast, ampdu, capture, tap);
 criterion_main!(benches);

@@ -12,7 +12,7 @@ pub(crate) const SNAPSHOT_VERSION: u32 = 1;
 pub(crate) const MAX_REQUEST_LEN: usize = 4096;
 
 /// A request on the control socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Request {
     /// The state of the radio and of every guest.
@@ -83,6 +83,119 @@ pub(crate) enum Request {
         #[serde(default)]
         name: Option<String>,
     },
+    /// Stream what is on the simulated air: the daemon answers [`Response::Capturing`] on one
+    /// line, then writes a pcapng stream on the same connection until the client closes it
+    /// (see [`crate::lab::capture`]).
+    Capture {
+        /// Only this channel's frames (default: every channel).
+        #[serde(default)]
+        channel: Option<u8>,
+    },
+    /// Every node on the simulated air ([`Response::Nodes`]).
+    SimNodes,
+    /// Move a node to (`x`, `y`), or send it along `path` at `speed_mps` ([`Response::Node`]).
+    SimMove {
+        /// The node: a name from `sim_nodes` (`ap1`, `host`, `radio0`), a MAC address, or an
+        /// SSID only one AP has.
+        node: String,
+        /// Where to, in metres (with `y`; not with `path`).
+        #[serde(default)]
+        x: Option<f64>,
+        /// Where to, in metres (with `x`).
+        #[serde(default)]
+        y: Option<f64>,
+        /// Waypoints `[[x, y], ...]` to follow from where it is, in order.
+        #[serde(default)]
+        path: Option<Vec<[f64; 2]>>,
+        /// The speed along `path`, metres per second.
+        #[serde(default)]
+        speed_mps: Option<f64>,
+    },
+    /// Set an extra loss probability (0 to 1, 0 clears it) between two nodes ([`Response::Link`]).
+    SimLink {
+        /// One node.
+        a: String,
+        /// The other.
+        b: String,
+        /// The probability that a frame between them is lost, on top of the rest.
+        loss: f64,
+    },
+    /// Add, remove, stop or start a simulated AP ([`Response::Node`], or [`Response::Removed`]).
+    SimAp(SimApRequest),
+}
+
+/// What `sim_ap` does: `{"request":"sim_ap","action":"stop","node":"ap1"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum SimApRequest {
+    /// A new AP on the air, beaconing at once.
+    Add {
+        /// Its network name.
+        ssid: String,
+        /// Its channel.
+        channel: u8,
+        /// Where, in metres.
+        #[serde(default)]
+        x: f64,
+        /// Where, in metres.
+        #[serde(default)]
+        y: f64,
+        /// Its BSSID (default: derived from its index, as for `[[sim.aps]]`).
+        #[serde(default)]
+        bssid: Option<String>,
+        /// A WPA2 passphrase (default: an open network).
+        #[serde(default)]
+        passphrase: Option<Secret>,
+    },
+    /// Take an AP off the air for good.
+    Remove {
+        /// The AP.
+        node: String,
+    },
+    /// Silence an AP: no beacons, no answers; its stations lose it.
+    Stop {
+        /// The AP.
+        node: String,
+    },
+    /// Put a stopped AP back on the air, fresh (no station associated).
+    Start {
+        /// The AP.
+        node: String,
+    },
+}
+
+/// One node on the simulated air.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct NodeSnapshot {
+    /// Its name (`ap1`..., `host`, `radio0`...).
+    pub(crate) name: String,
+    /// `ap`, `host` (the radio of every guest's station) or `kernel` (a hwsim radio).
+    pub(crate) kind: String,
+    /// Its address (an AP's BSSID; the host radio has one per station: `stations`).
+    pub(crate) mac: String,
+    /// Its network name (APs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ssid: Option<String>,
+    /// Where it is, metres.
+    pub(crate) x: f64,
+    /// Where it is, metres.
+    pub(crate) y: f64,
+    /// Its channel.
+    pub(crate) channel: u8,
+    /// Whether it is on the air (a stopped AP is not).
+    pub(crate) on_air: bool,
+    /// The speed it moves at along its path, m/s, while it moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) speed_mps: Option<f64>,
+    /// The waypoints left of its path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) path: Vec<[f64; 2]>,
+    /// The stations it carries (the host radio: every guest's), by MAC.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) stations: Vec<String>,
+    /// Links with an extra loss: `(other node, probability)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) link_loss: Vec<(String, f64)>,
 }
 
 /// The daemon's answer.
@@ -118,6 +231,29 @@ pub(crate) enum Response {
     Detached {
         /// The namespace.
         netns: String,
+    },
+    /// A capture starts: the pcapng stream follows this line.
+    Capturing {
+        /// The channel captured, or every channel.
+        channel: Option<u8>,
+    },
+    /// The nodes on the simulated air.
+    Nodes(Vec<NodeSnapshot>),
+    /// A node, as a `sim_move` or `sim_ap` left it.
+    Node(NodeSnapshot),
+    /// The extra loss now set between two nodes.
+    Link {
+        /// One node's name.
+        a: String,
+        /// The other's.
+        b: String,
+        /// The probability.
+        loss: f64,
+    },
+    /// An AP was taken off the air for good.
+    Removed {
+        /// Its name.
+        node: String,
     },
     /// The request could not be served.
     Error {
@@ -236,6 +372,9 @@ pub(crate) struct ApSnapshot {
     pub(crate) protected: bool,
     /// Stations associated.
     pub(crate) stations: u64,
+    /// Stopped by `sim ap stop` (off the air until started).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub(crate) stopped: bool,
 }
 
 /// One guest.

@@ -109,6 +109,39 @@ pub(crate) enum Command {
             -netdev vhost-user,id=n0,chardev=vu -device virtio-net-pci,netdev=n0,mac=MAC"
     )]
     VhostUser(VhostUserArgs),
+    /// Stream what is on a running daemon's simulated air as pcapng, live (tshark, Wireshark).
+    #[command(
+        long_about = "Stream every frame on the running daemon's simulated air as pcapng: \
+        802.11 frames behind a radiotap header (channel, rate, MCS), one interface per channel \
+        (ch1, ch6...), timestamped with the host's clock. What is on the air only: protected \
+        frames stay encrypted, no key or passphrase is ever in it. The daemon never waits for \
+        a slow reader: frames it cannot queue are lost, counted in the stream (pcapng \
+        statistics, shown by Wireshark as dropped) and printed when the capture ends \
+        (end of --count or --duration, Ctrl-C, the reader closing the pipe, the daemon \
+        stopping).",
+        after_help = "Examples:\n  \
+            vwifi-host capture -w - | tshark -r -\n  \
+            vwifi-host capture -w - | wireshark -k -i -\n  \
+            vwifi-host capture -w lab.pcapng --channel 6 --duration 30"
+    )]
+    Capture(CaptureArgs),
+    /// Look at and change the running daemon's simulated air: nodes, positions, links, APs.
+    #[command(
+        long_about = "Look at and change the running daemon's simulated air while guests run: \
+        list the nodes (`sim nodes`), move one or send it along a path (`sim move`), add loss \
+        between two nodes (`sim link`), add, remove, stop and start APs (`sim ap`). Nodes are \
+        named ap1, ap2... (APs in configuration order), host (the radio of every guest's \
+        station: moving it moves them all) and radio0... (kernel hwsim radios); a MAC address \
+        or an SSID only one AP has names a node too. The same requests are JSON lines on the \
+        control socket for test frameworks (README: Control socket).",
+        after_help = "Examples:\n  \
+            vwifi-host sim nodes\n  \
+            vwifi-host sim move host 30 0\n  \
+            vwifi-host sim move ap2 --path 0,0 --path 40,0 --speed 1.5\n  \
+            vwifi-host sim link ap1 host --loss 0.3\n  \
+            vwifi-host sim ap stop ap1"
+    )]
+    Sim(SimArgs),
     /// Write the man pages and shell completions (bash, zsh, fish) into a directory.
     #[command(
         long_about = "Write the man pages (DIR/man/man1/vwifi-host.1 and one per subcommand, \
@@ -127,6 +160,151 @@ pub(crate) struct GenArgs {
     /// The directory to write `man/` and `completions/` into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: PathBuf,
+}
+
+/// The arguments of `capture`.
+#[derive(Debug, Args)]
+pub(crate) struct CaptureArgs {
+    /// Where to write the pcapng stream: a file, or - for standard output (not a terminal).
+    #[arg(short = 'w', long = "write", value_name = "FILE", default_value = "-")]
+    pub(crate) write: PathBuf,
+
+    /// Only this channel's frames [default: every channel].
+    #[arg(long, value_name = "N")]
+    pub(crate) channel: Option<u8>,
+
+    /// Stop after N frames.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub(crate) count: Option<u64>,
+
+    /// Stop after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) duration: Option<f64>,
+
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub(crate) socket: SocketArg,
+}
+
+/// The arguments of `sim`.
+#[derive(Debug, Args)]
+pub(crate) struct SimArgs {
+    /// What to look at or change.
+    #[command(subcommand)]
+    pub(crate) command: SimCommand,
+
+    /// The daemon's guest socket (its control socket is `<PATH>.ctl`) [default: as for run].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub(crate) socket: Option<PathBuf>,
+}
+
+/// The `sim` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimCommand {
+    /// List the nodes on the air: name, kind, MAC, SSID, channel, position, state.
+    Nodes {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a node to X Y (metres), or send it along --path at --speed.
+    #[command(allow_negative_numbers = true)]
+    Move {
+        /// The node (ap1, host, radio0, a MAC address, or an SSID only one AP has).
+        #[arg(value_name = "NODE")]
+        node: String,
+        /// Where to, east-west, metres.
+        #[arg(value_name = "X", requires = "y", conflicts_with = "path")]
+        x: Option<f64>,
+        /// Where to, north-south, metres.
+        #[arg(value_name = "Y")]
+        y: Option<f64>,
+        /// A waypoint X,Y to walk to, in order (repeat the option, or give several; a negative
+        /// X as --path=-3,4).
+        #[arg(long, value_name = "X,Y", num_args = 1.., value_parser = parse_point, required_unless_present = "x")]
+        path: Vec<[f64; 2]>,
+        /// The speed along the path, metres per second.
+        #[arg(long, value_name = "MPS", default_value_t = 1.0, requires = "path")]
+        speed: f64,
+    },
+    /// Add an extra loss probability between two nodes, both ways (or --clear it).
+    Link {
+        /// One node.
+        #[arg(value_name = "A")]
+        a: String,
+        /// The other.
+        #[arg(value_name = "B")]
+        b: String,
+        /// The probability (0 to 1) that a frame between them is lost, on top of the rest.
+        #[arg(long, value_name = "P", required_unless_present = "clear")]
+        loss: Option<f64>,
+        /// Remove the extra loss.
+        #[arg(long, conflicts_with = "loss")]
+        clear: bool,
+    },
+    /// Add, remove, stop or start a simulated AP.
+    #[command(subcommand)]
+    Ap(SimApCommand),
+}
+
+/// The `sim ap` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimApCommand {
+    /// Put a new AP on the air.
+    #[command(allow_negative_numbers = true)]
+    Add {
+        /// Its network name.
+        #[arg(value_name = "SSID")]
+        ssid: String,
+        /// Its channel.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        channel: u8,
+        /// Where, east-west, metres.
+        #[arg(long, value_name = "X", default_value_t = 0.0)]
+        x: f64,
+        /// Where, north-south, metres.
+        #[arg(long, value_name = "Y", default_value_t = 0.0)]
+        y: f64,
+        /// Its BSSID [default: 02:76:77:01:HH:LL from its index].
+        #[arg(long, value_name = "BSSID")]
+        bssid: Option<String>,
+        /// Read a WPA2 passphrase from the first line of standard input (else: open).
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+    /// Take an AP off the air for good (its name is not reused).
+    Remove {
+        /// The AP.
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Silence an AP: no beacons, no answers; its stations lose it.
+    Stop {
+        /// The AP.
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+    /// Put a stopped AP back on the air, fresh (its stations join again).
+    Start {
+        /// The AP.
+        #[arg(value_name = "NODE")]
+        node: String,
+    },
+}
+
+/// `X,Y` in metres.
+fn parse_point(s: &str) -> Result<[f64; 2], String> {
+    let (x, y) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?} is not X,Y"))?;
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{v:?} is not a number of metres"))
+    };
+    Ok([num(x)?, num(y)?])
 }
 
 /// The arguments of `vhost-user`.
@@ -318,5 +496,52 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sim_move_takes_a_position_or_a_path_and_negative_numbers() {
+        let cli = Cli::try_parse_from(["vwifi-host", "sim", "move", "ap1", "-5", "2.5"]).unwrap();
+        let Command::Sim(SimArgs {
+            command: SimCommand::Move { x, y, path, .. },
+            ..
+        }) = cli.command
+        else {
+            panic!("not sim move");
+        };
+        assert_eq!((x, y, path.len()), (Some(-5.0), Some(2.5), 0));
+        let cli = Cli::try_parse_from([
+            "vwifi-host",
+            "sim",
+            "move",
+            "host",
+            "--path",
+            "1,2",
+            "--path=-3,4",
+            "--speed",
+            "2",
+        ])
+        .unwrap();
+        let Command::Sim(SimArgs {
+            command: SimCommand::Move { path, speed, .. },
+            ..
+        }) = cli.command
+        else {
+            panic!("not sim move");
+        };
+        assert_eq!((path, speed), (vec![[1.0, 2.0], [-3.0, 4.0]], 2.0));
+        assert!(Cli::try_parse_from(["vwifi-host", "sim", "move", "host"]).is_err());
+        assert!(Cli::try_parse_from(["vwifi-host", "sim", "move", "host", "--path", "1"]).is_err());
+        assert!(Cli::try_parse_from(["vwifi-host", "sim", "link", "a", "b"]).is_err());
+        assert!(Cli::try_parse_from([
+            "vwifi-host",
+            "sim",
+            "link",
+            "a",
+            "b",
+            "--clear",
+            "--loss",
+            "1"
+        ])
+        .is_err());
     }
 }

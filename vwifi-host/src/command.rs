@@ -111,6 +111,21 @@ pub(crate) enum Command {
         /// Where to send it.
         reply: oneshot::Sender<Snapshot>,
     },
+    /// A runtime control of the simulated air (`sim_nodes`, `sim_move`, `sim_link`,
+    /// `sim_ap`: [`crate::sim_control::serve`]), answered with its reply or error.
+    Sim {
+        /// The request.
+        request: crate::api::Request,
+        /// Where to send the answer.
+        reply: oneshot::Sender<crate::api::Response>,
+    },
+    /// `capture`: subscribe to the frames on the air ([`crate::lab::capture`]).
+    Capture {
+        /// Only this channel's, or every channel's.
+        channel: Option<u8>,
+        /// The subscription, or why not (a real card has no simulated air).
+        reply: oneshot::Sender<Result<crate::lab::capture::Subscription, String>>,
+    },
 }
 
 /// The network a `join` reached.

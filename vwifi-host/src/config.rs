@@ -560,6 +560,16 @@ pub(crate) fn default_config_text() -> String {
     out
 }
 
+/// The socket path when none is given.
+pub(crate) fn socket_or_default(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        default_socket(
+            rustix::process::geteuid().as_raw(),
+            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,8 @@ use vwifi_transport_unix::{ListenerConfig, PeerPolicy, UnixGuestListener};
 use crate::cli::{AttachArgs, DetachArgs, JoinArgs, RunArgs, SocketArg, StatusArgs, VhostUserArgs};
 use crate::clock::TokioClock;
 use crate::config::{
-    control_socket, default_config_text, default_socket, default_state_dir, HostConfig, RadioKind,
+    control_socket, default_config_text, default_state_dir, socket_or_default, HostConfig,
+    RadioKind,
 };
 use crate::control::serve_control;
 use crate::driver::{Driver, HostRadio};
@@ -34,16 +35,6 @@ const COMMAND_QUEUE: usize = 1024;
 
 /// How long guests' tasks get to write their last messages at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The socket path when none is given.
-fn socket_or_default(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| {
-        default_socket(
-            rustix::process::geteuid().as_raw(),
-            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-        )
-    })
-}
 
 /// `vwifi-host run`.
 pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {

@@ -143,6 +143,21 @@ pub(crate) enum HostError {
     /// The hwsim radio could not start.
     #[error("cannot be the medium of the kernel's hwsim radios")]
     Hwsim(#[source] crate::hwsim::HwsimError),
+    /// `capture -w -` on a terminal.
+    #[error("refusing to write a binary capture to a terminal: give -w FILE, or pipe it (vwifi-host capture -w - | tshark -r -)")]
+    CaptureToTerminal,
+    /// The capture could not be written.
+    #[error("cannot write the capture to {}", path.display())]
+    CaptureWrite {
+        /// The file (- for standard output).
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The daemon's capture stream is not pcapng.
+    #[error("the daemon's capture stream is not valid pcapng")]
+    CaptureStream(#[source] vwifi_core::wire::ParseError),
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

@@ -135,6 +135,28 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "{\"request\":\"vhost_user\",\"socket\":\"/run/vwifi/vm1.sock\",\"name\":\"vm1\"}\n",
         ),
         ("unknown", "{\"request\":\"reboot\"}\n"),
+        ("capture", "{\"request\":\"capture\",\"channel\":6}\n"),
+        ("sim-nodes", "{\"request\":\"sim_nodes\"}\n"),
+        (
+            "sim-move",
+            "{\"request\":\"sim_move\",\"node\":\"ap1\",\"x\":-5.5,\"y\":2}\n",
+        ),
+        (
+            "sim-move-path",
+            "{\"request\":\"sim_move\",\"node\":\"host\",\"path\":[[0,0],[40,0]],\"speed_mps\":1.5}\n",
+        ),
+        (
+            "sim-link",
+            "{\"request\":\"sim_link\",\"a\":\"ap1\",\"b\":\"host\",\"loss\":0.3}\n",
+        ),
+        (
+            "sim-ap-add",
+            "{\"request\":\"sim_ap\",\"action\":\"add\",\"ssid\":\"x\",\"channel\":11,\"x\":3,\"passphrase\":\"12345678\"}\n",
+        ),
+        (
+            "sim-ap-stop",
+            "{\"request\":\"sim_ap\",\"action\":\"stop\",\"node\":\"ap2\"}\n",
+        ),
     ] {
         add("host_control_request", name, line.as_bytes().to_vec());
     }

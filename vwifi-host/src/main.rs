@@ -19,10 +19,12 @@ mod error_text;
 mod fuzz;
 mod gen;
 mod hwsim;
+mod lab;
 mod nl80211;
 mod notify;
 mod ports;
 mod psk;
+mod sim_control;
 mod state;
 mod world;
 
@@ -61,6 +63,10 @@ fn run(cli: Cli) -> Result<(), HostError> {
         Command::Detach(args) => daemon::detach(args, &mut io::stdout().lock()),
         Command::VhostUser(args) => daemon::vhost_user(args, &mut io::stdout().lock()),
         Command::Gen(args) => gen::run(&args, &mut io::stdout().lock()),
+        Command::Capture(args) => sim_control::client::capture(args),
+        Command::Sim(args) => {
+            sim_control::client::sim(args, &mut io::stdin().lock(), &mut io::stdout().lock())
+        }
         Command::Join(args) => {
             daemon::join(args, &mut io::stdin().lock(), &mut io::stdout().lock())
         }

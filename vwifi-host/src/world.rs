@@ -72,6 +72,15 @@ pub(crate) enum WorldError {
     /// No channel to tune the host's radio to (cannot happen: channel 1 always exists).
     #[error("no channel for the host's radio")]
     NoChannel,
+    /// An AP's `path` (or the stations', `index` `None`) cannot be walked.
+    #[error("sim.{} path", index.map_or_else(|| "stations".to_owned(), |i| format!("aps[{i}]")))]
+    Path {
+        /// The AP's index in `[[sim.aps]]`, or `None` for `[sim.stations]`.
+        index: Option<usize>,
+        /// Why.
+        #[source]
+        error: crate::lab::mobility::PathError,
+    },
 }
 
 /// What the uplink bridge did.
@@ -105,6 +114,9 @@ pub(crate) struct SimWorld {
     bridge: BridgeCounters,
     /// Frames for the wired port, if it is enabled.
     wired: Option<std::collections::VecDeque<EthernetFrame>>,
+    /// What the lab controls changed: moving nodes, stopped and removed APs
+    /// ([`crate::lab`]).
+    pub(crate) lab: crate::lab::LabState,
 }
 
 impl SimWorld {
@@ -131,13 +143,18 @@ impl SimWorld {
             .map(|ap| ap.config().channel)
             .or_else(|| Channel::new(1).ok())
             .ok_or(WorldError::NoChannel)?;
-        let (x, y) = HOST_POSITION;
+        let [x, y] = sim
+            .stations
+            .position
+            .unwrap_or([HOST_POSITION.0, HOST_POSITION.1]);
         let host = medium.add_node(
             MuxNode::new(Mux::new(mux_cfg, mux_seed), channel),
             Placement::at(x, y).with_tx_power(power),
         );
         // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
         medium.set_phy_caps(host, installed.station_caps())?;
+        let lab = crate::lab::LabState::from_config(sim, &nodes, host, &medium)
+            .map_err(|(index, error)| WorldError::Path { index, error })?;
         Ok(Self {
             medium,
             taken: vec![0; nodes.len()],
@@ -145,7 +162,38 @@ impl SimWorld {
             host,
             bridge: BridgeCounters::default(),
             wired: None,
+            lab,
         })
+    }
+
+    /// `(BSSID, node)` of every AP ever put on the air, in order (removed ones included).
+    pub(crate) fn ap_nodes(&self) -> &[(MacAddr, NodeId)] {
+        &self.aps
+    }
+
+    /// The host's radio's node.
+    pub(crate) fn host_node(&self) -> NodeId {
+        self.host
+    }
+
+    /// Puts a new AP on the air (runtime control, [`crate::lab`]); it joins the uplink
+    /// bridge if configured with one.
+    pub(crate) fn add_ap(
+        &mut self,
+        ap: SoftAp,
+        placement: Placement,
+    ) -> Result<NodeId, MediumError> {
+        let bssid = ap.bssid();
+        if let Some(owner) = self.medium.owner_of(bssid) {
+            return Err(MediumError::AddressInUse { addr: bssid, owner });
+        }
+        let phy = ap.config().phy;
+        let node = self.medium.add_node(ap, placement);
+        self.medium.set_addresses(node, vec![bssid])?;
+        self.medium.set_phy_caps(node, phy)?;
+        self.aps.push((bssid, node));
+        self.taken.push(0);
+        Ok(node)
     }
 
     /// The world's clock.
@@ -154,10 +202,11 @@ impl SimWorld {
         self.medium.now()
     }
 
-    /// The APs, in configuration order.
+    /// The APs, in configuration order (those added at run time after; removed ones not).
     pub(crate) fn aps(&self) -> impl Iterator<Item = &SoftAp> + '_ {
         self.aps
             .iter()
+            .filter(|(_, n)| !self.lab.is_removed(*n))
             .filter_map(|(_, n)| self.medium.node_as::<SoftAp>(*n))
     }
 
@@ -284,8 +333,10 @@ impl SimWorld {
             .unwrap_or_default()
     }
 
-    /// Processes everything due up to `now`, bridging the APs' uplinks.
+    /// Processes everything due up to `now`, bridging the APs' uplinks; moving nodes are
+    /// where their path has them at `now` first.
     pub(crate) fn advance(&mut self, now: Instant) {
+        self.lab.advance(&mut self.medium, now);
         self.medium.handle_timeout(now);
         for _ in 0..BRIDGE_ROUNDS {
             if !self.bridge_once() {
@@ -303,7 +354,11 @@ impl SimWorld {
 
     /// When [`SimWorld::advance`] must be called next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.medium.poll_timeout()
+        let air = self.medium.poll_timeout();
+        match self.lab.poll_timeout(self.medium.now()) {
+            Some(t) => Some(air.map_or(t, |a| a.min(t))),
+            None => air,
+        }
     }
 
     fn register_addresses(&mut self) {
@@ -604,6 +659,49 @@ mod tests {
         w.wired_input(now, nobody);
         assert_eq!(w.bridge().no_route, before + 1);
         assert_eq!(w.bridge().wired_in, 2);
+    }
+
+    #[test]
+    fn an_ap_with_a_configured_path_walks_it_with_the_worlds_clock() {
+        let mut cfg = demo_open();
+        cfg.aps[0].path = vec![[10.0, 0.0]];
+        cfg.aps[0].speed_mps = Some(2.0);
+        let mut w = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap();
+        let ap = w.ap_nodes()[0].1;
+        let host = w.host_node();
+        let start = w.medium().signal_dbm(ap, host).unwrap();
+        w.advance(Instant::from_millis(2500));
+        let p = w.medium().placement(ap).unwrap().position;
+        assert!((p.x - 5.0).abs() < 1e-9 && p.y == 0.0, "{p:?}");
+        assert!(w.poll_timeout().unwrap() <= w.now() + crate::lab::MOBILITY_TICK);
+        w.advance(Instant::from_millis(10_000));
+        assert_eq!(w.medium().placement(ap).unwrap().position.x, 10.0);
+        // Arrived: the signal at the host radio (2, 2) changed with the distance.
+        assert!(w.medium().signal_dbm(ap, host).unwrap() < start - 5.0);
+        // A bad path is refused naming the AP.
+        cfg.aps[1].path = vec![[1.0, 1.0]];
+        cfg.aps[1].speed_mps = Some(-1.0);
+        let e = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap_err();
+        assert!(
+            crate::error_text::error_chain(&e).contains("speed_mps"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_guests_radio_stands_and_walks_where_sim_stations_says() {
+        let mut cfg = demo_open();
+        cfg.stations.position = Some([0.0, 0.0]);
+        cfg.stations.path = vec![[4.0, 0.0]];
+        cfg.stations.speed_mps = Some(2.0);
+        let mut w = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap();
+        let at = |w: &SimWorld| w.medium().placement(w.host_node()).unwrap().position;
+        assert_eq!((at(&w).x, at(&w).y), (0.0, 0.0));
+        w.advance(Instant::from_millis(1000));
+        assert!((at(&w).x - 2.0).abs() < 1e-9, "{:?}", at(&w));
+        cfg.stations.path = vec![[f64::INFINITY, 0.0]];
+        let e = SimWorld::new(&cfg, MuxConfig::default(), [3; 32]).unwrap_err();
+        assert!(crate::error_text::error_chain(&e).contains("path"), "{e:?}");
     }
 
     #[test]

@@ -31,6 +31,8 @@
 //! dtim_period = 2
 //! max_stations = 32
 //! position = [5.0, 0.0]         # metres
+//! path = [[20.0, 0.0], [20.0, 10.0]]  # optional: waypoints it walks from position (the host)
+//! speed_mps = 1.5               # along path, default 1 m/s
 //! gtk_rekey_interval = 3600     # seconds; optional
 //! hidden = false
 //! inactivity_timeout = 300      # seconds
@@ -44,6 +46,9 @@
 //! standard = "ax"               # default: 802.11ax, 2 streams, up to 160 MHz
 //! width_mhz = 160
 //! spatial_streams = 2
+//! position = [2.0, 2.0]         # where their radio stands (the host's default: 2, 2)
+//! path = [[40.0, 2.0]]          # optional: waypoints it walks from position (the host)
+//! speed_mps = 1.0
 //! ```
 //!
 //! An AP's default width is the widest its standard allows on its channel up to 40 MHz for
@@ -230,6 +235,13 @@ pub struct ApEntry {
     /// Where the AP stands, `[x, y]` in metres.
     #[serde(default)]
     pub position: [f64; 2],
+    /// Waypoints `[[x, y], ...]` the AP walks from `position` once the simulation starts, in
+    /// order, at `speed_mps`; it stays at the last one (the host moves it: mobility).
+    #[serde(default)]
+    pub path: Vec<[f64; 2]>,
+    /// The speed along `path`, metres per second (default 1).
+    #[serde(default)]
+    pub speed_mps: Option<f64>,
     /// Seconds between GTK rekeys; none if absent.
     #[serde(default)]
     pub gtk_rekey_interval: Option<u64>,
@@ -552,6 +564,12 @@ impl ApEntry {
         for v in self.position {
             check_range(s, "position", v, -1.0e6, 1.0e6)?;
         }
+        for v in self.path.iter().flatten() {
+            check_range(s, "path", *v, -1.0e6, 1.0e6)?;
+        }
+        if let Some(v) = self.speed_mps {
+            check_range(s, "speed_mps", v, 0.001, 1.0e4)?;
+        }
         if let Some(r) = self.gtk_rekey_interval {
             non_zero(s, "gtk_rekey_interval", r)?;
         }
@@ -644,6 +662,7 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.medium.validate()?;
         self.stations.caps()?;
+        self.stations.check_placement()?;
         let mut seen = BTreeMap::new();
         for (i, ap) in self.aps.iter().enumerate() {
             ap.validate(i)?;
@@ -744,6 +763,31 @@ mod tests {
         assert_eq!(aps[0].dtim_period, 2);
         assert_eq!(aps[0].inactivity_timeout, Duration::from_secs(300));
         assert!(!aps[0].uplink);
+    }
+
+    #[test]
+    fn an_ap_path_parses_and_bad_ones_are_refused_naming_the_field() {
+        let cfg = SimConfig::from_toml_str(
+            "[[aps]]\nssid = \"a\"\nchannel = 1\npath = [[10.0, 0.0], [10.0, 5.0]]\nspeed_mps = 2.5\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.aps[0].path, [[10.0, 0.0], [10.0, 5.0]]);
+        assert_eq!(cfg.aps[0].speed_mps, Some(2.5));
+        cfg.validate().unwrap();
+        let e = err("[[aps]]\nssid = \"a\"\nchannel = 1\npath = [[1.0, 0.0]]\nspeed_mps = 0.0\n");
+        assert!(e.contains("speed_mps"), "{e}");
+        let e = err("[[aps]]\nssid = \"a\"\nchannel = 1\npath = [[1.0e9, 0.0]]\n");
+        assert!(e.contains("path"), "{e}");
+        let cfg = SimConfig::from_toml_str(
+            "[stations]\nposition = [1.0, 2.0]\npath = [[3.0, 4.0]]\nspeed_mps = 0.5\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.stations.position, Some([1.0, 2.0]));
+        assert_eq!(cfg.stations.path, [[3.0, 4.0]]);
+        let e = err("[stations]\nposition = [1.0e7, 2.0]\n");
+        assert!(e.contains("position"), "{e}");
+        let e = err("[stations]\npath = [[1.0, 2.0]]\nspeed_mps = 1e9\n");
+        assert!(e.contains("speed_mps"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod ampdu;
 mod config;
 mod engine;
 mod frames;
+mod lab;
 #[cfg(test)]
 mod mcs_tests;
 mod phy;
@@ -61,6 +62,7 @@ use crate::sim::pcap::PcapWriter;
 use crate::time::Instant;
 
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
+pub use lab::AirFrame;
 pub use phy::{frame_error_probability, PhyRate, Timing, ACK_LEN, FCS_LEN};
 pub use stats::{LossCause, LossCounts, MediumStats};
 
@@ -233,6 +235,12 @@ pub struct Medium<N = AirNode> {
     links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
     /// Block Ack agreements by (originator, recipient).
     agreements: BTreeMap<(NodeId, NodeId), ampdu::Agreement>,
+    /// The live tap of the air, if on ([`Medium::enable_tap`]).
+    tap: Option<lab::Tap>,
+    /// Extra loss probability between two nodes, keyed (lower id, higher id).
+    link_loss: BTreeMap<(NodeId, NodeId), f64>,
+    /// Nodes off the air ([`Medium::set_on_air`]).
+    off_air: BTreeSet<NodeId>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -263,6 +271,9 @@ impl<N: Node> Medium<N> {
             capture: None,
             links: BTreeMap::new(),
             agreements: BTreeMap::new(),
+            tap: None,
+            link_loss: BTreeMap::new(),
+            off_air: BTreeSet::new(),
         })
     }
 

@@ -9,6 +9,7 @@
 //!   association, the WPA2 authenticator, CCMP, power-save buffering, bridging, uplink).
 //! - [`config`]: the TOML configuration of the medium and its APs, and the built-in demo set.
 //! - [`pcap`]: a capture of the air as a pcap file (802.11 with radiotap) for Wireshark/tshark.
+//! - [`pcapng`]: the same frames as a live pcapng stream, one interface per channel.
 //!
 //! # How the pieces meet
 //! Every participant on the air (a software AP, a station) is a [`Node`]: the medium hands it
@@ -22,6 +23,7 @@ pub mod config;
 pub mod medium;
 pub mod nodes;
 pub mod pcap;
+pub mod pcapng;
 
 pub use air::{SimAir, SimAirError, SimAps};
 pub use nodes::AirNode;

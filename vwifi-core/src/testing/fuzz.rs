@@ -36,7 +36,55 @@ pub const TARGETS: &[Target] = &[
     ("phy_elements", phy_elements),
     ("block_ack", block_ack),
     ("vnet_offload", vnet_offload),
+    ("pcapng", pcapng),
 ];
+
+/// Any bytes as a live capture stream (what `vwifi-host capture` reads from the daemon):
+/// [`crate::sim::pcapng::next_block`] never panics, takes a whole block or asks for more,
+/// and a prefix of an accepted stream is never an error.
+pub fn pcapng(data: &[u8]) {
+    use crate::sim::pcapng::next_block;
+    let mut rest = data;
+    let mut whole = 0;
+    while let Ok(Some((block, n))) = next_block(rest) {
+        assert!(n >= 12 && n <= rest.len() && n % 4 == 0);
+        let _ = block.ifdrop();
+        whole += n;
+        rest = rest.get(n..).unwrap_or_default();
+    }
+    if let Some(accepted) = data.get(..whole) {
+        let mut cut = accepted.get(..whole.saturating_sub(1)).unwrap_or_default();
+        while let Ok(Some((_, n))) = next_block(cut) {
+            cut = cut.get(n..).unwrap_or_default();
+        }
+        assert!(
+            next_block(cut).is_ok(),
+            "a prefix of good blocks must not be an error"
+        );
+    }
+}
+
+/// Seeds of the `pcapng` target: a stream with two channels, frames and a loss report.
+fn pcapng_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::phy::TxVector;
+    use crate::sim::medium::PhyRate;
+    use crate::sim::pcap::RadioInfo;
+    use crate::sim::pcapng::PcapngWriter;
+    let mut out = Vec::new();
+    let mut w = PcapngWriter::new(&mut out, Some("vwifi"));
+    for (ch, at) in [(1u8, 10u64), (6, 20), (1, 30)] {
+        if let Ok(channel) = crate::channel::Channel::new(ch) {
+            let info = RadioInfo {
+                channel,
+                rate: TxVector::Legacy(PhyRate::Ofdm6),
+                signal_dbm: Some(-40),
+            };
+            w.write_frame(&mut out, at, &info, &[0x80, 0, 0, 0, 0xff, 0xff]);
+        }
+    }
+    w.write_drops(&mut out, 40, 2);
+    vec![("pcapng", "stream".to_owned(), out)]
+}
 
 /// Any bytes as a guest's frame behind a virtio-net header (the first 10 bytes):
 /// [`offload::VnetHeader::parse`] and [`offload::segment`] never panic, an accepted header
@@ -532,6 +580,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.extend(phy_seeds());
     out.extend(block_ack_seeds());
+    out.extend(pcapng_seeds());
     for (name, bytes) in offload_seeds() {
         out.push(("vnet_offload", name.to_owned(), bytes));
     }
@@ -877,6 +926,7 @@ mod tests {
                         _ => Commit::parse(body, h2e, 0).is_ok(),
                     }
                 }
+                "pcapng" => crate::sim::pcapng::next_block(&bytes).is_ok_and(|b| b.is_some()),
                 "vnet_offload" => offload::VnetHeader::parse(&bytes).is_ok_and(|h| {
                     let frame = bytes.get(offload::VNET_HDR_LEN..).unwrap_or_default();
                     let max = offload::MAX_MSDU_FRAME_LEN;

@@ -16,6 +16,12 @@
 //! binary codec is for guests, not for operators. Requests are at most
 //! [`MAX_REQUEST_LEN`](crate::api::MAX_REQUEST_LEN) bytes. The snapshot holds no secret: no key, no passphrase.
 //!
+//! The simulated air's runtime controls (`sim_nodes`, `sim_move`, `sim_link`, `sim_ap`,
+//! served by [`crate::sim_control::serve`]) follow the same one-line pattern; `capture` answers
+//! `{"capturing":{"channel":N}}` and then streams pcapng on the connection until the client
+//! closes it ([`crate::lab::capture`]). README.md's "Control socket" table lists every request
+//! and answer.
+//!
 //! Both the table (`status`) and the Prometheus text (`metrics`) are rendered by the client from
 //! the same [`Snapshot`] ([`format_status`], [`format_metrics`]).
 
@@ -128,12 +134,17 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
     for ap in &s.aps {
         let _ = writeln!(
             out,
-            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s)",
+            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s){}",
             ap.bssid,
             ap.ssid,
             ap.channel,
             if ap.protected { "wpa2" } else { "open" },
-            ap.stations
+            ap.stations,
+            if ap.stopped {
+                "  STOPPED (sim ap start)"
+            } else {
+                ""
+            }
         );
     }
     if s.guests.is_empty() {
@@ -371,6 +382,7 @@ mod tests {
                 channel: 1,
                 protected: true,
                 stations: 1,
+                stopped: false,
             }],
             guests: vec![
                 GuestSnapshot {

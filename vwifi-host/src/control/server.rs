@@ -211,6 +211,49 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: 
                     }
                 }
             }
+            Ok(Request::Capture { channel }) => {
+                let (reply, answer) = oneshot::channel();
+                if cmds
+                    .send(Command::Capture { channel, reply })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                match answer.await {
+                    Ok(Ok(sub)) => {
+                        let head = Response::Capturing { channel };
+                        let Ok(mut text) = serde_json::to_string(&head) else {
+                            return;
+                        };
+                        text.push('\n');
+                        if write.write_all(text.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let (frames, lost) =
+                            crate::lab::capture::stream(sub, reader.into_inner(), write).await;
+                        tracing::info!(frames, lost, "a live capture ended");
+                        return;
+                    }
+                    Ok(Err(message)) => Response::Error { message },
+                    Err(_) => return,
+                }
+            }
+            Ok(
+                request @ (Request::SimNodes
+                | Request::SimMove { .. }
+                | Request::SimLink { .. }
+                | Request::SimAp(_)),
+            ) => {
+                let (reply, answer) = oneshot::channel();
+                if cmds.send(Command::Sim { request, reply }).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                }
+            }
             Ok(Request::Status) => {
                 let (reply, answer) = oneshot::channel();
                 if cmds.send(Command::Snapshot { reply }).await.is_err() {

@@ -40,6 +40,7 @@ use vwifi_core::{Instant, MacAddr};
 use crate::clock::TokioClock;
 use crate::command::{Admitted, Command, JoinError, Joined, Refused, TapShared};
 use crate::error_text::error_chain;
+use crate::hwsim::HwsimAir as _;
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -49,6 +50,10 @@ const RESTORE_REQUEST_ID: u32 = 0x7666_0001;
 
 /// The request id of a connection asked on the control socket (`join`).
 const JOIN_REQUEST_ID: u32 = 0x7666_0002;
+
+/// Why a request of the simulated air is refused on a real card.
+const NOT_SIMULATED: &str =
+    "the daemon drives a real radio: capture and the sim controls need the simulated air";
 
 /// IEEE 802.11 reason code 3: deauthenticated because the sending station is leaving.
 pub(crate) const REASON_LEAVING: u16 = 3;
@@ -133,6 +138,8 @@ pub(crate) struct Driver {
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
     hwsim: Option<crate::hwsim::Hwsim>,
+    /// Who captures the air ([`crate::lab::capture`]).
+    capture: crate::lab::capture::Subscribers,
 }
 
 impl Driver {
@@ -149,6 +156,7 @@ impl Driver {
             uplink_error: None,
             wired: None,
             hwsim: None,
+            capture: crate::lab::capture::Subscribers::default(),
         }
     }
 
@@ -195,6 +203,7 @@ impl Driver {
         loop {
             let now = clock.now();
             self.world.advance(now);
+            self.publish_capture();
             self.deliver();
             if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
                 h.flush(w);
@@ -361,6 +370,38 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::UplinkDown { why } => self.uplink_error = why,
+            Command::Sim { request, reply } => {
+                let answer = match self.world.sim_mut() {
+                    Some(w) => crate::sim_control::serve::handle(w, now, request),
+                    None => crate::api::Response::Error {
+                        message: NOT_SIMULATED.into(),
+                    },
+                };
+                let _ = reply.send(answer);
+            }
+            Command::Capture { channel, reply } => {
+                let bad_channel =
+                    channel.filter(|&n| vwifi_core::channel::Channel::new(n).is_err());
+                let result = match self.world.sim_mut() {
+                    _ if bad_channel.is_some() => Err(format!(
+                        "no channel {} (2.4 GHz 1-14 or a 5 GHz 20 MHz channel)",
+                        bad_channel.unwrap_or_default()
+                    )),
+                    Some(w) => {
+                        // Signals as heard where the host's radio stands now.
+                        let at = w.medium().placement(w.host_node()).map(|p| p.position);
+                        w.medium_mut()
+                            .enable_tap(at, crate::lab::capture::TAP_LIMIT);
+                        let wall = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+                        let epoch = wall.saturating_sub(now.as_micros());
+                        Ok(self.capture.subscribe(channel, epoch))
+                    }
+                    None => Err(NOT_SIMULATED.to_owned()),
+                };
+                let _ = reply.send(result);
+            }
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
@@ -384,6 +425,25 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Hands what the air carried to the capture's subscribers; the tap goes off when the
+    /// last one leaves.
+    fn publish_capture(&mut self) {
+        let Some(w) = self.world.sim_mut() else {
+            return;
+        };
+        let medium = w.medium_mut();
+        if !medium.is_tapping() {
+            return;
+        }
+        if self.capture.is_empty() {
+            medium.disable_tap();
+            return;
+        }
+        let frames = medium.take_tapped();
+        let overflow = medium.tap_overflow();
+        self.capture.publish(frames, overflow);
     }
 
     /// Changes the persistent state, if any; a failure is logged (the daemon goes on).

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{Driver, GuestEntry};
 use crate::api::{ApSnapshot, GuestSnapshot, RadioSnapshot, Snapshot, SNAPSHOT_VERSION};
+use crate::hwsim::HwsimAir as _;
 use crate::nl80211::Nl80211Radio;
 use crate::world::SimWorld;
 
@@ -101,6 +102,10 @@ pub(crate) fn sim_snapshot(
                     channel: cfg.channel.number(),
                     protected: cfg.security.is_protected(),
                     stations: ap.associated_count() as u64,
+                    stopped: world
+                        .medium()
+                        .owner_of(ap.bssid())
+                        .is_some_and(|n| !world.medium().is_on_air(n)),
                 }
             })
             .collect();

@@ -7,8 +7,9 @@ use super::{invalid, ApEntry, ConfigError, Problem, Section};
 use crate::channel::{Band, Channel};
 use crate::phy::{CapsError, PhyCaps, Standard, Width};
 
-/// What the guests' stations can do (the `[stations]` table): one radio carries them all.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+/// What the guests' stations can do and where they are (the `[stations]` table): one radio
+/// carries them all.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StationsEntry {
     /// The newest standard (default `"ax"`).
@@ -17,6 +18,13 @@ pub struct StationsEntry {
     pub width_mhz: Option<u16>,
     /// Spatial streams (default 2).
     pub spatial_streams: Option<u8>,
+    /// Where their radio stands, `[x, y]` in metres (the host picks one if absent).
+    pub position: Option<[f64; 2]>,
+    /// Waypoints `[[x, y], ...]` their radio walks from `position` once the simulation starts,
+    /// at `speed_mps` (the host moves it: mobility).
+    pub path: Vec<[f64; 2]>,
+    /// The speed along `path`, metres per second (default 1).
+    pub speed_mps: Option<f64>,
 }
 
 fn standard_of(section: Section, name: Option<&str>) -> Result<Option<Standard>, ConfigError> {
@@ -41,6 +49,23 @@ fn field_of(e: &CapsError) -> &'static str {
 }
 
 impl StationsEntry {
+    /// Checks `position`, `path` and `speed_mps` (the ranges of an AP's).
+    pub fn check_placement(&self) -> Result<(), ConfigError> {
+        let s = Section::Stations;
+        for v in self.position.iter().chain(self.path.iter()).flatten() {
+            let name = if self.position.is_some_and(|p| p.contains(v)) {
+                "position"
+            } else {
+                "path"
+            };
+            super::check_range(s, name, *v, -1.0e6, 1.0e6)?;
+        }
+        if let Some(v) = self.speed_mps {
+            super::check_range(s, "speed_mps", v, 0.001, 1.0e4)?;
+        }
+        Ok(())
+    }
+
     /// The stations' capabilities: [`PhyCaps::STATION_DEFAULT`] with what the table changes.
     pub fn caps(&self) -> Result<PhyCaps, ConfigError> {
         let s = Section::Stations;

@@ -269,6 +269,9 @@ impl<N: Node> Medium<N> {
                 self.stats.lost.bump(LossCause::WrongChannel);
                 continue;
             }
+            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
+                continue;
+            }
             let signal = self.signal(&from, radio.placement.position, band);
             if let Err(cause) = self.preamble(signal, id, &others, band) {
                 for _ in &frames {
@@ -283,6 +286,9 @@ impl<N: Node> Medium<N> {
             };
             for (qid, frame) in &frames {
                 match self.decode(signal, &rate, frame.len() + FCS_LEN) {
+                    Ok(()) if self.link_lost(sender, id) => {
+                        self.stats.lost.bump(LossCause::Injected);
+                    }
                     Ok(()) if Some(id) == addressee => received.push(*qid),
                     Ok(()) => heard.push((id, frame.clone(), meta)),
                     Err(cause) => self.stats.lost.bump(cause),

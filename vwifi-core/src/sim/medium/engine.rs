@@ -485,9 +485,16 @@ impl<N: Node> Medium<N> {
                 self.stats.lost.bump(LossCause::WrongChannel);
                 continue;
             }
+            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
+                // Off the air: it hears nothing, and what it had queued reaches nobody.
+                continue;
+            }
             let to = radio.placement.position;
             let signal = self.signal(&from, to, band);
             match self.reception(signal, &rate, frame.len() + FCS_LEN, id, &others, band) {
+                Ok(()) if self.link_lost(sender, id) => {
+                    self.stats.lost.bump(LossCause::Injected);
+                }
                 Ok(()) => heard.push((id, signal)),
                 Err(cause) => self.stats.lost.bump(cause),
             }
@@ -747,6 +754,9 @@ impl<N: Node> Medium<N> {
             return false;
         }
         let signal = self.signal(&acker, radio.placement.position, band);
+        if self.link_lost(by, sender) {
+            return false;
+        }
         signal >= self.config.sensitivity_dbm
             && (!self.config.airtime
                 || self
@@ -773,6 +783,10 @@ impl<N: Node> Medium<N> {
             }
         }
         let mut queued = 0;
+        if self.off_air.contains(&id) {
+            // Off the air: what it sends goes nowhere.
+            while radio.node.poll_transmit().is_some() {}
+        }
         while radio.queue.len() < limit {
             match radio.node.poll_transmit() {
                 Some(frame) => {
@@ -854,24 +868,33 @@ impl<N: Node> Medium<N> {
         from: Position,
         tx_power_dbm: f64,
     ) {
-        let Some(capture) = &self.capture else {
+        if self.capture.is_none() && self.tap.is_none() {
             return;
+        }
+        let placement = super::Placement {
+            position: from,
+            tx_power_dbm,
         };
-        let signal_dbm = capture.monitor.map(|m| {
-            let placement = super::Placement {
-                position: from,
-                tx_power_dbm,
-            };
-            to_i8_dbm(self.signal(&placement, m, channel.band()))
-        });
-        let info = RadioInfo {
-            channel,
-            rate,
-            signal_dbm,
-        };
+        let at_monitor =
+            |m: Option<Position>| m.map(|m| to_i8_dbm(self.signal(&placement, m, channel.band())));
+        let capture_signal = at_monitor(self.capture.as_ref().and_then(|c| c.monitor));
+        let tap_signal = at_monitor(self.tap.as_ref().and_then(|t| t.monitor));
         if let Some(capture) = &mut self.capture {
+            let info = RadioInfo {
+                channel,
+                rate,
+                signal_dbm: capture_signal,
+            };
             // Writing to a Vec cannot fail.
             let _ = capture.writer.write_frame(at, &info, frame);
+        }
+        if let Some(tap) = &mut self.tap {
+            let info = RadioInfo {
+                channel,
+                rate,
+                signal_dbm: tap_signal,
+            };
+            tap.push(at, info, frame);
         }
     }
 }

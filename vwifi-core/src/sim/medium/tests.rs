@@ -749,3 +749,113 @@ fn the_default_medium_still_takes_airtime() {
         got[0].at
     );
 }
+
+#[test]
+fn the_tap_gives_every_frame_and_ack_and_bounds_its_queue() {
+    let mut world = World::new(30);
+    world
+        .medium_mut()
+        .enable_tap(Some(Position::new(0.0, 0.0)), 3);
+    let a = station(&mut world, 1, ch(1), 0.0);
+    station(&mut world, 2, ch(6), 5.0);
+    let b = station(&mut world, 3, ch(1), 10.0);
+    send_all(&mut world, a, [frames::data(mac(3), mac(1), 0, 10)]);
+    run_idle(&mut world);
+    let tapped = world.medium_mut().take_tapped();
+    assert_eq!(tapped.len(), 2, "the frame and its Ack");
+    assert_eq!(tapped[0].info.channel, ch(1));
+    assert_eq!(
+        tapped[0].info.signal_dbm,
+        Some(-20),
+        "at the sender: 20 dBm - 40 dB"
+    );
+    assert_eq!(tapped[1].info.signal_dbm, Some(-50), "the Ack from 10 m");
+    assert_eq!(world.medium().tap_overflow(), 0);
+    send_all(
+        &mut world,
+        b,
+        (0..3).map(|i| frames::data(mac(1), mac(3), i, 10)),
+    );
+    run_idle(&mut world);
+    assert_eq!(
+        world.medium_mut().take_tapped().len(),
+        3,
+        "the queue holds 3"
+    );
+    assert_eq!(world.medium().tap_overflow(), 3);
+    world.medium_mut().disable_tap();
+    assert!(!world.medium().is_tapping());
+}
+
+#[test]
+fn a_lossy_link_loses_only_its_own_frames() {
+    let mut world = World::new(31);
+    let a = station(&mut world, 1, ch(1), 0.0);
+    let b = station(&mut world, 2, ch(1), 1.0);
+    let c = station(&mut world, 3, ch(1), 1.0);
+    world.medium_mut().set_link_loss(b, a, 1.0).unwrap();
+    assert_eq!(world.medium().link_loss(a, b), 1.0);
+    assert_eq!(world.medium().link_losses().count(), 1);
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 0)]);
+    run_idle(&mut world);
+    assert_eq!(node(&world, b).received().len(), 0, "the lossy link");
+    assert_eq!(node(&world, c).received().len(), 1);
+    world.medium_mut().set_link_loss(a, b, 0.0).unwrap();
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 1)]);
+    run_idle(&mut world);
+    assert_eq!(node(&world, b).received().len(), 1, "cleared");
+    assert!(world.medium_mut().set_link_loss(a, b, 1.5).is_err());
+    assert!(world
+        .medium_mut()
+        .set_link_loss(a, NodeId(99), 0.5)
+        .is_err());
+}
+
+#[test]
+fn a_node_off_the_air_neither_hears_nor_is_heard() {
+    let mut world = World::new(32);
+    let a = station(&mut world, 1, ch(1), 0.0);
+    let b = station(&mut world, 2, ch(1), 1.0);
+    world.medium_mut().set_on_air(a, false).unwrap();
+    assert!(!world.medium().is_on_air(a));
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 0)]);
+    send_all(&mut world, b, [frames::beacon(mac(2), "net", 1, 0)]);
+    run_idle(&mut world);
+    assert_eq!(node(&world, a).received().len(), 0);
+    assert_eq!(node(&world, b).received().len(), 0);
+    world.medium_mut().set_on_air(a, true).unwrap();
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 1)]);
+    run_idle(&mut world);
+    assert_eq!(node(&world, b).received().len(), 1, "back on the air");
+    // Frames already queued when it goes off reach nobody.
+    send_all(
+        &mut world,
+        a,
+        (2..6).map(|i| frames::beacon(mac(1), "net", 1, i)),
+    );
+    world.medium_mut().step();
+    world.medium_mut().set_on_air(a, false).unwrap();
+    run_idle(&mut world);
+    assert_eq!(node(&world, b).received().len(), 1, "nothing more heard");
+}
+
+#[test]
+fn moving_a_node_changes_the_signal_of_its_next_frames() {
+    let mut world = World::new(33);
+    let a = station(&mut world, 1, ch(1), 0.0);
+    let b = station(&mut world, 2, ch(1), 10.0);
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 0)]);
+    run_idle(&mut world);
+    world
+        .medium_mut()
+        .set_position(b, Position::new(100.0, 0.0))
+        .unwrap();
+    send_all(&mut world, a, [frames::beacon(mac(1), "net", 1, 1)]);
+    run_idle(&mut world);
+    let signals: Vec<i8> = node(&world, b)
+        .received()
+        .iter()
+        .map(|r| r.meta.signal_dbm)
+        .collect();
+    assert_eq!(signals, [-50, -80]);
+}
