@@ -70,7 +70,7 @@ use super::ethernet::{self, EthernetPort, FromPort};
 use super::tap_io::{Batch, TapIo};
 use crate::api::Attachment;
 pub(crate) use crate::command::TapShared;
-use crate::command::{Command, Refused, TapClosed};
+use crate::command::{Command, LinkFlow, Refused, TapClosed};
 use crate::error_text::error_chain;
 
 /// Where the namespaces named by `ip netns` are.
@@ -467,6 +467,7 @@ pub(crate) async fn attach(
         adm.name,
         mac,
         adm.outbox,
+        adm.flow,
         cmds.clone(),
     ));
     cmds.send(Command::Attached {
@@ -551,6 +552,7 @@ pub(crate) async fn serve_tap(
     name: String,
     station: MacAddr,
     outbox: mpsc::Receiver<Message>,
+    flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
@@ -569,7 +571,7 @@ pub(crate) async fn serve_tap(
         name: name.clone(),
         station,
     };
-    ethernet::serve(port, guest, name, station, outbox, cmds).await;
+    ethernet::serve(port, guest, name, station, outbox, flow, cmds).await;
     // The port (and the TAP's descriptor) is dropped: say so to a `detach` waiting for it, if
     // `close` did not say more.
     shared.closed.send_if_modified(|c| {

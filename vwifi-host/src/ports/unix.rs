@@ -2,6 +2,7 @@
 //! CLI), admitted through the driver and served by its own task.
 
 use core::time::Duration;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -10,7 +11,7 @@ use vwifi_core::io::LinkError;
 use vwifi_core::proto::{ErrorCode, Message};
 use vwifi_transport_unix::{UnixGuestListener, UnixLink};
 
-use crate::command::Command;
+use crate::command::{Command, LinkFlow};
 
 /// How long a refused guest or a dying link gets to take its last message.
 const LAST_WORD_TIMEOUT: Duration = Duration::from_secs(1);
@@ -52,6 +53,7 @@ pub(crate) async fn accept_guests(
                     adm.guest,
                     adm.name,
                     adm.outbox,
+                    adm.flow,
                     cmds.clone(),
                 ));
             }
@@ -77,6 +79,8 @@ pub(crate) async fn accept_guests(
 enum Wake {
     FromGuest(Result<Message, LinkError>),
     ToGuest(Option<Message>),
+    /// The driver held the guest's data back, or let it go.
+    Hold,
 }
 
 /// Serves one guest's link: its messages to the driver, its outbox to the link.
@@ -85,14 +89,21 @@ pub(crate) async fn serve_guest(
     guest: GuestId,
     name: String,
     mut outbox: mpsc::Receiver<Message>,
+    flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
+    let mut hold = flow.hold.subscribe();
+    let capacity = outbox.max_capacity();
     let why: String = loop {
+        let holding = *hold.borrow_and_update();
         let wake = tokio::select! {
-            r = link.recv() => Wake::FromGuest(r),
+            r = link.recv(), if !holding => Wake::FromGuest(r),
             m = outbox.recv() => Wake::ToGuest(m),
+            // Never an error: this task holds the sender (in `flow`) itself.
+            _ = hold.changed() => Wake::Hold,
         };
         match wake {
+            Wake::Hold => {}
             Wake::FromGuest(Ok(msg)) => {
                 if cmds.send(Command::Guest { guest, msg }).await.is_err() {
                     break "the daemon is stopping".into();
@@ -115,6 +126,11 @@ pub(crate) async fn serve_guest(
             Wake::ToGuest(Some(msg)) => {
                 if let Err(e) = link.send(&msg).await {
                     break e.to_string();
+                }
+                if flow.drained(outbox.len(), capacity)
+                    && cmds.send(Command::Drained { guest }).await.is_err()
+                {
+                    break "the daemon is stopping".into();
                 }
             }
             Wake::ToGuest(None) => {
