@@ -217,7 +217,10 @@ impl LinkFlow {
     /// (messages are kept back and the outbox, of which `queued` are left, is at most half
     /// full of its `capacity`). Clears the flag when it says yes.
     pub(crate) fn drained(&self, queued: usize, capacity: usize) -> bool {
-        queued <= capacity / 2 && self.backlog.swap(false, std::sync::atomic::Ordering::AcqRel)
+        queued <= capacity / 2
+            && self
+                .backlog
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 }
 

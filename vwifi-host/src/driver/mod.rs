@@ -1302,7 +1302,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(got, (0..3).map(|i| eth(mac_a, mac_c, i)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            (0..3).map(|i| eth(mac_a, mac_c, i)).collect::<Vec<_>>()
+        );
         // b leaves: nobody stays held for it, and it is no longer a destination.
         d.remove(Instant::ZERO, b.guest, "test");
         assert!(!d.by_mac.contains_key(&mac_b));
