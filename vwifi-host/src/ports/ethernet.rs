@@ -436,6 +436,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_held_port_stops_reading_the_guest_and_says_when_its_outbox_drained() {
+        let port = Fake {
+            assume_associated: true,
+            ..Fake::default()
+        };
+        *port.inbox.lock().unwrap() = vec![data(STA), data(STA)];
+        let flow = Arc::new(LinkFlow::default());
+        flow.hold.send_replace(true);
+        let (out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve(
+            port.clone(),
+            GuestId(1),
+            "t".into(),
+            STA,
+            out_rx,
+            Arc::clone(&flow),
+            cmd_tx,
+        ));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        // Held: the guest's frames stay unread.
+        assert_eq!(port.inbox.lock().unwrap().len(), 2);
+        assert!(cmd_rx.try_recv().is_err());
+        // Writing to the guest goes on meanwhile; with messages kept back in the driver, the
+        // port says when its outbox has room.
+        flow.backlog
+            .store(true, std::sync::atomic::Ordering::Release);
+        out_tx.send(Message::Data(data(ASKER))).await.unwrap();
+        match cmd_rx.recv().await {
+            Some(Command::Drained { guest }) => assert_eq!(guest, GuestId(1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(port.written.lock().unwrap().len(), 1);
+        assert!(!flow.backlog.load(std::sync::atomic::Ordering::Acquire));
+        // Let go: the frames read go to the driver.
+        flow.hold.send_replace(false);
+        for _ in 0..2 {
+            match cmd_rx.recv().await {
+                Some(Command::Guest {
+                    msg: Message::Data(f),
+                    ..
+                }) => assert_eq!(f, data(STA)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(port.inbox.lock().unwrap().is_empty());
+        task.abort();
+    }
+
+    #[tokio::test]
     async fn one_reads_data_goes_to_the_driver_as_one_batch_in_order_and_before_later_control() {
         let port = Fake {
             batched: true,
