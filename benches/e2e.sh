@@ -21,7 +21,8 @@
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
 # --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
-# E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end.
+# E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end; the sums of
+# the guests' link_queue_full and radio_queue_full are printed either way.
 set -euo pipefail
 
 REPEAT=3
@@ -36,7 +37,7 @@ GUEST=""
 LINK_QUEUE=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -231,13 +232,19 @@ for round in $(seq "$REPEAT"); do
     echo "$line"
 done
 
-if [ -n "${E2E_STATUS:-}" ]; then status > "$E2E_STATUS"; fi
+status > "$WORK/status.json"
+if [ -n "${E2E_STATUS:-}" ]; then cp "$WORK/status.json" "$E2E_STATUS"; fi
+drops() { # drops COUNTER: its sum over the guests in the daemon's status
+    tr -d ' \n' < "$WORK/status.json" | { grep -o "\"$1\",[0-9]*" || true; } \
+        | awk -F, '{ n += $2 } END { print n + 0 }'
+}
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 echo "---"
 echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"
 echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
 echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
 echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}"))"
+echo "dropped for the guests over the run: link_queue_full $(drops link_queue_full), radio_queue_full $(drops radio_queue_full) (E2E_STATUS=FILE keeps the whole status)"
 if [ "$PAIRS" = 1 ]; then
     echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
 fi

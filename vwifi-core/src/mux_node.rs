@@ -77,6 +77,8 @@ pub struct MuxNode {
     queued_data: BTreeMap<MacAddr, usize>,
     /// Data frames dropped because their station's queue was full.
     tx_queue_dropped: u64,
+    /// The same, per station (while its guest is admitted).
+    tx_queue_dropped_by: BTreeMap<MacAddr, u64>,
     in_flight: usize,
     /// Set when a retune happened inside `poll_transmit`: the medium must service the node
     /// again to read the new channel before taking more frames.
@@ -94,6 +96,7 @@ impl MuxNode {
             pending: VecDeque::new(),
             queued_data: BTreeMap::new(),
             tx_queue_dropped: 0,
+            tx_queue_dropped_by: BTreeMap::new(),
             in_flight: 0,
             reservice: false,
             inbox: BTreeMap::new(),
@@ -104,6 +107,16 @@ impl MuxNode {
     /// Data frames dropped because their station already had [`STATION_TX_QUEUE`] waiting.
     pub const fn tx_queue_dropped(&self) -> u64 {
         self.tx_queue_dropped
+    }
+
+    /// The data frames station `sta` has waiting in the radio's queue (at most
+    /// [`STATION_TX_QUEUE`]) and how many of its frames were dropped because it was full: what
+    /// a caller watches to hold a guest's data back before it is dropped.
+    pub fn station_queue(&self, sta: MacAddr) -> (usize, u64) {
+        (
+            self.queued_data.get(&sta).copied().unwrap_or(0),
+            self.tx_queue_dropped_by.get(&sta).copied().unwrap_or(0),
+        )
     }
 
     /// The Mux.
@@ -126,6 +139,9 @@ impl MuxNode {
     /// Removes a guest (see [`Mux::remove`]).
     pub fn remove(&mut self, now: Instant, guest: GuestId) {
         self.now = self.now.max(now);
+        if let Some(sta) = self.mux.station(guest).map(|s| s.mac()) {
+            self.tx_queue_dropped_by.remove(&sta);
+        }
         self.mux.remove(self.now, guest);
         self.inbox.remove(&guest);
         self.drain();
@@ -166,6 +182,7 @@ impl MuxNode {
                         let queued = self.queued_data.entry(sta).or_default();
                         if *queued >= STATION_TX_QUEUE {
                             self.tx_queue_dropped += 1;
+                            *self.tx_queue_dropped_by.entry(sta).or_default() += 1;
                             continue;
                         }
                         *queued += 1;

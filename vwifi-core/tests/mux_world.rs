@@ -565,6 +565,11 @@ fn a_flooding_guest_cannot_starve_the_others_off_the_air() {
         "the flood was not bounded: {} dropped",
         lab.node().tx_queue_dropped()
     );
+    // Counted against the flooder's station, which has a full queue; none against the other.
+    let (queued, dropped) = lab.node().station_queue(mf);
+    assert_eq!(queued, STATION_TX_QUEUE);
+    assert_eq!(dropped, lab.node().tx_queue_dropped());
+    assert_eq!(lab.node().station_queue(mq).1, 0);
     // A third guest joins meanwhile, and the quiet one stays connected.
     let late = lab.admit("ns-late");
     lab.connect(late, "lab-a", Some("passphrase of A"));

@@ -41,6 +41,12 @@ pub(crate) enum Command {
         /// Its frames (at most one read's batch).
         frames: Vec<Bytes>,
     },
+    /// A guest's port wrote out most of its outbox while the driver kept messages back for
+    /// it ([`LinkFlow::backlog`]): move them on, and let the guests held back by it go.
+    Drained {
+        /// The guest.
+        guest: GuestId,
+    },
     /// A guest's link ended.
     Gone {
         /// The guest.
@@ -167,6 +173,8 @@ pub(crate) struct Admitted {
     pub(crate) name: String,
     /// The messages to write to its link.
     pub(crate) outbox: mpsc::Receiver<Message>,
+    /// The back-pressure between the driver and the guest's port ([`LinkFlow`]).
+    pub(crate) flow: Arc<LinkFlow>,
     /// On the nl80211 radio, for a namespace: its data stays in the kernel
     /// ([`crate::ports::kernel`]).
     pub(crate) kernel_port: Option<KernelPort>,
@@ -189,6 +197,45 @@ impl Command {
             Self::GuestData { frames, .. } => frames.len().max(1),
             _ => 1,
         }
+    }
+}
+
+/// The back-pressure between the driver and one guest's port, both ways.
+///
+/// - The driver sets [`hold`](Self::hold) while the guest's data must wait: a guest it sends
+///   to has messages kept back because its outbox is full, or its own station already has
+///   many frames in the radio's queue. The port then stops reading the guest (its TAP, socket
+///   or ring), so the guest's kernel queues, and TCP slows down, instead of frames being
+///   dropped further on.
+/// - The driver sets [`backlog`](Self::backlog) while it keeps messages back for this guest;
+///   the port, once it has written out most of its outbox, clears it and sends
+///   [`Command::Drained`] so that the driver moves them on without waiting for its next turn.
+#[derive(Debug)]
+pub(crate) struct LinkFlow {
+    /// `true` while the port must not read the guest's data.
+    pub(crate) hold: watch::Sender<bool>,
+    /// `true` while the driver keeps messages back for this guest.
+    pub(crate) backlog: AtomicBool,
+}
+
+impl Default for LinkFlow {
+    fn default() -> Self {
+        Self {
+            hold: watch::Sender::new(false),
+            backlog: AtomicBool::new(false),
+        }
+    }
+}
+
+impl LinkFlow {
+    /// After a write to the guest: whether the port should send [`Command::Drained`] now
+    /// (messages are kept back and the outbox, of which `queued` are left, is at most half
+    /// full of its `capacity`). Clears the flag when it says yes.
+    pub(crate) fn drained(&self, queued: usize, capacity: usize) -> bool {
+        queued <= capacity / 2
+            && self
+                .backlog
+                .swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 }
 

@@ -40,6 +40,11 @@ use crate::error::HostError;
 /// The exit status of a command that ran and failed.
 const EXIT_FAILURE: u8 = 1;
 
+/// mimalloc instead of glibc's malloc: the data plane allocates a frame on one thread and
+/// frees it on another (see `Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // On a bad command line, clap prints the error and usage and exits with status 2.
     let cli = Cli::parse();

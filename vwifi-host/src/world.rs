@@ -215,6 +215,12 @@ impl SimWorld {
         self.medium.node_as::<MuxNode>(self.host)
     }
 
+    /// The data frames station `sta` has waiting in the radio's queue, and how many of its
+    /// frames were dropped because that queue was full ([`MuxNode::station_queue`]).
+    pub(crate) fn station_queue(&self, sta: MacAddr) -> (usize, u64) {
+        self.node().map_or((0, 0), |n| n.station_queue(sta))
+    }
+
     /// The Mux.
     pub(crate) fn mux(&self) -> Option<&Mux> {
         self.node().map(MuxNode::mux)

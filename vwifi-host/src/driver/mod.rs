@@ -7,9 +7,20 @@
 //! 1. advances the world to the clock's `now` ([`TokioClock`]: time since the daemon started,
 //!    as a [`vwifi_core::Instant`]), bridging the APs' uplinks;
 //! 2. hands every message the Mux produced for a guest to that guest's bounded outbox
-//!    (`try_send`: a guest whose outbox is full loses the message, counted as
-//!    `link_queue_full`; the loop never waits for a guest);
+//!    (`try_send`: the loop never waits for a guest); what does not fit waits in the guest's
+//!    backlog, in order, and the guests that send to it are held back meanwhile (see below);
 //! 3. sleeps until the medium's next event, a [`Command`], or shutdown.
+//!
+//! **Back-pressure, not loss.** A guest's data is held back in its port ([`LinkFlow::hold`]:
+//! the port stops reading its TAP, socket or ring) while
+//! - a guest it sends to (by the Ethernet destination) has messages waiting in its backlog, until
+//!   that guest's port has written out most of its outbox ([`Command::Drained`]); or
+//! - its own station has [`RADIO_HOLD_AT`] frames in the radio's queue, until it has at most
+//!   [`RADIO_RELEASE_AT`].
+//!
+//! A backlog holds at most [`BACKLOG_LINKS`] outboxes' worth of messages; once full, the guest
+//! is not reading (a stalled VM, say): the guests held for it are let go, and what comes for it
+//! is dropped and counted (`link_queue_full`), so one stalled guest never stalls the others.
 //!
 //! Around it, each on tasks of their own and talking to it only through [`Command`]s
 //! ([`crate::command`]) and the guests' outboxes:
@@ -25,7 +36,7 @@
 //! outboxes: each guest task writes what is left and closes its link.
 
 use core::time::Duration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::pending;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,7 +49,7 @@ use vwifi_core::proto::{Credentials, Event, Message, RequestId, Ssid, MAX_AGENT_
 use vwifi_core::{Instant, MacAddr};
 
 use crate::clock::TokioClock;
-use crate::command::{Admitted, Command, JoinError, Joined, Refused, TapShared};
+use crate::command::{Admitted, Command, JoinError, Joined, LinkFlow, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::hwsim::HwsimAir as _;
 use crate::state::{Profile, StateError, StateStore};
@@ -66,6 +77,16 @@ const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 /// together (well under the Mux's per-guest data queue, so a
 /// batch from one guest does not overflow it before the world moves).
 const COMMAND_BATCH: usize = 64;
+
+/// How many outboxes' worth of messages a guest's backlog holds (what the driver keeps back
+/// while the guest's port writes out its outbox) before what comes for it is dropped.
+const BACKLOG_LINKS: usize = 2;
+
+/// A guest whose station has this many data frames in the radio's queue is held back...
+pub(crate) const RADIO_HOLD_AT: usize = vwifi_core::mux_node::STATION_TX_QUEUE / 2;
+
+/// ... until it has at most this many (so its port reads a batch at a time, not a frame).
+pub(crate) const RADIO_RELEASE_AT: usize = vwifi_core::mux_node::STATION_TX_QUEUE / 4;
 
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
 async fn radio_event(
@@ -106,9 +127,80 @@ pub(crate) struct GuestEntry {
     pending: Option<PendingConnect>,
     /// Who waits for the outcome of a `join` on the control socket.
     join: Option<tokio::sync::oneshot::Sender<Result<Joined, JoinError>>>,
-    /// Messages dropped because the outbox was full: data frames, and replies or events.
+    /// Messages dropped because the outbox and the backlog were full: data frames, and
+    /// replies or events.
     link_data_dropped: u64,
     link_control_dropped: u64,
+    /// The back-pressure shared with the guest's port.
+    flow: Arc<LinkFlow>,
+    /// Messages for the guest that did not fit its outbox, in order.
+    backlog: VecDeque<Message>,
+    /// The guests held back because they sent to this one while its backlog was filling.
+    holding: BTreeSet<GuestId>,
+    /// The guest this one's data is held back for, if any.
+    held_for: Option<GuestId>,
+    /// Whether its station's radio queue is long ([`RADIO_HOLD_AT`]).
+    radio_full: bool,
+}
+
+impl GuestEntry {
+    /// Whether messages for this guest are kept back and more still fit: the guests that send
+    /// to it are to wait.
+    fn congested(&self, limit: usize) -> bool {
+        !self.backlog.is_empty() && self.backlog.len() < limit
+    }
+
+    /// Moves what the outbox now has room for from the backlog into it.
+    fn refill(&mut self) {
+        while let Some(msg) = self.backlog.pop_front() {
+            match self.outbox.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.backlog.push_front(msg);
+                    break;
+                }
+                // The guest's task ended; its `Gone` is on the way.
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.backlog.clear();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Hands `msg` to the outbox, or to the backlog behind what already waits, or (the backlog
+    /// holding `limit`) drops and counts it.
+    fn offer(&mut self, id: GuestId, msg: Message, limit: usize) {
+        let msg = if self.backlog.is_empty() {
+            match self.outbox.try_send(msg) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+            }
+        } else {
+            msg
+        };
+        if self.backlog.len() < limit {
+            self.backlog.push_back(msg);
+            return;
+        }
+        let data = matches!(msg, Message::Data(_));
+        if data {
+            self.link_data_dropped += 1;
+        } else {
+            self.link_control_dropped += 1;
+        }
+        tracing::trace!(guest = id.0, data, "guest link queue full: message dropped");
+    }
+
+    /// Tells the port whether to hold the guest's data back, if that changed.
+    fn update_hold(&self) {
+        let hold = self.held_for.is_some() || self.radio_full;
+        self.flow.hold.send_if_modified(|h| {
+            let changed = *h != hold;
+            *h = hold;
+            changed
+        });
+    }
 }
 
 /// A connection a guest (or the restart) asked for, waiting for its outcome.
@@ -126,6 +218,8 @@ pub(crate) struct Driver {
     world: Box<dyn HostRadio>,
     clock: TokioClock,
     guests: BTreeMap<GuestId, GuestEntry>,
+    /// The guests by their station's address (where an Ethernet destination goes).
+    by_mac: BTreeMap<MacAddr, GuestId>,
     link_queue: usize,
     connections: u64,
     /// The persistent state (attachments, profiles), if the daemon has a state directory.
@@ -149,6 +243,7 @@ impl Driver {
             world,
             clock,
             guests: BTreeMap::new(),
+            by_mac: BTreeMap::new(),
             link_queue: link_queue.max(1),
             connections: 0,
             state: None,
@@ -294,7 +389,15 @@ impl Driver {
                     });
                 }
             }
+            Command::Drained { guest } => {
+                // The port made room: the turn's delivery refills its outbox from the backlog
+                // and lets go of the guests held for it.
+                tracing::trace!(guest = guest.0, "outbox drained");
+            }
             Command::Guest { guest, msg } => {
+                if let Message::Data(frame) = &msg {
+                    self.hold_back_for(guest, frame);
+                }
                 let Some(entry) = self.guests.get_mut(&guest) else {
                     return;
                 };
@@ -444,6 +547,59 @@ impl Driver {
         let frames = medium.take_tapped();
         let overflow = medium.tap_overflow();
         self.capture.publish(frames, overflow);
+    }
+
+    /// The most messages a guest's backlog holds.
+    fn backlog_limit(&self) -> usize {
+        self.link_queue.saturating_mul(BACKLOG_LINKS)
+    }
+
+    /// `sender` sent a data frame to the Ethernet destination at the start of `frame`: if that
+    /// is a guest whose backlog is filling, hold the sender's data back until it drains.
+    fn hold_back_for(&mut self, sender: GuestId, frame: &[u8]) {
+        let Some(dst) = frame.get(..6).and_then(MacAddr::from_slice) else {
+            return;
+        };
+        let Some(&receiver) = self.by_mac.get(&dst) else {
+            return;
+        };
+        let limit = self.backlog_limit();
+        if receiver == sender
+            || !self
+                .guests
+                .get(&receiver)
+                .is_some_and(|r| r.congested(limit))
+        {
+            return;
+        }
+        let Some(s) = self.guests.get_mut(&sender) else {
+            return;
+        };
+        if s.held_for.is_some() {
+            return;
+        }
+        s.held_for = Some(receiver);
+        s.update_hold();
+        if let Some(r) = self.guests.get_mut(&receiver) {
+            r.holding.insert(sender);
+        }
+    }
+
+    /// Lets go of the guests held back for `receiver`.
+    fn release_held_for(&mut self, receiver: GuestId) {
+        let held = self
+            .guests
+            .get_mut(&receiver)
+            .map(|r| std::mem::take(&mut r.holding))
+            .unwrap_or_default();
+        for id in held {
+            if let Some(s) = self.guests.get_mut(&id) {
+                if s.held_for == Some(receiver) {
+                    s.held_for = None;
+                    s.update_hold();
+                }
+            }
+        }
     }
 
     /// Changes the persistent state, if any; a failure is logged (the daemon goes on).
@@ -677,11 +833,12 @@ impl Driver {
         )?;
         self.connections += 1;
         let (tx, rx) = mpsc::channel(self.link_queue);
-        let mac = self
-            .world
-            .station_mac(guest)
-            .map(|m| m.to_string())
-            .unwrap_or_default();
+        let station = self.world.station_mac(guest);
+        if let Some(sta) = station {
+            self.by_mac.insert(sta, guest);
+        }
+        let mac = station.map(|m| m.to_string()).unwrap_or_default();
+        let flow = Arc::new(LinkFlow::default());
         tracing::info!(guest = guest.0, %name, %peer, %mac, "guest admitted");
         self.guests.insert(
             guest,
@@ -696,6 +853,11 @@ impl Driver {
                 join: None,
                 link_data_dropped: 0,
                 link_control_dropped: 0,
+                flow: Arc::clone(&flow),
+                backlog: VecDeque::new(),
+                holding: BTreeSet::new(),
+                held_for: None,
+                radio_full: false,
             },
         );
         let kernel_port = self.world.kernel_port(guest);
@@ -703,18 +865,25 @@ impl Driver {
             guest,
             name,
             outbox: rx,
+            flow,
             kernel_port,
         })
     }
 
     fn remove(&mut self, now: Instant, guest: GuestId, why: &str) {
+        self.release_held_for(guest);
+        self.by_mac.retain(|_, g| *g != guest);
         if let Some(entry) = self.guests.remove(&guest) {
             tracing::info!(guest = guest.0, name = %entry.name, reason = why, "guest removed");
+            if let Some(r) = entry.held_for.and_then(|r| self.guests.get_mut(&r)) {
+                r.holding.remove(&guest);
+            }
         }
         self.world.remove(now, guest);
     }
 
-    /// Moves the Mux's messages for each guest into its outbox, never waiting.
+    /// Moves the Mux's messages for each guest into its outbox (or backlog), never waiting, and
+    /// updates who is held back (see the [module documentation](self)).
     fn deliver(&mut self) {
         if let Some(wired) = &self.wired {
             let frames = self
@@ -730,34 +899,36 @@ impl Driver {
                 }
             }
         }
+        let limit = self.backlog_limit();
         let ids: Vec<GuestId> = self.guests.keys().copied().collect();
         for id in ids {
             let msgs = self.world.take_guest_messages(id);
             for msg in &msgs {
                 self.outcome(id, msg);
             }
+            let queued = self.world.radio_queue(id);
             let Some(entry) = self.guests.get_mut(&id) else {
                 continue;
             };
+            entry.refill();
             for msg in msgs {
-                let data = matches!(msg, Message::Data(_));
-                match entry.outbox.try_send(msg) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        if data {
-                            entry.link_data_dropped += 1;
-                        } else {
-                            entry.link_control_dropped += 1;
-                        }
-                        tracing::trace!(
-                            guest = id.0,
-                            data,
-                            "guest link queue full: message dropped"
-                        );
-                    }
-                    // The guest's task ended; its `Gone` is on the way.
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
-                }
+                entry.offer(id, msg, limit);
+            }
+            if !entry.backlog.is_empty() {
+                entry.flow.backlog.store(true, Ordering::Release);
+            }
+            let radio_full = if entry.radio_full {
+                queued > RADIO_RELEASE_AT
+            } else {
+                queued >= RADIO_HOLD_AT
+            };
+            if radio_full != entry.radio_full {
+                entry.radio_full = radio_full;
+                entry.update_hold();
+            }
+            // Drained, or full (not reading): the guests held for it go on.
+            if !entry.holding.is_empty() && !entry.congested(limit) {
+                self.release_held_for(id);
             }
         }
     }
@@ -828,10 +999,11 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_full_outbox_drops_that_guests_messages_and_counts_them() {
+    async fn a_full_outbox_and_backlog_drop_that_guests_messages_and_count_them() {
         let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 1);
         let adm = d.admit(PeerInfo::Anonymous).unwrap();
-        for id in 1..=3 {
+        // One in the outbox, two in the backlog, two dropped.
+        for id in 1..=5 {
             d.handle(Command::Guest {
                 guest: adm.guest,
                 msg: Message::StatusRequest {
@@ -1064,6 +1236,139 @@ mod tests {
             got.len() == frames.len()
         });
         assert_eq!(got.into_inner().unwrap(), frames);
+    }
+
+    /// Two guests connected to the open demo network, and a third if `three`: their
+    /// admissions and stations' addresses.
+    fn connected(d: &mut Driver, names: &[&str]) -> Vec<(Admitted, MacAddr)> {
+        let ssid = Ssid::new(b"vwifi-lab").unwrap();
+        let mut out = Vec::new();
+        for name in names {
+            let (mut adm, mac) = d.admit_netns(name, Arc::default()).unwrap();
+            d.handle(Command::Guest {
+                guest: adm.guest,
+                msg: Message::Connect {
+                    id: RequestId(1),
+                    ssid,
+                    bssid: None,
+                    credentials: Credentials::None,
+                },
+            });
+            run_until(d, &mut adm.outbox, |m| {
+                matches!(m, Message::Event(Event::Connected { .. }))
+            });
+            out.push((adm, mac));
+        }
+        out
+    }
+
+    /// An Ethernet frame from `src` to `dst` with a 100-byte payload tagged `i`.
+    fn eth(dst: MacAddr, src: MacAddr, i: u8) -> bytes::Bytes {
+        let mut f = dst.0.to_vec();
+        f.extend_from_slice(&src.0);
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        f.extend_from_slice(&[i; 100]);
+        bytes::Bytes::from(f)
+    }
+
+    /// Lets the air carry what was handed to it (20 ms), delivering to the outboxes.
+    fn air(d: &mut Driver) {
+        d.world.run_for(Duration::from_millis(20));
+        d.deliver();
+    }
+
+    fn holding(adm: &Admitted) -> bool {
+        *adm.flow.hold.borrow()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sender_is_held_back_while_its_receiver_drains_and_nothing_is_dropped() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 4);
+        let mut g = connected(&mut d, &["a", "b"]);
+        let ((a, mac_a), (mut b, mac_b)) = (g.remove(0), g.remove(0));
+        // Four fill b's outbox, one waits in its backlog.
+        for i in 0..5 {
+            d.handle(Command::Guest {
+                guest: a.guest,
+                msg: Message::Data(eth(mac_b, mac_a, i)),
+            });
+            air(&mut d);
+        }
+        assert!(!holding(&a), "held before b's backlog grew");
+        assert!(b.flow.backlog.load(Ordering::Acquire));
+        assert!(!holding(&b));
+        // a sends again to b, whose backlog is filling: a's port must stop reading a.
+        d.handle(Command::Guest {
+            guest: a.guest,
+            msg: Message::Data(eth(mac_b, mac_a, 5)),
+        });
+        assert!(holding(&a));
+        air(&mut d);
+        // b's port writes out its outbox and says so: the backlog moves on, a goes on.
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            while let Ok(m) = b.outbox.try_recv() {
+                if let Message::Data(f) = m {
+                    got.push(f);
+                }
+            }
+            assert!(b.flow.drained(b.outbox.len(), b.outbox.max_capacity()) || got.len() >= 6);
+            d.handle(Command::Drained { guest: b.guest });
+            d.deliver();
+        }
+        assert!(!holding(&a), "a still held after b drained");
+        let want: Vec<_> = (0..6).map(|i| eth(mac_b, mac_a, i)).collect();
+        assert_eq!(got, want, "b got a's frames out of order or not all");
+        assert_eq!(d.guests[&b.guest].link_data_dropped, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_guest_that_stops_reading_does_not_stall_the_others() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 4);
+        let mut g = connected(&mut d, &["a", "b", "c"]);
+        let ((mut a, mac_a), (b, mac_b), (c, mac_c)) = (g.remove(0), g.remove(0), g.remove(0));
+        // b never reads: a's flood fills its outbox (4) and backlog (8), the rest is dropped
+        // and counted; a is let go once b's backlog is full.
+        for i in 0..20 {
+            d.handle(Command::Guest {
+                guest: a.guest,
+                msg: Message::Data(eth(mac_b, mac_a, i)),
+            });
+            air(&mut d);
+        }
+        assert!(!holding(&a), "a stays held by a guest that does not read");
+        assert_eq!(d.guests[&b.guest].backlog.len(), 8);
+        assert_eq!(d.guests[&b.guest].link_data_dropped, 20 - 4 - 8);
+        let snap = d.snapshot();
+        let row = snap.guests.iter().find(|r| r.id == b.guest.0).unwrap();
+        assert!(
+            row.dropped.contains(&("link_queue_full".into(), 8)),
+            "{:?}",
+            row.dropped
+        );
+        assert!(row.dropped.iter().any(|(k, _)| k == "radio_queue_full"));
+        // c's data to a flows meanwhile.
+        for i in 0..3 {
+            d.handle(Command::Guest {
+                guest: c.guest,
+                msg: Message::Data(eth(mac_a, mac_c, i)),
+            });
+        }
+        assert!(!holding(&c));
+        air(&mut d);
+        let got: Vec<_> = std::iter::from_fn(|| a.outbox.try_recv().ok())
+            .filter_map(|m| match m {
+                Message::Data(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            got,
+            (0..3).map(|i| eth(mac_a, mac_c, i)).collect::<Vec<_>>()
+        );
+        // b leaves: nobody stays held for it, and it is no longer a destination.
+        d.remove(Instant::ZERO, b.guest, "test");
+        assert!(!d.by_mac.contains_key(&mac_b));
     }
 
     fn assert_send<T: Send>() {}

@@ -71,6 +71,12 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
     /// One message from the stream of [`HostRadio::take_events`].
     fn push_event(&mut self, _guest: GuestId, _msg: Message) {}
 
+    /// The data frames `guest`'s station has waiting in the radio's own queue (a radio without
+    /// one: none); the driver holds the guest's data back while it is long.
+    fn radio_queue(&self, _guest: GuestId) -> usize {
+        0
+    }
+
     /// The status of the radio and of `guests` at `now`.
     fn snapshot(&self, now: Instant, guests: &BTreeMap<GuestId, GuestEntry>) -> Snapshot;
 
@@ -113,6 +119,11 @@ impl HostRadio for SimWorld {
 
     fn poll_timeout(&self) -> Option<Instant> {
         SimWorld::poll_timeout(self)
+    }
+
+    fn radio_queue(&self, guest: GuestId) -> usize {
+        self.station_mac(guest)
+            .map_or(0, |sta| self.station_queue(sta).0)
     }
 
     fn run_for(&mut self, span: Duration) {

@@ -60,6 +60,9 @@ pub(crate) fn sim_snapshot(
                 };
                 let s = &report.status;
                 let c = &report.counters;
+                let radio_queue_full = mux
+                    .station(id)
+                    .map_or(0, |sta| world.station_queue(sta.mac()).1);
                 guests.push(guest_snapshot(
                     id,
                     entry,
@@ -73,6 +76,7 @@ pub(crate) fn sim_snapshot(
                         ("control_dropped".into(), c.control_dropped),
                         ("link_queue_full".into(), entry.link_data_dropped),
                         ("link_control_dropped".into(), entry.link_control_dropped),
+                        ("radio_queue_full".into(), radio_queue_full),
                     ],
                 ));
                 if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {

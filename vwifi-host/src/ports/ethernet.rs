@@ -12,8 +12,14 @@
 //!   ([`vwifi_core::proto::inband::frame_truncating`]); an event that changes the association
 //!   [moves the link](EthernetPort::follow_link) before the guest hears of it.
 //!
+//! While the driver [holds the guest's data back](crate::command::LinkFlow) the loop does not
+//! read the guest (the frames already read go on), and after each write it tells the driver
+//! when its outbox has room again for what the driver kept back.
+//!
 //! What differs between ports (how to read and write, what to count and drop early, how the link
 //! shows the association, what closing means) is the [`EthernetPort`] trait.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,7 +30,7 @@ use vwifi_core::proto::inband::{self, InbandFrame};
 use vwifi_core::proto::{Event, Message};
 use vwifi_core::MacAddr;
 
-use crate::command::Command;
+use crate::command::{Command, LinkFlow};
 
 /// The source address of the host's in-band control frames: locally administered, unicast.
 pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
@@ -108,6 +114,8 @@ const SEND_BATCH: usize = super::tap_io::BATCH;
 enum Wake {
     FromPort(FromPort),
     ToGuest(Option<Message>),
+    /// The driver held the guest's data back, or let it go.
+    Hold,
 }
 
 /// Serves one guest's port until the driver lets the guest go or the port ends. See the
@@ -118,8 +126,11 @@ pub(crate) async fn serve<P: EthernetPort>(
     name: String,
     station: MacAddr,
     mut outbox: mpsc::Receiver<Message>,
+    flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
+    let mut hold = flow.hold.subscribe();
+    let capacity = outbox.max_capacity();
     // Answers go to whoever asked last; before anyone asked, to the station's own address.
     let mut peer = station;
     let mut associated = false;
@@ -130,7 +141,8 @@ pub(crate) async fn serve<P: EthernetPort>(
     // The guest's data gathered from one read, for one command to the driver.
     let mut to_driver: Vec<Bytes> = Vec::new();
     let why: String = loop {
-        if (!port.has_pending() || to_driver.len() >= SEND_BATCH)
+        let holding = *hold.borrow_and_update();
+        if (holding || !port.has_pending() || to_driver.len() >= SEND_BATCH)
             && flush(&mut to_driver, guest, &cmds).await.is_err()
         {
             break "the daemon is stopping".into();
@@ -138,11 +150,14 @@ pub(crate) async fn serve<P: EthernetPort>(
         let wake = match held.take() {
             Some(m) => Wake::ToGuest(Some(m)),
             None => tokio::select! {
-                r = port.recv() => Wake::FromPort(r),
+                r = port.recv(), if !holding => Wake::FromPort(r),
                 m = outbox.recv() => Wake::ToGuest(m),
+                // Never an error: the port holds the sender (in `flow`) itself.
+                _ = hold.changed() => Wake::Hold,
             },
         };
         let msg = match wake {
+            Wake::Hold => continue,
             Wake::FromPort(FromPort::Idle) => continue,
             Wake::FromPort(FromPort::Ended(why)) => break why,
             Wake::FromPort(FromPort::Frame(frame)) => match inband::classify(&frame) {
@@ -212,6 +227,11 @@ pub(crate) async fn serve<P: EthernetPort>(
                 });
                 if let Err(e) = port.send_batch(&out_frames).await {
                     break write_failed::<P>(&e);
+                }
+                if flow.drained(outbox.len(), capacity)
+                    && cmds.send(Command::Drained { guest }).await.is_err()
+                {
+                    break "the daemon is stopping".into();
                 }
                 continue;
             }
@@ -364,6 +384,7 @@ mod tests {
             "t".into(),
             STA,
             out_rx,
+            Arc::default(),
             cmd_tx,
         ));
         match cmd_rx.recv().await {
@@ -415,6 +436,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_held_port_stops_reading_the_guest_and_says_when_its_outbox_drained() {
+        let port = Fake {
+            assume_associated: true,
+            ..Fake::default()
+        };
+        *port.inbox.lock().unwrap() = vec![data(STA), data(STA)];
+        let flow = Arc::new(LinkFlow::default());
+        flow.hold.send_replace(true);
+        let (out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve(
+            port.clone(),
+            GuestId(1),
+            "t".into(),
+            STA,
+            out_rx,
+            Arc::clone(&flow),
+            cmd_tx,
+        ));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        // Held: the guest's frames stay unread.
+        assert_eq!(port.inbox.lock().unwrap().len(), 2);
+        assert!(cmd_rx.try_recv().is_err());
+        // Writing to the guest goes on meanwhile; with messages kept back in the driver, the
+        // port says when its outbox has room.
+        flow.backlog
+            .store(true, std::sync::atomic::Ordering::Release);
+        out_tx.send(Message::Data(data(ASKER))).await.unwrap();
+        match cmd_rx.recv().await {
+            Some(Command::Drained { guest }) => assert_eq!(guest, GuestId(1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(port.written.lock().unwrap().len(), 1);
+        assert!(!flow.backlog.load(std::sync::atomic::Ordering::Acquire));
+        // Let go: the frames read go to the driver.
+        flow.hold.send_replace(false);
+        for _ in 0..2 {
+            match cmd_rx.recv().await {
+                Some(Command::Guest {
+                    msg: Message::Data(f),
+                    ..
+                }) => assert_eq!(f, data(STA)),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(port.inbox.lock().unwrap().is_empty());
+        task.abort();
+    }
+
+    #[tokio::test]
     async fn one_reads_data_goes_to_the_driver_as_one_batch_in_order_and_before_later_control() {
         let port = Fake {
             batched: true,
@@ -433,7 +506,15 @@ mod tests {
             vec![frame(4), Bytes::from(req), frame(3), frame(2), frame(1)];
         let (_out_tx, out_rx) = mpsc::channel(8);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
-        let task = tokio::spawn(serve(port, GuestId(1), "t".into(), STA, out_rx, cmd_tx));
+        let task = tokio::spawn(serve(
+            port,
+            GuestId(1),
+            "t".into(),
+            STA,
+            out_rx,
+            Arc::default(),
+            cmd_tx,
+        ));
         match cmd_rx.recv().await {
             Some(Command::GuestData { guest, frames }) => {
                 assert_eq!(guest, GuestId(1));

@@ -63,14 +63,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
-use vwifi_core::proto::Message;
 use vwifi_core::MacAddr;
 
 use super::ethernet::{self, EthernetPort, FromPort};
 use super::tap_io::{Batch, TapIo};
 use crate::api::Attachment;
 pub(crate) use crate::command::TapShared;
-use crate::command::{Command, Refused, TapClosed};
+use crate::command::{Admitted, Command, Refused, TapClosed};
 use crate::error_text::error_chain;
 
 /// Where the namespaces named by `ip netns` are.
@@ -460,17 +459,16 @@ pub(crate) async fn attach(
         name: netns.clone(),
         watch: super::nsfile::Watch::new(&netns, id),
     };
+    let guest = adm.guest;
     tokio::spawn(serve_tap(
         tap,
         LinkControl::new(ns, rtnl, index, shared),
-        adm.guest,
-        adm.name,
+        adm,
         mac,
-        adm.outbox,
         cmds.clone(),
     ));
     cmds.send(Command::Attached {
-        guest: adm.guest,
+        guest,
         netns: netns.clone(),
         ifname: ifname.clone(),
     })
@@ -480,7 +478,7 @@ pub(crate) async fn attach(
         netns,
         ifname,
         mac: mac.to_string(),
-        guest: adm.guest.0,
+        guest: guest.0,
     })
 }
 
@@ -547,12 +545,17 @@ pub(crate) struct Namespace {
 pub(crate) async fn serve_tap(
     tap: tun_rs::AsyncDevice,
     link: LinkControl,
-    guest: GuestId,
-    name: String,
+    adm: Admitted,
     station: MacAddr,
-    outbox: mpsc::Receiver<Message>,
     cmds: mpsc::Sender<Command>,
 ) {
+    let Admitted {
+        guest,
+        name,
+        outbox,
+        flow,
+        ..
+    } = adm;
     let mut check = tokio::time::interval(NAMESPACE_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let io = TapIo::new(tap.tcp_gso());
@@ -569,7 +572,7 @@ pub(crate) async fn serve_tap(
         name: name.clone(),
         station,
     };
-    ethernet::serve(port, guest, name, station, outbox, cmds).await;
+    ethernet::serve(port, guest, name, station, outbox, flow, cmds).await;
     // The port (and the TAP's descriptor) is dropped: say so to a `detach` waiting for it, if
     // `close` did not say more.
     shared.closed.send_if_modified(|c| {

@@ -1,8 +1,15 @@
 //! Unix-socket guests: each link on the guests' socket is one guest (a `vwifi-guest` agent or
 //! CLI), admitted through the driver and served by its own task.
+//!
+//! A guest's data messages that are already readable when one arrives (decoded from the same
+//! read, or on the socket) go to the driver together, as one [`Command::GuestData`] of up to
+//! [`DATA_BATCH`] frames: one channel message and one wake-up of the driver instead of one per
+//! frame. While the driver [holds the guest back](LinkFlow) nothing is read from it.
 
 use core::time::Duration;
+use std::sync::Arc;
 
+use std::future::Future as _;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use vwifi_core::demux::GuestId;
@@ -10,7 +17,10 @@ use vwifi_core::io::LinkError;
 use vwifi_core::proto::{ErrorCode, Message};
 use vwifi_transport_unix::{UnixGuestListener, UnixLink};
 
-use crate::command::Command;
+use crate::command::{Command, LinkFlow};
+
+/// The most data frames from one guest gathered into one command for the driver.
+const DATA_BATCH: usize = super::tap_io::BATCH;
 
 /// How long a refused guest or a dying link gets to take its last message.
 const LAST_WORD_TIMEOUT: Duration = Duration::from_secs(1);
@@ -52,6 +62,7 @@ pub(crate) async fn accept_guests(
                     adm.guest,
                     adm.name,
                     adm.outbox,
+                    adm.flow,
                     cmds.clone(),
                 ));
             }
@@ -77,6 +88,23 @@ pub(crate) async fn accept_guests(
 enum Wake {
     FromGuest(Result<Message, LinkError>),
     ToGuest(Option<Message>),
+    /// The driver held the guest's data back, or let it go.
+    Hold,
+}
+
+/// The guest's next message if it can be had without waiting (already decoded, or readable on
+/// the socket), else `None`. `UnixLink::recv` is cancel-safe: dropping it unfinished loses
+/// nothing.
+async fn ready_now(link: &mut UnixLink) -> Option<Result<Message, LinkError>> {
+    let recv = link.recv();
+    tokio::pin!(recv);
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match recv.as_mut().poll(cx) {
+            std::task::Poll::Ready(r) => Some(r),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 /// Serves one guest's link: its messages to the driver, its outbox to the link.
@@ -85,14 +113,49 @@ pub(crate) async fn serve_guest(
     guest: GuestId,
     name: String,
     mut outbox: mpsc::Receiver<Message>,
+    flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
+    let mut hold = flow.hold.subscribe();
+    let capacity = outbox.max_capacity();
+    // A message read while gathering data, handled on the next turn.
+    let mut next: Option<Result<Message, LinkError>> = None;
     let why: String = loop {
-        let wake = tokio::select! {
-            r = link.recv() => Wake::FromGuest(r),
-            m = outbox.recv() => Wake::ToGuest(m),
+        let holding = *hold.borrow_and_update();
+        let wake = match next.take() {
+            Some(r) => Wake::FromGuest(r),
+            None => tokio::select! {
+                r = link.recv(), if !holding => Wake::FromGuest(r),
+                m = outbox.recv() => Wake::ToGuest(m),
+                // Never an error: this task holds the sender (in `flow`) itself.
+                _ = hold.changed() => Wake::Hold,
+            },
         };
         match wake {
+            Wake::Hold => {}
+            Wake::FromGuest(Ok(Message::Data(frame))) => {
+                let mut frames = vec![frame];
+                while frames.len() < DATA_BATCH && !*hold.borrow() {
+                    match ready_now(&mut link).await {
+                        Some(Ok(Message::Data(f))) => frames.push(f),
+                        Some(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                let cmd = match frames.len() {
+                    1 => Command::Guest {
+                        guest,
+                        msg: Message::Data(frames.remove(0)),
+                    },
+                    _ => Command::GuestData { guest, frames },
+                };
+                if cmds.send(cmd).await.is_err() {
+                    break "the daemon is stopping".into();
+                }
+            }
             Wake::FromGuest(Ok(msg)) => {
                 if cmds.send(Command::Guest { guest, msg }).await.is_err() {
                     break "the daemon is stopping".into();
@@ -116,6 +179,11 @@ pub(crate) async fn serve_guest(
                 if let Err(e) = link.send(&msg).await {
                     break e.to_string();
                 }
+                if flow.drained(outbox.len(), capacity)
+                    && cmds.send(Command::Drained { guest }).await.is_err()
+                {
+                    break "the daemon is stopping".into();
+                }
             }
             Wake::ToGuest(None) => {
                 // The driver let the guest go (shutdown): everything queued was written.
@@ -127,4 +195,52 @@ pub(crate) async fn serve_guest(
     };
     tracing::info!(guest = guest.0, %name, reason = %why, "guest link ended");
     let _ = cmds.send(Command::Gone { guest }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use vwifi_core::io::PeerInfo;
+    use vwifi_core::proto::RequestId;
+    use vwifi_transport_unix::LinkConfig;
+
+    fn link(stream: tokio::net::UnixStream) -> UnixLink {
+        let (r, w) = stream.into_split();
+        UnixLink::from_halves(r, w, PeerInfo::Anonymous, LinkConfig::default())
+    }
+
+    #[tokio::test]
+    async fn data_already_sent_goes_to_the_driver_as_one_batch_in_order_before_later_control() {
+        let (host, guest) = tokio::net::UnixStream::pair().unwrap();
+        let mut guest = link(guest);
+        let frames: Vec<Bytes> = (0..3u8).map(|i| Bytes::from(vec![i; 60])).collect();
+        for f in &frames {
+            guest.send(&Message::Data(f.clone())).await.unwrap();
+        }
+        let status = Message::StatusRequest { id: RequestId(3) };
+        guest.send(&status).await.unwrap();
+        let (_out_tx, out_rx) = mpsc::channel(8);
+        let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
+        let task = tokio::spawn(serve_guest(
+            link(host),
+            GuestId(1),
+            "t".into(),
+            out_rx,
+            Arc::default(),
+            cmd_tx,
+        ));
+        match cmd_rx.recv().await {
+            Some(Command::GuestData { guest, frames: got }) => {
+                assert_eq!(guest, GuestId(1));
+                assert_eq!(got, frames);
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd_rx.recv().await {
+            Some(Command::Guest { msg, .. }) => assert_eq!(msg, status),
+            other => panic!("{other:?}"),
+        }
+        task.abort();
+    }
 }

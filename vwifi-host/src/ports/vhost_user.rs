@@ -19,6 +19,7 @@
 //! for the next run. The daemon stopping closes the port (the VM's NIC loses its backend).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -30,7 +31,7 @@ use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
 use super::ethernet::{self, EthernetPort, FromPort};
 use crate::api::VhostUserAttachment;
-use crate::command::{Command, Refused};
+use crate::command::{Command, LinkFlow, Refused};
 use crate::error_text::error_chain;
 
 /// The longest VM name.
@@ -125,6 +126,7 @@ pub(crate) async fn attach(
         adm.name,
         mac,
         adm.outbox,
+        adm.flow,
         cmds.clone(),
     ));
     Ok(VhostUserAttachment {
@@ -143,6 +145,7 @@ async fn serve_port(
     name: String,
     station: MacAddr,
     outbox: mpsc::Receiver<Message>,
+    flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
     let handle = port.handle();
@@ -152,7 +155,7 @@ async fn serve_port(
         guest,
         name: name.clone(),
     };
-    ethernet::serve(port, guest, name, station, outbox, cmds).await;
+    ethernet::serve(port, guest, name, station, outbox, flow, cmds).await;
 }
 
 /// A VM's vhost-user NIC as an [`EthernetPort`].
