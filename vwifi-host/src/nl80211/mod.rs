@@ -22,6 +22,7 @@
 
 mod consts;
 mod genl;
+mod sae;
 mod scan;
 mod station;
 mod wiphy;

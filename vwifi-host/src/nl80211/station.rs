@@ -36,6 +36,9 @@ use vwifi_core::{Instant, MacAddr};
 
 use super::consts as c;
 use super::genl::{as_u16, cmd, find, ifindex, top_attrs, Attr, Family, Genl, Reply};
+use wpa3::SaeJoin;
+
+mod wpa3;
 use super::scan::{best, own_rsne, parse_entry, ScanEntry};
 use super::Nl80211Error;
 
@@ -203,6 +206,8 @@ enum Link {
         early: Vec<(Vec<u8>, bool)>,
         /// The request, for one more attempt if this one fails after the association.
         retry: Option<Box<JoinRequest>>,
+        /// The SAE exchange of a WPA3 join, before the association ([`super::sae`]).
+        sae: Option<Box<SaeJoin>>,
     },
     Connected {
         target: Target,
@@ -239,6 +244,8 @@ struct Sta {
     data: Arc<DataPath>,
     status: watch::Sender<StationStatus>,
     clock: tokio::time::Instant,
+    /// The IGTK last installed (key ID and key), so that a group rekey installs a new one once.
+    igtk: Option<(u16, [u8; 16])>,
 }
 
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
@@ -385,6 +392,7 @@ impl Sta {
             data,
             status,
             clock: tokio::time::Instant::now(),
+            igtk: None,
         };
         sta.publish(StationState::Idle);
         Ok(sta)
@@ -447,12 +455,18 @@ impl Sta {
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
         match &self.link {
             Link::Idle => far,
-            Link::Joining { sup, deadline, .. } => {
+            Link::Joining {
+                sup, deadline, sae, ..
+            } => {
                 let s = sup
                     .as_ref()
                     .and_then(Supplicant::poll_timeout)
                     .map_or(far, |t| self.to_tokio(t));
-                s.min(*deadline)
+                let a = sae
+                    .as_ref()
+                    .and_then(|j| j.poll_timeout())
+                    .map_or(far, |t| self.to_tokio(t));
+                s.min(a).min(*deadline)
             }
             Link::Connected { .. } => tokio::time::Instant::now() + SIGNAL_PERIOD,
         }
@@ -468,6 +482,7 @@ impl Sta {
                         capabilities: Capabilities::SCAN
                             | Capabilities::OPEN
                             | Capabilities::WPA2_PSK
+                            | Capabilities::WPA3_SAE
                             | Capabilities::EVENTS
                             | Capabilities::DATA,
                     }
@@ -556,9 +571,11 @@ impl Sta {
     async fn leave(&mut self) {
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
+        self.igtk = None;
         if matches!(link, Link::Idle) {
             return;
         }
+        self.end_sae_auth(&link).await;
         let _ = self
             .nl
             .request(
@@ -666,6 +683,10 @@ impl Sta {
         );
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
+        self.igtk = None;
+        if !kernel_left {
+            self.end_sae_auth(&link).await;
+        }
         if !kernel_left && !matches!(link, Link::Idle) {
             let _ = self
                 .nl
@@ -745,12 +766,24 @@ impl Sta {
             return self.fail(ConnectFailure::NetworkNotFound).await;
         };
         let security = bss.info.security;
+        let mismatch = ConnectFailure::Other {
+            code: FAILURE_CODE_SECURITY_MISMATCH,
+            detail: security.code().into(),
+        };
         let pmk = match (security, credentials) {
             (Security::Open, Credentials::None) => None,
-            // A WPA2/WPA3 transition network is joined as WPA2 here: the kernel's MLME path does
-            // not run SAE yet.
+            // SAE whenever the network offers it and a passphrase is given (WPA3, and the
+            // WPA2/WPA3 transition mode), as the simulated radio's stations choose.
+            (Security::Wpa3Sae | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+                let target = Target {
+                    ssid,
+                    bssid: bss.info.bssid,
+                    channel: bss.info.channel,
+                };
+                return self.join_sae(target, &bss, pass, retry).await;
+            }
             (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Psk(psk)) => Some(psk),
-            (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
                 let derived =
                     tokio::task::spawn_blocking(move || derive_psk(&pass, ssid.as_bytes()))
                         .await
@@ -758,23 +791,11 @@ impl Sta {
                         .and_then(Result::ok);
                 match derived {
                     Some(psk) => Some(psk),
-                    None => {
-                        return self
-                            .fail(ConnectFailure::Other {
-                                code: FAILURE_CODE_SECURITY_MISMATCH,
-                                detail: security.code().into(),
-                            })
-                            .await
-                    }
+                    None => return self.fail(mismatch).await,
                 }
             }
-            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3, _) => {
-                return self
-                    .fail(ConnectFailure::Other {
-                        code: FAILURE_CODE_SECURITY_MISMATCH,
-                        detail: security.code().into(),
-                    })
-                    .await
+            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3 | Security::Wpa3Sae, _) => {
+                return self.fail(mismatch).await
             }
             _ => {
                 return self
@@ -847,6 +868,7 @@ impl Sta {
             deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
             early: Vec::new(),
             retry,
+            sae: None,
         };
         self.publish(StationState::Authenticating);
         if let Err(e) = self
@@ -881,6 +903,11 @@ impl Sta {
                 let status = find(&attrs, c::ATTR_STATUS_CODE).and_then(as_u16);
                 let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
                 self.connect_result(status, timed_out).await;
+            }
+            c::CMD_AUTHENTICATE => {
+                let frame = find(&attrs, c::ATTR_FRAME).map(<[u8]>::to_vec);
+                let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
+                self.auth_event(frame.as_deref(), timed_out).await;
             }
             c::CMD_CONTROL_PORT_FRAME => {
                 if let Some(frame) = find(&attrs, c::ATTR_FRAME) {
@@ -1067,10 +1094,16 @@ impl Sta {
                         ],
                     );
                     let attrs = [Attr::u32(c::ATTR_IFINDEX, self.ifindex), key];
-                    self.nl
+                    let r = self
+                        .nl
                         .request("NEW_KEY (group)", c::CMD_NEW_KEY, &attrs, false)
                         .await
-                        .map(drop)
+                        .map(drop);
+                    // With management frame protection the same message carried the IGTK.
+                    match r {
+                        Ok(()) => self.install_igtk().await,
+                        e => e,
+                    }
                 }
                 Output::Complete => {
                     let bit = 1u32 << c::STA_FLAG_AUTHORIZED;
@@ -1170,9 +1203,14 @@ impl Sta {
     async fn timer(&mut self) {
         let now = self.now();
         match &mut self.link {
-            Link::Joining { sup, deadline, .. } => {
+            Link::Joining {
+                sup, deadline, sae, ..
+            } => {
                 if tokio::time::Instant::now() >= *deadline {
                     return self.fail(ConnectFailure::ApUnreachable).await;
+                }
+                if sae.as_ref().is_some_and(|j| j.running()) {
+                    return self.sae_timer().await;
                 }
                 let Some(sup) = sup else { return };
                 sup.handle_timeout(now);
