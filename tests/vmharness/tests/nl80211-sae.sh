@@ -60,7 +60,10 @@ grep -q 'AP-STA-CONNECTED' /tmp/hostapd-wlan0.log || fail "hostapd did not see t
 grep -q 'SAE: commit' /tmp/vwifi-host.log && grep -q 'SAE complete: associating' /tmp/vwifi-host.log \
     || fail "the join did not go through vwifi's SAE"
 grep -q 'IGTK installed' /tmp/vwifi-host.log || fail "no IGTK installed"
-[ "$PWE" = 1 ] && { grep -qiE 'H2E|hash-to-element' /tmp/hostapd-wlan0.log || fail "hostapd did not run H2E"; }
+if [ "$PWE" = 1 ]; then
+    grep 'SAE: commit' /tmp/vwifi-host.log | grep -q 'h2e=true' || fail "vwifi did not use H2E"
+    grep -q 'RSNXE in EAPOL-Key' /tmp/hostapd-wlan0.log || fail "hostapd saw no RSNXE in message 2"
+fi
 iw dev vw0 link
 ip netns exec g1 ip addr add 10.99.0.2/24 dev wlan0
 ip netns exec g1 ip link set wlan0 up
@@ -97,10 +100,12 @@ EOT
 t0=$(now)
 ip netns exec nat wpa_supplicant -B -i wlan2 -D nl80211 -c /tmp/wpa-wlan2.conf -P /run/wpa-wlan2.pid -f /tmp/wpa-wlan2.log \
     || fail "native wpa_supplicant"
-if wait_for 40 "grep -qE 'WRONG_KEY|may be incorrect' /tmp/wpa-wlan2.log"; then
+if wait_for 40 "grep -qE 'WRONG_KEY|may be incorrect|AUTH-REJECTED|SSID-TEMP-DISABLED' /tmp/wpa-wlan2.log"; then
+    grep -E 'WRONG_KEY|may be incorrect|AUTH-REJECTED|SSID-TEMP-DISABLED' /tmp/wpa-wlan2.log | head -n 2
     log "TIMING: native wpa_supplicant reported the wrong SAE password after $(awk "BEGIN{print $(now) - $t0}")s"
 else
     log "native wpa_supplicant did not report the wrong SAE password in 40s"
+    tail -n 15 /tmp/wpa-wlan2.log
 fi
 kill "$(cat /run/wpa-wlan2.pid)" 2>/dev/null
 log "STEP 4 ok: the wrong password told as such"
