@@ -20,7 +20,9 @@
 //! Each guest's station is a task of its own ([`station::run`]); this type is what the driver
 //! holds: admission, the guests' messages in, their replies and events out.
 
+mod bridge;
 mod consts;
+mod follower;
 mod genl;
 mod sae;
 mod scan;
@@ -117,6 +119,9 @@ struct Handle {
     status: watch::Receiver<StationStatus>,
     /// Whether its data stays in the kernel ([`crate::ports::kernel`]).
     kernel_port: bool,
+    /// For a guest without an interface of its own (the card is full): the interface it
+    /// shares, if any ([`follower`]).
+    sharing: Option<follower::Joined>,
 }
 
 /// The nl80211 radio. See the [module documentation](self).
@@ -127,6 +132,8 @@ pub(crate) struct Nl80211Radio {
     prefix: String,
     data_path: DataPathKind,
     max_stations: usize,
+    /// `[radio] max_interfaces`: station interfaces the card takes; guests beyond share one.
+    max_interfaces: Option<usize>,
     guests: BTreeMap<GuestId, Handle>,
     next_id: u32,
     events: Option<mpsc::Receiver<(GuestId, Message)>>,
@@ -211,9 +218,18 @@ impl Nl80211Radio {
             control_port_over_nl80211: wiphy.control_port_over_nl80211,
             scan_lock: tokio::sync::Mutex::new(()),
             to_guests,
+            links: std::sync::Mutex::new(Vec::new()),
         });
+        let max_interfaces = cfg
+            .max_interfaces
+            .and_then(|n| usize::try_from(n).ok());
         Ok(Self {
-            max_stations: max_stations.min(wiphy.max_stations()).max(1),
+            // With sharing the card's limit is max_interfaces; guests beyond it share.
+            max_stations: match max_interfaces {
+                Some(_) => max_stations.max(1),
+                None => max_stations.min(wiphy.max_stations()).max(1),
+            },
+            max_interfaces,
             wiphy,
             shared,
             prefix: cfg.prefix.clone(),
@@ -238,6 +254,16 @@ impl Nl80211Radio {
             "stations".into(),
             format!("{} of {}", self.guests.len(), self.max_stations),
         ));
+        if let Some(n) = self.max_interfaces {
+            let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+            d.push((
+                "station interfaces".into(),
+                format!(
+                    "{own} of {n} (max_interfaces); {} guest(s) share one",
+                    self.guests.len() - own
+                ),
+            ));
+        }
         let joined: Vec<String> = self
             .guests
             .values()
@@ -304,7 +330,39 @@ impl Nl80211Radio {
             phy: None,
             counters: Default::default(),
         });
-        let kernel_port = in_kernel && self.data_path == DataPathKind::Kernel;
+        // With sharing, every guest's data goes through the daemon: the bridge is there.
+        let kernel_port = in_kernel
+            && self.data_path == DataPathKind::Kernel
+            && self.max_interfaces.is_none();
+        let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+        if let Some(max) = self.max_interfaces.filter(|m| own >= *m) {
+            let joined = follower::Joined::default();
+            let spec = follower::Spec {
+                guest,
+                mac,
+                max_interfaces: u16::try_from(max).unwrap_or(u16::MAX),
+            };
+            tokio::spawn(follower::run(
+                spec,
+                self.shared.clone(),
+                rx,
+                joined.clone(),
+                status_tx,
+            ));
+            self.guests.insert(
+                guest,
+                Handle {
+                    mac,
+                    ifname: String::new(),
+                    cmds,
+                    data,
+                    status,
+                    kernel_port: false,
+                    sharing: Some(joined),
+                },
+            );
+            return Ok(guest);
+        }
         let spec = Spec {
             guest,
             mac,
@@ -327,6 +385,7 @@ impl Nl80211Radio {
                 data,
                 status,
                 kernel_port,
+                sharing: None,
             },
         );
         Ok(guest)
@@ -369,7 +428,15 @@ impl Nl80211Radio {
             return;
         };
         match msg {
-            Message::Data(frame) => h.data.send(h.mac, &frame),
+            Message::Data(frame) => match &h.sharing {
+                None => h.data.send(h.mac, &frame),
+                Some(joined) => {
+                    let path = joined.lock().ok().and_then(|j| j.clone());
+                    if let Some(path) = path {
+                        path.send_shared(guest, &frame);
+                    }
+                }
+            },
             other => {
                 let _ = h.cmds.send(other);
             }

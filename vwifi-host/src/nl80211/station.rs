@@ -77,6 +77,58 @@ pub(crate) struct Shared {
     pub(crate) scan_lock: tokio::sync::Mutex<()>,
     /// Messages for guests (events, replies, received data), to the driver.
     pub(crate) to_guests: mpsc::Sender<(GuestId, Message)>,
+    /// The station interfaces on the card (index and data path), for guests that share one
+    /// ([`super::follower`]).
+    pub(crate) links: Mutex<Vec<(u32, Arc<DataPath>)>>,
+}
+
+/// The network a station's interface is connected to, for guests that would share it.
+#[derive(Clone)]
+pub(crate) struct LinkInfo {
+    /// The network.
+    pub(crate) ssid: Ssid,
+    /// The AP.
+    pub(crate) bssid: MacAddr,
+    /// Its channel.
+    pub(crate) channel: u8,
+    /// What a sharing guest must prove it knows ([`Secret`]).
+    pub(crate) secret: Secret,
+}
+
+/// The credential a join used, tagged with how it was used: a guest sharing the association
+/// must give the same (the PSK, the SAE password, or nothing on an open network).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Secret {
+    /// An open network.
+    Open,
+    /// WPA2-PSK with this PSK.
+    Psk(zeroize::Zeroizing<[u8; 32]>),
+    /// SAE with this password.
+    Sae(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl Secret {
+    /// Whether `other` is the same secret, compared without an early exit.
+    pub(crate) fn matches(&self, other: &Self) -> bool {
+        fn same(a: &[u8], b: &[u8]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        }
+        match (self, other) {
+            (Self::Open, Self::Open) => true,
+            (Self::Psk(a), Self::Psk(b)) => same(&a[..], &b[..]),
+            (Self::Sae(a), Self::Sae(b)) => same(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for LinkInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkInfo")
+            .field("ssid", &self.ssid)
+            .field("bssid", &self.bssid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The traffic counters of one station, shared by its task, its receive thread and the driver.
@@ -116,6 +168,10 @@ pub(crate) struct DataPath {
     stop: AtomicBool,
     /// Its counters.
     pub(crate) counters: DataCounters,
+    /// The guests behind the interface when it is shared (`[radio] max_interfaces`).
+    pub(crate) bridge: Mutex<Option<super::bridge::Table>>,
+    /// The network the interface is connected to (set while connected).
+    pub(crate) link: Mutex<Option<LinkInfo>>,
 }
 
 impl Default for DataPath {
@@ -126,6 +182,8 @@ impl Default for DataPath {
             open: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             counters: DataCounters::default(),
+            bridge: Mutex::new(None),
+            link: Mutex::new(None),
         }
     }
 }
@@ -151,6 +209,13 @@ impl DataPath {
                 ethertype,
                 None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
             );
+        if allowed {
+            if let Ok(mut b) = self.bridge.lock() {
+                if let Some(t) = b.as_mut().filter(|t| t.shared()) {
+                    t.owner_out(frame);
+                }
+            }
+        }
         let sent = allowed
             && self.tx.lock().ok().is_some_and(|mut tx| {
                 tx.as_mut()
@@ -165,6 +230,47 @@ impl DataPath {
         } else {
             ctr.tx_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Sends a frame of `guest`, which shares this interface: translated by the bridge, only
+    /// while connected. A refused frame is dropped.
+    pub(crate) fn send_shared(&self, guest: GuestId, frame: &[u8]) {
+        let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if !self.open.load(Ordering::Relaxed)
+            || matches!(
+                ethertype,
+                None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
+            )
+        {
+            return;
+        }
+        let mut out = frame.to_vec();
+        let ok = self
+            .bridge
+            .lock()
+            .ok()
+            .and_then(|mut b| b.as_mut().map(|t| t.outbound(guest, &mut out)))
+            .unwrap_or(false);
+        if ok {
+            if let Ok(mut tx) = self.tx.lock() {
+                if let Some(tx) = tx.as_mut() {
+                    let _ = tx.send_to(&out, None);
+                }
+            }
+        }
+    }
+
+    /// The guests sharing this interface besides its owner, taken out of the bridge (the
+    /// link went down); the network forgotten.
+    pub(crate) fn unshare(&self) -> Vec<GuestId> {
+        if let Ok(mut l) = self.link.lock() {
+            *l = None;
+        }
+        self.bridge
+            .lock()
+            .ok()
+            .and_then(|mut b| b.as_mut().map(super::bridge::Table::clear))
+            .unwrap_or_default()
     }
 
     /// Ends the receive thread (at its next read timeout).
@@ -246,6 +352,8 @@ struct Sta {
     clock: tokio::time::Instant,
     /// The IGTK last installed (key ID and key), so that a group rekey installs a new one once.
     igtk: Option<(u16, [u8; 16])>,
+    /// The credential of the join in progress or done, for guests that would share it.
+    secret: Option<Secret>,
 }
 
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
@@ -313,6 +421,9 @@ pub(crate) async fn run(
     }
     sta.leave().await;
     data.stop();
+    if let Ok(mut links) = shared.links.lock() {
+        links.retain(|(_, d)| !Arc::ptr_eq(d, &data));
+    }
     tracing::info!(guest = guest.0, ifname = %sta.spec.ifname, "station removed");
     // Dropping the socket deletes the interface (SOCKET_OWNER); delete it now all the same.
     let _ = sta
@@ -370,6 +481,12 @@ impl Sta {
             "1",
         );
         super::set_link_up(ifindex)?;
+        if let Ok(mut b) = data.bridge.lock() {
+            *b = Some(super::bridge::Table::new(spec.mac, spec.guest));
+        }
+        if let Ok(mut links) = shared.links.lock() {
+            links.push((ifindex, data.clone()));
+        }
         if spec.kernel_port {
             data.station_if.send_replace(Some(ifindex));
         } else {
@@ -393,6 +510,7 @@ impl Sta {
             status,
             clock: tokio::time::Instant::now(),
             igtk: None,
+            secret: None,
         };
         sta.publish(StationState::Idle);
         Ok(sta)
@@ -408,6 +526,25 @@ impl Sta {
 
     async fn tell(&self, msg: Message) {
         let _ = self.shared.to_guests.send((self.spec.guest, msg)).await;
+    }
+
+    /// The link went down: the guests sharing the interface are told they are disconnected
+    /// (`locally`: this side left).
+    async fn unshare(&mut self, locally: bool) {
+        for g in self.data.unshare() {
+            tracing::info!(guest = g.0, owner = self.spec.guest.0, "the shared link went down");
+            let _ = self
+                .shared
+                .to_guests
+                .send((
+                    g,
+                    Message::Event(Event::Disconnected {
+                        reason: REASON_LEAVING,
+                        locally_generated: locally,
+                    }),
+                ))
+                .await;
+        }
     }
 
     fn state(&self) -> StationState {
@@ -571,6 +708,7 @@ impl Sta {
     async fn leave(&mut self) {
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
+        self.unshare(true).await;
         self.igtk = None;
         if matches!(link, Link::Idle) {
             return;
@@ -684,6 +822,7 @@ impl Sta {
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
         self.igtk = None;
+        self.unshare(true).await;
         if !kernel_left {
             self.end_sae_auth(&link).await;
         }
@@ -771,10 +910,14 @@ impl Sta {
             detail: security.code().into(),
         };
         let pmk = match (security, credentials) {
-            (Security::Open, Credentials::None) => None,
+            (Security::Open, Credentials::None) => {
+                self.secret = Some(Secret::Open);
+                None
+            }
             // SAE whenever the network offers it and a passphrase is given (WPA3, and the
             // WPA2/WPA3 transition mode), as the simulated radio's stations choose.
             (Security::Wpa3Sae | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+                self.secret = Some(Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec())));
                 let target = Target {
                     ssid,
                     bssid: bss.info.bssid,
@@ -822,6 +965,7 @@ impl Sta {
         let sup = match pmk {
             None => None,
             Some(pmk) => {
+                self.secret = Some(Secret::Psk(zeroize::Zeroizing::new(*pmk.expose())));
                 let own = own_rsne();
                 let cfg = SupplicantConfig {
                     aa: target.bssid,
@@ -967,6 +1111,14 @@ impl Sta {
             sup,
         };
         self.data.open.store(true, Ordering::Relaxed);
+        if let (Ok(mut l), Some(secret)) = (self.data.link.lock(), self.secret.clone()) {
+            *l = Some(LinkInfo {
+                ssid: target.ssid,
+                bssid: target.bssid,
+                channel: target.channel,
+                secret,
+            });
+        }
         self.reported_signal = None;
         self.poll_station().await;
         self.reported_signal = self.signal;
@@ -1190,6 +1342,7 @@ impl Sta {
                 tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
                 self.link = Link::Idle;
                 self.data.open.store(false, Ordering::Relaxed);
+                self.unshare(!by_ap).await;
                 self.publish(StationState::Idle);
                 self.tell(Message::Event(Event::Disconnected {
                     reason,
@@ -1418,6 +1571,12 @@ fn spawn_rx(
                         continue;
                     }
                     let len = frame.len() as u64;
+                    if let Some(done) = demux_shared(&data, frame, &to_guests) {
+                        if !done {
+                            break;
+                        }
+                        continue;
+                    }
                     let msg = Message::Data(Bytes::copy_from_slice(frame));
                     match to_guests.try_send((spec.guest, msg)) {
                         Ok(()) => {
@@ -1447,6 +1606,44 @@ fn spawn_rx(
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "cannot start the receive thread");
     }
+}
+
+/// Hands a frame from the air to the guests sharing the interface, through the bridge;
+/// `None` if the interface is not shared (the owner takes every frame then), `Some(false)` if
+/// the driver is gone.
+fn demux_shared(
+    data: &DataPath,
+    frame: &[u8],
+    to_guests: &mpsc::Sender<(GuestId, Message)>,
+) -> Option<bool> {
+    use super::bridge::Deliver;
+    let mut out = frame.to_vec();
+    let (deliver, all) = {
+        let guard = data.bridge.lock().ok()?;
+        let table = guard.as_ref().filter(|t| t.shared())?;
+        (table.inbound(&mut out), table.guests())
+    };
+    let targets = match deliver {
+        Deliver::Guest(g) => vec![g],
+        Deliver::All => all,
+        Deliver::Drop => Vec::new(),
+    };
+    let bytes = Bytes::from(out);
+    for g in targets {
+        match to_guests.try_send((g, Message::Data(bytes.clone()))) {
+            Ok(()) => {
+                data.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+                data.counters
+                    .rx_bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                data.counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Some(false),
+        }
+    }
+    Some(true)
 }
 
 #[cfg(test)]
