@@ -193,7 +193,11 @@ impl Follower {
                         }
                     }
                     Err(reason) => {
-                        tracing::info!(guest = self.spec.guest.0, ?reason, "cannot share a station interface");
+                        tracing::info!(
+                            guest = self.spec.guest.0,
+                            ?reason,
+                            "cannot share a station interface"
+                        );
                         Event::ConnectFailed { reason }
                     }
                 };

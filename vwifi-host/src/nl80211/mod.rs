@@ -220,9 +220,7 @@ impl Nl80211Radio {
             to_guests,
             links: std::sync::Mutex::new(Vec::new()),
         });
-        let max_interfaces = cfg
-            .max_interfaces
-            .and_then(|n| usize::try_from(n).ok());
+        let max_interfaces = cfg.max_interfaces.and_then(|n| usize::try_from(n).ok());
         Ok(Self {
             // With sharing the card's limit is max_interfaces; guests beyond it share.
             max_stations: match max_interfaces {
@@ -331,9 +329,8 @@ impl Nl80211Radio {
             counters: Default::default(),
         });
         // With sharing, every guest's data goes through the daemon: the bridge is there.
-        let kernel_port = in_kernel
-            && self.data_path == DataPathKind::Kernel
-            && self.max_interfaces.is_none();
+        let kernel_port =
+            in_kernel && self.data_path == DataPathKind::Kernel && self.max_interfaces.is_none();
         let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
         if let Some(max) = self.max_interfaces.filter(|m| own >= *m) {
             let joined = follower::Joined::default();

@@ -532,7 +532,11 @@ impl Sta {
     /// (`locally`: this side left).
     async fn unshare(&mut self, locally: bool) {
         for g in self.data.unshare() {
-            tracing::info!(guest = g.0, owner = self.spec.guest.0, "the shared link went down");
+            tracing::info!(
+                guest = g.0,
+                owner = self.spec.guest.0,
+                "the shared link went down"
+            );
             let _ = self
                 .shared
                 .to_guests
