@@ -20,7 +20,7 @@
 //! Each guest's station is a task of its own ([`station::run`]); this type is what the driver
 //! holds: admission, the guests' messages in, their replies and events out.
 
-mod bridge;
+pub(crate) mod bridge;
 mod consts;
 mod follower;
 mod genl;
