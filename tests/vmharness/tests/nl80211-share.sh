@@ -72,8 +72,10 @@ for g in g1 g2 g3; do
     ip netns exec $g ip link set wlan0 up
     i=$((i + 1))
 done
+caps=""
 for g in g1 g2 g3; do
     ip netns exec $g $CAP wlan0 12 > /tmp/cap-$g.txt &
+    caps="$caps $!"
 done
 sleep 1
 for g in g1 g2 g3; do
@@ -82,7 +84,7 @@ done
 wait_for 20 "[ \$(grep -l ' 0% packet loss' /tmp/ping-g*.txt 2>/dev/null | wc -l) -eq 3 ]" \
     || { cat /tmp/ping-g*.txt; fail "not every guest pinged the AP side without loss"; }
 cat /tmp/ping-g*.txt | grep -E 'transmitted|round-trip'
-wait
+wait $caps
 i=2
 for g in g1 g2 g3; do
     mac=$(ip netns exec $g cat /sys/class/net/wlan0/address)

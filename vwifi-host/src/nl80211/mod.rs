@@ -255,9 +255,9 @@ impl Nl80211Radio {
         if let Some(n) = self.max_interfaces {
             let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
             d.push((
-                "station interfaces".into(),
+                "interface sharing".into(),
                 format!(
-                    "{own} of {n} (max_interfaces); {} guest(s) share one",
+                    "{own} of {n} station interfaces in use (max_interfaces); {} guest(s) without one",
                     self.guests.len() - own
                 ),
             ));
@@ -403,7 +403,10 @@ impl Nl80211Radio {
 
     /// The kernel interface of a guest's station.
     pub(crate) fn ifname(&self, guest: GuestId) -> Option<&str> {
-        self.guests.get(&guest).map(|h| h.ifname.as_str())
+        self.guests
+            .get(&guest)
+            .map(|h| h.ifname.as_str())
+            .filter(|n| !n.is_empty())
     }
 
     /// The state of a guest's station.
