@@ -111,7 +111,7 @@ cat /tmp/c-g4.txt
     || fail "g4 asking for lab-b was not told 'radio busy' (rc $rc)"
 log "STEP 4 ok: a fourth guest asking for another network told \"radio busy\""
 ip netns exec g1 $G --link wlan0 disconnect > /dev/null 2>&1
-wait_for 10 "ip netns exec g2 $G --link wlan0 status 2>/dev/null | grep -q 'state: *idle'" \
+wait_for 10 "ip netns exec g2 $G --link wlan0 status 2>/dev/null | grep -q 'state: *disconnected'" \
     || { ip netns exec g2 $G --link wlan0 status; fail "g2 still connected after the interface's owner left"; }
 log "STEP 5 ok: the owner leaving takes the sharing guests off the network"
 kill "$(pidof vwifi-host)" 2>/dev/null

@@ -209,9 +209,11 @@ impl DataPath {
                 ethertype,
                 None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
             );
+        // The owner's addresses are learned even before anyone shares its interface, so that
+        // its unicast finds it once someone does.
         if allowed {
             if let Ok(mut b) = self.bridge.lock() {
-                if let Some(t) = b.as_mut().filter(|t| t.shared()) {
+                if let Some(t) = b.as_mut() {
                     t.owner_out(frame);
                 }
             }
