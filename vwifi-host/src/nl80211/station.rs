@@ -1657,6 +1657,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_sharing_guest_must_give_the_very_secret_of_the_join() {
+        use zeroize::Zeroizing;
+        let psk = Secret::Psk(Zeroizing::new([7; 32]));
+        assert!(psk.matches(&Secret::Psk(Zeroizing::new([7; 32]))));
+        let mut other = [7; 32];
+        other[31] = 8;
+        assert!(!psk.matches(&Secret::Psk(Zeroizing::new(other))));
+        let sae = Secret::Sae(Zeroizing::new(b"correct horse".to_vec()));
+        assert!(sae.matches(&Secret::Sae(Zeroizing::new(b"correct horse".to_vec()))));
+        assert!(!sae.matches(&Secret::Sae(Zeroizing::new(b"correct hors".to_vec()))));
+        assert!(!sae.matches(&psk) && !psk.matches(&Secret::Open));
+        assert!(Secret::Open.matches(&Secret::Open));
+    }
+
+    #[test]
     fn a_link_lost_during_the_handshake_after_message_2_is_a_wrong_passphrase() {
         assert_eq!(
             join_failure(true, true, 15),
