@@ -2,7 +2,7 @@
 # hostapd running WPA3-Personal (wpa_key_mgmt=SAE, ieee80211w=2; with -e SAE_PWE=1
 # hash-to-element only): vwifi's SAE through NL80211_CMD_AUTHENTICATE (AUTH_TYPE SAE,
 # AUTH_DATA), ASSOCIATE with AKM 8 and USE_MFP, the 4-way handshake on the control port, the
-# IGTK installed; a ping; an SA Query answered. A wrong password is told as "wrong passphrase",
+# IGTK installed; a ping; an SA Query answered; a reconnect skips SAE (cached PMKSA). A wrong password is told as "wrong passphrase",
 # timed beside a native wpa_supplicant given the same wrong password.
 # phy0 (wlan0): hostapd; phy1 (wlan1): vwifi-host [radio] kind = "nl80211"; phy2 (wlan2):
 # native wpa_supplicant (timing comparison).
@@ -78,6 +78,17 @@ hostapd_cli -p /run/hostapd -i wlan0 sa_query "$sta_mac" || fail "hostapd_cli sa
 wait_for 5 "grep -qi 'SA Query Response' /tmp/hostapd-wlan0.log" || fail "no SA Query Response"
 log "STEP 3 ok: SA Query answered on the protected link"
 
+# A reconnect skips SAE: the PMKSA of the first join (Open System authentication, the PMKID).
+ip netns exec g1 $G --link wlan0 disconnect > /dev/null || fail "g1 disconnect"
+t0=$(now)
+echo "correct horse" | ip netns exec g1 $G --link wlan0 connect lab3 --passphrase-stdin --timeout 40 > /tmp/c1b.txt 2>&1 \
+    || { cat /tmp/c1b.txt; fail "g1 did not rejoin lab3"; }
+log "TIMING: g1 rejoined with its cached PMKSA in $(awk "BEGIN{print $(now) - $t0}")s"
+grep -q 'SAE skipped: PMKSA cached' /tmp/vwifi-host.log || fail "the rejoin ran SAE again"
+grep -q 'did not take the cached PMKSA' /tmp/vwifi-host.log && fail "hostapd did not take the cached PMKSA"
+ip netns exec g1 ping -c 3 -i 0.2 -W 2 10.99.0.1 > /dev/null || fail "ping after the PMKSA rejoin"
+log "STEP 3b ok: a reconnect skipped SAE with the cached PMKSA and pings"
+
 t0=$(now)
 echo "battery staple" | ip netns exec g2 $G --link wlan0 connect lab3 --passphrase-stdin --timeout 40 > /tmp/c2.txt 2>&1
 rc=$?
@@ -109,6 +120,21 @@ else
 fi
 kill "$(cat /run/wpa-wlan2.pid)" 2>/dev/null
 log "STEP 4 ok: the wrong password told as such"
+
+# hostapd restarted (its PMKSA cache gone): the cached PMKSA is refused and the join falls
+# back to SAE.
+kill "$(cat /run/hostapd-wlan0.pid)"
+wait_for 15 "ip netns exec g1 $G --link wlan0 status 2>/dev/null | grep -q 'state: *disconnected'" || true
+hostapd -B -P /run/hostapd-wlan0.pid -f /tmp/hostapd-wlan0-2.log -dd /tmp/hostapd-wlan0.conf || fail "hostapd again"
+wait_for 10 "grep -q AP-ENABLED /tmp/hostapd-wlan0-2.log" || fail "AP-ENABLED again"
+ip addr replace 10.99.0.1/24 dev wlan0
+t0=$(now)
+echo "correct horse" | ip netns exec g1 $G --link wlan0 connect lab3 --passphrase-stdin --timeout 40 > /tmp/c1c.txt 2>&1 \
+    || { cat /tmp/c1c.txt; fail "g1 did not rejoin the restarted AP"; }
+log "TIMING: g1 rejoined the restarted AP (cached PMKSA refused, then SAE) in $(awk "BEGIN{print $(now) - $t0}")s"
+grep -q 'did not take the cached PMKSA' /tmp/vwifi-host.log || fail "no fallback from the cached PMKSA to SAE"
+ip netns exec g1 ping -c 3 -i 0.2 -W 2 10.99.0.1 > /dev/null || fail "ping after the fallback to SAE"
+log "STEP 5 ok: a PMKSA the AP forgot falls back to SAE"
 kill "$(pidof vwifi-host)" 2>/dev/null
 sleep 0.5
 stop_all

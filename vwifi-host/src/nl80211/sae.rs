@@ -77,6 +77,23 @@ pub(crate) fn parse_auth(frame: &[u8]) -> Option<PeerAuth<'_>> {
     })
 }
 
+/// The status of an Open System Authentication frame the kernel reported (the AP's answer
+/// to a join that skips SAE with a cached PMKSA) and its transmitter; `None` for anything
+/// else. Never panics.
+pub(crate) fn parse_open_auth(frame: &[u8]) -> Option<([u8; 6], StatusCode)> {
+    if frame.first().map(|b| b & 0xfc) != Some(FC_AUTH) {
+        return None;
+    }
+    let from: [u8; 6] = frame.get(10..16)?.try_into().ok()?;
+    let le = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    (le(MGMT_HEADER)? == 0 && le(MGMT_HEADER + 2)? == 2)
+        .then(|| Some((from, StatusCode::from(le(MGMT_HEADER + 4)?))))?
+}
+
 /// Whether the AP's RSNE (whole) requires management frame protection.
 fn ap_requires_mfp(ap_rsne: &[u8]) -> bool {
     ap_rsne
@@ -89,6 +106,11 @@ fn ap_requires_mfp(ap_rsne: &[u8]) -> bool {
 /// The station's RSNE (whole) for an SAE join: CCMP-128, AKM 8, MFPC, and MFPR if the AP
 /// requires it. The association request and message 2 carry exactly these bytes.
 pub(crate) fn own_rsne(ap_rsne: &[u8]) -> Vec<u8> {
+    own_rsne_with(ap_rsne, None)
+}
+
+/// [`own_rsne`] with the PMKID of a cached PMKSA (a join that skips SAE).
+pub(crate) fn own_rsne_with(ap_rsne: &[u8], pmkid: Option<[u8; 16]>) -> Vec<u8> {
     let mut caps = RsnCapabilities::MFPC;
     if ap_requires_mfp(ap_rsne) {
         caps |= RsnCapabilities::MFPR;
@@ -99,6 +121,8 @@ pub(crate) fn own_rsne(ap_rsne: &[u8]) -> Vec<u8> {
         vec![AkmSuite::Sae],
         RsnCapabilities(caps),
     );
+    let mut rsne = rsne;
+    rsne.pmkids = pmkid.map(|id| vec![id]);
     let mut out = Vec::new();
     Element::Rsn(rsne).emit(&mut out);
     out
@@ -173,7 +197,15 @@ mod tests {
         assert!(parse_auth(&assoc).is_none());
         for n in 0..30 {
             assert!(parse_auth(&f[..n]).is_none(), "{n} octets");
+            assert!(parse_open_auth(&f[..n]).is_none(), "{n} octets");
         }
+        let open = auth_frame(0, 2, 0, &[]);
+        assert_eq!(
+            parse_open_auth(&open),
+            Some(([2, 0, 0, 0, 0, 1], StatusCode::Success))
+        );
+        assert!(parse_open_auth(&auth_frame(0, 1, 0, &[])).is_none());
+        assert!(parse_open_auth(&f).is_none());
     }
 
     #[test]
@@ -197,6 +229,8 @@ mod tests {
             .unwrap()
             .mfp_required());
         assert_eq!(own_rsnxe(), vec![244, 1, RSNXE_SAE_H2E]);
+        let with = parse(&own_rsne_with(&[], Some([5; 16])));
+        assert_eq!(with.pmkids, Some(vec![[5; 16]]));
         assert_eq!(ipn_seq(0x0102_0304_0506), [6, 5, 4, 3, 2, 1]);
     }
 }

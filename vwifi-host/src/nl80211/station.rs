@@ -356,6 +356,10 @@ struct Sta {
     igtk: Option<(u16, [u8; 16])>,
     /// The credential of the join in progress or done, for guests that would share it.
     secret: Option<Secret>,
+    /// PMKSAs of earlier SAE joins, so that a reconnect skips SAE ([`wpa3`]).
+    pmksa: vwifi_core::handshake::sae::PmksaCache,
+    /// The SAE password the cache's entries were made with (another password empties it).
+    pmksa_for: Option<Secret>,
 }
 
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
@@ -513,6 +517,8 @@ impl Sta {
             clock: tokio::time::Instant::now(),
             igtk: None,
             secret: None,
+            pmksa: wpa3::pmksa_cache(),
+            pmksa_for: None,
         };
         sta.publish(StationState::Idle);
         Ok(sta)
@@ -1100,6 +1106,9 @@ impl Sta {
                     }
                 }
             }
+            // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or
+            // another refusal of the association) gets a full SAE join instead.
+            _ if self.joining_with_pmksa() => self.sae_fallback().await,
             _ if timed_out => self.fail(ConnectFailure::ApUnreachable).await,
             Some(s) => self.fail(ConnectFailure::AssocRejected { status: s }).await,
             None => self.fail(ConnectFailure::ApUnreachable).await,

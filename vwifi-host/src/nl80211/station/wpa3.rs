@@ -5,7 +5,7 @@
 
 use rand_core::OsRng;
 use vwifi_core::crypto::{Passphrase, Pmk};
-use vwifi_core::handshake::sae::{Sae, SaeError, SaeOutput, SaePassword};
+use vwifi_core::handshake::sae::{Pmkid, PmksaCache, Sae, SaeError, SaeOutput, SaePassword};
 use vwifi_core::handshake::{Supplicant, SupplicantConfig};
 use vwifi_core::proto::{ConnectFailure, StationState};
 use vwifi_core::wire::codes::StatusCode;
@@ -14,11 +14,20 @@ use vwifi_core::Instant;
 
 use super::super::consts as c;
 use super::super::genl::Attr;
-use super::super::sae::{self as sae_nl, parse_auth};
+use super::super::sae::{self as sae_nl, parse_auth, parse_open_auth};
 use super::super::scan::ScanEntry;
 use super::{
-    JoinRequest, Link, Msg1Repeats, Sta, Target, HANDSHAKE_TIMEOUT, JOIN_TIMEOUT, REASON_LEAVING,
+    JoinRequest, Link, Msg1Repeats, Secret, Sta, Target, HANDSHAKE_TIMEOUT, JOIN_TIMEOUT,
+    REASON_LEAVING,
 };
+
+/// PMKSAs a station keeps (one per AP it joined with SAE).
+pub(super) const PMKSA_ENTRIES: usize = 8;
+
+/// A fresh PMKSA cache.
+pub(super) fn pmksa_cache() -> PmksaCache {
+    PmksaCache::new(PMKSA_ENTRIES, PmksaCache::DEFAULT_LIFETIME)
+}
 
 /// The SAE part of a WPA3 join.
 #[derive(Debug)]
@@ -33,6 +42,10 @@ pub(super) struct SaeJoin {
     own_rsne: Vec<u8>,
     /// Hash-to-element: the RSNXE goes with the association request and message 2.
     h2e: bool,
+    /// A join that skips SAE: the cached PMK and its PMKID (Open System authentication).
+    cached: Option<(Pmk, Pmkid)>,
+    /// What a full SAE join needs if the AP does not take the cached PMKSA.
+    fallback: Option<(Passphrase, ScanEntry)>,
 }
 
 impl SaeJoin {
@@ -74,9 +87,107 @@ fn ap_mfp_capable(ap_rsne: &[u8]) -> bool {
 }
 
 impl Sta {
-    /// Starts a WPA3 join: derives the password element (or the PT for hash-to-element) and
-    /// sends the first commit.
+    /// Starts a WPA3 join: with a PMKSA cached for the AP (an earlier SAE with the same
+    /// password), Open System authentication and the PMKID; otherwise SAE.
     pub(super) async fn join_sae(
+        &mut self,
+        target: Target,
+        bss: &ScanEntry,
+        pass: Passphrase,
+        retry: Option<Box<JoinRequest>>,
+    ) {
+        let secret = Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec()));
+        if !self.pmksa_for.as_ref().is_some_and(|s| s.matches(&secret)) {
+            self.pmksa = pmksa_cache();
+            self.pmksa_for = Some(secret);
+        }
+        let now = self.now();
+        let Some(entry) = self.pmksa.get(now, target.bssid).cloned() else {
+            return self.join_sae_full(target, bss, pass, retry).await;
+        };
+        let ap_rsne = bss.rsne.clone().unwrap_or_default();
+        let own_rsne = sae_nl::own_rsne_with(&ap_rsne, Some(entry.pmkid));
+        tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "SAE skipped: PMKSA cached, Open System authentication with the PMKID");
+        let bssid = target.bssid;
+        let ssid = target.ssid;
+        self.link = Link::Joining {
+            target,
+            sup: None,
+            associated: false,
+            answered_msg1: false,
+            msg1: Msg1Repeats::default(),
+            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
+            early: Vec::new(),
+            retry,
+            sae: Some(Box::new(SaeJoin {
+                sae: None,
+                freq: bss.freq,
+                ap_rsne,
+                own_rsne,
+                h2e: bss.sae_h2e,
+                cached: Some((entry.pmk, entry.pmkid)),
+                fallback: Some((pass, bss.clone())),
+            })),
+        };
+        self.publish(StationState::Authenticating);
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &bssid.octets()),
+            Attr::bytes(c::ATTR_SSID, ssid.as_bytes()),
+            Attr::u32(c::ATTR_WIPHY_FREQ, bss.freq),
+            Attr::u32(c::ATTR_AUTH_TYPE, u32::from(c::AUTHTYPE_OPEN_SYSTEM)),
+        ];
+        if let Err(e) = self
+            .nl
+            .request("AUTHENTICATE (open)", c::CMD_AUTHENTICATE, &attrs, false)
+            .await
+        {
+            tracing::info!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "authentication with the cached PMKSA not sent");
+            self.sae_fallback().await;
+        }
+    }
+
+    /// Whether the join in progress skipped SAE with a cached PMKSA (and may fall back to it).
+    pub(super) fn joining_with_pmksa(&self) -> bool {
+        matches!(&self.link, Link::Joining { sae: Some(j), .. } if j.fallback.is_some())
+    }
+
+    /// The AP did not take the cached PMKSA (or did not answer): it is forgotten and the join
+    /// runs SAE.
+    pub(super) async fn sae_fallback(&mut self) {
+        let link = std::mem::replace(&mut self.link, Link::Idle);
+        let Link::Joining {
+            target,
+            sae: Some(j),
+            retry,
+            ..
+        } = link
+        else {
+            self.link = link;
+            return;
+        };
+        let Some((pass, bss)) = j.fallback else {
+            self.link = Link::Idle;
+            return;
+        };
+        tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "the AP did not take the cached PMKSA: running SAE");
+        self.pmksa.remove(target.bssid);
+        // The kernel may still hold the Open System authentication.
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+        ];
+        let _ = self
+            .nl
+            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
+            .await;
+        self.join_sae_full(target, &bss, pass, retry).await;
+    }
+
+    /// A full SAE join: derives the password element (or the PT for hash-to-element) and
+    /// sends the first commit.
+    async fn join_sae_full(
         &mut self,
         target: Target,
         bss: &ScanEntry,
@@ -123,6 +234,8 @@ impl Sta {
                 ap_rsne,
                 own_rsne,
                 h2e,
+                cached: None,
+                fallback: None,
             })),
         };
         self.publish(StationState::Authenticating);
@@ -131,14 +244,31 @@ impl Sta {
 
     /// An `AUTHENTICATE` event: the AP's SAE frame, or the kernel giving up on an answer.
     pub(super) async fn auth_event(&mut self, frame: Option<&[u8]>, timed_out: bool) {
-        let (bssid, running) = match &self.link {
+        let (bssid, running, cached) = match &self.link {
             Link::Joining {
                 target,
                 sae: Some(j),
+                associated: false,
                 ..
-            } => (target.bssid, j.running()),
+            } => (
+                target.bssid,
+                j.running(),
+                j.cached.as_ref().map(|(pmk, _)| pmk.clone()),
+            ),
             _ => return,
         };
+        if let Some(pmk) = cached {
+            match frame.and_then(parse_open_auth) {
+                Some((from, status)) if from == bssid.octets() => {
+                    if status == StatusCode::Success {
+                        return self.associate_sae(pmk).await;
+                    }
+                    return self.sae_fallback().await;
+                }
+                _ if timed_out => return self.sae_fallback().await,
+                _ => return,
+            }
+        }
         if !running {
             return;
         }
@@ -210,7 +340,13 @@ impl Sta {
             match out {
                 None => return,
                 Some(SaeOutput::Send(f)) => self.send_sae(&f).await,
-                Some(SaeOutput::Complete { pmk, .. }) => return self.associate_sae(pmk).await,
+                Some(SaeOutput::Complete { pmk, pmkid }) => {
+                    if let Link::Joining { target, .. } = &self.link {
+                        let (now, bssid) = (self.now(), target.bssid);
+                        self.pmksa.insert(now, bssid, pmk.clone(), pmkid);
+                    }
+                    return self.associate_sae(pmk).await;
+                }
                 Some(SaeOutput::Failed(e)) => {
                     tracing::info!(guest = self.spec.guest.0, error = %e, "SAE failed");
                     return self.fail(sae_failure(&e)).await;
@@ -267,6 +403,7 @@ impl Sta {
             return;
         };
         j.sae = None;
+        j.cached = None;
         let cfg = SupplicantConfig {
             aa: target.bssid,
             spa,
