@@ -436,3 +436,24 @@ fn a_stopping_ap_deauthenticates_its_pmf_guests_with_a_bip_protected_broadcast()
     assert!(told, "the guest was not told of the AP leaving");
     assert_eq!(lab.ap(0).associated_count(), 0);
 }
+
+#[test]
+fn a_stopping_transition_ap_deauthenticates_its_wpa2_guests_too() {
+    let mut lab = wpa3_lab(30, true);
+    let g = lab.admit("ns-wpa2");
+    let psk = derive_psk(&Passphrase::new(PASS_A).unwrap(), b"lab-a").unwrap();
+    lab.connect_with(g, "lab-a", Credentials::Psk(psk));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    lab.take(g);
+    lab.ap_mut(0).stop();
+    // No PMF: real mac80211 drops the broadcast with a BIP MME it has no key for (the VM check
+    // hwsim-wpas-softap-transition); the AP sends it a deauthentication of its own.
+    lab.drive_until(Duration::from_secs(2), |l| !l.connected(g));
+    let told = lab.take(g).into_iter().any(|m| {
+        matches!(
+            m,
+            Message::Event(vwifi_core::proto::Event::Disconnected { reason: 3, .. })
+        )
+    });
+    assert!(told, "the WPA2 guest was not told of the AP leaving");
+}

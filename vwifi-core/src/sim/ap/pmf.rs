@@ -272,10 +272,23 @@ impl super::SoftAp {
     }
 
     /// Stops the AP: one broadcast deauthentication (reason 3, leaving), BIP-protected with
-    /// the IGTK when the BSS has one (WPA3) so that PMF stations take it, then every station
-    /// is forgotten (an [`ApEvent::Left`] for each associated one). The frame is in
+    /// the IGTK when the BSS has one (WPA3) so that PMF stations take it (stations without
+    /// PMF on such a BSS get a unicast one each), then every station is forgotten (an [`ApEvent::Left`] for each associated one). The frame is in
     /// [`Node::poll_transmit`](crate::radio::Node::poll_transmit).
     pub fn stop(&mut self) {
+        // A station without PMF (WPA2 on a transition BSS) drops a broadcast frame carrying a
+        // BIP MME it has no key for: it gets a unicast deauthentication of its own.
+        if self.sae.as_ref().is_some_and(|s| s.igtk.is_some()) {
+            let plain: Vec<MacAddr> = self
+                .stations
+                .values()
+                .filter(|s| s.is_associated() && !s.mfp)
+                .map(|s| s.addr)
+                .collect();
+            for addr in plain {
+                self.send_deauth(addr, ReasonCode::DeauthLeaving);
+            }
+        }
         let mut frame = MgmtFrame::new(
             MacAddr::BROADCAST,
             self.cfg.bssid,
