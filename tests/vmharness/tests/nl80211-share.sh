@@ -4,7 +4,8 @@
 # behind vwifi's MAC-translating bridge, each with its own MAC and address. Each pings the AP
 # side; a capture inside each guest (tools/guest-capture) shows no unicast of another guest.
 # A fourth guest asking for another network is told "radio busy: the card takes 1 station
-# interface". phy0 (wlan0): hostapd, lab-a and lab-b (WPA2); phy1 (wlan1): vwifi-host.
+# interface"; once the owner is detached, that guest gets the free interface for lab-b.
+# phy0 (wlan0): hostapd, lab-a and lab-b (WPA2); phy1 (wlan1): vwifi-host.
 . /usr/lib/vwifi-harness/lib.sh
 H=/opt/vwifi-host G=/opt/vwifi-guest CAP=/opt/guest-capture
 fail() {
@@ -39,6 +40,8 @@ EOT
 hostapd -B -P /run/hostapd.pid -f /tmp/hostapd.log /tmp/hostapd.conf || fail "hostapd"
 wait_for 10 "grep -q AP-ENABLED /tmp/hostapd.log" || fail "AP-ENABLED"
 ip addr add 10.99.1.1/24 dev wlan0
+wait_for 5 "[ -e /sys/class/net/wlan0_1 ]" || fail "lab-b's interface"
+ip addr add 10.99.2.1/24 dev wlan0_1
 mkdir -p /run/vwifi
 printf '[host]\nsocket = "/run/vwifi/host.sock"\n[radio]\nkind = "nl80211"\nifname = "wlan1"\nmax_interfaces = 1\n' > /tmp/host.toml
 $H run --config /tmp/host.toml >> /tmp/vwifi-host.log 2>&1 &
@@ -114,6 +117,17 @@ ip netns exec g1 $G --link wlan0 disconnect > /dev/null 2>&1
 wait_for 10 "ip netns exec g2 $G --link wlan0 status 2>/dev/null | grep -q 'state: *disconnected'" \
     || { ip netns exec g2 $G --link wlan0 status; fail "g2 still connected after the interface's owner left"; }
 log "STEP 5 ok: the owner leaving takes the sharing guests off the network"
+# The owner goes: its interface is deleted, and a guest asking for another network gets the
+# free interface of its own.
+$H detach --netns g1 || fail "detach g1"
+wait_for 10 "! ls /sys/class/net | grep -q '^vw'" || fail "g1's interface stayed"
+echo passphrase-of-b | ip netns exec g4 $G --link wlan0 connect lab-b --passphrase-stdin > /tmp/c-g4b.txt 2>&1 \
+    || { cat /tmp/c-g4b.txt; fail "g4 did not get the free interface for lab-b"; }
+[ "$(ls /sys/class/net | grep -c '^vw')" = 1 ] || { iw dev; fail "not one station interface for g4"; }
+ip netns exec g4 ip addr add 10.99.2.2/24 dev wlan0
+ip netns exec g4 ip link set wlan0 up
+ip netns exec g4 ping -c 3 -i 0.3 -W 2 10.99.2.1 > /dev/null || fail "g4 could not ping lab-b's side"
+log "STEP 6 ok: the owner gone, a guest without an interface gets the free one for another network"
 kill "$(pidof vwifi-host)" 2>/dev/null
 sleep 0.5
 stop_all

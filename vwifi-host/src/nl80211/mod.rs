@@ -311,10 +311,6 @@ impl Nl80211Radio {
         }
         self.next_id += 1;
         let guest = GuestId(self.next_id);
-        let ifname = (0..)
-            .map(|n| format!("{}{n}", self.prefix))
-            .find(|n| !self.guests.values().any(|h| &h.ifname == n))
-            .unwrap_or_default();
         let (cmds, rx) = mpsc::unbounded_channel();
         let data = Arc::new(DataPath::default());
         let (status_tx, status) = watch::channel(StationStatus {
@@ -360,6 +356,27 @@ impl Nl80211Radio {
             );
             return Ok(guest);
         }
+        self.start_station(guest, mac, kernel_port, rx, data, status_tx, status, cmds);
+        Ok(guest)
+    }
+
+    /// Starts the station task of `guest`, with an interface of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn start_station(
+        &mut self,
+        guest: GuestId,
+        mac: MacAddr,
+        kernel_port: bool,
+        rx: mpsc::UnboundedReceiver<Message>,
+        data: Arc<DataPath>,
+        status_tx: watch::Sender<StationStatus>,
+        status: watch::Receiver<StationStatus>,
+        cmds: mpsc::UnboundedSender<Message>,
+    ) {
+        let ifname = (0..)
+            .map(|n| format!("{}{n}", self.prefix))
+            .find(|n| !self.guests.values().any(|h| &h.ifname == n))
+            .unwrap_or_default();
         let spec = Spec {
             guest,
             mac,
@@ -385,7 +402,36 @@ impl Nl80211Radio {
                 sharing: None,
             },
         );
-        Ok(guest)
+    }
+
+    /// Whether a guest's interface is connected to `ssid` (a sharing guest would join it).
+    fn link_on(&self, ssid: &vwifi_core::proto::Ssid) -> bool {
+        self.shared.links.lock().is_ok_and(|links| {
+            links.iter().any(|(_, d)| {
+                d.link
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.as_ref().map(|l| l.ssid == *ssid))
+                    .unwrap_or(false)
+            })
+        })
+    }
+
+    /// A guest without an interface asks for a network no interface is on while the card has
+    /// room again (an owner left): it gets an interface of its own; the follower task ends.
+    fn promote(&mut self, guest: GuestId) {
+        let Some(old) = self.guests.remove(&guest) else {
+            return;
+        };
+        tracing::info!(
+            guest = guest.0,
+            "a station interface is free: the guest gets its own"
+        );
+        drop(old.cmds);
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let (status_tx, status) = watch::channel(old.status.borrow().clone());
+        let data = Arc::new(DataPath::default());
+        self.start_station(guest, old.mac, false, rx, data, status_tx, status, cmds);
     }
 
     /// What the attach of `guest` needs for the kernel data path, if its data stays there.
@@ -424,6 +470,13 @@ impl Nl80211Radio {
 
     /// A message from a guest: data to its packet socket, the rest to its task.
     pub(crate) fn guest_message(&mut self, guest: GuestId, msg: Message) {
+        if let (Message::Connect { ssid, .. }, Some(max)) = (&msg, self.max_interfaces) {
+            let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+            let follower = self.guests.get(&guest).is_some_and(|h| h.sharing.is_some());
+            if follower && own < max && !self.link_on(ssid) {
+                self.promote(guest);
+            }
+        }
         let Some(h) = self.guests.get(&guest) else {
             return;
         };
