@@ -310,3 +310,150 @@ fn tshark_decodes_the_sae_exchange_and_the_protected_deauthentication() {
         "{text}"
     );
 }
+
+/// An unprotected (Re)Association Request in the name of a guest associated with PMF.
+fn forged_assoc_request(lab: &Lab, sta: vwifi_core::MacAddr) -> bytes::Bytes {
+    use vwifi_core::wire::mgmt::{AssocRequest, CapabilityInfo};
+    use vwifi_core::wire::{Element, ElementList, MgmtBody, MgmtFrame, Ssid};
+    let ap = lab.ap(0).bssid();
+    let body = MgmtBody::AssocRequest(AssocRequest {
+        capability: CapabilityInfo::default(),
+        listen_interval: 10,
+        elements: ElementList::from(vec![Element::Ssid(Ssid::new(b"lab-a").unwrap())]),
+    });
+    let mut out = Vec::new();
+    MgmtFrame::new(ap, sta, ap, body).emit(&mut out);
+    bytes::Bytes::from(out)
+}
+
+fn inject_to_ap(lab: &mut Lab, frame: &bytes::Bytes) {
+    use vwifi_core::radio::{Node, RxMeta};
+    let now = lab.world.now();
+    let channel = lab.ap(0).config().channel;
+    lab.ap_mut(0).handle_rx(
+        now,
+        frame,
+        RxMeta {
+            channel,
+            signal_dbm: -40,
+            rate_kbps: 6000,
+        },
+    );
+}
+
+#[test]
+fn an_unprotected_association_request_for_a_pmf_guest_is_refused_and_sa_query_keeps_the_link() {
+    use vwifi_core::wire::StatusCode;
+    let mut lab = wpa3_lab(27, false);
+    let g = lab.admit("ns-saq");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    // The AP installs the pairwise key when message 4 arrives.
+    lab.run_for(Duration::from_millis(300));
+    let me = lab.mac(g);
+    let _ = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).count();
+    let forged = forged_assoc_request(&lab, me);
+    inject_to_ap(&mut lab, &forged);
+    let events: Vec<ApEvent> = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ApEvent::AssociationRefused { sta, status }
+            if *sta == me && *status == StatusCode::RefusedTemporarily)),
+        "{events:?}"
+    );
+    // The guest answers the protected SA Query: well past the SA Query timeout it is still
+    // associated, with no Left event, and passes data.
+    lab.run_for(Duration::from_secs(3));
+    let events: Vec<ApEvent> = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ApEvent::Left { sta, .. } if *sta == me)),
+        "{events:?}"
+    );
+    assert!(lab.ap(0).station(me).is_some_and(|s| s.aid.is_some()));
+    assert!(lab.connected(g));
+    to_uplink(&mut lab, g, 7);
+}
+
+#[test]
+fn a_pmf_station_that_does_not_answer_the_sa_query_loses_its_association() {
+    use vwifi_core::sim::ap::LeaveReason;
+    let mut lab = wpa3_lab(28, false);
+    let g = lab.admit("ns-gone");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    // The AP installs the pairwise key when message 4 arrives.
+    lab.run_for(Duration::from_millis(300));
+    let me = lab.mac(g);
+    let _ = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).count();
+    // The guest's radio is out of reach: it cannot answer.
+    lab.move_ap(0, (5000.0, 0.0));
+    let forged = forged_assoc_request(&lab, me);
+    inject_to_ap(&mut lab, &forged);
+    lab.run_for(Duration::from_secs(2));
+    let events: Vec<ApEvent> = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).collect();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, ApEvent::Left { sta, reason: LeaveReason::Removed(_) }
+            if *sta == me)
+        ),
+        "{events:?}"
+    );
+    assert!(lab.ap(0).station(me).is_none_or(|s| s.aid.is_none()));
+    // Its next association request is taken (no longer refused temporarily).
+    let _ = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).count();
+    let forged = forged_assoc_request(&lab, me);
+    inject_to_ap(&mut lab, &forged);
+    let events: Vec<ApEvent> = std::iter::from_fn(|| lab.ap_mut(0).poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ApEvent::AssociationRefused { status, .. }
+            if *status == vwifi_core::wire::StatusCode::RefusedTemporarily)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_stopping_ap_deauthenticates_its_pmf_guests_with_a_bip_protected_broadcast() {
+    let mut lab = wpa3_lab(29, false);
+    let g = lab.admit("ns-bip");
+    lab.connect(g, "lab-a", Some(PASS_A));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    lab.take(g);
+    lab.ap_mut(0).stop();
+    // The guest's station has PMF on: it takes a group-addressed deauthentication only with a
+    // valid BIP MME under the IGTK the AP handed over in message 3.
+    lab.drive_until(Duration::from_secs(2), |l| !l.connected(g));
+    let told = lab.take(g).into_iter().any(|m| {
+        matches!(
+            m,
+            Message::Event(vwifi_core::proto::Event::Disconnected { reason: 3, .. })
+        )
+    });
+    assert!(told, "the guest was not told of the AP leaving");
+    assert_eq!(lab.ap(0).associated_count(), 0);
+}
+
+#[test]
+fn a_stopping_transition_ap_deauthenticates_its_wpa2_guests_too() {
+    let mut lab = wpa3_lab(30, true);
+    let g = lab.admit("ns-wpa2");
+    let psk = derive_psk(&Passphrase::new(PASS_A).unwrap(), b"lab-a").unwrap();
+    lab.connect_with(g, "lab-a", Credentials::Psk(psk));
+    lab.drive_until(Duration::from_secs(20), |l| l.connected(g));
+    lab.take(g);
+    lab.ap_mut(0).stop();
+    // No PMF: real mac80211 drops the broadcast with a BIP MME it has no key for (the VM check
+    // hwsim-wpas-softap-transition); the AP sends it a deauthentication of its own.
+    lab.drive_until(Duration::from_secs(2), |l| !l.connected(g));
+    let told = lab.take(g).into_iter().any(|m| {
+        matches!(
+            m,
+            Message::Event(vwifi_core::proto::Event::Disconnected { reason: 3, .. })
+        )
+    });
+    assert!(told, "the WPA2 guest was not told of the AP leaving");
+}

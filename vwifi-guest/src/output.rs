@@ -16,6 +16,9 @@ use vwifi_core::station::{
 /// The [`ConnectFailure::Other`] code the host uses when the radio cannot take another channel
 /// (`vwifi_core::mux::FAILURE_CODE_RADIO_BUSY`).
 pub const FAILURE_CODE_RADIO_BUSY: u8 = vwifi_core::mux::FAILURE_CODE_RADIO_BUSY;
+/// The [`ConnectFailure::Other`] code the host uses when a real card has no room for another
+/// station interface (`vwifi_core::proto::FAILURE_CODE_CARD_FULL`; the detail is how many).
+pub const FAILURE_CODE_CARD_FULL: u8 = vwifi_core::proto::FAILURE_CODE_CARD_FULL;
 
 /// Signal bars as `nmcli` draws them: four steps, missing ones as `_`.
 pub fn signal_bars(dbm: i8) -> &'static str {
@@ -302,9 +305,16 @@ pub fn failure_cause(reason: ConnectFailure) -> String {
                 reason_name(detail)
             ),
             FAILURE_CODE_RADIO_BUSY => "radio busy on other channels".to_owned(),
+            FAILURE_CODE_CARD_FULL => card_full(detail),
             _ => format!("failure code {code} (detail {detail})"),
         },
     }
+}
+
+/// "radio busy: the card takes N station interfaces".
+fn card_full(n: u16) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("radio busy: the card takes {n} station interface{s}")
 }
 
 /// Why a connection attempt to `ssid` failed, and what to do about it.
@@ -341,6 +351,10 @@ pub fn failure_text(ssid: &Ssid, reason: ConnectFailure) -> String {
                 "unsupported security: '{name}' uses {}, which this radio cannot join (vwifi joins open, WPA2-PSK and, except through the nl80211 radio, WPA3-SAE networks)",
                 security_name(detail_security(detail))
             ),
+            FAILURE_CODE_CARD_FULL => format!(
+                "{}, each on another network than '{name}'; wait for a guest to leave, or join a network a guest is on",
+                card_full(detail)
+            ),
             FAILURE_CODE_RADIO_BUSY => format!(
                 "radio busy: the radio already serves as many channels as it can, and '{name}' is on another; wait for other guests to leave, or pick a network on a channel in use"
             ),
@@ -364,6 +378,7 @@ pub fn failure_kind(reason: ConnectFailure) -> &'static str {
             FAILURE_CODE_REJECTED_BY_AP => "rejected_by_ap",
             FAILURE_CODE_HANDSHAKE_FAILED => "handshake_failed",
             FAILURE_CODE_RADIO_BUSY => "radio_busy",
+            FAILURE_CODE_CARD_FULL => "card_full",
             _ => "connect_failed",
         },
     }
@@ -615,6 +630,14 @@ mod tests {
         };
         assert!(failure_text(&lab, busy).starts_with("radio busy"));
         assert_eq!(failure_kind(busy), "radio_busy");
+        let full = ConnectFailure::Other {
+            code: FAILURE_CODE_CARD_FULL,
+            detail: 1,
+        };
+        assert!(failure_text(&lab, full).starts_with(
+            "radio busy: the card takes 1 station interface, each on another network"
+        ));
+        assert_eq!(failure_kind(full), "card_full");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
 //! prefix = "vw"                     # names of the station interfaces on a real card (vw0, vw1, ...)
 //! data_path = "kernel"              # nl80211: a namespace's data through a veth and tc filters; or "socket" (through the daemon)
+//! max_interfaces = 1                # nl80211: station interfaces the card takes; guests beyond share one (unset: no sharing)
 //!
 //! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
 //! seed = 1
@@ -113,6 +114,12 @@ pub(crate) struct RadioSection {
     pub(crate) prefix: String,
     /// How a namespace guest's data reaches its station interface (nl80211 radio).
     pub(crate) data_path: DataPathKind,
+    /// The station interfaces the card takes (nl80211 radio). Set, guests beyond it share
+    /// the interface of a guest on the same network (one association, vwifi's MAC-translating
+    /// demultiplexer in the daemon: every guest's data takes the socket path then); a guest
+    /// asking for another network is told "radio busy". Unset (the default): one interface
+    /// per guest, up to the card's interface combinations, and no sharing.
+    pub(crate) max_interfaces: Option<u32>,
 }
 
 /// `[radio] data_path`: how a namespace guest's frames reach its station interface on the
@@ -136,6 +143,7 @@ impl Default for RadioSection {
             ifname: None,
             prefix: "vw".into(),
             data_path: DataPathKind::Kernel,
+            max_interfaces: None,
         }
     }
 }
@@ -406,6 +414,16 @@ impl HostConfig {
         if !prefix_ok {
             return Err(invalid("radio.prefix", Problem::Prefix(r.prefix.clone())));
         }
+        if let Some(n) = r.max_interfaces.filter(|n| !(1..=64).contains(n)) {
+            return Err(invalid(
+                "radio.max_interfaces",
+                Problem::OutOfRange {
+                    min: 1,
+                    max: 64,
+                    value: u64::from(n),
+                },
+            ));
+        }
         if r.kind == RadioKind::Nl80211 && r.phy.is_some() && r.ifname.is_some() {
             return Err(invalid("radio.ifname", Problem::PhyAndIfname));
         }
@@ -541,7 +559,9 @@ pub(crate) fn default_config_text() -> String {
          # ifname = \"wlan1\"  # or an interface of the card, as `iw dev` names it\n\
          prefix = \"vw\"\n\
          # data_path = \"kernel\"  # nl80211: a namespace's data stays in the kernel (veth + tc);\n\
-         #                        # \"socket\": through the daemon (TAP and packet socket)\n\n",
+         #                        # \"socket\": through the daemon (TAP and packet socket)\n\
+         # max_interfaces = 1     # nl80211: the card takes 1 station interface; guests on the\n\
+         #                        # same network share it (their data through the daemon)\n\n",
     );
     out.push_str("# The simulated radio (the built-in demo networks).\n[sim]\n");
     for line in DEMO_TOML.lines() {
@@ -661,6 +681,23 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.radio.data_path, DataPathKind::Socket);
         assert!(err("[radio]\ndata_path = \"fast\"\n").contains("fast"));
+    }
+
+    #[test]
+    fn max_interfaces_is_unset_by_default_and_bounded() {
+        assert_eq!(
+            HostConfig::from_toml_str("").unwrap().radio.max_interfaces,
+            None
+        );
+        let cfg = HostConfig::from_toml_str(
+            "[radio]\nkind = \"nl80211\"\nifname = \"wlan1\"\nmax_interfaces = 1\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.radio.max_interfaces, Some(1));
+        assert_eq!(
+            err("[radio]\nmax_interfaces = 0\n"),
+            "radio.max_interfaces: must be between 1 and 64, got 0"
+        );
     }
 
     #[test]

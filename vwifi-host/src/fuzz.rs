@@ -63,15 +63,61 @@ pub(crate) fn hwsim_datagram(data: &[u8]) {
     assert!(msgs.len() <= data.len() / 16 + 1, "{} messages", msgs.len());
 }
 
+/// The addresses of the bridge target: the shared station and two guests behind it.
+const BRIDGE_STATION: vwifi_core::MacAddr = vwifi_core::MacAddr([2, 0, 0, 0, 0, 0x10]);
+const BRIDGE_GUESTS: [vwifi_core::MacAddr; 2] = [
+    vwifi_core::MacAddr([2, 0, 0, 0, 0, 0x22]),
+    vwifi_core::MacAddr([2, 0, 0, 0, 0, 0x33]),
+];
+
+/// Any bytes as frames through the MAC-translating bridge of a shared nl80211 station
+/// interface ([`crate::nl80211::bridge`]): the first byte picks the direction (even: from a
+/// guest, odd: from the air), the rest is the Ethernet frame. No panic; a frame let out
+/// carries the station's address; a frame from the air handed to a guest carries that
+/// guest's address (unicast) and never goes to a guest that is not behind the interface.
+pub(crate) fn bridge_frame(data: &[u8]) {
+    use crate::nl80211::bridge::{Deliver, Table};
+    use vwifi_core::demux::GuestId;
+    let mut t = Table::new(BRIDGE_STATION, GuestId(1));
+    for (i, mac) in BRIDGE_GUESTS.iter().enumerate() {
+        t.add(GuestId(2 + i as u32), *mac);
+    }
+    let Some((&dir, frame)) = data.split_first() else {
+        return;
+    };
+    let mut f = frame.to_vec();
+    if dir % 2 == 0 {
+        let guest = GuestId(2 + u32::from(dir / 2 % 2));
+        if t.outbound(guest, &mut f) {
+            assert_eq!(f.get(6..12), Some(&BRIDGE_STATION.octets()[..]));
+        }
+        // What went out may come back (the AP's echo of a group frame, a reply).
+        let _ = t.inbound(&mut f);
+    } else {
+        match t.inbound(&mut f) {
+            Deliver::Guest(g) => {
+                let mac = t.mac_of(g).expect("delivered to a member");
+                let dst = f.get(0..6).expect("a delivered frame has a destination");
+                assert!(
+                    dst == mac.octets() || dst[0] & 1 == 1,
+                    "unicast for {g:?} rewritten"
+                );
+            }
+            Deliver::All | Deliver::Drop => {}
+        }
+    }
+}
+
 /// A fuzz target's entry point.
 pub(crate) type Target = fn(&[u8]);
 
 /// The targets, by corpus directory (`fuzz/corpus/<name>`).
-pub(crate) const TARGETS: [(&str, Target); 4] = [
+pub(crate) const TARGETS: [(&str, Target); 5] = [
     ("host_control_request", control_request),
     ("host_state_file", state_file),
     ("host_config_toml", config_toml),
     ("host_hwsim_datagram", hwsim_datagram),
+    ("host_bridge_frame", bridge_frame),
 ];
 
 /// A netlink message: header (length, type, flags, sequence, port) and payload, padded to 4.
@@ -160,6 +206,43 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     ] {
         add("host_control_request", name, line.as_bytes().to_vec());
     }
+    let eth = |dir: u8, dst: [u8; 6], src: [u8; 6], ty: u16, payload: &[u8]| {
+        let mut f = vec![dir];
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&ty.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    let g2 = BRIDGE_GUESTS[0].octets();
+    let sta = BRIDGE_STATION.octets();
+    let ap = [2, 0, 0, 0, 0, 0xaa];
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+    arp.extend_from_slice(&g2);
+    arp.extend_from_slice(&[10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 10, 0, 0, 254]);
+    add(
+        "host_bridge_frame",
+        "arp-out",
+        eth(0, [0xff; 6], g2, 0x0806, &arp),
+    );
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 254, 10, 0, 0, 2,
+    ];
+    add("host_bridge_frame", "ip-in", eth(1, sta, ap, 0x0800, &ip));
+    ip.truncate(12);
+    ip.extend_from_slice(&[0, 0, 0, 0, 255, 255, 255, 255]);
+    ip[9] = 17;
+    let mut dhcp = vec![0, 68, 0, 67, 0, 0, 0, 0, 1, 1, 6, 0];
+    dhcp.extend_from_slice(&[0; 16]);
+    dhcp.extend_from_slice(&[0; 4]);
+    dhcp.extend_from_slice(&g2);
+    dhcp.extend_from_slice(&[0; 202]);
+    ip.extend_from_slice(&dhcp);
+    add(
+        "host_bridge_frame",
+        "dhcp-out",
+        eth(0, [0xff; 6], g2, 0x0800, &ip),
+    );
     let psk = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     add(
         "host_state_file",

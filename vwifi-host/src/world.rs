@@ -210,6 +210,18 @@ impl SimWorld {
             .filter_map(|(_, n)| self.medium.node_as::<SoftAp>(*n))
     }
 
+    /// Stops every AP: each sends its broadcast deauthentication (BIP-protected on a WPA3
+    /// network, so that stations with management frame protection take it) and forgets its
+    /// stations ([`SoftAp::stop`]). The frames go on the air at the next advance.
+    pub(crate) fn stop_aps(&mut self) {
+        let nodes: Vec<_> = self.aps.iter().map(|(_, n)| *n).collect();
+        for n in nodes {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
+                ap.stop();
+            }
+        }
+    }
+
     /// The host's radio.
     fn node(&self) -> Option<&MuxNode> {
         self.medium.node_as::<MuxNode>(self.host)

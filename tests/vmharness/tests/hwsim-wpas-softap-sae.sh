@@ -78,7 +78,21 @@ ip netns exec g1 ip addr add 10.77.0.2/24 dev wlan0
 ip netns exec sta ping -c 3 -i 0.5 -W 5 10.77.0.2 > /dev/null
 ip netns exec sta ping -c 20 -i 0.2 -W 2 10.77.0.2 | tee /tmp/ping.out
 grep -q ' 0% packet loss' /tmp/ping.out || { dump; fail "ping from wpa_supplicant's WPA3 station to the vwifi guest lost packets"; }
+# vwifi-host stops: its AP sends a broadcast deauthentication (with PMF, BIP-protected under the
+# IGTK wpa_supplicant installed; mac80211 drops an unprotected one), and a unicast one to a
+# station without PMF (which drops a broadcast carrying a BIP MME); wpa_supplicant takes it at
+# once (reason 3, from the AP), rather than noticing the AP gone seconds later.
 kill "$(pidof vwifi-host)" 2>/dev/null
+wait_for 5 "grep -q 'CTRL-EVENT-DISCONNECTED.*reason=3' /tmp/wpa-wlan0.log" \
+    || { tail -n 20 /tmp/wpa-wlan0.log; fail "wpa_supplicant did not take the stopping AP's broadcast deauthentication"; }
+grep 'CTRL-EVENT-DISCONNECTED' /tmp/wpa-wlan0.log | head -n 1
+grep 'CTRL-EVENT-DISCONNECTED' /tmp/wpa-wlan0.log | head -n 1 | grep -q 'locally_generated=1' \
+    && fail "the disconnection was wpa_supplicant's own, not the AP's deauthentication"
+if [ "$PMF" = 0 ]; then
+    log "the stopping AP's deauthentication (no PMF: a unicast one) taken by wpa_supplicant"
+else
+    log "the stopping AP's broadcast deauthentication (PMF: BIP-protected) taken by wpa_supplicant"
+fi
 sleep 0.5
 stop_all
 log "hwsim-wpas-softap-sae: OK ($SECURITY)"

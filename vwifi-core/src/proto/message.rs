@@ -405,6 +405,11 @@ pub struct StationStatus {
     pub counters: Counters,
 }
 
+/// The [`ConnectFailure::Other`] code of "radio busy: the card takes N station interfaces":
+/// a real card has no room for another station interface and no guest's interface is on the
+/// network asked for, so none can be shared. The detail is N.
+pub const FAILURE_CODE_CARD_FULL: u8 = 21;
+
 /// Why a connection attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectFailure {

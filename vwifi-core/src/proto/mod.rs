@@ -52,7 +52,7 @@ pub use error::ProtoError;
 pub use message::{
     BssInfo, Capabilities, ConnectFailure, Counters, Credentials, ErrorCode, Event, Message,
     MessageType, RequestId, RequestIdRule, ScanMode, Security, Ssid, StationState, StationStatus,
-    MAX_AGENT_NAME_LEN, MAX_ERROR_TEXT_LEN, MAX_SSID_LEN,
+    FAILURE_CODE_CARD_FULL, MAX_AGENT_NAME_LEN, MAX_ERROR_TEXT_LEN, MAX_SSID_LEN,
 };
 pub use phy_info::PhyInfo;
 pub use stream::{Decoder, Frame};

@@ -31,8 +31,10 @@
 //!   System authentication and its PMKID; the 4-way handshake with AKM 8; management frame
 //!   protection required (WPA3-only, MFPR) or optional (transition mode, which also takes
 //!   WPA2-PSK stations), the IGTK handed over, and CCMP-protected deauthentication and
-//!   disassociation with stations that negotiated it (`pmf.rs`). A failed SAE is reported as
-//!   [`ApEvent::SaeFailed`].
+//!   disassociation with stations that negotiated it (`pmf.rs`); an unprotected
+//!   (Re)Association Request for such a station is refused temporarily (status 30) while a
+//!   protected SA Query asks the station, and [`SoftAp::stop`] sends a BIP-protected broadcast
+//!   deauthentication. A failed SAE is reported as [`ApEvent::SaeFailed`].
 //! - **CCMP** on every data frame of a WPA2 BSS: each station's pairwise key for unicast, the
 //!   GTK for group frames; PNs per key; replay check on receive. Unprotected data from a station
 //!   that holds its keys is dropped.
@@ -1097,6 +1099,10 @@ impl SoftAp {
                     }
                 }
             }
+            MgmtBody::Other {
+                subtype: crate::wire::MgmtSubtype::Action,
+                body,
+            } => self.on_action(sa, &body),
             _ => {}
         }
     }
@@ -1210,6 +1216,9 @@ impl SoftAp {
             return;
         };
         let current_aid = sta.aid;
+        if self.sa_query_on_assoc(now, sa, reassoc) {
+            return;
+        }
         if elements.ssid() != Some(&self.cfg.ssid) {
             self.refuse_assoc(sa, reassoc, StatusCode::UnspecifiedFailure);
             return;
@@ -1761,6 +1770,7 @@ impl Node for SoftAp {
             self.drain_authenticator(now, addr);
         }
         self.sae_timeouts(now);
+        self.sa_query_timeouts(now);
         self.expire(now);
     }
 
@@ -1784,6 +1794,9 @@ impl Node for SoftAp {
             }
         }
         if let Some(t) = self.sae_poll_timeout() {
+            next = next.min(t);
+        }
+        if let Some(t) = self.sa_query_poll_timeout() {
             next = next.min(t);
         }
         Some(next)

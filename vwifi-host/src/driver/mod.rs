@@ -954,8 +954,15 @@ impl Driver {
             }
             self.remove(now, id, "daemon shutting down");
         }
-        // Carry the deauthentications onto the air.
+        // The simulated APs go too, telling their stations (real ones on hwsim included).
+        if let Some(w) = self.world.sim_mut() {
+            w.stop_aps();
+        }
+        // Carry the deauthentications onto the air, and to the kernel's radios.
         self.world.run_for(SHUTDOWN_AIR_TIME);
+        if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+            h.flush(w);
+        }
         let stats = self.world.mux_stats().unwrap_or_default();
         Summary {
             guests_served: self.connections,

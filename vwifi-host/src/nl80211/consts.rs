@@ -140,3 +140,17 @@ pub(crate) const CIPHER_CCMP: u32 = 0x000f_ac04;
 pub(crate) const AKM_PSK: u32 = 0x000f_ac02;
 /// The EtherType of EAPOL.
 pub(crate) const ETH_P_PAE: u16 = 0x888e;
+
+/// `NL80211_ATTR_USE_MFP`: the association uses management frame protection.
+pub(crate) const ATTR_USE_MFP: u16 = 66;
+/// `NL80211_ATTR_AUTH_DATA` (formerly `SAE_DATA`): the authentication frame's body after the
+/// algorithm number (transaction sequence number, status code, then the SAE fields).
+pub(crate) const ATTR_AUTH_DATA: u16 = 156;
+/// `NL80211_AUTHTYPE_SAE`.
+pub(crate) const AUTHTYPE_SAE: u16 = 4;
+/// `NL80211_MFP_REQUIRED`.
+pub(crate) const MFP_REQUIRED: u32 = 1;
+/// The cipher suite selector of BIP-CMAC-128 (00-0F-AC:6), the IGTK's.
+pub(crate) const CIPHER_BIP_CMAC_128: u32 = 0x000f_ac06;
+/// The AKM suite selector of SAE (00-0F-AC:8).
+pub(crate) const AKM_SAE: u32 = 0x000f_ac08;

@@ -20,8 +20,11 @@
 //! Each guest's station is a task of its own ([`station::run`]); this type is what the driver
 //! holds: admission, the guests' messages in, their replies and events out.
 
+pub(crate) mod bridge;
 mod consts;
+mod follower;
 mod genl;
+mod sae;
 mod scan;
 mod station;
 mod wiphy;
@@ -116,6 +119,9 @@ struct Handle {
     status: watch::Receiver<StationStatus>,
     /// Whether its data stays in the kernel ([`crate::ports::kernel`]).
     kernel_port: bool,
+    /// For a guest without an interface of its own (the card is full): the interface it
+    /// shares, if any ([`follower`]).
+    sharing: Option<follower::Joined>,
 }
 
 /// The nl80211 radio. See the [module documentation](self).
@@ -126,6 +132,8 @@ pub(crate) struct Nl80211Radio {
     prefix: String,
     data_path: DataPathKind,
     max_stations: usize,
+    /// `[radio] max_interfaces`: station interfaces the card takes; guests beyond share one.
+    max_interfaces: Option<usize>,
     guests: BTreeMap<GuestId, Handle>,
     next_id: u32,
     events: Option<mpsc::Receiver<(GuestId, Message)>>,
@@ -210,9 +218,16 @@ impl Nl80211Radio {
             control_port_over_nl80211: wiphy.control_port_over_nl80211,
             scan_lock: tokio::sync::Mutex::new(()),
             to_guests,
+            links: std::sync::Mutex::new(Vec::new()),
         });
+        let max_interfaces = cfg.max_interfaces.and_then(|n| usize::try_from(n).ok());
         Ok(Self {
-            max_stations: max_stations.min(wiphy.max_stations()).max(1),
+            // With sharing the card's limit is max_interfaces; guests beyond it share.
+            max_stations: match max_interfaces {
+                Some(_) => max_stations.max(1),
+                None => max_stations.min(wiphy.max_stations()).max(1),
+            },
+            max_interfaces,
             wiphy,
             shared,
             prefix: cfg.prefix.clone(),
@@ -237,6 +252,16 @@ impl Nl80211Radio {
             "stations".into(),
             format!("{} of {}", self.guests.len(), self.max_stations),
         ));
+        if let Some(n) = self.max_interfaces {
+            let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+            d.push((
+                "interface sharing".into(),
+                format!(
+                    "{own} of {n} station interfaces in use (max_interfaces); {} guest(s) without one",
+                    self.guests.len() - own
+                ),
+            ));
+        }
         let joined: Vec<String> = self
             .guests
             .values()
@@ -286,10 +311,6 @@ impl Nl80211Radio {
         }
         self.next_id += 1;
         let guest = GuestId(self.next_id);
-        let ifname = (0..)
-            .map(|n| format!("{}{n}", self.prefix))
-            .find(|n| !self.guests.values().any(|h| &h.ifname == n))
-            .unwrap_or_default();
         let (cmds, rx) = mpsc::unbounded_channel();
         let data = Arc::new(DataPath::default());
         let (status_tx, status) = watch::channel(StationStatus {
@@ -303,7 +324,59 @@ impl Nl80211Radio {
             phy: None,
             counters: Default::default(),
         });
-        let kernel_port = in_kernel && self.data_path == DataPathKind::Kernel;
+        // With sharing, every guest's data goes through the daemon: the bridge is there.
+        let kernel_port =
+            in_kernel && self.data_path == DataPathKind::Kernel && self.max_interfaces.is_none();
+        let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+        if let Some(max) = self.max_interfaces.filter(|m| own >= *m) {
+            let joined = follower::Joined::default();
+            let spec = follower::Spec {
+                guest,
+                mac,
+                max_interfaces: u16::try_from(max).unwrap_or(u16::MAX),
+            };
+            tokio::spawn(follower::run(
+                spec,
+                self.shared.clone(),
+                rx,
+                joined.clone(),
+                status_tx,
+            ));
+            self.guests.insert(
+                guest,
+                Handle {
+                    mac,
+                    ifname: String::new(),
+                    cmds,
+                    data,
+                    status,
+                    kernel_port: false,
+                    sharing: Some(joined),
+                },
+            );
+            return Ok(guest);
+        }
+        self.start_station(guest, mac, kernel_port, rx, data, status_tx, status, cmds);
+        Ok(guest)
+    }
+
+    /// Starts the station task of `guest`, with an interface of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn start_station(
+        &mut self,
+        guest: GuestId,
+        mac: MacAddr,
+        kernel_port: bool,
+        rx: mpsc::UnboundedReceiver<Message>,
+        data: Arc<DataPath>,
+        status_tx: watch::Sender<StationStatus>,
+        status: watch::Receiver<StationStatus>,
+        cmds: mpsc::UnboundedSender<Message>,
+    ) {
+        let ifname = (0..)
+            .map(|n| format!("{}{n}", self.prefix))
+            .find(|n| !self.guests.values().any(|h| &h.ifname == n))
+            .unwrap_or_default();
         let spec = Spec {
             guest,
             mac,
@@ -326,9 +399,39 @@ impl Nl80211Radio {
                 data,
                 status,
                 kernel_port,
+                sharing: None,
             },
         );
-        Ok(guest)
+    }
+
+    /// Whether a guest's interface is connected to `ssid` (a sharing guest would join it).
+    fn link_on(&self, ssid: &vwifi_core::proto::Ssid) -> bool {
+        self.shared.links.lock().is_ok_and(|links| {
+            links.iter().any(|(_, d)| {
+                d.link
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.as_ref().map(|l| l.ssid == *ssid))
+                    .unwrap_or(false)
+            })
+        })
+    }
+
+    /// A guest without an interface asks for a network no interface is on while the card has
+    /// room again (an owner left): it gets an interface of its own; the follower task ends.
+    fn promote(&mut self, guest: GuestId) {
+        let Some(old) = self.guests.remove(&guest) else {
+            return;
+        };
+        tracing::info!(
+            guest = guest.0,
+            "a station interface is free: the guest gets its own"
+        );
+        drop(old.cmds);
+        let (cmds, rx) = mpsc::unbounded_channel();
+        let (status_tx, status) = watch::channel(old.status.borrow().clone());
+        let data = Arc::new(DataPath::default());
+        self.start_station(guest, old.mac, false, rx, data, status_tx, status, cmds);
     }
 
     /// What the attach of `guest` needs for the kernel data path, if its data stays there.
@@ -346,7 +449,10 @@ impl Nl80211Radio {
 
     /// The kernel interface of a guest's station.
     pub(crate) fn ifname(&self, guest: GuestId) -> Option<&str> {
-        self.guests.get(&guest).map(|h| h.ifname.as_str())
+        self.guests
+            .get(&guest)
+            .map(|h| h.ifname.as_str())
+            .filter(|n| !n.is_empty())
     }
 
     /// The state of a guest's station.
@@ -364,11 +470,26 @@ impl Nl80211Radio {
 
     /// A message from a guest: data to its packet socket, the rest to its task.
     pub(crate) fn guest_message(&mut self, guest: GuestId, msg: Message) {
+        if let (Message::Connect { ssid, .. }, Some(max)) = (&msg, self.max_interfaces) {
+            let own = self.guests.values().filter(|h| h.sharing.is_none()).count();
+            let follower = self.guests.get(&guest).is_some_and(|h| h.sharing.is_some());
+            if follower && own < max && !self.link_on(ssid) {
+                self.promote(guest);
+            }
+        }
         let Some(h) = self.guests.get(&guest) else {
             return;
         };
         match msg {
-            Message::Data(frame) => h.data.send(h.mac, &frame),
+            Message::Data(frame) => match &h.sharing {
+                None => h.data.send(h.mac, &frame),
+                Some(joined) => {
+                    let path = joined.lock().ok().and_then(|j| j.clone());
+                    if let Some(path) = path {
+                        path.send_shared(guest, &frame);
+                    }
+                }
+            },
             other => {
                 let _ = h.cmds.send(other);
             }

@@ -24,6 +24,8 @@ pub(crate) struct ScanEntry {
     pub(crate) rsne: Option<Vec<u8>>,
     /// The channel's centre frequency in MHz.
     pub(crate) freq: u32,
+    /// Whether the AP's RSNXE says SAE hash-to-element (then an SAE join uses it).
+    pub(crate) sae_h2e: bool,
 }
 
 /// The entry of one `GET_SCAN` dump message, or `None` if it lacks a BSSID, a frequency or
@@ -49,7 +51,15 @@ pub(crate) fn entry(bss: &neli_wifi::Bss, capability: u16) -> Option<ScanEntry> 
     let mut ssid = Ssid::new(&[]).ok()?;
     let mut rsne = None;
     let mut parsed_rsn = None;
+    let mut sae_h2e = false;
     for el in Elements::new(ies).flatten() {
+        // RSNXE (IEEE 802.11-2020 9.4.2.241): bit 5 of the first octet, SAE hash-to-element.
+        if el.id == ElementId::RsnExtension {
+            sae_h2e = el
+                .data
+                .first()
+                .is_some_and(|b| b & vwifi_core::handshake::sae::RSNXE_SAE_H2E != 0);
+        }
         if el.id == ElementId::Ssid {
             if let Ok(s) = Ssid::new(el.data) {
                 ssid = s;
@@ -84,6 +94,7 @@ pub(crate) fn entry(bss: &neli_wifi::Bss, capability: u16) -> Option<ScanEntry> 
         },
         rsne,
         freq,
+        sae_h2e,
     })
 }
 

@@ -36,6 +36,9 @@ use vwifi_core::{Instant, MacAddr};
 
 use super::consts as c;
 use super::genl::{as_u16, cmd, find, ifindex, top_attrs, Attr, Family, Genl, Reply};
+use wpa3::SaeJoin;
+
+mod wpa3;
 use super::scan::{best, own_rsne, parse_entry, ScanEntry};
 use super::Nl80211Error;
 
@@ -74,6 +77,58 @@ pub(crate) struct Shared {
     pub(crate) scan_lock: tokio::sync::Mutex<()>,
     /// Messages for guests (events, replies, received data), to the driver.
     pub(crate) to_guests: mpsc::Sender<(GuestId, Message)>,
+    /// The station interfaces on the card (index and data path), for guests that share one
+    /// ([`super::follower`]).
+    pub(crate) links: Mutex<Vec<(u32, Arc<DataPath>)>>,
+}
+
+/// The network a station's interface is connected to, for guests that would share it.
+#[derive(Clone)]
+pub(crate) struct LinkInfo {
+    /// The network.
+    pub(crate) ssid: Ssid,
+    /// The AP.
+    pub(crate) bssid: MacAddr,
+    /// Its channel.
+    pub(crate) channel: u8,
+    /// What a sharing guest must prove it knows ([`Secret`]).
+    pub(crate) secret: Secret,
+}
+
+/// The credential a join used, tagged with how it was used: a guest sharing the association
+/// must give the same (the PSK, the SAE password, or nothing on an open network).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Secret {
+    /// An open network.
+    Open,
+    /// WPA2-PSK with this PSK.
+    Psk(zeroize::Zeroizing<[u8; 32]>),
+    /// SAE with this password.
+    Sae(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl Secret {
+    /// Whether `other` is the same secret, compared without an early exit.
+    pub(crate) fn matches(&self, other: &Self) -> bool {
+        fn same(a: &[u8], b: &[u8]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        }
+        match (self, other) {
+            (Self::Open, Self::Open) => true,
+            (Self::Psk(a), Self::Psk(b)) => same(&a[..], &b[..]),
+            (Self::Sae(a), Self::Sae(b)) => same(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for LinkInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkInfo")
+            .field("ssid", &self.ssid)
+            .field("bssid", &self.bssid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The traffic counters of one station, shared by its task, its receive thread and the driver.
@@ -113,6 +168,10 @@ pub(crate) struct DataPath {
     stop: AtomicBool,
     /// Its counters.
     pub(crate) counters: DataCounters,
+    /// The guests behind the interface when it is shared (`[radio] max_interfaces`).
+    pub(crate) bridge: Mutex<Option<super::bridge::Table>>,
+    /// The network the interface is connected to (set while connected).
+    pub(crate) link: Mutex<Option<LinkInfo>>,
 }
 
 impl Default for DataPath {
@@ -123,6 +182,8 @@ impl Default for DataPath {
             open: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             counters: DataCounters::default(),
+            bridge: Mutex::new(None),
+            link: Mutex::new(None),
         }
     }
 }
@@ -148,6 +209,15 @@ impl DataPath {
                 ethertype,
                 None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
             );
+        // The owner's addresses are learned even before anyone shares its interface, so that
+        // its unicast finds it once someone does.
+        if allowed {
+            if let Ok(mut b) = self.bridge.lock() {
+                if let Some(t) = b.as_mut() {
+                    t.owner_out(frame);
+                }
+            }
+        }
         let sent = allowed
             && self.tx.lock().ok().is_some_and(|mut tx| {
                 tx.as_mut()
@@ -162,6 +232,47 @@ impl DataPath {
         } else {
             ctr.tx_dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Sends a frame of `guest`, which shares this interface: translated by the bridge, only
+    /// while connected. A refused frame is dropped.
+    pub(crate) fn send_shared(&self, guest: GuestId, frame: &[u8]) {
+        let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        if !self.open.load(Ordering::Relaxed)
+            || matches!(
+                ethertype,
+                None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
+            )
+        {
+            return;
+        }
+        let mut out = frame.to_vec();
+        let ok = self
+            .bridge
+            .lock()
+            .ok()
+            .and_then(|mut b| b.as_mut().map(|t| t.outbound(guest, &mut out)))
+            .unwrap_or(false);
+        if ok {
+            if let Ok(mut tx) = self.tx.lock() {
+                if let Some(tx) = tx.as_mut() {
+                    let _ = tx.send_to(&out, None);
+                }
+            }
+        }
+    }
+
+    /// The guests sharing this interface besides its owner, taken out of the bridge (the
+    /// link went down); the network forgotten.
+    pub(crate) fn unshare(&self) -> Vec<GuestId> {
+        if let Ok(mut l) = self.link.lock() {
+            *l = None;
+        }
+        self.bridge
+            .lock()
+            .ok()
+            .and_then(|mut b| b.as_mut().map(super::bridge::Table::clear))
+            .unwrap_or_default()
     }
 
     /// Ends the receive thread (at its next read timeout).
@@ -203,6 +314,8 @@ enum Link {
         early: Vec<(Vec<u8>, bool)>,
         /// The request, for one more attempt if this one fails after the association.
         retry: Option<Box<JoinRequest>>,
+        /// The SAE exchange of a WPA3 join, before the association ([`super::sae`]).
+        sae: Option<Box<SaeJoin>>,
     },
     Connected {
         target: Target,
@@ -239,6 +352,14 @@ struct Sta {
     data: Arc<DataPath>,
     status: watch::Sender<StationStatus>,
     clock: tokio::time::Instant,
+    /// The IGTK last installed (key ID and key), so that a group rekey installs a new one once.
+    igtk: Option<(u16, [u8; 16])>,
+    /// The credential of the join in progress or done, for guests that would share it.
+    secret: Option<Secret>,
+    /// PMKSAs of earlier SAE joins, so that a reconnect skips SAE ([`wpa3`]).
+    pmksa: vwifi_core::handshake::sae::PmksaCache,
+    /// The SAE password the cache's entries were made with (another password empties it).
+    pmksa_for: Option<Secret>,
 }
 
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
@@ -306,6 +427,9 @@ pub(crate) async fn run(
     }
     sta.leave().await;
     data.stop();
+    if let Ok(mut links) = shared.links.lock() {
+        links.retain(|(_, d)| !Arc::ptr_eq(d, &data));
+    }
     tracing::info!(guest = guest.0, ifname = %sta.spec.ifname, "station removed");
     // Dropping the socket deletes the interface (SOCKET_OWNER); delete it now all the same.
     let _ = sta
@@ -363,6 +487,12 @@ impl Sta {
             "1",
         );
         super::set_link_up(ifindex)?;
+        if let Ok(mut b) = data.bridge.lock() {
+            *b = Some(super::bridge::Table::new(spec.mac, spec.guest));
+        }
+        if let Ok(mut links) = shared.links.lock() {
+            links.push((ifindex, data.clone()));
+        }
         if spec.kernel_port {
             data.station_if.send_replace(Some(ifindex));
         } else {
@@ -385,6 +515,10 @@ impl Sta {
             data,
             status,
             clock: tokio::time::Instant::now(),
+            igtk: None,
+            secret: None,
+            pmksa: wpa3::pmksa_cache(),
+            pmksa_for: None,
         };
         sta.publish(StationState::Idle);
         Ok(sta)
@@ -400,6 +534,29 @@ impl Sta {
 
     async fn tell(&self, msg: Message) {
         let _ = self.shared.to_guests.send((self.spec.guest, msg)).await;
+    }
+
+    /// The link went down: the guests sharing the interface are told they are disconnected
+    /// (`locally`: this side left).
+    async fn unshare(&mut self, locally: bool) {
+        for g in self.data.unshare() {
+            tracing::info!(
+                guest = g.0,
+                owner = self.spec.guest.0,
+                "the shared link went down"
+            );
+            let _ = self
+                .shared
+                .to_guests
+                .send((
+                    g,
+                    Message::Event(Event::Disconnected {
+                        reason: REASON_LEAVING,
+                        locally_generated: locally,
+                    }),
+                ))
+                .await;
+        }
     }
 
     fn state(&self) -> StationState {
@@ -447,12 +604,18 @@ impl Sta {
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
         match &self.link {
             Link::Idle => far,
-            Link::Joining { sup, deadline, .. } => {
+            Link::Joining {
+                sup, deadline, sae, ..
+            } => {
                 let s = sup
                     .as_ref()
                     .and_then(Supplicant::poll_timeout)
                     .map_or(far, |t| self.to_tokio(t));
-                s.min(*deadline)
+                let a = sae
+                    .as_ref()
+                    .and_then(|j| j.poll_timeout())
+                    .map_or(far, |t| self.to_tokio(t));
+                s.min(a).min(*deadline)
             }
             Link::Connected { .. } => tokio::time::Instant::now() + SIGNAL_PERIOD,
         }
@@ -468,6 +631,7 @@ impl Sta {
                         capabilities: Capabilities::SCAN
                             | Capabilities::OPEN
                             | Capabilities::WPA2_PSK
+                            | Capabilities::WPA3_SAE
                             | Capabilities::EVENTS
                             | Capabilities::DATA,
                     }
@@ -556,9 +720,12 @@ impl Sta {
     async fn leave(&mut self) {
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
+        self.unshare(true).await;
+        self.igtk = None;
         if matches!(link, Link::Idle) {
             return;
         }
+        self.end_sae_auth(&link).await;
         let _ = self
             .nl
             .request(
@@ -666,6 +833,11 @@ impl Sta {
         );
         let link = std::mem::replace(&mut self.link, Link::Idle);
         self.data.open.store(false, Ordering::Relaxed);
+        self.igtk = None;
+        self.unshare(true).await;
+        if !kernel_left {
+            self.end_sae_auth(&link).await;
+        }
         if !kernel_left && !matches!(link, Link::Idle) {
             let _ = self
                 .nl
@@ -745,12 +917,28 @@ impl Sta {
             return self.fail(ConnectFailure::NetworkNotFound).await;
         };
         let security = bss.info.security;
+        let mismatch = ConnectFailure::Other {
+            code: FAILURE_CODE_SECURITY_MISMATCH,
+            detail: security.code().into(),
+        };
         let pmk = match (security, credentials) {
-            (Security::Open, Credentials::None) => None,
-            // A WPA2/WPA3 transition network is joined as WPA2 here: the kernel's MLME path does
-            // not run SAE yet.
+            (Security::Open, Credentials::None) => {
+                self.secret = Some(Secret::Open);
+                None
+            }
+            // SAE whenever the network offers it and a passphrase is given (WPA3, and the
+            // WPA2/WPA3 transition mode), as the simulated radio's stations choose.
+            (Security::Wpa3Sae | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+                self.secret = Some(Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec())));
+                let target = Target {
+                    ssid,
+                    bssid: bss.info.bssid,
+                    channel: bss.info.channel,
+                };
+                return self.join_sae(target, &bss, pass, retry).await;
+            }
             (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Psk(psk)) => Some(psk),
-            (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
                 let derived =
                     tokio::task::spawn_blocking(move || derive_psk(&pass, ssid.as_bytes()))
                         .await
@@ -758,23 +946,11 @@ impl Sta {
                         .and_then(Result::ok);
                 match derived {
                     Some(psk) => Some(psk),
-                    None => {
-                        return self
-                            .fail(ConnectFailure::Other {
-                                code: FAILURE_CODE_SECURITY_MISMATCH,
-                                detail: security.code().into(),
-                            })
-                            .await
-                    }
+                    None => return self.fail(mismatch).await,
                 }
             }
-            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3, _) => {
-                return self
-                    .fail(ConnectFailure::Other {
-                        code: FAILURE_CODE_SECURITY_MISMATCH,
-                        detail: security.code().into(),
-                    })
-                    .await
+            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3 | Security::Wpa3Sae, _) => {
+                return self.fail(mismatch).await
             }
             _ => {
                 return self
@@ -801,6 +977,7 @@ impl Sta {
         let sup = match pmk {
             None => None,
             Some(pmk) => {
+                self.secret = Some(Secret::Psk(zeroize::Zeroizing::new(*pmk.expose())));
                 let own = own_rsne();
                 let cfg = SupplicantConfig {
                     aa: target.bssid,
@@ -847,6 +1024,7 @@ impl Sta {
             deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
             early: Vec::new(),
             retry,
+            sae: None,
         };
         self.publish(StationState::Authenticating);
         if let Err(e) = self
@@ -881,6 +1059,11 @@ impl Sta {
                 let status = find(&attrs, c::ATTR_STATUS_CODE).and_then(as_u16);
                 let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
                 self.connect_result(status, timed_out).await;
+            }
+            c::CMD_AUTHENTICATE => {
+                let frame = find(&attrs, c::ATTR_FRAME).map(<[u8]>::to_vec);
+                let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
+                self.auth_event(frame.as_deref(), timed_out).await;
             }
             c::CMD_CONTROL_PORT_FRAME => {
                 if let Some(frame) = find(&attrs, c::ATTR_FRAME) {
@@ -923,6 +1106,9 @@ impl Sta {
                     }
                 }
             }
+            // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or
+            // another refusal of the association) gets a full SAE join instead.
+            _ if self.joining_with_pmksa() => self.sae_fallback().await,
             _ if timed_out => self.fail(ConnectFailure::ApUnreachable).await,
             Some(s) => self.fail(ConnectFailure::AssocRejected { status: s }).await,
             None => self.fail(ConnectFailure::ApUnreachable).await,
@@ -940,6 +1126,14 @@ impl Sta {
             sup,
         };
         self.data.open.store(true, Ordering::Relaxed);
+        if let (Ok(mut l), Some(secret)) = (self.data.link.lock(), self.secret.clone()) {
+            *l = Some(LinkInfo {
+                ssid: target.ssid,
+                bssid: target.bssid,
+                channel: target.channel,
+                secret,
+            });
+        }
         self.reported_signal = None;
         self.poll_station().await;
         self.reported_signal = self.signal;
@@ -1067,10 +1261,16 @@ impl Sta {
                         ],
                     );
                     let attrs = [Attr::u32(c::ATTR_IFINDEX, self.ifindex), key];
-                    self.nl
+                    let r = self
+                        .nl
                         .request("NEW_KEY (group)", c::CMD_NEW_KEY, &attrs, false)
                         .await
-                        .map(drop)
+                        .map(drop);
+                    // With management frame protection the same message carried the IGTK.
+                    match r {
+                        Ok(()) => self.install_igtk().await,
+                        e => e,
+                    }
                 }
                 Output::Complete => {
                     let bit = 1u32 << c::STA_FLAG_AUTHORIZED;
@@ -1157,6 +1357,7 @@ impl Sta {
                 tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
                 self.link = Link::Idle;
                 self.data.open.store(false, Ordering::Relaxed);
+                self.unshare(!by_ap).await;
                 self.publish(StationState::Idle);
                 self.tell(Message::Event(Event::Disconnected {
                     reason,
@@ -1170,9 +1371,14 @@ impl Sta {
     async fn timer(&mut self) {
         let now = self.now();
         match &mut self.link {
-            Link::Joining { sup, deadline, .. } => {
+            Link::Joining {
+                sup, deadline, sae, ..
+            } => {
                 if tokio::time::Instant::now() >= *deadline {
                     return self.fail(ConnectFailure::ApUnreachable).await;
+                }
+                if sae.as_ref().is_some_and(|j| j.running()) {
+                    return self.sae_timer().await;
                 }
                 let Some(sup) = sup else { return };
                 sup.handle_timeout(now);
@@ -1380,6 +1586,12 @@ fn spawn_rx(
                         continue;
                     }
                     let len = frame.len() as u64;
+                    if let Some(done) = demux_shared(&data, frame, &to_guests) {
+                        if !done {
+                            break;
+                        }
+                        continue;
+                    }
                     let msg = Message::Data(Bytes::copy_from_slice(frame));
                     match to_guests.try_send((spec.guest, msg)) {
                         Ok(()) => {
@@ -1411,9 +1623,62 @@ fn spawn_rx(
     }
 }
 
+/// Hands a frame from the air to the guests sharing the interface, through the bridge;
+/// `None` if the interface is not shared (the owner takes every frame then), `Some(false)` if
+/// the driver is gone.
+fn demux_shared(
+    data: &DataPath,
+    frame: &[u8],
+    to_guests: &mpsc::Sender<(GuestId, Message)>,
+) -> Option<bool> {
+    use super::bridge::Deliver;
+    let mut out = frame.to_vec();
+    let (deliver, all) = {
+        let guard = data.bridge.lock().ok()?;
+        let table = guard.as_ref().filter(|t| t.shared())?;
+        (table.inbound(&mut out), table.guests())
+    };
+    let targets = match deliver {
+        Deliver::Guest(g) => vec![g],
+        Deliver::All => all,
+        Deliver::Drop => Vec::new(),
+    };
+    let bytes = Bytes::from(out);
+    for g in targets {
+        match to_guests.try_send((g, Message::Data(bytes.clone()))) {
+            Ok(()) => {
+                data.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
+                data.counters
+                    .rx_bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                data.counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Some(false),
+        }
+    }
+    Some(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sharing_guest_must_give_the_very_secret_of_the_join() {
+        use zeroize::Zeroizing;
+        let psk = Secret::Psk(Zeroizing::new([7; 32]));
+        assert!(psk.matches(&Secret::Psk(Zeroizing::new([7; 32]))));
+        let mut other = [7; 32];
+        other[31] = 8;
+        assert!(!psk.matches(&Secret::Psk(Zeroizing::new(other))));
+        let sae = Secret::Sae(Zeroizing::new(b"correct horse".to_vec()));
+        assert!(sae.matches(&Secret::Sae(Zeroizing::new(b"correct horse".to_vec()))));
+        assert!(!sae.matches(&Secret::Sae(Zeroizing::new(b"correct hors".to_vec()))));
+        assert!(!sae.matches(&psk) && !psk.matches(&Secret::Open));
+        assert!(Secret::Open.matches(&Secret::Open));
+    }
 
     #[test]
     fn a_link_lost_during_the_handshake_after_message_2_is_a_wrong_passphrase() {

@@ -31,6 +31,8 @@ pub(super) struct Station {
     pub(super) sae_pmk: Option<Pmk>,
     /// Management frame protection was negotiated (both RSNEs MFPC, WPA3).
     pub(super) mfp: bool,
+    /// The SA Query the AP runs with it (PMF; see `pmf.rs`).
+    pub(super) sa_query: Option<super::pmf::SaQuery>,
     /// Receive replay counter of protected management frames.
     pub(super) mgmt_replay: ReplayCounters,
     /// The pairwise temporal key, once the 4-way handshake installed it.
@@ -80,6 +82,7 @@ impl Station {
             sae: None,
             sae_pmk: None,
             mfp: false,
+            sa_query: None,
             mgmt_replay: ReplayCounters::new(),
             tk: None,
             tx_pn: 0,
@@ -108,6 +111,7 @@ impl Station {
         self.dozing = false;
         self.ps_queue.clear();
         self.rekey_in_flight = None;
+        self.sa_query = None;
     }
 
     /// Whether the station is associated.

@@ -1,0 +1,563 @@
+//! A station's WPA3 join through the kernel's MLME: the SAE exchange as `AUTHENTICATE`
+//! requests and events, then `ASSOCIATE` with the SAE RSNE and management frame protection
+//! (frames and elements in [`crate::nl80211::sae`]). The curve operations of SAE run on the
+//! blocking pool, never on the runtime's threads.
+
+use rand_core::OsRng;
+use vwifi_core::crypto::{Passphrase, Pmk};
+use vwifi_core::handshake::sae::{Pmkid, PmksaCache, Sae, SaeError, SaeOutput, SaePassword};
+use vwifi_core::handshake::{Supplicant, SupplicantConfig};
+use vwifi_core::proto::{ConnectFailure, StationState};
+use vwifi_core::wire::codes::StatusCode;
+use vwifi_core::wire::Rsne;
+use vwifi_core::Instant;
+
+use super::super::consts as c;
+use super::super::genl::Attr;
+use super::super::sae::{self as sae_nl, parse_auth, parse_open_auth};
+use super::super::scan::ScanEntry;
+use super::{
+    JoinRequest, Link, Msg1Repeats, Secret, Sta, Target, HANDSHAKE_TIMEOUT, JOIN_TIMEOUT,
+    REASON_LEAVING,
+};
+
+/// PMKSAs a station keeps (one per AP it joined with SAE).
+pub(super) const PMKSA_ENTRIES: usize = 8;
+
+/// A fresh PMKSA cache.
+pub(super) fn pmksa_cache() -> PmksaCache {
+    PmksaCache::new(PMKSA_ENTRIES, PmksaCache::DEFAULT_LIFETIME)
+}
+
+/// The SAE part of a WPA3 join.
+#[derive(Debug)]
+pub(super) struct SaeJoin {
+    /// The exchange, until it completes (`None` then, and while a frame is processed).
+    sae: Option<Box<Sae>>,
+    /// The BSS's frequency (MHz).
+    freq: u32,
+    /// The AP's RSNE, whole.
+    ap_rsne: Vec<u8>,
+    /// Ours, whole (association request and message 2).
+    own_rsne: Vec<u8>,
+    /// Hash-to-element: the RSNXE goes with the association request and message 2.
+    h2e: bool,
+    /// A join that skips SAE: the cached PMK and its PMKID (Open System authentication).
+    cached: Option<(Pmk, Pmkid)>,
+    /// What a full SAE join needs if the AP does not take the cached PMKSA.
+    fallback: Option<(Passphrase, ScanEntry)>,
+}
+
+impl SaeJoin {
+    /// When the exchange's retransmission is due.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.sae.as_ref().and_then(|s| s.poll_timeout())
+    }
+
+    /// Whether the exchange is still running (the station is not yet authenticated).
+    pub(super) fn running(&self) -> bool {
+        self.sae.is_some()
+    }
+}
+
+/// The connect failure an SAE failure is reported as (as the simulated radio's stations do).
+pub(super) fn sae_failure(e: &SaeError) -> ConnectFailure {
+    if e.is_wrong_password() {
+        return ConnectFailure::WrongPassphrase;
+    }
+    match e {
+        SaeError::Timeout { .. } => ConnectFailure::ApUnreachable,
+        SaeError::Rejected { status } => ConnectFailure::AuthRejected { status: *status },
+        other => ConnectFailure::AuthRejected {
+            status: other
+                .status_code()
+                .unwrap_or(StatusCode::UnspecifiedFailure)
+                .into(),
+        },
+    }
+}
+
+/// Whether the AP's RSNE (whole) says it can protect management frames.
+fn ap_mfp_capable(ap_rsne: &[u8]) -> bool {
+    ap_rsne
+        .get(2..)
+        .and_then(|body| Rsne::parse(body).ok())
+        .and_then(|r| r.capabilities)
+        .is_some_and(|c| c.mfp_capable())
+}
+
+impl Sta {
+    /// Starts a WPA3 join: with a PMKSA cached for the AP (an earlier SAE with the same
+    /// password), Open System authentication and the PMKID; otherwise SAE.
+    pub(super) async fn join_sae(
+        &mut self,
+        target: Target,
+        bss: &ScanEntry,
+        pass: Passphrase,
+        retry: Option<Box<JoinRequest>>,
+    ) {
+        let secret = Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec()));
+        if !self.pmksa_for.as_ref().is_some_and(|s| s.matches(&secret)) {
+            self.pmksa = pmksa_cache();
+            self.pmksa_for = Some(secret);
+        }
+        let now = self.now();
+        let Some(entry) = self.pmksa.get(now, target.bssid).cloned() else {
+            return self.join_sae_full(target, bss, pass, retry).await;
+        };
+        let ap_rsne = bss.rsne.clone().unwrap_or_default();
+        let own_rsne = sae_nl::own_rsne_with(&ap_rsne, Some(entry.pmkid));
+        tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "SAE skipped: PMKSA cached, Open System authentication with the PMKID");
+        let bssid = target.bssid;
+        let ssid = target.ssid;
+        self.link = Link::Joining {
+            target,
+            sup: None,
+            associated: false,
+            answered_msg1: false,
+            msg1: Msg1Repeats::default(),
+            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
+            early: Vec::new(),
+            retry,
+            sae: Some(Box::new(SaeJoin {
+                sae: None,
+                freq: bss.freq,
+                ap_rsne,
+                own_rsne,
+                h2e: bss.sae_h2e,
+                cached: Some((entry.pmk, entry.pmkid)),
+                fallback: Some((pass, bss.clone())),
+            })),
+        };
+        self.publish(StationState::Authenticating);
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &bssid.octets()),
+            Attr::bytes(c::ATTR_SSID, ssid.as_bytes()),
+            Attr::u32(c::ATTR_WIPHY_FREQ, bss.freq),
+            Attr::u32(c::ATTR_AUTH_TYPE, u32::from(c::AUTHTYPE_OPEN_SYSTEM)),
+        ];
+        if let Err(e) = self
+            .nl
+            .request("AUTHENTICATE (open)", c::CMD_AUTHENTICATE, &attrs, false)
+            .await
+        {
+            tracing::info!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "authentication with the cached PMKSA not sent");
+            self.sae_fallback().await;
+        }
+    }
+
+    /// Whether the join in progress skipped SAE with a cached PMKSA (and may fall back to it).
+    pub(super) fn joining_with_pmksa(&self) -> bool {
+        matches!(&self.link, Link::Joining { sae: Some(j), .. } if j.fallback.is_some())
+    }
+
+    /// The AP did not take the cached PMKSA (or did not answer): it is forgotten and the join
+    /// runs SAE.
+    pub(super) async fn sae_fallback(&mut self) {
+        let link = std::mem::replace(&mut self.link, Link::Idle);
+        let Link::Joining {
+            target,
+            sae: Some(j),
+            retry,
+            ..
+        } = link
+        else {
+            self.link = link;
+            return;
+        };
+        let Some((pass, bss)) = j.fallback else {
+            self.link = Link::Idle;
+            return;
+        };
+        tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "the AP did not take the cached PMKSA: running SAE");
+        self.pmksa.remove(target.bssid);
+        // The kernel may still hold the Open System authentication.
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+        ];
+        let _ = self
+            .nl
+            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
+            .await;
+        self.join_sae_full(target, &bss, pass, retry).await;
+    }
+
+    /// A full SAE join: derives the password element (or the PT for hash-to-element) and
+    /// sends the first commit.
+    async fn join_sae_full(
+        &mut self,
+        target: Target,
+        bss: &ScanEntry,
+        pass: Passphrase,
+        retry: Option<Box<JoinRequest>>,
+    ) {
+        let ssid = target.ssid;
+        let h2e = bss.sae_h2e;
+        let (own, peer) = (self.spec.mac, target.bssid);
+        let now = self.now();
+        let started = tokio::task::spawn_blocking(move || {
+            let mut password = SaePassword::new(pass.expose());
+            if h2e {
+                password = password.with_h2e(ssid.as_bytes());
+            }
+            let mut sae = Box::new(Sae::initiator(own, peer, password, h2e, sae_nl::RETRY));
+            let r = sae.start(now, &mut OsRng);
+            (sae, r)
+        })
+        .await;
+        let sae = match started {
+            Ok((sae, Ok(()))) => sae,
+            Ok((_, Err(e))) => return self.fail(sae_failure(&e)).await,
+            Err(e) => {
+                tracing::warn!(guest = self.spec.guest.0, error = %e, "SAE task failed");
+                return self.fail(ConnectFailure::ApUnreachable).await;
+            }
+        };
+        let ap_rsne = bss.rsne.clone().unwrap_or_default();
+        let own_rsne = sae_nl::own_rsne(&ap_rsne);
+        tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, h2e, "SAE: commit");
+        self.link = Link::Joining {
+            target,
+            sup: None,
+            associated: false,
+            answered_msg1: false,
+            msg1: Msg1Repeats::default(),
+            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
+            early: Vec::new(),
+            retry,
+            sae: Some(Box::new(SaeJoin {
+                sae: Some(sae),
+                freq: bss.freq,
+                ap_rsne,
+                own_rsne,
+                h2e,
+                cached: None,
+                fallback: None,
+            })),
+        };
+        self.publish(StationState::Authenticating);
+        self.drain_sae().await;
+    }
+
+    /// An `AUTHENTICATE` event: the AP's SAE frame, or the kernel giving up on an answer.
+    pub(super) async fn auth_event(&mut self, frame: Option<&[u8]>, timed_out: bool) {
+        let (bssid, running, cached) = match &self.link {
+            Link::Joining {
+                target,
+                sae: Some(j),
+                associated: false,
+                ..
+            } => (
+                target.bssid,
+                j.running(),
+                j.cached.as_ref().map(|(pmk, _)| pmk.clone()),
+            ),
+            _ => return,
+        };
+        if let Some(pmk) = cached {
+            match frame.and_then(parse_open_auth) {
+                Some((from, status)) if from == bssid.octets() => {
+                    if status == StatusCode::Success {
+                        return self.associate_sae(pmk).await;
+                    }
+                    return self.sae_fallback().await;
+                }
+                _ if timed_out => return self.sae_fallback().await,
+                _ => return,
+            }
+        }
+        if !running {
+            return;
+        }
+        let Some(frame) = frame else {
+            if timed_out {
+                // The exchange retransmits on its own timer (a new AUTHENTICATE).
+                tracing::debug!(
+                    guest = self.spec.guest.0,
+                    "the kernel timed out an SAE frame"
+                );
+            }
+            return;
+        };
+        let Some(auth) = parse_auth(frame) else {
+            return;
+        };
+        if auth.from != bssid.octets() {
+            return;
+        }
+        tracing::debug!(
+            guest = self.spec.guest.0,
+            transaction = auth.transaction,
+            status = u16::from(auth.status),
+            "SAE frame from the AP"
+        );
+        let Link::Joining { sae: Some(j), .. } = &mut self.link else {
+            return;
+        };
+        let Some(mut sae) = j.sae.take() else {
+            return;
+        };
+        let (transaction, status, body) = (auth.transaction, auth.status, auth.body.to_vec());
+        let now = self.now();
+        let done = tokio::task::spawn_blocking(move || {
+            let r = sae.handle_frame(now, transaction, status, &body, &mut OsRng);
+            (sae, r)
+        })
+        .await;
+        let Ok((sae, r)) = done else {
+            return self.fail(ConnectFailure::ApUnreachable).await;
+        };
+        if let Err(e) = r {
+            tracing::debug!(guest = self.spec.guest.0, error = %e, "SAE frame refused");
+        }
+        if let Link::Joining { sae: Some(j), .. } = &mut self.link {
+            j.sae = Some(sae);
+        }
+        self.drain_sae().await;
+    }
+
+    /// The exchange's retransmission timer.
+    pub(super) async fn sae_timer(&mut self) {
+        let now = self.now();
+        if let Link::Joining { sae: Some(j), .. } = &mut self.link {
+            if let Some(s) = j.sae.as_mut() {
+                s.handle_timeout(now);
+            }
+        }
+        self.drain_sae().await;
+    }
+
+    /// Sends the exchange's frames; on success associates, on failure ends the join.
+    async fn drain_sae(&mut self) {
+        loop {
+            let out = match &mut self.link {
+                Link::Joining { sae: Some(j), .. } => j.sae.as_mut().and_then(|s| s.poll_output()),
+                _ => return,
+            };
+            match out {
+                None => return,
+                Some(SaeOutput::Send(f)) => self.send_sae(&f).await,
+                Some(SaeOutput::Complete { pmk, pmkid }) => {
+                    if let Link::Joining { target, .. } = &self.link {
+                        let (now, bssid) = (self.now(), target.bssid);
+                        self.pmksa.insert(now, bssid, pmk.clone(), pmkid);
+                    }
+                    return self.associate_sae(pmk).await;
+                }
+                Some(SaeOutput::Failed(e)) => {
+                    tracing::info!(guest = self.spec.guest.0, error = %e, "SAE failed");
+                    return self.fail(sae_failure(&e)).await;
+                }
+            }
+        }
+    }
+
+    /// One SAE frame out: `AUTHENTICATE` with the frame as `AUTH_DATA`. A refusal is logged;
+    /// the exchange's timer sends it again.
+    async fn send_sae(&mut self, f: &vwifi_core::handshake::sae::AuthFrame) {
+        let Link::Joining {
+            target,
+            sae: Some(j),
+            ..
+        } = &self.link
+        else {
+            return;
+        };
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::bytes(c::ATTR_SSID, target.ssid.as_bytes()),
+            Attr::u32(c::ATTR_WIPHY_FREQ, j.freq),
+            Attr::u32(c::ATTR_AUTH_TYPE, u32::from(c::AUTHTYPE_SAE)),
+            Attr::bytes(c::ATTR_AUTH_DATA, &sae_nl::auth_data(f)),
+        ];
+        tracing::debug!(
+            guest = self.spec.guest.0,
+            transaction = f.transaction,
+            "SAE frame to the AP"
+        );
+        if let Err(e) = self
+            .nl
+            .request("AUTHENTICATE (SAE)", c::CMD_AUTHENTICATE, &attrs, false)
+            .await
+        {
+            tracing::info!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "SAE frame not sent");
+        }
+    }
+
+    /// SAE done: the supplicant gets the PMK, and `ASSOCIATE` goes with the SAE RSNE (and
+    /// RSNXE), management frame protection and the control port.
+    async fn associate_sae(&mut self, pmk: Pmk) {
+        let now = self.now();
+        let spa = self.spec.mac;
+        let Link::Joining {
+            target,
+            sae: Some(j),
+            sup,
+            ..
+        } = &mut self.link
+        else {
+            return;
+        };
+        j.sae = None;
+        j.cached = None;
+        let cfg = SupplicantConfig {
+            aa: target.bssid,
+            spa,
+            pmk,
+            ap_rsne: j.ap_rsne.clone(),
+            own_rsne: j.own_rsne.clone(),
+            timeout: HANDSHAKE_TIMEOUT,
+        };
+        let mut ies = j.own_rsne.clone();
+        if j.h2e {
+            ies.extend_from_slice(&sae_nl::own_rsnxe());
+        }
+        let supplicant = Supplicant::new(cfg, now).map(|mut s| {
+            if j.h2e {
+                s.set_own_rsnxe(sae_nl::own_rsnxe());
+            }
+            s
+        });
+        let mut attrs = vec![
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::bytes(c::ATTR_SSID, target.ssid.as_bytes()),
+            Attr::u32(c::ATTR_WIPHY_FREQ, j.freq),
+            Attr::bytes(c::ATTR_IE, &ies),
+            Attr::u32(c::ATTR_WPA_VERSIONS, u32::from(c::WPA_VERSION_2)),
+            Attr::u32(c::ATTR_CIPHER_SUITES_PAIRWISE, c::CIPHER_CCMP),
+            Attr::u32(c::ATTR_CIPHER_SUITE_GROUP, c::CIPHER_CCMP),
+            Attr::u32(c::ATTR_AKM_SUITES, c::AKM_SAE),
+            Attr::flag(c::ATTR_CONTROL_PORT),
+            Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
+            Attr::flag(c::ATTR_SOCKET_OWNER),
+        ];
+        if ap_mfp_capable(&j.ap_rsne) {
+            attrs.push(Attr::u32(c::ATTR_USE_MFP, c::MFP_REQUIRED));
+        }
+        match supplicant {
+            Ok(s) => *sup = Some(s),
+            Err(e) => {
+                tracing::info!(guest = self.spec.guest.0, error = %e, "the network's RSN element is not usable with SAE");
+                return self
+                    .fail(ConnectFailure::Other {
+                        code: vwifi_core::station::FAILURE_CODE_UNSUPPORTED_SECURITY,
+                        detail: vwifi_core::proto::Security::Wpa3Sae.code().into(),
+                    })
+                    .await;
+            }
+        }
+        if self.shared.control_port_over_nl80211 {
+            attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_OVER_NL80211));
+        }
+        tracing::info!(guest = self.spec.guest.0, "SAE complete: associating");
+        if let Err(e) = self
+            .nl
+            .request("ASSOCIATE", c::CMD_ASSOCIATE, &attrs, false)
+            .await
+        {
+            tracing::warn!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "ASSOCIATE refused");
+            self.fail(ConnectFailure::ApUnreachable).await;
+        }
+    }
+
+    /// Ends an SAE authentication the kernel still holds (`DISCONNECT` does not reach it
+    /// before the association): `DEAUTHENTICATE` to the AP.
+    pub(super) async fn end_sae_auth(&mut self, link: &Link) {
+        let Link::Joining {
+            target,
+            associated: false,
+            sae: Some(_),
+            ..
+        } = link
+        else {
+            return;
+        };
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
+            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+        ];
+        let _ = self
+            .nl
+            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
+            .await;
+    }
+
+    /// Installs the IGTK the 4-way (or group) handshake gave, once per key: BIP-CMAC-128,
+    /// key 4 or 5, with its IPN, so that the kernel checks broadcast robust management frames.
+    pub(super) async fn install_igtk(&mut self) -> Result<(), super::super::Nl80211Error> {
+        let igtk = match &self.link {
+            Link::Joining { sup: Some(s), .. } | Link::Connected { sup: Some(s), .. } => {
+                s.igtk().map(|(k, ipn)| (k.key_id(), *k.expose(), ipn))
+            }
+            _ => None,
+        };
+        let Some((id, key, ipn)) = igtk else {
+            return Ok(());
+        };
+        if self.igtk == Some((id, key)) {
+            return Ok(());
+        }
+        let idx = u8::try_from(id).unwrap_or(4);
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::nested(
+                c::ATTR_KEY,
+                &[
+                    Attr::bytes(c::KEY_DATA, &key),
+                    Attr::u32(c::KEY_CIPHER, c::CIPHER_BIP_CMAC_128),
+                    Attr::bytes(c::KEY_IDX, &[idx]),
+                    Attr::bytes(c::KEY_SEQ, &sae_nl::ipn_seq(ipn)),
+                    Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_GROUP)),
+                ],
+            ),
+        ];
+        self.nl
+            .request("NEW_KEY (IGTK)", c::CMD_NEW_KEY, &attrs, false)
+            .await?;
+        tracing::debug!(guest = self.spec.guest.0, key_id = id, "IGTK installed");
+        self.igtk = Some((id, key));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sae_failures_are_told_as_the_simulated_radio_tells_them() {
+        assert_eq!(
+            sae_failure(&SaeError::ConfirmRejected { status: 15 }),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            sae_failure(&SaeError::Timeout { what: "confirm" }),
+            ConnectFailure::WrongPassphrase
+        );
+        assert_eq!(
+            sae_failure(&SaeError::Timeout { what: "commit" }),
+            ConnectFailure::ApUnreachable
+        );
+        assert_eq!(
+            sae_failure(&SaeError::Rejected { status: 77 }),
+            ConnectFailure::AuthRejected { status: 77 }
+        );
+        assert_eq!(
+            sae_failure(&SaeError::UnsupportedGroup { group: 20 }),
+            ConnectFailure::AuthRejected { status: 77 }
+        );
+    }
+
+    #[test]
+    fn pmf_is_asked_for_only_when_the_ap_can_do_it() {
+        assert!(ap_mfp_capable(&sae_nl::own_rsne(&[])));
+        assert!(!ap_mfp_capable(&super::super::super::scan::own_rsne()));
+        assert!(!ap_mfp_capable(&[48, 1]));
+    }
+}
