@@ -273,6 +273,7 @@ impl ScriptedAp {
     }
 
     fn on_mgmt(&mut self, now: Instant, m: MgmtFrame) {
+        let reassoc = matches!(m.body, MgmtBody::ReassocRequest(_));
         let sa = m.header.addr2;
         let for_us = m.header.addr1 == self.bssid;
         match m.body {
@@ -294,7 +295,10 @@ impl ScriptedAp {
                     self.send_mgmt(sa, MgmtBody::Authentication(body));
                 }
             }
-            MgmtBody::AssocRequest(a) if for_us => {
+            MgmtBody::AssocRequest(crate::wire::AssocRequest { elements, .. })
+            | MgmtBody::ReassocRequest(crate::wire::ReassocRequest { elements, .. })
+                if for_us =>
+            {
                 self.assocs += 1;
                 let body = crate::wire::AssocResponse {
                     capability: CapabilityInfo(CapabilityInfo::ESS),
@@ -302,7 +306,14 @@ impl ScriptedAp {
                     association_id: crate::wire::AssocResponse::aid_field(1),
                     elements: ElementList::new(),
                 };
-                self.send_mgmt(sa, MgmtBody::AssocResponse(body));
+                self.send_mgmt(
+                    sa,
+                    if reassoc {
+                        MgmtBody::ReassocResponse(body)
+                    } else {
+                        MgmtBody::AssocResponse(body)
+                    },
+                );
                 if !self.assoc_status.is_success() {
                     return;
                 }
@@ -316,8 +327,7 @@ impl ScriptedAp {
                 if let (Some(psk), Some(own), true) =
                     (self.psk.clone(), self.rsne(), self.handshake)
                 {
-                    let peer = a
-                        .elements
+                    let peer = elements
                         .rsn()
                         .map(|r| element_bytes(Element::Rsn(r.clone())));
                     let cfg = AuthenticatorConfig {
@@ -1002,6 +1012,140 @@ fn beacon_loss_disconnects_then_reconnects_with_growing_backoff() {
         matches!(e, Event::ConnectFailed { .. })
     });
     assert!(w.now - t < Duration::from_millis(1500), "backoff reset");
+}
+
+#[test]
+fn beacon_loss_with_roaming_scans_for_the_network_then_disconnects() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    // AP2, weaker, is heard by the join's scan; then both APs go.
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[1].on = false;
+    w.aps[0].on = false;
+    let lost_at = w.now;
+    let e = w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(e, Event::Disconnected { .. } | Event::ConnectFailed { .. })
+    });
+    // Told as the loss of the connection, not as a failed attempt: the guest was connected.
+    assert_eq!(
+        e,
+        Event::Disconnected {
+            reason: 4,
+            locally_generated: true
+        }
+    );
+    // 10 beacon intervals, then the join's two scans of AP2's channel (40 ms each).
+    let gone = w.now - lost_at;
+    let bound = Duration::from_micros(10 * 102_400) + Duration::from_millis(2 * 40 + 50);
+    assert!(
+        gone <= bound && gone > Duration::from_millis(900),
+        "{gone:?}"
+    );
+    let stats = w.sta.stats();
+    assert_eq!(
+        (stats.beacon_losses, stats.roam_failures, stats.roams),
+        (1, 1, 0)
+    );
+    // The lone AP case (no other AP of the network heard) is told at once, as before:
+    // `beacon_loss_disconnects_then_reconnects_with_growing_backoff`.
+    assert!(!w
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Roamed { .. })));
+}
+
+#[test]
+fn beacon_loss_with_another_ap_of_the_network_roams_with_a_reassociation() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    // AP2, weaker, is heard by the join's scan.
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[0].on = false;
+    let e = w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(
+            e,
+            Event::Roamed { .. } | Event::Disconnected { .. } | Event::ConnectFailed { .. }
+        )
+    });
+    let Event::Roamed {
+        bssid,
+        old_bssid,
+        channel,
+        roam_ms,
+        ..
+    } = e
+    else {
+        panic!("not a roam: {e:?}");
+    };
+    assert_eq!((bssid, old_bssid, channel), (AP2, AP1, 11));
+    assert!(roam_ms < 500, "{roam_ms} ms");
+    assert!(w.sta.is_connected());
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    // The join went out as a Reassociation Request naming AP1.
+    let reassoc = w
+        .sent
+        .iter()
+        .filter_map(|(_, _, f)| match Frame::parse_bytes(f) {
+            Ok(Frame::Management(m)) => match m.body {
+                MgmtBody::ReassocRequest(r) => Some((m.header.addr1, r.current_ap)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(reassoc, vec![(AP2, AP1)]);
+    assert_eq!(w.sta.stats().roams, 1);
+}
+
+#[test]
+fn data_sent_during_a_roam_is_held_and_sent_under_the_new_keys() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[0].on = false;
+    // The radio stays on AP1's channel: after the beacon loss the station waits for AP2's.
+    w.follow = false;
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sta.state(), StationState::Authenticating);
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    for i in 0..5u8 {
+        let frame = EthernetFrame {
+            dst: MacAddr([2, 0, 0, 0, 0, 0x99]),
+            src: STA,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from(vec![0x45, i, 0, 0]),
+        };
+        assert_eq!(w.sta.send_data(w.now, frame), Ok(()), "frame {i} refused");
+    }
+    assert!(w.aps[1].data.is_empty());
+    w.follow = true;
+    w.tune(ch(11));
+    w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(e, Event::Roamed { .. })
+    });
+    w.run_for(Duration::from_millis(100));
+    let got: Vec<Bytes> = w.aps[1].data.iter().map(|e| e.payload.clone()).collect();
+    for i in 0..5u8 {
+        assert!(
+            got.iter().any(|p| p.get(1) == Some(&i)),
+            "frame {i} did not reach AP2: {got:?}"
+        );
+    }
 }
 
 #[test]
