@@ -422,6 +422,7 @@ pub fn forward_roams<N: Holds<SoftAp>>(medium: &mut Medium<N>, aps: &[(MacAddr, 
         }
     }
     let mut released = 0;
+    let any = !moves.is_empty();
     for (to, ssid, r) in moves {
         let Some(&(_, old)) = aps.iter().find(|(b, _)| *b == r.from) else {
             continue;
@@ -439,7 +440,7 @@ pub fn forward_roams<N: Holds<SoftAp>>(medium: &mut Medium<N>, aps: &[(MacAddr, 
             released += 1;
         }
     }
-    if released > 0 {
+    if any {
         settle(medium);
     }
     released
