@@ -12,7 +12,7 @@ pub(crate) const SNAPSHOT_VERSION: u32 = 1;
 pub(crate) const MAX_REQUEST_LEN: usize = 4096;
 
 /// A request on the control socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum Request {
     /// The state of the radio and of every guest.
@@ -83,6 +83,18 @@ pub(crate) enum Request {
         #[serde(default)]
         name: Option<String>,
     },
+    /// Moves a node of the simulated air to `(x, y)` metres: `host` (the host's radio, with
+    /// every guest on it) or a simulated AP by its BSSID. A minimal hook for the roaming
+    /// end-to-end test (`vwifi-host/tests/roam.rs`), until the runtime control of the air
+    /// (`sim move`, issue 16 item 2) replaces it.
+    SimMove {
+        /// `host`, or an AP's BSSID.
+        node: String,
+        /// East, in metres.
+        x: f64,
+        /// North, in metres.
+        y: f64,
+    },
 }
 
 /// The daemon's answer.
@@ -118,6 +130,11 @@ pub(crate) enum Response {
     Detached {
         /// The namespace.
         netns: String,
+    },
+    /// A node of the simulated air moved ([`Request::SimMove`]).
+    Moved {
+        /// The node, as named in the request.
+        node: String,
     },
     /// The request could not be served.
     Error {

@@ -111,6 +111,17 @@ pub(crate) enum Command {
         /// Where to send it.
         reply: oneshot::Sender<Snapshot>,
     },
+    /// Move a node of the simulated air ([`crate::api::Request::SimMove`]).
+    SimMove {
+        /// `host` or an AP's BSSID.
+        node: String,
+        /// East, in metres.
+        x: f64,
+        /// North, in metres.
+        y: f64,
+        /// Done, or why not.
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// The network a `join` reached.

@@ -303,6 +303,39 @@ impl SimWorld {
         }
     }
 
+    /// Moves a node of the air to `(x, y)` metres at `now`: `host` (the host's radio) or the
+    /// AP with that BSSID ([`crate::api::Request::SimMove`]).
+    pub(crate) fn move_node(
+        &mut self,
+        now: Instant,
+        node: &str,
+        x: f64,
+        y: f64,
+    ) -> Result<(), String> {
+        if !x.is_finite() || !y.is_finite() {
+            return Err(format!("the position ({x}, {y}) is not finite"));
+        }
+        let id = if node == "host" {
+            self.host
+        } else {
+            let bssid: MacAddr = node
+                .parse()
+                .map_err(|_| format!("{node:?} is neither \"host\" nor a BSSID"))?;
+            self.aps
+                .iter()
+                .find(|(b, _)| *b == bssid)
+                .map(|(_, n)| *n)
+                .ok_or_else(|| format!("no simulated AP has the BSSID {bssid}"))?
+        };
+        self.medium.handle_timeout(now);
+        self.medium
+            .set_position(id, Placement::at(x, y).position)
+            .map_err(|e| e.to_string())?;
+        let at = self.medium.now();
+        self.advance(at);
+        Ok(())
+    }
+
     /// Lets `span` of simulated time pass at once (for the last deauthentications at shutdown).
     pub(crate) fn run_for(&mut self, span: Duration) {
         let until = self.medium.now() + span;
@@ -590,6 +623,31 @@ mod tests {
         };
         assert!(holds(&w, ap_b.1));
         assert!(!holds(&w, ap_a.1), "the old AP still holds the station");
+    }
+
+    #[test]
+    fn sim_move_moves_the_host_radio_or_an_ap_and_refuses_what_it_does_not_know() {
+        let mut w = SimWorld::new(&demo_open(), MuxConfig::default(), [3; 32]).unwrap();
+        let now = w.now();
+        w.move_node(now, "host", 40.0, -3.5).unwrap();
+        let p = w.medium.placement(w.host).unwrap().position;
+        assert_eq!((p.x, p.y), (40.0, -3.5));
+        let (bssid, node) = w.aps[2];
+        w.move_node(now, &bssid.to_string(), 1.0, 2.0).unwrap();
+        let p = w.medium.placement(node).unwrap().position;
+        assert_eq!((p.x, p.y), (1.0, 2.0));
+        assert!(w
+            .move_node(now, "02:00:00:00:00:99", 0.0, 0.0)
+            .unwrap_err()
+            .contains("no simulated AP"));
+        assert!(w
+            .move_node(now, "router", 0.0, 0.0)
+            .unwrap_err()
+            .contains("neither"));
+        assert!(w
+            .move_node(now, "host", f64::NAN, 0.0)
+            .unwrap_err()
+            .contains("not finite"));
     }
 
     #[test]

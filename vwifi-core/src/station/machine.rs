@@ -1186,6 +1186,8 @@ impl Station {
         debug!(station = %self.mac(), signal, channels = known.len(), "weak signal: scanning for a better AP");
         self.last_roam_scan = Some(now);
         self.stats.roam_scans += 1;
+        // Active: a passive dwell (110 ms) does not fit in the scheduler's off-channel slot
+        // (60 ms) while the station's home channel waits, and would restart on every visit.
         self.start_scan(now, Some(ssid), ScanMode::Active, false);
         if let Some(scan) = &mut self.scan {
             scan.roam = true;

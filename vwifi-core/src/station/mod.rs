@@ -411,8 +411,9 @@ pub struct StationConfig {
 /// When a connected station roams to another AP of its network (the same SSID and security).
 ///
 /// A station whose AP's signal falls below `trigger_dbm` scans its network in the background
-/// (its scan dwells take turns with its home channel, the AP buffering for it meanwhile), at
-/// most every `scan_interval`, and reassociates to the strongest other AP whose signal beats
+/// (actively, on the channels where another AP of the network was heard, all channels if none;
+/// the dwells take turns with its home channel, the AP buffering for it meanwhile), at most
+/// every `scan_interval`, and reassociates to the strongest other AP whose signal beats
 /// the current one by `hysteresis_db`: open-system (or SAE, or a cached PMKSA) authentication,
 /// a Reassociation Request naming the current AP, a fresh 4-way handshake. An AP that falls
 /// silent (beacon loss) makes the station scan at once and join another AP of the network

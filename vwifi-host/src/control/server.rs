@@ -211,6 +211,23 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: 
                     }
                 }
             }
+            Ok(Request::SimMove { node, x, y }) => {
+                let (reply, answer) = oneshot::channel();
+                let cmd = Command::SimMove {
+                    node: node.clone(),
+                    x,
+                    y,
+                    reply,
+                };
+                if cmds.send(cmd).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(Ok(())) => Response::Moved { node },
+                    Ok(Err(message)) => Response::Error { message },
+                    Err(_) => return,
+                }
+            }
             Ok(Request::Status) => {
                 let (reply, answer) = oneshot::channel();
                 if cmds.send(Command::Snapshot { reply }).await.is_err() {

@@ -364,6 +364,13 @@ impl Driver {
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            Command::SimMove { node, x, y, reply } => {
+                let result = match self.world.sim_mut() {
+                    Some(w) => w.move_node(now, &node, x, y),
+                    None => Err("the radio is not simulated".into()),
+                };
+                let _ = reply.send(result);
+            }
             Command::Join {
                 netns,
                 ssid,
