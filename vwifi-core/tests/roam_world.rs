@@ -142,6 +142,11 @@ struct Walk {
 /// guest sending one frame to the uplink every 20 ms, the distribution system running every
 /// 10 ms; then 2 s more at B.
 fn walk_a_to_b(lab: &mut Lab, g: GuestId) -> Walk {
+    walk(lab, g, 5.0, 1.0)
+}
+
+/// [`walk_a_to_b`] from `from_x`, one metre every 100 ms in direction `step` (±1).
+fn walk(lab: &mut Lab, g: GuestId, from_x: f64, step: f64) -> Walk {
     let mac = lab.mac(g);
     let start = lab.world.now();
     let mut walk = Walk {
@@ -153,7 +158,7 @@ fn walk_a_to_b(lab: &mut Lab, g: GuestId) -> Walk {
     let steps = 90 * 10 + 200;
     for tick in 0..steps {
         if tick % 10 == 0 && tick / 10 <= 90 {
-            move_host(lab, 5.0 + f64::from(tick / 10));
+            move_host(lab, from_x + step * f64::from(tick / 10));
         }
         if tick % 2 == 0 && tick < 90 * 10 {
             let [hi, lo] = walk.sent.to_be_bytes();
@@ -262,6 +267,26 @@ fn a_wpa3_station_walked_from_a_to_b_roams_with_a_fresh_sae() {
     assert_eq!(lab.bssid(g), Some(AP_A));
     let walk = walk_a_to_b(&mut lab, g);
     check_walk(&mut lab, g, &walk);
+}
+
+#[test]
+fn a_wpa3_station_walked_back_resumes_its_cached_pmksa_with_the_first_ap() {
+    let mut lab = lab_at(69, &ess(), 5.0);
+    wpa3(&mut lab);
+    let g = roaming_guest(&mut lab);
+    let w = walk(&mut lab, g, 5.0, 1.0);
+    assert_eq!(roams(&lab, g).len(), 1, "{} frames sent", w.sent);
+    assert_eq!(lab.ap(1).counters().sae_completed, 1, "a fresh SAE with B");
+    let back = walk(&mut lab, g, 95.0, -1.0);
+    let r = roams(&lab, g);
+    assert_eq!(r.len(), 2, "{} frames sent", back.sent);
+    assert_eq!((r[1].0, r[1].1), (AP_B, AP_A));
+    assert_eq!(lab.bssid(g), Some(AP_A));
+    // Back at A: Open System authentication and the PMKID of the PMKSA of the first join,
+    // no second SAE exchange.
+    let a = lab.ap(0).counters();
+    assert_eq!((a.sae_completed, a.pmksa_resumed), (1, 1));
+    assert_eq!(disconnections(&lab, g), 0);
 }
 
 #[test]
