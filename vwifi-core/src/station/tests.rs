@@ -1148,6 +1148,78 @@ fn data_sent_during_a_roam_is_held_and_sent_under_the_new_keys() {
     }
 }
 
+/// A station joined to AP1 (channel 6), AP2 (channel 11) heard at `ap2_dbm` by the join; then
+/// AP1's signal falls to -75 dBm, below the -70 dBm trigger, for `secs` seconds.
+fn weak_ap1_world(ap2_dbm: i8, pinned: bool, secs: u64) -> World {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    w.aps[1].signal_dbm = -80;
+    w.command(Command::Connect {
+        ssid: ssid("home"),
+        bssid: pinned.then_some(AP1),
+        credentials: Credentials::Psk(psk(1)),
+        auto_reconnect: true,
+    });
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.aps[0].signal_dbm = -75;
+    w.aps[1].signal_dbm = ap2_dbm;
+    w.run_for(Duration::from_secs(secs));
+    w
+}
+
+#[test]
+fn a_weak_signal_scans_the_networks_channels_and_moves_to_a_much_stronger_ap() {
+    let w = weak_ap1_world(-60, false, 3);
+    let roamed: Vec<_> = w
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Roamed {
+                bssid, old_bssid, ..
+            } => Some((*old_bssid, *bssid)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(roamed, vec![(AP1, AP2)]);
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    // The background scan probed AP2's channel only.
+    let probed: Vec<u8> = w
+        .sent
+        .iter()
+        .filter(|(_, _, f)| {
+            matches!(Frame::parse_bytes(f), Ok(Frame::Management(m))
+                if matches!(m.body, MgmtBody::ProbeRequest(_)))
+        })
+        .map(|(_, c, _)| c.number())
+        .collect();
+    assert_eq!(probed.last(), Some(&11), "{probed:?}");
+    assert!(
+        !probed.ends_with(&[1, 6, 11, 36]),
+        "a full scan: {probed:?}"
+    );
+}
+
+#[test]
+fn an_ap_not_stronger_by_the_hysteresis_is_not_worth_a_roam() {
+    // 5 dB better than AP1's -75: short of the 8 dB hysteresis. Background scans go on, every
+    // 2 s at most, and the station stays.
+    let w = weak_ap1_world(-70, false, 5);
+    assert_eq!(w.sta.bssid(), Some(AP1));
+    assert!(w.sta.is_connected());
+    let scans = w.sta.stats().roam_scans;
+    assert!((2..=3).contains(&scans), "{scans} background scans in 5 s");
+    assert_eq!(w.sta.stats().roams, 0);
+}
+
+#[test]
+fn a_station_pinned_to_one_ap_never_roams() {
+    let w = weak_ap1_world(-50, true, 5);
+    assert_eq!(w.sta.bssid(), Some(AP1));
+    assert_eq!(w.sta.stats().roam_scans, 0);
+}
+
 #[test]
 fn group_rekey_installs_the_new_gtk() {
     let mut w = connected_wpa2(false);
