@@ -127,10 +127,15 @@ impl Daemon {
 
     /// Moves the host's radio (every guest with it) to `(x, 0)`.
     fn move_host(&self, x: f64) {
+        self.move_node("host", x);
+    }
+
+    /// Moves `node` (`host` or an AP's BSSID) to `(x, 0)`.
+    fn move_node(&self, node: &str, x: f64) {
         let answer = self.control(&serde_json::json!({
-            "request": "sim_move", "node": "host", "x": x, "y": 0.0
+            "request": "sim_move", "node": node, "x": x, "y": 0.0
         }));
-        assert_eq!(answer["moved"]["node"], "host", "{answer}");
+        assert_eq!(answer["moved"]["node"], node, "{answer}");
     }
 }
 
@@ -143,21 +148,27 @@ impl Drop for UplinkTap {
     }
 }
 
-#[test]
-#[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
-fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
-    let ns = Netns::new("roam");
-    let up = UplinkTap(format!("vwr{}", std::process::id() % 100_000));
+/// Attaches a container, moves the host's radio to `x` metres and joins the network there;
+/// the daemon, the namespace and the uplink, once the station is connected to A and the host's
+/// uplink address (10.91.0.1) answers a ping from the container (10.91.0.2).
+fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
+    let ns = Netns::new(tag);
+    let up = UplinkTap(format!("vw{tag}{}", std::process::id() % 100_000));
     let daemon = Daemon::start(&ns, &up.0);
-    // The host's radio starts beside A.
-    daemon.move_host(5.0);
+    // The guest is admitted before its TAP is in the namespace: wait for the interface.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ns.exec("ip", &["link", "show", "wlan0"]).status.success() {
+        assert!(Instant::now() < deadline, "no wlan0 in {}", ns.0);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon.move_host(x);
     run_ok(Command::new("ip").args(["addr", "add", "10.91.0.1/24", "dev", &up.0]));
     let out = ns.exec(
         guest_bin(),
         &["--link", "wlan0", "connect", SSID, "--passphrase", PASS],
     );
     assert!(out.status.success(), "{}", text(&out));
-    run_ok(Command::new("ip").args([
+    let add = [
         "netns",
         "exec",
         &ns.0,
@@ -167,23 +178,53 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
         "10.91.0.2/24",
         "dev",
         "wlan0",
-    ]));
+    ];
+    run_ok(Command::new("ip").args(add));
     let s = daemon.wait_for(Duration::from_secs(20), "connected to A", |s| {
         s["guests"][0]["state"] == "connected"
     });
     assert_eq!(s["guests"][0]["bssid"], AP_A);
     let ping = ns.exec("ping", &["-c", "1", "-w", "20", "10.91.0.1"]);
     assert!(ping.status.success(), "{}", text(&ping));
+    (daemon, ns, up)
+}
 
-    // The guest's own view of events, as a user would watch it.
-    let mut events = Command::new("ip")
+/// `vwifi-guest --link wlan0 --json events` in `ns`, running: the guest's own view, as a user
+/// would watch it.
+fn watch_events(ns: &Netns) -> Child {
+    Command::new("ip")
         .args(["netns", "exec", &ns.0])
         .arg(guest_bin())
         .args(["--link", "wlan0", "--json", "events"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("vwifi-guest events");
+        .expect("vwifi-guest events")
+}
+
+/// Stops a [`watch_events`] and returns its events.
+fn events_seen(mut events: Child) -> Vec<serde_json::Value> {
+    let _ = events.kill();
+    let mut seen = String::new();
+    if let Some(mut o) = events.stdout.take() {
+        let _ = o.read_to_string(&mut seen);
+    }
+    let _ = events.wait();
+    seen.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+#[test]
+#[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
+fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
+    // The host's radio starts beside A.
+    let (daemon, ns, _up) = joined_at(5.0, "rw");
+    let events = watch_events(&ns);
     let mut server = Command::new("iperf3")
         .args(["-s", "-1", "-B", "10.91.0.1", "-p", "5216"])
         .stdout(Stdio::null())
@@ -210,7 +251,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
         .spawn()
         .expect("iperf3 client");
 
-    // 3 s beside A, then a walk to B at 10 m/s (1 m every 100 ms), then 6 s beside B.
+    // 3 s beside A, then a walk to B at 10 m/s (1 m every 100 ms), then 8 s beside B.
     std::thread::sleep(Duration::from_secs(3));
     for x in 6..=95 {
         daemon.move_host(f64::from(x));
@@ -219,12 +260,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
     let out = client.wait_with_output().expect("iperf3 client");
     let _ = server.kill();
     let _ = server.wait();
-    let _ = events.kill();
-    let mut seen = String::new();
-    if let Some(mut o) = events.stdout.take() {
-        let _ = o.read_to_string(&mut seen);
-    }
-    let _ = events.wait();
+    let seen = events_seen(events);
 
     // TCP survived: iperf3 ran its 20 s and ended cleanly.
     assert!(
@@ -240,15 +276,9 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
         .iter()
         .map(|i| i["sum"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e6)
         .collect();
-    // The roam: shown by the guest, with its time; the station is on B.
-    let roams: Vec<serde_json::Value> = seen
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == "roamed")
-        .collect();
     let s = daemon.status().expect("status");
     eprintln!(
-        "iperf3 TCP per second (Mbit/s): {mbps:.1?}\nroams: {roams:?}\nevents:\n{seen}\nstation: {}",
+        "iperf3 TCP per second (Mbit/s): {mbps:.1?}\nevents: {seen:?}\nstation: {}",
         s["guests"][0]
     );
     for l in daemon
@@ -258,14 +288,16 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
     {
         eprintln!("daemon: {l}");
     }
-    assert_eq!(roams.len(), 1, "one roam expected; events: {seen}");
+    // The roam: shown by the guest, with its time; the station is on B.
+    let roams = of_kind(&seen, "roamed");
+    assert_eq!(roams.len(), 1, "one roam expected; events: {seen:?}");
     assert_eq!(roams[0]["old_bssid"], AP_A);
     assert_eq!(roams[0]["bssid"], AP_B);
     let roam_ms = roams[0]["roam_ms"].as_u64().expect("roam_ms");
     assert!(roam_ms < 2000, "the roam took {roam_ms} ms");
     assert!(
-        !seen.contains("\"disconnected\""),
-        "told disconnected: {seen}"
+        of_kind(&seen, "disconnected").is_empty(),
+        "told disconnected"
     );
     assert_eq!(s["guests"][0]["bssid"], AP_B);
     assert_eq!(s["guests"][0]["state"], "connected");
@@ -284,4 +316,58 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
         !daemon.log_text().contains(PASS),
         "the passphrase is in the logs"
     );
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() {
+    // Between the two APs, nearer A (-68 against -73 dBm): it joins A and stays.
+    let (daemon, ns, _up) = joined_at(40.0, "rs");
+    // A station roams only to an AP of its network it has heard (in the last 30 s): the join's
+    // scan may have missed B, so the guest scans once (a scan while connected).
+    let scan = ns.exec(guest_bin(), &["--link", "wlan0", "--json", "scan"]);
+    assert!(
+        text(&scan).contains(AP_B),
+        "B not in the scan: {}",
+        text(&scan)
+    );
+    let events = watch_events(&ns);
+    std::thread::sleep(Duration::from_millis(500));
+    // A ping every 100 ms across the loss of A.
+    let pinger = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .args(["ping", "-c", "80", "-i", "0.1", "-W", "1", "10.91.0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ping");
+    std::thread::sleep(Duration::from_secs(2));
+    let gone = Instant::now();
+    daemon.move_node(AP_A, 100_000.0);
+    let s = daemon.wait_for(Duration::from_secs(5), "the station on B", |s| {
+        s["guests"][0]["bssid"] == AP_B && s["guests"][0]["state"] == "connected"
+    });
+    let took = gone.elapsed();
+    let out = pinger.wait_with_output().expect("ping");
+    let seen = events_seen(events);
+    let replies = text(&out)
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .count();
+    eprintln!(
+        "A went off the air: the station was on B {took:?} later; {replies} of 80 pings \
+         answered\nevents: {seen:?}\nstation: {}",
+        s["guests"][0]
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    let roams = of_kind(&seen, "roamed");
+    assert_eq!(roams.len(), 1, "{seen:?}");
+    assert_eq!(roams[0]["old_bssid"], AP_A);
+    assert_eq!(roams[0]["bssid"], AP_B);
+    assert!(
+        of_kind(&seen, "disconnected").is_empty(),
+        "told disconnected"
+    );
+    // The pings lost are those of the beacon-loss detection (about 1 s) and little more.
+    assert!(replies >= 60, "{replies} of 80 pings answered");
 }

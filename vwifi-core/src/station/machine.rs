@@ -167,6 +167,9 @@ pub struct Station {
     roam: Option<Roam>,
     /// When the last background roam scan started.
     last_roam_scan: Option<Instant>,
+    /// Background scans of every channel in a row since another AP of the network was last
+    /// known: each doubles the wait before the next ([`MAX_FULL_SCAN_BACKOFF`]).
+    full_roam_scans: u32,
     /// The guest's frames sent during a roam, sent under the new keys once it ends.
     held: VecDeque<EthernetFrame>,
 }
@@ -175,6 +178,11 @@ pub struct Station {
 /// [`Failure::NetworkNotFound`]: a probe response lost to a slow AP, or to the radio leaving
 /// the channel for another guest's slot, must not fail the connect (wpa_supplicant rescans too).
 const JOIN_SCANS: u8 = 2;
+
+/// A background roam scan of every channel (no other AP of the network known) that finds none
+/// doubles the wait before the next, up to `scan_interval` times 2^this (2 s to 64 s by
+/// default): a lone AP's weak station must not spend its air on scans forever.
+const MAX_FULL_SCAN_BACKOFF: u32 = 5;
 
 /// How far the predicted DTIM may move before it is reported again: beacons leave late by
 /// their contention and airtime, a few hundred microseconds, which says nothing new.
@@ -221,6 +229,7 @@ impl Station {
             pmksa: PmksaCache::new(16, PmksaCache::DEFAULT_LIFETIME),
             roam: None,
             last_roam_scan: None,
+            full_roam_scans: 0,
             held: VecDeque::new(),
         }
     }
@@ -1171,18 +1180,32 @@ impl Station {
         if signal >= cfg.trigger_dbm {
             return;
         }
+        // Only the channels where other APs of the network were heard (wpa_supplicant scans
+        // known frequencies first): a dwell on every channel between home slots takes seconds.
+        let known = self.ess_channels();
+        let backoff = match known.is_empty() {
+            true => self
+                .full_roam_scans
+                .saturating_sub(1)
+                .min(MAX_FULL_SCAN_BACKOFF),
+            false => {
+                self.full_roam_scans = 0;
+                0
+            }
+        };
+        let interval = cfg.scan_interval.saturating_mul(1 << backoff);
         if self
             .last_roam_scan
-            .is_some_and(|t| now.saturating_duration_since(t) < cfg.scan_interval)
+            .is_some_and(|t| now.saturating_duration_since(t) < interval)
         {
             return;
         }
         let Some(ssid) = self.profile.as_ref().map(|p| p.ssid) else {
             return;
         };
-        // Only the channels where other APs of the network were heard (wpa_supplicant scans
-        // known frequencies first): a dwell on every channel between home slots takes seconds.
-        let known = self.ess_channels();
+        if known.is_empty() {
+            self.full_roam_scans = self.full_roam_scans.saturating_add(1);
+        }
         debug!(station = %self.mac(), signal, channels = known.len(), "weak signal: scanning for a better AP");
         self.last_roam_scan = Some(now);
         self.stats.roam_scans += 1;

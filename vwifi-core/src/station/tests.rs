@@ -1214,6 +1214,19 @@ fn an_ap_not_stronger_by_the_hysteresis_is_not_worth_a_roam() {
 }
 
 #[test]
+fn a_weak_station_with_no_other_ap_known_scans_less_and_less_often() {
+    let mut w = connected_wpa2(true);
+    w.aps[0].signal_dbm = -80;
+    // Full scans (no other AP of the network known) at 0, 2, 6, 14, 30 s: the wait doubles.
+    w.run_for(Duration::from_secs(29));
+    assert_eq!(w.sta.stats().roam_scans, 4);
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sta.stats().roam_scans, 5);
+    assert!(w.sta.is_connected());
+    assert_eq!(w.sta.stats().roams, 0);
+}
+
+#[test]
 fn a_station_pinned_to_one_ap_never_roams() {
     let w = weak_ap1_world(-50, true, 5);
     assert_eq!(w.sta.bssid(), Some(AP1));
