@@ -130,12 +130,17 @@ impl Daemon {
         self.move_node("host", x);
     }
 
-    /// Moves `node` (`host` or an AP's BSSID) to `(x, 0)`.
+    /// Moves `node` (`host` or an AP's BSSID) to `(x, 0)` with the control socket's
+    /// `sim_move` (this branch's minimal hook answers `moved`, the air's runtime control of
+    /// issue 16 item 2 answers `node`: either will do, an error will not).
     fn move_node(&self, node: &str, x: f64) {
         let answer = self.control(&serde_json::json!({
             "request": "sim_move", "node": node, "x": x, "y": 0.0
         }));
-        assert_eq!(answer["moved"]["node"], node, "{answer}");
+        assert!(
+            answer.get("moved").is_some() || answer.get("node").is_some(),
+            "sim_move {node}: {answer}"
+        );
     }
 }
 
