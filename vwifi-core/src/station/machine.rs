@@ -381,6 +381,10 @@ impl Station {
                 ) {
                     return Err(StationError::Busy { what: "joining" });
                 }
+                // A background roam scan gives way to the guest's (it runs again later).
+                if self.scan.as_ref().is_some_and(|s| s.roam) {
+                    self.scan = None;
+                }
                 if self.scan.is_some() {
                     return Err(StationError::Busy { what: "scanning" });
                 }

@@ -1227,6 +1227,33 @@ fn a_weak_station_with_no_other_ap_known_scans_less_and_less_often() {
 }
 
 #[test]
+fn a_guests_scan_preempts_a_background_roam_scan() {
+    let mut w = weak_ap1_world(-70, false, 0);
+    // Run until the background scan is under way (its probe request on AP2's channel).
+    for _ in 0..400 {
+        if w.sta.stats().roam_scans > 0 && w.sta.wanted_channel() == Some(ch(11)) {
+            break;
+        }
+        w.run_for(Duration::from_millis(5));
+    }
+    assert_eq!(w.sta.stats().roam_scans, 1);
+    assert_eq!(
+        w.sta.handle_command(
+            w.now,
+            Command::Scan {
+                ssid: None,
+                mode: ScanMode::Active
+            }
+        ),
+        Ok(())
+    );
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.scans.len(), 1, "the guest's scan reported");
+    assert!(w.scans[0].iter().any(|b| b.bssid == AP2));
+    assert!(w.sta.is_connected());
+}
+
+#[test]
 fn a_station_pinned_to_one_ap_never_roams() {
     let w = weak_ap1_world(-50, true, 5);
     assert_eq!(w.sta.bssid(), Some(AP1));
