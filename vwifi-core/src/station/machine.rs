@@ -1299,6 +1299,7 @@ impl Station {
         self.arrived = now;
         debug!(station = %self.mac(), roamed = roam.is_some(), "connected");
         self.event(event);
+        self.full_roam_scans = 0;
         if roam.is_some() {
             self.stats.roams += 1;
             // What the guest sent during the roam leaves now, under the new keys.
