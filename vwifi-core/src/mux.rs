@@ -195,6 +195,9 @@ struct Guest {
     control: VecDeque<Message>,
     data: VecDeque<Message>,
     pending_scan: Option<RequestId>,
+    /// What the guest said it understands in its `Hello` (none before one): a guest without
+    /// [`Capabilities::ROAM_EVENTS`] is told a roam as a connection.
+    peer: Capabilities,
     counters: GuestCounters,
     /// Where the scheduler was last told this station lives: (home, wants the grant at).
     placed: (Option<Channel>, Option<Channel>),
@@ -271,6 +274,7 @@ impl Mux {
                 control: VecDeque::new(),
                 data: VecDeque::new(),
                 pending_scan: None,
+                peer: Capabilities::EMPTY,
                 counters: GuestCounters::default(),
                 placed: (None, None),
                 timer: None,
@@ -460,8 +464,12 @@ impl Mux {
         };
         match msg {
             Message::Hello {
-                id: rid, version, ..
+                id: rid,
+                version,
+                capabilities,
+                ..
             } => {
+                g.peer = capabilities;
                 let reply = if version >= 1 {
                     Message::HelloAck {
                         id: rid,
@@ -599,7 +607,7 @@ impl Mux {
                 }
                 StationOutput::Event(ev) => {
                     log_event(id, &ev);
-                    push_control(g, &self.cfg, Message::Event(ev));
+                    push_control(g, &self.cfg, Message::Event(ev.for_peer(g.peer)));
                 }
                 StationOutput::ScanDone(bss) => {
                     if let Some(rid) = g.pending_scan.take() {
@@ -824,7 +832,8 @@ fn host_capabilities() -> Capabilities {
             | Capabilities::WPA2_PSK.bits()
             | Capabilities::WPA3_SAE.bits()
             | Capabilities::EVENTS.bits()
-            | Capabilities::DATA.bits(),
+            | Capabilities::DATA.bits()
+            | Capabilities::ROAM_EVENTS.bits(),
     )
 }
 
@@ -877,5 +886,14 @@ fn log_event(id: GuestId, ev: &Event) {
         }
         Event::ConnectFailed { reason } => tracing::info!(guest = id.0, ?reason, "connect failed"),
         Event::SignalChanged { dbm } => tracing::debug!(guest = id.0, dbm, "signal changed"),
+        Event::Roamed {
+            ssid,
+            bssid,
+            old_bssid,
+            channel,
+            roam_ms,
+        } => {
+            tracing::info!(guest = id.0, %ssid, %bssid, %old_bssid, channel, roam_ms, "roamed");
+        }
     }
 }

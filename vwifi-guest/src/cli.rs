@@ -102,7 +102,8 @@ pub enum Command {
     Disconnect,
     /// Print the station's state, network, signal, rate and counters.
     Status,
-    /// Print events (connected, disconnected, failures, signal changes) as they come.
+    /// Print events (connected, disconnected, failures, signal changes, roams between the
+    /// access points of one network) as they come.
     Events(EventsArgs),
     /// Run the agent: keep one connection to the host, relay this guest's data through its own
     /// TAP device, and serve the CLI on a local socket.

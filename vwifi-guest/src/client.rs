@@ -27,7 +27,8 @@ pub const CLI_CAPABILITIES: Capabilities = Capabilities::from_bits_retain(
     Capabilities::SCAN.bits()
         | Capabilities::OPEN.bits()
         | Capabilities::WPA2_PSK.bits()
-        | Capabilities::EVENTS.bits(),
+        | Capabilities::EVENTS.bits()
+        | Capabilities::ROAM_EVENTS.bits(),
 );
 
 /// A connection to the host (or to an agent that relays for it), speaking the guest protocol.

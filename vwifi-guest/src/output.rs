@@ -225,6 +225,15 @@ pub fn event_line(e: &Event) -> String {
             format!("connection attempt failed: {}", failure_cause(*reason))
         }
         Event::SignalChanged { dbm } => format!("signal {dbm} dBm {}", signal_bars(*dbm)),
+        Event::Roamed {
+            ssid,
+            bssid,
+            old_bssid,
+            channel,
+            roam_ms,
+        } => format!(
+            "roamed in {roam_ms} ms: {ssid} now through {bssid} on channel {channel} (was {old_bssid})"
+        ),
     }
 }
 
@@ -466,6 +475,15 @@ pub fn event_json(e: &Event) -> Value {
             json!({"event": "connect_failed", "reason": failure_kind(*reason), "code": code, "detail": detail, "message": failure_cause(*reason)})
         }
         Event::SignalChanged { dbm } => json!({"event": "signal_changed", "signal_dbm": dbm}),
+        Event::Roamed {
+            ssid,
+            bssid,
+            old_bssid,
+            channel,
+            roam_ms,
+        } => {
+            json!({"event": "roamed", "ssid": ssid.to_string(), "bssid": bssid.to_string(), "old_bssid": old_bssid.to_string(), "channel": channel, "roam_ms": roam_ms})
+        }
     }
 }
 
@@ -699,6 +717,25 @@ mod tests {
             reason: ConnectFailure::WrongPassphrase,
         };
         assert_eq!(event_json(&f)["reason"], "wrong_passphrase");
+    }
+
+    #[test]
+    fn a_roam_prints_both_access_points_and_its_time() {
+        let r = Event::Roamed {
+            ssid: Ssid::new(b"lab").unwrap(),
+            bssid: MacAddr([2, 0, 0, 0, 0, 2]),
+            old_bssid: MacAddr([2, 0, 0, 0, 0, 1]),
+            channel: 6,
+            roam_ms: 42,
+        };
+        assert_eq!(
+            event_line(&r),
+            "roamed in 42 ms: lab now through 02:00:00:00:00:02 on channel 6 (was 02:00:00:00:00:01)"
+        );
+        let j = event_json(&r);
+        assert_eq!(j["event"], "roamed");
+        assert_eq!(j["old_bssid"], "02:00:00:00:00:01");
+        assert_eq!(j["roam_ms"], 42);
     }
 
     #[test]

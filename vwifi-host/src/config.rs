@@ -18,6 +18,10 @@
 //! link_queue = 512                  # messages waiting to be written to one guest's link
 //! auto_reconnect = true
 //! home_slot_ms = 100                # time share of a channel when several are in use
+//! roam = true                       # stations move between APs of one network (SSID + security)
+//! roam_trigger_dbm = -70            # below this signal a station looks for a better AP
+//! roam_hysteresis_db = 8            # ... and moves to one at least this much stronger
+//! roam_scan_interval_ms = 2000      # at most one background scan per this time
 //!
 //! [radio]
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
@@ -48,6 +52,7 @@ use serde::Deserialize;
 use vwifi_core::mux::MuxConfig;
 use vwifi_core::scheduler::SchedulerConfig;
 use vwifi_core::sim::config::{ConfigError, SimConfig, DEMO_TOML};
+use vwifi_core::station::{RoamConfig, StationConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -232,6 +237,14 @@ pub(crate) struct MuxSection {
     pub(crate) auto_reconnect: bool,
     /// A channel's time share, in milliseconds, when several are in use.
     pub(crate) home_slot_ms: u64,
+    /// Whether stations roam between the APs of their network.
+    pub(crate) roam: bool,
+    /// The AP signal below which a station looks for a better AP, in dBm.
+    pub(crate) roam_trigger_dbm: i8,
+    /// How much stronger another AP must be to move to it, in dB.
+    pub(crate) roam_hysteresis_db: u8,
+    /// The least time between two background roam scans, in milliseconds.
+    pub(crate) roam_scan_interval_ms: u64,
 }
 
 impl Default for MuxSection {
@@ -245,6 +258,10 @@ impl Default for MuxSection {
             link_queue: 512,
             auto_reconnect: mux.auto_reconnect,
             home_slot_ms: duration_ms(mux.scheduler.home_slot),
+            roam: mux.station.roam.enabled,
+            roam_trigger_dbm: mux.station.roam.trigger_dbm,
+            roam_hysteresis_db: mux.station.roam.hysteresis_db,
+            roam_scan_interval_ms: duration_ms(mux.station.roam.scan_interval),
         }
     }
 }
@@ -294,6 +311,16 @@ pub(crate) enum Problem {
         max: u64,
         /// The value given.
         value: u64,
+    },
+    /// A signed number outside its range.
+    #[error("must be between {min} and {max}, got {value}")]
+    OutOfSignedRange {
+        /// The least value allowed.
+        min: i64,
+        /// The largest value allowed.
+        max: i64,
+        /// The value given.
+        value: i64,
     },
     /// A log filter that tracing does not understand.
     #[error("is not a valid log filter ({reason})")]
@@ -400,6 +427,23 @@ impl HostConfig {
         )?;
         range("mux.link_queue", m.link_queue as u64, 1, 65_536)?;
         range("mux.home_slot_ms", m.home_slot_ms, 10, 10_000)?;
+        if !(-100..=-20).contains(&m.roam_trigger_dbm) {
+            return Err(invalid(
+                "mux.roam_trigger_dbm",
+                Problem::OutOfSignedRange {
+                    min: -100,
+                    max: -20,
+                    value: m.roam_trigger_dbm.into(),
+                },
+            ));
+        }
+        range("mux.roam_hysteresis_db", m.roam_hysteresis_db.into(), 0, 40)?;
+        range(
+            "mux.roam_scan_interval_ms",
+            m.roam_scan_interval_ms,
+            100,
+            3_600_000,
+        )?;
         if let Some(sim) = &self.sim {
             sim.validate().map_err(ConfigFileError::Sim)?;
         }
@@ -444,7 +488,15 @@ impl HostConfig {
             guest_data_queue: m.guest_data_queue,
             guest_control_queue: m.guest_control_queue,
             auto_reconnect: m.auto_reconnect,
-            ..defaults
+            station: StationConfig {
+                roam: RoamConfig {
+                    enabled: m.roam,
+                    trigger_dbm: m.roam_trigger_dbm,
+                    hysteresis_db: m.roam_hysteresis_db,
+                    scan_interval: Duration::from_millis(m.roam_scan_interval_ms),
+                },
+                ..defaults.station
+            },
         }
     }
 
@@ -521,14 +573,20 @@ pub(crate) fn default_config_text() -> String {
     );
     out.push_str(&format!(
         "max_stations = {}\nmax_channels = {}\nguest_data_queue = {}\nguest_control_queue = {}\n\
-         link_queue = {}\nauto_reconnect = {}\nhome_slot_ms = {}\n\n",
+         link_queue = {}\nauto_reconnect = {}\nhome_slot_ms = {}\n\
+         # roaming between the APs of one network (SSID and security)\n\
+         roam = {}\nroam_trigger_dbm = {}\nroam_hysteresis_db = {}\nroam_scan_interval_ms = {}\n\n",
         mux.max_stations,
         mux.max_channels,
         mux.guest_data_queue,
         mux.guest_control_queue,
         mux.link_queue,
         mux.auto_reconnect,
-        mux.home_slot_ms
+        mux.home_slot_ms,
+        mux.roam,
+        mux.roam_trigger_dbm,
+        mux.roam_hysteresis_db,
+        mux.roam_scan_interval_ms
     ));
     out.push_str(
         "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\
@@ -629,6 +687,40 @@ mod tests {
         let mux = cfg.mux_config();
         assert_eq!(mux.scheduler.max_stations, 256);
         assert_eq!(mux.guest_data_queue, 256);
+    }
+
+    #[test]
+    fn roaming_is_on_by_default_and_its_thresholds_come_from_mux() {
+        let roam = HostConfig::from_toml_str("")
+            .unwrap()
+            .mux_config()
+            .station
+            .roam;
+        assert_eq!(roam, RoamConfig::default());
+        assert!(roam.enabled);
+        let cfg = HostConfig::from_toml_str(
+            "[mux]
+roam = false
+roam_trigger_dbm = -75
+roam_hysteresis_db = 5
+             roam_scan_interval_ms = 500
+",
+        )
+        .unwrap();
+        let roam = cfg.mux_config().station.roam;
+        assert_eq!(
+            (roam.enabled, roam.trigger_dbm, roam.hysteresis_db),
+            (false, -75, 5)
+        );
+        assert_eq!(roam.scan_interval, Duration::from_millis(500));
+        assert_eq!(
+            err("[mux]\nroam_trigger_dbm = -10\n"),
+            "mux.roam_trigger_dbm: must be between -100 and -20, got -10"
+        );
+        assert!(err("[mux]\nroam_hysteresis_db = 41\n").starts_with("mux.roam_hysteresis_db"));
+        assert!(err("[mux]\nroam_scan_interval_ms = 5\n").starts_with("mux.roam_scan_interval"));
+        // Out of an i8 altogether: refused by the parser, at its line.
+        assert!(err("[mux]\nroam_trigger_dbm = -1000\n").starts_with("line 2"));
     }
 
     #[test]

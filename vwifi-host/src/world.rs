@@ -14,6 +14,11 @@
 //! no AP knows is dropped and counted (`no_route`). The bridge never sends a frame back to the
 //! AP it came from, so it cannot loop.
 //!
+//! The bridge is also the distribution system of roaming: when a station reassociates with an
+//! AP naming another AP of the same SSID as its current one, that AP lets the station go
+//! ([`air::forward_roams`], run by [`SimWorld::advance`]), so the station's traffic is routed
+//! to its new AP only.
+//!
 //! # The wired port
 //! With [`SimWorld::enable_wired_port`] (the daemon's `[host] uplink_tap`), the bridge has one
 //! more port: the host's uplink TAP. Group frames from an AP go to it too; unicast frames for an
@@ -356,6 +361,9 @@ impl SimWorld {
     pub(crate) fn advance(&mut self, now: Instant) {
         self.lab.advance(&mut self.medium, now);
         self.medium.handle_timeout(now);
+        // The distribution system: an AP a station roamed away from lets it go, so the bridge
+        // routes its traffic to the new AP only.
+        air::forward_roams(&mut self.medium, &self.aps);
         for _ in 0..BRIDGE_ROUNDS {
             if !self.bridge_once() {
                 break;
@@ -611,6 +619,50 @@ mod tests {
         assert!(!inbox
             .iter()
             .any(|(g, m)| *g == a && matches!(m, Message::Data(_))));
+    }
+
+    #[test]
+    fn an_ap_that_falls_silent_hands_its_station_to_another_ap_of_the_network() {
+        let cfg = SimConfig::from_toml_str(
+            "[[aps]]\nssid = \"ess\"\nchannel = 1\nposition = [0.0, 0.0]\nuplink = true\n\
+             [[aps]]\nssid = \"ess\"\nchannel = 6\nposition = [30.0, 0.0]\nuplink = true\n",
+        )
+        .unwrap();
+        let mut w = SimWorld::new(&cfg, MuxConfig::default(), [5; 32]).unwrap();
+        let a = w
+            .admit(GuestConfig {
+                name: "a".into(),
+                mac: None,
+            })
+            .unwrap();
+        connect(&mut w, a, "ess");
+        let mut inbox = Vec::new();
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(20), |i| {
+            connected(i, a)
+        });
+        let (ap_a, ap_b) = (w.aps[0], w.aps[1]);
+        let mac = w.mux().unwrap().station(a).unwrap().mac();
+        assert_eq!(w.mux().unwrap().station(a).unwrap().bssid(), Some(ap_a.0));
+        // A goes off the air without a word: its station roams to B (a reassociation naming
+        // A), and the distribution system makes A let it go.
+        w.medium
+            .set_position(ap_a.1, Placement::at(100_000.0, 0.0).position)
+            .unwrap();
+        run_until(&mut w, &mut inbox, &[a], Duration::from_secs(10), |i| {
+            i.iter().any(|(_, m)| {
+                matches!(m, Message::Event(Event::Connected { bssid, .. }) if *bssid == ap_b.0)
+            })
+        });
+        assert!(!inbox
+            .iter()
+            .any(|(_, m)| matches!(m, Message::Event(Event::Disconnected { .. }))));
+        let holds = |w: &SimWorld, n: NodeId| {
+            w.medium
+                .node_as::<SoftAp>(n)
+                .is_some_and(|ap| ap.station(mac).is_some())
+        };
+        assert!(holds(&w, ap_b.1));
+        assert!(!holds(&w, ap_a.1), "the old AP still holds the station");
     }
 
     #[test]

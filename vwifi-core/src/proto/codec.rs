@@ -525,6 +525,8 @@ const EVENT_CONNECTED: u8 = 1;
 const EVENT_DISCONNECTED: u8 = 2;
 const EVENT_CONNECT_FAILED: u8 = 3;
 const EVENT_SIGNAL_CHANGED: u8 = 4;
+/// Sent only to guests that announce `Capabilities::ROAM_EVENTS` (see `Event::for_peer`).
+const EVENT_ROAMED: u8 = 5;
 
 fn read_event(r: &mut Reader<'_>) -> Result<Event, ProtoError> {
     match r.u8("Event kind")? {
@@ -546,6 +548,13 @@ fn read_event(r: &mut Reader<'_>) -> Result<Event, ProtoError> {
         }
         EVENT_SIGNAL_CHANGED => Ok(Event::SignalChanged {
             dbm: read_i8(r, "SignalChanged signal")?,
+        }),
+        EVENT_ROAMED => Ok(Event::Roamed {
+            ssid: read_ssid(r, "Roamed SSID")?,
+            bssid: read_mac(r, "Roamed BSSID")?,
+            old_bssid: read_mac(r, "Roamed old BSSID")?,
+            channel: r.u8("Roamed channel")?,
+            roam_ms: r.u32_be("Roamed time")?,
         }),
         other => Err(ProtoError::BadField {
             what: "Event kind",
@@ -746,6 +755,20 @@ fn write_event(s: &mut impl Sink, event: &Event) -> Result<(), ProtoError> {
         Event::SignalChanged { dbm } => {
             s.put(&[EVENT_SIGNAL_CHANGED]);
             s.put(&dbm.to_be_bytes());
+        }
+        Event::Roamed {
+            ssid,
+            bssid,
+            old_bssid,
+            channel,
+            roam_ms,
+        } => {
+            s.put(&[EVENT_ROAMED]);
+            put_ssid(s, "Roamed SSID", ssid)?;
+            s.put(&bssid.0);
+            s.put(&old_bssid.0);
+            s.put(&[*channel]);
+            s.put(&roam_ms.to_be_bytes());
         }
     }
     Ok(())

@@ -51,14 +51,18 @@ impl Capabilities {
     /// The link carries [`Message::Data`] frames (stream transports; in-band links carry data as
     /// ordinary Ethernet frames instead).
     pub const DATA: Self = Self(1 << 5);
+    /// The peer understands [`Event::Roamed`] (a guest announces it; the host sends roams as
+    /// [`Event::Connected`] to guests that do not).
+    pub const ROAM_EVENTS: Self = Self(1 << 6);
 
-    const NAMES: [(Self, &'static str); 6] = [
+    const NAMES: [(Self, &'static str); 7] = [
         (Self::SCAN, "SCAN"),
         (Self::OPEN, "OPEN"),
         (Self::WPA2_PSK, "WPA2_PSK"),
         (Self::WPA3_SAE, "WPA3_SAE"),
         (Self::EVENTS, "EVENTS"),
         (Self::DATA, "DATA"),
+        (Self::ROAM_EVENTS, "ROAM_EVENTS"),
     ];
 
     /// The set with exactly these bits, named or not.
@@ -509,6 +513,43 @@ pub enum Event {
         /// The new signal strength in dBm.
         dbm: i8,
     },
+    /// The station moved to another access point of its network (the same SSID and
+    /// security) with a fresh handshake; data flows again. Sent only to guests that announce
+    /// [`Capabilities::ROAM_EVENTS`] in their `Hello`; others get an [`Event::Connected`] with
+    /// the new access point instead.
+    Roamed {
+        /// The network.
+        ssid: Ssid,
+        /// The access point joined.
+        bssid: MacAddr,
+        /// The access point left.
+        old_bssid: MacAddr,
+        /// The new access point's channel.
+        channel: u8,
+        /// How long the roam took, from the decision to move (or the old AP's beacon loss) to
+        /// the new keys in place, in milliseconds.
+        roam_ms: u32,
+    },
+}
+
+impl Event {
+    /// The event as a guest without [`Capabilities::ROAM_EVENTS`] understands it: a roam is
+    /// told as a connection to the new access point; other events are unchanged.
+    pub fn for_peer(self, peer: Capabilities) -> Self {
+        match self {
+            Self::Roamed {
+                ssid,
+                bssid,
+                channel,
+                ..
+            } if !peer.contains(Capabilities::ROAM_EVENTS) => Self::Connected {
+                ssid,
+                bssid,
+                channel,
+            },
+            other => other,
+        }
+    }
 }
 
 /// What went wrong with a request, in a [`Message::Error`].

@@ -166,6 +166,15 @@ fn arb_event() -> impl Strategy<Value = Event> {
         }),
         arb_failure().prop_map(|reason| Event::ConnectFailed { reason }),
         any::<i8>().prop_map(|dbm| Event::SignalChanged { dbm }),
+        (arb_ssid(), arb_mac(), arb_mac(), any::<u8>(), any::<u32>()).prop_map(
+            |(ssid, bssid, old_bssid, channel, roam_ms)| Event::Roamed {
+                ssid,
+                bssid,
+                old_bssid,
+                channel,
+                roam_ms,
+            }
+        ),
     ]
 }
 

@@ -375,6 +375,12 @@ impl SimAps {
         Ok(())
     }
 
+    /// Runs the distribution system's roaming hand-offs between these APs
+    /// ([`forward_roams`]); returns how many stations an old AP released.
+    pub fn forward_roams<N: Holds<SoftAp>>(&self, medium: &mut Medium<N>) -> usize {
+        forward_roams(medium, &self.nodes)
+    }
+
     /// The next event of one of the APs, with that AP's BSSID; the APs take turns. Like
     /// [`SimAps::poll_uplink`], it leaves [`Medium::poll_timeout`] as it was.
     pub fn poll_event<N: Holds<SoftAp>>(
@@ -391,6 +397,53 @@ impl SimAps {
         self.next_event = i + 1;
         Some(item)
     }
+}
+
+/// The distribution system between the APs `aps` (`(BSSID, node)`) of `medium`, for roaming:
+/// every station that reassociated with one of them naming another of the same SSID as its
+/// current AP ([`SoftAp::poll_roamed_in`]) is released by that other AP
+/// ([`SoftAp::release_roamed`]), so that only its new AP holds it and the uplink bridge routes
+/// its traffic there. Returns how many stations were released. Reaches (marks for servicing)
+/// only the APs with something to forward and the APs they name.
+pub fn forward_roams<N: Holds<SoftAp>>(medium: &mut Medium<N>, aps: &[(MacAddr, NodeId)]) -> usize {
+    let mut moves = Vec::new();
+    for &(bssid, node) in aps {
+        let pending = medium
+            .node_as::<SoftAp>(node)
+            .is_some_and(SoftAp::has_roamed_in);
+        if !pending {
+            continue;
+        }
+        if let Some(ap) = medium.node_as_mut::<SoftAp>(node) {
+            let ssid = ap.config().ssid.clone();
+            while let Some(r) = ap.poll_roamed_in() {
+                moves.push((bssid, ssid.clone(), r));
+            }
+        }
+    }
+    let mut released = 0;
+    let any = !moves.is_empty();
+    for (to, ssid, r) in moves {
+        let Some(&(_, old)) = aps.iter().find(|(b, _)| *b == r.from) else {
+            continue;
+        };
+        let same_ess = medium
+            .node_as::<SoftAp>(old)
+            .is_some_and(|ap| ap.config().ssid == ssid && ap.station(r.sta).is_some());
+        if !same_ess {
+            continue;
+        }
+        if medium
+            .node_as_mut::<SoftAp>(old)
+            .is_some_and(|ap| ap.release_roamed(r.sta, to))
+        {
+            released += 1;
+        }
+    }
+    if any {
+        settle(medium);
+    }
+    released
 }
 
 /// Services at once the APs that [`SimAps::poll_uplink`] or [`SimAps::poll_event`] reached.
@@ -530,6 +583,12 @@ impl SimAir {
     /// The next AP event, with the AP's BSSID (APs take turns).
     pub fn poll_event(&mut self) -> Option<(MacAddr, ApEvent)> {
         self.aps.poll_event(&mut self.medium)
+    }
+
+    /// Runs the distribution system's roaming hand-offs ([`forward_roams`]): call after
+    /// [`SimAir::handle_timeout`]. Returns how many stations an old AP released.
+    pub fn forward_roams(&mut self) -> usize {
+        self.aps.forward_roams(&mut self.medium)
     }
 
     /// When the air next needs [`SimAir::handle_timeout`] (a frame ending, a backoff, a

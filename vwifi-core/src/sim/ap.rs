@@ -520,6 +520,23 @@ pub enum LeaveReason {
     Removed(ReasonCode),
     /// The station authenticated again while associated: the old association ended.
     Reauthenticated,
+    /// The station reassociated with another AP of the network, which told this one through
+    /// the distribution system ([`SoftAp::release_roamed`]).
+    Roamed {
+        /// The AP it moved to.
+        to: MacAddr,
+    },
+}
+
+/// A station that reassociated to this AP naming another AP as its current one: the
+/// distribution system tells that AP to let it go ([`SoftAp::poll_roamed_in`],
+/// [`SoftAp::release_roamed`], [`crate::sim::air::forward_roams`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoamedIn {
+    /// The station.
+    pub sta: MacAddr,
+    /// The AP it left (the Current AP Address of its Reassociation Request).
+    pub from: MacAddr,
 }
 
 /// Something that happened at the AP, for the host's logs, status and tests.
@@ -621,6 +638,8 @@ pub struct SoftAp {
     tx: VecDeque<Bytes>,
     uplink_out: VecDeque<EthernetFrame>,
     events: VecDeque<ApEvent>,
+    /// Stations that roamed in from another AP, for the distribution system.
+    roamed_in: VecDeque<RoamedIn>,
     counters: ApCounters,
 }
 
@@ -682,6 +701,7 @@ impl SoftAp {
             tx: VecDeque::new(),
             uplink_out: VecDeque::new(),
             events: VecDeque::new(),
+            roamed_in: VecDeque::new(),
             counters: ApCounters::default(),
         })
     }
@@ -729,6 +749,36 @@ impl SoftAp {
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<ApEvent> {
         self.events.pop_front()
+    }
+
+    /// Whether a station roamed in from another AP and the distribution system has not been
+    /// told yet ([`SoftAp::poll_roamed_in`]).
+    pub fn has_roamed_in(&self) -> bool {
+        !self.roamed_in.is_empty()
+    }
+
+    /// The next station that reassociated here from another AP, for the distribution system
+    /// to tell that AP ([`SoftAp::release_roamed`]).
+    pub fn poll_roamed_in(&mut self) -> Option<RoamedIn> {
+        self.roamed_in.pop_front()
+    }
+
+    /// The distribution system says `sta` reassociated with the AP `to`: forget it (its keys,
+    /// its buffered frames) without a frame on the air, so the network routes its traffic to
+    /// the new AP only. Returns whether the station was known here.
+    pub fn release_roamed(&mut self, sta: MacAddr, to: MacAddr) -> bool {
+        let Some(old) = self.stations.remove(&sta) else {
+            return false;
+        };
+        debug!(bssid = %self.cfg.bssid, %sta, %to, "station roamed away");
+        if old.is_associated() {
+            self.push_event(ApEvent::Left {
+                sta,
+                reason: LeaveReason::Roamed { to },
+            });
+        }
+        self.after_station_change();
+        true
     }
 
     /// The next 802.3 frame for the uplink, if any (always `None` without an uplink).
@@ -1069,10 +1119,19 @@ impl SoftAp {
         match frame.body {
             MgmtBody::Authentication(a) => self.on_auth(now, sa, &a),
             MgmtBody::AssocRequest(r) => {
-                self.on_assoc(now, sa, r.listen_interval, &r.elements, false)
+                self.on_assoc(now, sa, r.listen_interval, &r.elements, false);
             }
             MgmtBody::ReassocRequest(r) => {
-                self.on_assoc(now, sa, r.listen_interval, &r.elements, true)
+                let accepted = self.on_assoc(now, sa, r.listen_interval, &r.elements, true);
+                if accepted && r.current_ap != bssid && r.current_ap.is_unicast() {
+                    if self.roamed_in.len() >= EVENT_QUEUE_LIMIT {
+                        self.roamed_in.pop_front();
+                    }
+                    self.roamed_in.push_back(RoamedIn {
+                        sta: sa,
+                        from: r.current_ap,
+                    });
+                }
             }
             MgmtBody::Deauthentication(d) => {
                 if let Some(sta) = self.stations.remove(&sa) {
@@ -1209,35 +1268,35 @@ impl SoftAp {
         listen_interval: u16,
         elements: &ElementList,
         reassoc: bool,
-    ) {
+    ) -> bool {
         let Some(sta) = self.stations.get(&sa) else {
             debug!(bssid = %self.cfg.bssid, sta = %sa, "association before authentication");
             self.send_deauth(sa, ReasonCode::NotAuthenticated);
-            return;
+            return false;
         };
         let current_aid = sta.aid;
         if self.sa_query_on_assoc(now, sa, reassoc) {
-            return;
+            return false;
         }
         if elements.ssid() != Some(&self.cfg.ssid) {
             self.refuse_assoc(sa, reassoc, StatusCode::UnspecifiedFailure);
-            return;
+            return false;
         }
         let Some(aid) = current_aid.or_else(|| self.free_aid()) else {
             self.refuse_assoc(sa, reassoc, StatusCode::ApUnableToHandleNewStations);
-            return;
+            return false;
         };
         let authenticator = match self.start_authenticator(now, sa, elements) {
             Ok(a) => a,
             Err(status) => {
                 self.refuse_assoc(sa, reassoc, status);
-                return;
+                return false;
             }
         };
         let generation = self.gtk.as_ref().map_or(0, |g| g.generation);
         let open = authenticator.is_none();
         let Some(sta) = self.stations.get_mut(&sa) else {
-            return;
+            return false;
         };
         sta.clear_association();
         sta.aid = Some(aid);
@@ -1272,6 +1331,7 @@ impl SoftAp {
         } else {
             self.drain_authenticator(now, sa);
         }
+        true
     }
 
     /// For a WPA2 BSS, the authenticator of a new association (message 1 queued), or the

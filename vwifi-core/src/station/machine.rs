@@ -104,6 +104,19 @@ struct ScanRun {
     dwell_until: Option<Instant>,
     /// Whether the guest asked for it (and gets [`StationOutput::ScanDone`]).
     report: bool,
+    /// A background scan of a connected station for a better AP of its network.
+    roam: bool,
+}
+
+/// A roam in progress: from leaving the old AP until the new AP's keys are in.
+#[derive(Debug, Clone, Copy)]
+struct Roam {
+    /// The AP left.
+    from: MacAddr,
+    /// When the station decided to move (or found its AP silent).
+    started: Instant,
+    /// The reason told to the guest if the roam fails.
+    reason: ReasonCode,
 }
 
 impl ScanRun {
@@ -150,12 +163,26 @@ pub struct Station {
     stats: StationStats,
     /// PMKs of completed SAE exchanges, by BSSID, for reconnects.
     pmksa: PmksaCache,
+    /// The roam in progress, if any: the guest still counts as connected.
+    roam: Option<Roam>,
+    /// When the last background roam scan started.
+    last_roam_scan: Option<Instant>,
+    /// Background scans of every channel in a row since another AP of the network was last
+    /// known: each doubles the wait before the next ([`MAX_FULL_SCAN_BACKOFF`]).
+    full_roam_scans: u32,
+    /// The guest's frames sent during a roam, sent under the new keys once it ends.
+    held: VecDeque<EthernetFrame>,
 }
 
 /// How many scans a join makes for its network before it fails with
 /// [`Failure::NetworkNotFound`]: a probe response lost to a slow AP, or to the radio leaving
 /// the channel for another guest's slot, must not fail the connect (wpa_supplicant rescans too).
 const JOIN_SCANS: u8 = 2;
+
+/// A background roam scan of every channel (no other AP of the network known) that finds none
+/// doubles the wait before the next, up to `scan_interval` times 2^this (2 s to 64 s by
+/// default): a lone AP's weak station must not spend its air on scans forever.
+const MAX_FULL_SCAN_BACKOFF: u32 = 5;
 
 /// How far the predicted DTIM may move before it is reported again: beacons leave late by
 /// their contention and airtime, a few hundred microseconds, which says nothing new.
@@ -200,6 +227,10 @@ impl Station {
             counters: Counters::default(),
             stats: StationStats::default(),
             pmksa: PmksaCache::new(16, PmksaCache::DEFAULT_LIFETIME),
+            roam: None,
+            last_roam_scan: None,
+            full_roam_scans: 0,
+            held: VecDeque::new(),
         }
     }
 
@@ -350,6 +381,10 @@ impl Station {
                 ) {
                     return Err(StationError::Busy { what: "joining" });
                 }
+                // A background roam scan gives way to the guest's (it runs again later).
+                if self.scan.as_ref().is_some_and(|s| s.roam) {
+                    self.scan = None;
+                }
                 if self.scan.is_some() {
                     return Err(StationError::Busy { what: "scanning" });
                 }
@@ -429,7 +464,8 @@ impl Station {
         };
         let pending = match (&mut self.conn, fc.frame_type) {
             (Conn::Auth(j), FrameType::Management(MgmtSubtype::Authentication))
-            | (Conn::Assoc(j), FrameType::Management(MgmtSubtype::AssocRequest)) => Some(j),
+            | (Conn::Assoc(j), FrameType::Management(MgmtSubtype::AssocRequest))
+            | (Conn::Assoc(j), FrameType::Management(MgmtSubtype::ReassocRequest)) => Some(j),
             _ => None,
         };
         if let Some(j) = pending {
@@ -488,6 +524,9 @@ impl Station {
     }
 
     fn try_send_data(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
+        if self.roam.is_some() && !self.is_connected() {
+            return self.hold(frame);
+        }
         let Conn::Connected(link) = &self.conn else {
             return Err(StationError::NotConnected);
         };
@@ -510,6 +549,27 @@ impl Station {
         self.counters.tx_packets += 1;
         self.counters.tx_bytes += frame.buffer_len() as u64;
         self.transmit_or_queue(bytes, channel);
+        Ok(())
+    }
+
+    /// Keeps a guest frame sent during a roam, to send once the new AP's keys are in.
+    fn hold(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
+        if frame.src != self.mac() {
+            return Err(StationError::SourceAddressMismatch {
+                expected: self.mac(),
+                got: frame.src,
+            });
+        }
+        if matches!(frame.ethertype, EtherType::Eapol | EtherType::VwifiControl) {
+            return Err(StationError::ReservedEtherType {
+                ethertype: frame.ethertype.into(),
+            });
+        }
+        if self.held.len() >= self.cfg.tx_queue_limit {
+            self.stats.roam_dropped += 1;
+            return Err(StationError::QueueFull);
+        }
+        self.held.push_back(frame);
         Ok(())
     }
 
@@ -734,12 +794,22 @@ impl Station {
                 // Only to an AP that advertises hash-to-element: hostapd keeps the association
                 // request's RSNXE, and message 2 must repeat it.
                 let rsnxe = (j.akm == Some(Akm::Sae) && j.bss.sae_h2e).then(wpa3::station_rsnxe);
-                let frame = self.softmac.assoc_request_with_rsnxe(
-                    &j.bss,
-                    listen_interval,
-                    rsne.as_ref(),
-                    rsnxe.as_ref(),
-                );
+                let frame = match self.roam {
+                    // Roaming: a Reassociation Request naming the AP left.
+                    Some(r) => self.softmac.reassoc_request(
+                        &j.bss,
+                        listen_interval,
+                        rsne.as_ref(),
+                        rsnxe.as_ref(),
+                        r.from,
+                    ),
+                    None => self.softmac.assoc_request_with_rsnxe(
+                        &j.bss,
+                        listen_interval,
+                        rsne.as_ref(),
+                        rsnxe.as_ref(),
+                    ),
+                };
                 (Some(frame), j.bss.channel, false)
             }
             _ => return,
@@ -768,6 +838,7 @@ impl Station {
             started: now,
             dwell_until: None,
             report,
+            roam: false,
         });
         if self.cfg.scan.channels.is_empty() {
             self.finish_scan(now);
@@ -783,6 +854,10 @@ impl Station {
         if run.report {
             let results = self.table.results(now, run.started, run.ssid.as_ref());
             self.push(StationOutput::ScanDone(results));
+        }
+        if run.roam && self.is_connected() {
+            self.consider_roam(now, run.started);
+            return;
         }
         if !matches!(self.conn, Conn::AwaitScan) {
             return;
@@ -917,6 +992,14 @@ impl Station {
             }
             _ => {}
         }
+        if self.roam.take().is_some() {
+            // The guest still counted as connected.
+            self.event(Event::Disconnected {
+                reason: reason.into(),
+                locally_generated: true,
+            });
+        }
+        self.drop_held();
         self.conn = conn;
         self.set_conn(Conn::Idle);
         self.reset_link();
@@ -946,6 +1029,18 @@ impl Station {
         }
         self.set_conn(Conn::Idle);
         self.reset_link();
+        self.drop_held();
+        if let Some(roam) = self.roam.take() {
+            // The guest was connected all along: a roam that finds no AP is a disconnection.
+            self.stats.roam_failures += 1;
+            debug!(station = %self.mac(), ?failure, from = %roam.from, "roam failed: disconnected");
+            self.event(Event::Disconnected {
+                reason: roam.reason.into(),
+                locally_generated: true,
+            });
+            self.schedule_retry(now, failure.is_transient());
+            return;
+        }
         self.failure = Some(failure);
         debug!(station = %self.mac(), ?failure, "connection attempt failed");
         self.event(Event::ConnectFailed {
@@ -1028,11 +1123,146 @@ impl Station {
 
     fn beacon_lost(&mut self, now: Instant) {
         self.stats.beacon_losses += 1;
-        if let Some(bssid) = self.bssid() {
-            debug!(station = %self.mac(), %bssid, "beacon loss");
-            self.table.remove(bssid);
+        let Some(bssid) = self.bssid() else {
+            return;
+        };
+        debug!(station = %self.mac(), %bssid, "beacon loss");
+        self.table.remove(bssid);
+        let others = self.ess_channels();
+        if !self.may_roam() || others.is_empty() {
+            self.link_lost(now, ReasonCode::Inactivity, true);
+            return;
         }
-        self.link_lost(now, ReasonCode::Inactivity, true);
+        // Another AP of the network was heard: look for it before telling the guest anything
+        // (a fresh entry is joined at once, else its channels are scanned).
+        debug!(station = %self.mac(), %bssid, "AP lost: roaming");
+        self.set_conn(Conn::Idle);
+        self.reset_link();
+        self.roam = Some(Roam {
+            from: bssid,
+            started: now,
+            reason: ReasonCode::Inactivity,
+        });
+        self.start_join(now);
+        if let (Some(scan), Conn::AwaitScan) = (&mut self.scan, &self.conn) {
+            if !scan.report && scan.next == 0 {
+                scan.channels = others;
+            }
+        }
+    }
+
+    /// The channels where other APs of the profile's network (not the one joined) were
+    /// heard, in channel order.
+    fn ess_channels(&self) -> Vec<Channel> {
+        let Some(ssid) = self.profile.as_ref().map(|p| p.ssid) else {
+            return Vec::new();
+        };
+        let current = self.bssid();
+        let mut known: Vec<Channel> = self
+            .table
+            .iter()
+            .filter(|e| e.ssid == ssid && Some(e.bssid) != current)
+            .map(|e| e.channel)
+            .collect();
+        known.sort_unstable_by_key(|c| c.number());
+        known.dedup();
+        known
+    }
+
+    /// Whether this station roams: roaming is on, and the guest did not pin one AP.
+    fn may_roam(&self) -> bool {
+        self.cfg.roam.enabled && self.profile.as_ref().is_some_and(|p| p.bssid.is_none())
+    }
+
+    /// Starts a background scan for a better AP when the current one's signal is below the
+    /// trigger and the last such scan is old enough.
+    fn maybe_roam_scan(&mut self, now: Instant, signal: i8) {
+        let cfg = self.cfg.roam;
+        if !self.may_roam() || !self.is_connected() || self.scan.is_some() {
+            return;
+        }
+        if signal >= cfg.trigger_dbm {
+            return;
+        }
+        // Only the channels where other APs of the network were heard (wpa_supplicant scans
+        // known frequencies first): a dwell on every channel between home slots takes seconds.
+        let known = self.ess_channels();
+        let backoff = match known.is_empty() {
+            true => self
+                .full_roam_scans
+                .saturating_sub(1)
+                .min(MAX_FULL_SCAN_BACKOFF),
+            false => {
+                self.full_roam_scans = 0;
+                0
+            }
+        };
+        let interval = cfg.scan_interval.saturating_mul(1 << backoff);
+        if self
+            .last_roam_scan
+            .is_some_and(|t| now.saturating_duration_since(t) < interval)
+        {
+            return;
+        }
+        let Some(ssid) = self.profile.as_ref().map(|p| p.ssid) else {
+            return;
+        };
+        if known.is_empty() {
+            self.full_roam_scans = self.full_roam_scans.saturating_add(1);
+        }
+        debug!(station = %self.mac(), signal, channels = known.len(), "weak signal: scanning for a better AP");
+        self.last_roam_scan = Some(now);
+        self.stats.roam_scans += 1;
+        // Active: a passive dwell (110 ms) does not fit in the scheduler's off-channel slot
+        // (60 ms) while the station's home channel waits, and would restart on every visit.
+        self.start_scan(now, Some(ssid), ScanMode::Active, false);
+        if let Some(scan) = &mut self.scan {
+            scan.roam = true;
+            if !known.is_empty() {
+                scan.channels = known;
+            }
+        }
+    }
+
+    /// After a background scan: moves to the strongest other AP of the network (same SSID
+    /// and security) heard during it, if it beats the current one by the hysteresis.
+    fn consider_roam(&mut self, now: Instant, since: Instant) {
+        let Conn::Connected(l) = &self.conn else {
+            return;
+        };
+        let (current, ssid, security, signal) =
+            (l.bss.bssid, l.bss.ssid, l.bss.security, l.bss.signal_dbm);
+        let margin = i16::from(self.cfg.roam.hysteresis_db);
+        let best = self
+            .table
+            .iter()
+            .filter(|e| e.ssid == ssid && e.security == security && e.bssid != current)
+            .filter(|e| e.last_seen >= since)
+            .max_by_key(|e| (e.signal_dbm, core::cmp::Reverse(e.bssid)))
+            .filter(|e| i16::from(e.signal_dbm) >= i16::from(signal) + margin)
+            .cloned();
+        let Some(bss) = best else {
+            trace!(station = %self.mac(), signal, "no better AP");
+            return;
+        };
+        debug!(station = %self.mac(), from = %current, to = %bss.bssid, signal,
+               target_signal = bss.signal_dbm, "roaming");
+        // Frames already protected for the old AP cannot follow; the guest's next ones wait.
+        self.stats.roam_dropped += self.tx_queue.len() as u64;
+        self.set_conn(Conn::Idle);
+        self.reset_link();
+        self.roam = Some(Roam {
+            from: current,
+            started: now,
+            reason: ReasonCode::DisassocLeaving,
+        });
+        self.begin_auth(now, bss);
+    }
+
+    /// Drops the frames held for the end of a roam (counted as the guest's dropped frames).
+    fn drop_held(&mut self) {
+        self.counters.tx_dropped += self.held.len() as u64;
+        self.held.clear();
     }
 
     fn connected(&mut self, now: Instant) {
@@ -1043,10 +1273,21 @@ impl Station {
                 return;
             }
         };
-        let event = Event::Connected {
-            ssid: link.bss.ssid,
-            bssid: link.bss.bssid,
-            channel: link.bss.channel.number(),
+        let roam = self.roam.take();
+        let event = match roam {
+            Some(r) => Event::Roamed {
+                ssid: link.bss.ssid,
+                bssid: link.bss.bssid,
+                old_bssid: r.from,
+                channel: link.bss.channel.number(),
+                roam_ms: u32::try_from(now.saturating_duration_since(r.started).as_millis())
+                    .unwrap_or(u32::MAX),
+            },
+            None => Event::Connected {
+                ssid: link.bss.ssid,
+                bssid: link.bss.bssid,
+                channel: link.bss.channel.number(),
+            },
         };
         self.reported_signal = Some(link.bss.signal_dbm);
         self.set_conn(Conn::Connected(link));
@@ -1056,8 +1297,18 @@ impl Station {
         self.failure = None;
         self.heard(now);
         self.arrived = now;
-        debug!(station = %self.mac(), "connected");
+        debug!(station = %self.mac(), roamed = roam.is_some(), "connected");
         self.event(event);
+        self.full_roam_scans = 0;
+        if roam.is_some() {
+            self.stats.roams += 1;
+            // What the guest sent during the roam leaves now, under the new keys.
+            for frame in core::mem::take(&mut self.held) {
+                if self.try_send_data(frame).is_err() {
+                    self.counters.tx_dropped += 1;
+                }
+            }
+        }
     }
 
     fn on_mgmt(&mut self, now: Instant, frame: MgmtFrame, meta: RxMeta) {
@@ -1299,6 +1550,7 @@ impl Station {
             self.reported_signal = Some(signal);
             self.event(Event::SignalChanged { dbm: signal });
         }
+        self.maybe_roam_scan(now, signal);
     }
 
     fn on_data(&mut self, now: Instant, raw: &Bytes, frame: &crate::wire::DataFrame, meta: RxMeta) {

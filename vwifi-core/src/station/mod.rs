@@ -403,13 +403,53 @@ pub struct StationConfig {
     /// A change of the AP's (smoothed) signal by this many dB is reported as
     /// [`proto::Event::SignalChanged`].
     pub signal_report_db: u8,
+    /// Roaming within the network (ESS): when and where a connected station moves to another
+    /// AP of the same SSID and security.
+    pub roam: RoamConfig,
+}
+
+/// When a connected station roams to another AP of its network (the same SSID and security).
+///
+/// A station whose AP's signal falls below `trigger_dbm` scans its network in the background
+/// (actively, on the channels where another AP of the network was heard, all channels if none;
+/// the dwells take turns with its home channel, the AP buffering for it meanwhile), at most
+/// every `scan_interval`, and reassociates to the strongest other AP whose signal beats
+/// the current one by `hysteresis_db`: open-system (or SAE, or a cached PMKSA) authentication,
+/// a Reassociation Request naming the current AP, a fresh 4-way handshake. An AP that falls
+/// silent (beacon loss) makes the station scan at once and join another AP of the network
+/// without telling the guest it was disconnected, unless there is none. The guest gets
+/// [`proto::Event::Roamed`]; the data it sends during the roam waits (up to
+/// [`StationConfig::tx_queue_limit`] frames) and leaves under the new keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoamConfig {
+    /// Whether the station roams at all (beacon loss then disconnects, as without an ESS).
+    pub enabled: bool,
+    /// The AP's signal below which the station looks for a better one, in dBm.
+    pub trigger_dbm: i8,
+    /// How much stronger another AP must be than the current one to move to it, in dB.
+    pub hysteresis_db: u8,
+    /// The least time between two background scans.
+    pub scan_interval: Duration,
+}
+
+impl Default for RoamConfig {
+    /// On; below -70 dBm, to an AP 8 dB stronger, scanning at most every 2 s.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            trigger_dbm: -70,
+            hysteresis_db: 8,
+            scan_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 impl StationConfig {
     /// The defaults: scans of [`default_scan_channels`] with 40 ms (active) or 110 ms (passive)
     /// dwell, 200 ms × 3 for authentication and association, a 5 s handshake, beacon loss after
     /// 10 intervals, listen interval 10, reconnect after 1 s doubling to 30 s, BSS entries kept
-    /// 30 s and used without a scan for 5 s, 256 queued frames, 5 dB signal reports.
+    /// 30 s and used without a scan for 5 s, 256 queued frames, 5 dB signal reports, roaming on
+    /// ([`RoamConfig::default`]).
     pub fn new(mac: MacAddr, seed: [u8; 32]) -> Self {
         Self {
             mac,
@@ -425,6 +465,7 @@ impl StationConfig {
             bss_fresh: Duration::from_secs(5),
             tx_queue_limit: 256,
             signal_report_db: 5,
+            roam: RoamConfig::default(),
         }
     }
 }
@@ -458,6 +499,15 @@ pub struct StationStats {
     pub beacon_losses: u64,
     /// Reconnection attempts started.
     pub reconnects: u64,
+    /// Background scans started to find a better AP of the network.
+    pub roam_scans: u64,
+    /// Roams completed (the new AP's handshake done).
+    pub roams: u64,
+    /// Roams that failed (the guest was then told it was disconnected).
+    pub roam_failures: u64,
+    /// Guest frames dropped during a roam because the hold queue was full, or already
+    /// protected for the old AP when the roam began.
+    pub roam_dropped: u64,
 }
 
 /// A locally administered unicast address drawn from `seed`: the same seed always gives the

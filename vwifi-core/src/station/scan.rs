@@ -154,6 +154,9 @@ impl BssEntry {
     }
 }
 
+/// A BSS not heard for longer than this has its smoothed signal restarted by the next sample.
+const SIGNAL_STALE: Duration = Duration::from_secs(1);
+
 /// The BSSs a station has heard, keyed by BSSID, at most [`MAX_BSS_ENTRIES`].
 #[derive(Debug, Clone, Default)]
 pub struct BssTable {
@@ -238,6 +241,11 @@ impl BssTable {
             }
         }
         entry.channel = channel;
+        if now.saturating_duration_since(entry.last_seen) > SIGNAL_STALE {
+            // An average over samples seconds apart mixes places: start again (a roam
+            // compares this with the current AP's signal).
+            entry.signal_x16 = i32::from(meta.signal_dbm) * 16;
+        }
         entry.add_signal(meta.signal_dbm);
         entry.security = security;
         entry.beacon_interval = beacon.beacon_interval;

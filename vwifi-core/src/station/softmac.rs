@@ -17,7 +17,7 @@ use crate::crypto::{CryptoError, Gtk, TemporalKey};
 use crate::wire::{
     AssocRequest, Authentication, CapabilityInfo, DataFrame, Deauthentication, DsDirection,
     Element, ElementList, EtherType, EthernetFrame, FrameType, Header, MgmtBody, MgmtFrame,
-    ProbeRequest, Rate, ReasonCode, Rsne, SequenceControl, Ssid, StatusCode,
+    ProbeRequest, Rate, ReasonCode, ReassocRequest, Rsne, SequenceControl, Ssid, StatusCode,
 };
 
 use super::BssEntry;
@@ -309,6 +309,30 @@ impl SoftMac {
         rsne: Option<&Rsne>,
         rsnxe: Option<&Element>,
     ) -> Bytes {
+        self.join_request(bss, listen_interval, rsne, rsnxe, None)
+    }
+
+    /// A Reassociation Request to `bss` naming `current_ap`, the AP the station is leaving
+    /// (roaming), with the same elements as [`SoftMac::assoc_request_with_rsnxe`].
+    pub fn reassoc_request(
+        &mut self,
+        bss: &BssEntry,
+        listen_interval: u16,
+        rsne: Option<&Rsne>,
+        rsnxe: Option<&Element>,
+        current_ap: MacAddr,
+    ) -> Bytes {
+        self.join_request(bss, listen_interval, rsne, rsnxe, Some(current_ap))
+    }
+
+    fn join_request(
+        &mut self,
+        bss: &BssEntry,
+        listen_interval: u16,
+        rsne: Option<&Rsne>,
+        rsnxe: Option<&Element>,
+        current_ap: Option<MacAddr>,
+    ) -> Bytes {
         let mut capability = CapabilityInfo::ESS;
         if rsne.is_some() {
             capability |= CapabilityInfo::PRIVACY;
@@ -341,12 +365,21 @@ impl SoftMac {
         if let Some(rsnxe) = rsnxe {
             elements.push(rsnxe.clone());
         }
-        let body = AssocRequest {
-            capability: CapabilityInfo(capability),
-            listen_interval,
-            elements,
+        let capability = CapabilityInfo(capability);
+        let body = match current_ap {
+            None => MgmtBody::AssocRequest(AssocRequest {
+                capability,
+                listen_interval,
+                elements,
+            }),
+            Some(current_ap) => MgmtBody::ReassocRequest(ReassocRequest {
+                capability,
+                listen_interval,
+                current_ap,
+                elements,
+            }),
         };
-        self.mgmt(bss.bssid, bss.bssid, MgmtBody::AssocRequest(body))
+        self.mgmt(bss.bssid, bss.bssid, body)
     }
 
     /// A deauthentication to `bssid` with `reason`; CCMP-protected with the pairwise key

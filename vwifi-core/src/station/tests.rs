@@ -273,6 +273,7 @@ impl ScriptedAp {
     }
 
     fn on_mgmt(&mut self, now: Instant, m: MgmtFrame) {
+        let reassoc = matches!(m.body, MgmtBody::ReassocRequest(_));
         let sa = m.header.addr2;
         let for_us = m.header.addr1 == self.bssid;
         match m.body {
@@ -294,7 +295,10 @@ impl ScriptedAp {
                     self.send_mgmt(sa, MgmtBody::Authentication(body));
                 }
             }
-            MgmtBody::AssocRequest(a) if for_us => {
+            MgmtBody::AssocRequest(crate::wire::AssocRequest { elements, .. })
+            | MgmtBody::ReassocRequest(crate::wire::ReassocRequest { elements, .. })
+                if for_us =>
+            {
                 self.assocs += 1;
                 let body = crate::wire::AssocResponse {
                     capability: CapabilityInfo(CapabilityInfo::ESS),
@@ -302,7 +306,14 @@ impl ScriptedAp {
                     association_id: crate::wire::AssocResponse::aid_field(1),
                     elements: ElementList::new(),
                 };
-                self.send_mgmt(sa, MgmtBody::AssocResponse(body));
+                self.send_mgmt(
+                    sa,
+                    if reassoc {
+                        MgmtBody::ReassocResponse(body)
+                    } else {
+                        MgmtBody::AssocResponse(body)
+                    },
+                );
                 if !self.assoc_status.is_success() {
                     return;
                 }
@@ -316,8 +327,7 @@ impl ScriptedAp {
                 if let (Some(psk), Some(own), true) =
                     (self.psk.clone(), self.rsne(), self.handshake)
                 {
-                    let peer = a
-                        .elements
+                    let peer = elements
                         .rsn()
                         .map(|r| element_bytes(Element::Rsn(r.clone())));
                     let cfg = AuthenticatorConfig {
@@ -1002,6 +1012,252 @@ fn beacon_loss_disconnects_then_reconnects_with_growing_backoff() {
         matches!(e, Event::ConnectFailed { .. })
     });
     assert!(w.now - t < Duration::from_millis(1500), "backoff reset");
+}
+
+#[test]
+fn beacon_loss_with_roaming_scans_for_the_network_then_disconnects() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    // AP2, weaker, is heard by the join's scan; then both APs go.
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[1].on = false;
+    w.aps[0].on = false;
+    let lost_at = w.now;
+    let e = w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(e, Event::Disconnected { .. } | Event::ConnectFailed { .. })
+    });
+    // Told as the loss of the connection, not as a failed attempt: the guest was connected.
+    assert_eq!(
+        e,
+        Event::Disconnected {
+            reason: 4,
+            locally_generated: true
+        }
+    );
+    // 10 beacon intervals, then the join's two scans of AP2's channel (40 ms each).
+    let gone = w.now - lost_at;
+    let bound = Duration::from_micros(10 * 102_400) + Duration::from_millis(2 * 40 + 50);
+    assert!(
+        gone <= bound && gone > Duration::from_millis(900),
+        "{gone:?}"
+    );
+    let stats = w.sta.stats();
+    assert_eq!(
+        (stats.beacon_losses, stats.roam_failures, stats.roams),
+        (1, 1, 0)
+    );
+    // The lone AP case (no other AP of the network heard) is told at once, as before:
+    // `beacon_loss_disconnects_then_reconnects_with_growing_backoff`.
+    assert!(!w
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Roamed { .. })));
+}
+
+#[test]
+fn beacon_loss_with_another_ap_of_the_network_roams_with_a_reassociation() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    // AP2, weaker, is heard by the join's scan.
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[0].on = false;
+    let e = w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(
+            e,
+            Event::Roamed { .. } | Event::Disconnected { .. } | Event::ConnectFailed { .. }
+        )
+    });
+    let Event::Roamed {
+        bssid,
+        old_bssid,
+        channel,
+        roam_ms,
+        ..
+    } = e
+    else {
+        panic!("not a roam: {e:?}");
+    };
+    assert_eq!((bssid, old_bssid, channel), (AP2, AP1, 11));
+    assert!(roam_ms < 500, "{roam_ms} ms");
+    assert!(w.sta.is_connected());
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    // The join went out as a Reassociation Request naming AP1.
+    let reassoc = w
+        .sent
+        .iter()
+        .filter_map(|(_, _, f)| match Frame::parse_bytes(f) {
+            Ok(Frame::Management(m)) => match m.body {
+                MgmtBody::ReassocRequest(r) => Some((m.header.addr1, r.current_ap)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(reassoc, vec![(AP2, AP1)]);
+    assert_eq!(w.sta.stats().roams, 1);
+}
+
+#[test]
+fn data_sent_during_a_roam_is_held_and_sent_under_the_new_keys() {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    w.aps[1].signal_dbm = -60;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.run_for(Duration::from_secs(1));
+    w.aps[0].on = false;
+    // The radio stays on AP1's channel: after the beacon loss the station waits for AP2's.
+    w.follow = false;
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sta.state(), StationState::Authenticating);
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    for i in 0..5u8 {
+        let frame = EthernetFrame {
+            dst: MacAddr([2, 0, 0, 0, 0, 0x99]),
+            src: STA,
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from(vec![0x45, i, 0, 0]),
+        };
+        assert_eq!(w.sta.send_data(w.now, frame), Ok(()), "frame {i} refused");
+    }
+    assert!(w.aps[1].data.is_empty());
+    w.follow = true;
+    w.tune(ch(11));
+    w.run_until_event(Duration::from_secs(5), |e| {
+        matches!(e, Event::Roamed { .. })
+    });
+    w.run_for(Duration::from_millis(100));
+    let got: Vec<Bytes> = w.aps[1].data.iter().map(|e| e.payload.clone()).collect();
+    for i in 0..5u8 {
+        assert!(
+            got.iter().any(|p| p.get(1) == Some(&i)),
+            "frame {i} did not reach AP2: {got:?}"
+        );
+    }
+}
+
+/// A station joined to AP1 (channel 6), AP2 (channel 11) heard at `ap2_dbm` by the join; then
+/// AP1's signal falls to -75 dBm, below the -70 dBm trigger, for `secs` seconds.
+fn weak_ap1_world(ap2_dbm: i8, pinned: bool, secs: u64) -> World {
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 6, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 11, psk(1)),
+    ]);
+    w.aps[1].signal_dbm = -80;
+    w.command(Command::Connect {
+        ssid: ssid("home"),
+        bssid: pinned.then_some(AP1),
+        credentials: Credentials::Psk(psk(1)),
+        auto_reconnect: true,
+    });
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    w.aps[0].signal_dbm = -75;
+    w.aps[1].signal_dbm = ap2_dbm;
+    w.run_for(Duration::from_secs(secs));
+    w
+}
+
+#[test]
+fn a_weak_signal_scans_the_networks_channels_and_moves_to_a_much_stronger_ap() {
+    let w = weak_ap1_world(-60, false, 3);
+    let roamed: Vec<_> = w
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Roamed {
+                bssid, old_bssid, ..
+            } => Some((*old_bssid, *bssid)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(roamed, vec![(AP1, AP2)]);
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    // The background scan probed AP2's channel only.
+    let probed: Vec<u8> = w
+        .sent
+        .iter()
+        .filter(|(_, _, f)| {
+            matches!(Frame::parse_bytes(f), Ok(Frame::Management(m))
+                if matches!(m.body, MgmtBody::ProbeRequest(_)))
+        })
+        .map(|(_, c, _)| c.number())
+        .collect();
+    assert_eq!(probed.last(), Some(&11), "{probed:?}");
+    assert!(
+        !probed.ends_with(&[1, 6, 11, 36]),
+        "a full scan: {probed:?}"
+    );
+}
+
+#[test]
+fn an_ap_not_stronger_by_the_hysteresis_is_not_worth_a_roam() {
+    // 5 dB better than AP1's -75: short of the 8 dB hysteresis. Background scans go on, every
+    // 2 s at most, and the station stays.
+    let w = weak_ap1_world(-70, false, 5);
+    assert_eq!(w.sta.bssid(), Some(AP1));
+    assert!(w.sta.is_connected());
+    let scans = w.sta.stats().roam_scans;
+    assert!((2..=3).contains(&scans), "{scans} background scans in 5 s");
+    assert_eq!(w.sta.stats().roams, 0);
+}
+
+#[test]
+fn a_weak_station_with_no_other_ap_known_scans_less_and_less_often() {
+    let mut w = connected_wpa2(true);
+    w.aps[0].signal_dbm = -80;
+    // Full scans (no other AP of the network known) at 0, 2, 6, 14, 30 s: the wait doubles.
+    w.run_for(Duration::from_secs(29));
+    assert_eq!(w.sta.stats().roam_scans, 4);
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sta.stats().roam_scans, 5);
+    assert!(w.sta.is_connected());
+    assert_eq!(w.sta.stats().roams, 0);
+}
+
+#[test]
+fn a_guests_scan_preempts_a_background_roam_scan() {
+    let mut w = weak_ap1_world(-70, false, 0);
+    // Run until the background scan is under way (its probe request on AP2's channel).
+    for _ in 0..400 {
+        if w.sta.stats().roam_scans > 0 && w.sta.wanted_channel() == Some(ch(11)) {
+            break;
+        }
+        w.run_for(Duration::from_millis(5));
+    }
+    assert_eq!(w.sta.stats().roam_scans, 1);
+    assert_eq!(
+        w.sta.handle_command(
+            w.now,
+            Command::Scan {
+                ssid: None,
+                mode: ScanMode::Active
+            }
+        ),
+        Ok(())
+    );
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.scans.len(), 1, "the guest's scan reported");
+    assert!(w.scans[0].iter().any(|b| b.bssid == AP2));
+    assert!(w.sta.is_connected());
+}
+
+#[test]
+fn a_station_pinned_to_one_ap_never_roams() {
+    let w = weak_ap1_world(-50, true, 5);
+    assert_eq!(w.sta.bssid(), Some(AP1));
+    assert_eq!(w.sta.stats().roam_scans, 0);
 }
 
 #[test]

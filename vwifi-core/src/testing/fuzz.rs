@@ -863,6 +863,16 @@ fn proto_seeds() -> Vec<(&'static str, proto::Message)> {
         ),
         ("status", Message::StatusRequest { id: RequestId(4) }),
         ("data", Message::Data(Bytes::from_static(&[0xff; 60]))),
+        (
+            "event-roamed",
+            Message::Event(proto::Event::Roamed {
+                ssid,
+                bssid: MacAddr([2, 0x76, 0x77, 1, 0, 0x0b]),
+                old_bssid: MacAddr([2, 0x76, 0x77, 1, 0, 0x0a]),
+                channel: 6,
+                roam_ms: 42,
+            }),
+        ),
     ]
 }
 

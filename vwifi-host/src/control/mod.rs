@@ -11,6 +11,11 @@
 //! < {"error":{"message":"unknown request"}}          (on a bad request)
 //! ```
 //!
+//! On the simulated radio, `{"request":"sim_move","node":"host","x":60.0,"y":0.0}` moves the
+//! host's radio (every guest with it), or with an AP's BSSID as `node` that AP, answered
+//! `{"moved":{"node":"host"}}`: a minimal hook for the roaming end-to-end test
+//! (`tests/roam.rs`) until the air's runtime control (issue 16, item 2) replaces it.
+//!
 //! JSON because it is self-describing, versionable (the snapshot carries `version`) and readable
 //! with standard tools (`socat - UNIX-CONNECT:/run/vwifi/host.sock.ctl | jq`); the guest protocol's
 //! binary codec is for guests, not for operators. Requests are at most
