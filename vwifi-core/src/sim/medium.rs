@@ -42,6 +42,9 @@ mod frames;
 #[cfg(test)]
 mod mcs_tests;
 mod phy;
+mod remote;
+#[cfg(test)]
+mod remote_tests;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -62,6 +65,7 @@ use crate::time::Instant;
 
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
 pub use phy::{frame_error_probability, PhyRate, Timing, ACK_LEN, FCS_LEN};
+pub use remote::{FederationConfig, FederationStats, RemoteOutcome};
 pub use stats::{LossCause, LossCounts, MediumStats};
 
 /// Where a radio's head-of-line frame is.
@@ -159,6 +163,16 @@ struct ChannelState {
     /// The primary channel of a wide transmission that occupies this channel as one of its
     /// secondary 20 MHz channels: the channel is busy until that airing is done.
     borrowed_by: Option<Channel>,
+    /// Until when a remote transmission (federation) holds the channel busy.
+    remote_busy_until: Instant,
+}
+
+impl ChannelState {
+    /// When the channel's idle time (DIFS, then backoff) starts counting: after the last local
+    /// busy period and any remote transmission heard since.
+    fn idle_from(&self) -> Instant {
+        self.idle_since.max(self.remote_busy_until)
+    }
 }
 
 /// One busy period of a channel: one frame, or several that collided, and their Acks.
@@ -201,6 +215,9 @@ enum AckState {
     Sent { by: NodeId, rate: PhyRate },
     /// Nobody acknowledged.
     Missing,
+    /// Addressed to a node of another daemon's air (federation): acknowledged on its behalf
+    /// (see [`remote`]).
+    Remote,
 }
 
 /// The optional capture of the air.
@@ -233,6 +250,8 @@ pub struct Medium<N = AirNode> {
     links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
     /// Block Ack agreements by (originator, recipient).
     agreements: BTreeMap<(NodeId, NodeId), ampdu::Agreement>,
+    /// The seam to other daemons' air, once enabled.
+    federation: Option<remote::Federation>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -263,6 +282,7 @@ impl<N: Node> Medium<N> {
             capture: None,
             links: BTreeMap::new(),
             agreements: BTreeMap::new(),
+            federation: None,
         })
     }
 
