@@ -73,6 +73,9 @@ pub(crate) struct HostConfig {
     /// `[[vhost_user]]`: VMs served as vhost-user-net devices at start.
     #[serde(default)]
     pub(crate) vhost_user: Vec<VhostUserSection>,
+    /// `[federation]`: one air shared with other daemons (off when absent).
+    #[serde(default)]
+    pub(crate) federation: Option<crate::federation::FederationSection>,
 }
 
 /// One `[[vhost_user]]`: `socket = "PATH"`, `name = "NAME"` (default: the socket's stem).
@@ -272,6 +275,9 @@ pub(crate) enum ConfigFileError {
     /// A value of `[hwsim]` is not acceptable (the field is printed under `hwsim.`).
     #[error("hwsim.{0}")]
     Hwsim(#[source] crate::hwsim::HwsimConfigError),
+    /// A value of `[federation]` is not acceptable.
+    #[error("federation")]
+    Federation(#[source] crate::federation::FederationError),
 }
 
 /// What is wrong with a value of `[host]` or `[mux]`.
@@ -397,6 +403,9 @@ impl HostConfig {
         }
         if let Some(hwsim) = &self.hwsim {
             hwsim.validate().map_err(ConfigFileError::Hwsim)?;
+        }
+        if let Some(fed) = &self.federation {
+            fed.validate().map_err(ConfigFileError::Federation)?;
         }
         let r = &self.radio;
         let prefix_ok = (1..=8).contains(&r.prefix.len())

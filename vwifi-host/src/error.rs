@@ -143,6 +143,9 @@ pub(crate) enum HostError {
     /// The hwsim radio could not start.
     #[error("cannot be the medium of the kernel's hwsim radios")]
     Hwsim(#[source] crate::hwsim::HwsimError),
+    /// The federated air could not be joined.
+    #[error("cannot join the federated air")]
+    Federation(#[source] crate::federation::FederationError),
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

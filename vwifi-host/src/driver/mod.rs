@@ -63,6 +63,19 @@ const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 const COMMAND_BATCH: usize = 64;
 
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
+/// The most federation messages handled in one turn of the loop.
+const FEDERATION_BATCH: usize = 256;
+
+/// The federation's next event; never, without federation.
+async fn federation_event(
+    f: &mut Option<crate::federation::Federation>,
+) -> crate::federation::FederationEvent {
+    match f {
+        Some(f) => f.next().await,
+        None => pending().await,
+    }
+}
+
 async fn radio_event(
     rx: &mut Option<mpsc::Receiver<(GuestId, Message)>>,
 ) -> Option<(GuestId, Message)> {
@@ -133,6 +146,8 @@ pub(crate) struct Driver {
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
     hwsim: Option<crate::hwsim::Hwsim>,
+    /// The other daemons of a federated air, if `[federation]` is configured.
+    federation: Option<crate::federation::Federation>,
 }
 
 impl Driver {
@@ -149,7 +164,23 @@ impl Driver {
             uplink_error: None,
             wired: None,
             hwsim: None,
+            federation: None,
         }
+    }
+
+    /// Shares the simulated air with the other daemons of `federation` (see
+    /// [`crate::federation`]).
+    pub(crate) fn with_federation(
+        &mut self,
+        federation: crate::federation::Federation,
+    ) -> Result<(), crate::federation::FederationError> {
+        let world = self
+            .world
+            .sim_mut()
+            .ok_or(crate::federation::FederationError::NeedsSimRadio)?;
+        world.enable_federation(federation.medium_config());
+        self.federation = Some(federation);
+        Ok(())
     }
 
     /// Plugs the uplink TAP's task into the bridge: frames for it go to `wired`.
@@ -199,6 +230,9 @@ impl Driver {
             if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
                 h.flush(w);
             }
+            if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
+                f.publish(w);
+            }
             let next = self.world.poll_timeout();
             let sleep = async move {
                 match next {
@@ -224,6 +258,7 @@ impl Driver {
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
+                ev = federation_event(&mut self.federation) => self.handle_federation(ev),
                 ev = radio_event(&mut radio_events) => match ev {
                     Some((guest, msg)) => {
                         self.world.push_event(guest, msg);
@@ -241,6 +276,19 @@ impl Driver {
             }
         }
         self.shut_down()
+    }
+
+    /// An event of the federation, and whatever else came in with it (up to a batch).
+    fn handle_federation(&mut self, ev: crate::federation::FederationEvent) {
+        let now = self.clock.now();
+        let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) else {
+            return;
+        };
+        f.handle(w, now, ev);
+        for _ in 0..FEDERATION_BATCH {
+            let Some(ev) = f.try_next() else { break };
+            f.handle(w, now, ev);
+        }
     }
 
     /// Messages from the kernel's hwsim radios, or the end of their socket: then the kernel
