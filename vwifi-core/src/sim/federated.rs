@@ -8,6 +8,35 @@
 //! The transport is the host's business: this module only defines what travels and how it is
 //! encoded.
 //!
+//! # What the medium does with it
+//! - **Out.** Once [`Medium::enable_federation`] is called, every frame a local node puts on
+//!   the air (not the Acks, not the medium's own Block Ack setup frames) is also queued for
+//!   [`Medium::poll_federated`]; at most [`FederationConfig::outbox_limit`] wait, more are
+//!   dropped and counted ([`FederationStats::outbox_dropped`]).
+//! - **In.** [`Medium::handle_remote`] takes a remote transmission at the local arrival time:
+//!   every local node tuned to its channel hears it from the sender's position and power through
+//!   the same path-loss, sensitivity, frame-error and extra-loss model as a local frame (and
+//!   loses it if a local frame it also hears is on the air). The channel then counts as busy for
+//!   the frame's duration (plus SIFS and Ack for an acknowledged frame) from the arrival: local
+//!   contenders defer as to a local frame. Clocks are not synchronised: the sender's timestamp
+//!   is not used for timing.
+//! - **Acks across daemons.** The medium learns every remote transmitter address (address 2)
+//!   for [`FederationConfig::address_lifetime`]. A local unicast frame to such an address is
+//!   acknowledged on the remote receiver's behalf: the sender is told `Acked` after its frame,
+//!   SIFS and the Ack time (a network round trip cannot fit in an Ack timeout, so none is
+//!   waited for). A frame the remote side then loses is lost as a frame whose Ack was heard but
+//!   whose data was not; the layers above recover.
+//! - **Uniqueness.** A remote frame whose transmitter address belongs to a local node is refused
+//!   ([`RemoteOutcome::Clash`]) and counted, never delivered.
+//!
+//! [`Medium::enable_federation`]: crate::sim::medium::Medium::enable_federation
+//! [`Medium::poll_federated`]: crate::sim::medium::Medium::poll_federated
+//! [`Medium::handle_remote`]: crate::sim::medium::Medium::handle_remote
+//! [`FederationConfig::outbox_limit`]: crate::sim::medium::FederationConfig::outbox_limit
+//! [`FederationConfig::address_lifetime`]: crate::sim::medium::FederationConfig::address_lifetime
+//! [`FederationStats::outbox_dropped`]: crate::sim::medium::FederationStats::outbox_dropped
+//! [`RemoteOutcome::Clash`]: crate::sim::medium::RemoteOutcome::Clash
+//!
 //! # Wire encoding (version 1)
 //! All integers little-endian; every message is exactly one transmission, nothing may trail.
 //!

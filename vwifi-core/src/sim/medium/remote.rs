@@ -211,7 +211,7 @@ impl<N: Node> Medium<N> {
     }
 
     /// A transmission from another daemon's air, arriving now at `now` (events due before it
-    /// are processed first). See the [module documentation](self).
+    /// are processed first). The model is described in [`crate::sim::federated`].
     pub fn handle_remote(&mut self, now: Instant, tx: &FederatedTx) -> RemoteOutcome {
         if self.federation.is_none() {
             return RemoteOutcome::Disabled;
