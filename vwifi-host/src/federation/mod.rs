@@ -22,6 +22,8 @@
 mod config;
 pub(crate) mod hello;
 pub(crate) mod report;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -45,11 +45,7 @@ pub(crate) fn status_lines(f: &FederationSnapshot) -> String {
 pub(crate) type Family<'a> = dyn FnMut(&str, &str, &str, Vec<(String, u64)>) + 'a;
 
 /// The metric families, written through `family`.
-pub(crate) fn metrics(
-    f: &FederationSnapshot,
-    family: &mut Family<'_>,
-    label: fn(&str) -> String,
-) {
+pub(crate) fn metrics(f: &FederationSnapshot, family: &mut Family<'_>, label: fn(&str) -> String) {
     let peer = |name: &str| format!("peer=\"{}\"", label(name));
     family(
         "vwifi_federation_peer_present",
