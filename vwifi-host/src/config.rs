@@ -24,6 +24,12 @@
 //! prefix = "vw"                     # names of the station interfaces on a real card (vw0, vw1, ...)
 //! data_path = "kernel"              # nl80211: a namespace's data through a veth and tc filters; or "socket" (through the daemon)
 //!
+//! [federation]                      # one air with other hosts' daemons (crate::federation)
+//! node = "host-a"
+//! air = "lab"
+//! listen = ["tcp/0.0.0.0:7447"]
+//! connect = ["tcp/192.0.2.2:7447"]
+//!
 //! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
 //! seed = 1
 //! [sim.medium]
@@ -275,8 +281,8 @@ pub(crate) enum ConfigFileError {
     /// A value of `[hwsim]` is not acceptable (the field is printed under `hwsim.`).
     #[error("hwsim.{0}")]
     Hwsim(#[source] crate::hwsim::HwsimConfigError),
-    /// A value of `[federation]` is not acceptable.
-    #[error("federation")]
+    /// A value of `[federation]` is not acceptable (its message names the field).
+    #[error("{0}")]
     Federation(#[source] crate::federation::FederationError),
 }
 
@@ -538,7 +544,15 @@ pub(crate) fn default_config_text() -> String {
          # position = [4.0, 2.0]  # radio N stands at (x + N, y) unless listed\n\
          # [[hwsim.radios]]\n\
          # index = 1\n\
-         # position = [30.0, 0.0]\n\n",
+         # position = [30.0, 0.0]\n\n\
+         # One air with the daemons of other hosts, over Zenoh (peer to peer, TCP):\n\
+         # [federation]\n\
+         # node = \"host-a\"                 # unique on the air\n\
+         # air = \"lab\"                     # daemons with the same air share frames\n\
+         # listen = [\"tcp/0.0.0.0:7447\"]\n\
+         # connect = [\"tcp/192.0.2.2:7447\"]  # the other hosts\n\
+         # queue = 4096                    # frames waiting each way; more dropped, counted\n\
+         # peer_timeout_ms = 3000          # a silent peer's nodes leave the air\n\n",
     );
     out.push_str(
         "# The radio: the simulated one below (default), or a real card through nl80211 (root):\n\
@@ -617,6 +631,20 @@ mod tests {
         assert_eq!(cfg.host, HostSection::default());
         assert_eq!(cfg.mux, MuxSection::default());
         assert_eq!(cfg.sim, Some(SimConfig::demo()));
+    }
+
+    #[test]
+    fn a_federation_table_is_read_and_a_bad_one_refused_with_its_field() {
+        let cfg = HostConfig::from_toml_str(
+            "[federation]\nnode = \"host-a\"\nconnect = [\"tcp/192.0.2.2:7447\"]\n",
+        )
+        .unwrap();
+        let fed = cfg.federation.expect("federation");
+        assert_eq!((fed.node.as_str(), fed.air.as_str()), ("host-a", "default"));
+        let e = err("[federation]\nnode = \"host a\"\nlisten = [\"tcp/0.0.0.0:7447\"]\n");
+        assert!(e.contains("federation.node \"host a\""), "{e}");
+        let e = err("[federation]\nnode = \"a\"\n");
+        assert!(e.contains("listen or connect"), "{e}");
     }
 
     #[test]
