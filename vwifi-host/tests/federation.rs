@@ -1,9 +1,10 @@
 //! One simulated air across three daemons (issue 18): daemons A, B and C run in three network
 //! namespaces joined only by a test bridge, and share their air over Zenoh. B simulates the
-//! WPA2 network `vwifi-lab`; a container on A joins it and pings a container on C through it;
-//! iperf3 measures A→C beside the same two containers on one daemon. B is killed: A's and C's
-//! guests lose the network within seconds; B restarts and they rejoin by themselves. A rogue
-//! publisher floods the air with garbage: nothing changes, the drops are counted.
+//! WPA2 network `vwifi-lab` (and a WPA3 one); a container on A joins it and pings a container
+//! on C through it; iperf3 measures A→C beside the same two containers on one daemon. A rogue
+//! publisher floods the air with garbage: nothing changes, the drops are counted. B is killed:
+//! A's and C's guests lose the network within seconds; B restarts and they rejoin by
+//! themselves; C's container then joins B's WPA3 network.
 //!
 //! Needs root, `ip` (iproute2), `ping`, `iperf3`, and the `vwifi-guest` binary next to
 //! `vwifi-host` (`cargo build -p vwifi-guest`); ignored otherwise (`.ci/run` runs ignored tests
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
 
-/// `vwifi-lab` alone, as in the demo (same BSSID, channel and position).
+/// `vwifi-lab` as in the demo (same BSSID, channel and position) and a WPA3 network.
 const LAB_ONLY: &str = r#"
 [sim]
 seed = 1
@@ -28,6 +29,14 @@ channel = 1
 bssid = "02:76:77:00:00:02"
 passphrase = "correct horse battery staple"
 position = [5.0, 0.0]
+
+[[sim.aps]]
+ssid = "vwifi-sae"
+channel = 1
+bssid = "02:76:77:00:00:05"
+security = "wpa3"
+passphrase = "a wpa3 passphrase"
+position = [8.0, 0.0]
 "#;
 
 /// No AP at all: the daemon only carries its guests' stations.
@@ -467,6 +476,22 @@ fn three_daemons_share_one_air_over_zenoh() {
     let rejoined = back_at.elapsed();
     let out = ping(&ga, "10.66.0.3");
     assert!(out.status.success(), "after B's restart: {}", text(&out));
+
+    // WPA3 (SAE, PMF) across daemons too: C's container joins B's WPA3 network.
+    let out = gc.exec(
+        guest_bin(),
+        &[
+            "--link",
+            "wlan0",
+            "connect",
+            "vwifi-sae",
+            "--passphrase",
+            "a wpa3 passphrase",
+        ],
+    );
+    assert!(out.status.success(), "WPA3 across daemons: {}", text(&out));
+    let s = c.try_status().expect("status");
+    assert_eq!(state(&s, &gc), "connected", "{s}");
 
     let mut a = a;
     let mut c = c;
