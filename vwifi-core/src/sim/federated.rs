@@ -412,6 +412,32 @@ mod tests {
     }
 
     #[test]
+    fn every_single_byte_change_of_a_message_is_refused_or_round_trips() {
+        // The fuzz entry point asserts the round trip and feeds a federated medium.
+        let mcs = McsRate::new(Standard::Vht, 3, 1, Width::Mhz80, GuardInterval::Short400).unwrap();
+        for rate in [TxVector::Legacy(PhyRate::Cck11), TxVector::Mcs(mcs)] {
+            let bytes = sample(rate).to_vec().unwrap();
+            for i in 0..bytes.len() {
+                for v in [
+                    0u8,
+                    1,
+                    2,
+                    3,
+                    0x7f,
+                    0x80,
+                    0xff,
+                    bytes[i] ^ 0x01,
+                    bytes[i] ^ 0x40,
+                ] {
+                    let mut m = bytes.clone();
+                    m[i] = v;
+                    crate::testing::fuzz::federated(&m);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_truncation_and_trailing_byte_is_refused() {
         let bytes = sample(TxVector::Legacy(PhyRate::Ofdm6)).to_vec().unwrap();
         for n in 0..bytes.len() {
