@@ -46,6 +46,9 @@ use crate::world::SimWorld;
 /// inventing names cannot grow the table without bound).
 const MAX_PEERS: usize = 256;
 
+/// How long a remote address counts as present in the medium after its last frame.
+const REMOTE_ADDRESS_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// How often a daemon pings.
 const PING_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -264,11 +267,13 @@ impl Federation {
         })
     }
 
-    /// The medium's settings for this federation.
+    /// The medium's settings for this federation. Remote addresses live long in the medium
+    /// (an idle station may be silent for minutes, and a unicast frame to it must still be
+    /// acknowledged on its behalf): this link forgets a peer's addresses when the peer leaves.
     pub(crate) fn medium_config(&self) -> FederationConfig {
         FederationConfig {
             outbox_limit: 4096,
-            ..FederationConfig::default()
+            address_lifetime: REMOTE_ADDRESS_LIFETIME,
         }
     }
 
