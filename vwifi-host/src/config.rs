@@ -552,7 +552,8 @@ pub(crate) fn default_config_text() -> String {
          # listen = [\"tcp/0.0.0.0:7447\"]\n\
          # connect = [\"tcp/192.0.2.2:7447\"]  # the other hosts\n\
          # queue = 4096                    # frames waiting each way; more dropped, counted\n\
-         # peer_timeout_ms = 3000          # a silent peer's nodes leave the air\n\n",
+         # peer_timeout_ms = 3000          # a silent peer's nodes leave the air\n\
+         # position = [40.0, 0.0]          # where this host's guests stand (global positions)\n\n",
     );
     out.push_str(
         "# The radio: the simulated one below (default), or a real card through nl80211 (root):\n\

@@ -314,6 +314,12 @@ impl SimWorld {
         self.medium.enable_federation(config);
     }
 
+    /// Moves the host's radio (its guests' stations) to (`x`, `y`) on the air.
+    pub(crate) fn set_host_position(&mut self, x: f64, y: f64) -> Result<(), MediumError> {
+        self.medium
+            .set_position(self.host, vwifi_core::sim::medium::Position { x, y })
+    }
+
     /// The next local transmission to publish to the other daemons.
     pub(crate) fn poll_federated(&mut self) -> Option<FederatedTx> {
         self.medium.poll_federated()

@@ -226,12 +226,13 @@ impl Daemon {
     }
 }
 
-/// The `[federation]` table of daemon `node` listening on `me`, connecting to `others`.
-fn federation(node: &str, air: &str, me: &str, others: &[&str]) -> String {
+/// The `[federation]` table of daemon `node` listening on `me`, connecting to `others`, its
+/// radio at `(x, 0)`.
+fn federation(node: &str, air: &str, me: &str, others: &[&str], x: f64) -> String {
     let connect: Vec<String> = others.iter().map(|a| format!("\"tcp/{a}:7447\"")).collect();
     format!(
         "\n[federation]\nnode = \"{node}\"\nair = \"{air}\"\nlisten = [\"tcp/{me}:7447\"]\n\
-         connect = [{}]\npeer_timeout_ms = 1500\n",
+         connect = [{}]\npeer_timeout_ms = 1500\nposition = [{x:.1}, 0.0]\n",
         connect.join(", ")
     )
 }
@@ -378,7 +379,7 @@ fn three_daemons_share_one_air_over_zenoh() {
         &[],
         &format!(
             "{LAB_ONLY}{}",
-            federation("B", &air, &addr_b, &[&addr_a, &addr_c])
+            federation("B", &air, &addr_b, &[&addr_a, &addr_c], 0.0)
         ),
     );
     let a = Daemon::start(
@@ -386,7 +387,7 @@ fn three_daemons_share_one_air_over_zenoh() {
         &[&ga],
         &format!(
             "{NO_APS}{}",
-            federation("A", &air, &addr_a, &[&addr_b, &addr_c])
+            federation("A", &air, &addr_a, &[&addr_b, &addr_c], -5.0)
         ),
     );
     let c = Daemon::start(
@@ -394,7 +395,7 @@ fn three_daemons_share_one_air_over_zenoh() {
         &[&gc],
         &format!(
             "{NO_APS}{}",
-            federation("C", &air, &addr_c, &[&addr_a, &addr_b])
+            federation("C", &air, &addr_c, &[&addr_a, &addr_b], 25.0)
         ),
     );
     for (d, others) in [(&a, ["B", "C"]), (&b, ["A", "C"]), (&c, ["A", "B"])] {
@@ -409,6 +410,18 @@ fn three_daemons_share_one_air_over_zenoh() {
         let out = connect(g);
         assert!(out.status.success(), "{}\n{}", text(&out), a.log_text());
     }
+    // Positions are global: each guest hears B's AP (at (5, 0)) from where its daemon stands:
+    // A's at 10 m (20 dBm - 40 - 30 dB), C's at 20 m (-59 dBm).
+    let signal = |d: &Daemon, g: &Netns| {
+        let s = d.try_status().expect("status");
+        s["guests"].as_array().and_then(|gs| {
+            gs.iter()
+                .find(|x| x["name"].as_str() == Some(&format!("netns:{}", g.0)))
+                .and_then(|x| x["signal_dbm"].as_i64())
+        })
+    };
+    assert_eq!(signal(&a, &ga), Some(-50));
+    assert_eq!(signal(&c, &gc), Some(-59));
     address(&ga, "10.66.0.1/24");
     address(&gc, "10.66.0.3/24");
     let out = ping(&ga, "10.66.0.3");

@@ -179,6 +179,11 @@ impl Driver {
             .sim_mut()
             .ok_or(crate::federation::FederationError::NeedsSimRadio)?;
         world.enable_federation(federation.medium_config());
+        if let Some([x, y]) = federation.position() {
+            world
+                .set_host_position(x, y)
+                .map_err(|_| crate::federation::FederationError::Position)?;
+        }
         self.federation = Some(federation);
         Ok(())
     }

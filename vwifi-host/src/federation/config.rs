@@ -17,8 +17,9 @@ use super::FederationError;
 /// connect = ["tcp/192.0.2.2:7447"]       # Zenoh endpoints of peers it connects to
 /// queue = 4096                           # frames waiting each way; more are dropped, counted
 /// peer_timeout_ms = 3000                 # a peer silent this long is gone: its nodes vanish
+/// position = [40.0, 0.0]                 # where this daemon's guests' stations stand
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FederationSection {
     /// This daemon's name on the air (letters, digits, `-`, `_`, `.`; at most 64 bytes).
@@ -38,6 +39,10 @@ pub(crate) struct FederationSection {
     /// How long a silent peer is still counted as present, in milliseconds.
     #[serde(default = "default_peer_timeout_ms")]
     pub(crate) peer_timeout_ms: u64,
+    /// Where this daemon's own radio (its guests' stations) stands on the shared air, in
+    /// metres; default the host radio's usual spot. Positions are global across the air.
+    #[serde(default)]
+    pub(crate) position: Option<[f64; 2]>,
 }
 
 fn default_air() -> String {
@@ -78,6 +83,12 @@ impl FederationSection {
         }
         if !(100..=600_000).contains(&self.peer_timeout_ms) {
             return Err(FederationError::PeerTimeout(self.peer_timeout_ms));
+        }
+        if self
+            .position
+            .is_some_and(|p| !p.iter().all(|v| v.is_finite() && v.abs() <= 1e6))
+        {
+            return Err(FederationError::Position);
         }
         Ok(())
     }
@@ -122,6 +133,7 @@ mod tests {
         assert_eq!(s.air, "default");
         assert_eq!(s.queue, 4096);
         assert_eq!(s.peer_timeout(), Duration::from_secs(3));
+        assert_eq!(s.position, None);
     }
 
     #[test]

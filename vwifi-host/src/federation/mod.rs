@@ -83,6 +83,9 @@ pub(crate) enum FederationError {
     /// A peer timeout out of range.
     #[error("federation.peer_timeout_ms = {0}: use 100 to 600000")]
     PeerTimeout(u64),
+    /// A position that is not two finite coordinates within 1000 km.
+    #[error("federation.position: two finite coordinates in metres, within ±1e6")]
+    Position,
     /// The federation needs the simulated radio.
     #[error("federation shares the simulated air; a real radio (nl80211) has none")]
     NeedsSimRadio,
@@ -144,6 +147,8 @@ pub(crate) struct Federation {
     air: String,
     instance: u64,
     peer_timeout: Duration,
+    /// Where the host's radio stands, if configured.
+    position: Option<[f64; 2]>,
     started: std::time::Instant,
     out: mpsc::Sender<(String, Vec<u8>)>,
     incoming: mpsc::Receiver<Incoming>,
@@ -251,6 +256,7 @@ impl Federation {
             air: section.air.clone(),
             instance: u64::from_le_bytes(seed),
             peer_timeout: section.peer_timeout(),
+            position: section.position,
             started: std::time::Instant::now(),
             out,
             incoming,
@@ -275,6 +281,11 @@ impl Federation {
             outbox_limit: 4096,
             address_lifetime: REMOTE_ADDRESS_LIFETIME,
         }
+    }
+
+    /// Where the host's radio stands on the shared air, if configured.
+    pub(crate) fn position(&self) -> Option<[f64; 2]> {
+        self.position
     }
 
     /// Waits for the next event.

@@ -29,6 +29,7 @@ fn section(node: &str, air: &str, listen: Option<u16>, connect: Option<u16>) -> 
             .unwrap_or_default(),
         queue: 1024,
         peer_timeout_ms: 3000,
+        position: None,
     }
 }
 
