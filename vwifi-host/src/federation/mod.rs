@@ -139,6 +139,10 @@ struct Peer {
     latency: Option<Duration>,
     /// Transmitter addresses heard from it.
     addrs: BTreeSet<MacAddr>,
+    /// Times its instance changed while present.
+    restarts: u64,
+    /// When a restart was last logged.
+    restart_logged: Option<std::time::Instant>,
 }
 
 /// The daemon's side of a federated air. See the [module documentation](self).
@@ -394,8 +398,16 @@ impl Federation {
         let peer = self.peers.entry(name.to_owned()).or_default();
         if let Some(i) = instance {
             if peer.instance != i && peer.present {
-                tracing::info!(peer = %name, "federation: peer restarted");
+                peer.restarts += 1;
                 peer.next_seq = None;
+                // At most one line a second: a rogue flipping instances cannot flood the log.
+                if peer
+                    .restart_logged
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                {
+                    peer.restart_logged = Some(std::time::Instant::now());
+                    tracing::info!(peer = %name, restarts = peer.restarts, "federation: peer restarted");
+                }
             }
             peer.instance = i;
         }
