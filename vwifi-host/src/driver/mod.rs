@@ -776,8 +776,12 @@ impl Driver {
             }
             self.remove(now, id, "daemon shutting down");
         }
-        // Carry the deauthentications onto the air.
+        // Carry the deauthentications onto the air (and to the other daemons' air: the
+        // publishing task sends what is queued before the runtime stops).
         self.world.run_for(SHUTDOWN_AIR_TIME);
+        if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
+            f.publish(w);
+        }
         let stats = self.world.mux_stats().unwrap_or_default();
         Summary {
             guests_served: self.connections,
