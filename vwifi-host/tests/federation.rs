@@ -2,7 +2,8 @@
 //! namespaces joined only by a test bridge, and share their air over Zenoh. B simulates the
 //! WPA2 network `vwifi-lab` (and a WPA3 one); a container on A joins it and pings a container
 //! on C through it; iperf3 measures A→C beside the same two containers on one daemon. A rogue
-//! publisher floods the air with garbage: nothing changes, the drops are counted. B is killed:
+//! publisher floods the air with garbage: nothing changes, the drops are counted. C is stopped
+//! for 3 s: A and B go on. B is killed:
 //! A's and C's guests lose the network within seconds; B restarts and they rejoin by
 //! themselves; C's container then joins B's WPA3 network.
 //!
@@ -465,6 +466,23 @@ fn three_daemons_share_one_air_over_zenoh() {
     let s = a.try_status().expect("status");
     assert!(dropped(&s, "malformed") > 1000, "{s}");
     assert_eq!(state(&s, &ga), "connected", "{s}");
+
+    // C stops (SIGSTOP) for 3 s, a peer that reads nothing: A and B go on (A keeps hearing
+    // B's beacons, its guest stays joined), and C comes back to the air.
+    let frames_in = |d: &Daemon| {
+        d.try_status().expect("status")["federation"]["frames_in"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = frames_in(&a);
+    run_ok(Command::new("kill").args(["-STOP", &c.child.id().to_string()]));
+    std::thread::sleep(Duration::from_secs(3));
+    let s = a.try_status().expect("A answers while C is stopped");
+    assert_eq!(state(&s, &ga), "connected", "{s}");
+    assert!(frames_in(&a) > before + 20, "A stalled while C was stopped");
+    run_ok(Command::new("kill").args(["-CONT", &c.child.id().to_string()]));
+    let out = ping(&ga, "10.66.0.3");
+    assert!(out.status.success(), "after C's stop: {}", text(&out));
 
     // B dies: A's and C's guests lose the network within seconds.
     b.kill();
