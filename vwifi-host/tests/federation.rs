@@ -302,9 +302,17 @@ fn ping(from: &Netns, to: &str) -> Output {
 
 /// Megabits per second of a 3-second TCP iperf3 run from `client` to `server_ip`.
 fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
-    let _ = server.exec("iperf3", &["-s", "-1", "-D"]);
+    // A child of the test (not a daemon), so that it never outlives the test.
+    let mut srv = Command::new("ip")
+        .args(["netns", "exec", &server.0, "iperf3", "-s", "-1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("iperf3 server");
     std::thread::sleep(Duration::from_millis(300));
     let out = client.exec("iperf3", &["-c", server_ip, "-t", "3", "-J"]);
+    let _ = srv.kill();
+    let _ = srv.wait();
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
     v["end"]["sum_received"]["bits_per_second"]
