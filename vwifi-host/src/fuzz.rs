@@ -228,6 +228,11 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "pong",
         b"VWFH1 pong host-b 0123456789abcdef host-a 7 1500000".to_vec(),
     );
+    add(
+        "host_federation_hello",
+        "bye",
+        b"VWFH1 bye host-b 0123456789abcdef".to_vec(),
+    );
     out
 }
 

@@ -781,6 +781,7 @@ impl Driver {
         self.world.run_for(SHUTDOWN_AIR_TIME);
         if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
             f.publish(w);
+            f.leave();
         }
         let stats = self.world.mux_stats().unwrap_or_default();
         Summary {

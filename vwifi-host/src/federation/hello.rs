@@ -4,6 +4,7 @@
 //! One line of ASCII, at most [`MAX_LEN`] bytes, fields separated by one space:
 //! - `VWFH1 ping <node> <instance> <nonce> <sent_us>`
 //! - `VWFH1 pong <node> <instance> <to> <nonce> <sent_us>`
+//! - `VWFH1 bye <node> <instance>` (a daemon stopping: its nodes leave the air at once)
 //!
 //! `<node>` and `<to>` are node names ([`valid_origin`]); `<instance>` is 16 lowercase hex digits drawn
 //! when the daemon starts (two daemons claiming one name tell themselves apart by it);
@@ -43,6 +44,13 @@ pub(crate) enum Hello {
         /// The ping's clock value.
         sent_us: u64,
     },
+    /// `node` is stopping.
+    Bye {
+        /// The sender.
+        node: String,
+        /// Its instance.
+        instance: u64,
+    },
 }
 
 /// Why bytes are not a [`Hello`].
@@ -63,14 +71,16 @@ impl Hello {
     /// The sender's node name.
     pub(crate) fn node(&self) -> &str {
         match self {
-            Self::Ping { node, .. } | Self::Pong { node, .. } => node,
+            Self::Ping { node, .. } | Self::Pong { node, .. } | Self::Bye { node, .. } => node,
         }
     }
 
     /// The sender's instance.
     pub(crate) fn instance(&self) -> u64 {
         match self {
-            Self::Ping { instance, .. } | Self::Pong { instance, .. } => *instance,
+            Self::Ping { instance, .. }
+            | Self::Pong { instance, .. }
+            | Self::Bye { instance, .. } => *instance,
         }
     }
 
@@ -90,6 +100,7 @@ impl Hello {
                 nonce,
                 sent_us,
             } => format!("VWFH1 pong {node} {instance:016x} {to} {nonce} {sent_us}"),
+            Self::Bye { node, instance } => format!("VWFH1 bye {node} {instance:016x}"),
         }
     }
 
@@ -136,6 +147,10 @@ impl Hello {
                 nonce: number(nonce, "nonce")?,
                 sent_us: number(sent, "time")?,
             }),
+            ["VWFH1", "bye", node, inst] => Ok(Self::Bye {
+                node: name(node, "node")?,
+                instance: instance(inst)?,
+            }),
             _ => Err(HelloError::Kind),
         }
     }
@@ -160,7 +175,11 @@ mod tests {
             nonce: 3,
             sent_us: 1_000_000,
         };
-        for h in [ping, pong] {
+        let bye = Hello::Bye {
+            node: "host-c".into(),
+            instance: 7,
+        };
+        for h in [ping, pong, bye] {
             assert_eq!(Hello::parse(h.to_line().as_bytes()), Ok(h));
         }
     }
@@ -178,6 +197,7 @@ mod tests {
             b"VWFH1 ping a 0000000000000001 01 2",
             b"VWFH1 ping a 000000000000000A 1 2",
             b"VWFH2 ping a 0000000000000001 1 2",
+            b"VWFH1 bye a 0000000000000001 1",
             b"VWFH1  ping a 0000000000000001 1 2",
             &[0xff; 10],
             &[b'a'; 300],

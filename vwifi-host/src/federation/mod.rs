@@ -10,7 +10,8 @@
 //! Beside the frames, every daemon pings `vwifi/<air>/ping` twice a second ([`hello`]) and
 //! answers the others' pings on `vwifi/<air>/pong/<node>`: a peer is present while it is heard
 //! within `peer_timeout_ms`, and its latency is half the ping's round trip on the pinger's own
-//! clock. When a peer goes silent its addresses are forgotten: its APs' beacons stop, so the
+//! clock. A daemon that stops says so (`bye`); one that dies is noticed by its silence. When a
+//! peer leaves or goes silent its addresses are forgotten: its APs' beacons stop, so the
 //! local stations notice the loss as they would with a local AP switched off, and rejoin when
 //! it is back.
 //!
@@ -343,6 +344,9 @@ impl Federation {
     pub(crate) fn handle(&mut self, world: &mut SimWorld, now: Instant, ev: FederationEvent) {
         match ev {
             FederationEvent::Tick => self.tick(world),
+            FederationEvent::Incoming(Incoming::Hello(Hello::Bye { node, instance })) => {
+                self.bye(world, &node, instance);
+            }
             FederationEvent::Incoming(Incoming::Hello(h)) => self.hello(h),
             FederationEvent::Incoming(Incoming::Frame(msg)) => self.frame(world, now, msg),
         }
@@ -419,6 +423,36 @@ impl Federation {
         Some(peer)
     }
 
+    /// Tells the other daemons this one is stopping (best effort: queued for the publishing
+    /// task, which sends it while the daemon drains its guests).
+    pub(crate) fn leave(&mut self) {
+        let bye = Hello::Bye {
+            node: self.node.clone(),
+            instance: self.instance,
+        };
+        self.send(
+            format!("vwifi/{}/ping", self.air),
+            bye.to_line().into_bytes(),
+        );
+    }
+
+    /// A peer says it is stopping: its nodes leave the air now.
+    fn bye(&mut self, world: &mut SimWorld, node: &str, instance: u64) {
+        let Some(peer) = self.peers.get_mut(node) else {
+            return;
+        };
+        if !peer.present || peer.instance != instance {
+            // Not the daemon we know under that name (or gone already): nothing to forget.
+            return;
+        }
+        peer.present = false;
+        peer.latency = None;
+        peer.next_seq = None;
+        peer.last_seen = None;
+        tracing::info!(peer = %node, nodes = peer.addrs.len(), "federation: peer left; its nodes left the air");
+        world.forget_remote(core::mem::take(&mut peer.addrs));
+    }
+
     fn hello(&mut self, h: Hello) {
         let now_us = self.micros();
         let instance = h.instance();
@@ -439,6 +473,8 @@ impl Federation {
                     );
                 }
             }
+            // Handled with the world ([`Federation::bye`]).
+            Hello::Bye { .. } => {}
             Hello::Pong { to, sent_us, .. } => {
                 if to != self.node {
                     return;

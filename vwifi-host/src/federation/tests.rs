@@ -146,4 +146,24 @@ async fn daemons_meet_share_beacons_and_refuse_a_name_taken_twice() {
     .await;
     assert!(daemons[1].0.peers.len() <= 2, "garbage made no peers");
     let _ = rogue.close().await;
+
+    // The impostor goes; the AP host stops and says so: the station host forgets its nodes at
+    // once (no timeout).
+    drop(daemons.pop());
+    let (mut ap_fed, _ap_world) = daemons.remove(0);
+    let instance = ap_fed.instance;
+    run_until(&mut daemons, |d| {
+        d[0].0
+            .peers
+            .get("ap-host")
+            .is_some_and(|p| p.instance == instance)
+    })
+    .await;
+    ap_fed.leave();
+    run_until(&mut daemons, |d| {
+        d[0].0.peers.get("ap-host").is_some_and(|p| !p.present)
+    })
+    .await;
+    assert!(daemons[0].0.peers["ap-host"].addrs.is_empty());
+    drop(ap_fed);
 }
