@@ -325,6 +325,47 @@ pub(crate) struct Snapshot {
     /// Why the uplink TAP is down (deleted under the daemon), while the daemon recreates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) uplink_error: Option<String>,
+    /// The federated air, if `[federation]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) federation: Option<Box<FederationSnapshot>>,
+}
+
+/// The federated air as this daemon sees it ([`crate::federation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct FederationSnapshot {
+    /// This daemon's node name.
+    pub(crate) node: String,
+    /// The air's name.
+    pub(crate) air: String,
+    /// Every daemon heard since start.
+    pub(crate) peers: Vec<PeerSnapshot>,
+    /// Frames published.
+    pub(crate) frames_out: u64,
+    /// Remote frames taken into the local medium.
+    pub(crate) frames_in: u64,
+    /// Receptions of remote frames by local nodes.
+    pub(crate) delivered: u64,
+    /// Local unicast frames to remote nodes acknowledged on their behalf.
+    pub(crate) remote_acked: u64,
+    /// Messages dropped or refused, by reason.
+    pub(crate) dropped: Vec<(String, u64)>,
+}
+
+/// Another daemon of the air.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct PeerSnapshot {
+    /// Its node name.
+    pub(crate) name: String,
+    /// Heard within the peer timeout.
+    pub(crate) present: bool,
+    /// Half the last ping's round trip, in microseconds.
+    pub(crate) latency_us: Option<u64>,
+    /// Its nodes (transmitter addresses) heard.
+    pub(crate) nodes: u64,
+    /// Frames received from it.
+    pub(crate) frames_in: u64,
+    /// Frames missing from its sequence (lost between the daemons).
+    pub(crate) seq_gaps: u64,
 }
 
 /// The radio's state and counters.

@@ -29,6 +29,12 @@
 //! data_path = "kernel"              # nl80211: a namespace's data through a veth and tc filters; or "socket" (through the daemon)
 //! max_interfaces = 1                # nl80211: station interfaces the card takes; guests beyond share one (unset: no sharing)
 //!
+//! [federation]                      # one air with other hosts' daemons (crate::federation)
+//! node = "host-a"
+//! air = "lab"
+//! listen = ["tcp/0.0.0.0:7447"]
+//! connect = ["tcp/192.0.2.2:7447"]
+//!
 //! [sim]                             # the simulated radio: vwifi_core::sim::config::SimConfig
 //! seed = 1
 //! [sim.medium]
@@ -79,6 +85,9 @@ pub(crate) struct HostConfig {
     /// `[[vhost_user]]`: VMs served as vhost-user-net devices at start.
     #[serde(default)]
     pub(crate) vhost_user: Vec<VhostUserSection>,
+    /// `[federation]`: one air shared with other daemons (off when absent).
+    #[serde(default)]
+    pub(crate) federation: Option<crate::federation::FederationSection>,
 }
 
 /// One `[[vhost_user]]`: `socket = "PATH"`, `name = "NAME"` (default: the socket's stem).
@@ -297,6 +306,9 @@ pub(crate) enum ConfigFileError {
     /// A value of `[hwsim]` is not acceptable (the field is printed under `hwsim.`).
     #[error("hwsim.{0}")]
     Hwsim(#[source] crate::hwsim::HwsimConfigError),
+    /// A value of `[federation]` is not acceptable (its message names the field).
+    #[error("{0}")]
+    Federation(#[source] crate::federation::FederationError),
 }
 
 /// What is wrong with a value of `[host]` or `[mux]`.
@@ -449,6 +461,9 @@ impl HostConfig {
         }
         if let Some(hwsim) = &self.hwsim {
             hwsim.validate().map_err(ConfigFileError::Hwsim)?;
+        }
+        if let Some(fed) = &self.federation {
+            fed.validate().map_err(ConfigFileError::Federation)?;
         }
         let r = &self.radio;
         let prefix_ok = (1..=8).contains(&r.prefix.len())
@@ -605,7 +620,16 @@ pub(crate) fn default_config_text() -> String {
          # position = [4.0, 2.0]  # radio N stands at (x + N, y) unless listed\n\
          # [[hwsim.radios]]\n\
          # index = 1\n\
-         # position = [30.0, 0.0]\n\n",
+         # position = [30.0, 0.0]\n\n\
+         # One air with the daemons of other hosts, over Zenoh (peer to peer, TCP):\n\
+         # [federation]\n\
+         # node = \"host-a\"                 # unique on the air\n\
+         # air = \"lab\"                     # daemons with the same air share frames\n\
+         # listen = [\"tcp/0.0.0.0:7447\"]\n\
+         # connect = [\"tcp/192.0.2.2:7447\"]  # the other hosts\n\
+         # queue = 4096                    # frames waiting each way; more dropped, counted\n\
+         # peer_timeout_ms = 3000          # a silent peer's nodes leave the air\n\
+         # position = [40.0, 0.0]          # where this host's guests stand (global positions)\n\n",
     );
     out.push_str(
         "# The radio: the simulated one below (default), or a real card through nl80211 (root):\n\
@@ -730,6 +754,20 @@ roam_hysteresis_db = 5
         assert_eq!(cfg.host, HostSection::default());
         assert_eq!(cfg.mux, MuxSection::default());
         assert_eq!(cfg.sim, Some(SimConfig::demo()));
+    }
+
+    #[test]
+    fn a_federation_table_is_read_and_a_bad_one_refused_with_its_field() {
+        let cfg = HostConfig::from_toml_str(
+            "[federation]\nnode = \"host-a\"\nconnect = [\"tcp/192.0.2.2:7447\"]\n",
+        )
+        .unwrap();
+        let fed = cfg.federation.expect("federation");
+        assert_eq!((fed.node.as_str(), fed.air.as_str()), ("host-a", "default"));
+        let e = err("[federation]\nnode = \"host a\"\nlisten = [\"tcp/0.0.0.0:7447\"]\n");
+        assert!(e.contains("federation.node \"host a\""), "{e}");
+        let e = err("[federation]\nnode = \"a\"\n");
+        assert!(e.contains("listen or connect"), "{e}");
     }
 
     #[test]

@@ -170,6 +170,14 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         }
     };
     let mut driver = Driver::new(world, TokioClock::start(), cfg.mux.link_queue);
+    if let Some(fed) = &cfg.federation {
+        let link = crate::federation::Federation::open(fed)
+            .await
+            .map_err(HostError::Federation)?;
+        driver
+            .with_federation(link)
+            .map_err(HostError::Federation)?;
+    }
     if let Some(hw) = cfg.hwsim.clone() {
         if cfg.radio.kind != RadioKind::Sim {
             return Err(HostError::Hwsim(crate::hwsim::HwsimError::NeedsSimRadio));

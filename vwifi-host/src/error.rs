@@ -158,6 +158,9 @@ pub(crate) enum HostError {
     /// The daemon's capture stream is not pcapng.
     #[error("the daemon's capture stream is not valid pcapng")]
     CaptureStream(#[source] vwifi_core::wire::ParseError),
+    /// The federated air could not be joined.
+    #[error("cannot join the federated air")]
+    Federation(#[source] crate::federation::FederationError),
     /// The daemon refused the request.
     #[error("the daemon refused: {message}")]
     ControlRefused {

@@ -112,13 +112,22 @@ pub(crate) fn bridge_frame(data: &[u8]) {
 pub(crate) type Target = fn(&[u8]);
 
 /// The targets, by corpus directory (`fuzz/corpus/<name>`).
-pub(crate) const TARGETS: [(&str, Target); 5] = [
+pub(crate) const TARGETS: [(&str, Target); 6] = [
     ("host_control_request", control_request),
     ("host_state_file", state_file),
     ("host_config_toml", config_toml),
     ("host_hwsim_datagram", hwsim_datagram),
     ("host_bridge_frame", bridge_frame),
+    ("host_federation_hello", federation_hello),
 ];
+
+/// Any bytes as a federation ping or pong from another daemon: no panic; an accepted message
+/// re-encodes byte for byte.
+pub(crate) fn federation_hello(data: &[u8]) {
+    if let Ok(h) = crate::federation::hello::Hello::parse(data) {
+        assert_eq!(h.to_line().as_bytes(), data, "an accepted hello re-encodes");
+    }
+}
 
 /// A netlink message: header (length, type, flags, sequence, port) and payload, padded to 4.
 fn nlmsg(nl_type: u16, payload: &[u8]) -> Vec<u8> {
@@ -313,6 +322,21 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "host_hwsim_datagram",
         "short-attribute",
         hwsim_msg(CMD_FRAME, &[vec![2, 0, 3, 0]]),
+    );
+    add(
+        "host_federation_hello",
+        "ping",
+        b"VWFH1 ping host-a 00000000deadbeef 7 1500000".to_vec(),
+    );
+    add(
+        "host_federation_hello",
+        "pong",
+        b"VWFH1 pong host-b 0123456789abcdef host-a 7 1500000".to_vec(),
+    );
+    add(
+        "host_federation_hello",
+        "bye",
+        b"VWFH1 bye host-b 0123456789abcdef".to_vec(),
     );
     out
 }

@@ -15,6 +15,7 @@ mod daemon;
 mod driver;
 mod error;
 mod error_text;
+mod federation;
 #[cfg(test)]
 mod fuzz;
 mod gen;

@@ -37,7 +37,10 @@ use vwifi_core::radio::NodeId;
 use vwifi_core::sim::air;
 use vwifi_core::sim::ap::SoftAp;
 use vwifi_core::sim::config::SimConfig;
-use vwifi_core::sim::medium::{Medium, MediumError, Placement};
+use vwifi_core::sim::federated::FederatedTx;
+use vwifi_core::sim::medium::{
+    FederationConfig, FederationStats, Medium, MediumError, Placement, RemoteOutcome,
+};
 use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 
@@ -385,6 +388,40 @@ impl SimWorld {
             Some(t) => Some(air.map_or(t, |a| a.min(t))),
             None => air,
         }
+    }
+
+    /// Joins a federated air (see [`crate::federation`]).
+    pub(crate) fn enable_federation(&mut self, config: FederationConfig) {
+        self.medium.enable_federation(config);
+    }
+
+    /// Moves the host's radio (its guests' stations) to (`x`, `y`) on the air.
+    pub(crate) fn set_host_position(&mut self, x: f64, y: f64) -> Result<(), MediumError> {
+        self.medium
+            .set_position(self.host, vwifi_core::sim::medium::Position { x, y })
+    }
+
+    /// The next local transmission to publish to the other daemons.
+    pub(crate) fn poll_federated(&mut self) -> Option<FederatedTx> {
+        self.medium.poll_federated()
+    }
+
+    /// A transmission from another daemon, arriving at `now`; then everything due, bridged.
+    pub(crate) fn handle_remote(&mut self, now: Instant, tx: &FederatedTx) -> RemoteOutcome {
+        let outcome = self.medium.handle_remote(now, tx);
+        let at = self.medium.now();
+        self.advance(at);
+        outcome
+    }
+
+    /// Forgets the addresses of a daemon that left the air.
+    pub(crate) fn forget_remote(&mut self, addrs: impl IntoIterator<Item = MacAddr>) {
+        self.medium.forget_remote(addrs);
+    }
+
+    /// The federation counters of the medium.
+    pub(crate) fn federation_stats(&self) -> FederationStats {
+        self.medium.federation_stats()
     }
 
     fn register_addresses(&mut self) {

@@ -43,6 +43,9 @@ mod lab;
 #[cfg(test)]
 mod mcs_tests;
 mod phy;
+mod remote;
+#[cfg(test)]
+mod remote_tests;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -64,6 +67,7 @@ use crate::time::Instant;
 pub use config::{BandConfig, MediumConfig, MediumError, PathLoss, Placement, Position};
 pub use lab::AirFrame;
 pub use phy::{frame_error_probability, PhyRate, Timing, ACK_LEN, FCS_LEN};
+pub use remote::{FederationConfig, FederationStats, RemoteOutcome};
 pub use stats::{LossCause, LossCounts, MediumStats};
 
 /// Where a radio's head-of-line frame is.
@@ -161,6 +165,16 @@ struct ChannelState {
     /// The primary channel of a wide transmission that occupies this channel as one of its
     /// secondary 20 MHz channels: the channel is busy until that airing is done.
     borrowed_by: Option<Channel>,
+    /// Until when a remote transmission (federation) holds the channel busy.
+    remote_busy_until: Instant,
+}
+
+impl ChannelState {
+    /// When the channel's idle time (DIFS, then backoff) starts counting: after the last local
+    /// busy period and any remote transmission heard since.
+    fn idle_from(&self) -> Instant {
+        self.idle_since.max(self.remote_busy_until)
+    }
 }
 
 /// One busy period of a channel: one frame, or several that collided, and their Acks.
@@ -203,6 +217,9 @@ enum AckState {
     Sent { by: NodeId, rate: PhyRate },
     /// Nobody acknowledged.
     Missing,
+    /// Addressed to a node of another daemon's air (federation): acknowledged on its behalf
+    /// (see [`remote`]).
+    Remote,
 }
 
 /// The optional capture of the air.
@@ -241,6 +258,8 @@ pub struct Medium<N = AirNode> {
     link_loss: BTreeMap<(NodeId, NodeId), f64>,
     /// Nodes off the air ([`Medium::set_on_air`]).
     off_air: BTreeSet<NodeId>,
+    /// The seam to other daemons' air, once enabled.
+    federation: Option<remote::Federation>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -274,6 +293,7 @@ impl<N: Node> Medium<N> {
             tap: None,
             link_loss: BTreeMap::new(),
             off_air: BTreeSet::new(),
+            federation: None,
         })
     }
 

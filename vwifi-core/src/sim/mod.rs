@@ -8,6 +8,7 @@
 //! - [`ap`]: software access points (beacons, probe responses, open-system authentication,
 //!   association, the WPA2 authenticator, CCMP, power-save buffering, bridging, uplink).
 //! - [`config`]: the TOML configuration of the medium and its APs, and the built-in demo set.
+//! - [`federated`]: a transmission shared with other daemons' air, and its wire encoding.
 //! - [`pcap`]: a capture of the air as a pcap file (802.11 with radiotap) for Wireshark/tshark.
 //! - [`pcapng`]: the same frames as a live pcapng stream, one interface per channel.
 //!
@@ -20,6 +21,7 @@
 pub mod air;
 pub mod ap;
 pub mod config;
+pub mod federated;
 pub mod medium;
 pub mod nodes;
 pub mod pcap;

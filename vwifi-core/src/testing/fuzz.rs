@@ -37,6 +37,7 @@ pub const TARGETS: &[Target] = &[
     ("block_ack", block_ack),
     ("vnet_offload", vnet_offload),
     ("pcapng", pcapng),
+    ("federated", federated),
 ];
 
 /// Any bytes as a live capture stream (what `vwifi-host capture` reads from the daemon):
@@ -581,6 +582,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     out.extend(phy_seeds());
     out.extend(block_ack_seeds());
     out.extend(pcapng_seeds());
+    out.extend(federated_seeds());
     for (name, bytes) in offload_seeds() {
         out.push(("vnet_offload", name.to_owned(), bytes));
     }
@@ -708,6 +710,71 @@ pub fn block_ack(data: &[u8]) {
             "an accepted body must re-emit byte for byte"
         );
     }
+}
+
+/// Any bytes as a federated transmission from another daemon
+/// ([`crate::sim::federated::FederatedMessage::parse`]): no panic; an accepted message re-emits
+/// byte for byte; handing it to a federated medium with two listeners never panics either.
+pub fn federated(data: &[u8]) {
+    use crate::sim::federated::FederatedMessage;
+    use crate::sim::medium::{FederationConfig, Medium, Placement};
+    use crate::testing::ScriptedNode;
+
+    let Ok(msg) = FederatedMessage::parse(data) else {
+        return;
+    };
+    assert_eq!(
+        msg.to_vec().ok().as_deref(),
+        Some(data),
+        "an accepted message must re-emit byte for byte"
+    );
+    let Ok(mut medium) = Medium::<ScriptedNode>::new(Default::default(), [0; 32]) else {
+        return;
+    };
+    medium.enable_federation(FederationConfig::default());
+    for x in [0.0, 50.0] {
+        let id = medium.add(ScriptedNode::new(msg.tx.channel), Placement::at(x, 0.0));
+        let _ = medium.set_addresses(id, vec![MacAddr([2, 0, 0, 0, 0, x as u8])]);
+    }
+    let _ = medium.handle_remote(Instant::from_millis(1), &msg.tx);
+    medium.handle_timeout(Instant::from_millis(100));
+}
+
+/// Seeds of the `federated` target: a beacon at a legacy rate, a data frame at an HE rate.
+fn federated_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::phy::{GuardInterval, McsRate, Standard, TxVector, Width};
+    use crate::sim::federated::{FederatedMessage, FederatedTx};
+    use crate::sim::medium::{PhyRate, Position};
+    let Ok(channel) = crate::channel::Channel::new(6) else {
+        return Vec::new();
+    };
+    let beacon = crate::testing::frames::beacon(AA, "vwifi-lab", 6, 0);
+    let data = crate::testing::frames::data(AA, SPA, 3, 64);
+    let he = McsRate::new(Standard::He, 7, 2, Width::Mhz20, GuardInterval::Normal800)
+        .map(TxVector::Mcs)
+        .unwrap_or(TxVector::Legacy(PhyRate::Ofdm6));
+    [
+        ("beacon", beacon, TxVector::Legacy(PhyRate::Dsss1)),
+        ("he-data", data, he),
+    ]
+    .into_iter()
+    .filter_map(|(name, frame, rate)| {
+        let msg = FederatedMessage {
+            origin: "host-a".to_owned(),
+            seq: 1,
+            tx: FederatedTx {
+                channel,
+                frame,
+                position: Position { x: 3.0, y: 4.0 },
+                tx_power_dbm: 20.0,
+                rate,
+                duration: Duration::from_micros(300),
+                timestamp: Instant::from_micros(1000),
+            },
+        };
+        msg.to_vec().ok().map(|b| ("federated", name.to_owned(), b))
+    })
+    .collect()
 }
 
 /// Seeds of the `block_ack` target: an ADDBA Request, an ADDBA Response, a DELBA.
@@ -942,6 +1009,7 @@ mod tests {
                     let max = offload::MAX_MSDU_FRAME_LEN;
                     offload::segment(&h, frame, max, &mut Vec::new(), |_| {}).is_ok()
                 }),
+                "federated" => crate::sim::federated::FederatedMessage::parse(&bytes).is_ok(),
                 other => panic!("seed for unknown target {other}"),
             };
             assert!(ok, "seed {target}/{name} is refused by its own parser");

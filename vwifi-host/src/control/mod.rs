@@ -136,6 +136,9 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
             r.bridge_forwarded, r.bridge_flooded, r.bridge_no_route
         );
     }
+    if let Some(f) = &s.federation {
+        out.push_str(&crate::federation::report::status_lines(f));
+    }
     for ap in &s.aps {
         let _ = writeln!(
             out,
@@ -358,6 +361,9 @@ pub(crate) fn format_metrics(s: &Snapshot) -> String {
             })
             .collect(),
     );
+    if let Some(f) = &s.federation {
+        crate::federation::report::metrics(f, &mut family, label);
+    }
     out
 }
 
@@ -419,6 +425,7 @@ mod tests {
             ],
             state_error: None,
             uplink_error: None,
+            federation: None,
         }
     }
 

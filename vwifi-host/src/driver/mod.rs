@@ -88,6 +88,19 @@ pub(crate) const RADIO_HOLD_AT: usize = vwifi_core::mux_node::STATION_TX_QUEUE /
 /// ... until it has at most this many (so its port reads a batch at a time, not a frame).
 pub(crate) const RADIO_RELEASE_AT: usize = vwifi_core::mux_node::STATION_TX_QUEUE / 4;
 
+/// The most federation messages handled in one turn of the loop.
+const FEDERATION_BATCH: usize = 256;
+
+/// The federation's next event; never, without federation.
+async fn federation_event(
+    f: &mut Option<crate::federation::Federation>,
+) -> crate::federation::FederationEvent {
+    match f {
+        Some(f) => f.next().await,
+        None => pending().await,
+    }
+}
+
 /// The next message a real radio's stations have for a guest (never, on the simulated radio).
 async fn radio_event(
     rx: &mut Option<mpsc::Receiver<(GuestId, Message)>>,
@@ -234,6 +247,8 @@ pub(crate) struct Driver {
     hwsim: Option<crate::hwsim::Hwsim>,
     /// Who captures the air ([`crate::lab::capture`]).
     capture: crate::lab::capture::Subscribers,
+    /// The other daemons of a federated air, if `[federation]` is configured.
+    federation: Option<crate::federation::Federation>,
 }
 
 impl Driver {
@@ -252,7 +267,28 @@ impl Driver {
             wired: None,
             hwsim: None,
             capture: crate::lab::capture::Subscribers::default(),
+            federation: None,
         }
+    }
+
+    /// Shares the simulated air with the other daemons of `federation` (see
+    /// [`crate::federation`]).
+    pub(crate) fn with_federation(
+        &mut self,
+        federation: crate::federation::Federation,
+    ) -> Result<(), crate::federation::FederationError> {
+        let world = self
+            .world
+            .sim_mut()
+            .ok_or(crate::federation::FederationError::NeedsSimRadio)?;
+        world.enable_federation(federation.medium_config());
+        if let Some([x, y]) = federation.position() {
+            world
+                .set_host_position(x, y)
+                .map_err(|_| crate::federation::FederationError::Position)?;
+        }
+        self.federation = Some(federation);
+        Ok(())
     }
 
     /// Plugs the uplink TAP's task into the bridge: frames for it go to `wired`.
@@ -303,6 +339,9 @@ impl Driver {
             if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
                 h.flush(w);
             }
+            if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
+                f.publish(w);
+            }
             let next = self.world.poll_timeout();
             let sleep = async move {
                 match next {
@@ -328,6 +367,7 @@ impl Driver {
                     None => break,
                 },
                 r = crate::hwsim::recv(&mut self.hwsim) => self.handle_hwsim(r),
+                ev = federation_event(&mut self.federation) => self.handle_federation(ev),
                 ev = radio_event(&mut radio_events) => match ev {
                     Some((guest, msg)) => {
                         self.world.push_event(guest, msg);
@@ -345,6 +385,19 @@ impl Driver {
             }
         }
         self.shut_down()
+    }
+
+    /// An event of the federation, and whatever else came in with it (up to a batch).
+    fn handle_federation(&mut self, ev: crate::federation::FederationEvent) {
+        let now = self.clock.now();
+        let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) else {
+            return;
+        };
+        f.handle(w, now, ev);
+        for _ in 0..FEDERATION_BATCH {
+            let Some(ev) = f.try_next() else { break };
+            f.handle(w, now, ev);
+        }
     }
 
     /// Messages from the kernel's hwsim radios, or the end of their socket: then the kernel
@@ -958,10 +1011,15 @@ impl Driver {
         if let Some(w) = self.world.sim_mut() {
             w.stop_aps();
         }
-        // Carry the deauthentications onto the air, and to the kernel's radios.
+        // Carry the deauthentications onto the air, to the kernel's radios and to the other
+        // daemons' air (the publishing task sends what is queued before the runtime stops).
         self.world.run_for(SHUTDOWN_AIR_TIME);
         if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
             h.flush(w);
+        }
+        if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
+            f.publish(w);
+            f.leave();
         }
         let stats = self.world.mux_stats().unwrap_or_default();
         Summary {

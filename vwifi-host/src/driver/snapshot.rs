@@ -21,6 +21,9 @@ impl Driver {
         let mut snap = self.world.snapshot(self.clock.now(), &self.guests);
         snap.state_error.clone_from(&self.state_error);
         snap.uplink_error.clone_from(&self.uplink_error);
+        if let (Some(f), Some(w)) = (&self.federation, self.world.sim()) {
+            snap.federation = Some(Box::new(f.snapshot(w.federation_stats())));
+        }
         snap
     }
 }
@@ -121,6 +124,7 @@ pub(crate) fn sim_snapshot(
             guests,
             state_error: None,
             uplink_error: None,
+            federation: None,
         }
     }
 }
@@ -170,6 +174,7 @@ pub(crate) fn nl80211_snapshot(
             guests,
             state_error: None,
             uplink_error: None,
+            federation: None,
         }
     }
 }

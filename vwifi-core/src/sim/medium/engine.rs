@@ -132,7 +132,7 @@ impl<N: Node> Medium<N> {
                 .contenders
                 .iter()
                 .filter_map(|&id| match self.radios.get(index(id))?.tx {
-                    TxState::Contending { ready_at } => Some(state.idle_since.max(ready_at)),
+                    TxState::Contending { ready_at } => Some(state.idle_from().max(ready_at)),
                     _ => None,
                 })
                 .min();
@@ -145,7 +145,7 @@ impl<N: Node> Medium<N> {
                 let TxState::Contending { ready_at } = radio.tx else {
                     return None;
                 };
-                Some(state.idle_since.max(ready_at) + difs + timing.slot * radio.backoff)
+                Some(state.idle_from().max(ready_at) + difs + timing.slot * radio.backoff)
             })
             .min()
     }
@@ -158,11 +158,11 @@ impl<N: Node> Medium<N> {
             return None;
         };
         if !self.config.airtime {
-            let from = state.idle_since.max(ready_at);
+            let from = state.idle_from().max(ready_at);
             return Some((from, from));
         }
         let timing = self.timing(channel);
-        let from = state.idle_since.max(ready_at) + timing.difs();
+        let from = state.idle_from().max(ready_at) + timing.difs();
         Some((from, from + timing.slot * radio.backoff))
     }
 
@@ -300,6 +300,10 @@ impl<N: Node> Medium<N> {
             placement.position,
             placement.tx_power_dbm,
         );
+        let remote_ack = acked && self.to_remote(&on_air);
+        if !internal {
+            self.publish_federated(channel, &on_air, rate, placement);
+        }
         Some(Transmission {
             sender: id,
             original,
@@ -311,7 +315,9 @@ impl<N: Node> Medium<N> {
             internal,
             end,
             delivered: false,
-            ack: if acked {
+            ack: if remote_ack {
+                AckState::Remote
+            } else if acked {
                 AckState::Pending
             } else {
                 AckState::NotExpected
@@ -411,7 +417,7 @@ impl<N: Node> Medium<N> {
 
     /// Freezes the backoff countdowns of `channel`'s contenders at the current time (the
     /// channel just became busy).
-    fn freeze(&mut self, channel: Channel) {
+    pub(super) fn freeze(&mut self, channel: Channel) {
         let now = self.now;
         let slot = self.timing(channel).slot;
         let Some(state) = self.channels.get(&channel) else {
@@ -457,6 +463,7 @@ impl<N: Node> Medium<N> {
         let ack_rate = tx.rate.control_response_rate();
         let internal = tx.internal;
         let ack_expected = tx.ack == AckState::Pending;
+        let remote_ack = tx.ack == AckState::Remote;
         let others: Vec<NodeId> = air
             .txs
             .iter()
@@ -512,11 +519,17 @@ impl<N: Node> Medium<N> {
         // The Ack: sent by the addressee if it decoded the frame.
         let mut ack = if ack_expected {
             AckState::Missing
+        } else if remote_ack {
+            AckState::Remote
         } else {
             AckState::NotExpected
         };
         let mut tx_done = now;
         let airtime = self.config.airtime;
+        if remote_ack && airtime {
+            // The remote receiver's Ack, as its own daemon's model sends it.
+            tx_done = now + timing.sifs + ack_rate.airtime(ACK_LEN, band);
+        }
         if ack_expected {
             if airtime {
                 tx_done = now + timing.ack_timeout(ack_rate);
@@ -689,6 +702,16 @@ impl<N: Node> Medium<N> {
                         self.stats.acks_lost += 1;
                         None
                     }
+                }
+                AckState::Remote => {
+                    if let Some(f) = &mut self.federation {
+                        f.count_remote_ack();
+                    }
+                    let retries = self
+                        .radios
+                        .get(index(sender))
+                        .map_or(0, |r| r.attempts.saturating_sub(1));
+                    Some(TxStatus::Acked { retries })
                 }
                 AckState::Pending | AckState::Missing => None,
             };
