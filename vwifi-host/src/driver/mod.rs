@@ -133,6 +133,8 @@ pub(crate) struct Driver {
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
     hwsim: Option<crate::hwsim::Hwsim>,
+    /// The radios created for namespaces (`attach --native`), by namespace.
+    native: BTreeMap<String, native::NativeEntry>,
 }
 
 impl Driver {
@@ -149,6 +151,7 @@ impl Driver {
             uplink_error: None,
             wired: None,
             hwsim: None,
+            native: BTreeMap::new(),
         }
     }
 
@@ -360,6 +363,20 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            Command::NativeCheck { netns, reply } => {
+                let _ = reply.send(self.native_check(&netns));
+            }
+            Command::NativeAttach {
+                netns,
+                radio,
+                watch,
+                reply,
+            } => {
+                let _ = reply.send(self.native_attach(netns, radio, watch));
+            }
+            Command::NativeDetach { netns, reply } => {
+                let _ = reply.send(self.native_detach(&netns));
+            }
             Command::UplinkDown { why } => self.uplink_error = why,
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
@@ -565,10 +582,11 @@ impl Driver {
         netns: &str,
         shared: Arc<TapShared>,
     ) -> Result<(Admitted, MacAddr), Refused> {
-        if self
-            .guests
-            .values()
-            .any(|e| e.netns.as_deref() == Some(netns))
+        if self.native.contains_key(netns)
+            || self
+                .guests
+                .values()
+                .any(|e| e.netns.as_deref() == Some(netns))
         {
             return Err(Refused::AlreadyAttached {
                 netns: netns.to_owned(),
@@ -748,6 +766,7 @@ fn printable(text: &str, max: usize) -> String {
     out
 }
 
+mod native;
 mod radio;
 mod snapshot;
 

@@ -20,6 +20,7 @@ impl Driver {
         let mut snap = self.world.snapshot(self.clock.now(), &self.guests);
         snap.state_error.clone_from(&self.state_error);
         snap.uplink_error.clone_from(&self.uplink_error);
+        snap.radio.details.extend(self.native_details());
         snap
     }
 }

@@ -22,6 +22,7 @@
 //! [`KernelRadios`] the bookkeeping on the medium, [`Hwsim`] what the driver runs.
 
 mod link;
+pub(crate) mod manage;
 pub(crate) mod msg;
 mod radio;
 
@@ -49,7 +50,8 @@ pub(crate) enum HwsimError {
     /// The kernel has no `MAC80211_HWSIM` family.
     #[error(
         "the kernel has no MAC80211_HWSIM generic netlink family (is the mac80211_hwsim module \
-         loaded? `modprobe mac80211_hwsim`): {reason}"
+         loaded? `modprobe mac80211_hwsim radios=0` when vwifi is to create the radios of \
+         native guests (attach --native), radios=N for N radios of the host): {reason}"
     )]
     NoFamily {
         /// What neli said.
@@ -248,6 +250,21 @@ pub(crate) struct HwsimCounters {
     pub(crate) ignored: u64,
     /// Messages for the kernel that could not be sent.
     pub(crate) send_failed: u64,
+    /// Frames of guests' radios refused: their transmitter address is another node's.
+    pub(crate) spoofed: u64,
+}
+
+/// A radio vwifi created for a guest (`attach --native`): where it stands and whose it is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GuestRadio {
+    /// The guest (its namespace's key).
+    pub(crate) guest: String,
+    /// Where it stands, metres.
+    pub(crate) position: (f64, f64),
+    /// Its wiphy name.
+    pub(crate) wiphy: String,
+    /// Its interface in the guest.
+    pub(crate) ifname: String,
 }
 
 /// Where the host's radio stands on the simulated floor, in metres (the kernel's radios stand
@@ -279,6 +296,8 @@ pub(crate) struct KernelRadios {
     tx_power_dbm: f64,
     nodes: BTreeMap<MacAddr, NodeId>,
     addresses: BTreeMap<MacAddr, BTreeSet<MacAddr>>,
+    /// The radios created for guests, by hwsim address.
+    guests: BTreeMap<MacAddr, GuestRadio>,
     counters: HwsimCounters,
 }
 
@@ -290,8 +309,63 @@ impl KernelRadios {
             tx_power_dbm,
             nodes: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            guests: BTreeMap::new(),
             counters: HwsimCounters::default(),
         }
+    }
+
+    /// A radio created for a guest joins the air at once, where `g` says. Its frames are
+    /// checked: one whose transmitter address another node answers to is refused (reported
+    /// unacknowledged to the kernel) and counted, and the radio answers only to the addresses
+    /// its kernel announces (and its first interface's), never to what its frames claim.
+    pub(crate) fn add_guest<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+        g: GuestRadio,
+    ) {
+        let (x, y) = g.position;
+        tracing::info!(%radio, guest = %g.guest, wiphy = %g.wiphy, x, y, "hwsim: a guest's radio joins the air");
+        self.guests.insert(radio, g);
+        let node = self.node(medium, radio, DEFAULT_CHANNEL);
+        let _ = medium.set_position(node, vwifi_core::sim::medium::Position { x, y });
+    }
+
+    /// A guest's radio was deleted: it stops answering and its node falls silent (the medium
+    /// keeps nodes; a new radio of the guest is a new node).
+    pub(crate) fn remove_guest<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+    ) {
+        self.guests.remove(&radio);
+        self.addresses.remove(&radio);
+        if let Some(node) = self.nodes.remove(&radio) {
+            let _ = medium.set_addresses(node, Vec::new());
+            if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
+                r.retire();
+            }
+        }
+    }
+
+    /// The radios created for guests, with their node's counters.
+    pub(crate) fn guest_radios<'m, N: Holds<KernelRadio>>(
+        &'m self,
+        medium: &'m Medium<N>,
+    ) -> impl Iterator<Item = (MacAddr, &'m GuestRadio, Option<RadioCounters>)> + 'm {
+        self.guests.iter().map(|(&radio, g)| {
+            let c = self
+                .nodes
+                .get(&radio)
+                .and_then(|&n| medium.node_as::<KernelRadio>(n))
+                .map(KernelRadio::counters);
+            (radio, g, c)
+        })
+    }
+
+    /// Where a radio with hwsim address `radio` stands unless placed otherwise.
+    pub(crate) fn position_of(&self, radio: MacAddr) -> (f64, f64) {
+        self.cfg.position_of(radio)
     }
 
     /// The counters.
@@ -355,12 +429,24 @@ impl KernelRadios {
             None => Some(self.channel_hint(medium, f.radio)),
         };
         let node = self.node(medium, f.radio, channel.unwrap_or(DEFAULT_CHANNEL));
+        let guest = self.guests.contains_key(&f.radio);
         if let Ok(view) = FrameView::new_checked(&f.frame[..]) {
             let own = matches!(
                 view.frame_control().frame_type,
                 FrameType::Management(_) | FrameType::Data(_)
             );
-            if let Some(ta) = view.addr2().filter(|_| own) {
+            let ta = view.addr2().filter(|_| own);
+            if guest {
+                // A guest's radio may not speak as another node.
+                if let Some(ta) = ta.filter(|&ta| medium.owner_of(ta).is_some_and(|o| o != node)) {
+                    self.counters.spoofed += 1;
+                    tracing::debug!(radio = %f.radio, %ta, "hwsim: a guest's frame with another node's address refused");
+                    if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
+                        r.refuse(f);
+                    }
+                    return;
+                }
+            } else if let Some(ta) = ta {
                 self.learn(medium, f.radio, ta);
             }
         }
@@ -379,7 +465,10 @@ impl KernelRadios {
         if let Some(&n) = self.nodes.get(&radio) {
             return n;
         }
-        let (x, y) = self.cfg.position_of(radio);
+        let (x, y) = self
+            .guests
+            .get(&radio)
+            .map_or_else(|| self.cfg.position_of(radio), |g| g.position);
         let node = medium.add_node(
             KernelRadio::new(radio, channel),
             Placement::at(x, y).with_tx_power(self.tx_power_dbm),
@@ -554,6 +643,16 @@ impl Hwsim {
         }
     }
 
+    /// The radios' bookkeeping (to add and remove guests' radios).
+    pub(crate) fn radios_mut(&mut self) -> &mut KernelRadios {
+        &mut self.radios
+    }
+
+    /// The radios' bookkeeping.
+    pub(crate) fn radios(&self) -> &KernelRadios {
+        &self.radios
+    }
+
     /// Logs what every radio did.
     pub(crate) fn log_summary(&self, world: &impl HwsimAir) {
         for (radio, _, c) in self.radios.radios(world.medium()) {
@@ -576,6 +675,7 @@ impl Hwsim {
             malformed = c.malformed,
             kernel_errors = c.kernel_errors,
             send_failed = c.send_failed,
+            spoofed = c.spoofed,
             "hwsim: stopped"
         );
     }
