@@ -504,6 +504,31 @@ mod tests {
     }
 
     #[test]
+    fn a_native_attachment_is_recorded_with_its_position_and_forgotten_on_detach() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = StateStore::open(dir.path()).unwrap();
+        s.attached_native("c1", "wlan0", Some([3.5, -2.0])).unwrap();
+        s.attached_native("c2", "wl1", None).unwrap();
+        s.attached("c3", "wlan0").unwrap();
+        drop(s);
+        let mut s = StateStore::open(dir.path()).unwrap();
+        let a = s.attachments();
+        assert_eq!(
+            a["c1"].native,
+            Some(Native {
+                position: Some([3.5, -2.0])
+            })
+        );
+        assert_eq!(a["c2"].native, Some(Native { position: None }));
+        assert_eq!(a["c2"].ifname, "wl1");
+        assert_eq!(a["c3"].native, None);
+        s.detached("c1").unwrap();
+        drop(s);
+        let s = StateStore::open(dir.path()).unwrap();
+        assert!(!s.attachments().contains_key("c1"));
+    }
+
+    #[test]
     fn a_namespace_attached_by_path_is_recorded_with_its_identity() {
         let dir = tempfile::tempdir().unwrap();
         let own = "/proc/self/ns/net";
