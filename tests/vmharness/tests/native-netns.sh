@@ -13,6 +13,8 @@ PASS="correct horse battery staple"
 step() { log "STEP: $*"; }
 dump() {
     /opt/vwifi-host status 2>&1 | tail -n 20
+    for n in c1 c2; do echo "scan in $n:"; ip netns exec $n iw dev wlan0 scan 2>&1 | grep -E "^BSS|SSID|signal" | head -6; done
+    grep -E "INFO|WARN|ERROR" /tmp/vwifi-host.log | cut -c12-250 | tail -n 25
     for n in c1 c2; do tail -n 15 "/tmp/wpa-$n.log" 2>/dev/null; done
     grep -v TRACE /tmp/vwifi-host.log | cut -c12-300 | tail -n 40
 }
@@ -30,7 +32,7 @@ connected() {
     wait_for "$2" "ip netns exec $1 wpa_cli -p /run/wpa-$1 -i wlan0 status 2>/dev/null | grep -q wpa_state=COMPLETED"
 }
 start_daemon() {
-    RUST_LOG=${VWIFI_LOG:-info,vwifi_host::hwsim=debug} /opt/vwifi-host run --config /tmp/host.toml >> /tmp/vwifi-host.log 2>&1 &
+    RUST_LOG=${VWIFI_LOG:-info} /opt/vwifi-host run --config /tmp/host.toml >> /tmp/vwifi-host.log 2>&1 &
     wait_for 15 "/opt/vwifi-host status > /dev/null 2>&1" || { dump; fail "vwifi-host did not start"; }
 }
 
@@ -137,6 +139,13 @@ wait_for 10 "ip netns exec c1 iw dev 2>/dev/null | grep -q wlan0" || { dump; fai
 wait_for 10 "ip netns exec c2 iw dev 2>/dev/null | grep -q wlan0" || { dump; fail "c2 has no wlan0 after the restart"; }
 log "radios after restart: $(radios c1 c2 c4)"
 [ "$(radios c1 c2 c4 | wc -w)" = 2 ] || fail "expected exactly 2 radios"
+ip netns exec c1 ip link set wlan0 up
+ok=
+for i in 1 2 3; do
+    ip netns exec c1 iw dev wlan0 scan > /tmp/scan.txt 2>&1 && grep -q "SSID: vwifi-lab" /tmp/scan.txt && { ok=1; break; }
+    sleep 1
+done
+[ -n "$ok" ] || { cat /tmp/scan.txt; dmesg | grep -i hwsim | tail; dump; fail "scan in c1 after the restart did not list vwifi-lab"; }
 wpas c1 && wpas c2 || fail "wpa_supplicant after restart"
 connected c1 40 && connected c2 40 || { dump; fail "rejoin after restart"; }
 ip netns exec c1 ip addr add 10.77.0.11/24 dev wlan0

@@ -298,6 +298,11 @@ pub(crate) struct KernelRadios {
     addresses: BTreeMap<MacAddr, BTreeSet<MacAddr>>,
     /// The radios created for guests, by hwsim address.
     guests: BTreeMap<MacAddr, GuestRadio>,
+    /// How many times the kernel announced each address of a guest's radio and not yet
+    /// withdrawn it: hwsim announces an interface's address when it comes up and again when a
+    /// scan starts, and withdraws it when the scan ends, so one withdrawal does not mean the
+    /// interface is gone (a guest's radio learns no address from its frames to make up for it).
+    announced: BTreeMap<(MacAddr, MacAddr), u32>,
     counters: HwsimCounters,
 }
 
@@ -310,6 +315,7 @@ impl KernelRadios {
             nodes: BTreeMap::new(),
             addresses: BTreeMap::new(),
             guests: BTreeMap::new(),
+            announced: BTreeMap::new(),
             counters: HwsimCounters::default(),
         }
     }
@@ -327,6 +333,8 @@ impl KernelRadios {
         let (x, y) = g.position;
         tracing::info!(%radio, guest = %g.guest, wiphy = %g.wiphy, x, y, "hwsim: a guest's radio joins the air");
         self.guests.insert(radio, g);
+        // Its first interface's address stays its own while the radio lives.
+        self.announced.insert((radio, first_interface(radio)), 1);
         let node = self.node(medium, radio, DEFAULT_CHANNEL);
         let _ = medium.set_position(node, vwifi_core::sim::medium::Position { x, y });
     }
@@ -340,6 +348,7 @@ impl KernelRadios {
     ) {
         self.guests.remove(&radio);
         self.addresses.remove(&radio);
+        self.announced.retain(|(r, _), _| *r != radio);
         if let Some(node) = self.nodes.remove(&radio) {
             let _ = medium.set_addresses(node, Vec::new());
             if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
@@ -395,9 +404,21 @@ impl KernelRadios {
             Ok(FromKernel::AddMacAddr { radio, addr }) => {
                 let ch = self.channel_hint(medium, radio);
                 self.node(medium, radio, ch);
+                if self.guests.contains_key(&radio) {
+                    *self.announced.entry((radio, addr)).or_default() += 1;
+                }
                 self.learn(medium, radio, addr);
             }
-            Ok(FromKernel::DelMacAddr { radio, addr }) => self.forget(medium, radio, addr),
+            Ok(FromKernel::DelMacAddr { radio, addr }) => {
+                if let Some(n) = self.announced.get_mut(&(radio, addr)) {
+                    *n = n.saturating_sub(1);
+                    if *n > 0 {
+                        return;
+                    }
+                    self.announced.remove(&(radio, addr));
+                }
+                self.forget(medium, radio, addr);
+            }
             Ok(FromKernel::Ack) => {}
             Ok(FromKernel::Error { errno }) => {
                 self.counters.kernel_errors += 1;

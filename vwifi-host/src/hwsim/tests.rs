@@ -586,3 +586,46 @@ fn a_removed_guest_radio_falls_silent_and_frees_its_addresses() {
     let out = k.poll_output(&mut m);
     assert!(frames_to(&out, 0).is_empty(), "{out:?}");
 }
+
+#[test]
+fn a_guest_radio_keeps_its_address_when_a_scan_ends() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.add_guest(&mut m, radio(2), guest("c1", 3.0));
+    let node = m.owner_of(iface(2)).unwrap();
+    // Interface up, scan start (the same address again), scan end: still its own.
+    let add = || {
+        Ok(FromKernel::AddMacAddr {
+            radio: radio(2),
+            addr: iface(2),
+        })
+    };
+    let del = || {
+        Ok(FromKernel::DelMacAddr {
+            radio: radio(2),
+            addr: iface(2),
+        })
+    };
+    k.handle(&mut m, add());
+    k.handle(&mut m, add());
+    k.handle(&mut m, del());
+    assert_eq!(m.owner_of(iface(2)), Some(node));
+    // A scan from a random address: answered during the scan, not after.
+    let random = MacAddr::from([0x06, 1, 2, 3, 4, 5]);
+    k.handle(
+        &mut m,
+        Ok(FromKernel::AddMacAddr {
+            radio: radio(2),
+            addr: random,
+        }),
+    );
+    assert_eq!(m.owner_of(random), Some(node));
+    k.handle(
+        &mut m,
+        Ok(FromKernel::DelMacAddr {
+            radio: radio(2),
+            addr: random,
+        }),
+    );
+    assert_eq!(m.owner_of(random), None);
+}
