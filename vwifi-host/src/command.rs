@@ -124,6 +124,29 @@ pub(crate) enum Command {
         /// The radio.
         reply: oneshot::Sender<Option<crate::hwsim::manage::OwnedRadio>>,
     },
+    /// A VM's radio relay link said hello ([`crate::ports::relay`]).
+    RelayOpen {
+        /// The VM, for logs and the status.
+        name: String,
+        /// Its kernel's hwsim family id.
+        family: u16,
+        /// Messages for its kernel.
+        tx: mpsc::Sender<Bytes>,
+        /// The relay's id, or `None` if refused (no hwsim medium, 255 relays open).
+        reply: oneshot::Sender<Option<u8>>,
+    },
+    /// One netlink datagram of a VM's kernel.
+    RelayData {
+        /// The relay.
+        id: u8,
+        /// The datagram, as the VM's kernel sent it.
+        datagram: Bytes,
+    },
+    /// A VM's relay link ended: its radios leave the air.
+    RelayGone {
+        /// The relay.
+        id: u8,
+    },
     /// A frame from the uplink TAP (the wired side of the APs' bridge).
     Wired {
         /// The Ethernet frame.

@@ -279,6 +279,25 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         tokio::spawn(serve_uplink_tap(tap, name.clone(), rx, cmd_tx.clone()));
         tracing::info!(tap = %name, "uplink TAP bridged to the access points");
     }
+    if let Some(path) = cfg.hwsim.as_ref().and_then(|h| h.relay_socket.clone()) {
+        create_socket_dir(&path)?;
+        let relays = UnixGuestListener::bind(
+            &path,
+            ListenerConfig {
+                mode: cfg.host.socket_mode,
+                peers: peers.clone(),
+                ..ListenerConfig::default()
+            },
+        )
+        .await
+        .map_err(HostError::Listen)?;
+        tracing::info!(socket = %path.display(), "VMs may relay their own hwsim radios here");
+        tokio::spawn(crate::ports::relay::serve_relays(
+            relays,
+            cmd_tx.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
     let control = tokio::spawn(serve_control(ctl, peers, cmd_tx.clone(), stop_rx.clone()));
     tracing::info!(

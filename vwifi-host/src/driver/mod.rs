@@ -377,6 +377,28 @@ impl Driver {
             Command::NativeDetach { netns, reply } => {
                 let _ = reply.send(self.native_detach(&netns));
             }
+            Command::RelayOpen {
+                name,
+                family,
+                tx,
+                reply,
+            } => {
+                let id = self
+                    .hwsim
+                    .as_mut()
+                    .and_then(|h| h.open_relay(name, family, tx));
+                let _ = reply.send(id);
+            }
+            Command::RelayData { id, datagram } => {
+                if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+                    h.relay_datagram(w, now, id, &datagram);
+                }
+            }
+            Command::RelayGone { id } => {
+                if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+                    h.close_relay(w, id);
+                }
+            }
             Command::UplinkDown { why } => self.uplink_error = why,
             Command::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());

@@ -61,6 +61,7 @@ impl Driver {
             position,
             wiphy: radio.owned.name().to_owned(),
             ifname: radio.ifname.clone(),
+            address: crate::hwsim::first_interface(address),
         };
         let now = self.clock.now();
         crate::hwsim::HwsimAir::advance(world, now);

@@ -25,6 +25,7 @@ mod link;
 pub(crate) mod manage;
 pub(crate) mod msg;
 mod radio;
+pub(crate) mod relay;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::pending;
@@ -138,6 +139,11 @@ pub(crate) struct HwsimSection {
     /// station's default, 200 ms, is mac80211's.
     #[serde(default = "default_mgmt_timeout_ms")]
     pub(crate) mgmt_timeout_ms: u64,
+    /// Where VMs relay their own hwsim radios (`vwifi-guest radio`): a Unix socket the VMM's
+    /// virtio-serial or vsock device connects to. With it, a host kernel without
+    /// mac80211_hwsim is no error: only the relayed radios join the air.
+    #[serde(default)]
+    pub(crate) relay_socket: Option<std::path::PathBuf>,
     /// Beacon intervals without a word from its AP after which a vwifi station counts the
     /// AP lost. Kernel radios in an emulated VM stall now and then for over a second (the
     /// station's default, 10, is about one second).
@@ -152,6 +158,7 @@ impl Default for HwsimSection {
             radios: Vec::new(),
             mgmt_timeout_ms: default_mgmt_timeout_ms(),
             beacon_loss_count: default_beacon_loss_count(),
+            relay_socket: None,
         }
     }
 }
@@ -265,6 +272,8 @@ pub(crate) struct GuestRadio {
     pub(crate) wiphy: String,
     /// Its interface in the guest.
     pub(crate) ifname: String,
+    /// The address of its first interface (answered to while the radio lives).
+    pub(crate) address: MacAddr,
 }
 
 /// Where the host's radio stands on the simulated floor, in metres (the kernel's radios stand
@@ -332,9 +341,8 @@ impl KernelRadios {
     ) {
         let (x, y) = g.position;
         tracing::info!(%radio, guest = %g.guest, wiphy = %g.wiphy, x, y, "hwsim: a guest's radio joins the air");
+        self.announced.insert((radio, g.address), 1);
         self.guests.insert(radio, g);
-        // Its first interface's address stays its own while the radio lives.
-        self.announced.insert((radio, first_interface(radio)), 1);
         let node = self.node(medium, radio, DEFAULT_CHANNEL);
         let _ = medium.set_position(node, vwifi_core::sim::medium::Position { x, y });
     }
@@ -496,7 +504,11 @@ impl KernelRadios {
         );
         self.nodes.insert(radio, node);
         tracing::info!(%radio, index = radio_index(radio), x, y, %channel, "hwsim: a kernel radio joined the air");
-        self.learn(medium, radio, first_interface(radio));
+        let first = self
+            .guests
+            .get(&radio)
+            .map_or_else(|| first_interface(radio), |g| g.address);
+        self.learn(medium, radio, first);
         node
     }
 
@@ -603,8 +615,12 @@ const DEFAULT_CHANNEL: Channel = match Channel::new(1) {
 /// The hwsim radio as the driver runs it: the socket and the radios on the world's medium.
 #[derive(Debug)]
 pub(crate) struct Hwsim {
-    link: HwsimLink,
+    /// This kernel's hwsim family; `None` when the kernel has none and only VMs' relayed
+    /// radios join the air.
+    link: Option<HwsimLink>,
     radios: KernelRadios,
+    /// VMs' relay links, by id (1 to 255: the second byte of their radios' names on the air).
+    relays: BTreeMap<u8, relay::Relay>,
 }
 
 impl Hwsim {
@@ -617,22 +633,113 @@ impl Hwsim {
         world: &mut impl HwsimAir,
         now: Instant,
     ) -> Result<Self, HwsimError> {
-        let (link, early) = HwsimLink::open().await?;
-        tracing::info!(
-            family = link.family(),
-            "hwsim: registered as the medium of the kernel's mac80211_hwsim radios"
-        );
+        let relays_only = cfg.relay_socket.is_some();
+        let (link, early) = match HwsimLink::open().await {
+            Ok((link, early)) => {
+                tracing::info!(
+                    family = link.family(),
+                    "hwsim: registered as the medium of the kernel's mac80211_hwsim radios"
+                );
+                (Some(link), early)
+            }
+            Err(HwsimError::NoFamily { reason }) if relays_only => {
+                tracing::warn!(%reason, "hwsim: this kernel has no mac80211_hwsim: only VMs' relayed radios join the air");
+                (None, Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
         let mut h = Self {
             link,
             radios: KernelRadios::new(cfg, tx_power_dbm),
+            relays: BTreeMap::new(),
         };
         h.handle(world, now, early);
         Ok(h)
     }
 
-    /// The next datagram's messages from the kernel (cancel-safe).
+    /// The next datagram's messages from the kernel (cancel-safe; never, without a kernel
+    /// family).
     pub(crate) async fn recv(&mut self) -> Result<Vec<Result<FromKernel, MsgError>>, HwsimError> {
-        self.link.recv().await
+        match &mut self.link {
+            Some(link) => link.recv().await,
+            None => pending().await,
+        }
+    }
+
+    /// A VM's relay link opens: its id, or `None` when 255 are open.
+    pub(crate) fn open_relay(
+        &mut self,
+        name: String,
+        family: u16,
+        tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Option<u8> {
+        let id = (1..=u8::MAX).find(|id| !self.relays.contains_key(id))?;
+        tracing::info!(relay = id, %name, family, "hwsim: a VM relays its radios");
+        self.relays.insert(
+            id,
+            relay::Relay {
+                name,
+                family,
+                tx,
+                seq: 1,
+                dropped: 0,
+            },
+        );
+        Some(id)
+    }
+
+    /// A datagram from relay link `id` at `now`; a radio heard of for the first time joins
+    /// the air as the VM's.
+    pub(crate) fn relay_datagram(
+        &mut self,
+        world: &mut impl HwsimAir,
+        now: Instant,
+        id: u8,
+        datagram: &[u8],
+    ) {
+        let Some(r) = self.relays.get(&id) else {
+            return;
+        };
+        let (family, name) = (r.family, r.name.clone());
+        let msgs = relay::from_vm(datagram, family, id);
+        for m in &msgs {
+            let radio = match m {
+                Ok(FromKernel::Frame(f)) => f.radio,
+                Ok(FromKernel::AddMacAddr { radio, .. }) => *radio,
+                _ => continue,
+            };
+            if !self.radios.guests.contains_key(&radio) {
+                let position = self.radios.position_of(radio);
+                let g = GuestRadio {
+                    guest: name.clone(),
+                    position,
+                    wiphy: format!("relay {id}"),
+                    ifname: "-".into(),
+                    address: first_interface(relay::in_vm(radio)),
+                };
+                world.advance(now);
+                self.radios.add_guest(world.medium_mut(), radio, g);
+            }
+        }
+        self.handle(world, now, msgs);
+    }
+
+    /// Relay link `id` ended: its radios leave the air.
+    pub(crate) fn close_relay(&mut self, world: &mut impl HwsimAir, id: u8) {
+        let Some(r) = self.relays.remove(&id) else {
+            return;
+        };
+        let gone: Vec<MacAddr> = self
+            .radios
+            .guests
+            .keys()
+            .copied()
+            .filter(|&radio| relay::relay_of(radio) == id)
+            .collect();
+        for radio in gone {
+            self.radios.remove_guest(world.medium_mut(), radio);
+        }
+        tracing::info!(relay = id, name = %r.name, dropped = r.dropped, "hwsim: a VM's relay ended");
     }
 
     /// Messages from the kernel arriving at `now`.
@@ -657,7 +764,25 @@ impl Hwsim {
     /// the radio goes on.
     pub(crate) fn flush(&mut self, world: &mut impl HwsimAir) {
         for m in self.radios.poll_output(world.medium_mut()) {
-            if let Err(e) = self.link.send(&m) {
+            let id = relay::relay_of(relay::radio_of(&m));
+            if id != 0 {
+                if let Some(r) = self.relays.get_mut(&id) {
+                    r.seq = r.seq.wrapping_add(1);
+                    match relay::to_vm(m).to_bytes(r.family, r.seq) {
+                        Ok(bytes) => {
+                            if r.tx.try_send(bytes::Bytes::from(bytes)).is_err() {
+                                r.dropped += 1;
+                            }
+                        }
+                        Err(_) => self.radios.counters.send_failed += 1,
+                    }
+                }
+                continue;
+            }
+            let Some(link) = self.link.as_mut() else {
+                continue;
+            };
+            if let Err(e) = link.send(&m) {
                 self.radios.counters.send_failed += 1;
                 tracing::warn!(error = %crate::error_text::error_chain(&e), "hwsim: a message for the kernel was not sent");
             }

@@ -527,12 +527,13 @@ fn a_kernel_radio_s_ht_rate_sets_its_frames_airtime_and_rate_on_the_medium() {
     assert_eq!(mcs, [[0x07, 0x05, 15]]);
 }
 
-fn guest(name: &str, x: f64) -> GuestRadio {
+fn guest(name: &str, x: f64, n: u8) -> GuestRadio {
     GuestRadio {
         guest: name.into(),
         position: (x, 0.0),
         wiphy: format!("vw-{name}"),
         ifname: "wlan0".into(),
+        address: iface(n),
     }
 }
 
@@ -540,8 +541,8 @@ fn guest(name: &str, x: f64) -> GuestRadio {
 fn a_guests_radio_stands_where_placed_and_cannot_speak_as_another_node() {
     let mut m = medium();
     let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
-    k.add_guest(&mut m, radio(0), guest("c1", 3.0));
-    k.add_guest(&mut m, radio(1), guest("c2", 40.0));
+    k.add_guest(&mut m, radio(0), guest("c1", 3.0, 0));
+    k.add_guest(&mut m, radio(1), guest("c2", 40.0, 1));
     let node0 = m
         .owner_of(iface(0))
         .expect("radio 0 answers to its interface at once");
@@ -575,8 +576,8 @@ fn a_guests_radio_stands_where_placed_and_cannot_speak_as_another_node() {
 fn a_removed_guest_radio_falls_silent_and_frees_its_addresses() {
     let mut m = medium();
     let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
-    k.add_guest(&mut m, radio(0), guest("c1", 3.0));
-    k.add_guest(&mut m, radio(1), guest("c2", 4.0));
+    k.add_guest(&mut m, radio(0), guest("c1", 3.0, 0));
+    k.add_guest(&mut m, radio(1), guest("c2", 4.0, 1));
     k.remove_guest(&mut m, radio(0));
     assert_eq!(m.owner_of(iface(0)), None);
     assert_eq!(k.guest_radios(&m).count(), 1);
@@ -591,7 +592,7 @@ fn a_removed_guest_radio_falls_silent_and_frees_its_addresses() {
 fn a_guest_radio_keeps_its_address_when_a_scan_ends() {
     let mut m = medium();
     let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
-    k.add_guest(&mut m, radio(2), guest("c1", 3.0));
+    k.add_guest(&mut m, radio(2), guest("c1", 3.0, 2));
     let node = m.owner_of(iface(2)).unwrap();
     // Interface up, scan start (the same address again), scan end: still its own.
     let add = || {

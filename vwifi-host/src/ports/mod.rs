@@ -6,6 +6,7 @@
 //! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`), its
 //!   batched, offloaded reads and writes in [`tap_io`];
 //! - [`native`]: a container's own hwsim radio (`attach --native`), on the air as a node;
+//! - [`relay`]: VMs' own hwsim radios relayed by `vwifi-guest radio` (`[hwsim] relay_socket`);
 //! - [`nsfile`]: which namespace an attachment names (a name, a path, a PID) and whether it
 //!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
@@ -20,6 +21,7 @@ pub(crate) mod kernel;
 pub(crate) mod native;
 pub(crate) mod netns;
 pub(crate) mod nsfile;
+pub(crate) mod relay;
 pub(crate) mod tap_io;
 pub(crate) mod unix;
 pub(crate) mod uplink;
