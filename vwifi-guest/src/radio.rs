@@ -31,6 +31,9 @@ pub const RADIO_SOCKET_NAME: &str = "radio.sock";
 /// (and the kernel, whose socket buffer fills, drops and reports `ENOBUFS`).
 const QUEUE: usize = 1024;
 
+/// Bad messages from the host after which the relay gives up.
+const MAX_BAD_MESSAGES: u32 = 100;
+
 /// Relays this VM's hwsim radios to the host at `host` until a signal or the link ends.
 pub async fn run(host: HostEndpoint) -> Result<(), GuestError> {
     let medium = tokio::task::spawn_blocking(HwsimMedium::register)
@@ -87,7 +90,7 @@ pub async fn run(host: HostEndpoint) -> Result<(), GuestError> {
     });
     let stop = crate::agent::shutdown_signal();
     tokio::pin!(stop);
-    let mut down = 0u64;
+    let (mut down, mut bad) = (0u64, 0u32);
     loop {
         tokio::select! {
             () = &mut stop => break,
@@ -106,7 +109,15 @@ pub async fn run(host: HostEndpoint) -> Result<(), GuestError> {
                 }
                 Ok(other) => tracing::debug!(?other, "ignored a message from the host"),
                 Err(e) if e.is_fatal() => return Err(GuestError::Link(e)),
-                Err(e) => tracing::debug!(error = %e, "a bad message from the host"),
+                Err(e) => {
+                    // Never spin on a link that keeps failing: this VM may have one CPU.
+                    bad += 1;
+                    tracing::warn!(error = %e, bad, "a bad message from the host");
+                    if bad > MAX_BAD_MESSAGES {
+                        return Err(GuestError::Link(e));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
             },
         }
     }

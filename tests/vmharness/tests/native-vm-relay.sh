@@ -21,7 +21,7 @@ iw event -t > /tmp/iwevent.log 2>&1 &
 step "iw dev wlan0 scan in the VM lists the host's simulated APs"
 ok=
 for i in 1 2 3 4 5; do
-    iw dev wlan0 scan > /tmp/scan.txt 2>&1 && grep -q "SSID: vwifi-lab" /tmp/scan.txt && { ok=1; break; }
+    iw dev wlan0 scan freq 2412 > /tmp/scan.txt 2>&1 && grep -q "SSID: vwifi-lab" /tmp/scan.txt && { ok=1; break; }
     sleep 1
 done
 [ -n "$ok" ] || { cat /tmp/scan.txt; dump; fail "the VM's scan did not list vwifi-lab"; }
