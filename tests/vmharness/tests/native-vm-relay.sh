@@ -16,7 +16,6 @@ dev=$(vport_dev vwifi-radio) || fail "no virtio-serial port vwifi-radio (run-vm.
 RUST_LOG=info /opt/vwifi-guest radio --serial "$dev" > /tmp/radio.log 2>&1 &
 wait_for 10 "grep -q 'relaying this VM' /tmp/radio.log" || { dump; fail "vwifi-guest radio did not start"; }
 ip link set wlan0 up
-iw event -t > /tmp/iwevent.log 2>&1 &
 
 step "iw dev wlan0 scan in the VM lists the host's simulated APs"
 ok=
