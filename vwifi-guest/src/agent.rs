@@ -71,7 +71,7 @@ pub enum HostEndpoint {
 
 impl HostEndpoint {
     /// Opens one link to the host over this endpoint.
-    async fn open(&self) -> Result<Box<dyn GuestLink>, GuestError> {
+    pub(crate) async fn open(&self) -> Result<Box<dyn GuestLink>, GuestError> {
         match self {
             Self::Socket(path) => vwifi_transport_unix::connect(path, LinkConfig::default())
                 .await

@@ -123,6 +123,31 @@ pub enum Command {
         (kept in memory until `disconnect`)."
     )]
     Agent(AgentArgs),
+    /// Relay this VM's own mac80211_hwsim radio to the host's simulated air.
+    #[command(
+        long_about = "Be the medium of this VM's own mac80211_hwsim radio(s) (`modprobe \
+        mac80211_hwsim radios=1`) and relay every frame and transmit report to the vwifi host, \
+        which puts the radio on its simulated air beside its access points and other guests. \
+        The VM's own wpa_supplicant, iwd, hostapd and `iw` then drive a real wlan0.\n\n\
+        The host end is the daemon's radio socket ([hwsim] relay_socket), reached over a \
+        virtio-serial port (--serial DEV), vsock (--vsock CID:PORT) or a Unix socket \
+        (--socket PATH). Needs root (CAP_NET_ADMIN). Stops on SIGINT/SIGTERM; the kernel's \
+        own medium takes the radio back then.",
+        after_help = "Example:\n  modprobe mac80211_hwsim radios=1 && vwifi-guest radio --serial /dev/virtio-ports/vwifi-radio"
+    )]
+    Radio(RadioArgs),
+}
+
+/// The arguments of `radio`.
+#[derive(Debug, Args)]
+pub struct RadioArgs {
+    /// Reach the host over this virtio-serial port (the VMM connects its other end to the
+    /// daemon's radio socket).
+    #[arg(long, value_name = "DEV", conflicts_with = "vsock")]
+    pub serial: Option<PathBuf>,
+    /// Reach the host over vsock, CID:PORT (forwarded by the VMM to the daemon's radio socket).
+    #[arg(long, value_name = "CID:PORT", value_parser = parse_vsock)]
+    pub vsock: Option<(u32, u32)>,
 }
 
 /// The arguments of `scan`.

@@ -31,6 +31,10 @@ pub const EXIT_TIMEOUT: u8 = 4;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GuestError {
+    /// This kernel's hwsim radios cannot be relayed (`vwifi-guest radio`): the module is not
+    /// loaded, another medium is registered, or the socket failed.
+    #[error("cannot be the medium of this VM's mac80211_hwsim radio")]
+    Radio(#[source] io::Error),
     /// The host's socket could not be connected to.
     #[error("cannot reach the vwifi host at {}: {hint}", path.display())]
     Connect {
@@ -193,6 +197,7 @@ impl GuestError {
             | Self::Tap { .. }
             | Self::LinkState { .. }
             | Self::Listen(_)
+            | Self::Radio(_)
             | Self::Output(_) => EXIT_FAILED,
         }
     }
@@ -215,6 +220,7 @@ impl GuestError {
             Self::Tap { .. } => "tap",
             Self::LinkState { .. } => "link_state",
             Self::Listen(_) => "control_socket",
+            Self::Radio(_) => "radio",
             Self::Output(_) => "output",
         }
     }

@@ -34,6 +34,7 @@ pub mod error;
 pub mod inband;
 pub mod output;
 pub mod paths;
+pub mod radio;
 pub mod run;
 pub mod secret;
 

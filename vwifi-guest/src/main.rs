@@ -60,6 +60,17 @@ fn main() -> ExitCode {
                 };
                 agent::run(AgentConfig { host, control }, &args.tap).await
             }
+            Command::Radio(args) => {
+                let host = match (args.serial, args.vsock, cli.socket) {
+                    (Some(dev), _, _) => HostEndpoint::Serial(dev),
+                    (None, Some((cid, port)), _) => HostEndpoint::Vsock { cid, port },
+                    (None, None, Some(path)) => HostEndpoint::Socket(path),
+                    (None, None, None) => HostEndpoint::Socket(
+                        paths::this_runtime_dir().join(vwifi_guest::radio::RADIO_SOCKET_NAME),
+                    ),
+                };
+                vwifi_guest::radio::run(host).await
+            }
             _ => {
                 let mut out = Printer::new(io::stdout().lock(), json);
                 cmd::run(cli, &mut io::stdin().lock(), &mut out).await

@@ -159,7 +159,7 @@ pub async fn run(
             client.close().await;
             Ok(())
         }
-        Command::Agent(_) => Err(GuestError::Output(io::Error::other(
+        Command::Agent(_) | Command::Radio(_) => Err(GuestError::Output(io::Error::other(
             "the agent is run by `agent::run`",
         ))),
     }

@@ -36,6 +36,12 @@ pub(crate) enum Request {
         /// The interface to create there.
         #[serde(default)]
         ifname: Option<String>,
+        /// A radio of its own instead of a TAP ([`crate::ports::native`]).
+        #[serde(default)]
+        native: bool,
+        /// Where the native radio stands (metres); default: where `[hwsim]` puts radios.
+        #[serde(default)]
+        position: Option<[f64; 2]>,
     },
     /// Remove the station of an attached namespace and its TAP.
     Detach {
@@ -206,6 +212,8 @@ pub(crate) enum Response {
     Status(Snapshot),
     /// A namespace was attached.
     Attached(Attachment),
+    /// A namespace got a radio of its own.
+    NativeAttached(NativeAttachment),
     /// A vhost-user port is listening for its VM.
     VhostUser(VhostUserAttachment),
     /// A namespace's station joined a network.
@@ -290,6 +298,23 @@ pub(crate) struct Attachment {
     pub(crate) mac: String,
     /// The guest's number.
     pub(crate) guest: u32,
+}
+
+/// A namespace's own radio (`attach --native`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NativeAttachment {
+    /// The namespace.
+    pub(crate) netns: String,
+    /// The radio's interface inside it.
+    pub(crate) ifname: String,
+    /// The radio's wiphy name.
+    pub(crate) wiphy: String,
+    /// The radio's hwsim address (how the medium names it).
+    pub(crate) radio: String,
+    /// The interface's address.
+    pub(crate) mac: String,
+    /// Where the radio stands, metres.
+    pub(crate) position: [f64; 2],
 }
 
 /// A VM's vhost-user port served by the daemon.

@@ -71,12 +71,19 @@ pub(crate) enum Command {
         (or hold CAP_SYS_ADMIN and CAP_NET_ADMIN). The TAP is DORMANT until the station is \
         associated and UP while it is. It survives a daemon restart (the restarted daemon \
         takes it up again and rejoins the network last joined) and lives until `vwifi-host \
-        detach`.",
+        detach`.\n\nWith --native the namespace gets a Wi-Fi radio of its own instead: a \
+        mac80211_hwsim radio (wiphy `vw-NAME`) created by the daemon, its wiphy moved into the \
+        namespace and its station interface IFNAME created there, down. The container's own \
+        tools drive it (`ip link set wlan0 up; iw dev wlan0 scan`, wpa_supplicant, iwd, \
+        hostapd) and it is a node of vwifi's simulated air at --position. The daemon must run \
+        with --hwsim; the radio dies with the daemon (a restarted daemon creates it again) \
+        and on `vwifi-host detach`.",
         after_help = "Examples:\n  \
             ip netns add c1 && vwifi-host attach --netns c1\n  \
             ip netns exec c1 vwifi-guest --link wlan0 connect vwifi-lab --passphrase-stdin\n  \
             vwifi-host attach --pid \"$(docker inspect -f '{{.State.Pid}}' c2)\"\n  \
-            vwifi-host attach --netns-path /run/netns/cni-1234\n\n\
+            vwifi-host attach --netns-path /run/netns/cni-1234\n  \
+            vwifi-host attach --netns c3 --native --position 10,0   # its own wlan0 (run --hwsim)\n\n\
             A namespace given by --pid or --netns-path is followed: when its last process exits \
             (or its bind mount is removed) the station is removed within a second."
     )]
@@ -365,9 +372,35 @@ pub(crate) struct AttachArgs {
     #[arg(long, value_name = "IFNAME", default_value = "wlan0")]
     pub(crate) ifname: String,
 
+    /// Give the namespace a Wi-Fi radio of its own (a mac80211_hwsim radio on vwifi's air)
+    /// instead of a TAP: its own `iw`, wpa_supplicant, iwd or hostapd drive IFNAME. Needs a
+    /// daemon run with --hwsim and the module loaded (`modprobe mac80211_hwsim radios=0`).
+    #[arg(long)]
+    pub(crate) native: bool,
+
+    /// Where the native radio stands on the simulated floor, metres (default: beside the
+    /// host's radio, as [hwsim] places radios).
+    #[arg(long, value_name = "X,Y", requires = "native", value_parser = parse_position)]
+    pub(crate) position: Option<[f64; 2]>,
+
     /// Where the daemon is.
     #[command(flatten)]
     pub(crate) socket: SocketArg,
+}
+
+/// `X,Y` in metres, both finite.
+fn parse_position(text: &str) -> Result<[f64; 2], String> {
+    let (x, y) = text
+        .split_once(',')
+        .ok_or_else(|| format!("{text:?}: give X,Y in metres, such as 4,2.5"))?;
+    let num = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| format!("{v:?} is not a finite number of metres"))
+    };
+    Ok([num(x)?, num(y)?])
 }
 
 /// The arguments of `join`.

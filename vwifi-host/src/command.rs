@@ -102,6 +102,57 @@ pub(crate) enum Command {
         /// The access point joined, or why not.
         reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
+    /// `attach --native`, before its radio is created: may the namespace get one (the daemon
+    /// is the medium of hwsim radios, the namespace is not attached)?
+    NativeCheck {
+        /// The namespace.
+        netns: String,
+        /// Yes, or why not.
+        reply: oneshot::Sender<Result<(), Refused>>,
+    },
+    /// `attach --native`: the radio created for a namespace (its wiphy and interface inside
+    /// it already) joins the air; the driver keeps it (dropping it destroys the radio).
+    NativeAttach {
+        /// The namespace.
+        netns: String,
+        /// The radio and where it stands.
+        radio: NativeRadio,
+        /// Dropped by the driver when the namespace is detached (ends its watch).
+        watch: oneshot::Sender<()>,
+        /// Where it stands, or why it was refused (the radio is destroyed then).
+        reply: oneshot::Sender<Result<(f64, f64), Refused>>,
+    },
+    /// `detach` of a namespace with a native radio (or its namespace gone): the driver hands
+    /// the radio back for deletion; `None` if the namespace has no native radio.
+    NativeDetach {
+        /// The namespace.
+        netns: String,
+        /// The radio.
+        reply: oneshot::Sender<Option<crate::hwsim::manage::OwnedRadio>>,
+    },
+    /// A VM's radio relay link said hello ([`crate::ports::relay`]).
+    RelayOpen {
+        /// The VM, for logs and the status.
+        name: String,
+        /// Its kernel's hwsim family id.
+        family: u16,
+        /// Messages for its kernel.
+        tx: mpsc::Sender<Bytes>,
+        /// The relay's id, or `None` if refused (no hwsim medium, 255 relays open).
+        reply: oneshot::Sender<Option<u8>>,
+    },
+    /// One netlink datagram of a VM's kernel.
+    RelayData {
+        /// The relay.
+        id: u8,
+        /// The datagram, as the VM's kernel sent it.
+        datagram: Bytes,
+    },
+    /// A VM's relay link ended: its radios leave the air.
+    RelayGone {
+        /// The relay.
+        id: u8,
+    },
     /// A frame from the uplink TAP (the wired side of the APs' bridge).
     Wired {
         /// The Ethernet frame.
@@ -132,6 +183,17 @@ pub(crate) enum Command {
         /// The subscription, or why not (a real card has no simulated air).
         reply: oneshot::Sender<Result<crate::lab::capture::Subscription, String>>,
     },
+}
+
+/// A radio created for a namespace (`attach --native`).
+#[derive(Debug)]
+pub(crate) struct NativeRadio {
+    /// The kernel's radio (destroyed when dropped).
+    pub(crate) owned: crate::hwsim::manage::OwnedRadio,
+    /// Its interface in the namespace.
+    pub(crate) ifname: String,
+    /// Where it stands; `None`: where `[hwsim]` puts radios of its index.
+    pub(crate) position: Option<[f64; 2]>,
 }
 
 /// The network a `join` reached.
@@ -301,6 +363,12 @@ pub(crate) enum Refused {
     /// The station was admitted but the radio does not know its address.
     #[error("the station vanished")]
     StationVanished,
+    /// `attach --native` on a daemon that is not the medium of hwsim radios.
+    #[error(
+        "this daemon gives no radios to guests: start it with `vwifi-host run --hwsim` (or \
+         [hwsim] in its configuration), with the module loaded (`modprobe mac80211_hwsim radios=0`)"
+    )]
+    NoHwsim,
 }
 
 #[cfg(test)]

@@ -163,8 +163,9 @@ impl Default for RadioSection {
 }
 
 /// One `[[attach]]`: `netns = "NAME"` (or `netns_path = "PATH"`, or `pid = PID`),
-/// `ifname = "wlan0"` (the default).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// `ifname = "wlan0"` (the default); `native = true` (and `position = [x, y]`) for a radio of
+/// its own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttachSection {
     /// The network namespace, as `ip netns` names it.
@@ -179,6 +180,13 @@ pub(crate) struct AttachSection {
     /// The interface created inside it.
     #[serde(default = "default_ifname")]
     pub(crate) ifname: String,
+    /// A Wi-Fi radio of its own instead of a TAP ([`crate::ports::native`]; turns `[hwsim]`
+    /// on).
+    #[serde(default)]
+    pub(crate) native: bool,
+    /// Where the native radio stands, metres.
+    #[serde(default)]
+    pub(crate) position: Option<[f64; 2]>,
 }
 
 impl AttachSection {
@@ -413,6 +421,20 @@ impl HostConfig {
                     },
                 )
             })?;
+            let bad_position = a
+                .position
+                .is_some_and(|[x, y]| !(x.is_finite() && y.is_finite() && a.native));
+            if bad_position {
+                return Err(invalid(
+                    "attach",
+                    Problem::Namespace {
+                        reason: format!(
+                            "entry {}: position needs native = true and finite coordinates",
+                            i + 1
+                        ),
+                    },
+                ));
+            }
         }
         if h.socket_mode > 0o777 {
             return Err(invalid("host.socket_mode", Problem::Mode(h.socket_mode)));
@@ -609,7 +631,9 @@ pub(crate) fn default_config_text() -> String {
          # [[attach]]\n\
          # netns = \"c1\"     # as `ip netns` names it: /var/run/netns/c1; or\n\
          # netns_path = \"/run/netns/cni-1\"  # any namespace file; or pid = 1234\n\
-         # ifname = \"wlan0\"\n\n\
+         # ifname = \"wlan0\"\n\
+         # native = true    # a Wi-Fi radio of its own instead (mac80211_hwsim; turns [hwsim] on)\n\
+         # position = [10.0, 0.0]  # where that radio stands, metres\n\n\
          # VMs served as vhost-user-net devices (QEMU -netdev vhost-user). Same as\n\
          # `vwifi-host vhost-user --socket /run/vwifi/vm1.sock --name vm1`.\n\
          # [[vhost_user]]\n\

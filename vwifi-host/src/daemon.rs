@@ -58,6 +58,11 @@ pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
         None => HostConfig::default(),
     };
     let mut cfg = cfg;
+    // A native attachment needs the daemon to be the medium of hwsim radios.
+    if cfg.attach.iter().any(|a| a.native) && cfg.hwsim.is_none() {
+        tracing::info!("[[attach]] native = true: vwifi is the medium of hwsim radios");
+        cfg.hwsim = Some(crate::hwsim::HwsimSection::default());
+    }
     if args.hwsim && cfg.hwsim.is_none() {
         cfg.hwsim = Some(crate::hwsim::HwsimSection::default());
     }
@@ -223,15 +228,25 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         forget_dead_paths(state);
     }
     // The configuration's namespaces, then those attached at run time before a restart.
-    let mut attachments: Vec<(String, String, bool)> = cfg
+    let mut attachments: Vec<(String, String, bool, Option<crate::state::Native>)> = cfg
         .attach
         .iter()
-        .filter_map(|a| Some((a.key().ok()?, a.ifname.clone(), true)))
+        .filter_map(|a| {
+            let native = a.native.then_some(crate::state::Native {
+                position: a.position,
+            });
+            Some((a.key().ok()?, a.ifname.clone(), true, native))
+        })
         .collect();
     if let Some(state) = &state {
         for (netns, recorded) in state.attachments() {
-            if !attachments.iter().any(|(n, _, _)| n == netns) {
-                attachments.push((netns.clone(), recorded.ifname.clone(), false));
+            if !attachments.iter().any(|(n, _, _, _)| n == netns) {
+                attachments.push((
+                    netns.clone(),
+                    recorded.ifname.clone(),
+                    false,
+                    recorded.native,
+                ));
             }
         }
         tracing::info!(
@@ -263,6 +278,25 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         tokio::spawn(serve_uplink_tap(tap, name.clone(), rx, cmd_tx.clone()));
         tracing::info!(tap = %name, "uplink TAP bridged to the access points");
     }
+    if let Some(path) = cfg.hwsim.as_ref().and_then(|h| h.relay_socket.clone()) {
+        create_socket_dir(&path)?;
+        let relays = UnixGuestListener::bind(
+            &path,
+            ListenerConfig {
+                mode: cfg.host.socket_mode,
+                peers: peers.clone(),
+                ..ListenerConfig::default()
+            },
+        )
+        .await
+        .map_err(HostError::Listen)?;
+        tracing::info!(socket = %path.display(), "VMs may relay their own hwsim radios here");
+        tokio::spawn(crate::ports::relay::serve_relays(
+            relays,
+            cmd_tx.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let acceptor = tokio::spawn(accept_guests(listener, cmd_tx.clone(), stop_rx.clone()));
     let control = tokio::spawn(serve_control(ctl, peers, cmd_tx.clone(), stop_rx.clone()));
     tracing::info!(
@@ -276,7 +310,22 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
     let stop = async move {
         // A namespace of the configuration that cannot be attached stops the daemon; one
         // recorded at run time is forgotten (its namespace was deleted while we were away).
-        for (netns, ifname, configured) in attachments {
+        for (netns, ifname, configured, native) in attachments {
+            if let Some(native) = native {
+                match crate::ports::native::attach(&cmd_tx, netns.clone(), ifname, native.position)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(source) if configured => {
+                        let _ = stop_tx.send(true);
+                        return Err(HostError::AttachNative { netns, source });
+                    }
+                    Err(e) => {
+                        tracing::warn!(%netns, error = %crate::error_text::error_chain(&e), "a recorded native attachment could not be restored: forgotten");
+                    }
+                }
+                continue;
+            }
             match attach_netns(&cmd_tx, netns.clone(), ifname).await {
                 Ok(_) => {}
                 Err(source) if configured => {
@@ -361,11 +410,17 @@ pub(crate) fn attach(args: AttachArgs, out: &mut impl io::Write) -> Result<(), H
         netns_path,
         pid,
         ifname: Some(args.ifname),
+        native: args.native,
+        position: args.position,
     };
     let text = match control::request(&ctl, &req)? {
         api::Response::Attached(a) => format!(
             "{} in network namespace {}: station {} (guest {})\n",
             a.ifname, a.netns, a.mac, a.guest
+        ),
+        api::Response::NativeAttached(a) => format!(
+            "{} in network namespace {}: its own radio {} ({}), address {}, at ({}, {}); bring it up there: ip link set {} up\n",
+            a.ifname, a.netns, a.wiphy, a.radio, a.mac, a.position[0], a.position[1], a.ifname
         ),
         other => format!("{other:?}\n"),
     };

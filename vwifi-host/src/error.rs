@@ -119,6 +119,15 @@ pub(crate) enum HostError {
         #[source]
         source: crate::ports::netns::AttachError,
     },
+    /// A native namespace of the configuration (`native = true`) could not be attached.
+    #[error("cannot give the network namespace {netns:?} of the configuration its radio")]
+    AttachNative {
+        /// The namespace.
+        netns: String,
+        /// Why.
+        #[source]
+        source: crate::ports::native::NativeError,
+    },
     /// The state directory could not be used.
     #[error(transparent)]
     State(#[from] crate::state::StateError),

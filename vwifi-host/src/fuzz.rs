@@ -55,12 +55,23 @@ pub(crate) fn config_toml(data: &[u8]) {
 /// the family it was given).
 const HWSIM_FAMILY: u16 = 0x22;
 
-/// Any bytes as one datagram from the kernel's MAC80211_HWSIM family: no panic, and every
-/// message is accounted for (a result per message, an error at most once per bad length).
+/// Any bytes as one datagram from the kernel's MAC80211_HWSIM family (or from a VM's relay,
+/// or as the answer to a radio's creation): no panic, and every message is accounted for (a
+/// result per message, an error at most once per bad length); a relayed datagram gives as many
+/// messages, each frame's radio renamed to the relay's.
 pub(crate) fn hwsim_datagram(data: &[u8]) {
     let msgs = crate::hwsim::msg::parse_datagram(data, HWSIM_FAMILY);
     // Each message takes at least a header (16 bytes), and a bad length ends the list.
     assert!(msgs.len() <= data.len() / 16 + 1, "{} messages", msgs.len());
+    let relayed = crate::hwsim::relay::from_vm(data, HWSIM_FAMILY, 9);
+    assert_eq!(relayed.len(), msgs.len());
+    for m in relayed.iter().flatten() {
+        if let crate::hwsim::msg::FromKernel::Frame(f) = m {
+            assert_eq!(crate::hwsim::relay::relay_of(f.radio), 9);
+        }
+    }
+    let _ = crate::hwsim::msg::ack_code(data);
+    let _ = vwifi_netlink::hwsim::parse_relay_hello(data);
 }
 
 /// The addresses of the bridge target: the shared station and two guests behind it.

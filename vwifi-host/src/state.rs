@@ -144,7 +144,19 @@ pub(crate) struct Recorded {
     /// was, so that a restarted daemon does not attach whatever the path names now (another
     /// process under a reused PID).
     pub(crate) ns: Option<crate::ports::nsfile::NamespaceId>,
+    /// `attach --native`: the namespace has a radio of its own, not a TAP (recreated at the
+    /// next start: the radio dies with the daemon).
+    pub(crate) native: Option<Native>,
 }
+
+/// What a native attachment needs to be made again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Native {
+    /// Where its radio stands, if given.
+    pub(crate) position: Option<[f64; 2]>,
+}
+
+impl Eq for Native {}
 
 /// The file's form.
 #[derive(Serialize, Deserialize)]
@@ -164,6 +176,12 @@ struct AttachmentForm {
     ns: Option<[u64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     profile: Option<ProfileForm>,
+    /// A native radio (`attach --native`).
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    native: bool,
+    /// Where the native radio stands, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    position: Option<[f64; 2]>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -256,9 +274,32 @@ impl StateStore {
                 ifname: ifname.to_owned(),
                 profile: None,
                 ns,
+                native: None,
             });
         entry.ifname = ifname.to_owned();
         entry.ns = ns;
+        self.write()
+    }
+
+    /// Records a native attachment (a radio of its own, placed at `position` if given).
+    pub(crate) fn attached_native(
+        &mut self,
+        netns: &str,
+        ifname: &str,
+        position: Option<[f64; 2]>,
+    ) -> Result<(), StateError> {
+        let ns = crate::ports::nsfile::is_path(netns)
+            .then(|| crate::ports::nsfile::NamespaceId::of(netns))
+            .flatten();
+        self.entries.insert(
+            netns.to_owned(),
+            Recorded {
+                ifname: ifname.to_owned(),
+                profile: None,
+                ns,
+                native: Some(Native { position }),
+            },
+        );
         self.write()
     }
 
@@ -345,6 +386,8 @@ fn render(entries: &BTreeMap<String, Recorded>) -> Zeroizing<String> {
                     ssid_hex: hex::encode(p.ssid.as_bytes()),
                     psk: p.psk.as_ref().map(Psk::to_hex),
                 }),
+                native: r.native.is_some(),
+                position: r.native.and_then(|n| n.position),
             })
             .collect(),
     };
@@ -394,6 +437,9 @@ fn parse(text: &str) -> Result<BTreeMap<String, Recorded>, FileError> {
                 ns: a
                     .ns
                     .map(|[dev, ino]| crate::ports::nsfile::NamespaceId::from_parts(dev, ino)),
+                native: a.native.then_some(Native {
+                    position: a.position,
+                }),
             },
         );
     }
@@ -455,6 +501,31 @@ mod tests {
         let s = StateStore::open(&state_dir).unwrap();
         assert_eq!(s.attachments().len(), 1);
         assert_eq!(s.attachments()["c1"].profile, None);
+    }
+
+    #[test]
+    fn a_native_attachment_is_recorded_with_its_position_and_forgotten_on_detach() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = StateStore::open(dir.path()).unwrap();
+        s.attached_native("c1", "wlan0", Some([3.5, -2.0])).unwrap();
+        s.attached_native("c2", "wl1", None).unwrap();
+        s.attached("c3", "wlan0").unwrap();
+        drop(s);
+        let mut s = StateStore::open(dir.path()).unwrap();
+        let a = s.attachments();
+        assert_eq!(
+            a["c1"].native,
+            Some(Native {
+                position: Some([3.5, -2.0])
+            })
+        );
+        assert_eq!(a["c2"].native, Some(Native { position: None }));
+        assert_eq!(a["c2"].ifname, "wl1");
+        assert_eq!(a["c3"].native, None);
+        s.detached("c1").unwrap();
+        drop(s);
+        let s = StateStore::open(dir.path()).unwrap();
+        assert!(!s.attachments().contains_key("c1"));
     }
 
     #[test]

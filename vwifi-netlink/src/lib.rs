@@ -11,9 +11,12 @@
 //! - [`Rtnl::delete_link`] deletes a link (`RTM_DELLINK`).
 //! - [`Rtnl::add_address`] and [`Rtnl::add_route`]: an IP address on a link and a route through
 //!   it (`RTM_NEWADDR`, `RTM_NEWROUTE`), as the CNI plugin configures what its IPAM plugin gave.
+//! - [`hwsim::HwsimMedium`]: the medium of this kernel's `mac80211_hwsim` radios, relayed by
+//!   `vwifi-guest radio` to the host.
 //! - [`Rtnl::link`], [`Rtnl::new_veth`], [`Rtnl::set_up`], [`Rtnl::set_allmulti`]: the veth
 //!   pair of a namespace guest on the nl80211 radio's kernel data path.
 
+pub mod hwsim;
 mod rtnl;
 pub mod tc;
 

@@ -521,6 +521,24 @@ mod tests {
     }
 
     #[test]
+    fn a_native_attach_carries_its_position() {
+        assert_eq!(
+            parse_request(
+                "{\"request\":\"attach\",\"netns\":\"c1\",\"native\":true,\"position\":[3.5,-1]}"
+            )
+            .ok(),
+            Some(Request::Attach {
+                netns: Some("c1".into()),
+                netns_path: None,
+                pid: None,
+                ifname: None,
+                native: true,
+                position: Some([3.5, -1.0])
+            })
+        );
+    }
+
+    #[test]
     fn attach_and_detach_requests_parse_with_an_optional_ifname() {
         assert_eq!(
             parse_request("{\"request\":\"attach\",\"netns\":\"c1\"}").ok(),
@@ -528,7 +546,9 @@ mod tests {
                 netns: Some("c1".into()),
                 netns_path: None,
                 pid: None,
-                ifname: None
+                ifname: None,
+                native: false,
+                position: None
             })
         );
         assert_eq!(
@@ -537,7 +557,9 @@ mod tests {
                 netns: Some("c1".into()),
                 netns_path: None,
                 pid: None,
-                ifname: Some("wl0".into())
+                ifname: Some("wl0".into()),
+                native: false,
+                position: None
             })
         );
         assert_eq!(
@@ -546,7 +568,9 @@ mod tests {
                 netns: None,
                 netns_path: None,
                 pid: Some(42),
-                ifname: None
+                ifname: None,
+                native: false,
+                position: None
             })
         );
         assert_eq!(

@@ -104,21 +104,28 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: 
                 netns_path,
                 pid,
                 ifname,
+                native,
+                position,
             }) => {
                 let ifname = ifname.unwrap_or_else(|| ports::netns::DEFAULT_IFNAME.to_owned());
                 let attached = match ports::nsfile::key(netns, netns_path, pid) {
+                    Ok(key) if native => {
+                        let _serial = locks.lock(&key).await;
+                        ports::native::attach(&cmds, key, ifname, position)
+                            .await
+                            .map(Response::NativeAttached)
+                            .map_err(|e| error_chain(&e))
+                    }
                     Ok(key) => {
                         let _serial = locks.lock(&key).await;
-                        ports::netns::attach(&cmds, key, ifname).await
+                        ports::netns::attach(&cmds, key, ifname)
+                            .await
+                            .map(Response::Attached)
+                            .map_err(|e| error_chain(&e))
                     }
-                    Err(e) => Err(e.into()),
+                    Err(e) => Err(error_chain(&e)),
                 };
-                match attached {
-                    Ok(a) => Response::Attached(a),
-                    Err(e) => Response::Error {
-                        message: error_chain(&e),
-                    },
-                }
+                attached.unwrap_or_else(|message| Response::Error { message })
             }
             Ok(Request::Detach {
                 netns,
@@ -136,11 +143,16 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: 
                     },
                     Ok(netns) => {
                         let _serial = locks.lock(&netns).await;
-                        match ports::netns::detach(&cmds, netns.clone()).await {
+                        let detached = match ports::native::detach(&cmds, &netns).await {
+                            Ok(true) => Ok(()),
+                            Ok(false) => ports::netns::detach(&cmds, netns.clone())
+                                .await
+                                .map_err(|e| error_chain(&e)),
+                            Err(e) => Err(error_chain(&e)),
+                        };
+                        match detached {
                             Ok(()) => Response::Detached { netns },
-                            Err(e) => Response::Error {
-                                message: error_chain(&e),
-                            },
+                            Err(message) => Response::Error { message },
                         }
                     }
                 }

@@ -249,6 +249,8 @@ pub(crate) struct Driver {
     capture: crate::lab::capture::Subscribers,
     /// The other daemons of a federated air, if `[federation]` is configured.
     federation: Option<crate::federation::Federation>,
+    /// The radios created for namespaces (`attach --native`), by namespace.
+    native: BTreeMap<String, native::NativeEntry>,
 }
 
 impl Driver {
@@ -268,6 +270,7 @@ impl Driver {
             hwsim: None,
             capture: crate::lab::capture::Subscribers::default(),
             federation: None,
+            native: BTreeMap::new(),
         }
     }
 
@@ -524,6 +527,42 @@ impl Driver {
                     None => Err(Refused::NotAttached { netns }),
                 };
                 let _ = reply.send(result);
+            }
+            Command::NativeCheck { netns, reply } => {
+                let _ = reply.send(self.native_check(&netns));
+            }
+            Command::NativeAttach {
+                netns,
+                radio,
+                watch,
+                reply,
+            } => {
+                let _ = reply.send(self.native_attach(netns, radio, watch));
+            }
+            Command::NativeDetach { netns, reply } => {
+                let _ = reply.send(self.native_detach(&netns));
+            }
+            Command::RelayOpen {
+                name,
+                family,
+                tx,
+                reply,
+            } => {
+                let id = self
+                    .hwsim
+                    .as_mut()
+                    .and_then(|h| h.open_relay(name, family, tx));
+                let _ = reply.send(id);
+            }
+            Command::RelayData { id, datagram } => {
+                if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+                    h.relay_datagram(w, now, id, &datagram);
+                }
+            }
+            Command::RelayGone { id } => {
+                if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
+                    h.close_relay(w, id);
+                }
             }
             Command::UplinkDown { why } => self.uplink_error = why,
             Command::Sim { request, reply } => {
@@ -834,10 +873,11 @@ impl Driver {
         netns: &str,
         shared: Arc<TapShared>,
     ) -> Result<(Admitted, MacAddr), Refused> {
-        if self
-            .guests
-            .values()
-            .any(|e| e.netns.as_deref() == Some(netns))
+        if self.native.contains_key(netns)
+            || self
+                .guests
+                .values()
+                .any(|e| e.netns.as_deref() == Some(netns))
         {
             return Err(Refused::AlreadyAttached {
                 netns: netns.to_owned(),
@@ -1044,6 +1084,7 @@ fn printable(text: &str, max: usize) -> String {
     out
 }
 
+mod native;
 mod radio;
 mod snapshot;
 

@@ -24,6 +24,7 @@ impl Driver {
         if let (Some(f), Some(w)) = (&self.federation, self.world.sim()) {
             snap.federation = Some(Box::new(f.snapshot(w.federation_stats())));
         }
+        snap.radio.details.extend(self.native_details());
         snap
     }
 }

@@ -22,8 +22,10 @@
 //! [`KernelRadios`] the bookkeeping on the medium, [`Hwsim`] what the driver runs.
 
 mod link;
+pub(crate) mod manage;
 pub(crate) mod msg;
 mod radio;
+pub(crate) mod relay;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::pending;
@@ -49,7 +51,8 @@ pub(crate) enum HwsimError {
     /// The kernel has no `MAC80211_HWSIM` family.
     #[error(
         "the kernel has no MAC80211_HWSIM generic netlink family (is the mac80211_hwsim module \
-         loaded? `modprobe mac80211_hwsim`): {reason}"
+         loaded? `modprobe mac80211_hwsim radios=0` when vwifi is to create the radios of \
+         native guests (attach --native), radios=N for N radios of the host): {reason}"
     )]
     NoFamily {
         /// What neli said.
@@ -136,6 +139,11 @@ pub(crate) struct HwsimSection {
     /// station's default, 200 ms, is mac80211's.
     #[serde(default = "default_mgmt_timeout_ms")]
     pub(crate) mgmt_timeout_ms: u64,
+    /// Where VMs relay their own hwsim radios (`vwifi-guest radio`): a Unix socket the VMM's
+    /// virtio-serial or vsock device connects to. With it, a host kernel without
+    /// mac80211_hwsim is no error: only the relayed radios join the air.
+    #[serde(default)]
+    pub(crate) relay_socket: Option<std::path::PathBuf>,
     /// Beacon intervals without a word from its AP after which a vwifi station counts the
     /// AP lost. Kernel radios in an emulated VM stall now and then for over a second (the
     /// station's default, 10, is about one second).
@@ -150,6 +158,7 @@ impl Default for HwsimSection {
             radios: Vec::new(),
             mgmt_timeout_ms: default_mgmt_timeout_ms(),
             beacon_loss_count: default_beacon_loss_count(),
+            relay_socket: None,
         }
     }
 }
@@ -248,6 +257,23 @@ pub(crate) struct HwsimCounters {
     pub(crate) ignored: u64,
     /// Messages for the kernel that could not be sent.
     pub(crate) send_failed: u64,
+    /// Frames of guests' radios refused: their transmitter address is another node's.
+    pub(crate) spoofed: u64,
+}
+
+/// A radio vwifi created for a guest (`attach --native`): where it stands and whose it is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GuestRadio {
+    /// The guest (its namespace's key).
+    pub(crate) guest: String,
+    /// Where it stands, metres.
+    pub(crate) position: (f64, f64),
+    /// Its wiphy name.
+    pub(crate) wiphy: String,
+    /// Its interface in the guest.
+    pub(crate) ifname: String,
+    /// The address of its first interface (answered to while the radio lives).
+    pub(crate) address: MacAddr,
 }
 
 /// Where the host's radio stands on the simulated floor, in metres (the kernel's radios stand
@@ -279,6 +305,13 @@ pub(crate) struct KernelRadios {
     tx_power_dbm: f64,
     nodes: BTreeMap<MacAddr, NodeId>,
     addresses: BTreeMap<MacAddr, BTreeSet<MacAddr>>,
+    /// The radios created for guests, by hwsim address.
+    guests: BTreeMap<MacAddr, GuestRadio>,
+    /// How many times the kernel announced each address of a guest's radio and not yet
+    /// withdrawn it: hwsim announces an interface's address when it comes up and again when a
+    /// scan starts, and withdraws it when the scan ends, so one withdrawal does not mean the
+    /// interface is gone (a guest's radio learns no address from its frames to make up for it).
+    announced: BTreeMap<(MacAddr, MacAddr), u32>,
     counters: HwsimCounters,
 }
 
@@ -290,8 +323,66 @@ impl KernelRadios {
             tx_power_dbm,
             nodes: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            guests: BTreeMap::new(),
+            announced: BTreeMap::new(),
             counters: HwsimCounters::default(),
         }
+    }
+
+    /// A radio created for a guest joins the air at once, where `g` says. Its frames are
+    /// checked: one whose transmitter address another node answers to is refused (reported
+    /// unacknowledged to the kernel) and counted, and the radio answers only to the addresses
+    /// its kernel announces (and its first interface's), never to what its frames claim.
+    pub(crate) fn add_guest<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+        g: GuestRadio,
+    ) {
+        let (x, y) = g.position;
+        tracing::info!(%radio, guest = %g.guest, wiphy = %g.wiphy, x, y, "hwsim: a guest's radio joins the air");
+        self.announced.insert((radio, g.address), 1);
+        self.guests.insert(radio, g);
+        let node = self.node(medium, radio, DEFAULT_CHANNEL);
+        let _ = medium.set_position(node, vwifi_core::sim::medium::Position { x, y });
+    }
+
+    /// A guest's radio was deleted: it stops answering and its node falls silent (the medium
+    /// keeps nodes; a new radio of the guest is a new node).
+    pub(crate) fn remove_guest<N: Holds<KernelRadio>>(
+        &mut self,
+        medium: &mut Medium<N>,
+        radio: MacAddr,
+    ) {
+        self.guests.remove(&radio);
+        self.addresses.remove(&radio);
+        self.announced.retain(|(r, _), _| *r != radio);
+        if let Some(node) = self.nodes.remove(&radio) {
+            let _ = medium.set_addresses(node, Vec::new());
+            if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
+                r.retire();
+            }
+        }
+    }
+
+    /// The radios created for guests, with their node's counters.
+    pub(crate) fn guest_radios<'m, N: Holds<KernelRadio>>(
+        &'m self,
+        medium: &'m Medium<N>,
+    ) -> impl Iterator<Item = (MacAddr, &'m GuestRadio, Option<RadioCounters>)> + 'm {
+        self.guests.iter().map(|(&radio, g)| {
+            let c = self
+                .nodes
+                .get(&radio)
+                .and_then(|&n| medium.node_as::<KernelRadio>(n))
+                .map(KernelRadio::counters);
+            (radio, g, c)
+        })
+    }
+
+    /// Where a radio with hwsim address `radio` stands unless placed otherwise.
+    pub(crate) fn position_of(&self, radio: MacAddr) -> (f64, f64) {
+        self.cfg.position_of(radio)
     }
 
     /// The counters.
@@ -321,9 +412,21 @@ impl KernelRadios {
             Ok(FromKernel::AddMacAddr { radio, addr }) => {
                 let ch = self.channel_hint(medium, radio);
                 self.node(medium, radio, ch);
+                if self.guests.contains_key(&radio) {
+                    *self.announced.entry((radio, addr)).or_default() += 1;
+                }
                 self.learn(medium, radio, addr);
             }
-            Ok(FromKernel::DelMacAddr { radio, addr }) => self.forget(medium, radio, addr),
+            Ok(FromKernel::DelMacAddr { radio, addr }) => {
+                if let Some(n) = self.announced.get_mut(&(radio, addr)) {
+                    *n = n.saturating_sub(1);
+                    if *n > 0 {
+                        return;
+                    }
+                    self.announced.remove(&(radio, addr));
+                }
+                self.forget(medium, radio, addr);
+            }
             Ok(FromKernel::Ack) => {}
             Ok(FromKernel::Error { errno }) => {
                 self.counters.kernel_errors += 1;
@@ -355,12 +458,24 @@ impl KernelRadios {
             None => Some(self.channel_hint(medium, f.radio)),
         };
         let node = self.node(medium, f.radio, channel.unwrap_or(DEFAULT_CHANNEL));
+        let guest = self.guests.contains_key(&f.radio);
         if let Ok(view) = FrameView::new_checked(&f.frame[..]) {
             let own = matches!(
                 view.frame_control().frame_type,
                 FrameType::Management(_) | FrameType::Data(_)
             );
-            if let Some(ta) = view.addr2().filter(|_| own) {
+            let ta = view.addr2().filter(|_| own);
+            if guest {
+                // A guest's radio may not speak as another node.
+                if let Some(ta) = ta.filter(|&ta| medium.owner_of(ta).is_some_and(|o| o != node)) {
+                    self.counters.spoofed += 1;
+                    tracing::debug!(radio = %f.radio, %ta, "hwsim: a guest's frame with another node's address refused");
+                    if let Some(r) = medium.node_as_mut::<KernelRadio>(node) {
+                        r.refuse(f);
+                    }
+                    return;
+                }
+            } else if let Some(ta) = ta {
                 self.learn(medium, f.radio, ta);
             }
         }
@@ -379,14 +494,21 @@ impl KernelRadios {
         if let Some(&n) = self.nodes.get(&radio) {
             return n;
         }
-        let (x, y) = self.cfg.position_of(radio);
+        let (x, y) = self
+            .guests
+            .get(&radio)
+            .map_or_else(|| self.cfg.position_of(radio), |g| g.position);
         let node = medium.add_node(
             KernelRadio::new(radio, channel),
             Placement::at(x, y).with_tx_power(self.tx_power_dbm),
         );
         self.nodes.insert(radio, node);
         tracing::info!(%radio, index = radio_index(radio), x, y, %channel, "hwsim: a kernel radio joined the air");
-        self.learn(medium, radio, first_interface(radio));
+        let first = self
+            .guests
+            .get(&radio)
+            .map_or_else(|| first_interface(radio), |g| g.address);
+        self.learn(medium, radio, first);
         node
     }
 
@@ -493,8 +615,12 @@ const DEFAULT_CHANNEL: Channel = match Channel::new(1) {
 /// The hwsim radio as the driver runs it: the socket and the radios on the world's medium.
 #[derive(Debug)]
 pub(crate) struct Hwsim {
-    link: HwsimLink,
+    /// This kernel's hwsim family; `None` when the kernel has none and only VMs' relayed
+    /// radios join the air.
+    link: Option<HwsimLink>,
     radios: KernelRadios,
+    /// VMs' relay links, by id (1 to 255: the second byte of their radios' names on the air).
+    relays: BTreeMap<u8, relay::Relay>,
 }
 
 impl Hwsim {
@@ -507,22 +633,113 @@ impl Hwsim {
         world: &mut impl HwsimAir,
         now: Instant,
     ) -> Result<Self, HwsimError> {
-        let (link, early) = HwsimLink::open().await?;
-        tracing::info!(
-            family = link.family(),
-            "hwsim: registered as the medium of the kernel's mac80211_hwsim radios"
-        );
+        let relays_only = cfg.relay_socket.is_some();
+        let (link, early) = match HwsimLink::open().await {
+            Ok((link, early)) => {
+                tracing::info!(
+                    family = link.family(),
+                    "hwsim: registered as the medium of the kernel's mac80211_hwsim radios"
+                );
+                (Some(link), early)
+            }
+            Err(HwsimError::NoFamily { reason }) if relays_only => {
+                tracing::warn!(%reason, "hwsim: this kernel has no mac80211_hwsim: only VMs' relayed radios join the air");
+                (None, Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
         let mut h = Self {
             link,
             radios: KernelRadios::new(cfg, tx_power_dbm),
+            relays: BTreeMap::new(),
         };
         h.handle(world, now, early);
         Ok(h)
     }
 
-    /// The next datagram's messages from the kernel (cancel-safe).
+    /// The next datagram's messages from the kernel (cancel-safe; never, without a kernel
+    /// family).
     pub(crate) async fn recv(&mut self) -> Result<Vec<Result<FromKernel, MsgError>>, HwsimError> {
-        self.link.recv().await
+        match &mut self.link {
+            Some(link) => link.recv().await,
+            None => pending().await,
+        }
+    }
+
+    /// A VM's relay link opens: its id, or `None` when 255 are open.
+    pub(crate) fn open_relay(
+        &mut self,
+        name: String,
+        family: u16,
+        tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Option<u8> {
+        let id = (1..=u8::MAX).find(|id| !self.relays.contains_key(id))?;
+        tracing::info!(relay = id, %name, family, "hwsim: a VM relays its radios");
+        self.relays.insert(
+            id,
+            relay::Relay {
+                name,
+                family,
+                tx,
+                seq: 1,
+                dropped: 0,
+            },
+        );
+        Some(id)
+    }
+
+    /// A datagram from relay link `id` at `now`; a radio heard of for the first time joins
+    /// the air as the VM's.
+    pub(crate) fn relay_datagram(
+        &mut self,
+        world: &mut impl HwsimAir,
+        now: Instant,
+        id: u8,
+        datagram: &[u8],
+    ) {
+        let Some(r) = self.relays.get(&id) else {
+            return;
+        };
+        let (family, name) = (r.family, r.name.clone());
+        let msgs = relay::from_vm(datagram, family, id);
+        for m in &msgs {
+            let radio = match m {
+                Ok(FromKernel::Frame(f)) => f.radio,
+                Ok(FromKernel::AddMacAddr { radio, .. }) => *radio,
+                _ => continue,
+            };
+            if !self.radios.guests.contains_key(&radio) {
+                let position = self.radios.position_of(radio);
+                let g = GuestRadio {
+                    guest: name.clone(),
+                    position,
+                    wiphy: format!("relay {id}"),
+                    ifname: "-".into(),
+                    address: first_interface(relay::in_vm(radio)),
+                };
+                world.advance(now);
+                self.radios.add_guest(world.medium_mut(), radio, g);
+            }
+        }
+        self.handle(world, now, msgs);
+    }
+
+    /// Relay link `id` ended: its radios leave the air.
+    pub(crate) fn close_relay(&mut self, world: &mut impl HwsimAir, id: u8) {
+        let Some(r) = self.relays.remove(&id) else {
+            return;
+        };
+        let gone: Vec<MacAddr> = self
+            .radios
+            .guests
+            .keys()
+            .copied()
+            .filter(|&radio| relay::relay_of(radio) == id)
+            .collect();
+        for radio in gone {
+            self.radios.remove_guest(world.medium_mut(), radio);
+        }
+        tracing::info!(relay = id, name = %r.name, dropped = r.dropped, "hwsim: a VM's relay ended");
     }
 
     /// Messages from the kernel arriving at `now`.
@@ -547,11 +764,39 @@ impl Hwsim {
     /// the radio goes on.
     pub(crate) fn flush(&mut self, world: &mut impl HwsimAir) {
         for m in self.radios.poll_output(world.medium_mut()) {
-            if let Err(e) = self.link.send(&m) {
+            let id = relay::relay_of(relay::radio_of(&m));
+            if id != 0 {
+                if let Some(r) = self.relays.get_mut(&id) {
+                    r.seq = r.seq.wrapping_add(1);
+                    match relay::to_vm(m).to_bytes(r.family, r.seq) {
+                        Ok(bytes) => {
+                            if r.tx.try_send(bytes::Bytes::from(bytes)).is_err() {
+                                r.dropped += 1;
+                            }
+                        }
+                        Err(_) => self.radios.counters.send_failed += 1,
+                    }
+                }
+                continue;
+            }
+            let Some(link) = self.link.as_mut() else {
+                continue;
+            };
+            if let Err(e) = link.send(&m) {
                 self.radios.counters.send_failed += 1;
                 tracing::warn!(error = %crate::error_text::error_chain(&e), "hwsim: a message for the kernel was not sent");
             }
         }
+    }
+
+    /// The radios' bookkeeping (to add and remove guests' radios).
+    pub(crate) fn radios_mut(&mut self) -> &mut KernelRadios {
+        &mut self.radios
+    }
+
+    /// The radios' bookkeeping.
+    pub(crate) fn radios(&self) -> &KernelRadios {
+        &self.radios
     }
 
     /// Logs what every radio did.
@@ -576,6 +821,7 @@ impl Hwsim {
             malformed = c.malformed,
             kernel_errors = c.kernel_errors,
             send_failed = c.send_failed,
+            spoofed = c.spoofed,
             "hwsim: stopped"
         );
     }

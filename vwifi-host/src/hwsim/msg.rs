@@ -34,6 +34,10 @@ pub(crate) const CMD_REGISTER: u8 = 1;
 pub(crate) const CMD_FRAME: u8 = 2;
 /// `HWSIM_CMD_TX_INFO_FRAME`: the transmit status of a frame (medium to kernel).
 pub(crate) const CMD_TX_INFO_FRAME: u8 = 3;
+/// `HWSIM_CMD_NEW_RADIO`: create a radio (the acknowledgement's code is its index).
+pub(crate) const CMD_NEW_RADIO: u8 = 4;
+/// `HWSIM_CMD_DEL_RADIO`: delete a radio of the sender's network namespace.
+pub(crate) const CMD_DEL_RADIO: u8 = 5;
 /// `HWSIM_CMD_ADD_MAC_ADDR`: a radio got an interface with this address (kernel to medium).
 pub(crate) const CMD_ADD_MAC_ADDR: u8 = 7;
 /// `HWSIM_CMD_DEL_MAC_ADDR`: a radio's interface with this address went away.
@@ -55,6 +59,12 @@ pub(crate) const ATTR_SIGNAL: u16 = 6;
 pub(crate) const ATTR_TX_INFO: u16 = 7;
 /// `HWSIM_ATTR_COOKIE`: the kernel's handle of a frame awaiting its status (u64).
 pub(crate) const ATTR_COOKIE: u16 = 8;
+/// `HWSIM_ATTR_DESTROY_RADIO_ON_CLOSE`: the radio dies with the socket that created it (flag).
+pub(crate) const ATTR_DESTROY_RADIO_ON_CLOSE: u16 = 16;
+/// `HWSIM_ATTR_RADIO_NAME`: the radio's wiphy name (string).
+pub(crate) const ATTR_RADIO_NAME: u16 = 17;
+/// `HWSIM_ATTR_NO_VIF`: create the radio without an interface (flag).
+pub(crate) const ATTR_NO_VIF: u16 = 18;
 /// `HWSIM_ATTR_FREQ`: the frequency the frame is sent or received on, MHz (u32).
 pub(crate) const ATTR_FREQ: u16 = 19;
 /// `HWSIM_ATTR_TX_INFO_FLAGS`: the flags of each rate of `HWSIM_ATTR_TX_INFO`, up to four
@@ -355,9 +365,9 @@ pub(crate) fn channel_of(freq: u32) -> Option<Channel> {
     Channel::from_frequency_mhz(u16::try_from(freq).ok()?)
 }
 
-type GenlMsg = Genlmsghdr<u8, u16>;
+pub(super) type GenlMsg = Genlmsghdr<u8, u16>;
 
-fn attr<P: neli::Size + neli::ToBytes>(
+pub(super) fn attr<P: neli::Size + neli::ToBytes>(
     kind: u16,
     payload: P,
 ) -> Result<Nlattr<u16, neli::types::Buffer>, neli::err::SerError> {
@@ -365,7 +375,7 @@ fn attr<P: neli::Size + neli::ToBytes>(
 }
 
 /// The bytes of a generic netlink request `cmd` of family `family` with `attrs`.
-fn request(
+pub(super) fn request(
     family: u16,
     cmd: u8,
     ack: bool,
@@ -393,6 +403,53 @@ fn request(
 /// `HWSIM_CMD_REGISTER`, asking for an acknowledgement.
 pub(crate) fn register(family: u16, seq: u32) -> Result<Vec<u8>, neli::err::SerError> {
     request(family, CMD_REGISTER, true, seq, GenlBuffer::new())
+}
+
+/// `HWSIM_CMD_NEW_RADIO` for a radio named `name` without an interface, destroyed when the
+/// sending socket closes; the kernel answers with the radio's index as the acknowledgement's
+/// code ([`ack_code`]).
+pub(crate) fn new_radio(family: u16, seq: u32, name: &str) -> Result<Vec<u8>, neli::err::SerError> {
+    let mut attrs = GenlBuffer::new();
+    attrs.push(attr(ATTR_RADIO_NAME, name)?);
+    attrs.push(attr(ATTR_NO_VIF, &[][..])?);
+    attrs.push(attr(ATTR_DESTROY_RADIO_ON_CLOSE, &[][..])?);
+    request(family, CMD_NEW_RADIO, true, seq, attrs)
+}
+
+/// `HWSIM_CMD_DEL_RADIO` of the radio named `name`.
+pub(crate) fn del_radio(family: u16, seq: u32, name: &str) -> Result<Vec<u8>, neli::err::SerError> {
+    let mut attrs = GenlBuffer::new();
+    attrs.push(attr(ATTR_RADIO_NAME, name)?);
+    request(family, CMD_DEL_RADIO, true, seq, attrs)
+}
+
+/// The code of the first acknowledgement (`NLMSG_ERROR`) in a datagram: 0 or a positive
+/// value on success (`HWSIM_CMD_NEW_RADIO` answers with the radio's index), a negative errno
+/// on failure; `None` if the datagram holds no acknowledgement.
+pub(crate) fn ack_code(buf: &[u8]) -> Option<i32> {
+    let mut offset = 0;
+    while offset < buf.len() {
+        let rest = buf.get(offset..)?;
+        let len = rest
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(|b: [u8; 4]| u32::from_ne_bytes(b) as usize)?;
+        if len < NLMSG_HDRLEN || len > rest.len() {
+            return None;
+        }
+        let nl_type = rest
+            .get(4..6)
+            .and_then(|b| b.try_into().ok())
+            .map(u16::from_ne_bytes)?;
+        if nl_type == NLMSG_ERROR {
+            return rest
+                .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(i32::from_ne_bytes);
+        }
+        offset += (len + 3) & !3;
+    }
+    None
 }
 
 impl ToKernel {
@@ -986,6 +1043,44 @@ mod tests {
         assert!(attrs.is_empty());
         let flags = u16::from_ne_bytes(bytes[6..8].try_into().unwrap());
         assert_eq!(flags, 0x1 | 0x4, "NLM_F_REQUEST | NLM_F_ACK");
+    }
+
+    #[test]
+    fn new_radio_names_the_radio_without_interface_and_dies_with_its_socket() {
+        let bytes = new_radio(FAMILY, 4, "vw-c1").unwrap();
+        let (nl_type, cmd, attrs) = attrs_of(&bytes);
+        assert_eq!((nl_type, cmd), (FAMILY, CMD_NEW_RADIO));
+        let name = attrs.iter().find(|(t, _)| *t == ATTR_RADIO_NAME).unwrap();
+        assert_eq!(name.1.split(|&b| b == 0).next().unwrap(), b"vw-c1");
+        assert!(attrs.iter().any(|(t, p)| *t == ATTR_NO_VIF && p.is_empty()));
+        assert!(attrs
+            .iter()
+            .any(|(t, p)| *t == ATTR_DESTROY_RADIO_ON_CLOSE && p.is_empty()));
+        let del = del_radio(FAMILY, 5, "vw-c1").unwrap();
+        let (_, cmd, attrs) = attrs_of(&del);
+        assert_eq!(cmd, CMD_DEL_RADIO);
+        assert_eq!(attrs.len(), 1);
+    }
+
+    #[test]
+    fn the_acknowledgement_code_carries_a_new_radios_index_or_the_error() {
+        let ack = |code: i32| {
+            let mut m = Vec::new();
+            m.extend_from_slice(&36u32.to_ne_bytes());
+            m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+            m.extend_from_slice(&[0; 10]);
+            m.extend_from_slice(&code.to_ne_bytes());
+            m.extend_from_slice(&[0; 16]);
+            m
+        };
+        assert_eq!(ack_code(&ack(7)), Some(7));
+        assert_eq!(ack_code(&ack(-17)), Some(-17));
+        let mut two = genl(FAMILY, CMD_FRAME, &[]);
+        two.extend(ack(0));
+        assert_eq!(ack_code(&two), Some(0));
+        assert_eq!(ack_code(&genl(FAMILY, CMD_FRAME, &[])), None);
+        assert_eq!(ack_code(&[1, 2, 3]), None);
+        assert_eq!(ack_code(&ack(3)[..20]), None);
     }
 
     #[test]

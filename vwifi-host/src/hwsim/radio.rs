@@ -121,6 +121,8 @@ pub(crate) struct KernelRadio {
     /// The time of the latest input.
     now: Instant,
     counters: RadioCounters,
+    /// Deleted: hears nothing, sends nothing.
+    retired: bool,
 }
 
 impl KernelRadio {
@@ -136,6 +138,7 @@ impl KernelRadio {
             asleep: BTreeMap::new(),
             now: Instant::ZERO,
             counters: RadioCounters::default(),
+            retired: false,
         }
     }
 
@@ -145,6 +148,27 @@ impl KernelRadio {
     }
 
     /// Whether messages for the kernel are waiting.
+    /// Refuses a frame the kernel handed over (reported unacknowledged, never sent).
+    pub(crate) fn refuse(&mut self, f: KernelFrame) {
+        self.counters.tx_not_acked += 1;
+        let status = Pending {
+            cookie: f.cookie,
+            flags: f.flags,
+            rates: f.rates,
+            vector: None,
+        };
+        self.report(status, false, 1, UNKNOWN_ACK_SIGNAL_DBM);
+    }
+
+    /// The radio was deleted: it keeps nothing and sends the kernel nothing more.
+    pub(crate) fn retire(&mut self) {
+        self.retired = true;
+        self.waiting.clear();
+        self.in_flight.clear();
+        self.to_kernel.clear();
+        self.asleep.clear();
+    }
+
     pub(crate) fn has_output(&self) -> bool {
         !self.to_kernel.is_empty()
     }
@@ -187,6 +211,9 @@ impl KernelRadio {
     }
 
     fn push(&mut self, msg: ToKernel) {
+        if self.retired {
+            return;
+        }
         if self.to_kernel.len() >= MAX_TO_KERNEL {
             self.counters.to_kernel_dropped += 1;
             return;

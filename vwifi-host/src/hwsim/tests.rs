@@ -526,3 +526,107 @@ fn a_kernel_radio_s_ht_rate_sets_its_frames_airtime_and_rate_on_the_medium() {
         .collect();
     assert_eq!(mcs, [[0x07, 0x05, 15]]);
 }
+
+fn guest(name: &str, x: f64, n: u8) -> GuestRadio {
+    GuestRadio {
+        guest: name.into(),
+        position: (x, 0.0),
+        wiphy: format!("vw-{name}"),
+        ifname: "wlan0".into(),
+        address: iface(n),
+    }
+}
+
+#[test]
+fn a_guests_radio_stands_where_placed_and_cannot_speak_as_another_node() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.add_guest(&mut m, radio(0), guest("c1", 3.0, 0));
+    k.add_guest(&mut m, radio(1), guest("c2", 40.0, 1));
+    let node0 = m
+        .owner_of(iface(0))
+        .expect("radio 0 answers to its interface at once");
+    assert_eq!(m.placement(node0).unwrap().position.x, 3.0);
+    // Radio 1 sends data as radio 0's interface: refused, never on the air, reported
+    // unacknowledged to its kernel.
+    k.handle(&mut m, sent(1, data(iface(0), iface(0)), Some(2412), 5));
+    run(&mut m, Instant::from_millis(10));
+    let out = k.poll_output(&mut m);
+    assert!(frames_to(&out, 0).is_empty(), "{out:?}");
+    let st = statuses_of(&out, 1);
+    assert_eq!(st.len(), 1, "{out:?}");
+    assert_eq!(st[0].1 & TX_STAT_ACK, 0);
+    assert_eq!(k.counters().spoofed, 1);
+    // Nor does it learn that address from its frames.
+    assert_eq!(m.owner_of(iface(0)), Some(node0));
+    // Its own address passes.
+    k.handle(&mut m, sent(1, data(iface(1), iface(0)), Some(2412), 6));
+    run(&mut m, Instant::from_millis(20));
+    let out = k.poll_output(&mut m);
+    assert_eq!(frames_to(&out, 0).len(), 1, "{out:?}");
+    assert_eq!(k.counters().spoofed, 1);
+    let listed: Vec<String> = k
+        .guest_radios(&m)
+        .map(|(_, g, _)| g.guest.clone())
+        .collect();
+    assert_eq!(listed, ["c1", "c2"]);
+}
+
+#[test]
+fn a_removed_guest_radio_falls_silent_and_frees_its_addresses() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.add_guest(&mut m, radio(0), guest("c1", 3.0, 0));
+    k.add_guest(&mut m, radio(1), guest("c2", 4.0, 1));
+    k.remove_guest(&mut m, radio(0));
+    assert_eq!(m.owner_of(iface(0)), None);
+    assert_eq!(k.guest_radios(&m).count(), 1);
+    // What the air carries to it any more goes nowhere.
+    k.handle(&mut m, sent(1, probe(iface(1)), Some(2412), 9));
+    run(&mut m, Instant::from_millis(10));
+    let out = k.poll_output(&mut m);
+    assert!(frames_to(&out, 0).is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_guest_radio_keeps_its_address_when_a_scan_ends() {
+    let mut m = medium();
+    let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
+    k.add_guest(&mut m, radio(2), guest("c1", 3.0, 2));
+    let node = m.owner_of(iface(2)).unwrap();
+    // Interface up, scan start (the same address again), scan end: still its own.
+    let add = || {
+        Ok(FromKernel::AddMacAddr {
+            radio: radio(2),
+            addr: iface(2),
+        })
+    };
+    let del = || {
+        Ok(FromKernel::DelMacAddr {
+            radio: radio(2),
+            addr: iface(2),
+        })
+    };
+    k.handle(&mut m, add());
+    k.handle(&mut m, add());
+    k.handle(&mut m, del());
+    assert_eq!(m.owner_of(iface(2)), Some(node));
+    // A scan from a random address: answered during the scan, not after.
+    let random = MacAddr::from([0x06, 1, 2, 3, 4, 5]);
+    k.handle(
+        &mut m,
+        Ok(FromKernel::AddMacAddr {
+            radio: radio(2),
+            addr: random,
+        }),
+    );
+    assert_eq!(m.owner_of(random), Some(node));
+    k.handle(
+        &mut m,
+        Ok(FromKernel::DelMacAddr {
+            radio: radio(2),
+            addr: random,
+        }),
+    );
+    assert_eq!(m.owner_of(random), None);
+}

@@ -5,6 +5,8 @@
 //! - [`unix`]: guests on the guests' Unix socket (the guest protocol as a byte stream);
 //! - [`netns`]: a container's TAP inside its network namespace (`attach --netns`), its
 //!   batched, offloaded reads and writes in [`tap_io`];
+//! - [`native`]: a container's own hwsim radio (`attach --native`), on the air as a node;
+//! - [`relay`]: VMs' own hwsim radios relayed by `vwifi-guest radio` (`[hwsim] relay_socket`);
 //! - [`nsfile`]: which namespace an attachment names (a name, a path, a PID) and whether it
 //!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
@@ -16,8 +18,10 @@
 
 pub(crate) mod ethernet;
 pub(crate) mod kernel;
+pub(crate) mod native;
 pub(crate) mod netns;
 pub(crate) mod nsfile;
+pub(crate) mod relay;
 pub(crate) mod tap_io;
 pub(crate) mod unix;
 pub(crate) mod uplink;
