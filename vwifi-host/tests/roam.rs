@@ -137,10 +137,7 @@ impl Daemon {
         let answer = self.control(&serde_json::json!({
             "request": "sim_move", "node": node, "x": x, "y": 0.0
         }));
-        assert!(
-            answer.get("node").is_some(),
-            "sim_move {node}: {answer}"
-        );
+        assert!(answer.get("node").is_some(), "sim_move {node}: {answer}");
     }
 }
 
