@@ -152,8 +152,9 @@ impl Drop for UplinkTap {
 
 /// Attaches a container, moves the host's radio to `x` metres and joins the network there;
 /// the daemon, the namespace and the uplink, once the station is connected to A and the host's
-/// uplink address (10.91.0.1) answers a ping from the container (10.91.0.2).
-fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
+/// uplink address (`{net}.1`) answers a ping from the container (`{net}.2`). Each test has a
+/// subnet of its own: the tests run at once, each with its own uplink TAP on the host.
+fn joined_at(x: f64, tag: &str, net: &str) -> (Daemon, Netns, UplinkTap) {
     let ns = Netns::new(tag);
     let up = UplinkTap(format!("vw{tag}{}", std::process::id() % 100_000));
     let daemon = Daemon::start(&ns, &up.0);
@@ -164,12 +165,14 @@ fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
         std::thread::sleep(Duration::from_millis(50));
     }
     daemon.move_host(x);
-    run_ok(Command::new("ip").args(["addr", "add", "10.91.0.1/24", "dev", &up.0]));
+    let host_addr = format!("{net}.1/24");
+    run_ok(Command::new("ip").args(["addr", "add", &host_addr, "dev", &up.0]));
     let out = ns.exec(
         guest_bin(),
         &["--link", "wlan0", "connect", SSID, "--passphrase", PASS],
     );
     assert!(out.status.success(), "{}", text(&out));
+    let guest_addr = format!("{net}.2/24");
     let add = [
         "netns",
         "exec",
@@ -177,7 +180,7 @@ fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
         "ip",
         "addr",
         "add",
-        "10.91.0.2/24",
+        &guest_addr,
         "dev",
         "wlan0",
     ];
@@ -186,7 +189,7 @@ fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
         s["guests"][0]["state"] == "connected"
     });
     assert_eq!(s["guests"][0]["bssid"], AP_A);
-    let ping = ns.exec("ping", &["-c", "1", "-w", "20", "10.91.0.1"]);
+    let ping = ns.exec("ping", &["-c", "1", "-w", "20", &format!("{net}.1")]);
     assert!(ping.status.success(), "{}", text(&ping));
     (daemon, ns, up)
 }
@@ -225,10 +228,10 @@ fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_jso
 #[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
 fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
     // The host's radio starts beside A.
-    let (daemon, ns, _up) = joined_at(5.0, "rw");
+    let (daemon, ns, _up) = joined_at(5.0, "rw", "10.91.1");
     let events = watch_events(&ns);
     let mut server = Command::new("iperf3")
-        .args(["-s", "-1", "-B", "10.91.0.1", "-p", "5216"])
+        .args(["-s", "-1", "-B", "10.91.1.1", "-p", "5216"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -239,7 +242,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
         .args([
             "iperf3",
             "-c",
-            "10.91.0.1",
+            "10.91.1.1",
             "-p",
             "5216",
             "-t",
@@ -324,7 +327,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
 #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
 fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() {
     // Between the two APs, nearer A (-68 against -73 dBm): it joins A and stays.
-    let (daemon, ns, _up) = joined_at(40.0, "rs");
+    let (daemon, ns, _up) = joined_at(40.0, "rs", "10.91.2");
     // A station roams only to an AP of its network it has heard (in the last 30 s): the join's
     // scan may have missed B, so the guest scans once (a scan while connected).
     let scan = ns.exec(guest_bin(), &["--link", "wlan0", "--json", "scan"]);
@@ -338,7 +341,7 @@ fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() 
     // A ping every 100 ms across the loss of A.
     let pinger = Command::new("ip")
         .args(["netns", "exec", &ns.0])
-        .args(["ping", "-c", "80", "-i", "0.1", "-W", "1", "10.91.0.1"])
+        .args(["ping", "-c", "80", "-i", "0.1", "-W", "1", "10.91.2.1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
