@@ -130,9 +130,8 @@ impl Daemon {
         self.move_node("host", x);
     }
 
-    /// Moves `node` (`host` or an AP's BSSID) to `(x, 0)` with the control socket's
-    /// `sim_move` (this branch's minimal hook answers `moved`, the air's runtime control of
-    /// issue 16 item 2 answers `node`: either will do, an error will not).
+    /// Moves `node` (`host`, or an AP by name or BSSID) to `(x, 0)` with the control socket's
+    /// `sim_move`, answered with the node as left.
     fn move_node(&self, node: &str, x: f64) {
         let answer = self.control(&serde_json::json!({
             "request": "sim_move", "node": node, "x": x, "y": 0.0
@@ -325,7 +324,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
 
 #[test]
 #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
-fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() {
+fn a_container_whose_ap_is_stopped_roams_to_the_other_ap_within_seconds() {
     // Between the two APs, nearer A (-68 against -73 dBm): it joins A and stays.
     let (daemon, ns, _up) = joined_at(40.0, "rs", "10.91.2");
     // A station roams only to an AP of its network it has heard (in the last 30 s): the join's
@@ -348,7 +347,11 @@ fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() 
         .expect("ping");
     std::thread::sleep(Duration::from_secs(2));
     let gone = Instant::now();
-    daemon.move_node(AP_A, 100_000.0);
+    // `vwifi-host sim ap stop`: A falls silent (no beacons, no answers).
+    let answer = daemon.control(&serde_json::json!({
+        "request": "sim_ap", "action": "stop", "node": AP_A
+    }));
+    assert!(answer.get("node").is_some(), "sim_ap stop: {answer}");
     let s = daemon.wait_for(Duration::from_secs(5), "the station on B", |s| {
         s["guests"][0]["bssid"] == AP_B && s["guests"][0]["state"] == "connected"
     });

@@ -165,7 +165,7 @@ pub struct Station {
     pmksa: PmksaCache,
     /// The roam in progress, if any: the guest still counts as connected.
     roam: Option<Roam>,
-    /// When the last background roam scan started.
+    /// When the last background roam scan ended (or a roam did).
     last_roam_scan: Option<Instant>,
     /// Background scans of every channel in a row since another AP of the network was last
     /// known: each doubles the wait before the next ([`MAX_FULL_SCAN_BACKOFF`]).
@@ -180,9 +180,14 @@ pub struct Station {
 const JOIN_SCANS: u8 = 2;
 
 /// A background roam scan of every channel (no other AP of the network known) that finds none
-/// doubles the wait before the next, up to `scan_interval` times 2^this (2 s to 64 s by
-/// default): a lone AP's weak station must not spend its air on scans forever.
+/// doubles the wait before the next, up to `scan_interval` times 2^this (64 s by default): a
+/// lone AP's weak station must not spend its air on scans forever.
 const MAX_FULL_SCAN_BACKOFF: u32 = 5;
+
+/// A scan of every channel keeps the station away from its own for seconds (its data waits):
+/// the first one waits `scan_interval` times 2^this (8 s by default) after the connection, a
+/// roam or the last scan, where a scan of the network's known channels waits `scan_interval`.
+const FIRST_FULL_SCAN_BACKOFF: u32 = 2;
 
 /// How far the predicted DTIM may move before it is reported again: beacons leave late by
 /// their contention and airtime, a few hundred microseconds, which says nothing new.
@@ -1190,7 +1195,7 @@ impl Station {
         let backoff = match known.is_empty() {
             true => self
                 .full_roam_scans
-                .saturating_sub(1)
+                .saturating_add(FIRST_FULL_SCAN_BACKOFF)
                 .min(MAX_FULL_SCAN_BACKOFF),
             false => {
                 self.full_roam_scans = 0;
@@ -1227,6 +1232,9 @@ impl Station {
     /// After a background scan: moves to the strongest other AP of the network (same SSID
     /// and security) heard during it, if it beats the current one by the hysteresis.
     fn consider_roam(&mut self, now: Instant, since: Instant) {
+        // The next background scan waits a whole interval from here: a scan of every channel
+        // between home slots takes seconds, longer than the interval itself.
+        self.last_roam_scan = Some(now);
         let Conn::Connected(l) = &self.conn else {
             return;
         };
@@ -1302,6 +1310,8 @@ impl Station {
         self.full_roam_scans = 0;
         if roam.is_some() {
             self.stats.roams += 1;
+            // A roam just chose the best AP heard: no background scan for an interval.
+            self.last_roam_scan = Some(now);
             // What the guest sent during the roam leaves now, under the new keys.
             for frame in core::mem::take(&mut self.held) {
                 if self.try_send_data(frame).is_err() {

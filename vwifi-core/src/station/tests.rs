@@ -1217,11 +1217,23 @@ fn an_ap_not_stronger_by_the_hysteresis_is_not_worth_a_roam() {
 fn a_weak_station_with_no_other_ap_known_scans_less_and_less_often() {
     let mut w = connected_wpa2(true);
     w.aps[0].signal_dbm = -80;
-    // Full scans (no other AP of the network known) at 0, 2, 6, 14, 30 s: the wait doubles.
-    w.run_for(Duration::from_secs(29));
-    assert_eq!(w.sta.stats().roam_scans, 4);
-    w.run_for(Duration::from_secs(2));
-    assert_eq!(w.sta.stats().roam_scans, 5);
+    // Full scans (no other AP of the network known): the first at once, then 8, 16, 32 s
+    // after the end of the one before (a scan of every channel takes a while): the gaps
+    // between their starts grow.
+    let mut starts = Vec::new();
+    let mut seen = 0;
+    for step in 0..260u64 {
+        w.run_for(Duration::from_millis(500));
+        let scans = w.sta.stats().roam_scans;
+        if scans > seen {
+            seen = scans;
+            starts.push(step * 500);
+        }
+    }
+    assert!(starts.len() >= 4, "{starts:?}");
+    let gaps: Vec<u64> = starts.windows(2).map(|p| p[1] - p[0]).collect();
+    assert!(gaps.iter().all(|&g| g >= 8_000), "{gaps:?}");
+    assert!(gaps.windows(2).all(|g| g[1] > g[0]), "{gaps:?}");
     assert!(w.sta.is_connected());
     assert_eq!(w.sta.stats().roams, 0);
 }
