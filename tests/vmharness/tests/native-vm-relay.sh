@@ -4,6 +4,8 @@
 # socket, and the VM's own `iw` scans the host's simulated APs, its own wpa_supplicant joins the
 # WPA2 AP "vwifi-lab", and it pings the host over the uplink and a namespace guest on the host.
 # Needs /opt/vwifi-guest and run-vm.sh -p vwifi-radio=SOCK (the daemon's [hwsim] relay_socket).
+# Debugging: WPA_DEBUG=1 (wpa_supplicant -dd) and RADIO_LOG=debug (the relay's RUST_LOG) pass
+# through selftest.sh; a failing run leaves /tmp/vwifi-native-relay-{host,vm}.log on the host.
 . /usr/lib/vwifi-harness/lib.sh
 
 step() { log "STEP: $*"; }
