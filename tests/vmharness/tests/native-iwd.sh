@@ -76,10 +76,12 @@ ip netns exec ci env STATE_DIRECTORY=/tmp/iwd-state CONFIGURATION_DIRECTORY=/tmp
 wait_for 90 "ip netns exec ci iw dev 2>/dev/null | grep -q ssid" || { dump; fail "iwd did not join vwifi-lab"; }
 log "TIMING: iwd joined in $(awk "BEGIN{print $(now) - $t0}") s"
 dev=$(ip netns exec ci iw dev | awk '/Interface/{print $2; exit}')
-ip netns exec ci iw dev "$dev" link | grep -E "Connected|SSID|signal"
+ip netns exec ci iw dev "$dev" link > /tmp/link.txt 2>&1
+grep -q "SSID: vwifi-lab" /tmp/link.txt || { cat /tmp/link.txt; ip netns exec ci iw dev; dump; fail "iwd's $dev is not on vwifi-lab"; }
+log "iwd's interface: $dev; $(grep -E "Connected|signal" /tmp/link.txt | tr -s '\t\n' '  ')"
 
 step "wpa_supplicant in container cw joins the same AP"
-printf 'ctrl_interface=/run/wpa-cw\nnetwork={\n ssid="vwifi-lab"\n psk="%s"\n key_mgmt=WPA-PSK\n}\n' "$PASS" > /tmp/wpa-cw.conf
+printf 'ctrl_interface=/run/wpa-cw\nnetwork={\n ssid="vwifi-lab"\n psk="%s"\n key_mgmt=WPA-PSK\n scan_freq=2412\n}\n' "$PASS" > /tmp/wpa-cw.conf
 ip netns exec cw wpa_supplicant -B -i wlan0 -D nl80211 -c /tmp/wpa-cw.conf -f /tmp/wpa-cw.log || fail "wpa_supplicant"
 wait_for 90 "ip netns exec cw wpa_cli -p /run/wpa-cw -i wlan0 status 2>/dev/null | grep -q wpa_state=COMPLETED" || { dump; fail "cw did not join"; }
 
