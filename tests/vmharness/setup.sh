@@ -29,7 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 [ "$(id -u)" = 0 ] || { say "must run as root (apt-get)"; exit 1; }
 
 # --- 1. Debian packages ---------------------------------------------------
-PKGS="qemu-system-x86 busybox-static hostapd wpasupplicant iw iproute2 cpio kmod wireless-regdb xz-utils zstd"
+PKGS="qemu-system-x86 busybox-static hostapd wpasupplicant iw iproute2 cpio kmod wireless-regdb xz-utils zstd
+      iwd dbus-daemon"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
