@@ -3,9 +3,13 @@
 //! In the embedded simulation the host's one radio is a node like the APs: it hears what is on
 //! its channel and transmits the frames of every guest's station. [`MuxNode`] owns the Mux,
 //! feeds it what the medium delivers, and carries out its outputs:
-//! - frames go out in order; a channel change waits until every frame handed to the medium
-//!   before it has been sent (its [`TxStatus`] reported), as a real driver drains its queue
-//!   before retuning, so a station's power-save announcement leaves on the old channel;
+//! - frames go out in order; a channel change waits until the frame in flight has been sent
+//!   (its [`TxStatus`] reported) and the management, control, null and EAPOL frames queued
+//!   before it have gone, so a station's power-save announcement leaves on the old channel, but
+//!   it goes ahead of the queued *data* frames: those are parked for their channel and go out
+//!   when the radio is back on it ([`tx_queue`], as mac80211 keeps its per-station queues
+//!   across an off-channel period), so a scan reaches its channel on time under a saturating
+//!   stream;
 //! - messages for guests are kept per guest until the caller takes them
 //!   ([`MuxNode::take_guest_messages`]);
 //! - a station holds at most [`STATION_TX_QUEUE`] data frames in the radio's queue (as
@@ -18,7 +22,9 @@
 //! ([`MuxNode::addresses`] into `Medium::set_addresses`) so that frames to them are
 //! acknowledged.
 
-use std::collections::{BTreeMap, VecDeque};
+pub mod tx_queue;
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
@@ -32,16 +38,8 @@ use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
 use crate::wire::{EtherType, FrameType, FrameView};
 
-/// The most data frames one station may have waiting in the radio's queue; a station's data
-/// beyond it is dropped (a guest sending faster than the air carries).
-pub const STATION_TX_QUEUE: usize = 1024;
-
-#[derive(Debug)]
-enum Pending {
-    /// A frame, and the station whose data it is (`None`: management, control, EAPOL, null).
-    Frame(Bytes, Option<MacAddr>),
-    Tune(Channel),
-}
+use tx_queue::{Head, Queued, TxQueue};
+pub use tx_queue::{PARKED_LIFETIME, STATION_TX_QUEUE};
 
 /// The transmitting station of `frame` if it is a data frame carrying a guest's data (not a
 /// null frame, not an EAPOL frame of a handshake): what counts against the station's queue.
@@ -66,15 +64,14 @@ fn data_sender(frame: &[u8]) -> Option<MacAddr> {
 }
 
 /// A [`Mux`] on the simulated medium: the host's radio in the embedded simulation. Frames go
-/// out in order and a channel change waits until the frames before it were sent; messages for
-/// guests are kept per guest until taken.
+/// out in order on the channel they were queued for; a channel change waits for the frame in
+/// flight and the non-data frames before it, and parks the data before it until the radio is
+/// back (see the module documentation); messages for guests are kept per guest until taken.
 #[derive(Debug)]
 pub struct MuxNode {
     mux: Mux,
     channel: Channel,
-    pending: VecDeque<Pending>,
-    /// Data frames of each station in `pending`.
-    queued_data: BTreeMap<MacAddr, usize>,
+    queue: TxQueue,
     /// Data frames dropped because their station's queue was full.
     tx_queue_dropped: u64,
     /// The same, per station (while its guest is admitted).
@@ -93,8 +90,7 @@ impl MuxNode {
         Self {
             mux,
             channel,
-            pending: VecDeque::new(),
-            queued_data: BTreeMap::new(),
+            queue: TxQueue::new(),
             tx_queue_dropped: 0,
             tx_queue_dropped_by: BTreeMap::new(),
             in_flight: 0,
@@ -109,12 +105,23 @@ impl MuxNode {
         self.tx_queue_dropped
     }
 
-    /// The data frames station `sta` has waiting in the radio's queue (at most
-    /// [`STATION_TX_QUEUE`]) and how many of its frames were dropped because it was full: what
-    /// a caller watches to hold a guest's data back before it is dropped.
+    /// Data frames parked for a channel the radio did not come back to within
+    /// [`PARKED_LIFETIME`], and dropped.
+    pub const fn parked_expired(&self) -> u64 {
+        self.queue.parked_expired()
+    }
+
+    /// Data frames waiting, parked, for the radio to come back to their channel.
+    pub fn parked(&self) -> usize {
+        self.queue.parked()
+    }
+
+    /// The data frames station `sta` has waiting in the radio's queue, parked ones included (at
+    /// most [`STATION_TX_QUEUE`]), and how many of its frames were dropped because it was full:
+    /// what a caller watches to hold a guest's data back before it is dropped.
     pub fn station_queue(&self, sta: MacAddr) -> (usize, u64) {
         (
-            self.queued_data.get(&sta).copied().unwrap_or(0),
+            self.queue.queued_data(sta),
             self.tx_queue_dropped_by.get(&sta).copied().unwrap_or(0),
         )
     }
@@ -176,20 +183,16 @@ impl MuxNode {
     fn drain(&mut self) {
         while let Some(out) = self.mux.poll_output() {
             match out {
-                Output::Transmit { frame, .. } => {
+                Output::Transmit { frame, channel } => {
                     let sender = data_sender(&frame);
-                    if let Some(sta) = sender {
-                        let queued = self.queued_data.entry(sta).or_default();
-                        if *queued >= STATION_TX_QUEUE {
+                    if self.queue.push_frame(frame, channel, sender) == Queued::StationQueueFull {
+                        if let Some(sta) = sender {
                             self.tx_queue_dropped += 1;
                             *self.tx_queue_dropped_by.entry(sta).or_default() += 1;
-                            continue;
                         }
-                        *queued += 1;
                     }
-                    self.pending.push_back(Pending::Frame(frame, sender));
                 }
-                Output::Tune(c) => self.pending.push_back(Pending::Tune(c)),
+                Output::Tune(c) => self.queue.push_tune(self.now, c),
                 Output::ToGuest { guest, msg } => self.inbox.entry(guest).or_default().push(msg),
             }
         }
@@ -200,11 +203,10 @@ impl MuxNode {
     fn apply_tune(&mut self) -> bool {
         let mut tuned = false;
         while self.in_flight == 0 {
-            let Some(Pending::Tune(c)) = self.pending.front() else {
+            let Some(c) = self.queue.pop_tune() else {
                 break;
             };
-            self.channel = *c;
-            self.pending.pop_front();
+            self.channel = c;
             tuned = true;
         }
         tuned
@@ -240,43 +242,36 @@ impl Node for MuxNode {
     fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
         self.reservice = false;
+        self.queue.expire(self.now);
         self.mux.handle_timeout(self.now);
         self.drain();
     }
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
-        match self.pending.front() {
-            Some(Pending::Frame(..)) => {
-                let Some(Pending::Frame(f, sender)) = self.pending.pop_front() else {
-                    return None;
-                };
-                if let Some(sta) = sender {
-                    if let Some(queued) = self.queued_data.get_mut(&sta) {
-                        *queued = queued.saturating_sub(1);
-                        if *queued == 0 {
-                            self.queued_data.remove(&sta);
-                        }
-                    }
-                }
+        match self.queue.head() {
+            Head::Frame => {
+                let f = self.queue.pop_frame()?;
                 self.in_flight += 1;
                 Some(f)
             }
-            Some(Pending::Tune(_)) => {
+            Head::Tune(_) => {
                 if self.apply_tune() {
                     // The medium read the old channel for this pass: come back at once.
                     self.reservice = true;
                 }
                 None
             }
-            None => None,
+            Head::Empty => None,
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let mux = self.mux.poll_timeout();
         if self.reservice {
             return Some(self.now);
         }
-        mux
+        match (self.mux.poll_timeout(), self.queue.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
