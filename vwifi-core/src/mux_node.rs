@@ -41,6 +41,13 @@ use crate::wire::{EtherType, FrameType, FrameView};
 use tx_queue::{Head, Queued, TxQueue};
 pub use tx_queue::{PARKED_LIFETIME, STATION_TX_QUEUE};
 
+/// The most frames the node hands the medium (the radio's hardware queue) before their
+/// outcomes come back, on a clean link: the medium's A-MPDU maximum, so aggregation is whole.
+pub const IN_FLIGHT_MAX: usize = 64;
+
+/// The fewest: the limit on a lossy link (see [`MuxNode`]'s `in_flight_limit`).
+pub const IN_FLIGHT_MIN: usize = 4;
+
 /// The transmitting station of `frame` if it is a data frame carrying a guest's data (not a
 /// null frame, not an EAPOL frame of a handshake): what counts against the station's queue.
 fn data_sender(frame: &[u8]) -> Option<MacAddr> {
@@ -77,6 +84,14 @@ pub struct MuxNode {
     /// The same, per station (while its guest is admitted).
     tx_queue_dropped_by: BTreeMap<MacAddr, u64>,
     in_flight: usize,
+    /// How many frames may be in flight now: the hardware queue's depth, adapted to how fast
+    /// it drains (as Linux's byte and airtime queue limits do). A frame acknowledged at once
+    /// raises it by one (up to [`IN_FLIGHT_MAX`]); a frame retried twice or more lowers it by
+    /// one, one never acknowledged halves it (down to [`IN_FLIGHT_MIN`]). On a weak link each
+    /// frame in flight can hold the radio for milliseconds of retries and backoff, and a
+    /// channel change waits for all of them: a shallow queue there keeps a background scan's
+    /// change prompt, while a clean link keeps full A-MPDUs.
+    in_flight_limit: usize,
     /// Set when a retune happened inside `poll_transmit`: the medium must service the node
     /// again to read the new channel before taking more frames.
     reservice: bool,
@@ -86,7 +101,8 @@ pub struct MuxNode {
 
 impl MuxNode {
     /// A node around `mux`, tuned to `channel` until the Mux says otherwise.
-    pub fn new(mux: Mux, channel: Channel) -> Self {
+    pub fn new(mut mux: Mux, channel: Channel) -> Self {
+        mux.set_reports_tunes(true);
         Self {
             mux,
             channel,
@@ -94,6 +110,7 @@ impl MuxNode {
             tx_queue_dropped: 0,
             tx_queue_dropped_by: BTreeMap::new(),
             in_flight: 0,
+            in_flight_limit: IN_FLIGHT_MAX,
             reservice: false,
             inbox: BTreeMap::new(),
             now: Instant::ZERO,
@@ -192,14 +209,20 @@ impl MuxNode {
                         }
                     }
                 }
-                Output::Tune(c) => self.queue.push_tune(self.now, c),
+                Output::Tune(c) => {
+                    self.queue.push_tune(self.now, c);
+                }
                 Output::ToGuest { guest, msg } => self.inbox.entry(guest).or_default().push(msg),
             }
         }
-        self.apply_tune();
+        if self.apply_tune() {
+            // The Mux was told: what its stations do on arrival is to queue now.
+            self.drain();
+        }
     }
 
-    /// Applies a channel change at the head of the queue once nothing is in flight.
+    /// Applies a channel change at the head of the queue once nothing is in flight, and tells
+    /// the Mux the radio is there.
     fn apply_tune(&mut self) -> bool {
         let mut tuned = false;
         while self.in_flight == 0 {
@@ -207,6 +230,7 @@ impl MuxNode {
                 break;
             };
             self.channel = c;
+            self.mux.radio_tuned(self.now, c);
             tuned = true;
         }
         tuned
@@ -231,6 +255,13 @@ impl Node for MuxNode {
     fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
         self.now = self.now.max(now);
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight_limit = match status {
+            TxStatus::Acked { retries: 0 } => self.in_flight_limit + 1,
+            TxStatus::Acked { retries: 1 } | TxStatus::Sent => self.in_flight_limit,
+            TxStatus::Acked { .. } => self.in_flight_limit.saturating_sub(1),
+            TxStatus::NotAcked => self.in_flight_limit / 2,
+        }
+        .clamp(IN_FLIGHT_MIN, IN_FLIGHT_MAX);
         let ev = RadioEvent::TxStatus {
             frame: frame.clone(),
             status,
@@ -249,6 +280,7 @@ impl Node for MuxNode {
 
     fn poll_transmit(&mut self) -> Option<Bytes> {
         match self.queue.head() {
+            Head::Frame if self.in_flight >= self.in_flight_limit => None,
             Head::Frame => {
                 let f = self.queue.pop_frame()?;
                 self.in_flight += 1;
@@ -256,6 +288,7 @@ impl Node for MuxNode {
             }
             Head::Tune(_) => {
                 if self.apply_tune() {
+                    self.drain();
                     // The medium read the old channel for this pass: come back at once.
                     self.reservice = true;
                 }
@@ -273,5 +306,69 @@ impl Node for MuxNode {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mux::MuxConfig;
+
+    const STA: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+
+    fn ch(n: u8) -> Channel {
+        Channel::new(n).unwrap()
+    }
+
+    fn node_with_data(frames: usize) -> MuxNode {
+        let mut node = MuxNode::new(Mux::new(MuxConfig::default(), [7; 32]), ch(1));
+        for i in 0..frames {
+            let f = Bytes::from(vec![u8::try_from(i % 256).unwrap(); 8]);
+            assert_eq!(node.queue.push_frame(f, ch(1), Some(STA)), Queued::Yes);
+        }
+        node
+    }
+
+    fn take_all(node: &mut MuxNode) -> Vec<Bytes> {
+        std::iter::from_fn(|| node.poll_transmit()).collect()
+    }
+
+    #[test]
+    fn a_clean_link_keeps_a_full_aggregate_in_flight() {
+        let mut node = node_with_data(100);
+        let sent = take_all(&mut node);
+        assert_eq!(sent.len(), IN_FLIGHT_MAX);
+        for f in &sent {
+            node.handle_tx_status(Instant::ZERO, f, TxStatus::Acked { retries: 0 });
+        }
+        assert_eq!(take_all(&mut node).len(), 100 - IN_FLIGHT_MAX);
+    }
+
+    #[test]
+    fn a_lossy_link_shrinks_what_is_in_flight_so_a_tune_waits_for_little() {
+        let mut node = node_with_data(200);
+        let sent = take_all(&mut node);
+        // Frames never acknowledged: the depth halves down to its floor.
+        for f in sent.iter().take(6) {
+            node.handle_tx_status(Instant::ZERO, f, TxStatus::NotAcked);
+        }
+        assert_eq!(node.in_flight_limit, IN_FLIGHT_MIN);
+        for f in sent.iter().skip(6) {
+            node.handle_tx_status(Instant::ZERO, f, TxStatus::Acked { retries: 3 });
+        }
+        assert_eq!(node.in_flight, 0);
+        let now_sent = take_all(&mut node);
+        assert_eq!(now_sent.len(), IN_FLIGHT_MIN);
+        // A channel change now waits for those few frames only, not for the queued data.
+        node.queue.push_tune(Instant::ZERO, ch(6));
+        assert!(take_all(&mut node).is_empty());
+        assert_eq!(node.channel(), ch(1));
+        for f in &now_sent {
+            node.handle_tx_status(Instant::ZERO, f, TxStatus::Acked { retries: 0 });
+        }
+        assert_eq!(node.channel(), ch(6));
+        assert!(take_all(&mut node).is_empty(), "data went out on channel 6");
+        assert_eq!(node.parked(), 200 - IN_FLIGHT_MAX - IN_FLIGHT_MIN);
+        assert_eq!(node.station_queue(STA).0, node.parked());
     }
 }
