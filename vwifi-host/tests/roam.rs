@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -150,6 +151,17 @@ impl Drop for UplinkTap {
     }
 }
 
+/// The tests one at a time: each gives its host-side uplink TAP the same address
+/// (10.91.0.1/24), and two such routes in the host's namespace at once send one test's replies
+/// out of the other's TAP (a container's first ping then goes unanswered).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Attaches a container, moves the host's radio to `x` metres and joins the network there;
 /// the daemon, the namespace and the uplink, once the station is connected to A and the host's
 /// uplink address (10.91.0.1) answers a ping from the container (10.91.0.2).
@@ -187,7 +199,13 @@ fn joined_at(x: f64, tag: &str) -> (Daemon, Netns, UplinkTap) {
     });
     assert_eq!(s["guests"][0]["bssid"], AP_A);
     let ping = ns.exec("ping", &["-c", "1", "-w", "20", "10.91.0.1"]);
-    assert!(ping.status.success(), "{}", text(&ping));
+    assert!(
+        ping.status.success(),
+        "{}\nstatus: {:?}\ndaemon log:\n{}",
+        text(&ping),
+        daemon.status().map(|s| s["guests"][0].clone()),
+        daemon.log_text()
+    );
     (daemon, ns, up)
 }
 
@@ -224,6 +242,7 @@ fn of_kind<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_jso
 #[test]
 #[ignore = "needs root, ip netns and iperf3; .ci/run runs ignored tests as root"]
 fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
+    let _serial = one_at_a_time();
     // The host's radio starts beside A.
     let (daemon, ns, _up) = joined_at(5.0, "rw");
     let events = watch_events(&ns);
@@ -323,6 +342,7 @@ fn a_container_streaming_tcp_roams_from_ap_a_to_ap_b_and_its_stream_survives() {
 #[test]
 #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
 fn a_container_whose_ap_goes_off_the_air_roams_to_the_other_ap_within_seconds() {
+    let _serial = one_at_a_time();
     // Between the two APs, nearer A (-68 against -73 dBm): it joins A and stays.
     let (daemon, ns, _up) = joined_at(40.0, "rs");
     // A station roams only to an AP of its network it has heard (in the last 30 s): the join's
