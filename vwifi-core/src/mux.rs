@@ -129,7 +129,11 @@ pub enum Output {
         /// The channel the radio is tuned to (the frame's channel).
         channel: Channel,
     },
-    /// Tune the radio to this channel (after transmitting the frames output before).
+    /// Tune the radio to this channel after transmitting the frames output before it. A caller
+    /// may instead keep the *data* frames among them until the radio is back on their channel
+    /// (the `channel` of their [`Output::Transmit`]), as `MuxNode` does; it never sends them on
+    /// another channel. A caller that reports when the change is carried out
+    /// ([`Mux::set_reports_tunes`]) calls [`Mux::radio_tuned`] then.
     Tune(Channel),
     /// Send this message to this guest.
     ToGuest {
