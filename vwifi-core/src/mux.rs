@@ -129,7 +129,11 @@ pub enum Output {
         /// The channel the radio is tuned to (the frame's channel).
         channel: Channel,
     },
-    /// Tune the radio to this channel (after transmitting the frames output before).
+    /// Tune the radio to this channel after transmitting the frames output before it. A caller
+    /// may instead keep the *data* frames among them until the radio is back on their channel
+    /// (the `channel` of their [`Output::Transmit`]), as `MuxNode` does; it never sends them on
+    /// another channel. A caller that reports when the change is carried out
+    /// ([`Mux::set_reports_tunes`]) calls [`Mux::radio_tuned`] then.
     Tune(Channel),
     /// Send this message to this guest.
     ToGuest {
@@ -226,6 +230,26 @@ pub struct Mux {
     ready: BTreeSet<GuestId>,
     stats: MuxStats,
     seed: [u8; 32],
+    /// Whether the caller reports when the radio really reaches a channel
+    /// ([`Mux::radio_tuned`]); the stations' arrivals then wait for it.
+    reports_tunes: bool,
+    /// Channel changes output and not yet reported carried out.
+    tunes_outstanding: u32,
+    /// When the last channel change was output.
+    tune_sent_at: Instant,
+    /// Arrivals waiting for the radio to reach the channel of the last change.
+    deferred: Vec<Arrival>,
+}
+
+/// A station's arrival on the radio's channel, held until the radio is really there.
+#[derive(Debug, Clone, Copy)]
+enum Arrival {
+    /// The grant holder, on the channel it asked for.
+    Holder(GuestId),
+    /// The stations living on this channel (a home slot began).
+    Home(Channel),
+    /// A grant holder given the radio where it is.
+    Resumed(GuestId),
 }
 
 impl Mux {
@@ -244,7 +268,64 @@ impl Mux {
             ready: BTreeSet::new(),
             stats: MuxStats::default(),
             seed,
+            reports_tunes: false,
+            tunes_outstanding: 0,
+            tune_sent_at: Instant::ZERO,
+            deferred: Vec::new(),
         }
+    }
+
+    /// Says that the caller will report every channel change it carries out
+    /// ([`Mux::radio_tuned`]), as the simulation's radio does. The stations then count a
+    /// channel's time (a scan's dwell) from when the radio really reached it rather than from
+    /// when the change was asked for: a radio still sending the frames queued before the change
+    /// (on a weak, lossy link, tens of milliseconds) would otherwise leave the scan too little
+    /// time, or none, on the channel. Off by default: the stations arrive when the change is
+    /// output.
+    pub fn set_reports_tunes(&mut self, on: bool) {
+        self.reports_tunes = on;
+        if !on {
+            self.tunes_outstanding = 0;
+            self.deferred.clear();
+        }
+    }
+
+    /// The radio has reached channel `c` (one report per [`Output::Tune`], in order; only with
+    /// [`Mux::set_reports_tunes`]). Once the last change asked for is carried out, the stations
+    /// waiting for the radio there arrive, and an off-channel slot is lengthened by the radio's
+    /// delay.
+    pub fn radio_tuned(&mut self, now: Instant, c: Channel) {
+        if !self.reports_tunes {
+            return;
+        }
+        self.tunes_outstanding = self.tunes_outstanding.saturating_sub(1);
+        if self.tunes_outstanding > 0 || self.tuned != Some(c) {
+            return;
+        }
+        self.sched
+            .radio_arrived(now.saturating_duration_since(self.tune_sent_at));
+        for arrival in core::mem::take(&mut self.deferred) {
+            match arrival {
+                Arrival::Holder(h) => {
+                    if self.sched.holder() == Some(h) && self.sched.holder_active() {
+                        self.arrive(now, h, c);
+                    }
+                }
+                Arrival::Home(home) if home == c => {
+                    let ids = self.guests_where(|g| g.placed.0 == Some(c));
+                    for id in ids {
+                        self.arrive(now, id, c);
+                    }
+                }
+                Arrival::Home(_) => {}
+                Arrival::Resumed(g) => self.arrive(now, g, c),
+            }
+        }
+    }
+
+    /// Whether arrivals must wait for the radio to report the last channel change.
+    fn awaiting_tune(&self) -> bool {
+        self.reports_tunes && self.tunes_outstanding > 0
     }
 
     /// Admits a guest: creates its station with its own address.
@@ -748,9 +829,21 @@ impl Mux {
                     self.stats.tunes += 1;
                     self.tuned = Some(c);
                     self.radio.push_back(Output::Tune(c));
-                    if let Some(h) = self.sched.holder().filter(|_| self.sched.holder_active()) {
-                        self.arrive(now, h, c);
+                    if self.reports_tunes {
+                        self.tunes_outstanding = self.tunes_outstanding.saturating_add(1);
+                        self.tune_sent_at = now;
+                        self.deferred.clear();
                     }
+                    if let Some(h) = self.sched.holder().filter(|_| self.sched.holder_active()) {
+                        if self.awaiting_tune() {
+                            self.deferred.push(Arrival::Holder(h));
+                        } else {
+                            self.arrive(now, h, c);
+                        }
+                    }
+                }
+                SchedulerOutput::Arrived(c) if self.awaiting_tune() => {
+                    self.deferred.push(Arrival::Home(c));
                 }
                 SchedulerOutput::Arrived(c) => {
                     let ids = self.guests_where(|g| g.placed.0 == Some(c));
@@ -765,6 +858,9 @@ impl Mux {
                     if let Some(c) = want {
                         self.sched.tune_for_holder(now, g, c);
                     }
+                }
+                SchedulerOutput::Resumed(g) if self.awaiting_tune() => {
+                    self.deferred.push(Arrival::Resumed(g));
                 }
                 SchedulerOutput::Resumed(g) => {
                     if let Some(c) = self.tuned {

@@ -322,6 +322,16 @@ impl Scheduler {
         self.reschedule(now);
     }
 
+    /// The radio reached the channel of the last [`SchedulerOutput::Tune`] `late` after it
+    /// was asked for (it was still sending what was queued before): an exclusive slot (a scan
+    /// off the home channels) is lengthened by as much, so its holder gets the whole slot on
+    /// the channel. Home slots keep their end, which is aligned on the next channel's DTIM.
+    pub fn radio_arrived(&mut self, late: Duration) {
+        if self.slot == Some(Slot::Exclusive) {
+            self.slot_end = self.slot_end.map(|end| end + late);
+        }
+    }
+
     /// When [`Scheduler::handle_timeout`] must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.slot_end
@@ -783,6 +793,28 @@ mod tests {
             seen.insert(s.tuned().unwrap().number());
         }
         assert_eq!(seen, [1, 6, 11, 36, 149].into_iter().collect());
+    }
+
+    #[test]
+    fn a_late_radio_lengthens_an_exclusive_slot_but_not_a_home_slot() {
+        let mut s = sched(2);
+        let mut t = Instant::ZERO;
+        s.set_home(t, GuestId(0), Some(ch(1))).unwrap();
+        s.request_grant(t, GuestId(1)).unwrap();
+        s.tune_for_holder(t, GuestId(1), ch(6));
+        drain(&mut s);
+        // A home slot keeps its end (aligned on DTIM beacons).
+        let home_end = s.poll_timeout().unwrap();
+        s.radio_arrived(Duration::from_millis(30));
+        assert_eq!(s.poll_timeout(), Some(home_end));
+        // The exclusive slot on 6: the radio got there 30 ms late, the slot ends 30 ms later.
+        t = home_end;
+        s.handle_timeout(t);
+        drain(&mut s);
+        assert!(s.holder_active());
+        let slot_end = s.poll_timeout().unwrap();
+        s.radio_arrived(Duration::from_millis(30));
+        assert_eq!(s.poll_timeout(), Some(slot_end + Duration::from_millis(30)));
     }
 
     #[test]

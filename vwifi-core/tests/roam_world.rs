@@ -401,3 +401,129 @@ fn a_released_station_is_forgotten_by_the_old_ap() {
     assert!(ap.station(mac).is_none());
     assert!(!ap.release_roamed(mac, AP_B));
 }
+
+/// What a walk under a saturating stream showed.
+#[derive(Debug)]
+struct SaturatedWalk {
+    /// The station's signal from A when it roamed (the last it reported on A), in dBm.
+    signal_at_roam: i8,
+    /// Where the host's radio was when it roamed, in metres from A.
+    x_at_roam: f64,
+    /// Sim time, before the roam, in 100 ms windows that carried under a tenth of the walk's
+    /// median window: the stream stalled.
+    stalled: Duration,
+    /// Frames carried (both APs).
+    carried: usize,
+}
+
+/// Walks the host's radio from x = 40 to 95 m (1 m every 100 ms) while the guest keeps its
+/// station's radio queue full of 1400-byte frames to the uplink (`per_tick` frames every 10 ms
+/// at most, fewer when the queue is full: the back-pressure a host's driver applies).
+fn saturated_walk(lab: &mut Lab, g: GuestId, per_tick: usize) -> SaturatedWalk {
+    use vwifi_core::mux_node::STATION_TX_QUEUE;
+    let mac = lab.mac(g);
+    let payload = [0x5b; 1400];
+    let mut signal_at_roam = None;
+    let mut x_at_roam = 0.0;
+    let mut last_signal = 0;
+    let mut windows: Vec<usize> = Vec::new();
+    let mut roam_window = None;
+    let mut x = 40.0;
+    for tick in 0..(55 * 10 + 200) {
+        if tick % 10 == 0 && x < 95.0 {
+            x += 1.0;
+            move_host(lab, x);
+        }
+        if tick % 10 == 0 {
+            windows.push(0);
+        }
+        let queued = lab.node().station_queue(mac).0;
+        for _ in 0..per_tick.min(STATION_TX_QUEUE.saturating_sub(queued)) {
+            lab.send(g, tagged_frame(mac, UPLINK_PEER, &payload));
+        }
+        lab.run_for(Duration::from_millis(10));
+        ds(lab);
+        let carried = [0, 1]
+            .into_iter()
+            .flat_map(|i| lab.drain_uplink(i))
+            .filter(|f| f.src == mac && f.payload.first() == Some(&0x5b))
+            .count();
+        if let Some(w) = windows.last_mut() {
+            *w += carried;
+        }
+        let status = lab.mux().station(g).unwrap().status();
+        if signal_at_roam.is_none() {
+            if roams(lab, g).is_empty() {
+                if status.bssid == Some(AP_A) {
+                    last_signal = status.signal_dbm.unwrap_or(last_signal);
+                }
+            } else {
+                signal_at_roam = Some(last_signal);
+                x_at_roam = x;
+                roam_window = Some(windows.len());
+            }
+        }
+    }
+    let mut sorted = windows.clone();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    let before_roam = windows.get(..roam_window.unwrap_or(0)).unwrap_or(&[]);
+    let stalled = before_roam.iter().filter(|&&w| w * 10 < median).count();
+    SaturatedWalk {
+        signal_at_roam: signal_at_roam.expect("no roam during the walk"),
+        x_at_roam,
+        stalled: Duration::from_millis(100) * u32::try_from(stalled).unwrap(),
+        carried: windows.iter().sum(),
+    }
+}
+
+/// Under a saturating stream a roam comes as it does with light traffic: the radio's queued
+/// data does not hold the background scan's channel change back past its dwell (the change goes
+/// ahead of the data, which waits for the radio's return), so the scan hears B in time.
+#[test]
+fn a_station_under_a_saturating_stream_roams_near_the_trigger() {
+    let light = {
+        let mut lab = lab_at(65, &ess(), 40.0);
+        let g = roaming_guest(&mut lab);
+        saturated_walk(&mut lab, g, 1)
+    };
+    let mut lab = lab_at(65, &ess(), 40.0);
+    let g = roaming_guest(&mut lab);
+    let busy = saturated_walk(&mut lab, g, 400);
+    eprintln!("light traffic: {light:?}\nsaturating stream: {busy:?}");
+    eprintln!(
+        "roamed at x = {} m under load, {} m without",
+        busy.x_at_roam, light.x_at_roam
+    );
+    eprintln!(
+        "parked data dropped: {}, queue-full drops: {}",
+        lab.node().parked_expired(),
+        lab.node().tx_queue_dropped()
+    );
+    assert_eq!(roams(&lab, g).len(), 1);
+    assert_eq!(disconnections(&lab, g), 0);
+    assert_eq!(lab.bssid(g), Some(AP_B));
+    // Roamed within 2 dB (of A's signal) of where a lightly loaded station roams, and near the
+    // -70 dBm trigger (the 8 dB hysteresis towards B puts it a few dB below).
+    assert!(
+        i16::from(busy.signal_at_roam) >= i16::from(light.signal_at_roam) - 2,
+        "roamed at {} dBm under load, {} dBm without",
+        busy.signal_at_roam,
+        light.signal_at_roam
+    );
+    assert!(
+        busy.signal_at_roam >= -76,
+        "roamed at {} dBm",
+        busy.signal_at_roam
+    );
+    // The stream never stalled for long before the roam.
+    assert!(
+        busy.stalled <= Duration::from_secs(1),
+        "stalled for {:?} before the roam",
+        busy.stalled
+    );
+    assert!(
+        busy.carried > 10 * light.carried,
+        "{busy:?} against {light:?}"
+    );
+}

@@ -488,7 +488,12 @@ impl Station {
             if scan.dwell_until.is_some_and(|d| now >= d) {
                 scan.next += 1;
                 scan.dwell_until = None;
-                if scan.next >= scan.channels.len() {
+                let (roam, started, done) =
+                    (scan.roam, scan.started, scan.next >= scan.channels.len());
+                // A background scan over every channel (no other AP of the network known)
+                // stops at the first channel that gave a better AP: the rest would take
+                // seconds of home slots while the link weakens.
+                if done || (roam && self.roam_candidate(started).is_some()) {
                     self.finish_scan(now);
                 }
             }
@@ -1229,6 +1234,24 @@ impl Station {
         }
     }
 
+    /// The strongest other AP of the network (same SSID and security) heard since `since`, if
+    /// it beats the current one by the hysteresis.
+    fn roam_candidate(&self, since: Instant) -> Option<BssEntry> {
+        let Conn::Connected(l) = &self.conn else {
+            return None;
+        };
+        let (current, ssid, security, signal) =
+            (l.bss.bssid, l.bss.ssid, l.bss.security, l.bss.signal_dbm);
+        let margin = i16::from(self.cfg.roam.hysteresis_db);
+        self.table
+            .iter()
+            .filter(|e| e.ssid == ssid && e.security == security && e.bssid != current)
+            .filter(|e| e.last_seen >= since)
+            .max_by_key(|e| (e.signal_dbm, core::cmp::Reverse(e.bssid)))
+            .filter(|e| i16::from(e.signal_dbm) >= i16::from(signal) + margin)
+            .cloned()
+    }
+
     /// After a background scan: moves to the strongest other AP of the network (same SSID
     /// and security) heard during it, if it beats the current one by the hysteresis.
     fn consider_roam(&mut self, now: Instant, since: Instant) {
@@ -1238,18 +1261,8 @@ impl Station {
         let Conn::Connected(l) = &self.conn else {
             return;
         };
-        let (current, ssid, security, signal) =
-            (l.bss.bssid, l.bss.ssid, l.bss.security, l.bss.signal_dbm);
-        let margin = i16::from(self.cfg.roam.hysteresis_db);
-        let best = self
-            .table
-            .iter()
-            .filter(|e| e.ssid == ssid && e.security == security && e.bssid != current)
-            .filter(|e| e.last_seen >= since)
-            .max_by_key(|e| (e.signal_dbm, core::cmp::Reverse(e.bssid)))
-            .filter(|e| i16::from(e.signal_dbm) >= i16::from(signal) + margin)
-            .cloned();
-        let Some(bss) = best else {
+        let (current, signal) = (l.bss.bssid, l.bss.signal_dbm);
+        let Some(bss) = self.roam_candidate(since) else {
             trace!(station = %self.mac(), signal, "no better AP");
             return;
         };

@@ -1202,6 +1202,38 @@ fn a_weak_signal_scans_the_networks_channels_and_moves_to_a_much_stronger_ap() {
 }
 
 #[test]
+fn a_full_background_scan_stops_at_the_first_channel_with_a_better_ap() {
+    // AP2 (channel 6) is off the air during the join: no other AP of the network is known, so
+    // the background scan covers every channel (1, 6, 11, 36), and it stops after 6.
+    let mut w = World::new(vec![
+        ScriptedAp::wpa2(AP1, "home", 1, psk(1)),
+        ScriptedAp::wpa2(AP2, "home", 6, psk(1)),
+    ]);
+    w.aps[1].on = false;
+    w.connect("home", Credentials::Psk(psk(1)), true);
+    assert!(matches!(w.connected(), Event::Connected { bssid: AP1, .. }));
+    let probes = |w: &World| -> Vec<u8> {
+        w.sent
+            .iter()
+            .filter(|(_, _, f)| {
+                matches!(Frame::parse_bytes(f), Ok(Frame::Management(m))
+                    if matches!(m.body, MgmtBody::ProbeRequest(_)))
+            })
+            .map(|(_, c, _)| c.number())
+            .collect()
+    };
+    let joined = probes(&w).len();
+    w.aps[1].on = true;
+    w.aps[1].signal_dbm = -55;
+    w.aps[0].signal_dbm = -75;
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.sta.bssid(), Some(AP2));
+    assert_eq!(w.sta.stats().roams, 1);
+    let background = probes(&w).split_off(joined);
+    assert_eq!(background, vec![1, 6], "the background scan's probes");
+}
+
+#[test]
 fn an_ap_not_stronger_by_the_hysteresis_is_not_worth_a_roam() {
     // 5 dB better than AP1's -75: short of the 8 dB hysteresis. Background scans go on, every
     // 2 s at most, and the station stays.
