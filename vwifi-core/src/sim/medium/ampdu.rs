@@ -40,7 +40,26 @@ pub(super) enum Agreement {
     /// The ADDBA Request is out; frames go one by one meanwhile.
     Requested,
     /// The recipient accepted: A-MPDUs.
-    Active,
+    Active {
+        /// The Block Ack timeout both agreed on (zero: none).
+        timeout: Duration,
+        /// When an A-MPDU last went under it.
+        last_used: Instant,
+    },
+}
+
+/// The Block Ack timeout the lower MAC asks for in its ADDBA Requests, in TU (1024 µs): an
+/// agreement unused this long ends and is set up again before the next data (9.4.1.15,
+/// 10.25.4).
+pub(super) const BA_TIMEOUT_TU: u16 = 5000;
+
+/// How long a receiver holds frames behind a missing one before it gives up waiting and
+/// releases them (mac80211's reorder timer, `HT_RX_REORDER_BUF_TIMEOUT`, is 100 ms).
+pub(super) const REORDER_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A timeout in TU as a duration.
+pub(super) fn tu(n: u16) -> Duration {
+    Duration::from_micros(u64::from(n) * 1024)
 }
 
 /// The longest A-MPDU airtime the medium builds.
@@ -374,6 +393,7 @@ impl<N: Node> Medium<N> {
         };
         let mut out: Vec<(Bytes, RxMeta)> = Vec::new();
         let mut blocked = false;
+        let mut oldest_held = None;
         for q in radio.queue.iter_mut() {
             if receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
                 continue;
@@ -382,12 +402,17 @@ impl<N: Node> Medium<N> {
             match q.rx {
                 // A retransmission of a frame the receiver has: not handed over again.
                 AmpduRx::Delivered => {}
-                AmpduRx::Held(m) if !blocked => {
+                AmpduRx::Held(m, _) if !blocked => {
                     out.push((q.frame.clone(), m));
                     q.rx = AmpduRx::Delivered;
                 }
-                AmpduRx::Held(_) => {}
-                AmpduRx::NotYet if fresh && blocked => q.rx = AmpduRx::Held(meta),
+                AmpduRx::Held(_, since) => {
+                    oldest_held = Some(oldest_held.map_or(since, |o: Instant| o.min(since)));
+                }
+                AmpduRx::NotYet if fresh && blocked => {
+                    q.rx = AmpduRx::Held(meta, now);
+                    oldest_held = Some(oldest_held.map_or(now, |o: Instant| o.min(now)));
+                }
                 AmpduRx::NotYet if fresh => {
                     out.push((q.frame.clone(), meta));
                     q.rx = AmpduRx::Delivered;
@@ -398,6 +423,10 @@ impl<N: Node> Medium<N> {
         radio
             .queue
             .retain(|q| !(q.reported && q.rx == AmpduRx::Delivered));
+        if let Some(since) = oldest_held {
+            self.reorder_timers
+                .insert((since + REORDER_TIMEOUT, sender, to, ra));
+        }
         if out.is_empty() {
             return;
         }
@@ -408,6 +437,38 @@ impl<N: Node> Medium<N> {
             }
         }
         self.service(to, false);
+    }
+
+    /// A reorder timer of `to` for frames from `sender` to `ra` expires: the frames it has held
+    /// for [`REORDER_TIMEOUT`] go up, the missing ones before them are skipped (the receiver's
+    /// window moves past them: should they come later, they are not handed over), and what
+    /// follows in order goes with them (10.25.6.6; mac80211's `ieee80211_sta_reorder_release`).
+    pub(super) fn reorder_timeout(&mut self, sender: NodeId, to: NodeId, ra: MacAddr) {
+        let now = self.now;
+        let Some(radio) = self.radios.get_mut(index(sender)) else {
+            return;
+        };
+        let expired = radio.queue.iter().rposition(|q| {
+            receiver(&q.frame) == Some(ra)
+                && matches!(q.rx, AmpduRx::Held(_, since) if since + REORDER_TIMEOUT <= now)
+        });
+        let Some(last) = expired else {
+            return;
+        };
+        let mut skipped = 0;
+        for q in radio.queue.iter_mut().take(last) {
+            if receiver(&q.frame) == Some(ra) && q.rx == AmpduRx::NotYet && aggregatable(&q.frame) {
+                q.rx = AmpduRx::Delivered;
+                skipped += 1;
+            }
+        }
+        self.stats.reorder_skipped += skipped;
+        let meta = RxMeta {
+            channel: radio.channel,
+            signal_dbm: 0,
+            rate_kbps: 0,
+        };
+        self.release(sender, to, ra, now, meta, &[]);
     }
 
     /// The busy period of an A-MPDU is over: each MPDU the Block Ack covers is acknowledged,
@@ -578,7 +639,7 @@ impl<N: Node> Medium<N> {
         let req = BlockAckAction::AddbaRequest {
             dialog_token: token,
             params: BaParams::immediate(0, BA_WINDOW as u16),
-            timeout_tu: 0,
+            timeout_tu: BA_TIMEOUT_TU,
             start_seq: 0,
         };
         let qid = radio.next_queued;
@@ -651,8 +712,19 @@ impl<N: Node> Medium<N> {
             return;
         };
         match (block_ack_action(frame), status) {
-            (Some(BlockAckAction::AddbaResponse { status: 0, .. }), TxStatus::Acked { .. }) => {
-                self.agreements.insert((to, sender), Agreement::Active);
+            (
+                Some(BlockAckAction::AddbaResponse {
+                    status: 0,
+                    timeout_tu,
+                    ..
+                }),
+                TxStatus::Acked { .. },
+            ) => {
+                let active = Agreement::Active {
+                    timeout: tu(timeout_tu),
+                    last_used: self.now,
+                };
+                self.agreements.insert((to, sender), active);
             }
             (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
                 self.agreements.remove(&(sender, to));

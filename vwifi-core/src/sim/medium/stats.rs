@@ -90,6 +90,13 @@ pub struct MediumStats {
     pub delivered: u64,
     /// Receptions lost, by cause.
     pub lost: LossCounts,
+    /// Frames a receiver's reorder timer skipped (missing when it released the frames held
+    /// behind them).
+    pub reorder_skipped: u64,
+    /// Block Ack agreements ended by their Block Ack timeout (unused that long).
+    pub ba_timeouts: u64,
+    /// MSDUs sent inside A-MSDUs.
+    pub amsdu_msdus: u64,
     airtime: BTreeMap<Channel, Duration>,
 }
 
