@@ -36,6 +36,7 @@
 //! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
 
 mod ampdu;
+mod amsdu;
 mod config;
 mod engine;
 mod frames;
