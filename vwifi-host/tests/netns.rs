@@ -841,8 +841,8 @@ fn standard_sim(standard: &str, channel: u8, width: u16, streams: u8) -> String 
          bssid = \"02:76:77:00:0d:01\"\nposition = [2.0, 0.0]\nuplink = true\n\
          standard = \"{standard}\"\nwidth_mhz = {width}\nspatial_streams = {streams}\n\
          [sim.medium]\namsdu = {amsdu}\n",
-        // `VWIFI_TEST_AMSDU=0` measures the same without A-MSDUs (before and after, one build).
-        amsdu = std::env::var("VWIFI_TEST_AMSDU").map_or(true, |v| v != "0"),
+        // `VWIFI_TEST_AMSDU=1` measures the same with A-MSDUs (off by default in the daemon).
+        amsdu = std::env::var("VWIFI_TEST_AMSDU").is_ok_and(|v| v == "1"),
     )
 }
 
