@@ -220,11 +220,22 @@ fn capture_of(ap: PhyCaps, channel: u8) -> Vec<u8> {
 
 /// tshark's fields of every frame of `pcap`, one `Vec` per frame.
 fn tshark_fields(pcap: &[u8], name: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    tshark_fields_with(pcap, name, fields, &[])
+}
+
+/// [`tshark_fields`] with extra tshark arguments.
+fn tshark_fields_with(
+    pcap: &[u8],
+    name: &str,
+    fields: &[&str],
+    extra: &[&str],
+) -> Vec<Vec<String>> {
     let path = std::env::temp_dir().join(format!("vwifi-phy-{name}-{}.pcap", std::process::id()));
     std::fs::write(&path, pcap).unwrap();
     let mut cmd = std::process::Command::new("tshark");
     cmd.arg("-r")
         .arg(&path)
+        .args(extra)
         .args(["-T", "fields", "-E", "separator=|"]);
     for f in fields {
         cmd.args(["-e", f]);
@@ -367,4 +378,46 @@ fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
             }
         }
     }
+}
+
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_the_amsdus_inside_the_ampdus() {
+    let mut lab = lab(6, 36, AX_80_2X2, PhyCaps::STATION_DEFAULT);
+    let g = lab.admit("amsdu");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    // A full window: the station's queue holds several frames to the AP at a time.
+    let _ = lab.goodput(&[(g, 0)], 1400, 256, Duration::from_millis(20));
+    let pcap = lab.world.pcap_bytes().to_vec();
+    let fields = [
+        "wlan.fc.type_subtype",
+        "wlan.qos.amsdupresent",
+        "wlan_aggregate.a_mdsu.length",
+        "wlan.sa",
+        "_ws.malformed",
+        "_ws.expert.severity",
+    ];
+    // The lab's payloads are filler behind an IPv4 EtherType: IP is not decoded, so that
+    // only the 802.11 framing is judged.
+    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
+    let rows = tshark_fields_with(&pcap, "amsdu", &fields, &no_ip);
+    let amsdus: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
+        .collect();
+    assert!(!amsdus.is_empty(), "no A-MSDU in {} frames", rows.len());
+    for r in &amsdus {
+        // QoS Data (0x28) with two or more subframes of the lab's 1400-octet payloads.
+        assert_eq!(r.first().and_then(|v| num(v)), Some(0x28), "{r:?}");
+        let lens: Vec<u64> = r[2].split(',').filter_map(num).collect();
+        assert!(lens.len() >= 2 && lens.iter().all(|&l| l > 1400), "{r:?}");
+    }
+    // Nothing on the air is malformed to tshark.
+    assert!(
+        rows.iter().all(|r| r.get(4).is_none_or(|v| v.is_empty())),
+        "malformed: {:?}",
+        rows.iter()
+            .find(|r| r.get(4).is_some_and(|v| !v.is_empty()))
+    );
 }

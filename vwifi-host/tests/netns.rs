@@ -839,7 +839,10 @@ fn standard_sim(standard: &str, channel: u8, width: u16, streams: u8) -> String 
     format!(
         "[sim]\nseed = 7\n[[sim.aps]]\nssid = \"std-{standard}\"\nchannel = {channel}\n\
          bssid = \"02:76:77:00:0d:01\"\nposition = [2.0, 0.0]\nuplink = true\n\
-         standard = \"{standard}\"\nwidth_mhz = {width}\nspatial_streams = {streams}\n"
+         standard = \"{standard}\"\nwidth_mhz = {width}\nspatial_streams = {streams}\n\
+         [sim.medium]\namsdu = {amsdu}\n",
+        // `VWIFI_TEST_AMSDU=1` measures the same with A-MSDUs (off by default in the daemon).
+        amsdu = std::env::var("VWIFI_TEST_AMSDU").is_ok_and(|v| v == "1"),
     )
 }
 

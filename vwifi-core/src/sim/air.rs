@@ -139,6 +139,7 @@ pub fn medium_config(file: &config::MediumConfig) -> Result<MediumConfig, SimAir
         extra_loss: file.loss_rate,
         retry_limit: file.retry_limit.saturating_add(1),
         airtime: file.airtime,
+        amsdu: file.amsdu,
         ..defaults
     };
     cfg.validate()?;

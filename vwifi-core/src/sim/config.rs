@@ -20,6 +20,7 @@
 //! retry_limit = 7               # retransmissions of an unacknowledged unicast frame
 //! airtime = true                # false: zero-airtime measuring mode (no airtime, contention
 //!                               # or random loss; not a model of any radio)
+//! amsdu = false                 # true: HT/VHT/HE links send A-MSDUs inside their A-MPDUs
 //!
 //! [[aps]]
 //! ssid = "vwifi-lab"            # 1 to 32 bytes
@@ -182,6 +183,11 @@ pub struct MediumConfig {
     /// never lost at random; beacons, management timing and everything else are unchanged
     /// (see [`crate::sim::medium::MediumConfig::airtime`]).
     pub airtime: bool,
+    /// Whether HT/VHT/HE links put several frames to one receiver in one A-MSDU inside their
+    /// A-MPDUs (see [`crate::sim::medium::MediumConfig::amsdu`]). Default `false` for the
+    /// daemon: iperf3 through a debug daemon measured lower ax figures with it on (README,
+    /// issue 13), not yet explained.
+    pub amsdu: bool,
 }
 
 impl Default for MediumConfig {
@@ -195,6 +201,7 @@ impl Default for MediumConfig {
             phy_rate_kbps: 54_000,
             retry_limit: 7,
             airtime: true,
+            amsdu: false,
         }
     }
 }

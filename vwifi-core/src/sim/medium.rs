@@ -36,6 +36,7 @@
 //! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
 
 mod ampdu;
+mod amsdu;
 mod config;
 mod engine;
 mod frames;
@@ -145,8 +146,9 @@ impl Queued {
 enum AmpduRx {
     /// Not received yet.
     NotYet,
-    /// Received, held back behind an earlier frame to the same receiver not received yet.
-    Held(RxMeta),
+    /// Received at the instant given, held back behind an earlier frame to the same receiver
+    /// not received yet (until that arrives, is given up, or the reorder timeout passes).
+    Held(RxMeta, Instant),
     /// Handed to the receiver.
     Delivered,
 }
@@ -252,6 +254,8 @@ pub struct Medium<N = AirNode> {
     links: BTreeMap<(NodeId, NodeId), (PhyCaps, RateControl)>,
     /// Block Ack agreements by (originator, recipient).
     agreements: BTreeMap<(NodeId, NodeId), ampdu::Agreement>,
+    /// Receivers' reorder timers: (when, originator, recipient, receiver address).
+    reorder_timers: BTreeSet<(Instant, NodeId, NodeId, MacAddr)>,
     /// The live tap of the air, if on ([`Medium::enable_tap`]).
     tap: Option<lab::Tap>,
     /// Extra loss probability between two nodes, keyed (lower id, higher id).
@@ -290,6 +294,7 @@ impl<N: Node> Medium<N> {
             capture: None,
             links: BTreeMap::new(),
             agreements: BTreeMap::new(),
+            reorder_timers: BTreeSet::new(),
             tap: None,
             link_loss: BTreeMap::new(),
             off_air: BTreeSet::new(),

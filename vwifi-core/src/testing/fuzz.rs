@@ -35,6 +35,7 @@ pub const TARGETS: &[Target] = &[
     ("ccmp", ccmp),
     ("phy_elements", phy_elements),
     ("block_ack", block_ack),
+    ("amsdu", amsdu),
     ("vnet_offload", vnet_offload),
     ("pcapng", pcapng),
     ("federated", federated),
@@ -581,6 +582,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     out.extend(phy_seeds());
     out.extend(block_ack_seeds());
+    out.extend(amsdu_seeds());
     out.extend(pcapng_seeds());
     out.extend(federated_seeds());
     for (name, bytes) in offload_seeds() {
@@ -710,6 +712,44 @@ pub fn block_ack(data: &[u8]) {
             "an accepted body must re-emit byte for byte"
         );
     }
+}
+
+/// Any bytes as an A-MSDU body ([`wire::amsdu::parse`]): no panic; an accepted body re-emits
+/// byte for byte, and its length is what [`wire::amsdu::body_len`] says.
+pub fn amsdu(data: &[u8]) {
+    if let Ok(subframes) = wire::amsdu::parse(data) {
+        let mut out = Vec::new();
+        wire::amsdu::emit(subframes.iter().copied(), &mut out);
+        assert_eq!(out, data, "an accepted body must re-emit byte for byte");
+        assert_eq!(
+            wire::amsdu::body_len(subframes.iter().map(|s| s.msdu.len())),
+            data.len()
+        );
+    }
+}
+
+/// Seeds of the `amsdu` target: one subframe; three (padding between them); the largest MSDU.
+fn amsdu_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use wire::amsdu::{emit, Subframe, MAX_MSDU_LEN};
+    let (da, sa) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
+    let snap_ipv4 = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45, 0, 0, 20];
+    let big = vec![0x5a; MAX_MSDU_LEN];
+    let cases: [(&str, Vec<&[u8]>); 3] = [
+        ("one", vec![&snap_ipv4]),
+        ("three", vec![&snap_ipv4, &snap_ipv4[..7], &snap_ipv4[..1]]),
+        ("largest", vec![&big]),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, msdus)| {
+            let mut out = Vec::new();
+            emit(
+                msdus.into_iter().map(|msdu| Subframe { da, sa, msdu }),
+                &mut out,
+            );
+            ("amsdu", name.to_owned(), out)
+        })
+        .collect()
 }
 
 /// Any bytes as a federated transmission from another daemon
@@ -989,6 +1029,7 @@ mod tests {
                 "ccmp" => ccmp::decrypt(&ccmp_key(), &bytes).is_ok(),
                 "phy_elements" => ElementList::parse(&bytes).is_ok(),
                 "block_ack" => wire::block_ack::BlockAckAction::parse(&bytes).is_ok(),
+                "amsdu" => wire::amsdu::parse(&bytes).is_ok(),
                 "inband_frame" => matches!(
                     proto::inband::classify(&bytes),
                     proto::inband::InbandFrame::Control { msg: Ok(_), .. }

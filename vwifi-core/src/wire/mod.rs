@@ -36,6 +36,7 @@ mod macros;
 mod error;
 mod reader;
 
+pub mod amsdu;
 pub mod block_ack;
 pub mod codes;
 pub mod control;

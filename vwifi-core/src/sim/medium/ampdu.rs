@@ -40,7 +40,26 @@ pub(super) enum Agreement {
     /// The ADDBA Request is out; frames go one by one meanwhile.
     Requested,
     /// The recipient accepted: A-MPDUs.
-    Active,
+    Active {
+        /// The Block Ack timeout both agreed on (zero: none).
+        timeout: Duration,
+        /// When an A-MPDU last went under it.
+        last_used: Instant,
+    },
+}
+
+/// The Block Ack timeout the lower MAC asks for in its ADDBA Requests, in TU (1024 µs): an
+/// agreement unused this long ends and is set up again before the next data (9.4.1.15,
+/// 10.25.4).
+pub(super) const BA_TIMEOUT_TU: u16 = 5000;
+
+/// How long a receiver holds frames behind a missing one before it gives up waiting and
+/// releases them (mac80211's reorder timer, `HT_RX_REORDER_BUF_TIMEOUT`, is 100 ms).
+pub(super) const REORDER_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A timeout in TU as a duration.
+pub(super) fn tu(n: u16) -> Duration {
+    Duration::from_micros(u64::from(n) * 1024)
 }
 
 /// The longest A-MPDU airtime the medium builds.
@@ -60,21 +79,31 @@ pub(super) struct Aggregate {
     pub(super) ra: MacAddr,
     /// The node that answers to it.
     pub(super) to: NodeId,
-    /// In queue order.
+    /// The queue entries it carries (one MSDU each), in queue order.
     pub(super) mpdus: Vec<Mpdu>,
+    /// The MPDUs on the air, in order: each a queue entry's frame, or an A-MSDU of several.
+    pub(super) air: Vec<AirMpdu>,
 }
 
-/// One MPDU of an A-MPDU.
+/// One queue entry carried in an A-MPDU.
 #[derive(Debug)]
 pub(super) struct Mpdu {
     /// Its queue entry.
     pub(super) id: u64,
     /// As the node handed it over.
     pub(super) original: Bytes,
-    /// As sent (Retry bit on retransmissions).
-    pub(super) on_air: Bytes,
-    /// Whether the addressee decoded it.
+    /// Whether the addressee got it.
     pub(super) received: bool,
+}
+
+/// One MPDU of an A-MPDU as it goes on the air.
+#[derive(Debug)]
+pub(super) struct AirMpdu {
+    /// As sent (Retry bit on retransmissions).
+    pub(super) frame: Bytes,
+    /// The entries of [`Aggregate::mpdus`] it carries: one, or an A-MSDU's (with their
+    /// A-MSDU parts, in subframe order).
+    pub(super) members: Vec<(usize, Option<super::amsdu::Msdu>)>,
 }
 
 /// Whether `frame` can go in an A-MPDU: an individually addressed data frame that is
@@ -100,6 +129,18 @@ fn psdu_len(lens: &[usize]) -> usize {
             }
         })
         .sum()
+}
+
+/// The A-MSDU body length of `group`'s frames, and `extra`'s if given.
+fn amsdu_body(
+    group: &[(&super::Queued, Option<super::amsdu::Msdu>)],
+    extra: Option<(&Bytes, super::amsdu::Msdu)>,
+) -> usize {
+    let lens = group
+        .iter()
+        .map(|(q, m)| m.map_or(usize::MAX / 4, |m| super::amsdu::msdu_len(&q.frame, &m)))
+        .chain(extra.map(|(f, m)| super::amsdu::msdu_len(f, &m)));
+    crate::wire::amsdu::body_len(lens)
 }
 
 /// The longest A-MPDU of the format, octets.
@@ -142,36 +183,99 @@ impl<N: Node> Medium<N> {
             }
             _ => rate,
         };
-        let mut lens = Vec::new();
-        let mut mpdus = Vec::new();
+        // Queue entries in order, grouped into on-air MPDUs: a frame joins the last MPDU as an
+        // A-MSDU subframe when both share an A-MSDU key and the A-MSDU stays within the
+        // receiver's maximum length; the A-MPDU stays within its limits.
+        let max_amsdu = if self.config.amsdu {
+            super::amsdu::max_amsdu_len(rate.standard)
+        } else {
+            0
+        };
+        let fits = |lens: &[usize]| {
+            let len = psdu_len(lens);
+            len <= max_ampdu_len(&rate) && rate.airtime(len, band) <= MAX_AMPDU_AIRTIME
+        };
+        let mut lens: Vec<usize> = Vec::new();
+        let mut groups: Vec<Vec<(&super::Queued, Option<super::amsdu::Msdu>)>> = Vec::new();
         for q in &radio.queue {
             if q.reported || receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
                 continue;
             }
-            if mpdus.len() == BA_WINDOW {
+            let part = super::amsdu::msdu_of(&q.frame);
+            let joined = match (groups.last_mut(), part) {
+                (Some(group), Some(p)) if max_amsdu > 0 => {
+                    let same = group.iter().all(|(_, m)| m.is_some_and(|m| m.key == p.key));
+                    let body = amsdu_body(group, Some((&q.frame, p)));
+                    if same && body <= max_amsdu {
+                        let before = lens.last().copied();
+                        if let Some(l) = lens.last_mut() {
+                            *l = super::amsdu::HEADER_LEN + body + FCS_LEN;
+                        }
+                        if fits(&lens) {
+                            group.push((q, part));
+                            true
+                        } else {
+                            if let (Some(l), Some(b)) = (lens.last_mut(), before) {
+                                *l = b;
+                            }
+                            break;
+                        }
+                    } else {
+                        false
+                    }
+                }
+                _ => false,
+            };
+            if joined {
+                continue;
+            }
+            if groups.len() == BA_WINDOW {
                 break;
             }
             lens.push(q.frame.len() + FCS_LEN);
-            let len = psdu_len(&lens);
-            if !mpdus.is_empty()
-                && (len > max_ampdu_len(&rate) || rate.airtime(len, band) > MAX_AMPDU_AIRTIME)
-            {
+            if !groups.is_empty() && !fits(&lens) {
                 lens.pop();
                 break;
             }
-            mpdus.push(Mpdu {
-                id: q.id,
-                original: q.frame.clone(),
-                on_air: if q.attempts > 0 {
-                    with_retry(&q.frame)
-                } else {
-                    q.frame.clone()
-                },
-                received: false,
-            });
+            groups.push(vec![(q, part)]);
         }
-        let first = mpdus.first()?;
-        let (original, on_air) = (first.original.clone(), first.on_air.clone());
+        let mut mpdus = Vec::new();
+        let mut air = Vec::new();
+        let mut amsdu_msdus = 0;
+        for group in &groups {
+            let retry = group.iter().any(|(q, _)| q.attempts > 0);
+            let first = mpdus.len();
+            let frame = match group.as_slice() {
+                [(q, _)] => {
+                    if retry {
+                        with_retry(&q.frame)
+                    } else {
+                        q.frame.clone()
+                    }
+                }
+                _ => {
+                    let parts: Option<Vec<(&Bytes, super::amsdu::Msdu)>> =
+                        group.iter().map(|(q, m)| Some((&q.frame, (*m)?))).collect();
+                    amsdu_msdus += group.len() as u64;
+                    super::amsdu::build(&parts?, retry)?
+                }
+            };
+            for (q, _) in group {
+                mpdus.push(Mpdu {
+                    id: q.id,
+                    original: q.frame.clone(),
+                    received: false,
+                });
+            }
+            let members = group
+                .iter()
+                .enumerate()
+                .map(|(k, (_, m))| (first + k, if group.len() > 1 { *m } else { None }))
+                .collect();
+            air.push(AirMpdu { frame, members });
+        }
+        let original = mpdus.first()?.original.clone();
+        let on_air = air.first()?.frame.clone();
         let radio = self.radios.get_mut(index(id))?;
         let mut retries = 0;
         for q in radio.queue.iter_mut() {
@@ -191,14 +295,15 @@ impl<N: Node> Medium<N> {
         } else {
             now
         };
-        self.stats.transmissions += mpdus.len() as u64;
+        self.stats.transmissions += air.len() as u64;
         self.stats.retries += retries;
-        for m in &mpdus {
+        self.stats.amsdu_msdus += amsdu_msdus;
+        for m in &air {
             self.record(
                 now,
                 channel,
                 vector,
-                &m.on_air,
+                &m.frame,
                 placement.position,
                 placement.tx_power_dbm,
             );
@@ -210,7 +315,7 @@ impl<N: Node> Medium<N> {
             rate: vector,
             link,
             secondaries: secondaries.to_vec(),
-            ampdu: Some(Aggregate { ra, to, mpdus }),
+            ampdu: Some(Aggregate { ra, to, mpdus, air }),
             internal: false,
             end,
             delivered: false,
@@ -236,8 +341,23 @@ impl<N: Node> Medium<N> {
         let start = air.start;
         let sender = tx.sender;
         let rate = tx.rate;
-        let frames: Vec<(u64, Bytes)> =
-            agg.mpdus.iter().map(|m| (m.id, m.on_air.clone())).collect();
+        // Each on-air MPDU with the queue entries it carries: (id, original, A-MSDU part).
+        type Carried = Vec<(u64, Bytes, Option<super::amsdu::Msdu>)>;
+        let frames: Vec<(Bytes, Carried)> = agg
+            .air
+            .iter()
+            .map(|a| {
+                let carried = a
+                    .members
+                    .iter()
+                    .filter_map(|&(k, part)| {
+                        let m = agg.mpdus.get(k)?;
+                        Some((m.id, m.original.clone(), part))
+                    })
+                    .collect();
+                (a.frame.clone(), carried)
+            })
+            .collect();
         let (ra, to) = (agg.ra, agg.to);
         let others: Vec<NodeId> = air
             .txs
@@ -284,13 +404,26 @@ impl<N: Node> Medium<N> {
                 signal_dbm: super::engine::to_i8_dbm(signal),
                 rate_kbps: rate.kbps(),
             };
-            for (qid, frame) in &frames {
+            for (frame, carried) in &frames {
                 match self.decode(signal, &rate, frame.len() + FCS_LEN) {
                     Ok(()) if self.link_lost(sender, id) => {
                         self.stats.lost.bump(LossCause::Injected);
                     }
-                    Ok(()) if Some(id) == addressee => received.push(*qid),
-                    Ok(()) => heard.push((id, frame.clone(), meta)),
+                    Ok(()) => {
+                        // A single MPDU is its one entry; an A-MSDU comes apart into the
+                        // entries whose subframes pass the receiver's checks.
+                        let got: Vec<(u64, Bytes)> = match carried.as_slice() {
+                            [(qid, _, None)] => vec![(*qid, frame.clone())],
+                            _ => self.deaggregate(frame, carried),
+                        };
+                        for (qid, f) in got {
+                            if Some(id) == addressee {
+                                received.push(qid);
+                            } else {
+                                heard.push((id, f, meta));
+                            }
+                        }
+                    }
                     Err(cause) => self.stats.lost.bump(cause),
                 }
             }
@@ -320,7 +453,7 @@ impl<N: Node> Medium<N> {
             self.stats.acks_sent += 1;
             if let Some(acker) = self.radios.get(index(owner)).map(|r| r.placement) {
                 // To the originator (the data's transmitter), from the recipient.
-                let originator = frames.first().and_then(|(_, f)| ack_receiver(f));
+                let originator = frames.first().and_then(|(f, _)| ack_receiver(f));
                 let ba = Bytes::from(block_ack_frame(originator.unwrap_or(MacAddr::ZERO), ra));
                 self.record(
                     ack_start,
@@ -357,6 +490,30 @@ impl<N: Node> Medium<N> {
         }
     }
 
+    /// The queue entries of `carried` an A-MSDU MPDU `frame` delivers: those whose subframe
+    /// passes the receiver's checks ([`super::amsdu::deaggregate`]) and carries their MSDU,
+    /// each as the frame its sender handed over. Refused subframes are counted.
+    fn deaggregate(
+        &mut self,
+        frame: &[u8],
+        carried: &[(u64, Bytes, Option<super::amsdu::Msdu>)],
+    ) -> Vec<(u64, Bytes)> {
+        let Ok(subframes) = super::amsdu::deaggregate(frame) else {
+            self.stats.amsdu_refused += carried.len() as u64;
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, (qid, original, part)) in carried.iter().enumerate() {
+            match (subframes.get(k), part) {
+                (Some(Ok(s)), Some(p)) if super::amsdu::carries(s, original, p) => {
+                    out.push((*qid, original.clone()));
+                }
+                _ => self.stats.amsdu_refused += 1,
+            }
+        }
+        out
+    }
+
     /// Hands the addressee `to` the frames of `sender`'s queue to `ra` it can have in order:
     /// those just `received` and those held, up to the first one it still misses; a received one
     /// behind that is held. Frames whose status went out already leave the queue once handed.
@@ -374,6 +531,7 @@ impl<N: Node> Medium<N> {
         };
         let mut out: Vec<(Bytes, RxMeta)> = Vec::new();
         let mut blocked = false;
+        let mut oldest_held = None;
         for q in radio.queue.iter_mut() {
             if receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
                 continue;
@@ -382,12 +540,17 @@ impl<N: Node> Medium<N> {
             match q.rx {
                 // A retransmission of a frame the receiver has: not handed over again.
                 AmpduRx::Delivered => {}
-                AmpduRx::Held(m) if !blocked => {
+                AmpduRx::Held(m, _) if !blocked => {
                     out.push((q.frame.clone(), m));
                     q.rx = AmpduRx::Delivered;
                 }
-                AmpduRx::Held(_) => {}
-                AmpduRx::NotYet if fresh && blocked => q.rx = AmpduRx::Held(meta),
+                AmpduRx::Held(_, since) => {
+                    oldest_held = Some(oldest_held.map_or(since, |o: Instant| o.min(since)));
+                }
+                AmpduRx::NotYet if fresh && blocked => {
+                    q.rx = AmpduRx::Held(meta, now);
+                    oldest_held = Some(oldest_held.map_or(now, |o: Instant| o.min(now)));
+                }
                 AmpduRx::NotYet if fresh => {
                     out.push((q.frame.clone(), meta));
                     q.rx = AmpduRx::Delivered;
@@ -398,6 +561,10 @@ impl<N: Node> Medium<N> {
         radio
             .queue
             .retain(|q| !(q.reported && q.rx == AmpduRx::Delivered));
+        if let Some(since) = oldest_held {
+            self.reorder_timers
+                .insert((since + REORDER_TIMEOUT, sender, to, ra));
+        }
         if out.is_empty() {
             return;
         }
@@ -408,6 +575,38 @@ impl<N: Node> Medium<N> {
             }
         }
         self.service(to, false);
+    }
+
+    /// A reorder timer of `to` for frames from `sender` to `ra` expires: the frames it has held
+    /// for [`REORDER_TIMEOUT`] go up, the missing ones before them are skipped (the receiver's
+    /// window moves past them: should they come later, they are not handed over), and what
+    /// follows in order goes with them (10.25.6.6; mac80211's `ieee80211_sta_reorder_release`).
+    pub(super) fn reorder_timeout(&mut self, sender: NodeId, to: NodeId, ra: MacAddr) {
+        let now = self.now;
+        let Some(radio) = self.radios.get_mut(index(sender)) else {
+            return;
+        };
+        let expired = radio.queue.iter().rposition(|q| {
+            receiver(&q.frame) == Some(ra)
+                && matches!(q.rx, AmpduRx::Held(_, since) if since + REORDER_TIMEOUT <= now)
+        });
+        let Some(last) = expired else {
+            return;
+        };
+        let mut skipped = 0;
+        for q in radio.queue.iter_mut().take(last) {
+            if receiver(&q.frame) == Some(ra) && q.rx == AmpduRx::NotYet && aggregatable(&q.frame) {
+                q.rx = AmpduRx::Delivered;
+                skipped += 1;
+            }
+        }
+        self.stats.reorder_skipped += skipped;
+        let meta = RxMeta {
+            channel: radio.channel,
+            signal_dbm: 0,
+            rate_kbps: 0,
+        };
+        self.release(sender, to, ra, now, meta, &[]);
     }
 
     /// The busy period of an A-MPDU is over: each MPDU the Block Ack covers is acknowledged,
@@ -578,7 +777,7 @@ impl<N: Node> Medium<N> {
         let req = BlockAckAction::AddbaRequest {
             dialog_token: token,
             params: BaParams::immediate(0, BA_WINDOW as u16),
-            timeout_tu: 0,
+            timeout_tu: BA_TIMEOUT_TU,
             start_seq: 0,
         };
         let qid = radio.next_queued;
@@ -651,8 +850,19 @@ impl<N: Node> Medium<N> {
             return;
         };
         match (block_ack_action(frame), status) {
-            (Some(BlockAckAction::AddbaResponse { status: 0, .. }), TxStatus::Acked { .. }) => {
-                self.agreements.insert((to, sender), Agreement::Active);
+            (
+                Some(BlockAckAction::AddbaResponse {
+                    status: 0,
+                    timeout_tu,
+                    ..
+                }),
+                TxStatus::Acked { .. },
+            ) => {
+                let active = Agreement::Active {
+                    timeout: tu(timeout_tu),
+                    last_used: self.now,
+                };
+                self.agreements.insert((to, sender), active);
             }
             (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
                 self.agreements.remove(&(sender, to));

@@ -152,6 +152,9 @@ pub struct MediumConfig {
     /// channels, acknowledgement, retries to an absent receiver, node timers (beacons,
     /// management timeouts) and the capture are unchanged.
     pub airtime: bool,
+    /// Whether HT/VHT/HE links carry several data frames of one receiver as one A-MSDU inside
+    /// their A-MPDUs (on by default; off: one MSDU per MPDU, as before A-MSDUs were built).
+    pub amsdu: bool,
 }
 
 impl Default for MediumConfig {
@@ -166,8 +169,9 @@ impl Default for MediumConfig {
             cw_min: 15,
             cw_max: 1023,
             short_slot: true,
-            tx_queue_len: 64,
+            tx_queue_len: 256,
             airtime: true,
+            amsdu: true,
         }
     }
 }

@@ -29,6 +29,8 @@ enum Event {
     Access(Channel),
     /// A node's timer.
     Timer(NodeId),
+    /// A receiver's reorder timer: (originator, recipient, receiver address).
+    Reorder(NodeId, NodeId, crate::addr::MacAddr),
 }
 
 impl<N: Node> Medium<N> {
@@ -89,6 +91,9 @@ impl<N: Node> Medium<N> {
         if let Some(&(t, id)) = self.timers.first() {
             offer(t.max(self.now), 2, Event::Timer(id));
         }
+        if let Some(&(t, from, to, ra)) = self.reorder_timers.first() {
+            offer(t.max(self.now), 3, Event::Reorder(from, to, ra));
+        }
         best.map(|(t, _, e)| (t, e))
     }
 
@@ -109,6 +114,10 @@ impl<N: Node> Medium<N> {
                     radio.node.handle_timeout(self.now);
                 }
                 self.service(id, true);
+            }
+            Event::Reorder(from, to, ra) => {
+                self.reorder_timers.pop_first();
+                self.reorder_timeout(from, to, ra);
             }
             Event::Access(channel) => self.access(channel),
             Event::Deliver(channel, i) => self.deliver(channel, i),
@@ -235,9 +244,24 @@ impl<N: Node> Medium<N> {
         // for it first (an ADDBA Request ahead of the data, at the legacy rate).
         let (mut mcs, mut link) = (mcs, link);
         if let (Some(r), Some(to)) = (mcs, link) {
+            if let Some(super::ampdu::Agreement::Active { timeout, last_used }) =
+                self.agreements.get(&(id, to)).copied()
+            {
+                if !timeout.is_zero() && now.saturating_duration_since(last_used) > timeout {
+                    // Unused for its Block Ack timeout: the agreement ended (10.25.4); a new
+                    // one is set up before this frame.
+                    self.agreements.remove(&(id, to));
+                    self.stats.ba_timeouts += 1;
+                }
+            }
             match self.agreements.get(&(id, to)) {
-                Some(super::ampdu::Agreement::Active) => {
+                Some(super::ampdu::Agreement::Active { .. }) => {
                     if let Some(tx) = self.transmit_ampdu(channel, id, r, link, &secondaries) {
+                        if let Some(super::ampdu::Agreement::Active { last_used, .. }) =
+                            self.agreements.get_mut(&(id, to))
+                        {
+                            *last_used = now;
+                        }
                         return Some(tx);
                     }
                 }

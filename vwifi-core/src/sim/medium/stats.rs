@@ -90,6 +90,15 @@ pub struct MediumStats {
     pub delivered: u64,
     /// Receptions lost, by cause.
     pub lost: LossCounts,
+    /// Frames a receiver's reorder timer skipped (missing when it released the frames held
+    /// behind them).
+    pub reorder_skipped: u64,
+    /// Block Ack agreements ended by their Block Ack timeout (unused that long).
+    pub ba_timeouts: u64,
+    /// MSDUs sent inside A-MSDUs (per transmission).
+    pub amsdu_msdus: u64,
+    /// A-MSDU subframes a receiver dropped (malformed, or DA/SA not matching the MPDU).
+    pub amsdu_refused: u64,
     airtime: BTreeMap<Channel, Duration>,
 }
 
