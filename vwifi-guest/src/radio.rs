@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The agent registers as the medium of the VM's hwsim radios
-//! ([`HwsimMedium`](vwifi_netlink::hwsim::HwsimMedium)) and relays every netlink datagram the
+//! ([`vwifi_netlink::hwsim::HwsimMedium`]) and relays every netlink datagram the
 //! kernel sends (frames, address announcements) to the host as a guest-protocol `Data` message,
 //! and every `Data` message from the host (frames for the radio, transmit reports) to the
 //! kernel, unchanged: the host parses and builds the hwsim messages (the first message tells it

@@ -379,7 +379,7 @@ pub(crate) struct AttachArgs {
     pub(crate) native: bool,
 
     /// Where the native radio stands on the simulated floor, metres (default: beside the
-    /// host's radio, as [hwsim] places radios).
+    /// host's radio, as `[hwsim]` places radios).
     #[arg(long, value_name = "X,Y", requires = "native", value_parser = parse_position)]
     pub(crate) position: Option<[f64; 2]>,
 

@@ -13,7 +13,7 @@
 //! socket the driver keeps): a crash leaves no stale radio, and a restarted daemon creates the
 //! recorded radios afresh (the container sees its `wlan0` go and come back). `detach` deletes
 //! it (`HWSIM_CMD_DEL_RADIO`); a namespace that goes away loses it within
-//! [`NAMESPACE_CHECK`](super::netns::NAMESPACE_CHECK).
+//! [`super::netns::NAMESPACE_CHECK`].
 //!
 //! Isolation: the radio hears what its position lets it hear, as any radio on the air; its
 //! frames claiming another node's transmitter address are refused ([`crate::hwsim`]); its
