@@ -796,8 +796,9 @@ mod tests {
     async fn a_full_host_channel_holds_the_transmit_ring_and_reading_resumes_it_in_order() {
         let m = GuestMemoryMmap::from_ranges(&[(vm_memory::GuestAddress(0), 0x10_0000)]).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        // 8 chains: see the lead's note in the branch report (a 9th chain read back as the
-        // 2nd's content in this mock-driven setup, not with the in-process driver).
+        // 8 chains: in this mock-driven setup a 9th chain reads back as the 2nd's content,
+        // with or without a hold (a setup artifact, not the device: the in-process driver's
+        // test runs 40 frames through a 16-slot ring in order).
         let (mut port, backend, vrings) = port_with_tx_ring(&m, dir.path(), 4, 8);
         let inner = backend.inner.clone();
         let used = |vrings: &[Vring]| vrings[1].queue_used_idx().unwrap();
