@@ -278,6 +278,15 @@ pub(crate) struct LinkFlow {
     pub(crate) hold: watch::Sender<bool>,
     /// `true` while the driver keeps messages back for this guest.
     pub(crate) backlog: AtomicBool,
+    /// What the guest's port counts itself (drops at the port, stalls), for `status`; set by
+    /// ports that count more than [`TapShared`] holds (vhost-user's device).
+    pub(crate) port_counters: std::sync::OnceLock<Arc<dyn PortCounters>>,
+}
+
+/// Counters a port keeps about its guest, shown in `status` beside the driver's (name, value).
+pub(crate) trait PortCounters: Send + Sync + std::fmt::Debug {
+    /// The counters, each named for the status output (`vm_*`, `tap_*`).
+    fn counters(&self) -> Vec<(String, u64)>;
 }
 
 impl Default for LinkFlow {
@@ -285,6 +294,7 @@ impl Default for LinkFlow {
         Self {
             hold: watch::Sender::new(false),
             backlog: AtomicBool::new(false),
+            port_counters: std::sync::OnceLock::new(),
         }
     }
 }
@@ -318,6 +328,9 @@ pub(crate) struct TapShared {
     /// Offloaded (GSO) frames refused: a bad virtio-net header, or segments too long for an
     /// MSDU.
     pub(crate) bad_offload: AtomicU64,
+    /// Frames to the container dropped because the kernel refused the write for the moment
+    /// (`EAGAIN`, `ENOBUFS`, `EIO` with the interface down...): the port never waits on it.
+    pub(crate) write_dropped: AtomicU64,
     /// How the TAP's task ended (`None` while it serves): `detach` waits for it, so that it
     /// returns once the interface is gone and an `attach` right after it finds the name free.
     pub(crate) closed: watch::Sender<Option<TapClosed>>,

@@ -192,3 +192,52 @@ fn offloaded_tcp_crosses_the_zero_airtime_air_whole_in_msdu_sized_frames() {
         assert_eq!(daemon.dropped(ns, "tap_bad_offload"), 0, "{}", daemon.log());
     }
 }
+
+/// Issue 19 item 3: a container that sets its interface down makes every write to its TAP fail
+/// (`EIO`). The daemon drops those frames and counts them (`tap_write_dropped`) instead of
+/// ending the attachment; the interface back up, traffic flows again.
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_tap_set_down_in_its_container_drops_and_counts_writes_and_stays_attached() {
+    let (a, b) = (Netns::new("dsa"), Netns::new("dsb"));
+    let daemon = Daemon::start(&[&a, &b]);
+    for (ns, ip) in [(&a, "10.78.0.1/24"), (&b, "10.78.0.2/24")] {
+        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "dp-open"]);
+        assert!(out.status.success(), "{}\n{}", text(&out), daemon.log());
+        run_ok(Command::new("ip").args([
+            "netns", "exec", &ns.0, "ip", "addr", "add", ip, "dev", "wlan0",
+        ]));
+    }
+    let out = a.exec("ping", &["-c", "1", "-W", "5", "10.78.0.2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(daemon.dropped(&b, "tap_write_dropped"), 0);
+    // `b` sets its interface down: `a`'s pings (its ARP entry for `b` is fresh) reach the
+    // daemon, whose writes to `b`'s TAP fail with EIO.
+    let _ = b.exec("ip", &["link", "set", "wlan0", "down"]);
+    let _ = a.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.78.0.2"]);
+    let dropped = daemon.dropped(&b, "tap_write_dropped");
+    assert!(dropped > 0, "no write dropped: {}", daemon.log());
+    assert_eq!(
+        daemon.guests().len(),
+        2,
+        "b stays attached: {}",
+        daemon.log()
+    );
+    // Back up: `b` answers again.
+    let _ = b.exec("ip", &["link", "set", "wlan0", "up"]);
+    let _ = b.exec("ip", &["addr", "replace", "10.78.0.2/24", "dev", "wlan0"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = a.exec("ping", &["-c", "1", "-W", "2", "10.78.0.2"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b does not answer after its interface came back: {}\n{}",
+            text(&out),
+            daemon.log()
+        );
+    }
+    eprintln!("writes to the TAP set down: {dropped} dropped and counted, the port kept");
+}

@@ -112,6 +112,10 @@ pub struct DeviceStats {
     pub rx_too_long: u64,
     /// Receive buffers used (more than `rx_frames` when frames span merged buffers).
     pub rx_buffers: u64,
+    /// Times the device stopped taking the guest's transmit ring because the host had no
+    /// room (back-pressure: the frames stayed in the VM, nothing was dropped). Counted by
+    /// the transport that holds the ring (vhost-user), 0 in [`NetDevice::stats`].
+    pub tx_holds: u64,
 }
 
 /// The state of one virtio-net device, whatever carries its rings.
@@ -221,6 +225,21 @@ impl NetDevice {
         mem: &M,
         deliver: &mut dyn FnMut(Bytes),
     ) -> Result<bool, DeviceError> {
+        self.process_tx_while(queue, mem, &mut || true, deliver)
+    }
+
+    /// [`process_tx`](Self::process_tx) while the host has room: `room` is asked before each
+    /// chain is taken, and once it says no the rest stay in the guest's ring, untouched, with
+    /// notifications left off (the guest's queue fills and its kernel stops sending; no kick
+    /// comes until the host calls this again, once it has room). The frames of a chain already
+    /// taken all go to `deliver` (a TSO send may give several), which must keep them.
+    pub fn process_tx_while<M: GuestMemory>(
+        &mut self,
+        queue: &mut Queue,
+        mem: &M,
+        room: &mut dyn FnMut() -> bool,
+        deliver: &mut dyn FnMut(Bytes),
+    ) -> Result<bool, DeviceError> {
         const Q: &str = "transmit";
         let qerr = |source| DeviceError::Queue { queue: Q, source };
         if !queue.ready() {
@@ -230,7 +249,18 @@ impl NetDevice {
         let mut used_any = false;
         loop {
             queue.disable_notification(mem).map_err(qerr)?;
-            while let Some(chain) = next_chain(queue, mem).map_err(qerr)? {
+            loop {
+                if !room() {
+                    // Held: the chains stay in the ring, the guest is not asked to kick.
+                    return if used_any {
+                        queue.needs_notification(mem).map_err(qerr)
+                    } else {
+                        Ok(false)
+                    };
+                }
+                let Some(chain) = next_chain(queue, mem).map_err(qerr)? else {
+                    break;
+                };
                 let head = chain.head_index();
                 let bad = |reason: String| DeviceError::BadChain {
                     queue: Q,

@@ -169,6 +169,9 @@ struct Shared {
     isr: InterruptStatus,
     generation: u32,
     from_guest: VecDeque<Bytes>,
+    /// The most frames the host keeps from the guest before it stops taking the transmit
+    /// ring (unbounded if `None`), as a full host channel would.
+    tx_room: Option<usize>,
     error: Option<String>,
     interrupts: u64,
 }
@@ -194,11 +197,19 @@ impl Shared {
             mem,
             queues,
             from_guest,
+            tx_room,
             ..
         } = self;
         let result = match (queue, queues.get_mut(usize::from(queue))) {
             (TX_QUEUE, Some(Some(q))) => {
-                device.process_tx(q, mem, &mut |frame| from_guest.push_back(frame))
+                let limit = tx_room.unwrap_or(usize::MAX);
+                let from_guest = RefCell::new(from_guest);
+                device.process_tx_while(
+                    q,
+                    mem,
+                    &mut || from_guest.borrow().len() < limit,
+                    &mut |frame| from_guest.borrow_mut().push_back(frame),
+                )
             }
             (RX_QUEUE, Some(Some(q))) => device.process_rx(q, mem),
             _ => Ok(false),
@@ -254,6 +265,7 @@ pub fn in_process(mac: [u8; 6], mem: GuestMemoryMmap) -> (InProcessDevice, InPro
         isr: InterruptStatus::empty(),
         generation: 0,
         from_guest: VecDeque::new(),
+        tx_room: None,
         error: None,
         interrupts: 0,
     }));
@@ -274,9 +286,21 @@ impl InProcessDevice {
         kept
     }
 
-    /// The frames the driver transmitted since the last call.
+    /// The frames the driver transmitted since the last call; the device then takes what
+    /// it left in the transmit ring for want of room (as a host that made room wakes it).
     pub fn take_sent(&self) -> Vec<Bytes> {
-        lock(&self.shared).from_guest.drain(..).collect()
+        let mut s = lock(&self.shared);
+        let sent = s.from_guest.drain(..).collect();
+        if s.tx_room.is_some() {
+            s.run(TX_QUEUE);
+        }
+        sent
+    }
+
+    /// The host keeps at most `frames` from the guest until [`take_sent`](Self::take_sent):
+    /// beyond them the device leaves the guest's frames in its transmit ring.
+    pub fn limit_tx(&self, frames: usize) {
+        lock(&self.shared).tx_room = Some(frames);
     }
 
     /// Sets the link status; a change raises a config-change interrupt.
@@ -528,6 +552,112 @@ mod tests {
             // Recycling a buffer kicks the receive queue: waiting frames move in.
         }
         assert_eq!(got, 272);
+    }
+
+    #[test]
+    fn a_host_without_room_leaves_frames_in_the_ring_then_takes_them_in_order() {
+        use virtio_drivers::device::net::VirtIONetRaw;
+        let mem = InProcessMemory::install(4 << 20).unwrap();
+        let (dev, transport) = in_process(MAC, mem);
+        let mut net = VirtIONetRaw::<InProcessHal, InProcessTransport, 16>::new(transport).unwrap();
+        // The host keeps 4 frames until it reads them.
+        dev.limit_tx(4);
+        let mut in_flight: VecDeque<(u16, Vec<u8>)> = VecDeque::new();
+        let mut next = 0u8;
+        let begin =
+            |net: &mut VirtIONetRaw<_, _, 16>, in_flight: &mut VecDeque<_>, next: &mut u8| {
+                let mut buf = vec![0u8; crate::device::NET_HDR_LEN + 100];
+                let h = net.fill_buffer_header(&mut buf).unwrap();
+                buf[h..].copy_from_slice(&ip_frame([0xff; 6], MAC, 100, *next));
+                // SAFETY: the buffer stays in `in_flight`, untouched, until `transmit_complete`.
+                match unsafe { net.transmit_begin(&buf) } {
+                    Ok(token) => {
+                        in_flight.push_back((token, buf));
+                        *next += 1;
+                        true
+                    }
+                    Err(virtio_drivers::Error::QueueFull) => false,
+                    Err(e) => panic!("{e:?}"),
+                }
+            };
+        // The guest fills its ring: the device takes 4, the other 12 stay in the ring and the
+        // guest's 17th send finds its queue full (its kernel would stop the queue there).
+        while begin(&mut net, &mut in_flight, &mut next) {}
+        assert_eq!(in_flight.len(), 16);
+        let stats = dev.stats();
+        assert_eq!((stats.tx_frames, stats.tx_dropped), (4, 0));
+        let mut got = Vec::new();
+        let mut rounds = 0;
+        while got.len() < 40 {
+            rounds += 1;
+            assert!(
+                rounds < 100,
+                "the ring is taken again once the host has room"
+            );
+            // The guest reclaims what the device used, and sends more in the room it gets.
+            while let Some(token) = net.poll_transmit() {
+                let (t, buf) = in_flight.pop_front().unwrap();
+                assert_eq!(t, token, "used in order");
+                // SAFETY: the same buffer as given to `transmit_begin` for this token.
+                unsafe { net.transmit_complete(token, &buf) }.unwrap();
+            }
+            while next < 40 && begin(&mut net, &mut in_flight, &mut next) {}
+            // The host reads: the device takes the ring again, 4 at a time.
+            let sent = dev.take_sent();
+            assert!(sent.len() <= 4, "never more than the host's room");
+            got.extend(sent);
+        }
+        let fills: Vec<u8> = got.iter().map(|f| f[20]).collect();
+        assert_eq!(fills, (0..40).collect::<Vec<u8>>(), "all, in order");
+        let stats = dev.stats();
+        assert_eq!(
+            (stats.tx_frames, stats.tx_dropped),
+            (40, 0),
+            "nothing dropped"
+        );
+        assert_eq!(dev.error(), None);
+    }
+
+    #[test]
+    fn a_driver_that_stops_servicing_its_receive_ring_loses_only_its_own_frames() {
+        let mem = InProcessMemory::install(8 << 20).unwrap();
+        let (stalled_dev, t1) = in_process(MAC, mem.clone());
+        let mut stalled: VwifiLink<InProcessHal, _> = VwifiLink::new(t1).unwrap();
+        let other_mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x66];
+        let (other_dev, t2) = in_process(other_mac, mem);
+        let mut other: VwifiLink<InProcessHal, _> = VwifiLink::new(t2).unwrap();
+        let from = [2, 0, 0, 0, 0, 1];
+        let mut kept = 0;
+        for i in 0..1000u32 {
+            // The stalled guest never takes its frames: pushing never waits, the device keeps
+            // its ring's 16 and 256 pending, and drops and counts the rest.
+            if stalled_dev.push(&ip_frame(MAC, from, 64, (i % 256) as u8)) {
+                kept += 1;
+            }
+            // The other guest is served all along.
+            let f = ip_frame(other_mac, from, 64, (i % 256) as u8);
+            assert!(other_dev.push(&f));
+            assert_eq!(other.recv().unwrap(), Some(Received::Frame(f)));
+        }
+        assert_eq!(kept, 16 + 256);
+        assert_eq!(stalled_dev.stats().rx_no_buffer, 1000 - 272);
+        assert_eq!(other_dev.stats().rx_no_buffer, 0);
+        assert_eq!(other_dev.stats().rx_frames, 1000);
+        // The stalled guest still transmits.
+        let out = ip_frame([0xff; 6], MAC, 100, 7);
+        stalled.send_frame(&out).unwrap();
+        assert_eq!(stalled_dev.take_sent().len(), 1);
+        // And recovers: what was kept comes in order, then new frames again.
+        let mut got = 0u32;
+        while let Some(Received::Frame(f)) = stalled.recv().unwrap() {
+            assert_eq!(u32::from(f[20]), got % 256, "in order");
+            got += 1;
+        }
+        assert_eq!(got, 272);
+        let f = ip_frame(MAC, from, 64, 9);
+        assert!(stalled_dev.push(&f));
+        assert_eq!(stalled.recv().unwrap(), Some(Received::Frame(f)));
+        assert_eq!((stalled_dev.error(), other_dev.error()), (None, None));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub(crate) fn sim_snapshot(
                         ("radio_queue_full".into(), radio_queue_full),
                     ],
                 ));
+                if let (Some(port), Some(g)) = (entry.flow.port_counters.get(), guests.last_mut()) {
+                    g.dropped.extend(port.counters());
+                }
                 if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
                     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
                     g.dropped.extend([
@@ -90,6 +93,7 @@ pub(crate) fn sim_snapshot(
                         ("tap_not_associated".into(), n(&tap.not_associated)),
                         ("tap_bad_inband".into(), n(&tap.bad_inband)),
                         ("tap_bad_offload".into(), n(&tap.bad_offload)),
+                        ("tap_write_dropped".into(), n(&tap.write_dropped)),
                         (
                             "tap_error_replies_suppressed".into(),
                             n(&tap.replies_suppressed),

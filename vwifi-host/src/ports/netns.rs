@@ -66,7 +66,7 @@ use vwifi_core::demux::GuestId;
 use vwifi_core::MacAddr;
 
 use super::ethernet::{self, EthernetPort, FromPort};
-use super::tap_io::{Batch, TapIo};
+use super::tap_io::{Batch, TapIo, Written};
 use crate::api::Attachment;
 pub(crate) use crate::command::TapShared;
 use crate::command::{Admitted, Command, Refused, TapClosed};
@@ -601,6 +601,21 @@ struct TapPort {
     station: MacAddr,
 }
 
+impl TapPort {
+    /// Counts the frames whose write the kernel refused (`tap_write_dropped`).
+    fn count_dropped(&self, written: Written) {
+        if written.dropped == 0 {
+            return;
+        }
+        self.link
+            .shared
+            .write_dropped
+            .fetch_add(written.dropped, Ordering::Relaxed);
+        let error = written.last_error.map(io::Error::from_raw_os_error);
+        tracing::debug!(guest = self.guest.0, name = %self.name, dropped = written.dropped, error = ?error, "frames to the TAP dropped: the kernel refused the write");
+    }
+}
+
 #[async_trait]
 impl EthernetPort for TapPort {
     const KIND: &'static str = "TAP";
@@ -639,13 +654,20 @@ impl EthernetPort for TapPort {
         }
     }
 
+    /// Never waits: a write the kernel refuses for now drops the frame, counted
+    /// ([`tap_io`](super::tap_io)).
     async fn send(&mut self, frame: Bytes) -> io::Result<()> {
-        self.io.send(&self.tap, &frame).await
+        let written = self.io.send(&self.tap, &frame)?;
+        self.count_dropped(written);
+        Ok(())
     }
 
-    /// Runs of one flow's TCP segments go as one coalesced write ([`TapIo::send_batch`]).
+    /// Runs of one flow's TCP segments go as one coalesced write ([`TapIo::send_batch`]);
+    /// never waits, as [`send`](Self::send).
     async fn send_batch(&mut self, frames: &[Bytes]) -> io::Result<()> {
-        self.io.send_batch(&self.tap, frames).await
+        let written = self.io.send_batch(&self.tap, frames)?;
+        self.count_dropped(written);
+        Ok(())
     }
 
     fn has_pending(&self) -> bool {

@@ -14,12 +14,21 @@
 //! ([`VnetHeader::PLAIN`]: no segmentation, and no `DATA_VALID` either, so the container's
 //! kernel still verifies every checksum: a frame from another guest is not trusted).
 //!
+//! # Writes never wait
+//! A write to the container never blocks the port's task (nor, through it, the driver): each
+//! is tried once without waiting, and a write the kernel refuses for a reason that concerns
+//! only this frame or this moment (`EAGAIN`, `ENOBUFS`, `ENOMEM`, `EIO` while the container has
+//! its interface down, `EINVAL`/`EMSGSIZE` for a frame it will not take) drops that frame,
+//! counted ([`Written::dropped`], `tap_write_dropped` in the status), and the port goes on.
+//! Only an error that means the TAP itself is gone (`EBADFD`, ...) ends the port.
+//!
 //! A TAP whose offloads could not be turned on (a kernel without `IFF_VNET_HDR`) is served
 //! without headers, frame by frame as before ([`TapIo::new`] with `vnet: false`).
 
 use std::io;
 
 use bytes::Bytes;
+use rustix::io::Errno;
 use vwifi_core::offload::{self, OffloadError, VnetHeader, VNET_HDR_LEN};
 
 /// Reads are taken from a TAP until a wake-up has given this many frames (or nothing more is
@@ -32,6 +41,54 @@ const READ_BUFFER: usize = VNET_HDR_LEN + 14 + 65_536;
 /// The header written before every frame to the container.
 const PLAIN_HEADER: [u8; VNET_HDR_LEN] = [0; VNET_HDR_LEN];
 
+/// What a batch of writes did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Frames dropped because the kernel refused their write for the moment (see the
+    /// [module documentation](self)); a coalesced write counts its segments.
+    pub(crate) dropped: u64,
+    /// The last refusal, for the log.
+    pub(crate) last_error: Option<i32>,
+}
+
+/// Whether a write error concerns only this frame or this moment (drop it and go on), not the
+/// TAP (end the port).
+pub(crate) fn write_refused_for_now(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        return true;
+    }
+    matches!(
+        Errno::from_io_error(e),
+        Some(
+            Errno::AGAIN | Errno::NOBUFS | Errno::NOMEM | Errno::IO | Errno::INVAL | Errno::MSGSIZE
+        )
+    )
+}
+
+/// Writes `bufs` once without waiting (again if interrupted): `Ok(false)` if the kernel
+/// refused it for now ([`write_refused_for_now`]), the error if the TAP failed.
+fn try_write(
+    tap: &tun_rs::AsyncDevice,
+    bufs: &[io::IoSlice<'_>],
+    out: &mut Written,
+) -> io::Result<bool> {
+    loop {
+        let r = match bufs {
+            [one] => tap.try_send(one),
+            _ => tap.try_send_vectored(bufs),
+        };
+        match r {
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if write_refused_for_now(&e) => {
+                out.last_error = e.raw_os_error();
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// One TAP's read and write state.
 #[derive(Debug)]
 pub(crate) struct TapIo {
@@ -39,8 +96,8 @@ pub(crate) struct TapIo {
     vnet: bool,
     buf: Vec<u8>,
     scratch: Vec<u8>,
-    /// The writes of one batch: header and frame.
-    writes: Vec<([u8; VNET_HDR_LEN], Bytes)>,
+    /// The writes of one batch: header, frame and how many frames it carries.
+    writes: Vec<([u8; VNET_HDR_LEN], Bytes, usize)>,
 }
 
 /// What one batch read gave.
@@ -117,44 +174,58 @@ impl TapIo {
         }
     }
 
-    /// Writes `frames` to the container in order; with virtio-net headers, runs of TCP segments
-    /// of one flow go as one coalesced frame ([`offload::coalesce`]): one write and one packet
-    /// for the container's stack instead of up to [`offload::MAX_COALESCED_SEGMENTS`].
-    pub(crate) async fn send_batch(
+    /// Writes `frames` to the container in order, never waiting (see the
+    /// [module documentation](self)); with virtio-net headers, runs of TCP segments of one
+    /// flow go as one coalesced frame ([`offload::coalesce`]): one write and one packet for the
+    /// container's stack instead of up to [`offload::MAX_COALESCED_SEGMENTS`].
+    pub(crate) fn send_batch(
         &mut self,
         tap: &tun_rs::AsyncDevice,
         frames: &[Bytes],
-    ) -> io::Result<()> {
+    ) -> io::Result<Written> {
+        let mut out = Written::default();
         if !self.vnet {
             for f in frames {
-                tap.send(f).await?;
+                if !try_write(tap, &[io::IoSlice::new(f)], &mut out)? {
+                    out.dropped += 1;
+                }
             }
-            return Ok(());
+            return Ok(out);
         }
         self.writes.clear();
         offload::coalesce(frames, &mut self.scratch, |c| {
             self.writes.push(match c {
-                offload::Coalesced::Single(i) => (PLAIN_HEADER, frames[i].clone()),
-                offload::Coalesced::Run { header, frame, .. } => {
-                    (header.to_bytes(), Bytes::copy_from_slice(frame))
-                }
+                offload::Coalesced::Single(i) => (PLAIN_HEADER, frames[i].clone(), 1),
+                offload::Coalesced::Run {
+                    header,
+                    frame,
+                    segments,
+                } => (header.to_bytes(), Bytes::copy_from_slice(frame), segments),
             });
         });
-        for (hdr, f) in self.writes.drain(..) {
+        for (hdr, f, segments) in self.writes.drain(..) {
             let bufs = [io::IoSlice::new(&hdr), io::IoSlice::new(&f)];
-            tap.send_vectored(&bufs).await?;
+            if !try_write(tap, &bufs, &mut out)? {
+                out.dropped += segments as u64;
+            }
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// Writes one frame to the container (behind a plain header if the TAP has headers).
-    pub(crate) async fn send(&self, tap: &tun_rs::AsyncDevice, frame: &[u8]) -> io::Result<()> {
-        if self.vnet {
+    /// Writes one frame to the container (behind a plain header if the TAP has headers),
+    /// never waiting: a refused write drops it ([`Written`]).
+    pub(crate) fn send(&self, tap: &tun_rs::AsyncDevice, frame: &[u8]) -> io::Result<Written> {
+        let mut out = Written::default();
+        let written = if self.vnet {
             let bufs = [io::IoSlice::new(&PLAIN_HEADER), io::IoSlice::new(frame)];
-            tap.send_vectored(&bufs).await.map(|_| ())
+            try_write(tap, &bufs, &mut out)?
         } else {
-            tap.send(frame).await.map(|_| ())
+            try_write(tap, &[io::IoSlice::new(frame)], &mut out)?
+        };
+        if !written {
+            out.dropped = 1;
         }
+        Ok(out)
     }
 }
 
@@ -183,6 +254,24 @@ mod tests {
         // A runt read (shorter than the header) is refused too, never a panic.
         io.take(3, &mut batch);
         assert_eq!(batch.refused, 2);
+    }
+
+    #[test]
+    fn refusals_for_the_moment_drop_the_frame_other_errors_end_the_port() {
+        for errno in [
+            Errno::AGAIN,
+            Errno::NOBUFS,
+            Errno::NOMEM,
+            Errno::IO,
+            Errno::INVAL,
+            Errno::MSGSIZE,
+        ] {
+            assert!(write_refused_for_now(&io::Error::from(errno)), "{errno:?}");
+        }
+        assert!(write_refused_for_now(&io::ErrorKind::WouldBlock.into()));
+        for errno in [Errno::BADFD, Errno::BADF, Errno::NODEV, Errno::FAULT] {
+            assert!(!write_refused_for_now(&io::Error::from(errno)), "{errno:?}");
+        }
     }
 
     #[test]

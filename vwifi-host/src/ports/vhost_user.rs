@@ -31,7 +31,7 @@ use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
 use super::ethernet::{self, EthernetPort, FromPort};
 use crate::api::VhostUserAttachment;
-use crate::command::{Command, LinkFlow, Refused};
+use crate::command::{Command, LinkFlow, PortCounters, Refused};
 use crate::error_text::error_chain;
 
 /// The longest VM name.
@@ -149,6 +149,7 @@ async fn serve_port(
     cmds: mpsc::Sender<Command>,
 ) {
     let handle = port.handle();
+    let _ = flow.port_counters.set(Arc::new(VmCounters(handle.clone())));
     let port = VhostPort {
         port,
         handle,
@@ -156,6 +157,25 @@ async fn serve_port(
         name: name.clone(),
     };
     ethernet::serve(port, guest, name, station, outbox, flow, cmds).await;
+}
+
+/// The device's drop counters of a VM, for `status` (its transmit-ring holds are no drops:
+/// they are logged when the session ends).
+#[derive(Debug)]
+struct VmCounters(PortHandle);
+
+impl PortCounters for VmCounters {
+    fn counters(&self) -> Vec<(String, u64)> {
+        let s = self.0.stats();
+        vec![
+            // Frames for the VM dropped: it serviced no receive buffers for too long.
+            ("vm_rx_no_buffer".into(), s.rx_no_buffer),
+            ("vm_rx_too_long".into(), s.rx_too_long),
+            // Frames from the VM dropped: runts and oversize, or the host gone.
+            ("vm_tx_dropped".into(), s.tx_dropped),
+            ("vm_tx_offload_refused".into(), s.tx_offload_refused),
+        ]
+    }
 }
 
 /// A VM's vhost-user NIC as an [`EthernetPort`].
@@ -171,7 +191,7 @@ impl EthernetPort for VhostPort {
     const KIND: &'static str = "vhost-user";
 
     async fn recv(&mut self) -> FromPort {
-        match self.port.from_guest.recv().await {
+        match self.port.recv().await {
             Some(frame) => FromPort::Frame(frame),
             None => FromPort::Ended(self.port.ended().await.to_string()),
         }
@@ -205,6 +225,8 @@ impl EthernetPort for VhostPort {
             tx_frames = stats.tx_frames,
             rx_frames = stats.rx_frames,
             rx_dropped = stats.rx_no_buffer + stats.rx_too_long,
+            tx_dropped = stats.tx_dropped,
+            tx_holds = stats.tx_holds,
             "vhost-user session ended"
         );
     }
