@@ -11,8 +11,7 @@ use tokio::sync::{mpsc, watch};
 use vwifi_core::crypto::derive_psk;
 use vwifi_core::demux::GuestId;
 use vwifi_core::proto::{
-    self, Capabilities, ConnectFailure, Credentials, ErrorCode, Event, Message, StationState,
-    StationStatus,
+    self, ConnectFailure, Credentials, ErrorCode, Event, Message, StationState, StationStatus,
 };
 use vwifi_core::MacAddr;
 use zeroize::Zeroizing;
@@ -20,7 +19,7 @@ use zeroize::Zeroizing;
 use super::consts as c;
 use super::genl::{Attr, Genl};
 use super::scan::parse_entry;
-use super::station::{DataPath, LinkInfo, Secret, Shared};
+use super::station::{error, hello_reply, DataPath, LinkInfo, Secret, Shared};
 
 /// The interface a sharing guest is behind, if any (the driver sends its frames there).
 pub(crate) type Joined = Arc<Mutex<Option<Arc<DataPath>>>>;
@@ -130,25 +129,7 @@ impl Follower {
     async fn message(&mut self, msg: Message) {
         match msg {
             Message::Hello { id, version, .. } => {
-                let reply = if version >= 1 {
-                    Message::HelloAck {
-                        id,
-                        version: version.min(proto::VERSION),
-                        capabilities: Capabilities::SCAN
-                            | Capabilities::OPEN
-                            | Capabilities::WPA2_PSK
-                            | Capabilities::WPA3_SAE
-                            | Capabilities::EVENTS
-                            | Capabilities::DATA,
-                    }
-                } else {
-                    error(
-                        Some(id),
-                        ErrorCode::UnsupportedVersion,
-                        "protocol version 0 is not supported",
-                    )
-                };
-                self.tell(reply).await;
+                self.tell(hello_reply(id, version)).await;
             }
             Message::ScanRequest { id, ssid, .. } => {
                 let reply = match self.scan_table().await {
@@ -318,13 +299,5 @@ impl Follower {
             *j = Some(data);
         }
         Ok(link)
-    }
-}
-
-fn error(id: Option<proto::RequestId>, code: ErrorCode, text: &str) -> Message {
-    Message::Error {
-        id,
-        code,
-        text: Some(text.to_owned()),
     }
 }

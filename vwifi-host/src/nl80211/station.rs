@@ -624,25 +624,7 @@ impl Sta {
     async fn guest_message(&mut self, msg: Message) {
         match msg {
             Message::Hello { id, version, .. } => {
-                let reply = if version >= 1 {
-                    Message::HelloAck {
-                        id,
-                        version: version.min(proto::VERSION),
-                        capabilities: Capabilities::SCAN
-                            | Capabilities::OPEN
-                            | Capabilities::WPA2_PSK
-                            | Capabilities::WPA3_SAE
-                            | Capabilities::EVENTS
-                            | Capabilities::DATA,
-                    }
-                } else {
-                    error(
-                        Some(id),
-                        ErrorCode::UnsupportedVersion,
-                        "protocol version 0 is not supported",
-                    )
-                };
-                self.tell(reply).await;
+                self.tell(hello_reply(id, version)).await;
             }
             Message::ScanRequest { id, ssid, .. } => {
                 let reply = match self.scan(ssid).await {
@@ -1527,7 +1509,31 @@ fn pmk_of(psk: Psk) -> vwifi_core::crypto::Pmk {
     psk
 }
 
-fn error(id: Option<RequestId>, code: ErrorCode, text: &str) -> Message {
+/// The answer to a guest's `Hello` on the nl80211 radio (a station of its own or a follower
+/// sharing one): what this radio offers, or a refusal of protocol version 0.
+pub(super) fn hello_reply(id: RequestId, version: u8) -> Message {
+    if version >= 1 {
+        Message::HelloAck {
+            id,
+            version: version.min(proto::VERSION),
+            capabilities: Capabilities::SCAN
+                | Capabilities::OPEN
+                | Capabilities::WPA2_PSK
+                | Capabilities::WPA3_SAE
+                | Capabilities::EVENTS
+                | Capabilities::DATA,
+        }
+    } else {
+        error(
+            Some(id),
+            ErrorCode::UnsupportedVersion,
+            "protocol version 0 is not supported",
+        )
+    }
+}
+
+/// An error answer to a guest, its text cut to the protocol's limit.
+pub(super) fn error(id: Option<RequestId>, code: ErrorCode, text: &str) -> Message {
     Message::Error {
         id,
         code,
