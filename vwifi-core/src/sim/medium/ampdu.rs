@@ -369,30 +369,11 @@ impl<N: Node> Medium<N> {
             return;
         };
         let addressee = self.owners.get(&ra).copied().filter(|&o| o == to);
-        let members: Vec<NodeId> = self
-            .channels
-            .get(&channel)
-            .map(|s| s.members.iter().copied().collect())
-            .unwrap_or_default();
-
         let mut received = Vec::new();
         let mut addressee_meta = None;
         let mut heard: Vec<(NodeId, Bytes, RxMeta)> = Vec::new();
-        for id in members {
-            if id == sender {
-                continue;
-            }
-            let Some(radio) = self.radios.get(index(id)) else {
-                continue;
-            };
-            if radio.tuned_since > start {
-                self.stats.lost.bump(LossCause::WrongChannel);
-                continue;
-            }
-            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
-                continue;
-            }
-            let signal = self.signal(&from, radio.placement.position, band);
+        for (id, to) in self.listeners(channel, sender, start) {
+            let signal = self.signal(&from, to, band);
             if let Err(cause) = self.preamble(signal, id, &others, band) {
                 for _ in &frames {
                     self.stats.lost.bump(cause);

@@ -466,6 +466,45 @@ impl<N: Node> Medium<N> {
 
     /// Frame `i` of `channel`'s airing ends: every node tuned in since it started tries to
     /// decode it; its addressee acknowledges it.
+    /// The radios on `channel` that can hear what `sender` began to send at `start`, with
+    /// where they stand: tuned to the channel since before it began (a later one is counted
+    /// as lost on the wrong channel), both on the air. The walk every delivery (a single
+    /// frame, an A-MPDU) starts from.
+    pub(super) fn listeners(
+        &mut self,
+        channel: Channel,
+        sender: NodeId,
+        start: Instant,
+    ) -> Vec<(NodeId, Position)> {
+        let Some(state) = self.channels.get(&channel) else {
+            return Vec::new();
+        };
+        let sender_off = self.off_air.contains(&sender);
+        let mut late = 0;
+        let mut out = Vec::with_capacity(state.members.len());
+        for &id in &state.members {
+            if id == sender {
+                continue;
+            }
+            let Some(radio) = self.radios.get(index(id)) else {
+                continue;
+            };
+            if radio.tuned_since > start {
+                late += 1;
+                continue;
+            }
+            if sender_off || self.off_air.contains(&id) {
+                // Off the air: it hears nothing, and what it had queued reaches nobody.
+                continue;
+            }
+            out.push((id, radio.placement.position));
+        }
+        for _ in 0..late {
+            self.stats.lost.bump(LossCause::WrongChannel);
+        }
+        out
+    }
+
     fn deliver(&mut self, channel: Channel, i: usize) {
         let now = self.now;
         let band = channel.band();
@@ -498,29 +537,8 @@ impl<N: Node> Medium<N> {
             return;
         };
         let addressee = receiver(&frame).and_then(|a| self.owners.get(&a).copied());
-        let members: Vec<NodeId> = self
-            .channels
-            .get(&channel)
-            .map(|s| s.members.iter().copied().collect())
-            .unwrap_or_default();
-
         let mut heard = Vec::new();
-        for id in members {
-            if id == sender {
-                continue;
-            }
-            let Some(radio) = self.radios.get(index(id)) else {
-                continue;
-            };
-            if radio.tuned_since > start {
-                self.stats.lost.bump(LossCause::WrongChannel);
-                continue;
-            }
-            if self.off_air.contains(&id) || self.off_air.contains(&sender) {
-                // Off the air: it hears nothing, and what it had queued reaches nobody.
-                continue;
-            }
-            let to = radio.placement.position;
+        for (id, to) in self.listeners(channel, sender, start) {
             let signal = self.signal(&from, to, band);
             match self.reception(signal, &rate, frame.len() + FCS_LEN, id, &others, band) {
                 Ok(()) if self.link_lost(sender, id) => {
