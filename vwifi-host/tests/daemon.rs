@@ -10,14 +10,13 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UnixStream;
 use tokio::time::{timeout, Instant};
-use vwifi_core::crypto::Passphrase;
-use vwifi_core::proto::{Capabilities, Credentials, Event, Message, RequestId, Ssid};
+use vwifi_core::proto::{Event, Message};
 use vwifi_core::wire::{EtherType, EthernetFrame};
 use vwifi_core::MacAddr;
-use vwifi_transport_unix::{connect, LinkConfig, UnixLink};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vwifi-host");
-const LAB_PASSPHRASE: &str = "correct horse battery staple";
+mod common;
+use common::guest::{join_lab, recv_until};
+use common::{HOST as BIN, LAB_PASSPHRASE};
 
 /// The daemon process; killed if the test fails before it stops it.
 struct Daemon {
@@ -125,82 +124,6 @@ fn ctl_path(socket: &Path) -> PathBuf {
     let mut s = socket.as_os_str().to_owned();
     s.push(".ctl");
     PathBuf::from(s)
-}
-
-/// Receives until `pick` returns something, within `limit`.
-async fn recv_until<T>(
-    link: &mut UnixLink,
-    limit: Duration,
-    mut pick: impl FnMut(&Message) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = timeout(left, link.recv())
-            .await
-            .unwrap_or_else(|_| panic!("nothing expected arrived within {limit:?}"))
-            .expect("link broken");
-        if let Some(t) = pick(&msg) {
-            return t;
-        }
-    }
-}
-
-/// Connects a guest, says hello, joins vwifi-lab, and returns its link and MAC address.
-async fn join_lab(socket: &Path, agent: &str) -> (UnixLink, MacAddr) {
-    let mut link = connect(socket, LinkConfig::default())
-        .await
-        .expect("connect to the daemon");
-    link.send(&Message::Hello {
-        id: RequestId(1),
-        version: 1,
-        capabilities: Capabilities::from_bits_retain(
-            Capabilities::OPEN.bits()
-                | Capabilities::WPA2_PSK.bits()
-                | Capabilities::EVENTS.bits()
-                | Capabilities::DATA.bits(),
-        ),
-        agent: agent.into(),
-    })
-    .await
-    .expect("send Hello");
-    recv_until(&mut link, Duration::from_secs(5), |m| {
-        matches!(
-            m,
-            Message::HelloAck {
-                id: RequestId(1),
-                ..
-            }
-        )
-        .then_some(())
-    })
-    .await;
-    link.send(&Message::Connect {
-        id: RequestId(2),
-        ssid: Ssid::new(b"vwifi-lab").expect("ssid"),
-        bssid: None,
-        credentials: Credentials::Passphrase(Passphrase::new(LAB_PASSPHRASE).expect("valid")),
-    })
-    .await
-    .expect("send Connect");
-    recv_until(&mut link, Duration::from_secs(30), |m| match m {
-        Message::Event(Event::Connected { ssid, .. }) => {
-            assert_eq!(ssid.as_bytes(), b"vwifi-lab");
-            Some(())
-        }
-        Message::Event(Event::ConnectFailed { reason }) => panic!("{agent}: failed: {reason:?}"),
-        _ => None,
-    })
-    .await;
-    link.send(&Message::StatusRequest { id: RequestId(3) })
-        .await
-        .expect("send StatusRequest");
-    let mac = recv_until(&mut link, Duration::from_secs(5), |m| match m {
-        Message::Status { status, .. } => Some(status.mac),
-        _ => None,
-    })
-    .await;
-    (link, mac)
 }
 
 fn frame(src: MacAddr, dst: MacAddr, tag: u8) -> Message {

@@ -5,20 +5,19 @@
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::{timeout, Instant};
-use vwifi_core::crypto::Passphrase;
-use vwifi_core::proto::{Capabilities, Credentials, Event, Message, RequestId, Ssid};
+use tokio::time::Instant;
+use vwifi_core::proto::Message;
 use vwifi_core::wire::{EtherType, EthernetFrame};
 use vwifi_core::MacAddr;
-use vwifi_transport_unix::{connect, LinkConfig, UnixLink};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vwifi-host");
-const LAB_PASSPHRASE: &str = "correct horse battery staple";
+mod common;
+use common::guest::{join_lab, recv_until};
+use common::{HOST as BIN, LAB_PASSPHRASE};
 
 /// The daemon process; killed if the test fails before it ends.
 struct Daemon {
@@ -134,72 +133,6 @@ impl Daemon {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-/// Receives until `pick` returns something, within `limit`.
-async fn recv_until<T>(
-    link: &mut UnixLink,
-    limit: Duration,
-    mut pick: impl FnMut(&Message) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = timeout(left, link.recv())
-            .await
-            .unwrap_or_else(|_| panic!("nothing expected arrived within {limit:?}"))
-            .expect("link broken");
-        if let Some(t) = pick(&msg) {
-            return t;
-        }
-    }
-}
-
-/// A guest that joins vwifi-lab (WPA2); its link and MAC.
-async fn join_lab(socket: &Path, agent: &str) -> (UnixLink, MacAddr) {
-    let mut link = connect(socket, LinkConfig::default())
-        .await
-        .expect("connect");
-    link.send(&Message::Hello {
-        id: RequestId(1),
-        version: 1,
-        capabilities: Capabilities::from_bits_retain(
-            Capabilities::OPEN.bits()
-                | Capabilities::WPA2_PSK.bits()
-                | Capabilities::EVENTS.bits()
-                | Capabilities::DATA.bits(),
-        ),
-        agent: agent.into(),
-    })
-    .await
-    .expect("send Hello");
-    recv_until(&mut link, Duration::from_secs(5), |m| {
-        matches!(m, Message::HelloAck { .. }).then_some(())
-    })
-    .await;
-    link.send(&Message::Connect {
-        id: RequestId(2),
-        ssid: Ssid::new(b"vwifi-lab").expect("ssid"),
-        bssid: None,
-        credentials: Credentials::Passphrase(Passphrase::new(LAB_PASSPHRASE).expect("valid")),
-    })
-    .await
-    .expect("send Connect");
-    recv_until(&mut link, Duration::from_secs(30), |m| match m {
-        Message::Event(Event::Connected { .. }) => Some(()),
-        Message::Event(Event::ConnectFailed { reason }) => panic!("{agent}: {reason:?}"),
-        _ => None,
-    })
-    .await;
-    link.send(&Message::StatusRequest { id: RequestId(3) })
-        .await
-        .expect("send StatusRequest");
-    let mac = recv_until(&mut link, Duration::from_secs(5), |m| match m {
-        Message::Status { status, .. } => Some(status.mac),
-        _ => None,
-    })
-    .await;
-    (link, mac)
 }
 
 fn data(src: MacAddr, dst: MacAddr) -> Message {

@@ -1,7 +1,9 @@
-//! Helpers shared by the host's root tests (`netns.rs`, `vhost_user.rs`, `nl80211.rs`): the
-//! binaries under test, network namespaces that clean up after themselves, and commands that
-//! must succeed. Each test binary uses a part of it.
+//! Helpers shared by the host's tests (`netns.rs`, `vhost_user.rs`, `nl80211.rs`, `daemon.rs`,
+//! `lab.rs`, ...): the binaries under test, network namespaces that clean up after themselves,
+//! commands that must succeed, and a socket guest ([`guest`]). Each test binary uses a part of it.
 #![allow(dead_code)]
+
+pub(crate) mod guest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
