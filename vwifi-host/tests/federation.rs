@@ -194,12 +194,7 @@ impl Daemon {
     }
 
     fn try_status(&self) -> Option<serde_json::Value> {
-        let out = Command::new(HOST)
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .ok()?;
-        serde_json::from_slice(&out.stdout).ok()
+        common::status_json(&self.socket)
     }
 
     fn wait_for(
@@ -208,22 +203,9 @@ impl Daemon {
         what: &str,
         f: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.try_status() {
-                if f(&s) {
-                    return s;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {limit:?} for {what}: {:?}\n{}{}",
-                self.try_status(),
-                self.old_logs,
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_status(&self.socket, limit, what, f, || {
+            format!("{}{}", self.old_logs, self.log_text())
+        })
     }
 }
 

@@ -85,12 +85,7 @@ impl Daemon {
     }
 
     fn status(&self) -> Option<serde_json::Value> {
-        let out = Command::new(HOST)
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .ok()?;
-        serde_json::from_slice(&out.stdout).ok()
+        common::status_json(&self.socket)
     }
 
     fn wait_for(
@@ -99,19 +94,7 @@ impl Daemon {
         what: &str,
         f: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.status().filter(|s| f(s)) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {limit:?} for {what}: {:?}\n{}",
-                self.status(),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_for_status(&self.socket, limit, what, f, || self.log_text())
     }
 
     /// One control request, its one-line answer.

@@ -74,3 +74,37 @@ pub(crate) fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// `vwifi-host status --json` of the daemon at `socket`, if it answers with JSON.
+pub(crate) fn status_json(socket: &Path) -> Option<serde_json::Value> {
+    let out = Command::new(HOST)
+        .args(["status", "--json", "--socket"])
+        .arg(socket)
+        .output()
+        .ok()?;
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Polls the status of the daemon at `socket` every 50 ms until `f` holds for it, and returns
+/// it; after `limit`, fails naming `what`, with the last status and `logs()` (the daemon's).
+pub(crate) fn wait_for_status(
+    socket: &Path,
+    limit: std::time::Duration,
+    what: &str,
+    f: impl Fn(&serde_json::Value) -> bool,
+    logs: impl Fn() -> String,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(s) = status_json(socket).filter(|s| f(s)) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}: {:?}\n{}",
+            status_json(socket),
+            logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
