@@ -799,7 +799,7 @@ impl SoftAp {
             self.send_group(frame.to_data(DsDirection::FromAp { bssid }, None));
         } else if self.stations.get(&frame.dst).is_some_and(|s| s.authorized) {
             let dst = frame.dst;
-            self.send_unicast(dst, frame.to_data(DsDirection::FromAp { bssid }, None));
+            self.send_unicast(dst, frame);
         } else {
             self.drop_frame(None, DropReason::NoRoute);
         }
@@ -876,8 +876,8 @@ impl SoftAp {
         }
     }
 
-    /// Sends a plaintext From-DS data frame to station `addr`, or buffers it if it dozes.
-    fn send_unicast(&mut self, addr: MacAddr, frame: DataFrame) {
+    /// Sends `frame` to station `addr` in a From-DS data frame, or buffers it if it dozes.
+    fn send_unicast(&mut self, addr: MacAddr, frame: EthernetFrame) {
         let limit = self.cfg.ps_queue_limit;
         let Some(sta) = self.stations.get_mut(&addr) else {
             return;
@@ -899,20 +899,22 @@ impl SoftAp {
         self.transmit_unicast(addr, frame, false);
     }
 
-    /// Encrypts (if the station has its key) and queues a unicast data frame.
-    fn transmit_unicast(&mut self, addr: MacAddr, mut frame: DataFrame, more_data: bool) {
+    /// Frames `eth` as a From-DS data frame, encrypts it (if the station has its key) in the
+    /// same buffer and queues it.
+    fn transmit_unicast(&mut self, addr: MacAddr, eth: EthernetFrame, more_data: bool) {
         let seq = self.next_seq();
+        let bssid = self.cfg.bssid;
         let Some(sta) = self.stations.get_mut(&addr) else {
             return;
         };
-        let h = &mut frame.header;
+        let mut h = eth.data_header(DsDirection::FromAp { bssid }, None);
         h.sequence = seq;
         h.frame_control.flags = h.flags().with(FcFlags::MORE_DATA, more_data);
-        let len = frame.buffer_len();
+        let len = h.buffer_len() + eth.data_body_len();
         let out = match &sta.tk {
             Some(tk) => {
                 sta.tx_pn += 1;
-                match ccmp::encrypt_emitted(tk, 0, sta.tx_pn, len, |buf| frame.emit(buf)) {
+                match ccmp::encrypt_emitted(tk, 0, sta.tx_pn, len, |buf| eth.emit_data(&h, buf)) {
                     Ok(c) => c,
                     Err(e) => {
                         debug!(sta = %addr, error = %e, "CCMP encryption failed");
@@ -922,7 +924,7 @@ impl SoftAp {
             }
             None => {
                 let mut mpdu = Vec::with_capacity(len);
-                frame.emit(&mut mpdu);
+                eth.emit_data(&h, &mut mpdu);
                 mpdu
             }
         };
@@ -1404,8 +1406,7 @@ impl SoftAp {
                         ethertype: EtherType::Eapol,
                         payload: Bytes::from(eapol),
                     };
-                    let bssid = self.cfg.bssid;
-                    self.send_unicast(addr, eth.to_data(DsDirection::FromAp { bssid }, None));
+                    self.send_unicast(addr, eth);
                 }
                 Output::InstallPairwise(tk) => {
                     if let Some(sta) = self.stations.get_mut(&addr) {
@@ -1661,7 +1662,7 @@ impl SoftAp {
         } else if eth.dst != bssid && self.stations.get(&eth.dst).is_some_and(|s| s.authorized) {
             self.counters.forwarded += 1;
             let dst = eth.dst;
-            self.send_unicast(dst, eth.to_data(DsDirection::FromAp { bssid }, None));
+            self.send_unicast(dst, eth);
         } else if self.cfg.uplink {
             self.push_uplink(eth);
         } else {

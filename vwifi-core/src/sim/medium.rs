@@ -243,6 +243,10 @@ pub struct Medium<N = AirNode> {
     now: Instant,
     radios: Vec<Radio<N>>,
     channels: BTreeMap<Channel, ChannelState>,
+    /// The channels that may have an airing or contenders: every such channel is here (a
+    /// superset, pruned after each event), so finding the next event walks these and not every
+    /// channel a scan ever visited.
+    busy: BTreeSet<Channel>,
     owners: BTreeMap<MacAddr, NodeId>,
     timers: BTreeSet<(Instant, NodeId)>,
     /// Nodes to service at `now` (added, or changed by the caller).
@@ -287,6 +291,7 @@ impl<N: Node> Medium<N> {
             now: Instant::ZERO,
             radios: Vec::new(),
             channels: BTreeMap::new(),
+            busy: BTreeSet::new(),
             owners: BTreeMap::new(),
             timers: BTreeSet::new(),
             dirty: BTreeSet::new(),

@@ -437,20 +437,21 @@ impl SoftMac {
     /// is installed. EAPOL uses this too: unprotected before the keys, protected after (rekeys).
     /// The caller checks the source address.
     pub fn data(&mut self, bssid: MacAddr, eth: &EthernetFrame) -> Result<Bytes, CryptoError> {
-        let mut frame = eth.to_data(DsDirection::ToAp { bssid }, None);
-        frame.header.sequence = self.next_seq();
-        let len = frame.buffer_len();
+        let mut header = eth.data_header(DsDirection::ToAp { bssid }, None);
+        header.sequence = self.next_seq();
+        let len = header.buffer_len() + eth.data_body_len();
+        // Built (and encrypted) in one buffer: the payload is copied once.
         let out = match &mut self.ptk {
             Some(ptk) => {
-                // Built and encrypted in one buffer.
                 let pn = ptk.tx_pn + 1;
-                let out = ccmp::encrypt_emitted(&ptk.tk, 0, pn, len, |buf| frame.emit(buf))?;
+                let out =
+                    ccmp::encrypt_emitted(&ptk.tk, 0, pn, len, |buf| eth.emit_data(&header, buf))?;
                 ptk.tx_pn = pn;
                 out
             }
             None => {
                 let mut out = Vec::with_capacity(len);
-                frame.emit(&mut out);
+                eth.emit_data(&header, &mut out);
                 out
             }
         };

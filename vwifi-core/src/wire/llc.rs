@@ -1,7 +1,7 @@
 //! LLC/SNAP encapsulation (IEEE 802.11-2020 5.1.5, RFC 1042, IEEE 802.1H) and the conversion
 //! between Ethernet II (802.3) frames and 802.11 data frames.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::data::DataFrame;
 use super::frame_control::{DataSubtype, FcFlags, FrameControl, FrameType};
@@ -192,6 +192,19 @@ impl EthernetFrame {
     /// with LLC and is carried as is (cut to its length). In [`DsDirection::ToAp`] the
     /// Ethernet source becomes the transmitter address: the caller checks it is the station's.
     pub fn to_data(&self, dir: DsDirection, qos: Option<QosControl>) -> DataFrame {
+        let header = self.data_header(dir, qos);
+        let payload = if self.is_length() {
+            self.payload.slice(..self.data_body_len())
+        } else {
+            let mut body = Vec::with_capacity(self.data_body_len());
+            self.emit_data_body(&mut body);
+            Bytes::from(body)
+        };
+        DataFrame { header, payload }
+    }
+
+    /// The MAC header of [`EthernetFrame::to_data`]'s frame.
+    pub fn data_header(&self, dir: DsDirection, qos: Option<QosControl>) -> Header {
         let subtype = match qos {
             Some(_) => DataSubtype::QosData,
             None => DataSubtype::Data,
@@ -203,18 +216,35 @@ impl EthernetFrame {
         let fc = FrameControl::new(FrameType::Data(subtype), FcFlags(flags));
         let mut header = Header::new(fc, a1, a2, a3);
         header.qos = qos;
-        let payload = if self.is_length() {
-            let len = usize::from(u16::from(self.ethertype)).min(self.payload.len());
-            self.payload.slice(..len)
+        header
+    }
+
+    /// The length of [`EthernetFrame::to_data`]'s frame body.
+    pub fn data_body_len(&self) -> usize {
+        if self.is_length() {
+            usize::from(u16::from(self.ethertype)).min(self.payload.len())
         } else {
-            let mut body = BytesMut::with_capacity(SnapHeader::LEN + self.payload.len());
-            let mut snap = Vec::with_capacity(SnapHeader::LEN);
-            SnapHeader::for_ethertype(self.ethertype).emit(&mut snap);
-            body.put_slice(&snap);
-            body.put_slice(&self.payload);
-            body.freeze()
-        };
-        DataFrame { header, payload }
+            SnapHeader::LEN + self.payload.len()
+        }
+    }
+
+    /// Appends [`EthernetFrame::to_data`]'s frame body to `out`.
+    pub fn emit_data_body(&self, out: &mut Vec<u8>) {
+        if self.is_length() {
+            let len = self.data_body_len();
+            out.extend_from_slice(self.payload.get(..len).unwrap_or(&self.payload));
+        } else {
+            SnapHeader::for_ethertype(self.ethertype).emit(out);
+            out.extend_from_slice(&self.payload);
+        }
+    }
+
+    /// Appends the data frame of [`EthernetFrame::to_data`] under `header` (from
+    /// [`EthernetFrame::data_header`], with its sequence number and flags set) to `out`,
+    /// without building the body apart first: the one copy of the payload on a send path.
+    pub fn emit_data(&self, header: &Header, out: &mut Vec<u8>) {
+        header.emit(out);
+        self.emit_data_body(out);
     }
 
     /// The Ethernet frame a decrypted data frame carries: addresses from the DS bits,

@@ -11,7 +11,7 @@ use crate::handshake::sae::Sae;
 use crate::handshake::Authenticator;
 use crate::station::softmac::DuplicateFilter;
 use crate::time::Instant;
-use crate::wire::DataFrame;
+use crate::wire::EthernetFrame;
 
 use super::{StationCounters, StationInfo, StationState};
 
@@ -64,8 +64,8 @@ pub(super) struct Station {
 /// A unicast frame held for a dozing station.
 #[derive(Debug, Clone)]
 pub(super) enum Buffered {
-    /// Not sent yet: encrypted (with the next PN) when it goes out.
-    Plain(DataFrame),
+    /// Not sent yet: framed and encrypted (with the next PN) when it goes out.
+    Plain(EthernetFrame),
     /// Sent before the station dozed and not acknowledged: the frame as it was on the air
     /// (already encrypted), sent again as a retransmission.
     Sealed(Bytes),

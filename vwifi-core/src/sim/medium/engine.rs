@@ -70,7 +70,10 @@ impl<N: Node> Medium<N> {
                 best = Some((t, rank, e));
             }
         };
-        for (&channel, state) in &self.channels {
+        for &channel in &self.busy {
+            let Some(state) = self.channels.get(&channel) else {
+                continue;
+            };
             if let Some(air) = &state.air {
                 let next = air
                     .txs
@@ -123,6 +126,12 @@ impl<N: Node> Medium<N> {
             Event::Deliver(channel, i) => self.deliver(channel, i),
             Event::Done(channel) => self.done(channel),
         }
+        let channels = &self.channels;
+        self.busy.retain(|c| {
+            channels
+                .get(c)
+                .is_some_and(|s| s.air.is_some() || !s.contenders.is_empty())
+        });
     }
 
     /// When the first contender on `channel` may send: after DIFS of idle channel and its
@@ -217,6 +226,7 @@ impl<N: Node> Medium<N> {
             state.contenders.remove(&tx.sender);
         }
         if let Some(done) = txs.iter().map(|tx| tx.end).max() {
+            self.busy.insert(channel);
             state.air = Some(Airing {
                 start: now,
                 done,
@@ -686,10 +696,13 @@ impl<N: Node> Medium<N> {
         rate: &TxVector,
         len: usize,
     ) -> Result<(), LossCause> {
-        let snr = signal - self.config.noise_floor_dbm;
-        let per = frame_error_probability(rate, snr, len);
-        if per > 0.0 && self.unit() < per {
-            return Err(LossCause::Snr);
+        // Zero airtime: nothing is lost to the channel (the configuration refuses extra loss).
+        if self.config.airtime {
+            let snr = signal - self.config.noise_floor_dbm;
+            let per = frame_error_probability(rate, snr, len);
+            if per > 0.0 && self.unit() < per {
+                return Err(LossCause::Snr);
+            }
         }
         if self.config.extra_loss > 0.0 && self.unit() < self.config.extra_loss {
             return Err(LossCause::Injected);
@@ -892,6 +905,7 @@ impl<N: Node> Medium<N> {
             state.members.insert(id);
             if contending {
                 state.contenders.insert(id);
+                self.busy.insert(channel);
             }
         }
         if start_contending {
@@ -905,6 +919,7 @@ impl<N: Node> Medium<N> {
                 .or_default()
                 .contenders
                 .insert(id);
+            self.busy.insert(channel);
         }
     }
 
