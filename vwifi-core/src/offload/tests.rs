@@ -263,7 +263,41 @@ fn bad_requests_are_refused_with_what_is_wrong() {
     ));
 }
 
+/// The one's-complement sum word by word, as RFC 1071 writes it: what the fast sum must equal.
+fn reference_sum(data: &[u8]) -> u16 {
+    let mut sum: u64 = 0;
+    for pair in data.chunks(2) {
+        let hi = u64::from(pair[0]);
+        let lo = pair.get(1).map_or(0, |&b| u64::from(b));
+        sum += (hi << 8) | lo;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+#[test]
+fn the_checksum_matches_rfc_1071s_example() {
+    // RFC 1071 3: the bytes 00 01 f2 03 f4 f5 f6 f7 sum to dd f2.
+    let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+    assert_eq!(!internet_checksum(&data), 0xddf2);
+    assert_eq!(reference_sum(&data), 0xddf2);
+    // An odd length pads the last byte on the right; a running sum is carried in.
+    assert_eq!(!fold(sum_words(0, &data[..7])), reference_sum(&data[..7]));
+    assert_eq!(fold(sum_words(0x1_0000, &[])), !1);
+}
+
 proptest! {
+    #[test]
+    fn the_fast_checksum_equals_the_word_by_word_one(
+        data in proptest::collection::vec(any::<u8>(), 0..3000),
+        start in 0usize..9,
+    ) {
+        let data = data.get(start.min(data.len())..).unwrap_or(&[]);
+        prop_assert_eq!(!fold(sum_words(0, data)), reference_sum(data));
+    }
+
     #[test]
     fn segments_fit_verify_and_reassemble(
         v6 in any::<bool>(),

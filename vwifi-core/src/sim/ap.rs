@@ -1730,6 +1730,14 @@ impl Node for SoftAp {
         if meta.channel != self.cfg.channel {
             return;
         }
+        // The receive filter of a radio: unicast for another address goes no further than
+        // its first address (on a busy channel, most frames are others' traffic).
+        let for_others = crate::wire::FrameView::new_checked(&frame[..])
+            .ok()
+            .is_some_and(|v| !(v.addr1() == self.cfg.bssid || v.addr1().is_group()));
+        if for_others {
+            return;
+        }
         // Protected management frames (PMF) are decrypted before they are parsed.
         let Some(unprotected) = self.pmf_rx(frame) else {
             return;

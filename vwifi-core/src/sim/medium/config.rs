@@ -23,7 +23,11 @@ impl Position {
 
     /// The straight-line distance to `other`, in metres.
     pub fn distance_to(&self, other: Self) -> f64 {
-        (self.x - other.x).hypot(self.y - other.y)
+        // A square root rather than `hypot` (its overflow-safe algorithm is several times
+        // slower, and is computed for every listener of every frame); positions far beyond
+        // any radio's range overflow to infinity, which `PathLoss::loss_db` takes.
+        let (dx, dy) = (self.x - other.x, self.y - other.y);
+        (dx * dx + dy * dy).sqrt()
     }
 }
 
@@ -80,6 +84,10 @@ impl PathLoss {
         } else {
             f64::MAX
         };
+        if d == 1.0 {
+            // Within the reference distance (stations beside their AP): no logarithm needed.
+            return self.reference_loss_db;
+        }
         self.reference_loss_db + 10.0 * self.exponent * d.log10()
     }
 }
