@@ -83,11 +83,14 @@ const COMMAND_BATCH: usize = 64;
 const INTAKE_DRAIN: usize = 1024;
 
 /// A guest with this many messages in its queue at the driver ([`intake`]) is held back...
-pub(crate) const INTAKE_HOLD_AT: usize = 4 * COMMAND_BATCH;
+/// (With 256 and 128, two TCP flows at once on a loaded 2-core machine left their queues empty
+/// in a fifth of the driver's turns, their ports not woken in time: the round robin cannot
+/// share what is not queued.)
+pub(crate) const INTAKE_HOLD_AT: usize = 16 * COMMAND_BATCH;
 
-/// ... until it has at most this many (its port then has time to read the next batch before
-/// its queue runs dry).
-pub(crate) const INTAKE_RELEASE_AT: usize = 2 * COMMAND_BATCH;
+/// ... until it has at most this many: several turns' worth, for its port to be woken and
+/// read the next batch before its queue runs dry.
+pub(crate) const INTAKE_RELEASE_AT: usize = 8 * COMMAND_BATCH;
 
 /// How many outboxes' worth of messages a guest's backlog holds (what the driver keeps back
 /// while the guest's port writes out its outbox) before what comes for it is dropped.
