@@ -9,14 +9,20 @@
 //! 2. hands every message the Mux produced for a guest to that guest's bounded outbox
 //!    (`try_send`: the loop never waits for a guest); what does not fit waits in the guest's
 //!    backlog, in order, and the guests that send to it are held back meanwhile (see below);
-//! 3. sleeps until the medium's next event, a [`Command`], or shutdown.
+//! 3. sleeps until the medium's next event, a [`Command`], or shutdown (not while guests'
+//!    messages are queued);
+//! 4. moves the commands that came into per-guest queues (a guest's messages; anything else is
+//!    handled at once) and hands the world up to [`COMMAND_BATCH`] of the queued messages, the
+//!    guests served in turn by bytes ([`intake`]: one fast port cannot crowd out the others).
 //!
 //! **Back-pressure, not loss.** A guest's data is held back in its port ([`LinkFlow::hold`]:
 //! the port stops reading its TAP, socket or ring) while
 //! - a guest it sends to (by the Ethernet destination) has messages waiting in its backlog, until
 //!   that guest's port has written out most of its outbox ([`Command::Drained`]); or
 //! - its own station has [`RADIO_HOLD_AT`] frames in the radio's queue, until it has at most
-//!   [`RADIO_RELEASE_AT`].
+//!   [`RADIO_RELEASE_AT`]; or
+//! - it has [`INTAKE_HOLD_AT`] messages queued at the driver, until it has at most
+//!   [`INTAKE_RELEASE_AT`].
 //!
 //! A backlog holds at most [`BACKLOG_LINKS`] outboxes' worth of messages; once full, the guest
 //! is not reading (a stalled VM, say): the guests held for it are let go, and what comes for it
