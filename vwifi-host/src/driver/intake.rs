@@ -120,7 +120,7 @@ impl Intake {
     /// Forgets `guest` and what it queued (its link ended).
     pub(crate) fn remove(&mut self, guest: GuestId) {
         if let Some(q) = self.queues.remove(&guest) {
-            self.len -= q.items.len();
+            self.len = self.len.saturating_sub(q.items.len());
         }
         if self.active.front() == Some(&guest) {
             self.visiting = false;
@@ -157,7 +157,7 @@ impl Intake {
             }
             q.deficit -= cost;
             let item = q.items.pop_front()?;
-            self.len -= 1;
+            self.len = self.len.saturating_sub(1);
             if q.items.is_empty() {
                 q.deficit = 0;
                 self.active.pop_front();
