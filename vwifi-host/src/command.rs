@@ -33,8 +33,9 @@ pub(crate) enum Command {
         msg: Message,
     },
     /// A run of a guest's data frames, in order (what one read of its port gave): one channel
-    /// message and one wake-up of the driver for all of them, handled as that many
-    /// [`Command::Guest`] data messages.
+    /// message and one wake-up of the driver for all of them, queued by the driver as that
+    /// many [`Command::Guest`] data messages behind the guest's earlier ones (the guests'
+    /// queues are served in turn: `driver::intake`).
     GuestData {
         /// The guest.
         guest: GuestId,
@@ -249,17 +250,6 @@ pub(crate) struct KernelPort {
     /// The index of the station's interface once its task created it (closed when the task
     /// ends).
     pub(crate) station_if: tokio::sync::watch::Receiver<Option<u32>>,
-}
-
-impl Command {
-    /// How many of the driver's per-turn budget this command takes: a batch of data frames
-    /// counts as its frames, anything else as one.
-    pub(crate) fn weight(&self) -> usize {
-        match self {
-            Self::GuestData { frames, .. } => frames.len().max(1),
-            _ => 1,
-        }
-    }
 }
 
 /// The back-pressure between the driver and one guest's port, both ways.
