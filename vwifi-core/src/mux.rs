@@ -736,7 +736,7 @@ impl Mux {
         };
         let st = &g.station;
         let state = st.state();
-        let bss_channel = st.status().channel.and_then(|c| Channel::new(c).ok());
+        let bss_channel = st.bss_channel();
         let settled = matches!(state, StationState::Handshaking | StationState::Connected);
         let home = if settled { bss_channel } else { None };
         let want = st.wanted_channel();

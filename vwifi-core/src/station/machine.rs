@@ -309,6 +309,12 @@ impl Station {
         }
     }
 
+    /// The channel of the network the station is joining or joined, as [`Station::status`]
+    /// reports it, without building the rest of the status (the Mux asks after every output).
+    pub fn bss_channel(&self) -> Option<Channel> {
+        self.target().map(|b| b.channel)
+    }
+
     /// Why the last connection attempt failed, until the next connect request or connection.
     pub fn failure(&self) -> Option<Failure> {
         self.failure
