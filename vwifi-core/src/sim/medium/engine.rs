@@ -127,11 +127,15 @@ impl<N: Node> Medium<N> {
             Event::Done(channel) => self.done(channel),
         }
         let channels = &self.channels;
-        self.busy.retain(|c| {
+        let active = |c: &Channel| {
             channels
                 .get(c)
                 .is_some_and(|s| s.air.is_some() || !s.contenders.is_empty())
-        });
+        };
+        // A walk first: `retain` rebuilds the set even when it keeps everything.
+        if !self.busy.iter().all(active) {
+            self.busy.retain(active);
+        }
     }
 
     /// When the first contender on `channel` may send: after DIFS of idle channel and its
