@@ -432,10 +432,11 @@ impl<N: Node> Medium<N> {
                 rate: ack_rate,
             };
             self.stats.acks_sent += 1;
-            if let Some(acker) = self.radios.get(index(owner)).map(|r| r.placement) {
+            let acker = self.radios.get(index(owner)).map(|r| r.placement);
+            if let Some(acker) = acker.filter(|_| self.recording()) {
                 // To the originator (the data's transmitter), from the recipient.
                 let originator = frames.first().and_then(|(f, _)| ack_receiver(f));
-                let ba = Bytes::from(block_ack_frame(originator.unwrap_or(MacAddr::ZERO), ra));
+                let ba = block_ack_frame(originator.unwrap_or(MacAddr::ZERO), ra);
                 self.record(
                     ack_start,
                     channel,

@@ -2,7 +2,6 @@
 
 use core::time::Duration;
 
-use bytes::Bytes;
 use rand_chacha::rand_core::RngCore;
 
 use super::frames::{ack_frame, ack_receiver, receiver, with_retry};
@@ -600,16 +599,15 @@ impl<N: Node> Medium<N> {
                     rate: ack_rate,
                 };
                 self.stats.acks_sent += 1;
-                if let (Some(ta), Some(acker)) = (
-                    ack_receiver(&frame),
-                    self.radios.get(index(owner)).map(|r| r.placement),
-                ) {
-                    let ack = Bytes::from(ack_frame(ta));
+                let acker = self.radios.get(index(owner)).map(|r| r.placement);
+                if let (true, Some(ta), Some(acker)) =
+                    (self.recording(), ack_receiver(&frame), acker)
+                {
                     self.record(
                         ack_start,
                         channel,
                         TxVector::Legacy(ack_rate),
-                        &ack,
+                        &ack_frame(ta),
                         acker.position,
                         acker.tx_power_dbm,
                     );
@@ -942,6 +940,12 @@ impl<N: Node> Medium<N> {
         (self.rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// Whether [`Medium::record`] keeps anything (a capture or a tap is on): frames made only
+    /// to be recorded (Acks, Block Acks) are not made otherwise.
+    pub(super) fn recording(&self) -> bool {
+        self.capture.is_some() || self.tap.is_some()
+    }
+
     /// Appends a frame to the capture, if capturing.
     pub(super) fn record(
         &mut self,
@@ -952,7 +956,7 @@ impl<N: Node> Medium<N> {
         from: Position,
         tx_power_dbm: f64,
     ) {
-        if self.capture.is_none() && self.tap.is_none() {
+        if !self.recording() {
             return;
         }
         let placement = super::Placement {
