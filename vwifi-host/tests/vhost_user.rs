@@ -150,6 +150,12 @@ impl Daemon {
 
 /// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
 fn join_lab(ns: &Netns, addr: &str) {
+    // The guest is listed once admitted; its TAP may appear in the namespace a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ns.exec("ip", &["link", "show", "wlan0"]).status.success() {
+        assert!(Instant::now() < deadline, "no wlan0 in {}", ns.0);
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = ns.exec(
         guest_bin(),
         &[
