@@ -65,6 +65,12 @@ impl Daemon {
     /// [`Daemon::start`] with its guest socket at `socket` (empty: `host.sock` in its own
     /// temporary directory).
     fn start_at(config: &str, guests: usize, socket: PathBuf) -> Self {
+        Self::spawn(config, guests, socket, true)
+    }
+
+    /// [`Daemon::start_at`], logging at debug level if `verbose` (a measurement runs it
+    /// without: a log line per frame would be what it measures).
+    fn spawn(config: &str, guests: usize, socket: PathBuf, verbose: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = if socket.as_os_str().is_empty() {
             dir.path().join("host.sock")
@@ -80,8 +86,13 @@ impl Daemon {
             dir.path().join("state").display()
         );
         std::fs::write(&config_path, config).expect("config");
-        let child = Command::new(HOST)
-            .args(["run", "-v", "--config"])
+        let mut cmd = Command::new(HOST);
+        cmd.arg("run");
+        if verbose {
+            cmd.arg("-v");
+        }
+        let child = cmd
+            .arg("--config")
             .arg(&config_path)
             .arg("--socket")
             .arg(&socket)
@@ -139,6 +150,12 @@ impl Daemon {
 
 /// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
 fn join_lab(ns: &Netns, addr: &str) {
+    // The guest is listed once admitted; its TAP may appear in the namespace a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ns.exec("ip", &["link", "show", "wlan0"]).status.success() {
+        assert!(Instant::now() < deadline, "no wlan0 in {}", ns.0);
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = ns.exec(
         guest_bin(),
         &[
@@ -328,7 +345,7 @@ impl Drop for Tap {
     }
 }
 
-/// An `iperf3 -s -1` daemon (one test, then it exits); killed when dropped if still there.
+/// An `iperf3 -s` daemon; killed when dropped.
 struct IperfServer(PathBuf);
 
 impl IperfServer {
@@ -342,7 +359,7 @@ impl IperfServer {
             }
             None => Command::new("iperf3"),
         };
-        cmd.args(["-s", "-1", "-D", "-B", bind, "--pidfile"])
+        cmd.args(["-s", "-D", "-B", bind, "--pidfile"])
             .arg(&pidfile);
         run_ok(&mut cmd);
         Self(pidfile)
@@ -372,13 +389,36 @@ fn receiver_mbits(console: &str, tag: &str) -> f64 {
         .unwrap_or_else(|| panic!("no Mbits/sec in {line}"))
 }
 
-#[test]
-#[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
-fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
+/// What [`iperf3_beside_a_tap`] measured, receivers' Mbit/s.
+struct IperfFigures {
+    /// VM -> namespace guest over vhost-user and vwifi.
+    vwifi: f64,
+    /// The same VM -> the host over the plain TAP NIC.
+    plain: f64,
+    /// The other way (`iperf3 -R`), if asked: namespace guest -> VM, host -> VM.
+    reverse: Option<(f64, f64)>,
+}
+
+/// Boots the harness VM with its vhost-user NIC on a daemon started with `config` (which
+/// must serve `vwifi-lab`; the namespace guest is attached here) and a second, plain
+/// `-netdev tap` NIC, and runs iperf3 (TCP, `secs` seconds) from the VM over both, in the same
+/// boot: to a namespace guest through vwifi, to the host through the TAP; `reverse` also runs
+/// each reversed. `verbose`: the daemon logs at debug level.
+fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) -> IperfFigures {
+    // One measurement at a time: the TAP's name and the addresses are the same.
+    static ONE: Mutex<()> = Mutex::new(());
+    let _one = ONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let iperf = Path::new("/usr/bin/iperf3");
     assert!(iperf.exists(), "iperf3 is missing: apt-get install iperf3");
     let peer = Netns::new("ipf");
-    let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
+    let daemon = Daemon::spawn(
+        &format!("{config}[[attach]]\nnetns = \"{}\"\n", peer.0),
+        1,
+        PathBuf::new(),
+        verbose,
+    );
     join_lab(&peer, "10.99.0.2/24");
     let vm_socket = daemon.dir.path().join("vm3.sock");
     run_ok(
@@ -406,26 +446,69 @@ fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
         format!("virtio-net-pci,netdev=t0,mac={tap_mac}"),
     ]
     .into();
-    let (passed, console) = boot_vm_with(
-        &vm_socket,
-        &mac,
-        &[
-            ("SSID", "vwifi-lab"),
-            ("PASSPHRASE", LAB_PASSPHRASE),
-            ("GUEST_IP", "10.99.0.3"),
-            ("PEER_IP", "10.99.0.2"),
-            ("IPERF_SECS", "5"),
-            ("TAP_MAC", tap_mac),
-            ("TAP_IP", "10.98.0.2"),
-            ("TAP_PEER_IP", "10.98.0.1"),
-        ],
-        &extra,
-    );
+    let secs = secs.to_string();
+    let mut env = vec![
+        ("SSID", "vwifi-lab"),
+        ("PASSPHRASE", LAB_PASSPHRASE),
+        ("GUEST_IP", "10.99.0.3"),
+        ("PEER_IP", "10.99.0.2"),
+        ("IPERF_SECS", secs.as_str()),
+        ("TAP_MAC", tap_mac),
+        ("TAP_IP", "10.98.0.2"),
+        ("TAP_PEER_IP", "10.98.0.1"),
+    ];
+    if reverse {
+        env.push(("IPERF_REVERSE", "1"));
+    }
+    let (passed, console) = boot_vm_with(&vm_socket, &mac, &env, &extra);
     assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
-    let vwifi = receiver_mbits(&console, "VWIFI-IPERF-VHOST:");
-    let plain = receiver_mbits(&console, "VWIFI-IPERF-TAP:");
-    println!("iperf3 VM -> namespace guest, TCP 5 s: vwifi over vhost-user {vwifi:.1} Mbit/s; same VM over a plain TAP {plain:.1} Mbit/s");
-    assert!(vwifi > 0.0 && plain > 0.0);
+    IperfFigures {
+        vwifi: receiver_mbits(&console, "VWIFI-IPERF-VHOST:"),
+        plain: receiver_mbits(&console, "VWIFI-IPERF-TAP:"),
+        reverse: reverse.then(|| {
+            (
+                receiver_mbits(&console, "VWIFI-IPERF-VHOST-R:"),
+                receiver_mbits(&console, "VWIFI-IPERF-TAP-R:"),
+            )
+        }),
+    }
+}
+
+#[test]
+#[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
+fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
+    let f = iperf3_beside_a_tap("", true, 5, false);
+    println!(
+        "iperf3 VM -> namespace guest, TCP 5 s: vwifi over vhost-user {:.1} Mbit/s; same VM over a plain TAP {:.1} Mbit/s",
+        f.vwifi, f.plain
+    );
+    assert!(f.vwifi > 0.0 && f.plain > 0.0);
+}
+
+/// Issue 11's VM figure: the same, on the zero-airtime air (`[sim.medium] airtime = false`, a
+/// measuring mode: the air is no limit, vwifi is what is measured), both directions; prints
+/// the ratios to the plain TAP NIC of the same boot. Asserts only that data arrived both ways
+/// over both NICs: the 0.8x target is a figure for the README, not a test.
+#[test]
+#[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
+fn iperf3_from_a_vm_over_vhost_user_on_the_zero_airtime_air_beside_a_plain_tap() {
+    let config = format!(
+        "[sim]\nseed = 1\n[sim.medium]\nairtime = false\n\
+         [[sim.aps]]\nssid = \"vwifi-lab\"\nchannel = 1\npassphrase = \"{LAB_PASSPHRASE}\"\n"
+    );
+    let f = iperf3_beside_a_tap(&config, false, 5, true);
+    let (vwifi_r, plain_r) = f.reverse.unwrap_or_default();
+    println!(
+        "zero-airtime air, WPA2, iperf3 TCP 5 s, one boot:\n  \
+         VM -> namespace guest over vhost-user {:.1} Mbit/s; VM -> host over a plain TAP {:.1} Mbit/s; ratio {:.2}\n  \
+         namespace guest -> VM over vhost-user {vwifi_r:.1} Mbit/s; host -> VM over a plain TAP {plain_r:.1} Mbit/s; ratio {:.2}",
+        f.vwifi,
+        f.plain,
+        f.vwifi / f.plain,
+        vwifi_r / plain_r
+    );
+    assert!(f.vwifi > 0.0 && f.plain > 0.0, "no data VM -> peers");
+    assert!(vwifi_r > 0.0 && plain_r > 0.0, "no data peers -> VM");
 }
 
 #[test]

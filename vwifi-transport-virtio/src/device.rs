@@ -13,8 +13,9 @@ use std::io::{Read as _, Write as _};
 use bytes::Bytes;
 use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::bindings::virtio_net::{
-    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MAC,
-    VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP,
+    VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
+    VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF,
+    VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP,
 };
 use virtio_bindings::bindings::virtio_ring::{
     VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
@@ -47,16 +48,25 @@ pub const CONFIG_LEN: usize = 8;
 /// Offset of `status` in the config space.
 pub const CONFIG_STATUS_OFFSET: usize = 6;
 
+/// The receive offloads: with all three acknowledged, runs of TCP segments of one flow go to
+/// the guest as one large frame behind a TCP GSO header with its checksum left partial
+/// ([`vwifi_core::offload::coalesce`]), as GRO would give them to its stack.
+pub const GUEST_OFFLOADS: u64 = (1 << VIRTIO_NET_F_GUEST_CSUM)
+    | (1 << VIRTIO_NET_F_GUEST_TSO4)
+    | (1 << VIRTIO_NET_F_GUEST_TSO6);
+
 /// The features the device offers: virtio 1.x, a MAC in config space, the link status,
-/// mergeable receive buffers, event-index notifications and indirect descriptors, and the
+/// mergeable receive buffers, event-index notifications and indirect descriptors; the
 /// transmit offloads `CSUM`, `HOST_TSO4` and `HOST_TSO6`: the guest may hand over TCP sends of
 /// up to 64 KiB with checksums left to complete, which [`NetDevice::process_tx`] cuts into
-/// MSDU-sized frames with complete checksums ([`vwifi_core::offload::segment`]). Frames to the
-/// guest are whole frames with complete checksums (no `GUEST_*` offloads).
+/// MSDU-sized frames with complete checksums ([`vwifi_core::offload::segment`]); and the
+/// receive offloads [`GUEST_OFFLOADS`]. A guest that does not acknowledge all of those gets
+/// every frame whole, with complete checksums.
 pub const DEVICE_FEATURES: u64 = (1 << VIRTIO_F_VERSION_1)
     | (1 << VIRTIO_NET_F_CSUM)
     | (1 << VIRTIO_NET_F_HOST_TSO4)
     | (1 << VIRTIO_NET_F_HOST_TSO6)
+    | GUEST_OFFLOADS
     | (1 << VIRTIO_NET_F_MAC)
     | (1 << VIRTIO_NET_F_STATUS)
     | (1 << VIRTIO_NET_F_MRG_RXBUF)
@@ -104,8 +114,11 @@ pub struct DeviceStats {
     /// Offloaded frames refused (a bad virtio-net header, segments too long for an MSDU):
     /// dropped.
     pub tx_offload_refused: u64,
-    /// Frames written into the guest's receive buffers.
+    /// Frames written into the guest's receive buffers (a coalesced frame counts its
+    /// segments).
     pub rx_frames: u64,
+    /// Frames written that joined several segments ([`GUEST_OFFLOADS`]).
+    pub rx_coalesced: u64,
     /// Frames for the guest dropped because it had no free receive buffers for too long.
     pub rx_no_buffer: u64,
     /// Frames for the guest dropped because they did not fit its receive buffers.
@@ -124,11 +137,25 @@ pub struct NetDevice {
     mac: [u8; 6],
     link_up: bool,
     acked: u64,
+    /// Frames for the guest not yet prepared.
     pending: VecDeque<Bytes>,
+    /// Frames for the guest prepared (coalesced or not) and waiting for receive buffers.
+    ready: VecDeque<RxFrame>,
+    /// The frames `ready` holds (a coalesced one counts its segments).
+    ready_frames: usize,
     pending_limit: usize,
     stats: DeviceStats,
-    /// Where offloaded frames are cut into segments.
+    /// Where offloaded frames are cut into segments, and frames for the guest joined.
     scratch: Vec<u8>,
+}
+
+/// A frame for the guest behind its virtio-net header (without `num_buffers`).
+#[derive(Debug)]
+struct RxFrame {
+    header: [u8; offload::VNET_HDR_LEN],
+    frame: Bytes,
+    /// How many frames from the host it joins.
+    frames: usize,
 }
 
 impl NetDevice {
@@ -140,6 +167,8 @@ impl NetDevice {
             link_up: false,
             acked: 0,
             pending: VecDeque::new(),
+            ready: VecDeque::new(),
+            ready_frames: 0,
             pending_limit: pending_limit.max(1),
             stats: DeviceStats::default(),
             scratch: Vec::new(),
@@ -187,7 +216,12 @@ impl NetDevice {
 
     /// Frames waiting for receive buffers.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.ready_frames
+    }
+
+    /// Whether the guest acknowledged the receive offloads ([`GUEST_OFFLOADS`]).
+    pub fn rx_offloads(&self) -> bool {
+        self.acked & GUEST_OFFLOADS == GUEST_OFFLOADS
     }
 
     fn acked(&self, bit: u32) -> bool {
@@ -329,7 +363,7 @@ impl NetDevice {
             self.stats.rx_too_long += 1;
             return false;
         }
-        if self.pending.len() >= self.pending_limit {
+        if self.pending() >= self.pending_limit {
             self.stats.rx_no_buffer += 1;
             return false;
         }
@@ -339,8 +373,55 @@ impl NetDevice {
 
     /// Drops the frames waiting for receive buffers (the queue was reset), counting them.
     pub fn drop_pending(&mut self) {
-        self.stats.rx_no_buffer += self.pending.len() as u64;
+        self.stats.rx_no_buffer += self.pending() as u64;
         self.pending.clear();
+        self.ready.clear();
+        self.ready_frames = 0;
+    }
+
+    /// Prepares the pending frames: with the receive offloads, runs of TCP segments of one
+    /// flow joined into one frame each ([`offload::coalesce`]), everything else (and every
+    /// frame without them) behind a header that asks for nothing.
+    fn prepare(&mut self) {
+        let offloads = self.rx_offloads();
+        let Self {
+            pending,
+            ready,
+            ready_frames,
+            scratch,
+            ..
+        } = self;
+        *ready_frames += pending.len();
+        if !offloads {
+            ready.extend(pending.drain(..).map(|frame| RxFrame {
+                header: offload::VnetHeader::PLAIN.to_bytes(),
+                frame,
+                frames: 1,
+            }));
+            return;
+        }
+        let frames = pending.make_contiguous();
+        offload::coalesce(frames, scratch, |c| match c {
+            offload::Coalesced::Single(i) => {
+                if let Some(frame) = frames.get(i) {
+                    ready.push_back(RxFrame {
+                        header: offload::VnetHeader::PLAIN.to_bytes(),
+                        frame: frame.clone(),
+                        frames: 1,
+                    });
+                }
+            }
+            offload::Coalesced::Run {
+                header,
+                frame,
+                segments,
+            } => ready.push_back(RxFrame {
+                header: header.to_bytes(),
+                frame: Bytes::copy_from_slice(frame),
+                frames: segments,
+            }),
+        });
+        pending.clear();
     }
 
     /// Writes pending frames into the guest's receive buffers while it has some. Returns
@@ -356,20 +437,34 @@ impl NetDevice {
             return Err(DeviceError::NotReady { queue: Q });
         }
         let mut used_any = false;
-        while let Some(frame) = self.pending.pop_front() {
-            match self.write_frame(queue, mem, &frame)? {
-                Written::Yes => used_any = true,
-                Written::TooLong => self.stats.rx_too_long += 1,
+        loop {
+            if self.ready.is_empty() {
+                self.prepare();
+            }
+            let Some(rx) = self.ready.pop_front() else {
+                break;
+            };
+            let n = rx.frames as u64;
+            match self.write_frame(queue, mem, &rx.header, &rx.frame)? {
+                Written::Yes => {
+                    used_any = true;
+                    self.stats.rx_frames += n;
+                    if rx.frames > 1 {
+                        self.stats.rx_coalesced += 1;
+                    }
+                }
+                Written::TooLong => self.stats.rx_too_long += n,
                 Written::NoBuffers => {
-                    self.pending.push_front(frame);
+                    self.ready.push_front(rx);
                     // Ask for a kick when the guest adds buffers; if it added some meanwhile,
                     // try again at once.
-                    if queue.enable_notification(mem).map_err(qerr)? {
+                    if notify_on_more_buffers(queue, mem).map_err(qerr)? {
                         continue;
                     }
                     break;
                 }
             }
+            self.ready_frames = self.ready_frames.saturating_sub(rx.frames);
         }
         if used_any {
             queue.needs_notification(mem).map_err(qerr)
@@ -378,12 +473,13 @@ impl NetDevice {
         }
     }
 
-    /// Writes one frame with its header into as many receive chains as it needs (one without
-    /// mergeable buffers), or into none.
+    /// Writes one frame behind `vnet` (its virtio-net header without `num_buffers`) into as
+    /// many receive chains as it needs (one without mergeable buffers), or into none.
     fn write_frame<M: GuestMemory>(
         &mut self,
         queue: &mut Queue,
         mem: &M,
+        vnet: &[u8; offload::VNET_HDR_LEN],
         frame: &[u8],
     ) -> Result<Written, DeviceError> {
         const Q: &str = "receive";
@@ -424,29 +520,32 @@ impl NetDevice {
         }
         let num_buffers = u16::try_from(writers.len()).unwrap_or(u16::MAX);
         let mut header = [0u8; NET_HDR_LEN];
+        if let Some(h) = header.get_mut(..offload::VNET_HDR_LEN) {
+            h.copy_from_slice(vnet);
+        }
         if hdr == NET_HDR_LEN {
             header[10..12].copy_from_slice(&num_buffers.to_le_bytes());
         }
-        let mut bytes = header
-            .get(..hdr)
-            .unwrap_or_default()
-            .iter()
-            .chain(frame)
-            .copied();
+        let header = header.get(..hdr).unwrap_or_default();
         let mut used = Vec::with_capacity(writers.len());
-        let mut left = total;
-        for (head, mut writer) in writers {
-            let n = writer.available_bytes().min(left);
-            let chunk: Vec<u8> = bytes.by_ref().take(n).collect();
-            writer
-                .write_all(&chunk)
-                .map_err(|e| DeviceError::BadChain {
-                    queue: Q,
-                    head,
-                    reason: format!("receive buffer unwritable: {e}"),
-                })?;
-            left -= n;
-            used.push((head, n));
+        // What is left to write: the header (in the first chain), then the frame.
+        let mut rest = frame;
+        for (i, (head, mut writer)) in writers.into_iter().enumerate() {
+            let unwritable = |e: std::io::Error| DeviceError::BadChain {
+                queue: Q,
+                head,
+                reason: format!("receive buffer unwritable: {e}"),
+            };
+            let mut n = 0;
+            if i == 0 {
+                writer.write_all(header).map_err(unwritable)?;
+                n += header.len();
+            }
+            let take = writer.available_bytes().min(rest.len());
+            let (chunk, after) = rest.split_at(take);
+            writer.write_all(chunk).map_err(unwritable)?;
+            rest = after;
+            used.push((head, n + take));
         }
         for (head, n) in used {
             queue
@@ -454,7 +553,6 @@ impl NetDevice {
                 .map_err(qerr)?;
             self.stats.rx_buffers += 1;
         }
-        self.stats.rx_frames += 1;
         Ok(Written::Yes)
     }
 }
@@ -464,6 +562,26 @@ enum Written {
     Yes,
     TooLong,
     NoBuffers,
+}
+
+/// The receive ring has too few buffers for the next frame: asks the guest to notify the
+/// device when it adds one beyond those it made available so far, and returns whether it
+/// already added some since they were counted (then look again).
+///
+/// Not `enable_notification` alone: that asks for a kick from the device's position in the
+/// ring, behind the buffers it left there for want of enough of them, which with event-index
+/// notifications the guest has already passed (no kick would come) and which reads as "more
+/// buffers" at once (the device would spin).
+fn notify_on_more_buffers<M: GuestMemory>(
+    queue: &mut Queue,
+    mem: &M,
+) -> Result<bool, virtio_queue::Error> {
+    let position = queue.next_avail();
+    let available = queue.avail_idx(mem, std::sync::atomic::Ordering::Acquire)?;
+    queue.set_next_avail(available.0);
+    let more = queue.enable_notification(mem);
+    queue.set_next_avail(position);
+    more
 }
 
 /// The next chain the guest made available, if any.
@@ -676,6 +794,180 @@ mod tests {
         assert_eq!(&got[12..], &f[..]);
         assert_eq!(d.stats().rx_buffers, 2);
         assert_eq!(d.stats().rx_frames, 1);
+    }
+
+    /// A TCPv4 send of `len` payload bytes as the guest's kernel would hand it over with TSO
+    /// (MSS 1448, checksum partial), and its header.
+    fn tso_send(len: usize) -> (offload::VnetHeader, Vec<u8>) {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0];
+        f.extend_from_slice(&((20 + 20 + payload.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&[0x1f, 0x90, 0x14, 0x51, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10]);
+        f.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(&payload);
+        let hdr = offload::VnetHeader {
+            flags: offload::FLAG_NEEDS_CSUM,
+            gso_type: offload::GsoType::TcpV4,
+            ecn: false,
+            hdr_len: 54,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        (hdr, f)
+    }
+
+    /// The MSDU-sized segments of a TCP send of `len` bytes, as they come from the air.
+    fn tcp_segments(len: usize) -> Vec<Bytes> {
+        let (hdr, f) = tso_send(len);
+        let mut segs = Vec::new();
+        offload::segment(&hdr, &f, 2000, &mut Vec::new(), |s| {
+            segs.push(Bytes::copy_from_slice(s))
+        })
+        .unwrap();
+        segs
+    }
+
+    /// `count` writable single-descriptor chains of `len` bytes from 0x1_0000 on.
+    fn rx_buffers(vq: &MockSplitQueue<'_, GuestMemoryMmap>, count: u16, len: u32) {
+        let descs: Vec<_> = (0..count)
+            .map(|i| desc(0x1_0000 + u64::from(i) * u64::from(len), len, WRITE, 0))
+            .collect();
+        vq.add_desc_chains(&descs, 0).unwrap();
+    }
+
+    /// The frames the device wrote into the buffers of [`rx_buffers`]: each with its header
+    /// (merged buffers joined by `num_buffers`).
+    fn written(
+        m: &GuestMemoryMmap,
+        vq: &MockSplitQueue<'_, GuestMemoryMmap>,
+        len: u32,
+    ) -> Vec<(offload::VnetHeader, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < usize::from(vq.used().idx().load()) {
+            let mut bytes = Vec::new();
+            let mut buffers = 1;
+            let mut k = 0;
+            while k < buffers {
+                let (id, n) = used(vq, i + k);
+                let mut b = vec![0u8; n as usize];
+                m.read_slice(
+                    &mut b,
+                    GuestAddress(0x1_0000 + u64::from(id) * u64::from(len)),
+                )
+                .unwrap();
+                if k == 0 {
+                    buffers = usize::from(u16::from_le_bytes([b[10], b[11]]));
+                }
+                bytes.extend_from_slice(&b);
+                k += 1;
+            }
+            i += buffers;
+            let hdr = offload::VnetHeader::parse(&bytes).unwrap();
+            out.push((hdr, bytes.split_off(NET_HDR_LEN)));
+        }
+        out
+    }
+
+    #[test]
+    fn with_receive_offloads_a_run_of_tcp_segments_reaches_the_guest_as_one_gso_frame() {
+        let m = memory();
+        let vq = MockSplitQueue::new(&m, 64);
+        let mut q: Queue = vq.create_queue().unwrap();
+        rx_buffers(&vq, 64, 4096);
+        let mut d = NetDevice::new(MAC, 64);
+        d.set_acked_features(DEVICE_FEATURES);
+        assert!(d.rx_offloads());
+        let segs = tcp_segments(20_000);
+        assert_eq!(segs.len(), 14);
+        let arp = Bytes::from(frame(60, 7));
+        // A run, something else, then the run's continuation: three frames for the guest.
+        for s in &segs[..10] {
+            assert!(d.push_rx(s.clone()));
+        }
+        assert!(d.push_rx(arp.clone()));
+        for s in &segs[10..] {
+            assert!(d.push_rx(s.clone()));
+        }
+        assert_eq!(d.pending(), 15);
+        assert!(d.process_rx(&mut q, &m).unwrap());
+        assert_eq!(d.pending(), 0);
+        let got = written(&m, &vq, 4096);
+        assert_eq!(got.len(), 3);
+        let (h0, f0) = &got[0];
+        assert_eq!(h0.gso_type, offload::GsoType::TcpV4);
+        assert!(h0.needs_csum());
+        assert_eq!((h0.gso_size, h0.csum_start, h0.csum_offset), (1448, 34, 16));
+        assert_eq!(f0.len(), 54 + 10 * 1448, "one frame, several buffers");
+        assert_eq!(got[1], (offload::VnetHeader::PLAIN, arp.to_vec()));
+        assert_eq!(got[2].0.gso_type, offload::GsoType::TcpV4);
+        // Cut again, the GSO frames give the segments back byte for byte.
+        let mut again = Vec::new();
+        for (h, f) in [&got[0], &got[2]] {
+            offload::segment(h, f, 2000, &mut Vec::new(), |s| again.push(s.to_vec())).unwrap();
+        }
+        assert_eq!(again, segs.iter().map(|s| s.to_vec()).collect::<Vec<_>>());
+        let stats = d.stats();
+        assert_eq!((stats.rx_frames, stats.rx_coalesced), (15, 2));
+    }
+
+    #[test]
+    fn without_receive_offloads_tcp_segments_reach_the_guest_one_by_one_with_plain_headers() {
+        for acked in [
+            // Mergeable buffers but no GUEST_*; GUEST_TSO without GUEST_TSO6.
+            DEVICE_FEATURES & !GUEST_OFFLOADS,
+            DEVICE_FEATURES & !(1 << VIRTIO_NET_F_GUEST_TSO6),
+        ] {
+            let m = memory();
+            let vq = MockSplitQueue::new(&m, 64);
+            let mut q: Queue = vq.create_queue().unwrap();
+            rx_buffers(&vq, 64, 4096);
+            let mut d = NetDevice::new(MAC, 64);
+            d.set_acked_features(acked);
+            assert!(!d.rx_offloads());
+            let segs = tcp_segments(10_000);
+            for s in &segs {
+                assert!(d.push_rx(s.clone()));
+            }
+            d.process_rx(&mut q, &m).unwrap();
+            let got = written(&m, &vq, 4096);
+            assert_eq!(got.len(), segs.len());
+            for ((h, f), s) in got.iter().zip(&segs) {
+                assert_eq!(*h, offload::VnetHeader::PLAIN);
+                assert_eq!(&f[..], &s[..]);
+            }
+            assert_eq!(d.stats().rx_coalesced, 0);
+        }
+    }
+
+    #[test]
+    fn a_coalesced_frame_waits_whole_for_buffers_and_counts_its_segments_as_pending() {
+        let m = memory();
+        let vq = MockSplitQueue::new(&m, 64);
+        let mut q: Queue = vq.create_queue().unwrap();
+        let mut d = NetDevice::new(MAC, 20);
+        d.set_acked_features(DEVICE_FEATURES);
+        let segs = tcp_segments(20_000);
+        for s in &segs {
+            assert!(d.push_rx(s.clone()));
+        }
+        // Two buffers of 4096: not enough for the joined frame; nothing is written.
+        rx_buffers(&vq, 2, 4096);
+        assert!(!d.process_rx(&mut q, &m).unwrap());
+        assert_eq!(vq.used().idx().load(), 0);
+        assert_eq!(d.pending(), 14, "the joined frame counts its segments");
+        for _ in 0..6 {
+            assert!(d.push_rx(Bytes::from(frame(60, 1))));
+        }
+        assert!(
+            !d.push_rx(Bytes::from(frame(60, 1))),
+            "the limit counts them too"
+        );
+        d.drop_pending();
+        assert_eq!(d.pending(), 0);
+        assert_eq!(d.stats().rx_no_buffer, 1 + 20);
     }
 
     #[test]

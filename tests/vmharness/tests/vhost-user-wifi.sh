@@ -12,6 +12,8 @@
 #   TAP_MAC, TAP_IP, TAP_PEER_IP  optional, with IPERF_SECS: the same VM's second NIC
 #                (a plain -netdev tap backend, MAC TAP_MAC) gets TAP_IP and runs iperf3
 #                to TAP_PEER_IP on the host too (VWIFI-IPERF-TAP: lines)
+#   IPERF_REVERSE  optional, with IPERF_SECS: each iperf3 also runs reversed (-R: the host
+#                sends, the VM receives), printed as VWIFI-IPERF-VHOST-R: and VWIFI-IPERF-TAP-R:
 # The vwifi-guest binary is copied in with `-f .../vwifi-guest`.
 . /usr/lib/vwifi-harness/lib.sh
 modprobe virtio_pci 2>/dev/null
@@ -61,12 +63,20 @@ log "VWIFI-PING-OK"
 if [ -n "${IPERF_SECS:-}" ]; then
     /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3 over vwifi"; }
     grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF-VHOST: /'
+    if [ -n "${IPERF_REVERSE:-}" ]; then
+        /opt/iperf3 -c "$PEER_IP" -R -t "$IPERF_SECS" -f m > /tmp/iperf-r.txt 2>&1 || { cat /tmp/iperf-r.txt; fail "iperf3 -R over vwifi"; }
+        grep -E "sender|receiver" /tmp/iperf-r.txt | sed 's/^/VWIFI-IPERF-VHOST-R: /'
+    fi
     if [ -n "${TAP_MAC:-}" ]; then
         tap=$(for d in /sys/class/net/*; do [ "$(cat $d/address)" = "$TAP_MAC" ] && basename $d; done)
         [ -n "$tap" ] || fail "no NIC with $TAP_MAC"
         ip link set "$tap" up && ip addr add "$TAP_IP/24" dev "$tap" || fail "$tap"
         /opt/iperf3 -c "$TAP_PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf-tap.txt 2>&1 || { cat /tmp/iperf-tap.txt; fail "iperf3 over the TAP"; }
         grep -E "sender|receiver" /tmp/iperf-tap.txt | sed 's/^/VWIFI-IPERF-TAP: /'
+        if [ -n "${IPERF_REVERSE:-}" ]; then
+            /opt/iperf3 -c "$TAP_PEER_IP" -R -t "$IPERF_SECS" -f m > /tmp/iperf-tap-r.txt 2>&1 || { cat /tmp/iperf-tap-r.txt; fail "iperf3 -R over the TAP"; }
+            grep -E "sender|receiver" /tmp/iperf-tap-r.txt | sed 's/^/VWIFI-IPERF-TAP-R: /'
+        fi
     fi
 fi
 log "vhost-user-wifi: OK"
