@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs] [--daemon PATH] [--guest PATH]
-#                  [--air zero|real] [--no-build] [--perf FILE open|wpa2] [--link-queue N]
+#                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
+#                  [--link-queue N]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -13,6 +14,8 @@
 # The air is the zero-airtime medium (`[sim.medium] airtime = false`, a measuring mode: frames
 # take no airtime, no contention, no loss), so what is measured is vwifi, not a radio model;
 # --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
+# --standard sets both APs' `standard` (default: the APs' own default, 802.11g): the data path
+# of an HT/VHT/HE network (QoS data, rate control, A-MPDUs where the air aggregates).
 # Prints Mbit/s, the daemon's CPU seconds per Gbit carried (utime + stime from
 # /proc/PID/stat over the iperf3 run), its %CPU (over 100: more than one core) and its busiest
 # thread's %CPU and which (driver: the main thread, which runs the world; worker: a port task's;
@@ -35,9 +38,10 @@ PERF=""
 PERF_RUN=""
 GUEST=""
 LINK_QUEUE=""
+STANDARD=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
         --daemon) DAEMON="${2:?--daemon needs a path}"; shift 2 ;;
         --guest) GUEST="${2:?--guest needs a path}"; shift 2 ;;
         --air) AIR="${2:?--air needs zero or real}"; shift 2 ;;
+        --standard) STANDARD="${2:?--standard needs g, n, ac or ax}"; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
@@ -58,6 +63,7 @@ done
 case "$REPEAT" in ''|*[!0-9]*|0) die "--repeat takes a positive number, got $REPEAT" ;; esac
 case "$TIME" in ''|*[!0-9]*|0) die "--time takes a positive number of seconds, got $TIME" ;; esac
 case "$AIR" in zero|real) ;; *) die "--air takes zero or real, got $AIR" ;; esac
+case "$STANDARD" in ''|g|n|ac|ax) ;; *) die "--standard takes g, n, ac or ax, got $STANDARD" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TAPs)"
 for tool in ip iperf3 awk; do
     command -v "$tool" >/dev/null || die "needs $tool (apt-get install iproute2 iperf3 gawk)"
@@ -107,10 +113,12 @@ for g in "${GUESTS[@]}" v1 v2; do mkns "$TAG$g"; done
     echo "[[sim.aps]]"
     echo "ssid = \"e2e-open\""
     echo "channel = 1"
+    [ -n "$STANDARD" ] && echo "standard = \"$STANDARD\""
     echo "position = [0.0, 0.0]"
     echo "[[sim.aps]]"
     echo "ssid = \"e2e-wpa2\""
     echo "channel = 1"
+    [ -n "$STANDARD" ] && echo "standard = \"$STANDARD\""
     echo "passphrase = \"$PASS\""
     echo "position = [1.0, 0.0]"
     for g in "${GUESTS[@]}"; do
