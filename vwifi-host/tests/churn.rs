@@ -349,12 +349,7 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
     let daemon = Daemon::start();
     let (a, b) = (Netns::new("sa"), Netns::new("sb"));
     for (ns, ip) in [(&a, "10.98.0.1/24"), (&b, "10.98.0.2/24")] {
-        let out = daemon.host(&["attach", "--netns", &ns.0]);
-        assert!(out.status.success(), "attach: {}", text(&out));
-        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
-        assert!(out.status.success(), "connect: {}", text(&out));
-        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
-        assert!(out.status.success(), "address: {}", text(&out));
+        attach_and_join(&daemon, ns, "vwifi-open", ip);
     }
     let ping = |n: &str| a.exec("ping", &["-c", n, "-i", "0.2", "-w", "20", "10.98.0.2"]);
     let out = ping("3");
@@ -425,6 +420,48 @@ fn dropped(guest: &serde_json::Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// Attaches `ns`, joins its `wlan0` to the open network `ssid` and gives it `ip`.
+fn attach_and_join(daemon: &Daemon, ns: &Netns, ssid: &str, ip: &str) {
+    let out = daemon.host(&["attach", "--netns", &ns.0]);
+    assert!(out.status.success(), "attach: {}", text(&out));
+    let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", ssid]);
+    assert!(out.status.success(), "connect: {}", text(&out));
+    let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
+    assert!(out.status.success(), "address: {}", text(&out));
+}
+
+/// A socket guest: `vwifi-guest agent` in `ns` on the daemon's socket, its control socket
+/// `control` (beside the daemon's), joined to the open network `ssid`, `vwifi0` given `ip`.
+fn agent_joined(daemon: &Daemon, ns: &Netns, control: &str, ssid: &str, ip: &str) -> Agent {
+    let control = daemon.socket.with_file_name(control);
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(guest_bin())
+        .arg("agent")
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .arg("--control")
+        .arg(&control)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let agent = Agent(child, control);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = ns.exec(guest_bin(), &["--socket", agent.control(), "connect", ssid]);
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "agent connect: {}", text(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = ns.exec("ip", &["addr", "add", ip, "dev", "vwifi0"]);
+    assert!(out.status.success(), "address: {}", text(&out));
+    agent
+}
+
 /// One drop counter of a guest in a status.
 fn count(guest: &serde_json::Value, name: &str) -> u64 {
     guest["dropped"]
@@ -460,48 +497,10 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
     let daemon = Daemon::start_with(None, None, "[mux]\nlink_queue = 64\n");
     let (a, b, s) = (Netns::new("ra"), Netns::new("rb"), Netns::new("rs"));
     for (ns, ip) in [(&a, "10.97.0.1/16"), (&b, "10.97.0.2/16")] {
-        let out = daemon.host(&["attach", "--netns", &ns.0]);
-        assert!(out.status.success(), "attach: {}", text(&out));
-        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "vwifi-open"]);
-        assert!(out.status.success(), "connect: {}", text(&out));
-        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
-        assert!(out.status.success(), "address: {}", text(&out));
+        attach_and_join(&daemon, ns, "vwifi-open", ip);
     }
     // The slow guest: an agent on the daemon's socket, in its own namespace.
-    let control = daemon.socket.with_file_name("slow-agent.sock");
-    let agent = Command::new("ip")
-        .args(["netns", "exec", &s.0])
-        .arg(guest_bin())
-        .arg("agent")
-        .arg("--socket")
-        .arg(&daemon.socket)
-        .arg("--control")
-        .arg(&control)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("agent");
-    let agent = Killed(agent);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = s.exec(
-            guest_bin(),
-            &[
-                "--socket",
-                control.to_str().expect("path"),
-                "connect",
-                "vwifi-open",
-            ],
-        );
-        if out.status.success() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "agent connect: {}", text(&out));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let out = s.exec("ip", &["addr", "add", "10.97.0.3/16", "dev", "vwifi0"]);
-    assert!(out.status.success(), "address: {}", text(&out));
+    let agent = agent_joined(&daemon, &s, "slow-agent.sock", "vwifi-open", "10.97.0.3/16");
     let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
     assert!(out.status.success(), "ping the slow guest: {}", text(&out));
     // It stops reading (SIGSTOP) while traffic keeps coming for it.
@@ -525,12 +524,7 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
     // Resumed, it is still served: its station is connected and it answers.
     let out = s.exec(
         guest_bin(),
-        &[
-            "--socket",
-            control.to_str().expect("path"),
-            "--json",
-            "status",
-        ],
+        &["--socket", agent.control(), "--json", "status"],
     );
     assert!(text(&out).contains("\"connected\""), "{}", text(&out));
     // Stopped for longer, it is cut off (the peer took no message for 5 s); resumed, the agent
@@ -608,45 +602,15 @@ fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one
         (&c, "10.97.0.4/16"),
         (&d, "10.97.0.5/16"),
     ] {
-        let out = daemon.host(&["attach", "--netns", &ns.0]);
-        assert!(out.status.success(), "attach: {}", text(&out));
-        let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "stall-open"]);
-        assert!(out.status.success(), "connect: {}", text(&out));
-        let out = ns.exec("ip", &["addr", "add", ip, "dev", "wlan0"]);
-        assert!(out.status.success(), "address: {}", text(&out));
+        attach_and_join(&daemon, ns, "stall-open", ip);
     }
-    let control = daemon.socket.with_file_name("stall-agent.sock");
-    let agent = Command::new("ip")
-        .args(["netns", "exec", &s.0])
-        .arg(guest_bin())
-        .arg("agent")
-        .arg("--socket")
-        .arg(&daemon.socket)
-        .arg("--control")
-        .arg(&control)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("agent");
-    let agent = Killed(agent);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let args = [
-            "--socket",
-            control.to_str().expect("path"),
-            "connect",
-            "stall-open",
-        ];
-        let out = s.exec(guest_bin(), &args);
-        if out.status.success() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "agent connect: {}", text(&out));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let out = s.exec("ip", &["addr", "add", "10.97.0.3/16", "dev", "vwifi0"]);
-    assert!(out.status.success(), "address: {}", text(&out));
+    let agent = agent_joined(
+        &daemon,
+        &s,
+        "stall-agent.sock",
+        "stall-open",
+        "10.97.0.3/16",
+    );
     let out = f.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
     assert!(out.status.success(), "ping the agent: {}", text(&out));
 
@@ -703,10 +667,16 @@ fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one
     drop(agent);
 }
 
-/// A child process killed when dropped (a failed assertion too).
-struct Killed(std::process::Child);
+/// An agent process killed when dropped (a failed assertion too), and its control socket.
+struct Agent(std::process::Child, PathBuf);
 
-impl Drop for Killed {
+impl Agent {
+    fn control(&self) -> &str {
+        self.1.to_str().expect("path")
+    }
+}
+
+impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
