@@ -10,6 +10,8 @@
 #    kernel data path joined to the new interface
 #  3 the idle g2's interface deleted: recreated, g2 stays idle, status counts it; g2 then
 #    joins and pings on the new interface
+#  4 data_path = "socket" (a TAP and a packet socket): the same for g3, the packet socket
+#    reopened on the new interface and the old receive thread gone
 . /usr/lib/vwifi-harness/lib.sh
 H=/opt/vwifi-host G=/opt/vwifi-guest
 fail() {
@@ -120,6 +122,44 @@ ip netns exec g2 ping -c 3 -i 0.2 -W 2 10.99.1.1 > /dev/null || fail "ping lab-a
 ip netns exec g1 ping -c 2 -i 0.2 -W 2 10.99.1.1 > /dev/null || fail "g1 lost its link when g2's interface went"
 $H status | grep 'deleted under the daemon'
 log "STEP 3 ok: idle g2's $g2if recreated, g2 left idle, then joins and pings on it; g1 undisturbed"
+
+# 4: the socket data path (data_path = "socket": the guest's TAP, a packet socket on the
+# station interface): the packet socket is opened again on the new interface.
+for g in g1 g2; do $H detach --netns $g || fail "detach $g"; done
+hp=$(cat /run/vwifi-host.pid)
+kill "$hp"
+wait_for 10 "! grep -qE 'State:.*[RSD]' /proc/$hp/status 2>/dev/null" || fail "vwifi-host did not stop"
+rm -f /run/vwifi/host.sock /run/vwifi/host.sock.ctl
+printf '[host]\nsocket = "/run/vwifi/host.sock"\n[radio]\nkind = "nl80211"\nifname = "wlan1"\ndata_path = "socket"\n' > /tmp/host-socket.toml
+$H run --config /tmp/host-socket.toml >> /tmp/vwifi-host.log 2>&1 &
+echo $! > /run/vwifi-host.pid
+wait_for 10 "[ -S /run/vwifi/host.sock.ctl ]" || fail "vwifi-host run (socket path)"
+ip netns add g3 && ip netns exec g3 ip link set lo up
+$H attach --netns g3 || fail "attach g3 (socket path)"
+ip netns exec g3 /usr/sbin/ip -d link show wlan0 | grep -q tun || fail "g3's wlan0 is not a TAP on the socket path"
+g3mac=$(ip netns exec g3 cat /sys/class/net/wlan0/address)
+wait_for 10 "grep -ql '$g3mac' /sys/class/net/vw*/address" || { iw dev; fail "g3's station interface"; }
+g3if=$(grep -l "$g3mac" /sys/class/net/vw*/address | cut -d/ -f5)
+echo passphrase-of-a | ip netns exec g3 $G --link wlan0 connect lab-a --passphrase-stdin > /tmp/c3.txt 2>&1
+grep -q 'connected to lab-a' /tmp/c3.txt || { cat /tmp/c3.txt; fail "g3 -> lab-a (socket path)"; }
+ip netns exec g3 ip addr add 10.99.1.4/24 dev wlan0
+ip netns exec g3 ip link set wlan0 up
+ip netns exec g3 ping -c 3 -i 0.2 -W 2 10.99.1.1 > /dev/null || fail "ping lab-a from g3 (socket path)"
+old_index=$(cat /sys/class/net/$g3if/ifindex)
+t0=$(now)
+iw dev "$g3if" del || fail "iw dev $g3if del"
+wait_for 20 "[ -e /sys/class/net/$g3if ] && [ \"\$(cat /sys/class/net/$g3if/ifindex)\" != $old_index ]" \
+    || { iw dev; fail "$g3if was not recreated (socket path)"; }
+wait_for 30 "ip netns exec g3 $G --link wlan0 status 2>/dev/null | grep -q 'state: *connected'" \
+    || { ip netns exec g3 $G --link wlan0 status; fail "g3 is not connected again (socket path)"; }
+wait_for 10 "ip netns exec g3 ping -c 1 -W 1 10.99.1.1 > /dev/null" || fail "no ping from g3 after the recreation (socket path)"
+ip netns exec g3 ping -c 5 -i 0.2 -W 2 10.99.1.1 | tee /tmp/ping3.txt
+grep -q ' 0% packet loss' /tmp/ping3.txt || fail "g3 lost pings on the recreated interface (socket path)"
+log "TIMING: g3 (socket path) pings again $(awk "BEGIN{print $(now) - $t0}")s after iw dev del"
+n=$(ls /proc/$(cat /run/vwifi-host.pid)/task | while read t; do cat /proc/$(cat /run/vwifi-host.pid)/task/$t/comm; done | grep -c "vwifi-rx-$g3if")
+[ "$n" = 1 ] || fail "$n receive threads for $g3if, expected 1 (the old one ends)"
+$H status | grep 'deleted under the daemon' || fail "status (socket path)"
+log "STEP 4 ok: socket data path: $g3if recreated, its packet socket reopened (one receive thread), g3 rejoined and pings"
 kill "$(cat /run/vwifi-host.pid)"
 stop_all
 log "nl80211-iface-gone: OK"
