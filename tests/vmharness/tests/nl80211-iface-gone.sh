@@ -8,6 +8,8 @@
 #    daemon's log and `status` report it, the interface is back (same name, g1's MAC), g1 is
 #    connected again (a second association in hostapd's log) and pings again, through the
 #    kernel data path joined to the new interface
+#  2b the name taken (a veth named vw0, the daemon stopped meanwhile) before it recreates it: status says MISSING and
+#    why; the dummy deleted, the next try recreates it and g1 rejoins and pings
 #  3 the idle g2's interface deleted: recreated, g2 stays idle, status counts it; g2 then
 #    joins and pings on the new interface
 #  4 data_path = "socket" (a TAP and a packet socket): the same for g3, the packet socket
@@ -102,6 +104,29 @@ log "TIMING: g1 pings again $(awk "BEGIN{print $(now) - $t0}")s after iw dev del
 [ "$(grep -c 'kernel data path joined' /tmp/vwifi-host.log)" -ge 3 ] \
     || fail "g1's veth was not joined to the new interface"
 log "STEP 2 ok: $g1if deleted: reported, recreated with g1's MAC, g1 told, rejoined lab-a, pings through the new interface"
+
+# 2b: the name taken by another interface before the daemon could recreate it: status says
+# the interface is MISSING and why; once the name is free again it comes back and g1 rejoins.
+old_index=$(cat /sys/class/net/$g1if/ifindex)
+# The daemon held (SIGSTOP) meanwhile: it recreates the interface in well under 0.1 s otherwise.
+kill -STOP "$(cat /run/vwifi-host.pid)"
+iw dev "$g1if" del && ip link add "$g1if" type veth peer name vwtaken
+rc=$?
+kill -CONT "$(cat /run/vwifi-host.pid)"
+[ $rc = 0 ] || fail "$g1if could not be deleted and taken by a veth"
+wait_for 10 "$H status | grep -q '$g1if (guest [0-9]*): MISSING (deleted under the daemon; not recreated yet: the name $g1if is taken by another interface)'" \
+    || { $H status; fail "status does not report $g1if missing"; }
+$H status | grep 'deleted under the daemon'
+ip link del "$g1if" || fail "deleting the veth that took the name"
+t0=$(now)
+wait_for 10 "[ -d /sys/class/net/$g1if/phy80211 ] && [ \"\$(cat /sys/class/net/$g1if/ifindex)\" != $old_index ]" \
+    || { iw dev; fail "$g1if was not recreated once its name was free"; }
+wait_for 30 "ip netns exec g1 $G --link wlan0 status 2>/dev/null | grep -q 'state: *connected'" \
+    || { ip netns exec g1 $G --link wlan0 status; fail "g1 is not connected again after the retry"; }
+wait_for 10 "ip netns exec g1 ping -c 1 -W 1 10.99.1.1 > /dev/null" || fail "no ping from g1 after the retry"
+log "TIMING: $g1if back, g1 connected and pinging $(awk "BEGIN{print $(now) - $t0}")s after its name was free"
+$H status | grep -q "$g1if (guest [0-9]*): recreated 2 time(s)" || { $H status; fail "status: $g1if recreated twice"; }
+log "STEP 2b ok: $g1if's name taken: reported MISSING with the kernel's reason, recreated on the next try once free, g1 rejoined and pings"
 
 # 3: an idle guest's interface deleted: recreated, not joined anywhere
 old_index=$(cat /sys/class/net/$g2if/ifindex)

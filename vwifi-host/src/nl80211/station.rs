@@ -65,6 +65,9 @@ const MAX_EARLY_EAPOL: usize = 4;
 const REASON_LEAVING: u16 = 3;
 /// `ENODEV`: a request named an interface that is gone.
 const ENODEV: i32 = 19;
+/// `EEXIST` and `ENFILE`: what `NEW_INTERFACE` says when another interface has the name.
+const EEXIST: i32 = 17;
+const ENFILE: i32 = 23;
 /// How long after the kernel ended a link (not the AP) the interface's deletion is taken for
 /// its cause: the kernel reports the disconnection first, then the interface gone.
 const LINK_LOST_WITH_INTERFACE: Duration = Duration::from_secs(5);
@@ -892,12 +895,23 @@ impl Sta {
                 }
             }
             Err(e) => {
-                let why = super::error_chain(&e);
-                tracing::warn!(guest, %ifname, error = %why, "the station's interface not recreated yet");
-                if let Ok(mut lost) = self.data.lost.lock() {
+                let why = if name_taken(&e) {
+                    format!("the name {ifname} is taken by another interface")
+                } else {
+                    super::error_chain(&e)
+                };
+                let first = self.data.lost.lock().ok().is_some_and(|mut lost| {
+                    let first = lost.is_none();
                     *lost = Some(format!(
                         "deleted under the daemon; not recreated yet: {why}"
                     ));
+                    first
+                });
+                // One warning; the retries (every RECREATE_RETRY while the card is gone) at debug.
+                if first {
+                    tracing::warn!(guest, %ifname, error = %why, "the station's interface not recreated yet; trying again");
+                } else {
+                    tracing::debug!(guest, %ifname, error = %why, "the station's interface still not recreated");
                 }
                 if let Some(r) = &mut self.recreating {
                     r.retry_at = tokio::time::Instant::now() + RECREATE_RETRY;
@@ -1712,6 +1726,12 @@ fn no_device(e: &Nl80211Error) -> bool {
     matches!(e, Nl80211Error::Kernel { source, .. } if source.raw_os_error() == Some(ENODEV))
 }
 
+/// Whether `NEW_INTERFACE` was refused because another interface has the name: the kernel
+/// says `ENFILE` (mac80211) or `EEXIST`.
+fn name_taken(e: &Nl80211Error) -> bool {
+    matches!(e, Nl80211Error::Kernel { source, .. } if matches!(source.raw_os_error(), Some(ENFILE | EEXIST)))
+}
+
 /// Whether a station whose interface was deleted joins its network again once the interface
 /// is back: if it was joining or connected then, or the kernel ended its link just before
 /// (`recent`: the disconnection the deletion caused came first).
@@ -1930,7 +1950,7 @@ mod tests {
     }
 
     #[test]
-    fn only_an_enodev_refusal_says_the_interface_is_gone() {
+    fn enodev_says_the_interface_is_gone_and_enfile_that_its_name_is_taken() {
         let kernel = |errno| Nl80211Error::Kernel {
             what: "GET_STATION",
             source: io::Error::from_raw_os_error(errno),
@@ -1939,6 +1959,9 @@ mod tests {
         assert!(!no_device(&kernel(16)));
         assert!(!no_device(&Nl80211Error::Timeout("the scan")));
         assert!(!no_device(&Nl80211Error::ScanAborted));
+        // What mac80211 says when the name is taken (seen in the VM check), and EEXIST.
+        assert!(name_taken(&kernel(ENFILE)) && name_taken(&kernel(EEXIST)));
+        assert!(!name_taken(&kernel(ENODEV)) && !name_taken(&Nl80211Error::ScanAborted));
     }
 
     #[test]
