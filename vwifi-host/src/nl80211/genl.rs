@@ -36,6 +36,8 @@ pub(crate) struct Family {
     pub(crate) mlme: u32,
     /// The `scan` multicast group (scan results, scan aborted).
     pub(crate) scan: u32,
+    /// The `config` multicast group (interfaces created and deleted).
+    pub(crate) config: u32,
 }
 
 impl Family {
@@ -52,7 +54,15 @@ impl Family {
         let scan = sock
             .resolve_nl_mcast_group("nl80211", "scan")
             .map_err(|e| Nl80211Error::Family(e.to_string()))?;
-        Ok(Self { id, mlme, scan })
+        let config = sock
+            .resolve_nl_mcast_group("nl80211", "config")
+            .map_err(|e| Nl80211Error::Family(e.to_string()))?;
+        Ok(Self {
+            id,
+            mlme,
+            scan,
+            config,
+        })
     }
 }
 

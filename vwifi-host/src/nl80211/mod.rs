@@ -31,6 +31,7 @@ mod wiphy;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use neli::consts::nl::{NlmF, NlmFFlags, Nlmsg};
@@ -277,6 +278,26 @@ impl Nl80211Radio {
         if !joined.is_empty() {
             d.push(("kernel data path (veth + tc)".into(), joined.join(", ")));
         }
+        let recreated: Vec<String> = self
+            .guests
+            .iter()
+            .filter(|(_, h)| h.sharing.is_none())
+            .filter_map(|(id, h)| {
+                let lost = h.data.lost.lock().ok().and_then(|l| l.clone());
+                recreated_note(
+                    &h.ifname,
+                    *id,
+                    h.data.recreated.load(Ordering::Relaxed),
+                    lost,
+                )
+            })
+            .collect();
+        if !recreated.is_empty() {
+            d.push((
+                "station interfaces deleted under the daemon".into(),
+                recreated.join(", "),
+            ));
+        }
         if !self.cleaned.is_empty() {
             d.push((
                 "stale interfaces deleted at start".into(),
@@ -514,6 +535,27 @@ impl Nl80211Radio {
     }
 }
 
+/// The status note of a guest's station interface deleted under the daemon: how often it was
+/// recreated, and why it is missing while it is (`None`: never deleted).
+fn recreated_note(
+    ifname: &str,
+    guest: GuestId,
+    recreated: u64,
+    lost: Option<String>,
+) -> Option<String> {
+    match lost {
+        Some(why) => Some(format!(
+            "{ifname} (guest {}): MISSING ({why}); recreated {recreated} time(s) before",
+            guest.0
+        )),
+        None if recreated > 0 => Some(format!(
+            "{ifname} (guest {}): recreated {recreated} time(s)",
+            guest.0
+        )),
+        None => None,
+    }
+}
+
 /// Whether `name` is PREFIX followed by digits only.
 fn is_ours(prefix: &str, name: &str) -> bool {
     name.strip_prefix(prefix)
@@ -616,6 +658,19 @@ mod tests {
         assert!(!is_ours("vw", "vwlan0"));
         assert!(!is_ours("vw", "wlan0"));
         assert!(!is_ours("vw", "vw0a"));
+    }
+
+    #[test]
+    fn a_deleted_interface_is_noted_as_missing_then_as_recreated() {
+        assert_eq!(recreated_note("vw0", GuestId(1), 0, None), None);
+        assert_eq!(
+            recreated_note("vw0", GuestId(1), 0, Some("no card".into())).as_deref(),
+            Some("vw0 (guest 1): MISSING (no card); recreated 0 time(s) before")
+        );
+        assert_eq!(
+            recreated_note("vw3", GuestId(4), 2, None).as_deref(),
+            Some("vw3 (guest 4): recreated 2 time(s)")
+        );
     }
 
     #[test]

@@ -63,6 +63,16 @@ const RETRY_DELAY: Duration = Duration::from_millis(500);
 const MAX_EARLY_EAPOL: usize = 4;
 /// IEEE 802.11 reason 3: the station is leaving.
 const REASON_LEAVING: u16 = 3;
+/// `ENODEV`: a request named an interface that is gone.
+const ENODEV: i32 = 19;
+/// `EEXIST` and `ENFILE`: what `NEW_INTERFACE` says when another interface has the name.
+const EEXIST: i32 = 17;
+const ENFILE: i32 = 23;
+/// How long after the kernel ended a link (not the AP) the interface's deletion is taken for
+/// its cause: the kernel reports the disconnection first, then the interface gone.
+const LINK_LOST_WITH_INTERFACE: Duration = Duration::from_secs(5);
+/// The pause before another try at recreating a deleted station interface.
+const RECREATE_RETRY: Duration = Duration::from_secs(2);
 
 /// What the station's task shares with the radio and the other stations.
 #[derive(Debug)]
@@ -172,6 +182,12 @@ pub(crate) struct DataPath {
     pub(crate) bridge: Mutex<Option<super::bridge::Table>>,
     /// The network the interface is connected to (set while connected).
     pub(crate) link: Mutex<Option<LinkInfo>>,
+    /// How often the station's interface was deleted under the daemon and recreated.
+    pub(crate) recreated: AtomicU64,
+    /// Why the station has no interface, while it recreates it.
+    pub(crate) lost: Mutex<Option<String>>,
+    /// The interface's generation: a receive thread of an earlier one ends.
+    generation: AtomicU64,
 }
 
 impl Default for DataPath {
@@ -184,6 +200,9 @@ impl Default for DataPath {
             counters: DataCounters::default(),
             bridge: Mutex::new(None),
             link: Mutex::new(None),
+            recreated: AtomicU64::new(0),
+            lost: Mutex::new(None),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -360,6 +379,22 @@ struct Sta {
     pmksa: vwifi_core::handshake::sae::PmksaCache,
     /// The SAE password the cache's entries were made with (another password empties it).
     pmksa_for: Option<Secret>,
+    /// The guest's last `Connect`, until it disconnects or the join fails for good: what a
+    /// recreated interface rejoins.
+    wanted: Option<JoinRequest>,
+    /// When the kernel (not the AP) last ended a connected link.
+    link_lost_at: Option<tokio::time::Instant>,
+    /// The interface is gone (a `DEL_INTERFACE` event, or a request told `ENODEV`).
+    gone: bool,
+    /// While the interface is being recreated: when to try again, and what to rejoin then.
+    recreating: Option<Recreating>,
+}
+
+/// A deleted interface not recreated yet.
+#[derive(Debug)]
+struct Recreating {
+    retry_at: tokio::time::Instant,
+    rejoin: Option<JoinRequest>,
 }
 
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
@@ -424,6 +459,9 @@ pub(crate) async fn run(
             },
             () = tokio::time::sleep_until(wake) => sta.timer().await,
         }
+        if sta.gone {
+            sta.recover().await;
+        }
     }
     sta.leave().await;
     data.stop();
@@ -443,6 +481,83 @@ pub(crate) async fn run(
         .await;
 }
 
+/// Creates the station's interface on the card with `nl` (`NEW_INTERFACE`, the station's MAC,
+/// `SOCKET_OWNER`), sets it up and opens its data path: the kernel port is told its index, or
+/// a packet socket and its receive thread are opened. Returns the interface's index.
+async fn create_interface(
+    nl: &mut Genl,
+    shared: &Arc<Shared>,
+    spec: &Spec,
+    data: &Arc<DataPath>,
+) -> Result<u32, Nl80211Error> {
+    let created = nl
+        .request(
+            "NEW_INTERFACE",
+            c::CMD_NEW_INTERFACE,
+            &[
+                Attr::u32(c::ATTR_WIPHY, shared.wiphy),
+                Attr::string(c::ATTR_IFNAME, &spec.ifname),
+                Attr::u32(c::ATTR_IFTYPE, u32::from(c::IFTYPE_STATION)),
+                Attr::bytes(c::ATTR_MAC, &spec.mac.octets()),
+                Attr::flag(c::ATTR_SOCKET_OWNER),
+            ],
+            false,
+        )
+        .await?;
+    let ifindex = created
+        .iter()
+        .find_map(ifindex)
+        .ok_or(Nl80211Error::Malformed {
+            what: "NEW_INTERFACE reply",
+            attr: "IFINDEX",
+        })?;
+    if let Err(e) = open_data_path(shared, spec, data, ifindex) {
+        let _ = nl
+            .request(
+                "DEL_INTERFACE",
+                c::CMD_DEL_INTERFACE,
+                &[Attr::u32(c::ATTR_IFINDEX, ifindex)],
+                false,
+            )
+            .await;
+        return Err(e);
+    }
+    Ok(ifindex)
+}
+
+/// Sets the new interface `ifindex` up and opens its data path (see [`create_interface`]).
+fn open_data_path(
+    shared: &Arc<Shared>,
+    spec: &Spec,
+    data: &Arc<DataPath>,
+    ifindex: u32,
+) -> Result<(), Nl80211Error> {
+    // The guest's own stack is the only one on this link: the host's must stay silent
+    // (an IPv6 link-local address here would collide with the guest's).
+    let _ = std::fs::write(
+        format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", spec.ifname),
+        "1",
+    );
+    super::set_link_up(ifindex)?;
+    if let Ok(mut b) = data.bridge.lock() {
+        *b = Some(super::bridge::Table::new(spec.mac, spec.guest));
+    }
+    if spec.kernel_port {
+        data.station_if.send_replace(Some(ifindex));
+    } else {
+        let (tx, rx) = open_packet_socket(&spec.ifname, ifindex)?;
+        if let Ok(mut slot) = data.tx.lock() {
+            *slot = Some(tx);
+        }
+        spawn_rx(rx, spec.clone(), shared.to_guests.clone(), data.clone());
+    }
+    // Listed last: an interface whose data path failed is deleted again, never listed.
+    if let Ok(mut links) = shared.links.lock() {
+        links.push((ifindex, data.clone()));
+    }
+    Ok(())
+}
+
 fn truncate(mut s: String) -> String {
     while s.len() > proto::MAX_ERROR_TEXT_LEN {
         s.pop();
@@ -458,50 +573,8 @@ impl Sta {
         status: watch::Sender<StationStatus>,
     ) -> Result<Self, Nl80211Error> {
         let fam = shared.family;
-        let mut nl = Genl::open(&fam, &[fam.mlme, fam.scan])?;
-        let created = nl
-            .request(
-                "NEW_INTERFACE",
-                c::CMD_NEW_INTERFACE,
-                &[
-                    Attr::u32(c::ATTR_WIPHY, shared.wiphy),
-                    Attr::string(c::ATTR_IFNAME, &spec.ifname),
-                    Attr::u32(c::ATTR_IFTYPE, u32::from(c::IFTYPE_STATION)),
-                    Attr::bytes(c::ATTR_MAC, &spec.mac.octets()),
-                    Attr::flag(c::ATTR_SOCKET_OWNER),
-                ],
-                false,
-            )
-            .await?;
-        let ifindex = created
-            .iter()
-            .find_map(ifindex)
-            .ok_or(Nl80211Error::Malformed {
-                what: "NEW_INTERFACE reply",
-                attr: "IFINDEX",
-            })?;
-        // The guest's own stack is the only one on this link: the host's must stay silent
-        // (an IPv6 link-local address here would collide with the guest's).
-        let _ = std::fs::write(
-            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", spec.ifname),
-            "1",
-        );
-        super::set_link_up(ifindex)?;
-        if let Ok(mut b) = data.bridge.lock() {
-            *b = Some(super::bridge::Table::new(spec.mac, spec.guest));
-        }
-        if let Ok(mut links) = shared.links.lock() {
-            links.push((ifindex, data.clone()));
-        }
-        if spec.kernel_port {
-            data.station_if.send_replace(Some(ifindex));
-        } else {
-            let (tx, rx) = open_packet_socket(&spec.ifname, ifindex)?;
-            if let Ok(mut slot) = data.tx.lock() {
-                *slot = Some(tx);
-            }
-            spawn_rx(rx, spec.clone(), shared.to_guests.clone(), data.clone());
-        }
+        let mut nl = Genl::open(&fam, &[fam.mlme, fam.scan, fam.config])?;
+        let ifindex = create_interface(&mut nl, &shared, &spec, &data).await?;
         let sta = Self {
             spec,
             shared,
@@ -519,6 +592,10 @@ impl Sta {
             secret: None,
             pmksa: wpa3::pmksa_cache(),
             pmksa_for: None,
+            wanted: None,
+            link_lost_at: None,
+            gone: false,
+            recreating: None,
         };
         sta.publish(StationState::Idle);
         Ok(sta)
@@ -602,6 +679,9 @@ impl Sta {
 
     fn next_wake(&self) -> tokio::time::Instant {
         let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        if let Some(r) = &self.recreating {
+            return r.retry_at;
+        }
         match &self.link {
             Link::Idle => far,
             Link::Joining {
@@ -626,6 +706,14 @@ impl Sta {
             Message::Hello { id, version, .. } => {
                 self.tell(hello_reply(id, version)).await;
             }
+            Message::ScanRequest { id, .. } if self.recreating.is_some() => {
+                self.tell(error(
+                    Some(id),
+                    ErrorCode::RadioUnavailable,
+                    "the station's interface was deleted; vwifi is recreating it",
+                ))
+                .await;
+            }
             Message::ScanRequest { id, ssid, .. } => {
                 let reply = match self.scan(ssid).await {
                     Ok(table) => Message::ScanResults {
@@ -637,6 +725,7 @@ impl Sta {
                             .collect(),
                     },
                     Err(e) => {
+                        self.note_error(&e);
                         tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "scan failed");
                         error(
                             Some(id),
@@ -656,16 +745,26 @@ impl Sta {
                 credentials,
             } => {
                 self.tell(Message::Ack { id }).await;
-                self.leave().await;
                 let req = JoinRequest {
                     ssid,
                     bssid,
                     credentials,
                 };
+                self.wanted = Some(req.clone());
+                if let Some(r) = &mut self.recreating {
+                    // Joined once the interface is back.
+                    r.rejoin = Some(req);
+                    return;
+                }
+                self.leave().await;
                 self.join(req, true).await;
             }
             Message::Disconnect { id } => {
                 let was = !matches!(self.link, Link::Idle);
+                self.wanted = None;
+                if let Some(r) = &mut self.recreating {
+                    r.rejoin = None;
+                }
                 self.leave().await;
                 self.failed = false;
                 self.publish(StationState::Idle);
@@ -728,6 +827,97 @@ impl Sta {
             .await;
         }
         self.publish(StationState::Idle);
+    }
+
+    /// Whether `e` says the station's interface is gone (`ENODEV`); if so the station
+    /// recreates it once the current step is done.
+    fn note_error(&mut self, e: &Nl80211Error) -> bool {
+        let gone = no_device(e);
+        self.gone |= gone;
+        gone
+    }
+
+    /// The station's interface was deleted under the daemon (an operator's `iw dev IF del`,
+    /// another program): the link is gone with it. The guest is told it was disconnected (if
+    /// it was connected and the kernel had not said so), the interface is made again with the
+    /// same name and MAC, its data path opened again (the kernel port is given the new index
+    /// and joins it), and the network of a link lost with it is joined again, as after a
+    /// restart. A failed recreation is tried again every [`RECREATE_RETRY`].
+    async fn recover(&mut self) {
+        self.gone = false;
+        let guest = self.spec.guest.0;
+        let ifname = self.spec.ifname.clone();
+        if self.recreating.is_none() {
+            tracing::warn!(guest, %ifname, ifindex = self.ifindex, "the station's interface was deleted under the daemon: recreating it");
+            let link = std::mem::replace(&mut self.link, Link::Idle);
+            let recent = self
+                .link_lost_at
+                .is_some_and(|t| t.elapsed() < LINK_LOST_WITH_INTERFACE);
+            let rejoin = self.wanted.clone().filter(|_| rejoins(&link, recent));
+            self.data.open.store(false, Ordering::Relaxed);
+            self.igtk = None;
+            self.unshare(true).await;
+            if matches!(link, Link::Connected { .. }) {
+                self.tell(Message::Event(Event::Disconnected {
+                    reason: REASON_LEAVING,
+                    locally_generated: true,
+                }))
+                .await;
+            }
+            // The old interface's data path ends: its receive thread, its socket, its entry.
+            self.data.generation.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut tx) = self.data.tx.lock() {
+                *tx = None;
+            }
+            if let Ok(mut links) = self.shared.links.lock() {
+                links.retain(|(_, d)| !Arc::ptr_eq(d, &self.data));
+            }
+            self.recreating = Some(Recreating {
+                retry_at: tokio::time::Instant::now(),
+                rejoin,
+            });
+            self.publish(StationState::Idle);
+        }
+        match create_interface(&mut self.nl, &self.shared, &self.spec, &self.data).await {
+            Ok(ifindex) => {
+                let old = std::mem::replace(&mut self.ifindex, ifindex);
+                let rejoin = self.recreating.take().and_then(|r| r.rejoin);
+                self.link_lost_at = None;
+                self.data.recreated.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut lost) = self.data.lost.lock() {
+                    *lost = None;
+                }
+                tracing::warn!(guest, %ifname, old_ifindex = old, ifindex, mac = %self.spec.mac, "station interface recreated");
+                self.publish(StationState::Idle);
+                if let Some(req) = rejoin {
+                    tracing::info!(guest, ssid = %req.ssid, "rejoining the network of the lost interface");
+                    self.join(req, true).await;
+                }
+            }
+            Err(e) => {
+                let why = if name_taken(&e) {
+                    format!("the name {ifname} is taken by another interface")
+                } else {
+                    super::error_chain(&e)
+                };
+                let first = self.data.lost.lock().ok().is_some_and(|mut lost| {
+                    let first = lost.is_none();
+                    *lost = Some(format!(
+                        "deleted under the daemon; not recreated yet: {why}"
+                    ));
+                    first
+                });
+                // One warning; the retries (every RECREATE_RETRY while the card is gone) at debug.
+                if first {
+                    tracing::warn!(guest, %ifname, error = %why, "the station's interface not recreated yet; trying again");
+                } else {
+                    tracing::debug!(guest, %ifname, error = %why, "the station's interface still not recreated");
+                }
+                if let Some(r) = &mut self.recreating {
+                    r.retry_at = tokio::time::Instant::now() + RECREATE_RETRY;
+                }
+            }
+        }
     }
 
     /// Scans (one station of the card at a time) and returns the card's BSS table.
@@ -855,6 +1045,7 @@ impl Sta {
             return;
         }
         self.failed = true;
+        self.wanted = None;
         self.publish(StationState::Failed);
         self.tell(Message::Event(Event::ConnectFailed { reason }))
             .await;
@@ -890,10 +1081,18 @@ impl Sta {
                 }
                 // Another station's join or scan can abort ours: try again.
                 Err(e) => {
+                    if self.note_error(&e) {
+                        break;
+                    }
                     tracing::info!(guest = self.spec.guest.0, error = %super::error_chain(&e), "scan before the join failed");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
+        }
+        if self.gone {
+            // The interface went under the join: the recreated one makes it again.
+            self.link_lost_at = Some(tokio::time::Instant::now());
+            return;
         }
         let Some(bss) = found else {
             return self.fail(ConnectFailure::NetworkNotFound).await;
@@ -1016,6 +1215,10 @@ impl Sta {
         {
             tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "CONNECT refused");
             self.link = Link::Idle;
+            if self.note_error(&e) {
+                self.link_lost_at = Some(tokio::time::Instant::now());
+                return;
+            }
             return self.fail(ConnectFailure::ApUnreachable).await;
         }
     }
@@ -1061,6 +1264,7 @@ impl Sta {
                 let by_ap = find(&attrs, c::ATTR_DISCONNECTED_BY_AP).is_some();
                 self.disconnected(reason, by_ap).await;
             }
+            c::CMD_DEL_INTERFACE => self.gone = true,
             _ => {}
         }
     }
@@ -1337,6 +1541,7 @@ impl Sta {
             }
             Link::Connected { target, .. } => {
                 tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
+                self.link_lost_at = (!by_ap).then(tokio::time::Instant::now);
                 self.link = Link::Idle;
                 self.data.open.store(false, Ordering::Relaxed);
                 self.unshare(!by_ap).await;
@@ -1351,6 +1556,10 @@ impl Sta {
     }
 
     async fn timer(&mut self) {
+        if self.recreating.is_some() {
+            self.gone = true;
+            return;
+        }
         let now = self.now();
         match &mut self.link {
             Link::Joining {
@@ -1415,7 +1624,10 @@ impl Sta {
                     }
                 }
             }
-            Err(e) => tracing::debug!(guest = self.spec.guest.0, error = %e, "GET_STATION failed"),
+            Err(e) => {
+                self.note_error(&e);
+                tracing::debug!(guest = self.spec.guest.0, error = %e, "GET_STATION failed");
+            }
         }
     }
 }
@@ -1509,6 +1721,24 @@ fn pmk_of(psk: Psk) -> vwifi_core::crypto::Pmk {
     psk
 }
 
+/// Whether a request's error says its interface is gone (`ENODEV`).
+fn no_device(e: &Nl80211Error) -> bool {
+    matches!(e, Nl80211Error::Kernel { source, .. } if source.raw_os_error() == Some(ENODEV))
+}
+
+/// Whether `NEW_INTERFACE` was refused because another interface has the name: the kernel
+/// says `ENFILE` (mac80211) or `EEXIST`.
+fn name_taken(e: &Nl80211Error) -> bool {
+    matches!(e, Nl80211Error::Kernel { source, .. } if matches!(source.raw_os_error(), Some(ENFILE | EEXIST)))
+}
+
+/// Whether a station whose interface was deleted joins its network again once the interface
+/// is back: if it was joining or connected then, or the kernel ended its link just before
+/// (`recent`: the disconnection the deletion caused came first).
+fn rejoins(link: &Link, recent: bool) -> bool {
+    !matches!(link, Link::Idle) || recent
+}
+
 /// The answer to a guest's `Hello` on the nl80211 radio (a station of its own or a follower
 /// sharing one): what this radio offers, or a refusal of protocol version 0.
 pub(super) fn hello_reply(id: RequestId, version: u8) -> Message {
@@ -1580,7 +1810,10 @@ fn spawn_rx(
     let name = format!("vwifi-rx-{}", spec.ifname);
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let own = spec.mac.octets();
-        while !data.stop.load(Ordering::Relaxed) {
+        let generation = data.generation.load(Ordering::Relaxed);
+        while !data.stop.load(Ordering::Relaxed)
+            && data.generation.load(Ordering::Relaxed) == generation
+        {
             match rx.next() {
                 Ok(frame) => {
                     let src = frame.get(6..12);
@@ -1714,6 +1947,93 @@ mod tests {
                 detail: 3
             }
         );
+    }
+
+    #[test]
+    fn enodev_says_the_interface_is_gone_and_enfile_that_its_name_is_taken() {
+        let kernel = |errno| Nl80211Error::Kernel {
+            what: "GET_STATION",
+            source: io::Error::from_raw_os_error(errno),
+        };
+        assert!(no_device(&kernel(ENODEV)));
+        assert!(!no_device(&kernel(16)));
+        assert!(!no_device(&Nl80211Error::Timeout("the scan")));
+        assert!(!no_device(&Nl80211Error::ScanAborted));
+        // What mac80211 says when the name is taken (seen in the VM check), and EEXIST.
+        assert!(name_taken(&kernel(ENFILE)) && name_taken(&kernel(EEXIST)));
+        assert!(!name_taken(&kernel(ENODEV)) && !name_taken(&Nl80211Error::ScanAborted));
+    }
+
+    #[test]
+    fn a_station_rejoins_after_its_interface_went_only_if_its_link_went_with_it() {
+        let connected = Link::Connected {
+            target: Target {
+                ssid: Ssid::new(b"lab-a").expect("ssid"),
+                bssid: MacAddr([2, 0, 0, 0, 0, 1]),
+                channel: 1,
+            },
+            sup: None,
+        };
+        assert!(rejoins(&connected, false));
+        // The kernel reported the disconnection just before the interface went.
+        assert!(rejoins(&Link::Idle, true));
+        // Idle long before: nothing to rejoin.
+        assert!(!rejoins(&Link::Idle, false));
+    }
+
+    /// A packet socket that never has a frame; tells when it is dropped.
+    struct IdleRx(Arc<AtomicBool>);
+
+    impl pnet_datalink::DataLinkReceiver for IdleRx {
+        fn next(&mut self) -> io::Result<&[u8]> {
+            std::thread::sleep(Duration::from_millis(5));
+            Err(io::ErrorKind::TimedOut.into())
+        }
+    }
+
+    impl Drop for IdleRx {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_recreated_interface_ends_the_receive_thread_of_the_old_one() {
+        let data = Arc::new(DataPath::default());
+        let (to_guests, _rx) = mpsc::channel(4);
+        let spec = Spec {
+            guest: GuestId(1),
+            mac: MacAddr([2, 1, 2, 3, 4, 5]),
+            ifname: "vw0".into(),
+            kernel_port: false,
+        };
+        let old_done = Arc::new(AtomicBool::new(false));
+        spawn_rx(
+            Box::new(IdleRx(old_done.clone())),
+            spec.clone(),
+            to_guests.clone(),
+            data.clone(),
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!old_done.load(Ordering::Relaxed), "the thread ended early");
+        data.generation.fetch_add(1, Ordering::Relaxed);
+        let new_done = Arc::new(AtomicBool::new(false));
+        spawn_rx(
+            Box::new(IdleRx(new_done.clone())),
+            spec,
+            to_guests,
+            data.clone(),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !old_done.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            old_done.load(Ordering::Relaxed),
+            "the old receive thread still runs"
+        );
+        assert!(!new_done.load(Ordering::Relaxed), "the new one ended too");
+        data.stop();
     }
 
     fn key_frame(info: u16, nonce: u8) -> Vec<u8> {
