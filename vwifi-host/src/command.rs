@@ -53,6 +53,12 @@ pub(crate) enum Command {
         /// The guest.
         guest: GuestId,
     },
+    /// A namespace whose interface went under the daemon could not be attached again: its
+    /// record goes, as on `detach`.
+    ReattachFailed {
+        /// The namespace.
+        netns: String,
+    },
     /// `attach --netns`: admit the station of a network namespace (named `netns:NAME`).
     AdmitNetns {
         /// The namespace.
@@ -321,6 +327,10 @@ pub(crate) struct TapShared {
     /// Frames to the container dropped because the kernel refused the write for the moment
     /// (`EAGAIN`, `ENOBUFS`, `EIO` with the interface down...): the port never waits on it.
     pub(crate) write_dropped: AtomicU64,
+    /// Set by the TAP's task when the TAP failed under it while its namespace lives on (the
+    /// interface deleted in the container): the driver keeps the namespace's record and the
+    /// task attaches the namespace again.
+    pub(crate) lost: AtomicBool,
     /// How the TAP's task ended (`None` while it serves): `detach` waits for it, so that it
     /// returns once the interface is gone and an `attach` right after it finds the name free.
     pub(crate) closed: watch::Sender<Option<TapClosed>>,

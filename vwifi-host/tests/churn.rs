@@ -770,6 +770,71 @@ fn an_uplink_tap_deleted_under_the_daemon_is_reported_and_recreated() {
     );
 }
 
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn an_interface_deleted_in_its_namespace_is_attached_again_and_rejoins() {
+    // Issue 19 item 2: `ip link del wlan0` inside the container. The TAP's task notices (its
+    // reads fail), the daemon keeps the namespace's record, attaches it again (a new wlan0,
+    // the same station address) and rejoins the recorded network; status tells it.
+    let daemon = Daemon::start();
+    let (a, b) = (Netns::new("da"), Netns::new("db"));
+    attach_and_join(&daemon, &a, "vwifi-open", "10.96.0.1/24");
+    attach_and_join(&daemon, &b, "vwifi-open", "10.96.0.2/24");
+    let name = format!("netns:{}", a.0);
+    let mac = guest_of(&daemon.status().expect("status"), Some(&name))["mac"].clone();
+    let ping = || a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.96.0.2"]);
+    let out = ping();
+    assert!(out.status.success(), "ping before: {}", text(&out));
+
+    let deleted = Instant::now();
+    common::run_ok(Command::new("ip").args(["netns", "exec", &a.0, "ip", "link", "del", "wlan0"]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let status = daemon.status().expect("status");
+        let g = guest_of(&status, Some(&name));
+        if g["state"] == "connected" && has_wlan0(&a) {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not attached again and connected: {status}\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    println!(
+        "wlan0 deleted in the namespace: attached again and connected after {:.2} s",
+        deleted.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        guest_of(&status, Some(&name))["mac"],
+        mac,
+        "another address: {status}"
+    );
+    let details = status["radio"]["details"].to_string();
+    assert!(
+        details.contains("deleted under the daemon")
+            && details.contains("1 time(s); attached again"),
+        "not reported in status: {status}"
+    );
+    // A new interface: its address is the container's to set again, as after a re-plug.
+    let out = a.exec("ip", &["addr", "add", "10.96.0.1/24", "dev", "wlan0"]);
+    assert!(out.status.success(), "address: {}", text(&out));
+    let out = ping();
+    assert!(out.status.success(), "ping after: {}", text(&out));
+    let log = daemon.log_text();
+    assert!(
+        log.contains("went under the daemon") && log.contains("attached again"),
+        "{log}"
+    );
+    // A detach still forgets it, and deleting the namespace is not an interface lost.
+    let out = daemon.host(&["detach", "--netns", &a.0]);
+    assert!(out.status.success(), "detach: {}", text(&out));
+    assert!(!has_wlan0(&a), "wlan0 left after detach");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!daemon.attached(&a), "attached again after a detach");
+}
+
 /// Deletes the interface `name` when dropped.
 fn scopeguard(name: String) -> impl Drop {
     struct Del(String);

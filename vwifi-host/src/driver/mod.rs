@@ -263,6 +263,9 @@ pub(crate) struct Driver {
     state_error: Option<String>,
     /// Why the uplink TAP is down, while its task recreates it (shown in the status).
     uplink_error: Option<String>,
+    /// Namespaces whose interface went under the daemon (deleted in the container), and how
+    /// many times each was attached again since: shown in `status`.
+    lost_interfaces: BTreeMap<String, u32>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
@@ -290,6 +293,7 @@ impl Driver {
             state: None,
             state_error: None,
             uplink_error: None,
+            lost_interfaces: BTreeMap::new(),
             wired: None,
             hwsim: None,
             capture: crate::lab::capture::Subscribers::default(),
@@ -554,10 +558,29 @@ impl Driver {
                 self.world.guest_message(now, guest, msg);
             }
             Command::Gone { guest } => {
-                if let Some(netns) = self.guests.get(&guest).and_then(|e| e.netns.clone()) {
-                    self.record(|s| s.detached(&netns));
+                let entry = self.guests.get(&guest);
+                let lost = entry
+                    .and_then(|e| e.tap.as_ref())
+                    .is_some_and(|t| t.lost.load(Ordering::Relaxed));
+                match entry.and_then(|e| e.netns.clone()) {
+                    // Its interface went under it: the record (network, credentials) stays for
+                    // the namespace's next attachment, which its port starts at once.
+                    Some(netns) if lost => {
+                        *self.lost_interfaces.entry(netns).or_default() += 1;
+                    }
+                    Some(netns) => self.record(|s| s.detached(&netns)),
+                    None => {}
                 }
-                self.remove(now, guest, "link ended");
+                let why = if lost {
+                    "its interface went under the daemon"
+                } else {
+                    "link ended"
+                };
+                self.remove(now, guest, why);
+            }
+            Command::ReattachFailed { netns } => {
+                tracing::warn!(%netns, "the namespace could not be attached again: forgotten");
+                self.record(|s| s.detached(&netns));
             }
             Command::Attached {
                 guest,

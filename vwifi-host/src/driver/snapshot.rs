@@ -25,6 +25,23 @@ impl Driver {
             snap.federation = Some(Box::new(f.snapshot(w.federation_stats())));
         }
         snap.radio.details.extend(self.native_details());
+        snap.radio
+            .details
+            .extend(self.lost_interfaces.iter().map(|(netns, n)| {
+                let now = if self
+                    .guests
+                    .values()
+                    .any(|e| e.netns.as_ref() == Some(netns))
+                {
+                    "attached again"
+                } else {
+                    "not attached again yet"
+                };
+                (
+                    format!("interface of network namespace {netns} deleted under the daemon"),
+                    format!("{n} time(s); {now}"),
+                )
+            }));
         snap
     }
 }

@@ -32,6 +32,8 @@ use vwifi_core::MacAddr;
 
 use crate::command::{Command, LinkFlow};
 
+/// Why a port's loop ends when the driver is gone: [`EthernetPort::ended`] hears it.
+pub(crate) const STOPPING: &str = "the daemon is stopping";
 /// The source address of the host's in-band control frames: locally administered, unicast.
 pub(crate) const HOST_MAC: MacAddr = MacAddr([0x02, 0x76, 0x77, 0x69, 0x66, 0x69]);
 
@@ -145,7 +147,7 @@ pub(crate) async fn serve<P: EthernetPort>(
         if (holding || !port.has_pending() || to_driver.len() >= SEND_BATCH)
             && flush(&mut to_driver, guest, &cmds).await.is_err()
         {
-            break "the daemon is stopping".into();
+            break STOPPING.into();
         }
         let wake = match held.take() {
             Some(m) => Wake::ToGuest(Some(m)),
@@ -178,7 +180,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                     }
                     // The data read before it goes first.
                     if flush(&mut to_driver, guest, &cmds).await.is_err() {
-                        break "the daemon is stopping".into();
+                        break STOPPING.into();
                     }
                     msg
                 }
@@ -231,7 +233,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                 if flow.drained(outbox.len(), capacity)
                     && cmds.send(Command::Drained { guest }).await.is_err()
                 {
-                    break "the daemon is stopping".into();
+                    break STOPPING.into();
                 }
                 continue;
             }
@@ -252,7 +254,7 @@ pub(crate) async fn serve<P: EthernetPort>(
             }
         };
         if cmds.send(Command::Guest { guest, msg }).await.is_err() {
-            break "the daemon is stopping".into();
+            break STOPPING.into();
         }
     };
     port.ended(&why);

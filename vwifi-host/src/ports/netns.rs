@@ -465,6 +465,7 @@ pub(crate) async fn attach(
         LinkControl::new(ns, rtnl, index, shared),
         adm,
         mac,
+        ifname.clone(),
         cmds.clone(),
     ));
     cmds.send(Command::Attached {
@@ -547,6 +548,7 @@ pub(crate) async fn serve_tap(
     link: LinkControl,
     adm: Admitted,
     station: MacAddr,
+    ifname: String,
     cmds: mpsc::Sender<Command>,
 ) {
     let Admitted {
@@ -561,6 +563,11 @@ pub(crate) async fn serve_tap(
     let io = TapIo::new(tap.tcp_gso());
     tracing::debug!(guest = guest.0, %name, offload = io.vnet(), "serving the TAP");
     let shared = Arc::clone(&link.shared);
+    let again = ReattachTo {
+        netns: link.ns.name.clone(),
+        ifname,
+        cmds: cmds.clone(),
+    };
     let port = TapPort {
         tap,
         io,
@@ -582,6 +589,48 @@ pub(crate) async fn serve_tap(
         }
         unset
     });
+    if shared.lost.load(Ordering::Relaxed) && !again.cmds.is_closed() {
+        tokio::spawn(again.reattach());
+    }
+}
+
+/// Where to attach a namespace again whose TAP went under the daemon.
+struct ReattachTo {
+    netns: String,
+    ifname: String,
+    cmds: mpsc::Sender<Command>,
+}
+
+/// Attempts to attach a namespace again before giving up (a second apart).
+const REATTACH_ATTEMPTS: u32 = 5;
+
+impl ReattachTo {
+    /// Attaches the namespace again as `attach` does (same name, so the same station address;
+    /// the driver kept its record, so it rejoins its network as after a restart). Boxed: the
+    /// attachment it makes may come back here.
+    fn reattach(self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let Self {
+                netns,
+                ifname,
+                cmds,
+            } = self;
+            for attempt in 1..=REATTACH_ATTEMPTS {
+                match attach(&cmds, netns.clone(), ifname.clone()).await {
+                    Ok(a) => {
+                        tracing::info!(%netns, %ifname, guest = a.guest, "network namespace attached again");
+                        return;
+                    }
+                    Err(AttachError::Stopping) => return,
+                    Err(e) => {
+                        tracing::warn!(%netns, %ifname, attempt, error = %error_chain(&e), "attaching the namespace again failed");
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let _ = cmds.send(Command::ReattachFailed { netns }).await;
+        })
+    }
 }
 
 /// A namespace's TAP as an [`EthernetPort`].
@@ -730,7 +779,16 @@ impl EthernetPort for TapPort {
     }
 
     fn ended(&mut self, why: &str) {
-        tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
+        let shared = &self.link.shared;
+        let stopping = why == super::ethernet::STOPPING;
+        if !stopping && !shared.detach.load(Ordering::Relaxed) && self.link.ns.watch.alive() {
+            // Not a detach and the namespace lives on: the TAP went under the daemon (its
+            // interface deleted in the container). The task attaches the namespace again.
+            shared.lost.store(true, Ordering::Relaxed);
+            tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "the namespace's interface went under the daemon: attaching it again");
+        } else {
+            tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
+        }
     }
 }
 
