@@ -263,9 +263,9 @@ pub(crate) struct Driver {
     state_error: Option<String>,
     /// Why the uplink TAP is down, while its task recreates it (shown in the status).
     uplink_error: Option<String>,
-    /// Namespaces whose interface went under the daemon (deleted in the container), and how
-    /// many times each was attached again since: shown in `status`.
-    lost_interfaces: BTreeMap<String, u32>,
+    /// Namespaces whose interface went under the daemon (deleted in the container): how many
+    /// times, and whether attaching it again was given up: shown in `status`.
+    lost_interfaces: BTreeMap<String, (u32, bool)>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
@@ -566,7 +566,8 @@ impl Driver {
                     // Its interface went under it: the record (network, credentials) stays for
                     // the namespace's next attachment, which its port starts at once.
                     Some(netns) if lost => {
-                        *self.lost_interfaces.entry(netns).or_default() += 1;
+                        let lost = self.lost_interfaces.entry(netns).or_default();
+                        *lost = (lost.0 + 1, false);
                     }
                     Some(netns) => self.record(|s| s.detached(&netns)),
                     None => {}
@@ -581,6 +582,9 @@ impl Driver {
             Command::ReattachFailed { netns } => {
                 tracing::warn!(%netns, "the namespace could not be attached again: forgotten");
                 self.record(|s| s.detached(&netns));
+                if let Some(lost) = self.lost_interfaces.get_mut(&netns) {
+                    lost.1 = true;
+                }
             }
             Command::Attached {
                 guest,

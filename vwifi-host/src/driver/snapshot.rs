@@ -25,23 +25,25 @@ impl Driver {
             snap.federation = Some(Box::new(f.snapshot(w.federation_stats())));
         }
         snap.radio.details.extend(self.native_details());
-        snap.radio
-            .details
-            .extend(self.lost_interfaces.iter().map(|(netns, n)| {
-                let now = if self
-                    .guests
-                    .values()
-                    .any(|e| e.netns.as_ref() == Some(netns))
-                {
-                    "attached again"
-                } else {
-                    "not attached again yet"
-                };
-                (
-                    format!("interface of network namespace {netns} deleted under the daemon"),
-                    format!("{n} time(s); {now}"),
-                )
-            }));
+        let gave_up_text = format!(
+            "not attached again: gave up after {} attempts (see the log); attach it anew",
+            crate::ports::netns::REATTACH_ATTEMPTS
+        );
+        for (netns, &(n, gave_up)) in &self.lost_interfaces {
+            let attached = self
+                .guests
+                .values()
+                .any(|e| e.netns.as_ref() == Some(netns));
+            let now = match (attached, gave_up) {
+                (true, _) => "attached again",
+                (false, true) => gave_up_text.as_str(),
+                (false, false) => "not attached again yet",
+            };
+            snap.radio.details.push((
+                format!("interface of network namespace {netns} deleted under the daemon"),
+                format!("{n} time(s); {now}"),
+            ));
+        }
         snap
     }
 }

@@ -602,7 +602,7 @@ struct ReattachTo {
 }
 
 /// Attempts to attach a namespace again before giving up (a second apart).
-const REATTACH_ATTEMPTS: u32 = 5;
+pub(crate) const REATTACH_ATTEMPTS: u32 = 5;
 
 impl ReattachTo {
     /// Attaches the namespace again as `attach` does (same name, so the same station address;
