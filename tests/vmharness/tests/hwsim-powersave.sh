@@ -4,7 +4,8 @@
 # (network namespaces g1, g2), one joined to each network. The Mux gives each channel a time
 # share; before leaving a channel its station tells the AP it sleeps (null frame with the
 # power-management bit), so hostapd (mac80211) buffers its frames until it is back. Both
-# guests ping their AP every 0.2 s for PS_SECONDS (default 60): no ping may be lost.
+# guests ping their AP, and the AP side pings both guests, every 0.2 s for PS_SECONDS (default
+# 60): no ping may be lost.
 # Evidence of the sharing and the buffering: the radio's channel changes (vwifi-host
 # status); per AP radio (vwifi-host's summary at exit), the null frames with the
 # power-management bit it received (a station going to sleep) and its beacons whose TIM
@@ -62,18 +63,26 @@ ip netns exec g2 ping -c 3 -i 0.5 -W 5 10.99.6.1 > /dev/null
 before=$(/opt/vwifi-host status | sed -n 's/.* \([0-9]*\) channel changes.*/\1/p')
 
 n=$((SECS * 5))
-log "pinging both APs for $SECS s ($n pings each)"
+# Both ways: each guest pings its AP, and the AP side pings each guest. A guest's own ping is
+# answered while it is there (it has just sent it), so few replies meet it asleep; the AP
+# side's pings start whenever, so about half of them find the guest on the other channel and
+# must wait in mac80211's power-save buffer (announced in the beacons' TIM) until it is back.
+log "pinging both APs and both guests for $SECS s ($n pings each way)"
 ip netns exec g1 ping -c $n -i 0.2 -W 5 10.99.1.1 > /tmp/ping-g1.out 2>&1 &
 p1=$!
 ip netns exec g2 ping -c $n -i 0.2 -W 5 10.99.6.1 > /tmp/ping-g2.out 2>&1 &
 p2=$!
+ping -c $n -i 0.2 -W 5 10.99.1.2 > /tmp/ping-ap1.out 2>&1 &
+p3=$!
+ping -c $n -i 0.2 -W 5 10.99.6.2 > /tmp/ping-ap6.out 2>&1 &
+p4=$!
 # The pings run; meanwhile, nothing to do but wait.
-wait $p1; wait $p2
+wait $p1; wait $p2; wait $p3; wait $p4
 after=$(/opt/vwifi-host status | sed -n 's/.* \([0-9]*\) channel changes.*/\1/p')
-for g in g1 g2; do tail -n 2 /tmp/ping-$g.out; done
+for g in g1 g2 ap1 ap6; do echo "ping-$g: $(grep 'packet loss' /tmp/ping-$g.out)"; tail -n 1 /tmp/ping-$g.out; done
 /opt/vwifi-host status
-for g in g1 g2; do
-    grep -q ' 0% packet loss' /tmp/ping-$g.out || { dump; fail "$g lost pings while the channels were time-shared"; }
+for g in g1 g2 ap1 ap6; do
+    grep -q ' 0% packet loss' /tmp/ping-$g.out || { dump; fail "ping-$g lost pings while the channels were time-shared: $(grep 'packet loss' /tmp/ping-$g.out)"; }
 done
 [ $((after - before)) -ge $SECS ] || { dump; fail "the radio hardly changed channels ($((after - before)) times in $SECS s): no time-sharing"; }
 kill "$(pidof vwifi-host)" 2>/dev/null
