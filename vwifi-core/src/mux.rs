@@ -39,6 +39,7 @@ use bytes::Bytes;
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::demux::{Demux, DemuxError, GuestId, Route};
+use crate::handshake::sae::SaeWorkerHandle;
 use crate::io::RadioEvent;
 use crate::proto::{
     self, Capabilities, ConnectFailure, ErrorCode, Event, Message, RequestId, StationState,
@@ -239,6 +240,8 @@ pub struct Mux {
     tune_sent_at: Instant,
     /// Arrivals waiting for the radio to reach the channel of the last change.
     deferred: Vec<Arrival>,
+    /// Where the stations' SAE arithmetic runs ([`Mux::set_sae_worker`]).
+    sae_worker: SaeWorkerHandle,
 }
 
 /// A station's arrival on the radio's channel, held until the radio is really there.
@@ -272,7 +275,18 @@ impl Mux {
             tunes_outstanding: 0,
             tune_sent_at: Instant::ZERO,
             deferred: Vec::new(),
+            sae_worker: SaeWorkerHandle::default(),
         }
+    }
+
+    /// Runs the stations' SAE arithmetic (theirs and every later guest's) on `worker` instead
+    /// of the caller's thread: a join then costs the thread that runs the Mux microseconds, not
+    /// milliseconds.
+    pub fn set_sae_worker(&mut self, worker: SaeWorkerHandle) {
+        for g in self.guests.values_mut() {
+            g.station.set_sae_worker(worker.clone());
+        }
+        self.sae_worker = worker;
     }
 
     /// Says that the caller will report every channel change it carries out
@@ -351,7 +365,11 @@ impl Mux {
             id,
             Guest {
                 name: guest_cfg.name,
-                station: Station::new(cfg),
+                station: {
+                    let mut s = Station::new(cfg);
+                    s.set_sae_worker(self.sae_worker.clone());
+                    s
+                },
                 control: VecDeque::new(),
                 data: VecDeque::new(),
                 pending_scan: None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mux_lab::{ip_frame, two_networks, Lab, UPLINK_PEER};
 use vwifi_core::crypto::{derive_psk, Passphrase};
-use vwifi_core::handshake::sae::SaePassword;
+use vwifi_core::handshake::sae::{SaeJob, SaePassword, SaeWorker, SaeWorkerHandle};
 use vwifi_core::mux::MuxConfig;
 use vwifi_core::proto::{ConnectFailure, Credentials, Message, RequestId};
 use vwifi_core::sim::ap::{ApEvent, ApSecurity};
@@ -219,6 +219,64 @@ fn sixty_four_guests_join_a_wpa3_network_at_once_and_data_keeps_flowing() {
         lab.ap(0).counters().sae_tokens_requested,
         from_first
     );
+}
+
+/// A worker that keeps the jobs until the test runs them (the daemon's runs them on a thread).
+#[derive(Debug, Default)]
+struct Held(std::sync::Mutex<Vec<SaeJob>>);
+
+impl SaeWorker for Held {
+    fn submit(&self, job: SaeJob) {
+        self.0.lock().unwrap().push(job);
+    }
+}
+
+impl Held {
+    fn waiting(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Runs the jobs submitted so far, as the worker's thread would; how many.
+    fn run_all(&self) -> usize {
+        let jobs = std::mem::take(&mut *self.0.lock().unwrap());
+        let n = jobs.len();
+        jobs.into_iter().for_each(SaeJob::run);
+        n
+    }
+}
+
+#[test]
+fn sae_arithmetic_runs_on_the_worker_and_the_joins_wait_for_its_results() {
+    let mut lab = wpa3_lab(27, false);
+    let held = std::sync::Arc::new(Held::default());
+    let worker = SaeWorkerHandle(held.clone());
+    lab.ap_mut(0).set_sae_worker(worker.clone());
+    lab.node_mut().mux_mut().set_sae_worker(worker);
+    let guests = lab.admit_many("held", 4);
+    for g in &guests {
+        lab.connect(*g, "lab-a", Some(PASS_A));
+    }
+    // With the jobs held, nothing of SAE is computed by the world: the first station to
+    // join hands its commit over and sends nothing (the Mux lets the others wait their turn).
+    let w = held.clone();
+    lab.drive_until(Duration::from_secs(20), move |_| w.waiting() > 0);
+    lab.run_for(Duration::from_millis(500));
+    assert_eq!(held.waiting(), 1);
+    assert!(guests.iter().all(|g| !lab.connected(*g)));
+    assert_eq!(lab.ap(0).counters().sae_completed, 0);
+    // Jobs run between the world's steps, as on the worker's thread; the results are picked
+    // up at the instances' next poll.
+    let mut ran = 0;
+    let mut steps = 0u32;
+    while !guests.iter().all(|g| lab.connected(*g)) {
+        assert!(steps < 1_000_000, "the joins did not complete");
+        ran += held.run_all();
+        lab.world.step();
+        steps += 1;
+    }
+    assert_eq!(lab.ap(0).counters().sae_completed, 4);
+    // Per join: the station's commit and keys, the AP's answer (commit and keys at once).
+    assert_eq!(ran + held.run_all(), 3 * guests.len());
 }
 
 /// tshark, reading vwifi's capture of a WPA3 join, decodes the SAE exchange (group 19,

@@ -434,10 +434,17 @@ pub(crate) struct ApSnapshot {
     pub(crate) bssid: String,
     /// Its channel.
     pub(crate) channel: u8,
-    /// Whether it is WPA2.
+    /// Whether it is WPA2 or WPA3.
     pub(crate) protected: bool,
+    /// Its security as the configuration names it: `open`, `wpa2`, `wpa3` or `wpa2-wpa3`
+    /// (empty from a daemon before this field).
+    #[serde(default)]
+    pub(crate) security: String,
     /// Stations associated.
     pub(crate) stations: u64,
+    /// SAE exchanges completed (WPA3).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) sae_completed: u64,
     /// Stopped by `sim ap stop` (off the air until started).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub(crate) stopped: bool,
@@ -500,4 +507,9 @@ pub(crate) struct BadRequest(#[from] serde_json::Error);
 /// The request of one request line.
 pub(crate) fn parse_request(line: &str) -> Result<Request, BadRequest> {
     Ok(serde_json::from_str(line.trim())?)
+}
+
+/// For `skip_serializing_if`: a zero count is left out.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

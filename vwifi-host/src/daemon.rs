@@ -155,7 +155,10 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
                 // Real APs on kernel radios answer slower than the simulated ones.
                 hw.apply_to(&mut mux_cfg);
             }
-            let world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
+            let mut world = SimWorld::new(&sim, mux_cfg, seed).map_err(HostError::World)?;
+            if let Some(worker) = crate::sae_thread::SaeThread::spawn() {
+                world.set_sae_worker(worker);
+            }
             let networks: Vec<String> = world
                 .aps()
                 .map(|ap| {

@@ -25,6 +25,7 @@ mod nl80211;
 mod notify;
 mod ports;
 mod psk;
+mod sae_thread;
 mod sim_control;
 mod state;
 mod world;

@@ -30,6 +30,7 @@ use core::time::Duration;
 
 use vwifi_core::channel::Channel;
 use vwifi_core::demux::GuestId;
+use vwifi_core::handshake::sae::SaeWorkerHandle;
 use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
 use vwifi_core::mux_node::MuxNode;
 use vwifi_core::proto::Message;
@@ -125,6 +126,8 @@ pub(crate) struct SimWorld {
     /// What the lab controls changed: moving nodes, stopped and removed APs
     /// ([`crate::lab`]).
     pub(crate) lab: crate::lab::LabState,
+    /// Where SAE's group arithmetic runs, for the stations and for APs added at run time.
+    sae_worker: SaeWorkerHandle,
 }
 
 impl SimWorld {
@@ -171,7 +174,22 @@ impl SimWorld {
             bridge: BridgeCounters::default(),
             wired: None,
             lab,
+            sae_worker: SaeWorkerHandle::default(),
         })
+    }
+
+    /// Runs SAE's group arithmetic, of the guests' stations and of the APs (those added
+    /// later too), on `worker` rather than on the thread that runs the world.
+    pub(crate) fn set_sae_worker(&mut self, worker: SaeWorkerHandle) {
+        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
+            node.mux_mut().set_sae_worker(worker.clone());
+        }
+        for &(_, node) in &self.aps {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(node) {
+                ap.set_sae_worker(worker.clone());
+            }
+        }
+        self.sae_worker = worker;
     }
 
     /// `(BSSID, node)` of every AP ever put on the air, in order (removed ones included).
@@ -188,9 +206,10 @@ impl SimWorld {
     /// bridge if configured with one.
     pub(crate) fn add_ap(
         &mut self,
-        ap: SoftAp,
+        mut ap: SoftAp,
         placement: Placement,
     ) -> Result<NodeId, MediumError> {
+        ap.set_sae_worker(self.sae_worker.clone());
         let bssid = ap.bssid();
         if let Some(owner) = self.medium.owner_of(bssid) {
             return Err(MediumError::AddressInUse { addr: bssid, owner });

@@ -711,6 +711,14 @@ impl SoftAp {
         &self.cfg
     }
 
+    /// Runs the SAE arithmetic of the stations joining this AP (WPA3) on `worker` instead of
+    /// the caller's thread.
+    pub fn set_sae_worker(&mut self, worker: crate::handshake::sae::SaeWorkerHandle) {
+        if let Some(sae) = &mut self.sae {
+            sae.worker = worker;
+        }
+    }
+
     /// The BSSID.
     pub fn bssid(&self) -> MacAddr {
         self.cfg.bssid

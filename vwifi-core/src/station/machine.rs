@@ -19,7 +19,9 @@ use super::{
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::crypto::{derive_psk, Pmk, Psk};
-use crate::handshake::sae::{Pmkid, PmksaCache, Sae, SaePassword, RETRY as SAE_RETRY};
+use crate::handshake::sae::{
+    Pmkid, PmksaCache, Sae, SaePassword, SaeWorkerHandle, RETRY as SAE_RETRY,
+};
 use crate::handshake::{self, Akm, HandshakeError, Supplicant, SupplicantConfig};
 use crate::proto::{
     self, Counters, Credentials, Event, ScanMode, Security, StationState, StationStatus,
@@ -172,6 +174,8 @@ pub struct Station {
     full_roam_scans: u32,
     /// The guest's frames sent during a roam, sent under the new keys once it ends.
     held: VecDeque<EthernetFrame>,
+    /// Where SAE's group arithmetic runs ([`Station::set_sae_worker`]).
+    sae_worker: SaeWorkerHandle,
 }
 
 /// How many scans a join makes for its network before it fails with
@@ -232,6 +236,7 @@ impl Station {
             counters: Counters::default(),
             stats: StationStats::default(),
             pmksa: PmksaCache::new(16, PmksaCache::DEFAULT_LIFETIME),
+            sae_worker: SaeWorkerHandle::default(),
             roam: None,
             last_roam_scan: None,
             full_roam_scans: 0,
@@ -624,6 +629,12 @@ impl Station {
 
     // ---- output ----
 
+    /// Runs the group arithmetic of later SAE exchanges on `worker` (by default on the
+    /// caller's thread): a daemon keeps it off the thread that carries the guests' data.
+    pub fn set_sae_worker(&mut self, worker: SaeWorkerHandle) {
+        self.sae_worker = worker;
+    }
+
     /// The next thing to do. Drain after every input call.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<StationOutput> {
@@ -964,13 +975,10 @@ impl Station {
             (Some(Akm::Sae), Some(password)) => match self.pmksa.get(now, bss.bssid) {
                 Some(cached) => (None, Some(cached.pmkid)),
                 None => (
-                    Some(Box::new(Sae::initiator(
-                        me,
-                        bss.bssid,
-                        password.clone(),
-                        bss.sae_h2e,
-                        SAE_RETRY,
-                    ))),
+                    Some(Box::new(
+                        Sae::initiator(me, bss.bssid, password.clone(), bss.sae_h2e, SAE_RETRY)
+                            .with_worker(self.sae_worker.clone()),
+                    )),
                     None,
                 ),
             },

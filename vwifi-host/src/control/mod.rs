@@ -142,12 +142,21 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
     for ap in &s.aps {
         let _ = writeln!(
             out,
-            "ap {} {:<20} channel {:>3}  {:<5}  {} station(s){}",
+            "ap {} {:<20} channel {:>3}  {:<9}  {} station(s){}{}",
             ap.bssid,
             ap.ssid,
             ap.channel,
-            if ap.protected { "wpa2" } else { "open" },
+            match (ap.security.as_str(), ap.protected) {
+                ("", true) => "wpa2",
+                ("", false) => "open",
+                (s, _) => s,
+            },
             ap.stations,
+            if ap.sae_completed > 0 {
+                format!(", {} SAE exchange(s)", ap.sae_completed)
+            } else {
+                String::new()
+            },
             if ap.stopped {
                 "  STOPPED (sim ap start)"
             } else {
@@ -392,7 +401,9 @@ mod tests {
                 bssid: "02:76:77:00:00:02".into(),
                 channel: 1,
                 protected: true,
+                security: "wpa2".into(),
                 stations: 1,
+                sae_completed: 0,
                 stopped: false,
             }],
             guests: vec![

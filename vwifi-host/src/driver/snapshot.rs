@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use vwifi_core::demux::{DropReason, GuestId};
 use vwifi_core::io::Clock as _;
 use vwifi_core::proto::StationState;
+use vwifi_core::sim::ap::ApSecurity;
 use vwifi_core::Instant;
 
 use std::collections::BTreeMap;
@@ -132,7 +133,18 @@ pub(crate) fn sim_snapshot(
                     bssid: ap.bssid().to_string(),
                     channel: cfg.channel.number(),
                     protected: cfg.security.is_protected(),
+                    security: match &cfg.security {
+                        ApSecurity::Open => "open",
+                        ApSecurity::Wpa2Psk { .. } => "wpa2",
+                        ApSecurity::Wpa3Sae {
+                            transition_psk: None,
+                            ..
+                        } => "wpa3",
+                        ApSecurity::Wpa3Sae { .. } => "wpa2-wpa3",
+                    }
+                    .into(),
                     stations: ap.associated_count() as u64,
+                    sae_completed: ap.counters().sae_completed,
                     stopped: world
                         .medium()
                         .owner_of(ap.bssid())

@@ -82,7 +82,7 @@ impl LocalCommit {
 }
 
 /// A scalar drawn uniformly from 2..r.
-fn random_scalar(rng: &mut (impl RngCore + CryptoRng)) -> Scalar {
+pub(crate) fn random_scalar(rng: &mut (impl RngCore + CryptoRng)) -> Scalar {
     loop {
         let s = Scalar::random(&mut *rng);
         if !bool::from(s.is_zero() | s.ct_eq(&Scalar::ONE)) {

@@ -8,10 +8,11 @@ use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 
 use super::error::SaeError;
-use super::exchange::{confirm_value, derive_keys, Keys, LocalCommit, PeerCommit, Pmkid};
+use super::exchange::{confirm_value, random_scalar, Keys, LocalCommit, PeerCommit, Pmkid};
 use super::frame::{Commit, Confirm, TokenRequest};
 use super::group::{Pwe, GROUP_19};
 use super::password::SaePassword;
+use super::worker::{Computed, SaeJob, SaeWorkerHandle, Slot, Work, POLL};
 use crate::addr::MacAddr;
 use crate::crypto::Pmk;
 use crate::handshake::RetryPolicy;
@@ -87,6 +88,10 @@ impl State {
 ///    frame was rejected; unless the instance failed, the state is unchanged);
 /// 3. call [`Sae::handle_timeout`] when [`Sae::poll_timeout`] says so;
 /// 4. drain [`Sae::poll_output`] after each call.
+///
+/// The group arithmetic runs on the instance's [`SaeWorker`](super::SaeWorker) ([`Sae::with_worker`];
+/// at once on the caller's thread by default): while a job is out, frames of the exchange are
+/// refused (the peer retransmits) and [`Sae::poll_timeout`] asks to look for its result.
 #[derive(Debug)]
 pub struct Sae {
     role: Role,
@@ -112,6 +117,20 @@ pub struct Sae {
     attempts: u32,
     deadline: Option<Instant>,
     outputs: VecDeque<SaeOutput>,
+    worker: SaeWorkerHandle,
+    /// The job out, and what to do with its result.
+    pending: Option<(Slot, Resume)>,
+}
+
+/// What an instance does when its job's result comes.
+#[derive(Debug)]
+enum Resume {
+    /// Send the first commit (initiator).
+    Start,
+    /// Send the confirm for the responder's commit (initiator).
+    Confirm(PeerCommit),
+    /// Send the commit answering the initiator's (responder).
+    Answer(PeerCommit),
 }
 
 impl Sae {
@@ -178,7 +197,21 @@ impl Sae {
             attempts: 0,
             deadline: None,
             outputs: VecDeque::new(),
+            worker: SaeWorkerHandle::default(),
+            pending: None,
         }
+    }
+
+    /// Runs the group arithmetic on `worker` instead of the caller's thread.
+    #[must_use]
+    pub fn with_worker(mut self, worker: SaeWorkerHandle) -> Self {
+        self.worker = worker;
+        self
+    }
+
+    /// Whether a job of this instance is out on its worker.
+    pub fn is_computing(&self) -> bool {
+        self.pending.is_some()
     }
 
     fn allowing_h2e(mut self, allow: bool) -> Self {
@@ -198,7 +231,7 @@ impl Sae {
 
     /// Whether nothing was sent or received yet (an initiator before [`Sae::start`]).
     pub fn is_idle(&self) -> bool {
-        self.state == State::Nothing
+        self.state == State::Nothing && self.pending.is_none()
     }
 
     /// Whether the peer is authenticated.
@@ -217,18 +250,19 @@ impl Sae {
         now: Instant,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(), SaeError> {
-        if self.role != Role::Initiator || self.state != State::Nothing {
+        if self.role != Role::Initiator || !self.is_idle() {
             return Err(self.unexpected("start"));
         }
-        let pwe = match self.password.pwe(self.h2e, self.own, self.peer) {
-            Ok(pwe) => pwe,
-            Err(e) => return Err(self.fail(e)),
+        let (rand, mask) = (random_scalar(rng), random_scalar(rng));
+        let work = Work::Commit {
+            password: self.password.clone(),
+            h2e: self.h2e,
+            own: self.own,
+            peer: self.peer,
+            rand,
+            mask,
         };
-        self.local = Some(LocalCommit::new(&pwe, rng));
-        self.pwe = Some(pwe);
-        self.state = State::Committed;
-        self.send_commit(now, true);
-        Ok(())
+        self.submit(now, work, Resume::Start)
     }
 
     /// Handles a received SAE Authentication frame: its transaction number, status code and
@@ -241,7 +275,7 @@ impl Sae {
         body: &[u8],
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(), SaeError> {
-        if self.state == State::Failed {
+        if self.state == State::Failed || self.pending.is_some() {
             return Err(self.unexpected("frame"));
         }
         match (self.role, transaction) {
@@ -258,6 +292,10 @@ impl Sae {
 
     /// Retransmits on a timeout, or fails after the last attempt. A spurious call is a no-op.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.pending.is_some() {
+            self.collect(now);
+            return;
+        }
         let Some(deadline) = self.deadline else {
             return;
         };
@@ -279,7 +317,8 @@ impl Sae {
         }
     }
 
-    /// When [`Sae::handle_timeout`] is next due.
+    /// When [`Sae::handle_timeout`] is next due (while a job is out: when to look for its
+    /// result).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
     }
@@ -333,19 +372,10 @@ impl Sae {
         }
         let commit = Commit::parse(body, self.h2e, 0)?;
         let peer = PeerCommit::validate(&commit)?;
-        let (Some(pwe), Some(local)) = (&self.pwe, &self.local) else {
+        let (Some(pwe), Some(local)) = (self.pwe, self.local.clone()) else {
             return Err(self.unexpected("commit"));
         };
-        let keys = match derive_keys(pwe, local, &peer, None) {
-            Ok(k) => k,
-            Err(e) => return Err(self.fail(e)),
-        };
-        self.peer_commit = Some(peer);
-        self.keys = Some(keys);
-        self.state = State::Confirmed;
-        self.attempts = 0;
-        self.send_confirm(now, true);
-        Ok(())
+        self.submit(now, Work::Keys { pwe, local, peer }, Resume::Confirm(peer))
     }
 
     fn initiator_confirm(&mut self, status: StatusCode, body: &[u8]) -> Result<(), SaeError> {
@@ -417,11 +447,6 @@ impl Sae {
             _ => return Err(self.unexpected("commit")),
         }
         self.h2e = h2e;
-        let pwe = match self.password.pwe(h2e, self.own, self.peer) {
-            Ok(pwe) => pwe,
-            Err(e) => return Err(self.fail(e)),
-        };
-        let local = LocalCommit::new(&pwe, rng);
         let salt = (h2e && !commit.rejected_groups.is_empty()).then(|| {
             commit
                 .rejected_groups
@@ -429,22 +454,90 @@ impl Sae {
                 .flat_map(|g| g.to_le_bytes())
                 .collect::<Vec<u8>>()
         });
-        let keys = match derive_keys(&pwe, &local, &peer, salt.as_deref()) {
-            Ok(k) => k,
-            Err(e) => {
-                self.reply_error(COMMIT, &e);
-                return Err(self.fail(e));
-            }
+        let work = Work::Answer {
+            password: self.password.clone(),
+            h2e,
+            own: self.own,
+            peer_addr: self.peer,
+            rand: random_scalar(rng),
+            mask: random_scalar(rng),
+            peer,
+            salt,
         };
-        self.pwe = Some(pwe);
-        self.local = Some(local);
-        self.peer_commit = Some(peer);
-        self.keys = Some(keys);
-        self.send_confirm = 0;
-        self.peer_send_confirm = 0;
-        self.state = State::Committed;
-        self.send_commit(now, true);
-        Ok(())
+        self.submit(now, work, Resume::Answer(peer))
+    }
+
+    /// Hands `work` to the worker and, if the result is there already (an inline worker),
+    /// acts on it at once: an `Err` is then the failure it caused.
+    fn submit(&mut self, now: Instant, work: Work, then: Resume) -> Result<(), SaeError> {
+        let slot = Slot::default();
+        self.pending = Some((slot.clone(), then));
+        self.deadline = Some(now + POLL);
+        self.worker.0.submit(SaeJob::new(work, slot));
+        self.collect(now);
+        match self.outputs.back() {
+            Some(SaeOutput::Failed(e)) if self.state == State::Failed => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Acts on the job's result if it came; otherwise looks again after [`POLL`].
+    fn collect(&mut self, now: Instant) {
+        let result = match &self.pending {
+            Some((slot, _)) => slot.lock().ok().and_then(|mut r| r.take()),
+            None => return,
+        };
+        let Some(result) = result else {
+            self.deadline = Some(now + POLL);
+            return;
+        };
+        let Some((_, then)) = self.pending.take() else {
+            return;
+        };
+        self.deadline = None;
+        match (then, result) {
+            (Resume::Start, Ok(Computed::Commit { pwe, local })) => {
+                self.local = Some(local);
+                self.pwe = Some(pwe);
+                self.state = State::Committed;
+                self.send_commit(now, true);
+            }
+            (Resume::Confirm(peer), Ok(Computed::Keys(keys))) => {
+                self.peer_commit = Some(peer);
+                self.keys = Some(keys);
+                self.state = State::Confirmed;
+                self.attempts = 0;
+                self.send_confirm(now, true);
+            }
+            (Resume::Answer(peer), Ok(Computed::Answer { pwe, local, keys })) => {
+                self.pwe = Some(pwe);
+                self.local = Some(local);
+                self.peer_commit = Some(peer);
+                self.keys = Some(keys);
+                self.send_confirm = 0;
+                self.peer_send_confirm = 0;
+                self.state = State::Committed;
+                self.send_commit(now, true);
+            }
+            (Resume::Answer(_), Err(e)) => {
+                // The secret could not be derived from the peer's commit (a reflection, a
+                // degenerate secret): tell the peer, as for a malformed commit. No password
+                // element is a local matter: nothing to tell.
+                if !matches!(e, SaeError::NoPasswordElement) {
+                    self.reply_error(COMMIT, &e);
+                }
+                self.fail(e);
+            }
+            (_, Err(e)) => {
+                self.fail(e);
+            }
+            (_, Ok(_)) => {
+                self.fail(SaeError::UnexpectedFrame {
+                    what: "result",
+                    state: self.state.name(),
+                });
+            }
+        }
     }
 
     fn responder_confirm(&mut self, status: StatusCode, body: &[u8]) -> Result<(), SaeError> {

@@ -8,6 +8,7 @@
 //! - [`Sae`]: the protocol instance of one peer, initiator (station) or responder (AP). Its
 //!   output PMK feeds the 4-way handshake with AKM 00-0F-AC:8.
 //! - [`AntiClogging`]: an AP's token policy. [`PmksaCache`]: PMKs kept to skip SAE on reconnect.
+//! - [`SaeWorker`]: where an instance's group arithmetic runs (off a data-carrying thread).
 //!
 //! Secrets (password, PWE, rand, KCK, PMK) never appear in `Debug` output; the PWE is found
 //! with constant-time selects over all 40 hunting-and-pecking rounds, and confirms are compared
@@ -23,6 +24,7 @@ mod password;
 mod pmksa;
 #[cfg(test)]
 mod tests;
+mod worker;
 
 pub use anti_clogging::{AntiClogging, TOKEN_LEN};
 pub use error::SaeError;
@@ -31,6 +33,7 @@ pub use group::{Pt, Pwe, GROUP_19};
 pub use machine::{AuthFrame, Role, Sae, SaeOutput, COMMIT, CONFIRM};
 pub use password::SaePassword;
 pub use pmksa::{Pmksa, PmksaCache};
+pub use worker::{Inline, SaeJob, SaeWorker, SaeWorkerHandle, POLL};
 
 /// The RSN Extension element's "SAE hash-to-element" capability (IEEE 802.11-2020 9.4.2.241:
 /// bit 5 of the first octet; bits 0-3 hold the field length minus one, 0 here).

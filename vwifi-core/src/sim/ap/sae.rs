@@ -13,7 +13,8 @@ use crate::addr::MacAddr;
 use crate::crypto::bip::Igtk;
 use crate::crypto::Pmk;
 use crate::handshake::sae::{
-    AntiClogging, AuthFrame, PmksaCache, Sae, SaeOutput, SaePassword, COMMIT, RETRY, RSNXE_SAE_H2E,
+    AntiClogging, AuthFrame, PmksaCache, Sae, SaeOutput, SaePassword, SaeWorkerHandle, COMMIT,
+    RETRY, RSNXE_SAE_H2E,
 };
 use crate::time::Instant;
 use crate::wire::{
@@ -39,6 +40,8 @@ pub(super) struct ApSae {
     /// The IGTK (key ID 4) and the last IPN used with it.
     pub(super) igtk: Option<Igtk>,
     pub(super) ipn: u64,
+    /// Where the responders' group arithmetic runs.
+    pub(super) worker: SaeWorkerHandle,
 }
 
 impl ApSae {
@@ -59,12 +62,14 @@ impl ApSae {
             // Key ID 4 is in range: generation cannot fail.
             igtk: Igtk::generate(rng, 4).ok(),
             ipn: 0,
+            worker: SaeWorkerHandle::default(),
         }
     }
 
     /// A responder for `sta`, accepting both password element methods.
     pub(super) fn responder(&self, bssid: MacAddr, sta: MacAddr) -> Sae {
         Sae::responder(bssid, sta, self.password.clone(), true, true, RETRY)
+            .with_worker(self.worker.clone())
     }
 
     /// Remembers a completed exchange for PMKSA caching.
