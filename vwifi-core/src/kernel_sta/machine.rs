@@ -277,6 +277,14 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
         matches!(&self.phase, Phase::Joining(j) if !j.associated)
     }
 
+    /// The request of the join in progress, kept for its second attempt (none on the second).
+    pub fn retry(&self) -> Option<&JoinRequest> {
+        match &self.phase {
+            Phase::Joining(j) => j.retry.as_ref(),
+            Phase::Idle | Phase::Retrying { .. } | Phase::Connected { .. } => None,
+        }
+    }
+
     /// The IGTK the handshake gave (key and IPN), once there is one.
     pub fn igtk(&self) -> Option<(&crate::crypto::bip::Igtk, u64)> {
         match &self.phase {
