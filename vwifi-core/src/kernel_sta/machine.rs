@@ -411,6 +411,11 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
             Phase::Connected { .. } => true,
         };
         self.command(Command::Disconnect);
+        self.left(connected);
+    }
+
+    /// This side ended the link: the guest is told if it was `connected`; the station is idle.
+    fn left(&mut self, connected: bool) {
         if connected {
             self.outputs
                 .push_back(KernelStaOutput::Event(Event::Disconnected {
@@ -636,15 +641,7 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
             .filter(|_| !matches!(phase, Phase::Idle) || recent);
         self.outputs
             .push_back(KernelStaOutput::LinkDown { locally: true });
-        if matches!(phase, Phase::Connected { .. }) {
-            self.outputs
-                .push_back(KernelStaOutput::Event(Event::Disconnected {
-                    reason: REASON_LEAVING,
-                    locally_generated: true,
-                }));
-        }
-        self.outputs
-            .push_back(KernelStaOutput::State(StationState::Idle));
+        self.left(matches!(phase, Phase::Connected { .. }));
         rejoin
     }
 

@@ -7,8 +7,9 @@ use rand_chacha::ChaCha20Rng;
 
 use super::*;
 use crate::addr::MacAddr;
-use crate::crypto::{Gtk, Pmk};
+use crate::crypto::Gtk;
 use crate::handshake::sae::SaeError;
+use crate::handshake::tests::{pmk, rsne};
 use crate::handshake::{Authenticator, AuthenticatorConfig, Output, RetryPolicy, SupplicantConfig};
 use crate::proto::{ConnectFailure, Credentials, Event, Security, Ssid, StationState};
 use crate::station::{FAILURE_CODE_HANDSHAKE_FAILED, FAILURE_CODE_REJECTED_BY_AP};
@@ -17,23 +18,6 @@ use crate::wire::eapol::{KeyFrame, KeyInfo};
 
 const AP: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const STA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
-
-/// RSNE: version 1, group CCMP, pairwise [CCMP], AKM [PSK], capabilities 0.
-fn rsne() -> Vec<u8> {
-    vec![
-        48, 20, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 2, 0,
-        0,
-    ]
-}
-
-/// A PMK per passphrase (PBKDF2 skipped: it is tested in `crypto::psk`).
-fn pmk(pass: &str) -> Pmk {
-    let mut key = [0u8; 32];
-    for (k, b) in key.iter_mut().zip(pass.bytes().cycle()) {
-        *k = b;
-    }
-    Pmk::from_bytes(key)
-}
 
 fn ssid() -> Ssid {
     Ssid::new(b"lab").unwrap()
@@ -199,6 +183,21 @@ impl World {
         }
     }
 
+    /// A WPA2 join with passphrase `pass` to an AP whose passphrase is `ap_pass`, associated.
+    fn wpa2_associated(pass: &str, ap_pass: &str, retry: bool) -> Self {
+        let mut w = Self::new();
+        w.sta.handle_connect_request(request());
+        w.wpa2_attempt(pass, ap_pass, retry);
+        w
+    }
+
+    /// One WPA2 join attempt on this station, up to the association.
+    fn wpa2_attempt(&mut self, pass: &str, ap_pass: &str, retry: bool) {
+        self.begin(psk_join(pass, retry));
+        self.ap(ap_pass);
+        self.associated();
+    }
+
     fn begin(&mut self, join: Join) {
         self.sta.handle_join_started();
         assert!(self.sta.begin_join(self.now, join));
@@ -269,11 +268,7 @@ fn a_wpa2_join_runs_the_handshake_on_the_control_port_and_tells_the_guest_connec
 
 #[test]
 fn a_wrong_passphrase_the_ap_shows_plainly_is_told_at_once() {
-    let mut w = World::new();
-    w.sta.handle_connect_request(request());
-    w.begin(psk_join("wrong horse", true));
-    w.ap("correct horse");
-    w.associated();
+    let mut w = World::wpa2_associated("wrong horse", "correct horse", true);
     let msg1 = w.frames_of_ap();
     // The AP sends its message 1 again (same ANonce) after each of our answers.
     for _ in 0..3 {
@@ -295,11 +290,7 @@ fn a_wrong_passphrase_the_ap_shows_plainly_is_told_at_once() {
 
 #[test]
 fn a_failure_after_the_association_is_tried_once_more_then_told() {
-    let mut w = World::new();
-    w.sta.handle_connect_request(request());
-    w.begin(psk_join("wrong horse", true));
-    w.ap("correct horse");
-    w.associated();
+    let mut w = World::wpa2_associated("wrong horse", "correct horse", true);
     w.exchange();
     w.sta.handle_disconnected(w.now, 15, true);
     w.drain();
@@ -314,9 +305,7 @@ fn a_failure_after_the_association_is_tried_once_more_then_told() {
     w.drain();
     assert_eq!(w.joins.len(), 1);
     // The second attempt (no retry) fails the same way: told now.
-    w.begin(psk_join("wrong horse", false));
-    w.ap("correct horse");
-    w.associated();
+    w.wpa2_attempt("wrong horse", "correct horse", false);
     w.exchange();
     w.sta.handle_disconnected(w.now, 15, true);
     w.drain();

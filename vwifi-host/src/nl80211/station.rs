@@ -1218,6 +1218,12 @@ impl Sta {
             c::CMD_CONNECT => {
                 let status = find(&attrs, c::ATTR_STATUS_CODE).and_then(as_u16);
                 let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
+                tracing::debug!(
+                    guest = self.spec.guest.0,
+                    ?status,
+                    timed_out,
+                    "association result"
+                );
                 // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or
                 // another refusal of the association) gets a full SAE join instead.
                 if status != Some(0) && self.joining_with_pmksa() {
