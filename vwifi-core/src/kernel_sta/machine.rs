@@ -30,6 +30,9 @@ pub const REASON_LEAVING: u16 = 3;
 /// its cause: the kernel reports the disconnection first, then the interface gone.
 pub const LINK_LOST_WITH_INTERFACE: Duration = Duration::from_secs(5);
 
+/// A change of the AP's signal this large (dB) since the last one told is told to the guest.
+pub const SIGNAL_STEP: i16 = 3;
+
 /// A guest's connect request (the secret redacted in `Debug`).
 #[derive(Debug, Clone)]
 pub struct JoinRequest {
@@ -225,6 +228,8 @@ pub struct KernelSta<R> {
     wanted: Option<JoinRequest>,
     /// When the kernel (not the AP) last ended a link.
     link_lost_at: Option<Instant>,
+    /// The AP's signal last told to the guest (or first read) on this link.
+    reported_signal: Option<i8>,
     /// The time of the last input.
     now: Instant,
     /// The supplicant's frames being drained answer a frame that came in the clear.
@@ -241,6 +246,7 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
             failed: false,
             wanted: None,
             link_lost_at: None,
+            reported_signal: None,
             now: Instant::from_micros(0),
             clear: true,
             outputs: VecDeque::new(),
@@ -645,6 +651,26 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
         rejoin
     }
 
+    /// The AP's signal as read while connected (`None`: not read yet). The first reading on a
+    /// link is the reference; a change of [`SIGNAL_STEP`] dB or more from the last one told is
+    /// told to the guest ([`Event::SignalChanged`]).
+    pub fn handle_signal(&mut self, dbm: Option<i8>) {
+        if !self.is_connected() {
+            return;
+        }
+        match (dbm, self.reported_signal) {
+            (Some(now), Some(before)) => {
+                if (i16::from(now) - i16::from(before)).abs() >= SIGNAL_STEP {
+                    self.reported_signal = Some(now);
+                    self.outputs
+                        .push_back(KernelStaOutput::Event(Event::SignalChanged { dbm: now }));
+                }
+            }
+            (_, None) => self.reported_signal = dbm,
+            (None, Some(_)) => {}
+        }
+    }
+
     /// The interface is back: a link lost before is forgotten.
     pub fn handle_interface_recreated(&mut self) {
         self.link_lost_at = None;
@@ -672,6 +698,7 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
             }
         };
         self.phase = Phase::Connected { target, sup };
+        self.reported_signal = None;
         self.outputs.push_back(KernelStaOutput::LinkUp(target));
         self.outputs
             .push_back(KernelStaOutput::State(StationState::Connected));

@@ -13,7 +13,8 @@
 //!   whether a first attempt that failed after the association is made once more
 //!   ([`RETRY_DELAY`]) or told at once (the AP plainly refused our key: [`Msg1Repeats`]);
 //! - what to do on the kernel's events: the link lost while connected (the guest told who
-//!   ended it), the interface deleted under the station (what the recreated one rejoins);
+//!   ended it), the interface deleted under the station (what the recreated one rejoins), the
+//!   AP's signal read while connected (a change of [`SIGNAL_STEP`] dB told);
 //! - when to tell the guest what ([`Event`](crate::proto::Event)) and which state to publish.
 //!
 //! The loop around it (`vwifi-host`'s `nl80211::station`) scans, chooses how to authenticate
@@ -21,7 +22,8 @@
 //! - **input**: [`KernelSta::handle_connect_request`], [`KernelSta::handle_disconnect_request`]
 //!   (the guest), [`KernelSta::begin_join`], [`KernelSta::handle_authenticated`] (SAE done),
 //!   [`KernelSta::handle_connect_result`], [`KernelSta::handle_eapol`],
-//!   [`KernelSta::handle_disconnected`], [`KernelSta::handle_interface_gone`] (the kernel),
+//!   [`KernelSta::handle_disconnected`], [`KernelSta::handle_interface_gone`],
+//!   [`KernelSta::handle_signal`] (the kernel),
 //!   [`KernelSta::handle_command_result`] (the outcome of each [`Command`]), and
 //!   [`KernelSta::handle_timeout`] when [`KernelSta::poll_timeout`] says;
 //! - **output**: drain [`KernelSta::poll_output`] after every input, reporting each command's
@@ -44,5 +46,5 @@ pub use failure::{
 pub use machine::{
     Command, CommandKind, Join, JoinAuth, JoinRequest, KernelSta, KernelStaOutput, Target,
     HANDSHAKE_TIMEOUT, JOIN_TIMEOUT, LINK_LOST_WITH_INTERFACE, MAX_EARLY_EAPOL, REASON_LEAVING,
-    RETRY_DELAY,
+    RETRY_DELAY, SIGNAL_STEP,
 };

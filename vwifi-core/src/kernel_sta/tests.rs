@@ -628,3 +628,38 @@ fn an_ap_repeating_message_1_with_the_same_anonce_shows_a_wrong_key() {
     m.saw(&key_frame(msg1, 2));
     assert!(!m.shows_wrong_key());
 }
+
+#[test]
+fn a_signal_change_of_a_few_db_is_told_and_the_first_reading_is_the_reference() {
+    let mut w = World::new();
+    // Not connected: nothing told, nothing kept.
+    w.sta.handle_signal(Some(-40));
+    w.begin(open_join());
+    w.associated();
+    w.sta.handle_signal(None);
+    w.sta.handle_signal(Some(-50));
+    w.sta.handle_signal(Some(-52));
+    w.drain();
+    let told = |w: &World| {
+        w.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::SignalChanged { dbm } => Some(*dbm),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(told(&w).is_empty(), "told {:?}", told(&w));
+    w.sta.handle_signal(Some(-53));
+    w.sta.handle_signal(Some(-55));
+    w.sta.handle_signal(Some(-50));
+    w.drain();
+    assert_eq!(told(&w), vec![-53, -50]);
+    // A new link starts from its own first reading.
+    w.sta.handle_disconnected(w.now, 3, true);
+    w.begin(open_join());
+    w.associated();
+    w.sta.handle_signal(Some(-70));
+    w.drain();
+    assert_eq!(told(&w), vec![-53, -50]);
+}

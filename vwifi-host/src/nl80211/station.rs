@@ -46,8 +46,6 @@ use super::Nl80211Error;
 const SCAN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the signal of a connected station is read.
 const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
-/// A signal change this large (dB) is told to the guest.
-const SIGNAL_STEP: i16 = 3;
 /// Scan results older than this are not trusted for a join.
 const FRESH_SCAN_MS: u32 = 30_000;
 /// Scans a join makes for its network before it fails with `NetworkNotFound`.
@@ -311,7 +309,6 @@ struct Sta {
     /// The SAE part of a WPA3 join, while it authenticates ([`wpa3`]).
     sae: Option<Box<SaeJoin>>,
     signal: Option<i8>,
-    reported_signal: Option<i8>,
     rate_kbps: Option<u32>,
     data: Arc<DataPath>,
     status: watch::Sender<StationStatus>,
@@ -522,7 +519,6 @@ impl Sta {
             m: KernelSta::new(OsRng),
             sae: None,
             signal: None,
-            reported_signal: None,
             rate_kbps: None,
             data,
             status,
@@ -671,9 +667,9 @@ impl Sta {
                 secret,
             });
         }
-        self.reported_signal = None;
         self.poll_station().await;
-        self.reported_signal = self.signal;
+        // The first reading is the reference for the changes told later.
+        self.m.handle_signal(self.signal);
         tracing::info!(guest = self.spec.guest.0, ssid = %target.ssid, bssid = %target.bssid, "connected");
     }
     async fn guest_message(&mut self, msg: Message) {
@@ -1269,16 +1265,8 @@ impl Sta {
             self.poll_station().await;
             let st = self.state();
             self.publish(st);
-            if let (Some(now), Some(before)) = (self.signal, self.reported_signal) {
-                if (i16::from(now) - i16::from(before)).abs() >= SIGNAL_STEP {
-                    self.reported_signal = Some(now);
-                    self.tell(Message::Event(Event::SignalChanged { dbm: now }))
-                        .await;
-                }
-            } else if self.reported_signal.is_none() {
-                self.reported_signal = self.signal;
-            }
-            return;
+            self.m.handle_signal(self.signal);
+            return self.drain().await;
         }
         let now = self.now();
         self.m.handle_timeout(now);
