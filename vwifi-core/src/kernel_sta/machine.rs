@@ -9,7 +9,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::failure::{handshake_failure, join_failure, step_failure, unsupported_security};
 use super::Msg1Repeats;
 use crate::addr::MacAddr;
-use crate::crypto::{Gtk, TemporalKey};
+use crate::crypto::{Gtk, Pmk, TemporalKey};
 use crate::handshake::{HandshakeError, Output, Supplicant, SupplicantConfig};
 use crate::proto::{ConnectFailure, Credentials, Event, Security, Ssid, StationState};
 use crate::time::Instant;
@@ -65,6 +65,10 @@ pub enum JoinAuth {
     /// SAE, run by the loop through `AUTHENTICATE` before the association; the handshake's
     /// configuration comes with [`KernelSta::handle_authenticated`].
     Sae,
+    /// SAE skipped: Open System authentication with the PMKID of a PMKSA cached for the AP,
+    /// then the association with this PMK ([`KernelSta::handle_open_auth`]); an AP that does
+    /// not take it gets a full SAE join ([`KernelStaOutput::RunSae`]).
+    SaePmksa(Pmk),
 }
 
 /// A join the loop has found its BSS for and is about to start (`CONNECT`, or the first
@@ -176,6 +180,12 @@ pub enum KernelStaOutput {
     /// Join again with this request (the second attempt, after [`RETRY_DELAY`]): scan, then
     /// [`KernelSta::begin_join`] with no retry.
     Join(JoinRequest),
+    /// The AP took the cached PMKSA's Open System authentication: associate with this PMK
+    /// (then [`KernelSta::handle_authenticated`]).
+    Associate(Pmk),
+    /// The AP did not take the cached PMKSA: forget it and run a full SAE join to the same
+    /// BSS ([`KernelSta::begin_join`] with [`JoinAuth::Sae`] and [`KernelSta::retry`]).
+    RunSae,
 }
 
 /// A join in progress.
@@ -185,6 +195,10 @@ struct Joining {
     sup: Option<Box<Supplicant>>,
     /// SAE authentication (the kernel holds it until the association).
     sae: bool,
+    /// A PMKSA join: the cached PMK until the AP takes the Open System authentication.
+    cached: Option<Pmk>,
+    /// A PMKSA join, which falls back to SAE if the AP refuses it.
+    with_pmksa: bool,
     associated: bool,
     /// Our message 2 went out: a failure from here on is the AP not accepting our key.
     answered_msg1: bool,
@@ -443,11 +457,12 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
     /// is not usable): no request then.
     pub fn begin_join(&mut self, now: Instant, join: Join) -> bool {
         self.now = now;
-        let (sup, sae) = match join.auth {
-            JoinAuth::Open => (None, false),
-            JoinAuth::Sae => (None, true),
+        let (sup, sae, cached) = match join.auth {
+            JoinAuth::Open => (None, false, None),
+            JoinAuth::Sae => (None, true, None),
+            JoinAuth::SaePmksa(pmk) => (None, true, Some(pmk)),
             JoinAuth::Psk(cfg) => match Supplicant::new(cfg, now) {
-                Ok(s) => (Some(Box::new(s)), false),
+                Ok(s) => (Some(Box::new(s)), false, None),
                 Err(_) => {
                     self.fail(unsupported_security(join.security));
                     return false;
@@ -459,6 +474,8 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
             target: join.target,
             sup,
             sae,
+            with_pmksa: cached.is_some(),
+            cached,
             associated: false,
             answered_msg1: false,
             msg1: Msg1Repeats::default(),
@@ -497,6 +514,32 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
                 self.fail(unsupported_security(Security::Wpa3Sae));
                 false
             }
+        }
+    }
+
+    /// Whether the join waits for the AP's answer to the Open System authentication of a
+    /// cached PMKSA ([`JoinAuth::SaePmksa`]).
+    pub fn awaits_open_auth(&self) -> bool {
+        matches!(&self.phase, Phase::Joining(j) if !j.associated && j.cached.is_some())
+    }
+
+    /// The AP's answer to the Open System authentication of a cached PMKSA: `accepted`, or
+    /// refused, not answered, or the request not sent (a full SAE join then).
+    pub fn handle_open_auth(&mut self, now: Instant, accepted: bool) {
+        self.now = now;
+        let Phase::Joining(j) = &mut self.phase else {
+            return;
+        };
+        if j.associated {
+            return;
+        }
+        let Some(pmk) = j.cached.take() else {
+            return;
+        };
+        if accepted {
+            self.outputs.push_back(KernelStaOutput::Associate(pmk));
+        } else {
+            self.fall_back_to_sae();
         }
     }
 
@@ -543,6 +586,9 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
                         .push_back(KernelStaOutput::State(StationState::Handshaking));
                 }
             }
+            // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or another
+            // refusal of the association) gets a full SAE join instead.
+            _ if j.with_pmksa => self.fall_back_to_sae(),
             _ if timed_out => self.fail(ConnectFailure::ApUnreachable),
             Some(s) => self.fail(ConnectFailure::AssocRejected { status: s }),
             None => self.fail(ConnectFailure::ApUnreachable),
@@ -708,6 +754,20 @@ impl<R: RngCore + CryptoRng> KernelSta<R> {
                 bssid: target.bssid,
                 channel: target.channel,
             }));
+    }
+
+    /// The AP did not take the cached PMKSA: the kernel's Open System authentication ends,
+    /// and the loop runs SAE.
+    fn fall_back_to_sae(&mut self) {
+        let Phase::Joining(j) = &mut self.phase else {
+            return;
+        };
+        j.with_pmksa = false;
+        j.cached = None;
+        let peer = j.target.bssid;
+        // The kernel may still hold the Open System authentication.
+        self.command(Command::Deauthenticate { peer });
+        self.outputs.push_back(KernelStaOutput::RunSae);
     }
 
     fn handshake_failed(&mut self, e: &HandshakeError) {

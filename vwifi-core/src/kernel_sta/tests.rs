@@ -146,6 +146,8 @@ impl World {
                     self.log.push("Join".into());
                     self.joins.push(r);
                 }
+                KernelStaOutput::Associate(_) => self.log.push("Associate".into()),
+                KernelStaOutput::RunSae => self.log.push("RunSae".into()),
             }
         }
     }
@@ -191,6 +193,15 @@ impl World {
         w
     }
 
+    /// A station connected to an open network the guest asked for.
+    fn connected_open() -> Self {
+        let mut w = Self::new();
+        w.sta.handle_connect_request(request());
+        w.begin(open_join());
+        w.associated();
+        w
+    }
+
     /// One WPA2 join attempt on this station, up to the association.
     fn wpa2_attempt(&mut self, pass: &str, ap_pass: &str, retry: bool) {
         self.begin(psk_join(pass, retry));
@@ -206,6 +217,13 @@ impl World {
 
     fn associated(&mut self) {
         self.sta.handle_connect_result(self.now, Some(0), false);
+        self.drain();
+    }
+
+    /// The kernel reports the association refused with `status`.
+    fn refused(&mut self, status: u16) {
+        self.sta
+            .handle_connect_result(self.now, Some(status), false);
         self.drain();
     }
 
@@ -368,8 +386,7 @@ fn a_key_the_kernel_refuses_ends_the_join_and_drops_the_rest() {
 fn an_association_refused_is_told_with_its_status() {
     let mut w = World::new();
     w.begin(open_join());
-    w.sta.handle_connect_result(w.now, Some(17), false);
-    w.drain();
+    w.refused(17);
     assert_eq!(
         w.failures(),
         vec![ConnectFailure::AssocRejected { status: 17 }]
@@ -383,9 +400,7 @@ fn an_association_refused_is_told_with_its_status() {
 
 #[test]
 fn a_disconnect_event_while_connected_tells_the_guest_who_ended_the_link() {
-    let mut w = World::new();
-    w.begin(open_join());
-    w.associated();
+    let mut w = World::connected_open();
     assert!(w.sta.is_connected());
     w.sta.handle_disconnected(w.now, 7, true);
     w.drain();
@@ -408,9 +423,7 @@ fn a_disconnect_event_while_connected_tells_the_guest_who_ended_the_link() {
 
 #[test]
 fn the_guests_disconnect_leaves_and_an_idle_one_is_told_not_connected() {
-    let mut w = World::new();
-    w.begin(open_join());
-    w.associated();
+    let mut w = World::connected_open();
     assert!(w.sta.handle_disconnect_request(w.now));
     w.drain();
     assert_eq!(w.count("Disconnect"), 1);
@@ -426,10 +439,7 @@ fn the_guests_disconnect_leaves_and_an_idle_one_is_told_not_connected() {
 
 #[test]
 fn an_interface_deleted_while_connected_rejoins_once_recreated() {
-    let mut w = World::new();
-    w.sta.handle_connect_request(request());
-    w.begin(open_join());
-    w.associated();
+    let mut w = World::connected_open();
     let rejoin = w.sta.handle_interface_gone(w.now);
     w.drain();
     assert_eq!(rejoin.map(|r| r.ssid), Some(ssid()));
@@ -450,20 +460,14 @@ fn an_interface_deleted_while_connected_rejoins_once_recreated() {
 
 #[test]
 fn an_interface_deleted_just_after_the_kernel_ended_the_link_rejoins_but_not_long_after() {
-    let mut w = World::new();
-    w.sta.handle_connect_request(request());
-    w.begin(open_join());
-    w.associated();
+    let mut w = World::connected_open();
     // The kernel reports the disconnection first, then the interface gone.
     w.sta.handle_disconnected(w.now, 3, false);
     w.drain();
     let soon = w.now + Duration::from_secs(1);
     assert!(w.sta.handle_interface_gone(soon).is_some());
     w.sta.handle_interface_recreated();
-    let mut w = World::new();
-    w.sta.handle_connect_request(request());
-    w.begin(open_join());
-    w.associated();
+    let mut w = World::connected_open();
     // The AP ended it, long before: nothing to rejoin.
     w.sta.handle_disconnected(w.now, 3, false);
     let late = w.now + LINK_LOST_WITH_INTERFACE;
@@ -473,12 +477,7 @@ fn an_interface_deleted_just_after_the_kernel_ended_the_link_rejoins_but_not_lon
 #[test]
 fn an_sae_join_ends_its_authentication_when_it_fails_before_the_association() {
     let mut w = World::new();
-    let join = Join {
-        auth: JoinAuth::Sae,
-        security: Security::Wpa3Sae,
-        ..open_join()
-    };
-    w.begin(join);
+    w.begin(sae_join());
     w.sta
         .handle_join_failed(w.now, sae_failure(&SaeError::Rejected { status: 1 }));
     w.drain();
@@ -490,12 +489,7 @@ fn an_sae_join_ends_its_authentication_when_it_fails_before_the_association() {
     );
     // SAE done, then associated and the handshake: connected like WPA2.
     let mut w = World::new();
-    let join = Join {
-        auth: JoinAuth::Sae,
-        security: Security::Wpa3Sae,
-        ..open_join()
-    };
-    w.begin(join);
+    w.begin(sae_join());
     let cfg = SupplicantConfig {
         aa: AP,
         spa: STA,
@@ -662,4 +656,76 @@ fn a_signal_change_of_a_few_db_is_told_and_the_first_reading_is_the_reference() 
     w.sta.handle_signal(Some(-70));
     w.drain();
     assert_eq!(told(&w), vec![-53, -50]);
+}
+
+fn sae_join() -> Join {
+    Join {
+        auth: JoinAuth::Sae,
+        security: Security::Wpa3Sae,
+        ..open_join()
+    }
+}
+
+fn pmksa_join() -> Join {
+    Join {
+        auth: JoinAuth::SaePmksa(pmk("cached")),
+        security: Security::Wpa3Sae,
+        ..open_join()
+    }
+}
+
+#[test]
+fn a_cached_pmksa_the_ap_takes_associates_with_its_pmk() {
+    let mut w = World::new();
+    w.begin(pmksa_join());
+    assert!(w.sta.awaits_open_auth());
+    let mut associate = None;
+    w.sta.handle_open_auth(w.now, true);
+    while let Some(o) = w.sta.poll_output() {
+        if let KernelStaOutput::Associate(pmk) = o {
+            associate = Some(pmk);
+        }
+    }
+    assert!(associate.is_some_and(|p| p.expose() == pmk("cached").expose()));
+    assert!(!w.sta.awaits_open_auth());
+    assert!(w.failures().is_empty());
+}
+
+#[test]
+fn a_cached_pmksa_the_ap_refuses_falls_back_to_sae_not_to_a_failure() {
+    // Refused at the Open System authentication (or not answered).
+    let mut w = World::new();
+    w.begin(pmksa_join());
+    w.sta.handle_open_auth(w.now, false);
+    let mut run_sae = 0;
+    let mut deauth_first = false;
+    while let Some(o) = w.sta.poll_output() {
+        match o {
+            KernelStaOutput::Command(Command::Deauthenticate { peer }) => {
+                deauth_first = run_sae == 0 && peer == AP;
+            }
+            KernelStaOutput::RunSae => run_sae += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(deauth_first && run_sae == 1);
+    assert_eq!(w.sta.retry().map(|r| r.ssid), Some(ssid()));
+    // Refused at the association (status 53, invalid PMKID): SAE too, once.
+    let mut w = World::new();
+    w.begin(pmksa_join());
+    w.sta.handle_open_auth(w.now, true);
+    w.drain();
+    w.sta.handle_connect_result(w.now, Some(53), false);
+    let outputs: Vec<_> = core::iter::from_fn(|| w.sta.poll_output()).collect();
+    assert!(
+        matches!(outputs.last(), Some(KernelStaOutput::RunSae)),
+        "{outputs:?}"
+    );
+    // The full SAE join that follows fails as any join does.
+    w.begin(sae_join());
+    w.refused(53);
+    assert_eq!(
+        w.failures(),
+        vec![ConnectFailure::AssocRejected { status: 53 }]
+    );
 }

@@ -648,6 +648,8 @@ impl Sta {
                     tracing::info!(guest = self.spec.guest.0, "trying the join once more");
                     Box::pin(self.join(req, false)).await;
                 }
+                KernelStaOutput::Associate(pmk) => Box::pin(self.associate_sae(pmk)).await,
+                KernelStaOutput::RunSae => Box::pin(self.run_sae()).await,
             }
         }
         if !self.m.is_authenticating() {
@@ -1220,11 +1222,6 @@ impl Sta {
                     timed_out,
                     "association result"
                 );
-                // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or
-                // another refusal of the association) gets a full SAE join instead.
-                if status != Some(0) && self.joining_with_pmksa() {
-                    return self.sae_fallback().await;
-                }
                 self.m.handle_connect_result(now, status, timed_out);
             }
             c::CMD_AUTHENTICATE => {

@@ -5,7 +5,7 @@
 
 use rand_core::OsRng;
 use vwifi_core::crypto::{Passphrase, Pmk};
-use vwifi_core::handshake::sae::{Pmkid, PmksaCache, Sae, SaeOutput, SaePassword};
+use vwifi_core::handshake::sae::{PmksaCache, Sae, SaeOutput, SaePassword};
 use vwifi_core::handshake::SupplicantConfig;
 use vwifi_core::kernel_sta::{sae_failure, Join, JoinAuth, JoinRequest, Target, HANDSHAKE_TIMEOUT};
 use vwifi_core::proto::ConnectFailure;
@@ -40,9 +40,8 @@ pub(super) struct SaeJoin {
     own_rsne: Vec<u8>,
     /// Hash-to-element: the RSNXE goes with the association request and message 2.
     h2e: bool,
-    /// A join that skips SAE: the cached PMK and its PMKID (Open System authentication).
-    cached: Option<(Pmk, Pmkid)>,
-    /// What a full SAE join needs if the AP does not take the cached PMKSA.
+    /// What a full SAE join needs if the AP does not take the cached PMKSA (a join that
+    /// skips SAE: Open System authentication with the PMKID, [`JoinAuth::SaePmksa`]).
     fallback: Option<(Passphrase, ScanEntry)>,
 }
 
@@ -91,18 +90,21 @@ impl Sta {
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "SAE skipped: PMKSA cached, Open System authentication with the PMKID");
         let bssid = target.bssid;
         let ssid = target.ssid;
+        let join = Join {
+            target,
+            security: bss.info.security,
+            auth: JoinAuth::SaePmksa(entry.pmk),
+            retry,
+        };
         self.begin_sae_join(
             now,
-            target,
-            bss,
-            retry,
+            join,
             SaeJoin {
                 sae: None,
                 freq: bss.freq,
                 ap_rsne,
                 own_rsne,
                 h2e: bss.sae_h2e,
-                cached: Some((entry.pmk, entry.pmkid)),
                 fallback: Some((pass, bss.clone())),
             },
         )
@@ -120,39 +122,23 @@ impl Sta {
             .await
         {
             tracing::info!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "authentication with the cached PMKSA not sent");
-            self.sae_fallback().await;
+            let now = self.now();
+            self.m.handle_open_auth(now, false);
+            self.drain().await;
         }
     }
 
-    /// The join's machine starts an SAE join to `target`; `sae` is its SAE part.
-    async fn begin_sae_join(
-        &mut self,
-        now: Instant,
-        target: Target,
-        bss: &ScanEntry,
-        retry: Option<JoinRequest>,
-        sae: SaeJoin,
-    ) {
-        let join = Join {
-            target,
-            security: bss.info.security,
-            auth: JoinAuth::Sae,
-            retry,
-        };
+    /// The join's machine starts an SAE join; `sae` is its SAE part.
+    async fn begin_sae_join(&mut self, now: Instant, join: Join, sae: SaeJoin) {
         // An SAE join never fails at its start (no supplicant yet).
         let _ = self.m.begin_join(now, join);
         self.sae = Some(Box::new(sae));
         self.drain().await;
     }
 
-    /// Whether the join in progress skipped SAE with a cached PMKSA (and may fall back to it).
-    pub(super) fn joining_with_pmksa(&self) -> bool {
-        self.m.is_authenticating() && self.sae.as_ref().is_some_and(|j| j.fallback.is_some())
-    }
-
-    /// The AP did not take the cached PMKSA (or did not answer): it is forgotten and the join
-    /// runs SAE.
-    pub(super) async fn sae_fallback(&mut self) {
+    /// The AP did not take the cached PMKSA (or did not answer; the machine ended the
+    /// kernel's Open System authentication): it is forgotten and the join runs SAE.
+    pub(super) async fn run_sae(&mut self) {
         if !self.m.is_authenticating() {
             return;
         }
@@ -165,8 +151,6 @@ impl Sta {
         };
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "the AP did not take the cached PMKSA: running SAE");
         self.pmksa.remove(target.bssid);
-        // The kernel may still hold the Open System authentication.
-        self.deauthenticate(target.bssid).await;
         self.join_sae_full(target, &bss, pass, retry).await;
     }
 
@@ -204,18 +188,21 @@ impl Sta {
         let ap_rsne = bss.rsne.clone().unwrap_or_default();
         let own_rsne = sae_nl::own_rsne(&ap_rsne);
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, h2e, "SAE: commit");
+        let join = Join {
+            target,
+            security: bss.info.security,
+            auth: JoinAuth::Sae,
+            retry,
+        };
         self.begin_sae_join(
             now,
-            target,
-            bss,
-            retry,
+            join,
             SaeJoin {
                 sae: Some(sae),
                 freq: bss.freq,
                 ap_rsne,
                 own_rsne,
                 h2e,
-                cached: None,
                 fallback: None,
             },
         )
@@ -232,18 +219,16 @@ impl Sta {
             return;
         };
         let running = j.running();
-        let cached = j.cached.as_ref().map(|(pmk, _)| pmk.clone());
-        if let Some(pmk) = cached {
+        if self.m.awaits_open_auth() {
+            let now = self.now();
             match frame.and_then(parse_open_auth) {
                 Some((from, status)) if from == bssid.octets() => {
-                    if status == StatusCode::Success {
-                        return self.associate_sae(pmk).await;
-                    }
-                    return self.sae_fallback().await;
+                    self.m.handle_open_auth(now, status == StatusCode::Success);
                 }
-                _ if timed_out => return self.sae_fallback().await,
+                _ if timed_out => self.m.handle_open_auth(now, false),
                 _ => return,
             }
+            return self.drain().await;
         }
         if !running {
             return;
@@ -355,14 +340,13 @@ impl Sta {
 
     /// SAE done: the supplicant gets the PMK, and `ASSOCIATE` goes with the SAE RSNE (and
     /// RSNXE), management frame protection and the control port.
-    async fn associate_sae(&mut self, pmk: Pmk) {
+    pub(super) async fn associate_sae(&mut self, pmk: Pmk) {
         let now = self.now();
         let spa = self.spec.mac;
         let (Some(target), Some(j)) = (self.m.target().copied(), self.sae.as_mut()) else {
             return;
         };
         j.sae = None;
-        j.cached = None;
         let cfg = SupplicantConfig {
             aa: target.bssid,
             spa,
