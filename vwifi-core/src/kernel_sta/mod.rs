@@ -17,8 +17,8 @@
 //!   AP's signal read while connected (a change of [`SIGNAL_STEP`] dB told);
 //! - when to tell the guest what ([`Event`](crate::proto::Event)) and which state to publish.
 //!
-//! The loop around it (`vwifi-host`'s `nl80211::station`) scans, chooses how to authenticate
-//! ([`plan`]), runs SAE through the kernel, and carries out [`KernelStaOutput`]s:
+//! The loop around it (`vwifi-host`'s `nl80211::station`) scans (as often as [`JoinScans`]
+//! says), chooses how to authenticate ([`plan`]), runs SAE through the kernel, and carries out [`KernelStaOutput`]s:
 //! - **input**: [`KernelSta::handle_connect_request`], [`KernelSta::handle_disconnect_request`]
 //!   (the guest), [`KernelSta::begin_join`], [`KernelSta::handle_authenticated`] (SAE done),
 //!   [`KernelSta::handle_connect_result`], [`KernelSta::handle_eapol`],
@@ -36,6 +36,7 @@
 
 mod failure;
 mod machine;
+mod scans;
 #[cfg(test)]
 mod tests;
 
@@ -48,3 +49,4 @@ pub use machine::{
     HANDSHAKE_TIMEOUT, JOIN_TIMEOUT, LINK_LOST_WITH_INTERFACE, MAX_EARLY_EAPOL, REASON_LEAVING,
     RETRY_DELAY, SIGNAL_STEP,
 };
+pub use scans::{JoinScans, FRESH_SCAN_MS, JOIN_SCANS, JOIN_SCAN_TRIES};

@@ -729,3 +729,21 @@ fn a_cached_pmksa_the_ap_refuses_falls_back_to_sae_not_to_a_failure() {
         vec![ConnectFailure::AssocRejected { status: 53 }]
     );
 }
+
+#[test]
+fn a_join_scans_twice_for_a_network_it_misses_and_a_failed_scan_is_tried_again() {
+    assert!(JoinScans::fresh(FRESH_SCAN_MS) && !JoinScans::fresh(FRESH_SCAN_MS + 1));
+    let mut s = JoinScans::default();
+    assert!(s.another());
+    s.scanned();
+    assert!(s.another(), "one miss ends the join");
+    s.scanned();
+    assert!(!s.another(), "a third scan after two misses");
+    // Failed scans count as tries, not misses: three in all.
+    let mut s = JoinScans::default();
+    s.failed();
+    s.failed();
+    assert!(s.another());
+    s.scanned();
+    assert!(!s.another(), "more than three tries");
+}

@@ -25,8 +25,8 @@ use vwifi_core::crypto::derive_psk;
 use vwifi_core::demux::GuestId;
 use vwifi_core::handshake::SupplicantConfig;
 use vwifi_core::kernel_sta::{
-    plan, security_mismatch, Command, Join, JoinAuth, JoinRequest, KernelSta, KernelStaOutput,
-    Plan, Target, HANDSHAKE_TIMEOUT, REASON_LEAVING,
+    plan, security_mismatch, Command, Join, JoinAuth, JoinRequest, JoinScans, KernelSta,
+    KernelStaOutput, Plan, Target, HANDSHAKE_TIMEOUT, REASON_LEAVING,
 };
 use vwifi_core::proto::{
     self, Capabilities, ConnectFailure, Counters, ErrorCode, Event, Message, RequestId, Ssid,
@@ -46,10 +46,6 @@ use super::Nl80211Error;
 const SCAN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the signal of a connected station is read.
 const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
-/// Scan results older than this are not trusted for a join.
-const FRESH_SCAN_MS: u32 = 30_000;
-/// Scans a join makes for its network before it fails with `NetworkNotFound`.
-const JOIN_SCANS: u32 = 2;
 /// `ENODEV`: a request named an interface that is gone.
 const ENODEV: i32 = 19;
 /// `EEXIST` and `ENFILE`: what `NEW_INTERFACE` says when another interface has the name.
@@ -1067,24 +1063,21 @@ impl Sta {
         self.publish(StationState::Scanning);
         let fresh = match self.scan_table().await {
             Ok(t) => best(&t, &ssid, bssid)
-                .filter(|e| e.info.beacon_age_ms <= FRESH_SCAN_MS)
+                .filter(|e| JoinScans::fresh(e.info.beacon_age_ms))
                 .cloned(),
             Err(_) => None,
         };
         let mut found = fresh;
-        let mut tries = 0;
-        // A scan that misses the network (a probe response lost on a busy air, an AP that has
-        // just come up) is made once more, as the simulated radio's stations do.
-        let mut misses = 0;
-        while found.is_none() && tries < 3 && misses < JOIN_SCANS {
-            tries += 1;
+        let mut scans = JoinScans::default();
+        while found.is_none() && scans.another() {
             match self.scan(Some(ssid)).await {
                 Ok(t) => {
                     found = best(&t, &ssid, bssid).cloned();
-                    misses += 1;
+                    scans.scanned();
                 }
                 // Another station's join or scan can abort ours: try again.
                 Err(e) => {
+                    scans.failed();
                     if self.note_error(&e) {
                         break;
                     }
