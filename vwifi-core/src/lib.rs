@@ -30,6 +30,8 @@
 //! - [`mux_node`]: the Mux as a [`radio::Node`], the host's radio on an air.
 //! - [`sim`]: the simulated medium and software access points (the embedded default radio).
 //! - [`station`]: the virtual station of one guest: scan, join, handshake, CCMP data, events.
+//! - [`kernel_sta`]: a station whose MLME is the kernel's (the nl80211 radio): its join's
+//!   decisions, sans-IO.
 //! - [`mux`]: the engine: guests, their stations, the demux and the scheduler around one radio.
 //! - [`phy`]: HT, VHT and HE rates, airtime, channel plans, rate control.
 //! - [`offload`]: the virtio-net header, TCP/UDP segmentation (GSO) and checksum completion.
@@ -53,6 +55,7 @@ pub mod crypto;
 pub mod demux;
 pub mod handshake;
 pub mod io;
+pub mod kernel_sta;
 pub mod mux;
 pub mod mux_node;
 pub mod offload;

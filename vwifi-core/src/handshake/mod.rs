@@ -22,7 +22,7 @@ mod rsne;
 pub mod sae;
 mod supplicant;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use core::fmt;
 use core::time::Duration;

@@ -14,7 +14,7 @@ const AA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const SPA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 
 /// RSNE: version 1, group CCMP, pairwise [CCMP], AKM [PSK], capabilities 0.
-fn rsne() -> Vec<u8> {
+pub(crate) fn rsne() -> Vec<u8> {
     vec![
         48, 20, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 4, 1, 0, 0x00, 0x0f, 0xac, 2, 0,
         0,
@@ -23,7 +23,7 @@ fn rsne() -> Vec<u8> {
 
 /// A PMK per passphrase. PBKDF2 (tested in `crypto::psk`) is skipped: 4096 rounds per
 /// handshake would make the tamper test take minutes in debug builds.
-fn pmk(pass: &str) -> Pmk {
+pub(crate) fn pmk(pass: &str) -> Pmk {
     let mut key = [0u8; 32];
     for (k, b) in key.iter_mut().zip(pass.bytes().cycle()) {
         *k = b;

@@ -21,16 +21,16 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use rand_core::OsRng;
 use tokio::sync::{mpsc, watch};
-use vwifi_core::crypto::{derive_psk, Psk};
+use vwifi_core::crypto::derive_psk;
 use vwifi_core::demux::GuestId;
-use vwifi_core::handshake::{HandshakeError, Output, Supplicant, SupplicantConfig};
-use vwifi_core::proto::{
-    self, Capabilities, ConnectFailure, Counters, Credentials, ErrorCode, Event, Message,
-    RequestId, Security, Ssid, StationState, StationStatus,
+use vwifi_core::handshake::SupplicantConfig;
+use vwifi_core::kernel_sta::{
+    plan, security_mismatch, Command, Join, JoinAuth, JoinRequest, JoinScans, KernelSta,
+    KernelStaOutput, Plan, Target, HANDSHAKE_TIMEOUT, REASON_LEAVING,
 };
-use vwifi_core::station::{
-    FAILURE_CODE_HANDSHAKE_FAILED, FAILURE_CODE_REJECTED_BY_AP, FAILURE_CODE_SECURITY_MISMATCH,
-    FAILURE_CODE_UNSUPPORTED_SECURITY,
+use vwifi_core::proto::{
+    self, Capabilities, ConnectFailure, Counters, ErrorCode, Event, Message, RequestId, Ssid,
+    StationState, StationStatus,
 };
 use vwifi_core::{Instant, MacAddr};
 
@@ -44,33 +44,13 @@ use super::Nl80211Error;
 
 /// How long a scan may take before it is given up.
 const SCAN_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long the 4-way handshake may take from `CONNECT` to message 3 (hostapd gives up on a
-/// wrong PSK after about 4 s and deauthenticates: that is the answer we want to see first).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the kernel may take to authenticate and associate.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the signal of a connected station is read.
 const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
-/// A signal change this large (dB) is told to the guest.
-const SIGNAL_STEP: i16 = 3;
-/// Scan results older than this are not trusted for a join.
-const FRESH_SCAN_MS: u32 = 30_000;
-/// Scans a join makes for its network before it fails with `NetworkNotFound`.
-const JOIN_SCANS: u32 = 2;
-/// The pause before a second join attempt.
-const RETRY_DELAY: Duration = Duration::from_millis(500);
-/// EAPOL frames kept while the kernel has not yet reported the association.
-const MAX_EARLY_EAPOL: usize = 4;
-/// IEEE 802.11 reason 3: the station is leaving.
-const REASON_LEAVING: u16 = 3;
 /// `ENODEV`: a request named an interface that is gone.
 const ENODEV: i32 = 19;
 /// `EEXIST` and `ENFILE`: what `NEW_INTERFACE` says when another interface has the name.
 const EEXIST: i32 = 17;
 const ENFILE: i32 = 23;
-/// How long after the kernel ended a link (not the AP) the interface's deletion is taken for
-/// its cause: the kernel reports the disconnection first, then the interface gone.
-const LINK_LOST_WITH_INTERFACE: Duration = Duration::from_secs(5);
 /// The pause before another try at recreating a deleted station interface.
 const RECREATE_RETRY: Duration = Duration::from_secs(2);
 
@@ -314,59 +294,17 @@ pub(crate) struct Spec {
     pub(crate) kernel_port: bool,
 }
 
-/// Where the station is in a join.
-#[derive(Debug)]
-enum Link {
-    Idle,
-    /// `CONNECT` sent; the kernel authenticates and associates, then (WPA2) the 4-way handshake.
-    Joining {
-        target: Target,
-        sup: Option<Supplicant>,
-        associated: bool,
-        answered_msg1: bool,
-        /// The ANonce of the last message 1 and how often the AP sent it again: an AP that
-        /// repeats its message 1 after our answers did not accept their MIC.
-        msg1: Msg1Repeats,
-        deadline: tokio::time::Instant,
-        /// EAPOL frames that came before the kernel's connect result (the kernel refuses to
-        /// send ours until it has processed the association).
-        early: Vec<(Vec<u8>, bool)>,
-        /// The request, for one more attempt if this one fails after the association.
-        retry: Option<Box<JoinRequest>>,
-        /// The SAE exchange of a WPA3 join, before the association ([`super::sae`]).
-        sae: Option<Box<SaeJoin>>,
-    },
-    Connected {
-        target: Target,
-        sup: Option<Supplicant>,
-    },
-}
-
-/// A guest's connect request (the secret redacted in `Debug`).
-#[derive(Debug, Clone)]
-struct JoinRequest {
-    ssid: Ssid,
-    bssid: Option<MacAddr>,
-    credentials: Credentials,
-}
-
-#[derive(Debug, Clone)]
-struct Target {
-    ssid: Ssid,
-    bssid: MacAddr,
-    channel: u8,
-}
-
 /// The station's task state.
 struct Sta {
     spec: Spec,
     shared: Arc<Shared>,
     nl: Genl,
     ifindex: u32,
-    link: Link,
-    failed: bool,
+    /// The join's decisions ([`vwifi_core::kernel_sta`]): this task carries them out.
+    m: KernelSta<OsRng>,
+    /// The SAE part of a WPA3 join, while it authenticates ([`wpa3`]).
+    sae: Option<Box<SaeJoin>>,
     signal: Option<i8>,
-    reported_signal: Option<i8>,
     rate_kbps: Option<u32>,
     data: Arc<DataPath>,
     status: watch::Sender<StationStatus>,
@@ -379,11 +317,6 @@ struct Sta {
     pmksa: vwifi_core::handshake::sae::PmksaCache,
     /// The SAE password the cache's entries were made with (another password empties it).
     pmksa_for: Option<Secret>,
-    /// The guest's last `Connect`, until it disconnects or the join fails for good: what a
-    /// recreated interface rejoins.
-    wanted: Option<JoinRequest>,
-    /// When the kernel (not the AP) last ended a connected link.
-    link_lost_at: Option<tokio::time::Instant>,
     /// The interface is gone (a `DEL_INTERFACE` event, or a request told `ENODEV`).
     gone: bool,
     /// While the interface is being recreated: when to try again, and what to rejoin then.
@@ -396,7 +329,6 @@ struct Recreating {
     retry_at: tokio::time::Instant,
     rejoin: Option<JoinRequest>,
 }
-
 /// Runs one station until its guest goes (`cmds` closes). The interface is created first; if
 /// that fails the guest is told why and the task ends.
 pub(crate) async fn run(
@@ -580,10 +512,9 @@ impl Sta {
             shared,
             nl,
             ifindex,
-            link: Link::Idle,
-            failed: false,
+            m: KernelSta::new(OsRng),
+            sae: None,
             signal: None,
-            reported_signal: None,
             rate_kbps: None,
             data,
             status,
@@ -592,8 +523,6 @@ impl Sta {
             secret: None,
             pmksa: wpa3::pmksa_cache(),
             pmksa_for: None,
-            wanted: None,
-            link_lost_at: None,
             gone: false,
             recreating: None,
         };
@@ -637,23 +566,12 @@ impl Sta {
     }
 
     fn state(&self) -> StationState {
-        match &self.link {
-            Link::Idle if self.failed => StationState::Failed,
-            Link::Idle => StationState::Idle,
-            Link::Joining {
-                associated: false, ..
-            } => StationState::Authenticating,
-            Link::Joining { .. } => StationState::Handshaking,
-            Link::Connected { .. } => StationState::Connected,
-        }
+        self.m.state()
     }
 
     fn status(&self) -> StationStatus {
-        let target = match &self.link {
-            Link::Joining { target, .. } | Link::Connected { target, .. } => Some(target),
-            Link::Idle => None,
-        };
-        let connected = matches!(self.link, Link::Connected { .. });
+        let target = self.m.target();
+        let connected = self.m.is_connected();
         StationStatus {
             state: self.state(),
             mac: self.spec.mac,
@@ -682,25 +600,76 @@ impl Sta {
         if let Some(r) = &self.recreating {
             return r.retry_at;
         }
-        match &self.link {
-            Link::Idle => far,
-            Link::Joining {
-                sup, deadline, sae, ..
-            } => {
-                let s = sup
-                    .as_ref()
-                    .and_then(Supplicant::poll_timeout)
-                    .map_or(far, |t| self.to_tokio(t));
-                let a = sae
-                    .as_ref()
-                    .and_then(|j| j.poll_timeout())
-                    .map_or(far, |t| self.to_tokio(t));
-                s.min(a).min(*deadline)
+        if self.m.is_connected() {
+            return tokio::time::Instant::now() + SIGNAL_PERIOD;
+        }
+        let m = self.m.poll_timeout().map_or(far, |t| self.to_tokio(t));
+        let a = self
+            .sae
+            .as_ref()
+            .and_then(|j| j.poll_timeout())
+            .map_or(far, |t| self.to_tokio(t));
+        m.min(a)
+    }
+
+    /// Carries out what the join's machine asks, in order, reporting each request's outcome
+    /// before the next.
+    async fn drain(&mut self) {
+        while let Some(o) = self.m.poll_output() {
+            match o {
+                KernelStaOutput::Command(c) => {
+                    let kind = c.kind();
+                    tracing::debug!(guest = self.spec.guest.0, command = ?kind, "join command");
+                    let ok = self.execute(c).await;
+                    self.m.handle_command_result(kind, ok);
+                }
+                KernelStaOutput::Event(e) => {
+                    if let Event::ConnectFailed { reason } = &e {
+                        tracing::info!(
+                            guest = self.spec.guest.0,
+                            ?reason,
+                            "connection attempt failed"
+                        );
+                    }
+                    self.tell(Message::Event(e)).await;
+                }
+                KernelStaOutput::State(s) => self.publish(s),
+                KernelStaOutput::LinkUp(target) => self.link_up(target).await,
+                KernelStaOutput::LinkDown { locally } => {
+                    self.data.open.store(false, Ordering::Relaxed);
+                    self.igtk = None;
+                    self.unshare(locally).await;
+                }
+                KernelStaOutput::Join(req) => {
+                    tracing::info!(guest = self.spec.guest.0, "trying the join once more");
+                    Box::pin(self.join(req, false)).await;
+                }
+                KernelStaOutput::Associate(pmk) => Box::pin(self.associate_sae(pmk)).await,
+                KernelStaOutput::RunSae => Box::pin(self.run_sae()).await,
             }
-            Link::Connected { .. } => tokio::time::Instant::now() + SIGNAL_PERIOD,
+        }
+        if !self.m.is_authenticating() {
+            self.sae = None;
         }
     }
 
+    /// The link is up: the data path opens and the network is published for guests that
+    /// would share it.
+    async fn link_up(&mut self, target: Target) {
+        self.data.open.store(true, Ordering::Relaxed);
+        if let (Ok(mut l), Some(secret)) = (self.data.link.lock(), self.secret.clone()) {
+            *l = Some(LinkInfo {
+                ssid: target.ssid,
+                bssid: target.bssid,
+                channel: target.channel,
+                secret,
+            });
+        }
+        self.poll_station().await;
+        // The first reading is the reference for the changes told later.
+        self.m.handle_signal(self.signal);
+        tracing::info!(guest = self.spec.guest.0, ssid = %target.ssid, bssid = %target.bssid, "connected");
+    }
     async fn guest_message(&mut self, msg: Message) {
         match msg {
             Message::Hello { id, version, .. } => {
@@ -750,7 +719,7 @@ impl Sta {
                     bssid,
                     credentials,
                 };
-                self.wanted = Some(req.clone());
+                self.m.handle_connect_request(req.clone());
                 if let Some(r) = &mut self.recreating {
                     // Joined once the interface is back.
                     r.rejoin = Some(req);
@@ -760,14 +729,12 @@ impl Sta {
                 self.join(req, true).await;
             }
             Message::Disconnect { id } => {
-                let was = !matches!(self.link, Link::Idle);
-                self.wanted = None;
                 if let Some(r) = &mut self.recreating {
                     r.rejoin = None;
                 }
-                self.leave().await;
-                self.failed = false;
-                self.publish(StationState::Idle);
+                let now = self.now();
+                let was = self.m.handle_disconnect_request(now);
+                self.drain().await;
                 let reply = if was {
                     Message::Ack { id }
                 } else {
@@ -799,34 +766,133 @@ impl Sta {
     /// Leaves the network or stops joining it (`DISCONNECT`, reason 3), telling the guest
     /// if it was connected.
     async fn leave(&mut self) {
-        let link = std::mem::replace(&mut self.link, Link::Idle);
-        self.data.open.store(false, Ordering::Relaxed);
-        self.unshare(true).await;
-        self.igtk = None;
-        if matches!(link, Link::Idle) {
-            return;
-        }
-        self.end_sae_auth(&link).await;
-        let _ = self
-            .nl
-            .request(
-                "DISCONNECT",
-                c::CMD_DISCONNECT,
-                &[
+        let now = self.now();
+        self.m.handle_leave(now);
+        self.drain().await;
+    }
+
+    /// Carries out one request of the join's machine; whether the kernel took it.
+    async fn execute(&mut self, command: Command) -> bool {
+        let r = match command {
+            Command::SendEapol { peer, frame, clear } => {
+                let mut attrs = vec![
+                    Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                    Attr::bytes(c::ATTR_FRAME, &frame),
+                    Attr::bytes(c::ATTR_MAC, &peer.octets()),
+                    Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
+                ];
+                if clear {
+                    attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_NO_ENCRYPT));
+                }
+                self.nl
+                    .request(
+                        "CONTROL_PORT_FRAME",
+                        c::CMD_CONTROL_PORT_FRAME,
+                        &attrs,
+                        false,
+                    )
+                    .await
+                    .map(drop)
+            }
+            Command::InstallPairwise { peer, tk } => {
+                let key = Attr::nested(
+                    c::ATTR_KEY,
+                    &[
+                        Attr::bytes(c::KEY_DATA, tk.expose()),
+                        Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
+                        Attr::bytes(c::KEY_IDX, &[0]),
+                        Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_PAIRWISE)),
+                    ],
+                );
+                let attrs = [
+                    Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                    Attr::bytes(c::ATTR_MAC, &peer.octets()),
+                    key,
+                ];
+                self.nl
+                    .request("NEW_KEY (pairwise)", c::CMD_NEW_KEY, &attrs, false)
+                    .await
+                    .map(drop)
+            }
+            Command::InstallGroup { gtk, rsc } => {
+                let seq = &rsc.to_le_bytes()[..6];
+                let key = Attr::nested(
+                    c::ATTR_KEY,
+                    &[
+                        Attr::bytes(c::KEY_DATA, gtk.key().expose()),
+                        Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
+                        Attr::bytes(c::KEY_IDX, &[gtk.key_id()]),
+                        Attr::bytes(c::KEY_SEQ, seq),
+                        Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_GROUP)),
+                    ],
+                );
+                let attrs = [Attr::u32(c::ATTR_IFINDEX, self.ifindex), key];
+                let r = self
+                    .nl
+                    .request("NEW_KEY (group)", c::CMD_NEW_KEY, &attrs, false)
+                    .await
+                    .map(drop);
+                // With management frame protection the same message carried the IGTK.
+                match r {
+                    Ok(()) => self.install_igtk().await,
+                    e => e,
+                }
+            }
+            Command::Authorize { peer } => {
+                let bit = 1u32 << c::STA_FLAG_AUTHORIZED;
+                let mut flags = Vec::new();
+                flags.extend_from_slice(&bit.to_ne_bytes());
+                flags.extend_from_slice(&bit.to_ne_bytes());
+                let attrs = [
+                    Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+                    Attr::bytes(c::ATTR_MAC, &peer.octets()),
+                    Attr::bytes(c::ATTR_STA_FLAGS2, &flags),
+                ];
+                self.nl
+                    .request(
+                        "SET_STATION (authorized)",
+                        c::CMD_SET_STATION,
+                        &attrs,
+                        false,
+                    )
+                    .await
+                    .map(drop)
+            }
+            Command::Disconnect => {
+                let attrs = [
                     Attr::u32(c::ATTR_IFINDEX, self.ifindex),
                     Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
-                ],
-                false,
-            )
-            .await;
-        if matches!(link, Link::Connected { .. }) {
-            self.tell(Message::Event(Event::Disconnected {
-                reason: REASON_LEAVING,
-                locally_generated: true,
-            }))
-            .await;
+                ];
+                // Best effort: the link may be gone already.
+                let _ = self
+                    .nl
+                    .request("DISCONNECT", c::CMD_DISCONNECT, &attrs, false)
+                    .await;
+                return true;
+            }
+            Command::Deauthenticate { peer } => {
+                self.deauthenticate(peer).await;
+                return true;
+            }
+        };
+        if let Err(e) = &r {
+            tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(e), "handshake step failed");
         }
-        self.publish(StationState::Idle);
+        r.is_ok()
+    }
+
+    /// `DEAUTHENTICATE` `peer` (reason 3): ends an authentication the kernel holds before the
+    /// association, which `DISCONNECT` does not reach. Best effort.
+    async fn deauthenticate(&mut self, peer: MacAddr) {
+        let attrs = [
+            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
+            Attr::bytes(c::ATTR_MAC, &peer.octets()),
+            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
+        ];
+        let _ = self
+            .nl
+            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
+            .await;
     }
 
     /// Whether `e` says the station's interface is gone (`ENODEV`); if so the station
@@ -849,21 +915,11 @@ impl Sta {
         let ifname = self.spec.ifname.clone();
         if self.recreating.is_none() {
             tracing::warn!(guest, %ifname, ifindex = self.ifindex, "the station's interface was deleted under the daemon: recreating it");
-            let link = std::mem::replace(&mut self.link, Link::Idle);
-            let recent = self
-                .link_lost_at
-                .is_some_and(|t| t.elapsed() < LINK_LOST_WITH_INTERFACE);
-            let rejoin = self.wanted.clone().filter(|_| rejoins(&link, recent));
-            self.data.open.store(false, Ordering::Relaxed);
-            self.igtk = None;
-            self.unshare(true).await;
-            if matches!(link, Link::Connected { .. }) {
-                self.tell(Message::Event(Event::Disconnected {
-                    reason: REASON_LEAVING,
-                    locally_generated: true,
-                }))
-                .await;
-            }
+            // The link went with the interface: the guest is told (if it was connected and
+            // the kernel had not said so), and the machine says what the new one rejoins.
+            let now = self.now();
+            let rejoin = self.m.handle_interface_gone(now);
+            self.drain().await;
             // The old interface's data path ends: its receive thread, its socket, its entry.
             self.data.generation.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut tx) = self.data.tx.lock() {
@@ -882,7 +938,7 @@ impl Sta {
             Ok(ifindex) => {
                 let old = std::mem::replace(&mut self.ifindex, ifindex);
                 let rejoin = self.recreating.take().and_then(|r| r.rejoin);
-                self.link_lost_at = None;
+                self.m.handle_interface_recreated();
                 self.data.recreated.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut lost) = self.data.lost.lock() {
                     *lost = None;
@@ -988,99 +1044,40 @@ impl Sta {
         Ok(msgs.iter().filter_map(parse_entry).collect())
     }
 
+    /// The join failed for `reason` (see [`KernelSta::handle_join_failed`]).
     async fn fail(&mut self, reason: ConnectFailure) {
-        self.fail_with(reason, false).await;
-    }
-
-    /// Ends a join attempt that failed (`kernel_left`: the kernel has disconnected already).
-    /// An attempt that failed after the association is made once more before the guest is
-    /// told: on a busy air the AP may take a retransmitted association request for a new one
-    /// and restart its 4-way handshake under our answer, which it then takes for a wrong key
-    /// (wpa_supplicant also retries before it reports a wrong key).
-    async fn fail_with(&mut self, reason: ConnectFailure, kernel_left: bool) {
-        tracing::info!(
-            guest = self.spec.guest.0,
-            ?reason,
-            "connection attempt failed"
-        );
-        let link = std::mem::replace(&mut self.link, Link::Idle);
-        self.data.open.store(false, Ordering::Relaxed);
-        self.igtk = None;
-        self.unshare(true).await;
-        if !kernel_left {
-            self.end_sae_auth(&link).await;
-        }
-        if !kernel_left && !matches!(link, Link::Idle) {
-            let _ = self
-                .nl
-                .request(
-                    "DISCONNECT",
-                    c::CMD_DISCONNECT,
-                    &[
-                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-                        Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
-                    ],
-                    false,
-                )
-                .await;
-        }
-        // A wrong passphrase the AP showed plainly (it repeated its message 1 after our
-        // answers, then gave up) is told at once, as wpa_supplicant does: no second attempt.
-        let plain_wrong_key = matches!(
-            (&link, reason),
-            (Link::Joining { msg1, .. }, ConnectFailure::WrongPassphrase) if msg1.shows_wrong_key()
-        );
-        if let (
-            Link::Joining {
-                associated: true,
-                retry: Some(req),
-                ..
-            },
-            false,
-        ) = (link, plain_wrong_key)
-        {
-            tracing::info!(guest = self.spec.guest.0, "trying the join once more");
-            tokio::time::sleep(RETRY_DELAY).await;
-            Box::pin(self.join(*req, false)).await;
-            return;
-        }
-        self.failed = true;
-        self.wanted = None;
-        self.publish(StationState::Failed);
-        self.tell(Message::Event(Event::ConnectFailed { reason }))
-            .await;
+        let now = self.now();
+        self.m.handle_join_failed(now, reason);
+        self.drain().await;
     }
 
     /// One join attempt (`first`: a second may follow if this one fails after association).
     async fn join(&mut self, req: JoinRequest, first: bool) {
-        let retry = first.then(|| Box::new(req.clone()));
+        let retry = first.then(|| req.clone());
         let JoinRequest {
             ssid,
             bssid,
             credentials,
         } = req;
-        self.failed = false;
+        self.m.handle_join_started();
         self.publish(StationState::Scanning);
         let fresh = match self.scan_table().await {
             Ok(t) => best(&t, &ssid, bssid)
-                .filter(|e| e.info.beacon_age_ms <= FRESH_SCAN_MS)
+                .filter(|e| JoinScans::fresh(e.info.beacon_age_ms))
                 .cloned(),
             Err(_) => None,
         };
         let mut found = fresh;
-        let mut tries = 0;
-        // A scan that misses the network (a probe response lost on a busy air, an AP that has
-        // just come up) is made once more, as the simulated radio's stations do.
-        let mut misses = 0;
-        while found.is_none() && tries < 3 && misses < JOIN_SCANS {
-            tries += 1;
+        let mut scans = JoinScans::default();
+        while found.is_none() && scans.another() {
             match self.scan(Some(ssid)).await {
                 Ok(t) => {
                     found = best(&t, &ssid, bssid).cloned();
-                    misses += 1;
+                    scans.scanned();
                 }
                 // Another station's join or scan can abort ours: try again.
                 Err(e) => {
+                    scans.failed();
                     if self.note_error(&e) {
                         break;
                     }
@@ -1091,35 +1088,31 @@ impl Sta {
         }
         if self.gone {
             // The interface went under the join: the recreated one makes it again.
-            self.link_lost_at = Some(tokio::time::Instant::now());
+            let now = self.now();
+            self.m.handle_link_lost(now);
             return;
         }
         let Some(bss) = found else {
             return self.fail(ConnectFailure::NetworkNotFound).await;
         };
         let security = bss.info.security;
-        let mismatch = ConnectFailure::Other {
-            code: FAILURE_CODE_SECURITY_MISMATCH,
-            detail: security.code().into(),
+        let target = Target {
+            ssid,
+            bssid: bss.info.bssid,
+            channel: bss.info.channel,
         };
-        let pmk = match (security, credentials) {
-            (Security::Open, Credentials::None) => {
+        let pmk = match plan(security, credentials) {
+            Err(failure) => return self.fail(failure).await,
+            Ok(Plan::Open) => {
                 self.secret = Some(Secret::Open);
                 None
             }
-            // SAE whenever the network offers it and a passphrase is given (WPA3, and the
-            // WPA2/WPA3 transition mode), as the simulated radio's stations choose.
-            (Security::Wpa3Sae | Security::Wpa2Wpa3, Credentials::Passphrase(pass)) => {
+            Ok(Plan::Sae(pass)) => {
                 self.secret = Some(Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec())));
-                let target = Target {
-                    ssid,
-                    bssid: bss.info.bssid,
-                    channel: bss.info.channel,
-                };
                 return self.join_sae(target, &bss, pass, retry).await;
             }
-            (Security::Wpa2Psk | Security::Wpa2Wpa3, Credentials::Psk(psk)) => Some(psk),
-            (Security::Wpa2Psk, Credentials::Passphrase(pass)) => {
+            Ok(Plan::Psk(psk)) => Some(psk),
+            Ok(Plan::DerivePsk(pass)) => {
                 let derived =
                     tokio::task::spawn_blocking(move || derive_psk(&pass, ssid.as_bytes()))
                         .await
@@ -1127,25 +1120,9 @@ impl Sta {
                         .and_then(Result::ok);
                 match derived {
                     Some(psk) => Some(psk),
-                    None => return self.fail(mismatch).await,
+                    None => return self.fail(security_mismatch(security)).await,
                 }
             }
-            (Security::Open | Security::Wpa2Psk | Security::Wpa2Wpa3 | Security::Wpa3Sae, _) => {
-                return self.fail(mismatch).await
-            }
-            _ => {
-                return self
-                    .fail(ConnectFailure::Other {
-                        code: FAILURE_CODE_UNSUPPORTED_SECURITY,
-                        detail: security.code().into(),
-                    })
-                    .await
-            }
-        };
-        let target = Target {
-            ssid,
-            bssid: bss.info.bssid,
-            channel: bss.info.channel,
         };
         let mut attrs = vec![
             Attr::u32(c::ATTR_IFINDEX, self.ifindex),
@@ -1155,31 +1132,11 @@ impl Sta {
             Attr::u32(c::ATTR_AUTH_TYPE, u32::from(c::AUTHTYPE_OPEN_SYSTEM)),
             Attr::flag(c::ATTR_SOCKET_OWNER),
         ];
-        let sup = match pmk {
-            None => None,
+        let auth = match pmk {
+            None => JoinAuth::Open,
             Some(pmk) => {
                 self.secret = Some(Secret::Psk(zeroize::Zeroizing::new(*pmk.expose())));
                 let own = own_rsne();
-                let cfg = SupplicantConfig {
-                    aa: target.bssid,
-                    spa: self.spec.mac,
-                    pmk: pmk_of(pmk),
-                    ap_rsne: bss.rsne.clone().unwrap_or_default(),
-                    own_rsne: own.clone(),
-                    timeout: HANDSHAKE_TIMEOUT,
-                };
-                let sup = match Supplicant::new(cfg, self.now()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::info!(guest = self.spec.guest.0, error = %e, "the network's RSN element is not usable");
-                        return self
-                            .fail(ConnectFailure::Other {
-                                code: FAILURE_CODE_UNSUPPORTED_SECURITY,
-                                detail: security.code().into(),
-                            })
-                            .await;
-                    }
-                };
                 attrs.extend([
                     Attr::bytes(c::ATTR_IE, &own),
                     Attr::flag(c::ATTR_PRIVACY),
@@ -1193,33 +1150,41 @@ impl Sta {
                 if self.shared.control_port_over_nl80211 {
                     attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_OVER_NL80211));
                 }
-                Some(sup)
+                JoinAuth::Psk(SupplicantConfig {
+                    aa: target.bssid,
+                    spa: self.spec.mac,
+                    pmk,
+                    ap_rsne: bss.rsne.clone().unwrap_or_default(),
+                    own_rsne: own,
+                    timeout: HANDSHAKE_TIMEOUT,
+                })
             }
         };
-        self.link = Link::Joining {
+        let now = self.now();
+        let join = Join {
             target,
-            sup,
-            associated: false,
-            answered_msg1: false,
-            msg1: Msg1Repeats::default(),
-            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
-            early: Vec::new(),
+            security,
+            auth,
             retry,
-            sae: None,
         };
-        self.publish(StationState::Authenticating);
+        if !self.m.begin_join(now, join) {
+            tracing::info!(
+                guest = self.spec.guest.0,
+                "the network's RSN element is not usable"
+            );
+            return self.drain().await;
+        }
+        self.drain().await;
         if let Err(e) = self
             .nl
             .request("CONNECT", c::CMD_CONNECT, &attrs, false)
             .await
         {
             tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "CONNECT refused");
-            self.link = Link::Idle;
-            if self.note_error(&e) {
-                self.link_lost_at = Some(tokio::time::Instant::now());
-                return;
-            }
-            return self.fail(ConnectFailure::ApUnreachable).await;
+            let gone = self.note_error(&e);
+            let now = self.now();
+            self.m.handle_connect_refused(now, gone);
+            self.drain().await;
         }
     }
 
@@ -1239,22 +1204,30 @@ impl Sta {
         tracing::debug!(guest = self.spec.guest.0, cmd = cmd(&msg), state = ?self.state(), "nl80211 event");
         let owned = top_attrs(&msg);
         let attrs = owned.view();
+        let now = self.now();
         match cmd(&msg) {
             c::CMD_CONNECT => {
                 let status = find(&attrs, c::ATTR_STATUS_CODE).and_then(as_u16);
                 let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
-                self.connect_result(status, timed_out).await;
+                tracing::debug!(
+                    guest = self.spec.guest.0,
+                    ?status,
+                    timed_out,
+                    "association result"
+                );
+                self.m.handle_connect_result(now, status, timed_out);
             }
             c::CMD_AUTHENTICATE => {
                 let frame = find(&attrs, c::ATTR_FRAME).map(<[u8]>::to_vec);
                 let timed_out = find(&attrs, c::ATTR_TIMED_OUT).is_some();
-                self.auth_event(frame.as_deref(), timed_out).await;
+                return self.auth_event(frame.as_deref(), timed_out).await;
             }
             c::CMD_CONTROL_PORT_FRAME => {
                 if let Some(frame) = find(&attrs, c::ATTR_FRAME) {
-                    let frame = frame.to_vec();
                     let clear = find(&attrs, c::ATTR_CONTROL_PORT_NO_ENCRYPT).is_some();
-                    self.eapol(&frame, clear).await;
+                    if let Err(e) = self.m.handle_eapol(now, frame, clear) {
+                        tracing::info!(guest = self.spec.guest.0, error = %e, "EAPOL frame rejected");
+                    }
                 }
             }
             c::CMD_DISCONNECT => {
@@ -1262,297 +1235,15 @@ impl Sta {
                     .and_then(as_u16)
                     .unwrap_or(0);
                 let by_ap = find(&attrs, c::ATTR_DISCONNECTED_BY_AP).is_some();
-                self.disconnected(reason, by_ap).await;
+                if let Some(t) = self.m.target().filter(|_| self.m.is_connected()) {
+                    tracing::info!(guest = self.spec.guest.0, bssid = %t.bssid, reason, by_ap, "disconnected");
+                }
+                self.m.handle_disconnected(now, reason, by_ap);
             }
             c::CMD_DEL_INTERFACE => self.gone = true,
             _ => {}
         }
-    }
-
-    async fn connect_result(&mut self, status: Option<u16>, timed_out: bool) {
-        let Link::Joining {
-            associated,
-            sup,
-            early,
-            ..
-        } = &mut self.link
-        else {
-            return;
-        };
-        match status {
-            Some(0) => {
-                *associated = true;
-                let early = std::mem::take(early);
-                if sup.is_none() {
-                    self.connected().await;
-                } else {
-                    self.publish(StationState::Handshaking);
-                    for (frame, clear) in early {
-                        self.eapol(&frame, clear).await;
-                    }
-                }
-            }
-            // An AP that does not take our cached PMKSA (status 53, invalid PMKID, or
-            // another refusal of the association) gets a full SAE join instead.
-            _ if self.joining_with_pmksa() => self.sae_fallback().await,
-            _ if timed_out => self.fail(ConnectFailure::ApUnreachable).await,
-            Some(s) => self.fail(ConnectFailure::AssocRejected { status: s }).await,
-            None => self.fail(ConnectFailure::ApUnreachable).await,
-        }
-    }
-
-    async fn connected(&mut self) {
-        let link = std::mem::replace(&mut self.link, Link::Idle);
-        let (target, sup) = match link {
-            Link::Joining { target, sup, .. } | Link::Connected { target, sup } => (target, sup),
-            Link::Idle => return,
-        };
-        self.link = Link::Connected {
-            target: target.clone(),
-            sup,
-        };
-        self.data.open.store(true, Ordering::Relaxed);
-        if let (Ok(mut l), Some(secret)) = (self.data.link.lock(), self.secret.clone()) {
-            *l = Some(LinkInfo {
-                ssid: target.ssid,
-                bssid: target.bssid,
-                channel: target.channel,
-                secret,
-            });
-        }
-        self.reported_signal = None;
-        self.poll_station().await;
-        self.reported_signal = self.signal;
-        self.publish(StationState::Connected);
-        tracing::info!(guest = self.spec.guest.0, ssid = %target.ssid, bssid = %target.bssid, "connected");
-        self.tell(Message::Event(Event::Connected {
-            ssid: target.ssid,
-            bssid: target.bssid,
-            channel: target.channel,
-        }))
-        .await;
-    }
-
-    /// An EAPOL frame from the AP, `clear` if it came unencrypted (the kernel says so): the
-    /// answer goes out the same way. A handshake the AP restarts for a new association is in
-    /// the clear even while our old pairwise key is installed; a rekey is encrypted.
-    async fn eapol(&mut self, frame: &[u8], clear: bool) {
-        let now = self.now();
-        let sup = match &mut self.link {
-            Link::Joining {
-                associated: false,
-                early,
-                ..
-            } => {
-                if early.len() < MAX_EARLY_EAPOL {
-                    early.push((frame.to_vec(), clear));
-                }
-                return;
-            }
-            Link::Joining {
-                sup: Some(sup),
-                msg1,
-                ..
-            } => {
-                msg1.saw(frame);
-                sup
-            }
-            Link::Connected { sup: Some(sup), .. } => sup,
-            _ => return,
-        };
-        if let Err(e) = sup.handle_eapol(now, frame, &mut OsRng) {
-            tracing::info!(guest = self.spec.guest.0, error = %e, "EAPOL frame rejected");
-        }
-        let mut outputs = Vec::new();
-        while let Some(o) = sup.poll_output() {
-            outputs.push(o);
-        }
-        self.handshake_outputs(outputs, clear).await;
-    }
-
-    /// Carries out what the supplicant asks; EAPOL frames go unencrypted if `clear`.
-    async fn handshake_outputs(&mut self, outputs: Vec<Output>, clear: bool) {
-        let (bssid, joining) = match &self.link {
-            Link::Joining { target, .. } => (target.bssid, true),
-            Link::Connected { target, .. } => (target.bssid, false),
-            Link::Idle => return,
-        };
-        for o in outputs {
-            // A lost EAPOL frame is retransmitted by the AP; a key or port step is not.
-            let sent = matches!(o, Output::Send(_));
-            tracing::debug!(
-                guest = self.spec.guest.0,
-                output = output_name(&o),
-                "handshake output"
-            );
-            let r = match o {
-                Output::Send(frame) => {
-                    let mut attrs = vec![
-                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-                        Attr::bytes(c::ATTR_FRAME, &frame),
-                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
-                        Attr::u16(c::ATTR_CONTROL_PORT_ETHERTYPE, c::ETH_P_PAE),
-                    ];
-                    if clear {
-                        attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_NO_ENCRYPT));
-                    }
-                    let r = self
-                        .nl
-                        .request(
-                            "CONTROL_PORT_FRAME",
-                            c::CMD_CONTROL_PORT_FRAME,
-                            &attrs,
-                            false,
-                        )
-                        .await
-                        .map(drop);
-                    // Message 2 gone out (the kernel took it) means the station answered
-                    // message 1: a failure from here on is the AP not accepting our PSK. One
-                    // the kernel refused (ENOTCONN: the link went while we answered) is not.
-                    if let (Ok(()), Link::Joining { answered_msg1, .. }) = (&r, &mut self.link) {
-                        *answered_msg1 = true;
-                    }
-                    r
-                }
-                Output::InstallPairwise(tk) => {
-                    let key = Attr::nested(
-                        c::ATTR_KEY,
-                        &[
-                            Attr::bytes(c::KEY_DATA, tk.expose()),
-                            Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
-                            Attr::bytes(c::KEY_IDX, &[0]),
-                            Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_PAIRWISE)),
-                        ],
-                    );
-                    let attrs = [
-                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
-                        key,
-                    ];
-                    self.nl
-                        .request("NEW_KEY (pairwise)", c::CMD_NEW_KEY, &attrs, false)
-                        .await
-                        .map(drop)
-                }
-                Output::InstallGroup { gtk, rsc } => {
-                    let seq = &rsc.to_le_bytes()[..6];
-                    let key = Attr::nested(
-                        c::ATTR_KEY,
-                        &[
-                            Attr::bytes(c::KEY_DATA, gtk.key().expose()),
-                            Attr::u32(c::KEY_CIPHER, c::CIPHER_CCMP),
-                            Attr::bytes(c::KEY_IDX, &[gtk.key_id()]),
-                            Attr::bytes(c::KEY_SEQ, seq),
-                            Attr::u32(c::KEY_TYPE, u32::from(c::KEYTYPE_GROUP)),
-                        ],
-                    );
-                    let attrs = [Attr::u32(c::ATTR_IFINDEX, self.ifindex), key];
-                    let r = self
-                        .nl
-                        .request("NEW_KEY (group)", c::CMD_NEW_KEY, &attrs, false)
-                        .await
-                        .map(drop);
-                    // With management frame protection the same message carried the IGTK.
-                    match r {
-                        Ok(()) => self.install_igtk().await,
-                        e => e,
-                    }
-                }
-                Output::Complete => {
-                    let bit = 1u32 << c::STA_FLAG_AUTHORIZED;
-                    let mut flags = Vec::new();
-                    flags.extend_from_slice(&bit.to_ne_bytes());
-                    flags.extend_from_slice(&bit.to_ne_bytes());
-                    let attrs = [
-                        Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-                        Attr::bytes(c::ATTR_MAC, &bssid.octets()),
-                        Attr::bytes(c::ATTR_STA_FLAGS2, &flags),
-                    ];
-                    let r = self
-                        .nl
-                        .request(
-                            "SET_STATION (authorized)",
-                            c::CMD_SET_STATION,
-                            &attrs,
-                            false,
-                        )
-                        .await
-                        .map(drop);
-                    if r.is_ok() && joining {
-                        self.connected().await;
-                    }
-                    r
-                }
-                Output::GroupKeyComplete => Ok(()),
-                Output::Failed(e) => {
-                    self.handshake_failed(&e).await;
-                    return;
-                }
-            };
-            if let Err(e) = r {
-                tracing::warn!(guest = self.spec.guest.0, error = %super::error_chain(&e), "handshake step failed");
-                if joining && !sent {
-                    self.fail(ConnectFailure::Other {
-                        code: FAILURE_CODE_HANDSHAKE_FAILED,
-                        detail: 1,
-                    })
-                    .await;
-                    return;
-                }
-            }
-        }
-    }
-
-    async fn handshake_failed(&mut self, e: &HandshakeError) {
-        tracing::info!(guest = self.spec.guest.0, error = %e, "handshake failed");
-        match &self.link {
-            Link::Joining { answered_msg1, .. } => {
-                let failure = match e {
-                    HandshakeError::Timeout { .. } if *answered_msg1 => {
-                        ConnectFailure::WrongPassphrase
-                    }
-                    HandshakeError::Timeout { .. } => ConnectFailure::HandshakeTimeout,
-                    HandshakeError::MicMismatch { .. } => ConnectFailure::WrongPassphrase,
-                    _ => ConnectFailure::Other {
-                        code: FAILURE_CODE_HANDSHAKE_FAILED,
-                        detail: e.reason_code(),
-                    },
-                };
-                self.fail(failure).await;
-            }
-            Link::Connected { .. } => self.disconnected(e.reason_code(), false).await,
-            Link::Idle => {}
-        }
-    }
-
-    /// The kernel says the link is gone (the AP deauthenticated or disassociated the station,
-    /// or the kernel lost the AP).
-    async fn disconnected(&mut self, reason: u16, by_ap: bool) {
-        match &self.link {
-            Link::Idle => {}
-            Link::Joining {
-                associated,
-                answered_msg1,
-                ..
-            } => {
-                let failure = join_failure(*associated, *answered_msg1, reason);
-                // The kernel left already: no DISCONNECT of our own.
-                self.fail_with(failure, true).await;
-            }
-            Link::Connected { target, .. } => {
-                tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, reason, by_ap, "disconnected");
-                self.link_lost_at = (!by_ap).then(tokio::time::Instant::now);
-                self.link = Link::Idle;
-                self.data.open.store(false, Ordering::Relaxed);
-                self.unshare(!by_ap).await;
-                self.publish(StationState::Idle);
-                self.tell(Message::Event(Event::Disconnected {
-                    reason,
-                    locally_generated: !by_ap,
-                }))
-                .await;
-            }
-        }
+        self.drain().await;
     }
 
     async fn timer(&mut self) {
@@ -1560,46 +1251,24 @@ impl Sta {
             self.gone = true;
             return;
         }
+        if self.m.is_connected() {
+            self.poll_station().await;
+            let st = self.state();
+            self.publish(st);
+            self.m.handle_signal(self.signal);
+            return self.drain().await;
+        }
         let now = self.now();
-        match &mut self.link {
-            Link::Joining {
-                sup, deadline, sae, ..
-            } => {
-                if tokio::time::Instant::now() >= *deadline {
-                    return self.fail(ConnectFailure::ApUnreachable).await;
-                }
-                if sae.as_ref().is_some_and(|j| j.running()) {
-                    return self.sae_timer().await;
-                }
-                let Some(sup) = sup else { return };
-                sup.handle_timeout(now);
-                let mut outputs = Vec::new();
-                while let Some(o) = sup.poll_output() {
-                    outputs.push(o);
-                }
-                self.handshake_outputs(outputs, true).await;
-            }
-            Link::Connected { .. } => {
-                self.poll_station().await;
-                let st = self.state();
-                self.publish(st);
-                if let (Some(now), Some(before)) = (self.signal, self.reported_signal) {
-                    if (i16::from(now) - i16::from(before)).abs() >= SIGNAL_STEP {
-                        self.reported_signal = Some(now);
-                        self.tell(Message::Event(Event::SignalChanged { dbm: now }))
-                            .await;
-                    }
-                } else if self.reported_signal.is_none() {
-                    self.reported_signal = self.signal;
-                }
-            }
-            Link::Idle => {}
+        self.m.handle_timeout(now);
+        self.drain().await;
+        if self.sae.as_ref().is_some_and(|j| j.running()) {
+            self.sae_timer().await;
         }
     }
 
     /// Reads the AP's signal and the transmit rate (`GET_STATION`, parsed by `neli-wifi`).
     async fn poll_station(&mut self) {
-        let Link::Connected { target, .. } = &self.link else {
+        let Some(target) = self.m.target().filter(|_| self.m.is_connected()) else {
             return;
         };
         let attrs = [
@@ -1632,46 +1301,6 @@ impl Sta {
     }
 }
 
-/// How often the AP repeats its message 1 with the same ANonce after our answers before a
-/// failure is taken for a wrong passphrase without a second attempt (hostapd sends message 1
-/// four times before it gives up; a restarted handshake has a new ANonce).
-const MSG1_REPEATS_FOR_WRONG_KEY: u8 = 2;
-
-/// The AP's messages 1 during one join: the last ANonce and how often it came again.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Msg1Repeats {
-    anonce: Option<[u8; 32]>,
-    repeats: u8,
-}
-
-impl Msg1Repeats {
-    /// Notes an EAPOL frame from the AP (anything but a message 1 is ignored).
-    fn saw(&mut self, frame: &[u8]) {
-        use vwifi_core::wire::eapol::{KeyFrame, KeyInfo};
-        let Ok(key) = KeyFrame::parse(frame) else {
-            return;
-        };
-        let info = key.key_info;
-        let msg1 = info.has(KeyInfo::PAIRWISE | KeyInfo::ACK)
-            && !info.has(KeyInfo::MIC)
-            && !info.has(KeyInfo::INSTALL);
-        if !msg1 {
-            return;
-        }
-        if self.anonce == Some(key.nonce) {
-            self.repeats = self.repeats.saturating_add(1);
-        } else {
-            self.anonce = Some(key.nonce);
-            self.repeats = 0;
-        }
-    }
-
-    /// Whether the AP kept refusing our message 2 (see [`MSG1_REPEATS_FOR_WRONG_KEY`]).
-    fn shows_wrong_key(&self) -> bool {
-        self.repeats >= MSG1_REPEATS_FOR_WRONG_KEY
-    }
-}
-
 /// The traffic counters of a station interface on the kernel data path, as the kernel keeps
 /// them (`/sys/class/net/IFACE/statistics`): received is from the air to the guest, sent is
 /// from the guest to the air. A counter that cannot be read is 0.
@@ -1692,35 +1321,6 @@ fn interface_counters(ifname: &str) -> Counters {
     }
 }
 
-/// Why a join failed when the kernel reports the link gone during it, with IEEE 802.11
-/// reason `reason`: after our message 2, a MIC failure, a 4-way handshake timeout or an
-/// 802.1X failure means the AP did not accept our PSK.
-fn join_failure(associated: bool, answered_msg1: bool, reason: u16) -> ConnectFailure {
-    match (associated, answered_msg1, reason) {
-        (true, true, 14 | 15 | 23) => ConnectFailure::WrongPassphrase,
-        (true, false, 15) => ConnectFailure::HandshakeTimeout,
-        _ => ConnectFailure::Other {
-            code: FAILURE_CODE_REJECTED_BY_AP,
-            detail: reason,
-        },
-    }
-}
-
-fn output_name(o: &Output) -> &'static str {
-    match o {
-        Output::Send(_) => "send EAPOL",
-        Output::InstallPairwise(_) => "install pairwise key",
-        Output::InstallGroup { .. } => "install group key",
-        Output::Complete => "complete",
-        Output::GroupKeyComplete => "group key complete",
-        Output::Failed(_) => "failed",
-    }
-}
-
-fn pmk_of(psk: Psk) -> vwifi_core::crypto::Pmk {
-    psk
-}
-
 /// Whether a request's error says its interface is gone (`ENODEV`).
 fn no_device(e: &Nl80211Error) -> bool {
     matches!(e, Nl80211Error::Kernel { source, .. } if source.raw_os_error() == Some(ENODEV))
@@ -1730,13 +1330,6 @@ fn no_device(e: &Nl80211Error) -> bool {
 /// says `ENFILE` (mac80211) or `EEXIST`.
 fn name_taken(e: &Nl80211Error) -> bool {
     matches!(e, Nl80211Error::Kernel { source, .. } if matches!(source.raw_os_error(), Some(ENFILE | EEXIST)))
-}
-
-/// Whether a station whose interface was deleted joins its network again once the interface
-/// is back: if it was joining or connected then, or the kernel ended its link just before
-/// (`recent`: the disconnection the deletion caused came first).
-fn rejoins(link: &Link, recent: bool) -> bool {
-    !matches!(link, Link::Idle) || recent
 }
 
 /// The answer to a guest's `Hello` on the nl80211 radio (a station of its own or a follower
@@ -1920,36 +1513,6 @@ mod tests {
     }
 
     #[test]
-    fn a_link_lost_during_the_handshake_after_message_2_is_a_wrong_passphrase() {
-        assert_eq!(
-            join_failure(true, true, 15),
-            ConnectFailure::WrongPassphrase
-        );
-        assert_eq!(
-            join_failure(true, true, 14),
-            ConnectFailure::WrongPassphrase
-        );
-        assert_eq!(
-            join_failure(true, false, 15),
-            ConnectFailure::HandshakeTimeout
-        );
-        assert_eq!(
-            join_failure(false, false, 2),
-            ConnectFailure::Other {
-                code: FAILURE_CODE_REJECTED_BY_AP,
-                detail: 2
-            }
-        );
-        assert_eq!(
-            join_failure(true, true, 3),
-            ConnectFailure::Other {
-                code: FAILURE_CODE_REJECTED_BY_AP,
-                detail: 3
-            }
-        );
-    }
-
-    #[test]
     fn enodev_says_the_interface_is_gone_and_enfile_that_its_name_is_taken() {
         let kernel = |errno| Nl80211Error::Kernel {
             what: "GET_STATION",
@@ -1962,23 +1525,6 @@ mod tests {
         // What mac80211 says when the name is taken (seen in the VM check), and EEXIST.
         assert!(name_taken(&kernel(ENFILE)) && name_taken(&kernel(EEXIST)));
         assert!(!name_taken(&kernel(ENODEV)) && !name_taken(&Nl80211Error::ScanAborted));
-    }
-
-    #[test]
-    fn a_station_rejoins_after_its_interface_went_only_if_its_link_went_with_it() {
-        let connected = Link::Connected {
-            target: Target {
-                ssid: Ssid::new(b"lab-a").expect("ssid"),
-                bssid: MacAddr([2, 0, 0, 0, 0, 1]),
-                channel: 1,
-            },
-            sup: None,
-        };
-        assert!(rejoins(&connected, false));
-        // The kernel reported the disconnection just before the interface went.
-        assert!(rejoins(&Link::Idle, true));
-        // Idle long before: nothing to rejoin.
-        assert!(!rejoins(&Link::Idle, false));
     }
 
     /// A packet socket that never has a frame; tells when it is dropped.
@@ -2034,43 +1580,6 @@ mod tests {
         );
         assert!(!new_done.load(Ordering::Relaxed), "the new one ended too");
         data.stop();
-    }
-
-    fn key_frame(info: u16, nonce: u8) -> Vec<u8> {
-        use vwifi_core::wire::eapol::{KeyFrame, KeyInfo};
-        KeyFrame {
-            version: 2,
-            key_info: KeyInfo(info | KeyInfo::VERSION_HMAC_SHA1_AES),
-            key_length: 16,
-            replay_counter: 1,
-            nonce: [nonce; 32],
-            iv: [0; 16],
-            rsc: [0; 8],
-            reserved: [0; 8],
-            mic: [0; 16],
-            key_data: Vec::new(),
-        }
-        .to_vec()
-    }
-
-    #[test]
-    fn an_ap_repeating_message_1_with_the_same_anonce_shows_a_wrong_key() {
-        use vwifi_core::wire::eapol::KeyInfo;
-        let msg1 = KeyInfo::PAIRWISE | KeyInfo::ACK;
-        let msg3 = msg1 | KeyInfo::MIC | KeyInfo::INSTALL | KeyInfo::SECURE;
-        let mut m = Msg1Repeats::default();
-        m.saw(&key_frame(msg1, 1));
-        m.saw(&key_frame(msg1, 1));
-        assert!(!m.shows_wrong_key());
-        // A message 3, garbage: not a message 1.
-        m.saw(&key_frame(msg3, 1));
-        m.saw(&[1, 3, 0, 0]);
-        assert!(!m.shows_wrong_key());
-        m.saw(&key_frame(msg1, 1));
-        assert!(m.shows_wrong_key());
-        // A restarted handshake (new ANonce) starts the count again.
-        m.saw(&key_frame(msg1, 2));
-        assert!(!m.shows_wrong_key());
     }
 
     fn frame(src: [u8; 6], ethertype: u16) -> Vec<u8> {

@@ -5,9 +5,10 @@
 
 use rand_core::OsRng;
 use vwifi_core::crypto::{Passphrase, Pmk};
-use vwifi_core::handshake::sae::{Pmkid, PmksaCache, Sae, SaeError, SaeOutput, SaePassword};
-use vwifi_core::handshake::{Supplicant, SupplicantConfig};
-use vwifi_core::proto::{ConnectFailure, StationState};
+use vwifi_core::handshake::sae::{PmksaCache, Sae, SaeOutput, SaePassword};
+use vwifi_core::handshake::SupplicantConfig;
+use vwifi_core::kernel_sta::{sae_failure, Join, JoinAuth, JoinRequest, Target, HANDSHAKE_TIMEOUT};
+use vwifi_core::proto::ConnectFailure;
 use vwifi_core::wire::codes::StatusCode;
 use vwifi_core::wire::Rsne;
 use vwifi_core::Instant;
@@ -16,10 +17,7 @@ use super::super::consts as c;
 use super::super::genl::Attr;
 use super::super::sae::{self as sae_nl, parse_auth, parse_open_auth};
 use super::super::scan::ScanEntry;
-use super::{
-    JoinRequest, Link, Msg1Repeats, Secret, Sta, Target, HANDSHAKE_TIMEOUT, JOIN_TIMEOUT,
-    REASON_LEAVING,
-};
+use super::{Secret, Sta};
 
 /// PMKSAs a station keeps (one per AP it joined with SAE).
 pub(super) const PMKSA_ENTRIES: usize = 8;
@@ -42,9 +40,8 @@ pub(super) struct SaeJoin {
     own_rsne: Vec<u8>,
     /// Hash-to-element: the RSNXE goes with the association request and message 2.
     h2e: bool,
-    /// A join that skips SAE: the cached PMK and its PMKID (Open System authentication).
-    cached: Option<(Pmk, Pmkid)>,
-    /// What a full SAE join needs if the AP does not take the cached PMKSA.
+    /// What a full SAE join needs if the AP does not take the cached PMKSA (a join that
+    /// skips SAE: Open System authentication with the PMKID, [`JoinAuth::SaePmksa`]).
     fallback: Option<(Passphrase, ScanEntry)>,
 }
 
@@ -57,23 +54,6 @@ impl SaeJoin {
     /// Whether the exchange is still running (the station is not yet authenticated).
     pub(super) fn running(&self) -> bool {
         self.sae.is_some()
-    }
-}
-
-/// The connect failure an SAE failure is reported as (as the simulated radio's stations do).
-pub(super) fn sae_failure(e: &SaeError) -> ConnectFailure {
-    if e.is_wrong_password() {
-        return ConnectFailure::WrongPassphrase;
-    }
-    match e {
-        SaeError::Timeout { .. } => ConnectFailure::ApUnreachable,
-        SaeError::Rejected { status } => ConnectFailure::AuthRejected { status: *status },
-        other => ConnectFailure::AuthRejected {
-            status: other
-                .status_code()
-                .unwrap_or(StatusCode::UnspecifiedFailure)
-                .into(),
-        },
     }
 }
 
@@ -94,7 +74,7 @@ impl Sta {
         target: Target,
         bss: &ScanEntry,
         pass: Passphrase,
-        retry: Option<Box<JoinRequest>>,
+        retry: Option<JoinRequest>,
     ) {
         let secret = Secret::Sae(zeroize::Zeroizing::new(pass.expose().to_vec()));
         if !self.pmksa_for.as_ref().is_some_and(|s| s.matches(&secret)) {
@@ -110,26 +90,25 @@ impl Sta {
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "SAE skipped: PMKSA cached, Open System authentication with the PMKID");
         let bssid = target.bssid;
         let ssid = target.ssid;
-        self.link = Link::Joining {
+        let join = Join {
             target,
-            sup: None,
-            associated: false,
-            answered_msg1: false,
-            msg1: Msg1Repeats::default(),
-            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
-            early: Vec::new(),
+            security: bss.info.security,
+            auth: JoinAuth::SaePmksa(entry.pmk),
             retry,
-            sae: Some(Box::new(SaeJoin {
+        };
+        self.begin_sae_join(
+            now,
+            join,
+            SaeJoin {
                 sae: None,
                 freq: bss.freq,
                 ap_rsne,
                 own_rsne,
                 h2e: bss.sae_h2e,
-                cached: Some((entry.pmk, entry.pmkid)),
                 fallback: Some((pass, bss.clone())),
-            })),
-        };
-        self.publish(StationState::Authenticating);
+            },
+        )
+        .await;
         let attrs = [
             Attr::u32(c::ATTR_IFINDEX, self.ifindex),
             Attr::bytes(c::ATTR_MAC, &bssid.octets()),
@@ -143,45 +122,35 @@ impl Sta {
             .await
         {
             tracing::info!(guest = self.spec.guest.0, error = %super::super::error_chain(&e), "authentication with the cached PMKSA not sent");
-            self.sae_fallback().await;
+            let now = self.now();
+            self.m.handle_open_auth(now, false);
+            self.drain().await;
         }
     }
 
-    /// Whether the join in progress skipped SAE with a cached PMKSA (and may fall back to it).
-    pub(super) fn joining_with_pmksa(&self) -> bool {
-        matches!(&self.link, Link::Joining { sae: Some(j), .. } if j.fallback.is_some())
+    /// The join's machine starts an SAE join; `sae` is its SAE part.
+    async fn begin_sae_join(&mut self, now: Instant, join: Join, sae: SaeJoin) {
+        // An SAE join never fails at its start (no supplicant yet).
+        let _ = self.m.begin_join(now, join);
+        self.sae = Some(Box::new(sae));
+        self.drain().await;
     }
 
-    /// The AP did not take the cached PMKSA (or did not answer): it is forgotten and the join
-    /// runs SAE.
-    pub(super) async fn sae_fallback(&mut self) {
-        let link = std::mem::replace(&mut self.link, Link::Idle);
-        let Link::Joining {
-            target,
-            sae: Some(j),
-            retry,
-            ..
-        } = link
-        else {
-            self.link = link;
+    /// The AP did not take the cached PMKSA (or did not answer; the machine ended the
+    /// kernel's Open System authentication): it is forgotten and the join runs SAE.
+    pub(super) async fn run_sae(&mut self) {
+        if !self.m.is_authenticating() {
+            return;
+        }
+        let (Some(target), Some(j)) = (self.m.target().copied(), self.sae.take()) else {
             return;
         };
+        let retry = self.m.retry().cloned();
         let Some((pass, bss)) = j.fallback else {
-            self.link = Link::Idle;
             return;
         };
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, "the AP did not take the cached PMKSA: running SAE");
         self.pmksa.remove(target.bssid);
-        // The kernel may still hold the Open System authentication.
-        let attrs = [
-            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
-            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
-        ];
-        let _ = self
-            .nl
-            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
-            .await;
         self.join_sae_full(target, &bss, pass, retry).await;
     }
 
@@ -192,7 +161,7 @@ impl Sta {
         target: Target,
         bss: &ScanEntry,
         pass: Passphrase,
-        retry: Option<Box<JoinRequest>>,
+        retry: Option<JoinRequest>,
     ) {
         let ssid = target.ssid;
         let h2e = bss.sae_h2e;
@@ -219,55 +188,47 @@ impl Sta {
         let ap_rsne = bss.rsne.clone().unwrap_or_default();
         let own_rsne = sae_nl::own_rsne(&ap_rsne);
         tracing::info!(guest = self.spec.guest.0, bssid = %target.bssid, h2e, "SAE: commit");
-        self.link = Link::Joining {
+        let join = Join {
             target,
-            sup: None,
-            associated: false,
-            answered_msg1: false,
-            msg1: Msg1Repeats::default(),
-            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
-            early: Vec::new(),
+            security: bss.info.security,
+            auth: JoinAuth::Sae,
             retry,
-            sae: Some(Box::new(SaeJoin {
+        };
+        self.begin_sae_join(
+            now,
+            join,
+            SaeJoin {
                 sae: Some(sae),
                 freq: bss.freq,
                 ap_rsne,
                 own_rsne,
                 h2e,
-                cached: None,
                 fallback: None,
-            })),
-        };
-        self.publish(StationState::Authenticating);
+            },
+        )
+        .await;
         self.drain_sae().await;
     }
 
     /// An `AUTHENTICATE` event: the AP's SAE frame, or the kernel giving up on an answer.
     pub(super) async fn auth_event(&mut self, frame: Option<&[u8]>, timed_out: bool) {
-        let (bssid, running, cached) = match &self.link {
-            Link::Joining {
-                target,
-                sae: Some(j),
-                associated: false,
-                ..
-            } => (
-                target.bssid,
-                j.running(),
-                j.cached.as_ref().map(|(pmk, _)| pmk.clone()),
-            ),
-            _ => return,
+        if !self.m.is_authenticating() {
+            return;
+        }
+        let (Some(bssid), Some(j)) = (self.m.target().map(|t| t.bssid), self.sae.as_ref()) else {
+            return;
         };
-        if let Some(pmk) = cached {
+        let running = j.running();
+        if self.m.awaits_open_auth() {
+            let now = self.now();
             match frame.and_then(parse_open_auth) {
                 Some((from, status)) if from == bssid.octets() => {
-                    if status == StatusCode::Success {
-                        return self.associate_sae(pmk).await;
-                    }
-                    return self.sae_fallback().await;
+                    self.m.handle_open_auth(now, status == StatusCode::Success);
                 }
-                _ if timed_out => return self.sae_fallback().await,
+                _ if timed_out => self.m.handle_open_auth(now, false),
                 _ => return,
             }
+            return self.drain().await;
         }
         if !running {
             return;
@@ -294,10 +255,7 @@ impl Sta {
             status = u16::from(auth.status),
             "SAE frame from the AP"
         );
-        let Link::Joining { sae: Some(j), .. } = &mut self.link else {
-            return;
-        };
-        let Some(mut sae) = j.sae.take() else {
+        let Some(mut sae) = self.sae.as_mut().and_then(|j| j.sae.take()) else {
             return;
         };
         let (transaction, status, body) = (auth.transaction, auth.status, auth.body.to_vec());
@@ -313,7 +271,7 @@ impl Sta {
         if let Err(e) = r {
             tracing::debug!(guest = self.spec.guest.0, error = %e, "SAE frame refused");
         }
-        if let Link::Joining { sae: Some(j), .. } = &mut self.link {
+        if let Some(j) = self.sae.as_mut() {
             j.sae = Some(sae);
         }
         self.drain_sae().await;
@@ -322,10 +280,8 @@ impl Sta {
     /// The exchange's retransmission timer.
     pub(super) async fn sae_timer(&mut self) {
         let now = self.now();
-        if let Link::Joining { sae: Some(j), .. } = &mut self.link {
-            if let Some(s) = j.sae.as_mut() {
-                s.handle_timeout(now);
-            }
+        if let Some(s) = self.sae.as_mut().and_then(|j| j.sae.as_mut()) {
+            s.handle_timeout(now);
         }
         self.drain_sae().await;
     }
@@ -333,16 +289,15 @@ impl Sta {
     /// Sends the exchange's frames; on success associates, on failure ends the join.
     async fn drain_sae(&mut self) {
         loop {
-            let out = match &mut self.link {
-                Link::Joining { sae: Some(j), .. } => j.sae.as_mut().and_then(|s| s.poll_output()),
-                _ => return,
+            let Some(j) = self.sae.as_mut() else {
+                return;
             };
-            match out {
+            match j.sae.as_mut().and_then(|s| s.poll_output()) {
                 None => return,
                 Some(SaeOutput::Send(f)) => self.send_sae(&f).await,
                 Some(SaeOutput::Complete { pmk, pmkid }) => {
-                    if let Link::Joining { target, .. } = &self.link {
-                        let (now, bssid) = (self.now(), target.bssid);
+                    if let Some(bssid) = self.m.target().map(|t| t.bssid) {
+                        let now = self.now();
                         self.pmksa.insert(now, bssid, pmk.clone(), pmkid);
                     }
                     return self.associate_sae(pmk).await;
@@ -358,12 +313,7 @@ impl Sta {
     /// One SAE frame out: `AUTHENTICATE` with the frame as `AUTH_DATA`. A refusal is logged;
     /// the exchange's timer sends it again.
     async fn send_sae(&mut self, f: &vwifi_core::handshake::sae::AuthFrame) {
-        let Link::Joining {
-            target,
-            sae: Some(j),
-            ..
-        } = &self.link
-        else {
+        let (Some(target), Some(j)) = (self.m.target(), self.sae.as_ref()) else {
             return;
         };
         let attrs = [
@@ -390,20 +340,13 @@ impl Sta {
 
     /// SAE done: the supplicant gets the PMK, and `ASSOCIATE` goes with the SAE RSNE (and
     /// RSNXE), management frame protection and the control port.
-    async fn associate_sae(&mut self, pmk: Pmk) {
+    pub(super) async fn associate_sae(&mut self, pmk: Pmk) {
         let now = self.now();
         let spa = self.spec.mac;
-        let Link::Joining {
-            target,
-            sae: Some(j),
-            sup,
-            ..
-        } = &mut self.link
-        else {
+        let (Some(target), Some(j)) = (self.m.target().copied(), self.sae.as_mut()) else {
             return;
         };
         j.sae = None;
-        j.cached = None;
         let cfg = SupplicantConfig {
             aa: target.bssid,
             spa,
@@ -416,12 +359,7 @@ impl Sta {
         if j.h2e {
             ies.extend_from_slice(&sae_nl::own_rsnxe());
         }
-        let supplicant = Supplicant::new(cfg, now).map(|mut s| {
-            if j.h2e {
-                s.set_own_rsnxe(sae_nl::own_rsnxe());
-            }
-            s
-        });
+        let own_rsnxe = j.h2e.then(sae_nl::own_rsnxe);
         let mut attrs = vec![
             Attr::u32(c::ATTR_IFINDEX, self.ifindex),
             Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
@@ -439,17 +377,12 @@ impl Sta {
         if ap_mfp_capable(&j.ap_rsne) {
             attrs.push(Attr::u32(c::ATTR_USE_MFP, c::MFP_REQUIRED));
         }
-        match supplicant {
-            Ok(s) => *sup = Some(s),
-            Err(e) => {
-                tracing::info!(guest = self.spec.guest.0, error = %e, "the network's RSN element is not usable with SAE");
-                return self
-                    .fail(ConnectFailure::Other {
-                        code: vwifi_core::station::FAILURE_CODE_UNSUPPORTED_SECURITY,
-                        detail: vwifi_core::proto::Security::Wpa3Sae.code().into(),
-                    })
-                    .await;
-            }
+        if !self.m.handle_authenticated(now, cfg, own_rsnxe) {
+            tracing::info!(
+                guest = self.spec.guest.0,
+                "the network's RSN element is not usable with SAE"
+            );
+            return self.drain().await;
         }
         if self.shared.control_port_over_nl80211 {
             attrs.push(Attr::flag(c::ATTR_CONTROL_PORT_OVER_NL80211));
@@ -465,38 +398,10 @@ impl Sta {
         }
     }
 
-    /// Ends an SAE authentication the kernel still holds (`DISCONNECT` does not reach it
-    /// before the association): `DEAUTHENTICATE` to the AP.
-    pub(super) async fn end_sae_auth(&mut self, link: &Link) {
-        let Link::Joining {
-            target,
-            associated: false,
-            sae: Some(_),
-            ..
-        } = link
-        else {
-            return;
-        };
-        let attrs = [
-            Attr::u32(c::ATTR_IFINDEX, self.ifindex),
-            Attr::bytes(c::ATTR_MAC, &target.bssid.octets()),
-            Attr::u16(c::ATTR_REASON_CODE, REASON_LEAVING),
-        ];
-        let _ = self
-            .nl
-            .request("DEAUTHENTICATE", c::CMD_DEAUTHENTICATE, &attrs, false)
-            .await;
-    }
-
     /// Installs the IGTK the 4-way (or group) handshake gave, once per key: BIP-CMAC-128,
     /// key 4 or 5, with its IPN, so that the kernel checks broadcast robust management frames.
     pub(super) async fn install_igtk(&mut self) -> Result<(), super::super::Nl80211Error> {
-        let igtk = match &self.link {
-            Link::Joining { sup: Some(s), .. } | Link::Connected { sup: Some(s), .. } => {
-                s.igtk().map(|(k, ipn)| (k.key_id(), *k.expose(), ipn))
-            }
-            _ => None,
-        };
+        let igtk = self.m.igtk().map(|(k, ipn)| (k.key_id(), *k.expose(), ipn));
         let Some((id, key, ipn)) = igtk else {
             return Ok(());
         };
@@ -529,30 +434,6 @@ impl Sta {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sae_failures_are_told_as_the_simulated_radio_tells_them() {
-        assert_eq!(
-            sae_failure(&SaeError::ConfirmRejected { status: 15 }),
-            ConnectFailure::WrongPassphrase
-        );
-        assert_eq!(
-            sae_failure(&SaeError::Timeout { what: "confirm" }),
-            ConnectFailure::WrongPassphrase
-        );
-        assert_eq!(
-            sae_failure(&SaeError::Timeout { what: "commit" }),
-            ConnectFailure::ApUnreachable
-        );
-        assert_eq!(
-            sae_failure(&SaeError::Rejected { status: 77 }),
-            ConnectFailure::AuthRejected { status: 77 }
-        );
-        assert_eq!(
-            sae_failure(&SaeError::UnsupportedGroup { group: 20 }),
-            ConnectFailure::AuthRejected { status: 77 }
-        );
-    }
 
     #[test]
     fn pmf_is_asked_for_only_when_the_ap_can_do_it() {
