@@ -344,6 +344,17 @@ impl SimWorld {
         self.advance(at);
     }
 
+    /// Data frames a guest handed over together, arriving at `now` (its station may put them
+    /// in A-MSDUs: [`MuxNode::guest_data`]).
+    pub(crate) fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        self.medium.handle_timeout(now);
+        let at = self.medium.now();
+        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
+            node.guest_data(at, guest, frames);
+        }
+        self.advance(at);
+    }
+
     /// Takes the messages for `guest` (touching the node only if there are some, so that an
     /// idle world stays idle).
     pub(crate) fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {

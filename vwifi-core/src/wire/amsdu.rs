@@ -6,6 +6,11 @@
 //! [`parse`] reads a body into its subframes, panic-free, every length checked and nothing
 //! left over; [`emit`] writes subframes so that `parse(emit(x)) == x`.
 
+use bytes::Bytes;
+
+use super::frame_control::{DataSubtype, FcFlags, FrameControl, FrameType};
+use super::header::{Header, QosControl};
+use super::llc::{DsDirection, EthernetFrame};
 use super::{ParseError, Reader};
 use crate::addr::MacAddr;
 
@@ -14,6 +19,15 @@ pub const SUBFRAME_HEADER_LEN: usize = 14;
 
 /// The longest MSDU a subframe carries (9.2.4.7.1: 2304 octets).
 pub const MAX_MSDU_LEN: usize = 2304;
+
+/// What an A-MSDU's MPDU adds to the A-MSDU at most: a QoS Data header without address 4
+/// (26 octets), the CCMP header and MIC (16) and the FCS (4).
+pub const MPDU_OVERHEAD: usize = 46;
+
+/// The longest A-MSDU an HT (not VHT or HE) link carries: an MPDU inside an HT A-MPDU is at
+/// most 4095 octets (9.7.1, the MPDU delimiter's length; mac80211's
+/// `IEEE80211_MAX_MPDU_LEN_HT_BA`), and the sender does not know whether its MPDU will be.
+pub const HT_AMPDU_MAX_AMSDU: usize = 4095 - MPDU_OVERHEAD;
 
 /// One A-MSDU subframe, borrowing its MSDU from the body it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +59,91 @@ pub fn body_len(msdu_lens: impl IntoIterator<Item = usize>) -> usize {
         total = total.next_multiple_of(4) + SUBFRAME_HEADER_LEN + len;
     }
     total
+}
+
+/// How many of the MSDUs of `msdu_lens`, from the first, go in one A-MSDU of at most `max`
+/// octets: at least one (a first MSDU too long for an A-MSDU goes alone, as a plain MPDU).
+pub fn fitting(msdu_lens: impl IntoIterator<Item = usize>, max: usize) -> usize {
+    let mut total: usize = 0;
+    let mut n = 0;
+    for len in msdu_lens {
+        let next = match n {
+            0 => SUBFRAME_HEADER_LEN + len,
+            _ => total.next_multiple_of(4) + SUBFRAME_HEADER_LEN + len,
+        };
+        if n > 0 && next > max {
+            break;
+        }
+        total = next;
+        n += 1;
+    }
+    n
+}
+
+/// The header of an A-MSDU MPDU between station `sta` and its AP in direction `dir`: QoS Data
+/// with TID `tid` and the A-MSDU Present bit; address 1 the receiver, 2 the transmitter, 3 the
+/// BSSID (Table 9-30: with A-MSDU Present, DA and SA are in the subframes); sequence zero (the
+/// sender assigns it).
+pub fn data_header(dir: DsDirection, sta: MacAddr, tid: u8) -> Header {
+    let (flags, a1, a2, bssid) = match dir {
+        DsDirection::ToAp { bssid } => (FcFlags::TO_DS, bssid, sta, bssid),
+        DsDirection::FromAp { bssid } => (FcFlags::FROM_DS, sta, bssid, bssid),
+    };
+    let fc = FrameControl::new(FrameType::Data(DataSubtype::QosData), FcFlags(flags));
+    let mut header = Header::new(fc, a1, a2, bssid);
+    header.qos = Some(QosControl::amsdu(tid));
+    header
+}
+
+/// The length of the MPDU [`emit_ethernet`] writes for `frames` under `header`.
+pub fn ethernet_mpdu_len(header: &Header, frames: &[EthernetFrame]) -> usize {
+    header.buffer_len() + body_len(frames.iter().map(EthernetFrame::data_body_len))
+}
+
+/// Appends the A-MSDU MPDU of `frames` to `out`: `header` (from [`data_header`], its sequence
+/// set), then a subframe per frame (its destination and source, the length, its LLC/SNAP body
+/// as a plain data frame would carry it), each but the last padded to 4 octets.
+pub fn emit_ethernet(header: &Header, frames: &[EthernetFrame], out: &mut Vec<u8>) {
+    header.emit(out);
+    let start = out.len();
+    for (i, eth) in frames.iter().enumerate() {
+        if i > 0 {
+            let padded = (out.len() - start).next_multiple_of(4) + start;
+            out.resize(padded, 0);
+        }
+        let len = u16::try_from(eth.data_body_len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&eth.dst.0);
+        out.extend_from_slice(&eth.src.0);
+        out.extend_from_slice(&len.to_be_bytes());
+        eth.emit_data_body(out);
+    }
+}
+
+/// Reads an A-MSDU body (see [`parse`]) into the Ethernet frames of its subframes, each with
+/// the subframe's DA and SA and sharing `body` (no copy), or the error of a subframe whose MSDU
+/// is no valid LLC payload. The receiver checks the addresses.
+pub fn ethernet_frames(body: &Bytes) -> Result<Vec<Result<EthernetFrame, ParseError>>, ParseError> {
+    let subframes = parse(body)?;
+    let mut out = Vec::with_capacity(subframes.len());
+    let mut at = 0;
+    for s in subframes {
+        let msdu_at = at + SUBFRAME_HEADER_LEN;
+        let end = msdu_at + s.msdu.len();
+        if end > body.len() {
+            return Err(ParseError::Truncated {
+                what: "A-MSDU subframe MSDU",
+                need: end,
+                have: body.len(),
+            });
+        }
+        out.push(EthernetFrame::from_msdu(
+            s.da,
+            s.sa,
+            &body.slice(msdu_at..end),
+        ));
+        at = end.next_multiple_of(4);
+    }
+    Ok(out)
 }
 
 /// Reads an A-MSDU body into its subframes. Fails on an empty body, a truncated header or
