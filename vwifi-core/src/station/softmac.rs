@@ -620,3 +620,6 @@ fn band_rates(band: Band) -> Vec<Rate> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod amsdu_tests;

@@ -237,6 +237,75 @@ mod tests {
     }
 
     #[test]
+    fn fitting_keeps_an_amsdu_within_its_limit_and_always_takes_one() {
+        // 14 + 100 = 114 -> 116 + 114 = 230 -> 232 + 114 = 346.
+        assert_eq!(body_len([100, 100, 100]), 346);
+        assert_eq!(fitting([100, 100, 100, 100], 346), 3);
+        assert_eq!(fitting([100, 100, 100, 100], 345), 2);
+        assert_eq!(fitting([100, 100], 229), 1);
+        assert_eq!(
+            fitting([5000, 10], 3839),
+            1,
+            "too long alone: it goes alone"
+        );
+        assert_eq!(fitting([], 3839), 0);
+        // Every prefix fitting says fits, fits; one more does not.
+        let lens = [1500, 64, 2304, 1, 700, 1500, 1500, 1500];
+        for max in [0, 1000, 3839, 4049, 7935, 11_408] {
+            let n = fitting(lens, max);
+            assert!(n >= 1);
+            assert!(n == 1 || body_len(lens[..n].iter().copied()) <= max);
+            assert!(n == lens.len() || body_len(lens[..=n].iter().copied()) > max);
+        }
+    }
+
+    #[test]
+    fn ethernet_frames_go_in_and_come_out_with_their_addresses() {
+        use crate::wire::EtherType;
+        let frame = |dst, src, ethertype, payload: &'static [u8]| EthernetFrame {
+            dst,
+            src,
+            ethertype,
+            payload: Bytes::from_static(payload),
+        };
+        let frames = [
+            frame(A, B, EtherType::Ipv4, &[0x45; 9]),
+            frame(B, A, EtherType::Ipv6, &[0x60; 40]),
+            // An 802.3 length frame: its LLC payload goes as it is.
+            frame(A, B, EtherType::from(6), &[0x42, 0x42, 0x03, 1, 2, 3]),
+        ];
+        let header = data_header(DsDirection::FromAp { bssid: B }, A, 5);
+        let mut out = Vec::new();
+        emit_ethernet(&header, &frames, &mut out);
+        assert_eq!(out.len(), ethernet_mpdu_len(&header, &frames));
+        let view = crate::wire::FrameView::new_checked(&out[..]).unwrap();
+        let qos = view.qos().unwrap();
+        assert!(qos.amsdu_present() && qos.tid() == 5);
+        assert_eq!(
+            (view.addr1(), view.addr2(), view.addr3()),
+            (A, Some(B), Some(B))
+        );
+        let body = Bytes::from(out).slice(header.buffer_len()..);
+        let back: Vec<EthernetFrame> = ethernet_frames(&body)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back, frames);
+        // A subframe whose MSDU is no LLC payload is an error of its own; the others stand.
+        let mut odd = Vec::new();
+        emit(
+            [
+                sub(&[0xaa; 1600][..]),
+                sub(&[0xaa, 0xaa, 0x03, 0, 0, 0, 8, 0]),
+            ],
+            &mut odd,
+        );
+        let read = ethernet_frames(&Bytes::from(odd)).unwrap();
+        assert!(read[0].is_err() && read[1].is_ok());
+    }
+
+    #[test]
     fn refuses_truncation_bad_padding_and_trailing_bytes() {
         let mut out = Vec::new();
         emit([sub(&[1; 5]), sub(&[2; 3])], &mut out);
