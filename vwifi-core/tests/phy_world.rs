@@ -380,6 +380,20 @@ fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
     }
 }
 
+/// tshark's `fields` of every frame of `pcap` (the second field `wlan.qos.amsdupresent`), and
+/// those of the A-MSDUs. The lab's payloads are filler behind an IPv4 EtherType: IP is not
+/// decoded, so that only the 802.11 framing is judged.
+fn tshark_amsdus(pcap: &[u8], name: &str, fields: &[&str]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
+    let rows = tshark_fields_with(pcap, name, fields, &no_ip);
+    let amsdus = rows
+        .iter()
+        .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
+        .cloned()
+        .collect();
+    (rows, amsdus)
+}
+
 #[test]
 #[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
 fn tshark_decodes_the_amsdus_inside_the_ampdus() {
@@ -398,14 +412,7 @@ fn tshark_decodes_the_amsdus_inside_the_ampdus() {
         "_ws.malformed",
         "_ws.expert.severity",
     ];
-    // The lab's payloads are filler behind an IPv4 EtherType: IP is not decoded, so that
-    // only the 802.11 framing is judged.
-    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
-    let rows = tshark_fields_with(&pcap, "amsdu", &fields, &no_ip);
-    let amsdus: Vec<&Vec<String>> = rows
-        .iter()
-        .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
-        .collect();
+    let (rows, amsdus) = tshark_amsdus(&pcap, "amsdu", &fields);
     assert!(!amsdus.is_empty(), "no A-MSDU in {} frames", rows.len());
     for r in &amsdus {
         // QoS Data (0x28) with two or more subframes of the lab's 1400-octet payloads.
@@ -535,12 +542,7 @@ fn tshark_decodes_the_guests_amsdus_open_and_protected() {
             "frame.len",
             "_ws.malformed",
         ];
-        let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
-        let rows = tshark_fields_with(&pcap, "guest-amsdu", &fields, &no_ip);
-        let amsdus: Vec<&Vec<String>> = rows
-            .iter()
-            .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
-            .collect();
+        let (rows, amsdus) = tshark_amsdus(&pcap, "guest-amsdu", &fields);
         assert_eq!(amsdus.len(), 6, "{pass:?}: three each way of the AP");
         for r in &amsdus {
             assert_eq!(r.first().and_then(|v| num(v)), Some(0x28), "{r:?}");

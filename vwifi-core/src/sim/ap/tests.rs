@@ -1486,13 +1486,21 @@ fn ipv4(src: MacAddr, dst: MacAddr, payload: &'static [u8]) -> EthernetFrame {
     }
 }
 
+const HT_20: crate::phy::PhyCaps = crate::phy::PhyCaps {
+    standard: crate::phy::Standard::Ht,
+    width: crate::phy::Width::Mhz20,
+    nss: 1,
+};
+
 fn ht_wpa2_net(second_ht: bool) -> Net {
+    wpa2_net_of(HT_20, second_ht)
+}
+
+/// A WPA2 BSS of `phy` with stations 1 and 2 joined, station 2 with HT Capabilities if
+/// `second_ht`.
+fn wpa2_net_of(phy: crate::phy::PhyCaps, second_ht: bool) -> Net {
     let mut cfg = wpa2_cfg("pass word");
-    cfg.phy = crate::phy::PhyCaps {
-        standard: crate::phy::Standard::Ht,
-        width: crate::phy::Width::Mhz20,
-        nss: 1,
-    };
+    cfg.phy = phy;
     let mut two = TestSta::new(2, Some("pass word"));
     two.ht = second_ht;
     let mut net = Net::new(cfg, vec![TestSta::new(1, Some("pass word")), two]);
@@ -1587,13 +1595,7 @@ fn msdus_onward_to_a_station_that_takes_amsdus_go_in_one_again() {
     assert_eq!((c.amsdu_tx, c.amsdu_tx_msdus, c.forwarded), (1, 3, 3));
     assert_eq!(c.dropped.get(DropReason::NoRoute), 1);
     // A legacy BSS never sends one, whatever the station says.
-    let mut cfg = wpa2_cfg("pass word");
-    cfg.phy = crate::phy::PhyCaps::LEGACY;
-    let mut two_sta = TestSta::new(2, Some("pass word"));
-    two_sta.ht = true;
-    let mut net = Net::new(cfg, vec![TestSta::new(1, Some("pass word")), two_sta]);
-    net.join(0);
-    net.join(1);
+    let mut net = wpa2_net_of(crate::phy::PhyCaps::LEGACY, true);
     let raw = amsdu_from(&mut net, 0, 42, &frames);
     let out = net.send(raw);
     assert_eq!(out.len(), 3);
