@@ -239,6 +239,8 @@ pub struct Mux {
     tune_sent_at: Instant,
     /// Arrivals waiting for the radio to reach the channel of the last change.
     deferred: Vec<Arrival>,
+    /// Radios that take MPDUs of at most so many octets ([`Mux::set_mpdu_limits`]).
+    mpdu_limits: BTreeMap<MacAddr, usize>,
 }
 
 /// A station's arrival on the radio's channel, held until the radio is really there.
@@ -272,6 +274,7 @@ impl Mux {
             tunes_outstanding: 0,
             tune_sent_at: Instant::ZERO,
             deferred: Vec::new(),
+            mpdu_limits: BTreeMap::new(),
         }
     }
 
@@ -538,6 +541,12 @@ impl Mux {
 
     // ---- guests ----
 
+    /// Sets the radios that take MPDUs of at most so many octets whatever their capabilities
+    /// say (kernel radios), by address: the stations' A-MSDUs to them stay within it.
+    pub fn set_mpdu_limits(&mut self, limits: BTreeMap<MacAddr, usize>) {
+        self.mpdu_limits = limits;
+    }
+
     /// Data frames from a guest handed over together (one read of its port), in order: as
     /// many [`Input::Guest`] data messages, except that the guest's station may put them in
     /// A-MSDUs ([`Station::send_data_batch`]). Frames with a foreign source or that do not
@@ -561,7 +570,11 @@ impl Mux {
                 }
             }
         }
-        let errors = g.station.send_data_batch(now, batch);
+        let max_mpdu = g
+            .station
+            .bssid()
+            .and_then(|b| self.mpdu_limits.get(&b).copied());
+        let errors = g.station.send_data_batch(now, batch, max_mpdu);
         g.counters.tx_dropped += errors.len() as u64;
         for e in errors {
             tracing::trace!(guest = id.0, error = %e, "data frame not sent");

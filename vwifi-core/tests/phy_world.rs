@@ -527,6 +527,41 @@ fn a_guest_s_batch_goes_in_amsdus_both_hops_within_each_link_s_limit() {
     }
 }
 
+/// A radio that takes short MPDUs only (a kernel radio: 2304 octets, whatever its capabilities
+/// say) gets A-MSDUs within that: none of two 1408-octet MSDUs, 18 MSDUs of 108 octets.
+#[test]
+fn amsdus_to_a_radio_with_an_mpdu_limit_stay_within_it() {
+    use vwifi_core::wire::amsdu::KERNEL_RADIO_MAX_MPDU;
+    let (mut lab, g1, g2) = pair(36, AX_80_2X2, Some("amsdu pass"));
+    let limits: std::collections::BTreeMap<_, _> = [
+        (AP_A, KERNEL_RADIO_MAX_MPDU),
+        (lab.mac(g2), KERNEL_RADIO_MAX_MPDU),
+    ]
+    .into();
+    lab.node_mut().mux_mut().set_mpdu_limits(limits.clone());
+    lab.ap_mut(0).set_mpdu_limits(limits);
+    assert_eq!(
+        batch(&mut lab, g1, g2, 20, 1400),
+        (0..20).collect::<Vec<u8>>()
+    );
+    let counts = |lab: &Lab| {
+        let st = *lab.mux().station(g1).unwrap().stats();
+        let ap = lab.ap(0).counters().clone();
+        (
+            st.amsdu_tx,
+            st.amsdu_tx_msdus,
+            ap.amsdu_tx,
+            ap.amsdu_tx_msdus,
+        )
+    };
+    assert_eq!(counts(&lab), (0, 0, 0, 0));
+    assert_eq!(
+        batch(&mut lab, g1, g2, 20, 100),
+        (0..20).collect::<Vec<u8>>()
+    );
+    assert_eq!(counts(&lab), (2, 20, 2, 20));
+}
+
 #[test]
 #[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
 fn tshark_decodes_the_guests_amsdus_open_and_protected() {

@@ -344,6 +344,20 @@ impl SimWorld {
         self.advance(at);
     }
 
+    /// Tells the host's stations and the APs which radios take MPDUs of at most so many
+    /// octets (the kernel's radios), so that their A-MSDUs to them stay within it.
+    pub(crate) fn set_mpdu_limits(&mut self, limits: &std::collections::BTreeMap<MacAddr, usize>) {
+        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
+            node.mux_mut().set_mpdu_limits(limits.clone());
+        }
+        let nodes: Vec<_> = self.aps.iter().map(|(_, n)| *n).collect();
+        for n in nodes {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
+                ap.set_mpdu_limits(limits.clone());
+            }
+        }
+    }
+
     /// Data frames a guest handed over together, arriving at `now` (its station may put them
     /// in A-MSDUs: [`MuxNode::guest_data`]).
     pub(crate) fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {

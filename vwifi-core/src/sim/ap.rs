@@ -656,6 +656,8 @@ pub struct SoftAp {
     /// Stations that roamed in from another AP, for the distribution system.
     roamed_in: VecDeque<RoamedIn>,
     counters: ApCounters,
+    /// Radios that take MPDUs of at most so many octets ([`SoftAp::set_mpdu_limits`]).
+    mpdu_limits: BTreeMap<MacAddr, usize>,
 }
 
 impl SoftAp {
@@ -718,6 +720,7 @@ impl SoftAp {
             events: VecDeque::new(),
             roamed_in: VecDeque::new(),
             counters: ApCounters::default(),
+            mpdu_limits: BTreeMap::new(),
         })
     }
 
@@ -914,6 +917,12 @@ impl SoftAp {
         self.transmit_unicast(addr, frame, false);
     }
 
+    /// Sets the radios that take MPDUs of at most so many octets whatever their capabilities
+    /// say (kernel radios), by address: A-MSDUs to them stay within it.
+    pub fn set_mpdu_limits(&mut self, limits: BTreeMap<MacAddr, usize>) {
+        self.mpdu_limits = limits;
+    }
+
     /// Frames `eth` as a From-DS data frame, encrypts it (if the station has its key) in the
     /// same buffer and queues it.
     fn transmit_unicast(&mut self, addr: MacAddr, eth: EthernetFrame, more_data: bool) {
@@ -939,7 +948,9 @@ impl SoftAp {
         let bssid = self.cfg.bssid;
         let mut rest = frames;
         while !rest.is_empty() {
+            let cap = self.mpdu_limits.get(&addr).copied();
             let limit = self.stations.get(&addr).map_or(0, |s| s.max_amsdu);
+            let limit = limit.min(cap.map_or(usize::MAX, amsdu::within_mpdu));
             let n = amsdu::fitting(rest.iter().map(EthernetFrame::data_body_len), limit);
             let (now, later) = rest.split_at(n.clamp(1, rest.len()));
             rest = later;

@@ -543,13 +543,17 @@ impl Station {
     /// [`Station::send_data`] would, but runs of unicast frames go in A-MSDUs (one MPDU, one
     /// sequence number, protected once) on a link that takes them ([`Station::amsdu_limit`]),
     /// each A-MSDU within the AP's maximum A-MSDU length. Returns the errors of the frames not
-    /// sent, in order.
+    /// sent, in order. `max_mpdu`: what the AP's radio takes at most, if less than its
+    /// capabilities say (a kernel radio: [`crate::wire::amsdu::KERNEL_RADIO_MAX_MPDU`]).
     pub fn send_data_batch(
         &mut self,
         now: Instant,
         frames: impl IntoIterator<Item = EthernetFrame>,
+        max_mpdu: Option<usize>,
     ) -> Vec<StationError> {
-        let limit = self.amsdu_limit();
+        let limit = self
+            .amsdu_limit()
+            .min(max_mpdu.map_or(usize::MAX, crate::wire::amsdu::within_mpdu));
         let mut errors = Vec::new();
         let mut run: Vec<EthernetFrame> = Vec::new();
         for frame in frames {

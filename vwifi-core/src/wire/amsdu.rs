@@ -24,6 +24,17 @@ pub const MAX_MSDU_LEN: usize = 2304;
 /// (26 octets), the CCMP header and MIC (16) and the FCS (4).
 pub const MPDU_OVERHEAD: usize = 46;
 
+/// The longest MPDU (without FCS) a Linux `mac80211_hwsim` radio takes from its medium: the
+/// kernel refuses a longer `HWSIM_ATTR_FRAME` (`IEEE80211_MAX_DATA_LEN`, 2304), whatever the
+/// radio's HT/VHT Capabilities say. A-MSDUs to such a radio stay within it.
+pub const KERNEL_RADIO_MAX_MPDU: usize = 2304;
+
+/// The longest A-MSDU in an MPDU of at most `max_mpdu` octets (without FCS): less the QoS
+/// Data header and the CCMP header and MIC.
+pub const fn within_mpdu(max_mpdu: usize) -> usize {
+    max_mpdu.saturating_sub(MPDU_OVERHEAD - 4)
+}
+
 /// The longest A-MSDU an HT (not VHT or HE) link carries: an MPDU inside an HT A-MPDU is at
 /// most 4095 octets (9.7.1, the MPDU delimiter's length; mac80211's
 /// `IEEE80211_MAX_MPDU_LEN_HT_BA`), and the sender does not know whether its MPDU will be.

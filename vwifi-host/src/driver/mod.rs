@@ -271,6 +271,8 @@ pub(crate) struct Driver {
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
     hwsim: Option<crate::hwsim::Hwsim>,
+    /// The kernel radios' addresses last passed to the world ([`crate::hwsim::Hwsim::mpdu_limits`]).
+    hwsim_generation: u64,
     /// Who captures the air ([`crate::lab::capture`]).
     capture: crate::lab::capture::Subscribers,
     /// The other daemons of a federated air, if `[federation]` is configured.
@@ -297,6 +299,7 @@ impl Driver {
             lost_interfaces: BTreeMap::new(),
             wired: None,
             hwsim: None,
+            hwsim_generation: 0,
             capture: crate::lab::capture::Subscribers::default(),
             federation: None,
             native: BTreeMap::new(),
@@ -371,6 +374,12 @@ impl Driver {
             self.deliver();
             if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
                 h.flush(w);
+                let (generation, limits) = h.mpdu_limits();
+                if generation != self.hwsim_generation {
+                    // The kernel's radios take short MPDUs only: A-MSDUs to them stay so.
+                    self.hwsim_generation = generation;
+                    w.set_mpdu_limits(&limits);
+                }
             }
             if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
                 f.publish(w);

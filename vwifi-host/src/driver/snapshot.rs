@@ -77,7 +77,11 @@ pub(crate) fn sim_snapshot(
                 .iter()
                 .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
                 .collect();
-            for st in mux.guests().filter_map(|g| mux.station(g)).map(|s| s.stats()) {
+            for st in mux
+                .guests()
+                .filter_map(|g| mux.station(g))
+                .map(|s| s.stats())
+            {
                 radio.amsdu_tx.0 += st.amsdu_tx;
                 radio.amsdu_tx.1 += st.amsdu_tx_msdus;
                 radio.amsdu_rx.0 += st.amsdu_rx;
