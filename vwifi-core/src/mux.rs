@@ -242,6 +242,8 @@ pub struct Mux {
     deferred: Vec<Arrival>,
     /// Where the stations' SAE arithmetic runs ([`Mux::set_sae_worker`]).
     sae_worker: SaeWorkerHandle,
+    /// Radios that take MPDUs of at most so many octets ([`Mux::set_mpdu_limits`]).
+    mpdu_limits: BTreeMap<MacAddr, usize>,
 }
 
 /// A station's arrival on the radio's channel, held until the radio is really there.
@@ -276,6 +278,7 @@ impl Mux {
             tune_sent_at: Instant::ZERO,
             deferred: Vec::new(),
             sae_worker: SaeWorkerHandle::default(),
+            mpdu_limits: BTreeMap::new(),
         }
     }
 
@@ -555,6 +558,47 @@ impl Mux {
     }
 
     // ---- guests ----
+
+    /// Sets the radios that take MPDUs of at most so many octets whatever their capabilities
+    /// say (kernel radios), by address: the stations' A-MSDUs to them stay within it.
+    pub fn set_mpdu_limits(&mut self, limits: BTreeMap<MacAddr, usize>) {
+        self.mpdu_limits = limits;
+    }
+
+    /// Data frames from a guest handed over together (one read of its port), in order: as
+    /// many [`Input::Guest`] data messages, except that the guest's station may put them in
+    /// A-MSDUs ([`Station::send_data_batch`]). Frames with a foreign source or that do not
+    /// parse are dropped and counted as one by one.
+    pub fn handle_guest_data(&mut self, now: Instant, id: GuestId, frames: Vec<Bytes>) {
+        let Some(g) = self.guests.get_mut(&id) else {
+            tracing::debug!(guest = id.0, "data from an unknown guest dropped");
+            return;
+        };
+        let mut batch = Vec::with_capacity(frames.len());
+        for bytes in &frames {
+            match EthernetFrame::parse_bytes(bytes) {
+                Ok(eth) if !self.demux.check_source(id, eth.src) => {
+                    g.counters.spoofed += 1;
+                    tracing::debug!(guest = id.0, src = %eth.src, "data frame with a foreign source dropped");
+                }
+                Ok(eth) => batch.push(eth),
+                Err(e) => {
+                    g.counters.tx_dropped += 1;
+                    tracing::debug!(guest = id.0, error = %e, "malformed data frame dropped");
+                }
+            }
+        }
+        let max_mpdu = g
+            .station
+            .bssid()
+            .and_then(|b| self.mpdu_limits.get(&b).copied());
+        let errors = g.station.send_data_batch(now, batch, max_mpdu);
+        g.counters.tx_dropped += errors.len() as u64;
+        for e in errors {
+            tracing::trace!(guest = id.0, error = %e, "data frame not sent");
+        }
+        self.pump(now, id);
+    }
 
     fn handle_guest(&mut self, now: Instant, id: GuestId, msg: Message) {
         let Some(g) = self.guests.get_mut(&id) else {

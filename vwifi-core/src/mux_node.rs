@@ -187,6 +187,13 @@ impl MuxNode {
         self.drain();
     }
 
+    /// Delivers data frames a guest handed over together (see [`Mux::handle_guest_data`]).
+    pub fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        self.now = self.now.max(now);
+        self.mux.handle_guest_data(self.now, guest, frames);
+        self.drain();
+    }
+
     /// Takes the messages the Mux sent to `guest` so far.
     pub fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
         self.inbox.remove(&guest).unwrap_or_default()

@@ -380,6 +380,20 @@ fn tshark_decodes_the_ht_vht_he_elements_and_radiotap_rate_fields() {
     }
 }
 
+/// tshark's `fields` of every frame of `pcap` (the second field `wlan.qos.amsdupresent`), and
+/// those of the A-MSDUs. The lab's payloads are filler behind an IPv4 EtherType: IP is not
+/// decoded, so that only the 802.11 framing is judged.
+fn tshark_amsdus(pcap: &[u8], name: &str, fields: &[&str]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
+    let rows = tshark_fields_with(pcap, name, fields, &no_ip);
+    let amsdus = rows
+        .iter()
+        .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
+        .cloned()
+        .collect();
+    (rows, amsdus)
+}
+
 #[test]
 #[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
 fn tshark_decodes_the_amsdus_inside_the_ampdus() {
@@ -398,14 +412,7 @@ fn tshark_decodes_the_amsdus_inside_the_ampdus() {
         "_ws.malformed",
         "_ws.expert.severity",
     ];
-    // The lab's payloads are filler behind an IPv4 EtherType: IP is not decoded, so that
-    // only the 802.11 framing is judged.
-    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
-    let rows = tshark_fields_with(&pcap, "amsdu", &fields, &no_ip);
-    let amsdus: Vec<&Vec<String>> = rows
-        .iter()
-        .filter(|r| r.get(1).and_then(|v| num(v)) == Some(1))
-        .collect();
+    let (rows, amsdus) = tshark_amsdus(&pcap, "amsdu", &fields);
     assert!(!amsdus.is_empty(), "no A-MSDU in {} frames", rows.len());
     for r in &amsdus {
         // QoS Data (0x28) with two or more subframes of the lab's 1400-octet payloads.
@@ -420,4 +427,174 @@ fn tshark_decodes_the_amsdus_inside_the_ampdus() {
         rows.iter()
             .find(|r| r.get(4).is_some_and(|v| !v.is_empty()))
     );
+}
+
+/// Two guests of one network on `channel` with `caps` (WPA2 if `pass`), connected.
+fn pair(channel: u8, caps: PhyCaps, pass: Option<&'static str>) -> (Lab, GuestId, GuestId) {
+    let mut net = open_net(channel);
+    net[0].pass = pass;
+    let mut lab = Lab::with_options(
+        9,
+        &net,
+        LabOptions {
+            mux: MuxConfig::default(),
+            ap_phy: caps,
+            station_phy: PhyCaps::STATION_DEFAULT,
+            ..LabOptions::default()
+        },
+    );
+    let (g1, g2) = (lab.admit("one"), lab.admit("two"));
+    lab.connect_net(g1, 0);
+    lab.connect_net(g2, 0);
+    lab.drive_until(Duration::from_secs(10), |l| {
+        l.connected(g1) && l.connected(g2)
+    });
+    (lab, g1, g2)
+}
+
+/// Guest `from` hands `n` frames of `payload` octets (the first octet numbering them) to
+/// guest `to` at once; returns the first octets of what `to` got, in order.
+fn batch(lab: &mut Lab, from: GuestId, to: GuestId, n: u8, payload: usize) -> Vec<u8> {
+    let (src, dst) = (lab.mac(from), lab.mac(to));
+    lab.take(to);
+    let frames = (0..n)
+        .map(|i| {
+            let mut body = vec![0x6b; payload];
+            body[0] = i;
+            match mux_lab::tagged_frame(src, dst, &body) {
+                vwifi_core::proto::Message::Data(b) => b,
+                _ => unreachable!(),
+            }
+        })
+        .collect();
+    lab.send_batch(from, frames);
+    lab.world.run_for(Duration::from_millis(50));
+    lab.take(to)
+        .iter()
+        .filter_map(|m| match m {
+            vwifi_core::proto::Message::Data(b) if b.len() == 14 + payload => Some(b[14]),
+            _ => None,
+        })
+        .collect()
+}
+
+const HE_20_CH1: PhyCaps = PhyCaps {
+    standard: Standard::He,
+    width: Width::Mhz20,
+    nss: 1,
+};
+
+const HT_20: PhyCaps = PhyCaps {
+    standard: Standard::Ht,
+    width: Width::Mhz20,
+    nss: 1,
+};
+
+/// A guest's frames handed over together go as A-MSDUs (protected once on WPA2) to the AP,
+/// which opens and splits them and sends them on to the other guest in A-MSDUs again, each
+/// within its link's limit: 8 MSDUs of 1408 octets in 11 408 (VHT Capabilities' 11 454-octet
+/// MPDUs, 5 GHz), 5 in 7935 (HT Capabilities, HE at 2.4 GHz), 2 in 4049 (an HT A-MPDU's 4095-
+/// octet MPDUs); never on 802.11g. Every frame arrives once, in order.
+#[test]
+fn a_guest_s_batch_goes_in_amsdus_both_hops_within_each_link_s_limit() {
+    for (name, channel, caps, pass, per_amsdu) in [
+        ("ax 5 GHz WPA2", 36, AX_80_2X2, Some("amsdu pass"), 8),
+        ("ax 5 GHz open", 36, AX_80_2X2, None, 8),
+        ("ax 2.4 GHz WPA2", 1, HE_20_CH1, Some("amsdu pass"), 5),
+        ("n WPA2", 1, HT_20, Some("amsdu pass"), 2),
+        ("g WPA2", 1, PhyCaps::LEGACY, Some("amsdu pass"), 1),
+    ] {
+        let (mut lab, g1, g2) = pair(channel, caps, pass);
+        let got = batch(&mut lab, g1, g2, 20, 1400);
+        assert_eq!(got, (0..20).collect::<Vec<u8>>(), "{name}");
+        let amsdus = if per_amsdu == 1 {
+            0
+        } else {
+            20u64.div_ceil(per_amsdu)
+        };
+        let msdus = if per_amsdu == 1 { 0 } else { 20 };
+        let (tx, rx) = (
+            *lab.mux().station(g1).unwrap().stats(),
+            *lab.mux().station(g2).unwrap().stats(),
+        );
+        let ap = lab.ap(0).counters().clone();
+        assert_eq!((tx.amsdu_tx, tx.amsdu_tx_msdus), (amsdus, msdus), "{name}");
+        assert_eq!((ap.amsdu_rx, ap.amsdu_rx_msdus), (amsdus, msdus), "{name}");
+        assert_eq!((ap.amsdu_tx, ap.amsdu_tx_msdus), (amsdus, msdus), "{name}");
+        assert_eq!((rx.amsdu_rx, rx.amsdu_rx_msdus), (amsdus, msdus), "{name}");
+        assert_eq!(ap.amsdu_refused + rx.amsdu_refused, 0, "{name}");
+        assert_eq!(ap.dropped.total(), 0, "{name}: {ap:?}");
+    }
+}
+
+/// A radio that takes short MPDUs only (a kernel radio: 2304 octets, whatever its capabilities
+/// say) gets A-MSDUs within that: none of two 1408-octet MSDUs, 18 MSDUs of 108 octets.
+#[test]
+fn amsdus_to_a_radio_with_an_mpdu_limit_stay_within_it() {
+    use vwifi_core::wire::amsdu::KERNEL_RADIO_MAX_MPDU;
+    let (mut lab, g1, g2) = pair(36, AX_80_2X2, Some("amsdu pass"));
+    let limits: std::collections::BTreeMap<_, _> = [
+        (AP_A, KERNEL_RADIO_MAX_MPDU),
+        (lab.mac(g2), KERNEL_RADIO_MAX_MPDU),
+    ]
+    .into();
+    lab.node_mut().mux_mut().set_mpdu_limits(limits.clone());
+    lab.ap_mut(0).set_mpdu_limits(limits);
+    assert_eq!(
+        batch(&mut lab, g1, g2, 20, 1400),
+        (0..20).collect::<Vec<u8>>()
+    );
+    let counts = |lab: &Lab| {
+        let st = *lab.mux().station(g1).unwrap().stats();
+        let ap = lab.ap(0).counters().clone();
+        (
+            st.amsdu_tx,
+            st.amsdu_tx_msdus,
+            ap.amsdu_tx,
+            ap.amsdu_tx_msdus,
+        )
+    };
+    assert_eq!(counts(&lab), (0, 0, 0, 0));
+    assert_eq!(
+        batch(&mut lab, g1, g2, 20, 100),
+        (0..20).collect::<Vec<u8>>()
+    );
+    assert_eq!(counts(&lab), (2, 20, 2, 20));
+}
+
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_the_guests_amsdus_open_and_protected() {
+    for pass in [None, Some("amsdu pass")] {
+        let (mut lab, g1, g2) = pair(36, AX_80_2X2, pass);
+        assert_eq!(batch(&mut lab, g1, g2, 20, 1400).len(), 20);
+        let pcap = lab.world.pcap_bytes().to_vec();
+        let fields = [
+            "wlan.fc.type_subtype",
+            "wlan.qos.amsdupresent",
+            "wlan.fc.protected",
+            "wlan_aggregate.a_mdsu.length",
+            "frame.len",
+            "_ws.malformed",
+        ];
+        let (rows, amsdus) = tshark_amsdus(&pcap, "guest-amsdu", &fields);
+        assert_eq!(amsdus.len(), 6, "{pass:?}: three each way of the AP");
+        for r in &amsdus {
+            assert_eq!(r.first().and_then(|v| num(v)), Some(0x28), "{r:?}");
+            assert_eq!(
+                r.get(2).and_then(|v| num(v)),
+                Some(u64::from(pass.is_some()))
+            );
+            if pass.is_none() {
+                let lens: Vec<u64> = r[3].split(',').filter_map(num).collect();
+                assert!(lens.len() >= 4 && lens.iter().all(|&l| l == 1408), "{r:?}");
+            }
+        }
+        assert!(
+            rows.iter().all(|r| r.get(5).is_none_or(|v| v.is_empty())),
+            "malformed: {:?}",
+            rows.iter()
+                .find(|r| r.get(5).is_some_and(|v| !v.is_empty()))
+        );
+    }
 }

@@ -420,6 +420,15 @@ pub(crate) struct RadioSnapshot {
     pub(crate) bridge_flooded: u64,
     /// Uplink bridge: frames for an address no AP knows.
     pub(crate) bridge_no_route: u64,
+    /// A-MSDUs the stations and the simulated APs built and sent, and the MSDUs in them.
+    #[serde(default)]
+    pub(crate) amsdu_tx: (u64, u64),
+    /// A-MSDUs they received and accepted, and the MSDUs taken from them.
+    #[serde(default)]
+    pub(crate) amsdu_rx: (u64, u64),
+    /// A-MSDU subframes they dropped (a DA or SA the link does not allow, no valid MSDU).
+    #[serde(default)]
+    pub(crate) amsdu_refused: u64,
     /// What the radio says about itself (a real card: phy, bands, ciphers, combinations).
     #[serde(default)]
     pub(crate) details: Vec<(String, String)>,

@@ -22,6 +22,7 @@
 //! roam_trigger_dbm = -70            # below this signal a station looks for a better AP
 //! roam_hysteresis_db = 8            # ... and moves to one at least this much stronger
 //! roam_scan_interval_ms = 2000      # at most one background scan per this time
+//! amsdu = true                      # a guest's frames read together go in A-MSDUs (HT/VHT/HE links)
 //!
 //! [radio]
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
@@ -262,6 +263,8 @@ pub(crate) struct MuxSection {
     pub(crate) roam_hysteresis_db: u8,
     /// The least time between two background roam scans, in milliseconds.
     pub(crate) roam_scan_interval_ms: u64,
+    /// Whether a guest's frames read together go in A-MSDUs on links that take them.
+    pub(crate) amsdu: bool,
 }
 
 impl Default for MuxSection {
@@ -279,6 +282,7 @@ impl Default for MuxSection {
             roam_trigger_dbm: mux.station.roam.trigger_dbm,
             roam_hysteresis_db: mux.station.roam.hysteresis_db,
             roam_scan_interval_ms: duration_ms(mux.station.roam.scan_interval),
+            amsdu: mux.station.amsdu,
         }
     }
 }
@@ -532,6 +536,7 @@ impl HostConfig {
                     hysteresis_db: m.roam_hysteresis_db,
                     scan_interval: Duration::from_millis(m.roam_scan_interval_ms),
                 },
+                amsdu: m.amsdu,
                 ..defaults.station
             },
         }
@@ -612,7 +617,9 @@ pub(crate) fn default_config_text() -> String {
         "max_stations = {}\nmax_channels = {}\nguest_data_queue = {}\nguest_control_queue = {}\n\
          link_queue = {}\nauto_reconnect = {}\nhome_slot_ms = {}\n\
          # roaming between the APs of one network (SSID and security)\n\
-         roam = {}\nroam_trigger_dbm = {}\nroam_hysteresis_db = {}\nroam_scan_interval_ms = {}\n\n",
+         roam = {}\nroam_trigger_dbm = {}\nroam_hysteresis_db = {}\nroam_scan_interval_ms = {}\n\
+         # a guest's frames read together go in A-MSDUs on HT/VHT/HE links that take them\n\
+         amsdu = {}\n\n",
         mux.max_stations,
         mux.max_channels,
         mux.guest_data_queue,
@@ -623,7 +630,8 @@ pub(crate) fn default_config_text() -> String {
         mux.roam,
         mux.roam_trigger_dbm,
         mux.roam_hysteresis_db,
-        mux.roam_scan_interval_ms
+        mux.roam_scan_interval_ms,
+        mux.amsdu
     ));
     out.push_str(
         "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\

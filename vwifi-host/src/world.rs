@@ -363,6 +363,31 @@ impl SimWorld {
         self.advance(at);
     }
 
+    /// Tells the host's stations and the APs which radios take MPDUs of at most so many
+    /// octets (the kernel's radios), so that their A-MSDUs to them stay within it.
+    pub(crate) fn set_mpdu_limits(&mut self, limits: &std::collections::BTreeMap<MacAddr, usize>) {
+        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
+            node.mux_mut().set_mpdu_limits(limits.clone());
+        }
+        let nodes: Vec<_> = self.aps.iter().map(|(_, n)| *n).collect();
+        for n in nodes {
+            if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
+                ap.set_mpdu_limits(limits.clone());
+            }
+        }
+    }
+
+    /// Data frames a guest handed over together, arriving at `now` (its station may put them
+    /// in A-MSDUs: [`MuxNode::guest_data`]).
+    pub(crate) fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        self.medium.handle_timeout(now);
+        let at = self.medium.now();
+        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
+            node.guest_data(at, guest, frames);
+        }
+        self.advance(at);
+    }
+
     /// Takes the messages for `guest` (touching the node only if there are some, so that an
     /// idle world stays idle).
     pub(crate) fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {

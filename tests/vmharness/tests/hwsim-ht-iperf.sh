@@ -3,9 +3,11 @@
 # wlan1 (netns sta), iperf3 TCP from the station to the AP; first through the kernel's direct
 # delivery, then again with vwifi-host registered as the medium (its frames go at the HT MCS
 # the kernel's minstrel_ht picks, with vwifi's airtime and loss). Then a vwifi guest (netns g1)
-# joins the same AP and reports an 802.11n link.
+# joins the same AP, reports an 802.11n link, and sends it iperf3 TCP in A-MSDUs (mac80211
+# receives them).
 # Needs -f /usr/bin/iperf3:/opt/iperf3 and release binaries at /opt/vwifi-host, /opt/vwifi-guest.
-# Prints "IPERF-HT: kernel medium N Mbit/s, vwifi medium N Mbit/s".
+# Prints "IPERF-HT: kernel medium N Mbit/s, vwifi medium N Mbit/s" and
+# "IPERF-HT-GUEST: vwifi guest to the HT AP N Mbit/s, A-MSDUs sent (and MSDUs): N M".
 . /usr/lib/vwifi-harness/lib.sh
 H=/opt/vwifi-host G=/opt/vwifi-guest I=/opt/iperf3
 SECS=${SECS:-5}
@@ -65,5 +67,18 @@ ip netns exec g1 $G --link wlan0 scan | tee /tmp/scan.txt
 grep -q 'lab-n.* n 20 MHz' /tmp/scan.txt || fail "scan does not show an 802.11n network"
 ip netns exec g1 $G --link wlan0 status | tee /tmp/status.txt
 grep -q 'phy: *802.11n' /tmp/status.txt || fail "status does not show an 802.11n link"
+# Its own bulk traffic to the AP: the frames its TAP reads together go in A-MSDUs (WPA2, one
+# CCMP per A-MSDU; the HT AP takes them), which hostapd's mac80211 opens and splits.
+ip addr add 10.99.2.1/24 dev wlan0 2>/dev/null
+ip netns exec g1 ip addr add 10.99.2.3/24 dev wlan0
+ip netns exec g1 ping -c 3 -i 0.5 -W 5 10.99.2.1 > /dev/null || fail "the vwifi guest cannot ping the HT AP"
+$I -s -D -B 10.99.2.1 --logfile /tmp/iperf3-server2.log || fail "iperf3 server"
+sleep 1
+ip netns exec g1 $I -c 10.99.2.1 -t "$SECS" -f m > /tmp/iperf-g1.txt 2>&1 || { cat /tmp/iperf-g1.txt; fail "iperf3 from the vwifi guest"; }
+g1rate=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($(i+1) == "Mbits/sec") print $i }' /tmp/iperf-g1.txt)
+$H status | tee /tmp/host-status.txt
+amsdus=$(sed -n 's/^A-MSDUs: \([0-9]*\) sent (\([0-9]*\) MSDUs).*/\1 \2/p' /tmp/host-status.txt)
+log "IPERF-HT-GUEST: vwifi guest to the HT AP $g1rate Mbit/s, A-MSDUs sent (and MSDUs): ${amsdus:-none}"
+[ -n "$amsdus" ] && [ "${amsdus%% *}" -gt 0 ] || fail "the vwifi guest sent no A-MSDU to the HT AP"
 stop_all
 log "hwsim-ht-iperf: OK"

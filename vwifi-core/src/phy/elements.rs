@@ -22,7 +22,8 @@ const VHT_INFO_BASE: u32 = 0x02 | (7 << 23);
 const HE_OP_PARAMS: u32 = 0x3ff << 4;
 
 fn ht_capabilities(caps: &PhyCaps) -> HtCapabilities {
-    let mut info = HtCapabilities::SGI_20;
+    // Every vwifi node takes A-MSDUs of any length it can parse: the larger HT maximum.
+    let mut info = HtCapabilities::SGI_20 | HtCapabilities::MAX_AMSDU_7935;
     if caps.width >= Width::Mhz40 {
         info |= HtCapabilities::WIDTH_40 | HtCapabilities::SGI_40;
     }
@@ -207,6 +208,67 @@ pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
     };
     // What cannot be on this channel is narrowed to what can.
     caps.common(&PhyCaps::STATION_DEFAULT_MAX, primary)
+}
+
+/// The longest A-MSDU (octets) a peer whose association request, beacon or probe response
+/// carries `elements` takes, 0 for a non-HT peer: from its VHT Capabilities' Maximum MPDU
+/// Length (3895, 7991 or 11 454 octets) less the MPDU's own octets
+/// ([`crate::wire::amsdu::MPDU_OVERHEAD`]) if it sends them, else its HT Capabilities' Maximum
+/// A-MSDU Length (3839 or 7935 octets; 9.4.2.55.2, 9.4.2.157.2), as mac80211 reads them.
+pub fn max_amsdu_of(elements: &ElementList) -> usize {
+    let mut ht = None;
+    let mut vht = None;
+    for e in elements {
+        match e {
+            Element::HtCapabilities(b) => ht = HtCapabilities::parse(b).ok(),
+            Element::VhtCapabilities(b) => vht = VhtCapabilities::parse(b).ok(),
+            _ => {}
+        }
+    }
+    let Some(ht) = ht else {
+        return 0;
+    };
+    if let Some(vht) = vht {
+        let mpdu = match vht.info & 0x03 {
+            0 => 3895,
+            1 => 7991,
+            _ => 11_454,
+        };
+        return mpdu - crate::wire::amsdu::MPDU_OVERHEAD;
+    }
+    if ht.info & HtCapabilities::MAX_AMSDU_7935 != 0 {
+        7935
+    } else {
+        3839
+    }
+}
+
+/// The longest A-MSDU to send on a link whose two ends have `link` in common to a peer that
+/// takes `peer_max` octets ([`max_amsdu_of`]): none below HT (802.11a/b/g have no A-MSDU and
+/// no QoS), at most [`crate::wire::amsdu::HT_AMPDU_MAX_AMSDU`] on an HT link (its MPDUs may
+/// go in an A-MPDU).
+pub fn amsdu_limit(link: Standard, peer_max: usize) -> usize {
+    match link {
+        Standard::Legacy => 0,
+        Standard::Ht => peer_max.min(crate::wire::amsdu::HT_AMPDU_MAX_AMSDU),
+        Standard::Vht | Standard::He => peer_max,
+    }
+}
+
+/// The newest standard whose capability elements a station's association request carries
+/// (HT, then VHT, then HE Capabilities), legacy without any.
+pub fn station_standard(elements: &ElementList) -> Standard {
+    let mut standard = Standard::Legacy;
+    for e in elements {
+        let s = match e {
+            Element::HtCapabilities(_) => Standard::Ht,
+            Element::VhtCapabilities(_) => Standard::Vht,
+            Element::Extension { ext_id, .. } if *ext_id == EXT_HE_CAPABILITIES => Standard::He,
+            _ => continue,
+        };
+        standard = standard.max(s);
+    }
+    standard
 }
 
 impl PhyCaps {

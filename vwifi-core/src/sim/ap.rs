@@ -97,11 +97,12 @@ use crate::handshake::{
     Authenticator, AuthenticatorConfig, HandshakeError, Message, Output, RetryPolicy,
 };
 use crate::time::{Instant, TU};
+use crate::wire::amsdu;
 use crate::wire::{
     AssocResponse, AuthAlgorithm, Authentication, Beacon, ControlFrame, DataFrame,
     Deauthentication, DsDirection, Element, ElementList, EtherType, EthernetFrame, FcFlags, Frame,
-    FrameControl, FrameType, Header, MgmtBody, MgmtFrame, ProbeRequest, PsPoll, ReasonCode, Rsne,
-    SequenceControl, Ssid, StatusCode, Tim,
+    FrameControl, FrameType, Header, MgmtBody, MgmtFrame, ProbeRequest, PsPoll, QosControl,
+    ReasonCode, Rsne, SequenceControl, Ssid, StatusCode, Tim,
 };
 
 use self::frames::BssElements;
@@ -205,6 +206,9 @@ pub struct ApConfig {
     pub tbtt_offset: Duration,
     /// What the AP's radio can do: standard, width, streams (legacy 802.11g/a by default).
     pub phy: crate::phy::PhyCaps,
+    /// Whether the MSDUs of a station's A-MSDU that go on to another station go in A-MSDUs
+    /// too, where that station takes them (on by default; never on a legacy BSS).
+    pub amsdu: bool,
 }
 
 impl ApConfig {
@@ -237,6 +241,7 @@ impl ApConfig {
             handshake_retry: RetryPolicy::default(),
             tbtt_offset: Duration::ZERO,
             phy: crate::phy::PhyCaps::LEGACY,
+            amsdu: true,
         }
     }
 
@@ -453,6 +458,16 @@ pub struct ApCounters {
     pub pmksa_resumed: u64,
     /// SAE commits answered with an anti-clogging token request (status 76, WPA3).
     pub sae_tokens_requested: u64,
+    /// A-MSDUs sent (each one MPDU, protected once).
+    pub amsdu_tx: u64,
+    /// The MSDUs those A-MSDUs carried.
+    pub amsdu_tx_msdus: u64,
+    /// A-MSDUs received and accepted (decrypted and replay-checked once).
+    pub amsdu_rx: u64,
+    /// The MSDUs taken from them.
+    pub amsdu_rx_msdus: u64,
+    /// A-MSDU subframes dropped: an SA other than the sending station, or no valid MSDU.
+    pub amsdu_refused: u64,
     /// Dropped frames, by reason.
     pub dropped: DropCounters,
 }
@@ -641,6 +656,8 @@ pub struct SoftAp {
     /// Stations that roamed in from another AP, for the distribution system.
     roamed_in: VecDeque<RoamedIn>,
     counters: ApCounters,
+    /// Radios that take MPDUs of at most so many octets ([`SoftAp::set_mpdu_limits`]).
+    mpdu_limits: BTreeMap<MacAddr, usize>,
 }
 
 impl SoftAp {
@@ -703,6 +720,7 @@ impl SoftAp {
             events: VecDeque::new(),
             roamed_in: VecDeque::new(),
             counters: ApCounters::default(),
+            mpdu_limits: BTreeMap::new(),
         })
     }
 
@@ -907,6 +925,12 @@ impl SoftAp {
         self.transmit_unicast(addr, frame, false);
     }
 
+    /// Sets the radios that take MPDUs of at most so many octets whatever their capabilities
+    /// say (kernel radios), by address: A-MSDUs to them stay within it.
+    pub fn set_mpdu_limits(&mut self, limits: BTreeMap<MacAddr, usize>) {
+        self.mpdu_limits = limits;
+    }
+
     /// Frames `eth` as a From-DS data frame, encrypts it (if the station has its key) in the
     /// same buffer and queues it.
     fn transmit_unicast(&mut self, addr: MacAddr, eth: EthernetFrame, more_data: bool) {
@@ -919,26 +943,43 @@ impl SoftAp {
         h.sequence = seq;
         h.frame_control.flags = h.flags().with(FcFlags::MORE_DATA, more_data);
         let len = h.buffer_len() + eth.data_body_len();
-        let out = match &sta.tk {
-            Some(tk) => {
-                sta.tx_pn += 1;
-                match ccmp::encrypt_emitted(tk, 0, sta.tx_pn, len, |buf| eth.emit_data(&h, buf)) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        debug!(sta = %addr, error = %e, "CCMP encryption failed");
-                        return;
-                    }
-                }
-            }
-            None => {
-                let mut mpdu = Vec::with_capacity(len);
-                eth.emit_data(&h, &mut mpdu);
-                mpdu
-            }
+        let Some(out) = seal_for(sta, len, |buf| eth.emit_data(&h, buf)) else {
+            return;
         };
-        sta.counters.tx_frames += 1;
-        sta.counters.tx_bytes += out.len() as u64;
         self.push_tx(out);
+    }
+
+    /// Sends `frames` (all to station `addr`, which is awake) in A-MSDUs of at most its
+    /// maximum length, each protected once; a frame that fits no A-MSDU with another goes
+    /// alone.
+    fn transmit_amsdus(&mut self, addr: MacAddr, frames: &[EthernetFrame]) {
+        let bssid = self.cfg.bssid;
+        let mut rest = frames;
+        while !rest.is_empty() {
+            let cap = self.mpdu_limits.get(&addr).copied();
+            let limit = self.stations.get(&addr).map_or(0, |s| s.max_amsdu);
+            let limit = limit.min(cap.map_or(usize::MAX, amsdu::within_mpdu));
+            let n = amsdu::fitting(rest.iter().map(EthernetFrame::data_body_len), limit);
+            let (now, later) = rest.split_at(n.clamp(1, rest.len()));
+            rest = later;
+            if let [one] = now {
+                self.transmit_unicast(addr, one.clone(), false);
+                continue;
+            }
+            let seq = self.next_seq();
+            let Some(sta) = self.stations.get_mut(&addr) else {
+                return;
+            };
+            let mut h = amsdu::data_header(DsDirection::FromAp { bssid }, addr, 0);
+            h.sequence = seq;
+            let len = amsdu::ethernet_mpdu_len(&h, now);
+            let Some(out) = seal_for(sta, len, |buf| amsdu::emit_ethernet(&h, now, buf)) else {
+                return;
+            };
+            self.counters.amsdu_tx += 1;
+            self.counters.amsdu_tx_msdus += now.len() as u64;
+            self.push_tx(out);
+        }
     }
 
     /// Sends a frame from a station's power-save buffer.
@@ -1315,6 +1356,16 @@ impl SoftAp {
         sta.authenticator = authenticator;
         sta.gtk_generation = generation;
         sta.authorized = open;
+        sta.max_amsdu = match self.cfg.amsdu {
+            true => crate::phy::elements::amsdu_limit(
+                self.cfg
+                    .phy
+                    .standard
+                    .min(crate::phy::elements::station_standard(elements)),
+                crate::phy::elements::max_amsdu_of(elements),
+            ),
+            false => 0,
+        };
         let resp = AssocResponse {
             capability: frames::capability(self.cfg.channel, self.rsne.is_some()),
             status: StatusCode::Success,
@@ -1613,6 +1664,12 @@ impl SoftAp {
         let Some(sta) = self.stations.get_mut(&sa) else {
             return;
         };
+        let is_amsdu = frame.header.qos.is_some_and(QosControl::amsdu_present);
+        if is_amsdu && protected_bss && !frame.header.flags().protected() {
+            // Only EAPOL comes unprotected, and never in an A-MSDU.
+            self.drop_frame(Some(sa), DropReason::Unprotected);
+            return;
+        }
         let plain = match unprotect(sta, protected_bss, raw, frame) {
             Ok(p) => p,
             Err(reason) => {
@@ -1620,6 +1677,10 @@ impl SoftAp {
                 return;
             }
         };
+        if is_amsdu {
+            self.on_amsdu(sa, &plain);
+            return;
+        }
         let Ok(eth) = EthernetFrame::from_data(&plain) else {
             self.drop_frame(Some(sa), DropReason::Malformed);
             return;
@@ -1634,6 +1695,58 @@ impl SoftAp {
             return;
         }
         self.route_from_station(sa, eth);
+    }
+
+    /// An A-MSDU from station `sa`, decrypted and replay-checked once as one MPDU: each
+    /// subframe whose SA is the station (IEEE 802.11-2020 9.3.2.2.2: to an AP the SA is the
+    /// transmitter; mac80211's AP checks the SA of each subframe, the defence against A-MSDU
+    /// injection) and that carries a valid MSDU other than EAPOL (the handshake never goes in
+    /// an A-MSDU) is routed as one frame; the others are dropped. What goes on to stations
+    /// that take A-MSDUs goes in A-MSDUs again.
+    fn on_amsdu(&mut self, sa: MacAddr, plain: &DataFrame) {
+        let authorized = self.stations.get(&sa).is_some_and(|s| s.authorized);
+        if !authorized {
+            self.drop_frame(Some(sa), DropReason::NotAuthorized);
+            return;
+        }
+        let Ok(subframes) = amsdu::ethernet_frames(&plain.payload) else {
+            self.drop_frame(Some(sa), DropReason::Malformed);
+            return;
+        };
+        let total = subframes.len();
+        let frames: Vec<EthernetFrame> = subframes
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|eth| eth.src == sa && eth.ethertype != EtherType::Eapol)
+            .collect();
+        self.counters.amsdu_rx += 1;
+        self.counters.amsdu_rx_msdus += frames.len() as u64;
+        self.counters.amsdu_refused += (total - frames.len()) as u64;
+        for _ in frames.len()..total {
+            self.drop_frame(Some(sa), DropReason::Malformed);
+        }
+        // Frames for awake stations that take A-MSDUs, by station in order of first frame.
+        let mut onward: Vec<(MacAddr, Vec<EthernetFrame>)> = Vec::new();
+        for eth in frames {
+            let dst = eth.dst;
+            let aggregates = dst != self.cfg.bssid
+                && self
+                    .stations
+                    .get(&dst)
+                    .is_some_and(|s| s.authorized && !s.dozing && s.max_amsdu > 0);
+            if !aggregates {
+                self.route_from_station(sa, eth);
+                continue;
+            }
+            self.counters.forwarded += 1;
+            match onward.iter_mut().find(|(d, _)| *d == dst) {
+                Some((_, run)) => run.push(eth),
+                None => onward.push((dst, vec![eth])),
+            }
+        }
+        for (dst, run) in onward {
+            self.transmit_amsdus(dst, &run);
+        }
     }
 
     fn on_eapol(&mut self, now: Instant, sa: MacAddr, eth: &EthernetFrame) {
@@ -1702,6 +1815,31 @@ impl SoftAp {
             self.after_station_change();
         }
     }
+}
+
+/// The MPDU `emit` writes (about `len` octets) for station `sta`, protected with its pairwise
+/// key if it has one, in the same buffer; counted as sent to it. `None` if encryption failed.
+fn seal_for(sta: &mut Station, len: usize, emit: impl FnOnce(&mut Vec<u8>)) -> Option<Vec<u8>> {
+    let out = match &sta.tk {
+        Some(tk) => {
+            sta.tx_pn += 1;
+            match ccmp::encrypt_emitted(tk, 0, sta.tx_pn, len, emit) {
+                Ok(c) => c,
+                Err(e) => {
+                    debug!(sta = %sta.addr, error = %e, "CCMP encryption failed");
+                    return None;
+                }
+            }
+        }
+        None => {
+            let mut mpdu = Vec::with_capacity(len);
+            emit(&mut mpdu);
+            mpdu
+        }
+    };
+    sta.counters.tx_frames += 1;
+    sta.counters.tx_bytes += out.len() as u64;
+    Some(out)
 }
 
 /// The plaintext of a data frame from `sta`: decrypted and replay-checked if protected.

@@ -544,14 +544,101 @@ impl Station {
         result
     }
 
-    fn try_send_data(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
-        if self.roam.is_some() && !self.is_connected() {
-            return self.hold(frame);
+    /// Ethernet frames from the guest handed over together (one read of its port): each as
+    /// [`Station::send_data`] would, but runs of unicast frames go in A-MSDUs (one MPDU, one
+    /// sequence number, protected once) on a link that takes them ([`Station::amsdu_limit`]),
+    /// each A-MSDU within the AP's maximum A-MSDU length. Returns the errors of the frames not
+    /// sent, in order. `max_mpdu`: what the AP's radio takes at most, if less than its
+    /// capabilities say (a kernel radio: [`crate::wire::amsdu::KERNEL_RADIO_MAX_MPDU`]).
+    pub fn send_data_batch(
+        &mut self,
+        now: Instant,
+        frames: impl IntoIterator<Item = EthernetFrame>,
+        max_mpdu: Option<usize>,
+    ) -> Vec<StationError> {
+        let limit = self
+            .amsdu_limit()
+            .min(max_mpdu.map_or(usize::MAX, crate::wire::amsdu::within_mpdu));
+        let mut errors = Vec::new();
+        let mut run: Vec<EthernetFrame> = Vec::new();
+        for frame in frames {
+            if limit == 0 || frame.dst.is_group() {
+                self.send_run(&mut run, limit, &mut errors);
+                if let Err(e) = self.try_send_data(frame) {
+                    errors.push(e);
+                }
+            } else if let Err(e) = self.check_guest_frame(&frame) {
+                errors.push(e);
+            } else {
+                run.push(frame);
+            }
         }
+        self.send_run(&mut run, limit, &mut errors);
+        self.counters.tx_dropped += errors.len() as u64;
+        self.sync(now);
+        errors
+    }
+
+    /// The longest A-MSDU the station sends now, 0 for none: connected, on its channel and
+    /// awake (frames queued off-channel go one by one), A-MSDUs configured, and a link of HT or
+    /// newer to an AP that takes them (its HT/VHT Capabilities,
+    /// [`crate::phy::elements::amsdu_limit`]). Never on an 802.11g link.
+    pub fn amsdu_limit(&self) -> usize {
         let Conn::Connected(link) = &self.conn else {
-            return Err(StationError::NotConnected);
+            return 0;
         };
-        let (bssid, channel) = (link.bss.bssid, link.bss.channel);
+        if !self.cfg.amsdu || !self.can_transmit_on(link.bss.channel) {
+            return 0;
+        }
+        let common = crate::phy::PhyCaps::STATION_DEFAULT.common(&link.bss.phy, link.bss.channel);
+        crate::phy::elements::amsdu_limit(common.standard, link.bss.max_amsdu)
+    }
+
+    /// Sends the checked unicast frames of `run` (emptied), in A-MSDUs of at most `limit`
+    /// octets; a frame that fits no A-MSDU with another goes alone.
+    fn send_run(
+        &mut self,
+        run: &mut Vec<EthernetFrame>,
+        limit: usize,
+        errors: &mut Vec<StationError>,
+    ) {
+        let mut rest = run.as_slice();
+        while !rest.is_empty() {
+            let n =
+                crate::wire::amsdu::fitting(rest.iter().map(EthernetFrame::data_body_len), limit);
+            let (now, later) = rest.split_at(n.clamp(1, rest.len()));
+            rest = later;
+            if let [one] = now {
+                if let Err(e) = self.try_send_data(one.clone()) {
+                    errors.push(e);
+                }
+                continue;
+            }
+            let Conn::Connected(link) = &self.conn else {
+                errors.extend(now.iter().map(|_| StationError::NotConnected));
+                continue;
+            };
+            let (bssid, channel) = (link.bss.bssid, link.bss.channel);
+            match self.softmac.data_amsdu(bssid, now) {
+                Ok(bytes) => {
+                    self.counters.tx_packets += now.len() as u64;
+                    self.counters.tx_bytes +=
+                        now.iter().map(|f| f.buffer_len() as u64).sum::<u64>();
+                    self.stats.amsdu_tx += 1;
+                    self.stats.amsdu_tx_msdus += now.len() as u64;
+                    self.transmit_or_queue(bytes, channel);
+                }
+                Err(e) => {
+                    errors.extend(now.iter().map(|_| StationError::from(e.clone())));
+                }
+            }
+        }
+        run.clear();
+    }
+
+    /// A guest frame's source must be the station's address and its EtherType neither EAPOL
+    /// nor guest control.
+    fn check_guest_frame(&self, frame: &EthernetFrame) -> Result<(), StationError> {
         if frame.src != self.mac() {
             return Err(StationError::SourceAddressMismatch {
                 expected: self.mac(),
@@ -563,6 +650,18 @@ impl Station {
                 ethertype: frame.ethertype.into(),
             });
         }
+        Ok(())
+    }
+
+    fn try_send_data(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
+        if self.roam.is_some() && !self.is_connected() {
+            return self.hold(frame);
+        }
+        let Conn::Connected(link) = &self.conn else {
+            return Err(StationError::NotConnected);
+        };
+        let (bssid, channel) = (link.bss.bssid, link.bss.channel);
+        self.check_guest_frame(&frame)?;
         if !self.can_transmit_on(channel) && self.tx_queue.len() >= self.cfg.tx_queue_limit {
             return Err(StationError::QueueFull);
         }
@@ -575,17 +674,7 @@ impl Station {
 
     /// Keeps a guest frame sent during a roam, to send once the new AP's keys are in.
     fn hold(&mut self, frame: EthernetFrame) -> Result<(), StationError> {
-        if frame.src != self.mac() {
-            return Err(StationError::SourceAddressMismatch {
-                expected: self.mac(),
-                got: frame.src,
-            });
-        }
-        if matches!(frame.ethertype, EtherType::Eapol | EtherType::VwifiControl) {
-            return Err(StationError::ReservedEtherType {
-                ethertype: frame.ethertype.into(),
-            });
-        }
+        self.check_guest_frame(&frame)?;
         if self.held.len() >= self.cfg.tx_queue_limit {
             self.stats.roam_dropped += 1;
             return Err(StationError::QueueFull);
@@ -1616,6 +1705,13 @@ impl Station {
             }
         };
         self.heard(now);
+        if rx.amsdu {
+            self.receive_amsdu(meta, rx);
+            return;
+        }
+        let Some(eth) = rx.frames.into_iter().next() else {
+            return;
+        };
         if !rx.group {
             // The link's rate is that of the AP's unicast data to us, not of its beacons (sent
             // at the lowest basic rate).
@@ -1624,14 +1720,14 @@ impl Station {
                 l.data_rate_known = true;
             }
         }
-        if rx.frame.ethertype == EtherType::Eapol {
+        if eth.ethertype == EtherType::Eapol {
             if rx.group {
                 self.count_drop(RxDrop::NotForUs);
                 return;
             }
             if let Conn::Handshake(l) | Conn::Connected(l) = &mut self.conn {
                 if let Some(s) = &mut l.supplicant {
-                    if let Err(e) = s.handle_eapol(now, &rx.frame.payload, &mut self.rng) {
+                    if let Err(e) = s.handle_eapol(now, &eth.payload, &mut self.rng) {
                         trace!(error = %e, "EAPOL frame rejected");
                     }
                 }
@@ -1644,8 +1740,30 @@ impl Station {
             return;
         }
         self.counters.rx_packets += 1;
-        self.counters.rx_bytes += rx.frame.buffer_len() as u64;
-        self.push(StationOutput::Deliver(rx.frame));
+        self.counters.rx_bytes += eth.buffer_len() as u64;
+        self.push(StationOutput::Deliver(eth));
+    }
+
+    /// An A-MSDU from the AP, decrypted and checked ([`SoftMac::receive_data`]): its MSDUs go to
+    /// the guest once connected.
+    fn receive_amsdu(&mut self, meta: RxMeta, rx: crate::station::softmac::RxData) {
+        if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
+            l.bss.rate_kbps = meta.rate_kbps;
+            l.data_rate_known = true;
+        }
+        self.stats.amsdu_rx += 1;
+        self.stats.amsdu_rx_msdus += rx.frames.len() as u64;
+        self.stats.amsdu_refused += rx.refused as u64;
+        self.counters.rx_dropped += rx.refused as u64;
+        if !self.is_connected() {
+            self.counters.rx_dropped += rx.frames.len() as u64;
+            return;
+        }
+        for eth in rx.frames {
+            self.counters.rx_packets += 1;
+            self.counters.rx_bytes += eth.buffer_len() as u64;
+            self.push(StationOutput::Deliver(eth));
+        }
     }
 
     fn count_drop(&mut self, drop: RxDrop) {

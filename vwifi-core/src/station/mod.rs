@@ -406,6 +406,9 @@ pub struct StationConfig {
     /// Roaming within the network (ESS): when and where a connected station moves to another
     /// AP of the same SSID and security.
     pub roam: RoamConfig,
+    /// Whether guest frames handed over together ([`crate::station::Station::send_data_batch`])
+    /// go in A-MSDUs on links that take them.
+    pub amsdu: bool,
 }
 
 /// When a connected station roams to another AP of its network (the same SSID and security).
@@ -449,7 +452,7 @@ impl StationConfig {
     /// dwell, 200 ms × 3 for authentication and association, a 5 s handshake, beacon loss after
     /// 10 intervals, listen interval 10, reconnect after 1 s doubling to 30 s, BSS entries kept
     /// 30 s and used without a scan for 5 s, 256 queued frames, 5 dB signal reports, roaming on
-    /// ([`RoamConfig::default`]).
+    /// ([`RoamConfig::default`]), A-MSDUs on.
     pub fn new(mac: MacAddr, seed: [u8; 32]) -> Self {
         Self {
             mac,
@@ -466,6 +469,7 @@ impl StationConfig {
             tx_queue_limit: 256,
             signal_report_db: 5,
             roam: RoamConfig::default(),
+            amsdu: true,
         }
     }
 }
@@ -508,6 +512,16 @@ pub struct StationStats {
     /// Guest frames dropped during a roam because the hold queue was full, or already
     /// protected for the old AP when the roam began.
     pub roam_dropped: u64,
+    /// A-MSDUs sent (each one MPDU, protected once).
+    pub amsdu_tx: u64,
+    /// The MSDUs those A-MSDUs carried.
+    pub amsdu_tx_msdus: u64,
+    /// A-MSDUs received and accepted (decrypted and replay-checked once).
+    pub amsdu_rx: u64,
+    /// The MSDUs taken from them.
+    pub amsdu_rx_msdus: u64,
+    /// A-MSDU subframes dropped: a DA other than this station, or no valid MSDU.
+    pub amsdu_refused: u64,
 }
 
 /// A locally administered unicast address drawn from `seed`: the same seed always gives the

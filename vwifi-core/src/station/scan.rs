@@ -89,6 +89,8 @@ pub struct BssEntry {
     pub rates: Vec<Rate>,
     /// Its HT/VHT/HE capabilities as its elements advertise them (legacy without any).
     pub phy: crate::phy::PhyCaps,
+    /// The longest A-MSDU it takes, octets (0: none; [`crate::phy::elements::max_amsdu_of`]).
+    pub max_amsdu: usize,
     /// The PHY rate of the last frame heard from it, in kbit/s.
     pub rate_kbps: u32,
     /// When it was last heard.
@@ -207,6 +209,7 @@ impl BssTable {
         });
         let rates = elements.rates().collect();
         let phy = crate::phy::elements::caps_of(elements, channel);
+        let max_amsdu = crate::phy::elements::max_amsdu_of(elements);
         if !self.entries.contains_key(&bssid) && self.entries.len() >= MAX_BSS_ENTRIES {
             let oldest = self
                 .entries
@@ -230,6 +233,7 @@ impl BssTable {
             sae_h2e: false,
             rates: Vec::new(),
             phy,
+            max_amsdu,
             rate_kbps: meta.rate_kbps,
             last_seen: now,
             signal_x16: i32::from(meta.signal_dbm) * 16,
@@ -254,6 +258,7 @@ impl BssTable {
         entry.sae_h2e = sae_h2e;
         entry.rates = rates;
         entry.phy = phy;
+        entry.max_amsdu = max_amsdu;
         entry.rate_kbps = meta.rate_kbps;
         entry.last_seen = now;
         Some(entry)

@@ -14,10 +14,12 @@ use crate::channel::Band;
 use crate::crypto::bip::Igtk;
 use crate::crypto::ccmp::{self, ReplayCounters};
 use crate::crypto::{CryptoError, Gtk, TemporalKey};
+use crate::wire::amsdu;
 use crate::wire::{
     AssocRequest, Authentication, CapabilityInfo, DataFrame, Deauthentication, DsDirection,
     Element, ElementList, EtherType, EthernetFrame, FrameType, Header, MgmtBody, MgmtFrame,
-    ProbeRequest, Rate, ReasonCode, ReassocRequest, Rsne, SequenceControl, Ssid, StatusCode,
+    ProbeRequest, QosControl, Rate, ReasonCode, ReassocRequest, Rsne, SequenceControl, Ssid,
+    StatusCode,
 };
 
 use super::BssEntry;
@@ -97,12 +99,16 @@ impl DuplicateFilter {
 /// A data frame accepted by [`SoftMac::receive_data`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxData {
-    /// The Ethernet frame it carried.
-    pub frame: EthernetFrame,
+    /// The Ethernet frames it carried: one, or an A-MSDU's subframes that passed the checks.
+    pub frames: Vec<EthernetFrame>,
     /// Whether it was group-addressed.
     pub group: bool,
     /// Whether it was CCMP-protected.
     pub protected: bool,
+    /// Whether it was an A-MSDU.
+    pub amsdu: bool,
+    /// An A-MSDU's subframes dropped: for another DA, EAPOL or guest control, or no valid MSDU.
+    pub refused: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -440,18 +446,36 @@ impl SoftMac {
         let mut header = eth.data_header(DsDirection::ToAp { bssid }, None);
         header.sequence = self.next_seq();
         let len = header.buffer_len() + eth.data_body_len();
-        // Built (and encrypted) in one buffer: the payload is copied once.
+        self.seal(len, |buf| eth.emit_data(&header, buf))
+    }
+
+    /// The A-MSDU (To DS, TID 0) that carries `frames` to `bssid` in one MPDU, CCMP-protected
+    /// once (one packet number) once a pairwise key is installed. The caller checks the
+    /// frames' sources, that they are unicast, and that the A-MSDU fits what the AP takes.
+    pub fn data_amsdu(
+        &mut self,
+        bssid: MacAddr,
+        frames: &[EthernetFrame],
+    ) -> Result<Bytes, CryptoError> {
+        let mut header = amsdu::data_header(DsDirection::ToAp { bssid }, self.mac, 0);
+        header.sequence = self.next_seq();
+        let len = amsdu::ethernet_mpdu_len(&header, frames);
+        self.seal(len, |buf| amsdu::emit_ethernet(&header, frames, buf))
+    }
+
+    /// Builds an MPDU of about `len` octets with `emit` and protects it with the pairwise key
+    /// if there is one, in the same buffer: the payload is copied once.
+    fn seal(&mut self, len: usize, emit: impl FnOnce(&mut Vec<u8>)) -> Result<Bytes, CryptoError> {
         let out = match &mut self.ptk {
             Some(ptk) => {
                 let pn = ptk.tx_pn + 1;
-                let out =
-                    ccmp::encrypt_emitted(&ptk.tk, 0, pn, len, |buf| eth.emit_data(&header, buf))?;
+                let out = ccmp::encrypt_emitted(&ptk.tk, 0, pn, len, emit)?;
                 ptk.tx_pn = pn;
                 out
             }
             None => {
                 let mut out = Vec::with_capacity(len);
-                eth.emit_data(&header, &mut out);
+                emit(&mut out);
                 out
             }
         };
@@ -488,10 +512,22 @@ impl SoftMac {
             return Err(RxDrop::NoPayload);
         }
         let protected = flags.protected();
+        let is_amsdu = header.qos.is_some_and(QosControl::amsdu_present);
+        if is_amsdu && (group || (!protected && protected_bss)) {
+            // A group-addressed A-MSDU is refused as mac80211 does; an unprotected one in a
+            // protected BSS is not EAPOL before the keys.
+            return Err(match group {
+                true => RxDrop::Malformed,
+                false => RxDrop::Unprotected,
+            });
+        }
         let plain = match protected {
             true => self.decrypt(raw, group)?,
             false => frame.clone(),
         };
+        if is_amsdu {
+            return self.receive_amsdu(&plain, protected);
+        }
         let eth = EthernetFrame::from_data(&plain).map_err(|_| RxDrop::Malformed)?;
         if !protected && protected_bss && eth.ethertype != EtherType::Eapol {
             return Err(RxDrop::Unprotected);
@@ -503,9 +539,36 @@ impl SoftMac {
             return Err(RxDrop::ControlEtherType);
         }
         Ok(RxData {
-            frame: eth,
+            frames: vec![eth],
             group,
             protected,
+            amsdu: false,
+            refused: 0,
+        })
+    }
+
+    /// The MSDUs of an A-MSDU from the AP, decrypted and replay-checked once as one MPDU. A
+    /// subframe whose DA is not this station is dropped (IEEE 802.11-2020 9.3.2.2.2: from an
+    /// AP the DA is the receiver; mac80211 checks the DA of a station's A-MSDU subframes, the
+    /// defence against A-MSDU injection), as is one that carries EAPOL (the handshake never
+    /// goes in an A-MSDU) or the guest-control EtherType, or is no valid MSDU.
+    fn receive_amsdu(&self, plain: &DataFrame, protected: bool) -> Result<RxData, RxDrop> {
+        let subframes = amsdu::ethernet_frames(&plain.payload).map_err(|_| RxDrop::Malformed)?;
+        let total = subframes.len();
+        let frames: Vec<EthernetFrame> = subframes
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|eth| {
+                eth.dst == self.mac
+                    && !matches!(eth.ethertype, EtherType::Eapol | EtherType::VwifiControl)
+            })
+            .collect();
+        Ok(RxData {
+            refused: total - frames.len(),
+            frames,
+            group: false,
+            protected,
+            amsdu: true,
         })
     }
 
@@ -557,3 +620,6 @@ fn band_rates(band: Band) -> Vec<Rate> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod amsdu_tests;

@@ -715,16 +715,29 @@ pub fn block_ack(data: &[u8]) {
 }
 
 /// Any bytes as an A-MSDU body ([`wire::amsdu::parse`]): no panic; an accepted body re-emits
-/// byte for byte, and its length is what [`wire::amsdu::body_len`] says.
+/// byte for byte, and its length is what [`wire::amsdu::body_len`] says. Read as Ethernet
+/// frames ([`wire::amsdu::ethernet_frames`], what the stations and APs receive): accepted
+/// exactly when the body is, a frame (or an error) per subframe, with the subframe's DA and SA.
 pub fn amsdu(data: &[u8]) {
-    if let Ok(subframes) = wire::amsdu::parse(data) {
-        let mut out = Vec::new();
-        wire::amsdu::emit(subframes.iter().copied(), &mut out);
-        assert_eq!(out, data, "an accepted body must re-emit byte for byte");
-        assert_eq!(
-            wire::amsdu::body_len(subframes.iter().map(|s| s.msdu.len())),
-            data.len()
-        );
+    let body = Bytes::copy_from_slice(data);
+    let frames = wire::amsdu::ethernet_frames(&body);
+    let Ok(subframes) = wire::amsdu::parse(data) else {
+        assert!(frames.is_err(), "ethernet_frames took what parse refused");
+        return;
+    };
+    let mut out = Vec::new();
+    wire::amsdu::emit(subframes.iter().copied(), &mut out);
+    assert_eq!(out, data, "an accepted body must re-emit byte for byte");
+    assert_eq!(
+        wire::amsdu::body_len(subframes.iter().map(|s| s.msdu.len())),
+        data.len()
+    );
+    let frames = frames.expect("ethernet_frames refused what parse took");
+    assert_eq!(frames.len(), subframes.len());
+    for (frame, sub) in frames.iter().zip(&subframes) {
+        if let Ok(eth) = frame {
+            assert_eq!((eth.dst, eth.src), (sub.da, sub.sa));
+        }
     }
 }
 

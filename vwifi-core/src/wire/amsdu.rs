@@ -6,6 +6,11 @@
 //! [`parse`] reads a body into its subframes, panic-free, every length checked and nothing
 //! left over; [`emit`] writes subframes so that `parse(emit(x)) == x`.
 
+use bytes::Bytes;
+
+use super::frame_control::{DataSubtype, FcFlags, FrameControl, FrameType};
+use super::header::{Header, QosControl};
+use super::llc::{DsDirection, EthernetFrame};
 use super::{ParseError, Reader};
 use crate::addr::MacAddr;
 
@@ -14,6 +19,26 @@ pub const SUBFRAME_HEADER_LEN: usize = 14;
 
 /// The longest MSDU a subframe carries (9.2.4.7.1: 2304 octets).
 pub const MAX_MSDU_LEN: usize = 2304;
+
+/// What an A-MSDU's MPDU adds to the A-MSDU at most: a QoS Data header without address 4
+/// (26 octets), the CCMP header and MIC (16) and the FCS (4).
+pub const MPDU_OVERHEAD: usize = 46;
+
+/// The longest MPDU (without FCS) a Linux `mac80211_hwsim` radio takes from its medium: the
+/// kernel refuses a longer `HWSIM_ATTR_FRAME` (`IEEE80211_MAX_DATA_LEN`, 2304), whatever the
+/// radio's HT/VHT Capabilities say. A-MSDUs to such a radio stay within it.
+pub const KERNEL_RADIO_MAX_MPDU: usize = 2304;
+
+/// The longest A-MSDU in an MPDU of at most `max_mpdu` octets (without FCS): less the QoS
+/// Data header and the CCMP header and MIC.
+pub const fn within_mpdu(max_mpdu: usize) -> usize {
+    max_mpdu.saturating_sub(MPDU_OVERHEAD - 4)
+}
+
+/// The longest A-MSDU an HT (not VHT or HE) link carries: an MPDU inside an HT A-MPDU is at
+/// most 4095 octets (9.7.1, the MPDU delimiter's length; mac80211's
+/// `IEEE80211_MAX_MPDU_LEN_HT_BA`), and the sender does not know whether its MPDU will be.
+pub const HT_AMPDU_MAX_AMSDU: usize = 4095 - MPDU_OVERHEAD;
 
 /// One A-MSDU subframe, borrowing its MSDU from the body it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +70,91 @@ pub fn body_len(msdu_lens: impl IntoIterator<Item = usize>) -> usize {
         total = total.next_multiple_of(4) + SUBFRAME_HEADER_LEN + len;
     }
     total
+}
+
+/// How many of the MSDUs of `msdu_lens`, from the first, go in one A-MSDU of at most `max`
+/// octets: at least one (a first MSDU too long for an A-MSDU goes alone, as a plain MPDU).
+pub fn fitting(msdu_lens: impl IntoIterator<Item = usize>, max: usize) -> usize {
+    let mut total: usize = 0;
+    let mut n = 0;
+    for len in msdu_lens {
+        let next = match n {
+            0 => SUBFRAME_HEADER_LEN + len,
+            _ => total.next_multiple_of(4) + SUBFRAME_HEADER_LEN + len,
+        };
+        if n > 0 && next > max {
+            break;
+        }
+        total = next;
+        n += 1;
+    }
+    n
+}
+
+/// The header of an A-MSDU MPDU between station `sta` and its AP in direction `dir`: QoS Data
+/// with TID `tid` and the A-MSDU Present bit; address 1 the receiver, 2 the transmitter, 3 the
+/// BSSID (Table 9-30: with A-MSDU Present, DA and SA are in the subframes); sequence zero (the
+/// sender assigns it).
+pub fn data_header(dir: DsDirection, sta: MacAddr, tid: u8) -> Header {
+    let (flags, a1, a2, bssid) = match dir {
+        DsDirection::ToAp { bssid } => (FcFlags::TO_DS, bssid, sta, bssid),
+        DsDirection::FromAp { bssid } => (FcFlags::FROM_DS, sta, bssid, bssid),
+    };
+    let fc = FrameControl::new(FrameType::Data(DataSubtype::QosData), FcFlags(flags));
+    let mut header = Header::new(fc, a1, a2, bssid);
+    header.qos = Some(QosControl::amsdu(tid));
+    header
+}
+
+/// The length of the MPDU [`emit_ethernet`] writes for `frames` under `header`.
+pub fn ethernet_mpdu_len(header: &Header, frames: &[EthernetFrame]) -> usize {
+    header.buffer_len() + body_len(frames.iter().map(EthernetFrame::data_body_len))
+}
+
+/// Appends the A-MSDU MPDU of `frames` to `out`: `header` (from [`data_header`], its sequence
+/// set), then a subframe per frame (its destination and source, the length, its LLC/SNAP body
+/// as a plain data frame would carry it), each but the last padded to 4 octets.
+pub fn emit_ethernet(header: &Header, frames: &[EthernetFrame], out: &mut Vec<u8>) {
+    header.emit(out);
+    let start = out.len();
+    for (i, eth) in frames.iter().enumerate() {
+        if i > 0 {
+            let padded = (out.len() - start).next_multiple_of(4) + start;
+            out.resize(padded, 0);
+        }
+        let len = u16::try_from(eth.data_body_len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&eth.dst.0);
+        out.extend_from_slice(&eth.src.0);
+        out.extend_from_slice(&len.to_be_bytes());
+        eth.emit_data_body(out);
+    }
+}
+
+/// Reads an A-MSDU body (see [`parse`]) into the Ethernet frames of its subframes, each with
+/// the subframe's DA and SA and sharing `body` (no copy), or the error of a subframe whose MSDU
+/// is no valid LLC payload. The receiver checks the addresses.
+pub fn ethernet_frames(body: &Bytes) -> Result<Vec<Result<EthernetFrame, ParseError>>, ParseError> {
+    let subframes = parse(body)?;
+    let mut out = Vec::with_capacity(subframes.len());
+    let mut at = 0;
+    for s in subframes {
+        let msdu_at = at + SUBFRAME_HEADER_LEN;
+        let end = msdu_at + s.msdu.len();
+        if end > body.len() {
+            return Err(ParseError::Truncated {
+                what: "A-MSDU subframe MSDU",
+                need: end,
+                have: body.len(),
+            });
+        }
+        out.push(EthernetFrame::from_msdu(
+            s.da,
+            s.sa,
+            &body.slice(msdu_at..end),
+        ));
+        at = end.next_multiple_of(4);
+    }
+    Ok(out)
 }
 
 /// Reads an A-MSDU body into its subframes. Fails on an empty body, a truncated header or
@@ -135,6 +245,75 @@ mod tests {
         assert_eq!(&out[12..14], &[0, 5]);
         assert_eq!(out[19], 0, "padding");
         assert_eq!(parse(&out).unwrap(), subs);
+    }
+
+    #[test]
+    fn fitting_keeps_an_amsdu_within_its_limit_and_always_takes_one() {
+        // 14 + 100 = 114 -> 116 + 114 = 230 -> 232 + 114 = 346.
+        assert_eq!(body_len([100, 100, 100]), 346);
+        assert_eq!(fitting([100, 100, 100, 100], 346), 3);
+        assert_eq!(fitting([100, 100, 100, 100], 345), 2);
+        assert_eq!(fitting([100, 100], 229), 1);
+        assert_eq!(
+            fitting([5000, 10], 3839),
+            1,
+            "too long alone: it goes alone"
+        );
+        assert_eq!(fitting([], 3839), 0);
+        // Every prefix fitting says fits, fits; one more does not.
+        let lens = [1500, 64, 2304, 1, 700, 1500, 1500, 1500];
+        for max in [0, 1000, 3839, 4049, 7935, 11_408] {
+            let n = fitting(lens, max);
+            assert!(n >= 1);
+            assert!(n == 1 || body_len(lens[..n].iter().copied()) <= max);
+            assert!(n == lens.len() || body_len(lens[..=n].iter().copied()) > max);
+        }
+    }
+
+    #[test]
+    fn ethernet_frames_go_in_and_come_out_with_their_addresses() {
+        use crate::wire::EtherType;
+        let frame = |dst, src, ethertype, payload: &'static [u8]| EthernetFrame {
+            dst,
+            src,
+            ethertype,
+            payload: Bytes::from_static(payload),
+        };
+        let frames = [
+            frame(A, B, EtherType::Ipv4, &[0x45; 9]),
+            frame(B, A, EtherType::Ipv6, &[0x60; 40]),
+            // An 802.3 length frame: its LLC payload goes as it is.
+            frame(A, B, EtherType::from(6), &[0x42, 0x42, 0x03, 1, 2, 3]),
+        ];
+        let header = data_header(DsDirection::FromAp { bssid: B }, A, 5);
+        let mut out = Vec::new();
+        emit_ethernet(&header, &frames, &mut out);
+        assert_eq!(out.len(), ethernet_mpdu_len(&header, &frames));
+        let view = crate::wire::FrameView::new_checked(&out[..]).unwrap();
+        let qos = view.qos().unwrap();
+        assert!(qos.amsdu_present() && qos.tid() == 5);
+        assert_eq!(
+            (view.addr1(), view.addr2(), view.addr3()),
+            (A, Some(B), Some(B))
+        );
+        let body = Bytes::from(out).slice(header.buffer_len()..);
+        let back: Vec<EthernetFrame> = ethernet_frames(&body)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back, frames);
+        // A subframe whose MSDU is no LLC payload is an error of its own; the others stand.
+        let mut odd = Vec::new();
+        emit(
+            [
+                sub(&[0xaa; 1600][..]),
+                sub(&[0xaa, 0xaa, 0x03, 0, 0, 0, 8, 0]),
+            ],
+            &mut odd,
+        );
+        let read = ethernet_frames(&Bytes::from(odd)).unwrap();
+        assert!(read[0].is_err() && read[1].is_ok());
     }
 
     #[test]

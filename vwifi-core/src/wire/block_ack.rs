@@ -24,6 +24,17 @@ impl BaParams {
         Self(0x0002 | ((tid as u16 & 0x0f) << 2) | ((buffer & 0x03ff) << 6))
     }
 
+    /// The same with the A-MSDU Supported bit (bit 0) set: A-MSDUs may go in the
+    /// agreement's A-MPDUs (9.4.1.13).
+    pub const fn with_amsdu(self) -> Self {
+        Self(self.0 | 0x0001)
+    }
+
+    /// The A-MSDU Supported bit.
+    pub const fn amsdu_supported(self) -> bool {
+        self.0 & 0x0001 != 0
+    }
+
     /// The TID.
     pub const fn tid(self) -> u8 {
         ((self.0 >> 2) & 0x0f) as u8

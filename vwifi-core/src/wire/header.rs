@@ -70,6 +70,12 @@ impl QosControl {
     pub const fn amsdu_present(self) -> bool {
         self.0 & 0x0080 != 0
     }
+
+    /// A QoS Control for traffic identifier `tid` with normal ack policy and the A-MSDU
+    /// Present bit set.
+    pub const fn amsdu(tid: u8) -> Self {
+        Self(Self::with_tid(tid).0 | 0x0080)
+    }
 }
 
 /// The MAC header of a management or data frame.

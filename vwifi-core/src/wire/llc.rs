@@ -279,26 +279,31 @@ impl EthernetFrame {
                 value: 0,
             });
         }
-        let dst = header.destination();
-        let src = header.source();
-        let mut r = Reader::new(&frame.payload);
+        Self::from_msdu(header.destination(), header.source(), &frame.payload)
+    }
+
+    /// The Ethernet frame of an MSDU (a data frame's body, or an A-MSDU subframe's) from `src`
+    /// to `dst`: LLC/SNAP removed for RFC 1042 and bridge-tunnel payloads (IEEE 802.1H), other
+    /// LLC payloads kept behind an 802.3 length. Shares the payload with `msdu` (no copy).
+    pub fn from_msdu(dst: MacAddr, src: MacAddr, msdu: &Bytes) -> Result<Self, ParseError> {
+        let mut r = Reader::new(msdu);
         if let Ok(snap) = SnapHeader::parse(&mut r) {
             if snap.is_ethernet_bridging() {
                 return Ok(Self {
                     dst,
                     src,
                     ethertype: snap.ethertype,
-                    payload: frame.payload.slice(SnapHeader::LEN..),
+                    payload: msdu.slice(SnapHeader::LEN..),
                 });
             }
         }
-        let len = frame.payload.len();
+        let len = msdu.len();
         match u16::try_from(len) {
             Ok(len) if len < EtherType::MIN_TYPE => Ok(Self {
                 dst,
                 src,
                 ethertype: EtherType::from(len),
-                payload: frame.payload.clone(),
+                payload: msdu.clone(),
             }),
             _ => Err(ParseError::BadValue {
                 what: "LLC payload too long for an 802.3 length",

@@ -40,6 +40,8 @@ impl HtCapabilities {
     pub const SGI_20: u16 = 1 << 5;
     /// Short GI for 40 MHz.
     pub const SGI_40: u16 = 1 << 6;
+    /// Maximum A-MSDU Length: 7935 octets (clear: 3839).
+    pub const MAX_AMSDU_7935: u16 = 1 << 11;
     /// The body length.
     pub const LEN: usize = 26;
 

@@ -234,6 +234,12 @@ impl Lab {
         self.node_mut().guest_message(now, g, msg);
     }
 
+    /// Data frames guest `g` hands over together (one read of its port).
+    pub fn send_batch(&mut self, g: GuestId, frames: Vec<Bytes>) {
+        let now = self.world.now();
+        self.node_mut().guest_data(now, g, frames);
+    }
+
     /// Connects with a passphrase (the host derives the PSK).
     pub fn connect(&mut self, g: GuestId, ssid: &str, pass: Option<&str>) {
         let credentials = match pass {

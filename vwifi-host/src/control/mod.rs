@@ -136,6 +136,13 @@ pub(crate) fn format_status(s: &Snapshot) -> String {
             r.bridge_forwarded, r.bridge_flooded, r.bridge_no_route
         );
     }
+    if r.amsdu_tx.0 + r.amsdu_rx.0 + r.amsdu_refused > 0 {
+        let _ = writeln!(
+            out,
+            "A-MSDUs: {} sent ({} MSDUs), {} received ({} MSDUs), {} subframes refused",
+            r.amsdu_tx.0, r.amsdu_tx.1, r.amsdu_rx.0, r.amsdu_rx.1, r.amsdu_refused
+        );
+    }
     if let Some(f) = &s.federation {
         out.push_str(&crate::federation::report::status_lines(f));
     }
@@ -305,6 +312,18 @@ pub(crate) fn format_metrics(s: &Snapshot) -> String {
             ("outcome=\"forwarded\"".into(), r.bridge_forwarded),
             ("outcome=\"flooded\"".into(), r.bridge_flooded),
             ("outcome=\"no_route\"".into(), r.bridge_no_route),
+        ],
+    );
+    family(
+        "vwifi_amsdu_total",
+        "counter",
+        "A-MSDUs the stations and simulated APs sent and received, and the MSDUs in them.",
+        vec![
+            ("direction=\"tx\",unit=\"amsdu\"".into(), r.amsdu_tx.0),
+            ("direction=\"tx\",unit=\"msdu\"".into(), r.amsdu_tx.1),
+            ("direction=\"rx\",unit=\"amsdu\"".into(), r.amsdu_rx.0),
+            ("direction=\"rx\",unit=\"msdu\"".into(), r.amsdu_rx.1),
+            ("direction=\"rx\",unit=\"refused\"".into(), r.amsdu_refused),
         ],
     );
     family(

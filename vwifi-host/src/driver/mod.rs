@@ -41,6 +41,7 @@
 //! station sends its deauthentication), lets the air carry the last frames, and drops the
 //! outboxes: each guest task writes what is left and closes its link.
 
+use bytes::Bytes;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::pending;
@@ -270,6 +271,8 @@ pub(crate) struct Driver {
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
     hwsim: Option<crate::hwsim::Hwsim>,
+    /// The kernel radios' addresses last passed to the world ([`crate::hwsim::Hwsim::mpdu_limits`]).
+    hwsim_generation: u64,
     /// Who captures the air ([`crate::lab::capture`]).
     capture: crate::lab::capture::Subscribers,
     /// The other daemons of a federated air, if `[federation]` is configured.
@@ -296,6 +299,7 @@ impl Driver {
             lost_interfaces: BTreeMap::new(),
             wired: None,
             hwsim: None,
+            hwsim_generation: 0,
             capture: crate::lab::capture::Subscribers::default(),
             federation: None,
             native: BTreeMap::new(),
@@ -370,6 +374,12 @@ impl Driver {
             self.deliver();
             if let (Some(h), Some(w)) = (self.hwsim.as_mut(), self.world.sim_mut()) {
                 h.flush(w);
+                let (generation, limits) = h.mpdu_limits();
+                if generation != self.hwsim_generation {
+                    // The kernel's radios take short MPDUs only: A-MSDUs to them stay so.
+                    self.hwsim_generation = generation;
+                    w.set_mpdu_limits(&limits);
+                }
             }
             if let (Some(f), Some(w)) = (self.federation.as_mut(), self.world.sim_mut()) {
                 f.publish(w);
@@ -485,7 +495,11 @@ impl Driver {
     /// Hands up to `budget` of the guests' queued messages to the world, by deficit round
     /// robin over the guests ([`intake::Intake::next`]); a held guest whose queue got short
     /// again is let go.
+    ///
+    /// Consecutive data frames of one guest go to the world together
+    /// ([`HostRadio::guest_data`]), so that its station can put them in A-MSDUs.
     fn serve_intake(&mut self, budget: usize) {
+        let mut run: Option<(GuestId, Vec<Bytes>)> = None;
         for _ in 0..budget {
             let Some((guest, item)) = self.intake.next() else {
                 break;
@@ -496,10 +510,38 @@ impl Driver {
                     entry.update_hold();
                 }
             }
-            self.handle(Command::Guest {
-                guest,
-                msg: item.into_message(),
-            });
+            match (item, &mut run) {
+                (intake::Item::Data(frame), Some((g, frames))) if *g == guest => frames.push(frame),
+                (intake::Item::Data(frame), _) => {
+                    if let Some((g, frames)) = run.replace((guest, vec![frame])) {
+                        self.guest_data(g, frames);
+                    }
+                }
+                (item, _) => {
+                    if let Some((g, frames)) = run.take() {
+                        self.guest_data(g, frames);
+                    }
+                    self.handle(Command::Guest {
+                        guest,
+                        msg: item.into_message(),
+                    });
+                }
+            }
+        }
+        if let Some((g, frames)) = run {
+            self.guest_data(g, frames);
+        }
+    }
+
+    /// Data frames of `guest` served together: each holds back its sender as
+    /// [`Command::Guest`] would, then the world takes them at once.
+    fn guest_data(&mut self, guest: GuestId, frames: Vec<Bytes>) {
+        let now = self.clock.now();
+        for frame in &frames {
+            self.hold_back_for(guest, frame);
+        }
+        if self.guests.contains_key(&guest) {
+            self.world.guest_data(now, guest, frames);
         }
     }
 

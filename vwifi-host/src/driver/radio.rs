@@ -43,6 +43,14 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
     /// A message from `guest`, arriving at `now`.
     fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message);
 
+    /// Data frames `guest` handed over together, arriving at `now`, in order: as many
+    /// [`Message::Data`] (a radio whose stations aggregate takes them at once).
+    fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        for frame in frames {
+            self.guest_message(now, guest, Message::Data(frame));
+        }
+    }
+
     /// Takes the messages for `guest` so far.
     fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message>;
 
@@ -107,6 +115,10 @@ impl HostRadio for SimWorld {
 
     fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message) {
         SimWorld::guest_message(self, now, guest, msg);
+    }
+
+    fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        SimWorld::guest_data(self, now, guest, frames);
     }
 
     fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {

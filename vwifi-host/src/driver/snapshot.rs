@@ -78,6 +78,17 @@ pub(crate) fn sim_snapshot(
                 .iter()
                 .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
                 .collect();
+            for st in mux
+                .guests()
+                .filter_map(|g| mux.station(g))
+                .map(|s| s.stats())
+            {
+                radio.amsdu_tx.0 += st.amsdu_tx;
+                radio.amsdu_tx.1 += st.amsdu_tx_msdus;
+                radio.amsdu_rx.0 += st.amsdu_rx;
+                radio.amsdu_rx.1 += st.amsdu_rx_msdus;
+                radio.amsdu_refused += st.amsdu_refused;
+            }
             for (&id, entry) in guests_of {
                 let Some(report) = mux.report(id) else {
                     continue;
@@ -121,6 +132,13 @@ pub(crate) fn sim_snapshot(
                     ]);
                 }
             }
+        }
+        for c in world.aps().map(vwifi_core::sim::ap::SoftAp::counters) {
+            radio.amsdu_tx.0 += c.amsdu_tx;
+            radio.amsdu_tx.1 += c.amsdu_tx_msdus;
+            radio.amsdu_rx.0 += c.amsdu_rx;
+            radio.amsdu_rx.1 += c.amsdu_rx_msdus;
+            radio.amsdu_refused += c.amsdu_refused;
         }
         let aps = world
             .aps()

@@ -313,9 +313,25 @@ pub(crate) struct KernelRadios {
     /// interface is gone (a guest's radio learns no address from its frames to make up for it).
     announced: BTreeMap<(MacAddr, MacAddr), u32>,
     counters: HwsimCounters,
+    /// Bumped whenever a radio's addresses change ([`KernelRadios::mpdu_limits`]).
+    generation: u64,
 }
 
 impl KernelRadios {
+    /// The addresses the kernel's radios answer to, each with the longest MPDU the kernel
+    /// takes from the medium ([`vwifi_core::wire::amsdu::KERNEL_RADIO_MAX_MPDU`]), and a
+    /// number that changes whenever they do.
+    pub(crate) fn mpdu_limits(&self) -> (u64, BTreeMap<MacAddr, usize>) {
+        let limit = vwifi_core::wire::amsdu::KERNEL_RADIO_MAX_MPDU;
+        let limits = self
+            .addresses
+            .values()
+            .flatten()
+            .map(|&a| (a, limit))
+            .collect();
+        (self.generation, limits)
+    }
+
     /// No radio yet; radios will stand where `cfg` says and transmit at `tx_power_dbm`.
     pub(crate) fn new(cfg: HwsimSection, tx_power_dbm: f64) -> Self {
         Self {
@@ -326,6 +342,7 @@ impl KernelRadios {
             guests: BTreeMap::new(),
             announced: BTreeMap::new(),
             counters: HwsimCounters::default(),
+            generation: 0,
         }
     }
 
@@ -356,6 +373,7 @@ impl KernelRadios {
     ) {
         self.guests.remove(&radio);
         self.addresses.remove(&radio);
+        self.generation += 1;
         self.announced.retain(|(r, _), _| *r != radio);
         if let Some(node) = self.nodes.remove(&radio) {
             let _ = medium.set_addresses(node, Vec::new());
@@ -531,6 +549,7 @@ impl KernelRadios {
             return;
         }
         set.insert(addr);
+        self.generation += 1;
         let list: Vec<MacAddr> = set.iter().copied().collect();
         if let Err(e) = medium.set_addresses(node, list) {
             tracing::warn!(%radio, %addr, error = %e, "hwsim: cannot register an address");
@@ -551,6 +570,7 @@ impl KernelRadios {
             return;
         };
         if set.remove(&addr) {
+            self.generation += 1;
             let list: Vec<MacAddr> = set.iter().copied().collect();
             if let Err(e) = medium.set_addresses(node, list) {
                 tracing::warn!(%radio, error = %e, "hwsim: cannot update the addresses");
@@ -758,6 +778,11 @@ impl Hwsim {
         }
         let at = world.medium().now();
         world.advance(at);
+    }
+
+    /// See [`KernelRadios::mpdu_limits`].
+    pub(crate) fn mpdu_limits(&self) -> (u64, BTreeMap<MacAddr, usize>) {
+        self.radios.mpdu_limits()
     }
 
     /// Sends the kernel what the radios have for it. A failed send is counted and logged;

@@ -59,6 +59,8 @@ pub(super) struct Station {
     /// Retransmissions of frames already received from it.
     pub(super) duplicates: DuplicateFilter,
     pub(super) counters: StationCounters,
+    /// The longest A-MSDU the AP sends it, octets (0: none), from its association request.
+    pub(super) max_amsdu: usize,
 }
 
 /// A unicast frame held for a dozing station.
@@ -96,6 +98,7 @@ impl Station {
             signal_dbm: None,
             duplicates: DuplicateFilter::new(),
             counters: StationCounters::default(),
+            max_amsdu: 0,
         }
     }
 
@@ -112,6 +115,7 @@ impl Station {
         self.ps_queue.clear();
         self.rekey_in_flight = None;
         self.sa_query = None;
+        self.max_amsdu = 0;
     }
 
     /// Whether the station is associated.

@@ -96,10 +96,14 @@ struct TestSta {
     undecryptable: usize,
     /// Null frames from the AP (end of a PS-Poll with nothing buffered).
     nulls: usize,
+    /// A-MSDUs from the AP (their MSDUs are in `received`).
+    amsdus: usize,
     complete: bool,
     failed: Option<HandshakeError>,
     /// When set, EAPOL is ignored (a station that never answers).
     mute: bool,
+    /// When set, its association request carries HT Capabilities (so it takes A-MSDUs).
+    ht: bool,
 }
 
 impl TestSta {
@@ -121,9 +125,11 @@ impl TestSta {
             received: Vec::new(),
             undecryptable: 0,
             nulls: 0,
+            amsdus: 0,
             complete: false,
             failed: None,
             mute: false,
+            ht: false,
         }
     }
 
@@ -145,6 +151,17 @@ impl TestSta {
         el.push(frames::rate_elements(ch(1))[0].clone());
         if let Some(r) = rsne {
             el.push(Element::Rsn(r));
+        }
+        if self.ht {
+            let caps = crate::phy::PhyCaps {
+                standard: crate::phy::Standard::Ht,
+                width: crate::phy::Width::Mhz20,
+                nss: 1,
+            };
+            for e in crate::phy::elements::capability_elements(&caps, crate::channel::Band::Ghz2_4)
+            {
+                el.push(e);
+            }
         }
         el
     }
@@ -279,6 +296,13 @@ impl TestSta {
         } else {
             d
         };
+        if plain.header.qos.is_some_and(QosControl::amsdu_present) {
+            self.amsdus += 1;
+            for eth in amsdu::ethernet_frames(&plain.payload).unwrap() {
+                self.received.push((eth.unwrap(), more_data));
+            }
+            return Vec::new();
+        }
         let eth = EthernetFrame::from_data(&plain).unwrap();
         if eth.ethertype != EtherType::Eapol {
             self.received.push((eth, more_data));
@@ -1439,4 +1463,142 @@ fn a_retransmitted_association_request_does_not_restart_the_handshake() {
     // A new request (no Retry bit) is a new association.
     let f = net.stas[0].assoc(Some(Rsne::wpa2_psk()));
     assert!(!net.send(f).is_empty());
+}
+
+/// The A-MSDU station `i` sends carrying `frames` (To DS, TID 0, sequence `seq`), protected
+/// with its key, as a vwifi station builds it.
+fn amsdu_from(net: &mut Net, i: usize, seq: u16, frames: &[EthernetFrame]) -> Bytes {
+    let sta = &mut net.stas[i];
+    let mut h = amsdu::data_header(DsDirection::ToAp { bssid: BSSID }, sta.addr, 0);
+    h.sequence = SequenceControl::new(seq);
+    let mut plain = Vec::new();
+    amsdu::emit_ethernet(&h, frames, &mut plain);
+    sta.tx_pn += 1;
+    Bytes::from(ccmp::encrypt(sta.tk.as_ref().unwrap(), 0, sta.tx_pn, &plain).unwrap())
+}
+
+fn ipv4(src: MacAddr, dst: MacAddr, payload: &'static [u8]) -> EthernetFrame {
+    EthernetFrame {
+        dst,
+        src,
+        ethertype: EtherType::Ipv4,
+        payload: Bytes::from_static(payload),
+    }
+}
+
+const HT_20: crate::phy::PhyCaps = crate::phy::PhyCaps {
+    standard: crate::phy::Standard::Ht,
+    width: crate::phy::Width::Mhz20,
+    nss: 1,
+};
+
+fn ht_wpa2_net(second_ht: bool) -> Net {
+    wpa2_net_of(HT_20, second_ht)
+}
+
+/// A WPA2 BSS of `phy` with stations 1 and 2 joined, station 2 with HT Capabilities if
+/// `second_ht`.
+fn wpa2_net_of(phy: crate::phy::PhyCaps, second_ht: bool) -> Net {
+    let mut cfg = wpa2_cfg("pass word");
+    cfg.phy = phy;
+    let mut two = TestSta::new(2, Some("pass word"));
+    two.ht = second_ht;
+    let mut net = Net::new(cfg, vec![TestSta::new(1, Some("pass word")), two]);
+    net.join(0);
+    net.join(1);
+    net
+}
+
+#[test]
+fn a_protected_amsdu_is_opened_once_and_a_subframe_with_a_foreign_sa_is_dropped() {
+    let mut net = ht_wpa2_net(false);
+    let (one, two) = (sta_addr(1), sta_addr(2));
+    let frames = [
+        ipv4(one, two, b"first"),
+        // Injected: a source that is not the station that sent the A-MSDU.
+        ipv4(PEER, two, b"spoofed"),
+        ipv4(one, two, b"second"),
+    ];
+    let raw = amsdu_from(&mut net, 0, 40, &frames);
+    let out = net.send(raw.clone());
+    // Station 2 took no A-MSDUs in its association: two plain frames, in order.
+    assert_eq!(out.len(), 2);
+    assert_eq!(net.stas[1].amsdus, 0);
+    let got: Vec<&[u8]> = net.stas[1]
+        .received
+        .iter()
+        .map(|(e, _)| &e.payload[..])
+        .collect();
+    assert_eq!(got, [&b"first"[..], &b"second"[..]]);
+    assert!(net.stas[1].received.iter().all(|(e, _)| e.src == one));
+    let c = net.ap.counters();
+    assert_eq!((c.amsdu_rx, c.amsdu_rx_msdus, c.amsdu_refused), (1, 2, 1));
+    assert_eq!((c.amsdu_tx, c.forwarded), (0, 2));
+    // Replayed under a new sequence number (outside the MIC): one PN, one replay.
+    let mut again = raw.to_vec();
+    again[22] = 0x50;
+    assert!(net.send(Bytes::from(again)).is_empty());
+    assert_eq!(net.ap.counters().dropped.get(DropReason::Replay), 1);
+    assert_eq!(net.stas[1].received.len(), 2);
+}
+
+#[test]
+fn a_flipped_amsdu_present_bit_on_a_protected_frame_forwards_nothing() {
+    // The FragAttacks A-MSDU injection: the bit is outside the MIC (non-SPP), so the frame
+    // decrypts, and its LLC/SNAP header and payload are read as subframe headers; the SA of
+    // the "subframe" is not the station's.
+    let mut net = ht_wpa2_net(true);
+    let eth = ipv4(
+        sta_addr(1),
+        sta_addr(2),
+        &[0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0],
+    );
+    let mut d = eth.to_data(
+        DsDirection::ToAp { bssid: BSSID },
+        Some(QosControl::with_tid(0)),
+    );
+    d.header.sequence = SequenceControl::new(9);
+    let plain = Frame::Data(d).to_vec();
+    net.stas[0].tx_pn += 1;
+    let tk = net.stas[0].tk.clone().unwrap();
+    let mut sealed = ccmp::encrypt(&tk, 0, net.stas[0].tx_pn, &plain).unwrap();
+    sealed[24] |= 0x80;
+    assert!(ccmp::decrypt(&tk, &sealed).is_ok());
+    assert!(net.send(Bytes::from(sealed)).is_empty());
+    assert!(net.stas[1].received.is_empty());
+    assert_eq!(net.ap.counters().forwarded, 0);
+}
+
+#[test]
+fn msdus_onward_to_a_station_that_takes_amsdus_go_in_one_again() {
+    let mut net = ht_wpa2_net(true);
+    let (one, two) = (sta_addr(1), sta_addr(2));
+    let frames = [
+        ipv4(one, two, b"a"),
+        ipv4(one, PEER, b"to nobody"),
+        ipv4(one, two, b"b"),
+        ipv4(one, two, b"c"),
+    ];
+    let raw = amsdu_from(&mut net, 0, 41, &frames);
+    let out = net.send(raw);
+    assert_eq!(out.len(), 1, "one A-MSDU to station 2");
+    assert_eq!(net.stas[1].amsdus, 1);
+    let got: Vec<&[u8]> = net.stas[1]
+        .received
+        .iter()
+        .map(|(e, _)| &e.payload[..])
+        .collect();
+    assert_eq!(got, [&b"a"[..], &b"b"[..], &b"c"[..]]);
+    // Sealed for station 2 alone, once.
+    assert!(ccmp::decrypt(net.stas[0].tk.as_ref().unwrap(), &out[0]).is_err());
+    let c = net.ap.counters();
+    assert_eq!((c.amsdu_tx, c.amsdu_tx_msdus, c.forwarded), (1, 3, 3));
+    assert_eq!(c.dropped.get(DropReason::NoRoute), 1);
+    // A legacy BSS never sends one, whatever the station says.
+    let mut net = wpa2_net_of(crate::phy::PhyCaps::LEGACY, true);
+    let raw = amsdu_from(&mut net, 0, 42, &frames);
+    let out = net.send(raw);
+    assert_eq!(out.len(), 3);
+    assert_eq!(net.stas[1].amsdus, 0);
+    assert_eq!(net.ap.counters().amsdu_tx, 0);
 }

@@ -758,7 +758,8 @@ impl<N: Node> Medium<N> {
         let token = (radio.next_queued & 0xff) as u8;
         let req = BlockAckAction::AddbaRequest {
             dialog_token: token,
-            params: BaParams::immediate(0, BA_WINDOW as u16),
+            // A-MSDUs in the A-MPDUs: the nodes' own (issue 13) and the medium's.
+            params: BaParams::immediate(0, BA_WINDOW as u16).with_amsdu(),
             timeout_tu: BA_TIMEOUT_TU,
             start_seq: 0,
         };
@@ -798,10 +799,15 @@ impl<N: Node> Medium<N> {
                 let resp = BlockAckAction::AddbaResponse {
                     dialog_token,
                     status: 0,
-                    params: BaParams::immediate(
-                        params.tid(),
-                        params.buffer_size().clamp(1, BA_WINDOW as u16),
-                    ),
+                    params: {
+                        let window = params.buffer_size().clamp(1, BA_WINDOW as u16);
+                        let accepted = BaParams::immediate(params.tid(), window);
+                        // Taken if asked for: every node's receive path splits A-MSDUs.
+                        match params.amsdu_supported() {
+                            true => accepted.with_amsdu(),
+                            false => accepted,
+                        }
+                    },
                     timeout_tu,
                 };
                 let Some(radio) = self.radios.get_mut(index(owner)) else {

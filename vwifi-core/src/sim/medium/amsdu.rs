@@ -6,8 +6,10 @@
 //! the A-MSDU Present bit: the first frame's header (QoS Data, addr3 the BSSID, its sequence
 //! number), then a subframe per MSDU with its DA and SA, up to the receiver's maximum A-MSDU
 //! length (HT 3839 octets, the HT Capabilities vwifi sends; VHT/HE a whole 11 454-octet MPDU,
-//! the VHT Capabilities' maximum MPDU length). Protected frames are never aggregated: the
-//! medium has no keys, and the nodes encrypt each MSDU on its own.
+//! the VHT Capabilities' maximum MPDU length). Protected frames are never aggregated here: the
+//! medium has no keys. The stations and APs build protected A-MSDUs themselves, before
+//! encryption (`Station::send_data_batch`, the soft AP's onward path); those MPDUs already
+//! have the A-MSDU Present bit and go through the medium as they are.
 //!
 //! The receiving side parses the A-MSDU ([`crate::wire::amsdu::parse`]) and checks every
 //! subframe's DA and SA against the MPDU's addresses (from an AP: DA must be the receiver; to
