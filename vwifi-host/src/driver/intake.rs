@@ -12,8 +12,13 @@
 //! so guests that keep the driver busy get equal bytes whatever their batch sizes. A guest's
 //! own messages stay in order; the driver holds a guest whose queue is long
 //! ([`super::INTAKE_HOLD_AT`]) so that the queue is bounded and its kernel queues instead.
+//!
+//! A guest held back for a receiver that cannot keep up is also parked here ([`Intake::park`]):
+//! its queued messages wait, unserved, until the receiver drained ([`Intake::unpark`]).
+//! Holding its port alone would stop only its next reads, while what it queued before (up to
+//! [`super::INTAKE_HOLD_AT`] messages) still went on to the receiver's backlog.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use vwifi_core::demux::GuestId;
@@ -81,6 +86,8 @@ pub(crate) struct Intake {
     visiting: bool,
     /// Messages queued, over all guests.
     len: usize,
+    /// Guests whose queues wait unserved ([`Intake::park`]); never in `active`.
+    parked: BTreeSet<GuestId>,
 }
 
 impl Intake {
@@ -101,10 +108,34 @@ impl Intake {
         q.items.extend(items);
         let after = q.items.len();
         self.len += after - before;
-        if before == 0 && after > 0 {
+        if before == 0 && after > 0 && !self.parked.contains(&guest) {
             self.active.push_back(guest);
         }
         after
+    }
+
+    /// Leaves `guest`'s queue unserved, in order and kept, until [`Intake::unpark`].
+    pub(crate) fn park(&mut self, guest: GuestId) {
+        if !self.parked.insert(guest) {
+            return;
+        }
+        if self.active.front() == Some(&guest) {
+            self.visiting = false;
+        }
+        self.active.retain(|&g| g != guest);
+    }
+
+    /// Serves `guest`'s queue again, its turn at the end of the round.
+    pub(crate) fn unpark(&mut self, guest: GuestId) {
+        if self.parked.remove(&guest) && self.queued(guest) > 0 {
+            self.active.push_back(guest);
+        }
+    }
+
+    /// Whether `guest`'s queue waits unserved.
+    #[cfg(test)]
+    pub(crate) fn is_parked(&self, guest: GuestId) -> bool {
+        self.parked.contains(&guest)
     }
 
     /// How many messages `guest` has queued.
@@ -112,9 +143,9 @@ impl Intake {
         self.queues.get(&guest).map_or(0, |q| q.items.len())
     }
 
-    /// Whether nothing is queued.
+    /// Whether nothing can be served now (parked guests' messages may wait).
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.active.is_empty()
     }
 
     /// Forgets `guest` and what it queued (its link ended).
@@ -122,6 +153,7 @@ impl Intake {
         if let Some(q) = self.queues.remove(&guest) {
             self.len = self.len.saturating_sub(q.items.len());
         }
+        self.parked.remove(&guest);
         if self.active.front() == Some(&guest) {
             self.visiting = false;
         }
@@ -267,6 +299,42 @@ mod tests {
         assert_eq!(rest, vec![b; 10]);
         assert!(intake.is_empty());
         assert_eq!(intake.next().map(|(g, _)| g), None);
+    }
+
+    #[test]
+    fn a_parked_guest_waits_in_order_and_the_others_are_served_meanwhile() {
+        let (a, b) = (GuestId(1), GuestId(2));
+        let mut intake = Intake::default();
+        intake.push_data(a, (0..4).map(|i| frame(1000, i)).collect());
+        intake.park(a);
+        intake.push_data(a, (4..6).map(|i| frame(1000, i)).collect());
+        intake.push_data(b, (0..3).map(|i| frame(1000, i)).collect());
+        let served: Vec<GuestId> = std::iter::from_fn(|| intake.next().map(|(g, _)| g)).collect();
+        assert_eq!(served, vec![b; 3], "a parked guest is not served");
+        assert!(
+            intake.is_empty(),
+            "nothing to serve while only a parked guest has messages"
+        );
+        assert_eq!(intake.queued(a), 6);
+        assert!(intake.is_parked(a));
+        intake.unpark(a);
+        let tags: Vec<u8> = std::iter::from_fn(|| intake.next())
+            .map(|(g, item)| match item {
+                Item::Data(f) if g == a => f[0],
+                _ => u8::MAX,
+            })
+            .collect();
+        assert_eq!(
+            tags,
+            vec![0, 1, 2, 3, 4, 5],
+            "its messages, all and in order"
+        );
+        // Parked and removed: nothing left behind.
+        intake.push_data(a, vec![frame(1000, 9)]);
+        intake.park(a);
+        intake.remove(a);
+        intake.unpark(a);
+        assert!(intake.is_empty() && intake.queued(a) == 0);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! **Back-pressure, not loss.** A guest's data is held back in its port ([`LinkFlow::hold`]:
 //! the port stops reading its TAP, socket or ring) while
 //! - a guest it sends to (by the Ethernet destination) has messages waiting in its backlog, until
-//!   that guest's port has written out most of its outbox ([`Command::Drained`]); or
+//!   that guest's port has written out most of its outbox ([`Command::Drained`]); what it
+//!   already queued at the driver waits meanwhile too ([`intake::Intake::park`]), or the
+//!   receiver's backlog would still take up to [`INTAKE_HOLD_AT`] of its frames; or
 //! - its own station has [`RADIO_HOLD_AT`] frames in the radio's queue, until it has at most
 //!   [`RADIO_RELEASE_AT`]; or
 //! - it has [`INTAKE_HOLD_AT`] messages queued at the driver, until it has at most
@@ -813,6 +815,8 @@ impl Driver {
         }
         s.held_for = Some(receiver);
         s.update_hold();
+        // What it queued at the driver waits too, not only its port's next reads.
+        self.intake.park(sender);
         if let Some(r) = self.guests.get_mut(&receiver) {
             r.holding.insert(sender);
         }
@@ -830,6 +834,7 @@ impl Driver {
                 if s.held_for == Some(receiver) {
                     s.held_for = None;
                     s.update_hold();
+                    self.intake.unpark(id);
                 }
             }
         }
@@ -1568,6 +1573,49 @@ mod tests {
         let want: Vec<_> = (0..6).map(|i| eth(mac_b, mac_a, i)).collect();
         assert_eq!(got, want, "b got a's frames out of order or not all");
         assert_eq!(d.guests[&b.guest].link_data_dropped, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_senders_frames_queued_at_the_driver_wait_there_not_in_the_receivers_backlog() {
+        let mut d = Driver::new(Box::new(open_world()), TokioClock::start(), 4);
+        let mut g = connected(&mut d, &["a", "b"]);
+        let ((a, mac_a), (mut b, mac_b)) = (g.remove(0), g.remove(0));
+        // a's port read 40 frames for b at once: they wait at the driver, served 2 a turn (a
+        // turn's frames go on together: the daemon's 64 a turn against a backlog of 1024).
+        let sent: Vec<_> = (0..40).map(|i| eth(mac_b, mac_a, i)).collect();
+        d.intake.push_data(a.guest, sent.clone());
+        for _ in 0..20 {
+            d.serve_intake(2);
+            air(&mut d);
+        }
+        // b's outbox (4) filled and its backlog began: a is held, and what it queued waits at
+        // the driver instead of going on to overflow b's backlog (8).
+        assert!(holding(&a));
+        assert!(d.intake.is_parked(a.guest));
+        assert!(
+            d.intake.queued(a.guest) > 0,
+            "a's frames did not wait at the driver"
+        );
+        assert!(d.guests[&b.guest].backlog.len() < d.backlog_limit());
+        assert_eq!(d.guests[&b.guest].link_data_dropped, 0);
+        // b reads and says so, turn after turn: every frame arrives, in order, none dropped.
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            while let Ok(m) = b.outbox.try_recv() {
+                if let Message::Data(f) = m {
+                    got.push(f);
+                }
+            }
+            if got.len() == sent.len() {
+                break;
+            }
+            d.handle(Command::Drained { guest: b.guest });
+            d.serve_intake(2);
+            air(&mut d);
+        }
+        assert_eq!(got, sent, "b did not get all of a's frames in order");
+        assert_eq!(d.guests[&b.guest].link_data_dropped, 0);
+        assert!(!d.intake.is_parked(a.guest));
     }
 
     #[tokio::test(start_paused = true)]
