@@ -851,3 +851,129 @@ fn scopeguard(name: String) -> impl Drop {
     }
     Del(name)
 }
+
+/// The radio's details in a status, as one string.
+fn details(status: &serde_json::Value) -> String {
+    status["radio"]["details"].to_string()
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_its_new_name() {
+    // Issue 19 item 2: `ip link set wlan0 name foo` inside the container. The TAP's descriptor
+    // stays bound to the interface: the data flows on; the daemon follows the name (status,
+    // log, state), and `detach` deletes the interface by its index whatever it is called.
+    let daemon = Daemon::start();
+    let (a, b) = (Netns::new("na"), Netns::new("nb"));
+    attach_and_join(&daemon, &a, "vwifi-open", "10.94.0.1/24");
+    attach_and_join(&daemon, &b, "vwifi-open", "10.94.0.2/24");
+    let ping = || a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.94.0.2"]);
+    let out = ping();
+    assert!(out.status.success(), "ping before: {}", text(&out));
+
+    let rename = a.exec("ip", &["link", "set", "wlan0", "name", "foo"]);
+    if !rename.status.success() {
+        // Kernels before 6.2 rename only an interface that is down.
+        for args in [
+            &["wlan0", "down"][..],
+            &["wlan0", "name", "foo"],
+            &["foo", "up"],
+        ] {
+            let out = a.exec("ip", &[&["link", "set"][..], args].concat());
+            assert!(out.status.success(), "rename: {}", text(&out));
+        }
+    }
+    let name = format!("netns:{}", a.0);
+    let status = common::wait_for_status(
+        &daemon.socket,
+        Duration::from_secs(10),
+        "the new name in the status",
+        |s| guest_of(s, Some(&name))["ifname"] == "foo",
+        || daemon.log_text(),
+    );
+    assert!(
+        details(&status).contains("wlan0 -> foo"),
+        "no rename in the details: {status}"
+    );
+    assert_eq!(guest_of(&status, Some(&name))["state"], "connected");
+    let out = ping();
+    assert!(
+        out.status.success(),
+        "ping after the rename: {}",
+        text(&out)
+    );
+    let log = daemon.log_text();
+    assert_eq!(log.matches("renamed in the container").count(), 1, "{log}");
+    assert!(
+        text(&daemon.host(&["status"])).contains("wlan0 -> foo"),
+        "the table does not tell the rename"
+    );
+
+    // `detach` deletes it under its new name, and the namespace can be attached again.
+    let out = daemon.host(&["detach", "--netns", &a.0]);
+    assert!(out.status.success(), "detach: {}", text(&out));
+    let links = text(&a.exec("ip", &["-o", "link"]));
+    assert_eq!(links.lines().count(), 1, "an interface left: {links}");
+    let out = daemon.host(&["attach", "--netns", &a.0]);
+    assert!(out.status.success(), "attach again: {}", text(&out));
+    assert!(has_wlan0(&a), "no wlan0 after attaching again");
+    let status = daemon.status().expect("status");
+    assert_eq!(
+        guest_of(&status, Some(&name))["ifname"],
+        "wlan0",
+        "{status}"
+    );
+    assert!(!details(&status).contains("renamed"), "{status}");
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_namespace_deleted_under_the_daemon_is_reported_and_its_name_can_be_attached_again() {
+    // Issue 19 item 2: `ip netns del NS` while attached, nothing else in it. The daemon's
+    // descriptor alone keeps it alive: the TAP's task sees its file gone, lets the namespace go
+    // (the interface goes with it), removes the guest and says so; it does not try to attach
+    // it again. A new namespace of that name is attached as any other.
+    let daemon = Daemon::start();
+    let (a, b) = (Netns::new("ga"), Netns::new("gb"));
+    attach_and_join(&daemon, &a, "vwifi-open", "10.93.0.1/24");
+    attach_and_join(&daemon, &b, "vwifi-open", "10.93.0.2/24");
+    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.93.0.2"]);
+    assert!(out.status.success(), "ping before: {}", text(&out));
+
+    common::run_ok(Command::new("ip").args(["netns", "del", &a.0]));
+    let gone = format!("network namespace {} gone", a.0);
+    let status = common::wait_for_status(
+        &daemon.socket,
+        Duration::from_secs(10),
+        "the namespace reported gone",
+        |s| !daemon_lists(s, &a) && details(s).contains(&gone),
+        || daemon.log_text(),
+    );
+    assert_eq!(
+        guest_of(&status, Some(&format!("netns:{}", b.0)))["state"],
+        "connected",
+        "{status}"
+    );
+    let log = daemon.log_text();
+    assert!(
+        log.contains("went away under the daemon") && !log.contains("attaching it again"),
+        "{log}"
+    );
+
+    // A new namespace of that name.
+    common::run_ok(Command::new("ip").args(["netns", "add", &a.0]));
+    attach_and_join(&daemon, &a, "vwifi-open", "10.93.0.1/24");
+    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.93.0.2"]);
+    assert!(
+        out.status.success(),
+        "ping in the new namespace: {}",
+        text(&out)
+    );
+    let status = daemon.status().expect("status");
+    assert!(!details(&status).contains(&gone), "{status}");
+}
+
+/// Whether a status lists the guest of namespace `ns`.
+fn daemon_lists(status: &serde_json::Value, ns: &Netns) -> bool {
+    !guest_of(status, Some(&format!("netns:{}", ns.0))).is_null()
+}
