@@ -354,7 +354,9 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
     let ping = |n: &str| a.exec("ping", &["-c", n, "-i", "0.2", "-w", "20", "10.98.0.2"]);
     let out = ping("3");
     assert!(out.status.success(), "ping before: {}", text(&out));
-    // Stopped (as a debugger or a frozen cgroup would) for 8 s, with traffic waiting.
+    // Stopped (as a debugger or a frozen cgroup would) for 30 s (issue 19 item 3), with
+    // traffic waiting.
+    let rss_before = daemon.rss_kib();
     let pid = daemon.child.id().to_string();
     common::run_ok(Command::new("kill").args(["-STOP", &pid]));
     let waiting = std::thread::spawn({
@@ -367,16 +369,18 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
                     &ns,
                     "ping",
                     "-c",
-                    "40",
+                    "150",
                     "-i",
                     "0.2",
+                    "-w",
+                    "40",
                     "10.98.0.2",
                 ])
                 .output()
                 .expect("ping")
         }
     });
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(30));
     common::run_ok(Command::new("kill").args(["-CONT", &pid]));
     let _ = waiting.join();
     // Resumed: it answers, both guests are still there and connected, and traffic flows again.
@@ -394,6 +398,19 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
         "ping after: {}\n{}",
         text(&out),
         daemon.log_text()
+    );
+    // What waited in the kernel's queues meanwhile was bounded there: the daemon did not
+    // pile it up.
+    let rss_after = daemon.rss_kib();
+    println!(
+        "stopped 30 s: RSS {rss_before} KiB before, {rss_after} KiB after; dropped per guest {:?}",
+        status["guests"]
+            .as_array()
+            .map(|g| g.iter().map(dropped).collect::<Vec<_>>())
+    );
+    assert!(
+        rss_after <= rss_before + 32 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
     );
 }
 
