@@ -594,6 +594,26 @@ fn iperf_beside(server: &Netns, client: &Netns, server_ip: &str, beside: Option<
         / 1e6
 }
 
+/// A daemon on the zero-airtime air (the air is not what guests share) with one open network
+/// `ssid`, and three namespaces (tags `TAGf`, `TAGc`, `TAGd`) joined to it: a flooder
+/// (10.97.0.1, [`UDP_FLOOD`]) and a steady pair (10.97.0.4 and 10.97.0.5, [`iperf_beside`]).
+fn flooder_and_pair(tag: &str, ssid: &str) -> (Daemon, Netns, Netns, Netns) {
+    let daemon = Daemon::start_with(
+        None,
+        None,
+        &format!("[sim.medium]\nairtime = false\n[[sim.aps]]\nssid = \"{ssid}\"\nchannel = 1\n"),
+    );
+    let [f, c, d] = ["f", "c", "d"].map(|t| Netns::new(&format!("{tag}{t}")));
+    for (ns, ip) in [
+        (&f, "10.97.0.1/16"),
+        (&c, "10.97.0.4/16"),
+        (&d, "10.97.0.5/16"),
+    ] {
+        attach_and_join(&daemon, ns, ssid, ip);
+    }
+    (daemon, f, c, d)
+}
+
 #[test]
 #[ignore = "needs root, ip netns, iperf3 and python3; .ci/run runs ignored tests as root"]
 fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one() {
@@ -602,25 +622,8 @@ fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one
     // flood: a steady pair's TCP is measured alone, beside a 2 s UDP flood to a guest that
     // reads (an agent on the daemon's socket), and beside the same flood to that guest
     // stopped (SIGSTOP). On the zero-airtime air, so that the air is not what is shared.
-    let daemon = Daemon::start_with(
-        None,
-        None,
-        "[sim.medium]\nairtime = false\n\
-         [[sim.aps]]\nssid = \"stall-open\"\nchannel = 1\n",
-    );
-    let (f, c, d, s) = (
-        Netns::new("sf"),
-        Netns::new("sc"),
-        Netns::new("sd"),
-        Netns::new("ss"),
-    );
-    for (ns, ip) in [
-        (&f, "10.97.0.1/16"),
-        (&c, "10.97.0.4/16"),
-        (&d, "10.97.0.5/16"),
-    ] {
-        attach_and_join(&daemon, ns, "stall-open", ip);
-    }
+    let (daemon, f, c, d) = flooder_and_pair("s", "stall-open");
+    let s = Netns::new("ss");
     let agent = agent_joined(
         &daemon,
         &s,
@@ -799,15 +802,10 @@ fn an_interface_deleted_in_its_namespace_is_attached_again_and_rejoins() {
     // Issue 19 item 2: `ip link del wlan0` inside the container. The TAP's task notices (its
     // reads fail), the daemon keeps the namespace's record, attaches it again (a new wlan0,
     // the same station address) and rejoins the recorded network; status tells it.
-    let daemon = Daemon::start();
-    let (a, b) = (Netns::new("da"), Netns::new("db"));
-    attach_and_join(&daemon, &a, "vwifi-open", "10.96.0.1/24");
-    attach_and_join(&daemon, &b, "vwifi-open", "10.96.0.2/24");
+    let (daemon, a, _b) = pair_joined("d", 96);
     let name = format!("netns:{}", a.0);
     let mac = guest_of(&daemon.status().expect("status"), Some(&name))["mac"].clone();
     let ping = || a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.96.0.2"]);
-    let out = ping();
-    assert!(out.status.success(), "ping before: {}", text(&out));
 
     let deleted = Instant::now();
     common::run_ok(Command::new("ip").args(["netns", "exec", &a.0, "ip", "link", "del", "wlan0"]));
@@ -858,6 +856,23 @@ fn an_interface_deleted_in_its_namespace_is_attached_again_and_rejoins() {
     assert!(!daemon.attached(&a), "attached again after a detach");
 }
 
+/// A daemon and two namespaces (tags `TAGa`, `TAGb`) joined to vwifi-open as 10.NET.0.1/24
+/// and 10.NET.0.2/24, the first having pinged the second.
+fn pair_joined(tag: &str, net: u8) -> (Daemon, Netns, Netns) {
+    let daemon = Daemon::start();
+    let [a, b] = ["a", "b"].map(|t| Netns::new(&format!("{tag}{t}")));
+    attach_and_join(&daemon, &a, "vwifi-open", &format!("10.{net}.0.1/24"));
+    attach_and_join(&daemon, &b, "vwifi-open", &format!("10.{net}.0.2/24"));
+    assert_pings(&a, &format!("10.{net}.0.2"), "before");
+    (daemon, a, b)
+}
+
+/// Pings `to` from `from` (twice, within 10 s), which must answer; `what` names the moment.
+fn assert_pings(from: &Netns, to: &str, what: &str) {
+    let out = from.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", to]);
+    assert!(out.status.success(), "ping {what}: {}", text(&out));
+}
+
 /// Deletes the interface `name` when dropped.
 fn scopeguard(name: String) -> impl Drop {
     struct Del(String);
@@ -880,13 +895,7 @@ fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_it
     // Issue 19 item 2: `ip link set wlan0 name foo` inside the container. The TAP's descriptor
     // stays bound to the interface: the data flows on; the daemon follows the name (status,
     // log, state), and `detach` deletes the interface by its index whatever it is called.
-    let daemon = Daemon::start();
-    let (a, b) = (Netns::new("na"), Netns::new("nb"));
-    attach_and_join(&daemon, &a, "vwifi-open", "10.94.0.1/24");
-    attach_and_join(&daemon, &b, "vwifi-open", "10.94.0.2/24");
-    let ping = || a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.94.0.2"]);
-    let out = ping();
-    assert!(out.status.success(), "ping before: {}", text(&out));
+    let (daemon, a, _b) = pair_joined("n", 94);
 
     let rename = a.exec("ip", &["link", "set", "wlan0", "name", "foo"]);
     if !rename.status.success() {
@@ -913,12 +922,7 @@ fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_it
         "no rename in the details: {status}"
     );
     assert_eq!(guest_of(&status, Some(&name))["state"], "connected");
-    let out = ping();
-    assert!(
-        out.status.success(),
-        "ping after the rename: {}",
-        text(&out)
-    );
+    assert_pings(&a, "10.94.0.2", "after the rename");
     let log = daemon.log_text();
     assert_eq!(log.matches("renamed in the container").count(), 1, "{log}");
     assert!(
@@ -950,12 +954,7 @@ fn a_namespace_deleted_under_the_daemon_is_reported_and_its_name_can_be_attached
     // descriptor alone keeps it alive: the TAP's task sees its file gone, lets the namespace go
     // (the interface goes with it), removes the guest and says so; it does not try to attach
     // it again. A new namespace of that name is attached as any other.
-    let daemon = Daemon::start();
-    let (a, b) = (Netns::new("ga"), Netns::new("gb"));
-    attach_and_join(&daemon, &a, "vwifi-open", "10.93.0.1/24");
-    attach_and_join(&daemon, &b, "vwifi-open", "10.93.0.2/24");
-    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.93.0.2"]);
-    assert!(out.status.success(), "ping before: {}", text(&out));
+    let (daemon, a, b) = pair_joined("g", 93);
 
     common::run_ok(Command::new("ip").args(["netns", "del", &a.0]));
     let gone = format!("network namespace {} gone", a.0);
@@ -980,12 +979,7 @@ fn a_namespace_deleted_under_the_daemon_is_reported_and_its_name_can_be_attached
     // A new namespace of that name.
     common::run_ok(Command::new("ip").args(["netns", "add", &a.0]));
     attach_and_join(&daemon, &a, "vwifi-open", "10.93.0.1/24");
-    let out = a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.93.0.2"]);
-    assert!(
-        out.status.success(),
-        "ping in the new namespace: {}",
-        text(&out)
-    );
+    assert_pings(&a, "10.93.0.2", "in the new namespace");
     let status = daemon.status().expect("status");
     assert!(!details(&status).contains(&gone), "{status}");
 }
@@ -1004,28 +998,10 @@ fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_a
     // (`tap_write_dropped`), a steady pair beside it keeps its data flowing, and once the
     // container takes frames again its data flows again. On the zero-airtime air, so that the
     // flood does not share the air with the pair.
-    let daemon = Daemon::start_with(
-        None,
-        None,
-        "[sim.medium]\nairtime = false\n\
-         [[sim.aps]]\nssid = \"full-open\"\nchannel = 1\n",
-    );
-    let (f, s, c, d) = (
-        Netns::new("qf"),
-        Netns::new("qs"),
-        Netns::new("qc"),
-        Netns::new("qd"),
-    );
-    for (ns, ip) in [
-        (&f, "10.97.0.1/16"),
-        (&s, "10.97.0.3/16"),
-        (&c, "10.97.0.4/16"),
-        (&d, "10.97.0.5/16"),
-    ] {
-        attach_and_join(&daemon, ns, "full-open", ip);
-    }
-    let out = f.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.97.0.3"]);
-    assert!(out.status.success(), "ping before: {}", text(&out));
+    let (daemon, f, c, d) = flooder_and_pair("q", "full-open");
+    let s = Netns::new("qs");
+    attach_and_join(&daemon, &s, "full-open", "10.97.0.3/16");
+    assert_pings(&f, "10.97.0.3", "before");
     let name = format!("netns:{}", s.0);
     let mac = guest_of(&daemon.status().expect("status"), Some(&name))["mac"]
         .as_str()
@@ -1057,12 +1033,7 @@ fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_a
 
     common::run_ok(Command::new("ip").args(["-n", &s.0, "link", "set", "wlan0", "down"]));
     let beside = iperf_beside(&d, &c, "10.97.0.5", Some(&f));
-    let out = c.exec("ping", &["-c", "3", "-i", "0.2", "-w", "10", "10.97.0.5"]);
-    assert!(
-        out.status.success(),
-        "ping beside the full TAP: {}",
-        text(&out)
-    );
+    assert_pings(&c, "10.97.0.5", "beside the full TAP");
     let status = daemon.status().expect("status");
     let full = guest_of(&status, Some(&name));
     println!(
@@ -1086,11 +1057,5 @@ fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_a
     );
     // It takes frames again: its data flows again.
     common::run_ok(Command::new("ip").args(["-n", &s.0, "link", "set", "wlan0", "up"]));
-    let out = f.exec("ping", &["-c", "3", "-i", "0.2", "-w", "10", "10.97.0.3"]);
-    assert!(
-        out.status.success(),
-        "ping after: {}\n{}",
-        text(&out),
-        daemon.log_text()
-    );
+    assert_pings(&f, "10.97.0.3", "after");
 }
