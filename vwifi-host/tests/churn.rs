@@ -929,6 +929,17 @@ fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_it
         text(&daemon.host(&["status"])).contains("wlan0 -> foo"),
         "the table does not tell the rename"
     );
+    // Recorded under its name now: a restart takes the TAP up again as `foo`.
+    let state = daemon.socket.with_file_name("state").join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let saved = std::fs::read_to_string(&state).unwrap_or_default();
+        if saved.contains("\"ifname\": \"foo\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recorded: {saved}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // `detach` deletes it under its new name, and the namespace can be attached again.
     let out = daemon.host(&["detach", "--netns", &a.0]);
