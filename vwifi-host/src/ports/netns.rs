@@ -30,6 +30,19 @@
 //! ([`super::nsfile`]) is followed the same way, through its processes: it ends when the last
 //! one exits.
 //!
+//! # Changes in the container
+//! - The interface deleted (`ip link del wlan0`): the TAP's reads fail while the namespace
+//!   lives on ([`TapShared::lost`]); the namespace is attached again ([`REATTACH_ATTEMPTS`]
+//!   times at most) and rejoins its recorded network; `status` counts it.
+//! - The interface renamed (`ip link set wlan0 name foo`): the descriptor stays bound to it
+//!   and the data flows on. The task reads its name (`TUNGETIFF`) at every namespace check,
+//!   logs a change, shows it (`ifname` of the guest, a line of the radio's details) and records
+//!   it, so that a restart takes the TAP up again under that name; `detach` deletes it by its
+//!   index, whatever it is called.
+//! - The namespace gone: the guest is removed, not attached again
+//!   ([`TapShared::namespace_gone`]); `status` names it until a namespace of that name is
+//!   attached anew.
+//!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
 //!
