@@ -466,6 +466,9 @@ pub(crate) struct GuestSnapshot {
     pub(crate) id: u32,
     /// Its name (from its connection).
     pub(crate) name: String,
+    /// An attached namespace's interface, by its name now (the container may rename it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ifname: Option<String>,
     /// The agent it said it is in its Hello, if it said.
     pub(crate) agent: Option<String>,
     /// Who connected, as the kernel says (`uid 1000 gid 1000 pid 42`).

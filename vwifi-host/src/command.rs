@@ -53,6 +53,14 @@ pub(crate) enum Command {
         /// The guest.
         guest: GuestId,
     },
+    /// The interface of a namespace's TAP was renamed in the container (its descriptor stays
+    /// bound to it): record the new name, so that a restart takes the TAP up again under it.
+    Renamed {
+        /// The guest.
+        guest: GuestId,
+        /// The interface's name now.
+        ifname: String,
+    },
     /// A namespace whose interface went under the daemon could not be attached again: its
     /// record goes, as on `detach`.
     ReattachFailed {
@@ -331,9 +339,46 @@ pub(crate) struct TapShared {
     /// interface deleted in the container): the driver keeps the namespace's record and the
     /// task attaches the namespace again.
     pub(crate) lost: AtomicBool,
+    /// Set by the TAP's task when its namespace went away under it (`ip netns del`, the last
+    /// process exited): the driver removes the guest and says so in the status.
+    pub(crate) namespace_gone: AtomicBool,
+    /// The interface's name in its namespace, as attached and now (the container may rename
+    /// it; the TAP's task follows it).
+    pub(crate) ifname: std::sync::Mutex<IfNames>,
     /// How the TAP's task ended (`None` while it serves): `detach` waits for it, so that it
     /// returns once the interface is gone and an `attach` right after it finds the name free.
     pub(crate) closed: watch::Sender<Option<TapClosed>>,
+}
+
+/// An attached interface's name, as attached and now.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct IfNames {
+    /// The name it was created (or taken up again) with.
+    pub(crate) attached: String,
+    /// Its name now (the container may have renamed it).
+    pub(crate) now: String,
+}
+
+impl TapShared {
+    /// The interface's names (empty before the TAP is up).
+    pub(crate) fn names(&self) -> IfNames {
+        self.ifname
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the interface's name now (and as attached, if `attached`); the name before.
+    pub(crate) fn set_name(&self, name: &str, attached: bool) -> String {
+        let mut names = self
+            .ifname
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if attached {
+            name.clone_into(&mut names.attached);
+        }
+        std::mem::replace(&mut names.now, name.to_owned())
+    }
 }
 
 /// How a namespace's TAP task ended.

@@ -354,7 +354,9 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
     let ping = |n: &str| a.exec("ping", &["-c", n, "-i", "0.2", "-w", "20", "10.98.0.2"]);
     let out = ping("3");
     assert!(out.status.success(), "ping before: {}", text(&out));
-    // Stopped (as a debugger or a frozen cgroup would) for 8 s, with traffic waiting.
+    // Stopped (as a debugger or a frozen cgroup would) for 30 s (issue 19 item 3), with
+    // traffic waiting.
+    let rss_before = daemon.rss_kib();
     let pid = daemon.child.id().to_string();
     common::run_ok(Command::new("kill").args(["-STOP", &pid]));
     let waiting = std::thread::spawn({
@@ -367,16 +369,18 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
                     &ns,
                     "ping",
                     "-c",
-                    "40",
+                    "150",
                     "-i",
                     "0.2",
+                    "-w",
+                    "40",
                     "10.98.0.2",
                 ])
                 .output()
                 .expect("ping")
         }
     });
-    std::thread::sleep(Duration::from_secs(8));
+    std::thread::sleep(Duration::from_secs(30));
     common::run_ok(Command::new("kill").args(["-CONT", &pid]));
     let _ = waiting.join();
     // Resumed: it answers, both guests are still there and connected, and traffic flows again.
@@ -394,6 +398,19 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
         "ping after: {}\n{}",
         text(&out),
         daemon.log_text()
+    );
+    // What waited in the kernel's queues meanwhile was bounded there: the daemon did not
+    // pile it up.
+    let rss_after = daemon.rss_kib();
+    println!(
+        "stopped 30 s: RSS {rss_before} KiB before, {rss_after} KiB after; dropped per guest {:?}",
+        status["guests"]
+            .as_array()
+            .map(|g| g.iter().map(dropped).collect::<Vec<_>>())
+    );
+    assert!(
+        rss_after <= rss_before + 32 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
     );
 }
 
@@ -577,6 +594,26 @@ fn iperf_beside(server: &Netns, client: &Netns, server_ip: &str, beside: Option<
         / 1e6
 }
 
+/// A daemon on the zero-airtime air (the air is not what guests share) with one open network
+/// `ssid`, and three namespaces (tags `TAGf`, `TAGc`, `TAGd`) joined to it: a flooder
+/// (10.97.0.1, [`UDP_FLOOD`]) and a steady pair (10.97.0.4 and 10.97.0.5, [`iperf_beside`]).
+fn flooder_and_pair(tag: &str, ssid: &str) -> (Daemon, Netns, Netns, Netns) {
+    let daemon = Daemon::start_with(
+        None,
+        None,
+        &format!("[sim.medium]\nairtime = false\n[[sim.aps]]\nssid = \"{ssid}\"\nchannel = 1\n"),
+    );
+    let [f, c, d] = ["f", "c", "d"].map(|t| Netns::new(&format!("{tag}{t}")));
+    for (ns, ip) in [
+        (&f, "10.97.0.1/16"),
+        (&c, "10.97.0.4/16"),
+        (&d, "10.97.0.5/16"),
+    ] {
+        attach_and_join(&daemon, ns, ssid, ip);
+    }
+    (daemon, f, c, d)
+}
+
 #[test]
 #[ignore = "needs root, ip netns, iperf3 and python3; .ci/run runs ignored tests as root"]
 fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one() {
@@ -585,25 +622,8 @@ fn a_stalled_guest_costs_the_others_no_more_than_the_same_flood_to_a_reading_one
     // flood: a steady pair's TCP is measured alone, beside a 2 s UDP flood to a guest that
     // reads (an agent on the daemon's socket), and beside the same flood to that guest
     // stopped (SIGSTOP). On the zero-airtime air, so that the air is not what is shared.
-    let daemon = Daemon::start_with(
-        None,
-        None,
-        "[sim.medium]\nairtime = false\n\
-         [[sim.aps]]\nssid = \"stall-open\"\nchannel = 1\n",
-    );
-    let (f, c, d, s) = (
-        Netns::new("sf"),
-        Netns::new("sc"),
-        Netns::new("sd"),
-        Netns::new("ss"),
-    );
-    for (ns, ip) in [
-        (&f, "10.97.0.1/16"),
-        (&c, "10.97.0.4/16"),
-        (&d, "10.97.0.5/16"),
-    ] {
-        attach_and_join(&daemon, ns, "stall-open", ip);
-    }
+    let (daemon, f, c, d) = flooder_and_pair("s", "stall-open");
+    let s = Netns::new("ss");
     let agent = agent_joined(
         &daemon,
         &s,
@@ -782,15 +802,10 @@ fn an_interface_deleted_in_its_namespace_is_attached_again_and_rejoins() {
     // Issue 19 item 2: `ip link del wlan0` inside the container. The TAP's task notices (its
     // reads fail), the daemon keeps the namespace's record, attaches it again (a new wlan0,
     // the same station address) and rejoins the recorded network; status tells it.
-    let daemon = Daemon::start();
-    let (a, b) = (Netns::new("da"), Netns::new("db"));
-    attach_and_join(&daemon, &a, "vwifi-open", "10.96.0.1/24");
-    attach_and_join(&daemon, &b, "vwifi-open", "10.96.0.2/24");
+    let (daemon, a, _b) = pair_joined("d", 96);
     let name = format!("netns:{}", a.0);
     let mac = guest_of(&daemon.status().expect("status"), Some(&name))["mac"].clone();
     let ping = || a.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", "10.96.0.2"]);
-    let out = ping();
-    assert!(out.status.success(), "ping before: {}", text(&out));
 
     let deleted = Instant::now();
     common::run_ok(Command::new("ip").args(["netns", "exec", &a.0, "ip", "link", "del", "wlan0"]));
@@ -841,6 +856,23 @@ fn an_interface_deleted_in_its_namespace_is_attached_again_and_rejoins() {
     assert!(!daemon.attached(&a), "attached again after a detach");
 }
 
+/// A daemon and two namespaces (tags `TAGa`, `TAGb`) joined to vwifi-open as 10.NET.0.1/24
+/// and 10.NET.0.2/24, the first having pinged the second.
+fn pair_joined(tag: &str, net: u8) -> (Daemon, Netns, Netns) {
+    let daemon = Daemon::start();
+    let [a, b] = ["a", "b"].map(|t| Netns::new(&format!("{tag}{t}")));
+    attach_and_join(&daemon, &a, "vwifi-open", &format!("10.{net}.0.1/24"));
+    attach_and_join(&daemon, &b, "vwifi-open", &format!("10.{net}.0.2/24"));
+    assert_pings(&a, &format!("10.{net}.0.2"), "before");
+    (daemon, a, b)
+}
+
+/// Pings `to` from `from` (twice, within 10 s), which must answer; `what` names the moment.
+fn assert_pings(from: &Netns, to: &str, what: &str) {
+    let out = from.exec("ping", &["-c", "2", "-i", "0.2", "-w", "10", to]);
+    assert!(out.status.success(), "ping {what}: {}", text(&out));
+}
+
 /// Deletes the interface `name` when dropped.
 fn scopeguard(name: String) -> impl Drop {
     struct Del(String);
@@ -850,4 +882,191 @@ fn scopeguard(name: String) -> impl Drop {
         }
     }
     Del(name)
+}
+
+/// The radio's details in a status, as one string.
+fn details(status: &serde_json::Value) -> String {
+    status["radio"]["details"].to_string()
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_its_new_name() {
+    // Issue 19 item 2: `ip link set wlan0 name foo` inside the container. The TAP's descriptor
+    // stays bound to the interface: the data flows on; the daemon follows the name (status,
+    // log, state), and `detach` deletes the interface by its index whatever it is called.
+    let (daemon, a, _b) = pair_joined("n", 94);
+
+    let rename = a.exec("ip", &["link", "set", "wlan0", "name", "foo"]);
+    if !rename.status.success() {
+        // Kernels before 6.2 rename only an interface that is down.
+        for args in [
+            &["wlan0", "down"][..],
+            &["wlan0", "name", "foo"],
+            &["foo", "up"],
+        ] {
+            let out = a.exec("ip", &[&["link", "set"][..], args].concat());
+            assert!(out.status.success(), "rename: {}", text(&out));
+        }
+    }
+    let name = format!("netns:{}", a.0);
+    let status = common::wait_for_status(
+        &daemon.socket,
+        Duration::from_secs(10),
+        "the new name in the status",
+        |s| guest_of(s, Some(&name))["ifname"] == "foo",
+        || daemon.log_text(),
+    );
+    assert!(
+        details(&status).contains("wlan0 -> foo"),
+        "no rename in the details: {status}"
+    );
+    assert_eq!(guest_of(&status, Some(&name))["state"], "connected");
+    assert_pings(&a, "10.94.0.2", "after the rename");
+    let log = daemon.log_text();
+    assert_eq!(log.matches("renamed in the container").count(), 1, "{log}");
+    assert!(
+        text(&daemon.host(&["status"])).contains("wlan0 -> foo"),
+        "the table does not tell the rename"
+    );
+    // Recorded under its name now: a restart takes the TAP up again as `foo`.
+    let state = daemon.socket.with_file_name("state").join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let saved = std::fs::read_to_string(&state).unwrap_or_default();
+        if saved.contains("\"ifname\": \"foo\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recorded: {saved}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // `detach` deletes it under its new name, and the namespace can be attached again.
+    let out = daemon.host(&["detach", "--netns", &a.0]);
+    assert!(out.status.success(), "detach: {}", text(&out));
+    let links = text(&a.exec("ip", &["-o", "link"]));
+    assert_eq!(links.lines().count(), 1, "an interface left: {links}");
+    let out = daemon.host(&["attach", "--netns", &a.0]);
+    assert!(out.status.success(), "attach again: {}", text(&out));
+    assert!(has_wlan0(&a), "no wlan0 after attaching again");
+    let status = daemon.status().expect("status");
+    assert_eq!(
+        guest_of(&status, Some(&name))["ifname"],
+        "wlan0",
+        "{status}"
+    );
+    assert!(!details(&status).contains("renamed"), "{status}");
+}
+
+#[test]
+#[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+fn a_namespace_deleted_under_the_daemon_is_reported_and_its_name_can_be_attached_again() {
+    // Issue 19 item 2: `ip netns del NS` while attached, nothing else in it. The daemon's
+    // descriptor alone keeps it alive: the TAP's task sees its file gone, lets the namespace go
+    // (the interface goes with it), removes the guest and says so; it does not try to attach
+    // it again. A new namespace of that name is attached as any other.
+    let (daemon, a, b) = pair_joined("g", 93);
+
+    common::run_ok(Command::new("ip").args(["netns", "del", &a.0]));
+    let gone = format!("network namespace {} gone", a.0);
+    let status = common::wait_for_status(
+        &daemon.socket,
+        Duration::from_secs(10),
+        "the namespace reported gone",
+        |s| !daemon_lists(s, &a) && details(s).contains(&gone),
+        || daemon.log_text(),
+    );
+    assert_eq!(
+        guest_of(&status, Some(&format!("netns:{}", b.0)))["state"],
+        "connected",
+        "{status}"
+    );
+    let log = daemon.log_text();
+    assert!(
+        log.contains("went away under the daemon") && !log.contains("attaching it again"),
+        "{log}"
+    );
+
+    // A new namespace of that name.
+    common::run_ok(Command::new("ip").args(["netns", "add", &a.0]));
+    attach_and_join(&daemon, &a, "vwifi-open", "10.93.0.1/24");
+    assert_pings(&a, "10.93.0.2", "in the new namespace");
+    let status = daemon.status().expect("status");
+    assert!(!details(&status).contains(&gone), "{status}");
+}
+
+/// Whether a status lists the guest of namespace `ns`.
+fn daemon_lists(status: &serde_json::Value, ns: &Netns) -> bool {
+    !guest_of(status, Some(&format!("netns:{}", ns.0))).is_null()
+}
+
+#[test]
+#[ignore = "needs root, ip netns, iperf3 and python3; .ci/run runs ignored tests as root"]
+fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_and_it_recovers() {
+    // Issue 19 item 3: a TAP whose container takes nothing (its interface down: the kernel
+    // refuses every write to the TAP) while a flood comes for it. The daemon never waits on
+    // that TAP: it drops what it cannot write and counts it against that guest
+    // (`tap_write_dropped`), a steady pair beside it keeps its data flowing, and once the
+    // container takes frames again its data flows again. On the zero-airtime air, so that the
+    // flood does not share the air with the pair.
+    let (daemon, f, c, d) = flooder_and_pair("q", "full-open");
+    let s = Netns::new("qs");
+    attach_and_join(&daemon, &s, "full-open", "10.97.0.3/16");
+    assert_pings(&f, "10.97.0.3", "before");
+    let name = format!("netns:{}", s.0);
+    let mac = guest_of(&daemon.status().expect("status"), Some(&name))["mac"]
+        .as_str()
+        .expect("mac")
+        .to_owned();
+    // The flooder keeps sending to it without an answer to its ARP.
+    let out = f.exec(
+        "ip",
+        &[
+            "neigh",
+            "replace",
+            "10.97.0.3",
+            "lladdr",
+            &mac,
+            "dev",
+            "wlan0",
+            "nud",
+            "permanent",
+        ],
+    );
+    assert!(out.status.success(), "neighbour: {}", text(&out));
+    // The flood loads the daemon whoever takes it: the pair is measured beside the flood to
+    // the guest taking it, then beside the same flood to the guest taking nothing.
+    let reading = iperf_beside(&d, &c, "10.97.0.5", Some(&f));
+    let took = count(
+        guest_of(&daemon.status().expect("status"), Some(&name)),
+        "tap_write_dropped",
+    );
+
+    common::run_ok(Command::new("ip").args(["-n", &s.0, "link", "set", "wlan0", "down"]));
+    let beside = iperf_beside(&d, &c, "10.97.0.5", Some(&f));
+    assert_pings(&c, "10.97.0.5", "beside the full TAP");
+    let status = daemon.status().expect("status");
+    let full = guest_of(&status, Some(&name));
+    println!(
+        "steady pair TCP 2 s: beside a flood to a TAP that takes it {reading:.0} Mbit/s \
+         ({took} writes dropped), beside the same flood to the TAP taking nothing {beside:.0} \
+         ({:.2}x); its writes dropped: {}",
+        beside / reading,
+        count(full, "tap_write_dropped")
+    );
+    assert!(
+        count(full, "tap_write_dropped") > took + 1000,
+        "the refused writes are not counted: {status}"
+    );
+    assert_eq!(full["state"], "connected", "{status}");
+    // Robust bound, not a target (a daemon blocked on the TAP would give ~0; on a shared
+    // 2-core machine single runs vary by 2x).
+    assert!(
+        beside > 0.25 * reading,
+        "the full TAP held the others back: {beside:.0} against {reading:.0} Mbit/s\n{}",
+        daemon.log_text()
+    );
+    // It takes frames again: its data flows again.
+    common::run_ok(Command::new("ip").args(["-n", &s.0, "link", "set", "wlan0", "up"]));
+    assert_pings(&f, "10.97.0.3", "after");
 }

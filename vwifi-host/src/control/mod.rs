@@ -429,6 +429,7 @@ mod tests {
                 GuestSnapshot {
                     id: 1,
                     name: "conn1 pid 42".into(),
+                    ifname: None,
                     agent: Some("vwifi-guest 0.1.0".into()),
                     peer: "uid 1000 gid 1000 pid 42".into(),
                     mac: "02:aa:bb:cc:dd:01".into(),

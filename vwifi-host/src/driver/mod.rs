@@ -47,7 +47,7 @@ use bytes::Bytes;
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::pending;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -67,6 +67,10 @@ use crate::world::SimWorld;
 /// The request id of the connection a restarted daemon asks for on a namespace's behalf (its
 /// acknowledgement goes to the TAP, where nobody waits for it).
 const RESTORE_REQUEST_ID: u32 = 0x7666_0001;
+
+/// How many attached namespaces that went away under the daemon the status shows (the last
+/// ones; a namespace attached anew leaves the list).
+const GONE_SHOWN: usize = 8;
 
 /// The request id of a connection asked on the control socket (`join`).
 const JOIN_REQUEST_ID: u32 = 0x7666_0002;
@@ -269,6 +273,9 @@ pub(crate) struct Driver {
     /// Namespaces whose interface went under the daemon (deleted in the container): how many
     /// times, and whether attaching it again was given up: shown in `status`.
     lost_interfaces: BTreeMap<String, (u32, bool)>,
+    /// Attached namespaces that went away under the daemon (deleted, their last process
+    /// exited), the last [`GONE_SHOWN`], until attached anew: shown in `status`.
+    gone_namespaces: VecDeque<String>,
     /// Frames for the uplink TAP's task, if there is one.
     wired: Option<mpsc::Sender<bytes::Bytes>>,
     /// The kernel's hwsim radios, when vwifi is their medium.
@@ -299,6 +306,7 @@ impl Driver {
             state_error: None,
             uplink_error: None,
             lost_interfaces: BTreeMap::new(),
+            gone_namespaces: VecDeque::new(),
             wired: None,
             hwsim: None,
             hwsim_generation: 0,
@@ -603,9 +611,13 @@ impl Driver {
             }
             Command::Gone { guest } => {
                 let entry = self.guests.get(&guest);
-                let lost = entry
-                    .and_then(|e| e.tap.as_ref())
-                    .is_some_and(|t| t.lost.load(Ordering::Relaxed));
+                let flag = |f: fn(&TapShared) -> &AtomicBool| {
+                    entry
+                        .and_then(|e| e.tap.as_deref())
+                        .is_some_and(|t| f(t).load(Ordering::Relaxed))
+                };
+                let lost = flag(|t| &t.lost);
+                let ns_gone = flag(|t| &t.namespace_gone);
                 match entry.and_then(|e| e.netns.clone()) {
                     // Its interface went under it: the record (network, credentials) stays for
                     // the namespace's next attachment, which its port starts at once.
@@ -613,15 +625,31 @@ impl Driver {
                         let lost = self.lost_interfaces.entry(netns).or_default();
                         *lost = (lost.0 + 1, false);
                     }
-                    Some(netns) => self.record(|s| s.detached(&netns)),
+                    Some(netns) => {
+                        self.record(|s| s.detached(&netns));
+                        if ns_gone {
+                            self.gone_namespaces.retain(|n| *n != netns);
+                            if self.gone_namespaces.len() == GONE_SHOWN {
+                                self.gone_namespaces.pop_front();
+                            }
+                            self.gone_namespaces.push_back(netns);
+                        }
+                    }
                     None => {}
                 }
                 let why = if lost {
                     "its interface went under the daemon"
+                } else if ns_gone {
+                    "its network namespace went away under the daemon"
                 } else {
                     "link ended"
                 };
                 self.remove(now, guest, why);
+            }
+            Command::Renamed { guest, ifname } => {
+                if let Some(netns) = self.guests.get(&guest).and_then(|e| e.netns.clone()) {
+                    self.record(|s| s.attached(&netns, &ifname));
+                }
             }
             Command::ReattachFailed { netns } => {
                 tracing::warn!(%netns, "the namespace could not be attached again: forgotten");
@@ -863,6 +891,7 @@ impl Driver {
     /// A namespace's TAP is served: record it, and rejoin its recorded network.
     fn attached(&mut self, now: Instant, guest: GuestId, netns: &str, ifname: &str) {
         self.record(|s| s.attached(netns, ifname));
+        self.gone_namespaces.retain(|n| n != netns);
         let profile = self
             .state
             .as_ref()

@@ -45,6 +45,27 @@ impl Driver {
                 format!("{n} time(s); {now}"),
             ));
         }
+        for netns in &self.gone_namespaces {
+            snap.radio.details.push((
+                format!("network namespace {netns} gone"),
+                "deleted (or its last process exited) under the daemon: its station was removed; \
+                 attach it anew once it exists again"
+                    .to_owned(),
+            ));
+        }
+        for (netns, tap) in self
+            .guests
+            .values()
+            .filter_map(|e| Some((e.netns.as_ref()?, e.tap.as_ref()?)))
+        {
+            let names = tap.names();
+            if names.now != names.attached {
+                snap.radio.details.push((
+                    format!("interface of network namespace {netns} renamed in the container"),
+                    format!("{} -> {}; followed", names.attached, names.now),
+                ));
+            }
+        }
         snap
     }
 }
@@ -243,6 +264,11 @@ fn guest_snapshot(
     GuestSnapshot {
         id: id.0,
         name: entry.name.clone(),
+        ifname: entry
+            .tap
+            .as_ref()
+            .map(|t| t.names().now)
+            .filter(|n| !n.is_empty()),
         agent: entry.agent.clone(),
         peer: entry.peer.to_string(),
         mac: s.mac.to_string(),

@@ -30,6 +30,19 @@
 //! ([`super::nsfile`]) is followed the same way, through its processes: it ends when the last
 //! one exits.
 //!
+//! # Changes in the container
+//! - The interface deleted (`ip link del wlan0`): the TAP's reads fail while the namespace
+//!   lives on ([`TapShared::lost`]); the namespace is attached again ([`REATTACH_ATTEMPTS`]
+//!   times at most) and rejoins its recorded network; `status` counts it.
+//! - The interface renamed (`ip link set wlan0 name foo`): the descriptor stays bound to it
+//!   and the data flows on. The task reads its name (`TUNGETIFF`) at every namespace check,
+//!   logs a change, shows it (`ifname` of the guest, a line of the radio's details) and records
+//!   it, so that a restart takes the TAP up again under that name; `detach` deletes it by its
+//!   index, whatever it is called.
+//! - The namespace gone: the guest is removed, not attached again
+//!   ([`TapShared::namespace_gone`]); `status` names it until a namespace of that name is
+//!   attached anew.
+//!
 //! Data from the air that carries EtherType 0x88B5 is dropped, never written to the TAP: only
 //! the host speaks control on the link.
 //!
@@ -455,6 +468,7 @@ pub(crate) async fn attach(
         }
     };
     tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
+    shared.set_name(&ifname, true);
     let ns = Namespace {
         name: netns.clone(),
         watch: super::nsfile::Watch::new(&netns, id),
@@ -578,6 +592,7 @@ pub(crate) async fn serve_tap(
         guest,
         name: name.clone(),
         station,
+        cmds: cmds.clone(),
     };
     ethernet::serve(port, guest, name, station, outbox, flow, cmds).await;
     // The port (and the TAP's descriptor) is dropped: say so to a `detach` waiting for it, if
@@ -648,9 +663,33 @@ struct TapPort {
     guest: GuestId,
     name: String,
     station: MacAddr,
+    /// The driver (told of a rename).
+    cmds: mpsc::Sender<Command>,
 }
 
 impl TapPort {
+    /// Follows the interface's name: the container may rename it (`ip link set wlan0 name
+    /// foo`), the descriptor stays bound to it (`TUNGETIFF` gives its name now). A change is
+    /// logged, shown in the status and recorded, so that a restart takes the TAP up again under
+    /// its name and `detach` deletes it (by index) whatever it is called.
+    async fn follow_name(&mut self) {
+        let Ok(now) = self.tap.name() else {
+            return;
+        };
+        let before = self.link.shared.set_name(&now, false);
+        if before == now {
+            return;
+        }
+        tracing::warn!(guest = self.guest.0, name = %self.name, from = %before, to = %now, "the namespace's interface was renamed in the container: followed");
+        let _ = self
+            .cmds
+            .send(Command::Renamed {
+                guest: self.guest,
+                ifname: now,
+            })
+            .await;
+    }
+
     /// Counts the frames whose write the kernel refused (`tap_write_dropped`).
     fn count_dropped(&self, written: Written) {
         if written.dropped == 0 {
@@ -697,6 +736,7 @@ impl EthernetPort for TapPort {
                 if !self.link.ns.watch.alive() {
                     FromPort::Ended(format!("the network namespace {:?} was deleted (or its last process exited)", self.link.ns.name))
                 } else {
+                    self.follow_name().await;
                     FromPort::Idle
                 }
             }
@@ -781,13 +821,19 @@ impl EthernetPort for TapPort {
     fn ended(&mut self, why: &str) {
         let shared = &self.link.shared;
         let stopping = why == super::ethernet::STOPPING;
-        if !stopping && !shared.detach.load(Ordering::Relaxed) && self.link.ns.watch.alive() {
+        let by_daemon = stopping || shared.detach.load(Ordering::Relaxed);
+        if by_daemon {
+            tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
+        } else if self.link.ns.watch.alive() {
             // Not a detach and the namespace lives on: the TAP went under the daemon (its
             // interface deleted in the container). The task attaches the namespace again.
             shared.lost.store(true, Ordering::Relaxed);
             tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "the namespace's interface went under the daemon: attaching it again");
         } else {
-            tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "attached namespace detached");
+            // The namespace itself is gone (its interface went with it): nothing to attach
+            // again; the driver removes the guest and shows it in the status.
+            shared.namespace_gone.store(true, Ordering::Relaxed);
+            tracing::warn!(guest = self.guest.0, name = %self.name, reason = %why, "the attached network namespace went away under the daemon: its station is removed");
         }
     }
 }
