@@ -603,24 +603,45 @@ impl Station {
         errors: &mut Vec<StationError>,
     ) {
         let mut rest = run.as_slice();
+        // A-MSDUs in a row, sealed together once a frame must go alone or the run ends.
+        let mut groups: Vec<&[EthernetFrame]> = Vec::new();
         while !rest.is_empty() {
             let n =
                 crate::wire::amsdu::fitting(rest.iter().map(EthernetFrame::data_body_len), limit);
             let (now, later) = rest.split_at(n.clamp(1, rest.len()));
             rest = later;
             if let [one] = now {
+                self.send_amsdus(&mut groups, errors);
                 if let Err(e) = self.try_send_data(one.clone()) {
                     errors.push(e);
                 }
                 continue;
             }
-            let Conn::Connected(link) = &self.conn else {
-                errors.extend(now.iter().map(|_| StationError::NotConnected));
-                continue;
-            };
-            let (bssid, channel) = (link.bss.bssid, link.bss.channel);
-            match self.softmac.data_amsdu(bssid, now) {
-                Ok(bytes) => {
+            groups.push(now);
+        }
+        self.send_amsdus(&mut groups, errors);
+        run.clear();
+    }
+
+    /// Sends the A-MSDUs of `groups` (emptied), in order, sealed in one batch.
+    fn send_amsdus(&mut self, groups: &mut Vec<&[EthernetFrame]>, errors: &mut Vec<StationError>) {
+        if groups.is_empty() {
+            return;
+        }
+        let Conn::Connected(link) = &self.conn else {
+            errors.extend(
+                groups
+                    .iter()
+                    .flat_map(|g| g.iter())
+                    .map(|_| StationError::NotConnected),
+            );
+            groups.clear();
+            return;
+        };
+        let (bssid, channel) = (link.bss.bssid, link.bss.channel);
+        match self.softmac.data_amsdus(bssid, groups) {
+            Ok(mpdus) => {
+                for (now, bytes) in groups.iter().zip(mpdus) {
                     self.counters.tx_packets += now.len() as u64;
                     self.counters.tx_bytes +=
                         now.iter().map(|f| f.buffer_len() as u64).sum::<u64>();
@@ -628,12 +649,13 @@ impl Station {
                     self.stats.amsdu_tx_msdus += now.len() as u64;
                     self.transmit_or_queue(bytes, channel);
                 }
-                Err(e) => {
-                    errors.extend(now.iter().map(|_| StationError::from(e.clone())));
-                }
+            }
+            Err(e) => {
+                let n = groups.iter().map(|g| g.len()).sum::<usize>();
+                errors.extend(std::iter::repeat_n(StationError::from(e), n));
             }
         }
-        run.clear();
+        groups.clear();
     }
 
     /// A guest frame's source must be the station's address and its EtherType neither EAPOL

@@ -463,6 +463,38 @@ impl SoftMac {
         self.seal(len, |buf| amsdu::emit_ethernet(&header, frames, buf))
     }
 
+    /// [`SoftMac::data_amsdu`] for several A-MSDUs at once, in order: with a pairwise key they
+    /// are sealed together ([`ccmp::encrypt_batch`]: their CBC-MAC chains interleaved, about
+    /// the time of one), each with the next packet number.
+    pub fn data_amsdus(
+        &mut self,
+        bssid: MacAddr,
+        groups: &[&[EthernetFrame]],
+    ) -> Result<Vec<Bytes>, CryptoError> {
+        let room = if self.ptk.is_some() {
+            (ccmp::CCMP_HEADER_LEN, ccmp::CCMP_MIC_LEN)
+        } else {
+            (0, 0)
+        };
+        let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(groups.len());
+        for frames in groups {
+            let mut header = amsdu::data_header(DsDirection::ToAp { bssid }, self.mac, 0);
+            header.sequence = self.next_seq();
+            let len = amsdu::ethernet_mpdu_len(&header, frames);
+            let mut buf = Vec::with_capacity(room.0 + len + room.1);
+            buf.resize(room.0, 0);
+            amsdu::emit_ethernet(&header, frames, &mut buf);
+            buf.resize(buf.len() + room.1, 0);
+            bufs.push(buf);
+        }
+        if let Some(ptk) = &mut self.ptk {
+            let first = ptk.tx_pn + 1;
+            ccmp::encrypt_batch(&ptk.tk, 0, first, &mut bufs)?;
+            ptk.tx_pn += bufs.len() as u64;
+        }
+        Ok(bufs.into_iter().map(Bytes::from).collect())
+    }
+
     /// Builds an MPDU of about `len` octets with `emit` and protects it with the pairwise key
     /// if there is one, in the same buffer: the payload is copied once.
     fn seal(&mut self, len: usize, emit: impl FnOnce(&mut Vec<u8>)) -> Result<Bytes, CryptoError> {

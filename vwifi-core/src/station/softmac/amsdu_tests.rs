@@ -99,6 +99,39 @@ fn a_protected_amsdu_is_one_ccmp_mpdu_as_the_standard_computes_it() {
 }
 
 #[test]
+fn a_batch_of_amsdus_is_sealed_as_each_would_be_alone_with_consecutive_pns() {
+    let frames = frames();
+    let groups: Vec<&[EthernetFrame]> = vec![&frames[..2], &frames[1..], &frames[..]];
+    let mut batch = SoftMac::new(STA);
+    batch.install_ptk(tk());
+    let sealed = batch.data_amsdus(AP, &groups).unwrap();
+    let mut alone = SoftMac::new(STA);
+    alone.install_ptk(tk());
+    let each: Vec<Bytes> = groups
+        .iter()
+        .map(|g| alone.data_amsdu(AP, g).unwrap())
+        .collect();
+    assert_eq!(sealed, each);
+    let pns: Vec<u64> = sealed
+        .iter()
+        .map(|m| ccmp::peek_header(m).unwrap().pn)
+        .collect();
+    assert_eq!(pns, vec![1, 2, 3]);
+    // Both go on from the same PN and sequence number.
+    assert_eq!(
+        batch.data_amsdu(AP, &frames).unwrap(),
+        alone.data_amsdu(AP, &frames).unwrap()
+    );
+    // Without a key: the same A-MSDUs in the clear.
+    let mut open = SoftMac::new(STA);
+    let plain = open.data_amsdus(AP, &groups).unwrap();
+    let mut open_alone = SoftMac::new(STA);
+    for (p, g) in plain.iter().zip(&groups) {
+        assert_eq!(p, &open_alone.data_amsdu(AP, g).unwrap());
+    }
+}
+
+#[test]
 fn the_amsdu_present_bit_is_outside_the_mic_so_the_receiver_checks_the_subframe_addresses() {
     // Non-SPP: flipping bit 7 of the QoS Control keeps the MIC valid (12.5.3.3.3). That is why
     // a receiver must check each subframe's DA or SA (the A-MSDU injection of FragAttacks).
