@@ -34,14 +34,6 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use neli::consts::nl::{NlmF, NlmFFlags, Nlmsg};
-use neli::consts::rtnl::{Arphrd, RtAddrFamily, Rtm};
-use neli::consts::socket::NlFamily;
-use neli::err::NlError;
-use neli::nl::{NlPayload, Nlmsghdr};
-use neli::rtnl::Ifinfomsg;
-use neli::socket::NlSocketHandle;
-use neli::types::RtBuffer;
 use tokio::sync::{mpsc, watch};
 use vwifi_core::demux::GuestId;
 use vwifi_core::mux::{AdmitError, GuestConfig};
@@ -612,38 +604,15 @@ async fn interfaces(nl: &mut Genl) -> Result<Vec<Iface>, Nl80211Error> {
         .collect())
 }
 
-/// Sets a link up (rtnetlink `RTM_NEWLINK` with `IFF_UP`), like `ip link set DEV up`.
+/// Sets a link up (`IFF_UP`), like `ip link set DEV up`, through the workspace's one
+/// route-netlink helper.
 pub(crate) fn set_link_up(ifindex: u32) -> Result<(), Nl80211Error> {
-    let mut sock =
-        NlSocketHandle::connect(NlFamily::Route, None, &[]).map_err(Nl80211Error::Socket)?;
-    let index = i32::try_from(ifindex).map_err(|_| Nl80211Error::Malformed {
-        what: "interface",
-        attr: "index",
-    })?;
-    let msg = Ifinfomsg::up(
-        RtAddrFamily::Unspecified,
-        Arphrd::Ether,
-        index,
-        RtBuffer::new(),
-    );
-    let nlmsg = Nlmsghdr::new(
-        None,
-        Rtm::Newlink,
-        NlmFFlags::new(&[NlmF::Request, NlmF::Ack]),
-        None,
-        None,
-        NlPayload::Payload(msg),
-    );
-    sock.send(nlmsg)
-        .map_err(|e| Nl80211Error::Netlink(e.to_string()))?;
-    match sock.recv::<Nlmsg, Ifinfomsg>() {
-        Ok(_) => Ok(()),
-        Err(NlError::Nlmsgerr(e)) => Err(Nl80211Error::Kernel {
+    vwifi_netlink::Rtnl::open()
+        .and_then(|mut rtnl| rtnl.set_up(ifindex))
+        .map_err(|source| Nl80211Error::Kernel {
             what: "setting the station's interface up",
-            source: io::Error::from_raw_os_error(e.error.saturating_abs()),
-        }),
-        Err(e) => Err(Nl80211Error::Netlink(e.to_string())),
-    }
+            source,
+        })
 }
 
 #[cfg(test)]
