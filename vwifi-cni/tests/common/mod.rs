@@ -101,15 +101,19 @@ impl Daemon {
             .unwrap()
     }
 
-    /// The status as JSON text.
+    /// The guests of the status, as JSON text.
     pub(crate) fn guests(&self) -> String {
-        text(
+        let status = text(
             &Command::new(host_bin())
                 .args(["status", "--json", "--socket"])
                 .arg(&self.socket)
                 .output()
                 .unwrap(),
-        )
+        );
+        // Only the guests: the radio's details name namespaces that went away too.
+        serde_json::from_str::<serde_json::Value>(&status)
+            .map(|v| v["guests"].to_string())
+            .unwrap_or(status)
     }
 }
 
