@@ -457,10 +457,9 @@ impl SoftMac {
         bssid: MacAddr,
         frames: &[EthernetFrame],
     ) -> Result<Bytes, CryptoError> {
-        let mut header = amsdu::data_header(DsDirection::ToAp { bssid }, self.mac, 0);
-        header.sequence = self.next_seq();
-        let len = amsdu::ethernet_mpdu_len(&header, frames);
-        self.seal(len, |buf| amsdu::emit_ethernet(&header, frames, buf))
+        let mut one = self.data_amsdus(bssid, &[frames])?;
+        one.pop()
+            .ok_or(CryptoError::MpduTooShort { need: 1, have: 0 })
     }
 
     /// [`SoftMac::data_amsdu`] for several A-MSDUs at once, in order: with a pairwise key they

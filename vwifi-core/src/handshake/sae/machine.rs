@@ -209,11 +209,6 @@ impl Sae {
         self
     }
 
-    /// Whether a job of this instance is out on its worker.
-    pub fn is_computing(&self) -> bool {
-        self.pending.is_some()
-    }
-
     fn allowing_h2e(mut self, allow: bool) -> Self {
         self.allow_h2e = allow;
         self
