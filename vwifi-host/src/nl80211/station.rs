@@ -42,8 +42,11 @@ mod wpa3;
 use super::scan::{best, own_rsne, parse_entry, ScanEntry};
 use super::Nl80211Error;
 
-/// How long a scan may take before it is given up.
-const SCAN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a scan may take before it is given up. A card with another interface connected
+/// scans off-channel in short visits between its returns to the operating channel, and a full
+/// scan then took about 20 s on the harness's hwsim cards: 25 s leaves room for that and still
+/// answers before the guest's own wait for the reply (30 s) ends.
+const SCAN_TIMEOUT: Duration = Duration::from_secs(25);
 /// How often the signal of a connected station is read.
 const SIGNAL_PERIOD: Duration = Duration::from_secs(2);
 /// `ENODEV`: a request named an interface that is gone.

@@ -288,7 +288,8 @@ impl Sae {
     /// Retransmits on a timeout, or fails after the last attempt. A spurious call is a no-op.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.pending.is_some() {
-            self.collect(now);
+            // A failure the result caused is in the outputs already (`SaeOutput::Failed`).
+            let _ = self.collect(now);
             return;
         }
         let Some(deadline) = self.deadline else {
@@ -469,25 +470,22 @@ impl Sae {
         self.pending = Some((slot.clone(), then));
         self.deadline = Some(now + POLL);
         self.worker.0.submit(SaeJob::new(work, slot));
-        self.collect(now);
-        match self.outputs.back() {
-            Some(SaeOutput::Failed(e)) if self.state == State::Failed => Err(e.clone()),
-            _ => Ok(()),
-        }
+        self.collect(now)
     }
 
-    /// Acts on the job's result if it came; otherwise looks again after [`POLL`].
-    fn collect(&mut self, now: Instant) {
+    /// Acts on the job's result if it came; otherwise looks again after [`POLL`]. An `Err` is
+    /// the failure the result caused (already reported as [`SaeOutput::Failed`]).
+    fn collect(&mut self, now: Instant) -> Result<(), SaeError> {
         let result = match &self.pending {
             Some((slot, _)) => slot.lock().ok().and_then(|mut r| r.take()),
-            None => return,
+            None => return Ok(()),
         };
         let Some(result) = result else {
             self.deadline = Some(now + POLL);
-            return;
+            return Ok(());
         };
         let Some((_, then)) = self.pending.take() else {
-            return;
+            return Ok(());
         };
         self.deadline = None;
         match (then, result) {
@@ -521,18 +519,12 @@ impl Sae {
                 if !matches!(e, SaeError::NoPasswordElement) {
                     self.reply_error(COMMIT, &e);
                 }
-                self.fail(e);
+                return Err(self.fail(e));
             }
-            (_, Err(e)) => {
-                self.fail(e);
-            }
-            (_, Ok(_)) => {
-                self.fail(SaeError::UnexpectedFrame {
-                    what: "result",
-                    state: self.state.name(),
-                });
-            }
+            (_, Err(e)) => return Err(self.fail(e)),
+            (_, Ok(_)) => return Err(self.fail(self.unexpected("result"))),
         }
+        Ok(())
     }
 
     fn responder_confirm(&mut self, status: StatusCode, body: &[u8]) -> Result<(), SaeError> {
