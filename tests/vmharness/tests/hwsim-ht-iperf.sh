@@ -5,7 +5,8 @@
 # the kernel's minstrel_ht picks, with vwifi's airtime and loss). Then a vwifi guest (netns g1)
 # joins the same AP, reports an 802.11n link, and sends it iperf3 TCP in A-MSDUs (mac80211
 # receives them).
-# Needs -f /usr/bin/iperf3:/opt/iperf3 and release binaries at /opt/vwifi-host, /opt/vwifi-guest.
+# Needs -f /usr/bin/iperf3:/opt/iperf3 and vwifi binaries at /opt/vwifi-host, /opt/vwifi-guest
+# (release ones for figures worth quoting; selftest runs the debug ones and checks the rest).
 # Prints "IPERF-HT: kernel medium N Mbit/s, vwifi medium N Mbit/s" and
 # "IPERF-HT-GUEST: vwifi guest to the HT AP N Mbit/s, A-MSDUs sent (and MSDUs): N M".
 . /usr/lib/vwifi-harness/lib.sh
