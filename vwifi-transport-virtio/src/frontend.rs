@@ -21,8 +21,9 @@
 //! The config space (the MAC, the link up) is the frontend's own, as QEMU's is for a
 //! vhost-user-net backend without `VHOST_USER_PROTOCOL_F_CONFIG`.
 //!
-//! Sending waits until the backend took the frame (`VirtIONet::send`): the proof that data
-//! moves, not a fast path.
+//! Sending waits until the backend took the frame (`VirtIONet::send` spins on the used ring;
+//! a backend that stops servicing the transmit ring while connected stalls the sender): the
+//! proof that data moves, not a fast path.
 
 use std::cell::RefCell;
 use std::io;
