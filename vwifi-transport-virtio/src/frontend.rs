@@ -209,13 +209,13 @@ impl VhostUserTransport {
             .map_err(|_| FrontendError::RingAddress { addr })
     }
 
+    /// Sends the vring set-up of `queue`: its size and its descriptor table, driver and
+    /// device areas.
     fn set_up_ring(
         &mut self,
         queue: u16,
         size: u32,
-        descriptors: PhysAddr,
-        driver_area: PhysAddr,
-        device_area: PhysAddr,
+        [descriptors, driver_area, device_area]: [PhysAddr; 3],
     ) -> Result<Ring, FrontendError> {
         let request = |request| move |source| FrontendError::Request { request, source };
         let index = usize::from(queue);
@@ -344,7 +344,7 @@ impl Transport for VhostUserTransport {
         driver_area: PhysAddr,
         device_area: PhysAddr,
     ) {
-        match self.set_up_ring(queue, size, descriptors, driver_area, device_area) {
+        match self.set_up_ring(queue, size, [descriptors, driver_area, device_area]) {
             Ok(ring) => {
                 if let Some(slot) = self.rings.get_mut(usize::from(queue)) {
                     *slot = Some(ring);
@@ -388,12 +388,7 @@ impl Transport for VhostUserTransport {
         &self,
         offset: usize,
     ) -> virtio_drivers::Result<T> {
-        let config = self.config();
-        let bytes = offset
-            .checked_add(std::mem::size_of::<T>())
-            .and_then(|end| config.get(offset..end))
-            .ok_or(virtio_drivers::Error::ConfigSpaceTooSmall)?;
-        T::read_from_bytes(bytes).map_err(|_| virtio_drivers::Error::InvalidParam)
+        read_config(&self.config(), offset)
     }
 
     fn write_config_space<T: IntoBytes + Immutable>(
@@ -404,6 +399,16 @@ impl Transport for VhostUserTransport {
         // The net config space is read-only.
         Ok(())
     }
+}
+
+/// The value of type `T` at `offset` in the config space `space`, for a [`Transport`]'s
+/// `read_config_space`.
+pub(crate) fn read_config<T: FromBytes>(space: &[u8], offset: usize) -> virtio_drivers::Result<T> {
+    let bytes = offset
+        .checked_add(std::mem::size_of::<T>())
+        .and_then(|end| space.get(offset..end))
+        .ok_or(virtio_drivers::Error::ConfigSpaceTooSmall)?;
+    T::read_from_bytes(bytes).map_err(|_| virtio_drivers::Error::InvalidParam)
 }
 
 /// A virtio-net NIC on a vhost-user-net backend, driven by `virtio-drivers` in this thread

@@ -322,13 +322,7 @@ impl Transport for InProcessTransport {
         &self,
         offset: usize,
     ) -> virtio_drivers::Result<T> {
-        let bytes = lock(&self.shared)
-            .device
-            .config(offset, std::mem::size_of::<T>());
-        if offset + std::mem::size_of::<T>() > CONFIG_LEN {
-            return Err(virtio_drivers::Error::ConfigSpaceTooSmall);
-        }
-        T::read_from_bytes(&bytes).map_err(|_| virtio_drivers::Error::InvalidParam)
+        crate::frontend::read_config(&lock(&self.shared).device.config(0, CONFIG_LEN), offset)
     }
 
     fn write_config_space<T: IntoBytes + Immutable>(
