@@ -729,6 +729,22 @@ mod tests {
     }
 
     #[test]
+    fn config_reads_past_the_space_are_refused_not_panics() {
+        let space = [1, 2, 3, 4, 5, 6, 1, 0];
+        assert_eq!(
+            read_config::<[u8; 6]>(&space, 0).unwrap(),
+            [1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(read_config::<u16>(&space, 6).unwrap(), 1);
+        for offset in [7, 8, usize::MAX] {
+            assert!(matches!(
+                read_config::<u16>(&space, offset),
+                Err(virtio_drivers::Error::ConfigSpaceTooSmall)
+            ));
+        }
+    }
+
+    #[test]
     fn a_missing_socket_is_named_in_the_error() {
         let e = VhostUserNic::connect(Path::new("/nonexistent-dir/vm.sock"), MAC).unwrap_err();
         assert!(matches!(e, FrontendError::Connect { .. }), "{e:?}");
