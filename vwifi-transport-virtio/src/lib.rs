@@ -8,13 +8,19 @@
 //!   an async-friendly API for the host daemon.
 //! - [`link`]: the driver side on `virtio-drivers`: [`link::VwifiLink`] gives a Rust guest
 //!   without a kernel Ethernet frames and in-band control messages (EtherType 0x88B5).
-//! - `testing` (feature `test-utils`): a `virtio-drivers` Hal and Transport over a
-//!   `vm-memory` region, so the driver and the device exchange frames in one process.
+//! - [`frontend`]: the VMM's side of vhost-user-net without a VM: a `virtio-drivers` NIC
+//!   whose rings are in a memfd shared with a backend, bridged to a TAP (`vhost-user-tap`).
+//! - [`dma`]: the DMA memory (a `virtio-drivers` Hal) of a driver in this process.
+//! - `testing` (feature `test-utils`): a `virtio-drivers` Transport whose registers are the
+//!   device, on the Hal of [`dma`], so the driver and the device exchange frames in one process.
 //!
-//! `unsafe` is confined to the `testing` module (the `Hal` trait is unsafe by nature); the
-//! device itself reaches guest memory only through `vm-memory`'s checked accessors.
+//! `unsafe` is confined to the `dma` module (the `Hal` trait is unsafe by nature) and the
+//! `testing` module's tests; the device itself reaches guest memory only through `vm-memory`'s checked accessors.
 
 pub mod device;
+#[allow(unsafe_code)]
+pub mod dma;
+pub mod frontend;
 mod frontend_fix;
 pub mod link;
 #[cfg(any(test, feature = "test-utils"))]

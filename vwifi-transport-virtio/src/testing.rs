@@ -1,163 +1,29 @@
-//! A driver and the device in one process: a `virtio-drivers` [`Hal`] whose DMA memory is a
-//! `vm-memory` region, and a [`Transport`] whose registers are the [`NetDevice`] itself.
+//! A driver and the device in one process: the `virtio-drivers` Hal of [`crate::dma`] (its
+//! DMA memory a `vm-memory` region), and a [`Transport`] whose registers are the [`NetDevice`]
+//! itself.
 //!
 //! The driver's queues and buffers live in one [`GuestMemoryMmap`] (per thread: install it
 //! with [`InProcessMemory::install`]); the device sees them at the same guest addresses as it
 //! would see a VM's memory. Notifying a queue runs the device's handler for it at once; frames
 //! for the driver are pushed through the [`InProcessDevice`] handle. A [`DeviceError`] ends the
 //! session: the device stops and reports `DEVICE_NEEDS_RESET`.
-//!
-//! Buffers the driver shares are bounced through the region (copied in on `share`, copied
-//! back on `unshare`), as a Hal for a device behind an IOMMU-less bounce window would.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
-use std::ptr::NonNull;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
-use virtio_drivers::{BufferDirection, Hal, PhysAddr, PAGE_SIZE};
+use virtio_drivers::PhysAddr;
 use virtio_queue::{Queue, QueueT as _};
-use vm_memory::{Bytes as _, GuestAddress, GuestMemoryBackend as _, GuestMemoryMmap};
+use vm_memory::GuestMemoryMmap;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+pub use crate::dma::{DmaHal as InProcessHal, DmaMemory as InProcessMemory, REGION_BASE};
 
 use crate::device::{
     DeviceError, DeviceStats, NetDevice, CONFIG_LEN, NUM_QUEUES, RX_QUEUE, TX_QUEUE,
 };
-
-/// Where the in-process region starts (not 0: `virtio-drivers` takes address 0 as failure).
-pub const REGION_BASE: u64 = 0x1000_0000;
-
-/// Allocation granularity in the region.
-const GRAIN: u64 = 64;
-
-/// The DMA region of this thread.
-#[derive(Debug)]
-struct Region {
-    mem: GuestMemoryMmap,
-    end: u64,
-    next: u64,
-    free: BTreeMap<u64, Vec<u64>>,
-}
-
-impl Region {
-    fn alloc(&mut self, len: usize) -> Option<u64> {
-        let len = u64::try_from(len.max(1)).ok()?.div_ceil(GRAIN) * GRAIN;
-        if let Some(addr) = self.free.get_mut(&len).and_then(Vec::pop) {
-            return Some(addr);
-        }
-        let addr = self.next;
-        let next = addr.checked_add(len)?;
-        if next > self.end {
-            return None;
-        }
-        self.next = next;
-        Some(addr)
-    }
-
-    fn free(&mut self, addr: u64, len: usize) {
-        let len = (len.max(1) as u64).div_ceil(GRAIN) * GRAIN;
-        self.free.entry(len).or_default().push(addr);
-    }
-}
-
-thread_local! {
-    static REGION: RefCell<Option<Region>> = const { RefCell::new(None) };
-}
-
-/// The DMA memory of the in-process driver on this thread.
-#[derive(Debug, Clone, Copy)]
-pub struct InProcessMemory;
-
-impl InProcessMemory {
-    /// Gives this thread a fresh region of `len` bytes at [`REGION_BASE`] and returns it
-    /// (the device's view of the same memory).
-    pub fn install(len: usize) -> Result<GuestMemoryMmap, vm_memory::mmap::FromRangesError> {
-        let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(REGION_BASE), len)])?;
-        REGION.with(|r| {
-            *r.borrow_mut() = Some(Region {
-                mem: mem.clone(),
-                end: REGION_BASE + len as u64,
-                next: REGION_BASE,
-                free: BTreeMap::new(),
-            });
-        });
-        Ok(mem)
-    }
-
-    fn with<T>(f: impl FnOnce(&mut Region) -> Option<T>) -> Option<T> {
-        REGION.with(|r| r.borrow_mut().as_mut().and_then(f))
-    }
-}
-
-/// The [`Hal`] of the in-process driver: DMA memory from this thread's [`InProcessMemory`].
-#[derive(Debug)]
-pub struct InProcessHal;
-
-// SAFETY: `dma_alloc` returns zeroed, page-aligned memory of the requested size that no other
-// allocation overlaps (a bump/free-list allocator over one mapping that lives as long as the
-// thread's region), and its host address is the mapping of exactly that guest address. `share`
-// returns the guest address of a private bounce buffer holding the buffer's contents; `unshare`
-// copies the device's writes back. Without an installed region, allocation fails (address 0).
-unsafe impl Hal for InProcessHal {
-    fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
-        let got = InProcessMemory::with(|r| {
-            let len = pages.checked_mul(PAGE_SIZE)?;
-            // Page-align: round the bump pointer up first.
-            let aligned = r.next.div_ceil(PAGE_SIZE as u64) * PAGE_SIZE as u64;
-            if aligned.checked_add(len as u64)? > r.end {
-                return None;
-            }
-            r.next = aligned + len as u64;
-            r.mem
-                .write_slice(&vec![0u8; len], GuestAddress(aligned))
-                .ok()?;
-            let host = r.mem.get_host_address(GuestAddress(aligned)).ok()?;
-            Some((aligned, NonNull::new(host)?))
-        });
-        got.unwrap_or((0, NonNull::dangling()))
-    }
-
-    unsafe fn dma_dealloc(_paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
-        // Queues live as long as the test's region: nothing to give back.
-        0
-    }
-
-    unsafe fn mmio_phys_to_virt(_paddr: PhysAddr, _size: usize) -> NonNull<u8> {
-        // The in-process transport has no MMIO registers.
-        NonNull::dangling()
-    }
-
-    unsafe fn share(buffer: NonNull<[u8]>, direction: BufferDirection) -> PhysAddr {
-        let len = buffer.len();
-        // SAFETY: the Hal contract: `buffer` is valid for reads (and writes) of its length
-        // until `unshare`, and nothing else writes it meanwhile.
-        let contents = unsafe { buffer.as_ref() };
-        InProcessMemory::with(|r| {
-            let addr = r.alloc(len)?;
-            if direction != BufferDirection::DeviceToDriver {
-                r.mem.write_slice(contents, GuestAddress(addr)).ok()?;
-            }
-            Some(addr)
-        })
-        .unwrap_or(0)
-    }
-
-    unsafe fn unshare(paddr: PhysAddr, mut buffer: NonNull<[u8]>, direction: BufferDirection) {
-        let len = buffer.len();
-        // SAFETY: the Hal contract: `buffer` is the one given to `share`, valid for writes of
-        // its length, and the device is done with it.
-        let target = unsafe { buffer.as_mut() };
-        InProcessMemory::with(|r| {
-            if direction != BufferDirection::DriverToDevice {
-                r.mem.read_slice(target, GuestAddress(paddr)).ok()?;
-            }
-            r.free(paddr, len);
-            Some(())
-        });
-    }
-}
 
 /// What the device and its transport share.
 struct Shared {
@@ -456,13 +322,7 @@ impl Transport for InProcessTransport {
         &self,
         offset: usize,
     ) -> virtio_drivers::Result<T> {
-        let bytes = lock(&self.shared)
-            .device
-            .config(offset, std::mem::size_of::<T>());
-        if offset + std::mem::size_of::<T>() > CONFIG_LEN {
-            return Err(virtio_drivers::Error::ConfigSpaceTooSmall);
-        }
-        T::read_from_bytes(&bytes).map_err(|_| virtio_drivers::Error::InvalidParam)
+        crate::frontend::read_config(&lock(&self.shared).device.config(0, CONFIG_LEN), offset)
     }
 
     fn write_config_space<T: IntoBytes + Immutable>(
@@ -480,7 +340,7 @@ mod tests {
     use super::*;
     use crate::link::{Received, VwifiLink};
     use virtio_drivers::device::net::VirtIONet;
-    use vm_memory::GuestAddress;
+    use vm_memory::{Bytes as _, GuestAddress};
     use vwifi_core::proto::{self, Message, RequestId, ETHERTYPE};
     use vwifi_core::MacAddr;
 
