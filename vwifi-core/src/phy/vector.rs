@@ -67,9 +67,14 @@ impl Standard {
         }
     }
 
-    /// Whether the standard is defined in `band` (VHT exists only at 5 GHz, 21.1.1).
+    /// Whether a BSS of the standard may operate in `band`: VHT exists only at 5 GHz (21.1.1);
+    /// 6 GHz is HE's alone (IEEE 802.11ax-2021 26.17.1: no HT, VHT or legacy BSS there).
     pub const fn allowed_in(self, band: Band) -> bool {
-        !matches!((self, band), (Self::Vht, Band::Ghz2_4))
+        match band {
+            Band::Ghz2_4 => !matches!(self, Self::Vht),
+            Band::Ghz5 => true,
+            Band::Ghz6 => matches!(self, Self::He),
+        }
     }
 }
 

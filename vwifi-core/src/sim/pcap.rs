@@ -71,7 +71,9 @@ impl RadioInfo {
     pub fn channel_flags(&self) -> u16 {
         let band = match self.channel.band() {
             Band::Ghz2_4 => channel_flags::GHZ2,
-            Band::Ghz5 => channel_flags::GHZ5,
+            // Radiotap has no 6 GHz flag: the frequency tells, and Linux (mac80211) marks
+            // 6 GHz frames "5 GHz spectrum" as well.
+            Band::Ghz5 | Band::Ghz6 => channel_flags::GHZ5,
         };
         let ofdm = match self.rate {
             TxVector::Legacy(r) => r.is_ofdm(),

@@ -871,8 +871,9 @@ fn block_ack_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 pub fn phy_elements(data: &[u8]) {
     use crate::phy::elements::caps_of;
     use crate::wire::phy_ie::{
-        HeCapabilities, HeOperation, HtCapabilities, HtOperation, VhtCapabilities, VhtOperation,
-        EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
+        He6GhzBandCapabilities, HeCapabilities, HeOperation, HtCapabilities, HtOperation,
+        VhtCapabilities, VhtOperation, EXT_HE_6GHZ_BAND_CAPABILITIES, EXT_HE_CAPABILITIES,
+        EXT_HE_OPERATION,
     };
     use crate::wire::{Element, ElementId};
 
@@ -912,11 +913,24 @@ pub fn phy_elements(data: &[u8]) {
             Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
                 check(data, HeOperation::parse, HeOperation::emit_body);
             }
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_6GHZ_BAND_CAPABILITIES => {
+                check(
+                    data,
+                    He6GhzBandCapabilities::parse,
+                    He6GhzBandCapabilities::emit_body,
+                );
+            }
             _ => {}
         }
     }
-    for n in [1, 6, 11, 14, 36, 100, 149, 165] {
-        if let Ok(channel) = crate::channel::Channel::new(n) {
+    let six = [1, 37, 149, 233].map(crate::channel::Channel::six_ghz);
+    for c in [1, 6, 11, 14, 36, 100, 149, 165]
+        .map(crate::channel::Channel::new)
+        .into_iter()
+        .chain(six)
+    {
+        if let Ok(channel) = c {
+            let n = channel.number();
             let caps = caps_of(&list, channel);
             assert!(caps.check_on(channel).is_ok(), "{caps:?} on channel {n}");
         }

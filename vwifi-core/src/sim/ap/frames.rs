@@ -30,7 +30,7 @@ pub(super) fn rate_elements(channel: Channel) -> [Element; 2] {
                 Rate::new(108, false),
             ]),
         ],
-        Band::Ghz5 => [
+        Band::Ghz5 | Band::Ghz6 => [
             Element::SupportedRates(vec![
                 Rate::new(12, true),
                 Rate::new(18, false),
