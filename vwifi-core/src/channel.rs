@@ -51,6 +51,14 @@ pub enum InvalidChannel {
     /// Not a 6 GHz channel ([`Channel::six_ghz`]).
     #[error("channel {0} is not a 6 GHz channel (1, 5, 9, ..., 233)")]
     SixGhz(u8),
+    /// A 2.4 or 5 GHz channel asked for in the other band ([`Channel::in_band`]).
+    #[error("channel {number} is not in the {} GHz band", .band.name())]
+    OtherBand {
+        /// The channel number.
+        number: u8,
+        /// The band asked for.
+        band: Band,
+    },
 }
 
 impl Channel {
@@ -83,7 +91,8 @@ impl Channel {
             Band::Ghz6 => Self::six_ghz(number),
             Band::Ghz2_4 | Band::Ghz5 => match Self::new(number) {
                 Ok(c) if c.band as u8 == band as u8 => Ok(c),
-                _ => Err(InvalidChannel::Legacy(number)),
+                Ok(_) => Err(InvalidChannel::OtherBand { number, band }),
+                Err(e) => Err(e),
             },
         }
     }
@@ -91,6 +100,15 @@ impl Channel {
     /// The channel number (within its band: 6 GHz channel 1 is not 2.4 GHz channel 1).
     pub const fn number(&self) -> u8 {
         self.number
+    }
+
+    /// A short name, unique across bands: the number for 2.4 and 5 GHz (`6`, `36`), `6g`
+    /// and the number at 6 GHz (`6g37`): capture interface names, federation keys.
+    pub fn label(&self) -> String {
+        match self.band {
+            Band::Ghz6 => format!("6g{}", self.number),
+            _ => self.number.to_string(),
+        }
     }
 
     /// The band the channel is in.
@@ -172,7 +190,14 @@ mod tests {
         }
         assert_eq!(
             Channel::in_band(Band::Ghz5, 6),
-            Err(InvalidChannel::Legacy(6))
+            Err(InvalidChannel::OtherBand {
+                number: 6,
+                band: Band::Ghz5
+            })
+        );
+        assert_eq!(
+            Channel::in_band(Band::Ghz5, 6).unwrap_err().to_string(),
+            "channel 6 is not in the 5 GHz band"
         );
         assert_eq!(Channel::new(6).unwrap().band(), Band::Ghz2_4);
         assert_eq!(Channel::new(149).unwrap().band(), Band::Ghz5);
@@ -188,6 +213,7 @@ mod tests {
         assert_eq!(format!("{six:?}"), "Channel(6 GHz 1)");
         assert_eq!(format!("{two:?}"), "Channel(1)");
         assert_eq!(six.to_string(), "1 (5955 MHz)");
+        assert_eq!((two.label(), six.label()), ("1".to_owned(), "6g1".to_owned()));
         assert_eq!(Band::from_name("6"), Some(Band::Ghz6));
         assert_eq!(Band::from_name("7"), None);
     }

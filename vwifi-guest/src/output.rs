@@ -92,24 +92,33 @@ pub fn scan_table(bss: &[BssInfo]) -> String {
         .max()
         .unwrap_or(0)
         .max("SSID".len());
+    // A 6 GHz channel as `6g37` (its number alone names a 2.4 or 5 GHz channel too).
+    let chans: Vec<String> = rows
+        .iter()
+        .map(|b| {
+            vwifi_core::channel::Channel::from_frequency_mhz(b.frequency_mhz)
+                .map_or_else(|| b.channel.to_string(), |c| c.label())
+        })
+        .collect();
+    let ch_width = chans.iter().map(String::len).max().unwrap_or(0).max(3);
     // The PHY column (standard, width, streams, top rate) only when the radio reports it.
     let with_phy = rows.iter().any(|b| b.phy.is_some());
     let mut out = String::new();
     let _ = write!(
         out,
-        "{:<width$}  {:<17}  {:>3}  {:<12}  {:<9}  AGE",
+        "{:<width$}  {:<17}  {:>ch_width$}  {:<12}  {:<9}  AGE",
         "SSID", "BSSID", "CH", "SIGNAL", "SECURITY"
     );
     out.push_str(if with_phy { "   PHY\n" } else { "\n" });
-    for (b, ssid) in rows.iter().zip(&ssids) {
+    for ((b, ssid), ch) in rows.iter().zip(&ssids).zip(&chans) {
         let pad = width.saturating_sub(ssid.chars().count());
         let signal = format!("{} dBm {}", b.signal_dbm, signal_bars(b.signal_dbm));
         let _ = write!(
             out,
-            "{ssid}{:pad$}  {:<17}  {:>3}  {:<12}  {:<9}  {}",
+            "{ssid}{:pad$}  {:<17}  {:>ch_width$}  {:<12}  {:<9}  {}",
             "",
             b.bssid.to_string(),
-            b.channel,
+            ch,
             signal,
             security_name(b.security),
             if with_phy {
@@ -524,6 +533,30 @@ mod tests {
         assert_eq!(
             lines[2],
             "guest  02:00:00:00:00:02    6  -80 dBm ▂___  open       1.5s"
+        );
+    }
+
+    #[test]
+    fn scan_table_names_six_ghz_channels_apart() {
+        let table = scan_table(&[
+            BssInfo {
+                frequency_mhz: 6135,
+                ..bss("six", 2, 37, -40, Security::Open)
+            },
+            bss("lab", 1, 1, -42, Security::Open),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "SSID  BSSID                CH  SIGNAL        SECURITY   AGE"
+        );
+        assert_eq!(
+            lines[1],
+            "six   02:00:00:00:00:02  6g37  -40 dBm ▂▄▆█  open       1.5s"
+        );
+        assert_eq!(
+            lines[2],
+            "lab   02:00:00:00:00:01     1  -42 dBm ▂▄▆█  open       1.5s"
         );
     }
 

@@ -503,6 +503,29 @@ mod tests {
     }
 
     #[test]
+    fn six_ghz_frames_carry_their_frequency_and_ofdm_flags() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        let he = McsRate::new(Standard::He, 7, 2, Width::Mhz80, GuardInterval::Normal800).unwrap();
+        for rate in [PhyRate::Ofdm6.into(), TxVector::Mcs(he)] {
+            let info = RadioInfo {
+                channel: Channel::six_ghz(37).unwrap(),
+                rate,
+                signal_dbm: None,
+            };
+            w.write_frame(Instant::ZERO, &info, &[0x80, 0, 0, 0]).unwrap();
+        }
+        let bytes = w.into_inner();
+        for rec in PcapFile::parse(&bytes).unwrap().records {
+            let (rt, _) = rec.radiotap().unwrap();
+            assert_eq!(rt.frequency_mhz, Some(6135));
+            assert_eq!(
+                rt.channel_flags,
+                Some(channel_flags::GHZ5 | channel_flags::OFDM)
+            );
+        }
+    }
+
+    #[test]
     fn mcs_rates_carry_the_ht_vht_and_he_fields() {
         let mut w = PcapWriter::new(Vec::new()).unwrap();
         let frame = [0x08, 0x00, 0, 0, 0x02, 0, 0, 0, 0, 1];

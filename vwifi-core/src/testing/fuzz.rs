@@ -937,16 +937,18 @@ pub fn phy_elements(data: &[u8]) {
     }
 }
 
-/// Seeds of the `phy_elements` target: the elements of HT, VHT and HE BSSs.
+/// Seeds of the `phy_elements` target: the elements of HT, VHT and HE BSSs, 6 GHz ones too.
 fn phy_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::channel::Channel;
     use crate::phy::elements::bss_elements;
     use crate::phy::{PhyCaps, Standard, Width};
 
     [
-        ("ht40-ch1", Standard::Ht, Width::Mhz40, 2, 1),
-        ("vht80-ch36", Standard::Vht, Width::Mhz80, 2, 36),
-        ("he80-ch149", Standard::He, Width::Mhz80, 2, 149),
-        ("he160-ch100", Standard::He, Width::Mhz160, 4, 100),
+        ("ht40-ch1", Standard::Ht, Width::Mhz40, 2, Channel::new(1)),
+        ("vht80-ch36", Standard::Vht, Width::Mhz80, 2, Channel::new(36)),
+        ("he80-ch149", Standard::He, Width::Mhz80, 2, Channel::new(149)),
+        ("he160-ch100", Standard::He, Width::Mhz160, 4, Channel::new(100)),
+        ("he160-6g37", Standard::He, Width::Mhz160, 2, Channel::six_ghz(37)),
     ]
     .into_iter()
     .filter_map(|(name, standard, width, nss, channel)| {
@@ -955,7 +957,7 @@ fn phy_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             width,
             nss,
         };
-        let channel = crate::channel::Channel::new(channel).ok()?;
+        let channel = channel.ok()?;
         let mut bytes = Vec::new();
         ElementList(bss_elements(&caps, channel)).emit(&mut bytes);
         Some(("phy_elements", name.to_owned(), bytes))
