@@ -213,7 +213,10 @@ mod tests {
         assert_eq!(format!("{six:?}"), "Channel(6 GHz 1)");
         assert_eq!(format!("{two:?}"), "Channel(1)");
         assert_eq!(six.to_string(), "1 (5955 MHz)");
-        assert_eq!((two.label(), six.label()), ("1".to_owned(), "6g1".to_owned()));
+        assert_eq!(
+            (two.label(), six.label()),
+            ("1".to_owned(), "6g1".to_owned())
+        );
         assert_eq!(Band::from_name("6"), Some(Band::Ghz6));
         assert_eq!(Band::from_name("7"), None);
     }

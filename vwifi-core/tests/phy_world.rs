@@ -636,10 +636,7 @@ fn a_guest_joins_a_six_ghz_ax_network_and_exchanges_data() {
     );
     // Guest to uplink at HE rates: more than 802.11g's air could carry.
     let up = lab.goodput(&[(g, 0)], 1400, 32, Duration::from_millis(200));
-    assert!(
-        up[0] * 1400.0 * 8.0 > 60e6,
-        "{up:?} frames/s to the uplink"
-    );
+    assert!(up[0] * 1400.0 * 8.0 > 60e6, "{up:?} frames/s to the uplink");
     // Uplink to guest: the AP's frames come at an HE MCS, shown by `status`.
     lab.take(g);
     for tag in 0..100 {

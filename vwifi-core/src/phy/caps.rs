@@ -191,5 +191,3 @@ impl Default for PhyCaps {
         Self::LEGACY
     }
 }
-
-

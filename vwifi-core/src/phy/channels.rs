@@ -90,7 +90,8 @@ pub fn occupied(primary: Channel, width: Width) -> Result<Vec<Channel>, PlanErro
     numbers
         .into_iter()
         .map(|c| {
-            Channel::in_band(primary.band(), c).map_err(|_| PlanError::NoBlock { channel: n, width })
+            Channel::in_band(primary.band(), c)
+                .map_err(|_| PlanError::NoBlock { channel: n, width })
         })
         .collect()
 }

@@ -242,7 +242,9 @@ pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
             _ => {}
         }
     }
-    let six_ghz = he_op.and_then(|o| o.six_ghz).map(SixGhzOperation::from_bytes);
+    let six_ghz = he_op
+        .and_then(|o| o.six_ghz)
+        .map(SixGhzOperation::from_bytes);
     if let (None, Some(he), Some(six)) = (&ht_caps, &he_caps, six_ghz) {
         let width = Width::from_mhz(six.width_mhz()).unwrap_or(Width::Mhz20);
         let caps = PhyCaps {
@@ -448,7 +450,10 @@ mod tests {
             };
             let primary = Channel::six_ghz(channel).unwrap();
             let list = ElementList(bss_elements(&caps, primary));
-            assert!(list.iter().all(|e| e.id() == ElementId::Extension), "{list:?}");
+            assert!(
+                list.iter().all(|e| e.id() == ElementId::Extension),
+                "{list:?}"
+            );
             let he_op = list.iter().find_map(|e| match e {
                 Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
                     HeOperation::parse(data).ok()
@@ -460,7 +465,10 @@ mod tests {
             list.emit(&mut bytes);
             let parsed = ElementList::parse(&bytes).unwrap();
             assert_eq!(caps_of(&parsed, primary), caps);
-            assert_eq!(max_amsdu_of(&parsed), 11_454 - crate::wire::amsdu::MPDU_OVERHEAD);
+            assert_eq!(
+                max_amsdu_of(&parsed),
+                11_454 - crate::wire::amsdu::MPDU_OVERHEAD
+            );
         }
         // Nothing but HE is sent at 6 GHz.
         let ht = PhyCaps {

@@ -512,7 +512,8 @@ mod tests {
                 rate,
                 signal_dbm: None,
             };
-            w.write_frame(Instant::ZERO, &info, &[0x80, 0, 0, 0]).unwrap();
+            w.write_frame(Instant::ZERO, &info, &[0x80, 0, 0, 0])
+                .unwrap();
         }
         let bytes = w.into_inner();
         for rec in PcapFile::parse(&bytes).unwrap().records {

@@ -598,10 +598,16 @@ mod tests {
         let op = SixGhzOperation::from_bytes([37, 0x03, 39, 47, 6]);
         assert_eq!(op.width_mhz(), 160);
         assert_eq!(op.to_bytes(), [37, 0x03, 39, 47, 6]);
-        assert_eq!(SixGhzOperation::from_bytes([1, 0x04, 1, 0, 6]).width_mhz(), 20);
+        assert_eq!(
+            SixGhzOperation::from_bytes([1, 0x04, 1, 0, 6]).width_mhz(),
+            20
+        );
         let caps = He6GhzBandCapabilities::parse(&[0xb8, 0x06]).unwrap();
         assert_eq!(caps.max_mpdu_len(), 11_454);
-        assert_eq!((caps.info >> He6GhzBandCapabilities::MAX_AMPDU_EXP_SHIFT) & 7, 7);
+        assert_eq!(
+            (caps.info >> He6GhzBandCapabilities::MAX_AMPDU_EXP_SHIFT) & 7,
+            7
+        );
     }
 
     mod roundtrip {

@@ -857,10 +857,10 @@ impl<N: Node> Medium<N> {
             (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
                 self.agreements.remove(&(sender, to));
             }
-            (Some(BlockAckAction::AddbaResponse { .. }), TxStatus::NotAcked) => {
-                if self.agreements.get(&(to, sender)) == Some(&Agreement::Requested) {
-                    self.agreements.remove(&(to, sender));
-                }
+            (Some(BlockAckAction::AddbaResponse { .. }), TxStatus::NotAcked)
+                if self.agreements.get(&(to, sender)) == Some(&Agreement::Requested) =>
+            {
+                self.agreements.remove(&(to, sender));
             }
             _ => {}
         }
