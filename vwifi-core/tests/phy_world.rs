@@ -207,10 +207,14 @@ fn two_guests_through_an_ax_ap_exceed_300_mbit_s_of_air_goodput() {
     );
 }
 
-/// The air of one network with `ap` PHY on `channel`: a guest joins and exchanges frames
-/// with the uplink; returns the capture.
+/// The capture of one network with `ap` PHY on `channel` ([`capture_in`]).
 fn capture_of(ap: PhyCaps, channel: u8) -> Vec<u8> {
-    let mut lab = lab(6, channel, ap, PhyCaps::STATION_DEFAULT);
+    capture_in(lab(6, channel, ap, PhyCaps::STATION_DEFAULT))
+}
+
+/// The air of `lab`'s first network: a guest joins and exchanges frames with the uplink;
+/// returns the capture.
+fn capture_in(mut lab: Lab) -> Vec<u8> {
     let g = lab.admit("capture");
     lab.connect_net(g, 0);
     lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
@@ -653,7 +657,10 @@ fn a_guest_joins_a_six_ghz_ax_network_and_exchanges_data() {
     lab.world.run_for(Duration::from_millis(50));
     assert!(lab.data_received(g).len() >= 90, "frames from the uplink");
     let status = lab.mux().station(g).unwrap().status();
-    assert_eq!(status.channel, Some(37));
+    assert_eq!(
+        (status.channel, status.frequency_mhz),
+        (Some(37), Some(6135))
+    );
     let phy = status.phy.unwrap();
     assert_eq!((phy.standard, phy.width_mhz), (Standard::He, 80));
     assert!(phy.mcs.is_some(), "{phy}");
@@ -665,12 +672,7 @@ fn a_guest_joins_a_six_ghz_ax_network_and_exchanges_data() {
 #[test]
 #[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
 fn tshark_decodes_a_six_ghz_beacon_without_malformed_elements() {
-    let mut lab = six_ghz_lab(22, 37, AX_80_2X2);
-    let g = lab.admit("capture6");
-    lab.connect_net(g, 0);
-    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
-    let _ = lab.goodput(&[(g, 0)], 1000, 8, Duration::from_millis(30));
-    let pcap = lab.world.pcap_bytes().to_vec();
+    let pcap = capture_in(six_ghz_lab(22, 37, AX_80_2X2));
     let fields = [
         "wlan.fc.type_subtype",
         "radiotap.channel.freq",

@@ -172,7 +172,18 @@ pub fn status_text(s: &StationStatus) -> String {
         let _ = writeln!(out, "bssid:    {bssid}");
     }
     if let Some(ch) = s.channel {
-        let _ = writeln!(out, "channel:  {ch}");
+        // With the frequency: `6g37 (6135 MHz)`, so that a 6 GHz channel is told apart.
+        match s
+            .frequency_mhz
+            .and_then(vwifi_core::channel::Channel::from_frequency_mhz)
+        {
+            Some(c) => {
+                let _ = writeln!(out, "channel:  {} ({} MHz)", c.label(), c.frequency_mhz());
+            }
+            None => {
+                let _ = writeln!(out, "channel:  {ch}");
+            }
+        }
     }
     if let Some(dbm) = s.signal_dbm {
         let _ = writeln!(out, "signal:   {dbm} dBm {}", signal_bars(dbm));
@@ -453,6 +464,7 @@ pub fn status_json(s: &StationStatus) -> Value {
         "ssid": opt_ssid(s.ssid.as_ref()),
         "bssid": s.bssid.map(|b| b.to_string()),
         "channel": s.channel,
+        "frequency_mhz": s.frequency_mhz,
         "signal_dbm": s.signal_dbm,
         "tx_rate_kbps": s.tx_rate_kbps,
         "phy": phy_json(s.phy),
@@ -594,6 +606,7 @@ mod tests {
                 ssid: None,
                 bssid: None,
                 channel: Some(36),
+                frequency_mhz: None,
                 signal_dbm: None,
                 tx_rate_kbps: Some(1_200_980),
                 phy: None,
@@ -699,12 +712,26 @@ mod tests {
             ssid: Some(Ssid::new(b"lab").unwrap()),
             bssid: Some(MacAddr([2, 0, 0, 0, 0, 1])),
             channel: Some(1),
+            frequency_mhz: None,
             signal_dbm: Some(-42),
             tx_rate_kbps: Some(54_000),
             phy: None,
             counters: Counters::default(),
         };
         let text = status_text(&s);
+        assert!(text.contains("channel:  1\n"), "{text}");
+        // With the frequency, a 6 GHz channel is told apart.
+        let six = StationStatus {
+            channel: Some(37),
+            frequency_mhz: Some(6135),
+            ..s.clone()
+        };
+        assert!(
+            status_text(&six).contains("channel:  6g37 (6135 MHz)\n"),
+            "{}",
+            status_text(&six)
+        );
+        assert_eq!(status_json(&six)["frequency_mhz"], 6135);
         assert!(
             text.starts_with("state:    connected\nmac:      02:00:00:00:00:09\nnetwork:  lab\n"),
             "{text}"
@@ -715,6 +742,7 @@ mod tests {
             ssid: None,
             bssid: None,
             channel: None,
+            frequency_mhz: None,
             signal_dbm: None,
             tx_rate_kbps: None,
             phy: None,
