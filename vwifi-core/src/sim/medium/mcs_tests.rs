@@ -291,7 +291,7 @@ fn an_addba_response_that_never_got_through_is_asked_for_again() {
     // a's ADDBA Request is acknowledged and b's Response waits in b's queue: a leaves the
     // channel (a scan, say) before the Response airs.
     let mut steps = 0;
-    while !(queues_internal(&world, b) && !queues_internal(&world, a)) {
+    while !queues_internal(&world, b) || queues_internal(&world, a) {
         assert!(world.step(), "the ADDBA exchange never started");
         steps += 1;
         assert!(steps < 10_000);
