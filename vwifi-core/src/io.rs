@@ -300,6 +300,7 @@ pub trait GuestListener: Send {
 pub struct Bands {
     ghz2_4: bool,
     ghz5: bool,
+    ghz6: bool,
 }
 
 impl Bands {
@@ -307,11 +308,13 @@ impl Bands {
     pub const NONE: Self = Self {
         ghz2_4: false,
         ghz5: false,
+        ghz6: false,
     };
-    /// Every band vwifi knows: 2.4 GHz and 5 GHz.
+    /// Every band vwifi knows: 2.4, 5 and 6 GHz.
     pub const ALL: Self = Self {
         ghz2_4: true,
         ghz5: true,
+        ghz6: true,
     };
 
     /// The set with `band` added.
@@ -323,6 +326,7 @@ impl Bands {
                 ..self
             },
             Band::Ghz5 => Self { ghz5: true, ..self },
+            Band::Ghz6 => Self { ghz6: true, ..self },
         }
     }
 
@@ -331,6 +335,7 @@ impl Bands {
         match band {
             Band::Ghz2_4 => self.ghz2_4,
             Band::Ghz5 => self.ghz5,
+            Band::Ghz6 => self.ghz6,
         }
     }
 }
@@ -338,11 +343,10 @@ impl Bands {
 impl fmt::Debug for Bands {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut set = f.debug_set();
-        if self.ghz2_4 {
-            set.entry(&Band::Ghz2_4);
-        }
-        if self.ghz5 {
-            set.entry(&Band::Ghz5);
+        for band in [Band::Ghz2_4, Band::Ghz5, Band::Ghz6] {
+            if self.contains(band) {
+                set.entry(&band);
+            }
         }
         set.finish()
     }

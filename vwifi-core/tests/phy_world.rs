@@ -207,10 +207,14 @@ fn two_guests_through_an_ax_ap_exceed_300_mbit_s_of_air_goodput() {
     );
 }
 
-/// The air of one network with `ap` PHY on `channel`: a guest joins and exchanges frames
-/// with the uplink; returns the capture.
+/// The capture of one network with `ap` PHY on `channel` ([`capture_in`]).
 fn capture_of(ap: PhyCaps, channel: u8) -> Vec<u8> {
-    let mut lab = lab(6, channel, ap, PhyCaps::STATION_DEFAULT);
+    capture_in(lab(6, channel, ap, PhyCaps::STATION_DEFAULT))
+}
+
+/// The air of `lab`'s first network: a guest joins and exchanges frames with the uplink;
+/// returns the capture.
+fn capture_in(mut lab: Lab) -> Vec<u8> {
     let g = lab.admit("capture");
     lab.connect_net(g, 0);
     lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
@@ -597,4 +601,126 @@ fn tshark_decodes_the_guests_amsdus_open_and_protected() {
                 .find(|r| r.get(5).is_some_and(|v| !v.is_empty()))
         );
     }
+}
+
+/// A lab whose one open ax network is on 6 GHz channel `channel`.
+fn six_ghz_lab(seed: u64, channel: u8, ap_phy: PhyCaps) -> Lab {
+    Lab::with_options(
+        seed,
+        &open_net(channel),
+        LabOptions {
+            ap_phy,
+            station_phy: PhyCaps::STATION_DEFAULT,
+            six_ghz: true,
+            ..LabOptions::default()
+        },
+    )
+}
+
+/// A guest finds a 6 GHz ax AP on a preferred scanning channel, joins it, sees its 6 GHz
+/// frequency and HE figures in `scan` and `status`, and exchanges data both ways at HE rates.
+#[test]
+fn a_guest_joins_a_six_ghz_ax_network_and_exchanges_data() {
+    let mut lab = six_ghz_lab(21, 37, AX_80_2X2);
+    let g = lab.admit("six");
+    lab.connect_net(g, 0);
+    lab.drive_until(Duration::from_secs(10), |l| l.connected(g));
+    let station = lab.mux().station(g).unwrap();
+    let entry = station.bss_table().get(AP_A).unwrap();
+    assert_eq!(
+        entry.channel,
+        vwifi_core::channel::Channel::six_ghz(37).unwrap()
+    );
+    assert_eq!(entry.phy, AX_80_2X2);
+    let info = entry.to_info(lab.world.now());
+    assert_eq!((info.channel, info.frequency_mhz), (37, 6135));
+    assert_eq!(
+        info.phy.unwrap().to_string(),
+        "802.11ax 80 MHz 2x2 1201.0 Mbit/s"
+    );
+    // Guest to uplink at HE rates: more than 802.11g's air could carry.
+    let up = lab.goodput(&[(g, 0)], 1400, 32, Duration::from_millis(200));
+    assert!(up[0] * 1400.0 * 8.0 > 60e6, "{up:?} frames/s to the uplink");
+    // Uplink to guest: the AP's frames come at an HE MCS, shown by `status`.
+    lab.take(g);
+    for tag in 0..100 {
+        if let vwifi_core::proto::Message::Data(f) =
+            &mux_lab::ip_frame(mux_lab::UPLINK_PEER, lab.mac(g), tag)
+        {
+            let now = lab.world.now();
+            lab.world
+                .node_mut::<vwifi_core::sim::ap::SoftAp>(lab.aps[0])
+                .handle_uplink(now, vwifi_core::wire::EthernetFrame::parse(f).unwrap());
+        }
+        lab.world.run_for(Duration::from_millis(1));
+    }
+    lab.world.run_for(Duration::from_millis(50));
+    assert!(lab.data_received(g).len() >= 90, "frames from the uplink");
+    let status = lab.mux().station(g).unwrap().status();
+    assert_eq!(
+        (status.channel, status.frequency_mhz),
+        (Some(37), Some(6135))
+    );
+    let phy = status.phy.unwrap();
+    assert_eq!((phy.standard, phy.width_mhz), (Standard::He, 80));
+    assert!(phy.mcs.is_some(), "{phy}");
+}
+
+/// The capture of a 6 GHz ax network: tshark decodes its beacons with no malformed element,
+/// sees the HE Operation's 6 GHz Operation Information and the HE 6 GHz Band Capabilities,
+/// no HT, VHT or DS Parameter Set element, and the radiotap frequency 6135 MHz.
+#[test]
+#[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
+fn tshark_decodes_a_six_ghz_beacon_without_malformed_elements() {
+    let pcap = capture_in(six_ghz_lab(22, 37, AX_80_2X2));
+    let fields = [
+        "wlan.fc.type_subtype",
+        "radiotap.channel.freq",
+        "wlan.ext_tag.number",
+        "wlan.tag.number",
+        "_ws.malformed",
+        "_ws.expert.severity",
+        "wlan.ext_tag.he_operation.6ghz.primary_channel",
+        "wlan.ext_tag.he_operation.6ghz.control.channel_width",
+        "wlan.ext_tag.he_operation.6ghz.chan_center_freq_seg_0",
+        "wlan.ext_tag.he_operation.6ghz.minimum_rate",
+        "wlan.tag.he_6ghz.cap_inf.b3_b5",
+        "wlan.tag.he_6ghz.cap_inf.b6_b7",
+    ];
+    // The lab's payloads are filler behind an IP EtherType: only the 802.11 framing is judged.
+    let no_ip = ["--disable-protocol", "ip", "--disable-protocol", "ipv6"];
+    let rows = tshark_fields_with(&pcap, "six", &fields, &no_ip);
+    let col = |r: &Vec<String>, i: usize| r.get(i).and_then(|v| num(v));
+    let beacons: Vec<&Vec<String>> = rows.iter().filter(|r| col(r, 0) == Some(8)).collect();
+    assert!(!beacons.is_empty(), "no beacons: {rows:?}");
+    for b in &beacons {
+        assert_eq!(col(b, 1), Some(6135), "{b:?}");
+        let ext: Vec<&str> = b[2].split(',').collect();
+        for id in ["35", "36", "59"] {
+            assert!(ext.contains(&id), "extension {id} missing: {b:?}");
+        }
+        let tags: Vec<&str> = b[3].split(',').collect();
+        // DS Parameter Set (3), HT Capabilities (45), HT Operation (61), VHT (191, 192).
+        for id in ["3", "45", "61", "191", "192"] {
+            assert!(!tags.contains(&id), "element {id} at 6 GHz: {b:?}");
+        }
+        assert!(b[4].is_empty(), "malformed: {b:?}");
+        // No expert warning or error (PI_WARN 0x00600000, PI_ERROR 0x00800000).
+        assert!(
+            b[5].split(',')
+                .filter_map(|v| v.parse::<u64>().ok())
+                .all(|v| v < 0x0060_0000),
+            "expert info: {b:?}"
+        );
+        assert_eq!(
+            (col(b, 6), col(b, 7), col(b, 8), col(b, 9)),
+            (Some(37), Some(2), Some(39), Some(6)),
+            "6 GHz Operation Information: {b:?}"
+        );
+        // HE 6 GHz Band Capabilities: A-MPDU exponent 7, MPDUs of 11 454 octets.
+        assert_eq!((col(b, 10), col(b, 11)), (Some(7), Some(2)), "{b:?}");
+    }
+    // Nothing in the whole capture is malformed.
+    let malformed: Vec<&Vec<String>> = rows.iter().filter(|r| !r[4].is_empty()).collect();
+    assert!(malformed.is_empty(), "malformed frames: {malformed:?}");
 }

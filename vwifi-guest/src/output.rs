@@ -92,24 +92,33 @@ pub fn scan_table(bss: &[BssInfo]) -> String {
         .max()
         .unwrap_or(0)
         .max("SSID".len());
+    // A 6 GHz channel as `6g37` (its number alone names a 2.4 or 5 GHz channel too).
+    let chans: Vec<String> = rows
+        .iter()
+        .map(|b| {
+            vwifi_core::channel::Channel::from_frequency_mhz(b.frequency_mhz)
+                .map_or_else(|| b.channel.to_string(), |c| c.label())
+        })
+        .collect();
+    let ch_width = chans.iter().map(String::len).max().unwrap_or(0).max(3);
     // The PHY column (standard, width, streams, top rate) only when the radio reports it.
     let with_phy = rows.iter().any(|b| b.phy.is_some());
     let mut out = String::new();
     let _ = write!(
         out,
-        "{:<width$}  {:<17}  {:>3}  {:<12}  {:<9}  AGE",
+        "{:<width$}  {:<17}  {:>ch_width$}  {:<12}  {:<9}  AGE",
         "SSID", "BSSID", "CH", "SIGNAL", "SECURITY"
     );
     out.push_str(if with_phy { "   PHY\n" } else { "\n" });
-    for (b, ssid) in rows.iter().zip(&ssids) {
+    for ((b, ssid), ch) in rows.iter().zip(&ssids).zip(&chans) {
         let pad = width.saturating_sub(ssid.chars().count());
         let signal = format!("{} dBm {}", b.signal_dbm, signal_bars(b.signal_dbm));
         let _ = write!(
             out,
-            "{ssid}{:pad$}  {:<17}  {:>3}  {:<12}  {:<9}  {}",
+            "{ssid}{:pad$}  {:<17}  {:>ch_width$}  {:<12}  {:<9}  {}",
             "",
             b.bssid.to_string(),
-            b.channel,
+            ch,
             signal,
             security_name(b.security),
             if with_phy {
@@ -163,7 +172,18 @@ pub fn status_text(s: &StationStatus) -> String {
         let _ = writeln!(out, "bssid:    {bssid}");
     }
     if let Some(ch) = s.channel {
-        let _ = writeln!(out, "channel:  {ch}");
+        // With the frequency: `6g37 (6135 MHz)`, so that a 6 GHz channel is told apart.
+        match s
+            .frequency_mhz
+            .and_then(vwifi_core::channel::Channel::from_frequency_mhz)
+        {
+            Some(c) => {
+                let _ = writeln!(out, "channel:  {} ({} MHz)", c.label(), c.frequency_mhz());
+            }
+            None => {
+                let _ = writeln!(out, "channel:  {ch}");
+            }
+        }
     }
     if let Some(dbm) = s.signal_dbm {
         let _ = writeln!(out, "signal:   {dbm} dBm {}", signal_bars(dbm));
@@ -444,6 +464,7 @@ pub fn status_json(s: &StationStatus) -> Value {
         "ssid": opt_ssid(s.ssid.as_ref()),
         "bssid": s.bssid.map(|b| b.to_string()),
         "channel": s.channel,
+        "frequency_mhz": s.frequency_mhz,
         "signal_dbm": s.signal_dbm,
         "tx_rate_kbps": s.tx_rate_kbps,
         "phy": phy_json(s.phy),
@@ -528,6 +549,30 @@ mod tests {
     }
 
     #[test]
+    fn scan_table_names_six_ghz_channels_apart() {
+        let table = scan_table(&[
+            BssInfo {
+                frequency_mhz: 6135,
+                ..bss("six", 2, 37, -40, Security::Open)
+            },
+            bss("lab", 1, 1, -42, Security::Open),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "SSID  BSSID                CH  SIGNAL        SECURITY   AGE"
+        );
+        assert_eq!(
+            lines[1],
+            "six   02:00:00:00:00:02  6g37  -40 dBm ▂▄▆█  open       1.5s"
+        );
+        assert_eq!(
+            lines[2],
+            "lab   02:00:00:00:00:01     1  -42 dBm ▂▄▆█  open       1.5s"
+        );
+    }
+
+    #[test]
     fn scan_table_shows_the_phy_when_the_radio_reports_it() {
         let ax = vwifi_core::proto::PhyInfo {
             standard: vwifi_core::phy::Standard::He,
@@ -561,6 +606,7 @@ mod tests {
                 ssid: None,
                 bssid: None,
                 channel: Some(36),
+                frequency_mhz: None,
                 signal_dbm: None,
                 tx_rate_kbps: Some(1_200_980),
                 phy: None,
@@ -666,12 +712,26 @@ mod tests {
             ssid: Some(Ssid::new(b"lab").unwrap()),
             bssid: Some(MacAddr([2, 0, 0, 0, 0, 1])),
             channel: Some(1),
+            frequency_mhz: None,
             signal_dbm: Some(-42),
             tx_rate_kbps: Some(54_000),
             phy: None,
             counters: Counters::default(),
         };
         let text = status_text(&s);
+        assert!(text.contains("channel:  1\n"), "{text}");
+        // With the frequency, a 6 GHz channel is told apart.
+        let six = StationStatus {
+            channel: Some(37),
+            frequency_mhz: Some(6135),
+            ..s.clone()
+        };
+        assert!(
+            status_text(&six).contains("channel:  6g37 (6135 MHz)\n"),
+            "{}",
+            status_text(&six)
+        );
+        assert_eq!(status_json(&six)["frequency_mhz"], 6135);
         assert!(
             text.starts_with("state:    connected\nmac:      02:00:00:00:00:09\nnetwork:  lab\n"),
             "{text}"
@@ -682,6 +742,7 @@ mod tests {
             ssid: None,
             bssid: None,
             channel: None,
+            frequency_mhz: None,
             signal_dbm: None,
             tx_rate_kbps: None,
             phy: None,

@@ -33,6 +33,7 @@ fn status(state: StationState) -> StationStatus {
         ssid: connected.then(|| ssid("lab")),
         bssid: connected.then_some(AP),
         channel: connected.then_some(1),
+        frequency_mhz: connected.then_some(2412),
         signal_dbm: connected.then_some(-42),
         tx_rate_kbps: connected.then_some(54_000),
         phy: None,

@@ -36,6 +36,11 @@ impl Drop for Daemon {
 impl Daemon {
     /// Starts `vwifi-host run` with trace logs into a file, and waits for its sockets.
     async fn start() -> Self {
+        Self::start_with("").await
+    }
+
+    /// [`Daemon::start`] with `extra` appended to its configuration file.
+    async fn start_with(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("run").join("host.sock");
         let log = dir.path().join("daemon.log");
@@ -44,7 +49,7 @@ impl Daemon {
         let state = dir.path().join("state");
         std::fs::write(
             &config,
-            format!("[host]\nstate_dir = \"{}\"\n", state.display()),
+            format!("[host]\nstate_dir = \"{}\"\n{extra}", state.display()),
         )
         .expect("config");
         let child = Command::new(BIN)
@@ -274,6 +279,44 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     assert!(
         !ctl_path(&daemon.socket).exists(),
         "the control socket was not removed"
+    );
+}
+
+/// A 6 GHz ax network in the configuration: a guest finds it (6135 MHz, 802.11ax), joins it
+/// and the status shows its channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_joins_a_six_ghz_ax_network_of_the_configuration() {
+    let daemon = Daemon::start_with(&format!(
+        "[[sim.aps]]\nssid = \"vwifi-lab\"\nband = \"6\"\nchannel = 37\nstandard = \"ax\"\n\
+         passphrase = \"{LAB_PASSPHRASE}\"\n"
+    ))
+    .await;
+    let (mut a, mac) = join_lab(&daemon.socket, "six-ghz-guest").await;
+    daemon
+        .wait_guests(Duration::from_secs(5), |g| {
+            g.len() == 1 && g[0]["mac"] == mac.to_string() && g[0]["channel"] == 37
+        })
+        .await;
+    a.send(&Message::ScanRequest {
+        id: vwifi_core::proto::RequestId(9),
+        ssid: None,
+        mode: vwifi_core::proto::ScanMode::Active,
+    })
+    .await
+    .expect("send ScanRequest");
+    let bss = recv_until(&mut a, Duration::from_secs(10), |m| match m {
+        Message::ScanResults { bss, .. } => Some(bss.clone()),
+        _ => None,
+    })
+    .await;
+    let six = bss
+        .iter()
+        .find(|b| b.ssid.as_bytes() == b"vwifi-lab")
+        .expect("the 6 GHz network in the scan");
+    assert_eq!((six.channel, six.frequency_mhz), (37, 6135));
+    assert_eq!(
+        six.phy.map(|p| p.standard),
+        Some(vwifi_core::phy::Standard::He)
     );
 }
 

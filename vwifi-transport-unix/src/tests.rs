@@ -91,6 +91,7 @@ fn every_message() -> Vec<Message> {
                 ssid: Some(ssid()),
                 bssid: Some(BSSID),
                 channel: Some(6),
+                frequency_mhz: Some(2437),
                 signal_dbm: Some(-50),
                 tx_rate_kbps: Some(54_000),
                 phy: None,

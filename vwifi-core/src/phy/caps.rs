@@ -76,7 +76,7 @@ impl PhyCaps {
         if !self.standard.allowed_in(band) {
             return Err(CapsError::StandardNotInBand {
                 standard: self.standard,
-                band: band_name(band),
+                band: band.name(),
             });
         }
         let max = self.standard.max_width();
@@ -104,12 +104,15 @@ impl PhyCaps {
     }
 
     /// What `self` and `other` both do on primary channel `primary`: the older standard (VHT
-    /// falls back to HT at 2.4 GHz), the narrower width that the standard and the channel
+    /// falls back to HT at 2.4 GHz, anything but HE to legacy OFDM at 6 GHz), the narrower width that the standard and the channel
     /// plan allow there, the fewer streams.
     pub fn common(&self, other: &Self, primary: Channel) -> Self {
         let mut standard = self.standard.min(other.standard);
         if !standard.allowed_in(primary.band()) {
-            standard = Standard::Ht;
+            standard = match primary.band() {
+                Band::Ghz6 => Standard::Legacy,
+                _ => Standard::Ht,
+            };
         }
         let mut width = self.width.min(other.width).min(standard.max_width());
         while width > Width::Mhz20 && occupied(primary, width).is_err() {
@@ -186,12 +189,5 @@ impl PhyCaps {
 impl Default for PhyCaps {
     fn default() -> Self {
         Self::LEGACY
-    }
-}
-
-const fn band_name(band: Band) -> &'static str {
-    match band {
-        Band::Ghz2_4 => "2.4",
-        Band::Ghz5 => "5",
     }
 }

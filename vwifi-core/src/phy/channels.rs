@@ -8,8 +8,7 @@
 //!   80 MHz blocks; channels 165 and above are 20 MHz only.
 //! - **6 GHz** (E.1, 27.3.23.2): channels 1, 5, ..., 233 at `5950 + 5 n` MHz; blocks of 2, 4 and 8
 //!   channels aligned on channel 1 (40 MHz: 1-5, 9-13, ...; 80 MHz: 1-13, 17-29, ...; 160 MHz:
-//!   1-29, 33-61, ...). The simulated medium carries 2.4 and 5 GHz channels; the 6 GHz plan is
-//!   here for elements and configuration checks ([`six_ghz_block`]).
+//!   1-29, 33-61, ...; [`six_ghz_block`]).
 
 use super::vector::Width;
 use crate::channel::{Band, Channel};
@@ -36,14 +35,6 @@ pub enum PlanError {
     /// Not a 6 GHz channel number.
     #[error("{0} is not a 6 GHz channel (1, 5, 9, ..., 233)")]
     NotSixGhz(u8),
-}
-
-/// The name of a band for messages.
-const fn band_name(band: Band) -> &'static str {
-    match band {
-        Band::Ghz2_4 => "2.4",
-        Band::Ghz5 => "5",
-    }
 }
 
 /// The 5 GHz 160 MHz blocks by their first channel; 80 and 40 MHz blocks are their halves.
@@ -73,7 +64,7 @@ pub fn occupied(primary: Channel, width: Width) -> Result<Vec<Channel>, PlanErro
     let n = primary.number();
     let err_band = PlanError::WidthNotInBand {
         width,
-        band: band_name(primary.band()),
+        band: primary.band().name(),
     };
     let numbers: Vec<u8> = match (primary.band(), width) {
         (_, Width::Mhz20) => vec![n],
@@ -83,6 +74,7 @@ pub fn occupied(primary: Channel, width: Width) -> Result<Vec<Channel>, PlanErro
             _ => return Err(PlanError::NoBlock { channel: n, width }),
         },
         (Band::Ghz2_4, _) => return Err(err_band),
+        (Band::Ghz6, _) => six_ghz_block(n, width)?,
         (Band::Ghz5, _) => {
             let start =
                 five_ghz_block_start(n, width).ok_or(PlanError::NoBlock { channel: n, width })?;
@@ -97,7 +89,10 @@ pub fn occupied(primary: Channel, width: Width) -> Result<Vec<Channel>, PlanErro
     };
     numbers
         .into_iter()
-        .map(|c| Channel::new(c).map_err(|_| PlanError::NoBlock { channel: n, width }))
+        .map(|c| {
+            Channel::in_band(primary.band(), c)
+                .map_err(|_| PlanError::NoBlock { channel: n, width })
+        })
         .collect()
 }
 

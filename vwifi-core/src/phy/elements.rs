@@ -6,8 +6,9 @@ use super::channels::{center_channel, occupied};
 use super::vector::{Standard, Width};
 use crate::channel::{Band, Channel};
 use crate::wire::phy_ie::{
-    mcs_map, HeCapabilities, HeOperation, HtCapabilities, HtOperation, VhtCapabilities,
-    VhtOperation, EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
+    mcs_map, He6GhzBandCapabilities, HeCapabilities, HeOperation, HtCapabilities, HtOperation,
+    SixGhzOperation, VhtCapabilities, VhtOperation, EXT_HE_6GHZ_BAND_CAPABILITIES,
+    EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
 };
 use crate::wire::{Element, ElementId, ElementList};
 
@@ -20,6 +21,38 @@ const HT_AMPDU_PARAMS: u8 = 0x03;
 const VHT_INFO_BASE: u32 = 0x02 | (7 << 23);
 /// HE Operation Parameters: TXOP duration RTS threshold 1023 (disabled, bits 4-13).
 const HE_OP_PARAMS: u32 = 0x3ff << 4;
+/// The 6 GHz Operation Information's Minimum Rate, Mbit/s: the lowest OFDM rate.
+const SIX_GHZ_MIN_RATE: u8 = 6;
+
+/// HE 6 GHz Band Capabilities: what [`HT_AMPDU_PARAMS`] and [`VHT_INFO_BASE`] say in the other
+/// bands (no start spacing, A-MPDU exponent 7, MPDUs of 11 454 octets) and SM power save off.
+fn he_6ghz_band_capabilities() -> He6GhzBandCapabilities {
+    He6GhzBandCapabilities {
+        info: (7 << He6GhzBandCapabilities::MAX_AMPDU_EXP_SHIFT)
+            | (2 << He6GhzBandCapabilities::MAX_MPDU_SHIFT)
+            | He6GhzBandCapabilities::SM_PS_DISABLED,
+    }
+}
+
+/// The 6 GHz Operation Information of a BSS of `width` on 6 GHz channel `primary`: the
+/// channel width, the centre of the BSS (of its primary 80 MHz at 160 MHz, the 160 MHz centre
+/// in segment 1, as VHT Operation does it).
+fn six_ghz_operation(primary: Channel, width: Width) -> SixGhzOperation {
+    let centre = |w| center_channel(primary, w).unwrap_or(primary.number());
+    let (control, ccfs0, ccfs1) = match width {
+        Width::Mhz20 => (0, primary.number(), 0),
+        Width::Mhz40 => (1, centre(Width::Mhz40), 0),
+        Width::Mhz80 => (2, centre(Width::Mhz80), 0),
+        Width::Mhz160 => (3, centre(Width::Mhz80), centre(Width::Mhz160)),
+    };
+    SixGhzOperation {
+        primary_channel: primary.number(),
+        control,
+        ccfs0,
+        ccfs1,
+        min_rate: SIX_GHZ_MIN_RATE,
+    }
+}
 
 fn ht_capabilities(caps: &PhyCaps) -> HtCapabilities {
     // Every vwifi node takes A-MSDUs of any length it can parse: the larger HT maximum.
@@ -60,8 +93,11 @@ fn he_capabilities(caps: &PhyCaps, band: Band) -> HeCapabilities {
     phy[0] = match (band, caps.width) {
         (_, Width::Mhz20) => 0,
         (Band::Ghz2_4, _) => HeCapabilities::WIDTH_40_2G,
-        (Band::Ghz5, Width::Mhz160) => HeCapabilities::WIDTH_80_5G | HeCapabilities::WIDTH_160_5G,
-        (Band::Ghz5, _) => HeCapabilities::WIDTH_80_5G,
+        // B1 and B2 mean "in the 5 GHz and 6 GHz bands" (9.4.2.248.3).
+        (Band::Ghz5 | Band::Ghz6, Width::Mhz160) => {
+            HeCapabilities::WIDTH_80_5G | HeCapabilities::WIDTH_160_5G
+        }
+        (Band::Ghz5 | Band::Ghz6, _) => HeCapabilities::WIDTH_80_5G,
     };
     let map = mcs_map(caps.nss, MAP_TOP);
     let pairs = 1 + usize::from(phy[0] & HeCapabilities::WIDTH_160_5G != 0);
@@ -74,10 +110,11 @@ fn he_capabilities(caps: &PhyCaps, band: Band) -> HeCapabilities {
 }
 
 /// The capability elements of a station with `caps` in `band` (association requests, probe
-/// requests): HT, then VHT (5 GHz), then HE, each only if the standard has it.
+/// requests): HT (not at 6 GHz), then VHT (5 GHz), then HE, each only if the standard has it,
+/// and at 6 GHz the HE 6 GHz Band Capabilities.
 pub fn capability_elements(caps: &PhyCaps, band: Band) -> Vec<Element> {
     let mut out = Vec::new();
-    if caps.standard >= Standard::Ht {
+    if caps.standard >= Standard::Ht && band != Band::Ghz6 {
         out.push(ht_capabilities(caps).to_element());
     }
     if caps.standard >= Standard::Vht && band == Band::Ghz5 {
@@ -85,6 +122,9 @@ pub fn capability_elements(caps: &PhyCaps, band: Band) -> Vec<Element> {
     }
     if caps.standard >= Standard::He {
         out.push(he_capabilities(caps, band).to_element());
+        if band == Band::Ghz6 {
+            out.push(he_6ghz_band_capabilities().to_element());
+        }
     }
     out
 }
@@ -93,10 +133,21 @@ pub fn capability_elements(caps: &PhyCaps, band: Band) -> Vec<Element> {
 /// association responses), in the order of IEEE 802.11-2020 Table 9-32: HT Capabilities, HT
 /// Operation, VHT Capabilities, VHT Operation, HE Capabilities, HE Operation. Empty for a
 /// legacy BSS.
+///
+/// A 6 GHz BSS (HE only) sends no HT or VHT element: its HE Operation carries the 6 GHz
+/// Operation Information and the HE 6 GHz Band Capabilities follow (IEEE 802.11ax-2021
+/// 26.17.2.1, Table 9-32 order 98 and 100+).
 pub fn bss_elements(caps: &PhyCaps, primary: Channel) -> Vec<Element> {
     let band = primary.band();
     let mut out = Vec::new();
     if caps.standard < Standard::Ht {
+        return out;
+    }
+    if band == Band::Ghz6 {
+        // Only HE operates there (PhyCaps::check_on).
+        if caps.standard >= Standard::He {
+            out = he_elements(caps, primary);
+        }
         return out;
     }
     let chans = occupied(primary, caps.width.min(Width::Mhz40)).unwrap_or_default();
@@ -136,30 +187,43 @@ pub fn bss_elements(caps: &PhyCaps, primary: Channel) -> Vec<Element> {
         );
     }
     if caps.standard >= Standard::He {
-        out.push(he_capabilities(caps, band).to_element());
-        out.push(
-            HeOperation {
-                params: HE_OP_PARAMS,
-                bss_color: 1,
-                basic_mcs: mcs_map(1, 0),
-                ..HeOperation::default()
-            }
-            .to_element(),
-        );
+        out.extend(he_elements(caps, primary));
+    }
+    out
+}
+
+/// A HE BSS's HE Capabilities and HE Operation on `primary`; at 6 GHz with the 6 GHz Operation
+/// Information and followed by the HE 6 GHz Band Capabilities.
+fn he_elements(caps: &PhyCaps, primary: Channel) -> Vec<Element> {
+    let six_ghz = primary.band() == Band::Ghz6;
+    let operation = HeOperation {
+        params: HE_OP_PARAMS,
+        bss_color: 1,
+        basic_mcs: mcs_map(1, 0),
+        six_ghz: six_ghz.then(|| six_ghz_operation(primary, caps.width).to_bytes()),
+        ..HeOperation::default()
+    };
+    let mut out = vec![
+        he_capabilities(caps, primary.band()).to_element(),
+        operation.to_element(),
+    ];
+    if six_ghz {
+        out.push(he_6ghz_band_capabilities().to_element());
     }
     out
 }
 
 /// The capabilities a BSS on `primary` advertises in `elements`: the newest standard whose
 /// elements are present and parse, the width its operation elements set (HT Operation for 40
-/// MHz, VHT Operation for 80 and 160 MHz), the streams of its MCS set. Legacy without any.
+/// MHz, VHT Operation for 80 and 160 MHz, the HE Operation's 6 GHz Operation Information for a
+/// 6 GHz BSS, which sends no HT element), the streams of its MCS set. Legacy without any.
 pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
     let mut ht_caps = None;
     let mut ht_op = None;
     let mut vht_caps = None;
     let mut vht_op = None;
     let mut he_caps = None;
-    let mut he_op = false;
+    let mut he_op = None;
     for e in elements {
         match e {
             Element::HtCapabilities(b) => ht_caps = HtCapabilities::parse(b).ok(),
@@ -173,16 +237,28 @@ pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
                 he_caps = HeCapabilities::parse(data).ok();
             }
             Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
-                he_op = HeOperation::parse(data).is_ok();
+                he_op = HeOperation::parse(data).ok();
             }
             _ => {}
         }
+    }
+    let six_ghz = he_op
+        .and_then(|o| o.six_ghz)
+        .map(SixGhzOperation::from_bytes);
+    if let (None, Some(he), Some(six)) = (&ht_caps, &he_caps, six_ghz) {
+        let width = Width::from_mhz(six.width_mhz()).unwrap_or(Width::Mhz20);
+        let caps = PhyCaps {
+            standard: Standard::He,
+            width,
+            nss: he.streams().clamp(1, 4),
+        };
+        return caps.common(&PhyCaps::STATION_DEFAULT_MAX, primary);
     }
     let Some(ht) = ht_caps else {
         return PhyCaps::LEGACY;
     };
     let (standard, nss) = match (&he_caps, &vht_caps) {
-        (Some(he), _) if he_op => (Standard::He, he.streams()),
+        (Some(he), _) if he_op.is_some() => (Standard::He, he.streams()),
         (_, Some(vht)) if vht_op.is_some() => (
             Standard::Vht,
             crate::wire::phy_ie::mcs_map_streams(vht.rx_mcs_map),
@@ -214,19 +290,25 @@ pub fn caps_of(elements: &ElementList, primary: Channel) -> PhyCaps {
 /// carries `elements` takes, 0 for a non-HT peer: from its VHT Capabilities' Maximum MPDU
 /// Length (3895, 7991 or 11 454 octets) less the MPDU's own octets
 /// ([`crate::wire::amsdu::MPDU_OVERHEAD`]) if it sends them, else its HT Capabilities' Maximum
-/// A-MSDU Length (3839 or 7935 octets; 9.4.2.55.2, 9.4.2.157.2), as mac80211 reads them.
+/// A-MSDU Length (3839 or 7935 octets; 9.4.2.55.2, 9.4.2.157.2), as mac80211 reads them. At 6
+/// GHz, without HT or VHT elements, the HE 6 GHz Band Capabilities' Maximum MPDU Length less the
+/// MPDU's octets.
 pub fn max_amsdu_of(elements: &ElementList) -> usize {
     let mut ht = None;
     let mut vht = None;
+    let mut six_ghz = None;
     for e in elements {
         match e {
             Element::HtCapabilities(b) => ht = HtCapabilities::parse(b).ok(),
             Element::VhtCapabilities(b) => vht = VhtCapabilities::parse(b).ok(),
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_6GHZ_BAND_CAPABILITIES => {
+                six_ghz = He6GhzBandCapabilities::parse(data).ok();
+            }
             _ => {}
         }
     }
     let Some(ht) = ht else {
-        return 0;
+        return six_ghz.map_or(0, |c| c.max_mpdu_len() - crate::wire::amsdu::MPDU_OVERHEAD);
     };
     if let Some(vht) = vht {
         let mpdu = match vht.info & 0x03 {
@@ -340,5 +422,60 @@ mod tests {
             ids(Band::Ghz2_4),
             [ElementId::HtCapabilities, ElementId::Extension]
         );
+        // 6 GHz: HE Capabilities and HE 6 GHz Band Capabilities, no HT.
+        let six = capability_elements(&sta, Band::Ghz6);
+        let ext: Vec<u8> = six
+            .iter()
+            .filter_map(|e| match e {
+                Element::Extension { ext_id, .. } => Some(*ext_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(six.len(), 2);
+        assert_eq!(ext, [EXT_HE_CAPABILITIES, EXT_HE_6GHZ_BAND_CAPABILITIES]);
+    }
+
+    #[test]
+    fn six_ghz_bss_elements_are_he_only_and_read_back() {
+        for (width, nss, channel, op) in [
+            (Width::Mhz20, 1, 1, [1, 0, 1, 0, 6]),
+            (Width::Mhz40, 2, 5, [5, 1, 3, 0, 6]),
+            (Width::Mhz80, 2, 37, [37, 2, 39, 0, 6]),
+            (Width::Mhz160, 4, 37, [37, 3, 39, 47, 6]),
+        ] {
+            let caps = PhyCaps {
+                standard: Standard::He,
+                width,
+                nss,
+            };
+            let primary = Channel::six_ghz(channel).unwrap();
+            let list = ElementList(bss_elements(&caps, primary));
+            assert!(
+                list.iter().all(|e| e.id() == ElementId::Extension),
+                "{list:?}"
+            );
+            let he_op = list.iter().find_map(|e| match e {
+                Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
+                    HeOperation::parse(data).ok()
+                }
+                _ => None,
+            });
+            assert_eq!(he_op.and_then(|o| o.six_ghz), Some(op), "{caps:?}");
+            let mut bytes = Vec::new();
+            list.emit(&mut bytes);
+            let parsed = ElementList::parse(&bytes).unwrap();
+            assert_eq!(caps_of(&parsed, primary), caps);
+            assert_eq!(
+                max_amsdu_of(&parsed),
+                11_454 - crate::wire::amsdu::MPDU_OVERHEAD
+            );
+        }
+        // Nothing but HE is sent at 6 GHz.
+        let ht = PhyCaps {
+            standard: Standard::Ht,
+            width: Width::Mhz20,
+            nss: 1,
+        };
+        assert!(bss_elements(&ht, Channel::six_ghz(1).unwrap()).is_empty());
     }
 }

@@ -67,9 +67,15 @@ impl Standard {
         }
     }
 
-    /// Whether the standard is defined in `band` (VHT exists only at 5 GHz, 21.1.1).
+    /// Whether the standard's PPDUs exist in `band`: VHT only at 5 GHz (21.1.1); at 6 GHz HE
+    /// and the non-HT OFDM duplicate of legacy frames, but no HT or VHT (IEEE 802.11ax-2021
+    /// 26.17.2.1). A 6 GHz BSS is HE (the configuration checks that).
     pub const fn allowed_in(self, band: Band) -> bool {
-        !matches!((self, band), (Self::Vht, Band::Ghz2_4))
+        match band {
+            Band::Ghz2_4 => !matches!(self, Self::Vht),
+            Band::Ghz5 => true,
+            Band::Ghz6 => matches!(self, Self::He | Self::Legacy),
+        }
     }
 }
 

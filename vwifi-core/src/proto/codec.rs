@@ -468,8 +468,14 @@ const STATUS_CHANNEL: u8 = 1 << 2;
 const STATUS_SIGNAL: u8 = 1 << 3;
 const STATUS_TX_RATE: u8 = 1 << 4;
 const STATUS_PHY: u8 = 1 << 5;
-const STATUS_ALL: u8 =
-    STATUS_SSID | STATUS_BSSID | STATUS_CHANNEL | STATUS_SIGNAL | STATUS_TX_RATE | STATUS_PHY;
+const STATUS_FREQUENCY: u8 = 1 << 6;
+const STATUS_ALL: u8 = STATUS_SSID
+    | STATUS_BSSID
+    | STATUS_CHANNEL
+    | STATUS_SIGNAL
+    | STATUS_TX_RATE
+    | STATUS_PHY
+    | STATUS_FREQUENCY;
 
 fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
     let state = StationState::from_code(r.u8("Status state")?);
@@ -500,6 +506,9 @@ fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
     let phy = has(STATUS_PHY)
         .then(|| super::PhyInfo::read(r, "Status PHY"))
         .transpose()?;
+    let frequency_mhz = has(STATUS_FREQUENCY)
+        .then(|| r.u16_be("Status frequency"))
+        .transpose()?;
     let counters = Counters {
         rx_packets: r.u64_be("Status rx packets")?,
         rx_bytes: r.u64_be("Status rx bytes")?,
@@ -514,6 +523,7 @@ fn read_status(r: &mut Reader<'_>) -> Result<StationStatus, ProtoError> {
         ssid,
         bssid,
         channel,
+        frequency_mhz,
         signal_dbm,
         tx_rate_kbps,
         phy,
@@ -694,7 +704,8 @@ fn write_status(s: &mut impl Sink, status: &StationStatus) -> Result<(), ProtoEr
         | bit(status.channel.is_some(), STATUS_CHANNEL)
         | bit(status.signal_dbm.is_some(), STATUS_SIGNAL)
         | bit(status.tx_rate_kbps.is_some(), STATUS_TX_RATE)
-        | bit(status.phy.is_some(), STATUS_PHY)]);
+        | bit(status.phy.is_some(), STATUS_PHY)
+        | bit(status.frequency_mhz.is_some(), STATUS_FREQUENCY)]);
     if let Some(ssid) = &status.ssid {
         put_ssid(s, "Status SSID", ssid)?;
     }
@@ -712,6 +723,9 @@ fn write_status(s: &mut impl Sink, status: &StationStatus) -> Result<(), ProtoEr
     }
     if let Some(phy) = status.phy {
         s.put(&phy.to_bytes());
+    }
+    if let Some(mhz) = status.frequency_mhz {
+        s.put(&mhz.to_be_bytes());
     }
     let c = &status.counters;
     for v in [
@@ -1035,9 +1049,9 @@ mod tests {
                 3,
             ),
             (
-                raw(0x15, Some(1), &[0, 0, 0, 0, 0, 0, 0, 0x40]),
+                raw(0x15, Some(1), &[0, 0, 0, 0, 0, 0, 0, 0x80]),
                 "Status presence bits",
-                0x40,
+                0x80,
             ),
             (raw(0x20, None, &[9]), "Event kind", 9),
             (

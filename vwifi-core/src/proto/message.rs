@@ -398,6 +398,9 @@ pub struct StationStatus {
     pub bssid: Option<MacAddr>,
     /// The operating channel.
     pub channel: Option<u8>,
+    /// The operating channel's centre frequency in MHz, if the radio reports it: it tells a
+    /// 6 GHz channel from a 2.4 GHz one of the same number.
+    pub frequency_mhz: Option<u16>,
     /// The signal of the access point in dBm.
     pub signal_dbm: Option<i8>,
     /// The link's rate in kbit/s: that of the last unicast data frame from the access point

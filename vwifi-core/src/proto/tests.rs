@@ -113,14 +113,27 @@ fn arb_status() -> impl Strategy<Value = StationStatus> {
         option::of(any::<i8>()),
         option::of(any::<u32>()),
         any::<[u64; 6]>(),
+        option::of(any::<u16>()),
     )
         .prop_map(
-            |(phy, state, mac, ssid, bssid, channel, signal_dbm, tx_rate_kbps, c)| StationStatus {
+            |(
+                phy,
                 state,
                 mac,
                 ssid,
                 bssid,
                 channel,
+                signal_dbm,
+                tx_rate_kbps,
+                c,
+                frequency_mhz,
+            )| StationStatus {
+                state,
+                mac,
+                ssid,
+                bssid,
+                channel,
+                frequency_mhz,
                 signal_dbm,
                 tx_rate_kbps,
                 phy,

@@ -13,7 +13,8 @@
 //!   `path_loss_exponent`; the 5 GHz band the same exponent and
 //!   `reference_loss_db + `[`FIVE_GHZ_EXTRA_LOSS_DB`] (free-space loss grows by
 //!   `20 log10(f5 / f2.4)`, about 6.7 dB from 2.437 to 5.18 GHz, rounded to 7 dB: the medium's
-//!   own defaults, 40 and 47 dB).
+//!   own defaults, 40 and 47 dB); the 6 GHz band `reference_loss_db + `[`SIX_GHZ_EXTRA_LOSS_DB`]
+//!   (8 dB from 2.437 to 6.135 GHz: 48 dB).
 //! - **Transmit power** `tx_power_dbm` for every radio: the APs, and stations added with
 //!   [`SimAir::add_station_node`].
 //! - **Noise floor** as given; receiver **sensitivity** [`SENSITIVITY_ABOVE_NOISE_DB`] above it
@@ -77,6 +78,9 @@ use crate::wire::EthernetFrame;
 /// How much more the 5 GHz band loses at the 1 m reference distance than 2.4 GHz, in dB.
 pub const FIVE_GHZ_EXTRA_LOSS_DB: f64 = 7.0;
 
+/// How much more the 6 GHz band loses at the 1 m reference distance than 2.4 GHz, in dB.
+pub const SIX_GHZ_EXTRA_LOSS_DB: f64 = 8.0;
+
 /// How far above the noise floor the receiver sensitivity lies, in dB.
 pub const SENSITIVITY_ABOVE_NOISE_DB: f64 = 3.0;
 
@@ -133,6 +137,11 @@ pub fn medium_config(file: &config::MediumConfig) -> Result<MediumConfig, SimAir
             defaults.band_5_ghz,
             file.reference_loss_db + FIVE_GHZ_EXTRA_LOSS_DB,
             Band::Ghz5,
+        ),
+        band_6_ghz: band(
+            defaults.band_6_ghz,
+            file.reference_loss_db + SIX_GHZ_EXTRA_LOSS_DB,
+            Band::Ghz6,
         ),
         noise_floor_dbm: file.noise_floor_dbm,
         sensitivity_dbm: file.noise_floor_dbm + SENSITIVITY_ABOVE_NOISE_DB,
@@ -790,6 +799,8 @@ channel = 11
         assert_eq!(m.band_5_ghz.unicast_rate, PhyRate::Ofdm18);
         assert_eq!(m.band_2_4_ghz.group_rate, PhyRate::Dsss1);
         assert_eq!(m.band_5_ghz.group_rate, PhyRate::Ofdm6);
+        assert_eq!(m.band_6_ghz.path_loss.reference_loss_db, 38.0);
+        assert_eq!(m.band_6_ghz.group_rate, PhyRate::Ofdm6);
         assert_eq!(m.noise_floor_dbm, -90.0);
         assert_eq!(m.sensitivity_dbm, -87.0);
         assert_eq!(m.extra_loss, 0.25);

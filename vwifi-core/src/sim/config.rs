@@ -76,7 +76,7 @@ pub use phy::StationsEntry;
 
 use super::ap::{ApConfig, ApSecurity};
 use crate::addr::MacAddr;
-use crate::channel::Channel;
+use crate::channel::{Band, Channel};
 use crate::crypto::{CryptoError, Passphrase, Psk};
 use crate::wire::{Ssid, Tim};
 
@@ -213,8 +213,12 @@ impl Default for MediumConfig {
 pub struct ApEntry {
     /// The network name, 1 to 32 bytes.
     pub ssid: String,
-    /// The channel number.
+    /// The channel number (in [`ApEntry::band`]).
     pub channel: u8,
+    /// The band of `channel`: `"6"` for a 6 GHz channel (1, 5, ..., 233; `standard = "ax"`
+    /// only); by default, or `"2.4"`/`"5"`, the number names a 2.4 or 5 GHz channel.
+    #[serde(default)]
+    pub band: Option<String>,
     /// The BSSID (`aa:bb:cc:dd:ee:ff`); by default `02:76:77:01:HH:LL` with `HHLL` the index
     /// plus one.
     #[serde(default)]
@@ -363,9 +367,18 @@ pub enum Problem {
     /// passphrase or PSK, "wpa2" without either, "wpa3"/"wpa2-wpa3" without a passphrase.
     #[error("{0}")]
     SecurityCredentials(&'static str),
-    /// Not a channel number.
+    /// Not a channel number (of its band).
     #[error("{0} is not a valid channel")]
     InvalidChannel(u8),
+    /// A channel number that is not one of the band's.
+    #[error("{0}")]
+    NotInBand(crate::channel::InvalidChannel),
+    /// Not a band name.
+    #[error("must be \"2.4\", \"5\" or \"6\"")]
+    UnknownBand,
+    /// A 6 GHz AP of another standard than 802.11ax.
+    #[error("a 6 GHz AP needs standard = \"ax\" (got {0})")]
+    SixGhzNeedsAx(crate::phy::Standard),
     /// An SSID of the wrong length.
     #[error("must be 1 to 32 bytes, got {len}")]
     SsidLength {
@@ -515,6 +528,18 @@ impl ApEntry {
         Ok(addr)
     }
 
+    /// The channel of the entry at `index`: `channel` in `band` (2.4 or 5 GHz by default).
+    pub(super) fn channel_at(&self, index: usize) -> Result<Channel, ConfigError> {
+        let s = Section::Ap(index);
+        let Some(name) = self.band.as_deref() else {
+            return Channel::new(self.channel)
+                .map_err(|_| invalid(s, "channel", Problem::InvalidChannel(self.channel)));
+        };
+        let band = Band::from_name(name).ok_or(invalid(s, "band", Problem::UnknownBand))?;
+        Channel::in_band(band, self.channel)
+            .map_err(|e| invalid(s, "channel", Problem::NotInBand(e)))
+    }
+
     /// Checks the entry at `index` (no key derivation).
     fn validate(&self, index: usize) -> Result<(), ConfigError> {
         let s = Section::Ap(index);
@@ -522,8 +547,7 @@ impl ApEntry {
         if !(1..=Ssid::MAX_LEN).contains(&len) {
             return Err(invalid(s, "ssid", Problem::SsidLength { len }));
         }
-        Channel::new(self.channel)
-            .map_err(|_| invalid(s, "channel", Problem::InvalidChannel(self.channel)))?;
+        self.channel_at(index)?;
         self.bssid_at(index)?;
         match (&self.passphrase, &self.psk) {
             (Some(_), Some(_)) => return Err(invalid(s, "psk", Problem::BothCredentials)),
@@ -600,8 +624,7 @@ impl ApEntry {
                 },
             )
         })?;
-        let channel = Channel::new(self.channel)
-            .map_err(|_| invalid(s, "channel", Problem::InvalidChannel(self.channel)))?;
+        let channel = self.channel_at(index)?;
         let security = match (&self.passphrase, &self.psk) {
             (Some(p), _) => {
                 let pass = Passphrase::new(p.expose()).map_err(|_| {

@@ -37,18 +37,18 @@
 //! [`FederationStats::outbox_dropped`]: crate::sim::medium::FederationStats::outbox_dropped
 //! [`RemoteOutcome::Clash`]: crate::sim::medium::RemoteOutcome::Clash
 //!
-//! # Wire encoding (version 1)
+//! # Wire encoding (version 2)
 //! All integers little-endian; every message is exactly one transmission, nothing may trail.
 //!
 //! | bytes | field |
 //! |---|---|
 //! | 4 | magic `VWFA` |
-//! | 1 | version (1) |
+//! | 1 | version (2; 1 carried a channel number, which cannot tell 6 GHz channels apart) |
 //! | 1 | origin length `n` (1..=[`MAX_ORIGIN_LEN`]) |
 //! | n | origin: the sending daemon's node name (UTF-8, printable, no spaces) |
 //! | 8 | sequence number (per origin, from 0) |
 //! | 8 | timestamp: the sender's medium clock at the start of the frame, µs (informational) |
-//! | 1 | channel number |
+//! | 2 | the channel's centre frequency, MHz (2.4, 5 or 6 GHz: [`Channel::from_frequency_mhz`]) |
 //! | 8 + 8 | sender position x, y (f64, metres, finite) |
 //! | 8 | sender transmit power (f64, dBm, finite, -100..=100) |
 //! | 1 | rate kind: 0 legacy, 1 MCS |
@@ -69,7 +69,7 @@ use crate::time::Instant;
 /// The first bytes of every message.
 pub const MAGIC: [u8; 4] = *b"VWFA";
 /// The version this code writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The longest origin (daemon node) name, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 64;
 /// The longest frame carried (an 802.11 MPDU is at most 11454 bytes).
@@ -151,7 +151,7 @@ pub fn valid_origin(name: &str) -> bool {
 impl FederatedMessage {
     /// The encoded length.
     pub fn buffer_len(&self) -> usize {
-        4 + 1 + 1 + self.origin.len() + 8 + 8 + 1 + 24 + 6 + 4 + 2 + self.tx.frame.len()
+        4 + 1 + 1 + self.origin.len() + 8 + 8 + 2 + 24 + 6 + 4 + 2 + self.tx.frame.len()
     }
 
     /// Appends the encoding to `out`. Fails (writing nothing) if a field cannot be encoded:
@@ -180,7 +180,7 @@ impl FederatedMessage {
         out.extend_from_slice(self.origin.as_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&tx.timestamp.as_micros().to_le_bytes());
-        out.push(tx.channel.number());
+        out.extend_from_slice(&tx.channel.frequency_mhz().to_le_bytes());
         out.extend_from_slice(&tx.position.x.to_le_bytes());
         out.extend_from_slice(&tx.position.y.to_le_bytes());
         out.extend_from_slice(&tx.tx_power_dbm.to_le_bytes());
@@ -214,7 +214,7 @@ impl FederatedMessage {
         check(valid_origin(origin), "origin")?;
         let seq = r.u64("sequence")?;
         let timestamp = Instant::from_micros(r.u64("timestamp")?);
-        let channel = Channel::new(r.u8("channel")?).map_err(|_| invalid("channel"))?;
+        let channel = Channel::from_frequency_mhz(r.u16("channel")?).ok_or(invalid("channel"))?;
         let x = r.f64("position")?;
         let y = r.f64("position")?;
         check(x.is_finite() && y.is_finite(), "position")?;
@@ -409,6 +409,11 @@ mod tests {
             assert_eq!(bytes.len(), msg.buffer_len());
             assert_eq!(FederatedMessage::parse(&bytes), Ok(msg));
         }
+        // A 6 GHz channel stays one: its number alone would name a 2.4 GHz channel.
+        let mut msg = sample(TxVector::Mcs(mcs));
+        msg.tx.channel = Channel::six_ghz(1).unwrap();
+        let back = FederatedMessage::parse(&msg.to_vec().unwrap()).unwrap();
+        assert_eq!(back.tx.channel, Channel::six_ghz(1).unwrap());
     }
 
     #[test]
@@ -461,10 +466,10 @@ mod tests {
             Err(FederatedWireError::BadMagic)
         );
         let mut bad = good.clone();
-        bad[4] = 2;
+        bad[4] = 1;
         assert_eq!(
             FederatedMessage::parse(&bad),
-            Err(FederatedWireError::Version(2))
+            Err(FederatedWireError::Version(1))
         );
         let mut msg = sample(TxVector::Legacy(PhyRate::Ofdm6));
         msg.tx.tx_power_dbm = f64::NAN;
@@ -474,7 +479,7 @@ mod tests {
         assert!(msg.to_vec().is_err());
         // A NaN x written by hand is refused on parse.
         let mut bad = good;
-        let at = 4 + 1 + 1 + "host-b".len() + 8 + 8 + 1;
+        let at = 4 + 1 + 1 + "host-b".len() + 8 + 8 + 2;
         bad[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
         assert_eq!(
             FederatedMessage::parse(&bad),

@@ -71,7 +71,9 @@ impl RadioInfo {
     pub fn channel_flags(&self) -> u16 {
         let band = match self.channel.band() {
             Band::Ghz2_4 => channel_flags::GHZ2,
-            Band::Ghz5 => channel_flags::GHZ5,
+            // Radiotap has no 6 GHz flag: the frequency tells, and Linux (mac80211) marks
+            // 6 GHz frames "5 GHz spectrum" as well.
+            Band::Ghz5 | Band::Ghz6 => channel_flags::GHZ5,
         };
         let ofdm = match self.rate {
             TxVector::Legacy(r) => r.is_ofdm(),
@@ -498,6 +500,30 @@ mod tests {
         assert_eq!(rt.frequency_mhz, Some(5180));
         assert_eq!(rt.rate_500kbps, Some(48));
         assert_eq!(rt.signal_dbm, None);
+    }
+
+    #[test]
+    fn six_ghz_frames_carry_their_frequency_and_ofdm_flags() {
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        let he = McsRate::new(Standard::He, 7, 2, Width::Mhz80, GuardInterval::Normal800).unwrap();
+        for rate in [PhyRate::Ofdm6.into(), TxVector::Mcs(he)] {
+            let info = RadioInfo {
+                channel: Channel::six_ghz(37).unwrap(),
+                rate,
+                signal_dbm: None,
+            };
+            w.write_frame(Instant::ZERO, &info, &[0x80, 0, 0, 0])
+                .unwrap();
+        }
+        let bytes = w.into_inner();
+        for rec in PcapFile::parse(&bytes).unwrap().records {
+            let (rt, _) = rec.radiotap().unwrap();
+            assert_eq!(rt.frequency_mhz, Some(6135));
+            assert_eq!(
+                rt.channel_flags,
+                Some(channel_flags::GHZ5 | channel_flags::OFDM)
+            );
+        }
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl PcapngWriter {
         );
         body.extend_from_slice(&0u16.to_le_bytes()); // reserved
         body.extend_from_slice(&SNAPLEN.to_le_bytes());
-        let name = format!("ch{}", channel.number());
+        // `ch6`, `ch36`; 6 GHz channels `ch6g37` (their numbers repeat the other bands').
+        let name = format!("ch{}", channel.label());
         push_option(&mut body, IF_NAME, name.as_bytes());
         push_option(&mut body, OPT_END, &[]);
         push_block(out, BLOCK_IDB, &body);

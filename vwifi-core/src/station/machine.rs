@@ -307,6 +307,7 @@ impl Station {
                 .map(|b| b.bssid)
                 .or_else(|| self.profile.as_ref().and_then(|p| p.bssid)),
             channel: target.map(|b| b.channel.number()),
+            frequency_mhz: target.map(|b| b.channel.frequency_mhz()),
             signal_dbm: link.map(|b| b.signal_dbm),
             tx_rate_kbps: link.map(|b| b.rate_kbps),
             phy: link.map(link_phy),

@@ -75,7 +75,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 pub use machine::Station;
-pub use scan::{default_scan_channels, security_of, BssEntry, BssTable, SECURITY_OTHER_RSN};
+pub use scan::{
+    default_scan_channels, phy_info, security_of, BssEntry, BssTable, SECURITY_OTHER_RSN,
+};
 pub use scan::{MAX_BSS_ENTRIES, SECURITY_WEP_OR_WPA1};
 
 use crate::addr::MacAddr;

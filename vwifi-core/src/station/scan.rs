@@ -24,12 +24,38 @@ pub const MAX_BSS_ENTRIES: usize = 256;
 const DEFAULT_BEACON_INTERVAL: u16 = 100;
 
 /// The channels a scan visits by default: 2.4 GHz 1 to 13, then the 5 GHz channels of UNII-1
-/// (36-48) and UNII-3 (149-165), which need no radar detection.
+/// (36-48) and UNII-3 (149-165), which need no radar detection, then the 6 GHz preferred
+/// scanning channels (5, 21, ..., 229: every fourth 20 MHz channel, one in each 80 MHz block;
+/// IEEE 802.11ax-2021 26.17.2.3.3), where 6 GHz APs are found without out-of-band discovery.
 pub fn default_scan_channels() -> Vec<Channel> {
-    (1..=13u8)
+    let legacy = (1..=13u8)
         .chain([36, 40, 44, 48, 149, 153, 157, 161, 165])
-        .filter_map(|n| Channel::new(n).ok())
-        .collect()
+        .filter_map(|n| Channel::new(n).ok());
+    let psc = (0..15u8).filter_map(|i| Channel::six_ghz(5 + 16 * i).ok());
+    legacy.chain(psc).collect()
+}
+
+/// What `scan` shows of a BSS's PHY: the standard, width and streams of `phy` (what its
+/// elements advertise, [`crate::phy::elements::caps_of`]) and its fastest rate, the top MCS
+/// rate or, for a legacy BSS, the fastest of its Supported Rates `rates` (54 Mbit/s without).
+/// The simulated radio's scan table and the nl80211 radio's scan results both use it.
+pub fn phy_info(phy: &crate::phy::PhyCaps, rates: &[Rate]) -> proto::PhyInfo {
+    let rate_kbps = match phy.top_rate() {
+        crate::phy::TxVector::Mcs(r) => r.kbps(),
+        crate::phy::TxVector::Legacy(_) => rates
+            .iter()
+            .filter(|r| !r.is_membership_selector())
+            .map(|r| r.kbps())
+            .max()
+            .unwrap_or(54_000),
+    };
+    proto::PhyInfo {
+        standard: phy.standard,
+        width_mhz: phy.width.mhz(),
+        streams: phy.nss,
+        mcs: None,
+        rate_kbps,
+    }
 }
 
 /// The security a beacon advertises: its RSN element's AKMs and ciphers, or the Privacy bit.
@@ -115,28 +141,13 @@ impl BssEntry {
             signal_dbm: self.signal_dbm,
             security: self.security,
             beacon_age_ms: u32::try_from(self.age(now).as_millis()).unwrap_or(u32::MAX),
-            phy: Some(proto::PhyInfo {
-                standard: self.phy.standard,
-                width_mhz: self.phy.width.mhz(),
-                streams: self.phy.nss,
-                mcs: None,
-                rate_kbps: self.top_rate_kbps(),
-            }),
+            phy: Some(phy_info(&self.phy, &self.rates)),
         }
     }
 
     /// The fastest rate the BSS offers: its top MCS rate, or its fastest legacy rate.
     pub fn top_rate_kbps(&self) -> u32 {
-        match self.phy.top_rate() {
-            crate::phy::TxVector::Mcs(r) => r.kbps(),
-            crate::phy::TxVector::Legacy(_) => self
-                .rates
-                .iter()
-                .filter(|r| !r.is_membership_selector())
-                .map(|r| r.kbps())
-                .max()
-                .unwrap_or(54_000),
-        }
+        phy_info(&self.phy, &self.rates).rate_kbps
     }
 
     /// The beacon interval as a duration (100 TU if the beacon said 0).

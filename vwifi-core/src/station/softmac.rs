@@ -637,7 +637,7 @@ fn push_rates(elements: &mut ElementList, rates: &[Rate]) {
 }
 
 /// The rates a station offers on a band, basic rates marked (units of 500 kb/s): 2.4 GHz
-/// 1, 2, 5.5, 11 (basic), 6 to 54 Mb/s; 5 GHz 6, 12, 24 (basic) and the other OFDM rates.
+/// 1, 2, 5.5, 11 (basic), 6 to 54 Mb/s; 5 and 6 GHz 6, 12, 24 (basic) and the other OFDM rates.
 fn band_rates(band: Band) -> Vec<Rate> {
     match band {
         Band::Ghz2_4 => [(2, true), (4, true), (11, true), (22, true)]
@@ -645,7 +645,7 @@ fn band_rates(band: Band) -> Vec<Rate> {
             .chain([12, 18, 24, 36, 48, 72, 96, 108].map(|u| (u, false)))
             .map(|(u, b)| Rate::new(u, b))
             .collect(),
-        Band::Ghz5 => [12, 18, 24, 36, 48, 72, 96, 108]
+        Band::Ghz5 | Band::Ghz6 => [12, 18, 24, 36, 48, 72, 96, 108]
             .into_iter()
             .map(|u| Rate::new(u, matches!(u, 12 | 24 | 48)))
             .collect(),

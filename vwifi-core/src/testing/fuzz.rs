@@ -871,8 +871,9 @@ fn block_ack_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 pub fn phy_elements(data: &[u8]) {
     use crate::phy::elements::caps_of;
     use crate::wire::phy_ie::{
-        HeCapabilities, HeOperation, HtCapabilities, HtOperation, VhtCapabilities, VhtOperation,
-        EXT_HE_CAPABILITIES, EXT_HE_OPERATION,
+        He6GhzBandCapabilities, HeCapabilities, HeOperation, HtCapabilities, HtOperation,
+        VhtCapabilities, VhtOperation, EXT_HE_6GHZ_BAND_CAPABILITIES, EXT_HE_CAPABILITIES,
+        EXT_HE_OPERATION,
     };
     use crate::wire::{Element, ElementId};
 
@@ -912,27 +913,64 @@ pub fn phy_elements(data: &[u8]) {
             Element::Extension { ext_id, data } if *ext_id == EXT_HE_OPERATION => {
                 check(data, HeOperation::parse, HeOperation::emit_body);
             }
+            Element::Extension { ext_id, data } if *ext_id == EXT_HE_6GHZ_BAND_CAPABILITIES => {
+                check(
+                    data,
+                    He6GhzBandCapabilities::parse,
+                    He6GhzBandCapabilities::emit_body,
+                );
+            }
             _ => {}
         }
     }
-    for n in [1, 6, 11, 14, 36, 100, 149, 165] {
-        if let Ok(channel) = crate::channel::Channel::new(n) {
-            let caps = caps_of(&list, channel);
-            assert!(caps.check_on(channel).is_ok(), "{caps:?} on channel {n}");
-        }
+    let six = [1, 37, 149, 233].map(crate::channel::Channel::six_ghz);
+    for channel in [1, 6, 11, 14, 36, 100, 149, 165]
+        .map(crate::channel::Channel::new)
+        .into_iter()
+        .chain(six)
+        .flatten()
+    {
+        let caps = caps_of(&list, channel);
+        assert!(caps.check_on(channel).is_ok(), "{caps:?} on {channel:?}");
     }
 }
 
-/// Seeds of the `phy_elements` target: the elements of HT, VHT and HE BSSs.
+/// Seeds of the `phy_elements` target: the elements of HT, VHT and HE BSSs, 6 GHz ones too.
 fn phy_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    use crate::channel::Channel;
     use crate::phy::elements::bss_elements;
     use crate::phy::{PhyCaps, Standard, Width};
 
     [
-        ("ht40-ch1", Standard::Ht, Width::Mhz40, 2, 1),
-        ("vht80-ch36", Standard::Vht, Width::Mhz80, 2, 36),
-        ("he80-ch149", Standard::He, Width::Mhz80, 2, 149),
-        ("he160-ch100", Standard::He, Width::Mhz160, 4, 100),
+        ("ht40-ch1", Standard::Ht, Width::Mhz40, 2, Channel::new(1)),
+        (
+            "vht80-ch36",
+            Standard::Vht,
+            Width::Mhz80,
+            2,
+            Channel::new(36),
+        ),
+        (
+            "he80-ch149",
+            Standard::He,
+            Width::Mhz80,
+            2,
+            Channel::new(149),
+        ),
+        (
+            "he160-ch100",
+            Standard::He,
+            Width::Mhz160,
+            4,
+            Channel::new(100),
+        ),
+        (
+            "he160-6g37",
+            Standard::He,
+            Width::Mhz160,
+            2,
+            Channel::six_ghz(37),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, standard, width, nss, channel)| {
@@ -941,7 +979,7 @@ fn phy_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             width,
             nss,
         };
-        let channel = crate::channel::Channel::new(channel).ok()?;
+        let channel = channel.ok()?;
         let mut bytes = Vec::new();
         ElementList(bss_elements(&caps, channel)).emit(&mut bytes);
         Some(("phy_elements", name.to_owned(), bytes))

@@ -841,7 +841,7 @@ impl ScriptedStation {
 fn rates(channel: Channel) -> Vec<Rate> {
     let units: &[u8] = match channel.band() {
         Band::Ghz2_4 => &[2, 4, 11, 22, 12, 24, 48, 108],
-        Band::Ghz5 => &[12, 18, 24, 36, 48, 72, 96, 108],
+        Band::Ghz5 | Band::Ghz6 => &[12, 18, 24, 36, 48, 72, 96, 108],
     };
     units.iter().map(|&u| Rate::new(u, false)).collect()
 }

@@ -1,5 +1,6 @@
 //! The HT, VHT and HE capability and operation elements (IEEE 802.11-2020 9.4.2.55, 9.4.2.56,
-//! 9.4.2.157, 9.4.2.158, 9.4.2.248, 9.4.2.249) in typed form.
+//! 9.4.2.157, 9.4.2.158, 9.4.2.248, 9.4.2.249) and the HE 6 GHz Band Capabilities element
+//! (IEEE 802.11ax-2021 9.4.2.263) in typed form.
 //!
 //! [`Element`] keeps these elements' bodies as bytes (so unknown bits survive a round trip);
 //! the types here read such a body ([`HtCapabilities::parse`] and the others, panic-free, the
@@ -14,6 +15,8 @@ use super::{ParseError, Reader};
 pub const EXT_HE_CAPABILITIES: u8 = 35;
 /// The Element ID Extension of HE Operation.
 pub const EXT_HE_OPERATION: u8 = 36;
+/// The Element ID Extension of HE 6 GHz Band Capabilities.
+pub const EXT_HE_6GHZ_BAND_CAPABILITIES: u8 = 59;
 
 /// HT Capabilities (element 45, 26 octets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -459,6 +462,113 @@ impl HeOperation {
     }
 }
 
+/// The 6 GHz Operation Information of an HE Operation element ([`HeOperation::six_ghz`];
+/// IEEE 802.11ax-2021 9.4.2.249): where a 6 GHz BSS operates, as HT and VHT Operation say it
+/// in the other bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SixGhzOperation {
+    /// Primary Channel (a 6 GHz channel number).
+    pub primary_channel: u8,
+    /// Control: bits 0-1 Channel Width (0 20, 1 40, 2 80, 3 160 or 80+80 MHz), bit 2
+    /// Duplicate Beacon, bits 3-5 Regulatory Info.
+    pub control: u8,
+    /// Channel Center Frequency Segment 0: the centre channel of the BSS at 20 to 80 MHz, of its
+    /// primary 80 MHz at 160 MHz.
+    pub ccfs0: u8,
+    /// Channel Center Frequency Segment 1: the 160 MHz channel's centre, else 0.
+    pub ccfs1: u8,
+    /// Minimum Rate, in units of 1 Mbit/s.
+    pub min_rate: u8,
+}
+
+impl SixGhzOperation {
+    /// The field as it sits in [`HeOperation::six_ghz`].
+    pub const fn from_bytes(b: [u8; 5]) -> Self {
+        Self {
+            primary_channel: b[0],
+            control: b[1],
+            ccfs0: b[2],
+            ccfs1: b[3],
+            min_rate: b[4],
+        }
+    }
+
+    /// The five octets of the field.
+    pub const fn to_bytes(&self) -> [u8; 5] {
+        [
+            self.primary_channel,
+            self.control,
+            self.ccfs0,
+            self.ccfs1,
+            self.min_rate,
+        ]
+    }
+
+    /// The BSS width in MHz the Channel Width subfield gives.
+    pub const fn width_mhz(&self) -> u16 {
+        match self.control & 0x03 {
+            0 => 20,
+            1 => 40,
+            2 => 80,
+            _ => 160,
+        }
+    }
+}
+
+/// HE 6 GHz Band Capabilities (element 255, extension 59, 2 octets; IEEE 802.11ax-2021
+/// 9.4.2.263): in the 6 GHz band, where no HT Capabilities element is sent, it carries the
+/// A-MPDU parameters, the maximum MPDU length and the SM power save mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct He6GhzBandCapabilities {
+    /// Capabilities Information: bits 0-2 Minimum MPDU Start Spacing, 3-5 Maximum A-MPDU
+    /// Length Exponent, 6-7 Maximum MPDU Length (0 3895, 1 7991, 2 11 454 octets), 9-10 SM
+    /// Power Save, 11 RD Responder, 12-13 Rx/Tx Antenna Pattern Consistency.
+    pub info: u16,
+}
+
+impl He6GhzBandCapabilities {
+    /// The body length after the extension ID.
+    pub const LEN: usize = 2;
+    /// The Maximum A-MPDU Length Exponent subfield's shift (bits 3-5).
+    pub const MAX_AMPDU_EXP_SHIFT: u16 = 3;
+    /// The Maximum MPDU Length subfield's shift (bits 6-7).
+    pub const MAX_MPDU_SHIFT: u16 = 6;
+    /// SM Power Save disabled (bits 9-10 = 3, as in HT Capabilities).
+    pub const SM_PS_DISABLED: u16 = 3 << 9;
+
+    /// Reads the body after the extension ID.
+    pub fn parse(body: &[u8]) -> Result<Self, ParseError> {
+        let mut r = Reader::new(body);
+        let info = r.u16_le("HE 6 GHz band capabilities information")?;
+        r.finish("HE 6 GHz Band Capabilities")?;
+        Ok(Self { info })
+    }
+
+    /// Appends the body after the extension ID.
+    pub fn emit_body(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.info.to_le_bytes());
+    }
+
+    /// The element.
+    pub fn to_element(&self) -> Element {
+        let mut data = Vec::with_capacity(Self::LEN);
+        self.emit_body(&mut data);
+        Element::Extension {
+            ext_id: EXT_HE_6GHZ_BAND_CAPABILITIES,
+            data,
+        }
+    }
+
+    /// The Maximum MPDU Length it announces, octets (the VHT Capabilities' encoding).
+    pub const fn max_mpdu_len(&self) -> usize {
+        match (self.info >> Self::MAX_MPDU_SHIFT) & 0x03 {
+            0 => 3895,
+            1 => 7991,
+            _ => 11_454,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +589,25 @@ mod tests {
         // HE operation with the VHT information bit but no information.
         assert!(HeOperation::parse(&[0, 0x40, 0, 0, 0, 0]).is_err());
         assert!(HeOperation::parse(&[0, 0x40, 0, 0, 0, 0, 1, 42, 0]).is_ok());
+        assert!(He6GhzBandCapabilities::parse(&[0]).is_err());
+        assert!(He6GhzBandCapabilities::parse(&[0; 3]).is_err());
+    }
+
+    #[test]
+    fn six_ghz_fields_read_their_subfields() {
+        let op = SixGhzOperation::from_bytes([37, 0x03, 39, 47, 6]);
+        assert_eq!(op.width_mhz(), 160);
+        assert_eq!(op.to_bytes(), [37, 0x03, 39, 47, 6]);
+        assert_eq!(
+            SixGhzOperation::from_bytes([1, 0x04, 1, 0, 6]).width_mhz(),
+            20
+        );
+        let caps = He6GhzBandCapabilities::parse(&[0xb8, 0x06]).unwrap();
+        assert_eq!(caps.max_mpdu_len(), 11_454);
+        assert_eq!(
+            (caps.info >> He6GhzBandCapabilities::MAX_AMPDU_EXP_SHIFT) & 7,
+            7
+        );
     }
 
     mod roundtrip {
@@ -554,6 +683,15 @@ mod tests {
                 let _ = VhtOperation::parse(&body);
                 let _ = HeCapabilities::parse(&body);
                 let _ = HeOperation::parse(&body);
+                let _ = He6GhzBandCapabilities::parse(&body);
+            }
+
+            #[test]
+            fn he_6ghz_band_capabilities(info: u16) {
+                let x = He6GhzBandCapabilities { info };
+                let body = body_of(&x.to_element());
+                prop_assert_eq!(body.first().copied(), Some(EXT_HE_6GHZ_BAND_CAPABILITIES));
+                prop_assert_eq!(He6GhzBandCapabilities::parse(&body[1..]), Ok(x));
             }
         }
     }

@@ -47,6 +47,8 @@ pub struct LabOptions {
     pub ap_phy: PhyCaps,
     /// The host radio's PHY (legacy by default, so that the legacy figures stay).
     pub station_phy: PhyCaps,
+    /// The networks' channel numbers are 6 GHz channels (false: 2.4 or 5 GHz).
+    pub six_ghz: bool,
 }
 
 impl Default for LabOptions {
@@ -58,6 +60,7 @@ impl Default for LabOptions {
             host_at: (0.0, 3.0),
             ap_phy: PhyCaps::LEGACY,
             station_phy: PhyCaps::LEGACY,
+            six_ghz: false,
         }
     }
 }
@@ -140,7 +143,11 @@ impl Lab {
             let mut ap_cfg = ApConfig::new(
                 vwifi_core::wire::Ssid::new(n.ssid.as_bytes()).unwrap(),
                 n.bssid,
-                Channel::new(n.channel).unwrap(),
+                if opts.six_ghz {
+                    Channel::six_ghz(n.channel).unwrap()
+                } else {
+                    Channel::new(n.channel).unwrap()
+                },
                 security,
             );
             ap_cfg.position = n.at;

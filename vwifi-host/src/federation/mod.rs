@@ -3,7 +3,7 @@
 //! Each daemon simulates its own nodes (its APs, its guests' stations, its hwsim radios). The
 //! medium hands out what they transmit ([`vwifi_core::sim::medium::Medium::poll_federated`]);
 //! this module publishes each frame, encoded by [`vwifi_core::sim::federated`], on
-//! `vwifi/<air>/ch/<channel>`, and hands every frame the other daemons publish to the local
+//! `vwifi/<air>/ch/<channel>` (`6g37` for 6 GHz channel 37), and hands every frame the other daemons publish to the local
 //! medium ([`vwifi_core::sim::medium::Medium::handle_remote`]), which delivers it through the
 //! same path-loss, loss and airtime model from the sender's global position.
 //!
@@ -327,7 +327,7 @@ impl Federation {
             self.seq += 1;
             match msg.to_vec() {
                 Ok(bytes) => {
-                    let key = format!("vwifi/{}/ch/{}", self.air, msg.tx.channel.number());
+                    let key = format!("vwifi/{}/ch/{}", self.air, msg.tx.channel.label());
                     self.frames_out += 1;
                     self.send(key, bytes);
                 }

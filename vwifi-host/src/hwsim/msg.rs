@@ -263,7 +263,7 @@ impl KernelFrame {
         let offset = match band {
             Band::Ghz2_4 => 0,
             // The 5 GHz table starts at 6 Mbit/s.
-            Band::Ghz5 => 4,
+            Band::Ghz5 | Band::Ghz6 => 4,
         };
         let kbps = *RATES_KBPS.get(usize::from(idx) + offset)?;
         PhyRate::from_kbps(kbps).map(TxVector::Legacy)
@@ -341,7 +341,7 @@ pub(crate) enum ToKernel {
 pub(crate) fn rate_index(kbps: u32, band: Band) -> u32 {
     let table = match band {
         Band::Ghz2_4 => &RATES_KBPS[..],
-        Band::Ghz5 => RATES_KBPS.get(4..).unwrap_or(&[]),
+        Band::Ghz5 | Band::Ghz6 => RATES_KBPS.get(4..).unwrap_or(&[]),
     };
     // An HT/VHT/HE rate has no index in the table (the attribute has no MCS form): the
     // fastest legacy rate not above it stands in for it.

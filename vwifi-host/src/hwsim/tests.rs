@@ -199,7 +199,8 @@ fn frames_on_two_channels_go_out_in_order_each_on_its_own_frequency() {
 fn an_unknown_frequency_is_reported_unacked_at_once() {
     let mut m = medium();
     let mut k = KernelRadios::new(HwsimSection::default(), 20.0);
-    k.handle(&mut m, sent(0, probe(iface(0)), Some(5955), 4));
+    // 4920 MHz: the Japanese 4.9 GHz band, no channel vwifi knows (5955 is 6 GHz channel 1).
+    k.handle(&mut m, sent(0, probe(iface(0)), Some(4920), 4));
     let out = k.poll_output(&mut m);
     let st = statuses_of(&out, 0);
     assert_eq!(st.len(), 1);

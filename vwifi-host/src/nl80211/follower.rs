@@ -94,6 +94,7 @@ impl Follower {
             ssid: link.as_ref().map(|l| l.ssid),
             bssid: link.as_ref().map(|l| l.bssid),
             channel: link.as_ref().map(|l| l.channel),
+            frequency_mhz: None,
             signal_dbm: None,
             tx_rate_kbps: None,
             phy: None,

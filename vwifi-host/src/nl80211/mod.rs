@@ -332,6 +332,7 @@ impl Nl80211Radio {
             ssid: None,
             bssid: None,
             channel: None,
+            frequency_mhz: None,
             signal_dbm: None,
             tx_rate_kbps: None,
             phy: None,

@@ -1,15 +1,18 @@
 //! The kernel's scan results (`GET_SCAN`, parsed by `neli-wifi`) as the guest protocol's
-//! [`BssInfo`], with what a join needs (the AP's RSN element, the frequency).
+//! [`BssInfo`], with what a join needs (the AP's RSN element, the frequency). The BSS's PHY
+//! (standard, width, streams, top rate) is read from its HT/VHT/HE elements by the core's
+//! parsers, the same summary the simulated radio's scan gives ([`phy_info`]).
 //!
 //! The kernel keeps one BSS table per card (cfg80211's), fed by every scan of every interface
 //! on it: one guest's scan serves all guests, as the core's shared scan table does on the
 //! simulated radio.
 
 use vwifi_core::channel::Channel;
+use vwifi_core::phy::elements::caps_of;
 use vwifi_core::proto::{BssInfo, Security, Ssid};
-use vwifi_core::station::security_of;
+use vwifi_core::station::{phy_info, security_of};
 use vwifi_core::wire::mgmt::CapabilityInfo;
-use vwifi_core::wire::{Element, ElementId, Elements, Rsne};
+use vwifi_core::wire::{Element, ElementId, ElementList, Elements, Rate, Rsne};
 use vwifi_core::MacAddr;
 
 use super::consts as c;
@@ -52,6 +55,15 @@ pub(crate) fn entry(bss: &neli_wifi::Bss, capability: u16) -> Option<ScanEntry> 
     let mut rsne = None;
     let mut parsed_rsn = None;
     let mut sae_h2e = false;
+    // Every element that parses, for the PHY summary (a truncated tail is left out).
+    let list = ElementList(
+        Elements::new(ies)
+            .flatten()
+            .filter_map(|raw| Element::parse(raw).ok())
+            .collect(),
+    );
+    let rates: Vec<Rate> = list.rates().collect();
+    let phy = phy_info(&caps_of(&list, channel), &rates);
     for el in Elements::new(ies).flatten() {
         // RSNXE (IEEE 802.11-2020 9.4.2.241): bit 5 of the first octet, SAE hash-to-element.
         if el.id == ElementId::RsnExtension {
@@ -90,7 +102,7 @@ pub(crate) fn entry(bss: &neli_wifi::Bss, capability: u16) -> Option<ScanEntry> 
             signal_dbm,
             security,
             beacon_age_ms: bss.seen_ms_ago.unwrap_or(0),
-            phy: None,
+            phy: Some(phy),
         },
         rsne,
         freq,
@@ -168,6 +180,84 @@ mod tests {
         cut.truncate(cut.len() - 3);
         let e = entry(&bss(&cut, 2412, -5000), 0x0011).unwrap();
         assert_eq!(e.info.ssid, Ssid::new(b"cut").unwrap());
+    }
+
+    /// The elements of a hostapd beacon (`ieee80211n=1`, `ieee80211ac=1`, `channel=36`,
+    /// `ht_capab=[HT40+][SHORT-GI-20][SHORT-GI-40]`, `vht_capab=[SHORT-GI-80]`,
+    /// `vht_oper_chwidth=1`, `vht_oper_centr_freq_seg0_idx=42`, on a 2x2 mac80211_hwsim radio),
+    /// as the kernel's scan results carry them.
+    const HOSTAPD_VHT80_IES: &[u8] = &[
+        0x00, 0x07, b'l', b'a', b'b', b'-', b'v', b'h', b't', // SSID
+        0x01, 0x08, 0x8c, 0x12, 0x98, 0x24, 0xb0, 0x48, 0x60, 0x6c, // Supported Rates
+        0x03, 0x01, 0x24, // DS Parameter Set: 36
+        0x05, 0x04, 0x00, 0x02, 0x00, 0x00, // TIM
+        0x2d, 0x1a, 0x6e, 0x00, 0x1b, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, // HT Capabilities: HT40, SGI 20/40, MCS 0-15
+        0x3d, 0x16, 0x24, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, // HT Operation: primary 36, secondary above
+        0x7f, 0x08, 0x04, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x40, // Extended Capabilities
+        0xbf, 0x0c, 0x20, 0x00, 0x00, 0x00, 0xfa, 0xff, 0x00, 0x00, 0xfa, 0xff, 0x00,
+        0x00, // VHT Capabilities: SGI 80, MCS 0-9 on 2 streams
+        0xc0, 0x05, 0x01, 0x2a, 0x00, 0xfc, 0xff, // VHT Operation: 80 MHz, centre 42
+        0xdd, 0x18, 0x00, 0x50, 0xf2, 0x02, 0x01, 0x01, 0x00, 0x00, 0x03, 0xa4, 0x00, 0x00, 0x27,
+        0xa4, 0x00, 0x00, 0x42, 0x43, 0x5e, 0x00, 0x62, 0x32, 0x2f, 0x00, // WMM
+    ];
+
+    /// A hostapd 802.11n beacon at 2.4 GHz (`ieee80211n=1`, `channel=6`, default `ht_capab`:
+    /// 20 MHz, no short GI) from a one-stream card.
+    const HOSTAPD_HT20_IES: &[u8] = &[
+        0x00, 0x06, b'l', b'a', b'b', b'-', b'h', b't', // SSID
+        0x01, 0x08, 0x82, 0x84, 0x8b, 0x96, 0x0c, 0x12, 0x18, 0x24, // Supported Rates
+        0x03, 0x01, 0x06, // DS Parameter Set: 6
+        0x32, 0x04, 0x30, 0x48, 0x60, 0x6c, // Extended Supported Rates
+        0x2d, 0x1a, 0x0c, 0x00, 0x1b, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, // HT Capabilities: 20 MHz, MCS 0-7
+        0x3d, 0x16, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // HT Operation: 6
+    ];
+
+    #[test]
+    fn scan_results_show_the_standard_width_streams_and_top_rate_of_the_elements() {
+        let vht = entry(&bss(HOSTAPD_VHT80_IES, 5180, -5000), 0x0001).unwrap();
+        assert_eq!(vht.info.ssid, Ssid::new(b"lab-vht").unwrap());
+        let phy = vht.info.phy.unwrap();
+        assert_eq!(
+            (phy.standard, phy.width_mhz, phy.streams, phy.rate_kbps),
+            (vwifi_core::phy::Standard::Vht, 80, 2, 866_667)
+        );
+        assert_eq!(phy.to_string(), "802.11ac 80 MHz 2x2 866.7 Mbit/s");
+        let ht = entry(&bss(HOSTAPD_HT20_IES, 2437, -5000), 0x0001).unwrap();
+        let phy = ht.info.phy.unwrap();
+        assert_eq!(
+            (phy.standard, phy.width_mhz, phy.streams),
+            (vwifi_core::phy::Standard::Ht, 20, 1)
+        );
+        // A legacy BSS: its fastest Supported Rate.
+        let g = entry(&bss(&ies("g", false), 2412, -5000), 0x0001).unwrap();
+        let phy = g.info.phy.unwrap();
+        assert_eq!(
+            (phy.standard, phy.rate_kbps),
+            (vwifi_core::phy::Standard::Legacy, 54_000)
+        );
+        // A 6 GHz HE BSS (no HT element): its HE Operation's 6 GHz information.
+        let six = vwifi_core::channel::Channel::six_ghz(37).unwrap();
+        let caps = vwifi_core::phy::PhyCaps {
+            standard: vwifi_core::phy::Standard::He,
+            width: vwifi_core::phy::Width::Mhz160,
+            nss: 2,
+        };
+        let mut he_ies = ies("six", true);
+        ElementList(vwifi_core::phy::elements::bss_elements(&caps, six)).emit(&mut he_ies);
+        let he = entry(&bss(&he_ies, 6135, -5000), 0x0011).unwrap();
+        assert_eq!((he.info.channel, he.info.frequency_mhz), (37, 6135));
+        let phy = he.info.phy.unwrap();
+        assert_eq!(
+            (phy.standard, phy.width_mhz, phy.streams),
+            (vwifi_core::phy::Standard::He, 160, 2)
+        );
     }
 
     #[test]

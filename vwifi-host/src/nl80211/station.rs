@@ -581,6 +581,7 @@ impl Sta {
             ssid: target.map(|t| t.ssid),
             bssid: target.map(|t| t.bssid),
             channel: target.map(|t| t.channel),
+            frequency_mhz: None,
             signal_dbm: self.signal.filter(|_| connected),
             tx_rate_kbps: self.rate_kbps.filter(|_| connected),
             phy: None,

@@ -30,7 +30,7 @@ pub(super) fn rate_elements(channel: Channel) -> [Element; 2] {
                 Rate::new(108, false),
             ]),
         ],
-        Band::Ghz5 => [
+        Band::Ghz5 | Band::Ghz6 => [
             Element::SupportedRates(vec![
                 Rate::new(12, true),
                 Rate::new(18, false),
@@ -77,15 +77,18 @@ impl BssElements<'_> {
     /// Operation, HE Capabilities and Operation as the BSS's standard has them.
     ///
     /// The DS Parameter Set is sent on 5 GHz too, so that a scanner learns the channel from
-    /// the frame alone.
+    /// the frame alone; not at 6 GHz, where the HE Operation element names the primary channel
+    /// (IEEE 802.11ax-2021 Table 9-32: DS Parameter Set absent in the 6 GHz band).
     pub(super) fn build(&self, tim: Option<Element>) -> ElementList {
         let [rates, ext_rates] = rate_elements(self.channel);
         let mut list = ElementList::new();
         list.push(Element::Ssid(self.ssid.clone()));
         list.push(rates);
-        list.push(Element::DsParameterSet {
-            channel: self.channel.number(),
-        });
+        if self.channel.band() != Band::Ghz6 {
+            list.push(Element::DsParameterSet {
+                channel: self.channel.number(),
+            });
+        }
         if let Some(tim) = tim {
             list.push(tim);
         }

@@ -111,9 +111,11 @@ impl ApEntry {
     /// The PHY capabilities of the entry at `index`, checked against its channel.
     pub(super) fn phy_caps(&self, index: usize) -> Result<PhyCaps, ConfigError> {
         let s = Section::Ap(index);
-        let channel = Channel::new(self.channel)
-            .map_err(|_| invalid(s, "channel", Problem::InvalidChannel(self.channel)))?;
+        let channel = self.channel_at(index)?;
         let standard = standard_of(s, self.standard.as_deref())?.unwrap_or(Standard::Legacy);
+        if channel.band() == Band::Ghz6 && standard != Standard::He {
+            return Err(invalid(s, "standard", Problem::SixGhzNeedsAx(standard)));
+        }
         let nss = self.spatial_streams.unwrap_or(match standard {
             Standard::Legacy => 1,
             _ => 2,
@@ -133,8 +135,8 @@ impl ApEntry {
     }
 }
 
-/// An AP's default width: 20 MHz at 2.4 GHz and for legacy; at 5 GHz 40 MHz for "n" and 80
-/// MHz for "ac"/"ax", narrowed to what the channel plan has on the channel.
+/// An AP's default width: 20 MHz at 2.4 GHz and for legacy; at 5 and 6 GHz 40 MHz for "n" and
+/// 80 MHz for "ac"/"ax", narrowed to what the channel plan has on the channel.
 fn default_width(standard: Standard, channel: Channel) -> Width {
     let want = match (channel.band(), standard) {
         (Band::Ghz2_4, _) | (_, Standard::Legacy) => Width::Mhz20,
@@ -201,6 +203,52 @@ mod tests {
             .unwrap()
             .iter()
             .all(|a| a.phy == PhyCaps::LEGACY));
+    }
+
+    #[test]
+    fn a_six_ghz_ap_is_ax_on_the_six_ghz_plan() {
+        let cfg = SimConfig::from_toml_str(&format!(
+            "{}{}",
+            ap("band = \"6\"\nstandard = \"ax\"", 37),
+            ap("band = \"6\"\nstandard = \"ax\"\nwidth_mhz = 160", 1),
+        ))
+        .unwrap();
+        let aps = cfg.ap_configs().unwrap();
+        let six = crate::channel::Channel::six_ghz(37).unwrap();
+        assert_eq!(aps[0].channel, six);
+        assert_eq!(aps[0].channel.frequency_mhz(), 6135);
+        assert_eq!(
+            aps[0].phy,
+            PhyCaps {
+                standard: Standard::He,
+                width: Width::Mhz80,
+                nss: 2
+            }
+        );
+        assert_eq!(aps[1].phy.width, Width::Mhz160);
+        // "5" and "2.4" name the same channels as no band at all.
+        let five = SimConfig::from_toml_str(&ap("band = \"5\"", 36)).unwrap();
+        assert_eq!(five.ap_configs().unwrap()[0].channel.frequency_mhz(), 5180);
+        assert_eq!(
+            err(&ap("band = \"6\"", 37)),
+            "aps[0].standard: a 6 GHz AP needs standard = \"ax\" (got 802.11g)"
+        );
+        assert_eq!(
+            err(&ap("band = \"6\"\nstandard = \"ax\"", 36)),
+            "aps[0].channel: channel 36 is not a 6 GHz channel (1, 5, 9, ..., 233)"
+        );
+        assert_eq!(
+            err(&ap("band = \"7\"", 1)),
+            "aps[0].band: must be \"2.4\", \"5\" or \"6\""
+        );
+        assert_eq!(
+            err(&ap("band = \"2.4\"", 36)),
+            "aps[0].channel: channel 36 is not in the 2.4 GHz band"
+        );
+        assert_eq!(
+            err(&ap("band = \"6\"\nstandard = \"ax\"\nwidth_mhz = 160", 229)),
+            "aps[0].width_mhz: channel 229 is not part of a 160 MHz channel"
+        );
     }
 
     #[test]

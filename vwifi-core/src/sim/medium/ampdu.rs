@@ -832,7 +832,9 @@ impl<N: Node> Medium<N> {
 
     /// The final status of the lower MAC's own frame from `sender`: an acknowledged ADDBA
     /// Response makes the agreement of its receiver towards `sender` active; an ADDBA Request
-    /// nobody acknowledged is forgotten, to be asked again.
+    /// nobody acknowledged is forgotten, to be asked again, and so is the request an ADDBA
+    /// Response that never got through answered (its sender was away on another channel, a
+    /// scan say: else the originator would wait for it, sending frame by frame, for good).
     pub(super) fn on_internal_status(&mut self, sender: NodeId, frame: &Bytes, status: TxStatus) {
         let Some(to) = receiver(frame).and_then(|a| self.owners.get(&a).copied()) else {
             return;
@@ -854,6 +856,11 @@ impl<N: Node> Medium<N> {
             }
             (Some(BlockAckAction::AddbaRequest { .. }), TxStatus::NotAcked) => {
                 self.agreements.remove(&(sender, to));
+            }
+            (Some(BlockAckAction::AddbaResponse { .. }), TxStatus::NotAcked)
+                if self.agreements.get(&(to, sender)) == Some(&Agreement::Requested) =>
+            {
+                self.agreements.remove(&(to, sender));
             }
             _ => {}
         }

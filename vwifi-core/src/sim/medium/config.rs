@@ -125,6 +125,18 @@ impl BandConfig {
         unicast_rate: PhyRate::Ofdm54,
         group_rate: PhyRate::Ofdm6,
     };
+
+    /// 6 GHz defaults: 48 dB at 1 m (free space loses `20 log10(6.135 / 2.437)`, 8 dB, more
+    /// than at 2.4 GHz), exponent 3.0, unicast at 54 Mbit/s, group frames at 6 Mbit/s (OFDM as
+    /// at 5 GHz; IEEE 802.11ax-2021 26.17.2.1).
+    pub const DEFAULT_6_GHZ: Self = Self {
+        path_loss: PathLoss {
+            reference_loss_db: 48.0,
+            exponent: 3.0,
+        },
+        unicast_rate: PhyRate::Ofdm54,
+        group_rate: PhyRate::Ofdm6,
+    };
 }
 
 /// The configuration of a [`super::Medium`].
@@ -134,6 +146,8 @@ pub struct MediumConfig {
     pub band_2_4_ghz: BandConfig,
     /// The 5 GHz band.
     pub band_5_ghz: BandConfig,
+    /// The 6 GHz band.
+    pub band_6_ghz: BandConfig,
     /// The noise floor, in dBm (thermal noise of 20 MHz, -101 dBm, plus a receiver noise figure).
     pub noise_floor_dbm: f64,
     /// Receiver sensitivity, in dBm: a frame received weaker than this is not heard at all.
@@ -170,6 +184,7 @@ impl Default for MediumConfig {
         Self {
             band_2_4_ghz: BandConfig::DEFAULT_2_4_GHZ,
             band_5_ghz: BandConfig::DEFAULT_5_GHZ,
+            band_6_ghz: BandConfig::DEFAULT_6_GHZ,
             noise_floor_dbm: -95.0,
             sensitivity_dbm: -92.0,
             extra_loss: 0.0,
@@ -190,6 +205,7 @@ impl MediumConfig {
         match band {
             Band::Ghz2_4 => &self.band_2_4_ghz,
             Band::Ghz5 => &self.band_5_ghz,
+            Band::Ghz6 => &self.band_6_ghz,
         }
     }
 
@@ -200,6 +216,7 @@ impl MediumConfig {
         for (band, cfg) in [
             (Band::Ghz2_4, &self.band_2_4_ghz),
             (Band::Ghz5, &self.band_5_ghz),
+            (Band::Ghz6, &self.band_6_ghz),
         ] {
             finite("reference loss", cfg.path_loss.reference_loss_db)?;
             finite("path-loss exponent", cfg.path_loss.exponent)?;

@@ -273,6 +273,55 @@ fn the_block_ack_agreement_is_made_on_the_air_and_a_delba_ends_it() {
     );
 }
 
+/// Whether `id`'s queue holds a frame of the medium's own (an ADDBA Request or Response).
+fn queues_internal(world: &World, id: NodeId) -> bool {
+    world.medium().radios[index(id)]
+        .queue
+        .iter()
+        .any(|q| q.internal)
+}
+
+#[test]
+fn an_addba_response_that_never_got_through_is_asked_for_again() {
+    let mut world = World::new(23);
+    world.medium_mut().enable_capture(None);
+    let a = station(&mut world, 1, ch(36), 0.0, AX_80_2X2);
+    let b = station(&mut world, 2, ch(36), 3.0, AX_80_2X2);
+    send_data(&mut world, a, 2, 1, 1);
+    // a's ADDBA Request is acknowledged and b's Response waits in b's queue: a leaves the
+    // channel (a scan, say) before the Response airs.
+    let mut steps = 0;
+    while !queues_internal(&world, b) || queues_internal(&world, a) {
+        assert!(world.step(), "the ADDBA exchange never started");
+        steps += 1;
+        assert!(steps < 10_000);
+    }
+    assert_eq!(
+        world.medium().agreements.get(&(a, b)),
+        Some(&ampdu::Agreement::Requested)
+    );
+    world.node_mut::<ScriptedNode>(a).tune(ch(1));
+    world.run_for(Duration::from_millis(200));
+    // The Response went unacknowledged: a's request is forgotten, asked again once back.
+    assert_eq!(world.medium().agreements.get(&(a, b)), None);
+    world.node_mut::<ScriptedNode>(a).tune(ch(36));
+    let node = world.node_mut::<ScriptedNode>(a);
+    for seq in 1..21 {
+        node.send(frames::data(mac(2), mac(1), seq, 1500));
+    }
+    run_idle(&mut world);
+    let requests = block_ack_actions(&world.medium_mut().take_capture().unwrap())
+        .into_iter()
+        .filter(|&(ta, action)| ta == 1 && action == 0)
+        .count();
+    assert_eq!(requests, 2, "the agreement is asked for again");
+    assert!(matches!(
+        world.medium().agreements.get(&(a, b)),
+        Some(ampdu::Agreement::Active { .. })
+    ));
+    assert!(world.node::<ScriptedNode>(b).received().len() >= 20);
+}
+
 /// Whether `id`'s queue holds a frame its receiver got but holds behind a missing one.
 fn holds_frames(world: &World, id: NodeId) -> bool {
     world.medium().radios[index(id)]

@@ -99,11 +99,12 @@ impl PhyRate {
         !matches!(self, Self::Dsss1 | Self::Dsss2 | Self::Cck5_5 | Self::Cck11)
     }
 
-    /// Whether the rate can be used in `band` (DSSS/CCK exist only at 2.4 GHz).
+    /// Whether the rate can be used in `band` (DSSS/CCK exist only at 2.4 GHz; 5 and 6 GHz
+    /// are OFDM).
     pub const fn allowed_in(self, band: Band) -> bool {
         match band {
             Band::Ghz2_4 => true,
-            Band::Ghz5 => self.is_ofdm(),
+            Band::Ghz5 | Band::Ghz6 => self.is_ofdm(),
         }
     }
 
@@ -154,7 +155,7 @@ impl PhyRate {
             let symbols = (16 + bits + 6).div_ceil(bits_per_symbol);
             let extension = match band {
                 Band::Ghz2_4 => ERP_SIGNAL_EXTENSION,
-                Band::Ghz5 => 0,
+                Band::Ghz5 | Band::Ghz6 => 0,
             };
             OFDM_PLCP + OFDM_SYMBOL * symbols + extension
         } else {
@@ -190,14 +191,15 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The timing of `band`; `short_slot` selects the 9 µs slot at 2.4 GHz (always 9 µs at 5 GHz).
+    /// The timing of `band`; `short_slot` selects the 9 µs slot at 2.4 GHz (always 9 µs at 5 and
+    /// 6 GHz, whose OFDM PHY is the same).
     pub const fn of(band: Band, short_slot: bool) -> Self {
         match band {
             Band::Ghz2_4 => Self {
                 sifs: Duration::from_micros(10),
                 slot: Duration::from_micros(if short_slot { 9 } else { 20 }),
             },
-            Band::Ghz5 => Self {
+            Band::Ghz5 | Band::Ghz6 => Self {
                 sifs: Duration::from_micros(16),
                 slot: Duration::from_micros(9),
             },
