@@ -56,10 +56,11 @@ use core::time::Duration;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use vwifi_core::channel::Band;
 use vwifi_core::mux::MuxConfig;
 use vwifi_core::scheduler::SchedulerConfig;
 use vwifi_core::sim::config::{ConfigError, SimConfig, DEMO_TOML};
-use vwifi_core::station::{RoamConfig, StationConfig};
+use vwifi_core::station::{RoamConfig, ScanConfig, StationConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -537,9 +538,34 @@ impl HostConfig {
                     scan_interval: Duration::from_millis(m.roam_scan_interval_ms),
                 },
                 amsdu: m.amsdu,
+                scan: ScanConfig {
+                    channels: defaults
+                        .station
+                        .scan
+                        .channels
+                        .iter()
+                        .copied()
+                        .filter(|c| c.band() != Band::Ghz6 || self.air_has_6ghz())
+                        .collect(),
+                    ..defaults.station.scan
+                },
                 ..defaults.station
             },
         }
+    }
+
+    /// Whether the host's radio is a tri-band one that scans 6 GHz too: when the air can carry
+    /// a 6 GHz network (a `band = "6"` AP in `[sim]`, the kernel's hwsim radios or other daemons
+    /// sharing it). Otherwise it is a dual-band radio, as most cards are, and its scans skip the
+    /// 15 6 GHz channels (about 0.6 s of every scan).
+    fn air_has_6ghz(&self) -> bool {
+        self.hwsim.is_some()
+            || self.federation.is_some()
+            || self.sim.as_ref().is_some_and(|sim| {
+                sim.aps
+                    .iter()
+                    .any(|ap| ap.band.as_deref().and_then(Band::from_name) == Some(Band::Ghz6))
+            })
     }
 
     /// The simulated radio's configuration: `[sim]`, or the demo networks.
@@ -743,6 +769,23 @@ mod tests {
         let mux = cfg.mux_config();
         assert_eq!(mux.scheduler.max_stations, 256);
         assert_eq!(mux.guest_data_queue, 256);
+    }
+
+    #[test]
+    fn the_radio_scans_6ghz_only_when_the_air_can_carry_a_6ghz_network() {
+        let six = |text: &str| {
+            let cfg = HostConfig::from_toml_str(text).unwrap();
+            let channels = cfg.mux_config().station.scan.channels;
+            assert!(channels.iter().any(|c| c.band() == Band::Ghz5), "{text}");
+            channels.iter().filter(|c| c.band() == Band::Ghz6).count()
+        };
+        // The demo networks and a 5 GHz AP: a dual-band radio.
+        assert_eq!(six(""), 0);
+        assert_eq!(six("[[sim.aps]]\nssid = \"a\"\nchannel = 36\n"), 0);
+        // A 6 GHz AP, kernel radios or other daemons on the air: the 15 preferred channels.
+        let ap6 = "[[sim.aps]]\nssid = \"a\"\nchannel = 37\nband = \"6\"\nstandard = \"ax\"\n";
+        assert_eq!(six(ap6), 15);
+        assert_eq!(six("[hwsim]\n"), 15);
     }
 
     #[test]
