@@ -267,6 +267,13 @@ impl SimWorld {
         self.medium.handle_timeout_with(now, &mut self.mux);
     }
 
+    /// Services at once the nodes reached since (the medium up to its own clock), lending it
+    /// the host's radio.
+    fn settle(&mut self) {
+        let now = self.medium.now();
+        self.run_air(now);
+    }
+
     /// The data frames station `sta` has waiting in the radio's queue, and how many of its
     /// frames were dropped because that queue was full ([`MuxNode::station_queue`]).
     pub(crate) fn station_queue(&self, sta: MacAddr) -> (usize, u64) {
@@ -408,8 +415,7 @@ impl SimWorld {
         // to the servicing of the APs it reached).
         let (_, reached) = air::release_roams(&mut self.medium, &self.aps);
         if reached {
-            let at = self.medium.now();
-            self.run_air(at);
+            self.settle();
         }
         for _ in 0..BRIDGE_ROUNDS {
             if !self.bridge_once() {
@@ -551,8 +557,7 @@ impl HwsimAir for SimWorld {
     }
 
     fn settle(&mut self) {
-        let now = self.medium.now();
-        self.run_air(now);
+        SimWorld::settle(self);
     }
 
     fn medium(&self) -> &Medium<HostNode> {

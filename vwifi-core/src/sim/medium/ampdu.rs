@@ -472,7 +472,7 @@ impl<N: Node> Medium<N> {
             self.service(id, false, lent);
         }
         if let (Some(to), Some(meta)) = (addressee, addressee_meta) {
-            self.release(sender, to, ra, now, meta, &received, lent);
+            self.release(sender, to, ra, meta, &received, lent);
         }
     }
 
@@ -502,17 +502,18 @@ impl<N: Node> Medium<N> {
 
     /// Hands the addressee `to` the frames of `sender`'s queue to `ra` it can have in order:
     /// those just `received` and those held, up to the first one it still misses; a received one
-    /// behind that is held. Frames whose status went out already leave the queue once handed.
+    /// behind that is held (now). Frames whose status went out already leave the queue once
+    /// handed.
     fn release(
         &mut self,
         sender: NodeId,
         to: NodeId,
         ra: MacAddr,
-        now: Instant,
         meta: RxMeta,
         received: &[u64],
         lent: &mut Lent<'_>,
     ) {
+        let now = self.now;
         let Some(radio) = self.radios.get_mut(index(sender)) else {
             return;
         };
@@ -603,7 +604,7 @@ impl<N: Node> Medium<N> {
             signal_dbm: 0,
             rate_kbps: 0,
         };
-        self.release(sender, to, ra, now, meta, &[], lent);
+        self.release(sender, to, ra, meta, &[], lent);
     }
 
     /// The busy period of an A-MPDU is over: each MPDU the Block Ack covers is acknowledged,
@@ -690,7 +691,7 @@ impl<N: Node> Medium<N> {
                 signal_dbm: 0,
                 rate_kbps: tx.rate.kbps(),
             };
-            self.release(sender, agg.to, agg.ra, now, meta, &[], lent);
+            self.release(sender, agg.to, agg.ra, meta, &[], lent);
         }
         self.service(sender, false, lent);
     }
