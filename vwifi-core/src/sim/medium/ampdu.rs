@@ -462,13 +462,7 @@ impl<N: Node> Medium<N> {
 
         for (id, frame, meta) in heard {
             self.stats.delivered += 1;
-            if let Some(node) = self
-                .radios
-                .get_mut(index(id))
-                .and_then(|r| r.node.drive(lent))
-            {
-                node.handle_rx(now, &frame, meta);
-            }
+            self.hand_rx(id, &frame, meta, lent);
             self.service(id, false, lent);
         }
         if let (Some(to), Some(meta)) = (addressee, addressee_meta) {
@@ -558,13 +552,7 @@ impl<N: Node> Medium<N> {
         }
         for (frame, meta) in out {
             self.stats.delivered += 1;
-            if let Some(node) = self
-                .radios
-                .get_mut(index(to))
-                .and_then(|r| r.node.drive(lent))
-            {
-                node.handle_rx(now, &frame, meta);
-            }
+            self.hand_rx(to, &frame, meta, lent);
         }
         self.service(to, false, lent);
     }

@@ -664,13 +664,7 @@ impl<N: Node> Medium<N> {
                 signal_dbm: to_i8_dbm(signal),
                 rate_kbps: rate.kbps(),
             };
-            if let Some(node) = self
-                .radios
-                .get_mut(index(id))
-                .and_then(|r| r.node.drive(lent))
-            {
-                node.handle_rx(now, &frame, meta);
-            }
+            self.hand_rx(id, &frame, meta, lent);
             self.service(id, false, lent);
         }
     }
@@ -874,6 +868,24 @@ impl<N: Node> Medium<N> {
                 || self
                     .decode(signal, &TxVector::Legacy(rate), ACK_LEN)
                     .is_ok())
+    }
+
+    /// Hands node `id` (the medium's own or the lent one) a frame it heard now.
+    pub(super) fn hand_rx(
+        &mut self,
+        id: NodeId,
+        frame: &bytes::Bytes,
+        meta: RxMeta,
+        lent: &mut Lent<'_>,
+    ) {
+        let now = self.now;
+        if let Some(node) = self
+            .radios
+            .get_mut(index(id))
+            .and_then(|r| r.node.drive(lent))
+        {
+            node.handle_rx(now, frame, meta);
+        }
     }
 
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.

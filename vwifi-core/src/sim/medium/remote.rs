@@ -322,13 +322,7 @@ impl<N: Node> Medium<N> {
                 signal_dbm: super::engine::to_i8_dbm(signal),
                 rate_kbps: tx.rate.kbps(),
             };
-            if let Some(node) = self
-                .radios
-                .get_mut(index(id))
-                .and_then(|r| r.node.drive(lent))
-            {
-                node.handle_rx(now, &tx.frame, meta);
-            }
+            self.hand_rx(id, &tx.frame, meta, lent);
             self.service(id, false, lent);
         }
         RemoteOutcome::Delivered(delivered)
