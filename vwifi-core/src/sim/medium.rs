@@ -29,7 +29,8 @@
 //! are inputs: [`Medium::new`] takes a seed, [`Medium::poll_timeout`] says when the next event
 //! is due and [`Medium::handle_timeout`] processes every event up to the time given, in time
 //! order (ties: frame ends, then channel access, then node timers, each by channel or node
-//! order). [`Medium::step`] processes just the next event. The same seed and the same calls give the same events, bit for bit.
+//! order). [`Medium::step`] processes just the next event. The same seed and the same calls
+//! give the same events, bit for bit.
 //!
 //! After changing a node through [`Medium::node_mut`] or [`Medium::node_as_mut`] (giving it a
 //! frame to send, tuning it elsewhere), the medium services it at its current time on the next
