@@ -5,6 +5,15 @@
 //! ([`SimWorld::poll_timeout`]). The driver ([`crate::driver`]) runs it in real time; tests run it
 //! in virtual time.
 //!
+//! # The host's radio beside the medium
+//! The medium owns the APs and the kernel's radios; the host's radio (the Mux) is a field of
+//! the world beside it, in a slot of the medium that holds its place, channel, addresses,
+//! queue and timer but not the node ([`Medium::add_lent`]). Every call that may drive the
+//! medium's nodes lends it the Mux for the call ([`Medium::handle_timeout_with`],
+//! [`Medium::handle_remote_with`]), so the Mux is called exactly where and when a node of the
+//! medium's own would be; after changing the Mux the world marks its slot
+//! ([`Medium::touch`]), as reaching a node of the medium's does.
+//!
 //! # The uplink bridge ("the wired LAN")
 //! Every AP configured with `uplink = true` is plugged into one in-process learning-free bridge:
 //! a frame an AP sends to its uplink (a frame from one of its stations to an address outside its
@@ -50,13 +59,11 @@ use crate::hwsim::{HwsimAir, KernelRadio};
 pub(crate) use crate::hwsim::HOST_POSITION;
 
 vwifi_core::node_set! {
-    /// The nodes of the daemon's air: the software APs, the host's radio (the Mux) and the
-    /// kernel's hwsim radios, each given back by its type.
+    /// The nodes the daemon's medium owns: the software APs and the kernel's hwsim radios,
+    /// each given back by its type (the host's radio is beside the medium, in the world).
     pub(crate) enum HostNode {
         /// A software AP of the configuration.
         Ap(SoftAp),
-        /// The host's radio.
-        Mux(MuxNode),
         /// A kernel hwsim radio ([`crate::hwsim`]).
         Kernel(KernelRadio),
     }
@@ -114,6 +121,8 @@ const WIRED_QUEUE: usize = 1024;
 #[derive(Debug)]
 pub(crate) struct SimWorld {
     medium: Medium<HostNode>,
+    /// The host's radio, beside the medium in its slot `host`, lent to the medium's calls.
+    mux: MuxNode,
     /// `(BSSID, node)` of every AP, in configuration order.
     aps: Vec<(MacAddr, NodeId)>,
     /// Per AP, how many uplink frames the bridge has taken (against its counter: a node is
@@ -158,16 +167,15 @@ impl SimWorld {
             .stations
             .position
             .unwrap_or([HOST_POSITION.0, HOST_POSITION.1]);
-        let host = medium.add_node(
-            MuxNode::new(Mux::new(mux_cfg, mux_seed), channel),
-            Placement::at(x, y).with_tx_power(power),
-        );
+        let mux = MuxNode::new(Mux::new(mux_cfg, mux_seed), channel);
+        let host = medium.add_lent(&mux, Placement::at(x, y).with_tx_power(power))?;
         // The guests' stations: ax 2x2 by default (`[stations]`); links to legacy APs stay legacy.
         medium.set_phy_caps(host, installed.station_caps())?;
         let lab = crate::lab::LabState::from_config(sim, &nodes, host, &medium)
             .map_err(|(index, error)| WorldError::Path { index, error })?;
         Ok(Self {
             medium,
+            mux,
             taken: vec![0; nodes.len()],
             aps: nodes,
             host,
@@ -181,9 +189,7 @@ impl SimWorld {
     /// Runs SAE's group arithmetic, of the guests' stations and of the APs (those added
     /// later too), on `worker` rather than on the thread that runs the world.
     pub(crate) fn set_sae_worker(&mut self, worker: SaeWorkerHandle) {
-        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
-            node.mux_mut().set_sae_worker(worker.clone());
-        }
+        self.mux_node_mut().mux_mut().set_sae_worker(worker.clone());
         for &(_, node) in &self.aps {
             if let Some(ap) = self.medium.node_as_mut::<SoftAp>(node) {
                 ap.set_sae_worker(worker.clone());
@@ -249,20 +255,34 @@ impl SimWorld {
         }
     }
 
-    /// The host's radio.
-    fn node(&self) -> Option<&MuxNode> {
-        self.medium.node_as::<MuxNode>(self.host)
+    /// The host's radio, to change it: marked for servicing at the medium's clock on the next
+    /// call that drives the medium (as reaching one of the medium's own nodes marks it).
+    fn mux_node_mut(&mut self) -> &mut MuxNode {
+        self.medium.touch(self.host);
+        &mut self.mux
+    }
+
+    /// Processes the medium up to `now`, lending it the host's radio.
+    fn run_air(&mut self, now: Instant) {
+        self.medium.handle_timeout_with(now, &mut self.mux);
+    }
+
+    /// Services at once the nodes reached since (the medium up to its own clock), lending it
+    /// the host's radio.
+    fn settle(&mut self) {
+        let now = self.medium.now();
+        self.run_air(now);
     }
 
     /// The data frames station `sta` has waiting in the radio's queue, and how many of its
     /// frames were dropped because that queue was full ([`MuxNode::station_queue`]).
     pub(crate) fn station_queue(&self, sta: MacAddr) -> (usize, u64) {
-        self.node().map_or((0, 0), |n| n.station_queue(sta))
+        self.mux.station_queue(sta)
     }
 
     /// The Mux.
-    pub(crate) fn mux(&self) -> Option<&Mux> {
-        self.node().map(MuxNode::mux)
+    pub(crate) fn mux(&self) -> &Mux {
+        self.mux.mux()
     }
 
     /// What the uplink bridge did.
@@ -289,7 +309,7 @@ impl SimWorld {
         if self.wired.is_none() {
             return;
         }
-        self.medium.handle_timeout(now);
+        self.run_air(now);
         let at = self.medium.now();
         self.bridge.wired_in += 1;
         let targets: Vec<NodeId> = if frame.dst.is_group() {
@@ -331,44 +351,34 @@ impl SimWorld {
 
     /// Admits a guest and registers its station's address with the medium.
     pub(crate) fn admit(&mut self, cfg: GuestConfig) -> Result<GuestId, AdmitError> {
-        let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) else {
-            // The host node is created with the world and never removed.
-            return Err(AdmitError::Radio(
-                vwifi_core::scheduler::AdmitError::TooManyStations { max: 0 },
-            ));
-        };
-        let g = node.admit(cfg)?;
+        let g = self.mux_node_mut().admit(cfg)?;
         self.register_addresses();
         Ok(g)
     }
 
     /// Removes a guest (its station deauthenticates if connected) at `now`.
     pub(crate) fn remove(&mut self, now: Instant, guest: GuestId) {
-        self.medium.handle_timeout(now);
+        self.run_air(now);
         let at = self.medium.now();
-        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
-            node.remove(at, guest);
-        }
+        self.mux_node_mut().remove(at, guest);
         self.register_addresses();
         self.advance(at);
     }
 
     /// A message from a guest, arriving at `now`.
     pub(crate) fn guest_message(&mut self, now: Instant, guest: GuestId, msg: Message) {
-        self.medium.handle_timeout(now);
+        self.run_air(now);
         let at = self.medium.now();
-        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
-            node.guest_message(at, guest, msg);
-        }
+        self.mux_node_mut().guest_message(at, guest, msg);
         self.advance(at);
     }
 
     /// Tells the host's stations and the APs which radios take MPDUs of at most so many
     /// octets (the kernel's radios), so that their A-MSDUs to them stay within it.
     pub(crate) fn set_mpdu_limits(&mut self, limits: &std::collections::BTreeMap<MacAddr, usize>) {
-        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
-            node.mux_mut().set_mpdu_limits(limits.clone());
-        }
+        self.mux_node_mut()
+            .mux_mut()
+            .set_mpdu_limits(limits.clone());
         let nodes: Vec<_> = self.aps.iter().map(|(_, n)| *n).collect();
         for n in nodes {
             if let Some(ap) = self.medium.node_as_mut::<SoftAp>(n) {
@@ -380,42 +390,38 @@ impl SimWorld {
     /// Data frames a guest handed over together, arriving at `now` (its station may put them
     /// in A-MSDUs: [`MuxNode::guest_data`]).
     pub(crate) fn guest_data(&mut self, now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
-        self.medium.handle_timeout(now);
+        self.run_air(now);
         let at = self.medium.now();
-        if let Some(node) = self.medium.node_as_mut::<MuxNode>(self.host) {
-            node.guest_data(at, guest, frames);
-        }
+        self.mux_node_mut().guest_data(at, guest, frames);
         self.advance(at);
     }
 
     /// Takes the messages for `guest` (touching the node only if there are some, so that an
     /// idle world stays idle).
     pub(crate) fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
-        if self
-            .node()
-            .is_none_or(|n| n.guest_messages(guest).is_empty())
-        {
+        if self.mux.guest_messages(guest).is_empty() {
             return Vec::new();
         }
-        self.medium
-            .node_as_mut::<MuxNode>(self.host)
-            .map(|n| n.take_guest_messages(guest))
-            .unwrap_or_default()
+        self.mux_node_mut().take_guest_messages(guest)
     }
 
     /// Processes everything due up to `now`, bridging the APs' uplinks; moving nodes are
     /// where their path has them at `now` first.
     pub(crate) fn advance(&mut self, now: Instant) {
         self.lab.advance(&mut self.medium, now);
-        self.medium.handle_timeout(now);
+        self.run_air(now);
         // The distribution system: an AP a station roamed away from lets it go, so the bridge
-        // routes its traffic to the new AP only.
-        air::forward_roams(&mut self.medium, &self.aps);
+        // routes its traffic to the new AP only ([`air::forward_roams`], the host's radio lent
+        // to the servicing of the APs it reached).
+        let (_, reached) = air::release_roams(&mut self.medium, &self.aps);
+        if reached {
+            self.settle();
+        }
         for _ in 0..BRIDGE_ROUNDS {
             if !self.bridge_once() {
                 break;
             }
-            self.medium.handle_timeout(now);
+            self.run_air(now);
         }
     }
 
@@ -452,7 +458,7 @@ impl SimWorld {
 
     /// A transmission from another daemon, arriving at `now`; then everything due, bridged.
     pub(crate) fn handle_remote(&mut self, now: Instant, tx: &FederatedTx) -> RemoteOutcome {
-        let outcome = self.medium.handle_remote(now, tx);
+        let outcome = self.medium.handle_remote_with(now, tx, &mut self.mux);
         let at = self.medium.now();
         self.advance(at);
         outcome
@@ -469,7 +475,7 @@ impl SimWorld {
     }
 
     fn register_addresses(&mut self) {
-        let addrs = self.node().map(MuxNode::addresses).unwrap_or_default();
+        let addrs = self.mux.addresses();
         if let Err(e) = self.medium.set_addresses(self.host, addrs) {
             // Station addresses are locally administered and unique in the Mux; an AP cannot
             // hold one unless configured with it.
@@ -550,6 +556,10 @@ impl HwsimAir for SimWorld {
         SimWorld::advance(self, now);
     }
 
+    fn settle(&mut self) {
+        SimWorld::settle(self);
+    }
+
     fn medium(&self) -> &Medium<HostNode> {
         &self.medium
     }
@@ -605,7 +615,7 @@ mod tests {
                 (b"vwifi-office".to_vec(), 6)
             ]
         );
-        assert!(w.mux().unwrap().guests().next().is_none());
+        assert!(w.mux().guests().next().is_none());
     }
 
     fn connect(w: &mut SimWorld, g: GuestId, ssid: &str) {
@@ -637,7 +647,7 @@ mod tests {
                 for ap in w.aps() {
                     eprintln!("{} {:?}", ap.bssid(), ap.counters());
                 }
-                eprintln!("{:?} {:?}", w.bridge(), w.mux().unwrap().stats());
+                eprintln!("{:?} {:?}", w.bridge(), w.mux().stats());
                 panic!("condition not met within {limit:?}");
             }
             w.advance(next);
@@ -679,7 +689,7 @@ mod tests {
         run_until(&mut w, &mut inbox, &[a, b], Duration::from_secs(20), |i| {
             connected(i, a) && connected(i, b)
         });
-        let mac = |g| w.mux().unwrap().station(g).unwrap().mac();
+        let mac = |g| w.mux().station(g).unwrap().mac();
         let (ma, mb) = (mac(a), mac(b));
         let mut frame = Vec::new();
         EthernetFrame {
@@ -722,8 +732,8 @@ mod tests {
             connected(i, a)
         });
         let (ap_a, ap_b) = (w.aps[0], w.aps[1]);
-        let mac = w.mux().unwrap().station(a).unwrap().mac();
-        assert_eq!(w.mux().unwrap().station(a).unwrap().bssid(), Some(ap_a.0));
+        let mac = w.mux().station(a).unwrap().mac();
+        assert_eq!(w.mux().station(a).unwrap().bssid(), Some(ap_a.0));
         // A goes off the air without a word: its station roams to B (a reassociation naming
         // A), and the distribution system makes A let it go.
         w.medium
@@ -761,7 +771,7 @@ mod tests {
         run_until(&mut w, &mut inbox, &[a], Duration::from_secs(20), |i| {
             connected(i, a)
         });
-        let ma = w.mux().unwrap().station(a).unwrap().mac();
+        let ma = w.mux().station(a).unwrap().mac();
         let host = MacAddr([2, 0x99, 0, 0, 0, 1]);
         // The guest's frame to the wired host (no AP knows it) leaves through the port.
         let mut frame = Vec::new();

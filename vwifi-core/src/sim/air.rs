@@ -416,6 +416,21 @@ impl SimAps {
 /// its traffic there. Returns how many stations were released. Reaches (marks for servicing)
 /// only the APs with something to forward and the APs they name.
 pub fn forward_roams<N: Holds<SoftAp>>(medium: &mut Medium<N>, aps: &[(MacAddr, NodeId)]) -> usize {
+    let (released, reached) = release_roams(medium, aps);
+    if reached {
+        settle(medium);
+    }
+    released
+}
+
+/// [`forward_roams`] without servicing the APs it reached: returns how many stations were
+/// released and whether any AP was reached (marked for servicing at the medium's clock). For
+/// a host that keeps a node beside the medium ([`Medium::add_lent`]) and services them itself,
+/// lending it.
+pub fn release_roams<N: Holds<SoftAp>>(
+    medium: &mut Medium<N>,
+    aps: &[(MacAddr, NodeId)],
+) -> (usize, bool) {
     let mut moves = Vec::new();
     for &(bssid, node) in aps {
         let pending = medium
@@ -450,10 +465,7 @@ pub fn forward_roams<N: Holds<SoftAp>>(medium: &mut Medium<N>, aps: &[(MacAddr, 
             released += 1;
         }
     }
-    if any {
-        settle(medium);
-    }
-    released
+    (released, any)
 }
 
 /// Services at once the APs that [`SimAps::poll_uplink`] or [`SimAps::poll_event`] reached.

@@ -25,15 +25,27 @@
 //!   preamble, the symbols of the frame and its FCS, SIFS, slot, DIFS.
 //!
 //! # Driving it (sans-IO)
-//! The medium owns its nodes. Time and randomness are inputs: [`Medium::new`] takes a seed,
-//! [`Medium::poll_timeout`] says when the next event is due and [`Medium::handle_timeout`]
-//! processes every event up to the time given, in time order (ties: frame ends, then channel
-//! access, then node timers, each by channel or node order). [`Medium::step`] processes just
-//! the next event. The same seed and the same calls give the same events, bit for bit.
+//! The medium owns its nodes (all but one a host may keep beside it, below). Time and randomness
+//! are inputs: [`Medium::new`] takes a seed, [`Medium::poll_timeout`] says when the next event
+//! is due and [`Medium::handle_timeout`] processes every event up to the time given, in time
+//! order (ties: frame ends, then channel access, then node timers, each by channel or node
+//! order). [`Medium::step`] processes just the next event. The same seed and the same calls
+//! give the same events, bit for bit.
 //!
 //! After changing a node through [`Medium::node_mut`] or [`Medium::node_as_mut`] (giving it a
 //! frame to send, tuning it elsewhere), the medium services it at its current time on the next
 //! `handle_timeout` or `step`: it reads the node's channel, drains its frames and reads its timer.
+//!
+//! # A node beside the medium
+//! A host may keep its own radio's node beside the medium rather than in it (smoltcp's
+//! `iface.poll(now, &mut device, &mut sockets)`: the caller owns what the call drives).
+//! [`Medium::add_lent`] gives it a slot (its place, channel, addresses, queue and timer) but
+//! not the node; every call that may drive nodes has a `_with` form that lends it for the
+//! call ([`Medium::handle_timeout_with`], [`Medium::step_with`],
+//! [`Medium::handle_remote_with`]), and the medium calls it exactly where and when it would
+//! call a node of its own. After changing it, the caller says so with [`Medium::touch`]. A
+//! call that lends nothing drives the medium's own nodes only: what would reach the lent
+//! node then is lost, so a host with one lends it to every such call.
 
 mod ampdu;
 mod amsdu;
@@ -41,6 +53,8 @@ mod config;
 mod engine;
 mod frames;
 mod lab;
+#[cfg(test)]
+mod lent_tests;
 #[cfg(test)]
 mod mcs_tests;
 mod phy;
@@ -82,9 +96,50 @@ enum TxState {
     OnAir,
 }
 
+/// Where a radio's node lives.
+enum Slot<N> {
+    /// In the medium's own node set.
+    Own(N),
+    /// Beside the medium, with its caller: lent to the calls that drive it
+    /// ([`Medium::add_lent`]).
+    Lent,
+}
+
+impl<N: Node> Slot<N> {
+    /// The node to drive: the medium's own, or the one lent for this call (`None` for a lent
+    /// slot in a call that lends nothing).
+    fn drive<'s>(&'s mut self, lent: &'s mut Lent<'_>) -> Option<&'s mut dyn Node> {
+        match self {
+            Self::Own(node) => Some(node),
+            Self::Lent => match &mut lent.0 {
+                Some(node) => Some(&mut **node),
+                None => None,
+            },
+        }
+    }
+
+    fn own(&self) -> Option<&N> {
+        match self {
+            Self::Own(node) => Some(node),
+            Self::Lent => None,
+        }
+    }
+
+    fn own_mut(&mut self) -> Option<&mut N> {
+        match self {
+            Self::Own(node) => Some(node),
+            Self::Lent => None,
+        }
+    }
+}
+
+/// The node kept beside the medium, lent to one call that may drive nodes (`None`: the call
+/// drives the medium's own nodes only).
+pub(super) struct Lent<'a>(Option<&'a mut (dyn Node + 'a)>);
+
 /// A node and what the medium knows about its radio.
 struct Radio<N> {
-    node: N,
+    node: Slot<N>,
     placement: Placement,
     addresses: Vec<MacAddr>,
     rate: Option<PhyRate>,
@@ -230,7 +285,8 @@ struct Capture {
     monitor: Option<Position>,
 }
 
-/// The simulated wireless medium: it owns the nodes on the air and carries their frames.
+/// The simulated wireless medium: it owns the nodes on the air (but the one a host may keep
+/// beside it, [`Medium::add_lent`]) and carries their frames.
 ///
 /// Method groups, as in quinn: setup ([`Medium::new`], [`Medium::add_node`],
 /// [`Medium::set_addresses`], placement), getters ([`Medium::node`], [`Medium::stats`],
@@ -268,6 +324,8 @@ pub struct Medium<N = AirNode> {
     off_air: BTreeSet<NodeId>,
     /// The seam to other daemons' air, once enabled.
     federation: Option<remote::Federation>,
+    /// The slot of the node kept beside the medium ([`Medium::add_lent`]).
+    lent: Option<NodeId>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -304,6 +362,7 @@ impl<N: Node> Medium<N> {
             link_loss: BTreeMap::new(),
             off_air: BTreeSet::new(),
             federation: None,
+            lent: None,
         })
     }
 
@@ -336,8 +395,39 @@ impl<N: Node> Medium<N> {
 
     /// [`Medium::add_node`] with a node already of the medium's node type.
     pub fn add(&mut self, node: N, placement: Placement) -> NodeId {
-        let id = NodeId(u32::try_from(self.radios.len()).unwrap_or(u32::MAX));
         let channel = node.channel();
+        self.add_slot(Slot::Own(node), channel, placement)
+    }
+
+    /// Puts the node the caller keeps beside the medium on the air at `placement`, as
+    /// [`Medium::add`] does with a node of its own: a slot tuned to `node`'s channel, serviced
+    /// at the current time by the next call that lends `node` (see the
+    /// [module documentation](self)). [`Medium::node`] and the other node getters give nothing
+    /// for it. A medium has at most one such slot.
+    pub fn add_lent(
+        &mut self,
+        node: &dyn Node,
+        placement: Placement,
+    ) -> Result<NodeId, MediumError> {
+        if let Some(lent) = self.lent {
+            return Err(MediumError::LentSlotTaken(lent));
+        }
+        let id = self.add_slot(Slot::Lent, node.channel(), placement);
+        self.lent = Some(id);
+        Ok(id)
+    }
+
+    /// Marks `id` changed by its owner (a frame to send, another channel, a new timer): the
+    /// medium services it at its current time on the next call that drives it. What
+    /// [`Medium::node_mut`] does for a node of the medium's own, for the lent one.
+    pub fn touch(&mut self, id: NodeId) {
+        if self.radios.get(index(id)).is_some() {
+            self.dirty.insert(id);
+        }
+    }
+
+    fn add_slot(&mut self, node: Slot<N>, channel: Channel, placement: Placement) -> NodeId {
+        let id = NodeId(u32::try_from(self.radios.len()).unwrap_or(u32::MAX));
         self.radios.push(Radio {
             node,
             placement,
@@ -484,17 +574,17 @@ impl<N: Node> Medium<N> {
         Some(self.signal(&a.placement, b.placement.position, a.channel.band()))
     }
 
-    /// The node `id`, to read its state.
+    /// The node `id`, to read its state (`None` for the lent slot: its node is the caller's).
     pub fn node(&self, id: NodeId) -> Option<&N> {
-        self.radios.get(index(id)).map(|r| &r.node)
+        self.radios.get(index(id))?.node.own()
     }
 
     /// The node `id`, to change it; the medium services it at its current time on the next
     /// [`Medium::handle_timeout`] or [`Medium::step`].
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut N> {
-        let radio = self.radios.get_mut(index(id))?;
+        let node = self.radios.get_mut(index(id))?.node.own_mut()?;
         self.dirty.insert(id);
-        Some(&mut radio.node)
+        Some(node)
     }
 
     /// The node `id` as its type `T`, if it is one (the node set [holds](Holds) `T`s).
@@ -502,7 +592,7 @@ impl<N: Node> Medium<N> {
     where
         N: Holds<T>,
     {
-        self.radios.get(index(id))?.node.get()
+        self.radios.get(index(id))?.node.own()?.get()
     }
 
     /// The node `id` as its type `T`, to change it (serviced as with [`Medium::node_mut`]).
@@ -510,8 +600,7 @@ impl<N: Node> Medium<N> {
     where
         N: Holds<T>,
     {
-        let radio = self.radios.get_mut(index(id))?;
-        let node = radio.node.get_mut()?;
+        let node = self.radios.get_mut(index(id))?.node.own_mut()?.get_mut()?;
         self.dirty.insert(id);
         Some(node)
     }
@@ -523,7 +612,7 @@ impl<N: Node> Medium<N> {
     {
         self.node_ids()
             .zip(self.radios.iter())
-            .filter_map(|(id, r)| r.node.get().map(|n| (id, n)))
+            .filter_map(|(id, r)| r.node.own()?.get().map(|n| (id, n)))
     }
 
     /// Starts recording every frame on the air (Acks included) as a pcap capture in memory,

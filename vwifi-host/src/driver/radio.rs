@@ -106,7 +106,7 @@ impl HostRadio for SimWorld {
     }
 
     fn station_mac(&self, guest: GuestId) -> Option<MacAddr> {
-        self.mux().and_then(|m| m.station(guest)).map(|s| s.mac())
+        self.mux().station(guest).map(|s| s.mac())
     }
 
     fn remove(&mut self, now: Instant, guest: GuestId) {
@@ -143,7 +143,7 @@ impl HostRadio for SimWorld {
     }
 
     fn mux_stats(&self) -> Option<MuxStats> {
-        self.mux().map(|m| *m.stats())
+        Some(*self.mux().stats())
     }
 
     fn snapshot(&self, now: Instant, guests: &BTreeMap<GuestId, GuestEntry>) -> Snapshot {

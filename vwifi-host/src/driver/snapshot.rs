@@ -86,72 +86,71 @@ pub(crate) fn sim_snapshot(
         radio.bridge_flooded = bridge.flooded;
         radio.bridge_no_route = bridge.no_route;
         let mut guests = Vec::new();
-        if let Some(mux) = world.mux() {
-            let st = mux.stats();
-            radio.channel = mux.tuned().map(|c| c.number());
-            radio.rx_frames = st.rx_frames;
-            radio.rx_routed = st.rx_routed;
-            radio.tx_frames = st.tx_frames;
-            radio.tunes = st.tunes;
-            radio.rx_not_listening = st.rx_not_listening;
-            radio.tx_off_channel = st.tx_off_channel;
-            radio.rx_dropped = DropReason::ALL
-                .iter()
-                .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
-                .collect();
-            for st in mux
-                .guests()
-                .filter_map(|g| mux.station(g))
-                .map(|s| s.stats())
-            {
-                radio.amsdu_tx.0 += st.amsdu_tx;
-                radio.amsdu_tx.1 += st.amsdu_tx_msdus;
-                radio.amsdu_rx.0 += st.amsdu_rx;
-                radio.amsdu_rx.1 += st.amsdu_rx_msdus;
-                radio.amsdu_refused += st.amsdu_refused;
+        let mux = world.mux();
+        let st = mux.stats();
+        radio.channel = mux.tuned().map(|c| c.number());
+        radio.rx_frames = st.rx_frames;
+        radio.rx_routed = st.rx_routed;
+        radio.tx_frames = st.tx_frames;
+        radio.tunes = st.tunes;
+        radio.rx_not_listening = st.rx_not_listening;
+        radio.tx_off_channel = st.tx_off_channel;
+        radio.rx_dropped = DropReason::ALL
+            .iter()
+            .map(|r| (drop_reason_name(*r).to_owned(), mux.demux().dropped(*r)))
+            .collect();
+        for st in mux
+            .guests()
+            .filter_map(|g| mux.station(g))
+            .map(|s| s.stats())
+        {
+            radio.amsdu_tx.0 += st.amsdu_tx;
+            radio.amsdu_tx.1 += st.amsdu_tx_msdus;
+            radio.amsdu_rx.0 += st.amsdu_rx;
+            radio.amsdu_rx.1 += st.amsdu_rx_msdus;
+            radio.amsdu_refused += st.amsdu_refused;
+        }
+        for (&id, entry) in guests_of {
+            let Some(report) = mux.report(id) else {
+                continue;
+            };
+            let s = &report.status;
+            let c = &report.counters;
+            let radio_queue_full = mux
+                .station(id)
+                .map_or(0, |sta| world.station_queue(sta.mac()).1);
+            guests.push(guest_snapshot(
+                id,
+                entry,
+                s,
+                vec![
+                    ("bad_message".into(), c.bad_messages),
+                    ("spoofed".into(), c.spoofed),
+                    ("tx_dropped".into(), c.tx_dropped),
+                    ("rx_dropped".into(), s.counters.rx_dropped),
+                    ("rx_queue_full".into(), c.rx_queue_full),
+                    ("control_dropped".into(), c.control_dropped),
+                    ("link_queue_full".into(), entry.link_data_dropped),
+                    ("link_control_dropped".into(), entry.link_control_dropped),
+                    ("radio_queue_full".into(), radio_queue_full),
+                ],
+            ));
+            if let (Some(port), Some(g)) = (entry.flow.port_counters.get(), guests.last_mut()) {
+                g.dropped.extend(port.counters());
             }
-            for (&id, entry) in guests_of {
-                let Some(report) = mux.report(id) else {
-                    continue;
-                };
-                let s = &report.status;
-                let c = &report.counters;
-                let radio_queue_full = mux
-                    .station(id)
-                    .map_or(0, |sta| world.station_queue(sta.mac()).1);
-                guests.push(guest_snapshot(
-                    id,
-                    entry,
-                    s,
-                    vec![
-                        ("bad_message".into(), c.bad_messages),
-                        ("spoofed".into(), c.spoofed),
-                        ("tx_dropped".into(), c.tx_dropped),
-                        ("rx_dropped".into(), s.counters.rx_dropped),
-                        ("rx_queue_full".into(), c.rx_queue_full),
-                        ("control_dropped".into(), c.control_dropped),
-                        ("link_queue_full".into(), entry.link_data_dropped),
-                        ("link_control_dropped".into(), entry.link_control_dropped),
-                        ("radio_queue_full".into(), radio_queue_full),
-                    ],
-                ));
-                if let (Some(port), Some(g)) = (entry.flow.port_counters.get(), guests.last_mut()) {
-                    g.dropped.extend(port.counters());
-                }
-                if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
-                    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-                    g.dropped.extend([
-                        ("tap_spoofed".into(), n(&tap.spoofed)),
-                        ("tap_not_associated".into(), n(&tap.not_associated)),
-                        ("tap_bad_inband".into(), n(&tap.bad_inband)),
-                        ("tap_bad_offload".into(), n(&tap.bad_offload)),
-                        ("tap_write_dropped".into(), n(&tap.write_dropped)),
-                        (
-                            "tap_error_replies_suppressed".into(),
-                            n(&tap.replies_suppressed),
-                        ),
-                    ]);
-                }
+            if let (Some(tap), Some(g)) = (&entry.tap, guests.last_mut()) {
+                let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+                g.dropped.extend([
+                    ("tap_spoofed".into(), n(&tap.spoofed)),
+                    ("tap_not_associated".into(), n(&tap.not_associated)),
+                    ("tap_bad_inband".into(), n(&tap.bad_inband)),
+                    ("tap_bad_offload".into(), n(&tap.bad_offload)),
+                    ("tap_write_dropped".into(), n(&tap.write_dropped)),
+                    (
+                        "tap_error_replies_suppressed".into(),
+                        n(&tap.replies_suppressed),
+                    ),
+                ]);
             }
         }
         for c in world.aps().map(vwifi_core::sim::ap::SoftAp::counters) {

@@ -106,7 +106,7 @@ async fn daemons_meet_share_beacons_and_refuse_a_name_taken_twice() {
     .await;
     let stats = daemons[1].1.federation_stats();
     assert!(stats.received > 0 && stats.delivered > 0, "{stats:?}");
-    assert!(daemons[1].1.mux().is_some_and(|m| m.stats().rx_frames > 0));
+    assert!(daemons[1].1.mux().stats().rx_frames > 0);
 
     // A third daemon that calls itself "ap-host" too: refused by both, loudly, and counted.
     daemons.push((

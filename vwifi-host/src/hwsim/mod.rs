@@ -281,7 +281,8 @@ pub(crate) struct GuestRadio {
 pub(crate) const HOST_POSITION: (f64, f64) = (2.0, 2.0);
 
 /// The air the kernel's radios join: a medium whose nodes include [`KernelRadio`]s, advanced
-/// by its owner (the simulated world, [`crate::world::SimWorld`]).
+/// by its owner (the simulated world, [`crate::world::SimWorld`], which keeps the host's radio
+/// beside the medium and lends it to every call that drives the medium), or a bare medium.
 pub(crate) trait HwsimAir {
     /// The medium's node type.
     type Node: Holds<KernelRadio>;
@@ -289,11 +290,37 @@ pub(crate) trait HwsimAir {
     /// Processes everything due up to `now` (the owner's own work included).
     fn advance(&mut self, now: Instant);
 
+    /// Services at once the nodes reached since the last call (processes the medium up to its
+    /// own clock), so that an idle medium stays idle.
+    fn settle(&mut self);
+
     /// The medium.
     fn medium(&self) -> &Medium<Self::Node>;
 
     /// The medium, to add and drive the kernel's radios.
     fn medium_mut(&mut self) -> &mut Medium<Self::Node>;
+}
+
+/// A bare medium (no node kept beside it) is an air of its own: advancing it is processing it.
+impl<N: Holds<KernelRadio>> HwsimAir for Medium<N> {
+    type Node = N;
+
+    fn advance(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+
+    fn settle(&mut self) {
+        let now = self.now();
+        self.handle_timeout(now);
+    }
+
+    fn medium(&self) -> &Self {
+        self
+    }
+
+    fn medium_mut(&mut self) -> &mut Self {
+        self
+    }
 }
 
 /// The kernel's hwsim radios on a [`Medium`]: which node is which radio, and the addresses
@@ -580,10 +607,8 @@ impl KernelRadios {
 
     /// The messages every radio has for the kernel, radio by radio in order. Leaves the
     /// medium's next wake-up as it was.
-    pub(crate) fn poll_output<N: Holds<KernelRadio>>(
-        &mut self,
-        medium: &mut Medium<N>,
-    ) -> Vec<ToKernel> {
+    pub(crate) fn poll_output(&mut self, air: &mut impl HwsimAir) -> Vec<ToKernel> {
+        let medium = air.medium_mut();
         let mut out = Vec::new();
         for &node in self.nodes.values() {
             if !medium
@@ -618,8 +643,7 @@ impl KernelRadios {
         if !out.is_empty() {
             // Reaching a node marks it for servicing "now": service it at once, so that an
             // idle medium stays idle.
-            let now = medium.now();
-            medium.handle_timeout(now);
+            air.settle();
         }
         out
     }
@@ -788,7 +812,7 @@ impl Hwsim {
     /// Sends the kernel what the radios have for it. A failed send is counted and logged;
     /// the radio goes on.
     pub(crate) fn flush(&mut self, world: &mut impl HwsimAir) {
-        for m in self.radios.poll_output(world.medium_mut()) {
+        for m in self.radios.poll_output(world) {
             let id = relay::relay_of(relay::radio_of(&m));
             if id != 0 {
                 if let Some(r) = self.relays.get_mut(&id) {

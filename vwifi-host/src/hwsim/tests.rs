@@ -328,7 +328,7 @@ fn a_kernel_station_hears_a_vwifi_soft_ap_and_gets_its_probe_response() {
     while t < Instant::from_millis(300) {
         t += Duration::from_millis(5);
         world.advance(t);
-        out.extend(k.poll_output(world.medium_mut()));
+        out.extend(k.poll_output(&mut world));
     }
     let from_ap: Vec<u8> = frames_to(&out, 0)
         .iter()
@@ -373,7 +373,7 @@ fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
             mac: None,
         })
         .unwrap();
-    let sta = world.mux().unwrap().station(g).unwrap().mac();
+    let sta = world.mux().station(g).unwrap().mac();
     world.guest_message(
         Instant::ZERO,
         g,
@@ -397,7 +397,7 @@ fn a_vwifi_station_authenticates_to_a_kernel_ap_and_the_medium_acks_for_it() {
         }
         t += Duration::from_millis(5);
         world.advance(t);
-        out.extend(k.poll_output(world.medium_mut()));
+        out.extend(k.poll_output(&mut world));
     }
     let auths = frames_to(&out, 0)
         .iter()

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use super::frames::{ack_receiver, receiver, with_retry};
 use super::phy::FCS_LEN;
 use super::stats::LossCause;
-use super::{index, AckState, AmpduRx, Medium, Transmission, TxState};
+use super::{index, AckState, AmpduRx, Lent, Medium, Transmission, TxState};
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::phy::{McsRate, Standard, TxVector};
@@ -325,7 +325,7 @@ impl<N: Node> Medium<N> {
 
     /// A-MPDU `i` of `channel`'s airing ends: every node tuned in decodes its MPDUs one by one;
     /// the addressee answers with a Block Ack if it decoded any and gets them in order.
-    pub(super) fn deliver_ampdu(&mut self, channel: Channel, i: usize) {
+    pub(super) fn deliver_ampdu(&mut self, channel: Channel, i: usize, lent: &mut Lent<'_>) {
         let now = self.now;
         let band = channel.band();
         let timing = self.timing(channel);
@@ -462,13 +462,11 @@ impl<N: Node> Medium<N> {
 
         for (id, frame, meta) in heard {
             self.stats.delivered += 1;
-            if let Some(radio) = self.radios.get_mut(index(id)) {
-                radio.node.handle_rx(now, &frame, meta);
-            }
-            self.service(id, false);
+            self.hand_rx(id, &frame, meta, lent);
+            self.service(id, false, lent);
         }
         if let (Some(to), Some(meta)) = (addressee, addressee_meta) {
-            self.release(sender, to, ra, now, meta, &received);
+            self.release(sender, to, ra, meta, &received, lent);
         }
     }
 
@@ -498,16 +496,18 @@ impl<N: Node> Medium<N> {
 
     /// Hands the addressee `to` the frames of `sender`'s queue to `ra` it can have in order:
     /// those just `received` and those held, up to the first one it still misses; a received one
-    /// behind that is held. Frames whose status went out already leave the queue once handed.
+    /// behind that is held (now). Frames whose status went out already leave the queue once
+    /// handed.
     fn release(
         &mut self,
         sender: NodeId,
         to: NodeId,
         ra: MacAddr,
-        now: Instant,
         meta: RxMeta,
         received: &[u64],
+        lent: &mut Lent<'_>,
     ) {
+        let now = self.now;
         let Some(radio) = self.radios.get_mut(index(sender)) else {
             return;
         };
@@ -552,18 +552,22 @@ impl<N: Node> Medium<N> {
         }
         for (frame, meta) in out {
             self.stats.delivered += 1;
-            if let Some(radio) = self.radios.get_mut(index(to)) {
-                radio.node.handle_rx(now, &frame, meta);
-            }
+            self.hand_rx(to, &frame, meta, lent);
         }
-        self.service(to, false);
+        self.service(to, false, lent);
     }
 
     /// A reorder timer of `to` for frames from `sender` to `ra` expires: the frames it has held
     /// for [`REORDER_TIMEOUT`] go up, the missing ones before them are skipped (the receiver's
     /// window moves past them: should they come later, they are not handed over), and what
     /// follows in order goes with them (10.25.6.6; mac80211's `ieee80211_sta_reorder_release`).
-    pub(super) fn reorder_timeout(&mut self, sender: NodeId, to: NodeId, ra: MacAddr) {
+    pub(super) fn reorder_timeout(
+        &mut self,
+        sender: NodeId,
+        to: NodeId,
+        ra: MacAddr,
+        lent: &mut Lent<'_>,
+    ) {
         let now = self.now;
         let Some(radio) = self.radios.get_mut(index(sender)) else {
             return;
@@ -588,13 +592,13 @@ impl<N: Node> Medium<N> {
             signal_dbm: 0,
             rate_kbps: 0,
         };
-        self.release(sender, to, ra, now, meta, &[]);
+        self.release(sender, to, ra, meta, &[], lent);
     }
 
     /// The busy period of an A-MPDU is over: each MPDU the Block Ack covers is acknowledged,
     /// the others stay queued for the next A-MPDU until the retry limit; the link's rate
     /// controller learns each MPDU's outcome.
-    pub(super) fn done_ampdu(&mut self, channel: Channel, tx: Transmission) {
+    pub(super) fn done_ampdu(&mut self, channel: Channel, tx: Transmission, lent: &mut Lent<'_>) {
         let now = self.now;
         let band = channel.band();
         let sender = tx.sender;
@@ -660,8 +664,12 @@ impl<N: Node> Medium<N> {
                 TxStatus::Acked { .. } => self.stats.acked += 1,
                 _ => self.stats.not_acked += 1,
             }
-            if let Some(radio) = self.radios.get_mut(index(sender)) {
-                radio.node.handle_tx_status(now, frame, *status);
+            if let Some(node) = self
+                .radios
+                .get_mut(index(sender))
+                .and_then(|r| r.node.drive(lent))
+            {
+                node.handle_tx_status(now, frame, *status);
             }
         }
         if dropped {
@@ -671,9 +679,9 @@ impl<N: Node> Medium<N> {
                 signal_dbm: 0,
                 rate_kbps: tx.rate.kbps(),
             };
-            self.release(sender, agg.to, agg.ra, now, meta, &[]);
+            self.release(sender, agg.to, agg.ra, meta, &[], lent);
         }
-        self.service(sender, false);
+        self.service(sender, false, lent);
     }
 }
 

@@ -269,6 +269,9 @@ pub enum MediumError {
     /// The node id does not name a node of this medium.
     #[error("no node {0:?} on this medium")]
     UnknownNode(NodeId),
+    /// The medium already has the slot of a node kept beside it ([`super::Medium::add_lent`]).
+    #[error("node {0:?} is already the node kept beside the medium")]
+    LentSlotTaken(NodeId),
     /// Another node already answers to this address.
     #[error("address {addr} already belongs to node {owner:?}")]
     AddressInUse {

@@ -7,7 +7,7 @@ use rand_chacha::rand_core::RngCore;
 use super::frames::{ack_frame, ack_receiver, receiver, with_retry};
 use super::phy::{PhyRate, ACK_LEN, FCS_LEN};
 use super::stats::LossCause;
-use super::{index, AckState, Airing, Medium, Position, Transmission, TxState};
+use super::{index, AckState, Airing, Lent, Medium, Position, Transmission, TxState};
 use crate::channel::Channel;
 use crate::phy::error_model::frame_error_probability;
 use crate::phy::{occupied, McsRate, RateControl, Standard, TxVector, Width};
@@ -42,11 +42,21 @@ impl<N: Node> Medium<N> {
     /// Processes every event due at or before `now`, in time order, then sets the clock to
     /// `now` (a time before the clock is a no-op).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.run_until(now, &mut Lent(None));
+    }
+
+    /// [`Medium::handle_timeout`], lending `node`, the node kept beside the medium
+    /// ([`Medium::add_lent`]), for the call.
+    pub fn handle_timeout_with(&mut self, now: Instant, node: &mut dyn Node) {
+        self.run_until(now, &mut Lent(Some(node)));
+    }
+
+    pub(super) fn run_until(&mut self, now: Instant, lent: &mut Lent<'_>) {
         while let Some((t, event)) = self.next_event() {
             if t > now {
                 break;
             }
-            self.process(t, event);
+            self.process(t, event, lent);
         }
         self.now = self.now.max(now);
     }
@@ -54,8 +64,18 @@ impl<N: Node> Medium<N> {
     /// Processes the next event, whenever it is due, and returns its time; `None` if nothing is
     /// left to happen (no frame queued or on the air, no node timer).
     pub fn step(&mut self) -> Option<Instant> {
+        self.step_lending(&mut Lent(None))
+    }
+
+    /// [`Medium::step`], lending `node`, the node kept beside the medium
+    /// ([`Medium::add_lent`]), for the call.
+    pub fn step_with(&mut self, node: &mut dyn Node) -> Option<Instant> {
+        self.step_lending(&mut Lent(Some(node)))
+    }
+
+    fn step_lending(&mut self, lent: &mut Lent<'_>) -> Option<Instant> {
         let (t, event) = self.next_event()?;
-        self.process(t, event);
+        self.process(t, event, lent);
         Some(self.now)
     }
 
@@ -99,13 +119,13 @@ impl<N: Node> Medium<N> {
         best.map(|(t, _, e)| (t, e))
     }
 
-    fn process(&mut self, t: Instant, event: Event) {
+    fn process(&mut self, t: Instant, event: Event, lent: &mut Lent<'_>) {
         self.now = self.now.max(t);
         match event {
             Event::Service => {
                 let dirty = core::mem::take(&mut self.dirty);
                 for id in dirty {
-                    self.service(id, false);
+                    self.service(id, false, lent);
                 }
             }
             Event::Timer(id) => {
@@ -113,17 +133,19 @@ impl<N: Node> Medium<N> {
                     if let Some(old) = radio.timer.take() {
                         self.timers.remove(&(old, id));
                     }
-                    radio.node.handle_timeout(self.now);
+                    if let Some(node) = radio.node.drive(lent) {
+                        node.handle_timeout(self.now);
+                    }
                 }
-                self.service(id, true);
+                self.service(id, true, lent);
             }
             Event::Reorder(from, to, ra) => {
                 self.reorder_timers.pop_first();
-                self.reorder_timeout(from, to, ra);
+                self.reorder_timeout(from, to, ra, lent);
             }
-            Event::Access(channel) => self.access(channel),
-            Event::Deliver(channel, i) => self.deliver(channel, i),
-            Event::Done(channel) => self.done(channel),
+            Event::Access(channel) => self.access(channel, lent),
+            Event::Deliver(channel, i) => self.deliver(channel, i, lent),
+            Event::Done(channel) => self.done(channel, lent),
         }
         let channels = &self.channels;
         let active = |c: &Channel| {
@@ -189,7 +211,7 @@ impl<N: Node> Medium<N> {
 
     /// Backoffs end on `channel`: the contender(s) whose backoff ends now send; the others
     /// freeze their remaining slots.
-    fn access(&mut self, channel: Channel) {
+    fn access(&mut self, channel: Channel, lent: &mut Lent<'_>) {
         let now = self.now;
         let slot = self.timing(channel).slot;
         let Some(state) = self.channels.get(&channel) else {
@@ -218,7 +240,7 @@ impl<N: Node> Medium<N> {
         }
         let mut txs = Vec::with_capacity(winners.len());
         for id in winners {
-            if let Some(tx) = self.transmit(channel, id) {
+            if let Some(tx) = self.transmit(channel, id, lent) {
                 txs.push(tx);
             }
         }
@@ -239,7 +261,12 @@ impl<N: Node> Medium<N> {
     }
 
     /// Puts the head frame of `id` on the air on `channel` now.
-    fn transmit(&mut self, channel: Channel, id: NodeId) -> Option<Transmission> {
+    fn transmit(
+        &mut self,
+        channel: Channel,
+        id: NodeId,
+        lent: &mut Lent<'_>,
+    ) -> Option<Transmission> {
         let now = self.now;
         let band = channel.band();
         let band_cfg = *self.config.band(band);
@@ -298,7 +325,8 @@ impl<N: Node> Medium<N> {
             original.clone()
         };
         let acked = ack_receiver(&on_air).is_some();
-        let chosen_by_node = radio.node.tx_vector(&original).filter(|v| match v {
+        let chosen_by_node = radio.node.drive(lent).and_then(|n| n.tx_vector(&original));
+        let chosen_by_node = chosen_by_node.filter(|v| match v {
             TxVector::Legacy(r) => r.allowed_in(band),
             TxVector::Mcs(_) => true,
         });
@@ -518,7 +546,7 @@ impl<N: Node> Medium<N> {
         out
     }
 
-    fn deliver(&mut self, channel: Channel, i: usize) {
+    fn deliver(&mut self, channel: Channel, i: usize, lent: &mut Lent<'_>) {
         let now = self.now;
         let band = channel.band();
         let timing = self.timing(channel);
@@ -529,7 +557,7 @@ impl<N: Node> Medium<N> {
             return;
         };
         if tx.ampdu.is_some() {
-            self.deliver_ampdu(channel, i);
+            self.deliver_ampdu(channel, i, lent);
             return;
         }
         let start = air.start;
@@ -636,10 +664,8 @@ impl<N: Node> Medium<N> {
                 signal_dbm: to_i8_dbm(signal),
                 rate_kbps: rate.kbps(),
             };
-            if let Some(radio) = self.radios.get_mut(index(id)) {
-                radio.node.handle_rx(now, &frame, meta);
-            }
-            self.service(id, false);
+            self.hand_rx(id, &frame, meta, lent);
+            self.service(id, false, lent);
         }
     }
 
@@ -714,7 +740,7 @@ impl<N: Node> Medium<N> {
 
     /// The busy period of `channel` is over: each sender learns whether its frame was
     /// acknowledged, retries or moves on to its next frame.
-    fn done(&mut self, channel: Channel) {
+    fn done(&mut self, channel: Channel, lent: &mut Lent<'_>) {
         let now = self.now;
         let band = channel.band();
         let Some(state) = self.channels.get_mut(&channel) else {
@@ -742,7 +768,7 @@ impl<N: Node> Medium<N> {
         for tx in air.txs {
             let sender = tx.sender;
             if tx.ampdu.is_some() {
-                self.done_ampdu(channel, tx);
+                self.done_ampdu(channel, tx, lent);
                 continue;
             }
             let outcome = match tx.ack {
@@ -801,15 +827,15 @@ impl<N: Node> Medium<N> {
                 radio.tx = TxState::Idle;
                 if tx.internal {
                     self.on_internal_status(sender, &tx.original, status);
-                } else {
-                    radio.node.handle_tx_status(now, &tx.original, status);
+                } else if let Some(node) = radio.node.drive(lent) {
+                    node.handle_tx_status(now, &tx.original, status);
                 }
             } else {
                 radio.tx = TxState::Idle;
             }
             // `service` starts contention again (the retry, or the next frame) on the channel
             // the node is on now.
-            self.service(sender, false);
+            self.service(sender, false, lent);
         }
     }
 
@@ -844,16 +870,38 @@ impl<N: Node> Medium<N> {
                     .is_ok())
     }
 
+    /// Hands node `id` (the medium's own or the lent one) a frame it heard now.
+    pub(super) fn hand_rx(
+        &mut self,
+        id: NodeId,
+        frame: &bytes::Bytes,
+        meta: RxMeta,
+        lent: &mut Lent<'_>,
+    ) {
+        let now = self.now;
+        if let Some(node) = self
+            .radios
+            .get_mut(index(id))
+            .and_then(|r| r.node.drive(lent))
+        {
+            node.handle_rx(now, frame, meta);
+        }
+    }
+
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.
     /// `after_timeout`: a timer that is not in the future is pushed 1 µs ahead, so a node that
-    /// keeps asking for a past time cannot stall the clock.
-    pub(super) fn service(&mut self, id: NodeId, after_timeout: bool) {
+    /// keeps asking for a past time cannot stall the clock. A lent slot in a call that lends
+    /// nothing is left as it is.
+    pub(super) fn service(&mut self, id: NodeId, after_timeout: bool, lent: &mut Lent<'_>) {
         let now = self.now;
         let limit = self.config.tx_queue_len;
         let Some(radio) = self.radios.get_mut(index(id)) else {
             return;
         };
-        let channel = radio.node.channel();
+        let Some(node) = radio.node.drive(lent) else {
+            return;
+        };
+        let channel = node.channel();
         let old_channel = radio.channel;
         if channel != old_channel {
             radio.channel = channel;
@@ -865,10 +913,10 @@ impl<N: Node> Medium<N> {
         let mut queued = 0;
         if self.off_air.contains(&id) {
             // Off the air: what it sends goes nowhere.
-            while radio.node.poll_transmit().is_some() {}
+            while node.poll_transmit().is_some() {}
         }
         while radio.queue.len() < limit {
-            match radio.node.poll_transmit() {
+            match node.poll_transmit() {
                 Some(frame) => {
                     let id = radio.next_queued;
                     radio.next_queued += 1;
@@ -880,7 +928,7 @@ impl<N: Node> Medium<N> {
         }
         let start_contending = radio.tx == TxState::Idle && !radio.queue.is_empty();
         let contending = matches!(radio.tx, TxState::Contending { .. });
-        let timer = radio.node.poll_timeout().map(|t| {
+        let timer = node.poll_timeout().map(|t| {
             if after_timeout && t <= now {
                 now + Duration::from_micros(1)
             } else {

@@ -29,7 +29,7 @@ use bytes::Bytes;
 use super::frames::{ack_receiver, receiver};
 use super::phy::{ACK_LEN, FCS_LEN};
 use super::stats::LossCause;
-use super::{index, Medium, Placement};
+use super::{index, Lent, Medium, Placement};
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::phy::TxVector;
@@ -213,10 +213,30 @@ impl<N: Node> Medium<N> {
     /// A transmission from another daemon's air, arriving now at `now` (events due before it
     /// are processed first). The model is described in [`crate::sim::federated`].
     pub fn handle_remote(&mut self, now: Instant, tx: &FederatedTx) -> RemoteOutcome {
+        self.remote_lending(now, tx, &mut Lent(None))
+    }
+
+    /// [`Medium::handle_remote`], lending `node`, the node kept beside the medium
+    /// ([`Medium::add_lent`]), for the call.
+    pub fn handle_remote_with(
+        &mut self,
+        now: Instant,
+        tx: &FederatedTx,
+        node: &mut dyn Node,
+    ) -> RemoteOutcome {
+        self.remote_lending(now, tx, &mut Lent(Some(node)))
+    }
+
+    fn remote_lending(
+        &mut self,
+        now: Instant,
+        tx: &FederatedTx,
+        lent: &mut Lent<'_>,
+    ) -> RemoteOutcome {
         if self.federation.is_none() {
             return RemoteOutcome::Disabled;
         }
-        self.handle_timeout(now);
+        self.run_until(now, lent);
         let now = self.now;
         let ta = transmitter(&tx.frame);
         if let Some(addr) = ta {
@@ -302,10 +322,8 @@ impl<N: Node> Medium<N> {
                 signal_dbm: super::engine::to_i8_dbm(signal),
                 rate_kbps: tx.rate.kbps(),
             };
-            if let Some(radio) = self.radios.get_mut(index(id)) {
-                radio.node.handle_rx(now, &tx.frame, meta);
-            }
-            self.service(id, false);
+            self.hand_rx(id, &tx.frame, meta, lent);
+            self.service(id, false, lent);
         }
         RemoteOutcome::Delivered(delivered)
     }
