@@ -108,3 +108,22 @@ pub(crate) fn wait_for_status(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The resident memory of process `pid` (`VmRSS` of `/proc/PID/status`), KiB.
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// The drop counter `name` of a guest of a status (its `dropped` pairs), 0 if it has none.
+pub(crate) fn drop_count(guest: &serde_json::Value, name: &str) -> u64 {
+    guest["dropped"]
+        .as_array()
+        .and_then(|d| d.iter().find(|r| r[0] == name))
+        .and_then(|r| r[1].as_u64())
+        .unwrap_or(0)
+}
