@@ -1004,21 +1004,7 @@ fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_a
         .expect("mac")
         .to_owned();
     // The flooder keeps sending to it without an answer to its ARP.
-    let out = f.exec(
-        "ip",
-        &[
-            "neigh",
-            "replace",
-            "10.97.0.3",
-            "lladdr",
-            &mac,
-            "dev",
-            "wlan0",
-            "nud",
-            "permanent",
-        ],
-    );
-    assert!(out.status.success(), "neighbour: {}", text(&out));
+    f.pin_neighbour("10.97.0.3", &mac);
     // The flood loads the daemon whoever takes it: the pair is measured beside the flood to
     // the guest taking it, then beside the same flood to the guest taking nothing.
     let reading = iperf_beside(&d, &c, "10.97.0.5", Some(&f));

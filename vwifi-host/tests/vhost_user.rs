@@ -137,6 +137,20 @@ impl Daemon {
         serde_json::from_slice(&out.stdout).ok()
     }
 
+    /// Attaches a VM named `name` at runtime (`vwifi-host vhost-user`), its socket `NAME.sock`
+    /// in the daemon's directory: the socket, and the MAC of its station.
+    fn attach_vm(&self, name: &str) -> (PathBuf, String) {
+        let socket = self.dir.path().join(format!("{name}.sock"));
+        run_ok(
+            Command::new(HOST)
+                .args(["vhost-user", "--socket"])
+                .arg(&socket)
+                .arg("--daemon-socket")
+                .arg(&self.socket),
+        );
+        (socket, self.mac_of(&format!("vm:{name}")))
+    }
+
     /// The MAC of the guest named `name`.
     fn mac_of(&self, name: &str) -> String {
         let status = self.status().expect("status");
@@ -148,6 +162,15 @@ impl Daemon {
             .to_owned()
     }
 }
+
+/// `vhost-user-wifi.sh`'s settings for a VM joining `vwifi-lab` as 10.99.0.3 and pinging a
+/// namespace guest at 10.99.0.2.
+const LAB_VM: [(&str, &str); 4] = [
+    ("SSID", "vwifi-lab"),
+    ("PASSPHRASE", LAB_PASSPHRASE),
+    ("GUEST_IP", "10.99.0.3"),
+    ("PEER_IP", "10.99.0.2"),
+];
 
 /// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
 fn join_lab(ns: &Netns, addr: &str) {
@@ -250,16 +273,7 @@ fn a_vm_joins_over_vhost_user_and_pings_a_namespace_guest() {
     let mac = daemon.mac_of("vm:vm1");
     assert!(text(&out).contains(&mac), "{}", text(&out));
     assert!(vm_socket.exists(), "the socket is listening");
-    let (passed, console) = boot_vm(
-        &vm_socket,
-        &mac,
-        &[
-            ("SSID", "vwifi-lab"),
-            ("PASSPHRASE", LAB_PASSPHRASE),
-            ("GUEST_IP", "10.99.0.3"),
-            ("PEER_IP", "10.99.0.2"),
-        ],
-    );
+    let (passed, console) = boot_vm(&vm_socket, &mac, &LAB_VM);
     assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
     assert!(console.contains(&format!("eth0 {mac}")), "{console}");
     assert!(console.contains("connected to vwifi-lab"), "{console}");
@@ -421,15 +435,7 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
         verbose,
     );
     join_lab(&peer, "10.99.0.2/24");
-    let vm_socket = daemon.dir.path().join("vm3.sock");
-    run_ok(
-        Command::new(HOST)
-            .args(["vhost-user", "--socket"])
-            .arg(&vm_socket)
-            .arg("--daemon-socket")
-            .arg(&daemon.socket),
-    );
-    let mac = daemon.mac_of("vm:vm3");
+    let (vm_socket, mac) = daemon.attach_vm("vm3");
     let tap = Tap::new("10.98.0.1/24");
     let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", daemon.dir.path());
     let _tap_server = IperfServer::start(None, "10.98.0.1", daemon.dir.path());
@@ -448,16 +454,13 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
     ]
     .into();
     let secs = secs.to_string();
-    let mut env = vec![
-        ("SSID", "vwifi-lab"),
-        ("PASSPHRASE", LAB_PASSPHRASE),
-        ("GUEST_IP", "10.99.0.3"),
-        ("PEER_IP", "10.99.0.2"),
+    let mut env = LAB_VM.to_vec();
+    env.extend([
         ("IPERF_SECS", secs.as_str()),
         ("TAP_MAC", tap_mac),
         ("TAP_IP", "10.98.0.2"),
         ("TAP_PEER_IP", "10.98.0.1"),
-    ];
+    ]);
     if reverse {
         env.push(("IPERF_REVERSE", "1"));
     }
@@ -901,15 +904,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     ] {
         join_lab(ns, ip);
     }
-    let vm_socket = daemon.dir.path().join("vmstall.sock");
-    run_ok(
-        Command::new(HOST)
-            .args(["vhost-user", "--socket"])
-            .arg(&vm_socket)
-            .arg("--daemon-socket")
-            .arg(&daemon.socket),
-    );
-    let mac = daemon.mac_of("vm:vmstall");
+    let (vm_socket, mac) = daemon.attach_vm("vmstall");
     let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let console = daemon.dir.path().join("console.txt");
     let pidfile = daemon.dir.path().join("qemu.pid");
@@ -917,13 +912,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     let child = vm_command(
         &vm_socket,
         &mac,
-        &[
-            ("SSID", "vwifi-lab"),
-            ("PASSPHRASE", LAB_PASSPHRASE),
-            ("GUEST_IP", "10.99.0.3"),
-            ("PEER_IP", "10.99.0.2"),
-            ("RESUME_IP", "10.99.0.9"),
-        ],
+        &[LAB_VM.as_slice(), &[("RESUME_IP", "10.99.0.9")]].concat(),
         &[
             "-q".to_owned(),
             "-pidfile".to_owned(),
@@ -947,21 +936,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     let out = p.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.99.0.3"]);
     assert!(out.status.success(), "ping the VM: {}", text(&out));
     // The flood keeps coming to the VM's MAC while it answers no ARP.
-    run_ok(Command::new("ip").args([
-        "netns",
-        "exec",
-        &p.0,
-        "ip",
-        "neigh",
-        "replace",
-        "10.99.0.3",
-        "lladdr",
-        &mac,
-        "dev",
-        "wlan0",
-        "nud",
-        "permanent",
-    ]));
+    p.pin_neighbour("10.99.0.3", &mac);
 
     // Before: the pair beside the same flood to the VM running.
     let before = std::thread::scope(|s| {

@@ -51,6 +51,26 @@ impl Netns {
             .output()
             .expect("ip netns exec")
     }
+
+    /// Pins `ip` to `mac` on `wlan0` (a permanent neighbour entry): traffic to it keeps going
+    /// out to that MAC while nothing answers ARP.
+    pub(crate) fn pin_neighbour(&self, ip: &str, mac: &str) {
+        let out = self.exec(
+            "ip",
+            &[
+                "neigh",
+                "replace",
+                ip,
+                "lladdr",
+                mac,
+                "dev",
+                "wlan0",
+                "nud",
+                "permanent",
+            ],
+        );
+        assert!(out.status.success(), "neighbour: {}", text(&out));
+    }
 }
 
 impl Drop for Netns {
