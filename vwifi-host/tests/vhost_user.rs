@@ -1032,17 +1032,18 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
         "the VM answered {answered:?} after SIGCONT"
     );
     assert!(before > 0.0, "no throughput before the stall");
-    // A bound, not a target: the pair kept 0.84x to 1.24x in runs on a loaded 2-core machine
-    // (debug build; its seconds vary from 4 to 10 Mbit/s there), while a daemon held up by the
-    // stopped VM would leave it near 0.
+    // A bound, not a target: the pair kept 0.78x to 1.24x in runs on a loaded 2-core machine
+    // (debug build; its seconds vary from 2 to 10 Mbit/s there; once 0.38x when the two
+    // measurements were 5 s and 10 s), while a daemon held up by the stopped VM would leave it
+    // near 0.
     assert!(
         during >= 0.5 * before,
         "the stopped VM held the pair back: {during:.0} against {before:.0} Mbit/s\n{}",
         daemon.log_text()
     );
     // Bounded: the flood brings ~11 MB while the VM is stopped; what is kept of it is counted
-    // below. The daemon's RSS rose 0.6 to 8.2 MiB at most in runs (the pair's traffic too), and
-    // was back within 2.5 MiB of the start by the end.
+    // below. The daemon's RSS rose 0.6 to 8.5 MiB at most in runs (the pair's traffic too), and
+    // was back within 3.1 MiB of the start by the end.
     assert!(
         rss_max - rss_before < 16 * 1024,
         "the daemon grew {} KiB while the VM was stopped",
