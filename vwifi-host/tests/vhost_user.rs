@@ -1033,11 +1033,11 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     );
     assert!(before > 0.0, "no throughput before the stall");
     // A bound, not a target: the pair kept 0.78x to 1.24x in runs on a loaded 2-core machine
-    // (debug build; its seconds vary from 2 to 10 Mbit/s there; once 0.38x when the two
-    // measurements were 5 s and 10 s), while a daemon held up by the stopped VM would leave it
-    // near 0.
+    // (debug build; its seconds vary from 2 to 10 Mbit/s there), 0.63x with a 64-guest soak
+    // running beside it (load 10, the pair at 1 Mbit/s), once 0.38x when the two measurements
+    // were 5 s and 10 s; a daemon held up by the stopped VM would leave it near 0.
     assert!(
-        during >= 0.5 * before,
+        during >= 0.4 * before,
         "the stopped VM held the pair back: {during:.0} against {before:.0} Mbit/s\n{}",
         daemon.log_text()
     );
@@ -1049,8 +1049,8 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
         "the daemon grew {} KiB while the VM was stopped",
         rss_max - rss_before
     );
-    // Its receive ring (256 buffers, some filled before the stop) and the 1 024 frames the
-    // port keeps for it hold the first ones; every later one is dropped and counted.
+    // Its receive ring (256 buffers) and the 1 024 frames the port keeps for it hold the first
+    // ones; every later one is dropped and counted (in runs: exactly 1 280 kept, or fewer).
     assert!(
         no_buffer > 0 && no_buffer + 256 + 1024 >= for_vm,
         "{no_buffer} of {for_vm} frames for the VM counted as dropped ({sent} sent): {stalled}"
