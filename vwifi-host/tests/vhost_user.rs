@@ -1043,7 +1043,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     );
     // Bounded: the flood brings ~11 MB while the VM is stopped; what is kept of it is counted
     // below. The daemon's RSS rose 0.6 to 8.5 MiB at most in runs (the pair's traffic too), and
-    // was back within 3.1 MiB of the start by the end.
+    // was back within 3.8 MiB of the start by the end.
     assert!(
         rss_max - rss_before < 16 * 1024,
         "the daemon grew {} KiB while the VM was stopped",
