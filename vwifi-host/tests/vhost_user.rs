@@ -1032,7 +1032,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
         "the VM answered {answered:?} after SIGCONT"
     );
     assert!(before > 0.0, "no throughput before the stall");
-    // A bound, not a target: the pair kept 0.78x to 1.24x in runs on a loaded 2-core machine
+    // A bound, not a target: the pair kept 0.78x to 1.33x in runs on a loaded 2-core machine
     // (debug build; its seconds vary from 2 to 10 Mbit/s there), 0.63x with a 64-guest soak
     // running beside it (load 10, the pair at 1 Mbit/s), once 0.38x when the two measurements
     // were 5 s and 10 s; a daemon held up by the stopped VM would leave it near 0.
