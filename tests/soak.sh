@@ -1,8 +1,8 @@
 #!/bin/bash
 # Soak test of vwifi-host (issue 19): many attached containers with mixed traffic while others
 # churn (attach, connect, status, disconnect, detach) for a given time. Prints the operations,
-# the failures, the daemon's memory at start and end, and the throughput of a steady guest pair
-# before and during the churn.
+# the failures, the daemon's memory at start, after a warm-up and at the end (sampled every 10 s),
+# and the throughput of a steady guest pair before and during the churn.
 #
 # Usage (root; iproute2, iperf3, ping):
 #   tests/soak.sh [-d SECONDS] [-g GUESTS] [-c CHURNERS] [-b BIN_DIR]
@@ -41,9 +41,10 @@ for tool in "$HOST" "$GUEST"; do [ -x "$tool" ] || { echo "soak: no $tool (cargo
 WORK=$(mktemp -d /tmp/vwifi-soak.XXXXXX)
 SOCK=$WORK/host.sock
 TAG=$$
-DAEMON="" SERVER=""
+DAEMON="" SERVER="" SAMPLER=""
 cleanup() {
     set +e
+    [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
     [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
     [ -n "$DAEMON" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
     for ns in $(ip netns list | awk '{print $1}' | grep "^vws-$TAG-"); do ip netns del "$ns"; done
@@ -131,12 +132,23 @@ churn() {
 CHURN=()
 for n in $(seq 0 $(( CHURNERS - 1 ))); do churn "$n" & CHURN+=($!); done
 
+# The daemon's memory every 10 s from here ("SECONDS KiB" lines). The start figure is taken
+# before the traffic and the churn begin; what they first allocate the daemon keeps and reuses
+# (thread caches, queues, the allocator's pages), so flat means flat after a warm-up.
+WARM=$(( DURATION >= 600 ? 120 : DURATION / 5 ))
+T_CHURN=$(date +%s)
+( while kill -0 "$DAEMON" 2>/dev/null; do echo "$(( $(date +%s) - T_CHURN )) $(rss)"; sleep 10; done ) > "$WORK/rss" &
+SAMPLER=$!
+
 # The steady pair's throughput during the churn (the first 10 s are not counted: warm-up).
 sleep 2
 DURING=$(in_ns "$(steady 1)" iperf3 -c "$(ip_of 0)" -t $(( DURATION > 20 ? DURATION - 10 : DURATION / 2 + 1 )) -O $(( DURATION > 20 ? 5 : 0 )) -J | mbps)
 wait "${CHURN[@]}" || true
 wait "${PINGS[@]}" 2>/dev/null || true
 RSS_END=$(rss)
+kill "$SAMPLER" 2>/dev/null || true; SAMPLER=""
+RSS_WARM=$(awk -v w="$WARM" '$1 >= w {print $2; exit}' "$WORK/rss")
+RSS_MAX=$(awk -v w="$WARM" '$1 >= w && $2 > m {m = $2} END {print m + 0}' "$WORK/rss")
 
 OPS=$(cat "$WORK"/ops.* | wc -l)
 FAILS=$(cat "$WORK"/ops.* | grep -c '^FAIL' || true)
@@ -146,6 +158,7 @@ alive=yes; kill -0 "$DAEMON" 2>/dev/null || alive=no
 
 echo "soak: ran ${DURATION}s: $OPS operations, $FAILS failed"
 echo "soak: daemon RSS $RSS_START KiB at start, $RSS_END KiB at end; alive: $alive; guests left: $GUESTS_LEFT (want $GUESTS)"
+echo "soak: daemon RSS ${RSS_WARM:-?} KiB after ${WARM}s of churn and traffic, at most $RSS_MAX KiB from then on, $RSS_END KiB at end"
 echo "soak: steady pair iperf3: $BASE Mbit/s alone, $DURING Mbit/s during churn"
 echo "soak: pings lost (mixed traffic): $LOSS"
 if [ "$FAILS" -gt 0 ]; then grep -h '^FAIL' "$WORK"/ops.* | head -20; fi

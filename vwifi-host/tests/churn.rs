@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{drop_count as count, guest_bin, text, Netns, HOST, LAB_PASSPHRASE};
 
 /// The daemon with a state directory of its own and no attachment at start; killed when dropped.
 struct Daemon {
@@ -108,13 +108,7 @@ impl Daemon {
 
     /// The daemon's resident memory, KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc/PID/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
+        common::rss_kib(self.child.id())
     }
 
     /// Whether the status lists the guest of namespace `ns`.
@@ -477,15 +471,6 @@ fn agent_joined(daemon: &Daemon, ns: &Netns, control: &str, ssid: &str, ip: &str
     let out = ns.exec("ip", &["addr", "add", ip, "dev", "vwifi0"]);
     assert!(out.status.success(), "address: {}", text(&out));
     agent
-}
-
-/// One drop counter of a guest in a status.
-fn count(guest: &serde_json::Value, name: &str) -> u64 {
-    guest["dropped"]
-        .as_array()
-        .and_then(|d| d.iter().find(|r| r[0] == name))
-        .and_then(|r| r[1].as_u64())
-        .unwrap_or(0)
 }
 
 /// Sends 1400-byte UDP datagrams to 10.97.0.3 for 2 s, as fast as the stack takes them
@@ -1019,21 +1004,7 @@ fn a_tap_that_takes_nothing_has_its_writes_dropped_and_counted_the_others_flow_a
         .expect("mac")
         .to_owned();
     // The flooder keeps sending to it without an answer to its ARP.
-    let out = f.exec(
-        "ip",
-        &[
-            "neigh",
-            "replace",
-            "10.97.0.3",
-            "lladdr",
-            &mac,
-            "dev",
-            "wlan0",
-            "nud",
-            "permanent",
-        ],
-    );
-    assert!(out.status.success(), "neighbour: {}", text(&out));
+    f.pin_neighbour("10.97.0.3", &mac);
     // The flood loads the daemon whoever takes it: the pair is measured beside the flood to
     // the guest taking it, then beside the same flood to the guest taking nothing.
     let reading = iperf_beside(&d, &c, "10.97.0.5", Some(&f));

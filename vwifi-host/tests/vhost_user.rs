@@ -2,7 +2,8 @@
 //! kernel) gets its NIC from `vwifi-host` on the simulated radio; inside the guest
 //! `vwifi-guest --link eth0` scans, connects with the guest's own passphrase and pings a
 //! namespace guest attached to the same network on the host; a wrong passphrase is refused
-//! clearly and leaves the station disconnected.
+//! clearly and leaves the station disconnected. A VM whose QEMU is stopped (SIGSTOP) under a
+//! flood costs a steady pair of namespace guests nothing, has its drops counted and recovers.
 //!
 //! Needs root (network namespaces, the TAP of the namespace guest), `ip`, `flock` and the VM
 //! harness set up (`sudo tests/vmharness/setup.sh`, in `/tmp/vwifi-harness` or
@@ -18,7 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{drop_count, guest_bin, rss_kib, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
 
 /// One VM at a time from this test binary.
 static VM: Mutex<()> = Mutex::new(());
@@ -136,6 +137,20 @@ impl Daemon {
         serde_json::from_slice(&out.stdout).ok()
     }
 
+    /// Attaches a VM named `name` at runtime (`vwifi-host vhost-user`), its socket `NAME.sock`
+    /// in the daemon's directory: the socket, and the MAC of its station.
+    fn attach_vm(&self, name: &str) -> (PathBuf, String) {
+        let socket = self.dir.path().join(format!("{name}.sock"));
+        run_ok(
+            Command::new(HOST)
+                .args(["vhost-user", "--socket"])
+                .arg(&socket)
+                .arg("--daemon-socket")
+                .arg(&self.socket),
+        );
+        (socket, self.mac_of(&format!("vm:{name}")))
+    }
+
     /// The MAC of the guest named `name`.
     fn mac_of(&self, name: &str) -> String {
         let status = self.status().expect("status");
@@ -147,6 +162,15 @@ impl Daemon {
             .to_owned()
     }
 }
+
+/// `vhost-user-wifi.sh`'s settings for a VM joining `vwifi-lab` as 10.99.0.3 and pinging a
+/// namespace guest at 10.99.0.2.
+const LAB_VM: [(&str, &str); 4] = [
+    ("SSID", "vwifi-lab"),
+    ("PASSPHRASE", LAB_PASSPHRASE),
+    ("GUEST_IP", "10.99.0.3"),
+    ("PEER_IP", "10.99.0.2"),
+];
 
 /// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
 fn join_lab(ns: &Netns, addr: &str) {
@@ -249,16 +273,7 @@ fn a_vm_joins_over_vhost_user_and_pings_a_namespace_guest() {
     let mac = daemon.mac_of("vm:vm1");
     assert!(text(&out).contains(&mac), "{}", text(&out));
     assert!(vm_socket.exists(), "the socket is listening");
-    let (passed, console) = boot_vm(
-        &vm_socket,
-        &mac,
-        &[
-            ("SSID", "vwifi-lab"),
-            ("PASSPHRASE", LAB_PASSPHRASE),
-            ("GUEST_IP", "10.99.0.3"),
-            ("PEER_IP", "10.99.0.2"),
-        ],
-    );
+    let (passed, console) = boot_vm(&vm_socket, &mac, &LAB_VM);
     assert!(passed, "the VM failed:\n{console}\n{}", daemon.log_text());
     assert!(console.contains(&format!("eth0 {mac}")), "{console}");
     assert!(console.contains("connected to vwifi-lab"), "{console}");
@@ -420,15 +435,7 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
         verbose,
     );
     join_lab(&peer, "10.99.0.2/24");
-    let vm_socket = daemon.dir.path().join("vm3.sock");
-    run_ok(
-        Command::new(HOST)
-            .args(["vhost-user", "--socket"])
-            .arg(&vm_socket)
-            .arg("--daemon-socket")
-            .arg(&daemon.socket),
-    );
-    let mac = daemon.mac_of("vm:vm3");
+    let (vm_socket, mac) = daemon.attach_vm("vm3");
     let tap = Tap::new("10.98.0.1/24");
     let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", daemon.dir.path());
     let _tap_server = IperfServer::start(None, "10.98.0.1", daemon.dir.path());
@@ -447,16 +454,13 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
     ]
     .into();
     let secs = secs.to_string();
-    let mut env = vec![
-        ("SSID", "vwifi-lab"),
-        ("PASSPHRASE", LAB_PASSPHRASE),
-        ("GUEST_IP", "10.99.0.3"),
-        ("PEER_IP", "10.99.0.2"),
+    let mut env = LAB_VM.to_vec();
+    env.extend([
         ("IPERF_SECS", secs.as_str()),
         ("TAP_MAC", tap_mac),
         ("TAP_IP", "10.98.0.2"),
         ("TAP_PEER_IP", "10.98.0.1"),
-    ];
+    ]);
     if reverse {
         env.push(("IPERF_REVERSE", "1"));
     }
@@ -712,4 +716,354 @@ fn a_vm_agent_over_vsock_joins_and_pings_a_namespace_guest() {
         !daemon.log_text().contains(LAB_PASSPHRASE),
         "a passphrase in the logs"
     );
+}
+
+/// Sends 1400-byte UDP datagrams to port 9 of `argv[1]` for `argv[2]` seconds, `argv[3]` a
+/// second (a steady flood whether or not anything answers, where ping would slow down to 100 a
+/// second); prints how many went out.
+const PACED_UDP: &str = "import socket, sys, time
+dst, secs, rate = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+n, start = 0, time.time()
+while True:
+    t = time.time() - start
+    if t >= secs:
+        break
+    if n < t * rate:
+        try:
+            s.sendto(b'x' * 1400, (dst, 9)); n += 1
+        except OSError:
+            time.sleep(0.001)
+    else:
+        time.sleep(0.001)
+print(n)
+";
+
+/// Frames a second of [`flood`]: ~4.5 Mbit/s, which a debug build of the daemon encrypts and a
+/// VM under TCG reads on a loaded 2-core machine (at 1 500 a second the daemon's CPU was what
+/// the flood and the pair shared, and the flooder's own TAP dropped half), and which fills the
+/// VM's receive ring and the 1 024 frames kept for it within 4 s.
+const FLOOD_RATE: u32 = 400;
+
+/// [`PACED_UDP`] from `ns` to `dst` for `secs` seconds at [`FLOOD_RATE`]: how many datagrams
+/// went out.
+fn flood(ns: &Netns, dst: &str, secs: u32) -> u64 {
+    let out = ns.exec(
+        "python3",
+        &[
+            "-c",
+            PACED_UDP,
+            dst,
+            &secs.to_string(),
+            &FLOOD_RATE.to_string(),
+        ],
+    );
+    assert!(out.status.success(), "flood: {}", text(&out));
+    text(&out).trim().parse().expect("the flood's count")
+}
+
+/// Mbit/s received in a `secs`-second TCP iperf3 run from `client` to a one-off iperf3 server
+/// started in `server` on `server_ip` (each second's figure printed).
+fn iperf_tcp(server: &Netns, client: &Netns, server_ip: &str, secs: u32) -> f64 {
+    run_ok(Command::new("ip").args([
+        "netns", "exec", &server.0, "iperf3", "-s", "-1", "-D", "-B", server_ip,
+    ]));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client.exec("iperf3", &["-c", server_ip, "-t", &secs.to_string(), "-J"]);
+    assert!(out.status.success(), "iperf3: {}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
+    // Each second's figure, shown with a failure: a stall shows as seconds near 0.
+    let seconds: Vec<String> = v["intervals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            format!(
+                "{:.1}",
+                i["sum"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e6
+            )
+        })
+        .collect();
+    println!(
+        "iperf3 {client_ns} -> {server_ip}, Mbit/s each second: {}",
+        seconds.join(" "),
+        client_ns = client.0
+    );
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .expect("bits_per_second")
+        / 1e6
+}
+
+/// A harness VM booted in the background, its console in a file. Dropped, its QEMU is
+/// resumed (it may be stopped) and ended, and the harness slot freed.
+struct BackgroundVm {
+    child: Child,
+    console: PathBuf,
+    pidfile: PathBuf,
+}
+
+impl BackgroundVm {
+    /// The console so far.
+    fn console(&self) -> String {
+        std::fs::read_to_string(&self.console).unwrap_or_default()
+    }
+
+    /// QEMU's process id (from its `-pidfile`), once it wrote it.
+    fn qemu_pid(&self) -> Option<String> {
+        let pid = std::fs::read_to_string(&self.pidfile).ok()?;
+        let pid = pid.trim();
+        (!pid.is_empty()).then(|| pid.to_owned())
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`) to QEMU.
+    fn signal(&self, signal: &str) {
+        let pid = self.qemu_pid().expect("QEMU's pid file");
+        run_ok(Command::new("kill").arg(format!("-{signal}")).arg(pid));
+    }
+
+    /// Waits until the console shows `line` (fails after `limit`, or if the VM ended).
+    fn wait_for(&mut self, line: &str, limit: Duration, logs: impl Fn() -> String) {
+        let deadline = Instant::now() + limit;
+        while !self.console().contains(line) {
+            let ended = self.child.try_wait().expect("wait").is_some();
+            assert!(
+                !ended && Instant::now() < deadline,
+                "no {line} on the console (ended: {ended}):\n{}\n{}",
+                self.console(),
+                logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits for the VM to end by itself: whether it passed.
+    fn wait(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for BackgroundVm {
+    fn drop(&mut self) {
+        if let Some(pid) = self.qemu_pid() {
+            let _ = Command::new("kill").args(["-CONT", &pid]).status();
+            let _ = Command::new("kill").arg(&pid).status();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The guest of `status` named `name`.
+fn guest_named<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["guests"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"].as_str() == Some(name)))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+/// Issue 19 item 3, a VM that stops servicing its rings: its QEMU is stopped (SIGSTOP) for
+/// 20 s while a namespace guest floods it; beside it a steady pair of namespace
+/// guests keeps its throughput, the daemon's memory stays bounded, the frames for the VM are
+/// dropped and counted (`vm_rx_no_buffer`), and once resumed (SIGCONT) the VM answers and
+/// pings again within seconds. About 50 s (a debug build, TCG, a loaded 2-core machine).
+#[test]
+#[ignore = "needs root, iperf3, python3 and the VM harness; .ci/run runs ignored tests as root"]
+fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and_recovers() {
+    /// How long QEMU stays stopped (the flood to the VM lasts as long).
+    const STALL_SECS: u32 = 20;
+    /// How long the pair's throughput is measured, before and during the stall.
+    const PAIR_SECS: u32 = 8;
+    assert!(
+        Path::new("/usr/bin/iperf3").exists(),
+        "iperf3 is missing: apt-get install iperf3"
+    );
+    let [p, c, d] = ["vsp", "vsc", "vsd"].map(Netns::new);
+    // On the zero-airtime air, so that the air is not what the pair and the flood share.
+    let mut config = format!(
+        "[sim.medium]\nairtime = false\n[[sim.aps]]\nssid = \"vwifi-lab\"\nchannel = 1\n\
+         passphrase = \"{LAB_PASSPHRASE}\"\n"
+    );
+    for ns in [&p, &c, &d] {
+        config.push_str(&format!("[[attach]]\nnetns = \"{}\"\n", ns.0));
+    }
+    // Not verbose: a debug line per frame would load the daemon being measured.
+    let daemon = Daemon::spawn(&config, 3, PathBuf::new(), false);
+    for (ns, ip) in [
+        (&p, "10.99.0.2/24"),
+        (&c, "10.99.0.4/24"),
+        (&d, "10.99.0.5/24"),
+    ] {
+        join_lab(ns, ip);
+    }
+    let (vm_socket, mac) = daemon.attach_vm("vmstall");
+    let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let console = daemon.dir.path().join("console.txt");
+    let pidfile = daemon.dir.path().join("qemu.pid");
+    let out = File::create(&console).expect("console file");
+    let child = vm_command(
+        &vm_socket,
+        &mac,
+        &[LAB_VM.as_slice(), &[("RESUME_IP", "10.99.0.9")]].concat(),
+        &[
+            "-q".to_owned(),
+            "-pidfile".to_owned(),
+            "-q".to_owned(),
+            pidfile.display().to_string(),
+        ],
+        std::process::id() % 2,
+    )
+    .stdout(out.try_clone().expect("console file"))
+    .stderr(out)
+    .spawn()
+    .expect("run-vm.sh");
+    let mut vm = BackgroundVm {
+        child,
+        console,
+        pidfile,
+    };
+    vm.wait_for("VWIFI-WAITING-FOR-RESUME", Duration::from_secs(120), || {
+        daemon.log_text()
+    });
+    let out = p.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.99.0.3"]);
+    assert!(out.status.success(), "ping the VM: {}", text(&out));
+    // The flood keeps coming to the VM's MAC while it answers no ARP.
+    p.pin_neighbour("10.99.0.3", &mac);
+
+    // Before: the pair beside the same flood to the VM running.
+    let before = std::thread::scope(|s| {
+        s.spawn(|| flood(&p, "10.99.0.3", PAIR_SECS + 2));
+        std::thread::sleep(Duration::from_secs(1));
+        iperf_tcp(&d, &c, "10.99.0.5", PAIR_SECS)
+    });
+
+    let vm_name = "vm:vmstall";
+    let status = daemon.status().expect("status");
+    let no_buffer_before = drop_count(guest_named(&status, vm_name), "vm_rx_no_buffer");
+    let rx_before = guest_named(&status, vm_name)["rx_packets"]
+        .as_u64()
+        .unwrap_or(0);
+    let rss_before = rss_kib(daemon.child.id());
+    vm.signal("STOP");
+    let (sent, during, rss_max) = std::thread::scope(|s| {
+        let flooding = s.spawn(|| flood(&p, "10.99.0.3", STALL_SECS));
+        // The pair measured once the VM's ring and the frames kept for it are full.
+        let pair = s.spawn(|| {
+            std::thread::sleep(Duration::from_secs(4));
+            iperf_tcp(&d, &c, "10.99.0.5", PAIR_SECS)
+        });
+        let mut rss_max = rss_before;
+        while !flooding.is_finished() {
+            rss_max = rss_max.max(rss_kib(daemon.child.id()));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        (
+            flooding.join().expect("flood"),
+            pair.join().expect("iperf3"),
+            rss_max,
+        )
+    });
+    // The last frames of the flood reach the port (still stopped) before the count.
+    std::thread::sleep(Duration::from_secs(1));
+    let stalled = daemon.status().expect("status");
+    let rss_end = rss_kib(daemon.child.id());
+    vm.signal("CONT");
+    let resumed = Instant::now();
+
+    // Resumed: the VM answers the namespace guest, then pings it (the address it waits for
+    // appears now, so its answer comes after the stall).
+    let mut answered = None;
+    while resumed.elapsed() < Duration::from_secs(30) {
+        if p.exec("ping", &["-c", "1", "-W", "1", "10.99.0.3"])
+            .status
+            .success()
+        {
+            answered = Some(resumed.elapsed());
+            break;
+        }
+    }
+    run_ok(Command::new("ip").args([
+        "netns",
+        "exec",
+        &p.0,
+        "ip",
+        "addr",
+        "add",
+        "10.99.0.9/24",
+        "dev",
+        "wlan0",
+    ]));
+    let passed = vm.wait(Duration::from_secs(60));
+    let pinged = resumed.elapsed();
+    let console = vm.console();
+    let no_buffer =
+        drop_count(guest_named(&stalled, vm_name), "vm_rx_no_buffer") - no_buffer_before;
+    // What the VM's station took from the air for it meanwhile.
+    let for_vm = guest_named(&stalled, vm_name)["rx_packets"]
+        .as_u64()
+        .unwrap_or(0)
+        - rx_before;
+    println!(
+        "VM stopped {STALL_SECS} s under a {FLOOD_RATE}/s UDP flood ({sent} datagrams): \
+         steady pair TCP {before:.1} Mbit/s before, {during:.1} during ({:.2}x); \
+         {for_vm} frames for the VM, vm_rx_no_buffer +{no_buffer}; \
+         daemon VmRSS {rss_before} KiB before, max {rss_max}, {rss_end} at the end; resumed: answered in {answered:?}, its own pings done in {:.1} s",
+        during / before,
+        pinged.as_secs_f64()
+    );
+    assert!(
+        passed,
+        "the VM failed after the stall:\n{console}\n{}",
+        daemon.log_text()
+    );
+    assert!(console.contains("VWIFI-RESUMED-PING-OK"), "{console}");
+    let answered =
+        answered.unwrap_or_else(|| panic!("the VM never answered after the stall:\n{console}"));
+    assert!(
+        answered < Duration::from_secs(10),
+        "the VM answered {answered:?} after SIGCONT"
+    );
+    assert!(before > 0.0, "no throughput before the stall");
+    // A bound, not a target: the pair kept 0.78x to 1.33x in runs on a loaded 2-core machine
+    // (debug build; its seconds vary from 2 to 10 Mbit/s there), 0.63x with a 64-guest soak
+    // running beside it (load 10, the pair at 1 Mbit/s), once 0.38x when the two measurements
+    // were 5 s and 10 s; a daemon held up by the stopped VM would leave it near 0.
+    assert!(
+        during >= 0.4 * before,
+        "the stopped VM held the pair back: {during:.0} against {before:.0} Mbit/s\n{}",
+        daemon.log_text()
+    );
+    // Bounded: the flood brings ~11 MB while the VM is stopped; what is kept of it is counted
+    // below. The daemon's RSS rose 0.6 to 8.5 MiB at most in runs (the pair's traffic too), and
+    // was back within 3.8 MiB of the start by the end.
+    assert!(
+        rss_max - rss_before < 16 * 1024,
+        "the daemon grew {} KiB while the VM was stopped",
+        rss_max - rss_before
+    );
+    // Its receive ring (256 buffers) and the 1 024 frames the port keeps for it hold the first
+    // ones; every later one is dropped and counted (in runs: exactly 1 280 kept, or fewer).
+    assert!(
+        no_buffer > 0 && no_buffer + 256 + 1024 >= for_vm,
+        "{no_buffer} of {for_vm} frames for the VM counted as dropped ({sent} sent): {stalled}"
+    );
+    for name in [
+        vm_name,
+        &format!("netns:{}", c.0),
+        &format!("netns:{}", d.0),
+    ] {
+        assert_eq!(
+            guest_named(&stalled, name)["state"],
+            "connected",
+            "{stalled}"
+        );
+    }
 }

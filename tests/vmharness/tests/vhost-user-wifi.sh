@@ -14,6 +14,10 @@
 #                to TAP_PEER_IP on the host too (VWIFI-IPERF-TAP: lines)
 #   IPERF_REVERSE  optional, with IPERF_SECS: each iperf3 also runs reversed (-R: the host
 #                sends, the VM receives), printed as VWIFI-IPERF-VHOST-R: and VWIFI-IPERF-TAP-R:
+#   RESUME_IP    optional: after the first pings, say VWIFI-WAITING-FOR-RESUME and ping RESUME_IP
+#                until it answers (RESUME_TRIES tries, default 200, each 0.5-1.5 s): meanwhile the
+#                host stops the VM (SIGSTOP to QEMU) and resumes it, and only then gives a namespace
+#                guest that address; then ping PEER_IP again (VWIFI-RESUMED-PING-OK)
 # The vwifi-guest binary is copied in with `-f .../vwifi-guest`.
 . /usr/lib/vwifi-harness/lib.sh
 modprobe virtio_pci 2>/dev/null
@@ -60,6 +64,18 @@ ip addr add "$GUEST_IP/24" dev eth0 || fail "address"
 ping -c 1 -w "${PING_WAIT:-10}" "$PEER_IP" > /dev/null || fail "no first reply from $PEER_IP"
 ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping the namespace guest $PEER_IP"
 log "VWIFI-PING-OK"
+if [ -n "${RESUME_IP:-}" ]; then
+    log "VWIFI-WAITING-FOR-RESUME $RESUME_IP"
+    tries=0
+    until ping -c 1 -W 1 "$RESUME_IP" > /dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ $tries -lt "${RESUME_TRIES:-200}" ] || fail "$RESUME_IP never answered"
+        sleep 0.5
+    done
+    log "VWIFI-RESUME-IP-ANSWERED after $tries tries"
+    ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping $PEER_IP after the stall"
+    log "VWIFI-RESUMED-PING-OK"
+fi
 if [ -n "${IPERF_SECS:-}" ]; then
     /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3 over vwifi"; }
     grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF-VHOST: /'

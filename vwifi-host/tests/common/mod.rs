@@ -51,6 +51,26 @@ impl Netns {
             .output()
             .expect("ip netns exec")
     }
+
+    /// Pins `ip` to `mac` on `wlan0` (a permanent neighbour entry): traffic to it keeps going
+    /// out to that MAC while nothing answers ARP.
+    pub(crate) fn pin_neighbour(&self, ip: &str, mac: &str) {
+        let out = self.exec(
+            "ip",
+            &[
+                "neigh",
+                "replace",
+                ip,
+                "lladdr",
+                mac,
+                "dev",
+                "wlan0",
+                "nud",
+                "permanent",
+            ],
+        );
+        assert!(out.status.success(), "neighbour: {}", text(&out));
+    }
 }
 
 impl Drop for Netns {
@@ -107,4 +127,23 @@ pub(crate) fn wait_for_status(
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// The resident memory of process `pid` (`VmRSS` of `/proc/PID/status`), KiB.
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// The drop counter `name` of a guest of a status (its `dropped` pairs), 0 if it has none.
+pub(crate) fn drop_count(guest: &serde_json::Value, name: &str) -> u64 {
+    guest["dropped"]
+        .as_array()
+        .and_then(|d| d.iter().find(|r| r[0] == name))
+        .and_then(|r| r[1].as_u64())
+        .unwrap_or(0)
 }
