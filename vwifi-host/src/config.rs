@@ -520,6 +520,7 @@ impl HostConfig {
     pub(crate) fn mux_config(&self) -> MuxConfig {
         let m = &self.mux;
         let defaults = MuxConfig::default();
+        let six_ghz = self.air_has_6ghz();
         MuxConfig {
             scheduler: SchedulerConfig {
                 home_slot: Duration::from_millis(m.home_slot_ms),
@@ -545,7 +546,7 @@ impl HostConfig {
                         .channels
                         .iter()
                         .copied()
-                        .filter(|c| c.band() != Band::Ghz6 || self.air_has_6ghz())
+                        .filter(|c| six_ghz || c.band() != Band::Ghz6)
                         .collect(),
                     ..defaults.station.scan
                 },
