@@ -360,7 +360,8 @@ impl Drop for Tap {
     }
 }
 
-/// An `iperf3 -s` daemon; killed when dropped.
+/// An `iperf3 -s` daemon that gives up a test whose client fell silent for 20 s (so a retried
+/// client finds it free); killed when dropped.
 struct IperfServer(PathBuf);
 
 impl IperfServer {
@@ -374,8 +375,16 @@ impl IperfServer {
             }
             None => Command::new("iperf3"),
         };
-        cmd.args(["-s", "-D", "-B", bind, "--pidfile"])
-            .arg(&pidfile);
+        cmd.args([
+            "-s",
+            "-D",
+            "--rcv-timeout",
+            "20000",
+            "-B",
+            bind,
+            "--pidfile",
+        ])
+        .arg(&pidfile);
         run_ok(&mut cmd);
         Self(pidfile)
     }

@@ -76,22 +76,36 @@ if [ -n "${RESUME_IP:-}" ]; then
     ping -c 5 -i 0.2 -W 3 "$PEER_IP" || fail "ping $PEER_IP after the stall"
     log "VWIFI-RESUMED-PING-OK"
 fi
+# One iperf3 client run, printed as TAG lines: a run that hangs (the emulator has stalled a
+# client once in many runs, its console silent until run-vm's limit) is stopped after
+# IPERF_SECS + 40 s and tried once more, saying so; a second failure fails the check.
+iperf_run() {
+    tag=$1 what=$2 out=$3
+    shift 3
+    for attempt in 1 2; do
+        if timeout $((IPERF_SECS + 40)) /opt/iperf3 --connect-timeout 10000 \
+            -t "$IPERF_SECS" -f m "$@" > "$out" 2>&1; then
+            grep -E "sender|receiver" "$out" | sed "s/^/$tag /"
+            return 0
+        fi
+        cat "$out"
+        [ $attempt = 2 ] && fail "iperf3 $what failed twice"
+        log "VWIFI-IPERF-RETRY: iperf3 $what failed or hung (attempt $attempt); once more"
+        sleep 2
+    done
+}
 if [ -n "${IPERF_SECS:-}" ]; then
-    /opt/iperf3 -c "$PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf.txt 2>&1 || { cat /tmp/iperf.txt; fail "iperf3 over vwifi"; }
-    grep -E "sender|receiver" /tmp/iperf.txt | sed 's/^/VWIFI-IPERF-VHOST: /'
+    iperf_run VWIFI-IPERF-VHOST: "over vwifi" /tmp/iperf.txt -c "$PEER_IP"
     if [ -n "${IPERF_REVERSE:-}" ]; then
-        /opt/iperf3 -c "$PEER_IP" -R -t "$IPERF_SECS" -f m > /tmp/iperf-r.txt 2>&1 || { cat /tmp/iperf-r.txt; fail "iperf3 -R over vwifi"; }
-        grep -E "sender|receiver" /tmp/iperf-r.txt | sed 's/^/VWIFI-IPERF-VHOST-R: /'
+        iperf_run VWIFI-IPERF-VHOST-R: "-R over vwifi" /tmp/iperf-r.txt -c "$PEER_IP" -R
     fi
     if [ -n "${TAP_MAC:-}" ]; then
         tap=$(for d in /sys/class/net/*; do [ "$(cat $d/address)" = "$TAP_MAC" ] && basename $d; done)
         [ -n "$tap" ] || fail "no NIC with $TAP_MAC"
         ip link set "$tap" up && ip addr add "$TAP_IP/24" dev "$tap" || fail "$tap"
-        /opt/iperf3 -c "$TAP_PEER_IP" -t "$IPERF_SECS" -f m > /tmp/iperf-tap.txt 2>&1 || { cat /tmp/iperf-tap.txt; fail "iperf3 over the TAP"; }
-        grep -E "sender|receiver" /tmp/iperf-tap.txt | sed 's/^/VWIFI-IPERF-TAP: /'
+        iperf_run VWIFI-IPERF-TAP: "over the TAP" /tmp/iperf-tap.txt -c "$TAP_PEER_IP"
         if [ -n "${IPERF_REVERSE:-}" ]; then
-            /opt/iperf3 -c "$TAP_PEER_IP" -R -t "$IPERF_SECS" -f m > /tmp/iperf-tap-r.txt 2>&1 || { cat /tmp/iperf-tap-r.txt; fail "iperf3 -R over the TAP"; }
-            grep -E "sender|receiver" /tmp/iperf-tap-r.txt | sed 's/^/VWIFI-IPERF-TAP-R: /'
+            iperf_run VWIFI-IPERF-TAP-R: "-R over the TAP" /tmp/iperf-tap-r.txt -c "$TAP_PEER_IP" -R
         fi
     fi
 fi
