@@ -8,26 +8,23 @@
 //! Needs root and `ip` (iproute2); ignored otherwise (`.ci/run` runs ignored tests as root). Needs
 //! the `vwifi-guest` binary next to `vwifi-host` (`cargo build -p vwifi-guest`).
 
-use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{drop_count as count, guest_bin, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{
+    drop_count as count, guest_bin, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE,
+};
 
-/// The daemon with a state directory of its own and no attachment at start; killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// The daemon ([`TestDaemon`]) with no attachment at start.
+struct Daemon(TestDaemon);
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
     }
 }
 
@@ -44,83 +41,16 @@ impl Daemon {
     /// The daemon with its state in `state_dir` (default: a directory of its own), the
     /// uplink TAP `uplink`, if given, and `extra` at the end of its configuration.
     fn start_with(state_dir: Option<&std::path::Path>, uplink: Option<&str>, extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let config = dir.path().join("host.toml");
-        let state =
-            state_dir.map_or_else(|| dir.path().join("state"), std::path::Path::to_path_buf);
-        std::fs::write(
-            &config,
-            format!(
-                "[host]\nstate_dir = \"{}\"\n{}{extra}",
-                state.display(),
-                uplink.map_or_else(String::new, |u| format!("uplink_tap = \"{u}\"\n"))
-            ),
-        )
-        .expect("config");
-        let child = Command::new(HOST)
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self {
-            child,
-            socket,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while daemon.status().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not answer: {}",
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let out = self.host(&["status", "--json"]);
-        serde_json::from_slice(&out.stdout).ok()
-    }
-
-    fn host(&self, args: &[&str]) -> Output {
-        Command::new(HOST)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .expect("vwifi-host")
-    }
-
-    /// The daemon's resident memory, KiB.
-    fn rss_kib(&self) -> u64 {
-        common::rss_kib(self.child.id())
+        let uplink = uplink.map_or_else(String::new, |u| format!("uplink_tap = \"{u}\"\n"));
+        Self(TestDaemon::start(Options {
+            state_dir: state_dir.map(std::path::Path::to_path_buf),
+            ..Options::config(format!("{uplink}{extra}"))
+        }))
     }
 
     /// Whether the status lists the guest of namespace `ns`.
     fn attached(&self, ns: &Netns) -> bool {
-        let name = format!("netns:{}", ns.0);
-        self.status()
-            .and_then(|s| {
-                s["guests"]
-                    .as_array()
-                    .map(|g| g.iter().any(|g| g["name"].as_str() == Some(&name)))
-            })
-            .unwrap_or(false)
+        self.guest(&format!("netns:{}", ns.0)).is_some()
     }
 }
 
@@ -158,13 +88,13 @@ fn detach_returns_once_the_interface_is_gone_so_attach_right_after_it_works() {
     let detach = format!("{{\"request\":\"detach\",\"netns\":\"{}\"}}", ns.0);
     for round in 0..50 {
         // Back to back, as a program (a CNI plugin, a container engine) sends them.
-        let attached = request(&daemon.socket, &attach);
+        let attached = request(daemon.socket(), &attach);
         assert!(
             attached.starts_with("{\"attached\""),
             "round {round}: attach: {attached}\n{}",
             daemon.log_text()
         );
-        let detached = request(&daemon.socket, &detach);
+        let detached = request(daemon.socket(), &detach);
         assert!(
             detached.starts_with("{\"detached\""),
             "round {round}: detach: {detached}"
@@ -188,7 +118,7 @@ fn detach_returns_once_the_interface_is_gone_so_attach_right_after_it_works() {
 fn attach_and_detach_sent_together_are_served_in_turn_and_leave_nothing_half_done() {
     let daemon = Daemon::start();
     let ns = Netns::new("cc");
-    let socket = daemon.socket.clone();
+    let socket = daemon.socket().to_path_buf();
     let run = |verb: &'static str, ns: String, socket: PathBuf| {
         std::thread::spawn(move || {
             Command::new(HOST)
@@ -295,7 +225,7 @@ fn churn_of_attach_connect_disconnect_detach_fails_nothing_and_keeps_memory_flat
         let handles: Vec<_> = spaces
             .iter()
             .map(|ns| {
-                let (socket, ns) = (daemon.socket.clone(), ns.0.clone());
+                let (socket, ns) = (daemon.socket().to_path_buf(), ns.0.clone());
                 std::thread::spawn(move || cycle(&socket, &ns, round))
             })
             .collect();
@@ -351,7 +281,7 @@ fn a_daemon_stopped_for_seconds_resumes_and_its_guests_carry_on() {
     // Stopped (as a debugger or a frozen cgroup would) for 30 s (issue 19 item 3), with
     // traffic waiting.
     let rss_before = daemon.rss_kib();
-    let pid = daemon.child.id().to_string();
+    let pid = daemon.pid().to_string();
     common::run_ok(Command::new("kill").args(["-STOP", &pid]));
     let waiting = std::thread::spawn({
         let ns = a.0.clone();
@@ -444,13 +374,13 @@ fn attach_and_join(daemon: &Daemon, ns: &Netns, ssid: &str, ip: &str) {
 /// A socket guest: `vwifi-guest agent` in `ns` on the daemon's socket, its control socket
 /// `control` (beside the daemon's), joined to the open network `ssid`, `vwifi0` given `ip`.
 fn agent_joined(daemon: &Daemon, ns: &Netns, control: &str, ssid: &str, ip: &str) -> Agent {
-    let control = daemon.socket.with_file_name(control);
+    let control = daemon.socket().with_file_name(control);
     let child = Command::new("ip")
         .args(["netns", "exec", &ns.0])
         .arg(guest_bin())
         .arg("agent")
         .arg("--socket")
-        .arg(&daemon.socket)
+        .arg(daemon.socket())
         .arg("--control")
         .arg(&control)
         .stdin(Stdio::null())
@@ -896,7 +826,7 @@ fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_it
     }
     let name = format!("netns:{}", a.0);
     let status = common::wait_for_status(
-        &daemon.socket,
+        daemon.socket(),
         Duration::from_secs(10),
         "the new name in the status",
         |s| guest_of(s, Some(&name))["ifname"] == "foo",
@@ -915,7 +845,7 @@ fn an_interface_renamed_in_its_namespace_keeps_its_data_and_is_detached_under_it
         "the table does not tell the rename"
     );
     // Recorded under its name now: a restart takes the TAP up again as `foo`.
-    let state = daemon.socket.with_file_name("state").join("state.json");
+    let state = daemon.socket().with_file_name("state").join("state.json");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let saved = std::fs::read_to_string(&state).unwrap_or_default();
@@ -955,7 +885,7 @@ fn a_namespace_deleted_under_the_daemon_is_reported_and_its_name_can_be_attached
     common::run_ok(Command::new("ip").args(["netns", "del", &a.0]));
     let gone = format!("network namespace {} gone", a.0);
     let status = common::wait_for_status(
-        &daemon.socket,
+        daemon.socket(),
         Duration::from_secs(10),
         "the namespace reported gone",
         |s| !daemon_lists(s, &a) && details(s).contains(&gone),

@@ -14,97 +14,37 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, HOST, LAB_PASSPHRASE};
+use common::{guest_bin, run_ok, text, Options, TestDaemon, HOST, LAB_PASSPHRASE};
 
 /// How soon a dead namespace's station must be gone.
 const GONE_WITHIN: Duration = Duration::from_secs(1);
 
-/// A daemon with a state directory of its own; killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    dir: tempfile::TempDir,
+/// A daemon logging at trace level ([`TestDaemon`]), and what these tests ask of it.
+struct Daemon(TestDaemon);
+
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
+    }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut TestDaemon {
+        &mut self.0
     }
 }
 
 impl Daemon {
     fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let config = dir.path().join("host.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[host]\nstate_dir = \"{}\"\n",
-                dir.path().join("state").display()
-            ),
-        )
-        .expect("config");
-        let mut d = Self {
-            child: Command::new("true").spawn().expect("true"),
-            socket,
-            log,
-            dir,
-        };
-        d.spawn();
-        d
+        Self(TestDaemon::start(Options::default().verbosity("-vv")))
     }
 
+    /// Starts it again after [`TestDaemon::stop`], once it answers.
     fn spawn(&mut self) {
-        let _ = self.child.wait();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log");
-        self.child = Command::new(HOST)
-            .args(["run", "-vv", "--config"])
-            .arg(self.dir.path().join("host.toml"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("run vwifi-host");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.status().is_none() {
-            assert!(Instant::now() < deadline, "no daemon: {}", self.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        run_ok(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "{status}: {}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let out = self.host(&["status", "--json"]);
-        serde_json::from_slice(&out.stdout).ok()
-    }
-
-    fn host(&self, args: &[&str]) -> Output {
-        Command::new(HOST)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .expect("vwifi-host")
+        self.respawn();
+        self.wait_for(Duration::from_secs(20), "the daemon to answer", |_| true);
     }
 
     /// `vwifi-host attach ARGS`, which must succeed.
@@ -117,33 +57,11 @@ impl Daemon {
     }
 
     /// The names of the guests.
-    fn guests(&self) -> Vec<String> {
-        self.status()
-            .and_then(|s| {
-                s["guests"].as_array().map(|g| {
-                    g.iter()
-                        .filter_map(|g| g["name"].as_str().map(str::to_owned))
-                        .collect()
-                })
-            })
-            .unwrap_or_default()
-    }
-
-    /// Waits up to `limit` for the guest `name` to be gone; how long it took.
-    fn wait_gone(&self, name: &str, limit: Duration) -> Duration {
-        let t0 = Instant::now();
-        loop {
-            if !self.guests().iter().any(|g| g == name) {
-                return t0.elapsed();
-            }
-            assert!(
-                t0.elapsed() < limit,
-                "{name} still there after {limit:?}: {:?}\n{}",
-                self.guests(),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn guest_names(&self) -> Vec<String> {
+        self.guests()
+            .iter()
+            .filter_map(|g| g["name"].as_str().map(str::to_owned))
+            .collect()
     }
 }
 
@@ -261,7 +179,7 @@ fn namespaces_attached_by_pid_and_by_path_join_ping_and_go_when_their_processes_
     assert!(out.contains(&a.ns()), "{out}");
     daemon.attach(&["--netns-path", &b.ns()]);
     let (name_a, name_b) = (format!("netns:{}", a.ns()), format!("netns:{}", b.ns()));
-    let guests = daemon.guests();
+    let guests = daemon.guest_names();
     assert!(
         guests.contains(&name_a) && guests.contains(&name_b),
         "{guests:?}"
@@ -274,7 +192,7 @@ fn namespaces_attached_by_pid_and_by_path_join_ping_and_go_when_their_processes_
         let mut child = Command::new(HOST)
             .args(["join", "--pid", &a.pid().to_string(), "vwifi-lab"])
             .args(["--passphrase-stdin", "--socket"])
-            .arg(&daemon.socket)
+            .arg(daemon.socket())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -311,7 +229,7 @@ fn namespaces_attached_by_pid_and_by_path_join_ping_and_go_when_their_processes_
     a.kill();
     std::thread::sleep(GONE_WITHIN + Duration::from_millis(500));
     assert!(
-        daemon.guests().contains(&name_a),
+        daemon.guest_names().contains(&name_a),
         "a namespace with a process left lost its station: {}",
         daemon.log_text()
     );
@@ -324,8 +242,7 @@ fn namespaces_attached_by_pid_and_by_path_join_ping_and_go_when_their_processes_
     let took = daemon.wait_gone(&name_b, GONE_WITHIN);
     eprintln!("station of a namespace attached by path gone {took:?} after its process exited");
     // Forgotten too: not in the state file.
-    let state =
-        std::fs::read_to_string(daemon.dir.path().join("state/state.json")).unwrap_or_default();
+    let state = std::fs::read_to_string(daemon.path("state/state.json")).unwrap_or_default();
     assert!(!state.contains("/proc/"), "{state}");
 }
 
@@ -339,11 +256,15 @@ fn a_bind_mounted_namespace_lives_until_it_is_unmounted() {
     let key = bind.0.display().to_string();
     daemon.attach(&["--netns-path", &key]);
     let name = format!("netns:{key}");
-    assert!(daemon.guests().contains(&name));
+    assert!(daemon.guest_names().contains(&name));
     // The mount holds the namespace: the process exiting does not end it.
     c.kill();
     std::thread::sleep(GONE_WITHIN + Duration::from_millis(500));
-    assert!(daemon.guests().contains(&name), "{}", daemon.log_text());
+    assert!(
+        daemon.guest_names().contains(&name),
+        "{}",
+        daemon.log_text()
+    );
     bind.unmount();
     let took = daemon.wait_gone(&name, GONE_WITHIN);
     eprintln!("station of a bind-mounted namespace gone {took:?} after the unmount");
@@ -366,7 +287,7 @@ fn a_namespace_whose_process_died_while_the_daemon_was_stopped_is_forgotten() {
     daemon.spawn();
     let (name_d, name_e) = (format!("netns:{}", d.ns()), format!("netns:{}", e.ns()));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !daemon.guests().contains(&name_e) {
+    while !daemon.guest_names().contains(&name_e) {
         assert!(
             Instant::now() < deadline,
             "{name_e} not re-attached: {}",
@@ -374,7 +295,7 @@ fn a_namespace_whose_process_died_while_the_daemon_was_stopped_is_forgotten() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!daemon.guests().contains(&name_d));
+    assert!(!daemon.guest_names().contains(&name_d));
     assert!(
         daemon.log_text().contains("attached by path is gone"),
         "{}",

@@ -1,9 +1,8 @@
 //! The daemon, run as a user would: `vwifi-host run` on a temporary socket, guests connecting
 //! over the Unix transport, `vwifi-host status`, and SIGTERM. No root needed.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,20 +15,23 @@ use vwifi_core::MacAddr;
 
 mod common;
 use common::guest::{join_lab, recv_until};
-use common::{HOST as BIN, LAB_PASSPHRASE};
+use common::{Options, TestDaemon, HOST as BIN, LAB_PASSPHRASE};
 
-/// The daemon process; killed if the test fails before it stops it.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+/// The daemon process ([`TestDaemon`], trace logs, its socket in a `run/` directory it
+/// creates); killed if the test fails before it stops it.
+struct Daemon(TestDaemon);
+
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
+    }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut TestDaemon {
+        &mut self.0
     }
 }
 
@@ -41,37 +43,13 @@ impl Daemon {
 
     /// [`Daemon::start`] with `extra` appended to its configuration file.
     async fn start_with(extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("run").join("host.sock");
-        let log = dir.path().join("daemon.log");
-        // A state directory of its own (as root the default is /var/lib/vwifi, shared).
-        let config = dir.path().join("host.toml");
-        let state = dir.path().join("state");
-        std::fs::write(
-            &config,
-            format!("[host]\nstate_dir = \"{}\"\n{extra}", state.display()),
-        )
-        .expect("config");
-        let child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .env("RUST_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self {
-            child,
-            socket,
-            log,
-            _dir: dir,
-        };
-        let ctl = ctl_path(&daemon.socket);
+        let daemon = TestDaemon::spawn(Options {
+            socket: PathBuf::from("run/host.sock"),
+            rust_log: Some("trace"),
+            ..Options::config(extra)
+        });
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !ctl.exists() {
+        while !daemon.ctl().exists() {
             assert!(
                 Instant::now() < deadline,
                 "daemon did not start: {}",
@@ -79,33 +57,7 @@ impl Daemon {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        daemon
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// `vwifi-host status --json`, parsed.
-    fn status(&self) -> serde_json::Value {
-        let out = Command::new(BIN)
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .expect("run vwifi-host status");
-        assert!(
-            out.status.success(),
-            "status failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
-    }
-
-    fn guests(&self) -> Vec<serde_json::Value> {
-        self.status()["guests"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        Self(daemon)
     }
 
     /// Waits until `f` holds for the guest list, for at most `limit`.
@@ -125,12 +77,6 @@ impl Daemon {
     }
 }
 
-fn ctl_path(socket: &Path) -> PathBuf {
-    let mut s = socket.as_os_str().to_owned();
-    s.push(".ctl");
-    PathBuf::from(s)
-}
-
 fn frame(src: MacAddr, dst: MacAddr, tag: u8) -> Message {
     let mut out = Vec::new();
     EthernetFrame {
@@ -148,8 +94,8 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     let daemon = Daemon::start().await;
 
     // Two guests join the demo WPA2 network with its passphrase.
-    let (mut a, mac_a) = join_lab(&daemon.socket, "test-guest-a").await;
-    let (mut b, mac_b) = join_lab(&daemon.socket, "test-guest-b").await;
+    let (mut a, mac_a) = join_lab(daemon.socket(), "test-guest-a").await;
+    let (mut b, mac_b) = join_lab(daemon.socket(), "test-guest-b").await;
     assert_ne!(mac_a, mac_b);
 
     // A data frame from a to b, through the AP.
@@ -183,7 +129,7 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     // The human-readable status and the metrics work too.
     let table = Command::new(BIN)
         .args(["status", "--socket"])
-        .arg(&daemon.socket)
+        .arg(daemon.socket())
         .output()
         .expect("status");
     let table = String::from_utf8_lossy(&table.stdout);
@@ -193,7 +139,7 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     );
     let metrics = Command::new(BIN)
         .args(["metrics", "--socket"])
-        .arg(&daemon.socket)
+        .arg(daemon.socket())
         .output()
         .expect("metrics");
     let metrics = String::from_utf8_lossy(&metrics.stdout);
@@ -203,7 +149,7 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     );
 
     // A third connection sends garbage: it is cut off, the others stay connected.
-    let mut hostile = UnixStream::connect(&daemon.socket).await.expect("connect");
+    let mut hostile = UnixStream::connect(daemon.socket()).await.expect("connect");
     hostile
         .write_all(b"GET / HTTP/1.1\r\nHost: vwifi\r\n\r\n")
         .await
@@ -236,7 +182,7 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
 
     // SIGTERM: a is told it was disconnected (reason 3, locally generated), its link closes,
     // and the daemon exits with status 0.
-    let pid = daemon.child.id().to_string();
+    let pid = daemon.pid().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -258,7 +204,7 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
     let mut daemon = daemon;
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(s) = daemon.child.try_wait().expect("wait") {
+        if let Some(s) = daemon.try_wait() {
             break s;
         }
         assert!(Instant::now() < deadline, "the daemon did not exit");
@@ -275,11 +221,8 @@ async fn daemon_serves_guests_survives_a_hostile_one_and_stops_on_sigterm() {
         !log.contains(LAB_PASSPHRASE) && !log.contains("correct horse"),
         "the passphrase leaked into the logs"
     );
-    assert!(!daemon.socket.exists(), "the socket was not removed");
-    assert!(
-        !ctl_path(&daemon.socket).exists(),
-        "the control socket was not removed"
-    );
+    assert!(!daemon.socket().exists(), "the socket was not removed");
+    assert!(!daemon.ctl().exists(), "the control socket was not removed");
 }
 
 /// A 6 GHz ax network in the configuration: a guest finds it (6135 MHz, 802.11ax), joins it
@@ -291,7 +234,7 @@ async fn a_guest_joins_a_six_ghz_ax_network_of_the_configuration() {
          passphrase = \"{LAB_PASSPHRASE}\"\n"
     ))
     .await;
-    let (mut a, mac) = join_lab(&daemon.socket, "six-ghz-guest").await;
+    let (mut a, mac) = join_lab(daemon.socket(), "six-ghz-guest").await;
     daemon
         .wait_guests(Duration::from_secs(5), |g| {
             g.len() == 1 && g[0]["mac"] == mac.to_string() && g[0]["channel"] == 37

@@ -10,89 +10,38 @@
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, Netns, HOST};
+use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon};
 
-/// The daemon on a zero-airtime air with one open network, attaching `attach`; killed when
-/// dropped.
-struct Daemon {
-    child: Child,
-    dir: tempfile::TempDir,
-}
+/// The daemon ([`TestDaemon`]) on a zero-airtime air with one open network, attaching `attach`.
+struct Daemon(TestDaemon);
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
     }
 }
 
 impl Daemon {
     fn start(attach: &[&Netns]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = format!(
-            "[host]\nstate_dir = \"{}\"\n[sim]\nseed = 1\n[sim.medium]\nairtime = false\n\
-             [[sim.aps]]\nssid = \"dp-open\"\nchannel = 1\n",
-            dir.path().join("state").display()
-        );
-        for ns in attach {
-            config.push_str(&format!("[[attach]]\nnetns = \"{}\"\n", ns.0));
-        }
-        std::fs::write(dir.path().join("host.toml"), config).expect("config");
-        let child = Command::new(HOST)
-            .arg("run")
-            .arg("--config")
-            .arg(dir.path().join("host.toml"))
-            .arg("--socket")
-            .arg(dir.path().join("host.sock"))
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(dir.path().join("daemon.log")).expect("log"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while daemon.guests().len() < attach.len() {
-            assert!(
-                Instant::now() < deadline,
-                "namespaces not attached: {}",
-                daemon.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
-    }
-
-    fn status(&self) -> serde_json::Value {
-        let out = Command::new(HOST)
-            .args(["status", "--json", "--socket"])
-            .arg(self.dir.path().join("host.sock"))
-            .output()
-            .expect("status");
-        serde_json::from_slice(&out.stdout).unwrap_or_default()
-    }
-
-    fn guests(&self) -> Vec<serde_json::Value> {
-        self.status()["guests"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        Self(TestDaemon::start_attached(
+            Options::config(
+                "[sim]\nseed = 1\n[sim.medium]\nairtime = false\n\
+                 [[sim.aps]]\nssid = \"dp-open\"\nchannel = 1\n",
+            )
+            .attaching(attach),
+        ))
     }
 
     /// The `dropped` counter `what` of the guest of namespace `ns`.
     fn dropped(&self, ns: &Netns, what: &str) -> u64 {
         let name = format!("netns:{}", ns.0);
-        self.guests()
-            .iter()
-            .find(|g| g["name"].as_str() == Some(&name))
+        self.guest(&name)
             .and_then(|g| g["dropped"].as_array().cloned())
             .and_then(|d| {
                 d.iter()
@@ -133,7 +82,12 @@ fn offloaded_tcp_crosses_the_zero_airtime_air_whole_in_msdu_sized_frames() {
     let daemon = Daemon::start(&[&a, &b]);
     for (ns, ip) in [(&a, "10.79.0.1/24"), (&b, "10.79.0.2/24")] {
         let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "dp-open"]);
-        assert!(out.status.success(), "{}\n{}", text(&out), daemon.log());
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            text(&out),
+            daemon.log_text()
+        );
         run_ok(Command::new("ip").args([
             "netns", "exec", &ns.0, "ip", "addr", "add", ip, "dev", "wlan0",
         ]));
@@ -189,7 +143,12 @@ fn offloaded_tcp_crosses_the_zero_airtime_air_whole_in_msdu_sized_frames() {
         "the sender's kernel did not hand over GSO sends: {sent_packets} packets for {segments} segments"
     );
     for ns in [&a, &b] {
-        assert_eq!(daemon.dropped(ns, "tap_bad_offload"), 0, "{}", daemon.log());
+        assert_eq!(
+            daemon.dropped(ns, "tap_bad_offload"),
+            0,
+            "{}",
+            daemon.log_text()
+        );
     }
 }
 
@@ -203,7 +162,12 @@ fn a_tap_set_down_in_its_container_drops_and_counts_writes_and_stays_attached() 
     let daemon = Daemon::start(&[&a, &b]);
     for (ns, ip) in [(&a, "10.78.0.1/24"), (&b, "10.78.0.2/24")] {
         let out = ns.exec(guest_bin(), &["--link", "wlan0", "connect", "dp-open"]);
-        assert!(out.status.success(), "{}\n{}", text(&out), daemon.log());
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            text(&out),
+            daemon.log_text()
+        );
         run_ok(Command::new("ip").args([
             "netns", "exec", &ns.0, "ip", "addr", "add", ip, "dev", "wlan0",
         ]));
@@ -216,12 +180,12 @@ fn a_tap_set_down_in_its_container_drops_and_counts_writes_and_stays_attached() 
     let _ = b.exec("ip", &["link", "set", "wlan0", "down"]);
     let _ = a.exec("ping", &["-c", "3", "-i", "0.2", "-W", "1", "10.78.0.2"]);
     let dropped = daemon.dropped(&b, "tap_write_dropped");
-    assert!(dropped > 0, "no write dropped: {}", daemon.log());
+    assert!(dropped > 0, "no write dropped: {}", daemon.log_text());
     assert_eq!(
         daemon.guests().len(),
         2,
         "b stays attached: {}",
-        daemon.log()
+        daemon.log_text()
     );
     // Back up: `b` answers again.
     let _ = b.exec("ip", &["link", "set", "wlan0", "up"]);
@@ -236,7 +200,7 @@ fn a_tap_set_down_in_its_container_drops_and_counts_writes_and_stays_attached() 
             Instant::now() < deadline,
             "b does not answer after its interface came back: {}\n{}",
             text(&out),
-            daemon.log()
+            daemon.log_text()
         );
     }
     eprintln!("writes to the TAP set down: {dropped} dropped and counted, the port kept");

@@ -11,13 +11,11 @@
 //! `vwifi-host` (`cargo build -p vwifi-guest`); ignored otherwise (`.ci/run` runs ignored tests
 //! as root).
 
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE};
 
 /// `vwifi-lab` as in the demo (same BSSID, channel and position) and a WPA3 network.
 const LAB_ONLY: &str = r#"
@@ -108,21 +106,20 @@ impl Drop for Bridge {
     }
 }
 
-/// A daemon running inside its own network namespace; killed when dropped.
-struct Daemon {
-    child: Child,
-    host_ns: Option<String>,
-    socket: PathBuf,
-    log: PathBuf,
-    config: PathBuf,
-    old_logs: String,
-    _dir: tempfile::TempDir,
+/// A daemon ([`TestDaemon`]) running inside its own network namespace.
+struct Daemon(TestDaemon);
+
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
+    }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut TestDaemon {
+        &mut self.0
     }
 }
 
@@ -130,82 +127,10 @@ impl Daemon {
     /// `vwifi-host run` in `host_ns` (or the test's namespace) attaching `guests`, with
     /// `extra` appended to the configuration.
     fn start(host_ns: Option<&Netns>, guests: &[&Netns], extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = format!(
-            "[host]\nstate_dir = \"{}\"\n",
-            dir.path().join("state").display()
-        );
-        for ns in guests {
-            config.push_str(&format!("[[attach]]\nnetns = \"{}\"\n", ns.0));
-        }
-        config.push_str(extra);
-        let config_path = dir.path().join("host.toml");
-        std::fs::write(&config_path, config).expect("config");
-        let mut d = Self {
-            child: Command::new("true").spawn().expect("true"),
+        Self(TestDaemon::spawn(Options {
             host_ns: host_ns.map(|n| n.0.clone()),
-            socket: dir.path().join("host.sock"),
-            log: dir.path().join("daemon.log"),
-            config: config_path,
-            old_logs: String::new(),
-            _dir: dir,
-        };
-        d.spawn();
-        d
-    }
-
-    fn spawn(&mut self) {
-        let _ = self.child.wait();
-        let mut cmd = match &self.host_ns {
-            // `ip netns exec` execs the daemon: the child's pid is the daemon's.
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, HOST]);
-                c
-            }
-            None => Command::new(HOST),
-        };
-        self.child = cmd
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--socket")
-            .arg(&self.socket)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&self.log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.old_logs.push_str(&self.log_text());
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn try_status(&self) -> Option<serde_json::Value> {
-        common::status_json(&self.socket)
-    }
-
-    fn wait_for(
-        &self,
-        limit: Duration,
-        what: &str,
-        f: impl Fn(&serde_json::Value) -> bool,
-    ) -> serde_json::Value {
-        common::wait_for_status(&self.socket, limit, what, f, || {
-            format!("{}{}", self.old_logs, self.log_text())
-        })
+            ..Options::config(extra).attaching(guests)
+        }))
     }
 }
 
@@ -404,7 +329,7 @@ fn three_daemons_share_one_air_over_zenoh() {
     // Positions are global: each guest hears B's AP (at (5, 0)) from where its daemon stands:
     // A's at 10 m (20 dBm - 40 - 30 dB), C's at 20 m (-59 dBm).
     let signal = |d: &Daemon, g: &Netns| {
-        let s = d.try_status().expect("status");
+        let s = d.status().expect("status");
         s["guests"].as_array().and_then(|gs| {
             gs.iter()
                 .find(|x| x["name"].as_str() == Some(&format!("netns:{}", g.0)))
@@ -420,7 +345,7 @@ fn three_daemons_share_one_air_over_zenoh() {
     let federated = iperf(&gc, &ga, "10.66.0.3");
 
     // The status shows the air: peers with their latency, remote nodes, frames both ways.
-    let s = a.try_status().expect("status");
+    let s = a.status().expect("status");
     let peers = s["federation"]["peers"]
         .as_array()
         .cloned()
@@ -436,7 +361,7 @@ fn three_daemons_share_one_air_over_zenoh() {
     assert!(s["federation"]["frames_in"].as_u64() > Some(100), "{s}");
     let metrics = Command::new(HOST)
         .args(["metrics", "--socket"])
-        .arg(&a.socket)
+        .arg(a.socket())
         .output()
         .expect("metrics");
     assert!(
@@ -453,24 +378,24 @@ fn three_daemons_share_one_air_over_zenoh() {
     );
     let out = ping(&ga, "10.66.0.3");
     assert!(out.status.success(), "after the flood: {}", text(&out));
-    let s = a.try_status().expect("status");
+    let s = a.status().expect("status");
     assert!(dropped(&s, "malformed") > 1000, "{s}");
     assert_eq!(state(&s, &ga), "connected", "{s}");
 
     // C stops (SIGSTOP) for 3 s, a peer that reads nothing: A and B go on (A keeps hearing
     // B's beacons, its guest stays joined), and C comes back to the air.
     let frames_in = |d: &Daemon| {
-        d.try_status().expect("status")["federation"]["frames_in"]
+        d.status().expect("status")["federation"]["frames_in"]
             .as_u64()
             .unwrap_or(0)
     };
     let before = frames_in(&a);
-    run_ok(Command::new("kill").args(["-STOP", &c.child.id().to_string()]));
+    run_ok(Command::new("kill").args(["-STOP", &c.pid().to_string()]));
     std::thread::sleep(Duration::from_secs(3));
-    let s = a.try_status().expect("A answers while C is stopped");
+    let s = a.status().expect("A answers while C is stopped");
     assert_eq!(state(&s, &ga), "connected", "{s}");
     assert!(frames_in(&a) > before + 20, "A stalled while C was stopped");
-    run_ok(Command::new("kill").args(["-CONT", &c.child.id().to_string()]));
+    run_ok(Command::new("kill").args(["-CONT", &c.pid().to_string()]));
     let out = ping(&ga, "10.66.0.3");
     assert!(out.status.success(), "after C's stop: {}", text(&out));
 
@@ -487,7 +412,7 @@ fn three_daemons_share_one_air_over_zenoh() {
         !present_peers(s).iter().any(|p| p == "B")
     });
     // B comes back: they rejoin by themselves.
-    b.spawn();
+    b.respawn();
     let back_at = Instant::now();
     for (d, g) in [(&a, &ga), (&c, &gc)] {
         d.wait_for(Duration::from_secs(30), "the guest to rejoin", |s| {
@@ -511,7 +436,7 @@ fn three_daemons_share_one_air_over_zenoh() {
         ],
     );
     assert!(out.status.success(), "WPA3 across daemons: {}", text(&out));
-    let s = c.try_status().expect("status");
+    let s = c.status().expect("status");
     assert_eq!(state(&s, &gc), "connected", "{s}");
 
     let mut a = a;

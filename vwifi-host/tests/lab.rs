@@ -2,10 +2,8 @@
 //! a WPA2 network (read back by tshark), every runtime control request on the control
 //! socket with its errors, and a station's signal following its moves. No root needed.
 
-use std::fs::File;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -17,53 +15,27 @@ use vwifi_core::MacAddr;
 
 mod common;
 use common::guest::{join_lab, recv_until};
-use common::{HOST as BIN, LAB_PASSPHRASE};
+use common::{Options, TestDaemon, HOST as BIN, LAB_PASSPHRASE};
 
-/// The daemon process; killed if the test fails before it ends.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    dir: tempfile::TempDir,
-}
+/// The daemon process ([`TestDaemon`]) on the demo networks, logging at `info`; killed if the
+/// test fails before it ends.
+struct Daemon(TestDaemon);
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
     }
 }
 
 impl Daemon {
     /// `vwifi-host run` on a temporary socket, with the demo networks.
     async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let config = dir.path().join("host.toml");
-        let state = dir.path().join("state");
-        std::fs::write(
-            &config,
-            format!("[host]\nstate_dir = \"{}\"\n", state.display()),
-        )
-        .expect("config");
-        let child = Command::new(BIN)
-            .args(["run", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self {
-            child,
-            socket,
-            log,
-            dir,
-        };
+        let daemon = TestDaemon::spawn(Options {
+            rust_log: Some("info"),
+            ..Options::default()
+        });
         let deadline = Instant::now() + Duration::from_secs(30);
         while !daemon.ctl().exists() {
             assert!(
@@ -73,42 +45,11 @@ impl Daemon {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        daemon
-    }
-
-    fn ctl(&self) -> PathBuf {
-        let mut s = self.socket.as_os_str().to_owned();
-        s.push(".ctl");
-        PathBuf::from(s)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// One request line on the control socket, its one answer line, parsed.
-    fn ask(&self, line: &str) -> serde_json::Value {
-        let mut s = UnixStream::connect(self.ctl()).expect("connect to the control socket");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(line.as_bytes()).unwrap();
-        s.write_all(b"\n").unwrap();
-        let mut answer = String::new();
-        BufReader::new(s).read_line(&mut answer).unwrap();
-        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"))
-    }
-
-    /// `vwifi-host ARGS --socket S`.
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .expect("run vwifi-host")
+        Self(daemon)
     }
 
     /// The first guest's status.
-    fn guest(&self) -> serde_json::Value {
+    fn first_guest(&self) -> serde_json::Value {
         let v = self.ask(r#"{"request":"status"}"#);
         v["status"]["guests"][0].clone()
     }
@@ -122,7 +63,7 @@ impl Daemon {
     ) {
         let deadline = Instant::now() + limit;
         loop {
-            let g = self.guest();
+            let g = self.first_guest();
             if f(&g) {
                 return;
             }
@@ -151,12 +92,12 @@ fn data(src: MacAddr, dst: MacAddr) -> Message {
 #[ignore = "needs tshark (apt-get install tshark); .ci/run provides it"]
 async fn live_capture_shows_a_wpa2_join_and_nothing_decrypted() {
     let daemon = Daemon::start().await;
-    let file = daemon.dir.path().join("air.pcapng");
+    let file = daemon.path("air.pcapng");
     let capture = Command::new(BIN)
         .args(["capture", "-w"])
         .arg(&file)
         .arg("--socket")
-        .arg(&daemon.socket)
+        .arg(daemon.socket())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run vwifi-host capture");
@@ -166,8 +107,8 @@ async fn live_capture_shows_a_wpa2_join_and_nothing_decrypted() {
         assert!(Instant::now() < deadline, "the capture did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (mut a, mac_a) = join_lab(&daemon.socket, "cap-a").await;
-    let (mut b, mac_b) = join_lab(&daemon.socket, "cap-b").await;
+    let (mut a, mac_a) = join_lab(daemon.socket(), "cap-a").await;
+    let (mut b, mac_b) = join_lab(daemon.socket(), "cap-b").await;
     a.send(&data(mac_a, mac_b)).await.expect("send data");
     recv_until(&mut b, Duration::from_secs(5), |m| {
         matches!(m, Message::Data(_)).then_some(())
@@ -285,7 +226,7 @@ async fn capture_pipes_live_into_tshark() {
     let daemon = Daemon::start().await;
     let cmd = format!(
         "{BIN} capture -w - --count 5 --channel 6 --socket {} | tshark -r - -T fields -e frame.interface_name -e wlan.ssid",
-        daemon.socket.display()
+        daemon.socket().display()
     );
     let out = Command::new("sh")
         .args(["-c", &cmd])
@@ -336,7 +277,7 @@ async fn every_sim_request_is_answered_and_errors_are_clear() {
     assert_eq!(stopped["node"]["on_air"], false, "{stopped}");
     let status = daemon.ask(r#"{"request":"status"}"#);
     assert_eq!(status["status"]["aps"][0]["stopped"], true, "{status}");
-    let table = String::from_utf8_lossy(&daemon.cli(&["status"]).stdout).into_owned();
+    let table = String::from_utf8_lossy(&daemon.host(&["status"]).stdout).into_owned();
     assert!(table.contains("STOPPED (sim ap start)"), "{table}");
     let started = daemon.ask(r#"{"request":"sim_ap","action":"start","node":"ap1"}"#);
     assert_eq!(started["node"]["on_air"], true, "{started}");
@@ -395,17 +336,17 @@ async fn every_sim_request_is_answered_and_errors_are_clear() {
     assert!(!daemon.log_text().contains("pop-up-secret"));
 
     // The CLI prints the same, as a table.
-    let out = daemon.cli(&["sim", "nodes"]);
+    let out = daemon.host(&["sim", "nodes"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(
         table.contains("loss 0.5 to ap2") && table.contains("moving at 0.5 m/s"),
         "{table}"
     );
-    let out = daemon.cli(&["sim", "move", "nowhere", "1", "2"]);
+    let out = daemon.host(&["sim", "move", "nowhere", "1", "2"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no node \"nowhere\""));
-    let out = daemon.cli(&["sim", "link", "ap1", "ap2", "--clear"]);
+    let out = daemon.host(&["sim", "link", "ap1", "ap2", "--clear"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "ap1 <-> ap2: no extra loss\n"
@@ -436,14 +377,14 @@ async fn every_sim_request_is_answered_and_errors_are_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moving_station_sees_its_signal_follow_and_a_stopped_ap_is_lost_then_found() {
     let daemon = Daemon::start().await;
-    let (_link, _mac) = join_lab(&daemon.socket, "walker").await;
+    let (_link, _mac) = join_lab(daemon.socket(), "walker").await;
     let signal = |g: &serde_json::Value| g["signal_dbm"].as_i64().unwrap_or(i64::MIN);
     daemon
         .wait_guest(Duration::from_secs(5), "a signal", |g| signal(g) > -60)
         .await;
-    let near = signal(&daemon.guest());
+    let near = signal(&daemon.first_guest());
     // 55 m from the lab AP (at 5,0): about 35 dB weaker.
-    let out = daemon.cli(&["sim", "move", "host", "60", "0"]);
+    let out = daemon.host(&["sim", "move", "host", "60", "0"]);
     assert!(out.status.success(), "{out:?}");
     daemon
         .wait_guest(Duration::from_secs(10), "a weaker signal", |g| {
@@ -451,7 +392,7 @@ async fn a_moving_station_sees_its_signal_follow_and_a_stopped_ap_is_lost_then_f
         })
         .await;
     // Walking back at 100 m/s: near again within a second or two.
-    let out = daemon.cli(&[
+    let out = daemon.host(&[
         "sim", "move", "host", "--path", "30,0", "--path", "5,2", "--speed", "100",
     ]);
     assert!(out.status.success(), "{out:?}");
@@ -461,14 +402,14 @@ async fn a_moving_station_sees_its_signal_follow_and_a_stopped_ap_is_lost_then_f
         })
         .await;
     // The AP stops: its station loses it (beacon loss), then finds it again once started.
-    let out = daemon.cli(&["sim", "ap", "stop", "vwifi-lab"]);
+    let out = daemon.host(&["sim", "ap", "stop", "vwifi-lab"]);
     assert!(out.status.success(), "{out:?}");
     daemon
         .wait_guest(Duration::from_secs(10), "the AP lost", |g| {
             g["state"] != "connected"
         })
         .await;
-    let out = daemon.cli(&["sim", "ap", "start", "ap2"]);
+    let out = daemon.host(&["sim", "ap", "start", "ap2"]);
     assert!(out.status.success(), "{out:?}");
     daemon
         .wait_guest(Duration::from_secs(60), "connected again", |g| {
@@ -480,8 +421,8 @@ async fn a_moving_station_sees_its_signal_follow_and_a_stopped_ap_is_lost_then_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capture_that_is_not_read_loses_frames_counted_and_the_air_goes_on() {
     let daemon = Daemon::start().await;
-    let (mut a, mac_a) = join_lab(&daemon.socket, "flood-a").await;
-    let (mut b, mac_b) = join_lab(&daemon.socket, "flood-b").await;
+    let (mut a, mac_a) = join_lab(daemon.socket(), "flood-a").await;
+    let (mut b, mac_b) = join_lab(daemon.socket(), "flood-b").await;
     // A capture whose reader does not read while the guests exchange frames.
     let mut s = UnixStream::connect(daemon.ctl()).unwrap();
     s.write_all(b"{\"request\":\"capture\"}\n").unwrap();

@@ -11,32 +11,29 @@
 //! (`cargo build -p vwifi-guest`, or `cargo build --workspace`).
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE};
 
-/// The daemon, with trace logs in a file; killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    config: PathBuf,
-    /// Whether it logs at trace level (`-vv`), or at the default `info`.
-    trace: bool,
-    /// Logs of the daemons started before a restart.
-    old_logs: String,
-    _dir: tempfile::TempDir,
+/// The daemon ([`TestDaemon`]), with trace logs in a file.
+struct Daemon(TestDaemon);
+
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
+    }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut TestDaemon {
+        &mut self.0
     }
 }
 
@@ -56,105 +53,12 @@ impl Daemon {
     /// Like [`Daemon::start_logging`], with `extra` appended to the configuration (a `[sim]`
     /// table, say).
     fn start_with(attach: &[&Netns], uplink: Option<&UplinkTap>, trace: bool, extra: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let mut config = format!(
-            "[host]\nstate_dir = \"{}\"\n",
-            dir.path().join("state").display()
-        );
-        if let Some(up) = uplink {
-            config.push_str(&format!("uplink_tap = \"{}\"\n", up.0));
-        }
-        for ns in attach {
-            config.push_str(&format!("[[attach]]\nnetns = \"{}\"\n", ns.0));
-        }
-        config.push_str(extra);
-        let config_path = dir.path().join("host.toml");
-        std::fs::write(&config_path, config).expect("config");
-        let mut daemon = Self {
-            child: Command::new("true").spawn().expect("true"),
-            socket,
-            log,
-            config: config_path,
-            trace,
-            old_logs: String::new(),
-            _dir: dir,
-        };
-        daemon.spawn();
-        daemon.wait_for(
-            Duration::from_secs(30),
-            "the namespaces to be attached",
-            |s| guests(s).len() == attach.len(),
-        );
-        daemon
-    }
-
-    fn spawn(&mut self) {
-        let _ = self.child.wait();
-        let verbosity: &[&str] = if self.trace { &["-vv"] } else { &[] };
-        self.child = Command::new(HOST)
-            .arg("run")
-            .args(verbosity)
-            .arg("--config")
-            .arg(&self.config)
-            .env_remove("RUST_LOG")
-            .arg("--socket")
-            .arg(&self.socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&self.log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-    }
-
-    /// Stops the daemon with `signal` (`TERM` or `KILL`) and starts it again with the same
-    /// configuration, state directory and socket.
-    fn restart(&mut self, signal: &str) {
-        run_ok(Command::new("kill").args([&format!("-{signal}"), &self.child.id().to_string()]));
-        let status = self.child.wait().expect("wait");
-        if signal == "TERM" {
-            assert!(status.success(), "SIGTERM: {status}: {}", self.log_text());
-        }
-        self.old_logs.push_str(&self.log_text());
-        self.spawn();
-    }
-
-    /// Polls the status until `f` holds for it.
-    fn wait_for(
-        &self,
-        limit: Duration,
-        what: &str,
-        f: impl Fn(&serde_json::Value) -> bool,
-    ) -> serde_json::Value {
-        common::wait_for_status(&self.socket, limit, what, f, || self.log_text())
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// A path in the daemon's temporary directory.
-    fn path(&self, name: &str) -> PathBuf {
-        self._dir.path().join(name)
-    }
-
-    /// Every log of this daemon and of those before its restarts.
-    fn all_logs(&self) -> String {
-        format!("{}{}", self.old_logs, self.log_text())
-    }
-
-    fn try_status(&self) -> Option<serde_json::Value> {
-        common::status_json(&self.socket)
-    }
-
-    fn host(&self, args: &[&str]) -> Output {
-        Command::new(HOST)
-            .args(args)
-            .arg("--socket")
-            .arg(&self.socket)
-            .output()
-            .expect("vwifi-host")
+        let uplink = uplink.map_or_else(String::new, |up| format!("uplink_tap = \"{}\"\n", up.0));
+        Self(TestDaemon::start_attached(
+            Options::config(format!("{uplink}{extra}"))
+                .attaching(attach)
+                .verbosity(if trace { "-vv" } else { "" }),
+        ))
     }
 }
 
@@ -288,7 +192,7 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     let daemon = Daemon::start(&[&a, &b, &c], Some(&up));
     up.address("10.77.0.254/24");
     // Each namespace sees only its TAP, with its station's address.
-    let status = daemon.try_status().expect("status");
+    let status = daemon.status().expect("status");
     for ns in [&a, &b, &c] {
         let guest = status["guests"]
             .as_array()
@@ -345,7 +249,7 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     // channels, and the frames cross the host's uplink bridge.
     let out = connect(&c, "vwifi-office", Some("office demo passphrase"));
     assert!(out.status.success(), "{}", text(&out));
-    let status = daemon.try_status().expect("status");
+    let status = daemon.status().expect("status");
     let channel_of = |ns: &Netns| {
         status["guests"].as_array().and_then(|g| {
             g.iter()
@@ -371,7 +275,7 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     assert!(out.status.success(), "{}", text(&out));
     let gone = Instant::now() + Duration::from_secs(1);
     loop {
-        let names = guests(&daemon.try_status().expect("status"));
+        let names = guests(&daemon.status().expect("status"));
         if !names.contains(&format!("netns:{}", b.0)) {
             break;
         }
@@ -399,7 +303,7 @@ fn containers_join_networks_over_their_tap_and_ping_each_other() {
     run_ok(Command::new("ip").args(["netns", "del", &c.0]));
     let gone = Instant::now() + Duration::from_secs(3);
     loop {
-        let names = guests(&daemon.try_status().expect("status"));
+        let names = guests(&daemon.status().expect("status"));
         if !names.contains(&format!("netns:{}", c.0)) {
             break;
         }
@@ -461,7 +365,7 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
             .args(["netns", "exec", &r3.0])
             .arg(guest_bin())
             .arg("--socket")
-            .arg(&daemon.socket)
+            .arg(daemon.socket())
             .args(["agent", "--tap", "wlan0", "--control"])
             .arg(&agent_ctl)
             .env("RUST_LOG", "debug")
@@ -561,7 +465,7 @@ fn a_restarted_daemon_reattaches_and_reconnects_every_guest_by_itself() {
         })
     });
     assert_eq!(
-        states(&daemon.try_status().expect("status"), &[&r2]),
+        states(&daemon.status().expect("status"), &[&r2]),
         ["absent"]
     );
     assert_interface_gone(&r2);
@@ -718,7 +622,7 @@ fn iperf3_through_vwifi_against_a_veth_pair() {
     // sources) on the third namespace's TAP.
     let stop = Arc::new(AtomicBool::new(false));
     let socket_writer = {
-        let (stop, socket) = (Arc::clone(&stop), daemon.socket.clone());
+        let (stop, socket) = (Arc::clone(&stop), daemon.socket().to_path_buf());
         std::thread::spawn(move || socket_garbage(&socket, &stop))
     };
     let inband_writer = {
@@ -750,7 +654,7 @@ fn iperf3_through_vwifi_against_a_veth_pair() {
         "throughput fell from {alone:.1} to {with_garbage:.1} Mbit/s under garbage"
     );
     // The garbage reached the daemon and was counted against the third guest only.
-    let status = daemon.try_status().expect("status");
+    let status = daemon.status().expect("status");
     let bad = |ns: &Netns| {
         status["guests"].as_array().and_then(|gs| {
             gs.iter()
@@ -872,7 +776,7 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
         address(&b, "10.213.0.2/24");
         let out = ping_patient(&a, "10.213.0.254");
         assert!(out.status.success(), "{}", text(&out));
-        let pid = daemon.child.id();
+        let pid = daemon.pid();
         let (t0, c0) = (Instant::now(), cpu_ticks(pid));
         let through_ap = iperf(&b, &a, "10.213.0.2");
         let (t1, c1) = (Instant::now(), cpu_ticks(pid));
@@ -892,7 +796,7 @@ fn iperf3_per_standard_through_one_ap_and_to_the_uplink() {
             guest_status.contains(&format!("phy:      {std_name} {width} MHz")),
             "{guest_status}"
         );
-        let status = daemon.try_status().expect("status");
+        let status = daemon.status().expect("status");
         let phy = status["guests"]
             .as_array()
             .and_then(|g| g.iter().find_map(|g| g["phy"].as_str().map(str::to_owned)))

@@ -7,14 +7,12 @@
 //! Needs root, `ip` (iproute2), `ping` and `iperf3`; ignored otherwise (`.ci/run` runs ignored
 //! tests as root).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, text, Netns, HOST};
+use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon};
 
 const SSID: &str = "vwifi-ess";
 const PASS: &str = "one passphrase for the ess";
@@ -22,90 +20,40 @@ const AP_A: &str = "02:76:77:01:00:0a";
 const AP_B: &str = "02:76:77:01:00:0b";
 
 /// Two WPA2 APs of one network, 100 m apart on channels 1 and 6, both bridged to the uplink.
-fn ess_config(dir: &Path, ns: &str, uplink: &str) -> String {
+fn ess_config(uplink: &str) -> String {
     format!(
-        "[host]\nstate_dir = \"{state}\"\nuplink_tap = \"{uplink}\"\n\
-         [[attach]]\nnetns = \"{ns}\"\n\
+        "uplink_tap = \"{uplink}\"\n\
          [sim]\nseed = 16\n\
          [[sim.aps]]\nssid = \"{SSID}\"\nbssid = \"{AP_A}\"\nchannel = 1\n\
          passphrase = \"{PASS}\"\nposition = [0.0, 0.0]\nuplink = true\n\
          [[sim.aps]]\nssid = \"{SSID}\"\nbssid = \"{AP_B}\"\nchannel = 6\n\
          passphrase = \"{PASS}\"\nposition = [100.0, 0.0]\nuplink = true\n",
-        state = dir.join("state").display(),
     )
 }
 
-/// The daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+/// The daemon ([`TestDaemon`]) on the ESS, logging at trace level.
+struct Daemon(TestDaemon);
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
     }
 }
 
 impl Daemon {
     fn start(ns: &Netns, uplink: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = dir.path().join("host.sock");
-        let log = dir.path().join("daemon.log");
-        let config = dir.path().join("host.toml");
-        std::fs::write(&config, ess_config(dir.path(), &ns.0, uplink)).expect("config");
-        let child = Command::new(HOST)
-            .args(["run", "-vv", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("vwifi-host run");
-        let d = Self {
-            child,
-            socket,
-            log,
-            _dir: dir,
-        };
-        d.wait_for(Duration::from_secs(30), "the namespace attached", |s| {
-            s["guests"].as_array().is_some_and(|g| g.len() == 1)
-        });
-        d
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        common::status_json(&self.socket)
-    }
-
-    fn wait_for(
-        &self,
-        limit: Duration,
-        what: &str,
-        f: impl Fn(&serde_json::Value) -> bool,
-    ) -> serde_json::Value {
-        common::wait_for_status(&self.socket, limit, what, f, || self.log_text())
+        Self(TestDaemon::start_attached(
+            Options::config(ess_config(uplink))
+                .attaching(&[ns])
+                .verbosity("-vv"),
+        ))
     }
 
     /// One control request, its one-line answer.
     fn control(&self, request: &serde_json::Value) -> serde_json::Value {
-        let mut path = self.socket.clone().into_os_string();
-        path.push(".ctl");
-        let mut s = UnixStream::connect(PathBuf::from(path)).expect("control socket");
-        writeln!(s, "{request}").expect("request");
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).expect("answer");
-        serde_json::from_str(&line).expect("JSON answer")
+        self.ask(&request.to_string())
     }
 
     /// Moves the host's radio (every guest with it) to `(x, 0)`.

@@ -19,7 +19,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{drop_count, guest_bin, rss_kib, run_ok, text, Netns, HOST, LAB_PASSPHRASE};
+use common::{
+    drop_count, guest_bin, run_ok, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE,
+};
 
 /// One VM at a time from this test binary.
 static VM: Mutex<()> = Mutex::new(());
@@ -42,18 +44,15 @@ fn run_vm_script() -> PathBuf {
     script
 }
 
-/// The daemon on the simulated radio, with debug logs in a file; killed when dropped.
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-    dir: tempfile::TempDir,
-}
+/// The daemon on the simulated radio ([`TestDaemon`]), logging at debug level, and the VMs it
+/// serves.
+struct Daemon(TestDaemon);
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Daemon {
+    type Target = TestDaemon;
+
+    fn deref(&self) -> &TestDaemon {
+        &self.0
     }
 }
 
@@ -72,94 +71,33 @@ impl Daemon {
     /// [`Daemon::start_at`], logging at debug level if `verbose` (a measurement runs it
     /// without: a log line per frame would be what it measures).
     fn spawn(config: &str, guests: usize, socket: PathBuf, verbose: bool) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let socket = if socket.as_os_str().is_empty() {
-            dir.path().join("host.sock")
-        } else {
-            socket
-        };
-        let log = dir.path().join("daemon.log");
-        let config_path = dir.path().join("host.toml");
-        // A state directory of its own: as root the default (/var/lib/vwifi) is shared, and
-        // its lock admits one daemon at a time.
-        let config = format!(
-            "[host]\nstate_dir = \"{}\"\n{config}",
-            dir.path().join("state").display()
-        );
-        std::fs::write(&config_path, config).expect("config");
-        let mut cmd = Command::new(HOST);
-        cmd.arg("run");
-        if verbose {
-            cmd.arg("-v");
-        }
-        let child = cmd
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--socket")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
-            .spawn()
-            .expect("run vwifi-host");
-        let daemon = Self {
-            child,
+        let daemon = TestDaemon::spawn(Options {
             socket,
-            log,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while daemon
-            .status()
-            .map_or(0, |s| s["guests"].as_array().map_or(0, Vec::len))
-            != guests
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the daemon did not come up: {}",
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn status(&self) -> Option<serde_json::Value> {
-        let out = Command::new(HOST)
-            .args(["status", "--json", "--socket"])
-            .arg(&self.socket)
-            .output()
-            .ok()?;
-        serde_json::from_slice(&out.stdout).ok()
+            ..Options::config(config).verbosity(if verbose { "-v" } else { "" })
+        });
+        daemon.wait_guests(Duration::from_secs(30), guests);
+        Self(daemon)
     }
 
     /// Attaches a VM named `name` at runtime (`vwifi-host vhost-user`), its socket `NAME.sock`
     /// in the daemon's directory: the socket, and the MAC of its station.
     fn attach_vm(&self, name: &str) -> (PathBuf, String) {
-        let socket = self.dir.path().join(format!("{name}.sock"));
+        let socket = self.path(&format!("{name}.sock"));
         run_ok(
             Command::new(HOST)
                 .args(["vhost-user", "--socket"])
                 .arg(&socket)
                 .arg("--daemon-socket")
-                .arg(&self.socket),
+                .arg(self.socket()),
         );
         (socket, self.mac_of(&format!("vm:{name}")))
     }
 
     /// The MAC of the guest named `name`.
     fn mac_of(&self, name: &str) -> String {
-        let status = self.status().expect("status");
-        status["guests"]
-            .as_array()
-            .and_then(|g| g.iter().find(|g| g["name"].as_str() == Some(name)))
-            .and_then(|g| g["mac"].as_str())
-            .unwrap_or_else(|| panic!("no guest {name} in {status}"))
-            .to_owned()
+        self.guest(name)
+            .and_then(|g| g["mac"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no guest {name} in {:?}", self.status()))
     }
 }
 
@@ -262,13 +200,13 @@ fn a_vm_joins_over_vhost_user_and_pings_a_namespace_guest() {
     let daemon = Daemon::start(&format!("[[attach]]\nnetns = \"{}\"\n", peer.0), 1);
     join_lab(&peer, "10.99.0.2/24");
     // At runtime, through the control socket.
-    let vm_socket = daemon.dir.path().join("vm1.sock");
+    let vm_socket = daemon.path("vm1.sock");
     let out = run_ok(
         Command::new(HOST)
             .args(["vhost-user", "--name", "vm1", "--socket"])
             .arg(&vm_socket)
             .arg("--daemon-socket")
-            .arg(&daemon.socket),
+            .arg(daemon.socket()),
     );
     let mac = daemon.mac_of("vm:vm1");
     assert!(text(&out).contains(&mac), "{}", text(&out));
@@ -446,8 +384,8 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
     join_lab(&peer, "10.99.0.2/24");
     let (vm_socket, mac) = daemon.attach_vm("vm3");
     let tap = Tap::new("10.98.0.1/24");
-    let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", daemon.dir.path());
-    let _tap_server = IperfServer::start(None, "10.98.0.1", daemon.dir.path());
+    let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", &daemon.path(""));
+    let _tap_server = IperfServer::start(None, "10.98.0.1", &daemon.path(""));
     let tap_mac = "52:54:00:76:77:01";
     let extra: Vec<String> = [
         "-f".to_owned(),
@@ -654,7 +592,7 @@ fn a_vm_agent_over_a_virtio_serial_port_joins_and_pings_a_namespace_guest() {
     let (passed, console) = boot_stream_agent_vm(
         &[
             "-p".to_owned(),
-            format!("vwifi={}", daemon.socket.display()),
+            format!("vwifi={}", daemon.socket().display()),
         ],
         &["GUEST_IP=10.97.0.3", "PEER_IP=10.97.0.2"],
     );
@@ -915,8 +853,8 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     }
     let (vm_socket, mac) = daemon.attach_vm("vmstall");
     let _one = VM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let console = daemon.dir.path().join("console.txt");
-    let pidfile = daemon.dir.path().join("qemu.pid");
+    let console = daemon.path("console.txt");
+    let pidfile = daemon.path("qemu.pid");
     let out = File::create(&console).expect("console file");
     let child = vm_command(
         &vm_socket,
@@ -960,7 +898,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     let rx_before = guest_named(&status, vm_name)["rx_packets"]
         .as_u64()
         .unwrap_or(0);
-    let rss_before = rss_kib(daemon.child.id());
+    let rss_before = daemon.rss_kib();
     vm.signal("STOP");
     let (sent, during, rss_max) = std::thread::scope(|s| {
         let flooding = s.spawn(|| flood(&p, "10.99.0.3", STALL_SECS));
@@ -971,7 +909,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
         });
         let mut rss_max = rss_before;
         while !flooding.is_finished() {
-            rss_max = rss_max.max(rss_kib(daemon.child.id()));
+            rss_max = rss_max.max(daemon.rss_kib());
             std::thread::sleep(Duration::from_millis(500));
         }
         (
@@ -983,7 +921,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     // The last frames of the flood reach the port (still stopped) before the count.
     std::thread::sleep(Duration::from_secs(1));
     let stalled = daemon.status().expect("status");
-    let rss_end = rss_kib(daemon.child.id());
+    let rss_end = daemon.rss_kib();
     vm.signal("CONT");
     let resumed = Instant::now();
 

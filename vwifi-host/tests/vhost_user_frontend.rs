@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{guest_bin, run_ok, status_json, text, wait_for_status, Netns, HOST, LAB_PASSPHRASE};
+use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE};
 
 /// The frontend binary of the same target directory as `vwifi-host`.
 fn frontend_bin() -> PathBuf {
@@ -84,50 +84,19 @@ fn a_vhost_user_frontend_in_a_namespace_joins_over_in_band_control_and_pings() {
     let peer = Netns::new("vufp");
     let vm = Netns::new("vufv");
     // The daemon on the simulated radio, the namespace guest attached by its config.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let socket = dir.path().join("host.sock");
-    let log = dir.path().join("daemon.log");
-    let config = dir.path().join("host.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[host]\nstate_dir = \"{}\"\n[[attach]]\nnetns = \"{}\"\n",
-            dir.path().join("state").display(),
-            peer.0
-        ),
-    )
-    .expect("config");
-    let _daemon = Killed(
-        Command::new(HOST)
-            .args(["run", "-v", "--config"])
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log"))
-            .spawn()
-            .expect("vwifi-host run"),
-    );
-    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
-    let guests = |s: &serde_json::Value| s["guests"].as_array().map_or(0, Vec::len);
-    wait_for_status(
-        &socket,
-        Duration::from_secs(30),
-        "the daemon",
-        |s| guests(s) == 1,
-        logs,
-    );
+    let daemon = TestDaemon::start_attached(Options::default().attaching(&[&peer]).verbosity("-v"));
+    let socket = daemon.socket();
+    let logs = || daemon.log_text();
     join_lab_on(&peer, "wlan0", "10.99.0.2/24", logs);
 
     // The VM's port, at runtime; its station's MAC goes to the frontend.
-    let vm_socket = dir.path().join("vm1.sock");
+    let vm_socket = daemon.path("vm1.sock");
     let out = run_ok(
         Command::new(HOST)
             .args(["vhost-user", "--name", "vm1", "--socket"])
             .arg(&vm_socket)
             .arg("--daemon-socket")
-            .arg(&socket),
+            .arg(socket),
     );
     let printed = text(&out);
     let mac = printed
@@ -136,7 +105,7 @@ fn a_vhost_user_frontend_in_a_namespace_joins_over_in_band_control_and_pings() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no station in {printed}"))
         .to_owned();
-    let frontend_log = dir.path().join("frontend.log");
+    let frontend_log = daemon.path("frontend.log");
     let mut tap = Killed(
         Command::new(&frontend)
             .arg("--socket")
@@ -166,7 +135,7 @@ fn a_vhost_user_frontend_in_a_namespace_joins_over_in_band_control_and_pings() {
     );
     let ping = vm.exec("ping", &["-c", "3", "-i", "0.2", "-W", "2", "10.99.0.2"]);
     assert!(ping.status.success(), "{}\n{}", text(&ping), both_logs());
-    let status = status_json(&socket).expect("status");
+    let status = daemon.status().expect("status");
     let vm_guest = status["guests"]
         .as_array()
         .and_then(|g| g.iter().find(|g| g["name"].as_str() == Some("vm:vm1")))

@@ -1,9 +1,15 @@
 //! Helpers shared by the host's tests (`netns.rs`, `vhost_user.rs`, `nl80211.rs`, `daemon.rs`,
 //! `lab.rs`, ...): the binaries under test, network namespaces that clean up after themselves,
-//! commands that must succeed, and a socket guest ([`guest`]). Each test binary uses a part of it.
+//! commands that must succeed, a daemon under test ([`daemon`]) and a socket guest ([`guest`]).
+//! Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub(crate) mod daemon;
 pub(crate) mod guest;
+
+// Each test binary uses a part of this module: not every one starts a daemon.
+#[allow(unused_imports)]
+pub(crate) use daemon::{Options, TestDaemon};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
