@@ -17,15 +17,9 @@ use common::{
     drop_count as count, guest_bin, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE,
 };
 
-/// The daemon ([`TestDaemon`]) with no attachment at start.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon ([`TestDaemon`]) with no attachment at start.
+    Daemon
 }
 
 impl Daemon {

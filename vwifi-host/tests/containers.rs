@@ -19,21 +19,9 @@ use common::{guest_bin, run_ok, text, Options, TestDaemon, HOST, LAB_PASSPHRASE}
 /// How soon a dead namespace's station must be gone.
 const GONE_WITHIN: Duration = Duration::from_secs(1);
 
-/// A daemon logging at trace level ([`TestDaemon`]), and what these tests ask of it.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Daemon {
-    fn deref_mut(&mut self) -> &mut TestDaemon {
-        &mut self.0
-    }
+common::daemon::wrapper! {
+    /// A daemon logging at trace level ([`TestDaemon`]), and what these tests ask of it.
+    Daemon
 }
 
 impl Daemon {

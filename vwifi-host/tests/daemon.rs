@@ -17,22 +17,10 @@ mod common;
 use common::guest::{join_lab, recv_until};
 use common::{Options, TestDaemon, HOST as BIN, LAB_PASSPHRASE};
 
-/// The daemon process ([`TestDaemon`], trace logs, its socket in a `run/` directory it
-/// creates); killed if the test fails before it stops it.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Daemon {
-    fn deref_mut(&mut self) -> &mut TestDaemon {
-        &mut self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon process ([`TestDaemon`], trace logs, its socket in a `run/` directory it
+    /// creates); killed if the test fails before it stops it.
+    Daemon
 }
 
 impl Daemon {

@@ -16,15 +16,9 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon};
 
-/// The daemon ([`TestDaemon`]) on a zero-airtime air with one open network, attaching `attach`.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon ([`TestDaemon`]) on a zero-airtime air with one open network, attaching `attach`.
+    Daemon
 }
 
 impl Daemon {

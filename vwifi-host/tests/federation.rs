@@ -106,21 +106,9 @@ impl Drop for Bridge {
     }
 }
 
-/// A daemon ([`TestDaemon`]) running inside its own network namespace.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Daemon {
-    fn deref_mut(&mut self) -> &mut TestDaemon {
-        &mut self.0
-    }
+common::daemon::wrapper! {
+    /// A daemon ([`TestDaemon`]) running inside its own network namespace.
+    Daemon
 }
 
 impl Daemon {

@@ -17,16 +17,10 @@ mod common;
 use common::guest::{join_lab, recv_until};
 use common::{Options, TestDaemon, HOST as BIN, LAB_PASSPHRASE};
 
-/// The daemon process ([`TestDaemon`]) on the demo networks, logging at `info`; killed if the
-/// test fails before it ends.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon process ([`TestDaemon`]) on the demo networks, logging at `info`; killed if the
+    /// test fails before it ends.
+    Daemon
 }
 
 impl Daemon {

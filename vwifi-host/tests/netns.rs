@@ -20,21 +20,9 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{guest_bin, run_ok, text, Netns, Options, TestDaemon, HOST, LAB_PASSPHRASE};
 
-/// The daemon ([`TestDaemon`]), with trace logs in a file.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Daemon {
-    fn deref_mut(&mut self) -> &mut TestDaemon {
-        &mut self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon ([`TestDaemon`]), with trace logs in a file.
+    Daemon
 }
 
 impl Daemon {

@@ -31,15 +31,9 @@ fn ess_config(uplink: &str) -> String {
     )
 }
 
-/// The daemon ([`TestDaemon`]) on the ESS, logging at trace level.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon ([`TestDaemon`]) on the ESS, logging at trace level.
+    Daemon
 }
 
 impl Daemon {

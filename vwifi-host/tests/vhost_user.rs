@@ -44,16 +44,10 @@ fn run_vm_script() -> PathBuf {
     script
 }
 
-/// The daemon on the simulated radio ([`TestDaemon`]), logging at debug level, and the VMs it
-/// serves.
-struct Daemon(TestDaemon);
-
-impl std::ops::Deref for Daemon {
-    type Target = TestDaemon;
-
-    fn deref(&self) -> &TestDaemon {
-        &self.0
-    }
+common::daemon::wrapper! {
+    /// The daemon on the simulated radio ([`TestDaemon`]), logging at debug level, and the VMs it
+    /// serves.
+    Daemon
 }
 
 impl Daemon {

@@ -302,3 +302,29 @@ impl Drop for TestDaemon {
         let _ = self.child.wait();
     }
 }
+
+/// Declares `struct NAME(TestDaemon)` dereferencing to it: a test file's daemon, which adds
+/// the methods that file asks of it. (Not every test binary uses it.)
+#[allow(unused_macros)]
+macro_rules! wrapper {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        struct $name(common::TestDaemon);
+
+        impl std::ops::Deref for $name {
+            type Target = common::TestDaemon;
+
+            fn deref(&self) -> &common::TestDaemon {
+                &self.0
+            }
+        }
+
+        impl std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut common::TestDaemon {
+                &mut self.0
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use wrapper;
