@@ -96,6 +96,10 @@ pub(crate) enum Request {
         /// Only this channel's frames (default: every channel).
         #[serde(default)]
         channel: Option<u8>,
+        /// The band of `channel`: `"2.4"`, `"5"` or `"6"` (default: 2.4 or 5 GHz, which the
+        /// number tells apart; 6 GHz channel numbers repeat theirs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        band: Option<String>,
     },
     /// Every node on the simulated air ([`Response::Nodes`]).
     SimNodes,
@@ -140,6 +144,13 @@ pub(crate) enum SimApRequest {
         ssid: String,
         /// Its channel.
         channel: u8,
+        /// The band of `channel` (`"6"` for a 6 GHz AP, which needs `standard = "ax"`), as
+        /// in `[[sim.aps]]`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        band: Option<String>,
+        /// Its standard (`"g"`, `"n"`, `"ac"` or `"ax"`), as in `[[sim.aps]]` (default `g`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        standard: Option<String>,
         /// Where, in metres.
         #[serde(default)]
         x: f64,
@@ -188,6 +199,10 @@ pub(crate) struct NodeSnapshot {
     pub(crate) y: f64,
     /// Its channel.
     pub(crate) channel: u8,
+    /// Its channel's centre frequency, MHz (which tells a 6 GHz channel from the 2.4 and 5 GHz
+    /// ones of the same number); 0 if unknown.
+    #[serde(default)]
+    pub(crate) frequency_mhz: u16,
     /// Whether it is on the air (a stopped AP is not).
     pub(crate) on_air: bool,
     /// The speed it moves at along its path, m/s, while it moves.
@@ -244,6 +259,9 @@ pub(crate) enum Response {
     Capturing {
         /// The channel captured, or every channel.
         channel: Option<u8>,
+        /// Its band, if one was named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        band: Option<String>,
     },
     /// The nodes on the simulated air.
     Nodes(Vec<NodeSnapshot>),

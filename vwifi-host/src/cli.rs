@@ -180,6 +180,11 @@ pub(crate) struct CaptureArgs {
     #[arg(long, value_name = "N")]
     pub(crate) channel: Option<u8>,
 
+    /// The band of --channel: 2.4, 5 or 6 (GHz) [default: 2.4 or 5, as the number tells; 6 GHz
+    /// channel numbers repeat theirs, so `--channel 37 --band 6` for 6 GHz channel 37].
+    #[arg(long, value_name = "GHZ", requires = "channel")]
+    pub(crate) band: Option<String>,
+
     /// Stop after N frames.
     #[arg(short = 'c', long, value_name = "N")]
     pub(crate) count: Option<u64>,
@@ -266,6 +271,13 @@ pub(crate) enum SimApCommand {
         /// Its channel.
         #[arg(long, value_name = "N", default_value_t = 1)]
         channel: u8,
+        /// The band of --channel: 2.4, 5 or 6 (GHz) [default: 2.4 or 5, as the number tells].
+        /// A 6 GHz AP needs --standard ax.
+        #[arg(long, value_name = "GHZ")]
+        band: Option<String>,
+        /// Its standard: g, n, ac (5 GHz) or ax [default: g].
+        #[arg(long, value_name = "STD")]
+        standard: Option<String>,
         /// Where, east-west, metres.
         #[arg(long, value_name = "X", default_value_t = 0.0)]
         x: f64,

@@ -194,7 +194,7 @@ pub(crate) enum Command {
     /// `capture`: subscribe to the frames on the air ([`crate::lab::capture`]).
     Capture {
         /// Only this channel's, or every channel's.
-        channel: Option<u8>,
+        channel: Option<vwifi_core::channel::Channel>,
         /// The subscription, or why not (a real card has no simulated air).
         reply: oneshot::Sender<Result<crate::lab::capture::Subscription, String>>,
     },

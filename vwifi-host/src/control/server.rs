@@ -223,32 +223,38 @@ async fn answer_control(stream: UnixStream, cmds: mpsc::Sender<Command>, locks: 
                     }
                 }
             }
-            Ok(Request::Capture { channel }) => {
-                let (reply, answer) = oneshot::channel();
-                if cmds
-                    .send(Command::Capture { channel, reply })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                match answer.await {
-                    Ok(Ok(sub)) => {
-                        let head = Response::Capturing { channel };
-                        let Ok(mut text) = serde_json::to_string(&head) else {
-                            return;
+            Ok(Request::Capture { channel, band }) => {
+                match crate::lab::capture::channel(channel, band.as_deref()) {
+                    Err(message) => Response::Error { message },
+                    Ok(picked) => {
+                        let (reply, answer) = oneshot::channel();
+                        let cmd = Command::Capture {
+                            channel: picked,
+                            reply,
                         };
-                        text.push('\n');
-                        if write.write_all(text.as_bytes()).await.is_err() {
+                        if cmds.send(cmd).await.is_err() {
                             return;
                         }
-                        let (frames, lost) =
-                            crate::lab::capture::stream(sub, reader.into_inner(), write).await;
-                        tracing::info!(frames, lost, "a live capture ended");
-                        return;
+                        match answer.await {
+                            Ok(Ok(sub)) => {
+                                let head = Response::Capturing { channel, band };
+                                let Ok(mut text) = serde_json::to_string(&head) else {
+                                    return;
+                                };
+                                text.push('\n');
+                                if write.write_all(text.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                                let (frames, lost) =
+                                    crate::lab::capture::stream(sub, reader.into_inner(), write)
+                                        .await;
+                                tracing::info!(frames, lost, "a live capture ended");
+                                return;
+                            }
+                            Ok(Err(message)) => Response::Error { message },
+                            Err(_) => return,
+                        }
                     }
-                    Ok(Err(message)) => Response::Error { message },
-                    Err(_) => return,
                 }
             }
             Ok(

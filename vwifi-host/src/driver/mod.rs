@@ -746,13 +746,7 @@ impl Driver {
                 let _ = reply.send(answer);
             }
             Command::Capture { channel, reply } => {
-                let bad_channel =
-                    channel.filter(|&n| vwifi_core::channel::Channel::new(n).is_err());
                 let result = match self.world.sim_mut() {
-                    _ if bad_channel.is_some() => Err(format!(
-                        "no channel {} (2.4 GHz 1-14 or a 5 GHz 20 MHz channel)",
-                        bad_channel.unwrap_or_default()
-                    )),
                     Some(w) => {
                         // Signals as heard where the host's radio stands now.
                         let at = w.medium().placement(w.host_node()).map(|p| p.position);

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::mpsc;
+use vwifi_core::channel::{Band, Channel};
 use vwifi_core::sim::medium::AirFrame;
 use vwifi_core::sim::pcapng::PcapngWriter;
 
@@ -44,9 +45,28 @@ pub(crate) struct Subscription {
 
 #[derive(Debug)]
 struct Subscriber {
-    channel: Option<u8>,
+    channel: Option<Channel>,
     tx: mpsc::Sender<Arc<[AirFrame]>>,
     lost: Arc<AtomicU64>,
+}
+
+/// The channel a capture asks for: `number` in `band` (`"2.4"`, `"5"` or `"6"`; without a band
+/// the number names a 2.4 or 5 GHz channel), or every channel; a message for the client if
+/// there is no such channel.
+pub(crate) fn channel(number: Option<u8>, band: Option<&str>) -> Result<Option<Channel>, String> {
+    let band = band
+        .map(|name| Band::from_name(name).ok_or(format!("no band {name:?} (2.4, 5 or 6)")))
+        .transpose()?;
+    match (number, band) {
+        (None, None) => Ok(None),
+        (None, Some(b)) => Err(format!("a band ({} GHz) needs a channel number", b.name())),
+        (Some(n), None) => Channel::new(n).map(Some).map_err(|_| {
+            format!("no channel {n} (2.4 GHz 1-14 or a 5 GHz 20 MHz channel; 6 GHz: give band 6)")
+        }),
+        (Some(n), Some(b)) => Channel::in_band(b, n)
+            .map(Some)
+            .map_err(|_| format!("no channel {n} in the {} GHz band", b.name())),
+    }
 }
 
 /// The driver's capture subscribers.
@@ -59,7 +79,7 @@ pub(crate) struct Subscribers {
 
 impl Subscribers {
     /// A new subscriber of `channel`'s frames (every channel's if `None`).
-    pub(crate) fn subscribe(&mut self, channel: Option<u8>, epoch_us: u64) -> Subscription {
+    pub(crate) fn subscribe(&mut self, channel: Option<Channel>, epoch_us: u64) -> Subscription {
         let (tx, frames) = mpsc::channel(QUEUE);
         let lost = Arc::new(AtomicU64::new(0));
         self.subs.push(Subscriber {
@@ -99,7 +119,7 @@ impl Subscribers {
                 None => all.clone(),
                 Some(ch) => frames
                     .iter()
-                    .filter(|f| f.info.channel.number() == ch)
+                    .filter(|f| f.info.channel == ch)
                     .cloned()
                     .collect::<Vec<_>>()
                     .chunks(BATCH)
@@ -185,17 +205,20 @@ pub(crate) async fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vwifi_core::channel::Channel;
     use vwifi_core::phy::TxVector;
     use vwifi_core::sim::medium::PhyRate;
     use vwifi_core::sim::pcap::RadioInfo;
     use vwifi_core::Instant;
 
     fn frame(ch: u8, n: u64) -> AirFrame {
+        frame_on(Channel::new(ch).unwrap(), n)
+    }
+
+    fn frame_on(channel: Channel, n: u64) -> AirFrame {
         AirFrame {
             at: Instant::from_micros(n),
             info: RadioInfo {
-                channel: Channel::new(ch).unwrap(),
+                channel,
                 rate: TxVector::Legacy(PhyRate::Ofdm6),
                 signal_dbm: None,
             },
@@ -204,10 +227,48 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_is_named_by_number_and_band_and_six_ghz_is_told_apart() {
+        assert_eq!(channel(None, None), Ok(None));
+        assert_eq!(channel(Some(6), None), Ok(Some(Channel::new(6).unwrap())));
+        assert_eq!(channel(Some(36), Some("5")), Ok(Channel::new(36).ok()));
+        let six = Channel::six_ghz(37).unwrap();
+        assert_eq!(channel(Some(37), Some("6")), Ok(Some(six)));
+        for (number, band, says) in [
+            (Some(37), None, "give band 6"),
+            (Some(36), Some("6"), "no channel 36 in the 6 GHz band"),
+            (Some(1), Some("7"), "no band \"7\""),
+            (None, Some("6"), "needs a channel number"),
+        ] {
+            let e = channel(number, band).unwrap_err();
+            assert!(e.contains(says), "{number:?} {band:?}: {e}");
+        }
+        // A subscriber of 2.4 GHz channel 1 gets none of 6 GHz channel 1's frames.
+        let mut subs = Subscribers::default();
+        let mut one = subs.subscribe(Some(Channel::new(1).unwrap()), 0);
+        let mut six_one = subs.subscribe(Some(Channel::six_ghz(1).unwrap()), 0);
+        subs.publish(
+            vec![
+                frame(1, 1),
+                frame_on(Channel::six_ghz(1).unwrap(), 2),
+                frame(1, 3),
+            ],
+            0,
+        );
+        let got = one.frames.try_recv().unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got
+            .iter()
+            .all(|f| f.info.channel == Channel::new(1).unwrap()));
+        let got = six_one.frames.try_recv().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].info.channel.frequency_mhz(), 5955);
+    }
+
+    #[test]
     fn a_slow_subscriber_loses_whole_batches_counted_and_never_blocks() {
         let mut subs = Subscribers::default();
         let mut slow = subs.subscribe(None, 0);
-        let mut ch6 = subs.subscribe(Some(6), 0);
+        let mut ch6 = subs.subscribe(Some(Channel::new(6).unwrap()), 0);
         // More batches than the queue holds, nobody reading: publish returns every time.
         for i in 0..(QUEUE as u64 + 10) {
             subs.publish(

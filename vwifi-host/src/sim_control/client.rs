@@ -57,6 +57,8 @@ pub(crate) fn sim(
             SimApCommand::Add {
                 ssid,
                 channel,
+                band,
+                standard,
                 x,
                 y,
                 bssid,
@@ -71,6 +73,8 @@ pub(crate) fn sim(
                 SimApRequest::Add {
                     ssid,
                     channel,
+                    band,
+                    standard,
                     x,
                     y,
                     bssid,
@@ -106,7 +110,7 @@ pub(crate) fn format_nodes(nodes: &[NodeSnapshot]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<8} {:<6} {:<17} {:<16} {:>3} {:>20} {:<5} NOTES",
+        "{:<8} {:<6} {:<17} {:<16} {:>5} {:>20} {:<5} NOTES",
         "NAME", "KIND", "MAC", "SSID", "CH", "POSITION (m)", "AIR"
     );
     for n in nodes {
@@ -124,12 +128,14 @@ pub(crate) fn format_nodes(nodes: &[NodeSnapshot]) -> String {
             notes.push(format!("loss {p} to {other}"));
         }
         let row = format!(
-            "{:<8} {:<6} {:<17} {:<16} {:>3} {:>20} {:<5} {}",
+            "{:<8} {:<6} {:<17} {:<16} {:>5} {:>20} {:<5} {}",
             n.name,
             n.kind,
             if n.mac.is_empty() { "-" } else { &n.mac },
             n.ssid.as_deref().unwrap_or("-"),
-            n.channel,
+            // 6 GHz channels as `6g37`: their numbers repeat the 2.4 and 5 GHz ones.
+            vwifi_core::channel::Channel::from_frequency_mhz(n.frequency_mhz)
+                .map_or_else(|| n.channel.to_string(), |c| c.label()),
             format!("({:.1}, {:.1})", n.x, n.y),
             if n.on_air { "on" } else { "OFF" },
             notes.join("; ")
@@ -231,6 +237,7 @@ async fn copy_stream(
     let (read, mut write) = stream.into_split();
     let mut line = serde_json::to_string(&Request::Capture {
         channel: args.channel,
+        band: args.band.clone(),
     })
     .map_err(HostError::ControlJson)?;
     line.push('\n');
@@ -344,6 +351,7 @@ mod tests {
         CaptureArgs {
             write: write.to_path_buf(),
             channel: None,
+            band: None,
             count,
             duration: None,
             socket: crate::cli::SocketArg {
@@ -448,10 +456,18 @@ mod tests {
                 link_loss: vec![("ap1".into(), 0.25)],
                 ..NodeSnapshot::default()
             },
+            NodeSnapshot {
+                name: "ap2".into(),
+                kind: "ap".into(),
+                channel: 37,
+                frequency_mhz: 6135,
+                on_air: true,
+                ..NodeSnapshot::default()
+            },
         ];
         let text = format_nodes(&nodes);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         assert!(
             lines[1].contains("vwifi-lab") && lines[1].contains("OFF"),
             "{text}"
@@ -464,5 +480,8 @@ mod tests {
         let col = lines[0].find("AIR").unwrap();
         assert_eq!(&lines[1][col..col + 3], "OFF");
         assert_eq!(&lines[2][col..col + 2], "on");
+        let ch = lines[0].find(" CH").unwrap() + 1;
+        assert_eq!(&lines[3][ch - 2..ch + 2], "6g37", "{text}");
+        assert_eq!(&lines[1][ch - 2..ch + 2], "   1", "{text}");
     }
 }

@@ -151,6 +151,7 @@ fn snapshot(world: &SimWorld, n: &Named, all: &[Named]) -> NodeSnapshot {
         x: position.x,
         y: position.y,
         channel: m.channel_of(n.node).map_or(0, |c| c.number()),
+        frequency_mhz: m.channel_of(n.node).map_or(0, |c| c.frequency_mhz()),
         on_air: m.is_on_air(n.node),
         speed_mps: path.map(Path::speed),
         path: path
@@ -346,6 +347,8 @@ fn sim_ap(world: &mut SimWorld, now: Instant, req: SimApRequest) -> Result<Respo
         SimApRequest::Add {
             ssid,
             channel,
+            band,
+            standard,
             x,
             y,
             bssid,
@@ -365,6 +368,13 @@ fn sim_ap(world: &mut SimWorld, now: Instant, req: SimApRequest) -> Result<Respo
                 "position": [coordinate(x).map_err(|e| e.to_string())?, coordinate(y).map_err(|e| e.to_string())?],
                 "bssid": bssid,
             });
+            if let Some(obj) = entry.as_object_mut() {
+                for (key, value) in [("band", band), ("standard", standard)] {
+                    if let Some(v) = value {
+                        obj.insert(key.into(), serde_json::Value::String(v));
+                    }
+                }
+            }
             if let (Some(p), Some(obj)) = (&passphrase, entry.as_object_mut()) {
                 obj.insert("passphrase".into(), serde_json::Value::String(p.0.clone()));
             }
@@ -617,5 +627,25 @@ mod tests {
             panic!("not added");
         };
         assert_eq!(n.name, "ap5");
+        // A 6 GHz AP: band and standard as in `[[sim.aps]]`; its frequency tells it apart.
+        let Response::Node(n) = ask(
+            &mut w,
+            r#"{"request":"sim_ap","action":"add","ssid":"six","channel":37,"band":"6","standard":"ax"}"#,
+        ) else {
+            panic!("not added");
+        };
+        assert_eq!((n.channel, n.frequency_mhz), (37, 6135));
+        let e = err(ask(
+            &mut w,
+            r#"{"request":"sim_ap","action":"add","ssid":"six-g","channel":37,"band":"6"}"#,
+        ));
+        assert!(e.contains("standard = \"ax\""), "{e}");
+        let Response::Node(n) = ask(
+            &mut w,
+            r#"{"request":"sim_ap","action":"add","ssid":"two","channel":6}"#,
+        ) else {
+            panic!("not added");
+        };
+        assert_eq!((n.channel, n.frequency_mhz), (6, 2437));
     }
 }
