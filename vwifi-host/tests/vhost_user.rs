@@ -106,23 +106,22 @@ const LAB_VM: [(&str, &str); 4] = [
 
 /// The namespace guest on `vwifi-lab` with `addr` (attached by the daemon's config).
 fn join_lab(ns: &Netns, addr: &str) {
+    join_lab_with(ns, addr, Some(LAB_PASSPHRASE));
+}
+
+/// [`join_lab`] with `passphrase`, or none (an open `vwifi-lab`).
+fn join_lab_with(ns: &Netns, addr: &str, passphrase: Option<&str>) {
     // The guest is listed once admitted; its TAP may appear in the namespace a moment later.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ns.exec("ip", &["link", "show", "wlan0"]).status.success() {
         assert!(Instant::now() < deadline, "no wlan0 in {}", ns.0);
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = ns.exec(
-        guest_bin(),
-        &[
-            "--link",
-            "wlan0",
-            "connect",
-            "vwifi-lab",
-            "--passphrase",
-            LAB_PASSPHRASE,
-        ],
-    );
+    let mut args = vec!["--link", "wlan0", "connect", "vwifi-lab"];
+    if let Some(p) = passphrase {
+        args.extend(["--passphrase", p]);
+    }
+    let out = ns.exec(guest_bin(), &args);
     assert!(out.status.success(), "{}", text(&out));
     run_ok(Command::new("ip").args([
         "netns", "exec", &ns.0, "ip", "addr", "add", addr, "dev", "wlan0",
@@ -361,6 +360,18 @@ struct IperfFigures {
 /// boot: to a namespace guest through vwifi, to the host through the TAP; `reverse` also runs
 /// each reversed. `verbose`: the daemon logs at debug level.
 fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) -> IperfFigures {
+    iperf3_beside_a_tap_on(config, verbose, secs, reverse, true)
+}
+
+/// [`iperf3_beside_a_tap`] on `vwifi-lab` with its passphrase if `wpa2`, else on an open
+/// `vwifi-lab` (the configuration's).
+fn iperf3_beside_a_tap_on(
+    config: &str,
+    verbose: bool,
+    secs: u32,
+    reverse: bool,
+    wpa2: bool,
+) -> IperfFigures {
     // One measurement at a time: the TAP's name and the addresses are the same.
     static ONE: Mutex<()> = Mutex::new(());
     let _one = ONE
@@ -375,7 +386,7 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
         PathBuf::new(),
         verbose,
     );
-    join_lab(&peer, "10.99.0.2/24");
+    join_lab_with(&peer, "10.99.0.2/24", wpa2.then_some(LAB_PASSPHRASE));
     let (vm_socket, mac) = daemon.attach_vm("vm3");
     let tap = Tap::new("10.98.0.1/24");
     let _vwifi_server = IperfServer::start(Some(&peer), "10.99.0.2", &daemon.path(""));
@@ -396,6 +407,9 @@ fn iperf3_beside_a_tap(config: &str, verbose: bool, secs: u32, reverse: bool) ->
     .into();
     let secs = secs.to_string();
     let mut env = LAB_VM.to_vec();
+    if !wpa2 {
+        env.retain(|(k, _)| *k != "PASSPHRASE");
+    }
     env.extend([
         ("IPERF_SECS", secs.as_str()),
         ("TAP_MAC", tap_mac),
@@ -440,17 +454,24 @@ fn iperf3_from_a_vm_over_vhost_user_beside_a_plain_tap_backend() {
 #[ignore = "needs root, iperf3 and the VM harness; .ci/run runs ignored tests as root"]
 fn iperf3_from_a_vm_over_vhost_user_on_the_zero_airtime_air_beside_a_plain_tap() {
     let standard = std::env::var("VWIFI_VM_STANDARD").unwrap_or_else(|_| "g".into());
+    // VWIFI_VM_SECURITY=open measures an open network (no CCMP in the daemon) instead.
+    let wpa2 = std::env::var("VWIFI_VM_SECURITY").map_or(true, |s| s != "open");
+    let security = if wpa2 {
+        format!("passphrase = \"{LAB_PASSPHRASE}\"\n")
+    } else {
+        String::new()
+    };
     let config = format!(
         "[sim]\nseed = 1\n[sim.medium]\nairtime = false\n\
-         [[sim.aps]]\nssid = \"vwifi-lab\"\nchannel = 1\npassphrase = \"{LAB_PASSPHRASE}\"\n\
-         standard = \"{standard}\"\n"
+         [[sim.aps]]\nssid = \"vwifi-lab\"\nchannel = 1\n{security}standard = \"{standard}\"\n"
     );
-    let f = iperf3_beside_a_tap(&config, false, 5, true);
+    let f = iperf3_beside_a_tap_on(&config, false, 5, true, wpa2);
     let (vwifi_r, plain_r) = f.reverse.unwrap_or_default();
     println!(
-        "zero-airtime air, WPA2, 802.11{standard}, iperf3 TCP 5 s, one boot:\n  \
+        "zero-airtime air, {}, 802.11{standard}, iperf3 TCP 5 s, one boot:\n  \
          VM -> namespace guest over vhost-user {:.1} Mbit/s; VM -> host over a plain TAP {:.1} Mbit/s; ratio {:.2}\n  \
          namespace guest -> VM over vhost-user {vwifi_r:.1} Mbit/s; host -> VM over a plain TAP {plain_r:.1} Mbit/s; ratio {:.2}",
+        if wpa2 { "WPA2" } else { "open" },
         f.vwifi,
         f.plain,
         f.vwifi / f.plain,

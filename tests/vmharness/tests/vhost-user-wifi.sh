@@ -2,7 +2,7 @@
 # -q arguments in tests/vmharness/README.md). Driven by the host-side root
 # test vwifi-host/tests/vhost_user.rs, which starts vwifi-host and passes:
 #   STATION_MAC  the MAC vwifi-host gave the VM's station (eth0 must have it)
-#   SSID, PASSPHRASE  the network to join (with BAD_PASSPHRASE: a wrong one,
+#   SSID, PASSPHRASE  the network to join (no PASSPHRASE: an open one; with BAD_PASSPHRASE: a wrong one,
 #                which must fail clearly and leave the station disconnected)
 #   GUEST_IP, PEER_IP  addresses on the network: ping PEER_IP (a namespace
 #                guest on the same network, on the host) after connecting; the first
@@ -53,7 +53,11 @@ if [ -n "${BAD_PASSPHRASE:-}" ]; then
     exit 0
 fi
 
-printf '%s\n' "$PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin --timeout 30 || fail "connect to $SSID"
+if [ -n "${PASSPHRASE:-}" ]; then
+    printf '%s\n' "$PASSPHRASE" | $VG --link eth0 connect "$SSID" --passphrase-stdin --timeout 30 || fail "connect to $SSID"
+else
+    $VG --link eth0 connect "$SSID" --timeout 30 || fail "connect to the open $SSID"
+fi
 $VG --link eth0 status || fail "status after connect"
 cat /sys/class/net/eth0/carrier 2>/dev/null | sed 's/^/carrier: /'
 wait_for 10 "grep -qx up /sys/class/net/eth0/operstate" || { cat /tmp/events.log; fail "eth0 is not up once connected: $(cat /sys/class/net/eth0/operstate)"; }
