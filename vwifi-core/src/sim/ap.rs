@@ -658,6 +658,9 @@ pub struct SoftAp {
     counters: ApCounters,
     /// Radios that take MPDUs of at most so many octets ([`SoftAp::set_mpdu_limits`]).
     mpdu_limits: BTreeMap<MacAddr, usize>,
+    /// The protected data frames of a batch being received, decrypted together per station
+    /// ([`Node::handle_rx_batch`]); empty between batches.
+    opened: ccmp::Opened,
 }
 
 impl SoftAp {
@@ -721,6 +724,7 @@ impl SoftAp {
             roamed_in: VecDeque::new(),
             counters: ApCounters::default(),
             mpdu_limits: BTreeMap::new(),
+            opened: ccmp::Opened::new(),
         })
     }
 
@@ -1670,7 +1674,7 @@ impl SoftAp {
             self.drop_frame(Some(sa), DropReason::Unprotected);
             return;
         }
-        let plain = match unprotect(sta, protected_bss, raw, frame) {
+        let plain = match unprotect(sta, &mut self.opened, protected_bss, raw, frame) {
             Ok(p) => p,
             Err(reason) => {
                 self.drop_frame(Some(sa), reason);
@@ -1842,9 +1846,11 @@ fn seal_for(sta: &mut Station, len: usize, emit: impl FnOnce(&mut Vec<u8>)) -> O
     Some(out)
 }
 
-/// The plaintext of a data frame from `sta`: decrypted and replay-checked if protected.
+/// The plaintext of a data frame from `sta`: decrypted (or taken from the batch `opened`) and
+/// replay-checked if protected.
 fn unprotect(
     sta: &mut Station,
+    opened: &mut ccmp::Opened,
     protected_bss: bool,
     raw: &Bytes,
     frame: DataFrame,
@@ -1860,11 +1866,52 @@ fn unprotect(
         return Err(DropReason::Unprotected);
     }
     let tk = sta.tk.as_ref().ok_or(DropReason::NoKey)?;
-    let d = ccmp::decrypt(tk, raw).map_err(|_| DropReason::DecryptFailed)?;
+    let d = opened
+        .decrypt(tk, raw)
+        .map_err(|_| DropReason::DecryptFailed)?;
     sta.rx_replay
-        .accept(d.tid, d.pn)
+        .accept(d.info.tid, d.info.pn)
         .map_err(|_| DropReason::Replay)?;
-    DataFrame::parse(&d.mpdu).map_err(|_| DropReason::Malformed)
+    DataFrame::parse_bytes(&d.mpdu).map_err(|_| DropReason::Malformed)
+}
+
+impl SoftAp {
+    /// Decrypts ahead, together per station, the protected unicast data frames of a batch
+    /// that [`Node::handle_rx`] would decrypt: To DS, for this BSS, from a station holding a
+    /// pairwise key (a frame whose turn finds the key changed is decrypted anew then).
+    fn open_batch(&mut self, frames: &[(Bytes, RxMeta)]) {
+        let mut by_station: BTreeMap<MacAddr, Vec<Bytes>> = BTreeMap::new();
+        for (frame, meta) in frames {
+            if meta.channel != self.cfg.channel {
+                continue;
+            }
+            let Ok(view) = crate::wire::FrameView::new_checked(&frame[..]) else {
+                continue;
+            };
+            let fc = view.frame_control();
+            let to_us = matches!(fc.frame_type, crate::wire::FrameType::Data(_))
+                && fc.flags.protected()
+                && fc.flags.to_ds()
+                && !fc.flags.from_ds()
+                && view.addr1() == self.cfg.bssid;
+            let Some(ta) = view.addr2().filter(|_| to_us) else {
+                continue;
+            };
+            if self.stations.get(&ta).is_some_and(|s| s.tk.is_some()) {
+                by_station.entry(ta).or_default().push(frame.clone());
+            }
+        }
+        for (ta, raws) in by_station {
+            if let Some(tk) = self.stations.get(&ta).and_then(|s| s.tk.as_ref()) {
+                self.opened.open(tk, &raws);
+            }
+        }
+    }
+
+    /// How many data frames were taken decrypted from a batch ([`Node::handle_rx_batch`]).
+    pub fn batch_decrypted(&self) -> u64 {
+        self.opened.taken()
+    }
 }
 
 impl Node for SoftAp {
@@ -1935,6 +1982,16 @@ impl Node for SoftAp {
             Frame::Control(ControlFrame::PsPoll(p)) => self.on_ps_poll(now, p),
             _ => {}
         }
+    }
+
+    fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
+        if frames.len() > 1 && self.cfg.security.is_protected() {
+            self.open_batch(frames);
+        }
+        for (frame, meta) in frames {
+            self.handle_rx(now, frame, *meta);
+        }
+        self.opened.clear();
     }
 
     fn handle_tx_status(&mut self, _now: Instant, frame: &Bytes, status: TxStatus) {
