@@ -176,11 +176,7 @@ fn fast_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKe
 }
 
 /// The receive path's two ways from `BATCH` received frames to their plaintexts.
-fn receive_paths<M: Measurement>(
-    group: &mut BenchmarkGroup<'_, M>,
-    tk: &TemporalKey,
-    size: usize,
-) {
+fn receive_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKey, size: usize) {
     let sealed = bytes::Bytes::from(ccmp::encrypt(tk, 0, 1, &data_mpdu(size)).unwrap());
     // Distinct buffers, as distinct frames are.
     let frames: Vec<bytes::Bytes> = (0..BATCH)
