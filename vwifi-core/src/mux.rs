@@ -515,6 +515,10 @@ impl Mux {
     pub fn begin_rx_batch(&mut self, frames: &[(Bytes, RxMeta)]) -> Vec<GuestId> {
         let mut by_guest: BTreeMap<GuestId, Vec<Bytes>> = BTreeMap::new();
         for (frame, _) in frames {
+            // Only protected frames are decrypted: an open network's batch costs a glance.
+            if frame.get(1).is_none_or(|b| b & 0x40 == 0) {
+                continue;
+            }
             let Ok(view) = FrameView::new_checked(&frame[..]) else {
                 continue;
             };

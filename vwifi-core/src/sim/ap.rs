@@ -2147,9 +2147,13 @@ impl Node for SoftAp {
     }
 
     fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
-        if frames.len() > 1 && self.cfg.security.is_protected() {
-            self.open_batch(frames);
+        if frames.len() < 2 || !self.cfg.security.is_protected() {
+            for (frame, meta) in frames {
+                self.handle_rx(now, frame, *meta);
+            }
+            return;
         }
+        self.open_batch(frames);
         // What the frames make is queued at the end, in order, the protected frames for one
         // station sealed together.
         self.outgoing = Some(Vec::new());
