@@ -75,6 +75,9 @@ fn with_room(mpdu: &[u8]) -> Vec<u8> {
 /// - `encrypt-into`, `decrypt-into`: one frame per call into a reused buffer (no allocation);
 /// - `encrypt-batch`, `decrypt-batch`: `BATCH` frames per call, in place, their CBC-MAC chains
 ///   interleaved (the bytes are those of all the frames);
+/// - `receive-one-by-one`, `receive-opened`: `BATCH` received frames (shared `Bytes`, as the
+///   medium hands them over) to plaintext one by one with `decrypt`, and the data path's
+///   batch: `ccmp::Opened::open` (copied, decrypted together) then each taken in turn;
 /// - `ccm-crate`: the RustCrypto `ccm` crate on the same body and AAD, the implementation
 ///   vwifi used before (for the before/after ratio in one run).
 fn ccmp_bench(c: &mut Criterion) {
@@ -172,7 +175,51 @@ fn fast_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKe
     });
 }
 
-criterion_group!(benches, psk, ptk, ccmp_bench);
+/// The receive path's two ways from `BATCH` received frames to their plaintexts.
+fn receive_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKey, size: usize) {
+    let sealed = bytes::Bytes::from(ccmp::encrypt(tk, 0, 1, &data_mpdu(size)).unwrap());
+    // Distinct buffers, as distinct frames are.
+    let frames: Vec<bytes::Bytes> = (0..BATCH)
+        .map(|_| bytes::Bytes::copy_from_slice(&sealed))
+        .collect();
+    group.throughput(Throughput::Bytes((BATCH * size) as u64));
+    group.bench_with_input(
+        BenchmarkId::new("receive-one-by-one", size),
+        &frames,
+        |b, frames| {
+            b.iter(|| {
+                for f in frames {
+                    black_box(ccmp::decrypt(tk, f).unwrap());
+                }
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("receive-opened", size),
+        &frames,
+        |b, frames| {
+            let mut opened = ccmp::Opened::new();
+            b.iter(|| {
+                opened.open(tk, frames);
+                for f in frames {
+                    black_box(opened.decrypt(tk, f).unwrap());
+                }
+                opened.clear();
+            })
+        },
+    );
+}
+
+fn ccmp_receive_bench(c: &mut Criterion) {
+    let tk = TemporalKey::from_bytes([0x11; 16]);
+    let mut group = c.benchmark_group("ccmp-receive");
+    for size in [512usize, 1472, 7935] {
+        receive_paths(&mut group, &tk, size);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, psk, ptk, ccmp_bench, ccmp_receive_bench);
 criterion_group! {
     name = cpu_benches;
     config = Criterion::default().with_measurement(CpuTime);

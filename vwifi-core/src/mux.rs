@@ -44,6 +44,7 @@ use crate::io::RadioEvent;
 use crate::proto::{
     self, Capabilities, ConnectFailure, ErrorCode, Event, Message, RequestId, StationState,
 };
+use crate::radio::RxMeta;
 use crate::scheduler::{
     AdmitError as SchedAdmitError, Scheduler, SchedulerConfig, SchedulerOutput,
 };
@@ -505,6 +506,48 @@ impl Mux {
             }
         }
         self.settle(now);
+    }
+
+    /// Readies a batch of frames heard together for the stations they are for, before each is
+    /// fed as [`RadioEvent::Rx`] in order: a station's protected frames are decrypted together
+    /// ([`Station::open_batch`](crate::station::Station::open_batch)). Returns the guests to
+    /// give to [`Mux::end_rx_batch`] once the frames are fed.
+    pub fn begin_rx_batch(&mut self, frames: &[(Bytes, RxMeta)]) -> Vec<GuestId> {
+        let mut by_guest: BTreeMap<GuestId, Vec<Bytes>> = BTreeMap::new();
+        for (frame, _) in frames {
+            // Only protected frames are decrypted: an open network's batch costs a glance.
+            if frame.get(1).is_none_or(|b| b & 0x40 == 0) {
+                continue;
+            }
+            let Ok(view) = FrameView::new_checked(&frame[..]) else {
+                continue;
+            };
+            let ra = view.addr1();
+            if ra.is_group() {
+                continue;
+            }
+            if let Some(g) = self.demux.owner_of(ra) {
+                by_guest.entry(g).or_default().push(frame.clone());
+            }
+        }
+        let mut opened = Vec::new();
+        for (g, raws) in by_guest {
+            if let (Some(guest), true) = (self.guests.get_mut(&g), raws.len() > 1) {
+                guest.station.open_batch(&raws);
+                opened.push(g);
+            }
+        }
+        opened
+    }
+
+    /// Ends a batch begun with [`Mux::begin_rx_batch`]: what was decrypted and not used is
+    /// forgotten.
+    pub fn end_rx_batch(&mut self, guests: &[GuestId]) {
+        for g in guests {
+            if let Some(guest) = self.guests.get_mut(g) {
+                guest.station.forget_opened();
+            }
+        }
     }
 
     /// When [`Mux::handle_timeout`] must be called next, if ever.

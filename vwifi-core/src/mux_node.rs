@@ -259,6 +259,17 @@ impl Node for MuxNode {
         self.drain();
     }
 
+    fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
+        let opened = match frames.len() {
+            0 | 1 => Vec::new(),
+            _ => self.mux.begin_rx_batch(frames),
+        };
+        for (frame, meta) in frames {
+            self.handle_rx(now, frame, *meta);
+        }
+        self.mux.end_rx_batch(&opened);
+    }
+
     fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
         self.now = self.now.max(now);
         self.in_flight = self.in_flight.saturating_sub(1);

@@ -55,6 +55,16 @@ pub trait Node {
     /// stations are delivered too, as on the real air: the node filters.
     fn handle_rx(&mut self, now: Instant, frame: &Bytes, meta: RxMeta);
 
+    /// Frames heard together (the MPDUs of an A-MPDU the medium hands over at once), in order.
+    /// The default hands them to [`Node::handle_rx`] one by one; a node may do work across the
+    /// batch first (decrypt the frames under one key together), but must then behave exactly
+    /// as that loop does.
+    fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
+        for (frame, meta) in frames {
+            self.handle_rx(now, frame, *meta);
+        }
+    }
+
     /// The outcome of the node's oldest transmission not yet reported, in the order sent.
     fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus);
 
@@ -82,6 +92,10 @@ impl<T: Node + ?Sized> Node for Box<T> {
 
     fn handle_rx(&mut self, now: Instant, frame: &Bytes, meta: RxMeta) {
         (**self).handle_rx(now, frame, meta);
+    }
+
+    fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
+        (**self).handle_rx_batch(now, frames);
     }
 
     fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {
@@ -180,6 +194,18 @@ macro_rules! node_set {
                 match self {
                     $($(#[cfg($cfg)])? Self::$variant(n) => {
                         $crate::radio::Node::handle_rx(n, now, frame, meta)
+                    })+
+                }
+            }
+
+            fn handle_rx_batch(
+                &mut self,
+                now: $crate::time::Instant,
+                frames: &[($crate::radio::Bytes, $crate::radio::RxMeta)],
+            ) {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(n) => {
+                        $crate::radio::Node::handle_rx_batch(n, now, frames)
                     })+
                 }
             }

@@ -724,3 +724,18 @@ fn tshark_decodes_a_six_ghz_beacon_without_malformed_elements() {
     let malformed: Vec<&Vec<String>> = rows.iter().filter(|r| !r[4].is_empty()).collect();
     assert!(malformed.is_empty(), "malformed frames: {malformed:?}");
 }
+
+/// On WPA2 the MPDUs of an A-MPDU reach the AP, and then the receiving guest's station,
+/// together: each end decrypts them together (`ccmp::decrypt_batch`), then takes them one by
+/// one in order, replay-checked as before. Every frame arrives once, in order, nothing dropped.
+#[test]
+fn the_mpdus_of_an_ampdu_are_decrypted_together_at_the_ap_and_at_the_station() {
+    let (mut lab, g1, g2) = pair(1, HT_20, Some("amsdu pass"));
+    let got = batch(&mut lab, g1, g2, 20, 1400);
+    assert_eq!(got, (0..20).collect::<Vec<u8>>());
+    let ap = lab.ap(0).batch_decrypted();
+    let sta = lab.mux().station(g2).unwrap().batch_decrypted();
+    // 20 MSDUs in 10 A-MSDUs per hop, every one in an A-MPDU with others.
+    assert_eq!((ap, sta), (10, 10));
+    assert_eq!(lab.ap(0).counters().dropped.total(), 0);
+}

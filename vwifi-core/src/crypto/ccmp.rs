@@ -11,6 +11,9 @@ use super::aes_ccm::{self, Aad, Direction, Message, Mic, MAX_DATA_LEN, NONCE_LEN
 use super::keys::TemporalKey;
 use super::CryptoError;
 
+mod opened;
+pub use opened::{Opened, OpenedMpdu};
+
 /// The length of the CCMP header that follows the 802.11 header, in bytes.
 pub const CCMP_HEADER_LEN: usize = 8;
 /// The length of the CCMP-128 MIC at the end of the frame body, in bytes.

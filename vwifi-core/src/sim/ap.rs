@@ -87,11 +87,13 @@ use core::time::Duration;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use tracing::{debug, trace};
+use zeroize::Zeroizing;
 
 use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::crypto::ccmp;
-use crate::crypto::{derive_psk, CryptoError, Gtk, Passphrase, Psk};
+use crate::crypto::keys::KEY_LEN;
+use crate::crypto::{derive_psk, CryptoError, Gtk, Passphrase, Psk, TemporalKey};
 use crate::handshake::sae::SaePassword;
 use crate::handshake::{
     Authenticator, AuthenticatorConfig, HandshakeError, Message, Output, RetryPolicy,
@@ -658,6 +660,41 @@ pub struct SoftAp {
     counters: ApCounters,
     /// Radios that take MPDUs of at most so many octets ([`SoftAp::set_mpdu_limits`]).
     mpdu_limits: BTreeMap<MacAddr, usize>,
+    /// The protected data frames of a batch being received, decrypted together per station
+    /// ([`Node::handle_rx_batch`]); empty between batches.
+    opened: ccmp::Opened,
+    /// The frames made while a batch is received, in order (`None` between batches): those
+    /// to protect are sealed together per key when the batch ends.
+    outgoing: Option<Vec<Outgoing>>,
+}
+
+/// A frame made while a batch of received frames is handled ([`Node::handle_rx_batch`]).
+enum Outgoing {
+    /// Ready to queue.
+    Ready(Vec<u8>),
+    /// To protect for station `sta` under `key` with packet number `pn`: `frame` is laid out
+    /// for [`ccmp::encrypt_in_place`] (room for the CCMP header before, the MIC after).
+    Seal {
+        sta: MacAddr,
+        pn: u64,
+        key: Zeroizing<[u8; KEY_LEN]>,
+        frame: Vec<u8>,
+    },
+    /// Its sealing failed: not sent.
+    Dropped,
+}
+
+impl core::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Ready(frame) => write!(f, "Ready({} octets)", frame.len()),
+            // The key is never printed.
+            Self::Seal { sta, pn, frame, .. } => {
+                write!(f, "Seal({sta}, PN {pn}, {} octets)", frame.len())
+            }
+            Self::Dropped => write!(f, "Dropped"),
+        }
+    }
 }
 
 impl SoftAp {
@@ -721,6 +758,8 @@ impl SoftAp {
             roamed_in: VecDeque::new(),
             counters: ApCounters::default(),
             mpdu_limits: BTreeMap::new(),
+            opened: ccmp::Opened::new(),
+            outgoing: None,
         })
     }
 
@@ -867,9 +906,140 @@ impl SoftAp {
     }
 
     fn push_tx(&mut self, frame: Vec<u8>) {
+        if let Some(outgoing) = &mut self.outgoing {
+            outgoing.push(Outgoing::Ready(frame));
+            return;
+        }
+        self.queue_tx(frame);
+    }
+
+    fn queue_tx(&mut self, frame: Vec<u8>) {
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += frame.len() as u64;
         self.tx.push_back(Bytes::from(frame));
+    }
+
+    /// Queues the MPDU `emit` writes (about `len` octets) for station `addr`, protected with its
+    /// pairwise key if it has one ([`seal_for`]). While a batch is received the protection
+    /// waits for the batch's end ([`SoftAp::flush_outgoing`]), the PN taken now. Whether it
+    /// was queued (or is to be).
+    fn seal_and_push(
+        &mut self,
+        addr: MacAddr,
+        len: usize,
+        emit: impl FnOnce(&mut Vec<u8>),
+    ) -> bool {
+        let Some(sta) = self.stations.get_mut(&addr) else {
+            return false;
+        };
+        if let (Some(outgoing), Some(tk)) = (&mut self.outgoing, &sta.tk) {
+            // A PN past the last fails at once, as `seal_for` would.
+            if sta.tx_pn < ccmp::PN_MAX {
+                sta.tx_pn += 1;
+                let room = ccmp::CCMP_HEADER_LEN + ccmp::CCMP_MIC_LEN;
+                let mut frame = Vec::with_capacity(len + room);
+                frame.resize(ccmp::CCMP_HEADER_LEN, 0);
+                emit(&mut frame);
+                frame.resize(frame.len() + ccmp::CCMP_MIC_LEN, 0);
+                sta.counters.tx_frames += 1;
+                sta.counters.tx_bytes += frame.len() as u64;
+                outgoing.push(Outgoing::Seal {
+                    sta: addr,
+                    pn: sta.tx_pn,
+                    key: Zeroizing::new(*tk.expose()),
+                    frame,
+                });
+                return true;
+            }
+        }
+        let Some(out) = seal_for(sta, len, emit) else {
+            return false;
+        };
+        self.push_tx(out);
+        true
+    }
+
+    /// Ends a batch's deferral: seals the frames waiting for protection, together where they
+    /// share a station, a key and consecutive PNs ([`ccmp::encrypt_batch`]), and queues every
+    /// frame made during the batch in the order made.
+    fn flush_outgoing(&mut self) {
+        let Some(mut outgoing) = self.outgoing.take() else {
+            return;
+        };
+        let mut by_station: BTreeMap<MacAddr, Vec<usize>> = BTreeMap::new();
+        for (i, o) in outgoing.iter().enumerate() {
+            if let Outgoing::Seal { sta, .. } = o {
+                by_station.entry(*sta).or_default().push(i);
+            }
+        }
+        for indices in by_station.values() {
+            let mut run: Vec<usize> = Vec::new();
+            for &i in indices {
+                let follows =
+                    run.last()
+                        .is_some_and(|&last| match (outgoing.get(last), outgoing.get(i)) {
+                            (
+                                Some(Outgoing::Seal { pn: p, key: k, .. }),
+                                Some(Outgoing::Seal { pn, key, .. }),
+                            ) => *pn == p + 1 && key[..] == k[..],
+                            _ => false,
+                        });
+                if !follows {
+                    self.seal_run(&mut outgoing, &run);
+                    run.clear();
+                }
+                run.push(i);
+            }
+            self.seal_run(&mut outgoing, &run);
+        }
+        for o in outgoing {
+            match o {
+                Outgoing::Ready(frame) => self.queue_tx(frame),
+                // Every `Seal` was sealed (made `Ready`) or dropped above.
+                Outgoing::Seal { .. } | Outgoing::Dropped => {}
+            }
+        }
+    }
+
+    /// Seals the frames of `outgoing` at `run` (one station, one key, consecutive PNs)
+    /// together, making them `Ready`; if the batch fails, each alone (a failed one is dropped
+    /// and uncounted).
+    fn seal_run(&mut self, outgoing: &mut [Outgoing], run: &[usize]) {
+        let Some(Some(Outgoing::Seal { sta, pn, key, .. })) = run.first().map(|&i| outgoing.get(i))
+        else {
+            return;
+        };
+        let (sta, first_pn) = (*sta, *pn);
+        let tk = TemporalKey::from_bytes(**key);
+        let mut frames: Vec<Vec<u8>> = run
+            .iter()
+            .map(|&i| match outgoing.get_mut(i) {
+                Some(Outgoing::Seal { frame, .. }) => core::mem::take(frame),
+                _ => Vec::new(),
+            })
+            .collect();
+        let sealed: Vec<bool> = match ccmp::encrypt_batch(&tk, 0, first_pn, &mut frames) {
+            Ok(()) => vec![true; frames.len()],
+            Err(_) => (first_pn..)
+                .zip(frames.iter_mut())
+                .map(|(pn, f)| ccmp::encrypt_in_place(&tk, 0, pn, f).is_ok())
+                .collect(),
+        };
+        for ((&i, frame), ok) in run.iter().zip(frames).zip(sealed) {
+            let Some(slot) = outgoing.get_mut(i) else {
+                continue;
+            };
+            if ok {
+                *slot = Outgoing::Ready(frame);
+                continue;
+            }
+            debug!(sta = %sta, "CCMP encryption failed");
+            if let Some(s) = self.stations.get_mut(&sta) {
+                s.counters.tx_frames = s.counters.tx_frames.saturating_sub(1);
+                s.counters.tx_bytes = s.counters.tx_bytes.saturating_sub(frame.len() as u64);
+            }
+            *slot = Outgoing::Dropped;
+        }
     }
 
     fn send_mgmt(&mut self, da: MacAddr, body: MgmtBody) {
@@ -936,17 +1106,14 @@ impl SoftAp {
     fn transmit_unicast(&mut self, addr: MacAddr, eth: EthernetFrame, more_data: bool) {
         let seq = self.next_seq();
         let bssid = self.cfg.bssid;
-        let Some(sta) = self.stations.get_mut(&addr) else {
+        if !self.stations.contains_key(&addr) {
             return;
-        };
+        }
         let mut h = eth.data_header(DsDirection::FromAp { bssid }, None);
         h.sequence = seq;
         h.frame_control.flags = h.flags().with(FcFlags::MORE_DATA, more_data);
         let len = h.buffer_len() + eth.data_body_len();
-        let Some(out) = seal_for(sta, len, |buf| eth.emit_data(&h, buf)) else {
-            return;
-        };
-        self.push_tx(out);
+        self.seal_and_push(addr, len, |buf| eth.emit_data(&h, buf));
     }
 
     /// Sends `frames` (all to station `addr`, which is awake) in A-MSDUs of at most its
@@ -967,18 +1134,17 @@ impl SoftAp {
                 continue;
             }
             let seq = self.next_seq();
-            let Some(sta) = self.stations.get_mut(&addr) else {
+            if !self.stations.contains_key(&addr) {
                 return;
-            };
+            }
             let mut h = amsdu::data_header(DsDirection::FromAp { bssid }, addr, 0);
             h.sequence = seq;
             let len = amsdu::ethernet_mpdu_len(&h, now);
-            let Some(out) = seal_for(sta, len, |buf| amsdu::emit_ethernet(&h, now, buf)) else {
+            if !self.seal_and_push(addr, len, |buf| amsdu::emit_ethernet(&h, now, buf)) {
                 return;
-            };
+            }
             self.counters.amsdu_tx += 1;
             self.counters.amsdu_tx_msdus += now.len() as u64;
-            self.push_tx(out);
         }
     }
 
@@ -1670,7 +1836,7 @@ impl SoftAp {
             self.drop_frame(Some(sa), DropReason::Unprotected);
             return;
         }
-        let plain = match unprotect(sta, protected_bss, raw, frame) {
+        let plain = match unprotect(sta, &mut self.opened, protected_bss, raw, frame) {
             Ok(p) => p,
             Err(reason) => {
                 self.drop_frame(Some(sa), reason);
@@ -1842,9 +2008,11 @@ fn seal_for(sta: &mut Station, len: usize, emit: impl FnOnce(&mut Vec<u8>)) -> O
     Some(out)
 }
 
-/// The plaintext of a data frame from `sta`: decrypted and replay-checked if protected.
+/// The plaintext of a data frame from `sta`: decrypted (or taken from the batch `opened`) and
+/// replay-checked if protected.
 fn unprotect(
     sta: &mut Station,
+    opened: &mut ccmp::Opened,
     protected_bss: bool,
     raw: &Bytes,
     frame: DataFrame,
@@ -1860,11 +2028,52 @@ fn unprotect(
         return Err(DropReason::Unprotected);
     }
     let tk = sta.tk.as_ref().ok_or(DropReason::NoKey)?;
-    let d = ccmp::decrypt(tk, raw).map_err(|_| DropReason::DecryptFailed)?;
+    let d = opened
+        .decrypt(tk, raw)
+        .map_err(|_| DropReason::DecryptFailed)?;
     sta.rx_replay
-        .accept(d.tid, d.pn)
+        .accept(d.info.tid, d.info.pn)
         .map_err(|_| DropReason::Replay)?;
-    DataFrame::parse(&d.mpdu).map_err(|_| DropReason::Malformed)
+    DataFrame::parse_bytes(&d.mpdu).map_err(|_| DropReason::Malformed)
+}
+
+impl SoftAp {
+    /// Decrypts ahead, together per station, the protected unicast data frames of a batch
+    /// that [`Node::handle_rx`] would decrypt: To DS, for this BSS, from a station holding a
+    /// pairwise key (a frame whose turn finds the key changed is decrypted anew then).
+    fn open_batch(&mut self, frames: &[(Bytes, RxMeta)]) {
+        let mut by_station: BTreeMap<MacAddr, Vec<Bytes>> = BTreeMap::new();
+        for (frame, meta) in frames {
+            if meta.channel != self.cfg.channel {
+                continue;
+            }
+            let Ok(view) = crate::wire::FrameView::new_checked(&frame[..]) else {
+                continue;
+            };
+            let fc = view.frame_control();
+            let to_us = matches!(fc.frame_type, crate::wire::FrameType::Data(_))
+                && fc.flags.protected()
+                && fc.flags.to_ds()
+                && !fc.flags.from_ds()
+                && view.addr1() == self.cfg.bssid;
+            let Some(ta) = view.addr2().filter(|_| to_us) else {
+                continue;
+            };
+            if self.stations.get(&ta).is_some_and(|s| s.tk.is_some()) {
+                by_station.entry(ta).or_default().push(frame.clone());
+            }
+        }
+        for (ta, raws) in by_station {
+            if let Some(tk) = self.stations.get(&ta).and_then(|s| s.tk.as_ref()) {
+                self.opened.open(tk, &raws);
+            }
+        }
+    }
+
+    /// How many data frames were taken decrypted from a batch ([`Node::handle_rx_batch`]).
+    pub fn batch_decrypted(&self) -> u64 {
+        self.opened.taken()
+    }
 }
 
 impl Node for SoftAp {
@@ -1935,6 +2144,24 @@ impl Node for SoftAp {
             Frame::Control(ControlFrame::PsPoll(p)) => self.on_ps_poll(now, p),
             _ => {}
         }
+    }
+
+    fn handle_rx_batch(&mut self, now: Instant, frames: &[(Bytes, RxMeta)]) {
+        if frames.len() < 2 || !self.cfg.security.is_protected() {
+            for (frame, meta) in frames {
+                self.handle_rx(now, frame, *meta);
+            }
+            return;
+        }
+        self.open_batch(frames);
+        // What the frames make is queued at the end, in order, the protected frames for one
+        // station sealed together.
+        self.outgoing = Some(Vec::new());
+        for (frame, meta) in frames {
+            self.handle_rx(now, frame, *meta);
+        }
+        self.opened.clear();
+        self.flush_outgoing();
     }
 
     fn handle_tx_status(&mut self, _now: Instant, frame: &Bytes, status: TxStatus) {

@@ -468,6 +468,23 @@ impl Station {
         self.sync(now);
     }
 
+    /// Decrypts ahead, together, the frames of a batch about to be given to
+    /// [`Station::handle_frame`] one by one that its pairwise key opens
+    /// ([`SoftMac::open_batch`]); [`Station::forget_opened`] ends the batch.
+    pub fn open_batch(&mut self, frames: &[Bytes]) {
+        self.softmac.open_batch(frames);
+    }
+
+    /// Forgets what [`Station::open_batch`] decrypted and was not taken.
+    pub fn forget_opened(&mut self) {
+        self.softmac.forget_opened();
+    }
+
+    /// How many data frames were taken decrypted from a batch ([`Station::open_batch`]).
+    pub fn batch_decrypted(&self) -> u64 {
+        self.softmac.batch_decrypted()
+    }
+
     /// The outcome of a frame this station transmitted. An unacknowledged authentication or
     /// association request is retried at once (it counts as an attempt).
     pub fn handle_tx_status(&mut self, now: Instant, frame: &Bytes, status: TxStatus) {

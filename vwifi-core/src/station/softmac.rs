@@ -138,6 +138,9 @@ pub struct SoftMac {
     duplicates: DuplicateFilter,
     /// Management frame protection with the AP (802.11w): its IGTK and the last IPN accepted.
     pmf: Option<(Igtk, u64)>,
+    /// The protected unicast data frames of a batch being received, decrypted together
+    /// ([`SoftMac::open_batch`]); empty between batches.
+    opened: ccmp::Opened,
 }
 
 impl SoftMac {
@@ -150,6 +153,7 @@ impl SoftMac {
             gtks: Vec::new(),
             duplicates: DuplicateFilter::new(),
             pmf: None,
+            opened: ccmp::Opened::new(),
         }
     }
 
@@ -188,6 +192,45 @@ impl SoftMac {
         self.gtks.clear();
         self.pmf = None;
         self.duplicates = DuplicateFilter::new();
+        self.opened.clear();
+    }
+
+    /// Decrypts ahead, together, the frames of a batch that [`SoftMac::receive_data`] would
+    /// decrypt with the pairwise key (protected data From DS to this station, key ID 0); each
+    /// one's result is taken at its turn, where a frame whose turn finds another key is
+    /// decrypted anew. Replay checks stay per frame, in the order received. Call
+    /// [`SoftMac::forget_opened`] when the batch is over.
+    pub fn open_batch(&mut self, frames: &[Bytes]) {
+        let Some(ptk) = &self.ptk else {
+            return;
+        };
+        let mine: Vec<Bytes> = frames
+            .iter()
+            .filter(|raw| {
+                let (Some(&b0), Some(&b1)) = (raw.first(), raw.get(1)) else {
+                    return false;
+                };
+                // Data (type 2), From DS only, protected.
+                b0 & 0x0c == 0x08
+                    && b1 & 0x43 == 0x42
+                    && raw.get(4..10) == Some(&self.mac.0[..])
+                    && ccmp::peek_header(raw).is_ok_and(|h| h.key_id == 0)
+            })
+            .cloned()
+            .collect();
+        if mine.len() > 1 {
+            self.opened.open(&ptk.tk, &mine);
+        }
+    }
+
+    /// Forgets what [`SoftMac::open_batch`] decrypted and was not taken.
+    pub fn forget_opened(&mut self) {
+        self.opened.clear();
+    }
+
+    /// How many data frames were taken decrypted from a batch ([`SoftMac::open_batch`]).
+    pub fn batch_decrypted(&self) -> u64 {
+        self.opened.taken()
     }
 
     /// Turns management frame protection on with the AP's IGTK and its last IPN (the 4-way
@@ -615,15 +658,15 @@ impl SoftMac {
                 None => return Err(RxDrop::NoKey),
             },
         };
-        let dec = ccmp::decrypt(tk, raw).map_err(|e| match e {
+        let dec = self.opened.decrypt(tk, raw).map_err(|e| match e {
             CryptoError::CcmpDecryptFailed => RxDrop::DecryptFailed,
             _ => RxDrop::Malformed,
         })?;
         // Recorded only once authentic, so forged frames cannot advance the counter.
         counters
-            .accept(dec.tid, dec.pn)
+            .accept(dec.info.tid, dec.info.pn)
             .map_err(|_| RxDrop::Replay)?;
-        DataFrame::parse_bytes(&Bytes::from(dec.mpdu)).map_err(|_| RxDrop::Malformed)
+        DataFrame::parse_bytes(&dec.mpdu).map_err(|_| RxDrop::Malformed)
     }
 }
 

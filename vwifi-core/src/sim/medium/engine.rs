@@ -888,6 +888,24 @@ impl<N: Node> Medium<N> {
         }
     }
 
+    /// Hands node `id` (the medium's own or the lent one) frames it heard now, together, in
+    /// order ([`Node::handle_rx_batch`]).
+    pub(super) fn hand_rx_batch(
+        &mut self,
+        id: NodeId,
+        frames: &[(bytes::Bytes, RxMeta)],
+        lent: &mut Lent<'_>,
+    ) {
+        let now = self.now;
+        if let Some(node) = self
+            .radios
+            .get_mut(index(id))
+            .and_then(|r| r.node.drive(lent))
+        {
+            node.handle_rx_batch(now, frames);
+        }
+    }
+
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.
     /// `after_timeout`: a timer that is not in the future is pushed 1 µs ahead, so a node that
     /// keeps asking for a past time cannot stall the clock. A lent slot in a call that lends
