@@ -48,6 +48,8 @@ use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
 use crate::command::{Admitted, Command, TapClosed, TapShared};
 
+/// Whether the daemon said once why the receive direction uses `mirred`, not the classifier.
+static MIRRED_TOLD: AtomicBool = AtomicBool::new(false);
 /// How long the control socket's reader waits before it checks whether to stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
 /// Control messages from the guest waiting for the port's task.
@@ -334,12 +336,19 @@ impl Served {
     async fn join(&mut self, index: u32) {
         let (outer, station) = (self.outer, self.station);
         let joined = with_route(&self.route, move |r| {
-            tc::join(r, outer, station, index)?;
-            r.set_allmulti(index)
+            let receive = tc::join(r, outer, station, index)?;
+            r.set_allmulti(index)?;
+            Ok(receive)
         });
         match joined.await {
-            Ok(()) => {
-                tracing::info!(guest = self.guest.0, outer = %self.outer_if, station_if = index, "kernel data path joined")
+            Ok(receive) => {
+                let peer = matches!(receive, tc::Receive::Peer);
+                if let tc::Receive::Mirred(why) = receive {
+                    if !MIRRED_TOLD.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(reason = %why, "the kernel data path takes frames to namespace guests through tc mirred (a backlog pass more): its BPF classifier cannot be used");
+                    }
+                }
+                tracing::info!(guest = self.guest.0, outer = %self.outer_if, station_if = index, receive = if peer { "bpf_redirect_peer" } else { "mirred" }, "kernel data path joined")
             }
             Err(e) => tracing::error!(
                 guest = self.guest.0,
