@@ -119,7 +119,7 @@ copy_bin() {
         [ -e "$R$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$R$lib"
     done
 }
-for b in hostapd hostapd_cli wpa_supplicant wpa_cli iw ip genl; do
+for b in hostapd hostapd_cli wpa_supplicant wpa_cli iw ip genl tc; do
     copy_bin "$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$b")"
 done
 

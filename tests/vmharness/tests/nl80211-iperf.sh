@@ -19,6 +19,9 @@ PAIRS=${PAIRS:-3}
 
 # The kernel data path (veth + clsact filters) of namespace guests.
 modprobe -a veth sch_ingress cls_u32 act_mirred act_gact || fail "tc modules"
+# The receive classifier (bpf_redirect_peer); without it the daemon keeps mirred (an older
+# harness base without cls_bpf, or a build before it).
+modprobe cls_bpf || log "no cls_bpf: the receive direction falls back to mirred"
 hwsim_load 3 || fail "mac80211_hwsim"
 ap_start wlan0 lab-a passphrase-of-a 1 || fail "hostapd"
 ip addr add 10.99.1.1/24 dev wlan0
@@ -50,6 +53,14 @@ echo passphrase-of-a | ip netns exec g1 $G --link wlan0 connect lab-a --passphra
 ip netns exec g1 ip addr add 10.99.1.2/24 dev wlan0
 ip netns exec g1 ip link set wlan0 up
 ip netns exec g1 ping -c 2 -W 2 10.99.1.1 > /dev/null || fail "guest ping"
+# Which way the air's frames reach the guest: the bpf_redirect_peer classifier or mirred.
+for s in $(ls /sys/class/net | grep '^vw'); do
+    if /usr/sbin/tc filter show dev "$s" ingress | grep -q 'bpf.*vwifi_peer'; then
+        log "RECEIVE: $s bpf_redirect_peer"
+    else
+        log "RECEIVE: $s mirred"
+    fi
+done
 
 # busy_total: the VM's busy and total CPU jiffies so far ("busy total").
 busy_total() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
