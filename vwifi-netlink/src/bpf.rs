@@ -225,6 +225,24 @@ impl Program {
     }
 }
 
+/// `BPF_FUNC_redirect`.
+#[cfg(test)]
+const BPF_FUNC_REDIRECT: i32 = 23;
+
+/// For the measurements of the transmit direction: a classifier that sends every frame out of
+/// link `ifindex` (`bpf_redirect(ifindex, 0)`, the egress path `mirred` also takes).
+#[cfg(test)]
+pub(crate) fn load_redirect_egress(ifindex: u32) -> Result<Program, BpfError> {
+    let ifindex = i32::try_from(ifindex).map_err(|_| BpfError::Ifindex(ifindex))?;
+    let insns = [
+        mov_imm(1, ifindex),
+        mov_imm(2, 0),
+        call(BPF_FUNC_REDIRECT),
+        exit(),
+    ];
+    sys::prog_load(BPF_PROG_TYPE_SCHED_CLS, &insns, "vwifi_egress").map(|fd| Program { fd })
+}
+
 /// The system call (the only `unsafe` of the crate).
 #[allow(unsafe_code)]
 mod sys {

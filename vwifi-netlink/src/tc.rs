@@ -677,4 +677,145 @@ mod tests {
         drop(cleanup);
         assert_eq!(got, vec![(0x0800, 1), (0x86dd, 4)]);
     }
+
+    /// The average RTT (ms) of `count` pings from namespace `netns` to `to`.
+    fn ping_avg(netns: &str, to: &str, count: u32) -> f64 {
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                netns,
+                "ping",
+                "-q",
+                "-c",
+                &count.to_string(),
+            ])
+            .args(["-i", "0.005", "-W", "1", to])
+            .output()
+            .expect("ping");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "ping {to} from {netns}: {text}");
+        text.lines()
+            .find_map(|l| l.split(" = ").nth(1))
+            .and_then(|v| v.split('/').nth(1))
+            .and_then(|avg| avg.parse().ok())
+            .unwrap_or_else(|| panic!("no average in {text}"))
+    }
+
+    /// Needs root (namespaces, veth, `bpf(2)`). The data path of a namespace guest with a veth
+    /// pair standing for the air (`air` in a namespace of its own, its peer `st` the station's
+    /// interface): pings from the air side to the guest cross it with each way the kernel can
+    /// take, and their RTTs are printed (`--nocapture`): the receive direction through `mirred`
+    /// (a backlog pass) or the classifier (`bpf_redirect_peer`, none); the transmit direction
+    /// through `mirred` or `bpf_redirect` to `st` (both `dev_queue_xmit`, after the veth's own
+    /// backlog pass, which neither saves).
+    #[test]
+    #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
+    fn root_pings_cross_every_receive_and_transmit_way_and_their_rtts_are_printed() {
+        use std::os::fd::AsRawFd as _;
+        let id = std::process::id() % 10_000;
+        let (guest_ns, air_ns) = (format!("vwpg{id}"), format!("vwpa{id}"));
+        let (outer, inner, st, air) = (
+            format!("vwpo{id}"),
+            format!("vwpi{id}"),
+            format!("vwps{id}"),
+            format!("vwpr{id}"),
+        );
+        let ip = |args: &[&str]| {
+            let ok = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .expect("ip")
+                .success();
+            assert!(ok, "ip {args:?}");
+        };
+        let mut cleanup = Cleanup {
+            links: Vec::new(),
+            netns: guest_ns.clone(),
+        };
+        let _air_cleanup = Cleanup {
+            links: Vec::new(),
+            netns: air_ns.clone(),
+        };
+        ip(&["netns", "add", &guest_ns]);
+        ip(&["netns", "add", &air_ns]);
+        let gns = std::fs::File::open(format!("/var/run/netns/{guest_ns}")).expect("netns");
+        let ans = std::fs::File::open(format!("/var/run/netns/{air_ns}")).expect("netns");
+        let mut rtnl = Rtnl::open().expect("route socket");
+        rtnl.new_veth(
+            &outer,
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            &inner,
+            STATION,
+            gns.as_raw_fd(),
+        )
+        .expect("guest's veth pair");
+        let io = rtnl.link(&outer).expect("lookup").expect("outer").index;
+        cleanup.links.push(io);
+        rtnl.new_veth(
+            &st,
+            STATION,
+            &air,
+            MacAddr([2, 0xaa, 0, 0, 0, 1]),
+            ans.as_raw_fd(),
+        )
+        .expect("the air's stand-in");
+        let is = rtnl.link(&st).expect("lookup").expect("st").index;
+        cleanup.links.push(is);
+        for l in [io, is] {
+            rtnl.set_up(l).expect("up");
+        }
+        ip(&[
+            "-n",
+            &guest_ns,
+            "addr",
+            "add",
+            "10.77.0.2/24",
+            "dev",
+            &inner,
+        ]);
+        ip(&["-n", &guest_ns, "link", "set", &inner, "up"]);
+        ip(&["-n", &air_ns, "addr", "add", "10.77.0.1/24", "dev", &air]);
+        ip(&["-n", &air_ns, "link", "set", &air, "up"]);
+        let [_, mirred_tx, _] = outer_filters(STATION, is);
+        let [_, _, mirred_rx] = station_filters(io);
+        let mut rows = Vec::new();
+        for round in 0..2 {
+            for (rx, tx) in [
+                ("mirred", "mirred"),
+                ("peer", "mirred"),
+                ("peer", "bpf_redirect"),
+            ] {
+                for l in [io, is] {
+                    clear(&mut rtnl, l);
+                    rtnl.request(
+                        RouteNetlinkMessage::NewQueueDiscipline(clsact(l).unwrap()),
+                        NLM_F_CREATE | NLM_F_EXCL,
+                    )
+                    .expect("clsact");
+                }
+                if rx == "peer" {
+                    add_peer_redirect(&mut rtnl, is, io).expect("classifier");
+                } else {
+                    add(&mut rtnl, is, &mirred_rx).expect("mirred to the guest");
+                }
+                if tx == "mirred" {
+                    add(&mut rtnl, io, &mirred_tx).expect("mirred to the air");
+                } else {
+                    let prog = bpf::load_redirect_egress(is).expect("bpf_redirect program");
+                    let msg = bpf_filter(io, 2, prog.fd()).unwrap();
+                    rtnl.request(
+                        RouteNetlinkMessage::NewTrafficFilter(msg),
+                        NLM_F_CREATE | NLM_F_EXCL,
+                    )
+                    .expect("bpf_redirect filter");
+                }
+                let avg = ping_avg(&air_ns, "10.77.0.2", 200);
+                println!("round {round}: receive {rx:6}, transmit {tx:12}: RTT {avg:.4} ms");
+                rows.push(avg);
+            }
+        }
+        drop(cleanup);
+        assert!(rows.iter().all(|&r| r > 0.0));
+    }
 }
