@@ -6,7 +6,7 @@
 # `apt-get download`, and builds in DIR (default $VWIFI_HARNESS_DIR or
 # /tmp/vwifi-harness):
 #   DIR/vmlinuz         the Debian kernel
-#   DIR/rootfs/         busybox + hostapd + wpa_supplicant + iw + ip + the
+#   DIR/rootfs/         busybox + hostapd + wpa_supplicant + iw + ip + tc + the
 #                       wireless/virtio kernel modules + guest/init, guest/lib.sh
 #   DIR/base.cpio       that rootfs as an initramfs (run-vm.sh appends the test)
 # Nothing is fetched from anywhere but Debian's apt repositories.
