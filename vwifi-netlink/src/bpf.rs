@@ -23,7 +23,7 @@
 //! runs, so offset 12 is the EtherType.) The program is attached as a direct-action `bpf`
 //! filter ([`crate::tc`]); the filter holds it, so the path outlives the daemon's descriptor.
 //!
-//! `unsafe` is confined to the [`sys`] module: the system call and taking its descriptor.
+//! `unsafe` is confined to the private `sys` module: the system call and taking its descriptor.
 
 use std::fmt;
 use std::io;
