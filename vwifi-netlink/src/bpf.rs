@@ -366,6 +366,56 @@ mod sys {
         Ok(())
     }
 
+    /// Drops `CAP_BPF` and `CAP_SYS_ADMIN` from the calling thread's effective capabilities
+    /// (the other threads keep theirs).
+    #[cfg(test)]
+    pub(crate) fn drop_bpf_capabilities() -> io::Result<()> {
+        /// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
+        const VERSION_3: u32 = 0x2008_0522;
+        const CAP_SYS_ADMIN: u32 = 21;
+        const CAP_BPF: u32 = 39;
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        #[derive(Clone, Copy, Default)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let mut header = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut data = [Data::default(); 2];
+        // SAFETY: capget(2) with a version-3 header and room for its two data words, both
+        // valid for the call's duration.
+        if unsafe {
+            libc::syscall(
+                libc::SYS_capget,
+                &mut header as *mut Header,
+                data.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        for cap in [CAP_SYS_ADMIN, CAP_BPF] {
+            data[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+        }
+        // SAFETY: capset(2) with the same header and data, valid for the call's duration; it
+        // changes only this thread's capabilities.
+        if unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) }
+            != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Captures the frames link `ifname` of network namespace `netns` (a path such as
     /// `/var/run/netns/NAME`) receives or sends for `secs` seconds, on a thread that enters
     /// the namespace; `ready` is told once the socket listens.
@@ -450,7 +500,7 @@ mod sys {
 }
 
 #[cfg(test)]
-pub(crate) use sys::{capture_in, send_raw};
+pub(crate) use sys::{capture_in, drop_bpf_capabilities, send_raw};
 
 #[cfg(test)]
 mod tests {

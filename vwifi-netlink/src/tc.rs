@@ -818,4 +818,51 @@ mod tests {
         drop(cleanup);
         assert!(rows.iter().all(|&r| r > 0.0));
     }
+
+    /// Needs root. Without `CAP_BPF` and `CAP_SYS_ADMIN` (dropped on a thread of its own) the
+    /// kernel refuses the classifier, and the error says so: what `join` logs before it falls
+    /// back to `mirred`.
+    #[test]
+    #[ignore = "needs root; .ci/run runs ignored tests as root"]
+    fn root_without_cap_bpf_the_classifier_is_refused_with_the_reason() {
+        let id = std::process::id() % 10_000;
+        let (a, b) = (format!("vwca{id}"), format!("vwcb{id}"));
+        let outcome = std::thread::spawn(move || {
+            use std::os::fd::AsRawFd as _;
+            bpf::drop_bpf_capabilities().expect("capset");
+            let here = std::fs::File::open("/proc/self/ns/net").expect("own namespace");
+            let mut rtnl = Rtnl::open().expect("route socket");
+            rtnl.new_veth(
+                &a,
+                MacAddr([2, 0, 0, 0, 0, 1]),
+                &b,
+                STATION,
+                here.as_raw_fd(),
+            )
+            .expect("veth pair");
+            let ia = rtnl.link(&a).expect("lookup").expect("a").index;
+            let ib = rtnl.link(&b).expect("lookup").expect("b").index;
+            rtnl.request(
+                RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
+                NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .expect("clsact");
+            let refused = add_peer_redirect(&mut rtnl, ia, ib);
+            let _ = rtnl.delete_link(ia);
+            refused
+        })
+        .join()
+        .expect("thread");
+        match outcome {
+            Err(e @ BpfError::Load { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.starts_with("the kernel refused the BPF program"),
+                    "{text}"
+                );
+                assert!(text.contains("not permitted"), "{text}");
+            }
+            other => panic!("expected a refused load, got {other:?}"),
+        }
+    }
 }
