@@ -6,7 +6,7 @@
 # `apt-get download`, and builds in DIR (default $VWIFI_HARNESS_DIR or
 # /tmp/vwifi-harness):
 #   DIR/vmlinuz         the Debian kernel
-#   DIR/rootfs/         busybox + hostapd + wpa_supplicant + iw + ip + the
+#   DIR/rootfs/         busybox + hostapd + wpa_supplicant + iw + ip + tc + the
 #                       wireless/virtio kernel modules + guest/init, guest/lib.sh
 #   DIR/base.cpio       that rootfs as an initramfs (run-vm.sh appends the test)
 # Nothing is fetched from anywhere but Debian's apt repositories.
@@ -119,7 +119,7 @@ copy_bin() {
         [ -e "$R$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$R$lib"
     done
 }
-for b in hostapd hostapd_cli wpa_supplicant wpa_cli iw ip genl; do
+for b in hostapd hostapd_cli wpa_supplicant wpa_cli iw ip genl tc; do
     copy_bin "$(PATH=/usr/sbin:/sbin:/usr/bin:/bin command -v "$b")"
 done
 
@@ -132,11 +132,11 @@ printf 'hosts: files\n' > "$R/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n' > "$R/etc/hosts"
 
 # Kernel modules: the named ones plus everything they depend on (sch_ingress, cls_u32,
-# act_mirred and act_gact: the clsact filters of the nl80211 radio's kernel data path).
+# act_mirred, act_gact and cls_bpf: the clsact filters of the nl80211 radio's kernel data path).
 MODS="mac80211_hwsim ccm ctr gcm ghash-generic cmac aesni-intel
       virtio_pci virtio_mmio virtio_console virtio_net vmw_vsock_virtio_transport
       veth tun 9pnet_virtio 9p
-      sch_ingress cls_u32 act_mirred act_gact"
+      sch_ingress cls_u32 act_mirred act_gact cls_bpf"
 KM=$KDIR/lib/modules/$KVER
 declare -A seen=()
 add_mod() {

@@ -15,7 +15,10 @@
 //!   `vwifi-guest radio` to the host.
 //! - [`Rtnl::link`], [`Rtnl::new_veth`], [`Rtnl::set_up`], [`Rtnl::set_allmulti`]: the veth
 //!   pair of a namespace guest on the nl80211 radio's kernel data path.
+//! - [`bpf`]: the data path's receive classifier (`bpf_redirect_peer` into the container's
+//!   veth end), assembled here and loaded with `bpf(2)`; the crate's only `unsafe`.
 
+pub mod bpf;
 pub mod hwsim;
 mod rtnl;
 pub mod tc;

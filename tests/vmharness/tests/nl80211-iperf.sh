@@ -6,8 +6,8 @@
 # Needs -f /usr/bin/iperf3:/opt/iperf3 (with its libraries) and release binaries.
 # With -f /usr/bin/perf:/opt/perf (Debian's linux-perf for the same kernel) the first native and
 # vwifi runs are profiled (perf record -a, cpu-clock) and the top symbols printed ("PROFILE").
-# PAIRS (default 3) alternations of SECS (default 5) seconds each; REVERSE=1: download (iperf3 -R,
-# the AP side sends) instead of upload; DATA_PATH=socket: the guest's data through the daemon
+# PAIRS (default 3) alternations of SECS (default 5) seconds each and PINGS (default 10) pings;
+# REVERSE=1: download (iperf3 -R, the AP side sends) instead of upload; DATA_PATH=socket: the guest's data through the daemon
 # (`[radio] data_path`, default kernel), for comparison.
 # Prints "IPERF: native N.. Mbit/s, vwifi N.. Mbit/s, ratio R", the ping RTTs ("RTT:") and the VM's
 # CPU time per Mbit/s during each run ("CPU:", busy share of the vCPU / Mbit/s, from /proc/stat).
@@ -15,10 +15,14 @@
 H=/opt/vwifi-host G=/opt/vwifi-guest I=/opt/iperf3
 SECS=${SECS:-5}
 PAIRS=${PAIRS:-3}
+PINGS=${PINGS:-10}
 [ -x $I ] || fail "no $I (run-vm.sh -f /usr/bin/iperf3:/opt/iperf3)"
 
 # The kernel data path (veth + clsact filters) of namespace guests.
 modprobe -a veth sch_ingress cls_u32 act_mirred act_gact || fail "tc modules"
+# The receive classifier (bpf_redirect_peer); without it the daemon keeps mirred (an older
+# harness base without cls_bpf, or a build before it).
+modprobe cls_bpf || log "no cls_bpf: the receive direction falls back to mirred"
 hwsim_load 3 || fail "mac80211_hwsim"
 ap_start wlan0 lab-a passphrase-of-a 1 || fail "hostapd"
 ip addr add 10.99.1.1/24 dev wlan0
@@ -50,6 +54,14 @@ echo passphrase-of-a | ip netns exec g1 $G --link wlan0 connect lab-a --passphra
 ip netns exec g1 ip addr add 10.99.1.2/24 dev wlan0
 ip netns exec g1 ip link set wlan0 up
 ip netns exec g1 ping -c 2 -W 2 10.99.1.1 > /dev/null || fail "guest ping"
+# Which way the air's frames reach the guest: the bpf_redirect_peer classifier or mirred.
+for s in $(ls /sys/class/net | grep '^vw'); do
+    if /usr/sbin/tc filter show dev "$s" ingress | grep -q 'bpf.*vwifi_peer'; then
+        log "RECEIVE: $s bpf_redirect_peer"
+    else
+        log "RECEIVE: $s mirred"
+    fi
+done
 
 # busy_total: the VM's busy and total CPU jiffies so far ("busy total").
 busy_total() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
@@ -67,16 +79,18 @@ rate() {
     mbit=$(awk '/receiver/ { for (i = 1; i <= NF; i++) if ($(i+1) == "Mbits/sec") print $i }' "/tmp/iperf-$1.txt")
     echo "$mbit $(awk "BEGIN{printf \"%.3f\", ($4 - $2) / ($5 - $3)}")"
 }
-# rtt NS: the average ping RTT (ms) to the AP from NS.
-rtt() { ip netns exec "$1" ping -c 10 -i 0.2 -W 2 10.99.1.1 | awk -F'= ' '/min\/avg/ { split($2, a, "/"); print a[2] }'; }
+# rtt NS: the average and the smallest ping RTT (ms) of PINGS pings to the AP from NS.
+rtt() { ip netns exec "$1" ping -c "$PINGS" -i 0.2 -W 2 10.99.1.1 | awk -F'= ' '/min\/avg/ { split($2, a, "/"); print a[2], a[1] }'; }
 # Alternate, PAIRS times, so that the emulator's ups and downs hit both paths alike: ping, then
 # iperf3, from the native station and from the guest. Sums: Mbit/s, busy CPU share, RTT (ms).
-sn=0 sv=0 cn=0 cv=0 tn=0 tv=0 list_n="" list_v=""
+sn=0 sv=0 cn=0 cv=0 tn=0 tv=0 mn=0 mv=0 list_n="" list_v=""
 i=0
 while [ $i -lt "$PAIRS" ]; do
     i=$((i + 1))
     a=$(rtt nat); b=$(rtt g1)
     [ -n "$a" ] && [ -n "$b" ] || fail "no ping figures"
+    set -- $a $b
+    a=$1 an=$2 b=$3 bn=$4
     r=$(rate nat) || fail "iperf3 native"; set -- $r; n=$1 c1=$2
     if [ $i = "$PAIRS" ]; then
         ( sleep 3; top -b -n 1 | head -n 14 > /tmp/top-vwifi.txt ) &
@@ -86,13 +100,15 @@ while [ $i -lt "$PAIRS" ]; do
     [ -n "$n" ] && [ -n "$v" ] || fail "no iperf3 figures"
     log "PAIR $i: native $n Mbit/s ($a ms), vwifi $v Mbit/s ($b ms)"
     list_n="$list_n $n" list_v="$list_v $v"
-    set -- $(awk "BEGIN{print $sn + $n, $sv + $v, $cn + $c1, $cv + $c2, $tn + $a, $tv + $b}")
-    sn=$1 sv=$2 cn=$3 cv=$4 tn=$5 tv=$6
+    set -- $(awk "BEGIN{print $sn + $n, $sv + $v, $cn + $c1, $cv + $c2, $tn + $a, $tv + $b, $mn + $an, $mv + $bn}")
+    sn=$1 sv=$2 cn=$3 cv=$4 tn=$5 tv=$6 mn=$7 mv=$8
 done
 wait $tp
 log "CPU during the last vwifi run:"; cat /tmp/top-vwifi.txt
 log "IPERF: native$list_n Mbit/s, vwifi$list_v Mbit/s, ratio $(awk "BEGIN{printf \"%.2f\", $sv / $sn}")"
 log "RTT: native $(awk "BEGIN{printf \"%.3f\", $tn / $PAIRS}") ms, vwifi $(awk "BEGIN{printf \"%.3f\", $tv / $PAIRS}") ms, ratio $(awk "BEGIN{printf \"%.2f\", $tv / $tn}")"
+# The smallest RTT of each batch (the path's own cost, less of the emulator's scheduling).
+log "RTT min: native $(awk "BEGIN{printf \"%.3f\", $mn / $PAIRS}") ms, vwifi $(awk "BEGIN{printf \"%.3f\", $mv / $PAIRS}") ms, ratio $(awk "BEGIN{printf \"%.2f\", $mv / $mn}")"
 # CPU per Mbit/s: the busy share of the vCPU over the runs, per Mbit/s they carried.
 log "CPU: busy share native $(awk "BEGIN{printf \"%.2f\", $cn / $PAIRS}"), vwifi $(awk "BEGIN{printf \"%.2f\", $cv / $PAIRS}"); per Mbit/s ratio vwifi/native $(awk "BEGIN{printf \"%.2f\", ($cv / $sv) / ($cn / $sn)}")"
 if [ -x /opt/perf ]; then

@@ -29,7 +29,7 @@ H=/opt/vwifi-host G=/opt/vwifi-guest
 export RUST_LOG=${RUST_LOG:-info,vwifi_host=debug}
 
 # The kernel data path (veth + clsact filters) of namespace guests.
-modprobe -a veth sch_ingress cls_u32 act_mirred act_gact || fail "tc modules"
+modprobe -a veth sch_ingress cls_u32 act_mirred act_gact cls_bpf || fail "tc modules"
 hwsim_load 3 || fail "mac80211_hwsim"
 cat > /tmp/hostapd-multi.conf <<'EOF'
 interface=wlan0
@@ -177,6 +177,25 @@ for g in g1 g2 g3; do
     ip netns exec $g /usr/sbin/ip -d link show wlan0 | grep -q veth || fail "$g's wlan0 is not a veth"
 done
 log "kernel data path: $(ls /sys/class/net | grep -c '^vp') veth outer ends"
+# station_if NS: the station interface (vwN) of namespace NS's guest (the one with its MAC).
+station_if() {
+    m=$(ip netns exec "$1" cat /sys/class/net/wlan0/address)
+    for i in $(ls /sys/class/net | grep '^vw'); do
+        [ "$(cat /sys/class/net/$i/address)" = "$m" ] && { echo "$i"; return 0; }
+    done
+    return 1
+}
+# check_peer NS: the frames from the air reach NS's guest through the BPF classifier
+# (bpf_redirect_peer into its wlan0, no backlog pass), not the u32/mirred fallback.
+check_peer() {
+    s=$(station_if "$1") || { iw dev; fail "no station interface for $1"; }
+    /usr/sbin/tc filter show dev "$s" ingress > /tmp/tc-$s.txt
+    cat /tmp/tc-$s.txt
+    grep -q 'bpf.*vwifi_peer.*direct-action' /tmp/tc-$s.txt && ! grep -q u32 /tmp/tc-$s.txt \
+        || { grep -i 'classifier\|mirred' /tmp/vwifi-host.log; fail "$s ($1): no bpf_redirect_peer classifier at its ingress"; }
+}
+for g in g1 g2 g3; do check_peer $g; done
+log "receive path: a bpf_redirect_peer classifier at each station interface's ingress"
 $H status | grep -q 'kernel data path (veth + tc): vw' || { $H status; fail "status does not show the kernel data path"; }
 # A guest that sends from another address than its station's is not carried (nor reaches the
 # host): g2 with a foreign MAC cannot ping; with its own again it can.
@@ -247,6 +266,7 @@ $H status | grep -E 'radio|stale|station interfaces'
 wait_for 30 "ip netns exec g1 $G --link wlan0 status 2>/dev/null | grep -q 'state: *connected'" \
     || { ip netns exec g1 $G --link wlan0 status; fail "g1 did not rejoin after the restart"; }
 ip netns exec g1 ping -c 3 -i 0.2 -W 2 10.99.1.1 || fail "ping lab-a from g1 after the restart"
+check_peer g1
 log "STEP 7 ok: no stale interface after SIGKILL and restart (g1, g2 restored from the state; g1 rejoined and pings)"
 # SIGTERM with a guest attached: the daemon ends and its interface goes.
 ip netns add g4 && $H attach --netns g4 || fail "attach g4"

@@ -4,13 +4,24 @@
 //! The container's interface (`wlan0`) is the inner end of a veth pair ([`veth`]) whose
 //! outer end ([`outer_name`], in the daemon's namespace, address [`HOST_MAC`]) is
 //! joined to the guest's station interface (`vwN`) by `clsact` filters
-//! ([`vwifi_netlink::tc`]): the container's frames from its station address are redirected to
-//! `vwN`, `vwN`'s frames to the container, all in the kernel. Two kinds of frame are kept out of that path:
+//! ([`vwifi_netlink::tc`]), all in the kernel:
+//! - **to the air**: a `u32` filter at the outer end's ingress redirects the container's frames
+//!   from its station address to `vwN` (`mirred`); the veth's own transmit queues each frame
+//!   to the outer end's backlog first, one softirq pass that no filter can save;
+//! - **from the air**: a BPF classifier at `vwN`'s ingress ([`vwifi_netlink::bpf`], ten
+//!   instructions loaded with `bpf(2)`, held by a direct-action `bpf` filter) hands each frame
+//!   with `bpf_redirect_peer` straight to the ingress of the container's `wlan0`, in the
+//!   container's namespace and the same softirq: no backlog pass. Where it cannot be loaded or
+//!   attached (no `CAP_BPF`, a kernel before 5.10, no `cls_bpf`) the daemon says why once and
+//!   uses `u32` filters with a `mirred` redirect to the outer end instead (the veth then queues
+//!   the frame to the container's backlog).
+//!
+//! Two kinds of frame are kept out of that path:
 //! - **in-band control** (EtherType 0x88B5) from the station's address passes up the outer
 //!   end to a packet socket bound to that EtherType there (the daemon then sees only control,
 //!   never a copy of the data); the answers are written to the same socket, from
 //!   [`HOST_MAC`] to the station's address; control from the air is dropped at
-//!   `vwN`;
+//!   `vwN` (by the classifier or a `u32` filter);
 //! - **EAPOL** stays on the nl80211 control port (the kernel hands it to the station's task);
 //!   an EAPOL frame that reaches `vwN` all the same is dropped there.
 //!
@@ -20,9 +31,10 @@
 //! # Link state, restart, detach
 //! As for the TAP of the user-space path ([`super::netns`]): the inner end is `dormant` until
 //! the station is associated, `up` while it is. The pair outlives the daemon (the container
-//! keeps its addresses and routes; the filters stay and drop what they cannot redirect): a
-//! restarted daemon finds the inner end by name, takes it if it is a veth with the station's
-//! address, and joins it to the new `vwN`. `detach` deletes the pair; so does the namespace's
+//! keeps its addresses and routes; the filters stay and drop what they cannot redirect; the
+//! classifier lives as long as the filter holding it): a restarted daemon finds the inner end
+//! by name, takes it if it is a veth with the station's address, and joins it to the new `vwN`
+//! (its filters set afresh, the classifier loaded again). `detach` deletes the pair; so does the namespace's
 //! deletion (checked every [`NAMESPACE_CHECK`]).
 
 use std::io;
@@ -48,6 +60,8 @@ use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
 use crate::command::{Admitted, Command, TapClosed, TapShared};
 
+/// Whether the daemon said once why the receive direction uses `mirred`, not the classifier.
+static MIRRED_TOLD: AtomicBool = AtomicBool::new(false);
 /// How long the control socket's reader waits before it checks whether to stop.
 const READ_TIMEOUT: Duration = Duration::from_millis(200);
 /// Control messages from the guest waiting for the port's task.
@@ -334,12 +348,19 @@ impl Served {
     async fn join(&mut self, index: u32) {
         let (outer, station) = (self.outer, self.station);
         let joined = with_route(&self.route, move |r| {
-            tc::join(r, outer, station, index)?;
-            r.set_allmulti(index)
+            let receive = tc::join(r, outer, station, index)?;
+            r.set_allmulti(index)?;
+            Ok(receive)
         });
         match joined.await {
-            Ok(()) => {
-                tracing::info!(guest = self.guest.0, outer = %self.outer_if, station_if = index, "kernel data path joined")
+            Ok(receive) => {
+                let peer = matches!(receive, tc::Receive::Peer);
+                if let tc::Receive::Mirred(why) = receive {
+                    if !MIRRED_TOLD.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(reason = %why, "the kernel data path takes frames to namespace guests through tc mirred (a backlog pass more): its BPF classifier cannot be used");
+                    }
+                }
+                tracing::info!(guest = self.guest.0, outer = %self.outer_if, station_if = index, receive = if peer { "bpf_redirect_peer" } else { "mirred" }, "kernel data path joined")
             }
             Err(e) => tracing::error!(
                 guest = self.guest.0,
