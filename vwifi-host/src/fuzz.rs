@@ -1,7 +1,8 @@
 //! Fuzzing of what the daemon reads from outside (issue 19, item 4): the control socket's JSON
 //! requests ([`crate::api`]), `state.json` ([`crate::state`]), the TOML configuration
-//! ([`crate::config`]) and the kernel's MAC80211_HWSIM netlink datagrams
-//! ([`crate::hwsim::msg`]).
+//! ([`crate::config`]), the kernel's MAC80211_HWSIM netlink datagrams
+//! ([`crate::hwsim::msg`]) and the blocks of the nl80211 radio's `TPACKET_V3` receive ring
+//! ([`crate::nl80211::packet_ring`]).
 //!
 //! `vwifi-host` is a binary crate, so cargo-fuzz (which links a library) cannot reach these
 //! parsers; and no nightly toolchain is at hand. Instead each target is an entry point here, and
@@ -123,14 +124,50 @@ pub(crate) fn bridge_frame(data: &[u8]) {
 pub(crate) type Target = fn(&[u8]);
 
 /// The targets, by corpus directory (`fuzz/corpus/<name>`).
-pub(crate) const TARGETS: [(&str, Target); 6] = [
+pub(crate) const TARGETS: [(&str, Target); 7] = [
     ("host_control_request", control_request),
     ("host_state_file", state_file),
     ("host_config_toml", config_toml),
     ("host_hwsim_datagram", hwsim_datagram),
     ("host_bridge_frame", bridge_frame),
     ("host_federation_hello", federation_hello),
+    ("host_packet_block", packet_block),
 ];
+
+/// Any bytes as a block of the nl80211 radio's `TPACKET_V3` receive ring (what the kernel
+/// hands over, read as untrusted): no panic; every frame given is a slice of the block; the
+/// walk ends within one step per packet header the block could hold; after an error that is
+/// not a single skipped frame, nothing more comes.
+pub(crate) fn packet_block(data: &[u8]) {
+    use crate::nl80211::packet_ring::walk_block;
+    let Ok(frames) = walk_block(data) else {
+        return;
+    };
+    let base = data.as_ptr() as usize;
+    let mut steps = 0usize;
+    let mut ended = false;
+    for item in frames {
+        assert!(!ended, "a frame after the walk ended");
+        steps += 1;
+        // Each header takes 48 bytes after the 48-byte descriptor; one more step for the
+        // error that ends a walk.
+        assert!(
+            steps <= data.len() / 48 + 1,
+            "{steps} steps in {} bytes",
+            data.len()
+        );
+        match item {
+            Ok(f) => {
+                let start = (f.as_ptr() as usize).wrapping_sub(base);
+                assert!(
+                    f.is_empty() || (start < data.len() && start + f.len() <= data.len()),
+                    "a frame outside the block"
+                );
+            }
+            Err(e) => ended = !e.skips_one_frame(),
+        }
+    }
+}
 
 /// Any bytes as a federation ping or pong from another daemon: no panic; an accepted message
 /// re-encodes byte for byte.
@@ -344,6 +381,36 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "pong",
         b"VWFH1 pong host-b 0123456789abcdef host-a 7 1500000".to_vec(),
     );
+    {
+        use crate::nl80211::packet_ring::build_block;
+        let data = |n: u8, len: usize| -> Vec<u8> {
+            let mut f = vec![2, 0, 0, 0, 0, n, 2, 0, 0, 0, 0, 0xaa, 0x08, 0x00];
+            f.resize(len, n);
+            f
+        };
+        let (a, b, c) = (data(1, 60), data(2, 1514), data(3, 98));
+        add(
+            "host_packet_block",
+            "three-frames",
+            build_block(&[&a, &b, &c]),
+        );
+        add("host_packet_block", "empty", build_block(&[]));
+        add(
+            "host_packet_block",
+            "zero-length",
+            build_block(&[&[], &a, &[]]),
+        );
+        let many: Vec<Vec<u8>> = (0..40u8).map(|i| data(i, 60 + usize::from(i))).collect();
+        let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+        add("host_packet_block", "forty-frames", build_block(&refs));
+        // The second header's next offset 0 with a third frame announced.
+        let mut bad_next = build_block(&[&a, &b, &c]);
+        bad_next[48 + 128..48 + 128 + 4].copy_from_slice(&0u32.to_ne_bytes());
+        add("host_packet_block", "bad-next", bad_next);
+        let mut cut = build_block(&[&a, &b]);
+        cut.truncate(cut.len() - 100);
+        add("host_packet_block", "cut", cut);
+    }
     add(
         "host_federation_hello",
         "bye",
@@ -427,6 +494,15 @@ mod tests {
             .filter(Result::is_ok)
             .count();
         assert!(accepted >= 5, "{accepted} hwsim messages parsed");
+        let blocks: Vec<usize> = seeds()
+            .into_iter()
+            .filter(|(t, ..)| *t == "host_packet_block")
+            .map(|(_, _, b)| {
+                crate::nl80211::packet_ring::walk_block(&b).map_or(0, |f| f.flatten().count())
+            })
+            .collect();
+        // three-frames, empty, zero-length, forty-frames, bad-next (two before it), cut.
+        assert_eq!(blocks, [3, 0, 3, 40, 2, 0]);
         let short = hwsim_msg(crate::hwsim::msg::CMD_FRAME, &[vec![2, 0, 3, 0]]);
         assert!(matches!(
             crate::hwsim::msg::parse_datagram(&short, HWSIM_FAMILY).as_slice(),
