@@ -1479,6 +1479,14 @@ impl Receiver for FrameRx {
 fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(Tx, Box<dyn Receiver>), Nl80211Error> {
     match packet_ring::open(ifindex) {
         Ok((sock, ring)) => {
+            tracing::info!(
+                ifname,
+                blocks = packet_ring::BLOCK_COUNT,
+                block_kib = packet_ring::BLOCK_SIZE / 1024,
+                retire_ms = packet_ring::RETIRE_MS,
+                ignores_outgoing = sock.ignores_outgoing,
+                "packet ring open: TPACKET_V3 receive ring, sendmmsg batches"
+            );
             if !sock.ignores_outgoing {
                 tracing::debug!(
                     ifname,
