@@ -1,7 +1,7 @@
 //! Fuzzing of what the daemon reads from outside (issue 19, item 4): the control socket's JSON
 //! requests ([`crate::api`]), `state.json` ([`crate::state`]), the TOML configuration
 //! ([`crate::config`]), the kernel's MAC80211_HWSIM netlink datagrams
-//! ([`crate::hwsim::msg`]) and the blocks of the nl80211 radio's `TPACKET_V3` receive ring
+//! ([`crate::hwsim::msg`]) and the slots of the nl80211 radio's `TPACKET_V2` receive ring
 //! ([`crate::nl80211::packet_ring`]).
 //!
 //! `vwifi-host` is a binary crate, so cargo-fuzz (which links a library) cannot reach these
@@ -131,42 +131,28 @@ pub(crate) const TARGETS: [(&str, Target); 7] = [
     ("host_hwsim_datagram", hwsim_datagram),
     ("host_bridge_frame", bridge_frame),
     ("host_federation_hello", federation_hello),
-    ("host_packet_block", packet_block),
+    ("host_packet_slot", packet_slot),
 ];
 
-/// Any bytes as a block of the nl80211 radio's `TPACKET_V3` receive ring (what the kernel
-/// hands over, read as untrusted): no panic; every frame given is a slice of the block; the
-/// walk ends within one step per packet header the block could hold; after an error that is
-/// not a single skipped frame, nothing more comes.
-pub(crate) fn packet_block(data: &[u8]) {
-    use crate::nl80211::packet_ring::walk_block;
-    let Ok(frames) = walk_block(data) else {
+/// Any bytes as a slot of the nl80211 radio's `TPACKET_V2` receive ring (what the kernel
+/// hands over, read as untrusted): no panic; an accepted frame is the slice of the slot its
+/// header names (at `tp_mac`, after the header, `tp_snaplen` bytes, whole) and nothing else.
+pub(crate) fn packet_slot(data: &[u8]) {
+    use crate::nl80211::packet_ring::read_slot;
+    let Ok(f) = read_slot(data) else {
         return;
     };
-    let base = data.as_ptr() as usize;
-    let mut steps = 0usize;
-    let mut ended = false;
-    for item in frames {
-        assert!(!ended, "a frame after the walk ended");
-        steps += 1;
-        // Each header takes 48 bytes after the 48-byte descriptor; one more step for the
-        // error that ends a walk.
-        assert!(
-            steps <= data.len() / 48 + 1,
-            "{steps} steps in {} bytes",
-            data.len()
-        );
-        match item {
-            Ok(f) => {
-                let start = (f.as_ptr() as usize).wrapping_sub(base);
-                assert!(
-                    f.is_empty() || (start < data.len() && start + f.len() <= data.len()),
-                    "a frame outside the block"
-                );
-            }
-            Err(e) => ended = !e.skips_one_frame(),
-        }
-    }
+    let word = |at: usize| u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+    let (len, snaplen) = (word(4), word(8));
+    let mac = usize::from(u16::from_ne_bytes([data[12], data[13]]));
+    assert!(mac >= 32, "a frame over the header");
+    assert!(snaplen >= len, "a cut frame accepted");
+    assert_eq!(f.len(), snaplen as usize);
+    assert!(mac + f.len() <= data.len(), "a frame outside the slot");
+    assert!(
+        core::ptr::eq(f.as_ptr(), data[mac..].as_ptr()),
+        "the frame is not at tp_mac"
+    );
 }
 
 /// Any bytes as a federation ping or pong from another daemon: no panic; an accepted message
@@ -382,34 +368,30 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         b"VWFH1 pong host-b 0123456789abcdef host-a 7 1500000".to_vec(),
     );
     {
-        use crate::nl80211::packet_ring::build_block;
+        use crate::nl80211::packet_ring::build_slot;
         let data = |n: u8, len: usize| -> Vec<u8> {
             let mut f = vec![2, 0, 0, 0, 0, n, 2, 0, 0, 0, 0, 0xaa, 0x08, 0x00];
             f.resize(len, n);
             f
         };
-        let (a, b, c) = (data(1, 60), data(2, 1514), data(3, 98));
-        add(
-            "host_packet_block",
-            "three-frames",
-            build_block(&[&a, &b, &c]),
-        );
-        add("host_packet_block", "empty", build_block(&[]));
-        add(
-            "host_packet_block",
-            "zero-length",
-            build_block(&[&[], &a, &[]]),
-        );
-        let many: Vec<Vec<u8>> = (0..40u8).map(|i| data(i, 60 + usize::from(i))).collect();
-        let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
-        add("host_packet_block", "forty-frames", build_block(&refs));
-        // The second header's next offset 0 with a third frame announced.
-        let mut bad_next = build_block(&[&a, &b, &c]);
-        bad_next[48 + 128..48 + 128 + 4].copy_from_slice(&0u32.to_ne_bytes());
-        add("host_packet_block", "bad-next", bad_next);
-        let mut cut = build_block(&[&a, &b]);
-        cut.truncate(cut.len() - 100);
-        add("host_packet_block", "cut", cut);
+        let set = |s: &mut Vec<u8>, at: usize, v: &[u8]| s[at..at + v.len()].copy_from_slice(v);
+        add("host_packet_slot", "ping", build_slot(&data(1, 98)));
+        add("host_packet_slot", "full-size", build_slot(&data(2, 1514)));
+        // The largest frame a 4096-byte slot holds after the kernel's 66 bytes.
+        add("host_packet_slot", "largest", build_slot(&data(3, 4030)));
+        add("host_packet_slot", "zero-length", build_slot(&[]));
+        // Cut by the ring: 100 of 9000 bytes.
+        let mut cut = build_slot(&data(4, 100));
+        set(&mut cut, 4, &9000u32.to_ne_bytes());
+        add("host_packet_slot", "cut", cut);
+        // tp_mac inside the header.
+        let mut mac = build_slot(&data(5, 60));
+        set(&mut mac, 12, &8u16.to_ne_bytes());
+        add("host_packet_slot", "mac-in-header", mac);
+        // The slot ends inside the frame.
+        let mut short = build_slot(&data(6, 200));
+        short.truncate(120);
+        add("host_packet_slot", "truncated", short);
     }
     add(
         "host_federation_hello",
@@ -494,15 +476,20 @@ mod tests {
             .filter(Result::is_ok)
             .count();
         assert!(accepted >= 5, "{accepted} hwsim messages parsed");
-        let blocks: Vec<usize> = seeds()
+        let slots: Vec<Option<usize>> = seeds()
             .into_iter()
-            .filter(|(t, ..)| *t == "host_packet_block")
+            .filter(|(t, ..)| *t == "host_packet_slot")
             .map(|(_, _, b)| {
-                crate::nl80211::packet_ring::walk_block(&b).map_or(0, |f| f.flatten().count())
+                crate::nl80211::packet_ring::read_slot(&b)
+                    .ok()
+                    .map(<[u8]>::len)
             })
             .collect();
-        // three-frames, empty, zero-length, forty-frames, bad-next (two before it), cut.
-        assert_eq!(blocks, [3, 0, 3, 40, 2, 0]);
+        // ping, full-size, largest, zero-length, cut, mac-in-header, truncated.
+        assert_eq!(
+            slots,
+            [Some(98), Some(1514), Some(4030), Some(0), None, None, None]
+        );
         let short = hwsim_msg(crate::hwsim::msg::CMD_FRAME, &[vec![2, 0, 3, 0]]);
         assert!(matches!(
             crate::hwsim::msg::parse_datagram(&short, HWSIM_FAMILY).as_slice(),

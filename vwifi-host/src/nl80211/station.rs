@@ -12,9 +12,9 @@
 //! A receive thread per station ([`spawn_rx`]) reads the interface's packet socket and hands
 //! the frames to the driver; frames from the guest are written to the same socket by the
 //! driver's thread ([`DataPath::send_batch`]). The socket is batched ([`super::packet_ring`]): the
-//! thread wakes once per block of frames of a `TPACKET_V3` ring, copies the block's frames
-//! into one buffer and hands them over together; a batch of the guest's frames leaves with one
-//! `sendmmsg`. A kernel that refuses the ring gets pnet's socket instead (one frame per call),
+//! thread wakes as soon as a frame is in a slot of a `TPACKET_V2` ring, takes every slot that is
+//! ready by then in one pass, copies their frames into one buffer and hands them over together;
+//! a batch of the guest's frames leaves with one `sendmmsg`. A kernel that refuses the ring gets pnet's socket instead (one frame per call),
 //! with one warning saying why.
 
 use core::time::Duration;
@@ -40,7 +40,7 @@ use vwifi_core::{Instant, MacAddr};
 
 use super::consts as c;
 use super::genl::{as_u16, cmd, find, ifindex, top_attrs, Attr, Family, Genl, Reply};
-use super::packet_ring::{self, walk_block, PacketSocket, RxRing};
+use super::packet_ring::{self, read_slot, PacketSocket, RxRing};
 use wpa3::SaeJoin;
 
 mod wpa3;
@@ -1413,8 +1413,8 @@ impl Tx {
     }
 }
 
-/// Where a receive thread reads its frames: the ring (a block per call) or, on a kernel that
-/// refused it, pnet's socket (a frame per call).
+/// Where a receive thread reads its frames: the ring (every ready slot per call) or, on a
+/// kernel that refused it, pnet's socket (a frame per call).
 trait Receiver: Send {
     /// Waits a short while (at most a few hundred ms, so that the thread sees when to stop)
     /// and hands each frame that came to `frame`, in order (`None`: one that could not be
@@ -1424,24 +1424,10 @@ trait Receiver: Send {
 
 impl Receiver for RxRing {
     fn recv(&mut self, frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()> {
-        self.next_block(packet_ring::WAIT_MS, &mut |block| match walk_block(block) {
-            Ok(frames) => {
-                for f in frames {
-                    match f {
-                        Ok(f) => frame(Some(f)),
-                        Err(e) => {
-                            tracing::debug!(
-                                error = %e,
-                                rest_of_block_lost = !e.skips_one_frame(),
-                                "unreadable frame in the packet ring"
-                            );
-                            frame(None);
-                        }
-                    }
-                }
-            }
+        self.next_slots(packet_ring::WAIT_MS, &mut |slot| match read_slot(slot) {
+            Ok(f) => frame(Some(f)),
             Err(e) => {
-                tracing::debug!(error = %e, "unreadable block in the packet ring");
+                tracing::debug!(error = %e, "unreadable frame in the packet ring");
                 frame(None);
             }
         })
@@ -1481,11 +1467,11 @@ fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(Tx, Box<dyn Receive
         Ok((sock, ring)) => {
             tracing::info!(
                 ifname,
-                blocks = packet_ring::BLOCK_COUNT,
-                block_kib = packet_ring::BLOCK_SIZE / 1024,
-                retire_ms = packet_ring::RETIRE_MS,
+                slots = packet_ring::SLOT_COUNT,
+                slot_bytes = packet_ring::FRAME_SIZE,
+                per_pass = packet_ring::PASS_MAX,
                 ignores_outgoing = sock.ignores_outgoing,
-                "packet ring open: TPACKET_V3 receive ring, sendmmsg batches"
+                "packet ring open: TPACKET_V2 receive ring, sendmmsg batches"
             );
             if !sock.ignores_outgoing {
                 tracing::debug!(
@@ -1545,7 +1531,7 @@ fn open_frame_socket(ifname: &str, ifindex: u32) -> Result<FrameSocket, Nl80211E
 
 /// Reads the station's packet socket on a thread of its own until told to stop: frames from
 /// the air for the guest (never the station's own, never EAPOL or vwifi's control EtherType).
-/// The frames of one read (a ring block) are copied into one buffer and handed to the driver
+/// The frames of one read (the ring's slots ready at a wake-up) are copied into one buffer and handed to the driver
 /// together, each a slice of it.
 fn spawn_rx(
     mut rx: Box<dyn Receiver>,
