@@ -13,7 +13,7 @@
 //! | join | `CONNECT` with the SSID, BSSID, frequency, and for WPA2 the own RSNE, ciphers, AKM, `CONTROL_PORT`, `CONTROL_PORT_OVER_NL80211`, `SOCKET_OWNER` |
 //! | 4-way handshake | EAPOL in as `CONTROL_PORT_FRAME` events, into [`vwifi_core::handshake::Supplicant`]; out as `CONTROL_PORT_FRAME` requests |
 //! | keys, port | `NEW_KEY` (pairwise CCMP, then group CCMP with its RSC), `SET_STATION` with `STA_FLAGS2` authorized |
-//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`crate::ports::kernel`]); other guests: an `AF_PACKET` socket on the station's interface, frames from the air read a block at a time from a `TPACKET_V3` ring and the guest's sent with one `sendmmsg` per batch ([`packet_ring`]; `pnet_datalink`, one frame per call, if the kernel refuses the ring) |
+//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`crate::ports::kernel`]); other guests: an `AF_PACKET` socket on the station's interface, frames from the air read from a `TPACKET_V2` ring (a wake-up per frame, every ready slot in one pass) and the guest's sent with one `sendmmsg` per batch ([`packet_ring`]; `pnet_datalink`, one frame per call, if the kernel refuses the ring) |
 //! | events | `CONNECT` result, `DISCONNECT` (reason, by AP or not); signal and rate from `GET_STATION` |
 //! | a guest goes | `DISCONNECT`, `DEL_INTERFACE`; a crashed daemon's interfaces die with its sockets, and names with the configured prefix left on the card are deleted at start |
 //!
@@ -101,7 +101,7 @@ pub(crate) enum Nl80211Error {
         #[source]
         source: io::Error,
     },
-    /// The batched packet socket (a `TPACKET_V3` receive ring) of a station's interface could
+    /// The batched packet socket (a `TPACKET_V2` receive ring) of a station's interface could
     /// not be set up: the kernel refused a step (an old kernel, a lacking capability).
     #[error("packet ring on {ifname}: the kernel refused {step}")]
     PacketRing {
