@@ -1,7 +1,8 @@
 //! Fuzzing of what the daemon reads from outside (issue 19, item 4): the control socket's JSON
 //! requests ([`crate::api`]), `state.json` ([`crate::state`]), the TOML configuration
-//! ([`crate::config`]) and the kernel's MAC80211_HWSIM netlink datagrams
-//! ([`crate::hwsim::msg`]).
+//! ([`crate::config`]), the kernel's MAC80211_HWSIM netlink datagrams
+//! ([`crate::hwsim::msg`]) and the slots of the nl80211 radio's `TPACKET_V2` receive ring
+//! ([`crate::nl80211::packet_ring`]).
 //!
 //! `vwifi-host` is a binary crate, so cargo-fuzz (which links a library) cannot reach these
 //! parsers; and no nightly toolchain is at hand. Instead each target is an entry point here, and
@@ -123,14 +124,36 @@ pub(crate) fn bridge_frame(data: &[u8]) {
 pub(crate) type Target = fn(&[u8]);
 
 /// The targets, by corpus directory (`fuzz/corpus/<name>`).
-pub(crate) const TARGETS: [(&str, Target); 6] = [
+pub(crate) const TARGETS: [(&str, Target); 7] = [
     ("host_control_request", control_request),
     ("host_state_file", state_file),
     ("host_config_toml", config_toml),
     ("host_hwsim_datagram", hwsim_datagram),
     ("host_bridge_frame", bridge_frame),
     ("host_federation_hello", federation_hello),
+    ("host_packet_slot", packet_slot),
 ];
+
+/// Any bytes as a slot of the nl80211 radio's `TPACKET_V2` receive ring (what the kernel
+/// hands over, read as untrusted): no panic; an accepted frame is the slice of the slot its
+/// header names (at `tp_mac`, after the header, `tp_snaplen` bytes, whole) and nothing else.
+pub(crate) fn packet_slot(data: &[u8]) {
+    use crate::nl80211::packet_ring::read_slot;
+    let Ok(f) = read_slot(data) else {
+        return;
+    };
+    let word = |at: usize| u32::from_ne_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+    let (len, snaplen) = (word(4), word(8));
+    let mac = usize::from(u16::from_ne_bytes([data[12], data[13]]));
+    assert!(mac >= 32, "a frame over the header");
+    assert!(snaplen >= len, "a cut frame accepted");
+    assert_eq!(f.len(), snaplen as usize);
+    assert!(mac + f.len() <= data.len(), "a frame outside the slot");
+    assert!(
+        core::ptr::eq(f.as_ptr(), data[mac..].as_ptr()),
+        "the frame is not at tp_mac"
+    );
+}
 
 /// Any bytes as a federation ping or pong from another daemon: no panic; an accepted message
 /// re-encodes byte for byte.
@@ -344,6 +367,32 @@ pub(crate) fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "pong",
         b"VWFH1 pong host-b 0123456789abcdef host-a 7 1500000".to_vec(),
     );
+    {
+        use crate::nl80211::packet_ring::build_slot;
+        let data = |n: u8, len: usize| -> Vec<u8> {
+            let mut f = vec![2, 0, 0, 0, 0, n, 2, 0, 0, 0, 0, 0xaa, 0x08, 0x00];
+            f.resize(len, n);
+            f
+        };
+        let set = |s: &mut Vec<u8>, at: usize, v: &[u8]| s[at..at + v.len()].copy_from_slice(v);
+        add("host_packet_slot", "ping", build_slot(&data(1, 98)));
+        add("host_packet_slot", "full-size", build_slot(&data(2, 1514)));
+        // The largest frame a 4096-byte slot holds after the kernel's 66 bytes.
+        add("host_packet_slot", "largest", build_slot(&data(3, 4030)));
+        add("host_packet_slot", "zero-length", build_slot(&[]));
+        // Cut by the ring: 100 of 9000 bytes.
+        let mut cut = build_slot(&data(4, 100));
+        set(&mut cut, 4, &9000u32.to_ne_bytes());
+        add("host_packet_slot", "cut", cut);
+        // tp_mac inside the header.
+        let mut mac = build_slot(&data(5, 60));
+        set(&mut mac, 12, &8u16.to_ne_bytes());
+        add("host_packet_slot", "mac-in-header", mac);
+        // The slot ends inside the frame.
+        let mut short = build_slot(&data(6, 200));
+        short.truncate(120);
+        add("host_packet_slot", "truncated", short);
+    }
     add(
         "host_federation_hello",
         "bye",
@@ -427,6 +476,20 @@ mod tests {
             .filter(Result::is_ok)
             .count();
         assert!(accepted >= 5, "{accepted} hwsim messages parsed");
+        let slots: Vec<Option<usize>> = seeds()
+            .into_iter()
+            .filter(|(t, ..)| *t == "host_packet_slot")
+            .map(|(_, _, b)| {
+                crate::nl80211::packet_ring::read_slot(&b)
+                    .ok()
+                    .map(<[u8]>::len)
+            })
+            .collect();
+        // ping, full-size, largest, zero-length, cut, mac-in-header, truncated.
+        assert_eq!(
+            slots,
+            [Some(98), Some(1514), Some(4030), Some(0), None, None, None]
+        );
         let short = hwsim_msg(crate::hwsim::msg::CMD_FRAME, &[vec![2, 0, 3, 0]]);
         assert!(matches!(
             crate::hwsim::msg::parse_datagram(&short, HWSIM_FAMILY).as_slice(),

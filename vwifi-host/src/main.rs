@@ -3,7 +3,9 @@
 //! Exit status: 0 on success; 1 when the command ran but failed (an invalid passphrase or
 //! SSID, an I/O error); 2 when the command line could not be parsed (a missing, unknown or
 //! conflicting argument), as clap reports it.
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the nl80211 radio's packet ring (`nl80211::packet_ring`, its FFI and
+// the memory it shares with the kernel) is the one module allowed `unsafe`.
+#![deny(unsafe_code)]
 
 mod api;
 mod cli;

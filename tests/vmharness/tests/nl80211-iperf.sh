@@ -4,6 +4,8 @@
 # phy1 (wlan1): vwifi-host's nl80211 radio; guest = network namespace g1 (TAP wlan0).
 # phy2 (wlan2): native wpa_supplicant in network namespace nat.
 # Needs -f /usr/bin/iperf3:/opt/iperf3 (with its libraries) and release binaries.
+# With -f /usr/bin/strace:/opt/strace the daemon runs under `strace -f -c` and its system calls
+# are printed at the end ("STRACE", with the guest's frame counters in the status just before).
 # With -f /usr/bin/perf:/opt/perf (Debian's linux-perf for the same kernel) the first native and
 # vwifi runs are profiled (perf record -a, cpu-clock) and the top symbols printed ("PROFILE").
 # PAIRS (default 3) alternations of SECS (default 5) seconds each and PINGS (default 10) pings;
@@ -45,7 +47,11 @@ kind = "nl80211"
 ifname = "wlan1"
 EOF
 echo "data_path = \"${DATA_PATH:-kernel}\"" >> /tmp/host.toml
-$H run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
+if [ -x /opt/strace ]; then
+    /opt/strace -f -c -o /tmp/strace-run.txt $H run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
+else
+    $H run --config /tmp/host.toml > /tmp/vwifi-host.log 2>&1 &
+fi
 hp=$!
 wait_for 10 "[ -S /run/vwifi/host.sock.ctl ]" || fail "vwifi-host run"
 ip netns add g1 && ip netns exec g1 ip link set lo up
@@ -120,6 +126,12 @@ if [ -x /opt/perf ]; then
     done
 fi
 $H status
+if [ -x /opt/strace ]; then
+    # The daemon ends, then strace writes its summary.
+    kill "$(pidof vwifi-host)" 2>/dev/null
+    wait_for 10 "[ -s /tmp/strace-run.txt ]" || log "no strace summary"
+    log "STRACE (the daemon's whole run):"; head -n 30 /tmp/strace-run.txt
+fi
 kill $hp 2>/dev/null
 stop_all
 log "nl80211-iperf: OK"

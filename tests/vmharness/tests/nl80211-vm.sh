@@ -60,6 +60,8 @@ wait_for 10 "grep -q 'vhost-user-tap: eth0' /tmp/vhost-user-tap.log" || fail "th
 cat /tmp/vhost-user-tap.log
 [ "$(ip netns exec vm cat /sys/class/net/eth0/address)" = "$vmac" ] || fail "eth0 does not carry the station's MAC"
 log "STEP 1 ok: the VM's station $vmac has its interface on phy1; the frontend's NIC carries its MAC"
+# The station's data path in the daemon: the batched packet ring, or the fallback and why.
+log "RING: $(grep -m1 -E 'packet ring open|falling back to a packet socket' /tmp/vwifi-host.log)"
 
 # 2: join over in-band control
 t1=$(now)

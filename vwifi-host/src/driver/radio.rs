@@ -180,6 +180,11 @@ impl HostRadio for Nl80211Radio {
         Nl80211Radio::guest_message(self, guest, msg);
     }
 
+    /// The frames go to the station's packet socket as one batch (one `sendmmsg`).
+    fn guest_data(&mut self, _now: Instant, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        Nl80211Radio::guest_data(self, guest, frames);
+    }
+
     fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
         Nl80211Radio::take_guest_messages(self, guest)
     }

@@ -13,7 +13,7 @@
 //! | join | `CONNECT` with the SSID, BSSID, frequency, and for WPA2 the own RSNE, ciphers, AKM, `CONTROL_PORT`, `CONTROL_PORT_OVER_NL80211`, `SOCKET_OWNER` |
 //! | 4-way handshake | EAPOL in as `CONTROL_PORT_FRAME` events, into [`vwifi_core::handshake::Supplicant`]; out as `CONTROL_PORT_FRAME` requests |
 //! | keys, port | `NEW_KEY` (pairwise CCMP, then group CCMP with its RSC), `SET_STATION` with `STA_FLAGS2` authorized |
-//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`crate::ports::kernel`]); other guests: an `AF_PACKET` socket on the station's interface (`pnet_datalink`) |
+//! | data | namespace guests: in the kernel, a veth pair joined to the station's interface by `clsact` filters ([`crate::ports::kernel`]); other guests: an `AF_PACKET` socket on the station's interface, frames from the air read from a `TPACKET_V2` ring (a wake-up per frame, every ready slot in one pass) and the guest's sent with one `sendmmsg` per batch ([`packet_ring`]; `pnet_datalink`, one frame per call, if the kernel refuses the ring) |
 //! | events | `CONNECT` result, `DISCONNECT` (reason, by AP or not); signal and rate from `GET_STATION` |
 //! | a guest goes | `DISCONNECT`, `DEL_INTERFACE`; a crashed daemon's interfaces die with its sockets, and names with the configured prefix left on the card are deleted at start |
 //!
@@ -24,6 +24,9 @@ pub(crate) mod bridge;
 mod consts;
 mod follower;
 mod genl;
+// The one module of the daemon with `unsafe`: the packet ring's FFI and its shared memory.
+#[allow(unsafe_code)]
+pub(crate) mod packet_ring;
 mod sae;
 mod scan;
 mod station;
@@ -95,6 +98,18 @@ pub(crate) enum Nl80211Error {
         /// The interface.
         ifname: String,
         /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The batched packet socket (a `TPACKET_V2` receive ring) of a station's interface could
+    /// not be set up: the kernel refused a step (an old kernel, a lacking capability).
+    #[error("packet ring on {ifname}: the kernel refused {step}")]
+    PacketRing {
+        /// The interface.
+        ifname: String,
+        /// What was refused.
+        step: packet_ring::Step,
+        /// The errno.
         #[source]
         source: io::Error,
     },
@@ -507,6 +522,22 @@ impl Nl80211Radio {
             other => {
                 let _ = h.cmds.send(other);
             }
+        }
+    }
+
+    /// Data frames `guest` handed over together, in order: one batch to its station's packet
+    /// socket ([`DataPath::send_batch`]: one `sendmmsg`), or frame by frame through the bridge
+    /// of the interface it shares.
+    pub(crate) fn guest_data(&mut self, guest: GuestId, frames: Vec<bytes::Bytes>) {
+        let Some(h) = self.guests.get(&guest) else {
+            return;
+        };
+        if h.sharing.is_none() {
+            h.data.send_batch(h.mac, frames.as_slice());
+            return;
+        }
+        for frame in frames {
+            self.guest_message(guest, Message::Data(frame));
         }
     }
 

@@ -11,14 +11,18 @@
 //!
 //! A receive thread per station ([`spawn_rx`]) reads the interface's packet socket and hands
 //! the frames to the driver; frames from the guest are written to the same socket by the
-//! driver's thread ([`DataPath::send`]).
+//! driver's thread ([`DataPath::send_batch`]). The socket is batched ([`super::packet_ring`]): the
+//! thread wakes as soon as a frame is in a slot of a `TPACKET_V2` ring, takes every slot that is
+//! ready by then in one pass, copies their frames into one buffer and hands them over together;
+//! a batch of the guest's frames leaves with one `sendmmsg`. A kernel that refuses the ring gets pnet's socket instead (one frame per call),
+//! with one warning saying why.
 
 use core::time::Duration;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rand_core::OsRng;
 use tokio::sync::{mpsc, watch};
 use vwifi_core::crypto::derive_psk;
@@ -36,6 +40,7 @@ use vwifi_core::{Instant, MacAddr};
 
 use super::consts as c;
 use super::genl::{as_u16, cmd, find, ifindex, top_attrs, Attr, Family, Genl, Reply};
+use super::packet_ring::{self, read_slot, PacketSocket, RxRing};
 use wpa3::SaeJoin;
 
 mod wpa3;
@@ -152,7 +157,7 @@ impl DataCounters {
 /// sends the guest's frames). On the kernel data path ([`crate::ports::kernel`]) no frame passes here:
 /// the station's interface index is published for the guest's port instead.
 pub(crate) struct DataPath {
-    tx: Mutex<Option<Box<dyn pnet_datalink::DataLinkSender>>>,
+    tx: Mutex<Option<Tx>>,
     /// The station interface's index, once created (the kernel data path joins it).
     pub(crate) station_if: watch::Sender<Option<u32>>,
     /// Whether the port is open (connected; keys installed and the station authorized).
@@ -199,40 +204,57 @@ impl std::fmt::Debug for DataPath {
 }
 
 impl DataPath {
-    /// Sends one Ethernet frame of the guest whose station has address `mac`: only when
-    /// connected, only with the station's own source address, never EAPOL or vwifi's control
-    /// EtherType. A refused or failed frame is counted as dropped.
+    /// Sends one Ethernet frame of the guest whose station has address `mac`
+    /// ([`DataPath::send_batch`]).
     pub(crate) fn send(&self, mac: MacAddr, frame: &[u8]) {
-        let src_ok = frame.get(6..12) == Some(&mac.octets()[..]);
-        let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        let allowed = self.open.load(Ordering::Relaxed)
-            && src_ok
-            && !matches!(
-                ethertype,
-                None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
-            );
+        self.send_batch(mac, &[frame]);
+    }
+
+    /// Sends Ethernet frames of the guest whose station has address `mac`, in order, with as
+    /// few system calls as the socket allows (one `sendmmsg` per batch on the ring's socket):
+    /// only when connected, only with the station's own source address, never EAPOL or
+    /// vwifi's control EtherType. A refused or failed frame is counted as dropped.
+    pub(crate) fn send_batch<F: AsRef<[u8]>>(&self, mac: MacAddr, frames: &[F]) {
+        let open = self.open.load(Ordering::Relaxed);
+        let out: Vec<&[u8]> = frames
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|frame| {
+                let src_ok = frame.get(6..12) == Some(&mac.octets()[..]);
+                let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                open && src_ok
+                    && !matches!(
+                        ethertype,
+                        None | Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE)
+                    )
+            })
+            .collect();
         // The owner's addresses are learned even before anyone shares its interface, so that
         // its unicast finds it once someone does.
-        if allowed {
+        if !out.is_empty() {
             if let Ok(mut b) = self.bridge.lock() {
                 if let Some(t) = b.as_mut() {
-                    t.owner_out(frame);
+                    for frame in &out {
+                        t.owner_out(frame);
+                    }
                 }
             }
         }
-        let sent = allowed
-            && self.tx.lock().ok().is_some_and(|mut tx| {
-                tx.as_mut()
-                    .and_then(|tx| tx.send_to(frame, None))
-                    .is_some_and(|r| r.is_ok())
-            });
-        let ctr = &self.counters;
-        if sent {
-            ctr.tx_packets.fetch_add(1, Ordering::Relaxed);
-            ctr.tx_bytes
-                .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        let (packets, bytes) = if out.is_empty() {
+            (0, 0)
         } else {
-            ctr.tx_dropped.fetch_add(1, Ordering::Relaxed);
+            self.tx
+                .lock()
+                .ok()
+                .and_then(|mut tx| tx.as_mut().map(|tx| tx.send(&out)))
+                .unwrap_or((0, 0))
+        };
+        let ctr = &self.counters;
+        ctr.tx_packets.fetch_add(packets, Ordering::Relaxed);
+        ctr.tx_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let dropped = (frames.len() as u64).saturating_sub(packets);
+        if dropped > 0 {
+            ctr.tx_dropped.fetch_add(dropped, Ordering::Relaxed);
         }
     }
 
@@ -258,7 +280,7 @@ impl DataPath {
         if ok {
             if let Ok(mut tx) = self.tx.lock() {
                 if let Some(tx) = tx.as_mut() {
-                    let _ = tx.send_to(&out, None);
+                    let _ = tx.send(&[&out]);
                 }
             }
         }
@@ -1368,11 +1390,122 @@ pub(super) fn error(id: Option<RequestId>, code: ErrorCode, text: &str) -> Messa
     }
 }
 
-type PacketRx = Box<dyn pnet_datalink::DataLinkReceiver>;
-type PacketTx = Box<dyn pnet_datalink::DataLinkSender>;
+/// The sending side of a station interface's packet socket.
+enum Tx {
+    /// The batched socket: one `sendmmsg` per batch.
+    Ring(Arc<PacketSocket>),
+    /// pnet's socket (the kernel refused the ring): one `send` per frame.
+    Frame(Box<dyn pnet_datalink::DataLinkSender>),
+}
 
-/// Opens a packet socket on the station's interface.
-fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(PacketTx, PacketRx), Nl80211Error> {
+impl Tx {
+    /// Sends `frames` in order; returns how many frames and bytes left.
+    fn send(&mut self, frames: &[&[u8]]) -> (u64, u64) {
+        match self {
+            Self::Ring(sock) => sock.send_batch(frames),
+            Self::Frame(tx) => frames
+                .iter()
+                .fold((0, 0), |(n, b), f| match tx.send_to(f, None) {
+                    Some(Ok(())) => (n + 1, b + f.len() as u64),
+                    _ => (n, b),
+                }),
+        }
+    }
+}
+
+/// Where a receive thread reads its frames: the ring (every ready slot per call) or, on a
+/// kernel that refused it, pnet's socket (a frame per call).
+trait Receiver: Send {
+    /// Waits a short while (at most a few hundred ms, so that the thread sees when to stop)
+    /// and hands each frame that came to `frame`, in order (`None`: one that could not be
+    /// read, to be counted as dropped). An error means the socket is done (the interface went).
+    fn recv(&mut self, frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()>;
+}
+
+impl Receiver for RxRing {
+    fn recv(&mut self, frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()> {
+        self.next_slots(packet_ring::WAIT_MS, &mut |slot| match read_slot(slot) {
+            Ok(f) => frame(Some(f)),
+            Err(e) => {
+                tracing::debug!(error = %e, "unreadable frame in the packet ring");
+                frame(None);
+            }
+        })
+        .map(drop)
+    }
+}
+
+/// pnet's receiver, one frame per call.
+struct FrameRx(Box<dyn pnet_datalink::DataLinkReceiver>);
+
+impl Receiver for FrameRx {
+    fn recv(&mut self, frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()> {
+        match self.0.next() {
+            Ok(f) => {
+                frame(Some(f));
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Opens the data path's packet socket on the station's interface: the batched one
+/// ([`packet_ring`]), or pnet's if the kernel refuses the ring (one warning says why).
+fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(Tx, Box<dyn Receiver>), Nl80211Error> {
+    match packet_ring::open(ifindex) {
+        Ok((sock, ring)) => {
+            tracing::info!(
+                ifname,
+                slots = packet_ring::SLOT_COUNT,
+                slot_bytes = packet_ring::FRAME_SIZE,
+                per_pass = packet_ring::PASS_MAX,
+                ignores_outgoing = sock.ignores_outgoing,
+                "packet ring open: TPACKET_V2 receive ring, sendmmsg batches"
+            );
+            if !sock.ignores_outgoing {
+                tracing::debug!(
+                    ifname,
+                    "the kernel refused PACKET_IGNORE_OUTGOING: the daemon's own frames are \
+                     filtered out by their source address"
+                );
+            }
+            Ok((Tx::Ring(sock), Box::new(ring)))
+        }
+        Err(e) => {
+            let e = Nl80211Error::PacketRing {
+                ifname: ifname.to_owned(),
+                step: e.step,
+                source: e.source,
+            };
+            tracing::warn!(
+                error = %super::error_chain(&e),
+                "falling back to a packet socket that moves one frame per system call"
+            );
+            let (tx, rx) = open_frame_socket(ifname, ifindex)?;
+            Ok((Tx::Frame(tx), Box::new(FrameRx(rx))))
+        }
+    }
+}
+
+/// pnet's two halves of a packet socket.
+type FrameSocket = (
+    Box<dyn pnet_datalink::DataLinkSender>,
+    Box<dyn pnet_datalink::DataLinkReceiver>,
+);
+
+/// Opens pnet's packet socket on the station's interface (one frame per call).
+fn open_frame_socket(ifname: &str, ifindex: u32) -> Result<FrameSocket, Nl80211Error> {
     let iface = pnet_datalink::NetworkInterface {
         name: ifname.to_owned(),
         description: String::new(),
@@ -1398,8 +1531,10 @@ fn open_packet_socket(ifname: &str, ifindex: u32) -> Result<(PacketTx, PacketRx)
 
 /// Reads the station's packet socket on a thread of its own until told to stop: frames from
 /// the air for the guest (never the station's own, never EAPOL or vwifi's control EtherType).
+/// The frames of one read (the ring's slots ready at a wake-up) are copied into one buffer and handed to the driver
+/// together, each a slice of it.
 fn spawn_rx(
-    mut rx: PacketRx,
+    mut rx: Box<dyn Receiver>,
     spec: Spec,
     to_guests: mpsc::Sender<(GuestId, Message)>,
     data: Arc<DataPath>,
@@ -1408,49 +1543,59 @@ fn spawn_rx(
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let own = spec.mac.octets();
         let generation = data.generation.load(Ordering::Relaxed);
-        while !data.stop.load(Ordering::Relaxed)
+        // The frames of a read for the owner, back to back, and their lengths.
+        let mut batch = BytesMut::new();
+        let mut lens: Vec<usize> = Vec::new();
+        let mut driver_gone = false;
+        while !driver_gone
+            && !data.stop.load(Ordering::Relaxed)
             && data.generation.load(Ordering::Relaxed) == generation
         {
-            match rx.next() {
-                Ok(frame) => {
-                    let src = frame.get(6..12);
-                    let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
-                    if src.is_none()
-                        || src == Some(&own[..])
-                        || matches!(ethertype, Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE))
-                    {
-                        continue;
-                    }
-                    let len = frame.len() as u64;
-                    if let Some(done) = demux_shared(&data, frame, &to_guests) {
-                        if !done {
-                            break;
-                        }
-                        continue;
-                    }
-                    let msg = Message::Data(Bytes::copy_from_slice(frame));
-                    match to_guests.try_send((spec.guest, msg)) {
+            let read = rx.recv(&mut |frame| {
+                let Some(frame) = frame else {
+                    data.counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                };
+                let src = frame.get(6..12);
+                let ethertype = frame.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                if src.is_none()
+                    || src == Some(&own[..])
+                    || matches!(ethertype, Some(c::ETH_P_PAE) | Some(proto::ETHERTYPE))
+                {
+                    return;
+                }
+                if let Some(done) = demux_shared(&data, frame, &to_guests) {
+                    driver_gone |= !done;
+                    return;
+                }
+                batch.extend_from_slice(frame);
+                lens.push(frame.len());
+            });
+            if !lens.is_empty() {
+                let mut frames = batch.split().freeze();
+                for len in lens.drain(..) {
+                    let frame = frames.split_to(len);
+                    match to_guests.try_send((spec.guest, Message::Data(frame))) {
                         Ok(()) => {
                             data.counters.rx_packets.fetch_add(1, Ordering::Relaxed);
-                            data.counters.rx_bytes.fetch_add(len, Ordering::Relaxed);
+                            data.counters
+                                .rx_bytes
+                                .fetch_add(len as u64, Ordering::Relaxed);
                         }
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             data.counters.rx_dropped.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(mpsc::error::TrySendError::Closed(_)) => break,
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            driver_gone = true;
+                            break;
+                        }
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    tracing::debug!(ifname = %spec.ifname, error = %e, "packet socket closed");
-                    break;
-                }
+                lens.clear();
+            }
+            if let Err(e) = read {
+                tracing::debug!(ifname = %spec.ifname, error = %e, "packet socket closed");
+                break;
             }
         }
     });
@@ -1534,10 +1679,10 @@ mod tests {
     /// A packet socket that never has a frame; tells when it is dropped.
     struct IdleRx(Arc<AtomicBool>);
 
-    impl pnet_datalink::DataLinkReceiver for IdleRx {
-        fn next(&mut self) -> io::Result<&[u8]> {
+    impl Receiver for IdleRx {
+        fn recv(&mut self, _frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()> {
             std::thread::sleep(Duration::from_millis(5));
-            Err(io::ErrorKind::TimedOut.into())
+            Ok(())
         }
     }
 
@@ -1583,6 +1728,68 @@ mod tests {
             "the old receive thread still runs"
         );
         assert!(!new_done.load(Ordering::Relaxed), "the new one ended too");
+        data.stop();
+    }
+
+    /// A receiver that gives one batch of frames (`None`: an unreadable one), then nothing.
+    struct OnceRx(Option<Vec<Option<Vec<u8>>>>);
+
+    impl Receiver for OnceRx {
+        fn recv(&mut self, frame: &mut dyn FnMut(Option<&[u8]>)) -> io::Result<()> {
+            match self.0.take() {
+                Some(batch) => batch.iter().for_each(|f| frame(f.as_deref())),
+                None => std::thread::sleep(Duration::from_millis(5)),
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_from_the_air_reaches_the_guest_filtered_and_counted() {
+        let mac = MacAddr([2, 1, 2, 3, 4, 5]);
+        let ap = [2, 0, 0, 0, 0, 0xaa];
+        let data = Arc::new(DataPath::default());
+        // Room for three: the fourth frame for the guest is dropped and counted.
+        let (to_guests, mut rx) = mpsc::channel(3);
+        let spec = Spec {
+            guest: GuestId(7),
+            mac,
+            ifname: "vw0".into(),
+            kernel_port: false,
+        };
+        let mut peer: Vec<Vec<u8>> = (0..4u8).map(|_| frame(ap, 0x0800)).collect();
+        for (i, f) in peer.iter_mut().enumerate() {
+            f.push(i as u8);
+        }
+        let batch = vec![
+            Some(peer[0].clone()),
+            Some(peer[1].clone()),
+            Some(frame(mac.octets(), 0x0800)), // its own (an outgoing copy)
+            Some(frame(ap, c::ETH_P_PAE)),
+            Some(frame(ap, proto::ETHERTYPE)),
+            Some(vec![1, 2, 3]),
+            None, // unreadable in the ring
+            Some(peer[2].clone()),
+            Some(peer[3].clone()),
+        ];
+        spawn_rx(Box::new(OnceRx(Some(batch))), spec, to_guests, data.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while data.counters.snapshot().rx_dropped < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut got = Vec::new();
+        while let Ok((g, msg)) = rx.try_recv() {
+            assert_eq!(g, GuestId(7));
+            got.push(msg);
+        }
+        let want: Vec<Message> = peer[..3]
+            .iter()
+            .map(|f| Message::Data(Bytes::copy_from_slice(f)))
+            .collect();
+        assert_eq!(got, want);
+        let c = data.counters.snapshot();
+        let bytes = peer[..3].iter().map(|f| f.len() as u64).sum::<u64>();
+        assert_eq!((c.rx_packets, c.rx_bytes, c.rx_dropped), (3, bytes, 2));
         data.stop();
     }
 
