@@ -367,6 +367,32 @@ mod tests {
         })
     }
 
+    /// A veth pair (root tests): `a` with `mac_a` here, `b` with `mac_b` in the namespace
+    /// `ns`; `a`'s index.
+    fn veth(
+        rtnl: &mut Rtnl,
+        (a, mac_a): (&str, MacAddr),
+        (b, mac_b): (&str, MacAddr),
+        ns: &std::fs::File,
+    ) -> u32 {
+        use std::os::fd::AsRawFd as _;
+        rtnl.new_veth(a, mac_a, b, mac_b, ns.as_raw_fd())
+            .expect("veth pair");
+        rtnl.link(a)
+            .expect("lookup")
+            .expect("the new veth end")
+            .index
+    }
+
+    /// A `clsact` discipline on interface `index` (root tests).
+    fn add_clsact(rtnl: &mut Rtnl, index: u32) {
+        rtnl.request(
+            RouteNetlinkMessage::NewQueueDiscipline(clsact(index).unwrap()),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .expect("clsact");
+    }
+
     fn frame(src: MacAddr, ethertype: u16) -> Vec<u8> {
         let mut f = vec![0xff; 6];
         f.extend_from_slice(&src.0);
@@ -414,28 +440,20 @@ mod tests {
     #[test]
     #[ignore = "needs root; .ci/run runs ignored tests as root"]
     fn the_kernel_takes_the_filters_as_tc_shows_them() {
-        use std::os::fd::AsRawFd as _;
         let here = std::fs::File::open("/proc/self/ns/net").expect("own namespace");
         let (a, b) = (
             format!("vwtca{}", std::process::id() % 10_000),
             format!("vwtcb{}", std::process::id() % 10_000),
         );
         let mut rtnl = Rtnl::open().expect("route socket");
-        rtnl.new_veth(
-            &a,
-            MacAddr([2, 0, 0, 0, 0, 1]),
-            &b,
-            STATION,
-            here.as_raw_fd(),
-        )
-        .expect("veth pair");
-        let ia = rtnl.link(&a).expect("lookup").expect("a").index;
+        let ia = veth(
+            &mut rtnl,
+            (&a, MacAddr([2, 0, 0, 0, 0, 1])),
+            (&b, STATION),
+            &here,
+        );
         let ib = rtnl.link(&b).expect("lookup").expect("b").index;
-        rtnl.request(
-            RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-        .expect("clsact");
+        add_clsact(&mut rtnl, ia);
         let [control, redirect, _] = outer_filters(STATION, ib);
         add(&mut rtnl, ia, &control).expect("pass filter");
         add(&mut rtnl, ia, &redirect).expect("redirect filter");
@@ -587,7 +605,6 @@ mod tests {
     #[test]
     #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
     fn root_the_classifier_takes_data_into_the_peer_namespace_and_drops_eapol_and_control() {
-        use std::os::fd::AsRawFd as _;
         let id = std::process::id() % 10_000;
         let netns = format!("vwbpf{id}");
         let (outer, inner, st, inj) = (
@@ -613,19 +630,14 @@ mod tests {
         let ns = std::fs::File::open(format!("/var/run/netns/{netns}")).expect("netns");
         let here = std::fs::File::open("/proc/self/ns/net").expect("own namespace");
         let mut rtnl = Rtnl::open().expect("route socket");
-        rtnl.new_veth(
-            &outer,
-            MacAddr([2, 0, 0, 0, 0, 1]),
-            &inner,
-            STATION,
-            ns.as_raw_fd(),
-        )
-        .expect("guest's veth pair");
-        let io = rtnl.link(&outer).expect("lookup").expect("outer").index;
+        let io = veth(
+            &mut rtnl,
+            (&outer, MacAddr([2, 0, 0, 0, 0, 1])),
+            (&inner, STATION),
+            &ns,
+        );
         cleanup.links.push(io);
-        rtnl.new_veth(&st, STATION, &inj, ap, here.as_raw_fd())
-            .expect("the station's stand-in");
-        let is = rtnl.link(&st).expect("lookup").expect("st").index;
+        let is = veth(&mut rtnl, (&st, STATION), (&inj, ap), &here);
         let ij = rtnl.link(&inj).expect("lookup").expect("inj").index;
         cleanup.links.push(is);
         for l in [io, is, ij] {
@@ -634,11 +646,7 @@ mod tests {
         ip(&["-n", &netns, "link", "set", &inner, "up"]);
         // `guard`'s drop needs act_gact, which not every test host has: the outer end's clsact
         // alone is enough for `join`.
-        rtnl.request(
-            RouteNetlinkMessage::NewQueueDiscipline(clsact(io).unwrap()),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-        .expect("clsact");
+        add_clsact(&mut rtnl, io);
         match join(&mut rtnl, io, STATION, is).expect("join") {
             Receive::Peer => {}
             Receive::Mirred(why) => panic!("the classifier was not used: {why}"),
@@ -712,7 +720,6 @@ mod tests {
     #[test]
     #[ignore = "needs root and ip netns; .ci/run runs ignored tests as root"]
     fn root_pings_cross_every_receive_and_transmit_way_and_their_rtts_are_printed() {
-        use std::os::fd::AsRawFd as _;
         let id = std::process::id() % 10_000;
         let (guest_ns, air_ns) = (format!("vwpg{id}"), format!("vwpa{id}"));
         let (outer, inner, st, air) = (
@@ -742,25 +749,19 @@ mod tests {
         let gns = std::fs::File::open(format!("/var/run/netns/{guest_ns}")).expect("netns");
         let ans = std::fs::File::open(format!("/var/run/netns/{air_ns}")).expect("netns");
         let mut rtnl = Rtnl::open().expect("route socket");
-        rtnl.new_veth(
-            &outer,
-            MacAddr([2, 0, 0, 0, 0, 1]),
-            &inner,
-            STATION,
-            gns.as_raw_fd(),
-        )
-        .expect("guest's veth pair");
-        let io = rtnl.link(&outer).expect("lookup").expect("outer").index;
+        let io = veth(
+            &mut rtnl,
+            (&outer, MacAddr([2, 0, 0, 0, 0, 1])),
+            (&inner, STATION),
+            &gns,
+        );
         cleanup.links.push(io);
-        rtnl.new_veth(
-            &st,
-            STATION,
-            &air,
-            MacAddr([2, 0xaa, 0, 0, 0, 1]),
-            ans.as_raw_fd(),
-        )
-        .expect("the air's stand-in");
-        let is = rtnl.link(&st).expect("lookup").expect("st").index;
+        let is = veth(
+            &mut rtnl,
+            (&st, STATION),
+            (&air, MacAddr([2, 0xaa, 0, 0, 0, 1])),
+            &ans,
+        );
         cleanup.links.push(is);
         for l in [io, is] {
             rtnl.set_up(l).expect("up");
@@ -788,11 +789,7 @@ mod tests {
             ] {
                 for l in [io, is] {
                     clear(&mut rtnl, l);
-                    rtnl.request(
-                        RouteNetlinkMessage::NewQueueDiscipline(clsact(l).unwrap()),
-                        NLM_F_CREATE | NLM_F_EXCL,
-                    )
-                    .expect("clsact");
+                    add_clsact(&mut rtnl, l);
                 }
                 if rx == "peer" {
                     add_peer_redirect(&mut rtnl, is, io).expect("classifier");
@@ -828,25 +825,17 @@ mod tests {
         let id = std::process::id() % 10_000;
         let (a, b) = (format!("vwca{id}"), format!("vwcb{id}"));
         let outcome = std::thread::spawn(move || {
-            use std::os::fd::AsRawFd as _;
             bpf::drop_bpf_capabilities().expect("capset");
             let here = std::fs::File::open("/proc/self/ns/net").expect("own namespace");
             let mut rtnl = Rtnl::open().expect("route socket");
-            rtnl.new_veth(
-                &a,
-                MacAddr([2, 0, 0, 0, 0, 1]),
-                &b,
-                STATION,
-                here.as_raw_fd(),
-            )
-            .expect("veth pair");
-            let ia = rtnl.link(&a).expect("lookup").expect("a").index;
+            let ia = veth(
+                &mut rtnl,
+                (&a, MacAddr([2, 0, 0, 0, 0, 1])),
+                (&b, STATION),
+                &here,
+            );
             let ib = rtnl.link(&b).expect("lookup").expect("b").index;
-            rtnl.request(
-                RouteNetlinkMessage::NewQueueDiscipline(clsact(ia).unwrap()),
-                NLM_F_CREATE | NLM_F_EXCL,
-            )
-            .expect("clsact");
+            add_clsact(&mut rtnl, ia);
             let refused = add_peer_redirect(&mut rtnl, ia, ib);
             let _ = rtnl.delete_link(ia);
             refused
