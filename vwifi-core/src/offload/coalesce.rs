@@ -14,8 +14,12 @@ const TCP_PSH: u8 = 0x08;
 /// The most segments in one coalesced frame.
 pub const MAX_COALESCED_SEGMENTS: usize = 64;
 
-/// The longest coalesced frame (an IPv4 packet's 16-bit total length bounds it).
-const MAX_COALESCED_LEN: usize = 60_000;
+/// The longest coalesced packet from its IP header on: an IPv4 packet's 16-bit total length
+/// bounds it (an IPv6 payload's 16-bit length would allow its 40-byte header more). A 64 KiB
+/// TSO send of the sender's kernel (45 segments of 1448 bytes) fits whole: cut at 60 000
+/// bytes, every such send reached the receiver as two frames (41 and 4 segments), and its
+/// kernel sent an ACK for each.
+const MAX_COALESCED_L3_LEN: usize = 65_535;
 
 /// One output of [`coalesce`], in the order of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +128,8 @@ fn same_flow(a: &[u8], la: &Layout, b: &[u8], lb: &Layout) -> bool {
 ///
 /// A run holds segments of equal payload length (the last may be shorter), contiguous
 /// sequence numbers, identical headers otherwise, flags ACK with PSH only on the last, valid
-/// checksums; at most [`MAX_COALESCED_SEGMENTS`] segments and about 60 000 bytes.
+/// checksums; at most [`MAX_COALESCED_SEGMENTS`] segments and 65 535 bytes from the IP header
+/// on.
 pub fn coalesce<F: AsRef<[u8]>>(
     frames: &[F],
     scratch: &mut Vec<u8>,
@@ -151,7 +156,7 @@ pub fn coalesce<F: AsRef<[u8]>>(
             let Some(seg) = candidate(b) else { break };
             if seg.seq != next_seq
                 || seg.payload_len > mss
-                || total + seg.payload_len > MAX_COALESCED_LEN
+                || total + seg.payload_len - head.lay.l3 > MAX_COALESCED_L3_LEN
                 || !same_flow(first, &head.lay, b, &seg.lay)
             {
                 break;

@@ -388,6 +388,37 @@ fn a_run_of_segments_becomes_one_gso_frame_and_cuts_back_to_the_same_bytes() {
 }
 
 #[test]
+fn a_whole_64k_send_coalesces_into_one_frame_and_a_longer_run_stops_at_the_ip_length() {
+    // 45 segments of 1448 bytes (65 160), what a sender's kernel hands over as one TSO send:
+    // one frame again, its IP total length within 16 bits.
+    let segs = segments_of(false, 45 * 1448, 1448, 0x10);
+    assert_eq!(segs.len(), 45);
+    let (n, back) = round_trip(&segs);
+    assert_eq!(n, 1);
+    assert_eq!(back, segs);
+    // One segment more (the next of the flow) no longer fits an IPv4 packet: the run ends
+    // before it, and it goes alone.
+    let mut next = segs[44].clone();
+    let lay = layout(&next).unwrap();
+    let seq = u32::from_be_bytes(next[lay.l4 + 4..lay.l4 + 8].try_into().unwrap());
+    next[lay.l4 + 4..lay.l4 + 8].copy_from_slice(&seq.wrapping_add(1448).to_be_bytes());
+    next[lay.l4 + 16..lay.l4 + 18].fill(0);
+    let l4_len = next.len() - lay.l4;
+    let sum = sum_words(pseudo_sum(&next, &lay, l4_len).unwrap(), &next[lay.l4..]);
+    next[lay.l4 + 16..lay.l4 + 18].copy_from_slice(&fold(sum).to_be_bytes());
+    let mut longer = segs.clone();
+    longer.push(next.clone());
+    let mut outputs = Vec::new();
+    coalesce(&longer, &mut Vec::new(), |c| {
+        outputs.push(owned(&longer, c))
+    });
+    assert_eq!(outputs.len(), 2);
+    let ip_len = |f: &[u8]| usize::from(u16::from_be_bytes([f[16], f[17]]));
+    assert_eq!(ip_len(&outputs[0].1), outputs[0].1.len() - 14);
+    assert_eq!(outputs[1], (VnetHeader::PLAIN, next));
+}
+
+#[test]
 fn other_frames_flows_and_bad_checksums_break_runs_and_keep_their_order() {
     let a = segments_of(false, 5 * 1000, 1000, 0x10);
     let b = segments_of(true, 3 * 1000, 1000, 0x10);

@@ -88,8 +88,10 @@ const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 /// The most guests' messages (a data frame each) handed to the world in one turn of the driver
 /// before it advances, taken from the guests' queues in turn ([`intake`]): well under the
 /// Mux's per-guest data queue, so a batch from one guest does not overflow it before the world
-/// moves.
-const COMMAND_BATCH: usize = 64;
+/// moves; and above what one read of a port gives (a TAP's read of two 64 KiB TCP sends cut
+/// into MSDUs is 90 frames): with 64, such a read was served in two turns, the second send's
+/// run of segments cut in two, and it reached the receiver as two packets (two ACKs).
+const COMMAND_BATCH: usize = 128;
 
 /// The most commands moved from the channel into the guests' queues per turn (the ports send
 /// one per read; held guests send no more, so this is rarely reached).
@@ -99,11 +101,11 @@ const INTAKE_DRAIN: usize = 1024;
 /// (With 256 and 128, two TCP flows at once on a loaded 2-core machine left their queues empty
 /// in a fifth of the driver's turns, their ports not woken in time: the round robin cannot
 /// share what is not queued.)
-pub(crate) const INTAKE_HOLD_AT: usize = 16 * COMMAND_BATCH;
+pub(crate) const INTAKE_HOLD_AT: usize = 1024;
 
 /// ... until it has at most this many: several turns' worth, for its port to be woken and
 /// read the next batch before its queue runs dry.
-pub(crate) const INTAKE_RELEASE_AT: usize = 8 * COMMAND_BATCH;
+pub(crate) const INTAKE_RELEASE_AT: usize = 512;
 
 /// How many outboxes' worth of messages a guest's backlog holds (what the driver keeps back
 /// while the guest's port writes out its outbox) before what comes for it is dropped.
@@ -1720,9 +1722,9 @@ mod tests {
         let mut a_held = false;
         const TURNS: u32 = 300;
         for _ in 0..TURNS {
-            // Both ports read more than the driver serves: a two batches of 64 frames a turn,
-            // c twelve of 4 (while the driver does not hold them back). First in, first out,
-            // a would get 128 of every 176 frames.
+            // Both ports read more than the driver serves each of them (half a turn): a two
+            // batches of 64 frames a turn, c twenty-four of 4 (while the driver does not hold
+            // them back). First in, first out, a would get 128 of every 224 frames.
             if !holding(&a) {
                 for _ in 0..2 {
                     let frames = (next_a..next_a + 64)
@@ -1736,7 +1738,7 @@ mod tests {
                 }
             }
             if !holding(&c) {
-                for _ in 0..12 {
+                for _ in 0..24 {
                     let frames = (next_c..next_c + 4)
                         .map(|i| numbered(mac_e, mac_c, i, 1000))
                         .collect();

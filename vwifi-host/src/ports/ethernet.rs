@@ -109,8 +109,14 @@ pub(crate) fn link_change(msg: &Message) -> Option<bool> {
     }
 }
 
-/// The most data messages from the driver written to a port in one turn.
+/// The most frames of the guest's data gathered from its port for one command to the driver.
 const SEND_BATCH: usize = super::tap_io::BATCH;
+
+/// The most data messages from the driver written to a port in one turn: two runs of TCP
+/// segments as long as [`vwifi_core::offload::coalesce`] joins, so that a run the driver
+/// delivered in one turn is rarely cut in two by the end of a write batch (each half would
+/// reach the guest's kernel as a packet of its own, and be acknowledged on its own).
+const WRITE_BATCH: usize = 2 * vwifi_core::offload::MAX_COALESCED_SEGMENTS;
 
 /// What woke a port's task.
 enum Wake {
@@ -208,7 +214,7 @@ pub(crate) async fn serve<P: EthernetPort>(
                 // message of another kind waits for the next turn.
                 out_frames.clear();
                 out_frames.push(frame);
-                while out_frames.len() < SEND_BATCH {
+                while out_frames.len() < WRITE_BATCH {
                     match outbox.try_recv() {
                         Ok(Message::Data(f)) => out_frames.push(f),
                         Ok(other) => {
