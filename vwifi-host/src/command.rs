@@ -249,7 +249,7 @@ pub(crate) struct Admitted {
     /// Its name.
     pub(crate) name: String,
     /// The messages to write to its link.
-    pub(crate) outbox: mpsc::Receiver<Message>,
+    pub(crate) outbox: crate::outbox::OutboxReceiver,
     /// The back-pressure between the driver and the guest's port ([`LinkFlow`]).
     pub(crate) flow: Arc<LinkFlow>,
     /// On the nl80211 radio, for a namespace: its data stays in the kernel

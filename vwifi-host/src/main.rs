@@ -25,6 +25,7 @@ mod hwsim;
 mod lab;
 mod nl80211;
 mod notify;
+mod outbox;
 mod ports;
 mod psk;
 mod sae_thread;

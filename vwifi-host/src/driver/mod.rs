@@ -61,6 +61,7 @@ use crate::clock::TokioClock;
 use crate::command::{Admitted, Command, JoinError, Joined, LinkFlow, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::hwsim::HwsimAir as _;
+use crate::outbox::{outbox, OutboxSender, PushError};
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -160,7 +161,7 @@ pub(crate) struct GuestEntry {
     name: String,
     agent: Option<String>,
     peer: PeerInfo,
-    outbox: mpsc::Sender<Message>,
+    outbox: OutboxSender,
     /// The network namespace it serves, if attached with `attach --netns`.
     netns: Option<String>,
     /// Shared with the TAP's task, if attached with `attach --netns`.
@@ -194,46 +195,50 @@ impl GuestEntry {
         !self.backlog.is_empty() && self.backlog.len() < limit
     }
 
-    /// Moves what the outbox now has room for from the backlog into it.
-    fn refill(&mut self) {
+    /// Moves what the outbox now has room for from the backlog into it, then hands `msgs` to
+    /// the outbox, or to the backlog behind what already waits, or (the backlog holding
+    /// `limit`) drops and counts them: all in one batch, so that the port, woken once, finds
+    /// the turn's messages together ([`crate::outbox`]).
+    fn hand_over(&mut self, id: GuestId, msgs: Vec<Message>, limit: usize) {
+        if msgs.is_empty() && self.backlog.is_empty() {
+            return;
+        }
+        let mut out = self.outbox.batch();
         while let Some(msg) = self.backlog.pop_front() {
-            match self.outbox.try_send(msg) {
+            match out.try_push(msg) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(msg)) => {
+                Err(PushError::Full(msg)) => {
                     self.backlog.push_front(msg);
                     break;
                 }
                 // The guest's task ended; its `Gone` is on the way.
-                Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(PushError::Closed(_)) => {
                     self.backlog.clear();
                     break;
                 }
             }
         }
-    }
-
-    /// Hands `msg` to the outbox, or to the backlog behind what already waits, or (the backlog
-    /// holding `limit`) drops and counts it.
-    fn offer(&mut self, id: GuestId, msg: Message, limit: usize) {
-        let msg = if self.backlog.is_empty() {
-            match self.outbox.try_send(msg) {
-                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(msg)) => msg,
+        for msg in msgs {
+            let msg = if self.backlog.is_empty() {
+                match out.try_push(msg) {
+                    Ok(()) | Err(PushError::Closed(_)) => continue,
+                    Err(PushError::Full(msg)) => msg,
+                }
+            } else {
+                msg
+            };
+            if self.backlog.len() < limit {
+                self.backlog.push_back(msg);
+                continue;
             }
-        } else {
-            msg
-        };
-        if self.backlog.len() < limit {
-            self.backlog.push_back(msg);
-            return;
+            let data = matches!(msg, Message::Data(_));
+            if data {
+                self.link_data_dropped += 1;
+            } else {
+                self.link_control_dropped += 1;
+            }
+            tracing::trace!(guest = id.0, data, "guest link queue full: message dropped");
         }
-        let data = matches!(msg, Message::Data(_));
-        if data {
-            self.link_data_dropped += 1;
-        } else {
-            self.link_control_dropped += 1;
-        }
-        tracing::trace!(guest = id.0, data, "guest link queue full: message dropped");
     }
 
     /// Tells the port whether to hold the guest's data back, if that changed.
@@ -1096,7 +1101,7 @@ impl Driver {
             netns.is_some(),
         )?;
         self.connections += 1;
-        let (tx, rx) = mpsc::channel(self.link_queue);
+        let (tx, rx) = outbox(self.link_queue);
         let station = self.world.station_mac(guest);
         if let Some(sta) = station {
             self.by_mac.insert(sta, guest);
@@ -1176,10 +1181,7 @@ impl Driver {
             let Some(entry) = self.guests.get_mut(&id) else {
                 continue;
             };
-            entry.refill();
-            for msg in msgs {
-                entry.offer(id, msg, limit);
-            }
+            entry.hand_over(id, msgs, limit);
             if !entry.backlog.is_empty() {
                 entry.flow.backlog.store(true, Ordering::Release);
             }
@@ -1327,7 +1329,7 @@ mod tests {
     /// Runs the world in virtual time until `outbox` yields a message `f` accepts.
     fn run_until(
         d: &mut Driver,
-        outbox: &mut mpsc::Receiver<Message>,
+        outbox: &mut crate::outbox::OutboxReceiver,
         f: impl Fn(&Message) -> bool,
     ) {
         for _ in 0..200_000 {

@@ -31,6 +31,7 @@ use vwifi_core::proto::{Event, Message};
 use vwifi_core::MacAddr;
 
 use crate::command::{Command, LinkFlow};
+use crate::outbox::OutboxReceiver;
 
 /// Why a port's loop ends when the driver is gone: [`EthernetPort::ended`] hears it.
 pub(crate) const STOPPING: &str = "the daemon is stopping";
@@ -133,7 +134,7 @@ pub(crate) async fn serve<P: EthernetPort>(
     guest: GuestId,
     name: String,
     station: MacAddr,
-    mut outbox: mpsc::Receiver<Message>,
+    mut outbox: OutboxReceiver,
     flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
@@ -384,7 +385,7 @@ mod tests {
         bad[16] = 0x7f;
         // Popped from the end: the request, data before association, then a bad message.
         *port.inbox.lock().unwrap() = vec![Bytes::from(bad), data(STA), Bytes::from(req)];
-        let (out_tx, out_rx) = mpsc::channel(8);
+        let (out_tx, out_rx) = crate::outbox::outbox(8);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
         let task = tokio::spawn(serve(
             port.clone(),
@@ -408,21 +409,19 @@ mod tests {
         }
         assert_eq!(port.written.lock().unwrap().len(), 1);
         out_tx
-            .send(Message::Event(Event::Connected {
+            .try_send(Message::Event(Event::Connected {
                 ssid: Ssid::new(b"lab").unwrap(),
                 bssid: MacAddr([2, 0, 0, 0, 0, 2]),
                 channel: 1,
             }))
-            .await
             .unwrap();
         // From the air: a control frame is dropped, data is written.
         out_tx
-            .send(Message::Data(Bytes::from(
+            .try_send(Message::Data(Bytes::from(
                 inband::frame(&status, ASKER, STA).unwrap(),
             )))
-            .await
             .unwrap();
-        out_tx.send(Message::Data(data(ASKER))).await.unwrap();
+        out_tx.try_send(Message::Data(data(ASKER))).unwrap();
         drop(out_tx);
         task.await.unwrap();
         assert!(*port.closed.lock().unwrap());
@@ -452,7 +451,7 @@ mod tests {
         *port.inbox.lock().unwrap() = vec![data(STA), data(STA)];
         let flow = Arc::new(LinkFlow::default());
         flow.hold.send_replace(true);
-        let (out_tx, out_rx) = mpsc::channel(8);
+        let (out_tx, out_rx) = crate::outbox::outbox(8);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
         let task = tokio::spawn(serve(
             port.clone(),
@@ -473,7 +472,7 @@ mod tests {
         // port says when its outbox has room.
         flow.backlog
             .store(true, std::sync::atomic::Ordering::Release);
-        out_tx.send(Message::Data(data(ASKER))).await.unwrap();
+        out_tx.try_send(Message::Data(data(ASKER))).unwrap();
         match cmd_rx.recv().await {
             Some(Command::Drained { guest }) => assert_eq!(guest, GuestId(1)),
             other => panic!("{other:?}"),
@@ -512,7 +511,7 @@ mod tests {
         // Popped from the end: three data frames, a control request, one more data frame.
         *port.inbox.lock().unwrap() =
             vec![frame(4), Bytes::from(req), frame(3), frame(2), frame(1)];
-        let (_out_tx, out_rx) = mpsc::channel(8);
+        let (_out_tx, out_rx) = crate::outbox::outbox(8);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
         let task = tokio::spawn(serve(
             port,

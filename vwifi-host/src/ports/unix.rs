@@ -18,6 +18,7 @@ use vwifi_core::proto::{ErrorCode, Message};
 use vwifi_transport_unix::{UnixGuestListener, UnixLink};
 
 use crate::command::{Command, LinkFlow};
+use crate::outbox::OutboxReceiver;
 
 /// The most data frames from one guest gathered into one command for the driver.
 const DATA_BATCH: usize = super::tap_io::BATCH;
@@ -112,7 +113,7 @@ pub(crate) async fn serve_guest(
     mut link: UnixLink,
     guest: GuestId,
     name: String,
-    mut outbox: mpsc::Receiver<Message>,
+    mut outbox: OutboxReceiver,
     flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
@@ -220,7 +221,7 @@ mod tests {
         }
         let status = Message::StatusRequest { id: RequestId(3) };
         guest.send(&status).await.unwrap();
-        let (_out_tx, out_rx) = mpsc::channel(8);
+        let (_out_tx, out_rx) = crate::outbox::outbox(8);
         let (cmd_tx, mut cmd_rx) = mpsc::channel(8);
         let task = tokio::spawn(serve_guest(
             link(host),

@@ -25,7 +25,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use vwifi_core::demux::GuestId;
-use vwifi_core::proto::Message;
 use vwifi_core::MacAddr;
 use vwifi_transport_virtio::{PortConfig, PortHandle, VhostUserPort};
 
@@ -33,6 +32,7 @@ use super::ethernet::{self, EthernetPort, FromPort};
 use crate::api::VhostUserAttachment;
 use crate::command::{Command, LinkFlow, PortCounters, Refused};
 use crate::error_text::error_chain;
+use crate::outbox::OutboxReceiver;
 
 /// The longest VM name.
 const MAX_NAME_LEN: usize = 64;
@@ -144,7 +144,7 @@ async fn serve_port(
     guest: GuestId,
     name: String,
     station: MacAddr,
-    outbox: mpsc::Receiver<Message>,
+    outbox: OutboxReceiver,
     flow: Arc<LinkFlow>,
     cmds: mpsc::Sender<Command>,
 ) {
@@ -252,7 +252,7 @@ impl EthernetPort for VhostPort {
 mod tests {
     use super::*;
     use std::path::Path;
-    use vwifi_core::proto::Event;
+    use vwifi_core::proto::{Event, Message};
 
     #[test]
     fn the_vm_name_defaults_to_the_socket_stem_and_is_checked() {

@@ -59,6 +59,7 @@ use super::netns::AttachError;
 use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
 use crate::command::{Admitted, Command, TapClosed, TapShared};
+use crate::outbox::OutboxReceiver;
 
 /// Whether the daemon said once why the receive direction uses `mirred`, not the classifier.
 static MIRRED_TOLD: AtomicBool = AtomicBool::new(false);
@@ -271,7 +272,7 @@ impl Served {
     async fn run(
         mut self,
         mut from_guest: mpsc::Receiver<Vec<u8>>,
-        mut outbox: mpsc::Receiver<Message>,
+        mut outbox: OutboxReceiver,
         mut station_if: watch::Receiver<Option<u32>>,
         cmds: mpsc::Sender<Command>,
         stop: Arc<AtomicBool>,
