@@ -664,11 +664,7 @@ impl<N: Node> Medium<N> {
                 TxStatus::Acked { .. } => self.stats.acked += 1,
                 _ => self.stats.not_acked += 1,
             }
-            if let Some(node) = self
-                .radios
-                .get_mut(index(sender))
-                .and_then(|r| r.node.drive(lent))
-            {
+            if let Some(node) = self.driven(sender, lent) {
                 node.handle_tx_status(now, frame, *status);
             }
         }

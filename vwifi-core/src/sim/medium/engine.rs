@@ -879,11 +879,7 @@ impl<N: Node> Medium<N> {
         lent: &mut Lent<'_>,
     ) {
         let now = self.now;
-        if let Some(node) = self
-            .radios
-            .get_mut(index(id))
-            .and_then(|r| r.node.drive(lent))
-        {
+        if let Some(node) = self.driven(id, lent) {
             node.handle_rx(now, frame, meta);
         }
     }
@@ -897,13 +893,21 @@ impl<N: Node> Medium<N> {
         lent: &mut Lent<'_>,
     ) {
         let now = self.now;
-        if let Some(node) = self
-            .radios
-            .get_mut(index(id))
-            .and_then(|r| r.node.drive(lent))
-        {
+        if let Some(node) = self.driven(id, lent) {
             node.handle_rx_batch(now, frames);
         }
+    }
+
+    /// Node `id`: the medium's own, or the lent one if this call lends it (`None` otherwise,
+    /// or if there is no such radio).
+    pub(super) fn driven<'s>(
+        &'s mut self,
+        id: NodeId,
+        lent: &'s mut Lent<'_>,
+    ) -> Option<&'s mut dyn Node> {
+        self.radios
+            .get_mut(index(id))
+            .and_then(|r| r.node.drive(lent))
     }
 
     /// Reads `id`'s channel, drains its frames into its queue and re-registers its timer.
