@@ -10,7 +10,9 @@
 #   - the same on a WPA2 network (CCMP both ways through the AP);
 #   - a plain veth pair between two namespaces (the kernel's own path: the reference);
 #   - with --pairs, two more pairs of namespaces on the open network at once (four guests,
-#     two iperf3 flows at the same time): each pair's share of their sum.
+#     two iperf3 flows at the same time): each pair's share of their sum; and, as the
+#     machine's own reference, two veth pairs at once (how evenly the kernel and the
+#     scheduler share two cores between two flows with no vwifi in the path).
 # The air is the zero-airtime medium (`[sim.medium] airtime = false`, a measuring mode: frames
 # take no airtime, no contention, no loss), so what is measured is vwifi, not a radio model;
 # --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
@@ -41,7 +43,7 @@ LINK_QUEUE=""
 STANDARD=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -94,10 +96,12 @@ PASS="e2e bench passphrase"
 mkns() { ip netns add "$1"; ip -n "$1" link set lo up; NS+=("$1"); }
 inns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
 
-# Namespaces: o1 o2 (open), w1 w2 (WPA2), v1 v2 (veth), and p1..p4 (--pairs).
+# Namespaces: o1 o2 (open), w1 w2 (WPA2), v1 v2 (veth), and p1..p4, v3 v4 (--pairs).
 GUESTS=(o1 o2 w1 w2)
 [ "$PAIRS" = 1 ] && GUESTS+=(p1 p2 p3 p4)
-for g in "${GUESTS[@]}" v1 v2; do mkns "$TAG$g"; done
+VETHS=(v1 v2)
+[ "$PAIRS" = 1 ] && VETHS+=(v3 v4)
+for g in "${GUESTS[@]}" "${VETHS[@]}"; do mkns "$TAG$g"; done
 
 {
     echo "[host]"
@@ -163,6 +167,13 @@ inns "${TAG}v1" ip addr add 10.99.3.1/24 dev "${TAG}va"
 inns "${TAG}v2" ip addr add 10.99.3.2/24 dev "${TAG}vb"
 inns "${TAG}v1" ip link set "${TAG}va" up
 inns "${TAG}v2" ip link set "${TAG}vb" up
+if [ "$PAIRS" = 1 ]; then
+    ip link add "${TAG}vc" netns "${TAG}v3" type veth peer name "${TAG}vd" netns "${TAG}v4"
+    inns "${TAG}v3" ip addr add 10.99.4.1/24 dev "${TAG}vc"
+    inns "${TAG}v4" ip addr add 10.99.4.2/24 dev "${TAG}vd"
+    inns "${TAG}v3" ip link set "${TAG}vc" up
+    inns "${TAG}v4" ip link set "${TAG}vd" up
+fi
 for pair in "o1 10.99.1.2" "w1 10.99.2.2" "v1 10.99.3.2"; do
     set -- $pair
     inns "$TAG$1" ping -c 1 -W 5 "$2" >/dev/null || die "no ping from $1 to $2"
@@ -213,6 +224,19 @@ measure() { # measure NAME CLIENT_NS SERVER_NS SERVER_IP -> "mbit cpu_s_per_gbit
         'BEGIN { g = m * t / 1000; printf "%.1f %.2f %.0f %.0f%%(%s)\n", m, (g > 0 ? d / tck / g : 0), d / tck / t * 100, b / tck / t * 100, n }'
 }
 
+two_at_once() { # two_at_once C1 S1 IP1 C2 S2 IP2 -> "mbit1 mbit2 difference_of_the_mean"
+    server "$2"; server "$5"
+    sleep 0.3
+    mbits "$1" "$3" > "$WORK/pa" &
+    local pa=$!
+    mbits "$4" "$6" > "$WORK/pb"
+    wait "$pa"
+    local a b
+    a="$(cat "$WORK/pa")"; b="$(cat "$WORK/pb")"
+    awk -v a="$a" -v b="$b" 'BEGIN { s = a + b; d = a - b; if (d < 0) d = -d; printf "%s %s %.3f\n", a, b, (s > 0 ? d / s * 2 : 1) }'
+}
+
+declare -a R_VSHARE
 declare -a R_VETH R_OPEN R_WPA2 R_OCPU R_WCPU R_ROPEN R_RWPA2 R_SHARE R_PSUM R_OPCT R_WPCT R_OTOP R_WTOP
 for round in $(seq "$REPEAT"); do
     read -r veth _ < <(measure veth v1 v2 10.99.3.2)
@@ -226,16 +250,12 @@ for round in $(seq "$REPEAT"); do
     line="round $round: veth $veth Mbit/s | open $open Mbit/s (${ropen}x veth, daemon $ocpu CPU-s/Gbit, ${opct} %CPU, busiest thread ${otop})"
     line="$line | WPA2 $wpa2 Mbit/s (${rwpa2}x veth, daemon $wcpu CPU-s/Gbit, ${wpct} %CPU, busiest thread ${wtop})"
     if [ "$PAIRS" = 1 ]; then
-        server p2; server p4
-        sleep 0.3
-        mbits p1 10.99.1.12 > "$WORK/pa" &
-        pa=$!
-        mbits p3 10.99.1.14 > "$WORK/pb"
-        wait "$pa"
-        a="$(cat "$WORK/pa")"; b="$(cat "$WORK/pb")"
-        share="$(awk -v a="$a" -v b="$b" 'BEGIN { s = a + b; d = a - b; if (d < 0) d = -d; printf "%.3f", (s > 0 ? d / s * 2 : 1) }')"
+        read -r a b share < <(two_at_once p1 p2 10.99.1.12 p3 p4 10.99.1.14)
         R_SHARE+=("$share"); R_PSUM+=("$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')")
         line="$line | two pairs at once: $a + $b Mbit/s (difference ${share} of the mean)"
+        read -r a b share < <(two_at_once v1 v2 10.99.3.2 v3 v4 10.99.4.2)
+        R_VSHARE+=("$share")
+        line="$line | two veth pairs at once: $a + $b Mbit/s (difference ${share})"
     fi
     echo "$line"
 done
@@ -255,4 +275,5 @@ echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2
 echo "dropped for the guests over the run: link_queue_full $(drops link_queue_full), radio_queue_full $(drops radio_queue_full) (E2E_STATUS=FILE keeps the whole status)"
 if [ "$PAIRS" = 1 ]; then
     echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
+    echo "two veth pairs at once (the machine's own split, no vwifi): difference $(range "${R_VSHARE[@]}") of their mean"
 fi
