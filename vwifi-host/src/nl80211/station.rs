@@ -1445,16 +1445,7 @@ impl Receiver for FrameRx {
                 frame(Some(f));
                 Ok(())
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut
-                        | io::ErrorKind::WouldBlock
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(())
-            }
+            Err(e) if crate::ports::kernel::read_timed_out(&e) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -24,11 +24,12 @@ pub struct OpenedMpdu {
 }
 
 /// One frame opened ahead: its received bytes (kept, so that its buffer is not reused and its
-/// address names it), the key it was opened with and the result, until taken.
+/// address names it), the key it was opened with (an index into [`Opened`]'s keys: one copy
+/// per batch, not per frame) and the result, until taken.
 #[derive(Clone)]
 struct Entry {
     raw: Bytes,
-    key: Zeroizing<[u8; KEY_LEN]>,
+    key: usize,
     result: Option<Result<OpenedMpdu, CryptoError>>,
 }
 
@@ -42,6 +43,8 @@ struct Entry {
 #[derive(Clone, Default)]
 pub struct Opened {
     entries: Vec<Entry>,
+    /// The key of each [`Opened::open`] since the last [`Opened::clear`].
+    keys: Vec<Zeroizing<[u8; KEY_LEN]>>,
     /// Where the next frame in order is expected: frames are taken in the order opened.
     cursor: usize,
     /// Results taken from a batch, in all.
@@ -77,6 +80,8 @@ impl Opened {
                 *slot = Some(r);
             }
         });
+        let key = self.keys.len();
+        self.keys.push(Zeroizing::new(*tk.expose()));
         self.entries.reserve(frames.len());
         for ((raw, buf), result) in frames.iter().zip(bufs).zip(results) {
             let result = match result {
@@ -91,7 +96,7 @@ impl Opened {
             };
             self.entries.push(Entry {
                 raw: raw.clone(),
-                key: Zeroizing::new(*tk.expose()),
+                key,
                 result: Some(result),
             });
         }
@@ -119,11 +124,14 @@ impl Opened {
         if self.entries.is_empty() {
             return None;
         }
+        let keys = &self.keys;
         let same = |e: &Entry| {
             e.result.is_some()
                 && e.raw.as_ptr() == raw.as_ptr()
                 && e.raw.len() == raw.len()
-                && bool::from(e.key.ct_eq(tk.expose()))
+                && keys
+                    .get(e.key)
+                    .is_some_and(|k| bool::from(k.ct_eq(tk.expose())))
         };
         let n = self.entries.len();
         let at = (self.cursor..n)
@@ -138,6 +146,7 @@ impl Opened {
     /// Forgets the results not taken and the frames kept.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.keys.clear();
         self.cursor = 0;
     }
 

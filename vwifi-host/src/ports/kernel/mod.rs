@@ -70,6 +70,15 @@ const FROM_GUEST_QUEUE: usize = 64;
 
 pub(crate) use crate::command::KernelPort;
 
+/// Whether an error of a packet socket's read (pnet's) is only its read timeout, or a
+/// signal, ending the wait: the reader checks whether to stop and reads again.
+pub(crate) fn read_timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 type ControlTx = Box<dyn pnet_datalink::DataLinkSender>;
 type ControlRx = Box<dyn pnet_datalink::DataLinkReceiver>;
 
@@ -121,13 +130,7 @@ fn spawn_reader(
                             break;
                         }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::TimedOut
-                                | io::ErrorKind::WouldBlock
-                                | io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if read_timed_out(&e) => {}
                     Err(e) => {
                         tracing::debug!(%name, error = %e, "control socket closed");
                         break;
@@ -472,5 +475,22 @@ mod tests {
         assert!((0..ERROR_REPLIES_PER_SECOND).all(|_| b.take(t0)));
         assert!(!b.take(t0 + Duration::from_millis(900)));
         assert!(b.take(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn only_a_timeout_or_a_signal_means_read_again() {
+        for kind in [
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::WouldBlock,
+            io::ErrorKind::Interrupted,
+        ] {
+            assert!(read_timed_out(&io::Error::from(kind)), "{kind:?}");
+        }
+        for kind in [io::ErrorKind::NotFound, io::ErrorKind::Other] {
+            assert!(!read_timed_out(&io::Error::from(kind)), "{kind:?}");
+        }
+        // The interface went away under the socket: the reader ends.
+        let gone = io::Error::from_raw_os_error(rustix::io::Errno::NODEV.raw_os_error());
+        assert!(!read_timed_out(&gone));
     }
 }
