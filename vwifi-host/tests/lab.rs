@@ -433,18 +433,26 @@ async fn a_capture_that_is_not_read_loses_frames_counted_and_the_air_goes_on() {
     };
     let mut received = 0u64;
     for _ in 0..12 {
-        for _ in 0..400 {
-            a.send(&frame).await.expect("send");
-        }
+        // Sent and received at once: b is read while a sends. (Sending all 400 before reading
+        // b could stall: the daemon holds a sender back while its receiver's link is full,
+        // and ends a link whose guest takes nothing for 5 s; it did in CI.)
+        let send = async {
+            for _ in 0..400 {
+                a.send(&frame).await.expect("send");
+            }
+        };
         // Wait for most of the round to arrive (the air carries it whoever captures).
         let target = received + 300;
-        while received < target {
-            recv_until(&mut b, Duration::from_secs(20), |m| {
-                matches!(m, Message::Data(_)).then_some(())
-            })
-            .await;
-            received += 1;
-        }
+        let receive = async {
+            while received < target {
+                recv_until(&mut b, Duration::from_secs(20), |m| {
+                    matches!(m, Message::Data(_)).then_some(())
+                })
+                .await;
+                received += 1;
+            }
+        };
+        tokio::join!(send, receive);
     }
     // Now read: the stream holds a loss report (isb_ifdrop > 0) once frames flow again.
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
