@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 use vwifi_core::proto::Message;
 
@@ -44,6 +45,9 @@ struct Shared {
     /// Wakes the port: something was pushed, or the driver let go.
     wake: Notify,
     capacity: usize,
+    /// How many times a waiting [`OutboxReceiver::recv`] was woken (tests count wake-ups).
+    #[cfg(test)]
+    woken: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +70,8 @@ pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
         state: Mutex::new(State::default()),
         wake: Notify::new(),
         capacity: capacity.max(1),
+        #[cfg(test)]
+        woken: Default::default(),
     });
     (
         OutboxSender {
@@ -165,7 +171,13 @@ impl OutboxReceiver {
                 Err(TryRecvError::Disconnected) => return None,
                 // `notify_one` keeps a wake-up for a port not yet waiting, so a push between
                 // the look and the wait is not missed.
-                Err(TryRecvError::Empty) => self.shared.wake.notified().await,
+                Err(TryRecvError::Empty) => {
+                    self.shared.wake.notified().await;
+                    #[cfg(test)]
+                    self.shared
+                        .woken
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     }
@@ -178,6 +190,25 @@ impl OutboxReceiver {
             None if state.sender_gone => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
+    }
+
+    /// Moves the data frames at the front of the outbox into `into`, under one lock, until
+    /// `into` holds `max` frames or a message of another kind is next (it stays for
+    /// [`recv`](Self::recv)). Returns how many were moved.
+    pub(crate) fn take_data(&mut self, into: &mut Vec<Bytes>, max: usize) -> usize {
+        let before = into.len();
+        let mut state = self.shared.lock();
+        while into.len() < max {
+            match state.messages.pop_front() {
+                Some(Message::Data(frame)) => into.push(frame),
+                Some(other) => {
+                    state.messages.push_front(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        into.len() - before
     }
 
     /// How many messages wait.
@@ -202,7 +233,7 @@ impl Drop for OutboxReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
     fn data(i: u8) -> Message {
@@ -245,34 +276,69 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_port_is_woken_once_with_the_whole_batch() {
         let (tx, mut rx) = outbox(64);
+        let shared = Arc::clone(&rx.shared);
         let port = tokio::spawn(async move {
             let mut pieces = Vec::new();
             let mut got = 0;
             while got < 40 {
-                let first = rx.recv().await.unwrap();
+                let Some(Message::Data(first)) = rx.recv().await else {
+                    panic!("data was pushed");
+                };
                 let mut piece = vec![first];
-                while let Ok(m) = rx.try_recv() {
-                    piece.push(m);
-                }
+                rx.take_data(&mut piece, usize::MAX);
                 got += piece.len();
                 pieces.push(piece.len());
             }
-            let end = rx.recv().await;
-            (pieces, end)
+            (pieces, rx)
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         {
             let mut b = tx.batch();
             for i in 0..40 {
                 b.try_push(data(i)).unwrap();
-                // Were the port woken per message, it would have time to take this one alone.
+                // Were the port woken per message, it would have time to wake for this one.
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
-        drop(tx);
-        let (pieces, end) = port.await.unwrap();
+        let (pieces, mut rx) = port.await.unwrap();
         assert_eq!(pieces, vec![40]);
-        assert_eq!(end, None);
+        // Woken per push, the port would have a wake-up left over from the batch: this wait
+        // would be woken once more before it times out.
+        let more = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await;
+        assert!(more.is_err(), "nothing more was pushed");
+        assert_eq!(
+            shared.woken.load(Ordering::Relaxed),
+            1,
+            "one wake-up in all"
+        );
+        drop(tx);
+        assert_eq!(rx.recv().await, None);
+    }
+
+    #[test]
+    fn taking_data_stops_at_the_limit_and_before_a_message_of_another_kind() {
+        let (tx, mut rx) = outbox(8);
+        for i in 0..3 {
+            tx.try_send(data(i)).unwrap();
+        }
+        tx.try_send(Message::Ack {
+            id: vwifi_core::proto::RequestId(5),
+        })
+        .unwrap();
+        tx.try_send(data(4)).unwrap();
+        let mut frames = Vec::new();
+        assert_eq!(rx.take_data(&mut frames, 2), 2);
+        assert_eq!(rx.take_data(&mut frames, 8), 1);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(Message::Data(frames[2].clone()), data(2));
+        assert_eq!(
+            rx.take_data(&mut frames, 8),
+            0,
+            "the control message is next"
+        );
+        assert!(matches!(rx.try_recv(), Ok(Message::Ack { .. })));
+        assert_eq!(rx.take_data(&mut frames, 8), 1);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     }
 
     #[tokio::test]

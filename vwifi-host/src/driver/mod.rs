@@ -99,9 +99,9 @@ const COMMAND_BATCH: usize = 128;
 const INTAKE_DRAIN: usize = 1024;
 
 /// A guest with this many messages in its queue at the driver ([`intake`]) is held back...
-/// (With 256 and 128, two TCP flows at once on a loaded 2-core machine left their queues empty
-/// in a fifth of the driver's turns, their ports not woken in time: the round robin cannot
-/// share what is not queued.)
+/// (Lower thresholds, 256 and 128, left two TCP flows at once on a loaded 2-core machine
+/// with their queues empty in a fifth of the driver's turns, their ports not woken in time:
+/// the round robin cannot share what is not queued.)
 pub(crate) const INTAKE_HOLD_AT: usize = 1024;
 
 /// ... until it has at most this many: several turns' worth, for its port to be woken and

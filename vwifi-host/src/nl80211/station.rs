@@ -1445,7 +1445,7 @@ impl Receiver for FrameRx {
                 frame(Some(f));
                 Ok(())
             }
-            Err(e) if crate::ports::kernel::read_timed_out(&e) => Ok(()),
+            Err(e) if crate::ports::io_errors::read_timed_out(&e) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -143,10 +143,8 @@ pub(crate) async fn serve<P: EthernetPort>(
     // Answers go to whoever asked last; before anyone asked, to the station's own address.
     let mut peer = station;
     let mut associated = false;
-    // The data written in one turn, and a message of another kind taken from the outbox while
-    // draining it (handled on the next turn).
+    // The data written in one turn.
     let mut out_frames: Vec<Bytes> = Vec::new();
-    let mut held: Option<Message> = None;
     // The guest's data gathered from one read, for one command to the driver.
     let mut to_driver: Vec<Bytes> = Vec::new();
     let why: String = loop {
@@ -156,14 +154,11 @@ pub(crate) async fn serve<P: EthernetPort>(
         {
             break STOPPING.into();
         }
-        let wake = match held.take() {
-            Some(m) => Wake::ToGuest(Some(m)),
-            None => tokio::select! {
-                r = port.recv(), if !holding => Wake::FromPort(r),
-                m = outbox.recv() => Wake::ToGuest(m),
-                // Never an error: the port holds the sender (in `flow`) itself.
-                _ = hold.changed() => Wake::Hold,
-            },
+        let wake = tokio::select! {
+            r = port.recv(), if !holding => Wake::FromPort(r),
+            m = outbox.recv() => Wake::ToGuest(m),
+            // Never an error: the port holds the sender (in `flow`) itself.
+            _ = hold.changed() => Wake::Hold,
         };
         let msg = match wake {
             Wake::Hold => continue,
@@ -211,20 +206,11 @@ pub(crate) async fn serve<P: EthernetPort>(
                 }
             },
             Wake::ToGuest(Some(Message::Data(frame))) => {
-                // Take the data queued behind it too (up to a batch), written together; a
-                // message of another kind waits for the next turn.
+                // Take the data queued behind it too (up to a batch, under one lock), written
+                // together; a message of another kind waits for the next turn.
                 out_frames.clear();
                 out_frames.push(frame);
-                while out_frames.len() < WRITE_BATCH {
-                    match outbox.try_recv() {
-                        Ok(Message::Data(f)) => out_frames.push(f),
-                        Ok(other) => {
-                            held = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
+                outbox.take_data(&mut out_frames, WRITE_BATCH);
                 out_frames.retain(|f| {
                     // Only the host speaks control on the link: the guest must not take a
                     // frame from the air for the host's answer.

@@ -10,13 +10,15 @@
 //! - [`nsfile`]: which namespace an attachment names (a name, a path, a PID) and whether it
 //!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
-//! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge.
+//! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge;
+//! - [`io_errors`]: which read and write errors a port outlives.
 //!
 //! The TAP and the vhost-user NIC are both an Ethernet link on which the guest speaks in-band
 //! control (EtherType 0x88B5, [`vwifi_core::proto::inband`]); [`ethernet`] holds their one
 //! loop, and each of them only says how to read, write and follow the association.
 
 pub(crate) mod ethernet;
+pub(crate) mod io_errors;
 pub(crate) mod kernel;
 pub(crate) mod native;
 pub(crate) mod netns;

@@ -28,8 +28,9 @@
 use std::io;
 
 use bytes::Bytes;
-use rustix::io::Errno;
 use vwifi_core::offload::{self, OffloadError, VnetHeader, VNET_HDR_LEN};
+
+use super::io_errors::write_refused_for_now;
 
 /// Reads are taken from a TAP until a wake-up has given this many frames (or nothing more is
 /// readable); also the most data messages written to it per turn.
@@ -49,20 +50,6 @@ pub(crate) struct Written {
     pub(crate) dropped: u64,
     /// The last refusal, for the log.
     pub(crate) last_error: Option<i32>,
-}
-
-/// Whether a write error concerns only this frame or this moment (drop it and go on), not the
-/// TAP (end the port).
-pub(crate) fn write_refused_for_now(e: &io::Error) -> bool {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        return true;
-    }
-    matches!(
-        Errno::from_io_error(e),
-        Some(
-            Errno::AGAIN | Errno::NOBUFS | Errno::NOMEM | Errno::IO | Errno::INVAL | Errno::MSGSIZE
-        )
-    )
 }
 
 /// Writes `bufs` once without waiting (again if interrupted): `Ok(false)` if the kernel
@@ -254,24 +241,6 @@ mod tests {
         // A runt read (shorter than the header) is refused too, never a panic.
         io.take(3, &mut batch);
         assert_eq!(batch.refused, 2);
-    }
-
-    #[test]
-    fn refusals_for_the_moment_drop_the_frame_other_errors_end_the_port() {
-        for errno in [
-            Errno::AGAIN,
-            Errno::NOBUFS,
-            Errno::NOMEM,
-            Errno::IO,
-            Errno::INVAL,
-            Errno::MSGSIZE,
-        ] {
-            assert!(write_refused_for_now(&io::Error::from(errno)), "{errno:?}");
-        }
-        assert!(write_refused_for_now(&io::ErrorKind::WouldBlock.into()));
-        for errno in [Errno::BADFD, Errno::BADF, Errno::NODEV, Errno::FAULT] {
-            assert!(!write_refused_for_now(&io::Error::from(errno)), "{errno:?}");
-        }
     }
 
     #[test]

@@ -55,6 +55,7 @@ use vwifi_core::proto::inband::{frame_truncating, ETH_HEADER_LEN};
 use vwifi_netlink::{tc, Rtnl};
 
 use super::ethernet::HOST_MAC;
+use super::io_errors::read_timed_out;
 use super::netns::AttachError;
 use super::netns::{NamespaceId, NAMESPACE_CHECK};
 use crate::api::Attachment;
@@ -69,15 +70,6 @@ const READ_TIMEOUT: Duration = Duration::from_millis(200);
 const FROM_GUEST_QUEUE: usize = 64;
 
 pub(crate) use crate::command::KernelPort;
-
-/// Whether an error of a packet socket's read (pnet's) is only its read timeout, or a
-/// signal, ending the wait: the reader checks whether to stop and reads again.
-pub(crate) fn read_timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
-}
 
 type ControlTx = Box<dyn pnet_datalink::DataLinkSender>;
 type ControlRx = Box<dyn pnet_datalink::DataLinkReceiver>;
@@ -475,22 +467,5 @@ mod tests {
         assert!((0..ERROR_REPLIES_PER_SECOND).all(|_| b.take(t0)));
         assert!(!b.take(t0 + Duration::from_millis(900)));
         assert!(b.take(t0 + Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn only_a_timeout_or_a_signal_means_read_again() {
-        for kind in [
-            io::ErrorKind::TimedOut,
-            io::ErrorKind::WouldBlock,
-            io::ErrorKind::Interrupted,
-        ] {
-            assert!(read_timed_out(&io::Error::from(kind)), "{kind:?}");
-        }
-        for kind in [io::ErrorKind::NotFound, io::ErrorKind::Other] {
-            assert!(!read_timed_out(&io::Error::from(kind)), "{kind:?}");
-        }
-        // The interface went away under the socket: the reader ends.
-        let gone = io::Error::from_raw_os_error(rustix::io::Errno::NODEV.raw_os_error());
-        assert!(!read_timed_out(&gone));
     }
 }
