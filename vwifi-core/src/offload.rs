@@ -23,7 +23,7 @@ use core::fmt;
 
 mod coalesce;
 
-pub use coalesce::{coalesce, Coalesced, MAX_COALESCED_SEGMENTS};
+pub use coalesce::{coalesce, Coalesced, Run, MAX_COALESCED_SEGMENTS};
 
 /// The length of the virtio-net header a TAP uses by default (`struct virtio_net_hdr`).
 pub const VNET_HDR_LEN: usize = 10;

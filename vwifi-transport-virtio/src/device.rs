@@ -411,15 +411,16 @@ impl NetDevice {
                     });
                 }
             }
-            offload::Coalesced::Run {
-                header,
-                frame,
-                segments,
-            } => ready.push_back(RxFrame {
-                header: header.to_bytes(),
-                frame: Bytes::copy_from_slice(frame),
-                frames: segments,
-            }),
+            offload::Coalesced::Run(run) => {
+                // One copy: the headers and the payloads where they are, into the frame kept.
+                let mut joined = Vec::new();
+                run.write_to(&mut joined);
+                ready.push_back(RxFrame {
+                    header: run.header.to_bytes(),
+                    frame: Bytes::from(joined),
+                    frames: run.segments(),
+                });
+            }
         });
         pending.clear();
     }

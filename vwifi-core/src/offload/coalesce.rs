@@ -23,18 +23,65 @@ const MAX_COALESCED_L3_LEN: usize = 65_535;
 
 /// One output of [`coalesce`], in the order of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coalesced<'a> {
+pub enum Coalesced<'a, F> {
     /// Input frame number `usize`, to write as it is (behind [`VnetHeader::PLAIN`]).
     Single(usize),
-    /// A run of input frames joined into one frame, to write behind `header`.
-    Run {
-        /// The GSO header for the joined frame.
-        header: VnetHeader,
-        /// The joined frame.
-        frame: &'a [u8],
-        /// How many input frames it holds.
-        segments: usize,
-    },
+    /// A run of input frames joined into one frame, to write behind its header.
+    Run(Run<'a, F>),
+}
+
+/// A run of TCP segments joined into one frame: the first segment's headers, fixed for the
+/// whole ([`Run::head`]), then every segment's payload in order ([`Run::payloads`]). The
+/// payloads are not copied: a writer hands the pieces to one vectored write, or copies them
+/// once ([`Run::write_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run<'a, F> {
+    /// The GSO header for the joined frame.
+    pub header: VnetHeader,
+    head: &'a [u8],
+    segments: &'a [F],
+    payload_at: usize,
+}
+
+impl<'a, F: AsRef<[u8]>> Run<'a, F> {
+    /// The joined frame's headers: the first segment's up to its payload, with the IP length
+    /// and header checksum of the whole, the last segment's PSH, and the TCP checksum left
+    /// partial (the pseudo-header's sum, for `NEEDS_CSUM`).
+    pub fn head(&self) -> &'a [u8] {
+        self.head
+    }
+
+    /// The segments' payloads, in order: the joined frame's bytes after [`head`](Self::head).
+    pub fn payloads(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let at = self.payload_at;
+        self.segments
+            .iter()
+            .map(move |f| f.as_ref().get(at..).unwrap_or_default())
+    }
+
+    /// How many input frames the run holds.
+    pub fn segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The joined frame's length.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.payloads().map(<[u8]>::len).sum::<usize>()
+    }
+
+    /// Whether the joined frame is empty (never: a run holds headers).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the joined frame to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        out.extend_from_slice(self.head);
+        for p in self.payloads() {
+            out.extend_from_slice(p);
+        }
+    }
 }
 
 /// A segment that may start or extend a run.
@@ -133,7 +180,7 @@ fn same_flow(a: &[u8], la: &Layout, b: &[u8], lb: &Layout) -> bool {
 pub fn coalesce<F: AsRef<[u8]>>(
     frames: &[F],
     scratch: &mut Vec<u8>,
-    mut out: impl FnMut(Coalesced<'_>),
+    mut out: impl FnMut(Coalesced<'_, F>),
 ) {
     let mut i = 0;
     while let Some(first) = frames.get(i).map(AsRef::as_ref) {
@@ -173,14 +220,8 @@ pub fn coalesce<F: AsRef<[u8]>>(
             continue;
         }
         let lay = head.lay;
-        if join(
-            frames.get(i..end).unwrap_or_default(),
-            &lay,
-            last_flags,
-            scratch,
-        )
-        .is_none()
-        {
+        let run = frames.get(i..end).unwrap_or_default();
+        if join(run, &lay, total, last_flags, scratch).is_none() {
             // Every segment was checked against its layout by `candidate`: a join that does
             // not fit cannot happen, and then the frames go as they are.
             for k in i..end {
@@ -202,37 +243,40 @@ pub fn coalesce<F: AsRef<[u8]>>(
             csum_start: lay.l4 as u16,
             csum_offset: 16,
         };
-        out(Coalesced::Run {
+        out(Coalesced::Run(Run {
             header: hdr,
-            frame: scratch,
-            segments: end - i,
-        });
+            head: scratch,
+            segments: run,
+            payload_at: lay.payload,
+        }));
         i = end;
     }
 }
 
-/// Joins a run of segments (checked by [`candidate`] and [`same_flow`], all with layout `lay`)
-/// into `scratch`: the first frame's headers with every segment's payload, the IP length and
-/// header checksum fixed, the flags of the last segment, and the TCP checksum left partial
-/// (`CHECKSUM_PARTIAL`: the field holds the pseudo-header's sum, folded, not complemented).
-/// `None` if a header field does not fit the frame.
+/// Writes the headers of a run of segments (checked by [`candidate`] and [`same_flow`], all
+/// with layout `lay`, `total` bytes once joined) into `scratch`: the first frame's headers
+/// with the IP length and header checksum of the whole, the flags of the last segment, and
+/// the TCP checksum left partial (`CHECKSUM_PARTIAL`: the field holds the pseudo-header's sum,
+/// folded, not complemented). `None` if a header field does not fit the frame.
 fn join<F: AsRef<[u8]>>(
     run: &[F],
     lay: &Layout,
+    total: usize,
     last_flags: u8,
     scratch: &mut Vec<u8>,
 ) -> Option<()> {
-    let (first, rest) = run.split_first()?;
+    let first = run.first()?;
     scratch.clear();
-    scratch.extend_from_slice(first.as_ref());
-    for f in rest {
-        scratch.extend_from_slice(f.as_ref().get(lay.payload..)?);
-    }
-    let l4_len = scratch.len().checked_sub(lay.l4)?;
+    scratch.extend_from_slice(first.as_ref().get(..lay.payload)?);
+    let l4_len = total.checked_sub(lay.l4)?;
     if lay.v6 {
-        put(scratch, lay.l3 + 4, &(l4_len as u16).to_be_bytes())?;
+        put(
+            scratch,
+            lay.l3 + 4,
+            &u16::try_from(l4_len).ok()?.to_be_bytes(),
+        )?;
     } else {
-        let ip_len = (scratch.len() - lay.l3) as u16;
+        let ip_len = u16::try_from(total - lay.l3).ok()?;
         put(scratch, lay.l3 + 2, &ip_len.to_be_bytes())?;
         put(scratch, lay.l3 + 10, &[0, 0])?;
         let c = internet_checksum(scratch.get(lay.l3..lay.l4)?).to_be_bytes();

@@ -341,16 +341,16 @@ fn segments_of(v6: bool, len: usize, mss: u16, flags: u8) -> Vec<Vec<u8>> {
 }
 
 /// An output of [`coalesce`] as (header, frame).
-fn owned(frames: &[Vec<u8>], c: Coalesced<'_>) -> (VnetHeader, Vec<u8>) {
+fn owned(frames: &[Vec<u8>], c: Coalesced<'_, Vec<u8>>) -> (VnetHeader, Vec<u8>) {
     match c {
         Coalesced::Single(i) => (VnetHeader::PLAIN, frames[i].clone()),
-        Coalesced::Run {
-            header,
-            frame,
-            segments,
-        } => {
-            assert!(segments >= 2);
-            (header, frame.to_vec())
+        Coalesced::Run(run) => {
+            assert!(run.segments() >= 2);
+            let mut joined = Vec::new();
+            run.write_to(&mut joined);
+            assert_eq!(joined.len(), run.len());
+            assert_eq!(&joined[..run.head().len()], run.head());
+            (run.header, joined)
         }
     }
 }
