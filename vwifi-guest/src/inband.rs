@@ -1,5 +1,5 @@
 //! In-band control: guest-protocol messages in Ethernet frames of EtherType
-//! [`ETHERTYPE`](vwifi_core::proto::ETHERTYPE) (0x88B5) on the guest's own NIC.
+//! [`ETHERTYPE`] (0x88B5) on the guest's own NIC.
 //!
 //! # Framing
 //! One message per frame: destination, source, EtherType 0x88B5, then the encoded message,
