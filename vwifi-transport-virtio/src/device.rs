@@ -411,16 +411,12 @@ impl NetDevice {
                     });
                 }
             }
-            offload::Coalesced::Run(run) => {
-                // One copy: the headers and the payloads where they are, into the frame kept.
-                let mut joined = Vec::new();
-                run.write_to(&mut joined);
-                ready.push_back(RxFrame {
-                    header: run.header.to_bytes(),
-                    frame: Bytes::from(joined),
-                    frames: run.segments(),
-                });
-            }
+            // One copy: the headers and the payloads where they are, into the frame kept.
+            offload::Coalesced::Run(run) => ready.push_back(RxFrame {
+                header: run.header.to_bytes(),
+                frame: Bytes::from(run.to_vec()),
+                frames: run.segments(),
+            }),
         });
         pending.clear();
     }

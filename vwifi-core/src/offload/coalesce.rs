@@ -74,6 +74,13 @@ impl<'a, F: AsRef<[u8]>> Run<'a, F> {
         self.len() == 0
     }
 
+    /// The joined frame, copied once.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+
     /// Appends the joined frame to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.reserve(self.len());

@@ -346,8 +346,7 @@ fn owned(frames: &[Vec<u8>], c: Coalesced<'_, Vec<u8>>) -> (VnetHeader, Vec<u8>)
         Coalesced::Single(i) => (VnetHeader::PLAIN, frames[i].clone()),
         Coalesced::Run(run) => {
             assert!(run.segments() >= 2);
-            let mut joined = Vec::new();
-            run.write_to(&mut joined);
+            let joined = run.to_vec();
             assert_eq!(joined.len(), run.len());
             assert_eq!(&joined[..run.head().len()], run.head());
             (run.header, joined)

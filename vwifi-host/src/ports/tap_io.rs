@@ -186,12 +186,12 @@ impl TapIo {
         offload::coalesce(frames, &mut self.scratch, |c| {
             self.writes.push(match c {
                 offload::Coalesced::Single(i) => (PLAIN_HEADER, frames[i].clone(), 1),
-                offload::Coalesced::Run(run) => {
-                    // One copy: the headers and the payloads where they are.
-                    let mut joined = Vec::new();
-                    run.write_to(&mut joined);
-                    (run.header.to_bytes(), Bytes::from(joined), run.segments())
-                }
+                // One copy: the headers and the payloads where they are.
+                offload::Coalesced::Run(run) => (
+                    run.header.to_bytes(),
+                    Bytes::from(run.to_vec()),
+                    run.segments(),
+                ),
             });
         });
         for (hdr, f, segments) in self.writes.drain(..) {
