@@ -775,7 +775,9 @@ fn the_inband_socket_takes_only_control_frames() {
             .skip(1)
             .filter_map(|l| l.split_whitespace().nth(3).map(str::to_owned))
             .collect();
-        if !protocols.is_empty() {
+        // "0000" while pnet binds the socket (the kernel unhooks it to bind, then hooks it
+        // again with the interface and protocol): read again.
+        if !protocols.is_empty() && protocols.iter().all(|p| p != "0000") {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
