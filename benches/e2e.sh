@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
-#   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs] [--daemon PATH] [--guest PATH]
+#   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs | --pairs-only] [--daemon PATH] [--guest PATH]
 #                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
 #                  [--link-queue N]
 #
@@ -12,7 +12,8 @@
 #   - with --pairs, two more pairs of namespaces on the open network at once (four guests,
 #     two iperf3 flows at the same time): each pair's share of their sum; and, as the
 #     machine's own reference, two veth pairs at once (how evenly the kernel and the
-#     scheduler share two cores between two flows with no vwifi in the path).
+#     scheduler share two cores between two flows with no vwifi in the path); --pairs-only
+#     measures these alone (no single flows: more rounds of the split in the same time).
 # The air is the zero-airtime medium (`[sim.medium] airtime = false`, a measuring mode: frames
 # take no airtime, no contention, no loss), so what is measured is vwifi, not a radio model;
 # --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
@@ -33,6 +34,7 @@ set -euo pipefail
 REPEAT=3
 TIME=5
 PAIRS=0
+PAIRS_ONLY=0
 AIR=zero
 BUILD=1
 DAEMON=""
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
         --repeat) REPEAT="${2:?--repeat needs a number}"; shift 2 ;;
         --time) TIME="${2:?--time needs seconds}"; shift 2 ;;
         --pairs) PAIRS=1; shift ;;
+        --pairs-only) PAIRS=1; PAIRS_ONLY=1; shift ;;
         --daemon) DAEMON="${2:?--daemon needs a path}"; shift 2 ;;
         --guest) GUEST="${2:?--guest needs a path}"; shift 2 ;;
         --air) AIR="${2:?--air needs zero or real}"; shift 2 ;;
@@ -238,7 +241,21 @@ two_at_once() { # two_at_once C1 S1 IP1 C2 S2 IP2 -> "mbit1 mbit2 difference_of_
 
 declare -a R_VSHARE
 declare -a R_VETH R_OPEN R_WPA2 R_OCPU R_WCPU R_ROPEN R_RWPA2 R_SHARE R_PSUM R_OPCT R_WPCT R_OTOP R_WTOP
+pairs() { # the two open pairs at once, then the two veth pairs: kept in R_*; PAIRS_LINE tells
+    local a b share
+    read -r a b share < <(two_at_once p1 p2 10.99.1.12 p3 p4 10.99.1.14)
+    R_SHARE+=("$share"); R_PSUM+=("$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')")
+    PAIRS_LINE="two pairs at once: $a + $b Mbit/s (difference ${share} of the mean)"
+    read -r a b share < <(two_at_once v1 v2 10.99.3.2 v3 v4 10.99.4.2)
+    R_VSHARE+=("$share")
+    PAIRS_LINE="$PAIRS_LINE | two veth pairs at once: $a + $b Mbit/s (difference ${share})"
+}
 for round in $(seq "$REPEAT"); do
+    if [ "$PAIRS_ONLY" = 1 ]; then
+        pairs
+        echo "round $round: $PAIRS_LINE"
+        continue
+    fi
     read -r veth _ < <(measure veth v1 v2 10.99.3.2)
     read -r open ocpu opct otop < <(measure open o1 o2 10.99.1.2)
     read -r wpa2 wcpu wpct wtop < <(measure wpa2 w1 w2 10.99.2.2)
@@ -250,12 +267,8 @@ for round in $(seq "$REPEAT"); do
     line="round $round: veth $veth Mbit/s | open $open Mbit/s (${ropen}x veth, daemon $ocpu CPU-s/Gbit, ${opct} %CPU, busiest thread ${otop})"
     line="$line | WPA2 $wpa2 Mbit/s (${rwpa2}x veth, daemon $wcpu CPU-s/Gbit, ${wpct} %CPU, busiest thread ${wtop})"
     if [ "$PAIRS" = 1 ]; then
-        read -r a b share < <(two_at_once p1 p2 10.99.1.12 p3 p4 10.99.1.14)
-        R_SHARE+=("$share"); R_PSUM+=("$(awk -v a="$a" -v b="$b" 'BEGIN { print a + b }')")
-        line="$line | two pairs at once: $a + $b Mbit/s (difference ${share} of the mean)"
-        read -r a b share < <(two_at_once v1 v2 10.99.3.2 v3 v4 10.99.4.2)
-        R_VSHARE+=("$share")
-        line="$line | two veth pairs at once: $a + $b Mbit/s (difference ${share})"
+        pairs
+        line="$line | $PAIRS_LINE"
     fi
     echo "$line"
 done
@@ -269,10 +282,15 @@ drops() { # drops COUNTER: its sum over the guests in the daemon's status
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 echo "---"
 echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"
-echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
-echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
-echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}"))"
+if [ "$PAIRS_ONLY" = 0 ]; then
+    echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
+    echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
+    echo "WPA2, through vwifi:    $(range "${R_WPA2[@]}") Mbit/s; $(range "${R_RWPA2[@]}") x veth; daemon $(range "${R_WCPU[@]}") CPU-s/Gbit, $(range "${R_WPCT[@]}") %CPU (busiest thread $(range "${R_WTOP[@]}"))"
+fi
 echo "dropped for the guests over the run: link_queue_full $(drops link_queue_full), radio_queue_full $(drops radio_queue_full) (E2E_STATUS=FILE keeps the whole status)"
+waits="$(tr -d '\n' < "$WORK/status.json" | { grep -o '"waits for a short-changed guest", *"[^"]*"' || true; } \
+    | sed 's/.*", *"//; s/:.*//')"
+echo "the driver waited for a short-changed guest (its queue ran dry while another was served more): ${waits:-0} times"
 if [ "$PAIRS" = 1 ]; then
     echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
     echo "two veth pairs at once (the machine's own split, no vwifi): difference $(range "${R_VSHARE[@]}") of their mean"

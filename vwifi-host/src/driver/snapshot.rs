@@ -26,6 +26,15 @@ impl Driver {
             snap.federation = Some(Box::new(f.snapshot(w.federation_stats())));
         }
         snap.radio.details.extend(self.native_details());
+        if self.waits > 0 {
+            snap.radio.details.push((
+                "waits for a short-changed guest".to_owned(),
+                format!(
+                    "{} ({} in vain): its queue ran dry while another was served more",
+                    self.waits, self.waits_in_vain
+                ),
+            ));
+        }
         let gave_up_text = format!(
             "not attached again: gave up after {} attempts (see the log); attach it anew",
             crate::ports::netns::REATTACH_ATTEMPTS
