@@ -431,10 +431,7 @@ impl Driver {
                         // Everything queued moves to the guests' queues (or is handled, if
                         // not a guest's message), so that the turn serves them in turn.
                         self.take(cmd);
-                        for _ in 0..INTAKE_DRAIN {
-                            let Ok(cmd) = cmds.try_recv() else { break };
-                            self.take(cmd);
-                        }
+                        self.take_waiting(&mut cmds);
                     }
                     None => break,
                 },
@@ -515,13 +512,18 @@ impl Driver {
     /// the signals that stop the daemon.
     fn wait_for(&mut self, guest: GuestId, cmds: &mut mpsc::Receiver<Command>) {
         std::thread::sleep(ANTICIPATION);
+        self.take_waiting(cmds);
+        self.waits += 1;
+        if self.intake.queued(guest) == 0 {
+            self.waits_in_vain += 1;
+        }
+    }
+
+    /// Takes what waits on the channel, up to [`INTAKE_DRAIN`] commands, without waiting.
+    fn take_waiting(&mut self, cmds: &mut mpsc::Receiver<Command>) {
         for _ in 0..INTAKE_DRAIN {
             let Ok(cmd) = cmds.try_recv() else { break };
             self.take(cmd);
-        }
-        self.waits += 1;
-        if !self.intake.came(guest) {
-            self.waits_in_vain += 1;
         }
     }
 
