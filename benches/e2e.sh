@@ -2,7 +2,7 @@
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs | --pairs-only] [--daemon PATH] [--guest PATH]
 #                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
-#                  [--link-queue N]
+#                  [--link-queue N] [--busy]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -27,6 +27,9 @@
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
 # --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
+# --busy keeps the machine busy elsewhere during the rounds, in bursts as a build does: two
+# busy loops for 50 ms, then 50 ms idle, over and over (how fairly the pairs share a machine
+# whose cores other work takes now and then; the rounds' ratios drop with it).
 # E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end; the sums of
 # the guests' link_queue_full and radio_queue_full are printed either way.
 set -euo pipefail
@@ -42,6 +45,7 @@ PERF=""
 PERF_RUN=""
 GUEST=""
 LINK_QUEUE=""
+BUSY=0
 STANDARD=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
+        --busy) BUSY=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -88,7 +93,9 @@ TAG="vwb$(( $$ % 10000 ))"
 WORK="$(mktemp -d)"
 NS=()
 DPID=""
+LOAD=""
 cleanup() {
+    [ -n "$LOAD" ] && kill "$LOAD" 2>/dev/null && wait "$LOAD" 2>/dev/null || true
     [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null || true
     for ns in "${NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
     rm -rf "$WORK"
@@ -250,6 +257,19 @@ pairs() { # the two open pairs at once, then the two veth pairs: kept in R_*; PA
     R_VSHARE+=("$share")
     PAIRS_LINE="$PAIRS_LINE | two veth pairs at once: $a + $b Mbit/s (difference ${share})"
 }
+busy_bursts() { # two busy loops for 50 ms, 50 ms idle, until killed
+    trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
+    while :; do
+        timeout 0.05 sh -c 'while :; do :; done' &
+        timeout 0.05 sh -c 'while :; do :; done' &
+        wait
+        sleep 0.05
+    done
+}
+if [ "$BUSY" = 1 ]; then
+    busy_bursts &
+    LOAD=$!
+fi
 for round in $(seq "$REPEAT"); do
     if [ "$PAIRS_ONLY" = 1 ]; then
         pairs
@@ -272,6 +292,10 @@ for round in $(seq "$REPEAT"); do
     fi
     echo "$line"
 done
+if [ -n "$LOAD" ]; then
+    kill "$LOAD" 2>/dev/null && wait "$LOAD" 2>/dev/null || true
+    LOAD=""
+fi
 
 status > "$WORK/status.json"
 if [ -n "${E2E_STATUS:-}" ]; then cp "$WORK/status.json" "$E2E_STATUS"; fi
@@ -281,7 +305,7 @@ drops() { # drops COUNTER: its sum over the guests in the daemon's status
 }
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 echo "---"
-echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON"
+echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON$([ "$BUSY" = 1 ] && echo ", the machine kept busy in bursts (--busy)")"
 if [ "$PAIRS_ONLY" = 0 ]; then
     echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
     echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"

@@ -310,6 +310,9 @@ pub(crate) struct Driver {
     /// not come in.
     waits: u64,
     waits_in_vain: u64,
+    /// Turns that held the guests ahead of a short-changed bulk sender
+    /// ([`intake::Intake::hold_ahead_of`]).
+    holds: u64,
 }
 
 impl Driver {
@@ -336,6 +339,7 @@ impl Driver {
             intake: intake::Intake::default(),
             waits: 0,
             waits_in_vain: 0,
+            holds: 0,
         }
     }
 
@@ -458,10 +462,14 @@ impl Driver {
             // (deceptive idleness, see `intake`): wait for it a moment first.
             if let Some(guest) = self.intake.short_changed(clock.now()) {
                 self.wait_for(guest, &mut cmds);
+                if self.intake.hold_ahead_of(clock.now(), guest) {
+                    self.holds += 1;
+                }
             }
             // A turn's worth of the guests' messages, fairly, then the world advances once
             // for all of them.
             self.serve_intake(COMMAND_BATCH);
+            self.intake.release();
         }
         self.shut_down()
     }

@@ -30,8 +30,12 @@ impl Driver {
             snap.radio.details.push((
                 "waits for a short-changed guest".to_owned(),
                 format!(
-                    "{} ({} in vain): its queue ran dry while another was served more",
-                    self.waits, self.waits_in_vain
+                    "{} ({} in vain; {} holding the guests ahead of it, {} more not for the \
+                     limit on holding): its queue ran dry while another was served more",
+                    self.waits,
+                    self.waits_in_vain,
+                    self.holds,
+                    self.intake.holds_refused()
                 ),
             ));
         }
