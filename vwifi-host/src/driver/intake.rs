@@ -100,6 +100,11 @@ pub(crate) const HOLD_SHARE: f64 = 0.1;
 /// empty holds the guests ahead of it ([`Intake::hold_ahead_of`]).
 pub(crate) const HOLD_MEMORY: Duration = Duration::from_millis(1);
 
+/// Whether `at` was within `memory` before `now`.
+fn within(at: Option<Instant>, now: Instant, memory: Duration) -> bool {
+    at.is_some_and(|t| now.saturating_duration_since(t) < memory)
+}
+
 /// One message a guest sent, in its queue.
 #[derive(Debug)]
 pub(crate) enum Item {
@@ -173,7 +178,8 @@ pub(crate) struct Intake {
     held_since: Option<Instant>,
     /// How long the guests were held lately, in seconds ([`SHARE_MEMORY`]).
     held_for: f64,
-    /// Holds not made for [`HOLD_SHARE`] ([`Intake::holds_refused`]).
+    /// Turns held, and holds not made for [`HOLD_SHARE`] ([`Intake::holds`]).
+    held: u64,
     refused: u64,
 }
 
@@ -291,8 +297,7 @@ impl Intake {
                 q.items.is_empty()
                     && !self.parked.contains(g)
                     && q.served < bar
-                    && q.backlogged_at
-                        .is_some_and(|t| now.saturating_duration_since(t) < BACKLOG_MEMORY)
+                    && within(q.backlogged_at, now, BACKLOG_MEMORY)
             })
             .map(|(&g, _)| g)
     }
@@ -304,27 +309,26 @@ impl Intake {
         let ceiling = self
             .queues
             .get(&guest)
-            .filter(|q| {
-                q.items.is_empty()
-                    && q.bulk_at
-                        .is_some_and(|t| now.saturating_duration_since(t) < HOLD_MEMORY)
-            })
+            .filter(|q| q.items.is_empty() && within(q.bulk_at, now, HOLD_MEMORY))
             .map(|q| q.served * 100.0 / SHORT_CHANGED_PERCENT);
-        if ceiling.is_some() && self.held_for >= HOLD_SHARE * SHARE_MEMORY.as_secs_f64() {
+        self.ceiling = None;
+        if ceiling.is_none() {
+            return false;
+        }
+        if self.held_for >= HOLD_SHARE * SHARE_MEMORY.as_secs_f64() {
             self.refused += 1;
             return false;
         }
         self.ceiling = ceiling;
-        if ceiling.is_some() {
-            self.held_since = Some(now);
-        }
-        ceiling.is_some()
+        self.held_since = Some(now);
+        self.held += 1;
+        true
     }
 
-    /// How many times [`Intake::hold_ahead_of`] would have held the guests ahead but for
-    /// [`HOLD_SHARE`].
-    pub(crate) fn holds_refused(&self) -> u64 {
-        self.refused
+    /// How many turns [`Intake::hold_ahead_of`] held the guests ahead, and how many more it
+    /// would have but for [`HOLD_SHARE`].
+    pub(crate) fn holds(&self) -> (u64, u64) {
+        (self.held, self.refused)
     }
 
     /// Serves every guest again ([`Intake::hold_ahead_of`]).
@@ -754,7 +758,7 @@ mod tests {
         let bound = SHARE_MEMORY.mul_f64(HOLD_SHARE)
             + Duration::from_micros(10 * turns as u64).mul_f64(HOLD_SHARE);
         assert!(held <= bound, "held {held:?} of {} ms", turns / 100);
-        assert!(t.intake.holds_refused() > 0, "the limit was reached");
+        assert!(t.intake.holds().1 > 0, "the limit was reached");
         let a_frames = 40 * turns / 200;
         let unheld = (turns * 4 - a_frames) * 1500;
         assert!(

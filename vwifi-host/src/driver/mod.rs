@@ -310,9 +310,6 @@ pub(crate) struct Driver {
     /// not come in.
     waits: u64,
     waits_in_vain: u64,
-    /// Turns that held the guests ahead of a short-changed bulk sender
-    /// ([`intake::Intake::hold_ahead_of`]).
-    holds: u64,
 }
 
 impl Driver {
@@ -339,7 +336,6 @@ impl Driver {
             intake: intake::Intake::default(),
             waits: 0,
             waits_in_vain: 0,
-            holds: 0,
         }
     }
 
@@ -462,9 +458,8 @@ impl Driver {
             // (deceptive idleness, see `intake`): wait for it a moment first.
             if let Some(guest) = self.intake.short_changed(clock.now()) {
                 self.wait_for(guest, &mut cmds);
-                if self.intake.hold_ahead_of(clock.now(), guest) {
-                    self.holds += 1;
-                }
+                // Still dry: the guests ahead of it wait too, this turn.
+                self.intake.hold_ahead_of(clock.now(), guest);
             }
             // A turn's worth of the guests' messages, fairly, then the world advances once
             // for all of them.

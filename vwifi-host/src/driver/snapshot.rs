@@ -27,15 +27,13 @@ impl Driver {
         }
         snap.radio.details.extend(self.native_details());
         if self.waits > 0 {
+            let (holds, refused) = self.intake.holds();
             snap.radio.details.push((
                 "waits for a short-changed guest".to_owned(),
                 format!(
-                    "{} ({} in vain; {} holding the guests ahead of it, {} more not for the \
-                     limit on holding): its queue ran dry while another was served more",
-                    self.waits,
-                    self.waits_in_vain,
-                    self.holds,
-                    self.intake.holds_refused()
+                    "{} ({} in vain; {holds} holding the guests ahead of it, {refused} more not \
+                     for the limit on holding): its queue ran dry while another was served more",
+                    self.waits, self.waits_in_vain,
                 ),
             ));
         }
