@@ -1875,6 +1875,9 @@ impl SoftAp {
             self.drop_frame(Some(sa), DropReason::NotAuthorized);
             return;
         }
+        if self.pass_on_whole(sa, &plain.payload) {
+            return;
+        }
         let Ok(subframes) = amsdu::ethernet_frames(&plain.payload) else {
             self.drop_frame(Some(sa), DropReason::Malformed);
             return;
@@ -1913,6 +1916,50 @@ impl SoftAp {
         for (dst, run) in onward {
             self.transmit_amsdus(dst, &run);
         }
+    }
+
+    /// Passes an A-MSDU from station `sa` on whole when [`SoftAp::on_amsdu`] would send the
+    /// same A-MSDU body again: every subframe from `sa` to one station that takes A-MSDUs this
+    /// long and is awake, none of them EAPOL, more than one, each with the LLC/SNAP header
+    /// the AP would write ([`amsdu::one_flow`]). Only the header changes, and the body is
+    /// copied once instead of parsed into frames and written again subframe by subframe.
+    /// Returns whether it did.
+    fn pass_on_whole(&mut self, sa: MacAddr, body: &Bytes) -> bool {
+        let Some(flow) = amsdu::one_flow(body, EtherType::Eapol) else {
+            return false;
+        };
+        let dst = flow.da;
+        if flow.sa != sa || flow.msdus < 2 || dst == self.cfg.bssid || dst.is_group() {
+            return false;
+        }
+        let Some(to) = self.stations.get(&dst) else {
+            return false;
+        };
+        let cap = self.mpdu_limits.get(&dst).copied();
+        let limit = to.max_amsdu.min(cap.map_or(usize::MAX, amsdu::within_mpdu));
+        if !to.authorized || to.dozing || body.len() > limit {
+            return false;
+        }
+        let mut h = amsdu::data_header(
+            DsDirection::FromAp {
+                bssid: self.cfg.bssid,
+            },
+            dst,
+            0,
+        );
+        h.sequence = self.next_seq();
+        let len = h.buffer_len() + body.len();
+        self.counters.amsdu_rx += 1;
+        self.counters.amsdu_rx_msdus += flow.msdus as u64;
+        self.counters.forwarded += flow.msdus as u64;
+        if self.seal_and_push(dst, len, |buf| {
+            h.emit(buf);
+            buf.extend_from_slice(body);
+        }) {
+            self.counters.amsdu_tx += 1;
+            self.counters.amsdu_tx_msdus += flow.msdus as u64;
+        }
+        true
     }
 
     fn on_eapol(&mut self, now: Instant, sa: MacAddr, eth: &EthernetFrame) {

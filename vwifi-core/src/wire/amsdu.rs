@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::frame_control::{DataSubtype, FcFlags, FrameControl, FrameType};
 use super::header::{Header, QosControl};
-use super::llc::{DsDirection, EthernetFrame};
+use super::llc::{DsDirection, EtherType, EthernetFrame, SnapHeader};
 use super::{ParseError, Reader};
 use crate::addr::MacAddr;
 
@@ -204,6 +204,46 @@ pub fn parse(body: &[u8]) -> Result<Vec<Subframe<'_>>, ParseError> {
     Ok(out)
 }
 
+/// An A-MSDU whose subframes all go from one source to one destination and each carry an
+/// Ethernet payload behind the LLC/SNAP header [`SnapHeader::for_ethertype`] writes for it:
+/// what an AP can pass on whole, since [`emit_ethernet`] would write the same body again for
+/// the subframes' Ethernet frames ([`ethernet_frames`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneFlow {
+    /// The subframes' destination address.
+    pub da: MacAddr,
+    /// The subframes' source address.
+    pub sa: MacAddr,
+    /// How many subframes (MSDUs) the body carries.
+    pub msdus: usize,
+}
+
+/// Reads an A-MSDU body as [`OneFlow`], or `None` if it does not parse ([`parse`]), its
+/// subframes' addresses differ, or a subframe's MSDU is not an Ethernet payload behind the
+/// header [`SnapHeader::for_ethertype`] writes for it, or is of a type in `excluded`.
+pub fn one_flow(body: &[u8], excluded: EtherType) -> Option<OneFlow> {
+    let subframes = parse(body).ok()?;
+    let first = subframes.first()?;
+    let (da, sa) = (first.da, first.sa);
+    for s in &subframes {
+        if s.da != da || s.sa != sa {
+            return None;
+        }
+        let snap = SnapHeader::parse(&mut Reader::new(s.msdu)).ok()?;
+        if !snap.is_ethernet_bridging()
+            || snap != SnapHeader::for_ethertype(snap.ethertype)
+            || snap.ethertype == excluded
+        {
+            return None;
+        }
+    }
+    Some(OneFlow {
+        da,
+        sa,
+        msdus: subframes.len(),
+    })
+}
+
 /// Appends the A-MSDU of `subframes` to `out`: each but the last padded to 4 octets. An MSDU
 /// longer than the 16-bit length field can say is cut to 65 535 octets (callers keep MSDUs
 /// within [`MAX_MSDU_LEN`]).
@@ -314,6 +354,69 @@ mod tests {
         );
         let read = ethernet_frames(&Bytes::from(odd)).unwrap();
         assert!(read[0].is_err() && read[1].is_ok());
+    }
+
+    #[test]
+    fn one_flow_is_what_emit_ethernet_writes_again_for_its_frames() {
+        use crate::wire::EtherType;
+        let frame = |dst, ethertype, payload: &'static [u8]| EthernetFrame {
+            dst,
+            src: B,
+            ethertype,
+            payload: Bytes::from_static(payload),
+        };
+        let body = |frames: &[EthernetFrame]| {
+            let header = data_header(DsDirection::ToAp { bssid: A }, B, 0);
+            let mut out = Vec::new();
+            emit_ethernet(&header, frames, &mut out);
+            Bytes::from(out).slice(header.buffer_len()..)
+        };
+        let same = [
+            frame(A, EtherType::Ipv4, &[0x45; 9]),
+            frame(A, EtherType::Ipv6, &[0x60; 40]),
+            frame(A, EtherType::Ipx, &[0xff; 3]),
+        ];
+        let whole = body(&same);
+        let flow = one_flow(&whole, EtherType::Eapol).unwrap();
+        assert_eq!(
+            flow,
+            OneFlow {
+                da: A,
+                sa: B,
+                msdus: 3
+            }
+        );
+        let again = body(
+            &ethernet_frames(&whole)
+                .unwrap()
+                .into_iter()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(again, whole);
+        // Not one flow: two destinations; an excluded type; an 802.3 length frame; IPX behind
+        // RFC 1042 (kept as an LLC payload); IPv4 behind the bridge tunnel's header (a
+        // re-emission would put RFC 1042's there); no A-MSDU at all.
+        let two = [same[0].clone(), frame(B, EtherType::Ipv4, &[0x45; 9])];
+        assert_eq!(one_flow(&body(&two), EtherType::Eapol), None);
+        let eapol = [same[0].clone(), frame(A, EtherType::Eapol, &[1, 3, 0, 0])];
+        assert_eq!(one_flow(&body(&eapol), EtherType::Eapol), None);
+        assert!(one_flow(&body(&eapol), EtherType::Arp).is_some());
+        let length = [
+            same[0].clone(),
+            frame(A, EtherType::from(3), &[0x42, 0x42, 3]),
+        ];
+        assert_eq!(one_flow(&body(&length), EtherType::Eapol), None);
+        let alone = |msdu: &[u8]| {
+            let mut out = Vec::new();
+            emit([sub(msdu)], &mut out);
+            out
+        };
+        let rfc1042_ipx = alone(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x81, 0x37, 0xff]);
+        assert_eq!(one_flow(&rfc1042_ipx, EtherType::Eapol), None);
+        let tunnel_ipv4 = alone(&[0xaa, 0xaa, 0x03, 0, 0, 0xf8, 0x08, 0x00, 0x45]);
+        assert_eq!(one_flow(&tunnel_ipv4, EtherType::Eapol), None);
+        assert_eq!(one_flow(&[], EtherType::Eapol), None);
     }
 
     #[test]

@@ -266,7 +266,7 @@ impl Intake {
     /// A guest to wait for at `now` before serving the others, if any: its queue is empty,
     /// it had [`BACKLOG_AT`] messages queued within [`BACKLOG_MEMORY`], and it was served
     /// lately less than [`SHORT_CHANGED_PERCENT`] of what the best-served guest with something
-    /// queued got. Called once a turn: it also ages the shares. See the
+    /// queued got; of several such guests, the one served least. Called once a turn: it also ages the shares. See the
     /// [module documentation](self).
     pub(crate) fn short_changed(&mut self, now: Instant) -> Option<GuestId> {
         if self.active.is_empty() {
@@ -293,12 +293,13 @@ impl Intake {
         let bar = best * SHORT_CHANGED_PERCENT / 100.0;
         self.queues
             .iter()
-            .find(|&(g, q)| {
+            .filter(|&(g, q)| {
                 q.items.is_empty()
                     && !self.parked.contains(g)
                     && q.served < bar
                     && within(q.backlogged_at, now, BACKLOG_MEMORY)
             })
+            .min_by(|(_, p), (_, q)| p.served.total_cmp(&q.served))
             .map(|(&g, _)| g)
     }
 
@@ -701,6 +702,29 @@ mod tests {
     }
 
     const C: GuestId = GuestId(3);
+
+    #[test]
+    fn of_several_short_changed_guests_the_one_served_least_is_waited_for() {
+        let mut t = Turns::new(6);
+        t.run(4000, |k| {
+            let n = if k == 0 { 40 } else { 2 };
+            vec![(A, n), (B, n), (C, n)]
+        });
+        // b stops first and falls further behind than a, which stops later: both are
+        // short-changed, and the one to wait for is b, although a comes first by id.
+        t.run(150, |_| vec![(A, 2), (C, 2)]);
+        let ran = t.run(150, |_| vec![(C, 2)]);
+        assert_eq!(ran.who, Some(B), "{ran:?}");
+        let served = |g| t.intake.queues.get(&g).map_or(0.0, |q| q.served);
+        let bar = served(C) * SHORT_CHANGED_PERCENT / 100.0;
+        assert!(
+            served(B) < served(A) && served(A) < bar,
+            "b {} a {}",
+            served(B),
+            served(A)
+        );
+        assert_eq!(t.intake.queued(A) + t.intake.queued(B), 0);
+    }
 
     #[test]
     fn a_short_changed_bulk_sender_holds_the_guests_ahead_of_it_and_no_one_else() {

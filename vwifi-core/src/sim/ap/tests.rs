@@ -1603,6 +1603,66 @@ fn msdus_onward_to_a_station_that_takes_amsdus_go_in_one_again() {
     assert_eq!(net.ap.counters().amsdu_tx, 0);
 }
 
+#[test]
+fn an_amsdu_all_for_one_station_goes_on_with_its_body_unchanged() {
+    let mut net = ht_wpa2_net(true);
+    let (one, two) = (sta_addr(1), sta_addr(2));
+    let frames = [
+        ipv4(one, two, b"first"),
+        ipv4(one, two, b"second, longer"),
+        ipv4(one, two, b"third"),
+    ];
+    let raw = amsdu_from(&mut net, 0, 43, &frames);
+    let sent = ccmp::decrypt(net.stas[0].tk.as_ref().unwrap(), &raw).unwrap();
+    let out = net.send(raw);
+    assert_eq!(out.len(), 1, "one A-MSDU to station 2");
+    let got = ccmp::decrypt(net.stas[1].tk.as_ref().unwrap(), &out[0]).unwrap();
+    let (h_in, h_out) = (
+        Header::parse(&mut crate::wire::Reader::new(&sent.mpdu)).unwrap(),
+        Header::parse(&mut crate::wire::Reader::new(&got.mpdu)).unwrap(),
+    );
+    assert_eq!(
+        got.mpdu[h_out.buffer_len()..],
+        sent.mpdu[h_in.buffer_len()..],
+        "the subframes as the station sent them"
+    );
+    assert_eq!((h_out.addr1, h_out.addr2, h_out.addr3), (two, BSSID, BSSID));
+    assert!(h_out.flags().from_ds() && !h_out.flags().to_ds());
+    assert!(h_out.qos.is_some_and(QosControl::amsdu_present));
+    let received: Vec<&[u8]> = net.stas[1]
+        .received
+        .iter()
+        .map(|(e, _)| &e.payload[..])
+        .collect();
+    assert_eq!(
+        received,
+        [&b"first"[..], &b"second, longer"[..], &b"third"[..]]
+    );
+    let c = net.ap.counters();
+    assert_eq!(
+        (
+            c.amsdu_rx,
+            c.amsdu_rx_msdus,
+            c.amsdu_tx,
+            c.amsdu_tx_msdus,
+            c.forwarded
+        ),
+        (1, 3, 1, 3, 3)
+    );
+    // An EAPOL subframe among them is dropped, the others go on without it.
+    let mut eapol = ipv4(one, two, b"not in an A-MSDU");
+    eapol.ethertype = EtherType::Eapol;
+    let raw = amsdu_from(
+        &mut net,
+        0,
+        44,
+        &[frames[0].clone(), eapol, frames[2].clone()],
+    );
+    assert_eq!(net.send(raw).len(), 1);
+    let c = net.ap.counters();
+    assert_eq!((c.amsdu_refused, c.amsdu_tx_msdus), (1, 5));
+}
+
 // ---- frames received in a batch (an A-MPDU's MPDUs), decrypted together ----
 
 /// A WPA2 AP with an uplink and stations 1 and 2 joined.
