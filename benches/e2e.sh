@@ -2,7 +2,7 @@
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs | --pairs-only] [--daemon PATH] [--guest PATH]
 #                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
-#                  [--link-queue N] [--busy]
+#                  [--link-queue N] [--busy] [--channel N]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -19,6 +19,8 @@
 # --air real keeps the default 802.11g air (and omits the key, for a daemon built before it).
 # --standard sets both APs' `standard` (default: the APs' own default, 802.11g): the data path
 # of an HT/VHT/HE network (QoS data, rate control, A-MPDUs where the air aggregates).
+# --channel sets both APs' channel (default 1: 2.4 GHz, 20 MHz; 36 is 5 GHz, where an ac or ax
+# network is 80 MHz wide and its stations take longer A-MSDUs: 7 full-size MSDUs against 5).
 # Prints Mbit/s, the daemon's CPU seconds per Gbit carried (utime + stime from
 # /proc/PID/stat over the iperf3 run), its %CPU (over 100: more than one core) and its busiest
 # thread's %CPU and which (driver: the main thread, which runs the world; worker: a port task's;
@@ -47,9 +49,10 @@ GUEST=""
 LINK_QUEUE=""
 BUSY=0
 STANDARD=""
+CHANNEL=1
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
 die() { echo "e2e.sh: $*" >&2; exit 1; }
 
 while [ $# -gt 0 ]; do
@@ -66,6 +69,7 @@ while [ $# -gt 0 ]; do
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
         --busy) BUSY=1; shift ;;
+        --channel) CHANNEL="${2:?--channel needs a channel number}"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
     esac
@@ -73,6 +77,7 @@ done
 case "$REPEAT" in ''|*[!0-9]*|0) die "--repeat takes a positive number, got $REPEAT" ;; esac
 case "$TIME" in ''|*[!0-9]*|0) die "--time takes a positive number of seconds, got $TIME" ;; esac
 case "$AIR" in zero|real) ;; *) die "--air takes zero or real, got $AIR" ;; esac
+case "$CHANNEL" in ''|*[!0-9]*) die "--channel takes a channel number, got $CHANNEL" ;; esac
 case "$STANDARD" in ''|g|n|ac|ax) ;; *) die "--standard takes g, n, ac or ax, got $STANDARD" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TAPs)"
 for tool in ip iperf3 awk; do
@@ -126,12 +131,12 @@ for g in "${GUESTS[@]}" "${VETHS[@]}"; do mkns "$TAG$g"; done
     [ "$AIR" = zero ] && echo "airtime = false"
     echo "[[sim.aps]]"
     echo "ssid = \"e2e-open\""
-    echo "channel = 1"
+    echo "channel = $CHANNEL"
     [ -n "$STANDARD" ] && echo "standard = \"$STANDARD\""
     echo "position = [0.0, 0.0]"
     echo "[[sim.aps]]"
     echo "ssid = \"e2e-wpa2\""
-    echo "channel = 1"
+    echo "channel = $CHANNEL"
     [ -n "$STANDARD" ] && echo "standard = \"$STANDARD\""
     echo "passphrase = \"$PASS\""
     echo "position = [1.0, 0.0]"
@@ -305,7 +310,7 @@ drops() { # drops COUNTER: its sum over the guests in the daemon's status
 }
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 echo "---"
-echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, daemon: $DAEMON$([ "$BUSY" = 1 ] && echo ", the machine kept busy in bursts (--busy)")"
+echo "$REPEAT rounds of $TIME s iperf3 TCP, air: $AIR, channel $CHANNEL, daemon: $DAEMON$([ "$BUSY" = 1 ] && echo ", the machine kept busy in bursts (--busy)")"
 if [ "$PAIRS_ONLY" = 0 ]; then
     echo "veth pair:              $(range "${R_VETH[@]}") Mbit/s"
     echo "open, through vwifi:    $(range "${R_OPEN[@]}") Mbit/s; $(range "${R_ROPEN[@]}") x veth; daemon $(range "${R_OCPU[@]}") CPU-s/Gbit, $(range "${R_OPCT[@]}") %CPU (busiest thread $(range "${R_OTOP[@]}"))"
