@@ -739,18 +739,42 @@ pub fn amsdu(data: &[u8]) {
             assert_eq!((eth.dst, eth.src), (sub.da, sub.sa));
         }
     }
+    // What an AP passes on whole must be what it would write again for the frames.
+    if let Some(flow) = wire::amsdu::one_flow(data, wire::EtherType::Eapol) {
+        let eths: Vec<wire::llc::EthernetFrame> = frames
+            .into_iter()
+            .map(|f| f.expect("one_flow took a subframe that is no Ethernet frame"))
+            .collect();
+        assert_eq!(flow.msdus, eths.len());
+        assert!(
+            eths.iter()
+                .all(|e| (e.dst, e.src) == (flow.da, flow.sa)
+                    && e.ethertype != wire::EtherType::Eapol)
+        );
+        let bssid = flow.sa;
+        let h = wire::amsdu::data_header(wire::llc::DsDirection::FromAp { bssid }, flow.da, 0);
+        let mut again = Vec::new();
+        wire::amsdu::emit_ethernet(&h, &eths, &mut again);
+        assert_eq!(
+            again.get(h.buffer_len()..),
+            Some(data),
+            "passed on whole, not as written"
+        );
+    }
 }
 
-/// Seeds of the `amsdu` target: one subframe; three (padding between them); the largest MSDU.
+/// Seeds of the `amsdu` target: one subframe; three (padding between them); the largest MSDU;
+/// two IPv4 MSDUs of one flow (what an AP passes on whole).
 fn amsdu_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     use wire::amsdu::{emit, Subframe, MAX_MSDU_LEN};
     let (da, sa) = (MacAddr([2, 0, 0, 0, 0, 2]), MacAddr([2, 0, 0, 0, 0, 1]));
     let snap_ipv4 = [0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45, 0, 0, 20];
     let big = vec![0x5a; MAX_MSDU_LEN];
-    let cases: [(&str, Vec<&[u8]>); 3] = [
+    let cases: [(&str, Vec<&[u8]>); 4] = [
         ("one", vec![&snap_ipv4]),
         ("three", vec![&snap_ipv4, &snap_ipv4[..7], &snap_ipv4[..1]]),
         ("largest", vec![&big]),
+        ("one-flow", vec![&snap_ipv4, &snap_ipv4[..10]]),
     ];
     cases
         .into_iter()

@@ -230,10 +230,8 @@ pub fn one_flow(body: &[u8], excluded: EtherType) -> Option<OneFlow> {
             return None;
         }
         let snap = SnapHeader::parse(&mut Reader::new(s.msdu)).ok()?;
-        if !snap.is_ethernet_bridging()
-            || snap != SnapHeader::for_ethertype(snap.ethertype)
-            || snap.ethertype == excluded
-        {
+        // The header written for a type is one an Ethernet payload is bridged behind.
+        if snap != SnapHeader::for_ethertype(snap.ethertype) || snap.ethertype == excluded {
             return None;
         }
     }
