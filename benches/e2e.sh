@@ -33,7 +33,8 @@
 # busy loops for 50 ms, then 50 ms idle, over and over (how fairly the pairs share a machine
 # whose cores other work takes now and then; the rounds' ratios drop with it).
 # E2E_STATUS=FILE saves the daemon's `status --json` (drop counters) at the end; the sums of
-# the guests' link_queue_full and radio_queue_full are printed either way.
+# the guests' link_queue_full and radio_queue_full are printed either way, and the A-MSDUs sent
+# over the run with their mean number of MSDUs (fewer MPDUs for the same bytes: less work).
 set -euo pipefail
 
 REPEAT=3
@@ -320,6 +321,9 @@ echo "dropped for the guests over the run: link_queue_full $(drops link_queue_fu
 waits="$(tr -d '\n' < "$WORK/status.json" | { grep -o '"waits for a short-changed guest", *"[^"]*"' || true; } \
     | sed 's/.*", *"//; s/:.*//')"
 echo "the driver waited for a short-changed guest (its queue ran dry while another was served more): ${waits:-0} times"
+amsdus="$(tr -d ' \n' < "$WORK/status.json" | { grep -o '"amsdu_tx":\[[0-9]*,[0-9]*\]' || true; } \
+    | tr -c '0-9\n' ' ' | awk '{ if ($1 > 0) printf "%d A-MSDUs sent, %.2f MSDUs each", $1, $2 / $1; else print "none" }')"
+echo "A-MSDUs (the radio's stations and APs, over the run): ${amsdus:-none}"
 if [ "$PAIRS" = 1 ]; then
     echo "two open pairs at once: $(range "${R_PSUM[@]}") Mbit/s together; difference between the pairs $(range "${R_SHARE[@]}") of their mean"
     echo "two veth pairs at once (the machine's own split, no vwifi): difference $(range "${R_VSHARE[@]}") of their mean"
