@@ -30,7 +30,7 @@
 //! intake remembers each guest's recent share ([`SHARE_MEMORY`]) and whether it wanted more
 //! lately ([`BACKLOG_AT`] messages queued within [`BACKLOG_MEMORY`]);
 //! [`Intake::short_changed`] names such a guest whose queue is empty while another, served
-//! more, is queued: the driver then waits a moment for it before it serves the others, turn
+//! more, is queued (of several, the one served least): the driver then waits a moment for it before it serves the others, turn
 //! after turn while the guest stays dry, until [`BACKLOG_MEMORY`] has passed since its last
 //! backlog. A light guest never queues that much and is never waited for; one that sends
 //! bursts of [`BACKLOG_AT`] messages or more now and then is, for up to [`BACKLOG_MEMORY`]
@@ -266,8 +266,8 @@ impl Intake {
     /// A guest to wait for at `now` before serving the others, if any: its queue is empty,
     /// it had [`BACKLOG_AT`] messages queued within [`BACKLOG_MEMORY`], and it was served
     /// lately less than [`SHORT_CHANGED_PERCENT`] of what the best-served guest with something
-    /// queued got; of several such guests, the one served least. Called once a turn: it also ages the shares. See the
-    /// [module documentation](self).
+    /// queued got; of several such guests, the one served least. Called once a turn: it also
+    /// ages the shares. See the [module documentation](self).
     pub(crate) fn short_changed(&mut self, now: Instant) -> Option<GuestId> {
         if self.active.is_empty() {
             // Nobody is served this turn: nobody gets ahead, and the shares age all the same
