@@ -1119,13 +1119,19 @@ impl SoftAp {
     /// Sends `frames` (all to station `addr`, which is awake) in A-MSDUs of at most its
     /// maximum length, each protected once; a frame that fits no A-MSDU with another goes
     /// alone.
+    /// The longest A-MSDU station `addr` takes from the AP: its own maximum, within the MPDU
+    /// its radio takes (`mpdu_limits`); 0 for a station the AP does not know.
+    fn amsdu_limit(&self, addr: MacAddr) -> usize {
+        let cap = self.mpdu_limits.get(&addr).copied();
+        let limit = self.stations.get(&addr).map_or(0, |s| s.max_amsdu);
+        limit.min(cap.map_or(usize::MAX, amsdu::within_mpdu))
+    }
+
     fn transmit_amsdus(&mut self, addr: MacAddr, frames: &[EthernetFrame]) {
         let bssid = self.cfg.bssid;
         let mut rest = frames;
         while !rest.is_empty() {
-            let cap = self.mpdu_limits.get(&addr).copied();
-            let limit = self.stations.get(&addr).map_or(0, |s| s.max_amsdu);
-            let limit = limit.min(cap.map_or(usize::MAX, amsdu::within_mpdu));
+            let limit = self.amsdu_limit(addr);
             let n = amsdu::fitting(rest.iter().map(EthernetFrame::data_body_len), limit);
             let (now, later) = rest.split_at(n.clamp(1, rest.len()));
             rest = later;
@@ -1935,9 +1941,7 @@ impl SoftAp {
         let Some(to) = self.stations.get(&dst) else {
             return false;
         };
-        let cap = self.mpdu_limits.get(&dst).copied();
-        let limit = to.max_amsdu.min(cap.map_or(usize::MAX, amsdu::within_mpdu));
-        if !to.authorized || to.dozing || body.len() > limit {
+        if !to.authorized || to.dozing || body.len() > self.amsdu_limit(dst) {
             return false;
         }
         let mut h = amsdu::data_header(

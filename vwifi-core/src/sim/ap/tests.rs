@@ -1477,6 +1477,15 @@ fn amsdu_from(net: &mut Net, i: usize, seq: u16, frames: &[EthernetFrame]) -> By
     Bytes::from(ccmp::encrypt(sta.tk.as_ref().unwrap(), 0, sta.tx_pn, &plain).unwrap())
 }
 
+/// The payloads station `i` was delivered, in order.
+fn received_payloads(net: &Net, i: usize) -> Vec<&[u8]> {
+    net.stas[i]
+        .received
+        .iter()
+        .map(|(e, _)| &e.payload[..])
+        .collect()
+}
+
 fn ipv4(src: MacAddr, dst: MacAddr, payload: &'static [u8]) -> EthernetFrame {
     EthernetFrame {
         dst,
@@ -1524,11 +1533,7 @@ fn a_protected_amsdu_is_opened_once_and_a_subframe_with_a_foreign_sa_is_dropped(
     // Station 2 took no A-MSDUs in its association: two plain frames, in order.
     assert_eq!(out.len(), 2);
     assert_eq!(net.stas[1].amsdus, 0);
-    let got: Vec<&[u8]> = net.stas[1]
-        .received
-        .iter()
-        .map(|(e, _)| &e.payload[..])
-        .collect();
+    let got = received_payloads(&net, 1);
     assert_eq!(got, [&b"first"[..], &b"second"[..]]);
     assert!(net.stas[1].received.iter().all(|(e, _)| e.src == one));
     let c = net.ap.counters();
@@ -1583,11 +1588,7 @@ fn msdus_onward_to_a_station_that_takes_amsdus_go_in_one_again() {
     let out = net.send(raw);
     assert_eq!(out.len(), 1, "one A-MSDU to station 2");
     assert_eq!(net.stas[1].amsdus, 1);
-    let got: Vec<&[u8]> = net.stas[1]
-        .received
-        .iter()
-        .map(|(e, _)| &e.payload[..])
-        .collect();
+    let got = received_payloads(&net, 1);
     assert_eq!(got, [&b"a"[..], &b"b"[..], &b"c"[..]]);
     // Sealed for station 2 alone, once.
     assert!(ccmp::decrypt(net.stas[0].tk.as_ref().unwrap(), &out[0]).is_err());
@@ -1629,13 +1630,8 @@ fn an_amsdu_all_for_one_station_goes_on_with_its_body_unchanged() {
     assert_eq!((h_out.addr1, h_out.addr2, h_out.addr3), (two, BSSID, BSSID));
     assert!(h_out.flags().from_ds() && !h_out.flags().to_ds());
     assert!(h_out.qos.is_some_and(QosControl::amsdu_present));
-    let received: Vec<&[u8]> = net.stas[1]
-        .received
-        .iter()
-        .map(|(e, _)| &e.payload[..])
-        .collect();
     assert_eq!(
-        received,
+        received_payloads(&net, 1),
         [&b"first"[..], &b"second, longer"[..], &b"third"[..]]
     );
     let c = net.ap.counters();
