@@ -30,11 +30,12 @@
 //! intake remembers each guest's recent share ([`SHARE_MEMORY`]) and whether it wanted more
 //! lately ([`BACKLOG_AT`] messages queued within [`BACKLOG_MEMORY`]);
 //! [`Intake::short_changed`] names such a guest whose queue is empty while another, served
-//! more, is queued (of several, the one served least): the driver then waits a moment for it before it serves the others, turn
-//! after turn while the guest stays dry, until [`BACKLOG_MEMORY`] has passed since its last
-//! backlog. A light guest never queues that much and is never waited for; one that sends
-//! bursts of [`BACKLOG_AT`] messages or more now and then is, for up to [`BACKLOG_MEMORY`]
-//! after each (the driver goes on serving the others between waits). That includes a TCP
+//! more, is queued (of several, the one served least): the driver then waits a moment for it
+//! before it serves the others, turn after turn while the guest stays dry, until
+//! [`BACKLOG_MEMORY`] has passed since its last backlog. A light guest never queues that
+//! much and is never waited for; one that sends bursts of [`BACKLOG_AT`] messages or more
+//! now and then is, for up to [`BACKLOG_MEMORY`] after each (the driver goes on serving the
+//! others between waits). That includes a TCP
 //! receiver's runs of acknowledgements (a single flow's receiver is waited for about 140
 //! times a second, 1 % of the driver's time, with no change in the flow's throughput beyond
 //! the noise): counting bytes instead, or waiting only for a guest whose queue held something
