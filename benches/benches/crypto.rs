@@ -219,10 +219,51 @@ fn ccmp_receive_bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The frame-body length of a full A-MSDU on the bench's 20 MHz HE link (7 935 octets, what
+/// `benches/e2e.sh` moves on channel 1).
+const AMSDU_BODY: usize = 7935;
+
+/// Batches of 1 to 12 A-MSDU-long frames per call, sealed in place and opened, in CPU time:
+/// how the batch's length uses the lanes (a batch of 5 fills more lanes than 4 but may leave a
+/// tail that runs alone). Throughput counts every frame's body.
+fn ccmp_batch_length_bench(c: &mut Criterion<CpuTime>) {
+    let tk = TemporalKey::from_bytes([0x11; 16]);
+    let mut group = c.benchmark_group("ccmp-batch-length");
+    let plain = data_mpdu(AMSDU_BODY);
+    let roomy = with_room(&plain);
+    let sealed = ccmp::encrypt(&tk, 0, 1, &plain).unwrap();
+    for n in [1usize, 2, 4, 5, 6, 8, 12] {
+        group.throughput(Throughput::Bytes((n * AMSDU_BODY) as u64));
+        group.bench_with_input(BenchmarkId::new("encrypt-batch", n), &roomy, |b, f| {
+            let mut pn = 1u64;
+            b.iter_batched_ref(
+                || vec![f.clone(); n],
+                |frames| {
+                    ccmp::encrypt_batch(&tk, 0, pn, frames).unwrap();
+                    pn += n as u64;
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_with_input(BenchmarkId::new("decrypt-batch", n), &sealed, |b, f| {
+            b.iter_batched_ref(
+                || vec![f.clone(); n],
+                |frames| {
+                    ccmp::decrypt_batch(&tk, frames, |_, r| {
+                        r.unwrap();
+                    })
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(benches, psk, ptk, ccmp_bench, ccmp_receive_bench);
 criterion_group! {
     name = cpu_benches;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = ccmp_cpu_bench
+    targets = ccmp_cpu_bench, ccmp_batch_length_bench
 }
 criterion_main!(benches, cpu_benches);

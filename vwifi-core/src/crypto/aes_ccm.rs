@@ -11,9 +11,11 @@
 //! - up to [`LANES`] messages are processed at once (each in its own lane, a lane refilled from
 //!   the batch as soon as its message is done), so their chains fill the AES unit's pipeline.
 //!
-//! While every lane is on whole data blocks a tight loop ([`lockstep`]) takes one block of each
-//! per step, with 4 lanes in one 8-block call of the backend (AES-NI interleaves their rounds);
-//! a general step handles B0, the AAD, the last partial block and lanes at different points.
+//! While every busy lane is on whole data blocks a tight loop ([`lockstep`]) takes one block of
+//! each per step, with 4 lanes in one 8-block call of the backend (AES-NI interleaves their
+//! rounds); a general step handles B0, the AAD, the last partial block and lanes at different
+//! points. The busy lanes are kept at the front, so that fewer messages than lanes (a short
+//! batch, or a batch's tail) run in a loop as narrow as they are.
 //!
 //! The schedule of one lane, step by step (`k` AAD blocks, `n` data blocks):
 //! step 0 MACs B0 and makes the tag's keystream S0; steps 1..=k MAC the AAD; step k + 1 + j
@@ -38,9 +40,12 @@ pub(crate) const MAX_DATA_LEN: usize = 0xffff;
 /// The longest AAD this engine takes: 30 bytes, the longest CCMP AAD (so that the AAD's
 /// 2-byte length and the AAD fill at most two blocks).
 pub(crate) const MAX_AAD_LEN: usize = 30;
-/// How many messages are processed at once. Four chains keep two AES units busy on current
-/// x86 cores (4 MAC + 4 CTR blocks per step); more adds register pressure but no speed.
-pub(crate) const LANES: usize = 4;
+/// How many messages are processed at once, at most. Four chains already fill the pipeline of
+/// two AES units (4 MAC + 4 CTR blocks per step take one AES latency); eight let a batch of 5 to
+/// 8 messages run together, where four lanes ran four of them and then the rest alone, each
+/// lone chain waiting out the whole latency of AES for every block (the `ccmp-batch-length`
+/// bench: 5 A-MSDUs sealed at about twice the bytes per second of four lanes).
+pub(crate) const LANES: usize = 8;
 
 const BLOCK: usize = 16;
 /// B0 flags: Adata, (M - 2) / 2 = 3 in bits 3..5, L - 1 = 1 in bits 0..2.
@@ -204,8 +209,8 @@ where
             // tight loop. Then retire the lanes that are done.
             let started = prefix(backend, &mut lanes, &mut macs);
             let stepped = match self.direction {
-                Direction::Seal => lockstep::<B, N, false>(backend, &mut lanes, &mut macs),
-                Direction::Open => lockstep::<B, N, true>(backend, &mut lanes, &mut macs),
+                Direction::Seal => lockstep_busy::<B, N, false>(backend, &mut lanes, &mut macs),
+                Direction::Open => lockstep_busy::<B, N, true>(backend, &mut lanes, &mut macs),
             };
             if started || stepped {
                 for (slot, mac) in lanes.iter_mut().zip(macs.iter()) {
@@ -216,6 +221,7 @@ where
                         }
                     }
                 }
+                compact(&mut lanes, &mut macs);
                 continue;
             }
             // One step of the general case (B0, AAD, the last partial block, lanes at
@@ -245,9 +251,19 @@ where
             if !any {
                 break;
             }
-            for (mac_block, ctr_block) in mac_blocks.iter_mut().zip(ctr_blocks.iter_mut()) {
-                backend.proc_block(mac_block.into());
-                backend.proc_block(ctr_block.into());
+            // Only the blocks in use: with eight lanes the idle ones' blocks would cost more
+            // AES throughput than the busy ones' latency leaves free.
+            for ((mac_block, ctr_block), &(mac_used, ctr_used)) in mac_blocks
+                .iter_mut()
+                .zip(ctr_blocks.iter_mut())
+                .zip(uses.iter())
+            {
+                if mac_used {
+                    backend.proc_block(mac_block.into());
+                }
+                if ctr_used {
+                    backend.proc_block(ctr_block.into());
+                }
             }
             for (((slot, mac), (mac_block, ctr_block)), &(mac_used, ctr_used)) in lanes
                 .iter_mut()
@@ -269,18 +285,96 @@ where
                     }
                 }
             }
+            compact(&mut lanes, &mut macs);
         }
     }
 }
 
-/// The steady state, while every lane has whole data blocks left: `direction` is the same for
-/// all lanes, each step takes one whole block from each, all their AES blocks are processed
-/// together (one 8-block call of the AES-NI backend for 4 lanes: its rounds interleaved), and
-/// the code is branch-free straight-line per lane. Returns false, doing nothing, if some lane is
-/// missing or not at a whole data block.
-/// The first steps of every lane, when all are at their start with the same AAD length (one
-/// frame alone, or a batch's first frames): B0 with A0, then the AAD blocks, the MACs kept in
-/// registers. Returns false, doing nothing, otherwise (the general step does the same work).
+/// Moves the busy lanes (and their running MACs) to the front, keeping their order, so that
+/// the first `k` lanes are the `k` busy ones.
+#[inline(always)]
+fn compact<const N: usize>(lanes: &mut [Option<Lane<'_, '_>>; N], macs: &mut [Block; N]) {
+    let mut front = 0;
+    for i in 0..N {
+        if lanes.get(i).is_some_and(Option::is_some) {
+            if i != front {
+                lanes.swap(front, i);
+                macs.swap(front, i);
+            }
+            front += 1;
+        }
+    }
+}
+
+/// [`lockstep`] over the busy lanes only (they are at the front, see [`compact`]): a loop as
+/// wide as they are (three run in one of four, whose idle lane costs no time: four lanes are
+/// bound by the latency of AES, not by its throughput), eight as two loops of four.
+#[inline(always)]
+fn lockstep_busy<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
+    backend: &mut B,
+    lanes: &mut [Option<Lane<'_, '_>>; N],
+    macs: &mut [Block; N],
+) -> bool {
+    let busy = lanes.iter().take_while(|lane| lane.is_some()).count();
+    match busy {
+        0 => false,
+        1 => lockstep_first::<B, N, 1, OPEN>(backend, lanes, macs),
+        2 => lockstep_first::<B, N, 2, OPEN>(backend, lanes, macs),
+        3 | 4 => lockstep_first::<B, N, 4, OPEN>(backend, lanes, macs),
+        5 => lockstep_first::<B, N, 5, OPEN>(backend, lanes, macs),
+        6 => lockstep_first::<B, N, 6, OPEN>(backend, lanes, macs),
+        7 => lockstep_first::<B, N, 7, OPEN>(backend, lanes, macs),
+        _ => lockstep_halves::<B, N, OPEN>(backend, lanes, macs),
+    }
+}
+
+/// Eight busy lanes as two loops of four, one after the other: the same AES work as one loop of
+/// eight (which is bound by the AES units' throughput either way) with half the live values.
+#[inline(always)]
+fn lockstep_halves<B, const N: usize, const OPEN: bool>(
+    backend: &mut B,
+    lanes: &mut [Option<Lane<'_, '_>>; N],
+    macs: &mut [Block; N],
+) -> bool
+where
+    B: BlockBackend<BlockSize = U16>,
+{
+    let (Some((lanes_a, lanes_b)), Some((macs_a, macs_b))) = (
+        lanes.split_first_chunk_mut::<4>(),
+        macs.split_first_chunk_mut::<4>(),
+    ) else {
+        return false;
+    };
+    let a = lockstep::<B, 4, OPEN>(backend, lanes_a, macs_a);
+    let b = match (
+        lanes_b.first_chunk_mut::<4>(),
+        macs_b.first_chunk_mut::<4>(),
+    ) {
+        (Some(lanes), Some(macs)) => lockstep::<B, 4, OPEN>(backend, lanes, macs),
+        _ => false,
+    };
+    a || b
+}
+
+/// [`lockstep`] over the first `K` of the `N` lanes; false if there are fewer than `K`.
+#[inline(always)]
+fn lockstep_first<B, const N: usize, const K: usize, const OPEN: bool>(
+    backend: &mut B,
+    lanes: &mut [Option<Lane<'_, '_>>; N],
+    macs: &mut [Block; N],
+) -> bool
+where
+    B: BlockBackend<BlockSize = U16>,
+{
+    match (lanes.first_chunk_mut::<K>(), macs.first_chunk_mut::<K>()) {
+        (Some(lanes), Some(macs)) => lockstep::<B, K, OPEN>(backend, lanes, macs),
+        _ => false,
+    }
+}
+
+/// The first steps of every busy lane, when all are at their start with the same AAD length
+/// (one frame alone, or a batch's first frames): B0 with A0, then the AAD blocks, the MACs kept
+/// in registers. Returns false, doing nothing, otherwise (the general step does the same work).
 #[inline(always)]
 fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
     backend: &mut B,
@@ -293,7 +387,8 @@ fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
             Some(l) if l.step == 0 && len.is_none_or(|n| n == l.prefix_len) => {
                 len = Some(l.prefix_len)
             }
-            _ => return false,
+            Some(_) => return false,
+            None => {}
         }
     }
     let Some(len) = len else { return false };
@@ -308,10 +403,12 @@ fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
                 }
             }
         }
-        for (mac, s0) in mac.iter_mut().zip(s0.iter_mut()) {
-            backend.proc_block(mac.into());
-            if t == 0 {
-                backend.proc_block(s0.into());
+        for ((mac, s0), slot) in mac.iter_mut().zip(s0.iter_mut()).zip(lanes.iter()) {
+            if slot.is_some() {
+                backend.proc_block(mac.into());
+                if t == 0 {
+                    backend.proc_block(s0.into());
+                }
             }
         }
     }
@@ -325,6 +422,12 @@ fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
     true
 }
 
+/// The steady state, while every busy lane has whole data blocks left: `direction` is the same
+/// for all lanes, each step takes one whole block from each, all their AES blocks are processed
+/// together (8-block calls of the AES-NI backend: their rounds interleaved), and the code is
+/// straight-line per lane. An idle lane (`None`, at most `N / 2` of them after [`compact`])
+/// runs along on zero blocks, its results dropped. Returns false, doing nothing, if no lane is
+/// busy or some busy lane is not at a whole data block.
 #[inline(always)]
 fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     backend: &mut B,
@@ -332,16 +435,16 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     macs: &mut [Block; N],
 ) -> bool {
     let mut steps = usize::MAX;
-    for lane in lanes.iter() {
-        match lane {
-            Some(lane) => steps = steps.min(lane.whole_steps()),
-            None => return false,
-        }
+    for lane in lanes.iter().flatten() {
+        steps = steps.min(lane.whole_steps());
     }
     if steps == 0 || steps == usize::MAX {
         return false;
     }
-    let par = <B::ParBlocksSize as Unsigned>::USIZE == 2 * N;
+    // The step's 2N blocks go to the backend in calls of ParBlocksSize blocks, half the lanes'
+    // MAC inputs and counters each, when the lanes divide into such halves; else one by one.
+    let half = <B::ParBlocksSize as Unsigned>::USIZE / 2;
+    let chunked = half > 0 && N % half == 0;
     // Locals for the loop, so that they live in registers.
     let mut mac = *macs;
     let mut pending = [Block::default(); N];
@@ -376,29 +479,28 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
             *mac_in = xor(*mac, input);
             *ks = lane.counter_block(first + j + 1);
         }
-        if par {
-            // ParBlocksSize = 2N here: the MAC inputs in the first half, the counter blocks in
-            // the second (the splits are known to succeed at compile time).
-            let mut blocks = ParBlocks::<B>::default();
-            if let Some((macs_in, counters)) = blocks.split_at_mut_checked(N) {
-                for ((dst_mac, dst_ctr), (mac_in, ks)) in macs_in
-                    .iter_mut()
-                    .zip(counters.iter_mut())
-                    .zip(mac_in.iter().zip(ks.iter()))
-                {
-                    *dst_mac = *mac_in;
-                    *dst_ctr = *ks;
+        if chunked {
+            // Lanes in groups of ParBlocksSize / 2, one call of the backend each: the group's
+            // MAC inputs in the first half, its counter blocks in the second.
+            for (mac_in, ks) in mac_in.chunks_mut(half).zip(ks.chunks_mut(half)) {
+                // (The splits are known to succeed at compile time.)
+                let mut blocks = ParBlocks::<B>::default();
+                if let Some((macs_in, counters)) = blocks.split_at_mut_checked(half) {
+                    for (dst, src) in macs_in.iter_mut().zip(mac_in.iter()) {
+                        *dst = *src;
+                    }
+                    for (dst, src) in counters.iter_mut().zip(ks.iter()) {
+                        *dst = *src;
+                    }
                 }
-            }
-            backend.proc_par_blocks_inplace(&mut blocks);
-            if let Some((macs_out, keystream)) = blocks.split_at_checked(N) {
-                for ((src_mac, src_ks), (mac_in, ks)) in macs_out
-                    .iter()
-                    .zip(keystream.iter())
-                    .zip(mac_in.iter_mut().zip(ks.iter_mut()))
-                {
-                    *mac_in = *src_mac;
-                    *ks = *src_ks;
+                backend.proc_par_blocks_inplace(&mut blocks);
+                if let Some((macs_out, keystream)) = blocks.split_at_checked(half) {
+                    for (dst, src) in mac_in.iter_mut().zip(macs_out.iter()) {
+                        *dst = *src;
+                    }
+                    for (dst, src) in ks.iter_mut().zip(keystream.iter()) {
+                        *dst = *src;
+                    }
                 }
             }
         } else {
