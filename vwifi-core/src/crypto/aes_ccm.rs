@@ -424,10 +424,10 @@ fn prefix<B: BlockBackend<BlockSize = U16>, const N: usize>(
 
 /// The steady state, while every busy lane has whole data blocks left: `direction` is the same
 /// for all lanes, each step takes one whole block from each, all their AES blocks are processed
-/// together (8-block calls of the AES-NI backend: their rounds interleaved), and the code is
-/// straight-line per lane. An idle lane (`None`, at most `N / 2` of them after [`compact`])
-/// runs along on zero blocks, its results dropped. Returns false, doing nothing, if no lane is
-/// busy or some busy lane is not at a whole data block.
+/// together (four lanes' in one 8-block call of the AES-NI backend, their rounds interleaved;
+/// other widths block by block), and the code is straight-line per lane. An idle lane (`None`:
+/// the fourth when three are busy) runs along on zero blocks, its results dropped. Returns
+/// false, doing nothing, if no lane is busy or some busy lane is not at a whole data block.
 #[inline(always)]
 fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     backend: &mut B,
