@@ -1358,7 +1358,12 @@ impl SoftAp {
             }
             MgmtBody::Deauthentication(d) => {
                 if let Some(sta) = self.stations.remove(&sa) {
-                    debug!(bssid = %bssid, sta = %sa, reason = ?d.reason, "station deauthenticated");
+                    debug!(
+                        bssid = %bssid,
+                        sta = %sa,
+                        reason = ?d.reason,
+                        "station deauthenticated"
+                    );
                     if sta.is_associated() {
                         self.push_event(ApEvent::Left {
                             sta: sa,
@@ -1372,7 +1377,12 @@ impl SoftAp {
                 if let Some(sta) = self.stations.get_mut(&sa) {
                     if sta.is_associated() {
                         sta.clear_association();
-                        debug!(bssid = %bssid, sta = %sa, reason = ?d.reason, "station disassociated");
+                        debug!(
+                            bssid = %bssid,
+                            sta = %sa,
+                            reason = ?d.reason,
+                            "station disassociated"
+                        );
                         self.push_event(ApEvent::Left {
                             sta: sa,
                             reason: LeaveReason::Disassociated(d.reason),
@@ -1651,7 +1661,11 @@ impl SoftAp {
                     if let Some(sta) = self.stations.get_mut(&addr) {
                         sta.authorized = true;
                     }
-                    debug!(bssid = %self.cfg.bssid, sta = %addr, "4-way handshake complete: station authorized");
+                    debug!(
+                        bssid = %self.cfg.bssid,
+                        sta = %addr,
+                        "4-way handshake complete: station authorized"
+                    );
                     self.push_event(ApEvent::Authorized { sta: addr });
                     self.sync_group_key(now, addr);
                 }
@@ -1673,7 +1687,13 @@ impl SoftAp {
                             message: Message::Msg2
                         }
                     );
-                    debug!(bssid = %self.cfg.bssid, sta = %addr, %error, ?reason, "handshake failed: deauthenticating");
+                    debug!(
+                        bssid = %self.cfg.bssid,
+                        sta = %addr,
+                        %error,
+                        ?reason,
+                        "handshake failed: deauthenticating"
+                    );
                     self.send_deauth(addr, reason);
                     self.stations.remove(&addr);
                     self.push_event(ApEvent::HandshakeFailed {
