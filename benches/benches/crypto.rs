@@ -150,21 +150,33 @@ fn fast_paths<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, tk: &TemporalKe
         })
     });
     group.throughput(Throughput::Bytes((BATCH * size) as u64));
-    let roomy = with_room(&plain);
-    group.bench_with_input(BenchmarkId::new("encrypt-batch", size), &roomy, |b, f| {
+    batch_benches(group, tk, &with_room(&plain), &sealed, BATCH, size);
+}
+
+/// `encrypt-batch` and `decrypt-batch` with parameter `param`: `n` copies of `plain` (laid out
+/// by [`with_room`]) sealed in place per call, and `n` copies of `sealed` opened in place.
+fn batch_benches<M: Measurement>(
+    group: &mut BenchmarkGroup<'_, M>,
+    tk: &TemporalKey,
+    plain: &[u8],
+    sealed: &[u8],
+    n: usize,
+    param: usize,
+) {
+    group.bench_with_input(BenchmarkId::new("encrypt-batch", param), plain, |b, f| {
         let mut pn = 1u64;
         b.iter_batched_ref(
-            || vec![f.clone(); BATCH],
+            || vec![f.to_vec(); n],
             |frames| {
                 ccmp::encrypt_batch(tk, 0, pn, frames).unwrap();
-                pn += BATCH as u64;
+                pn += n as u64;
             },
             BatchSize::SmallInput,
         )
     });
-    group.bench_with_input(BenchmarkId::new("decrypt-batch", size), &sealed, |b, f| {
+    group.bench_with_input(BenchmarkId::new("decrypt-batch", param), sealed, |b, f| {
         b.iter_batched_ref(
-            || vec![f.clone(); BATCH],
+            || vec![f.to_vec(); n],
             |frames| {
                 ccmp::decrypt_batch(tk, frames, |_, r| {
                     r.unwrap();
@@ -234,28 +246,7 @@ fn ccmp_batch_length_bench(c: &mut Criterion<CpuTime>) {
     let sealed = ccmp::encrypt(&tk, 0, 1, &plain).unwrap();
     for n in [1usize, 2, 4, 5, 6, 8, 16, 17] {
         group.throughput(Throughput::Bytes((n * AMSDU_BODY) as u64));
-        group.bench_with_input(BenchmarkId::new("encrypt-batch", n), &roomy, |b, f| {
-            let mut pn = 1u64;
-            b.iter_batched_ref(
-                || vec![f.clone(); n],
-                |frames| {
-                    ccmp::encrypt_batch(&tk, 0, pn, frames).unwrap();
-                    pn += n as u64;
-                },
-                BatchSize::SmallInput,
-            )
-        });
-        group.bench_with_input(BenchmarkId::new("decrypt-batch", n), &sealed, |b, f| {
-            b.iter_batched_ref(
-                || vec![f.clone(); n],
-                |frames| {
-                    ccmp::decrypt_batch(&tk, frames, |_, r| {
-                        r.unwrap();
-                    })
-                },
-                BatchSize::SmallInput,
-            )
-        });
+        batch_benches(&mut group, &tk, &roomy, &sealed, n, n);
     }
     group.finish();
 }

@@ -205,8 +205,8 @@ where
                     }
                 }
             }
-            // Every lane at its start: B0, A0 and the AAD; every lane on whole data blocks: the
-            // tight loop. Then retire the lanes that are done.
+            // Every busy lane at its start: B0, A0 and the AAD; every busy lane on whole data
+            // blocks: the tight loop. Then retire the lanes that are done.
             let started = prefix(backend, &mut lanes, &mut macs);
             let stepped = match self.direction {
                 Direction::Seal => lockstep_busy::<B, N, false>(backend, &mut lanes, &mut macs),
@@ -318,12 +318,12 @@ fn lockstep_busy<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: b
     let busy = lanes.iter().take_while(|lane| lane.is_some()).count();
     match busy {
         0 => false,
-        1 => lockstep_first::<B, N, 1, OPEN>(backend, lanes, macs),
-        2 => lockstep_first::<B, N, 2, OPEN>(backend, lanes, macs),
-        3 | 4 => lockstep_first::<B, N, 4, OPEN>(backend, lanes, macs),
-        5 => lockstep_first::<B, N, 5, OPEN>(backend, lanes, macs),
-        6 => lockstep_first::<B, N, 6, OPEN>(backend, lanes, macs),
-        7 => lockstep_first::<B, N, 7, OPEN>(backend, lanes, macs),
+        1 => lockstep_first::<B, 1, OPEN>(backend, lanes, macs),
+        2 => lockstep_first::<B, 2, OPEN>(backend, lanes, macs),
+        3 | 4 => lockstep_first::<B, 4, OPEN>(backend, lanes, macs),
+        5 => lockstep_first::<B, 5, OPEN>(backend, lanes, macs),
+        6 => lockstep_first::<B, 6, OPEN>(backend, lanes, macs),
+        7 => lockstep_first::<B, 7, OPEN>(backend, lanes, macs),
         _ => lockstep_halves::<B, N, OPEN>(backend, lanes, macs),
     }
 }
@@ -339,29 +339,22 @@ fn lockstep_halves<B, const N: usize, const OPEN: bool>(
 where
     B: BlockBackend<BlockSize = U16>,
 {
-    let (Some((lanes_a, lanes_b)), Some((macs_a, macs_b))) = (
-        lanes.split_first_chunk_mut::<4>(),
-        macs.split_first_chunk_mut::<4>(),
-    ) else {
+    let (Some((lanes_a, lanes_b)), Some((macs_a, macs_b))) =
+        (lanes.split_at_mut_checked(4), macs.split_at_mut_checked(4))
+    else {
         return false;
     };
-    let a = lockstep::<B, 4, OPEN>(backend, lanes_a, macs_a);
-    let b = match (
-        lanes_b.first_chunk_mut::<4>(),
-        macs_b.first_chunk_mut::<4>(),
-    ) {
-        (Some(lanes), Some(macs)) => lockstep::<B, 4, OPEN>(backend, lanes, macs),
-        _ => false,
-    };
+    let a = lockstep_first::<B, 4, OPEN>(backend, lanes_a, macs_a);
+    let b = lockstep_first::<B, 4, OPEN>(backend, lanes_b, macs_b);
     a || b
 }
 
-/// [`lockstep`] over the first `K` of the `N` lanes; false if there are fewer than `K`.
+/// [`lockstep`] over the first `K` of `lanes`; false if there are fewer than `K`.
 #[inline(always)]
-fn lockstep_first<B, const N: usize, const K: usize, const OPEN: bool>(
+fn lockstep_first<B, const K: usize, const OPEN: bool>(
     backend: &mut B,
-    lanes: &mut [Option<Lane<'_, '_>>; N],
-    macs: &mut [Block; N],
+    lanes: &mut [Option<Lane<'_, '_>>],
+    macs: &mut [Block],
 ) -> bool
 where
     B: BlockBackend<BlockSize = U16>,
@@ -441,10 +434,8 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     if steps == 0 || steps == usize::MAX {
         return false;
     }
-    // The step's 2N blocks go to the backend in calls of ParBlocksSize blocks, half the lanes'
-    // MAC inputs and counters each, when the lanes divide into such halves; else one by one.
-    let half = <B::ParBlocksSize as Unsigned>::USIZE / 2;
-    let chunked = half > 0 && N % half == 0;
+    // Four lanes (ParBlocksSize = 2N): the step's blocks in one call of the backend.
+    let par = <B::ParBlocksSize as Unsigned>::USIZE == 2 * N;
     // Locals for the loop, so that they live in registers.
     let mut mac = *macs;
     let mut pending = [Block::default(); N];
@@ -479,28 +470,29 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
             *mac_in = xor(*mac, input);
             *ks = lane.counter_block(first + j + 1);
         }
-        if chunked {
-            // Lanes in groups of ParBlocksSize / 2, one call of the backend each: the group's
-            // MAC inputs in the first half, its counter blocks in the second.
-            for (mac_in, ks) in mac_in.chunks_mut(half).zip(ks.chunks_mut(half)) {
-                // (The splits are known to succeed at compile time.)
-                let mut blocks = ParBlocks::<B>::default();
-                if let Some((macs_in, counters)) = blocks.split_at_mut_checked(half) {
-                    for (dst, src) in macs_in.iter_mut().zip(mac_in.iter()) {
-                        *dst = *src;
-                    }
-                    for (dst, src) in counters.iter_mut().zip(ks.iter()) {
-                        *dst = *src;
-                    }
+        if par {
+            // ParBlocksSize = 2N here: the MAC inputs in the first half, the counter blocks in
+            // the second (the splits are known to succeed at compile time).
+            let mut blocks = ParBlocks::<B>::default();
+            if let Some((macs_in, counters)) = blocks.split_at_mut_checked(N) {
+                for ((dst_mac, dst_ctr), (mac_in, ks)) in macs_in
+                    .iter_mut()
+                    .zip(counters.iter_mut())
+                    .zip(mac_in.iter().zip(ks.iter()))
+                {
+                    *dst_mac = *mac_in;
+                    *dst_ctr = *ks;
                 }
-                backend.proc_par_blocks_inplace(&mut blocks);
-                if let Some((macs_out, keystream)) = blocks.split_at_checked(half) {
-                    for (dst, src) in mac_in.iter_mut().zip(macs_out.iter()) {
-                        *dst = *src;
-                    }
-                    for (dst, src) in ks.iter_mut().zip(keystream.iter()) {
-                        *dst = *src;
-                    }
+            }
+            backend.proc_par_blocks_inplace(&mut blocks);
+            if let Some((macs_out, keystream)) = blocks.split_at_checked(N) {
+                for ((src_mac, src_ks), (mac_in, ks)) in macs_out
+                    .iter()
+                    .zip(keystream.iter())
+                    .zip(mac_in.iter_mut().zip(ks.iter_mut()))
+                {
+                    *mac_in = *src_mac;
+                    *ks = *src_ks;
                 }
             }
         } else {

@@ -1116,9 +1116,6 @@ impl SoftAp {
         self.seal_and_push(addr, len, |buf| eth.emit_data(&h, buf));
     }
 
-    /// Sends `frames` (all to station `addr`, which is awake) in A-MSDUs of at most its
-    /// maximum length, each protected once; a frame that fits no A-MSDU with another goes
-    /// alone.
     /// The longest A-MSDU station `addr` takes from the AP: its own maximum, within the MPDU
     /// its radio takes (`mpdu_limits`); 0 for a station the AP does not know.
     fn amsdu_limit(&self, addr: MacAddr) -> usize {
@@ -1127,6 +1124,9 @@ impl SoftAp {
         limit.min(cap.map_or(usize::MAX, amsdu::within_mpdu))
     }
 
+    /// Sends `frames` (all to station `addr`, which is awake) in A-MSDUs of at most its
+    /// maximum length, each protected once; a frame that fits no A-MSDU with another goes
+    /// alone.
     fn transmit_amsdus(&mut self, addr: MacAddr, frames: &[EthernetFrame]) {
         let bssid = self.cfg.bssid;
         let mut rest = frames;
