@@ -401,8 +401,9 @@ fn be32(frame: &[u8], at: usize, what: &'static str) -> Result<u32, OffloadError
 /// segments of `gso_size` payload bytes (TCP: sequence numbers advanced, FIN/PSH on the last
 /// segment only, CWR on the first; IPv4: identification advanced, header checksum
 /// recomputed); a checksum left to complete ([`FLAG_NEEDS_CSUM`]) is completed. Each frame is
-/// written into `scratch` and handed to `out`; returns how many. A frame without offload is
-/// handed over as it is.
+/// written once, into a buffer of its own length, and handed to `out` to keep (a `Bytes` takes
+/// it without another copy); returns how many. A frame without offload is handed over as it
+/// is.
 ///
 /// `max_len` bounds every segment (pass [`MAX_MSDU_FRAME_LEN`] for frames bound for the air):
 /// a GSO request whose full segments would be longer is refused whole. A frame without GSO is
@@ -411,18 +412,14 @@ pub fn segment(
     hdr: &VnetHeader,
     frame: &[u8],
     max_len: usize,
-    scratch: &mut Vec<u8>,
-    mut out: impl FnMut(&[u8]),
+    mut out: impl FnMut(Vec<u8>),
 ) -> Result<usize, OffloadError> {
     if hdr.gso_type == GsoType::None {
+        let mut whole = frame.to_vec();
         if hdr.needs_csum() {
-            scratch.clear();
-            scratch.extend_from_slice(frame);
-            complete_checksum(hdr, scratch)?;
-            out(scratch);
-        } else {
-            out(frame);
+            complete_checksum(hdr, &mut whole)?;
         }
+        out(whole);
         return Ok(1);
     }
     let mss = usize::from(hdr.gso_size);
@@ -488,29 +485,30 @@ pub fn segment(
     };
     let l4_hdr_len = lay.payload - lay.l4;
     let mut emit = |i: usize, chunk: &[u8]| -> Option<()> {
-        scratch.clear();
-        scratch.extend_from_slice(headers);
-        scratch.extend_from_slice(chunk);
+        // Exactly its length: `Bytes::from` then keeps the buffer as it is.
+        let mut seg = Vec::with_capacity(headers.len() + chunk.len());
+        seg.extend_from_slice(headers);
+        seg.extend_from_slice(chunk);
         let l4_len = l4_hdr_len + chunk.len();
         let last = i + 1 == count;
         if lay.v6 {
-            put(scratch, lay.l3 + 4, &(l4_len as u16).to_be_bytes())?;
+            put(&mut seg, lay.l3 + 4, &(l4_len as u16).to_be_bytes())?;
         } else {
             let total = ((lay.l4 - lay.l3 + l4_len) as u16).to_be_bytes();
-            put(scratch, lay.l3 + 2, &total)?;
+            put(&mut seg, lay.l3 + 2, &total)?;
             put(
-                scratch,
+                &mut seg,
                 lay.l3 + 4,
                 &ip_id.wrapping_add(i as u16).to_be_bytes(),
             )?;
-            put(scratch, lay.l3 + 10, &[0, 0])?;
-            let csum = internet_checksum(scratch.get(lay.l3..lay.l4)?).to_be_bytes();
-            put(scratch, lay.l3 + 10, &csum)?;
+            put(&mut seg, lay.l3 + 10, &[0, 0])?;
+            let csum = internet_checksum(seg.get(lay.l3..lay.l4)?).to_be_bytes();
+            put(&mut seg, lay.l3 + 10, &csum)?;
         }
         let csum_at = lay.l4 + usize::from(want_offset);
         if lay.proto == IPPROTO_TCP {
             let seq = first_seq.wrapping_add((i * mss) as u32).to_be_bytes();
-            put(scratch, lay.l4 + 4, &seq)?;
+            put(&mut seg, lay.l4 + 4, &seq)?;
             let mut flags = tcp_flags;
             if !last {
                 flags &= !(TCP_FIN | TCP_PSH);
@@ -518,18 +516,18 @@ pub fn segment(
             if i > 0 {
                 flags &= !TCP_CWR;
             }
-            put(scratch, lay.l4 + 13, &[flags])?;
+            put(&mut seg, lay.l4 + 13, &[flags])?;
         } else {
-            put(scratch, lay.l4 + 4, &(l4_len as u16).to_be_bytes())?;
+            put(&mut seg, lay.l4 + 4, &(l4_len as u16).to_be_bytes())?;
         }
-        put(scratch, csum_at, &[0, 0])?;
-        let sum = sum_words(pseudo_sum(scratch, &lay, l4_len)?, scratch.get(lay.l4..)?);
+        put(&mut seg, csum_at, &[0, 0])?;
+        let sum = sum_words(pseudo_sum(&seg, &lay, l4_len)?, seg.get(lay.l4..)?);
         let mut csum = fold(sum);
         if csum == 0 && lay.proto == IPPROTO_UDP {
             csum = 0xffff;
         }
-        put(scratch, csum_at, &csum.to_be_bytes())?;
-        out(scratch);
+        put(&mut seg, csum_at, &csum.to_be_bytes())?;
+        out(seg);
         Some(())
     };
     // The headers were checked against the frame by `layout`: a write that does not fit

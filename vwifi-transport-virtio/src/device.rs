@@ -145,7 +145,7 @@ pub struct NetDevice {
     ready_frames: usize,
     pending_limit: usize,
     stats: DeviceStats,
-    /// Where offloaded frames are cut into segments, and frames for the guest joined.
+    /// Where frames for the guest are joined.
     scratch: Vec<u8>,
 }
 
@@ -328,13 +328,10 @@ impl NetDevice {
                             deliver(Bytes::from(frame));
                         }
                         Ok(h) => {
-                            let cut = offload::segment(
-                                &h,
-                                &frame,
-                                offload::MAX_MSDU_FRAME_LEN,
-                                &mut self.scratch,
-                                |seg| deliver(Bytes::copy_from_slice(seg)),
-                            );
+                            let cut =
+                                offload::segment(&h, &frame, offload::MAX_MSDU_FRAME_LEN, |seg| {
+                                    deliver(Bytes::from(seg))
+                                });
                             if cut.is_err() {
                                 self.stats.tx_offload_refused += 1;
                             }
@@ -819,10 +816,7 @@ mod tests {
     fn tcp_segments(len: usize) -> Vec<Bytes> {
         let (hdr, f) = tso_send(len);
         let mut segs = Vec::new();
-        offload::segment(&hdr, &f, 2000, &mut Vec::new(), |s| {
-            segs.push(Bytes::copy_from_slice(s))
-        })
-        .unwrap();
+        offload::segment(&hdr, &f, 2000, |s| segs.push(Bytes::from(s))).unwrap();
         segs
     }
 
@@ -903,7 +897,7 @@ mod tests {
         // Cut again, the GSO frames give the segments back byte for byte.
         let mut again = Vec::new();
         for (h, f) in [&got[0], &got[2]] {
-            offload::segment(h, f, 2000, &mut Vec::new(), |s| again.push(s.to_vec())).unwrap();
+            offload::segment(h, f, 2000, |s| again.push(s)).unwrap();
         }
         assert_eq!(again, segs.iter().map(|s| s.to_vec()).collect::<Vec<_>>());
         let stats = d.stats();

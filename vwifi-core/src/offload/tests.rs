@@ -110,8 +110,7 @@ fn verify(seg: &[u8]) -> (u32, u8, Vec<u8>) {
 
 fn run(hdr: &VnetHeader, frame: &[u8], max: usize) -> Result<Vec<Vec<u8>>, OffloadError> {
     let mut segs = Vec::new();
-    let mut scratch = Vec::new();
-    let n = segment(hdr, frame, max, &mut scratch, |s| segs.push(s.to_vec()))?;
+    let n = segment(hdr, frame, max, |s| segs.push(s))?;
     assert_eq!(n, segs.len());
     Ok(segs)
 }
@@ -325,8 +324,7 @@ proptest! {
         frame in proptest::collection::vec(any::<u8>(), 0..3000),
     ) {
         if let Ok(h) = VnetHeader::parse(&hdr) {
-            let mut scratch = Vec::new();
-            let _ = segment(&h, &frame, MAX_MSDU_FRAME_LEN, &mut scratch, |s| {
+            let _ = segment(&h, &frame, MAX_MSDU_FRAME_LEN, |s| {
                 assert!(h.gso_type == GsoType::None || s.len() <= MAX_MSDU_FRAME_LEN);
             });
         }

@@ -101,20 +101,13 @@ pub fn vnet_offload(data: &[u8]) {
         "an accepted header must re-emit byte for byte"
     );
     let frame = data.get(offload::VNET_HDR_LEN..).unwrap_or_default();
-    let mut scratch = Vec::new();
     let mut total = 0;
-    let result = offload::segment(
-        &hdr,
-        frame,
-        offload::MAX_MSDU_FRAME_LEN,
-        &mut scratch,
-        |seg| {
-            if hdr.gso_type != offload::GsoType::None {
-                assert!(seg.len() <= offload::MAX_MSDU_FRAME_LEN);
-            }
-            total += 1;
-        },
-    );
+    let result = offload::segment(&hdr, frame, offload::MAX_MSDU_FRAME_LEN, |seg| {
+        if hdr.gso_type != offload::GsoType::None {
+            assert!(seg.len() <= offload::MAX_MSDU_FRAME_LEN);
+        }
+        total += 1;
+    });
     if let Ok(n) = result {
         assert_eq!(n, total);
     }
@@ -1123,7 +1116,7 @@ mod tests {
                 "vnet_offload" => offload::VnetHeader::parse(&bytes).is_ok_and(|h| {
                     let frame = bytes.get(offload::VNET_HDR_LEN..).unwrap_or_default();
                     let max = offload::MAX_MSDU_FRAME_LEN;
-                    offload::segment(&h, frame, max, &mut Vec::new(), |_| {}).is_ok()
+                    offload::segment(&h, frame, max, |_| {}).is_ok()
                 }),
                 "federated" => crate::sim::federated::FederatedMessage::parse(&bytes).is_ok(),
                 other => panic!("seed for unknown target {other}"),
