@@ -41,6 +41,8 @@ pub struct Run<'a, F> {
     head: &'a [u8],
     segments: &'a [F],
     payload_at: usize,
+    /// The joined frame's length, known when the run was made.
+    len: usize,
 }
 
 impl<'a, F: AsRef<[u8]>> Run<'a, F> {
@@ -66,7 +68,7 @@ impl<'a, F: AsRef<[u8]>> Run<'a, F> {
 
     /// The joined frame's length.
     pub fn len(&self) -> usize {
-        self.head.len() + self.payloads().map(<[u8]>::len).sum::<usize>()
+        self.len
     }
 
     /// Whether the joined frame is empty (never: a run holds headers).
@@ -255,6 +257,7 @@ pub fn coalesce<F: AsRef<[u8]>>(
             head: scratch,
             segments: run,
             payload_at: lay.payload,
+            len: total,
         }));
         i = end;
     }
