@@ -2,7 +2,7 @@
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs | --pairs-only] [--daemon PATH] [--guest PATH]
 #                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
-#                  [--link-queue N] [--busy] [--channel N]
+#                  [--link-queue N] [--busy] [--channel N] [--rate MBIT]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -28,6 +28,9 @@
 # min-max range over --repeat rounds. --daemon runs another build of vwifi-host (e.g. main's),
 # --guest another vwifi-guest; without them the release build of this tree is built and used.
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
+# --rate MBIT caps every iperf3 flow at MBIT Mbit/s (`iperf3 -b`): below the daemon's limit
+# the flows carry the same bytes whatever the build, so its CPU-s/Gbit compares two builds'
+# cost per bit with less noise than their top speeds do (the ratios then say little).
 # --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
 # --busy keeps the machine busy elsewhere during the rounds, in bursts as a build does: two
 # busy loops for 50 ms, then 50 ms idle, over and over (how fairly the pairs share a machine
@@ -51,6 +54,7 @@ LINK_QUEUE=""
 BUSY=0
 STANDARD=""
 CHANNEL=1
+RATE=""
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit "${1:-0}"; }
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
         --busy) BUSY=1; shift ;;
+        --rate) RATE="${2:?--rate needs Mbit/s}"; shift 2 ;;
         --channel) CHANNEL="${2:?--channel needs a channel number}"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument $1" >&2; usage 2 ;;
@@ -212,7 +217,7 @@ server() { # server NS: an iperf3 server in NS for the whole run
     inns "$TAG$1" iperf3 -s -D -1 >/dev/null 2>&1 || true
 }
 mbits() { # mbits CLIENT_NS SERVER_IP [PORT]: Mbit/s received over TIME seconds
-    inns "$TAG$1" iperf3 -c "$2" -t "$TIME" -f m 2>/dev/null \
+    inns "$TAG$1" iperf3 -c "$2" -t "$TIME" ${RATE:+-b "${RATE}M"} -f m 2>/dev/null \
         | awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") v = $i } END { print v + 0 }'
 }
 measure() { # measure NAME CLIENT_NS SERVER_NS SERVER_IP -> "mbit cpu_s_per_gbit %cpu busiest_thread_%cpu"
