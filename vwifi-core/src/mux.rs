@@ -723,7 +723,7 @@ impl Mux {
                 push_control(g, &self.cfg, reply);
             }
             Message::StatusRequest { id: rid } => {
-                let status = g.station.status();
+                let status = Box::new(g.station.status());
                 push_control(g, &self.cfg, Message::Status { id: rid, status });
             }
             Message::Data(bytes) => match EthernetFrame::parse_bytes(&bytes) {

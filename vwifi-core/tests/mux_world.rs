@@ -311,7 +311,7 @@ fn a_misbehaving_guest_gets_errors_and_disturbs_no_other_guest() {
         },
         Message::Status {
             id: RequestId(4),
-            status,
+            status: Box::new(status),
         },
         Message::Event(Event::SignalChanged { dbm: -1 }),
         Message::Error {

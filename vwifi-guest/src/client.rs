@@ -169,7 +169,7 @@ impl Client {
             .request("StatusRequest", Message::StatusRequest { id })
             .await?
         {
-            Message::Status { status, .. } => Ok(status),
+            Message::Status { status, .. } => Ok(*status),
             other => Err(unexpected("StatusRequest", &other)),
         }
     }

@@ -115,7 +115,7 @@ fn script(msg: &Message) -> Vec<Message> {
         Message::Disconnect { id } => vec![Message::Ack { id: *id }],
         Message::StatusRequest { id } => vec![Message::Status {
             id: *id,
-            status: status(StationState::Connected),
+            status: Box::new(status(StationState::Connected)),
         }],
         _ => vec![],
     }

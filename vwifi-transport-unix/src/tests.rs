@@ -85,7 +85,7 @@ fn every_message() -> Vec<Message> {
         Message::StatusRequest { id: RequestId(8) },
         Message::Status {
             id: RequestId(8),
-            status: StationStatus {
+            status: Box::new(StationStatus {
                 state: StationState::Connected,
                 mac: MacAddr([0x02, 0, 0, 0, 0, 0x10]),
                 ssid: Some(ssid()),
@@ -103,7 +103,7 @@ fn every_message() -> Vec<Message> {
                     rx_dropped: 5,
                     tx_dropped: 6,
                 },
-            },
+            }),
         },
         Message::Event(Event::Connected {
             ssid: ssid(),

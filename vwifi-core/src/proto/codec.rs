@@ -350,7 +350,7 @@ pub(super) fn decode_body(
         MessageType::StatusRequest => Message::StatusRequest { id: req() },
         MessageType::Status => Message::Status {
             id: req(),
-            status: read_status(&mut r)?,
+            status: Box::new(read_status(&mut r)?),
         },
         MessageType::Event => Message::Event(read_event(&mut r)?),
         MessageType::Data => Message::Data(data(r.rest())),

@@ -815,8 +815,8 @@ pub enum Message {
     Status {
         /// The id of the `StatusRequest`.
         id: RequestId,
-        /// The status.
-        status: StationStatus,
+        /// The status (boxed: the largest variant, it would make every `Data` message as large).
+        status: Box<StationStatus>,
     },
     /// Host → guest, unprompted.
     Event(Event),

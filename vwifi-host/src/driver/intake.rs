@@ -36,10 +36,10 @@
 //! much and is never waited for; one that sends bursts of [`BACKLOG_AT`] messages or more
 //! now and then is, for up to [`BACKLOG_MEMORY`] after each (the driver goes on serving the
 //! others between waits). That includes a TCP receiver's runs of acknowledgements (a single
-//! flow's receiver is waited for about 140
-//! times a second, 1 % of the driver's time, with no change in the flow's throughput beyond
-//! the noise): counting bytes instead, or waiting only for a guest whose queue held something
-//! most of the time lately, left the pairs apart by more than 0.10 in some rounds.
+//! flow's receiver is waited for about 140 times a second, 1 % of the driver's time, with no
+//! change in the flow's throughput beyond the noise): counting bytes instead, or waiting only
+//! for a guest whose queue held something most of the time lately, left the pairs apart by
+//! more than 0.10 in some rounds.
 //!
 //! **Holding the guests ahead.** Waiting lends the short-changed guest the driver's core for a
 //! moment, but when the machine is busy elsewhere the guest's sender may not get a core for

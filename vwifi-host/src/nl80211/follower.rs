@@ -203,7 +203,7 @@ impl Follower {
                 self.tell(reply).await;
             }
             Message::StatusRequest { id } => {
-                let status = self.status();
+                let status = Box::new(self.status());
                 self.tell(Message::Status { id, status }).await;
             }
             Message::Data(_) => {}

@@ -773,7 +773,7 @@ impl Sta {
                 self.tell(reply).await;
             }
             Message::StatusRequest { id } => {
-                let status = self.status();
+                let status = Box::new(self.status());
                 self.tell(Message::Status { id, status }).await;
             }
             // Data goes straight from the driver to the packet socket.
