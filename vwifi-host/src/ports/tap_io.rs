@@ -26,7 +26,6 @@
 //! without headers, frame by frame as before ([`TapIo::new`] with `vnet: false`).
 
 use std::io;
-use std::ops::Range;
 
 use bytes::Bytes;
 use vwifi_core::offload::{self, OffloadError, VnetHeader, VNET_HDR_LEN};
@@ -84,67 +83,8 @@ pub(crate) struct TapIo {
     vnet: bool,
     buf: Vec<u8>,
     scratch: Vec<u8>,
-    /// The writes of one batch, in order.
-    writes: Vec<BatchWrite>,
-    /// The joined headers of the batch's coalesced runs, one after the other.
-    heads: Vec<u8>,
-}
-
-/// The most pieces of one write: a GSO header, a run's joined headers and its payloads.
-const MAX_SLICES: usize = 2 + offload::MAX_COALESCED_SEGMENTS;
-
-/// One write of a batch ([`TapIo::send_batch`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum BatchWrite {
-    /// Frame number `usize` as it is, behind [`PLAIN_HEADER`].
-    Single(usize),
-    /// A coalesced run, written from where its pieces are: its GSO header, its joined headers
-    /// (`head`, a range of [`TapIo::heads`]), then the payloads (from `payload_at` on) of
-    /// frames `frames`.
-    Run {
-        header: [u8; VNET_HDR_LEN],
-        head: Range<usize>,
-        frames: Range<usize>,
-        payload_at: usize,
-    },
-}
-
-impl BatchWrite {
-    /// Puts the write's pieces, in order, at the start of `bufs`: how many, and how many
-    /// frames the write carries. `None` if a range is outside `frames` or `heads` (never:
-    /// [`TapIo::plan`] made them from these).
-    fn slices<'a>(
-        &'a self,
-        frames: &'a [Bytes],
-        heads: &'a [u8],
-        bufs: &mut [io::IoSlice<'a>; MAX_SLICES],
-    ) -> Option<(usize, usize)> {
-        let [hdr_slot, head_slot, payload_slots @ ..] = bufs;
-        match self {
-            Self::Single(i) => {
-                *hdr_slot = io::IoSlice::new(&PLAIN_HEADER);
-                *head_slot = io::IoSlice::new(frames.get(*i)?);
-                Some((2, 1))
-            }
-            Self::Run {
-                header,
-                head,
-                frames: run,
-                payload_at,
-            } => {
-                let run = frames.get(run.clone())?;
-                if run.len() > payload_slots.len() {
-                    return None;
-                }
-                *hdr_slot = io::IoSlice::new(header);
-                *head_slot = io::IoSlice::new(heads.get(head.clone())?);
-                for (slot, f) in payload_slots.iter_mut().zip(run) {
-                    *slot = io::IoSlice::new(f.get(*payload_at..)?);
-                }
-                Some((2 + run.len(), run.len()))
-            }
-        }
-    }
+    /// The writes of one batch: header, frame and how many frames it carries.
+    writes: Vec<([u8; VNET_HDR_LEN], Bytes, usize)>,
 }
 
 /// What one batch read gave.
@@ -166,7 +106,6 @@ impl TapIo {
             buf: vec![0; READ_BUFFER],
             scratch: Vec::with_capacity(offload::MAX_MSDU_FRAME_LEN),
             writes: Vec::new(),
-            heads: Vec::new(),
         }
     }
 
@@ -239,44 +178,25 @@ impl TapIo {
         // The whole batch is coalesced first, then written: writing each run as it is
         // joined gave 3 % less with WPA2 on the 2-core machine (alternated runs), the
         // receivers woken while the batch's work was still to do.
-        self.plan(frames);
-        let mut bufs = [io::IoSlice::new(&[]); MAX_SLICES];
-        for w in &self.writes {
-            let Some((n, segments)) = w.slices(frames, &self.heads, &mut bufs) else {
-                continue;
-            };
-            if !try_write(tap, bufs.get(..n).unwrap_or_default(), &mut out)? {
+        self.writes.clear();
+        offload::coalesce(frames, &mut self.scratch, |c| {
+            self.writes.push(match c {
+                offload::Coalesced::Single(i) => (PLAIN_HEADER, frames[i].clone(), 1),
+                // One copy: the headers and the payloads where they are.
+                offload::Coalesced::Run(run) => (
+                    run.header.to_bytes(),
+                    Bytes::from(run.to_vec()),
+                    run.segments(),
+                ),
+            });
+        });
+        for (hdr, f, segments) in self.writes.drain(..) {
+            let bufs = [io::IoSlice::new(&hdr), io::IoSlice::new(&f)];
+            if !try_write(tap, &bufs, &mut out)? {
                 out.dropped += segments as u64;
             }
         }
         Ok(out)
-    }
-
-    /// Coalesces `frames` into [`TapIo::writes`] (and their joined headers into
-    /// [`TapIo::heads`]), in order: a run is kept as where its pieces are, since the next
-    /// run reuses `scratch`, and is then written with one vectored write, no copy of ours.
-    fn plan(&mut self, frames: &[Bytes]) {
-        self.writes.clear();
-        self.heads.clear();
-        let (writes, heads) = (&mut self.writes, &mut self.heads);
-        let mut next = 0;
-        offload::coalesce(frames, &mut self.scratch, |c| match c {
-            offload::Coalesced::Single(i) => {
-                writes.push(BatchWrite::Single(i));
-                next = i + 1;
-            }
-            offload::Coalesced::Run(run) => {
-                let at = heads.len();
-                heads.extend_from_slice(run.head());
-                writes.push(BatchWrite::Run {
-                    header: run.header.to_bytes(),
-                    head: at..heads.len(),
-                    frames: next..next + run.segments(),
-                    payload_at: run.head().len(),
-                });
-                next += run.segments();
-            }
-        });
     }
 
     /// Writes one frame to the container (behind a plain header if the TAP has headers),
@@ -330,75 +250,5 @@ mod tests {
         io.buf[..4].copy_from_slice(&[1, 2, 3, 4]);
         io.take(4, &mut batch);
         assert_eq!(batch.frames, [Bytes::from_static(&[1, 2, 3, 4])]);
-    }
-
-    /// Reads a TCP send of `payload` bytes from sequence number `seq` the way the container's
-    /// kernel hands it over (one GSO frame behind its header) into `batch`.
-    fn read_gso_send(io: &mut TapIo, seq: u32, payload: usize, batch: &mut Batch) {
-        let mut f = vec![2u8, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        let total = u16::try_from(40 + payload).unwrap();
-        f.extend_from_slice(&[0x45, 0]);
-        f.extend_from_slice(&total.to_be_bytes());
-        f.extend_from_slice(&[0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        f.extend_from_slice(&[0x1f, 0x90, 0x14, 0x51]);
-        f.extend_from_slice(&seq.to_be_bytes());
-        f.extend_from_slice(&[0, 0, 0, 7, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
-        f.extend((0..payload).map(|i| (i * 7) as u8));
-        let hdr = VnetHeader {
-            flags: offload::FLAG_NEEDS_CSUM,
-            gso_type: offload::GsoType::TcpV4,
-            ecn: false,
-            hdr_len: 54,
-            gso_size: 1448,
-            csum_start: 34,
-            csum_offset: 16,
-        };
-        io.buf[..VNET_HDR_LEN].copy_from_slice(&hdr.to_bytes());
-        io.buf[VNET_HDR_LEN..VNET_HDR_LEN + f.len()].copy_from_slice(&f);
-        io.take(VNET_HDR_LEN + f.len(), batch);
-    }
-
-    #[test]
-    fn a_batchs_writes_carry_the_coalesced_frames_from_where_their_pieces_are() {
-        let mut io = TapIo::new(true);
-        let mut batch = Batch::default();
-        // Two sends of one flow (a run stops at 65 535 bytes of IP packet) and an ARP frame
-        // between: coalesced runs, a run cut at the limit, and a frame as it is.
-        read_gso_send(&mut io, 1000, 60_000, &mut batch);
-        let arp = Bytes::from_static(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 1, 2]);
-        batch.frames.push(arp);
-        read_gso_send(&mut io, 61_000, 60_000, &mut batch);
-        read_gso_send(&mut io, 121_000, 30_000, &mut batch);
-        let frames = batch.frames;
-        assert!(frames.len() > 2 * offload::MAX_COALESCED_SEGMENTS.min(45));
-
-        // What each write must carry: the coalesced output, joined.
-        let mut want = Vec::new();
-        offload::coalesce(&frames, &mut Vec::new(), |c| {
-            want.push(match c {
-                offload::Coalesced::Single(i) => (PLAIN_HEADER.to_vec(), frames[i].to_vec(), 1),
-                offload::Coalesced::Run(run) => {
-                    (run.header.to_bytes().to_vec(), run.to_vec(), run.segments())
-                }
-            });
-        });
-        assert!(
-            want.iter().filter(|w| w.2 > 1).count() >= 3,
-            "runs were coalesced"
-        );
-
-        io.plan(&frames);
-        assert_eq!(io.writes.len(), want.len());
-        let mut bufs = [io::IoSlice::new(&[]); MAX_SLICES];
-        let mut carried = 0;
-        for (w, (hdr, frame, segments)) in io.writes.iter().zip(&want) {
-            let (n, count) = w.slices(&frames, &io.heads, &mut bufs).unwrap();
-            assert_eq!(count, *segments);
-            let written: Vec<u8> = bufs[..n].iter().flat_map(|b| b.iter().copied()).collect();
-            assert_eq!(written[..VNET_HDR_LEN], hdr[..]);
-            assert_eq!(written[VNET_HDR_LEN..], frame[..]);
-            carried += count;
-        }
-        assert_eq!(carried, frames.len(), "every frame written once");
     }
 }
