@@ -30,8 +30,8 @@
 # --perf FILE open|wpa2 records the daemon with `perf record -g` during the first such run.
 # --rate MBIT caps every iperf3 flow at MBIT Mbit/s (`iperf3 -b`): below the daemon's limit
 # the flows carry the same bytes whatever the build, so its CPU-s/Gbit compares two builds'
-# cost per bit at the same load (a round still varies by about 8 % at 2000 on the 2-core
-# machine; the ratios then say little).
+# cost per bit at the same load (a round still varies by about 7 %, standard deviation, at
+# 2000 on the 2-core machine; the ratios then say little).
 # --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
 # --busy keeps the machine busy elsewhere during the rounds, in bursts as a build does: two
 # busy loops for 50 ms, then 50 ms idle, over and over (how fairly the pairs share a machine
