@@ -21,6 +21,12 @@ impl TokioClock {
             start: tokio::time::Instant::now(),
         }
     }
+
+    /// `deadline` as tokio's instant; `None` beyond what tokio's clock can hold (never).
+    pub(crate) fn tokio_instant(&self, deadline: Instant) -> Option<tokio::time::Instant> {
+        self.start
+            .checked_add(Duration::from_micros(deadline.as_micros()))
+    }
 }
 
 #[async_trait]
@@ -31,10 +37,7 @@ impl Clock for TokioClock {
     }
 
     async fn sleep_until(&self, deadline: Instant) {
-        let at = self
-            .start
-            .checked_add(Duration::from_micros(deadline.as_micros()));
-        match at {
+        match self.tokio_instant(deadline) {
             Some(at) => tokio::time::sleep_until(at).await,
             None => pending().await,
         }
