@@ -85,6 +85,8 @@ case "$REPEAT" in ''|*[!0-9]*|0) die "--repeat takes a positive number, got $REP
 case "$TIME" in ''|*[!0-9]*|0) die "--time takes a positive number of seconds, got $TIME" ;; esac
 case "$AIR" in zero|real) ;; *) die "--air takes zero or real, got $AIR" ;; esac
 case "$CHANNEL" in ''|*[!0-9]*) die "--channel takes a channel number, got $CHANNEL" ;; esac
+case "$RATE" in *[!0-9]*|0) die "--rate takes a positive number of Mbit/s, got $RATE" ;; esac
+case "$LINK_QUEUE" in *[!0-9]*|0) die "--link-queue takes a positive number, got $LINK_QUEUE" ;; esac
 case "$STANDARD" in ''|g|n|ac|ax) ;; *) die "--standard takes g, n, ac or ax, got $STANDARD" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TAPs)"
 for tool in ip iperf3 awk; do
