@@ -11,7 +11,8 @@
 //!   still lives;
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
 //! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge;
-//! - [`io_errors`]: which read and write errors a port outlives.
+//! - [`io_errors`]: which read and write errors a port outlives;
+//! - [`threads`]: the port threads the TAP ports run on, beside the driver's thread.
 //!
 //! The TAP and the vhost-user NIC are both an Ethernet link on which the guest speaks in-band
 //! control (EtherType 0x88B5, [`vwifi_core::proto::inband`]); [`ethernet`] holds their one
@@ -25,6 +26,7 @@ pub(crate) mod netns;
 pub(crate) mod nsfile;
 pub(crate) mod relay;
 pub(crate) mod tap_io;
+pub(crate) mod threads;
 pub(crate) mod unix;
 pub(crate) mod uplink;
 pub(crate) mod vhost_user;

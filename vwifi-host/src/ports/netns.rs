@@ -418,8 +418,8 @@ pub(crate) enum AttachError {
 }
 
 /// Attaches the network namespace `netns`: admits its station, creates the TAP `ifname` in
-/// it (on a blocking thread) and serves the TAP ([`serve_tap`]) on a task of
-/// its own.
+/// it (on a blocking thread) and serves the TAP ([`serve_tap`]) on a port thread
+/// ([`super::threads`]).
 pub(crate) async fn attach(
     cmds: &mpsc::Sender<Command>,
     netns: String,
@@ -445,43 +445,51 @@ pub(crate) async fn attach(
     let created = tokio::task::spawn_blocking(move || create_tap(&ns, &ifn, mac))
         .await
         .map_err(AttachError::Task)
-        .and_then(|r| r.map_err(AttachError::Netns))
-        .and_then(|created| {
-            let CreatedTap {
-                dev,
-                id,
-                index,
-                rtnl,
-                reopened,
-            } = created;
-            tun_rs::AsyncDevice::new(dev)
-                .map(|tap| (tap, id, index, rtnl, reopened))
-                .map_err(AttachError::Async)
-        });
-    let (tap, id, index, rtnl, reopened) = match created {
-        Ok(tap) => tap,
-        Err(e) => {
-            tracing::warn!(%netns, %ifname, error = %error_chain(&e), "attach failed");
-            shared.closed.send_replace(Some(TapClosed::Ended));
-            let _ = cmds.send(Command::Gone { guest: adm.guest }).await;
-            return Err(e);
-        }
+        .and_then(|r| r.map_err(AttachError::Netns));
+    let guest = adm.guest;
+    let failed = |e: AttachError| async {
+        tracing::warn!(%netns, %ifname, error = %error_chain(&e), "attach failed");
+        shared.closed.send_replace(Some(TapClosed::Ended));
+        let _ = cmds.send(Command::Gone { guest }).await;
+        Err(e)
     };
-    tracing::info!(guest = adm.guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
+    let CreatedTap {
+        dev,
+        id,
+        index,
+        rtnl,
+        reopened,
+    } = match created {
+        Ok(created) => created,
+        Err(e) => return failed(e).await,
+    };
     shared.set_name(&ifname, true);
     let ns = Namespace {
         name: netns.clone(),
         watch: super::nsfile::Watch::new(&netns, id),
     };
-    let guest = adm.guest;
-    tokio::spawn(serve_tap(
-        tap,
-        LinkControl::new(ns, rtnl, index, shared),
-        adm,
-        mac,
-        ifname.clone(),
-        cmds.clone(),
-    ));
+    // The TAP is made asynchronous on its port thread (it registers with that thread's
+    // reactor), which then serves it.
+    let (made, is_made) = oneshot::channel();
+    let link = LinkControl::new(ns, rtnl, index, Arc::clone(&shared));
+    let (port_ifname, port_cmds) = (ifname.clone(), cmds.clone());
+    super::threads::spawn(async move {
+        match tun_rs::AsyncDevice::new(dev) {
+            Ok(tap) => {
+                let _ = made.send(Ok(()));
+                serve_tap(tap, link, adm, mac, port_ifname, port_cmds).await;
+            }
+            Err(e) => {
+                let _ = made.send(Err(e));
+            }
+        }
+    });
+    match is_made.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return failed(AttachError::Async(e)).await,
+        Err(_) => return failed(AttachError::Stopping).await,
+    }
+    tracing::info!(guest = guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
     cmds.send(Command::Attached {
         guest,
         netns: netns.clone(),
