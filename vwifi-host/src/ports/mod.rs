@@ -12,7 +12,8 @@
 //! - [`vhost_user`]: a VM's virtio-net NIC as a vhost-user-net device;
 //! - [`uplink`]: the uplink TAP, the wired side of the APs' bridge;
 //! - [`io_errors`]: which read and write errors a port outlives;
-//! - [`threads`]: the port threads the TAP ports run on, beside the driver's thread.
+//! - [`threads`]: the port threads the TAP and vhost-user ports run on, beside the driver's
+//!   thread.
 //!
 //! The TAP and the vhost-user NIC are both an Ethernet link on which the guest speaks in-band
 //! control (EtherType 0x88B5, [`vwifi_core::proto::inband`]); [`ethernet`] holds their one

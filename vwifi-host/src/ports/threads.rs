@@ -1,4 +1,5 @@
-//! The port threads: where the namespaces' TAP ports run, beside the driver's thread.
+//! The port threads: where the data ports (namespaces' TAPs, VMs' vhost-user NICs) run, beside
+//! the driver's thread.
 //!
 //! Each port thread runs a current-thread tokio runtime of its own; a new port goes to the
 //! thread serving the fewest ports. On the runtime's two work-stealing workers instead, every

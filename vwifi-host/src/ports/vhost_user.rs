@@ -93,7 +93,8 @@ fn vm_name(socket: &std::path::Path, name: Option<String>) -> Result<String, Vho
     Ok(name)
 }
 
-/// Admits the VM's station, listens on `socket` and serves the port on a task of its own.
+/// Admits the VM's station, listens on `socket` and serves the port on a port thread
+/// ([`super::threads`]).
 pub(crate) async fn attach(
     cmds: &mpsc::Sender<Command>,
     socket: PathBuf,
@@ -120,7 +121,7 @@ pub(crate) async fn attach(
         }
     };
     tracing::info!(guest = adm.guest.0, socket = %socket.display(), %name, %mac, "vhost-user port listening");
-    tokio::spawn(serve_port(
+    super::threads::spawn(serve_port(
         port,
         adm.guest,
         adm.name,
