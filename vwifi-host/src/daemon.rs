@@ -360,8 +360,9 @@ async fn daemon(cfg: HostConfig, socket: PathBuf) -> Result<(), HostError> {
         let _ = stop_tx.send(true);
         Ok(())
     };
-    // The driver runs on this thread, the guests' and control tasks on the runtime's workers
-    // (its radio is `Send`: parts of it may move to other threads later).
+    // The driver runs on this thread, the control tasks and the socket guests on the
+    // runtime's workers, the TAP and vhost-user ports on the port threads
+    // (`ports::threads`).
     let (summary, attached) = tokio::join!(driver.run(cmd_rx, stop_rx), stop);
     let mut guests = acceptor.await.map_err(HostError::Task)?;
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
