@@ -33,10 +33,6 @@ use crate::{api, control};
 /// Commands waiting for the driver (guest messages, admissions, control requests).
 const COMMAND_QUEUE: usize = 1024;
 
-/// The runtime's worker threads (control tasks, socket guests); the data ports have as many
-/// threads of their own ([`crate::ports::threads`]).
-pub(crate) const RUNTIME_WORKERS: usize = 2;
-
 /// How long guests' tasks get to write their last messages at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -73,7 +69,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
     init_logging(args.verbose, cfg.host.log.as_deref())?;
     let socket = socket_or_default(args.socket.or_else(|| cfg.host.socket.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(RUNTIME_WORKERS)
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(HostError::Runtime)?;

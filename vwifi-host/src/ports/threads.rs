@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// How many port threads: as many as the daemon's runtime has workers.
-const PORT_THREADS: usize = crate::daemon::RUNTIME_WORKERS;
+pub(crate) const PORT_THREADS: usize = 2;
 
 /// One port thread: where to spawn on it, and how many ports it serves.
 #[derive(Debug)]
