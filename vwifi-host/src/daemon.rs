@@ -68,8 +68,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), HostError> {
     }
     init_logging(args.verbose, cfg.host.log.as_deref())?;
     let socket = socket_or_default(args.socket.or_else(|| cfg.host.socket.clone()));
+    // As many workers as port threads: the driver's thread, two workers and two port threads
+    // share the machine's cores (README, session 24).
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(crate::ports::threads::PORT_THREADS)
         .enable_all()
         .build()
         .map_err(HostError::Runtime)?;

@@ -208,12 +208,7 @@ fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
     let out = client.exec("iperf3", &["-c", server_ip, "-t", "3", "-J"]);
     let _ = srv.kill();
     let _ = srv.wait();
-    assert!(out.status.success(), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
-    v["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .expect("bits_per_second")
-        / 1e6
+    common::iperf3_received_mbits(&out).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A rogue Zenoh peer in the test's namespace, connected to `endpoints`, that publishes

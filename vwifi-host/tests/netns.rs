@@ -571,25 +571,14 @@ fn iperf_to_host(client: &Netns, server_ip: &str, port: u16) -> f64 {
     let out = client.exec("iperf3", &["-c", server_ip, "-p", &port, "-t", "3", "-J"]);
     let _ = server.kill();
     let _ = server.wait();
-    assert!(out.status.success(), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
-    v["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .expect("bits_per_second")
-        / 1e6
+    common::iperf3_received_mbits(&out).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Megabits per second of a 3-second TCP iperf3 run from `client` to `server_ip`.
 fn iperf(server: &Netns, client: &Netns, server_ip: &str) -> f64 {
-    let _ = server.exec("iperf3", &["-s", "-1", "-D"]);
-    std::thread::sleep(Duration::from_millis(300));
+    server.iperf3_server_once();
     let out = client.exec("iperf3", &["-c", server_ip, "-t", "3", "-J"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
-    v["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .expect("bits_per_second")
-        / 1e6
+    common::iperf3_received_mbits(&out).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

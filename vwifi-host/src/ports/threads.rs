@@ -13,9 +13,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-/// How many port threads: as many as the daemon's runtime has workers.
+/// How many port threads; the daemon's runtime has as many workers (`daemon.rs` reads this).
 pub(crate) const PORT_THREADS: usize = 2;
 
 /// One port thread: where to spawn on it, and how many ports it serves.
@@ -77,11 +77,17 @@ where
             None
         }
     });
+    // One placement at a time: two ports attached at the same instant must not both see the
+    // same thread as the least busy.
+    static PLACING: Mutex<()> = Mutex::new(());
+    let placing = PLACING.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(thread) = threads.as_deref().and_then(least_busy) else {
+        drop(placing);
         tokio::spawn(port);
         return;
     };
     thread.ports.fetch_add(1, Ordering::Relaxed);
+    drop(placing);
     let serving = Serving(Arc::clone(&thread.ports));
     thread.runtime.spawn(async move {
         let _serving = serving;

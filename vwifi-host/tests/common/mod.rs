@@ -58,6 +58,34 @@ impl Netns {
             .expect("ip netns exec")
     }
 
+    /// Starts a one-off iperf3 server (`iperf3 -s -1 -D`) in this namespace and returns once it
+    /// listens on port 5201; first waits for the last one-off server to be gone (it exits
+    /// after its test, but not at once). A fixed sleep was too short on a loaded machine.
+    pub(crate) fn iperf3_server_once(&self) {
+        let listening = || {
+            let out = self.exec("ss", &["-Hltn", "sport = :5201"]);
+            !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+        };
+        let wait = |want: bool, what: &str| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while listening() != want {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "iperf3 server in {}: {what}",
+                    self.0
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        };
+        wait(false, "the last one-off server did not exit within 10 s");
+        run_ok(
+            Command::new("ip")
+                .args(["netns", "exec", &self.0])
+                .args(["iperf3", "-s", "-1", "-D"]),
+        );
+        wait(true, "not listening on port 5201 within 10 s");
+    }
+
     /// Pins `ip` to `mac` on `wlan0` (a permanent neighbour entry): traffic to it keeps going
     /// out to that MAC while nothing answers ARP.
     pub(crate) fn pin_neighbour(&self, ip: &str, mac: &str) {
@@ -99,6 +127,26 @@ pub(crate) fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Mbit/s the receiver got in an `iperf3 -c ... -J` run, or what is wrong with the run, with
+/// iperf3's whole output (it failed, its report is not JSON, or the report lacks
+/// `end.sum_received`).
+pub(crate) fn iperf3_received_mbits(out: &Output) -> Result<f64, String> {
+    if !out.status.success() {
+        return Err(format!("iperf3 failed ({}): {}", out.status, text(out)));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("iperf3's report is not JSON ({e}): {}", text(out)))?;
+    v["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .map(|b| b / 1e6)
+        .ok_or_else(|| {
+            format!(
+                "iperf3's report has no end.sum_received.bits_per_second: {}",
+                text(out)
+            )
+        })
 }
 
 /// `vwifi-host status --json` of the daemon at `socket`, if it answers with JSON.
