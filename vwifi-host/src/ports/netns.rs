@@ -487,7 +487,12 @@ pub(crate) async fn attach(
     match is_made.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return failed(AttachError::Async(e)).await,
-        Err(_) => return failed(AttachError::Stopping).await,
+        // The port task was dropped unrun: its thread's runtime is gone (it lives as long
+        // as the daemon, so this is not expected).
+        Err(_) => {
+            let gone = io::Error::other("the port thread stopped before it served the TAP");
+            return failed(AttachError::Async(gone)).await;
+        }
     }
     tracing::info!(guest = guest.0, %netns, %ifname, %mac, reopened, "network namespace attached");
     cmds.send(Command::Attached {
