@@ -997,9 +997,12 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     // A bound, not a target: the pair kept 0.78x to 1.33x in runs on a loaded 2-core machine
     // (debug build; its seconds vary from 2 to 10 Mbit/s there), 0.63x with a 64-guest soak
     // running beside it (load 10, the pair at 1 Mbit/s), once 0.38x when the two measurements
-    // were 5 s and 10 s; a daemon held up by the stopped VM would leave it near 0.
+    // were 5 s and 10 s; on session 25's slower machine 0.18x to 0.27x (the pair at about 2
+    // Mbit/s before, its first seconds and a lost segment's 1 s timeout weighing most), for
+    // session 23's build as for this one. A daemon held up by the stopped VM would leave it
+    // near 0.
     assert!(
-        during >= 0.4 * before,
+        during >= 0.1 * before,
         "the stopped VM held the pair back: {during:.0} against {before:.0} Mbit/s\n{}",
         daemon.log_text()
     );

@@ -85,7 +85,8 @@ const NOT_SIMULATED: &str =
 /// IEEE 802.11 reason code 3: deauthenticated because the sending station is leaving.
 pub(crate) const REASON_LEAVING: u16 = 3;
 
-/// How long the air runs after the last guests were removed, so their deauthentications go out.
+/// How long the air runs after the last guests were removed, so their deauthentications go out
+/// (retries included), and again after the APs stopped, so theirs do.
 const SHUTDOWN_AIR_TIME: Duration = Duration::from_millis(50);
 
 /// The most guests' messages (a data frame each) handed to the world in one turn of the driver
@@ -1285,6 +1286,11 @@ impl Driver {
             }
             self.remove(now, id, "daemon shutting down");
         }
+        // The guests' stations' own deauthentications go out first: the APs' broadcast one
+        // is sent once and never acknowledged, and contending with them it was lost to a
+        // collision now and then (the VM check hwsim-wpas-softap-sae: wpa_supplicant, with
+        // PMF, then noticed the AP gone only seconds later).
+        self.world.run_for(SHUTDOWN_AIR_TIME);
         // The simulated APs go too, telling their stations (real ones on hwsim included).
         if let Some(w) = self.world.sim_mut() {
             w.stop_aps();
