@@ -478,7 +478,7 @@ fn a_guest_that_stops_reading_has_its_drops_counted_is_cut_off_and_comes_back() 
 
 /// Megabits per second of a 2-second TCP iperf3 run from `client` to an iperf3 server in
 /// `server` at `server_ip`, while `beside` runs in `flooder` (the flood takes 2 s too). A run
-/// whose report comes back incomplete (seen once in CI: iperf3 exited 0 without
+/// whose report comes back incomplete (seen once in a local `.ci/run`: iperf3 exited 0 without
 /// `end.sum_received`) is told and measured again, once.
 fn iperf_beside(server: &Netns, client: &Netns, server_ip: &str, beside: Option<&Netns>) -> f64 {
     let mut tries = 0;
