@@ -512,6 +512,11 @@ fn lockstep<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
                 backend.proc_block(ks.into());
             }
         }
+        // Every keystream block is needed only where its lane is busy, and without this the
+        // compiler moved each one's AES into its lane's branch below: one block after the
+        // other, each waiting out the latency of AES, instead of all at once (perf annotate of
+        // the WPA2 e2e run, session 26). The barrier keeps them computed here, together.
+        let ks = core::hint::black_box(ks);
         for ((slot, (mac, pending)), (first, (mac_in, ks))) in lanes
             .iter_mut()
             .zip(mac.iter_mut().zip(pending.iter_mut()))
