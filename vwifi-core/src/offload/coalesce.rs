@@ -40,8 +40,6 @@ pub struct Run<'a, F> {
     pub header: VnetHeader,
     head: &'a [u8],
     segments: &'a [F],
-    /// The index of the run's first segment in the input.
-    first: usize,
     payload_at: usize,
     /// The joined frame's length, known when the run was made.
     len: usize,
@@ -61,19 +59,6 @@ impl<'a, F: AsRef<[u8]>> Run<'a, F> {
         self.segments
             .iter()
             .map(move |f| f.as_ref().get(at..).unwrap_or_default())
-    }
-
-    /// The input frames the run holds: `first..first + segments()` of [`coalesce`]'s
-    /// `frames`.
-    pub fn frames(&self) -> core::ops::Range<usize> {
-        self.first..self.first + self.segments.len()
-    }
-
-    /// Where each segment's payload starts (the headers' length): the joined frame's bytes
-    /// after [`head`](Self::head) are `frame[payload_at()..]` of each of
-    /// [`frames`](Self::frames).
-    pub fn payload_at(&self) -> usize {
-        self.payload_at
     }
 
     /// How many input frames the run holds.
@@ -271,7 +256,6 @@ pub fn coalesce<F: AsRef<[u8]>>(
             header: hdr,
             head: scratch,
             segments: run,
-            first: i,
             payload_at: lay.payload,
             len: total,
         }));

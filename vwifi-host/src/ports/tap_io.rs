@@ -83,25 +83,8 @@ pub(crate) struct TapIo {
     vnet: bool,
     buf: Vec<u8>,
     scratch: Vec<u8>,
-    /// The writes of one batch, in order.
-    writes: Vec<Write>,
-    /// The joined headers of the batch's coalesced runs, one after the other.
-    heads: Vec<u8>,
-}
-
-/// One write of a batch to a TAP with virtio-net headers.
-#[derive(Debug)]
-enum Write {
-    /// Input frame number `usize` as it is, behind [`PLAIN_HEADER`].
-    Single(usize),
-    /// A coalesced run ([`offload::Run`]): its virtio-net header, its joined headers (a range
-    /// of [`TapIo`]'s `heads`), then the payloads of input frames `frames` from `payload_at`.
-    Run {
-        header: [u8; VNET_HDR_LEN],
-        head: std::ops::Range<usize>,
-        frames: std::ops::Range<usize>,
-        payload_at: usize,
-    },
+    /// The writes of one batch: header, frame and how many frames it carries.
+    writes: Vec<([u8; VNET_HDR_LEN], Bytes, usize)>,
 }
 
 /// What one batch read gave.
@@ -123,7 +106,6 @@ impl TapIo {
             buf: vec![0; READ_BUFFER],
             scratch: Vec::with_capacity(offload::MAX_MSDU_FRAME_LEN),
             writes: Vec::new(),
-            heads: Vec::new(),
         }
     }
 
@@ -195,55 +177,22 @@ impl TapIo {
         }
         // The whole batch is coalesced first, then written: writing each run as it is
         // joined gave 3 % less with WPA2 on the 2-core machine (alternated runs), the
-        // receivers woken while the batch's work was still to do. A run is written as it lies
-        // (its joined headers kept in `heads`, the payloads where they are in `frames`, one
-        // vectored write): copying it into one buffer first was 2.4 % of the daemon's
-        // samples in the open e2e run (perf, session 26), the kernel copies it anyway.
+        // receivers woken while the batch's work was still to do.
         self.writes.clear();
-        self.heads.clear();
-        let heads = &mut self.heads;
         offload::coalesce(frames, &mut self.scratch, |c| {
             self.writes.push(match c {
-                offload::Coalesced::Single(i) => Write::Single(i),
-                offload::Coalesced::Run(run) => {
-                    let at = heads.len();
-                    heads.extend_from_slice(run.head());
-                    Write::Run {
-                        header: run.header.to_bytes(),
-                        head: at..heads.len(),
-                        frames: run.frames(),
-                        payload_at: run.payload_at(),
-                    }
-                }
+                offload::Coalesced::Single(i) => (PLAIN_HEADER, frames[i].clone(), 1),
+                // One copy: the headers and the payloads where they are.
+                offload::Coalesced::Run(run) => (
+                    run.header.to_bytes(),
+                    Bytes::from(run.to_vec()),
+                    run.segments(),
+                ),
             });
         });
-        let mut bufs = [io::IoSlice::new(&[]); offload::MAX_COALESCED_SEGMENTS + 2];
-        for w in &self.writes {
-            let (n, segments) = match w {
-                Write::Single(i) => {
-                    bufs[0] = io::IoSlice::new(&PLAIN_HEADER);
-                    bufs[1] = io::IoSlice::new(frames.get(*i).map_or(&[][..], |f| f));
-                    (2, 1)
-                }
-                Write::Run {
-                    header,
-                    head,
-                    frames: run,
-                    payload_at,
-                } => {
-                    bufs[0] = io::IoSlice::new(header);
-                    bufs[1] = io::IoSlice::new(self.heads.get(head.clone()).unwrap_or_default());
-                    let payloads = frames.get(run.clone()).unwrap_or_default();
-                    for (slot, f) in bufs[2..].iter_mut().zip(payloads) {
-                        *slot = io::IoSlice::new(f.get(*payload_at..).unwrap_or_default());
-                    }
-                    (
-                        2 + payloads.len().min(offload::MAX_COALESCED_SEGMENTS),
-                        run.len(),
-                    )
-                }
-            };
-            if !try_write(tap, &bufs[..n], &mut out)? {
+        for (hdr, f, segments) in self.writes.drain(..) {
+            let bufs = [io::IoSlice::new(&hdr), io::IoSlice::new(&f)];
+            if !try_write(tap, &bufs, &mut out)? {
                 out.dropped += segments as u64;
             }
         }
