@@ -1018,7 +1018,7 @@ fn a_vm_stopped_under_a_flood_has_its_drops_counted_costs_the_others_nothing_and
     // ones; every later one is dropped and counted (in runs: exactly 1 280 kept, or fewer),
     // but for what is still on its way from the driver to the port when the status is taken:
     // on session 25's slower machine 124 to 128 frames (session 23's build and this one), at
-    // most one driver turn's batch.
+    // most one driver turn's batch (`COMMAND_BATCH` in `vwifi-host/src/driver/mod.rs`).
     const ON_THE_WAY: u64 = 128;
     assert!(
         no_buffer > 0 && no_buffer + 256 + 1024 + ON_THE_WAY >= for_vm,
