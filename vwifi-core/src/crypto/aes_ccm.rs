@@ -11,6 +11,11 @@
 //! - up to [`LANES`] messages are processed at once (each in its own lane, a lane refilled from
 //!   the batch as soon as its message is done), so their chains fill the AES unit's pipeline.
 //!
+//! That interleaved engine takes one message and short batches; a batch of
+//! [`wide::WIDE_MIN`] or more goes to the wide engine ([`wide`]), which runs each message's
+//! CBC-MAC and CTR as separate passes, eight chains side by side, and does such batches
+//! 15-25 % faster.
+//!
 //! While every busy lane is on whole data blocks a tight loop ([`lockstep`]) takes one block of
 //! each per step, with 4 lanes in one 8-block call of the backend (AES-NI interleaves their
 //! rounds); a general step handles B0, the AAD, the last partial block and lanes at different
@@ -40,17 +45,10 @@ pub(crate) const MAX_DATA_LEN: usize = 0xffff;
 /// The longest AAD this engine takes: 30 bytes, the longest CCMP AAD (so that the AAD's
 /// 2-byte length and the AAD fill at most two blocks).
 pub(crate) const MAX_AAD_LEN: usize = 30;
-/// How many messages are processed at once, at most. Four chains already fill the pipeline of
-/// two AES units (4 MAC + 4 CTR blocks per step take one AES latency), but with only four lanes
-/// a batch's last messages run alone, each lone chain waiting out the whole latency of AES for
-/// every block: a batch of 5 to 8 messages ran four of them and then the rest alone. With 32,
-/// every message of the batches the data path makes (up to 25 A-MSDUs sealed at once, 16
-/// opened) starts at once, in groups of four, and only the batch's own end narrows the loop
-/// (the `ccmp-batch-length` bench: 5 A-MSDUs sealed at about twice the bytes per second of
-/// four lanes; 17 and 25 about 10 % faster than with eight lanes).
-pub(crate) const LANES: usize = 32;
-/// The lanes for a batch of at most this many messages (see [`process`]).
-const SHORT_LANES: usize = 8;
+/// How many messages this engine processes at once, at most: the batches of fewer than
+/// [`wide::WIDE_MIN`] messages (longer ones go to the wide engine). Four chains already fill the
+/// pipeline of two AES units (4 MAC + 4 CTR blocks per step take one AES latency).
+pub(crate) const LANES: usize = wide::WIDE_MIN - 1;
 
 const BLOCK: usize = 16;
 /// B0 flags: Adata, (M - 2) / 2 = 3 in bits 3..5, L - 1 = 1 in bits 0..2.
@@ -141,7 +139,8 @@ pub(crate) struct Message<'i, 'o> {
     pub(crate) mic: Mic<'o>,
 }
 
-/// Seals or opens every message of `messages`, up to [`LANES`] at a time. `done(i, authentic)`
+/// Seals or opens every message of `messages`: a batch of up to [`LANES`] in this module's
+/// interleaved engine, a longer one in the wide engine ([`wide`]). `done(i, authentic)`
 /// is called once for the `i`-th message when it is finished (in any order): `authentic` is
 /// always true when sealing, and whether the MIC matched when opening. A message whose MIC did
 /// not match has its output filled with unauthenticated plaintext: the caller must discard it.
@@ -153,20 +152,21 @@ where
     let messages = messages.into_iter();
     let most = messages.size_hint().1;
     let messages = messages.enumerate();
-    // As few lanes as the batch needs: every step of the general case, the refill and the
-    // compaction go over all the lanes (a batch of 2 ran 10 % slower with 32 than with 8).
+    // By the most messages there may be (callers filter out the frames they refuse). As few
+    // lanes as the batch needs: every step of the general case, the refill and the compaction
+    // go over all the lanes (a batch of 2 ran 10 % slower with 32 than with 8).
     match most {
         Some(1) => cipher.encrypt_with_backend(Job::<_, _, 1> {
             direction,
             messages,
             done,
         }),
-        Some(n) if n <= SHORT_LANES => cipher.encrypt_with_backend(Job::<_, _, SHORT_LANES> {
+        Some(n) if n <= LANES => cipher.encrypt_with_backend(Job::<_, _, LANES> {
             direction,
             messages,
             done,
         }),
-        _ => cipher.encrypt_with_backend(Job::<_, _, LANES> {
+        _ => cipher.encrypt_with_backend(wide::Wide {
             direction,
             messages,
             done,
@@ -317,46 +317,20 @@ fn compact<const N: usize>(lanes: &mut [Option<Lane<'_, '_>>; N], macs: &mut [Bl
     }
 }
 
-/// [`lockstep`] over the busy lanes only (they are at the front, see [`compact`]): while eight
-/// or more are busy, loops of four one group after the other (four lanes keep the AES units'
-/// pipeline full: a wider loop does the same work with more live values); the last four to
-/// seven in one loop as wide as they are (three run in one of four, whose idle lane costs no
-/// time: four lanes are bound by the latency of AES, not by its throughput).
+/// [`lockstep`] over the busy lanes only (they are at the front, see [`compact`]), in a loop as
+/// wide as they are (three run in one of four, whose idle lane costs no time: four lanes are
+/// bound by the latency of AES, not by its throughput).
 #[inline(always)]
 fn lockstep_busy<B: BlockBackend<BlockSize = U16>, const N: usize, const OPEN: bool>(
     backend: &mut B,
     lanes: &mut [Option<Lane<'_, '_>>; N],
     macs: &mut [Block; N],
 ) -> bool {
-    let mut lanes: &mut [Option<Lane<'_, '_>>] = lanes;
-    let mut macs: &mut [Block] = macs;
-    let mut stepped = false;
-    loop {
-        // Counted again for every group. Counting once and lowering the count by four per
-        // group (the same number) made WPA2 end to end about 18 % slower (4 alternated rounds
-        // each, session 23: 0.137-0.157x veth against 0.168-0.178x); why was not looked into.
-        let busy = lanes.iter().take_while(|lane| lane.is_some()).count();
-        if busy < 8 {
-            return stepped
-                | match busy {
-                    0 => false,
-                    1 => lockstep_first::<B, 1, OPEN>(backend, lanes, macs),
-                    2 => lockstep_first::<B, 2, OPEN>(backend, lanes, macs),
-                    3 | 4 => lockstep_first::<B, 4, OPEN>(backend, lanes, macs),
-                    5 => lockstep_first::<B, 5, OPEN>(backend, lanes, macs),
-                    6 => lockstep_first::<B, 6, OPEN>(backend, lanes, macs),
-                    _ => lockstep_first::<B, 7, OPEN>(backend, lanes, macs),
-                };
-        }
-        let (Some((four, rest)), Some((four_macs, rest_macs))) = (
-            lanes.split_first_chunk_mut::<4>(),
-            macs.split_first_chunk_mut::<4>(),
-        ) else {
-            return stepped;
-        };
-        stepped |= lockstep::<B, 4, OPEN>(backend, four, four_macs);
-        lanes = rest;
-        macs = rest_macs;
+    match lanes.iter().take_while(|lane| lane.is_some()).count() {
+        0 => false,
+        1 => lockstep_first::<B, 1, OPEN>(backend, lanes, macs),
+        2 => lockstep_first::<B, 2, OPEN>(backend, lanes, macs),
+        _ => lockstep_first::<B, 4, OPEN>(backend, lanes, macs),
     }
 }
 
@@ -713,17 +687,23 @@ impl<'i, 'o> Lane<'i, 'o> {
 
     /// The message's index and whether it is authentic (always true when sealing).
     fn finish(self, mac: &Block) -> (usize, bool) {
-        let tag = xor(*mac, self.s0);
-        let tag = tag.get(..TAG_LEN).unwrap_or(&[]);
-        let authentic = match self.mic {
-            Mic::Write(out) => {
-                out.copy_from_slice(tag);
-                true
-            }
-            Mic::Check(expected) => bool::from(expected.ct_eq(tag)),
-        };
-        (self.index, authentic)
+        finish_mic(self.index, self.mic, mac, &self.s0)
     }
+}
+
+/// The end of message `index`: its MIC (the CBC-MAC `mac` masked with `s0`) written or checked.
+/// Returns the index and whether the message is authentic (always true when sealing).
+fn finish_mic(index: usize, mic: Mic<'_>, mac: &Block, s0: &Block) -> (usize, bool) {
+    let tag = xor(*mac, *s0);
+    let tag = tag.get(..TAG_LEN).unwrap_or(&[]);
+    let authentic = match mic {
+        Mic::Write(out) => {
+            out.copy_from_slice(tag);
+            true
+        }
+        Mic::Check(expected) => bool::from(expected.ct_eq(tag)),
+    };
+    (index, authentic)
 }
 
 #[inline(always)]
@@ -748,3 +728,4 @@ fn padded(bytes: &[u8]) -> Block {
 
 #[cfg(test)]
 mod tests;
+mod wide;
