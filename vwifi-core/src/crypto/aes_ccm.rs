@@ -304,7 +304,7 @@ where
 /// Moves the busy lanes (and their running MACs) to the front, keeping their order, so that
 /// the first `k` lanes are the `k` busy ones.
 #[inline(always)]
-fn compact<const N: usize>(lanes: &mut [Option<Lane<'_, '_>>; N], macs: &mut [Block; N]) {
+fn compact<T, const N: usize>(lanes: &mut [Option<T>; N], macs: &mut [Block; N]) {
     let mut front = 0;
     for i in 0..N {
         if lanes.get(i).is_some_and(Option::is_some) {
