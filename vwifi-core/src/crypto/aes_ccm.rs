@@ -139,6 +139,44 @@ pub(crate) struct Message<'i, 'o> {
     pub(crate) mic: Mic<'o>,
 }
 
+/// What both engines make of a message before its first block.
+struct Start<'i, 'o> {
+    /// The data, cut at [`MAX_DATA_LEN`].
+    data: InOutBuf<'i, 'o, u8>,
+    /// B0 and the formatted AAD blocks: the MAC's first blocks.
+    prefix: [Block; 3],
+    /// How many of `prefix` are in use: B0 and 0 to 2 AAD blocks.
+    prefix_len: usize,
+    /// The counter block A_0 (A_i is A_0 + i as a big-endian number).
+    a0: [u8; BLOCK],
+    mic: Mic<'o>,
+}
+
+impl<'i, 'o> Message<'i, 'o> {
+    /// The message's data, MAC prefix and first counter block.
+    fn start(self) -> Start<'i, 'o> {
+        let len = self.data.len().min(MAX_DATA_LEN);
+        let data = self.data.split_at(len).0;
+        let (aad, aad_blocks) = self.aad.blocks();
+        // Built as arrays: their constant indices are checked at compile time.
+        let mut b0 = [0u8; BLOCK];
+        b0[0] = B0_FLAGS | if aad_blocks > 0 { B0_ADATA } else { 0 };
+        b0[1..14].copy_from_slice(&self.nonce);
+        b0[14..].copy_from_slice(&(len as u16).to_be_bytes());
+        let mut a0 = [0u8; BLOCK];
+        a0[0] = CTR_FLAGS;
+        a0[1..14].copy_from_slice(&self.nonce);
+        let [a1, a2] = aad;
+        Start {
+            data,
+            prefix: [Block::from(b0), a1, a2],
+            prefix_len: 1 + aad_blocks,
+            a0,
+            mic: self.mic,
+        }
+    }
+}
+
 /// Seals or opens every message of `messages`: a batch of up to [`LANES`] in this module's
 /// interleaved engine, a longer one in the wide engine ([`wide`]). `done(i, authentic)`
 /// is called once for the `i`-th message when it is finished (in any order): `authentic` is
@@ -201,20 +239,9 @@ where
         let mut more = true;
         loop {
             if more {
-                for (slot, mac) in lanes.iter_mut().zip(macs.iter_mut()) {
-                    if slot.is_none() {
-                        match self.messages.next() {
-                            Some((index, m)) => {
-                                *slot = Some(Lane::new(index, m, self.direction));
-                                *mac = Block::default();
-                            }
-                            None => {
-                                more = false;
-                                break;
-                            }
-                        }
-                    }
-                }
+                more = refill(&mut lanes, &mut macs, &mut self.messages, |index, m| {
+                    Lane::new(index, m, self.direction)
+                });
             }
             // Every busy lane at its start: B0, A0 and the AAD; every busy lane on whole data
             // blocks: the tight loop. Then retire the lanes that are done.
@@ -299,6 +326,27 @@ where
             compact(&mut lanes, &mut macs);
         }
     }
+}
+
+/// Fills the empty lanes with the next messages (`start` makes a lane of one), each with a
+/// zero MAC. Returns false once `messages` has run out.
+#[inline(always)]
+fn refill<'i, 'o, T>(
+    lanes: &mut [Option<T>],
+    macs: &mut [Block],
+    messages: &mut impl Iterator<Item = (usize, Message<'i, 'o>)>,
+    mut start: impl FnMut(usize, Message<'i, 'o>) -> T,
+) -> bool {
+    for (slot, mac) in lanes.iter_mut().zip(macs.iter_mut()) {
+        if slot.is_none() {
+            let Some((index, message)) = messages.next() else {
+                return false;
+            };
+            *slot = Some(start(index, message));
+            *mac = Block::default();
+        }
+    }
+    true
 }
 
 /// Moves the busy lanes (and their running MACs) to the front, keeping their order, so that
@@ -542,35 +590,29 @@ struct Lane<'i, 'o> {
 
 impl<'i, 'o> Lane<'i, 'o> {
     fn new(index: usize, m: Message<'i, 'o>, direction: Direction) -> Self {
-        let len = m.data.len().min(MAX_DATA_LEN);
-        let data = m.data.split_at(len).0;
-        let (aad, aad_blocks) = m.aad.blocks();
-        // Built as arrays: their constant indices are checked at compile time.
-        let mut b0 = [0u8; BLOCK];
-        b0[0] = B0_FLAGS | if aad_blocks > 0 { B0_ADATA } else { 0 };
-        b0[1..14].copy_from_slice(&m.nonce);
-        b0[14..].copy_from_slice(&(len as u16).to_be_bytes());
-        let b0 = Block::from(b0);
-        let mut counter = [0u8; BLOCK];
-        counter[0] = CTR_FLAGS;
-        counter[1..14].copy_from_slice(&m.nonce);
-        let data_blocks = len.div_ceil(BLOCK);
+        let Start {
+            data,
+            prefix,
+            prefix_len,
+            a0,
+            mic,
+        } = m.start();
+        let data_blocks = data.len().div_ceil(BLOCK);
         let lag = usize::from(direction == Direction::Open && data_blocks > 0);
-        let [a0, a1] = aad;
         Self {
             index,
             direction,
-            prefix: [b0, a0, a1],
-            prefix_len: 1 + aad_blocks,
-            counter: u128::from_be_bytes(counter),
+            prefix,
+            prefix_len,
+            counter: u128::from_be_bytes(a0),
             data,
             data_blocks,
             current: Block::default(),
             pending: Block::default(),
             s0: Block::default(),
-            mic: m.mic,
+            mic,
             step: 0,
-            steps: 1 + aad_blocks + data_blocks + lag,
+            steps: prefix_len + data_blocks + lag,
         }
     }
 

@@ -27,9 +27,7 @@ use aes::cipher::typenum::Unsigned;
 use aes::cipher::{BlockBackend, BlockClosure, BlockSizeUser, ParBlocks};
 use aes::Block;
 
-use super::{
-    compact, padded, xor, Direction, Message, B0_ADATA, B0_FLAGS, BLOCK, CTR_FLAGS, MAX_DATA_LEN,
-};
+use super::{compact, padded, refill, xor, Direction, Message, BLOCK};
 
 /// The fewest messages that go to this engine rather than the interleaved one (see the module
 /// comment). The `ccmp-batch-length` bench (A-MSDU bodies, session 27), this engine against the
@@ -76,21 +74,14 @@ where
         let mut more = true;
         loop {
             if more {
-                for (slot, mac) in lanes.iter_mut().zip(macs.iter_mut()) {
-                    if slot.is_some() {
-                        continue;
-                    }
-                    let Some((index, message)) = self.messages.next() else {
-                        more = false;
-                        break;
-                    };
-                    let mut lane = Lane::new(index, message, self.direction);
-                    if self.direction == Direction::Open {
+                let direction = self.direction;
+                more = refill(&mut lanes, &mut macs, &mut self.messages, |index, m| {
+                    let mut lane = Lane::new(index, m, direction);
+                    if direction == Direction::Open {
                         lane.s0 = ctr(backend, &lane.a0, lane.data.reborrow());
                     }
-                    *slot = Some(lane);
-                    *mac = Block::default();
-                }
+                    lane
+                });
             }
             // The busy lanes are at the front (see `compact`): groups of eight while 16 or more
             // are left, then one loop of the 9 to 15 left, or a last group of up to eight.
@@ -366,29 +357,18 @@ struct Lane<'i, 'o> {
 
 impl<'i, 'o> Lane<'i, 'o> {
     fn new(index: usize, m: Message<'i, 'o>, direction: Direction) -> Self {
-        let len = m.data.len().min(MAX_DATA_LEN);
-        let data = m.data.split_at(len).0;
-        let (aad, aad_blocks) = m.aad.blocks();
-        let mut b0 = [0u8; BLOCK];
-        b0[0] = B0_FLAGS | if aad_blocks > 0 { B0_ADATA } else { 0 };
-        b0[1..14].copy_from_slice(&m.nonce);
-        b0[14..].copy_from_slice(&(len as u16).to_be_bytes());
-        let mut a0 = [0u8; BLOCK];
-        a0[0] = CTR_FLAGS;
-        a0[1..14].copy_from_slice(&m.nonce);
-        let [a1, a2] = aad;
-        let prefix_len = 1 + aad_blocks;
+        let start = m.start();
         Self {
             index,
             direction,
-            prefix: [Block::from(b0), a1, a2],
-            prefix_len,
-            a0,
-            data,
+            total: start.prefix_len + start.data.len().div_ceil(BLOCK),
+            prefix: start.prefix,
+            prefix_len: start.prefix_len,
+            a0: start.a0,
+            data: start.data,
             s0: Block::default(),
-            mic: m.mic,
+            mic: start.mic,
             pos: 0,
-            total: prefix_len + len.div_ceil(BLOCK),
         }
     }
 
