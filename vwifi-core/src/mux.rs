@@ -772,6 +772,7 @@ impl Mux {
             return;
         };
         let mut dtim = None;
+        let mut delivered = Deliveries::default();
         while let Some(out) = g.station.poll_output() {
             match out {
                 StationOutput::Transmit { frame, channel } => {
@@ -783,12 +784,10 @@ impl Mux {
                     }
                 }
                 StationOutput::Deliver(eth) => {
-                    let mut buf = Vec::with_capacity(eth.buffer_len());
-                    eth.emit(&mut buf);
-                    if g.data.len() >= self.cfg.guest_data_queue {
+                    if g.data.len() + delivered.len() >= self.cfg.guest_data_queue {
                         g.counters.rx_queue_full += 1;
                     } else {
-                        g.data.push_back(Message::Data(buf.into()));
+                        delivered.push(&eth, &mut g.data);
                     }
                 }
                 StationOutput::Event(ev) => {
@@ -804,6 +803,7 @@ impl Mux {
                 StationOutput::DtimTiming { next, interval } => dtim = Some((next, interval)),
             }
         }
+        delivered.flush(&mut g.data);
         if let Some((next, interval)) = dtim {
             self.sched.handle_dtim(id, next, interval);
         }
@@ -1095,6 +1095,100 @@ fn log_event(id: GuestId, ev: &Event) {
             roam_ms,
         } => {
             tracing::info!(guest = id.0, %ssid, %bssid, %old_bssid, channel, roam_ms, "roamed");
+        }
+    }
+}
+
+/// The Ethernet frames a station delivers in one [`Mux::pump`], written back to back into
+/// shared buffers of at least [`Deliveries::CHUNK`] bytes: one allocation for several frames
+/// (an A-MSDU's MSDUs come out together) instead of one each, and one free on the port's side.
+/// Each frame goes to the guest's data queue as a slice of its buffer, in order.
+#[derive(Debug, Default)]
+struct Deliveries {
+    buf: Vec<u8>,
+    /// Where each frame written to `buf` and not yet queued ends.
+    ends: Vec<usize>,
+}
+
+impl Deliveries {
+    /// The smallest buffer: room for about ten 1500-byte frames. A buffer is freed once all
+    /// its frames are, so a frame kept long keeps at most this much.
+    const CHUNK: usize = 16 * 1024;
+
+    /// How many frames wait to be queued.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Writes `eth`; a buffer without room for it is queued first (`buf` never grows, so the
+    /// frames already written never move).
+    fn push(&mut self, eth: &EthernetFrame, queue: &mut VecDeque<Message>) {
+        let need = eth.buffer_len();
+        if self.buf.capacity() - self.buf.len() < need {
+            self.flush(queue);
+            self.buf = Vec::with_capacity(need.max(Self::CHUNK));
+        }
+        eth.emit(&mut self.buf);
+        self.ends.push(self.buf.len());
+    }
+
+    /// Queues the frames written, in order.
+    fn flush(&mut self, queue: &mut VecDeque<Message>) {
+        if self.ends.is_empty() {
+            return;
+        }
+        let buf = Bytes::from(core::mem::take(&mut self.buf));
+        let mut start = 0;
+        for end in self.ends.drain(..) {
+            queue.push_back(Message::Data(buf.slice(start..end)));
+            start = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::EtherType;
+
+    fn frame(i: u8, len: usize) -> EthernetFrame {
+        EthernetFrame {
+            dst: MacAddr([2, 0, 0, 0, 0, 1]),
+            src: MacAddr([2, 0, 0, 0, 0, i]),
+            ethertype: EtherType::Ipv4,
+            payload: Bytes::from(vec![i; len]),
+        }
+    }
+
+    #[test]
+    fn deliveries_share_buffers_and_queue_each_frame_whole_in_order() {
+        let frames: Vec<EthernetFrame> = (1..=12).map(|i| frame(i, 1486)).collect();
+        let mut queue = VecDeque::new();
+        let mut d = Deliveries::default();
+        for f in &frames {
+            d.push(f, &mut queue);
+        }
+        // Ten 1 500-byte frames fit a 16 KiB buffer: the eleventh started another, and the
+        // first ten were queued then.
+        assert_eq!((queue.len(), d.len()), (10, 2));
+        d.flush(&mut queue);
+        assert_eq!((queue.len(), d.len()), (12, 0));
+        let got: Vec<Bytes> = queue
+            .into_iter()
+            .map(|m| match m {
+                Message::Data(b) => b,
+                other => panic!("not data: {other:?}"),
+            })
+            .collect();
+        for (g, f) in got.iter().zip(&frames) {
+            let mut want = Vec::new();
+            f.emit(&mut want);
+            assert_eq!(g[..], want[..]);
+        }
+        // Back to back within a buffer, a new buffer for the eleventh.
+        for (i, pair) in got.windows(2).enumerate() {
+            let adjacent = pair[0].as_ptr().wrapping_add(pair[0].len()) == pair[1].as_ptr();
+            assert_eq!(adjacent, i != 9, "frames {i} and {}", i + 1);
         }
     }
 }

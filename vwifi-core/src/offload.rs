@@ -21,6 +21,8 @@
 
 use core::fmt;
 
+use bytes::Bytes;
+
 mod coalesce;
 
 pub use coalesce::{coalesce, Coalesced, Run, MAX_COALESCED_SEGMENTS};
@@ -401,9 +403,9 @@ fn be32(frame: &[u8], at: usize, what: &'static str) -> Result<u32, OffloadError
 /// segments of `gso_size` payload bytes (TCP: sequence numbers advanced, FIN/PSH on the last
 /// segment only, CWR on the first; IPv4: identification advanced, header checksum
 /// recomputed); a checksum left to complete ([`FLAG_NEEDS_CSUM`]) is completed. Each frame is
-/// written once, into a buffer of its own length, and handed to `out` to keep (a `Bytes` takes
-/// it without another copy); returns how many. A frame without offload is handed over as it
-/// is.
+/// written once; the segments of one send share one buffer (one allocation per send instead
+/// of one per segment: at 64 KiB, 45 of them), each handed to `out` as a slice of it, once
+/// all are written; returns how many. A frame without offload is handed over as it is.
 ///
 /// `max_len` bounds every segment (pass [`MAX_MSDU_FRAME_LEN`] for frames bound for the air):
 /// a GSO request whose full segments would be longer is refused whole. A frame without GSO is
@@ -412,14 +414,14 @@ pub fn segment(
     hdr: &VnetHeader,
     frame: &[u8],
     max_len: usize,
-    mut out: impl FnMut(Vec<u8>),
+    mut out: impl FnMut(Bytes),
 ) -> Result<usize, OffloadError> {
     if hdr.gso_type == GsoType::None {
         let mut whole = frame.to_vec();
         if hdr.needs_csum() {
             complete_checksum(hdr, &mut whole)?;
         }
-        out(whole);
+        out(Bytes::from(whole));
         return Ok(1);
     }
     let mss = usize::from(hdr.gso_size);
@@ -484,31 +486,31 @@ pub fn segment(
         be16(frame, lay.l3 + 4, "IPv4")?
     };
     let l4_hdr_len = lay.payload - lay.l4;
+    // Exactly the segments' length: `Bytes::from` then keeps the buffer as it is.
+    let mut buf = Vec::with_capacity(count * headers.len() + payload.len());
+    let mut ends = Vec::with_capacity(count);
     let mut emit = |i: usize, chunk: &[u8]| -> Option<()> {
-        // Exactly its length: `Bytes::from` then keeps the buffer as it is.
-        let mut seg = Vec::with_capacity(headers.len() + chunk.len());
-        seg.extend_from_slice(headers);
-        seg.extend_from_slice(chunk);
+        let start = buf.len();
+        buf.extend_from_slice(headers);
+        buf.extend_from_slice(chunk);
+        ends.push(buf.len());
+        let seg = buf.get_mut(start..)?;
         let l4_len = l4_hdr_len + chunk.len();
         let last = i + 1 == count;
         if lay.v6 {
-            put(&mut seg, lay.l3 + 4, &(l4_len as u16).to_be_bytes())?;
+            put(seg, lay.l3 + 4, &(l4_len as u16).to_be_bytes())?;
         } else {
             let total = ((lay.l4 - lay.l3 + l4_len) as u16).to_be_bytes();
-            put(&mut seg, lay.l3 + 2, &total)?;
-            put(
-                &mut seg,
-                lay.l3 + 4,
-                &ip_id.wrapping_add(i as u16).to_be_bytes(),
-            )?;
-            put(&mut seg, lay.l3 + 10, &[0, 0])?;
+            put(seg, lay.l3 + 2, &total)?;
+            put(seg, lay.l3 + 4, &ip_id.wrapping_add(i as u16).to_be_bytes())?;
+            put(seg, lay.l3 + 10, &[0, 0])?;
             let csum = internet_checksum(seg.get(lay.l3..lay.l4)?).to_be_bytes();
-            put(&mut seg, lay.l3 + 10, &csum)?;
+            put(seg, lay.l3 + 10, &csum)?;
         }
         let csum_at = lay.l4 + usize::from(want_offset);
         if lay.proto == IPPROTO_TCP {
             let seq = first_seq.wrapping_add((i * mss) as u32).to_be_bytes();
-            put(&mut seg, lay.l4 + 4, &seq)?;
+            put(seg, lay.l4 + 4, &seq)?;
             let mut flags = tcp_flags;
             if !last {
                 flags &= !(TCP_FIN | TCP_PSH);
@@ -516,22 +518,21 @@ pub fn segment(
             if i > 0 {
                 flags &= !TCP_CWR;
             }
-            put(&mut seg, lay.l4 + 13, &[flags])?;
+            put(seg, lay.l4 + 13, &[flags])?;
         } else {
-            put(&mut seg, lay.l4 + 4, &(l4_len as u16).to_be_bytes())?;
+            put(seg, lay.l4 + 4, &(l4_len as u16).to_be_bytes())?;
         }
-        put(&mut seg, csum_at, &[0, 0])?;
-        let sum = sum_words(pseudo_sum(&seg, &lay, l4_len)?, seg.get(lay.l4..)?);
+        put(seg, csum_at, &[0, 0])?;
+        let sum = sum_words(pseudo_sum(seg, &lay, l4_len)?, seg.get(lay.l4..)?);
         let mut csum = fold(sum);
         if csum == 0 && lay.proto == IPPROTO_UDP {
             csum = 0xffff;
         }
-        put(&mut seg, csum_at, &csum.to_be_bytes())?;
-        out(seg);
+        put(seg, csum_at, &csum.to_be_bytes())?;
         Some(())
     };
     // The headers were checked against the frame by `layout`: a write that does not fit
-    // cannot happen, and is refused rather than trusted.
+    // cannot happen, and is refused (nothing handed over) rather than trusted.
     let truncated = OffloadError::Truncated("transport");
     if payload.is_empty() {
         emit(0, &[]).ok_or(truncated)?;
@@ -539,6 +540,12 @@ pub fn segment(
         for (i, chunk) in payload.chunks(mss).enumerate() {
             emit(i, chunk).ok_or(truncated)?;
         }
+    }
+    let buf = Bytes::from(buf);
+    let mut start = 0;
+    for end in ends {
+        out(buf.slice(start..end));
+        start = end;
     }
     Ok(count)
 }

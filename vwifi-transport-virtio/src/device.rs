@@ -330,7 +330,7 @@ impl NetDevice {
                         Ok(h) => {
                             let cut =
                                 offload::segment(&h, &frame, offload::MAX_MSDU_FRAME_LEN, |seg| {
-                                    deliver(Bytes::from(seg))
+                                    deliver(seg)
                                 });
                             if cut.is_err() {
                                 self.stats.tx_offload_refused += 1;
@@ -816,7 +816,7 @@ mod tests {
     fn tcp_segments(len: usize) -> Vec<Bytes> {
         let (hdr, f) = tso_send(len);
         let mut segs = Vec::new();
-        offload::segment(&hdr, &f, 2000, |s| segs.push(Bytes::from(s))).unwrap();
+        offload::segment(&hdr, &f, 2000, |s| segs.push(s)).unwrap();
         segs
     }
 
@@ -897,7 +897,7 @@ mod tests {
         // Cut again, the GSO frames give the segments back byte for byte.
         let mut again = Vec::new();
         for (h, f) in [&got[0], &got[2]] {
-            offload::segment(h, f, 2000, |s| again.push(s)).unwrap();
+            offload::segment(h, f, 2000, |s| again.push(s.to_vec())).unwrap();
         }
         assert_eq!(again, segs.iter().map(|s| s.to_vec()).collect::<Vec<_>>());
         let stats = d.stats();

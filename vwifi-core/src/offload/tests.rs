@@ -110,7 +110,7 @@ fn verify(seg: &[u8]) -> (u32, u8, Vec<u8>) {
 
 fn run(hdr: &VnetHeader, frame: &[u8], max: usize) -> Result<Vec<Vec<u8>>, OffloadError> {
     let mut segs = Vec::new();
-    let n = segment(hdr, frame, max, |s| segs.push(s))?;
+    let n = segment(hdr, frame, max, |s| segs.push(s.to_vec()))?;
     assert_eq!(n, segs.len());
     Ok(segs)
 }
@@ -169,6 +169,26 @@ fn a_64k_tcp_send_becomes_msdu_sized_segments_with_valid_checksums() {
         joined.extend_from_slice(&data);
     }
     assert_eq!(joined, payload);
+}
+
+#[test]
+fn the_segments_of_one_send_share_one_buffer_back_to_back() {
+    let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    let (hdr, frame) = gso_frame(false, IPPROTO_TCP, &payload, 1448, 0x10);
+    let mut segs = Vec::new();
+    let n = segment(&hdr, &frame, MAX_MSDU_FRAME_LEN, |s| segs.push(s)).unwrap();
+    assert_eq!((n, segs.len()), (7, 7));
+    // One allocation per send: each segment starts where the one before ends.
+    for pair in segs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(a.as_ptr().wrapping_add(a.len()), b.as_ptr());
+    }
+    // Slices of one buffer, yet each segment is a whole frame of its own.
+    let owned: Vec<Vec<u8>> = segs.iter().map(|s| s.to_vec()).collect();
+    assert_eq!(owned, run(&hdr, &frame, MAX_MSDU_FRAME_LEN).unwrap());
+    for seg in &owned {
+        verify(seg);
+    }
 }
 
 #[test]

@@ -147,9 +147,7 @@ impl TapIo {
         let cut = VnetHeader::parse(raw).and_then(|hdr| {
             let frame = raw.get(VNET_HDR_LEN..).unwrap_or_default();
             let frames = &mut out.frames;
-            offload::segment(&hdr, frame, offload::MAX_MSDU_FRAME_LEN, |f| {
-                frames.push(Bytes::from(f))
-            })
+            offload::segment(&hdr, frame, offload::MAX_MSDU_FRAME_LEN, |f| frames.push(f))
         });
         if let Err(e) = cut {
             out.refused += 1;
