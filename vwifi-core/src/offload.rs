@@ -404,8 +404,9 @@ fn be32(frame: &[u8], at: usize, what: &'static str) -> Result<u32, OffloadError
 /// segment only, CWR on the first; IPv4: identification advanced, header checksum
 /// recomputed); a checksum left to complete ([`FLAG_NEEDS_CSUM`]) is completed. Each frame is
 /// written once; the segments of one send share one buffer (one allocation per send instead
-/// of one per segment: at 64 KiB, 45 of them), each handed to `out` as a slice of it, once
-/// all are written; returns how many. A frame without offload is handed over as it is.
+/// of one per segment: at 64 KiB, 45 of them; at most 96 KiB of segments each), each handed
+/// to `out` as a slice of it, once all are written; returns how many. A frame without offload
+/// is handed over as it is.
 ///
 /// `max_len` bounds every segment (pass [`MAX_MSDU_FRAME_LEN`] for frames bound for the air):
 /// a GSO request whose full segments would be longer is refused whole. A frame without GSO is
@@ -486,15 +487,9 @@ pub fn segment(
         be16(frame, lay.l3 + 4, "IPv4")?
     };
     let l4_hdr_len = lay.payload - lay.l4;
-    // Exactly the segments' length: `Bytes::from` then keeps the buffer as it is.
-    let mut buf = Vec::with_capacity(count * headers.len() + payload.len());
-    let mut ends = Vec::with_capacity(count);
+    let mut bufs = SegmentBuffers::new(count * headers.len() + payload.len());
     let mut emit = |i: usize, chunk: &[u8]| -> Option<()> {
-        let start = buf.len();
-        buf.extend_from_slice(headers);
-        buf.extend_from_slice(chunk);
-        ends.push(buf.len());
-        let seg = buf.get_mut(start..)?;
+        let seg = bufs.push(headers, chunk);
         let l4_len = l4_hdr_len + chunk.len();
         let last = i + 1 == count;
         if lay.v6 {
@@ -541,13 +536,67 @@ pub fn segment(
             emit(i, chunk).ok_or(truncated)?;
         }
     }
-    let buf = Bytes::from(buf);
-    let mut start = 0;
-    for end in ends {
-        out(buf.slice(start..end));
-        start = end;
-    }
+    bufs.hand_over(&mut out);
     Ok(count)
+}
+
+/// The most bytes of segments one buffer holds. A 64 KiB send's 45 segments with their headers
+/// fit one; a send cut into thousands of tiny segments takes several, so that a segment kept
+/// long keeps at most this much of its send in memory.
+const SEGMENT_BUFFER_MAX: usize = 96 * 1024;
+
+/// A send's segments written back to back into shared buffers (see [`segment`]).
+struct SegmentBuffers {
+    /// Full buffers, each with the end of every segment in it.
+    full: Vec<(Vec<u8>, Vec<usize>)>,
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    /// The bytes of the segments not written yet.
+    rest: usize,
+}
+
+impl SegmentBuffers {
+    /// Room for segments of `total` bytes in all.
+    fn new(total: usize) -> Self {
+        Self {
+            full: Vec::new(),
+            buf: Vec::with_capacity(total.min(SEGMENT_BUFFER_MAX)),
+            ends: Vec::new(),
+            rest: total,
+        }
+    }
+
+    /// Appends a segment made of `head` then `body`, and returns it to be completed in place.
+    /// A buffer is never grown (its segments stay where they are): a full one is set aside and
+    /// the next one sized for what is left, so that the last is exactly full.
+    fn push(&mut self, head: &[u8], body: &[u8]) -> &mut [u8] {
+        let len = head.len() + body.len();
+        if self.buf.capacity() - self.buf.len() < len {
+            let next = Vec::with_capacity(self.rest.min(SEGMENT_BUFFER_MAX).max(len));
+            let full = core::mem::replace(&mut self.buf, next);
+            self.full.push((full, core::mem::take(&mut self.ends)));
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(head);
+        self.buf.extend_from_slice(body);
+        self.rest = self.rest.saturating_sub(len);
+        self.ends.push(self.buf.len());
+        self.buf.get_mut(start..).unwrap_or_default()
+    }
+
+    /// Hands every segment to `out` in order, each a slice of its buffer (a buffer exactly
+    /// full becomes a `Bytes` without another allocation).
+    fn hand_over(mut self, out: &mut impl FnMut(Bytes)) {
+        self.full.push((self.buf, self.ends));
+        for (buf, ends) in self.full {
+            let buf = Bytes::from(buf);
+            let mut start = 0;
+            for end in ends {
+                out(buf.slice(start..end));
+                start = end;
+            }
+        }
+    }
 }
 
 impl fmt::Display for GsoType {

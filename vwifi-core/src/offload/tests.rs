@@ -192,6 +192,36 @@ fn the_segments_of_one_send_share_one_buffer_back_to_back() {
 }
 
 #[test]
+fn a_send_cut_into_tiny_segments_shares_bounded_buffers() {
+    // 2 500 segments of 8 bytes, 62 bytes each with their headers: 155 000 bytes in all.
+    let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 3) as u8).collect();
+    let (hdr, frame) = gso_frame(false, IPPROTO_TCP, &payload, 8, 0x10);
+    let mut segs = Vec::new();
+    segment(&hdr, &frame, MAX_MSDU_FRAME_LEN, |s| segs.push(s)).unwrap();
+    assert_eq!(segs.len(), 2_500);
+    // Runs of segments back to back: one per buffer.
+    let mut runs = vec![0usize];
+    for pair in segs.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.as_ptr().wrapping_add(a.len()) != b.as_ptr() {
+            runs.push(0);
+        }
+        if let Some(last) = runs.last_mut() {
+            *last += b.len();
+        }
+    }
+    runs[0] += segs[0].len();
+    assert_eq!(runs.iter().sum::<usize>(), 155_000);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|&r| r <= SEGMENT_BUFFER_MAX), "{runs:?}");
+    let mut joined = Vec::new();
+    for seg in &segs {
+        joined.extend_from_slice(&verify(seg).2);
+    }
+    assert_eq!(joined, payload);
+}
+
+#[test]
 fn tcp_over_ipv6_and_udp_are_segmented_too() {
     let payload = vec![0xa5u8; 5000];
     let (hdr, frame) = gso_frame(true, IPPROTO_TCP, &payload, 1400, 0x10);
