@@ -265,6 +265,9 @@ $H status | grep -E 'radio|stale|station interfaces'
 # its data path is joined to the new station interface.
 wait_for 30 "ip netns exec g1 $G --link wlan0 status 2>/dev/null | grep -q 'state: *connected'" \
     || { ip netns exec g1 $G --link wlan0 status; fail "g1 did not rejoin after the restart"; }
+# The status names the channel with its frequency (a 6 GHz channel 1 is another channel).
+ip netns exec g1 $G --link wlan0 status | grep -q 'channel: *1 (2412 MHz)' \
+    || { ip netns exec g1 $G --link wlan0 status; fail "g1's status lacks the channel's frequency"; }
 ip netns exec g1 ping -c 3 -i 0.2 -W 2 10.99.1.1 || fail "ping lab-a from g1 after the restart"
 check_peer g1
 log "STEP 7 ok: no stale interface after SIGKILL and restart (g1, g2 restored from the state; g1 rejoined and pings)"

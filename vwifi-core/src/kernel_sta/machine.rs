@@ -53,6 +53,9 @@ pub struct Target {
     pub bssid: MacAddr,
     /// Its channel.
     pub channel: u8,
+    /// Its channel's centre frequency in MHz: tells a 6 GHz channel from a 2.4 GHz one of the
+    /// same number.
+    pub frequency_mhz: u16,
 }
 
 /// How the join that [`KernelSta::begin_join`] starts authenticates.

@@ -28,6 +28,7 @@ fn target() -> Target {
         ssid: ssid(),
         bssid: AP,
         channel: 6,
+        frequency_mhz: 2437,
     }
 }
 

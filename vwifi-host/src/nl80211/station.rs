@@ -603,7 +603,7 @@ impl Sta {
             ssid: target.map(|t| t.ssid),
             bssid: target.map(|t| t.bssid),
             channel: target.map(|t| t.channel),
-            frequency_mhz: None,
+            frequency_mhz: target.map(|t| t.frequency_mhz),
             signal_dbm: self.signal.filter(|_| connected),
             tx_rate_kbps: self.rate_kbps.filter(|_| connected),
             phy: None,
@@ -1126,6 +1126,7 @@ impl Sta {
             ssid,
             bssid: bss.info.bssid,
             channel: bss.info.channel,
+            frequency_mhz: bss.info.frequency_mhz,
         };
         let pmk = match plan(security, credentials) {
             Err(failure) => return self.fail(failure).await,
