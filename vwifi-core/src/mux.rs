@@ -787,7 +787,7 @@ impl Mux {
                     if g.data.len() + delivered.len() >= self.cfg.guest_data_queue {
                         g.counters.rx_queue_full += 1;
                     } else {
-                        delivered.push(&eth, &mut g.data);
+                        delivered.push(eth);
                     }
                 }
                 StationOutput::Event(ev) => {
@@ -1100,49 +1100,59 @@ fn log_event(id: GuestId, ev: &Event) {
 }
 
 /// The Ethernet frames a station delivers in one [`Mux::pump`], written back to back into
-/// shared buffers of at least [`Deliveries::CHUNK`] bytes: one allocation for several frames
-/// (an A-MSDU's MSDUs come out together) instead of one each, and one free on the port's side.
-/// Each frame goes to the guest's data queue as a slice of its buffer, in order.
+/// shared buffers, each exactly as long as its frames and at most [`Deliveries::CHUNK`] bytes
+/// (a longer frame alone): one allocation for several frames (an A-MSDU's MSDUs come out
+/// together) instead of one each, and one free on the port's side. Each frame goes to the
+/// guest's data queue as a slice of its buffer, in order. Exact lengths matter: a lone frame
+/// kept long (a stopped VM's port keeps 1 280) holds no more memory than it did alone.
 #[derive(Debug, Default)]
 struct Deliveries {
-    buf: Vec<u8>,
-    /// Where each frame written to `buf` and not yet queued ends.
-    ends: Vec<usize>,
+    frames: Vec<EthernetFrame>,
 }
 
 impl Deliveries {
-    /// The smallest buffer: room for about ten 1500-byte frames. A buffer is freed once all
-    /// its frames are, so a frame kept long keeps at most this much.
+    /// The most bytes of frames one buffer holds: a frame kept long keeps at most this much.
     const CHUNK: usize = 16 * 1024;
 
     /// How many frames wait to be queued.
     fn len(&self) -> usize {
-        self.ends.len()
+        self.frames.len()
     }
 
-    /// Writes `eth`; a buffer without room for it is queued first (`buf` never grows, so the
-    /// frames already written never move).
-    fn push(&mut self, eth: &EthernetFrame, queue: &mut VecDeque<Message>) {
-        let need = eth.buffer_len();
-        if self.buf.capacity() - self.buf.len() < need {
-            self.flush(queue);
-            self.buf = Vec::with_capacity(need.max(Self::CHUNK));
-        }
-        eth.emit(&mut self.buf);
-        self.ends.push(self.buf.len());
+    /// Takes `eth` to be written at [`Deliveries::flush`].
+    fn push(&mut self, eth: EthernetFrame) {
+        self.frames.push(eth);
     }
 
-    /// Queues the frames written, in order.
+    /// Writes the frames taken and queues them, in order.
     fn flush(&mut self, queue: &mut VecDeque<Message>) {
-        if self.ends.is_empty() {
-            return;
+        let frames = &self.frames;
+        let mut at = 0;
+        while at < frames.len() {
+            // The next group: as many frames as fit a chunk, at least one.
+            let (mut end, mut len) = (at, 0);
+            while let Some(f) = frames.get(end) {
+                if end > at && len + f.buffer_len() > Self::CHUNK {
+                    break;
+                }
+                len += f.buffer_len();
+                end += 1;
+            }
+            let group = frames.get(at..end).unwrap_or_default();
+            let mut buf = Vec::with_capacity(len);
+            for eth in group {
+                eth.emit(&mut buf);
+            }
+            let buf = Bytes::from(buf);
+            let mut start = 0;
+            for eth in group {
+                let stop = start + eth.buffer_len();
+                queue.push_back(Message::Data(buf.slice(start..stop)));
+                start = stop;
+            }
+            at = end;
         }
-        let buf = Bytes::from(core::mem::take(&mut self.buf));
-        let mut start = 0;
-        for end in self.ends.drain(..) {
-            queue.push_back(Message::Data(buf.slice(start..end)));
-            start = end;
-        }
+        self.frames.clear();
     }
 }
 
@@ -1166,11 +1176,9 @@ mod tests {
         let mut queue = VecDeque::new();
         let mut d = Deliveries::default();
         for f in &frames {
-            d.push(f, &mut queue);
+            d.push(f.clone());
         }
-        // Ten 1 500-byte frames fit a 16 KiB buffer: the eleventh started another, and the
-        // first ten were queued then.
-        assert_eq!((queue.len(), d.len()), (10, 2));
+        assert_eq!((queue.len(), d.len()), (0, 12));
         d.flush(&mut queue);
         assert_eq!((queue.len(), d.len()), (12, 0));
         let got: Vec<Bytes> = queue
@@ -1185,10 +1193,27 @@ mod tests {
             f.emit(&mut want);
             assert_eq!(g[..], want[..]);
         }
-        // Back to back within a buffer, a new buffer for the eleventh.
+        // Ten 1 500-byte frames fit 16 KiB: back to back within a buffer, a new buffer for
+        // the eleventh.
         for (i, pair) in got.windows(2).enumerate() {
             let adjacent = pair[0].as_ptr().wrapping_add(pair[0].len()) == pair[1].as_ptr();
             assert_eq!(adjacent, i != 9, "frames {i} and {}", i + 1);
         }
+    }
+
+    #[test]
+    fn a_lone_delivery_takes_a_buffer_of_its_own_length() {
+        let mut queue = VecDeque::new();
+        let mut d = Deliveries::default();
+        d.push(frame(1, 86));
+        d.flush(&mut queue);
+        let Some(Message::Data(b)) = queue.pop_front() else {
+            panic!("no data queued");
+        };
+        assert_eq!(b.len(), 100);
+        // The whole buffer is the frame: `Bytes` turns a full `Vec` into its buffer as it is,
+        // and a 16 KiB buffer would have kept a lone small frame's 16 KiB alive.
+        let back = Vec::from(b);
+        assert_eq!(back.capacity(), 100);
     }
 }
