@@ -2,7 +2,7 @@
 # End-to-end throughput of the daemon's data plane (issue 11), as root:
 #   benches/e2e.sh [--repeat N] [--time SECONDS] [--pairs | --pairs-only] [--daemon PATH] [--guest PATH]
 #                  [--air zero|real] [--standard g|n|ac|ax] [--no-build] [--perf FILE open|wpa2]
-#                  [--link-queue N] [--busy] [--channel N] [--rate MBIT]
+#                  [--link-queue N] [--rx-stage on|off] [--busy] [--channel N] [--rate MBIT]
 #
 # One run puts, side by side:
 #   - two network namespaces attached to `vwifi-host` and joined to an OPEN network of the
@@ -33,6 +33,9 @@
 # cost per bit at the same load (a round still varies by about 7 %, standard deviation, at
 # 2000 on the 2-core machine; the ratios then say little).
 # --link-queue N sets the daemon's `[mux] link_queue` (messages waiting for one guest's port).
+# --rx-stage on|off sets the daemon's `[mux] rx_stage` (default: the daemon's own, on since
+# session 29): whether a guest's port thread decrypts its station's protected frames (the
+# receive stage) or the driver thread does; one build measured both ways.
 # --busy keeps the machine busy elsewhere during the rounds, in bursts as a build does: two
 # busy loops for 50 ms, then 50 ms idle, over and over (how fairly the pairs share a machine
 # whose cores other work takes now and then; the rounds' ratios drop with it).
@@ -52,6 +55,7 @@ PERF=""
 PERF_RUN=""
 GUEST=""
 LINK_QUEUE=""
+RX_STAGE=""
 BUSY=0
 STANDARD=""
 CHANNEL=1
@@ -74,6 +78,7 @@ while [ $# -gt 0 ]; do
         --no-build) BUILD=0; shift ;;
         --perf) PERF="${2:?--perf needs a file}"; PERF_RUN="${3:?--perf needs open or wpa2}"; shift 3 ;;
         --link-queue) LINK_QUEUE="${2:?--link-queue needs a number}"; shift 2 ;;
+        --rx-stage) RX_STAGE="${2:?--rx-stage needs on or off}"; shift 2 ;;
         --busy) BUSY=1; shift ;;
         --rate) RATE="${2:?--rate needs Mbit/s}"; shift 2 ;;
         --channel) CHANNEL="${2:?--channel needs a channel number}"; shift 2 ;;
@@ -87,6 +92,7 @@ case "$AIR" in zero|real) ;; *) die "--air takes zero or real, got $AIR" ;; esac
 case "$CHANNEL" in ''|*[!0-9]*) die "--channel takes a channel number, got $CHANNEL" ;; esac
 case "$RATE" in *[!0-9]*|0) die "--rate takes a positive number of Mbit/s, got $RATE" ;; esac
 case "$LINK_QUEUE" in *[!0-9]*|0) die "--link-queue takes a positive number, got $LINK_QUEUE" ;; esac
+case "$RX_STAGE" in ''|on|off) ;; *) die "--rx-stage takes on or off, got $RX_STAGE" ;; esac
 case "$STANDARD" in ''|g|n|ac|ax) ;; *) die "--standard takes g, n, ac or ax, got $STANDARD" ;; esac
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, TAPs)"
 for tool in ip iperf3 awk; do
@@ -130,9 +136,10 @@ for g in "${GUESTS[@]}" "${VETHS[@]}"; do mkns "$TAG$g"; done
 {
     echo "[host]"
     echo "state_dir = \"$WORK/state\""
-    if [ -n "$LINK_QUEUE" ]; then
+    if [ -n "$LINK_QUEUE$RX_STAGE" ]; then
         echo "[mux]"
-        echo "link_queue = $LINK_QUEUE"
+        [ -n "$LINK_QUEUE" ] && echo "link_queue = $LINK_QUEUE"
+        case "$RX_STAGE" in on) echo "rx_stage = true" ;; off) echo "rx_stage = false" ;; esac
     fi
     echo "[sim]"
     echo "seed = 1"

@@ -168,7 +168,7 @@ impl Lab {
         }
         for i in 0..self.guests.len() {
             let id = self.guests[i].id;
-            if !self.node().guest_messages(id).is_empty() {
+            if !self.node().guest_items(id).is_empty() {
                 let msgs = self.node_mut().take_guest_messages(id);
                 self.guests[i].inbox.extend(msgs);
             }

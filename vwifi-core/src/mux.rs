@@ -49,7 +49,7 @@ use crate::scheduler::{
     AdmitError as SchedAdmitError, Scheduler, SchedulerConfig, SchedulerOutput,
 };
 use crate::station::{
-    local_mac_from_seed, Command, Station, StationConfig, StationError, StationOutput,
+    local_mac_from_seed, rx_stage, Command, Station, StationConfig, StationError, StationOutput,
 };
 use crate::time::Instant;
 use crate::wire::{EthernetFrame, FrameType, FrameView, MgmtSubtype};
@@ -137,13 +137,38 @@ pub enum Output {
     /// another channel. A caller that reports when the change is carried out
     /// ([`Mux::set_reports_tunes`]) calls [`Mux::radio_tuned`] then.
     Tune(Channel),
-    /// Send this message to this guest.
+    /// Send this to this guest.
     ToGuest {
         /// The guest.
         guest: GuestId,
-        /// The message.
-        msg: Message,
+        /// A message, or a data frame to open on the way ([`GuestItem::Sealed`]).
+        item: GuestItem,
     },
+}
+
+/// What the Mux hands to a guest, in order: a message, or (stations configured with
+/// [`StationConfig::stage_rx`]) a data frame still sealed, whose Ethernet frames the guest's
+/// side opens on its way out ([`rx_stage::open`]) and whose EAPOL frames go back to
+/// [`Mux::handle_staged_eapol`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestItem {
+    /// A message.
+    Message(Message),
+    /// A protected data frame for the guest, not yet opened.
+    Sealed(rx_stage::Sealed),
+}
+
+impl From<Message> for GuestItem {
+    fn from(msg: Message) -> Self {
+        Self::Message(msg)
+    }
+}
+
+impl GuestItem {
+    /// Whether it carries data (a [`Message::Data`] or a sealed frame), not a reply or event.
+    pub fn is_data(&self) -> bool {
+        matches!(self, Self::Message(Message::Data(_)) | Self::Sealed(_))
+    }
 }
 
 /// Why the Mux dropped something of a guest's, per guest.
@@ -199,7 +224,7 @@ struct Guest {
     name: String,
     station: Station,
     control: VecDeque<Message>,
-    data: VecDeque<Message>,
+    data: VecDeque<GuestItem>,
     pending_scan: Option<RequestId>,
     /// What the guest said it understands in its `Hello` (none before one): a guest without
     /// [`Capabilities::ROAM_EVENTS`] is told a roam as a connection.
@@ -527,7 +552,10 @@ impl Mux {
                 continue;
             }
             if let Some(g) = self.demux.owner_of(ra) {
-                by_guest.entry(g).or_default().push(frame.clone());
+                // A staging station's frames are opened by its receive stage, not here.
+                if self.guests.get(&g).is_some_and(|s| !s.station.stages_rx()) {
+                    by_guest.entry(g).or_default().push(frame.clone());
+                }
             }
         }
         let mut opened = Vec::new();
@@ -538,6 +566,19 @@ impl Mux {
             }
         }
         opened
+    }
+
+    /// EAPOL frames a receive stage found in frames `guest`'s station handed on sealed
+    /// ([`GuestItem::Sealed`]): they go to its supplicant, in order.
+    pub fn handle_staged_eapol(&mut self, now: Instant, guest: GuestId, frames: &[EthernetFrame]) {
+        let Some(g) = self.guests.get_mut(&guest) else {
+            return;
+        };
+        for eth in frames {
+            g.station.receive_staged_eapol(now, eth);
+        }
+        self.pump(now, guest);
+        self.settle(now);
     }
 
     /// Ends a batch begun with [`Mux::begin_rx_batch`]: what was decrypted and not used is
@@ -590,13 +631,14 @@ impl Mux {
             self.ready.remove(&id);
             return None;
         };
-        let msg = g.control.pop_front().or_else(|| g.data.pop_front());
+        let item = g.control.pop_front().map(GuestItem::Message);
+        let item = item.or_else(|| g.data.pop_front());
         if g.control.is_empty() && g.data.is_empty() {
             self.ready.remove(&id);
         }
         Some(Output::ToGuest {
             guest: id,
-            msg: msg?,
+            item: item?,
         })
     }
 
@@ -788,6 +830,15 @@ impl Mux {
                         g.counters.rx_queue_full += 1;
                     } else {
                         delivered.push(eth);
+                    }
+                }
+                StationOutput::DeliverSealed(sealed) => {
+                    if g.data.len() + delivered.len() >= self.cfg.guest_data_queue {
+                        g.counters.rx_queue_full += 1;
+                    } else {
+                        // Behind the frames delivered before it.
+                        delivered.flush(&mut g.data);
+                        g.data.push_back(GuestItem::Sealed(sealed));
                     }
                 }
                 StationOutput::Event(ev) => {
@@ -1125,34 +1176,74 @@ impl Deliveries {
     }
 
     /// Writes the frames taken and queues them, in order.
-    fn flush(&mut self, queue: &mut VecDeque<Message>) {
-        let frames = &self.frames;
-        let mut at = 0;
-        while at < frames.len() {
-            // The next group: as many frames as fit a chunk, at least one.
-            let (mut end, mut len) = (at, 0);
-            while let Some(f) = frames.get(end) {
-                if end > at && len + f.buffer_len() > Self::CHUNK {
-                    break;
-                }
-                len += f.buffer_len();
-                end += 1;
-            }
-            let group = frames.get(at..end).unwrap_or_default();
-            let mut buf = Vec::with_capacity(len);
-            for eth in group {
-                eth.emit(&mut buf);
-            }
-            let buf = Bytes::from(buf);
-            let mut start = 0;
-            for eth in group {
-                let stop = start + eth.buffer_len();
-                queue.push_back(Message::Data(buf.slice(start..stop)));
-                start = stop;
-            }
-            at = end;
-        }
+    fn flush(&mut self, queue: &mut VecDeque<GuestItem>) {
+        write_shared(&self.frames, |frame| {
+            queue.push_back(GuestItem::Message(Message::Data(frame)));
+        });
         self.frames.clear();
+    }
+}
+
+/// Opens the sealed frames among `items` in order ([`rx_stage::open`], each run of them
+/// together): the messages for the guest go to `out` (each sealed frame's Ethernet frames as
+/// [`Message::Data`], written into shared buffers), the EAPOL frames found to `eapol`, for
+/// [`Mux::handle_staged_eapol`].
+pub fn open_items(
+    items: impl IntoIterator<Item = GuestItem>,
+    out: &mut Vec<Message>,
+    eapol: &mut Vec<EthernetFrame>,
+) {
+    let mut run: Vec<rx_stage::Sealed> = Vec::new();
+    let mut open_run = |run: &mut Vec<rx_stage::Sealed>, out: &mut Vec<Message>| {
+        if run.is_empty() {
+            return;
+        }
+        let mut unsealed = rx_stage::Unsealed::default();
+        rx_stage::open(run, &mut unsealed);
+        run.clear();
+        write_shared(&unsealed.frames, |frame| out.push(Message::Data(frame)));
+        eapol.append(&mut unsealed.eapol);
+    };
+    for item in items {
+        match item {
+            GuestItem::Sealed(s) => run.push(s),
+            GuestItem::Message(m) => {
+                open_run(&mut run, out);
+                out.push(m);
+            }
+        }
+    }
+    open_run(&mut run, out);
+}
+
+/// Writes `frames` back to back into shared buffers, each exactly as long as its frames and
+/// at most [`Deliveries::CHUNK`] bytes (a longer frame alone), and hands each out, in order, as
+/// a slice of its buffer.
+fn write_shared(frames: &[EthernetFrame], mut hand_out: impl FnMut(Bytes)) {
+    let mut at = 0;
+    while at < frames.len() {
+        // The next group: as many frames as fit a chunk, at least one.
+        let (mut end, mut len) = (at, 0);
+        while let Some(f) = frames.get(end) {
+            if end > at && len + f.buffer_len() > Deliveries::CHUNK {
+                break;
+            }
+            len += f.buffer_len();
+            end += 1;
+        }
+        let group = frames.get(at..end).unwrap_or_default();
+        let mut buf = Vec::with_capacity(len);
+        for eth in group {
+            eth.emit(&mut buf);
+        }
+        let buf = Bytes::from(buf);
+        let mut start = 0;
+        for eth in group {
+            let stop = start + eth.buffer_len();
+            hand_out(buf.slice(start..stop));
+            start = stop;
+        }
+        at = end;
     }
 }
 
@@ -1184,7 +1275,7 @@ mod tests {
         let got: Vec<Bytes> = queue
             .into_iter()
             .map(|m| match m {
-                Message::Data(b) => b,
+                GuestItem::Message(Message::Data(b)) => b,
                 other => panic!("not data: {other:?}"),
             })
             .collect();
@@ -1207,7 +1298,7 @@ mod tests {
         let mut d = Deliveries::default();
         d.push(frame(1, 86));
         d.flush(&mut queue);
-        let Some(Message::Data(b)) = queue.pop_front() else {
+        let Some(GuestItem::Message(Message::Data(b))) = queue.pop_front() else {
             panic!("no data queued");
         };
         assert_eq!(b.len(), 100);

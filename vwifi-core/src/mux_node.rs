@@ -32,11 +32,11 @@ use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::demux::GuestId;
 use crate::io::RadioEvent;
-use crate::mux::{AdmitError, GuestConfig, Input, Mux, Output};
+use crate::mux::{open_items, AdmitError, GuestConfig, GuestItem, Input, Mux, Output};
 use crate::proto::Message;
 use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
-use crate::wire::{EtherType, FrameType, FrameView};
+use crate::wire::{EtherType, EthernetFrame, FrameType, FrameView};
 
 use tx_queue::{Head, Queued, TxQueue};
 pub use tx_queue::{PARKED_LIFETIME, STATION_TX_QUEUE};
@@ -95,7 +95,7 @@ pub struct MuxNode {
     /// Set when a retune happened inside `poll_transmit`: the medium must service the node
     /// again to read the new channel before taking more frames.
     reservice: bool,
-    inbox: BTreeMap<GuestId, Vec<Message>>,
+    inbox: BTreeMap<GuestId, Vec<GuestItem>>,
     now: Instant,
 }
 
@@ -194,14 +194,37 @@ impl MuxNode {
         self.drain();
     }
 
-    /// Takes the messages the Mux sent to `guest` so far.
-    pub fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
+    /// Takes what the Mux sent to `guest` so far, as it sent it: sealed frames stay sealed,
+    /// for the guest's side to open ([`open_items`]; their EAPOL frames come back through
+    /// [`MuxNode::staged_eapol`]).
+    pub fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
         self.inbox.remove(&guest).unwrap_or_default()
     }
 
-    /// The messages the Mux sent to `guest` and not yet taken.
-    pub fn guest_messages(&self, guest: GuestId) -> &[Message] {
+    /// Takes the messages the Mux sent to `guest` so far, opening sealed frames here (their
+    /// EAPOL frames go to the station at once).
+    pub fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
+        let items = self.take_guest_items(guest);
+        let (mut out, mut eapol) = (Vec::with_capacity(items.len()), Vec::new());
+        open_items(items, &mut out, &mut eapol);
+        if !eapol.is_empty() {
+            let now = self.now;
+            self.staged_eapol(now, guest, &eapol);
+        }
+        out
+    }
+
+    /// What the Mux sent to `guest` and was not taken yet.
+    pub fn guest_items(&self, guest: GuestId) -> &[GuestItem] {
         self.inbox.get(&guest).map_or(&[], Vec::as_slice)
+    }
+
+    /// EAPOL frames a receive stage found in `guest`'s sealed frames
+    /// ([`Mux::handle_staged_eapol`]).
+    pub fn staged_eapol(&mut self, now: Instant, guest: GuestId, frames: &[EthernetFrame]) {
+        self.now = self.now.max(now);
+        self.mux.handle_staged_eapol(self.now, guest, frames);
+        self.drain();
     }
 
     fn drain(&mut self) {
@@ -219,7 +242,9 @@ impl MuxNode {
                 Output::Tune(c) => {
                     self.queue.push_tune(self.now, c);
                 }
-                Output::ToGuest { guest, msg } => self.inbox.entry(guest).or_default().push(msg),
+                Output::ToGuest { guest, item } => {
+                    self.inbox.entry(guest).or_default().push(item);
+                }
             }
         }
         if self.apply_tune() {

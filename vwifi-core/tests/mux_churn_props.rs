@@ -184,10 +184,10 @@ impl Run {
         for &g in &self.removed {
             prop_assert!(mux.station(g).is_none() && mux.report(g).is_none());
             prop_assert!(
-                self.lab.node().guest_messages(g).is_empty(),
+                self.lab.node().guest_items(g).is_empty(),
                 "removed guest {:?} was sent {:?}",
                 g,
-                self.lab.node().guest_messages(g)
+                self.lab.node().guest_items(g)
             );
         }
         let stats = mux.stats();

@@ -518,8 +518,8 @@ fn a_guest_s_batch_goes_in_amsdus_both_hops_within_each_link_s_limit() {
         };
         let msdus = if per_amsdu == 1 { 0 } else { 20 };
         let (tx, rx) = (
-            *lab.mux().station(g1).unwrap().stats(),
-            *lab.mux().station(g2).unwrap().stats(),
+            lab.mux().station(g1).unwrap().stats(),
+            lab.mux().station(g2).unwrap().stats(),
         );
         let ap = lab.ap(0).counters().clone();
         assert_eq!((tx.amsdu_tx, tx.amsdu_tx_msdus), (amsdus, msdus), "{name}");
@@ -549,7 +549,7 @@ fn amsdus_to_a_radio_with_an_mpdu_limit_stay_within_it() {
         (0..20).collect::<Vec<u8>>()
     );
     let counts = |lab: &Lab| {
-        let st = *lab.mux().station(g1).unwrap().stats();
+        let st = lab.mux().station(g1).unwrap().stats();
         let ap = lab.ap(0).counters().clone();
         (
             st.amsdu_tx,

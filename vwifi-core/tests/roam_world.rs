@@ -254,7 +254,7 @@ fn a_wpa2_station_walked_from_a_to_b_roams_and_its_data_keeps_flowing() {
     assert_eq!(lab.bssid(g), Some(AP_A));
     let walk = walk_a_to_b(&mut lab, g);
     check_walk(&mut lab, g, &walk);
-    let stats = *lab.mux().station(g).unwrap().stats();
+    let stats = lab.mux().station(g).unwrap().stats();
     assert_eq!(stats.roams, 1);
     assert!(stats.roam_scans >= 1);
 }
@@ -336,7 +336,7 @@ fn a_station_whose_only_ap_falls_silent_is_told_disconnected() {
     // No other AP of the network was ever heard: told at the beacon loss, without a scan.
     assert!(lab.world.now() - gone <= Duration::from_millis(1200));
     assert!(roams(&lab, g).is_empty());
-    let stats = *lab.mux().station(g).unwrap().stats();
+    let stats = lab.mux().station(g).unwrap().stats();
     assert_eq!((stats.beacon_losses, stats.roam_failures), (1, 0));
 }
 

@@ -23,6 +23,7 @@
 //! roam_hysteresis_db = 8            # ... and moves to one at least this much stronger
 //! roam_scan_interval_ms = 2000      # at most one background scan per this time
 //! amsdu = true                      # a guest's frames read together go in A-MSDUs (HT/VHT/HE links)
+//! rx_stage = true                   # guests' ports decrypt their protected frames (off: the driver does)
 //!
 //! [radio]
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
@@ -266,6 +267,9 @@ pub(crate) struct MuxSection {
     pub(crate) roam_scan_interval_ms: u64,
     /// Whether a guest's frames read together go in A-MSDUs on links that take them.
     pub(crate) amsdu: bool,
+    /// Whether a connected station's protected data frames are decrypted by its guest's port
+    /// (the receive stage, on the port's thread) rather than by the driver.
+    pub(crate) rx_stage: bool,
 }
 
 impl Default for MuxSection {
@@ -284,6 +288,7 @@ impl Default for MuxSection {
             roam_hysteresis_db: mux.station.roam.hysteresis_db,
             roam_scan_interval_ms: duration_ms(mux.station.roam.scan_interval),
             amsdu: mux.station.amsdu,
+            rx_stage: true,
         }
     }
 }
@@ -539,6 +544,7 @@ impl HostConfig {
                     scan_interval: Duration::from_millis(m.roam_scan_interval_ms),
                 },
                 amsdu: m.amsdu,
+                stage_rx: m.rx_stage,
                 scan: ScanConfig {
                     channels: defaults
                         .station
@@ -646,7 +652,9 @@ pub(crate) fn default_config_text() -> String {
          # roaming between the APs of one network (SSID and security)\n\
          roam = {}\nroam_trigger_dbm = {}\nroam_hysteresis_db = {}\nroam_scan_interval_ms = {}\n\
          # a guest's frames read together go in A-MSDUs on HT/VHT/HE links that take them\n\
-         amsdu = {}\n\n",
+         amsdu = {}\n\
+         # a guest's port decrypts its station's protected frames (false: the driver does)\n\
+         rx_stage = {}\n\n",
         mux.max_stations,
         mux.max_channels,
         mux.guest_data_queue,
@@ -658,7 +666,8 @@ pub(crate) fn default_config_text() -> String {
         mux.roam_trigger_dbm,
         mux.roam_hysteresis_db,
         mux.roam_scan_interval_ms,
-        mux.amsdu
+        mux.amsdu,
+        mux.rx_stage
     ));
     out.push_str(
         "# Network namespaces (containers) given a station at start: a TAP inside each, with\n\

@@ -12,21 +12,33 @@
 //!
 //! The port's side ([`OutboxReceiver`]) is cancel-safe: [`OutboxReceiver::recv`] loses nothing
 //! when it loses a `select!`.
+//!
+//! It is also the guest's **receive stage**: the Mux hands a connected station's protected
+//! data frames over sealed ([`GuestItem::Sealed`], see `vwifi_core::station::rx_stage`), and
+//! the port's side opens them as it takes them ([`open_items`]: decrypted together, replay
+//! checked, A-MSDUs split), on the port's thread instead of the driver's. The Ethernet frames
+//! come out as [`Message::Data`] in their place, in order. An EAPOL frame found in one (a
+//! rekey) is kept for the driver ([`OutboxSender::take_eapol`]), which the outbox wakes.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+use vwifi_core::mux::{open_items, GuestItem};
 use vwifi_core::proto::Message;
+use vwifi_core::wire::EthernetFrame;
+
+/// The most sealed frames opened together by one take of the port.
+const OPEN_BATCH: usize = 64;
 
 /// Why [`OutboxBatch::try_push`] did not take a message (it is handed back).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PushError {
     /// `capacity` messages are waiting.
-    Full(Message),
+    Full(GuestItem),
     /// The port's side is gone (the guest's task ended).
-    Closed(Message),
+    Closed(GuestItem),
 }
 
 /// Why [`OutboxReceiver::try_recv`] returned nothing.
@@ -44,6 +56,8 @@ struct Shared {
     state: Mutex<State>,
     /// Wakes the port: something was pushed, or the driver let go.
     wake: Notify,
+    /// Wakes the driver: the port found EAPOL frames in sealed ones ([`State::eapol`]).
+    eapol_wake: Option<Arc<Notify>>,
     capacity: usize,
     /// How many times a waiting [`OutboxReceiver::recv`] was woken (tests count wake-ups).
     #[cfg(test)]
@@ -52,7 +66,9 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct State {
-    messages: VecDeque<Message>,
+    messages: VecDeque<GuestItem>,
+    /// EAPOL frames the port found in sealed frames, for the station.
+    eapol: Vec<EthernetFrame>,
     sender_gone: bool,
     receiver_gone: bool,
 }
@@ -64,11 +80,22 @@ impl Shared {
     }
 }
 
-/// A guest's outbox of `capacity` messages (at least one): the driver's side and the port's.
+/// A guest's outbox that wakes no driver ([`outbox_waking`]).
+#[cfg(test)]
 pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
+    outbox_waking(capacity, None)
+}
+
+/// A guest's outbox of `capacity` messages (at least one): the driver's side and the port's.
+/// `eapol_wake` is woken when the port finds EAPOL frames in sealed ones.
+pub(crate) fn outbox_waking(
+    capacity: usize,
+    eapol_wake: Option<Arc<Notify>>,
+) -> (OutboxSender, OutboxReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         wake: Notify::new(),
+        eapol_wake,
         capacity: capacity.max(1),
         #[cfg(test)]
         woken: Default::default(),
@@ -77,7 +104,12 @@ pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
         OutboxSender {
             shared: Arc::clone(&shared),
         },
-        OutboxReceiver { shared },
+        OutboxReceiver {
+            shared,
+            ready: VecDeque::new(),
+            taken: Vec::new(),
+            opened: Vec::new(),
+        },
     )
 }
 
@@ -104,7 +136,12 @@ impl OutboxSender {
     // allocate on the congested path, for every message that goes to the backlog.
     #[allow(clippy::result_large_err)]
     pub(crate) fn try_send(&self, msg: Message) -> Result<(), PushError> {
-        self.batch().try_push(msg)
+        self.batch().try_push(msg.into())
+    }
+
+    /// The EAPOL frames the port found in sealed frames since the last call, in order.
+    pub(crate) fn take_eapol(&self) -> Vec<EthernetFrame> {
+        std::mem::take(&mut self.shared.lock().eapol)
     }
 }
 
@@ -129,7 +166,7 @@ pub(crate) struct OutboxBatch<'a> {
 impl OutboxBatch<'_> {
     /// Queues `msg` behind what waits, unless the outbox is full or the port is gone.
     #[allow(clippy::result_large_err)] // As `try_send`.
-    pub(crate) fn try_push(&mut self, msg: Message) -> Result<(), PushError> {
+    pub(crate) fn try_push(&mut self, msg: GuestItem) -> Result<(), PushError> {
         let Some(state) = self.state.as_mut() else {
             return Err(PushError::Closed(msg));
         };
@@ -159,6 +196,13 @@ impl Drop for OutboxBatch<'_> {
 #[derive(Debug)]
 pub(crate) struct OutboxReceiver {
     shared: Arc<Shared>,
+    /// Messages opened from sealed frames and not returned yet, in order: they come before
+    /// anything still in the outbox.
+    ready: VecDeque<Message>,
+    /// What one take moved out of the outbox (kept for its allocation).
+    taken: Vec<GuestItem>,
+    /// What opening it gave (kept for its allocation).
+    opened: Vec<Message>,
 }
 
 impl OutboxReceiver {
@@ -182,38 +226,107 @@ impl OutboxReceiver {
         }
     }
 
-    /// The next message if one waits.
+    /// The next message if one waits (a sealed frame is opened first, with the sealed frames
+    /// behind it).
     pub(crate) fn try_recv(&mut self) -> Result<Message, TryRecvError> {
-        let mut state = self.shared.lock();
-        match state.messages.pop_front() {
-            Some(msg) => Ok(msg),
-            None if state.sender_gone => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+        loop {
+            if let Some(msg) = self.ready.pop_front() {
+                return Ok(msg);
+            }
+            let mut state = self.shared.lock();
+            match state.messages.pop_front() {
+                Some(GuestItem::Message(msg)) => return Ok(msg),
+                Some(GuestItem::Sealed(sealed)) => {
+                    self.taken.push(GuestItem::Sealed(sealed));
+                    while self.taken.len() < OPEN_BATCH {
+                        match state.messages.pop_front() {
+                            Some(item @ GuestItem::Sealed(_)) => self.taken.push(item),
+                            Some(other) => {
+                                state.messages.push_front(other);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    drop(state);
+                    self.open_taken();
+                    self.ready.extend(self.opened.drain(..));
+                    // All of them may have been dropped (replays, forgeries): look again.
+                }
+                None if state.sender_gone => return Err(TryRecvError::Disconnected),
+                None => return Err(TryRecvError::Empty),
+            }
         }
     }
 
     /// Moves the data frames at the front of the outbox into `into`, under one lock, until
     /// `into` holds `max` frames or a message of another kind is next (it stays for
-    /// [`recv`](Self::recv)). Returns how many were moved.
+    /// [`recv`](Self::recv)); sealed frames are opened on the way. Returns how many were moved.
     pub(crate) fn take_data(&mut self, into: &mut Vec<Bytes>, max: usize) -> usize {
         let before = into.len();
-        let mut state = self.shared.lock();
         while into.len() < max {
-            match state.messages.pop_front() {
+            match self.ready.pop_front() {
                 Some(Message::Data(frame)) => into.push(frame),
                 Some(other) => {
-                    state.messages.push_front(other);
-                    break;
+                    self.ready.push_front(other);
+                    return into.len() - before;
                 }
                 None => break,
             }
         }
+        let mut sealed = false;
+        {
+            let mut state = self.shared.lock();
+            while into.len() + self.taken.len() < max {
+                match state.messages.pop_front() {
+                    // Nothing sealed before it: no need to keep it in order with anything.
+                    Some(GuestItem::Message(Message::Data(frame))) if !sealed => into.push(frame),
+                    Some(item @ GuestItem::Message(Message::Data(_))) => self.taken.push(item),
+                    Some(item @ GuestItem::Sealed(_)) => {
+                        sealed = true;
+                        self.taken.push(item);
+                    }
+                    Some(other) => {
+                        state.messages.push_front(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        }
+        if sealed {
+            self.open_taken();
+            let mut opened = self.opened.drain(..);
+            while into.len() < max {
+                match opened.next() {
+                    Some(Message::Data(frame)) => into.push(frame),
+                    Some(other) => {
+                        self.ready.push_back(other);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            self.ready.extend(opened);
+        }
         into.len() - before
     }
 
-    /// How many messages wait.
+    /// Opens what was taken ([`open_items`]) into `opened`; EAPOL frames go to the driver.
+    fn open_taken(&mut self) {
+        let mut eapol = Vec::new();
+        open_items(self.taken.drain(..), &mut self.opened, &mut eapol);
+        if !eapol.is_empty() {
+            self.shared.lock().eapol.append(&mut eapol);
+            if let Some(wake) = &self.shared.eapol_wake {
+                wake.notify_one();
+            }
+        }
+    }
+
+    /// How many messages wait (a sealed frame counts as one, its frames opened as theirs).
     pub(crate) fn len(&self) -> usize {
-        self.shared.lock().messages.len()
+        self.shared.lock().messages.len() + self.ready.len()
     }
 
     /// How many messages may wait.
@@ -235,6 +348,10 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
     use std::time::Duration;
+    use vwifi_core::crypto::{ccmp, TemporalKey};
+    use vwifi_core::station::softmac::SoftMac;
+    use vwifi_core::wire::{DataFrame, DsDirection, EtherType, SequenceControl};
+    use vwifi_core::MacAddr;
 
     fn data(i: u8) -> Message {
         Message::Data(Bytes::from(vec![i; 20]))
@@ -246,9 +363,12 @@ mod tests {
         {
             let mut b = tx.batch();
             for i in 0..3 {
-                b.try_push(data(i)).unwrap();
+                b.try_push(data(i).into()).unwrap();
             }
-            assert_eq!(b.try_push(data(3)), Err(PushError::Full(data(3))));
+            assert_eq!(
+                b.try_push(data(3).into()),
+                Err(PushError::Full(data(3).into()))
+            );
         }
         assert_eq!(rx.len(), 3);
         assert_eq!(rx.max_capacity(), 3);
@@ -264,7 +384,7 @@ mod tests {
     fn the_port_gone_closes_and_the_driver_gone_ends_after_what_waits() {
         let (tx, rx) = outbox(4);
         drop(rx);
-        assert_eq!(tx.try_send(data(1)), Err(PushError::Closed(data(1))));
+        assert_eq!(tx.try_send(data(1)), Err(PushError::Closed(data(1).into())));
 
         let (tx, mut rx) = outbox(4);
         tx.try_send(data(1)).unwrap();
@@ -295,7 +415,7 @@ mod tests {
         {
             let mut b = tx.batch();
             for i in 0..40 {
-                b.try_push(data(i)).unwrap();
+                b.try_push(data(i).into()).unwrap();
                 // Were the port woken per message, it would have time to wake for this one.
                 std::thread::sleep(Duration::from_micros(50));
             }
@@ -353,5 +473,90 @@ mod tests {
         // Pushed while nobody waited: the wake-up is kept.
         let got = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await;
         assert_eq!(got.unwrap(), Some(data(7)));
+    }
+
+    /// A staging station's sealed copy of `eth` from the AP `ap` under `pn`.
+    fn sealed(mac: &mut SoftMac, ap: MacAddr, pn: u64, eth: &EthernetFrame) -> GuestItem {
+        let mut header = eth.data_header(DsDirection::FromAp { bssid: ap }, None);
+        header.sequence = SequenceControl::new(pn as u16);
+        let mut plain = Vec::new();
+        eth.emit_data(&header, &mut plain);
+        let raw = Bytes::from(ccmp::encrypt(&tk(), 0, pn, &plain).unwrap());
+        let frame = DataFrame::parse_bytes(&raw).unwrap();
+        let rx = mac.receive_data(&raw, &frame, ap, true).unwrap();
+        GuestItem::Sealed(rx.sealed.expect("handed on sealed"))
+    }
+
+    fn tk() -> TemporalKey {
+        TemporalKey::from_bytes(*b"0123456789abcdef")
+    }
+
+    fn bytes_of(eth: &EthernetFrame) -> Bytes {
+        let mut v = Vec::new();
+        eth.emit(&mut v);
+        Bytes::from(v)
+    }
+
+    #[tokio::test]
+    async fn sealed_frames_are_opened_on_the_ports_side_in_order_and_eapol_wakes_the_driver() {
+        let (sta, ap, peer) = (
+            MacAddr([2, 0, 0, 0, 0, 1]),
+            MacAddr([2, 0, 0, 0, 0xa, 0]),
+            MacAddr([2, 0, 0, 0, 0, 7]),
+        );
+        let mut mac = SoftMac::new(sta);
+        mac.install_ptk(tk());
+        mac.set_staging(true);
+        let eth = |ethertype, fill: u8| EthernetFrame {
+            dst: sta,
+            src: peer,
+            ethertype,
+            payload: Bytes::from(vec![fill; 64]),
+        };
+        let (a, b, c) = (
+            eth(EtherType::Ipv4, 1),
+            eth(EtherType::Ipv4, 2),
+            eth(EtherType::Ipv6, 3),
+        );
+        let rekey = eth(EtherType::Eapol, 4);
+        let wake = Arc::new(Notify::new());
+        let (tx, mut rx) = outbox_waking(16, Some(Arc::clone(&wake)));
+        {
+            let mut batch = tx.batch();
+            for item in [
+                data(9).into(),
+                sealed(&mut mac, ap, 1, &a),
+                sealed(&mut mac, ap, 2, &rekey),
+                sealed(&mut mac, ap, 3, &b),
+                Message::Ack {
+                    id: vwifi_core::proto::RequestId(5),
+                }
+                .into(),
+                sealed(&mut mac, ap, 4, &c),
+                // A replay of PN 3: dropped by the stage, never handed to the port.
+                sealed(&mut mac, ap, 3, &b),
+            ] {
+                batch.try_push(item).unwrap();
+            }
+        }
+        assert_eq!(rx.len(), 7);
+        let mut frames = Vec::new();
+        assert_eq!(rx.take_data(&mut frames, 8), 3, "up to the reply");
+        let Message::Data(nine) = data(9) else {
+            unreachable!()
+        };
+        assert_eq!(frames, [nine, bytes_of(&a), bytes_of(&b)]);
+        assert!(matches!(rx.try_recv(), Ok(Message::Ack { .. })));
+        assert_eq!(rx.try_recv(), Ok(Message::Data(bytes_of(&c))));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        // The rekey's frame went to the driver's side, which was woken for it.
+        tokio::time::timeout(Duration::from_secs(1), wake.notified())
+            .await
+            .expect("the driver is woken");
+        assert_eq!(tx.take_eapol(), [rekey]);
+        assert!(tx.take_eapol().is_empty());
+        let (mut counters, mut stats) = Default::default();
+        mac.stage_counts().add_to(&mut counters, &mut stats);
+        assert_eq!((counters.rx_packets, stats.replayed), (3, 1));
     }
 }

@@ -40,7 +40,7 @@ use core::time::Duration;
 use vwifi_core::channel::Channel;
 use vwifi_core::demux::GuestId;
 use vwifi_core::handshake::sae::SaeWorkerHandle;
-use vwifi_core::mux::{AdmitError, GuestConfig, Mux, MuxConfig};
+use vwifi_core::mux::{AdmitError, GuestConfig, GuestItem, Mux, MuxConfig};
 use vwifi_core::mux_node::MuxNode;
 use vwifi_core::proto::Message;
 use vwifi_core::radio::NodeId;
@@ -399,10 +399,31 @@ impl SimWorld {
     /// Takes the messages for `guest` (touching the node only if there are some, so that an
     /// idle world stays idle).
     pub(crate) fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
-        if self.mux.guest_messages(guest).is_empty() {
+        if self.mux.guest_items(guest).is_empty() {
             return Vec::new();
         }
-        self.mux_node_mut().take_guest_messages(guest)
+        let msgs = self.mux_node_mut().take_guest_messages(guest);
+        // EAPOL found in sealed frames went to the station: what it sent goes out now.
+        self.settle();
+        msgs
+    }
+
+    /// Takes what is for `guest` as the Mux made it: sealed frames stay sealed, for the guest's
+    /// port to open ([`crate::outbox`]).
+    pub(crate) fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
+        if self.mux.guest_items(guest).is_empty() {
+            return Vec::new();
+        }
+        self.mux_node_mut().take_guest_items(guest)
+    }
+
+    /// EAPOL frames `guest`'s port found in sealed frames ([`MuxNode::staged_eapol`]),
+    /// arriving at `now`.
+    pub(crate) fn staged_eapol(&mut self, now: Instant, guest: GuestId, frames: &[EthernetFrame]) {
+        self.run_air(now);
+        let at = self.medium.now();
+        self.mux_node_mut().staged_eapol(at, guest, frames);
+        self.advance(at);
     }
 
     /// Processes everything due up to `now`, bridging the APs' uplinks; moving nodes are

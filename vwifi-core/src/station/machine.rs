@@ -311,7 +311,7 @@ impl Station {
             signal_dbm: link.map(|b| b.signal_dbm),
             tx_rate_kbps: link.map(|b| b.rate_kbps),
             phy: link.map(link_phy),
-            counters: self.counters,
+            counters: self.counters(),
         }
     }
 
@@ -328,12 +328,21 @@ impl Station {
 
     /// The guest-visible traffic counters.
     pub fn counters(&self) -> Counters {
-        self.counters
+        self.totals().0
     }
 
     /// Counters by cause (drops, losses, reconnects).
-    pub fn stats(&self) -> &StationStats {
-        &self.stats
+    pub fn stats(&self) -> StationStats {
+        self.totals().1
+    }
+
+    /// The station's own counters with what its receive stages counted.
+    fn totals(&self) -> (Counters, StationStats) {
+        let (mut counters, mut stats) = (self.counters, self.stats);
+        self.softmac
+            .stage_counts()
+            .add_to(&mut counters, &mut stats);
+        (counters, stats)
     }
 
     /// The BSSs the station has heard.
@@ -483,6 +492,36 @@ impl Station {
     /// How many data frames were taken decrypted from a batch ([`Station::open_batch`]).
     pub fn batch_decrypted(&self) -> u64 {
         self.softmac.batch_decrypted()
+    }
+
+    /// Whether its protected unicast data frames go sealed to a receive stage now
+    /// ([`StationConfig::stage_rx`], once connected).
+    pub fn stages_rx(&self) -> bool {
+        self.softmac.staging()
+    }
+
+    /// How many data frames were handed on sealed and opened by a receive stage
+    /// ([`StationConfig::stage_rx`]).
+    pub fn stage_opened(&self) -> u64 {
+        self.softmac.stage_counts().opened()
+    }
+
+    /// An EAPOL frame a receive stage found in a frame this station handed on sealed
+    /// ([`StationOutput::DeliverSealed`]): a rekey, for the supplicant.
+    pub fn receive_staged_eapol(&mut self, now: Instant, eth: &EthernetFrame) {
+        self.supplicant_eapol(now, eth);
+        self.sync(now);
+    }
+
+    fn supplicant_eapol(&mut self, now: Instant, eth: &EthernetFrame) {
+        if let Conn::Handshake(l) | Conn::Connected(l) = &mut self.conn {
+            if let Some(s) = &mut l.supplicant {
+                if let Err(e) = s.handle_eapol(now, &eth.payload, &mut self.rng) {
+                    trace!(error = %e, "EAPOL frame rejected");
+                }
+            }
+        }
+        self.drain_supplicant(now);
     }
 
     /// The outcome of a frame this station transmitted. An unacknowledged authentication or
@@ -1455,6 +1494,7 @@ impl Station {
         };
         self.reported_signal = Some(link.bss.signal_dbm);
         self.set_conn(Conn::Connected(link));
+        self.softmac.set_staging(self.cfg.stage_rx);
         if let Some(p) = &mut self.profile {
             p.retries = 0;
         }
@@ -1745,6 +1785,18 @@ impl Station {
             }
         };
         self.heard(now);
+        if let Some(sealed) = rx.sealed {
+            // The stage opens it and counts what it holds.
+            if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
+                l.bss.rate_kbps = meta.rate_kbps;
+                l.data_rate_known = true;
+            }
+            match self.is_connected() {
+                true => self.push(StationOutput::DeliverSealed(sealed)),
+                false => self.counters.rx_dropped += 1,
+            }
+            return;
+        }
         if rx.amsdu {
             self.receive_amsdu(meta, rx);
             return;
@@ -1765,14 +1817,7 @@ impl Station {
                 self.count_drop(RxDrop::NotForUs);
                 return;
             }
-            if let Conn::Handshake(l) | Conn::Connected(l) = &mut self.conn {
-                if let Some(s) = &mut l.supplicant {
-                    if let Err(e) = s.handle_eapol(now, &eth.payload, &mut self.rng) {
-                        trace!(error = %e, "EAPOL frame rejected");
-                    }
-                }
-            }
-            self.drain_supplicant(now);
+            self.supplicant_eapol(now, &eth);
             return;
         }
         if !self.is_connected() {

@@ -64,6 +64,7 @@
 //! stops trying to connect, and are never logged (their types redact `Debug`).
 
 mod machine;
+pub mod rx_stage;
 mod scan;
 pub mod softmac;
 #[cfg(test)]
@@ -129,6 +130,10 @@ pub enum StationOutput {
     },
     /// Hand this (decrypted) Ethernet frame to the guest.
     Deliver(EthernetFrame),
+    /// Hand the frames in this sealed data frame to the guest, opening it on the way
+    /// ([`rx_stage::open`]; the EAPOL frames it holds go back to
+    /// [`Station::receive_staged_eapol`]). Only with [`StationConfig::stage_rx`].
+    DeliverSealed(rx_stage::Sealed),
     /// Tell the guest this.
     Event(proto::Event),
     /// A scan the guest asked for has ended: the BSSs seen during it, strongest first.
@@ -411,6 +416,10 @@ pub struct StationConfig {
     /// Whether guest frames handed over together ([`crate::station::Station::send_data_batch`])
     /// go in A-MSDUs on links that take them.
     pub amsdu: bool,
+    /// Whether, once connected, the protected unicast data frames under the pairwise key are
+    /// handed on sealed ([`StationOutput::DeliverSealed`]) for a receive stage to open on
+    /// another thread ([`rx_stage`]), instead of being opened by the station.
+    pub stage_rx: bool,
 }
 
 /// When a connected station roams to another AP of its network (the same SSID and security).
@@ -472,6 +481,7 @@ impl StationConfig {
             signal_report_db: 5,
             roam: RoamConfig::default(),
             amsdu: true,
+            stage_rx: false,
         }
     }
 }

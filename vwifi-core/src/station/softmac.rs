@@ -7,6 +7,8 @@
 //! for it: there the kernel builds the frames and holds the keys (see the
 //! [module documentation](super) for the boundary).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::addr::MacAddr;
@@ -22,6 +24,7 @@ use crate::wire::{
     StatusCode,
 };
 
+use super::rx_stage::{self, RxStage, Sealed, StageCounts};
 use super::BssEntry;
 
 /// The most rates a Supported Rates element holds; the rest go in Extended Supported Rates.
@@ -109,13 +112,17 @@ pub struct RxData {
     pub amsdu: bool,
     /// An A-MSDU's subframes dropped: for another DA, EAPOL or guest control, or no valid MSDU.
     pub refused: usize,
+    /// A protected unicast frame under the pairwise key handed on unopened
+    /// ([`SoftMac::set_staging`]); `frames` is then empty.
+    pub sealed: Option<Sealed>,
 }
 
 #[derive(Debug, Clone)]
 struct PairwiseKey {
     tk: TemporalKey,
     tx_pn: u64,
-    rx: ReplayCounters,
+    /// Its receive stage: the data frames' replay counters, for every TID.
+    stage: Arc<RxStage>,
     /// Receive counter of protected management frames (PMF).
     mgmt_rx: ReplayCounters,
 }
@@ -141,6 +148,10 @@ pub struct SoftMac {
     /// The protected unicast data frames of a batch being received, decrypted together
     /// ([`SoftMac::open_batch`]); empty between batches.
     opened: ccmp::Opened,
+    /// What the receive stages of its pairwise keys counted.
+    counts: Arc<StageCounts>,
+    /// Whether protected unicast data frames under the pairwise key are handed on sealed.
+    staging: bool,
 }
 
 impl SoftMac {
@@ -154,7 +165,25 @@ impl SoftMac {
             duplicates: DuplicateFilter::new(),
             pmf: None,
             opened: ccmp::Opened::new(),
+            counts: Arc::default(),
+            staging: false,
         }
+    }
+
+    /// What the receive stages of this station's pairwise keys counted.
+    pub fn stage_counts(&self) -> &StageCounts {
+        &self.counts
+    }
+
+    /// Hands protected unicast data frames under the pairwise key on sealed
+    /// ([`RxData::sealed`], see [`rx_stage`]) or opens them here. Forgetting the keys stops it.
+    pub fn set_staging(&mut self, on: bool) {
+        self.staging = on;
+    }
+
+    /// Whether protected unicast data frames under the pairwise key are handed on sealed now.
+    pub fn staging(&self) -> bool {
+        self.staging && self.ptk.is_some()
     }
 
     /// The station's address.
@@ -169,10 +198,11 @@ impl SoftMac {
 
     /// Installs the pairwise key: transmit PNs restart at 1, receive counters accept any PN.
     pub fn install_ptk(&mut self, tk: TemporalKey) {
+        let stage = RxStage::new(self.mac, tk.clone(), Arc::clone(&self.counts));
         self.ptk = Some(PairwiseKey {
             tk,
             tx_pn: 0,
-            rx: ReplayCounters::new(),
+            stage,
             mgmt_rx: ReplayCounters::new(),
         });
     }
@@ -193,6 +223,7 @@ impl SoftMac {
         self.pmf = None;
         self.duplicates = DuplicateFilter::new();
         self.opened.clear();
+        self.staging = false;
     }
 
     /// Decrypts ahead, together, the frames of a batch that [`SoftMac::receive_data`] would
@@ -204,6 +235,10 @@ impl SoftMac {
         let Some(ptk) = &self.ptk else {
             return;
         };
+        if self.staging {
+            // They go sealed: the stage opens them.
+            return;
+        }
         let mine: Vec<Bytes> = frames
             .iter()
             .filter(|raw| {
@@ -219,7 +254,7 @@ impl SoftMac {
             .cloned()
             .collect();
         if mine.len() > 1 {
-            self.opened.open(&ptk.tk, &mine);
+            ptk.stage.open_ahead(&mut self.opened, &mine);
         }
     }
 
@@ -562,7 +597,7 @@ impl SoftMac {
     /// EAPOL. `raw` is the frame's bytes, `frame` its parsed form.
     pub fn receive_data(
         &mut self,
-        raw: &[u8],
+        raw: &Bytes,
         frame: &DataFrame,
         bssid: MacAddr,
         protected_bss: bool,
@@ -595,6 +630,23 @@ impl SoftMac {
                 false => RxDrop::Unprotected,
             });
         }
+        if protected && !group && self.staging {
+            if let Some(ptk) = &self.ptk {
+                let hdr = ccmp::peek_header(raw).map_err(|_| RxDrop::Malformed)?;
+                if hdr.key_id != 0 {
+                    return Err(RxDrop::NoKey);
+                }
+                let sealed = Sealed::new(raw.clone(), is_amsdu, Arc::clone(&ptk.stage));
+                return Ok(RxData {
+                    frames: Vec::new(),
+                    group,
+                    protected,
+                    amsdu: is_amsdu,
+                    refused: 0,
+                    sealed: Some(sealed),
+                });
+            }
+        }
         let plain = match protected {
             true => self.decrypt(raw, group)?,
             false => frame.clone(),
@@ -618,39 +670,32 @@ impl SoftMac {
             protected,
             amsdu: false,
             refused: 0,
+            sealed: None,
         })
     }
 
-    /// The MSDUs of an A-MSDU from the AP, decrypted and replay-checked once as one MPDU. A
-    /// subframe whose DA is not this station is dropped (IEEE 802.11-2020 9.3.2.2.2: from an
-    /// AP the DA is the receiver; mac80211 checks the DA of a station's A-MSDU subframes, the
-    /// defence against A-MSDU injection), as is one that carries EAPOL (the handshake never
-    /// goes in an A-MSDU) or the guest-control EtherType, or is no valid MSDU.
+    /// The MSDUs of an A-MSDU from the AP, decrypted and replay-checked once as one MPDU
+    /// ([`rx_stage::amsdu_msdus`] says which are refused).
     fn receive_amsdu(&self, plain: &DataFrame, protected: bool) -> Result<RxData, RxDrop> {
-        let subframes = amsdu::ethernet_frames(&plain.payload).map_err(|_| RxDrop::Malformed)?;
-        let total = subframes.len();
-        let frames: Vec<EthernetFrame> = subframes
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|eth| {
-                eth.dst == self.mac
-                    && !matches!(eth.ethertype, EtherType::Eapol | EtherType::VwifiControl)
-            })
-            .collect();
+        let (frames, refused) = rx_stage::amsdu_msdus(plain, self.mac)?;
         Ok(RxData {
-            refused: total - frames.len(),
+            refused,
             frames,
             group: false,
             protected,
             amsdu: true,
+            sealed: None,
         })
     }
 
     fn decrypt(&mut self, raw: &[u8], group: bool) -> Result<DataFrame, RxDrop> {
         let hdr = ccmp::peek_header(raw).map_err(|_| RxDrop::Malformed)?;
         let (tk, counters) = match group {
-            false => match &mut self.ptk {
-                Some(k) if hdr.key_id == 0 => (&k.tk, &mut k.rx),
+            false => match &self.ptk {
+                Some(k) if hdr.key_id == 0 => {
+                    let mpdu = k.stage.decrypt(&mut self.opened, raw)?;
+                    return DataFrame::parse_bytes(&mpdu).map_err(|_| RxDrop::Malformed);
+                }
                 _ => return Err(RxDrop::NoKey),
             },
             true => match self.gtks.iter_mut().find(|g| g.gtk.key_id() == hdr.key_id) {
@@ -697,3 +742,5 @@ fn band_rates(band: Band) -> Vec<Rate> {
 
 #[cfg(test)]
 mod amsdu_tests;
+#[cfg(test)]
+mod stage_tests;

@@ -522,6 +522,15 @@ impl World {
                 StationOutput::WantChannel(Some(c)) if self.follow => self.tune(c),
                 StationOutput::WantChannel(_) => {}
                 StationOutput::Deliver(f) => self.delivered.push(f),
+                StationOutput::DeliverSealed(s) => {
+                    // The receive stage, here at once.
+                    let mut u = crate::station::rx_stage::Unsealed::default();
+                    crate::station::rx_stage::open(&[s], &mut u);
+                    self.delivered.extend(u.frames);
+                    for eth in &u.eapol {
+                        self.sta.receive_staged_eapol(self.now, eth);
+                    }
+                }
                 StationOutput::Event(e) => self.events.push((self.now, e)),
                 StationOutput::ScanDone(r) => self.scans.push(r),
                 StationOutput::DtimTiming { next, interval } => {
@@ -1306,7 +1315,27 @@ fn a_station_pinned_to_one_ap_never_roams() {
 
 #[test]
 fn group_rekey_installs_the_new_gtk() {
-    let mut w = connected_wpa2(false);
+    group_rekey_installs_the_new_gtk_with(false);
+}
+
+/// A staging station's rekey message is sealed like its data: the stage finds the EAPOL frame
+/// and hands it back to the station, which installs the key and answers as before.
+#[test]
+fn group_rekey_through_the_receive_stage_installs_the_new_gtk() {
+    let w = group_rekey_installs_the_new_gtk_with(true);
+    assert!(w.sta.stages_rx());
+    // The rekey message and the unicast frame after it went through the stage.
+    assert_eq!(w.sta.stage_opened(), 2);
+    assert_eq!(w.sta.batch_decrypted(), 0);
+}
+
+fn group_rekey_installs_the_new_gtk_with(stage_rx: bool) -> World {
+    let mut cfg = StationConfig::new(STA, [7; 32]);
+    cfg.scan.channels = vec![ch(1), ch(6), ch(11), ch(36)];
+    cfg.stage_rx = stage_rx;
+    let mut w = World::with_config(cfg, vec![ScriptedAp::wpa2(AP1, "home", 6, psk(1))]);
+    w.connect("home", Credentials::Psk(psk(1)), false);
+    assert!(matches!(w.connected(), Event::Connected { .. }));
     let new_gtk = Gtk::new([0x5c; 16], 2).unwrap();
     let now = w.now;
     let ap = &mut w.aps[0];
@@ -1328,9 +1357,13 @@ fn group_rekey_installs_the_new_gtk() {
         ..eth_from_peer(b"new key")
     };
     w.aps[0].send_data(group.clone());
+    let unicast = eth_from_peer(b"after the rekey");
+    w.aps[0].send_data(unicast.clone());
     w.pump();
-    assert_eq!(w.delivered, vec![group]);
+    assert_eq!(w.delivered, vec![group, unicast]);
     assert!(w.sta.is_connected());
+    assert_eq!(w.sta.counters().rx_packets, 2);
+    w
 }
 
 #[test]

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use vwifi_core::channel::Channel;
 use vwifi_core::crypto::{Passphrase, Psk};
 use vwifi_core::demux::GuestId;
-use vwifi_core::mux::{GuestConfig, GuestCounters, Mux, MuxConfig};
+use vwifi_core::mux::{GuestConfig, GuestCounters, GuestItem, Mux, MuxConfig};
 use vwifi_core::mux_node::MuxNode;
 use vwifi_core::phy::PhyCaps;
 use vwifi_core::proto::{
@@ -296,7 +296,16 @@ impl Lab {
     }
 
     pub fn messages(&self, g: GuestId) -> Vec<Message> {
-        self.node().guest_messages(g).to_vec()
+        self.node()
+            .guest_items(g)
+            .iter()
+            .map(|item| match item {
+                GuestItem::Message(m) => m.clone(),
+                GuestItem::Sealed(_) => {
+                    panic!("a sealed frame, but the lab's stations open their own")
+                }
+            })
+            .collect()
     }
 
     pub fn take(&mut self, g: GuestId) -> Vec<Message> {

@@ -52,10 +52,10 @@ use std::future::pending;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::{Clock as _, PeerInfo};
-use vwifi_core::mux::{AdmitError, GuestConfig};
+use vwifi_core::mux::{AdmitError, GuestConfig, GuestItem};
 use vwifi_core::proto::{Credentials, Event, Message, RequestId, Ssid, MAX_AGENT_NAME_LEN};
 use vwifi_core::{Instant, MacAddr};
 
@@ -63,7 +63,7 @@ use crate::clock::TokioClock;
 use crate::command::{Admitted, Command, JoinError, Joined, LinkFlow, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::hwsim::HwsimAir as _;
-use crate::outbox::{outbox, OutboxSender, PushError};
+use crate::outbox::{outbox_waking, OutboxSender, PushError};
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -187,7 +187,7 @@ pub(crate) struct GuestEntry {
     /// The back-pressure shared with the guest's port.
     flow: Arc<LinkFlow>,
     /// Messages for the guest that did not fit its outbox, in order.
-    backlog: VecDeque<Message>,
+    backlog: VecDeque<GuestItem>,
     /// The guests held back because they sent to this one while its backlog was filling.
     holding: BTreeSet<GuestId>,
     /// The guest this one's data is held back for, if any.
@@ -209,7 +209,7 @@ impl GuestEntry {
     /// the outbox, or to the backlog behind what already waits, or (the backlog holding
     /// `limit`) drops and counts them: all in one batch, so that the port, woken once, finds
     /// the turn's messages together ([`crate::outbox`]).
-    fn hand_over(&mut self, id: GuestId, msgs: Vec<Message>, limit: usize) {
+    fn hand_over(&mut self, id: GuestId, msgs: Vec<GuestItem>, limit: usize) {
         if msgs.is_empty() && self.backlog.is_empty() {
             return;
         }
@@ -241,7 +241,7 @@ impl GuestEntry {
                 self.backlog.push_back(msg);
                 continue;
             }
-            let data = matches!(msg, Message::Data(_));
+            let data = msg.is_data();
             if data {
                 self.link_data_dropped += 1;
             } else {
@@ -311,6 +311,9 @@ pub(crate) struct Driver {
     /// not come in.
     waits: u64,
     waits_in_vain: u64,
+    /// Woken by a guest's port that found EAPOL frames in sealed ones (a rekey: see
+    /// [`crate::outbox`]); they go to the guest's station.
+    eapol_wake: Arc<Notify>,
 }
 
 impl Driver {
@@ -337,6 +340,7 @@ impl Driver {
             intake: intake::Intake::default(),
             waits: 0,
             waits_in_vain: 0,
+            eapol_wake: Arc::new(Notify::new()),
         }
     }
 
@@ -409,6 +413,7 @@ impl Driver {
         let timer = tokio::time::sleep_until(tokio::time::Instant::now());
         tokio::pin!(timer);
         let mut armed: Option<tokio::time::Instant> = None;
+        let eapol_wake = Arc::clone(&self.eapol_wake);
         loop {
             let now = clock.now();
             self.world.advance(now);
@@ -468,6 +473,7 @@ impl Driver {
                     }
                     None => radio_events = None,
                 },
+                () = eapol_wake.notified() => self.take_staged_eapol(),
                 () = &mut timer, if armed.is_some() => armed = None,
                 () = std::future::ready(()), if due => {}
                 // The guests' queues still hold messages: go on at once.
@@ -1028,6 +1034,22 @@ impl Driver {
         );
     }
 
+    /// Gives the guests' stations the EAPOL frames their ports found in sealed frames.
+    fn take_staged_eapol(&mut self) {
+        let now = self.clock.now();
+        for (&id, entry) in &self.guests {
+            let frames = entry.outbox.take_eapol();
+            if !frames.is_empty() {
+                tracing::debug!(
+                    guest = id.0,
+                    frames = frames.len(),
+                    "EAPOL from the receive stage"
+                );
+                self.world.staged_eapol(now, id, &frames);
+            }
+        }
+    }
+
     /// Records the outcome of a netns guest's connection (before the guest hears of it).
     fn outcome(&mut self, guest: GuestId, msg: &Message) {
         let Message::Event(event) = msg else {
@@ -1165,7 +1187,7 @@ impl Driver {
             netns.is_some(),
         )?;
         self.connections += 1;
-        let (tx, rx) = outbox(self.link_queue);
+        let (tx, rx) = outbox_waking(self.link_queue, Some(Arc::clone(&self.eapol_wake)));
         let station = self.world.station_mac(guest);
         if let Some(sta) = station {
             self.by_mac.insert(sta, guest);
@@ -1237,9 +1259,11 @@ impl Driver {
         let limit = self.backlog_limit();
         let ids: Vec<GuestId> = self.guests.keys().copied().collect();
         for id in ids {
-            let msgs = self.world.take_guest_messages(id);
+            let msgs = self.world.take_guest_items(id);
             for msg in &msgs {
-                self.outcome(id, msg);
+                if let GuestItem::Message(msg) = msg {
+                    self.outcome(id, msg);
+                }
             }
             let queued = self.world.radio_queue(id);
             let Some(entry) = self.guests.get_mut(&id) else {
@@ -1347,6 +1371,65 @@ mod tests {
             ap.passphrase = None;
         }
         SimWorld::new(&sim, HostConfig::default().mux_config(), [7; 32]).unwrap()
+    }
+
+    /// The driver's side of the receive stage: the guest's port opens the station's sealed
+    /// frames (here `try_recv`), finds the AP's group-rekey messages among them and wakes the
+    /// driver, which gives them to the station; its answers complete the AP's rekeys.
+    #[tokio::test(start_paused = true)]
+    async fn rekeys_found_by_the_ports_receive_stage_reach_the_station() {
+        let mut sim = SimConfig::demo();
+        sim.aps.retain(|ap| ap.ssid == "vwifi-office");
+        sim.aps[0].gtk_rekey_interval = Some(1);
+        let cfg = HostConfig::default().mux_config();
+        assert!(cfg.station.stage_rx, "on by default");
+        let world = SimWorld::new(&sim, cfg, [7; 32]).unwrap();
+        let mut d = Driver::new(Box::new(world), TokioClock::start(), 64);
+        let mut adm = d.admit(PeerInfo::Anonymous).unwrap();
+        d.handle(Command::Guest {
+            guest: adm.guest,
+            msg: Message::Connect {
+                id: RequestId(1),
+                ssid: Ssid::new(b"vwifi-office").unwrap(),
+                bssid: None,
+                credentials: Credentials::Passphrase(
+                    vwifi_core::crypto::Passphrase::new("office demo passphrase").unwrap(),
+                ),
+            },
+        });
+        run_until(&mut d, &mut adm.outbox, |m| {
+            matches!(m, Message::Event(Event::Connected { .. }))
+        });
+        let rekeys = |d: &mut Driver| {
+            let w = d.world.sim_mut().unwrap();
+            w.aps().map(|ap| ap.counters().gtk_rekeys).sum::<u64>()
+        };
+        let before = rekeys(&mut d);
+        let start = d.clock.now();
+        let woken = Arc::clone(&d.eapol_wake);
+        let mut returned = 0;
+        while d.clock.now() < start + Duration::from_millis(3_500) {
+            let next = d.world.poll_timeout().expect("the world never goes idle");
+            tokio::time::advance(next.saturating_duration_since(d.clock.now())).await;
+            d.world.advance(next);
+            d.deliver();
+            while adm.outbox.try_recv().is_ok() {}
+            // The port woke the driver for what it found.
+            if tokio::time::timeout(Duration::ZERO, woken.notified())
+                .await
+                .is_ok()
+            {
+                returned += 1;
+                d.take_staged_eapol();
+            }
+        }
+        assert!(returned >= 3, "the port found the rekeys: {returned}");
+        assert!(
+            rekeys(&mut d) >= before + 3,
+            "the station answered every rekey"
+        );
+        let snap = d.snapshot();
+        assert_eq!(snap.guests[0].state, "connected");
     }
 
     #[tokio::test(start_paused = true)]

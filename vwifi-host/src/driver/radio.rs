@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 use vwifi_core::demux::GuestId;
-use vwifi_core::mux::{AdmitError, GuestConfig, MuxStats};
+use vwifi_core::mux::{AdmitError, GuestConfig, GuestItem, MuxStats};
 use vwifi_core::proto::Message;
+use vwifi_core::wire::EthernetFrame;
 use vwifi_core::{Instant, MacAddr};
 
 use super::snapshot::{nl80211_snapshot, sim_snapshot};
@@ -53,6 +54,16 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
 
     /// Takes the messages for `guest` so far.
     fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message>;
+
+    /// Takes what is for `guest` so far as the radio made it: sealed frames stay sealed, for
+    /// the guest's port to open (a radio without receive stages: its messages).
+    fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
+        let msgs = self.take_guest_messages(guest);
+        msgs.into_iter().map(GuestItem::Message).collect()
+    }
+
+    /// EAPOL frames `guest`'s port found in sealed frames, arriving at `now`, for its station.
+    fn staged_eapol(&mut self, _now: Instant, _guest: GuestId, _frames: &[EthernetFrame]) {}
 
     /// Processes everything due up to `now` (a radio without its own time: nothing).
     fn advance(&mut self, _now: Instant) {}
@@ -123,6 +134,14 @@ impl HostRadio for SimWorld {
 
     fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
         SimWorld::take_guest_messages(self, guest)
+    }
+
+    fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
+        SimWorld::take_guest_items(self, guest)
+    }
+
+    fn staged_eapol(&mut self, now: Instant, guest: GuestId, frames: &[EthernetFrame]) {
+        SimWorld::staged_eapol(self, now, guest, frames);
     }
 
     fn advance(&mut self, now: Instant) {

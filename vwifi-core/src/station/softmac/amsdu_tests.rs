@@ -10,15 +10,20 @@ use ccm::Ccm;
 use super::*;
 use crate::wire::amsdu;
 
-const STA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
-const AP: MacAddr = MacAddr([0x02, 0, 0, 0, 0x0a, 0x00]);
-const PEER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x07]);
+pub(super) const STA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+pub(super) const AP: MacAddr = MacAddr([0x02, 0, 0, 0, 0x0a, 0x00]);
+pub(super) const PEER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x07]);
 
-fn tk() -> TemporalKey {
+pub(super) fn tk() -> TemporalKey {
     TemporalKey::from_bytes(*b"0123456789abcdef")
 }
 
-fn eth(src: MacAddr, dst: MacAddr, ethertype: EtherType, payload: &[u8]) -> EthernetFrame {
+pub(super) fn eth(
+    src: MacAddr,
+    dst: MacAddr,
+    ethertype: EtherType,
+    payload: &[u8],
+) -> EthernetFrame {
     EthernetFrame {
         dst,
         src,
@@ -149,7 +154,7 @@ fn the_amsdu_present_bit_is_outside_the_mic_so_the_receiver_checks_the_subframe_
 }
 
 /// An AP's A-MSDU to the station: From DS, protected with `tk` under `pn`.
-fn from_ap(tk: &TemporalKey, pn: u64, seq: u16, frames: &[EthernetFrame]) -> Bytes {
+pub(super) fn from_ap(tk: &TemporalKey, pn: u64, seq: u16, frames: &[EthernetFrame]) -> Bytes {
     let mut header = amsdu::data_header(DsDirection::FromAp { bssid: AP }, STA, 0);
     header.sequence = SequenceControl::new(seq);
     let mut plain = Vec::new();
@@ -157,7 +162,7 @@ fn from_ap(tk: &TemporalKey, pn: u64, seq: u16, frames: &[EthernetFrame]) -> Byt
     Bytes::from(ccmp::encrypt(tk, 0, pn, &plain).unwrap())
 }
 
-fn receive(mac: &mut SoftMac, raw: &Bytes) -> Result<RxData, RxDrop> {
+pub(super) fn receive(mac: &mut SoftMac, raw: &Bytes) -> Result<RxData, RxDrop> {
     let frame = DataFrame::parse_bytes(raw).unwrap();
     mac.receive_data(raw, &frame, AP, true)
 }
