@@ -1184,36 +1184,57 @@ impl Deliveries {
     }
 }
 
-/// Opens the sealed frames among `items` in order ([`rx_stage::open`], each run of them
-/// together): the messages for the guest go to `out` (each sealed frame's Ethernet frames as
-/// [`Message::Data`], written into shared buffers), the EAPOL frames found to `eapol`, for
-/// [`Mux::handle_staged_eapol`].
-pub fn open_items(
-    items: impl IntoIterator<Item = GuestItem>,
-    out: &mut Vec<Message>,
-    eapol: &mut Vec<EthernetFrame>,
-) {
-    let mut run: Vec<rx_stage::Sealed> = Vec::new();
-    let mut open_run = |run: &mut Vec<rx_stage::Sealed>, out: &mut Vec<Message>| {
-        if run.is_empty() {
-            return;
-        }
-        let mut unsealed = rx_stage::Unsealed::default();
-        rx_stage::open(run, &mut unsealed);
-        run.clear();
-        write_shared(&unsealed.frames, |frame| out.push(Message::Data(frame)));
-        eapol.append(&mut unsealed.eapol);
-    };
-    for item in items {
-        match item {
-            GuestItem::Sealed(s) => run.push(s),
-            GuestItem::Message(m) => {
-                open_run(&mut run, out);
-                out.push(m);
+/// Opens the sealed frames among a guest's items, on the guest's side of the Mux; it keeps
+/// its buffers from one call to the next.
+#[derive(Debug, Default)]
+pub struct ItemOpener {
+    /// The sealed frames of the run being gathered.
+    run: Vec<rx_stage::Sealed>,
+    /// What the last run held.
+    unsealed: rx_stage::Unsealed,
+}
+
+impl ItemOpener {
+    /// An opener with no buffers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the sealed frames among `items` in order ([`rx_stage::open`], each run of them
+    /// together): the messages for the guest go to `out` (each sealed frame's Ethernet frames
+    /// as [`Message::Data`], written into shared buffers), the EAPOL frames found to `eapol`,
+    /// for [`Mux::handle_staged_eapol`].
+    pub fn open(
+        &mut self,
+        items: impl IntoIterator<Item = GuestItem>,
+        out: &mut Vec<Message>,
+        eapol: &mut Vec<EthernetFrame>,
+    ) {
+        for item in items {
+            match item {
+                GuestItem::Sealed(s) => self.run.push(s),
+                GuestItem::Message(m) => {
+                    self.open_run(out, eapol);
+                    out.push(m);
+                }
             }
         }
+        self.open_run(out, eapol);
     }
-    open_run(&mut run, out);
+
+    /// Opens the run gathered so far, if any.
+    fn open_run(&mut self, out: &mut Vec<Message>, eapol: &mut Vec<EthernetFrame>) {
+        if self.run.is_empty() {
+            return;
+        }
+        rx_stage::open(&self.run, &mut self.unsealed);
+        self.run.clear();
+        write_shared(&self.unsealed.frames, |frame| {
+            out.push(Message::Data(frame))
+        });
+        self.unsealed.frames.clear();
+        eapol.append(&mut self.unsealed.eapol);
+    }
 }
 
 /// Writes `frames` back to back into shared buffers, each exactly as long as its frames and

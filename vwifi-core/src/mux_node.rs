@@ -32,7 +32,7 @@ use crate::addr::MacAddr;
 use crate::channel::Channel;
 use crate::demux::GuestId;
 use crate::io::RadioEvent;
-use crate::mux::{open_items, AdmitError, GuestConfig, GuestItem, Input, Mux, Output};
+use crate::mux::{AdmitError, GuestConfig, GuestItem, Input, ItemOpener, Mux, Output};
 use crate::proto::Message;
 use crate::radio::{Node, RxMeta, TxStatus};
 use crate::time::Instant;
@@ -195,7 +195,7 @@ impl MuxNode {
     }
 
     /// Takes what the Mux sent to `guest` so far, as it sent it: sealed frames stay sealed,
-    /// for the guest's side to open ([`open_items`]; their EAPOL frames come back through
+    /// for the guest's side to open ([`ItemOpener`]; their EAPOL frames come back through
     /// [`MuxNode::staged_eapol`]).
     pub fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
         self.inbox.remove(&guest).unwrap_or_default()
@@ -206,7 +206,7 @@ impl MuxNode {
     pub fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
         let items = self.take_guest_items(guest);
         let (mut out, mut eapol) = (Vec::with_capacity(items.len()), Vec::new());
-        open_items(items, &mut out, &mut eapol);
+        ItemOpener::new().open(items, &mut out, &mut eapol);
         if !eapol.is_empty() {
             let now = self.now;
             self.staged_eapol(now, guest, &eapol);

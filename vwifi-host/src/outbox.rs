@@ -15,17 +15,19 @@
 //!
 //! It is also the guest's **receive stage**: the Mux hands a connected station's protected
 //! data frames over sealed ([`GuestItem::Sealed`], see `vwifi_core::station::rx_stage`), and
-//! the port's side opens them as it takes them ([`open_items`]: decrypted together, replay
+//! the port's side opens them as it takes them ([`ItemOpener`]: decrypted together, replay
 //! checked, A-MSDUs split), on the port's thread instead of the driver's. The Ethernet frames
 //! come out as [`Message::Data`] in their place, in order. An EAPOL frame found in one (a
-//! rekey) is kept for the driver ([`OutboxSender::take_eapol`]), which the outbox wakes.
+//! rekey) is kept for the driver ([`OutboxSender::take_eapol`]), which the outbox wakes
+//! ([`EapolWake`]).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
-use vwifi_core::mux::{open_items, GuestItem};
+use vwifi_core::mux::{GuestItem, ItemOpener};
 use vwifi_core::proto::Message;
 use vwifi_core::wire::EthernetFrame;
 
@@ -50,6 +52,42 @@ pub(crate) enum TryRecvError {
     Disconnected,
 }
 
+/// Wakes the driver when a port found EAPOL frames in sealed ones; one for all the guests'
+/// outboxes.
+///
+/// A flag goes with the wake-up: the driver takes it every turn ([`EapolWake::take`]), so
+/// frames found are taken at the driver's next turn even if a wake-up were lost (a
+/// `Notified` that loses a `select!` hands its permit on, but nothing here depends on it).
+#[derive(Debug, Default)]
+pub(crate) struct EapolWake {
+    notify: Notify,
+    /// Frames were found since the driver last took the flag.
+    pending: AtomicBool,
+}
+
+impl EapolWake {
+    /// Nothing found yet.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames were found: raises the flag, then wakes the driver.
+    fn wake(&self) {
+        self.pending.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Waits until a port finds frames (at once if it did since the last wait).
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Whether frames were found since the last call (the flag is lowered).
+    pub(crate) fn take(&self) -> bool {
+        self.pending.swap(false, Ordering::AcqRel)
+    }
+}
+
 /// What the two sides share.
 #[derive(Debug)]
 struct Shared {
@@ -57,7 +95,7 @@ struct Shared {
     /// Wakes the port: something was pushed, or the driver let go.
     wake: Notify,
     /// Wakes the driver: the port found EAPOL frames in sealed ones ([`State::eapol`]).
-    eapol_wake: Option<Arc<Notify>>,
+    eapol_wake: Option<Arc<EapolWake>>,
     capacity: usize,
     /// How many times a waiting [`OutboxReceiver::recv`] was woken (tests count wake-ups).
     #[cfg(test)]
@@ -90,7 +128,7 @@ pub(crate) fn outbox(capacity: usize) -> (OutboxSender, OutboxReceiver) {
 /// `eapol_wake` is woken when the port finds EAPOL frames in sealed ones.
 pub(crate) fn outbox_waking(
     capacity: usize,
-    eapol_wake: Option<Arc<Notify>>,
+    eapol_wake: Option<Arc<EapolWake>>,
 ) -> (OutboxSender, OutboxReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
@@ -109,6 +147,7 @@ pub(crate) fn outbox_waking(
             ready: VecDeque::new(),
             taken: Vec::new(),
             opened: Vec::new(),
+            opener: ItemOpener::new(),
         },
     )
 }
@@ -203,6 +242,8 @@ pub(crate) struct OutboxReceiver {
     taken: Vec<GuestItem>,
     /// What opening it gave (kept for its allocation).
     opened: Vec<Message>,
+    /// Opens the sealed items taken, keeping its buffers.
+    opener: ItemOpener,
 }
 
 impl OutboxReceiver {
@@ -312,14 +353,15 @@ impl OutboxReceiver {
         into.len() - before
     }
 
-    /// Opens what was taken ([`open_items`]) into `opened`; EAPOL frames go to the driver.
+    /// Opens what was taken ([`ItemOpener`]) into `opened`; EAPOL frames go to the driver.
     fn open_taken(&mut self) {
         let mut eapol = Vec::new();
-        open_items(self.taken.drain(..), &mut self.opened, &mut eapol);
+        self.opener
+            .open(self.taken.drain(..), &mut self.opened, &mut eapol);
         if !eapol.is_empty() {
             self.shared.lock().eapol.append(&mut eapol);
             if let Some(wake) = &self.shared.eapol_wake {
-                wake.notify_one();
+                wake.wake();
             }
         }
     }
@@ -348,9 +390,9 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
     use std::time::Duration;
-    use vwifi_core::crypto::{ccmp, TemporalKey};
+    use vwifi_core::crypto::TemporalKey;
     use vwifi_core::station::softmac::SoftMac;
-    use vwifi_core::wire::{DataFrame, DsDirection, EtherType, SequenceControl};
+    use vwifi_core::wire::{DataFrame, EtherType};
     use vwifi_core::MacAddr;
 
     fn data(i: u8) -> Message {
@@ -477,11 +519,7 @@ mod tests {
 
     /// A staging station's sealed copy of `eth` from the AP `ap` under `pn`.
     fn sealed(mac: &mut SoftMac, ap: MacAddr, pn: u64, eth: &EthernetFrame) -> GuestItem {
-        let mut header = eth.data_header(DsDirection::FromAp { bssid: ap }, None);
-        header.sequence = SequenceControl::new(pn as u16);
-        let mut plain = Vec::new();
-        eth.emit_data(&header, &mut plain);
-        let raw = Bytes::from(ccmp::encrypt(&tk(), 0, pn, &plain).unwrap());
+        let raw = vwifi_core::testing::frames::protected_from_ap(&tk(), ap, pn, pn as u16, eth);
         let frame = DataFrame::parse_bytes(&raw).unwrap();
         let rx = mac.receive_data(&raw, &frame, ap, true).unwrap();
         GuestItem::Sealed(rx.sealed.expect("handed on sealed"))
@@ -519,7 +557,7 @@ mod tests {
             eth(EtherType::Ipv6, 3),
         );
         let rekey = eth(EtherType::Eapol, 4);
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(EapolWake::new());
         let (tx, mut rx) = outbox_waking(16, Some(Arc::clone(&wake)));
         {
             let mut batch = tx.batch();
@@ -553,6 +591,8 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), wake.notified())
             .await
             .expect("the driver is woken");
+        assert!(wake.take(), "the flag is raised with the wake-up");
+        assert!(!wake.take(), "and lowered when taken");
         assert_eq!(tx.take_eapol(), [rekey]);
         assert!(tx.take_eapol().is_empty());
         let (mut counters, mut stats) = Default::default();

@@ -1785,12 +1785,13 @@ impl Station {
             }
         };
         self.heard(now);
+        // The link's rate is that of the AP's unicast data to us, not of its beacons (sent at
+        // the lowest basic rate). Sealed frames are unicast; an A-MSDU counts as data to us.
+        if rx.sealed.is_some() || rx.amsdu || !rx.group {
+            self.note_data_rate(meta);
+        }
         if let Some(sealed) = rx.sealed {
             // The stage opens it and counts what it holds.
-            if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
-                l.bss.rate_kbps = meta.rate_kbps;
-                l.data_rate_known = true;
-            }
             match self.is_connected() {
                 true => self.push(StationOutput::DeliverSealed(sealed)),
                 false => self.counters.rx_dropped += 1,
@@ -1798,20 +1799,12 @@ impl Station {
             return;
         }
         if rx.amsdu {
-            self.receive_amsdu(meta, rx);
+            self.receive_amsdu(rx);
             return;
         }
         let Some(eth) = rx.frames.into_iter().next() else {
             return;
         };
-        if !rx.group {
-            // The link's rate is that of the AP's unicast data to us, not of its beacons (sent
-            // at the lowest basic rate).
-            if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
-                l.bss.rate_kbps = meta.rate_kbps;
-                l.data_rate_known = true;
-            }
-        }
         if eth.ethertype == EtherType::Eapol {
             if rx.group {
                 self.count_drop(RxDrop::NotForUs);
@@ -1829,13 +1822,17 @@ impl Station {
         self.push(StationOutput::Deliver(eth));
     }
 
-    /// An A-MSDU from the AP, decrypted and checked ([`SoftMac::receive_data`]): its MSDUs go to
-    /// the guest once connected.
-    fn receive_amsdu(&mut self, meta: RxMeta, rx: crate::station::softmac::RxData) {
+    /// Takes the rate of a data frame from the AP to us as the link's rate.
+    fn note_data_rate(&mut self, meta: RxMeta) {
         if let Conn::Connected(l) | Conn::Handshake(l) = &mut self.conn {
             l.bss.rate_kbps = meta.rate_kbps;
             l.data_rate_known = true;
         }
+    }
+
+    /// An A-MSDU from the AP, decrypted and checked ([`SoftMac::receive_data`]): its MSDUs go to
+    /// the guest once connected.
+    fn receive_amsdu(&mut self, rx: crate::station::softmac::RxData) {
         self.stats.amsdu_rx += 1;
         self.stats.amsdu_rx_msdus += rx.frames.len() as u64;
         self.stats.amsdu_refused += rx.refused as u64;

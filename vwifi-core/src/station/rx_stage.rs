@@ -239,8 +239,7 @@ fn open_run(stage: &RxStage, run: &[Sealed], out: &mut Unsealed) {
     let mut k = stage.lock();
     let k = &mut *k;
     if run.len() > 1 {
-        let raws: Vec<Bytes> = run.iter().map(|s| s.frame.clone()).collect();
-        k.opened.open(&k.tk, &raws);
+        k.opened.open(&k.tk, run.iter().map(|s| &s.frame));
     }
     for s in run {
         StageCounts::add(&counts.opened, 1);

@@ -3,6 +3,9 @@
 use bytes::Bytes;
 
 use crate::addr::MacAddr;
+use crate::crypto::ccmp;
+use crate::crypto::keys::TemporalKey;
+use crate::wire::llc::EthernetFrame;
 use crate::wire::{
     Beacon, CapabilityInfo, DataFrame, DataSubtype, Element, ElementList, FcFlags, FrameControl,
     FrameType, Header, MgmtBody, MgmtFrame, Rate, SequenceControl, Ssid,
@@ -27,6 +30,22 @@ pub fn data(ra: MacAddr, ta: MacAddr, seq: u16, payload_len: usize) -> Bytes {
     let mut out = Vec::with_capacity(frame.buffer_len());
     frame.emit(&mut out);
     Bytes::from(out)
+}
+
+/// `msdu` in a protected data frame (no A-MSDU) from the AP `bssid` to its DA: sealed under
+/// `tk` with key ID 0 and packet number `pn`, sequence number `seq`.
+pub fn protected_from_ap(
+    tk: &TemporalKey,
+    bssid: MacAddr,
+    pn: u64,
+    seq: u16,
+    msdu: &EthernetFrame,
+) -> Bytes {
+    let mut header = msdu.data_header(crate::wire::DsDirection::FromAp { bssid }, None);
+    header.sequence = SequenceControl::new(seq);
+    let mut plain = Vec::new();
+    msdu.emit_data(&header, &mut plain);
+    Bytes::from(ccmp::encrypt(tk, 0, pn, &plain).expect("a data frame seals"))
 }
 
 /// A beacon of BSS `bssid` named `ssid` on channel `channel` (SSID, supported rates, DS

@@ -52,7 +52,7 @@ use std::future::pending;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 use vwifi_core::demux::GuestId;
 use vwifi_core::io::{Clock as _, PeerInfo};
 use vwifi_core::mux::{AdmitError, GuestConfig, GuestItem};
@@ -63,7 +63,7 @@ use crate::clock::TokioClock;
 use crate::command::{Admitted, Command, JoinError, Joined, LinkFlow, Refused, TapShared};
 use crate::error_text::error_chain;
 use crate::hwsim::HwsimAir as _;
-use crate::outbox::{outbox_waking, OutboxSender, PushError};
+use crate::outbox::{outbox_waking, EapolWake, OutboxSender, PushError};
 use crate::state::{Profile, StateError, StateStore};
 use crate::world::SimWorld;
 
@@ -313,7 +313,7 @@ pub(crate) struct Driver {
     waits_in_vain: u64,
     /// Woken by a guest's port that found EAPOL frames in sealed ones (a rekey: see
     /// [`crate::outbox`]); they go to the guest's station.
-    eapol_wake: Arc<Notify>,
+    eapol_wake: Arc<EapolWake>,
 }
 
 impl Driver {
@@ -340,7 +340,7 @@ impl Driver {
             intake: intake::Intake::default(),
             waits: 0,
             waits_in_vain: 0,
-            eapol_wake: Arc::new(Notify::new()),
+            eapol_wake: Arc::new(EapolWake::new()),
         }
     }
 
@@ -473,11 +473,15 @@ impl Driver {
                     }
                     None => radio_events = None,
                 },
-                () = eapol_wake.notified() => self.take_staged_eapol(),
+                () = eapol_wake.notified() => {}
                 () = &mut timer, if armed.is_some() => armed = None,
                 () = std::future::ready(()), if due => {}
                 // The guests' queues still hold messages: go on at once.
                 () = std::future::ready(()), if !self.intake.is_empty() => {}
+            }
+            // EAPOL frames the ports found (the flag, not the wake-up, says whether).
+            if eapol_wake.take() {
+                self.take_staged_eapol();
             }
             // A guest short-changed lately whose queue ran dry is about to send more
             // (deceptive idleness, see `intake`): wait for it a moment first.
@@ -1415,10 +1419,7 @@ mod tests {
             d.deliver();
             while adm.outbox.try_recv().is_ok() {}
             // The port woke the driver for what it found.
-            if tokio::time::timeout(Duration::ZERO, woken.notified())
-                .await
-                .is_ok()
-            {
+            if woken.take() {
                 returned += 1;
                 d.take_staged_eapol();
             }

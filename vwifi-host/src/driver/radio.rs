@@ -52,15 +52,9 @@ pub(crate) trait HostRadio: Send + core::fmt::Debug {
         }
     }
 
-    /// Takes the messages for `guest` so far.
-    fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message>;
-
     /// Takes what is for `guest` so far as the radio made it: sealed frames stay sealed, for
-    /// the guest's port to open (a radio without receive stages: its messages).
-    fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
-        let msgs = self.take_guest_messages(guest);
-        msgs.into_iter().map(GuestItem::Message).collect()
-    }
+    /// the guest's port to open (a radio without receive stages has only messages).
+    fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem>;
 
     /// EAPOL frames `guest`'s port found in sealed frames, arriving at `now`, for its station.
     fn staged_eapol(&mut self, _now: Instant, _guest: GuestId, _frames: &[EthernetFrame]) {}
@@ -132,10 +126,6 @@ impl HostRadio for SimWorld {
         SimWorld::guest_data(self, now, guest, frames);
     }
 
-    fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
-        SimWorld::take_guest_messages(self, guest)
-    }
-
     fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
         SimWorld::take_guest_items(self, guest)
     }
@@ -204,8 +194,9 @@ impl HostRadio for Nl80211Radio {
         Nl80211Radio::guest_data(self, guest, frames);
     }
 
-    fn take_guest_messages(&mut self, guest: GuestId) -> Vec<Message> {
-        Nl80211Radio::take_guest_messages(self, guest)
+    fn take_guest_items(&mut self, guest: GuestId) -> Vec<GuestItem> {
+        let msgs = Nl80211Radio::take_guest_messages(self, guest);
+        msgs.into_iter().map(GuestItem::Message).collect()
     }
 
     fn take_events(&mut self) -> Option<mpsc::Receiver<(GuestId, Message)>> {

@@ -69,36 +69,38 @@ impl Opened {
     /// Decrypts `frames`, all under `tk`, together; each result is kept for
     /// [`Opened::decrypt`]. Frames that are not protected or malformed keep the error
     /// [`decrypt`] would give.
-    pub fn open(&mut self, tk: &TemporalKey, frames: &[Bytes]) {
-        if frames.is_empty() {
-            return;
-        }
-        let mut bufs: Vec<Vec<u8>> = frames.iter().map(|f| f.to_vec()).collect();
-        let mut results: Vec<Option<Result<FrameInfo, CryptoError>>> = vec![None; frames.len()];
-        decrypt_batch(tk, &mut bufs, |i, r| {
-            if let Some(slot) = results.get_mut(i) {
-                *slot = Some(r);
-            }
-        });
+    pub fn open<'a>(&mut self, tk: &TemporalKey, frames: impl IntoIterator<Item = &'a Bytes>) {
+        let first = self.entries.len();
         let key = self.keys.len();
-        self.keys.push(Zeroizing::new(*tk.expose()));
-        self.entries.reserve(frames.len());
-        for ((raw, buf), result) in frames.iter().zip(bufs).zip(results) {
-            let result = match result {
-                Some(Ok(info)) => {
-                    let end = buf.len().saturating_sub(CCMP_MIC_LEN);
-                    let mpdu = Bytes::from(buf).slice(CCMP_HEADER_LEN.min(end)..end);
-                    Ok(OpenedMpdu { mpdu, info })
-                }
-                Some(Err(e)) => Err(e),
-                // Not reported by the batch (cannot happen): decrypted on its own at its turn.
-                None => continue,
-            };
+        let mut bufs: Vec<Vec<u8>> = Vec::new();
+        for raw in frames {
+            bufs.push(raw.to_vec());
             self.entries.push(Entry {
                 raw: raw.clone(),
                 key,
-                result: Some(result),
+                result: None,
             });
+        }
+        if bufs.is_empty() {
+            return;
+        }
+        self.keys.push(Zeroizing::new(*tk.expose()));
+        let entries = self.entries.get_mut(first..).unwrap_or_default();
+        decrypt_batch(tk, &mut bufs, |i, r| {
+            if let Some(e) = entries.get_mut(i) {
+                e.result = Some(r.map(|info| OpenedMpdu {
+                    mpdu: Bytes::new(),
+                    info,
+                }));
+            }
+        });
+        // The plaintexts, moved out of the buffers they were decrypted in. A frame the batch
+        // did not report (cannot happen) keeps no result and is decrypted on its own at its turn.
+        for (e, buf) in entries.iter_mut().zip(bufs) {
+            if let Some(Ok(opened)) = &mut e.result {
+                let end = buf.len().saturating_sub(CCMP_MIC_LEN);
+                opened.mpdu = Bytes::from(buf).slice(CCMP_HEADER_LEN.min(end)..end);
+            }
         }
     }
 

@@ -9,11 +9,7 @@ use crate::station::StationStats;
 
 /// A plain (no A-MSDU) protected data frame from the AP carrying `frame`, under `pn`.
 fn plain_from_ap(pn: u64, seq: u16, frame: &EthernetFrame) -> Bytes {
-    let mut header = frame.data_header(DsDirection::FromAp { bssid: AP }, None);
-    header.sequence = SequenceControl::new(seq);
-    let mut plain = Vec::new();
-    frame.emit_data(&header, &mut plain);
-    Bytes::from(ccmp::encrypt(&tk(), 0, pn, &plain).unwrap())
+    crate::testing::frames::protected_from_ap(&tk(), AP, pn, seq, frame)
 }
 
 fn staging_mac() -> SoftMac {
