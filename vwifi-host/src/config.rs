@@ -23,7 +23,7 @@
 //! roam_hysteresis_db = 8            # ... and moves to one at least this much stronger
 //! roam_scan_interval_ms = 2000      # at most one background scan per this time
 //! amsdu = true                      # a guest's frames read together go in A-MSDUs (HT/VHT/HE links)
-//! rx_stage = true                   # guests' ports decrypt their protected frames (off: the driver does)
+//! rx_stage = true                   # guests' ports open their unicast data (decrypt, split; off: the driver does)
 //!
 //! [radio]
 //! kind = "sim"                      # or "nl80211": a real card, with phy = "phy1" or ifname = "wlan1"
@@ -267,8 +267,9 @@ pub(crate) struct MuxSection {
     pub(crate) roam_scan_interval_ms: u64,
     /// Whether a guest's frames read together go in A-MSDUs on links that take them.
     pub(crate) amsdu: bool,
-    /// Whether a connected station's protected data frames are decrypted by its guest's port
-    /// (the receive stage, on the port's thread) rather than by the driver.
+    /// Whether a connected station's unicast data frames are opened by its guest's port (the
+    /// receive stage, on the port's thread: decrypted if protected, split into Ethernet
+    /// frames) rather than by the driver.
     pub(crate) rx_stage: bool,
 }
 
@@ -653,7 +654,7 @@ pub(crate) fn default_config_text() -> String {
          roam = {}\nroam_trigger_dbm = {}\nroam_hysteresis_db = {}\nroam_scan_interval_ms = {}\n\
          # a guest's frames read together go in A-MSDUs on HT/VHT/HE links that take them\n\
          amsdu = {}\n\
-         # a guest's port decrypts its station's protected frames (false: the driver does)\n\
+         # a guest's port opens its station's unicast data (decrypts, splits A-MSDUs; false: the driver does)\n\
          rx_stage = {}\n\n",
         mux.max_stations,
         mux.max_channels,

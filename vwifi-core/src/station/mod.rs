@@ -130,7 +130,7 @@ pub enum StationOutput {
     },
     /// Hand this (decrypted) Ethernet frame to the guest.
     Deliver(EthernetFrame),
-    /// Hand the frames in this sealed data frame to the guest, opening it on the way
+    /// Hand the frames in this unopened data frame to the guest, opening it on the way
     /// ([`rx_stage::open`]; the EAPOL frames it holds go back to
     /// [`Station::receive_staged_eapol`]). Only with [`StationConfig::stage_rx`].
     DeliverSealed(rx_stage::Sealed),
@@ -416,9 +416,10 @@ pub struct StationConfig {
     /// Whether guest frames handed over together ([`crate::station::Station::send_data_batch`])
     /// go in A-MSDUs on links that take them.
     pub amsdu: bool,
-    /// Whether, once connected, the protected unicast data frames under the pairwise key are
-    /// handed on sealed ([`StationOutput::DeliverSealed`]) for a receive stage to open on
-    /// another thread ([`rx_stage`]), instead of being opened by the station.
+    /// Whether, once connected, the unicast data frames (protected under the pairwise key, or
+    /// unprotected on a link to an open network) are handed on unopened
+    /// ([`StationOutput::DeliverSealed`]) for a receive stage to open on another thread
+    /// ([`rx_stage`]: decrypt, replay-check, split A-MSDUs), instead of by the station.
     pub stage_rx: bool,
 }
 

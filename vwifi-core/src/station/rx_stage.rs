@@ -1,6 +1,7 @@
 //! The receive stage of a station's pairwise key: where the protected unicast data frames it
 //! accepted are decrypted, replay-checked and split into Ethernet frames, possibly on another
-//! thread than the station's.
+//! thread than the station's. A link to an open network has a stage too, with no key: it
+//! splits the unprotected unicast frames ([`RxStage::open_link`]).
 //!
 //! A connected station whose configuration asks for it ([`StationConfig::stage_rx`]) does
 //! every check that needs no key itself (the addresses, the BSS, duplicates, the A-MSDU and
@@ -101,10 +102,12 @@ struct Keyed {
     opened: ccmp::Opened,
 }
 
-/// The receive stage of one pairwise key of one station (see the [module documentation](self)).
+/// The receive stage of one pairwise key of one station, or of its link to an open network
+/// (see the [module documentation](self)).
 pub struct RxStage {
     mac: MacAddr,
-    keyed: Mutex<Keyed>,
+    /// The key and its counters; `None` for an open link, whose frames come unprotected.
+    keyed: Option<Mutex<Keyed>>,
     counts: Arc<StageCounts>,
 }
 
@@ -121,18 +124,30 @@ impl RxStage {
     pub fn new(mac: MacAddr, tk: TemporalKey, counts: Arc<StageCounts>) -> Arc<Self> {
         Arc::new(Self {
             mac,
-            keyed: Mutex::new(Keyed {
+            keyed: Some(Mutex::new(Keyed {
                 tk,
                 rx: ReplayCounters::new(),
                 opened: ccmp::Opened::new(),
-            }),
+            })),
             counts,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Keyed> {
+    /// The stage of the station `mac`'s link to an open network: it splits the unprotected
+    /// unicast data frames the station accepted into Ethernet frames. It counts into `counts`.
+    pub fn open_link(mac: MacAddr, counts: Arc<StageCounts>) -> Arc<Self> {
+        Arc::new(Self {
+            mac,
+            keyed: None,
+            counts,
+        })
+    }
+
+    /// The key state, if this is a key's stage.
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Keyed>> {
         // Nothing panics under the lock; a poisoned one still holds a valid key and counters.
-        self.keyed.lock().unwrap_or_else(PoisonError::into_inner)
+        let keyed = self.keyed.as_ref()?;
+        Some(keyed.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Decrypts `raw` (a protected unicast frame under this key) with `opened`'s frames decrypted
@@ -140,7 +155,7 @@ impl RxStage {
     /// connected or without a stage. The frames the stage opens are checked against the same
     /// counters.
     pub(crate) fn decrypt(&self, opened: &mut ccmp::Opened, raw: &[u8]) -> Result<Bytes, RxDrop> {
-        let mut k = self.lock();
+        let mut k = self.lock().ok_or(RxDrop::NoKey)?;
         let k = &mut *k;
         let dec = opened.decrypt(&k.tk, raw).map_err(crypto_drop)?;
         // Recorded only once authentic, so forged frames cannot advance the counter.
@@ -151,12 +166,14 @@ impl RxStage {
 
     /// Decrypts `frames` ahead with this key into `opened` (see [`ccmp::Opened::open`]).
     pub(crate) fn open_ahead(&self, opened: &mut ccmp::Opened, frames: &[Bytes]) {
-        opened.open(&self.lock().tk, frames);
+        if let Some(k) = self.lock() {
+            opened.open(&k.tk, frames);
+        }
     }
 }
 
-/// A protected unicast data frame the station accepted and handed on unopened, with the stage
-/// of the key it came under.
+/// A unicast data frame the station accepted and handed on unopened, with the stage it goes
+/// to: protected, that of the key it came under; on an open link, unprotected, the link's.
 #[derive(Clone)]
 pub struct Sealed {
     frame: Bytes,
@@ -186,7 +203,8 @@ impl PartialEq for Sealed {
 impl Eq for Sealed {}
 
 impl Sealed {
-    /// `frame` (protected, unicast to the stage's station, key ID 0), an A-MSDU if `amsdu`.
+    /// `frame` (unicast to the stage's station; protected with key ID 0 for a key's stage,
+    /// unprotected for an open link's), an A-MSDU if `amsdu`.
     pub(crate) fn new(frame: Bytes, amsdu: bool, stage: Arc<RxStage>) -> Self {
         Self {
             frame,
@@ -236,7 +254,17 @@ pub fn open(sealed: &[Sealed], out: &mut Unsealed) {
 /// [`open`] for frames of one stage.
 fn open_run(stage: &RxStage, run: &[Sealed], out: &mut Unsealed) {
     let counts = &stage.counts;
-    let mut k = stage.lock();
+    let Some(mut k) = stage.lock() else {
+        // An open link: nothing to decrypt or replay-check.
+        for s in run {
+            StageCounts::add(&counts.opened, 1);
+            match DataFrame::parse_bytes(&s.frame) {
+                Ok(plain) if !plain.header.flags().protected() => split(stage, s, &plain, out),
+                _ => counts.count_drop(RxDrop::Malformed),
+            }
+        }
+        return;
+    };
     let k = &mut *k;
     if run.len() > 1 {
         k.opened.open(&k.tk, run.iter().map(|s| &s.frame));
@@ -250,35 +278,37 @@ fn open_run(stage: &RxStage, run: &[Sealed], out: &mut Unsealed) {
             },
             Err(e) => Err(crypto_drop(e)),
         };
-        let plain = match plain {
-            Ok(p) => p,
-            Err(drop) => {
-                counts.count_drop(drop);
-                continue;
-            }
-        };
-        if s.amsdu {
-            match amsdu_msdus(&plain, stage.mac) {
-                Ok((frames, refused)) => {
-                    StageCounts::add(&counts.amsdu_rx, 1);
-                    StageCounts::add(&counts.amsdu_rx_msdus, frames.len() as u64);
-                    StageCounts::add(&counts.amsdu_refused, refused as u64);
-                    StageCounts::add(&counts.rx_dropped, refused as u64);
-                    for eth in frames {
-                        deliver(counts, eth, out);
-                    }
-                }
-                Err(drop) => counts.count_drop(drop),
-            }
-            continue;
-        }
-        match single_msdu(&plain) {
-            Ok(eth) if eth.ethertype == EtherType::Eapol => out.eapol.push(eth),
-            Ok(eth) => deliver(counts, eth, out),
+        match plain {
+            Ok(plain) => split(stage, s, &plain, out),
             Err(drop) => counts.count_drop(drop),
         }
     }
     k.opened.clear();
+}
+
+/// The Ethernet frames of `s`, opened into `plain`, for the guest (EAPOL apart).
+fn split(stage: &RxStage, s: &Sealed, plain: &DataFrame, out: &mut Unsealed) {
+    let counts = &stage.counts;
+    if s.amsdu {
+        match amsdu_msdus(plain, stage.mac) {
+            Ok((frames, refused)) => {
+                StageCounts::add(&counts.amsdu_rx, 1);
+                StageCounts::add(&counts.amsdu_rx_msdus, frames.len() as u64);
+                StageCounts::add(&counts.amsdu_refused, refused as u64);
+                StageCounts::add(&counts.rx_dropped, refused as u64);
+                for eth in frames {
+                    deliver(counts, eth, out);
+                }
+            }
+            Err(drop) => counts.count_drop(drop),
+        }
+        return;
+    }
+    match single_msdu(plain) {
+        Ok(eth) if eth.ethertype == EtherType::Eapol => out.eapol.push(eth),
+        Ok(eth) => deliver(counts, eth, out),
+        Err(drop) => counts.count_drop(drop),
+    }
 }
 
 fn deliver(counts: &StageCounts, eth: EthernetFrame, out: &mut Unsealed) {

@@ -112,8 +112,8 @@ pub struct RxData {
     pub amsdu: bool,
     /// An A-MSDU's subframes dropped: for another DA, EAPOL or guest control, or no valid MSDU.
     pub refused: usize,
-    /// A protected unicast frame under the pairwise key handed on unopened
-    /// ([`SoftMac::set_staging`]); `frames` is then empty.
+    /// A unicast frame handed on unopened ([`SoftMac::set_staging`]): protected under the
+    /// pairwise key, or on an open link unprotected; `frames` is then empty.
     pub sealed: Option<Sealed>,
 }
 
@@ -150,14 +150,19 @@ pub struct SoftMac {
     opened: ccmp::Opened,
     /// What the receive stages of its pairwise keys counted.
     counts: Arc<StageCounts>,
-    /// Whether protected unicast data frames under the pairwise key are handed on sealed.
+    /// Whether unicast data frames are handed on unopened: protected ones under the pairwise
+    /// key, or unprotected ones on a link to an open network.
     staging: bool,
+    /// The receive stage of a link to an open network.
+    open_stage: Arc<RxStage>,
 }
 
 impl SoftMac {
     /// The frame level of a station with address `mac`, without keys.
     pub fn new(mac: MacAddr) -> Self {
+        let counts = Arc::<StageCounts>::default();
         Self {
+            open_stage: RxStage::open_link(mac, Arc::clone(&counts)),
             mac,
             seq: 0,
             ptk: None,
@@ -165,7 +170,7 @@ impl SoftMac {
             duplicates: DuplicateFilter::new(),
             pmf: None,
             opened: ccmp::Opened::new(),
-            counts: Arc::default(),
+            counts,
             staging: false,
         }
     }
@@ -175,8 +180,9 @@ impl SoftMac {
         &self.counts
     }
 
-    /// Hands protected unicast data frames under the pairwise key on sealed
-    /// ([`RxData::sealed`], see [`rx_stage`]) or opens them here. Forgetting the keys stops it.
+    /// Hands unicast data frames on unopened ([`RxData::sealed`], see [`rx_stage`]), or opens
+    /// them here: protected ones under the pairwise key, and on a link to an open network the
+    /// unprotected ones (call it once connected). Forgetting the keys stops it.
     pub fn set_staging(&mut self, on: bool) {
         self.staging = on;
     }
@@ -194,6 +200,7 @@ impl SoftMac {
     /// Changes the station's address (only between connections).
     pub fn set_mac(&mut self, mac: MacAddr) {
         self.mac = mac;
+        self.open_stage = RxStage::open_link(mac, Arc::clone(&self.counts));
     }
 
     /// Installs the pairwise key: transmit PNs restart at 1, receive counters accept any PN.
@@ -646,6 +653,18 @@ impl SoftMac {
                     sealed: Some(sealed),
                 });
             }
+        }
+        if !protected && !group && !protected_bss && self.staging {
+            // An open link: the stage splits it.
+            let sealed = Sealed::new(raw.clone(), is_amsdu, Arc::clone(&self.open_stage));
+            return Ok(RxData {
+                frames: Vec::new(),
+                group,
+                protected,
+                amsdu: is_amsdu,
+                refused: 0,
+                sealed: Some(sealed),
+            });
         }
         let plain = match protected {
             true => self.decrypt(raw, group)?,

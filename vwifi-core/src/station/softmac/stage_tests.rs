@@ -135,3 +135,95 @@ fn a_new_pairwise_key_gets_a_new_stage_and_frames_sealed_under_the_old_one_still
     let rx = receive(&mut mac, &raw);
     assert_eq!(rx, Err(RxDrop::NoKey));
 }
+
+/// An open network's unprotected data frame from the AP: an A-MSDU of `frames`, or a plain
+/// frame carrying the one frame.
+fn open_from_ap(seq: u16, frames: &[EthernetFrame]) -> Bytes {
+    let mut out = Vec::new();
+    match frames {
+        [one] => {
+            let mut header = one.data_header(DsDirection::FromAp { bssid: AP }, None);
+            header.sequence = SequenceControl::new(seq);
+            one.emit_data(&header, &mut out);
+        }
+        _ => {
+            let mut header = amsdu::data_header(DsDirection::FromAp { bssid: AP }, STA, 0);
+            header.sequence = SequenceControl::new(seq);
+            amsdu::emit_ethernet(&header, frames, &mut out);
+        }
+    }
+    Bytes::from(out)
+}
+
+fn receive_open(mac: &mut SoftMac, raw: &Bytes) -> Result<RxData, RxDrop> {
+    let frame = DataFrame::parse_bytes(raw).unwrap();
+    mac.receive_data(raw, &frame, AP, false)
+}
+
+#[test]
+fn on_an_open_link_the_stage_splits_what_the_station_accepted_with_the_same_rules() {
+    let mut mac = SoftMac::new(STA);
+    mac.set_staging(true);
+    assert!(!mac.staging(), "no key: protected frames are not staged");
+    let one = eth(PEER, STA, EtherType::Ipv4, &[1; 60]);
+    let amsdu = [
+        eth(PEER, STA, EtherType::Ipv4, &[2; 70]),
+        eth(PEER, PEER, EtherType::Ipv4, &[3; 70]),
+        eth(AP, STA, EtherType::Eapol, &[4; 70]),
+        eth(PEER, STA, EtherType::Ipv6, &[5; 80]),
+    ];
+    let control = eth(PEER, STA, EtherType::VwifiControl, &[6; 40]);
+    let raws = [
+        open_from_ap(1, core::slice::from_ref(&one)),
+        open_from_ap(2, &amsdu),
+        open_from_ap(3, core::slice::from_ref(&control)),
+    ];
+    let mut sealed = Vec::new();
+    for raw in &raws {
+        let rx = receive_open(&mut mac, raw).unwrap();
+        assert!(rx.frames.is_empty() && !rx.protected, "handed on unopened");
+        sealed.extend(rx.sealed);
+    }
+    // The station's own checks still come first: a retransmission is dropped there.
+    let mut retry = raws[2].to_vec();
+    retry[1] |= 0x08;
+    assert_eq!(
+        receive_open(&mut mac, &Bytes::from(retry)),
+        Err(RxDrop::Duplicate)
+    );
+    let mut out = Unsealed::default();
+    rx_stage::open(&sealed, &mut out);
+    assert_eq!(
+        out.frames,
+        [one.clone(), amsdu[0].clone(), amsdu[3].clone()],
+        "in order; the A-MSDU's subframes for another DA or with EAPOL refused"
+    );
+    assert!(out.eapol.is_empty());
+    let (counters, stats) = totals(&mac);
+    assert_eq!((counters.rx_packets, counters.rx_dropped), (3, 3));
+    assert_eq!(
+        (stats.amsdu_rx, stats.amsdu_rx_msdus, stats.amsdu_refused),
+        (1, 2, 2)
+    );
+    assert_eq!(stats.control_ethertype, 1);
+    assert_eq!(mac.stage_counts().opened(), 3);
+    // Once the link is gone (the keys, and the staging, forgotten) the station opens them.
+    mac.clear_keys();
+    let rx = receive_open(&mut mac, &open_from_ap(4, core::slice::from_ref(&one))).unwrap();
+    assert_eq!((rx.frames, rx.sealed), (vec![one], None));
+}
+
+#[test]
+fn a_protected_network_never_stages_its_unprotected_frames() {
+    let mut mac = staging_mac();
+    let rekey = eth(AP, STA, EtherType::Eapol, &[7; 95]);
+    let rx = receive(&mut mac, &open_from_ap(1, core::slice::from_ref(&rekey))).unwrap();
+    assert_eq!(
+        (rx.frames, rx.sealed),
+        (vec![rekey], None),
+        "EAPOL, opened here"
+    );
+    let data = eth(PEER, STA, EtherType::Ipv4, &[8; 60]);
+    let raw = open_from_ap(2, core::slice::from_ref(&data));
+    assert_eq!(receive(&mut mac, &raw), Err(RxDrop::Unprotected));
+}
