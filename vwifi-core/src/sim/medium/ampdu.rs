@@ -196,13 +196,17 @@ impl<N: Node> Medium<N> {
             len <= max_ampdu_len(&rate) && rate.airtime(len, band) <= MAX_AMPDU_AIRTIME
         };
         let mut lens: Vec<usize> = Vec::new();
-        let mut groups: Vec<Vec<(&super::Queued, Option<super::amsdu::Msdu>)>> = Vec::new();
+        // The MPDUs' queue entries in order, one list for all: MPDU g has
+        // `entries[starts[g]..starts[g + 1]]` (the last one up to the end).
+        let mut entries: Vec<(&super::Queued, Option<super::amsdu::Msdu>)> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
         for q in &radio.queue {
             if q.reported || receiver(&q.frame) != Some(ra) || !aggregatable(&q.frame) {
                 continue;
             }
             let part = super::amsdu::msdu_of(&q.frame);
-            let joined = match (groups.last_mut(), part) {
+            let last = starts.last().and_then(|&first| entries.get(first..));
+            let joined = match (last, part) {
                 (Some(group), Some(p)) if max_amsdu > 0 => {
                     let same = group.iter().all(|(_, m)| m.is_some_and(|m| m.key == p.key));
                     let body = amsdu_body(group, Some((&q.frame, p)));
@@ -212,7 +216,7 @@ impl<N: Node> Medium<N> {
                             *l = super::amsdu::HEADER_LEN + body + FCS_LEN;
                         }
                         if fits(&lens) {
-                            group.push((q, part));
+                            entries.push((q, part));
                             true
                         } else {
                             if let (Some(l), Some(b)) = (lens.last_mut(), before) {
@@ -229,23 +233,26 @@ impl<N: Node> Medium<N> {
             if joined {
                 continue;
             }
-            if groups.len() == BA_WINDOW {
+            if starts.len() == BA_WINDOW {
                 break;
             }
             lens.push(q.frame.len() + FCS_LEN);
-            if !groups.is_empty() && !fits(&lens) {
+            if !starts.is_empty() && !fits(&lens) {
                 lens.pop();
                 break;
             }
-            groups.push(vec![(q, part)]);
+            starts.push(entries.len());
+            entries.push((q, part));
         }
-        let mut mpdus = Vec::new();
-        let mut air = Vec::new();
+        let mut mpdus = Vec::with_capacity(entries.len());
+        let mut air = Vec::with_capacity(starts.len());
         let mut amsdu_msdus = 0;
-        for group in &groups {
+        for (g, &first_entry) in starts.iter().enumerate() {
+            let end = starts.get(g + 1).copied().unwrap_or(entries.len());
+            let group = entries.get(first_entry..end).unwrap_or_default();
             let retry = group.iter().any(|(q, _)| q.attempts > 0);
             let first = mpdus.len();
-            let frame = match group.as_slice() {
+            let frame = match group {
                 [(q, _)] => {
                     if retry {
                         with_retry(&q.frame)
@@ -341,23 +348,19 @@ impl<N: Node> Medium<N> {
         let start = air.start;
         let sender = tx.sender;
         let rate = tx.rate;
-        // Each on-air MPDU with the queue entries it carries: (id, original, A-MSDU part).
-        type Carried = Vec<(u64, Bytes, Option<super::amsdu::Msdu>)>;
-        let frames: Vec<(Bytes, Carried)> = agg
-            .air
-            .iter()
-            .map(|a| {
-                let carried = a
-                    .members
-                    .iter()
-                    .filter_map(|&(k, part)| {
-                        let m = agg.mpdus.get(k)?;
-                        Some((m.id, m.original.clone(), part))
-                    })
-                    .collect();
-                (a.frame.clone(), carried)
-            })
-            .collect();
+        // Each on-air MPDU with the queue entries it carries, (id, original, A-MSDU part):
+        // theirs are `carried[range]` (one list for all, not one per MPDU).
+        let mut carried: Vec<(u64, Bytes, Option<super::amsdu::Msdu>)> =
+            Vec::with_capacity(agg.mpdus.len());
+        let mut frames: Vec<(Bytes, core::ops::Range<usize>)> = Vec::with_capacity(agg.air.len());
+        for a in &agg.air {
+            let first = carried.len();
+            carried.extend(a.members.iter().filter_map(|&(k, part)| {
+                let m = agg.mpdus.get(k)?;
+                Some((m.id, m.original.clone(), part))
+            }));
+            frames.push((a.frame.clone(), first..carried.len()));
+        }
         let (ra, to) = (agg.ra, agg.to);
         let others: Vec<NodeId> = air
             .txs
@@ -385,23 +388,28 @@ impl<N: Node> Medium<N> {
                 signal_dbm: super::engine::to_i8_dbm(signal),
                 rate_kbps: rate.kbps(),
             };
-            for (frame, carried) in &frames {
+            for (frame, range) in &frames {
                 match self.decode(signal, &rate, frame.len() + FCS_LEN) {
                     Ok(()) if self.link_lost(sender, id) => {
                         self.stats.lost.bump(LossCause::Injected);
                     }
                     Ok(()) => {
-                        // A single MPDU is its one entry; an A-MSDU comes apart into the
-                        // entries whose subframes pass the receiver's checks.
-                        let got: Vec<(u64, Bytes)> = match carried.as_slice() {
-                            [(qid, _, None)] => vec![(*qid, frame.clone())],
-                            _ => self.deaggregate(frame, carried),
-                        };
-                        for (qid, f) in got {
+                        let mut got = |qid: u64, f: Bytes| {
                             if Some(id) == addressee {
                                 received.push(qid);
                             } else {
                                 heard.push((id, f, meta));
+                            }
+                        };
+                        // A single MPDU is its one entry; an A-MSDU comes apart into the
+                        // entries whose subframes pass the receiver's checks.
+                        let carried = carried.get(range.clone()).unwrap_or_default();
+                        match carried {
+                            [(qid, _, None)] => got(*qid, frame.clone()),
+                            _ => {
+                                for (qid, f) in self.deaggregate(frame, carried) {
+                                    got(qid, f);
+                                }
                             }
                         }
                     }
