@@ -326,6 +326,10 @@ pub struct Medium<N = AirNode> {
     federation: Option<remote::Federation>,
     /// The slot of the node kept beside the medium ([`Medium::add_lent`]).
     lent: Option<NodeId>,
+    /// Scratch of each channel access: the contenders that send, and those that freeze
+    /// their backoff with the slots counted down.
+    winners: Vec<NodeId>,
+    frozen: Vec<(NodeId, u32)>,
 }
 
 impl<N> core::fmt::Debug for Medium<N> {
@@ -363,6 +367,8 @@ impl<N: Node> Medium<N> {
             off_air: BTreeSet::new(),
             federation: None,
             lent: None,
+            winners: Vec::new(),
+            frozen: Vec::new(),
         })
     }
 

@@ -637,33 +637,28 @@ impl SoftMac {
                 false => RxDrop::Unprotected,
             });
         }
-        if protected && !group && self.staging {
-            if let Some(ptk) = &self.ptk {
+        // A staging station hands its unicast data on unopened: protected under the pairwise
+        // key to that key's stage, or on an open link, unprotected, to the link's.
+        let stage = match (protected, &self.ptk) {
+            _ if group || !self.staging => None,
+            (true, Some(ptk)) => {
                 let hdr = ccmp::peek_header(raw).map_err(|_| RxDrop::Malformed)?;
                 if hdr.key_id != 0 {
                     return Err(RxDrop::NoKey);
                 }
-                let sealed = Sealed::new(raw.clone(), is_amsdu, Arc::clone(&ptk.stage));
-                return Ok(RxData {
-                    frames: Vec::new(),
-                    group,
-                    protected,
-                    amsdu: is_amsdu,
-                    refused: 0,
-                    sealed: Some(sealed),
-                });
+                Some(&ptk.stage)
             }
-        }
-        if !protected && !group && !protected_bss && self.staging {
-            // An open link: the stage splits it.
-            let sealed = Sealed::new(raw.clone(), is_amsdu, Arc::clone(&self.open_stage));
+            (false, _) if !protected_bss => Some(&self.open_stage),
+            _ => None,
+        };
+        if let Some(stage) = stage {
             return Ok(RxData {
                 frames: Vec::new(),
                 group,
                 protected,
                 amsdu: is_amsdu,
                 refused: 0,
-                sealed: Some(sealed),
+                sealed: Some(Sealed::new(raw.clone(), is_amsdu, Arc::clone(stage))),
             });
         }
         let plain = match protected {

@@ -217,8 +217,11 @@ impl<N: Node> Medium<N> {
         let Some(state) = self.channels.get(&channel) else {
             return;
         };
-        let mut winners = Vec::new();
-        let mut frozen = Vec::new();
+        // Kept from one access to the next (one per event would be an allocation each).
+        let mut winners = core::mem::take(&mut self.winners);
+        let mut frozen = core::mem::take(&mut self.frozen);
+        winners.clear();
+        frozen.clear();
         for &id in &state.contenders {
             let Some((from, start)) = self.countdown(channel, id) else {
                 continue;
@@ -230,20 +233,22 @@ impl<N: Node> Medium<N> {
                 frozen.push((id, u32::try_from(elapsed).unwrap_or(u32::MAX)));
             }
         }
-        for (id, elapsed) in frozen {
+        for &(id, elapsed) in &frozen {
             if let Some(radio) = self.radios.get_mut(index(id)) {
                 radio.backoff = radio.backoff.saturating_sub(elapsed);
             }
         }
+        self.frozen = frozen;
         if winners.len() > 1 && self.config.airtime {
             self.stats.collisions += 1;
         }
         let mut txs = Vec::with_capacity(winners.len());
-        for id in winners {
+        for &id in &winners {
             if let Some(tx) = self.transmit(channel, id, lent) {
                 txs.push(tx);
             }
         }
+        self.winners = winners;
         let Some(state) = self.channels.get_mut(&channel) else {
             return;
         };
